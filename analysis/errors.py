@@ -1,0 +1,50 @@
+"""Errors raised by ParityLab's engine.
+
+Every error the engine raises on purpose derives from one base class, so the app
+and the CLI can catch exactly these and show their message; anything else is a bug.
+
+    ParityLabError
+    ├── LoadError      the file cannot be read as a table (format, encoding, shape, limits)
+    └── SpecError      an AuditSpec is malformed, or does not fit the table it is applied to
+
+Messages say what was expected, what arrived, and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LoadError", "ParityLabError", "SpecError"]
+
+
+class ParityLabError(Exception):
+    """Base class of every error ParityLab raises deliberately."""
+
+
+class LoadError(ParityLabError):
+    """A file could not be read as a table.
+
+    Parameters
+    ----------
+    message
+        What was expected, what was found, and how to fix it.
+    line
+        1-based line number in the file the problem was found on, when known.
+    column
+        Name of the column concerned, when known.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, column: str | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class SpecError(ParityLabError):
+    """An AuditSpec is malformed or cannot be applied to a table.
+
+    ``problems`` holds every problem found (not only the first), when the error comes
+    from validating a spec against a table.
+    """
+
+    def __init__(self, message: str, *, problems: tuple = ()):
+        super().__init__(message)
+        self.problems = problems

@@ -1,0 +1,348 @@
+"""The AuditSpec: which column is the decision, which values are favourable, who is protected.
+
+One contract shared by the app, the CLI and the library. It is a frozen dataclass that
+round-trips through JSON (``to_dict``/``from_dict``, ``save``/``load``). Whether it fits
+a given table is answered by :func:`analysis.validation.validate_spec`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from difflib import get_close_matches
+from typing import Any
+
+from analysis.errors import SpecError
+from analysis.values import Scalar, value_key
+
+__all__ = ["SPEC_SCHEMA_VERSION", "AuditSpec", "ProtectedAttribute"]
+
+SPEC_SCHEMA_VERSION = 1
+
+NOT_A_MAPPING = "A spec must be a JSON object (mapping of field names to values), got {kind}."
+UNKNOWN_FIELDS = "Unknown spec field(s) {names}{hint}. Known fields: {known}."
+WRONG_TYPE = "Spec field '{name}' must be {expected}, got {got!r}."
+NEEDS_DECISION = (
+    "The spec names neither a decision column nor a score column. Set 'decision' "
+    "(e.g. --decision approved), or 'score' with a 'threshold'."
+)
+BINS_AND_QUANTILES = (
+    "Protected attribute '{column}' has both 'bins' and 'quantiles'; choose one "
+    "(bins are fixed edges such as [25, 40, 60]; quantiles is a number of equal-size groups)."
+)
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, (str, int, float, bool)) and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _scalars(name: str, values: object) -> tuple[Scalar, ...]:
+    """Normalise a value list: trimmed text, no repeats (by canonical key), order kept."""
+    if values is None:
+        return ()
+    if _is_scalar(values):
+        values = [values]
+    if not isinstance(values, Iterable) or isinstance(values, Mapping):
+        raise SpecError(WRONG_TYPE.format(name=name, expected="a list of values", got=values))
+    out: list[Scalar] = []
+    seen: set[str | None] = set()
+    for value in values:
+        if not _is_scalar(value):
+            raise SpecError(WRONG_TYPE.format(name=name, expected="a list of text or numbers", got=value))
+        key = value_key(value)
+        if key in seen or key in (None, ""):
+            continue
+        seen.add(key)
+        out.append(value.strip() if isinstance(value, str) else value)
+    return tuple(out)
+
+
+def _column(name: str, value: object, *, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(WRONG_TYPE.format(name=name, expected="a column name", got=value))
+    return value.strip()
+
+
+def _columns(name: str, values: object) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, Iterable):
+        raise SpecError(WRONG_TYPE.format(name=name, expected="a list of column names", got=values))
+    out: list[str] = []
+    for value in values:
+        column = _column(name, value, optional=False)
+        if column not in out:
+            out.append(column)
+    return tuple(out)
+
+
+def _number(name: str, value: object, *, optional: bool = True) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(WRONG_TYPE.format(name=name, expected="a finite number", got=value))
+    return float(value)
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(WRONG_TYPE.format(name=name, expected="a whole number of at least 1", got=value))
+    return value
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(WRONG_TYPE.format(name=name, expected="true or false", got=value))
+    return value
+
+
+def _check_unknown(data: Mapping[str, Any], known: Sequence[str], where: str = "") -> None:
+    unknown = sorted(set(data) - set(known))
+    if not unknown:
+        return
+    close = [m for name in unknown for m in get_close_matches(name, known, n=1)]
+    hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+    names = ", ".join(repr(u) for u in unknown)
+    raise SpecError(UNKNOWN_FIELDS.format(names=names + where, hint=hint, known=", ".join(known)))
+
+
+@dataclass(frozen=True)
+class ProtectedAttribute:
+    """A protected attribute: a column, optional binning, optional reference group.
+
+    Parameters
+    ----------
+    column
+        Column holding the attribute (e.g. ``"gender"``, ``"age"``).
+    bins
+        Inner bin edges for a numeric column: ``(25, 40, 60)`` makes
+        ``<25``, ``25–40``, ``40–60``, ``≥60`` (each bin includes its lower edge).
+    quantiles
+        Alternatively, the number of equal-frequency bins.
+    reference
+        The group others are compared with. Default: the group with the highest
+        favourable rate among groups of at least the minimum size.
+    """
+
+    column: str
+    bins: tuple[float, ...] | None = None
+    quantiles: int | None = None
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column", _column("protected.column", self.column, optional=False))
+        if self.bins is not None:
+            if isinstance(self.bins, (str, bytes)) or not isinstance(self.bins, Iterable):
+                raise SpecError(WRONG_TYPE.format(name="bins", expected="a list of numbers", got=self.bins))
+            edges = tuple(_number("bins", b, optional=False) for b in self.bins)
+            if not edges:
+                raise SpecError(WRONG_TYPE.format(name="bins", expected="at least one edge", got=[]))
+            object.__setattr__(self, "bins", edges)
+        if self.quantiles is not None:
+            object.__setattr__(self, "quantiles", _positive_int("quantiles", self.quantiles))
+        if self.bins is not None and self.quantiles is not None:
+            raise SpecError(BINS_AND_QUANTILES.format(column=self.column))
+        if self.reference is not None:
+            reference = value_key(self.reference)
+            if not reference:
+                raise SpecError(WRONG_TYPE.format(name="reference", expected="a group name", got=self.reference))
+            object.__setattr__(self, "reference", reference)
+
+    @property
+    def binned(self) -> bool:
+        """Whether the column is cut into bins."""
+        return self.bins is not None or self.quantiles is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict; omits unset options."""
+        out: dict[str, Any] = {"column": self.column}
+        if self.bins is not None:
+            out["bins"] = [int(b) if b.is_integer() else b for b in self.bins]
+        if self.quantiles is not None:
+            out["quantiles"] = self.quantiles
+        if self.reference is not None:
+            out["reference"] = self.reference
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | str) -> ProtectedAttribute:
+        """Build from a dict (or a bare column name)."""
+        if isinstance(data, str):
+            return cls(column=data)
+        if not isinstance(data, Mapping):
+            raise SpecError(WRONG_TYPE.format(name="protected", expected="a column name or object", got=data))
+        _check_unknown(data, [f.name for f in fields(cls)], where=" in a protected attribute")
+        if "column" not in data:
+            raise SpecError(WRONG_TYPE.format(name="protected.column", expected="a column name", got=None))
+        return cls(**dict(data))
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """Which columns play which role in an audit.
+
+    Parameters
+    ----------
+    decision
+        Column holding the decision (e.g. ``"approved"``, ``"ai_priority"``).
+    positive
+        Decision values that count as the positive decision: ``("Y",)``, ``("P1", "P2")``.
+    positive_is_favorable
+        True when the positive decision benefits the person (an approval); False when it
+        harms them (flagged as high risk).
+    label, label_positive
+        Optional column with the true outcome, and its positive values.
+    score, threshold
+        Optional score column (higher = more likely positive). Without a decision
+        column, ``threshold`` turns the score into the decision (score ≥ threshold).
+    protected
+        Protected attributes, each a :class:`ProtectedAttribute`.
+    features
+        Columns that may explain decisions; None means every other column except IDs
+        and PII.
+    intersections
+        Tuples of protected columns to audit jointly; None means every pair.
+    id_columns, pii_columns
+        Columns that identify people; never used as features, never exported by default.
+    min_group_size
+        Groups smaller than this are marked too small to conclude.
+    max_levels
+        More groups than this in an unbinned protected attribute is refused.
+    """
+
+    decision: str | None = None
+    positive: tuple[Scalar, ...] = ()
+    positive_is_favorable: bool = True
+    label: str | None = None
+    label_positive: tuple[Scalar, ...] = ()
+    score: str | None = None
+    threshold: float | None = None
+    protected: tuple[ProtectedAttribute, ...] = ()
+    features: tuple[str, ...] | None = None
+    intersections: tuple[tuple[str, ...], ...] | None = None
+    id_columns: tuple[str, ...] = ()
+    pii_columns: tuple[str, ...] = ()
+    min_group_size: int = 30
+    max_levels: int = 50
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "decision", _column("decision", self.decision))
+        set_(self, "label", _column("label", self.label))
+        set_(self, "score", _column("score", self.score))
+        set_(self, "positive", _scalars("positive", self.positive))
+        set_(self, "label_positive", _scalars("label_positive", self.label_positive))
+        set_(self, "positive_is_favorable", _flag("positive_is_favorable", self.positive_is_favorable))
+        set_(self, "threshold", _number("threshold", self.threshold))
+        set_(self, "protected", self._protected(self.protected))
+        if self.features is not None:
+            set_(self, "features", _columns("features", self.features))
+        if self.intersections is not None:
+            set_(self, "intersections", tuple(_columns("intersections", t) for t in self.intersections))
+        set_(self, "id_columns", _columns("id_columns", self.id_columns))
+        set_(self, "pii_columns", _columns("pii_columns", self.pii_columns))
+        set_(self, "min_group_size", _positive_int("min_group_size", self.min_group_size))
+        set_(self, "max_levels", _positive_int("max_levels", self.max_levels))
+        if self.decision is None and self.score is None:
+            raise SpecError(NEEDS_DECISION)
+
+    @staticmethod
+    def _protected(values: object) -> tuple[ProtectedAttribute, ...]:
+        if isinstance(values, (str, ProtectedAttribute, Mapping)):
+            values = [values]
+        if not isinstance(values, Iterable):
+            raise SpecError(WRONG_TYPE.format(name="protected", expected="a list of attributes", got=values))
+        out: list[ProtectedAttribute] = []
+        for value in values:
+            attr = value if isinstance(value, ProtectedAttribute) else ProtectedAttribute.from_dict(value)
+            if attr.column not in [a.column for a in out]:
+                out.append(attr)
+        return tuple(out)
+
+    @property
+    def protected_columns(self) -> tuple[str, ...]:
+        """The protected attributes' column names."""
+        return tuple(a.column for a in self.protected)
+
+    def role_columns(self) -> tuple[str, ...]:
+        """Columns with a role other than feature: decision, label, score, protected, IDs, PII."""
+        named = (self.decision, self.label, self.score, *self.protected_columns, *self.id_columns)
+        return tuple(dict.fromkeys(c for c in (*named, *self.pii_columns) if c is not None))
+
+    def feature_columns(self, columns: Iterable[str]) -> tuple[str, ...]:
+        """The feature columns among ``columns``: the spec's list, or every column without a role."""
+        columns = [str(c) for c in columns]
+        if self.features is not None:
+            return tuple(c for c in self.features if c in columns)
+        taken = set(self.role_columns())
+        return tuple(c for c in columns if c not in taken)
+
+    def intersection_sets(self) -> tuple[tuple[str, ...], ...]:
+        """Attribute tuples to audit jointly: the spec's list, else every pair."""
+        if self.intersections is not None:
+            return self.intersections
+        cols = self.protected_columns
+        return tuple((a, b) for i, a in enumerate(cols) for b in cols[i + 1 :])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with every field (a stable, documented shape)."""
+        return {
+            "schema_version": SPEC_SCHEMA_VERSION,
+            "decision": self.decision,
+            "positive": list(self.positive),
+            "positive_is_favorable": self.positive_is_favorable,
+            "label": self.label,
+            "label_positive": list(self.label_positive),
+            "score": self.score,
+            "threshold": self.threshold,
+            "protected": [a.to_dict() for a in self.protected],
+            "features": None if self.features is None else list(self.features),
+            "intersections": None if self.intersections is None else [list(t) for t in self.intersections],
+            "id_columns": list(self.id_columns),
+            "pii_columns": list(self.pii_columns),
+            "min_group_size": self.min_group_size,
+            "max_levels": self.max_levels,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditSpec:
+        """Build a spec from :meth:`to_dict` output (or a hand-written subset of it)."""
+        if not isinstance(data, Mapping):
+            raise SpecError(NOT_A_MAPPING.format(kind=type(data).__name__))
+        known = [f.name for f in fields(cls)]
+        data = {k: v for k, v in data.items() if k != "schema_version"}
+        _check_unknown(data, known)
+        return cls(**data)
+
+    def to_json(self) -> str:
+        """The spec as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AuditSpec:
+        """Parse a spec from JSON text."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SpecError(f"The spec is not valid JSON ({exc}). Save it again from ParityLab.") from exc
+        return cls.from_dict(data)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the spec to a ``.json`` file."""
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> AuditSpec:
+        """Read a spec from a ``.json`` file."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise SpecError(f"Cannot read spec file '{path}': {exc.strerror}. Check the path.") from exc
+        return cls.from_json(text)

@@ -1,0 +1,486 @@
+"""Check an AuditSpec against a table, reporting every problem at once, each with a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import get_close_matches
+from typing import Any, Literal
+
+import pandas as pd
+
+from analysis.errors import SpecError
+from analysis.groups import MISSING_GROUP, encode_groups, quantile_edges
+from analysis.spec import AuditSpec, ProtectedAttribute
+from analysis.values import distinct_keys, value_key
+
+__all__ = ["Problem", "SpecValidation", "validate_spec"]
+
+SHOWN_VALUES = 10
+SCORE_LIKE_DISTINCT = 20
+
+UNKNOWN_COLUMN = "The {role} column '{column}' is not in the table{hint}."
+UNKNOWN_COLUMN_FIX = "Choose one of the table's columns: {columns}."
+NO_POSITIVE = "Column '{column}' has values {values}; the spec does not say which of them mean the positive {what}."
+NO_POSITIVE_FIX = "Choose which values mean the positive {what} (e.g. {flag} {example})."
+POSITIVE_ABSENT = "Column '{column}' has no value {value!r}{hint}; its values are {values}."
+POSITIVE_ABSENT_FIX = "Pick the positive values from the column's actual values."
+ALL_POSITIVE = "Every value of column '{column}' ({values}) is marked positive, so every row would be positive."
+ALL_POSITIVE_FIX = "Mark only the values that mean the positive {what}."
+LOOKS_LIKE_SCORE = (
+    "Column '{column}' has {distinct:,} distinct numbers between {low:g} and {high:g}; "
+    "it looks like a score, not a decision."
+)
+LOOKS_LIKE_SCORE_FIX = (
+    "Use it as the score with a threshold (--score {column} --threshold 0.5), or pick the decision column."
+)
+MISSING_CELLS = "Column '{column}' has {count:,} missing values ({share:.1%} of rows); {consequence}."
+MISSING_CELLS_FIX = "Fill them in the source data if they are known."
+SCORE_NOT_NUMERIC = "The score column '{column}' must hold numbers, but it has text such as {examples}."
+SCORE_NOT_NUMERIC_FIX = "Choose a numeric score column, or clean the values so every cell is a number."
+NEEDS_THRESHOLD = "There is no decision column, so the score '{column}' needs a threshold to make decisions."
+NEEDS_THRESHOLD_FIX = "Set a threshold (e.g. --threshold 0.5): scores at or above it count as positive decisions."
+THRESHOLD_OUTSIDE = (
+    "The threshold {threshold:g} lies outside the scores' range [{low:g}, {high:g}], "
+    "so every row gets the same decision."
+)
+THRESHOLD_OUTSIDE_FIX = "Choose a threshold within the scores' range."
+NO_PROTECTED = "The spec names no protected attribute, so there is nothing to compare."
+NO_PROTECTED_FIX = "Name at least one protected attribute (e.g. --protected gender)."
+SAME_COLUMN = "Column '{column}' is used as both {first} and {second}."
+SAME_COLUMN_FIX = "Give each column one role."
+TOO_MANY_LEVELS = (
+    "Protected attribute '{column}' has {levels:,} distinct values; at most {limit} groups can be compared."
+)
+TOO_MANY_LEVELS_NUMERIC_FIX = "Bin it, e.g. --bins {column}={edges} (or quantiles)."
+TOO_MANY_LEVELS_TEXT_FIX = "Merge rare values into broader groups in the data, or raise max_levels if you mean it."
+BIN_PROBLEM_FIX = "Fix the binning of '{column}'."
+ONE_GROUP = "Protected attribute '{column}' has a single group ({group!r}); disparities are not computable."
+ONE_GROUP_FIX = "Choose an attribute whose rows fall into at least two groups."
+MISSING_GROUP_NOTE = (
+    f"Protected attribute '{{column}}' has {{count:,}} missing values; they form an explicit '{MISSING_GROUP}' group."
+)
+MISSING_GROUP_FIX = "Keep it to see whether rows without the attribute are treated differently, or fill the values."
+SMALL_GROUPS = (
+    "Protected attribute '{column}' has groups under {minimum} rows: {groups}; they are marked too small to conclude."
+)
+SMALL_GROUPS_FIX = "Merge small groups, bin more coarsely, or gather more data."
+REFERENCE_ABSENT = "Reference group {reference!r} is not a group of '{column}'{hint}; its groups are {groups}."
+REFERENCE_ABSENT_FIX = "Pick the reference from the attribute's groups, or leave it empty for the default."
+INTERSECTION_NOT_PROTECTED = "Intersection {names} uses '{column}', which is not a protected attribute."
+INTERSECTION_NOT_PROTECTED_FIX = "Intersections combine protected attributes only; add it to the protected list."
+ROLE_IN_FEATURES = (
+    "The {role} column '{column}' is listed as a feature; explaining a decision by itself leaks the answer."
+)
+ROLE_IN_FEATURES_FIX = "Remove '{column}' from the features."
+PROTECTED_IN_FEATURES = "Protected attribute '{column}' is listed as a feature."
+PROTECTED_IN_FEATURES_FIX = "Leave it out of features; explanations can include it on request."
+PII_IN_FEATURES = "Column '{column}' is flagged as personal data (PII) but is listed as a feature."
+PII_IN_FEATURES_FIX = "Remove it from the features; personal identifiers should not explain decisions."
+ONE_VALUE_FEATURE = "Feature '{column}' has a single value ({value!r}) and cannot explain anything."
+ONE_VALUE_FEATURE_FIX = "Remove it from the features."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec for a given table.
+
+    Attributes
+    ----------
+    severity
+        ``"error"`` blocks an audit; ``"warning"`` is worth knowing.
+    field
+        The spec field concerned (``decision``, ``positive``, ``protected``, ...).
+    column
+        The column concerned, when there is one.
+    message, fix
+        What is wrong, and how to fix it.
+    """
+
+    severity: Literal["error", "warning"]
+    field: str
+    message: str
+    fix: str
+    column: str | None = None
+
+    @property
+    def text(self) -> str:
+        """Message and fix as one sentence pair."""
+        return f"{self.message} {self.fix}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "severity": self.severity,
+            "field": self.field,
+            "column": self.column,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class SpecValidation:
+    """Every problem found when checking a spec against a table.
+
+    Attributes
+    ----------
+    problems
+        Errors and warnings, in the order of the spec's fields.
+    group_sizes
+        Rows per group for each protected attribute that could be encoded.
+    """
+
+    problems: tuple[Problem, ...]
+    group_sizes: dict[str, dict[str, int]]
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        """Problems that block an audit."""
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Problems worth knowing that do not block an audit."""
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+    def raise_for_errors(self) -> None:
+        """Raise :class:`SpecError` listing every error, if there is any."""
+        if self.errors:
+            lines = "\n".join(f"- {p.text}" for p in self.errors)
+            raise SpecError(f"The spec does not fit the table:\n{lines}", problems=self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "ok": self.ok,
+            "problems": [p.to_dict() for p in self.problems],
+            "group_sizes": self.group_sizes,
+        }
+
+
+def _show(values: Sequence[str]) -> str:
+    shown = [str(v) for v in values[:SHOWN_VALUES]]
+    more = f" and {len(values) - SHOWN_VALUES:,} more" if len(values) > SHOWN_VALUES else ""
+    return f"{shown}{more}"
+
+
+def _close(word: str, options: Sequence[str]) -> list[str]:
+    """Close matches, ignoring case and surrounding spaces."""
+    lowered = {o.lower().strip(): o for o in options}
+    hits = get_close_matches(word.lower().strip(), list(lowered), n=3, cutoff=0.6)
+    return [lowered[h] for h in hits]
+
+
+def _hint(word: str, options: Sequence[str]) -> str:
+    close = _close(word, options)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+class _Checker:
+    """Collects problems; one method per spec field."""
+
+    def __init__(self, df: pd.DataFrame, spec: AuditSpec):
+        self.df = df
+        self.spec = spec
+        self.columns = [str(c) for c in df.columns]
+        self.problems: list[Problem] = []
+        self.group_sizes: dict[str, dict[str, int]] = {}
+
+    def add(self, severity: str, field: str, message: str, fix: str, column: str | None = None) -> None:
+        self.problems.append(Problem(severity, field, message, fix, column))  # type: ignore[arg-type]
+
+    def exists(self, field: str, role: str, column: str) -> bool:
+        if column in self.columns:
+            return True
+        self.add(
+            "error",
+            field,
+            UNKNOWN_COLUMN.format(role=role, column=column, hint=_hint(column, self.columns)),
+            UNKNOWN_COLUMN_FIX.format(columns=_show(self.columns)),
+            column,
+        )
+        return False
+
+    def run(self) -> SpecValidation:
+        spec = self.spec
+        self.check_roles_distinct()
+        if spec.decision is not None and self.exists("decision", "decision", spec.decision):
+            self.check_decision()
+        if spec.label is not None and self.exists("label", "label", spec.label):
+            self.check_outcome("label", spec.label, spec.label_positive, "outcome", "--label-positive")
+        if spec.score is not None and self.exists("score", "score", spec.score):
+            self.check_score()
+        self.check_protected()
+        self.check_intersections()
+        self.check_features()
+        for column in (*spec.id_columns, *spec.pii_columns):
+            self.exists("id_columns" if column in spec.id_columns else "pii_columns", "identifier", column)
+        return SpecValidation(tuple(self.problems), self.group_sizes)
+
+    def check_roles_distinct(self) -> None:
+        spec = self.spec
+        roles = [("the decision", spec.decision), ("the label", spec.label), ("the score", spec.score)]
+        roles += [("a protected attribute", c) for c in spec.protected_columns]
+        seen: dict[str, str] = {}
+        for role, column in roles:
+            if column is None:
+                continue
+            if column in seen:
+                self.add(
+                    "error",
+                    "roles",
+                    SAME_COLUMN.format(column=column, first=seen[column], second=role),
+                    SAME_COLUMN_FIX,
+                    column,
+                )
+            else:
+                seen[column] = role
+
+    def check_decision(self) -> None:
+        spec = self.spec
+        series = self.df[spec.decision]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            distinct = series.nunique(dropna=True)
+            if distinct > SCORE_LIKE_DISTINCT:
+                low, high = float(series.min()), float(series.max())
+                self.add(
+                    "error",
+                    "decision",
+                    LOOKS_LIKE_SCORE.format(column=spec.decision, distinct=distinct, low=low, high=high),
+                    LOOKS_LIKE_SCORE_FIX.format(column=spec.decision),
+                    spec.decision,
+                )
+                return
+        self.check_outcome("positive", spec.decision, spec.positive, "decision", "--positive")
+
+    def check_outcome(self, field: str, column: str, positive: Sequence[object], what: str, flag: str) -> None:
+        series = self.df[column]
+        values = distinct_keys(series)
+        if not positive:
+            example = values[0] if values else "VALUE"
+            self.add(
+                "error",
+                field,
+                NO_POSITIVE.format(column=column, values=_show(values), what=what),
+                NO_POSITIVE_FIX.format(what=what, flag=flag, example=example),
+                column,
+            )
+        else:
+            for value in positive:
+                key = value_key(value)
+                if key not in values:
+                    self.add(
+                        "error",
+                        field,
+                        POSITIVE_ABSENT.format(column=column, value=key, hint=_hint(key, values), values=_show(values)),
+                        POSITIVE_ABSENT_FIX,
+                        column,
+                    )
+            if values and set(values) <= {value_key(v) for v in positive}:
+                self.add(
+                    "error",
+                    field,
+                    ALL_POSITIVE.format(column=column, values=_show(values)),
+                    ALL_POSITIVE_FIX.format(what=what),
+                    column,
+                )
+        self.check_missing(
+            field,
+            series,
+            "those rows are left out of the audit"
+            if what == "decision"
+            else "those rows are left out of error-rate metrics",
+        )
+
+    def check_missing(self, field: str, series: pd.Series, consequence: str) -> None:
+        missing = int(series.isna().sum())
+        if missing:
+            share = missing / max(len(series), 1)
+            self.add(
+                "warning",
+                field,
+                MISSING_CELLS.format(column=series.name, count=missing, share=share, consequence=consequence),
+                MISSING_CELLS_FIX,
+                str(series.name),
+            )
+
+    def check_score(self) -> None:
+        spec = self.spec
+        series = self.df[spec.score]
+        if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+            numbers = pd.to_numeric(series, errors="coerce")
+            bad = series[numbers.isna() & series.notna()]
+            examples = _show([str(v) for v in pd.unique(bad)][:3])
+            self.add(
+                "error",
+                "score",
+                SCORE_NOT_NUMERIC.format(column=spec.score, examples=examples),
+                SCORE_NOT_NUMERIC_FIX,
+                spec.score,
+            )
+            return
+        self.check_missing("score", series, "those rows are left out of score-based metrics")
+        if spec.decision is None and spec.threshold is None:
+            self.add("error", "threshold", NEEDS_THRESHOLD.format(column=spec.score), NEEDS_THRESHOLD_FIX, spec.score)
+        if spec.threshold is not None and series.notna().any():
+            low, high = float(series.min()), float(series.max())
+            if not low < spec.threshold <= high:
+                self.add(
+                    "warning",
+                    "threshold",
+                    THRESHOLD_OUTSIDE.format(threshold=spec.threshold, low=low, high=high),
+                    THRESHOLD_OUTSIDE_FIX,
+                    spec.score,
+                )
+
+    def check_protected(self) -> None:
+        if not self.spec.protected:
+            self.add("error", "protected", NO_PROTECTED, NO_PROTECTED_FIX)
+        for attr in self.spec.protected:
+            if self.exists("protected", "protected attribute", attr.column):
+                self.check_attribute(attr)
+
+    def check_attribute(self, attr: ProtectedAttribute) -> None:
+        column, series = attr.column, self.df[attr.column]
+        if not attr.binned:
+            levels = int(series.nunique(dropna=True))
+            if levels > self.spec.max_levels:
+                numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+                if numeric:
+                    edges = ",".join(f"{e:g}" for e in quantile_edges(series, 4))
+                    fix = TOO_MANY_LEVELS_NUMERIC_FIX.format(column=column, edges=edges)
+                else:
+                    fix = TOO_MANY_LEVELS_TEXT_FIX
+                self.add(
+                    "error",
+                    "protected",
+                    TOO_MANY_LEVELS.format(column=column, levels=levels, limit=self.spec.max_levels),
+                    fix,
+                    column,
+                )
+                return
+        try:
+            groups = encode_groups(series, bins=attr.bins, quantiles=attr.quantiles)
+        except SpecError as exc:
+            self.add("error", "protected", str(exc), BIN_PROBLEM_FIX.format(column=column), column)
+            return
+        sizes = groups.sizes()
+        self.group_sizes[column] = sizes
+        self.check_groups(attr, sizes, groups.missing_count)
+
+    def check_groups(self, attr: ProtectedAttribute, sizes: dict[str, int], missing: int) -> None:
+        column = attr.column
+        labels = list(sizes)
+        if len(labels) == 1:
+            self.add("warning", "protected", ONE_GROUP.format(column=column, group=labels[0]), ONE_GROUP_FIX, column)
+        if missing:
+            self.add(
+                "warning",
+                "protected",
+                MISSING_GROUP_NOTE.format(column=column, count=missing),
+                MISSING_GROUP_FIX,
+                column,
+            )
+        small = [f"{g} (n={n:,})" for g, n in sizes.items() if n < self.spec.min_group_size]
+        if small:
+            self.add(
+                "warning",
+                "protected",
+                SMALL_GROUPS.format(column=column, minimum=self.spec.min_group_size, groups=", ".join(small)),
+                SMALL_GROUPS_FIX,
+                column,
+            )
+        if attr.reference is not None and attr.reference not in sizes:
+            self.add(
+                "error",
+                "protected",
+                REFERENCE_ABSENT.format(
+                    reference=attr.reference, column=column, hint=_hint(attr.reference, labels), groups=_show(labels)
+                ),
+                REFERENCE_ABSENT_FIX,
+                column,
+            )
+
+    def check_intersections(self) -> None:
+        if self.spec.intersections is None:
+            return
+        protected = set(self.spec.protected_columns)
+        for names in self.spec.intersections:
+            for column in names:
+                if column not in protected:
+                    self.add(
+                        "error",
+                        "intersections",
+                        INTERSECTION_NOT_PROTECTED.format(names=" × ".join(names), column=column),
+                        INTERSECTION_NOT_PROTECTED_FIX,
+                        column,
+                    )
+
+    def check_features(self) -> None:
+        spec = self.spec
+        if spec.features is None:
+            return
+        roles = {spec.decision: "decision", spec.label: "label", spec.score: "score"}
+        for column in spec.features:
+            if not self.exists("features", "feature", column):
+                continue
+            if column in roles:
+                self.add(
+                    "error",
+                    "features",
+                    ROLE_IN_FEATURES.format(role=roles[column], column=column),
+                    ROLE_IN_FEATURES_FIX.format(column=column),
+                    column,
+                )
+            elif column in spec.protected_columns:
+                self.add(
+                    "warning",
+                    "features",
+                    PROTECTED_IN_FEATURES.format(column=column),
+                    PROTECTED_IN_FEATURES_FIX,
+                    column,
+                )
+            elif column in spec.pii_columns or column in spec.id_columns:
+                self.add("warning", "features", PII_IN_FEATURES.format(column=column), PII_IN_FEATURES_FIX, column)
+            else:
+                self.check_feature_values(column)
+
+    def check_feature_values(self, column: str) -> None:
+        values = self.df[column].dropna()
+        if len(values) and values.nunique() == 1:
+            value = value_key(values.iloc[0])
+            self.add(
+                "warning",
+                "features",
+                ONE_VALUE_FEATURE.format(column=column, value=value),
+                ONE_VALUE_FEATURE_FIX,
+                column,
+            )
+
+
+def validate_spec(df: pd.DataFrame, spec: AuditSpec) -> SpecValidation:
+    """Check that ``spec`` fits ``df``; report every problem, each with a fix.
+
+    Parameters
+    ----------
+    df
+        The table (as returned by :func:`analysis.load_table`).
+    spec
+        The spec to check.
+
+    Returns
+    -------
+    SpecValidation
+        Errors (which block an audit) and warnings, plus group sizes per protected
+        attribute. Never raises for a problem of the spec; call
+        :meth:`SpecValidation.raise_for_errors` to turn errors into a :class:`SpecError`.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
+    return _Checker(df, spec).run()
