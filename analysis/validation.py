@@ -173,6 +173,8 @@ def _show(values: Sequence[str]) -> str:
 def _close(word: str, options: Sequence[str]) -> list[str]:
     """Close matches, ignoring case and surrounding spaces."""
     lowered = {o.lower().strip(): o for o in options}
+    if word.lower().strip() in lowered:
+        return [lowered[word.lower().strip()]]
     hits = get_close_matches(word.lower().strip(), list(lowered), n=3, cutoff=0.6)
     return [lowered[h] for h in hits]
 

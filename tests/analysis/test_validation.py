@@ -1,0 +1,180 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import AuditSpec, SpecError, validate_spec
+
+
+@pytest.fixture
+def loans() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 400
+    return pd.DataFrame(
+        {
+            "applicant_id": [f"A{i:04d}" for i in range(n)],
+            "gender": rng.choice(["Female", "Male"], n).astype(object),
+            "age": rng.integers(18, 80, n),
+            "country": rng.choice(["NA", "ZA", "BW", "LS"], n, p=[0.4, 0.4, 0.15, 0.05]),
+            "income": rng.normal(50_000, 10_000, n).round(),
+            "model_score": rng.random(n).round(4),
+            "approved": rng.choice(["Y", "N"], n),
+            "repaid": rng.integers(0, 2, n),
+        }
+    )
+
+
+def spec(**changes) -> AuditSpec:
+    base = {"decision": "approved", "positive": ["Y"], "protected": ["gender"]}
+    return AuditSpec.from_dict({**base, **changes})
+
+
+def messages(result) -> list[str]:
+    return [p.text for p in result.problems]
+
+
+def test_a_good_spec_has_no_problems(loans):
+    result = validate_spec(loans, spec(label="repaid", label_positive=[1], score="model_score"))
+    assert result.ok
+    assert result.problems == ()
+    assert sum(result.group_sizes["gender"].values()) == 400
+
+
+def test_every_problem_is_reported_at_once(loans):
+    result = validate_spec(
+        loans,
+        spec(decision="aproved", label="repaid", label_positive=["yes"], protected=["gendr", "age"], score="gender"),
+    )
+    texts = messages(result)
+    assert not result.ok
+    assert any("The decision column 'aproved' is not in the table (did you mean 'approved'?)" in t for t in texts)
+    assert any(
+        "The protected attribute column 'gendr' is not in the table (did you mean 'gender'?)" in t for t in texts
+    )
+    assert any("Column 'repaid' has no value 'yes'" in t and "its values are" in t for t in texts)
+    assert any("The score column 'gender' must hold numbers, but it has text such as" in t for t in texts)
+    assert any("Protected attribute 'age' has 62 distinct values" in t and "--bins age=" in t for t in texts)
+    with pytest.raises(SpecError) as info:
+        result.raise_for_errors()
+    assert len(info.value.problems) == len(result.errors) >= 5
+
+
+def test_positive_values_close_match_and_trimmed_values_just_work():
+    df = pd.DataFrame({"income": [">50K", "<=50K"] * 40, "sex": ["Male", "Female"] * 40})
+    assert validate_spec(df, spec(decision="income", positive=[" >50K"], protected=["sex"])).ok
+    result = validate_spec(df, spec(decision="income", positive=[">50k"], protected=["sex"]))
+    assert "Column 'income' has no value '>50k' (did you mean '>50K'?)" in result.errors[0].message
+
+
+def test_missing_positive_set_names_the_values_and_the_flag(loans):
+    result = validate_spec(loans, spec(positive=[]))
+    (problem,) = result.errors
+    most_common, other = loans["approved"].value_counts().index
+    assert problem.message == (
+        f"Column 'approved' has values ['{most_common}', '{other}']; "
+        "the spec does not say which of them mean the positive decision."
+    )
+    assert problem.fix == f"Choose which values mean the positive decision (e.g. --positive {most_common})."
+
+
+def test_multi_valued_decision_without_positive_set():
+    df = pd.DataFrame({"ai_priority": ["P1", "P2", "P3", "P4"] * 20, "language": ["en", "de"] * 40})
+    result = validate_spec(df, spec(decision="ai_priority", positive=[], protected=["language"]))
+    assert "values ['P1', 'P2', 'P3', 'P4']" in result.errors[0].message
+
+
+def test_all_values_positive_is_an_error(loans):
+    result = validate_spec(loans, spec(positive=["Y", "N"]))
+    assert "every row would be positive" in result.errors[0].message
+
+
+def test_score_passed_as_decision_is_caught(loans):
+    result = validate_spec(loans, spec(decision="model_score", positive=[1]))
+    assert "it looks like a score, not a decision" in result.errors[0].message
+    assert "--score model_score --threshold 0.5" in result.errors[0].fix
+
+
+def test_score_without_decision_needs_threshold(loans):
+    result = validate_spec(loans, AuditSpec(score="model_score", protected=["gender"]))
+    assert [p.field for p in result.errors] == ["threshold"]
+    outside = validate_spec(loans, AuditSpec(score="model_score", threshold=3, protected=["gender"]))
+    assert outside.ok
+    assert "lies outside the scores' range" in outside.warnings[0].message
+
+
+def test_binned_age_and_numeric_levels(loans):
+    result = validate_spec(loans, spec(protected=[{"column": "age", "bins": [25, 40, 60]}]))
+    assert result.ok
+    assert list(result.group_sizes["age"]) == ["<25", "25–40", "40–60", "≥60"]
+    bad = validate_spec(loans, spec(protected=[{"column": "gender", "bins": [1]}]))
+    assert "bins apply to numeric columns only" in bad.errors[0].message
+
+
+def test_missing_protected_values_become_a_group_and_small_groups_warn(loans):
+    loans.loc[:9, "gender"] = None
+    result = validate_spec(loans, spec(protected=["gender", "country"]))
+    assert result.ok
+    texts = messages(result)
+    assert any("'gender' has 10 missing values; they form an explicit '(missing)' group" in t for t in texts)
+    assert result.group_sizes["gender"]["(missing)"] == 10
+    assert any("groups under 30 rows: (missing) (n=10)" in t for t in texts)
+    assert any("'country' has groups under 30 rows: LS (n=" in t for t in texts)
+    # 'NA' is a real country code here, and a group of its own
+    assert result.group_sizes["country"]["NA"] > 100
+
+
+def test_reference_group_must_exist(loans):
+    result = validate_spec(loans, spec(protected=[{"column": "gender", "reference": "female"}]))
+    assert "Reference group 'female' is not a group of 'gender' (did you mean 'Female'?)" in result.errors[0].message
+
+
+def test_one_group_and_same_column_twice(loans):
+    loans["gender"] = "Female"
+    result = validate_spec(loans, spec(protected=["gender", "approved"]))
+    texts = messages(result)
+    assert any("single group ('Female'); disparities are not computable" in t for t in texts)
+    assert any("Column 'approved' is used as both the decision and a protected attribute" in t for t in texts)
+
+
+def test_features_checks(loans):
+    loans["constant"] = 1
+    result = validate_spec(
+        loans, spec(features=["approved", "gender", "constant", "income", "nope"], pii_columns=["applicant_id"])
+    )
+    texts = messages(result)
+    assert any("The decision column 'approved' is listed as a feature" in t for t in texts)
+    assert any("Protected attribute 'gender' is listed as a feature" in t for t in texts)
+    assert any("Feature 'constant' has a single value ('1')" in t for t in texts)
+    assert any("The feature column 'nope' is not in the table" in t for t in texts)
+
+
+def test_no_protected_attribute(loans):
+    result = validate_spec(loans, AuditSpec(decision="approved", positive=["Y"]))
+    assert result.errors[0].fix == "Name at least one protected attribute (e.g. --protected gender)."
+
+
+def test_missing_decisions_warn_with_count(loans):
+    loans.loc[:3, "approved"] = None
+    result = validate_spec(loans, spec())
+    assert result.ok
+    assert "Column 'approved' has 4 missing values (1.0% of rows); those rows are left out of the audit." in [
+        p.message for p in result.warnings
+    ]
+
+
+def test_intersection_must_use_protected_columns(loans):
+    result = validate_spec(loans, spec(intersections=[["gender", "country"]]))
+    assert "uses 'country', which is not a protected attribute" in result.errors[0].message
+
+
+def test_to_dict_is_json_safe(loans):
+    import json
+
+    result = validate_spec(loans, spec(positive=[]))
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["ok"] is False
+    assert data["problems"][0]["field"] == "positive"
+
+
+def test_rejects_non_dataframes():
+    with pytest.raises(SpecError, match="expects a pandas DataFrame, got list"):
+        validate_spec([1, 2], spec())
