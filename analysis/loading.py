@@ -1,0 +1,1661 @@
+"""Read a decision table (CSV/TSV, Parquet or Excel) into a clean DataFrame, and say what was changed.
+
+`load_table` accepts a path, bytes, or a binary file object (such as Streamlit's UploadedFile) and
+returns a `LoadedTable`: the DataFrame plus a `LoadReport` listing every change the loader made and
+every doubt it has, in plain sentences the app can show as they are.
+
+Output conventions
+------------------
+- Column names are strings trimmed of surrounding whitespace. An empty name becomes ``column_<n>``
+  (1-based position, reported); duplicate names are refused.
+- Numeric columns are ``int64`` (no missing values) or ``float64`` (missing as NaN). Everything else
+  is text in pandas' default ``str`` dtype: booleans (yes/no/TRUE/...), dates, codes, mixed columns.
+  The loader never produces an infinity.
+- Text cells are trimmed of surrounding whitespace; the count of changed cells is reported per column.
+
+Missing values
+--------------
+- Always missing, in every column: an empty cell (after trimming), ``N/A``, ``n/a``, ``NULL``,
+  ``null``, ``NaN``, ``nan``, ``#N/A``, ``None``, and every spelling passed in ``na_values``.
+- Ambiguous: ``NA``, ``?`` and ``-``. ``NA`` is Namibia's country code and ``?`` is a real answer in
+  some surveys, so they become missing only in a column whose other values are all numbers (at least
+  one). In a text column they stay values, and a warning gives their count and says how to treat them
+  as missing (``na_values=["NA"]``).
+- Every conversion to missing is reported per column with its count (the ambiguous spellings each
+  with their own count). Always-missing spellings are matched as whole cells while the file is parsed,
+  which is why they are counted together: per-spelling counts would cost a second pass over the data.
+- Blank lines are skipped, as pandas does; in Excel, trailing empty rows and columns are dropped.
+
+Numbers
+-------
+- A column becomes numeric only when every non-missing cell is a number. It stays text, with a
+  ``kept_text`` change saying why, when a value has a leading zero (``007``, ``01234``: codes, not
+  numbers; ``0``, ``0.5`` and ``-0.25`` are numbers), when a value overflows or reads as infinity or
+  not-a-number (``1e400``, ``inf``), when a whole number is beyond the int64 range, or when a whole
+  number above 2**53 would have to share a float64 column with missing values.
+- Thousands separators (``1,234``, ``-1,234,567``, ``12,345.6``) are parsed when every value in the
+  column fits that pattern and the reading is unambiguous: a value such as ``1,234,567`` or
+  ``1,234.5`` settles it, and in a comma-delimited file ``1,234`` alone means thousands.
+- Decimal commas (``3,5``, ``1.234,5``) are parsed only in semicolon-, tab- or pipe-delimited files
+  and only when no value contradicts them. A column that could be either (only values like
+  ``1,234``) in such a file, or decimal commas in a comma-delimited file, stays text with a warning.
+
+Files
+-----
+CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-16 by its
+zero bytes, strict UTF-8, else Windows-1252, else Latin-1); gzip and single-file zip archives
+(decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
+written as text first so that Excel and CSV share one inference). Parquet columns keep their types:
+text columns are trimmed and their missing spellings found, but not read as numbers; infinities in
+float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
+ever loaded.
+
+Speed
+-----
+Arrow's multithreaded CSV reader parses every column as text (marking always-missing cells null as
+it goes); columns are then inferred in parallel with Arrow kernels and numpy over the raw buffers,
+casting first and checking afterwards. The SHA-256 is computed in a background thread meanwhile.
+See ``benchmarks/load.py``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import hashlib
+import io
+import itertools
+import mmap
+import os
+import re
+import threading
+import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from analysis.errors import LoadError
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_COLUMNS",
+    "DEFAULT_MAX_UNCOMPRESSED_BYTES",
+    "Change",
+    "LoadReport",
+    "LoadedTable",
+    "load_table",
+]
+
+Source = bytes | mmap.mmap  # the source's bytes: read into memory, or a mapped file
+
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024
+DEFAULT_MAX_COLUMNS = 2_000
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 1024 * 1024 * 1024
+
+ALWAYS_MISSING = ("", "N/A", "n/a", "NULL", "null", "NaN", "nan", "#N/A", "None")
+AMBIGUOUS_MISSING = ("NA", "?", "-")
+
+# --- messages (expected, got, fix) ------------------------------------------------------------------
+
+NOT_FOUND = "Could not open {path}: {reason}. Check the path and that the file is readable."
+TOO_LARGE = (
+    "{name} is {size}; the limit is {limit}. Load a smaller file (for example a sample of the rows), "
+    "or raise the limit with max_bytes=."
+)
+TOO_LARGE_STREAM = (
+    "{name} is more than {limit}; the limit is {limit}. Load a smaller file (for example a sample of the "
+    "rows), or raise the limit with max_bytes=."
+)
+TOO_LARGE_UNCOMPRESSED = (
+    "{name} decompresses to more than {limit}; the limit is {limit}. Load a smaller file, or raise the "
+    "limit with max_uncompressed_bytes=."
+)
+TOO_MANY_COLUMNS = (
+    "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before "
+    "loading, or raise the limit with max_columns=."
+)
+TOO_MANY_ROWS = (
+    "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the "
+    "limit with max_rows=."
+)
+EMPTY = "{name} is empty: expected a header row and data rows, got {got}. Check that you picked the right file."
+HEADER_ONLY = (
+    "{name} has a header but no data rows: expected at least one row under its header of {columns}. "
+    "Check that the file was exported completely."
+)
+NOT_A_TABLE = (
+    "{name} does not look like a table (CSV, TSV, Parquet or Excel): found binary data ({found}). "
+    "Export the data as CSV, Parquet or .xlsx and load that file."
+)
+PICKLE_REFUSED = (
+    "{name} does not look like a table (CSV, TSV, Parquet or Excel): found binary data (a Python "
+    "pickle). Pickle and joblib files are never opened, because loading them can run code. Export "
+    "the data as CSV or Parquet instead."
+)
+OLD_EXCEL = (
+    "{name} is an old-style Excel .xls workbook; expected .xlsx, CSV or Parquet. Open it in Excel "
+    "and save it as .xlsx or CSV."
+)
+BAD_ROW = (
+    "Line {line} has {got} but the header has {expected} columns (line starts: {start}). "
+    "Check for an unquoted delimiter in that line, or quote the field."
+)
+BAD_ROW_UNLOCATED = (
+    "A row has {got} but the header has {expected} columns (row starts: {start}). Check for "
+    "an unquoted delimiter in that row, or quote the field."
+)
+CSV_UNREADABLE = (
+    "{name} could not be read as CSV: {reason}. Check that the file is a complete, delimited text "
+    "table (for example open it in a spreadsheet and export it as CSV again)."
+)
+DUPLICATE_COLUMNS = (
+    "Column names must be unique, but these appear more than once: {where}. Rename the duplicates in "
+    "the header row and load the file again."
+)
+NOT_UTF16 = "{name} starts like UTF-16 text but is not valid UTF-16 ({reason}). Save it as UTF-8 and load it again."
+GZIP_BROKEN = (
+    "{name} is gzip-compressed but could not be decompressed ({reason}). Check that the download "
+    "finished, or load the uncompressed file."
+)
+ZIP_BROKEN = "{name} is a zip archive that could not be read ({reason}). Extract the data file and load it directly."
+ZIP_EMPTY = (
+    "{name} is a zip archive with no data file in it; expected exactly one. Check that you zipped the right file."
+)
+ZIP_MANY = (
+    "{name} is a zip archive with {count} files ({files}); expected exactly one data file. Extract "
+    "the file you want and load it directly."
+)
+ZIP_ENCRYPTED = (
+    "{name} is an encrypted zip archive; expected an unencrypted one. Extract the file and load it directly."
+)
+NESTED_ARCHIVE = (
+    "{name} holds an archive inside an archive; expected a data file inside at most one zip or gzip "
+    "layer. Extract it and load the data file directly."
+)
+PARQUET_BROKEN = (
+    "{name} looks like Parquet but could not be read ({reason}). Write the file again, or export it as CSV."
+)
+PARQUET_NESTED = (
+    "Column {column!r} in {name} holds nested values ({type}); expected flat columns (numbers, text, "
+    "dates). Flatten or drop that column before loading."
+)
+PARQUET_BINARY = (
+    "Column {column!r} in {name} holds binary data that is not UTF-8 text; expected numbers, text or "
+    "dates. Drop or convert that column before loading."
+)
+XLSX_BROKEN = (
+    "{name} looks like an Excel workbook but could not be read ({reason}). Save it again from Excel, or "
+    "export it as CSV."
+)
+SHEET_MISSING = (
+    "{name} has no sheet {sheet!r}; its sheets are {sheets}. Pass sheet= with one of these names or a 0-based index."
+)
+SHEET_NOT_TABLE = (
+    "Sheet {sheet!r} in {name} is a chart, not a table of cells. Pass sheet= naming a worksheet: {sheets}."
+)
+KEPT_WIDE_INTEGERS = (
+    "Kept {column!r} as text: its whole numbers do not fit a 64-bit number exactly (for example {example})."
+)
+
+KEPT_LEADING_ZERO = (
+    "Kept {column!r} as text: {count:,} of its values start with a zero (for example {example!r}), "
+    "so they look like codes, not numbers."
+)
+KEPT_NOT_FINITE = (
+    "Kept {column!r} as text: {count:,} of its values do not fit in a number or read as infinity or "
+    "not-a-number (for example {example!r}); ParityLab never stores infinities."
+)
+KEPT_BEYOND_INT64 = (
+    "Kept {column!r} as text: {count:,} of its whole numbers are beyond the 64-bit integer range "
+    "(for example {example!r})."
+)
+KEPT_INEXACT = (
+    "Kept {column!r} as text: {count:,} of its whole numbers are above 2**53 and cannot be stored "
+    "exactly next to missing values (for example {example!r})."
+)
+MISSING_SPELLED = "empty, or spelled as missing (N/A, NULL, None, NaN, #N/A)"
+MISSING_SPELLED_WITH_NA_VALUES = "empty, spelled as missing (N/A, NULL, None, NaN, #N/A), or listed in na_values"
+MISSING_NOTE = "Treated {cells} of {column!r} as missing: {how}."
+MISSING_AMBIGUOUS_NOTE = (
+    "Treated {cells} of {column!r} as missing: {parts}. {spellings} {verb} as missing here because every "
+    "other value in the column is a number."
+)
+ENCODING_NOTE = (
+    "The file is not UTF-8; decoded it as {label}. If accented letters look wrong, save the file as "
+    "UTF-8 and load it again."
+)
+UTF16_NOTE = "The file is UTF-16 text{how}; decoded it to UTF-8."
+AMBIGUOUS_KEPT = (
+    "Kept {count:,} cells of {column!r} as text values: {spellings}. In a text column they can be real "
+    "values (NA is Namibia's country code; '?' is an answer in some surveys). If they mean missing, "
+    "list them in na_values (for example na_values={example})."
+)
+COMMA_AMBIGUOUS = (
+    "Kept {column!r} as text: values such as {example!r} could use the comma for thousands or for "
+    "decimals. Save the file with '.' as the decimal mark and no thousands separators, then load it again."
+)
+COMMA_DECIMAL_UNSURE = (
+    "Kept {column!r} as text: values such as {example!r} look like decimal commas, but decimal commas "
+    "are read only from semicolon-, tab- or pipe-delimited files. Save the file with '.' as the decimal "
+    "mark, then load it again."
+)
+
+_KIND_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel"}
+_DELIMITER_LABELS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+_ENCODING_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8 with BOM",
+    "utf-16": "UTF-16",
+    "cp1252": "Windows-1252 (cp1252)",
+    "latin-1": "Latin-1 (ISO-8859-1)",
+}
+
+# --- report types -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change the loader made to the data, reported to the user.
+
+    Parameters
+    ----------
+    kind
+        ``trimmed``, ``missing``, ``thousands``, ``decimal_comma``, ``renamed_header``,
+        ``kept_text`` or ``infinite``.
+    column
+        The column concerned, or None for the whole table.
+    count
+        How many cells (or columns) the change touched.
+    detail
+        A plain sentence for the user.
+    """
+
+    kind: str
+    column: str | None
+    count: int
+    detail: str
+
+    def to_dict(self) -> dict:
+        """Return the change as a JSON-safe dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Change:
+        """Rebuild a change from `to_dict` output."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What was read, how, and what was changed on the way."""
+
+    name: str
+    format: str
+    compression: str | None
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    rows: int
+    columns: int
+    size_bytes: int
+    sha256: str
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """Return the report as a JSON-safe dict (lists, not tuples)."""
+        data = asdict(self)
+        data["changes"] = [change.to_dict() for change in self.changes]
+        data["warnings"] = list(self.warnings)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LoadReport:
+        """Rebuild a report from `to_dict` output."""
+        fields = dict(data)
+        fields["changes"] = tuple(Change.from_dict(c) for c in data.get("changes", ()))
+        fields["warnings"] = tuple(data.get("warnings", ()))
+        return cls(**fields)
+
+    def summary(self) -> list[str]:
+        """Return plain sentences for the UI: what was read, then one per change and warning."""
+        shape = f"{_count_of(self.rows, 'row')} × {_count_of(self.columns, 'column')}"
+        first = f"Read {shape} from {self.name} ({self._describe_source()})."
+        return [first, *(change.detail for change in self.changes), *self.warnings]
+
+    def _describe_source(self) -> str:
+        parts = [_KIND_LABELS.get(self.format, self.format)]
+        if self.compression:
+            parts.append(f"{self.compression}-compressed")
+        if self.delimiter is not None:
+            parts.append(f"{_DELIMITER_LABELS.get(self.delimiter, repr(self.delimiter))}-delimited")
+        if self.encoding is not None:
+            parts.append(_ENCODING_LABELS.get(self.encoding, self.encoding))
+        if self.sheet is not None:
+            parts.append(f"sheet {self.sheet!r}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A loaded DataFrame and the report describing how it was read."""
+
+    data: pd.DataFrame
+    report: LoadReport
+
+
+# --- public entry point -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_bytes: int
+    max_columns: int
+    max_rows: int | None
+    max_uncompressed_bytes: int
+
+
+@dataclass
+class _Notes:
+    """Changes and warnings collected while loading, in the order they were found."""
+
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: _Notes) -> None:
+        self.changes.extend(other.changes)
+        self.warnings.extend(other.warnings)
+
+
+@dataclass
+class _RawTable:
+    """Columns before inference: header cells as read, and one Arrow column per header cell."""
+
+    header: list[str]
+    columns: list[pa.ChunkedArray]
+    format: str
+    infer_numbers: bool = True
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    notes: _Notes = field(default_factory=_Notes)
+    given_nulls: list[int] | None = None  # nulls the source itself held (Parquet), per column
+
+
+def load_table(
+    source: Any,
+    *,
+    name: str | None = None,
+    sheet: str | int | None = None,
+    na_values: Any = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_columns: int = DEFAULT_MAX_COLUMNS,
+    max_rows: int | None = None,
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
+) -> LoadedTable:
+    """Load a table from a CSV/TSV, Parquet or Excel source and report what was changed.
+
+    Parameters
+    ----------
+    source
+        A path (str or os.PathLike), bytes-like data, or a binary file object with ``.read``.
+    name
+        Name used in messages and the report; defaults to the file name, else ``"upload"``.
+    sheet
+        Excel sheet name or 0-based index; default the first sheet.
+    na_values
+        Extra spellings treated as missing in every column (the change is reported).
+    max_bytes, max_columns, max_rows, max_uncompressed_bytes
+        Limits; exceeding one raises `LoadError` saying how to raise it.
+
+    Returns
+    -------
+    LoadedTable
+
+    Raises
+    ------
+    LoadError
+        When the source cannot be read as a table, or breaks a limit.
+    """
+    limits = _Limits(max_bytes, max_columns, max_rows, max_uncompressed_bytes)
+    raw_bytes, name = _read_source(source, name, max_bytes)
+    size, digest = len(raw_bytes), _Digest(raw_bytes)
+    try:
+        payload, compression = _unwrap(raw_bytes, name, limits.max_uncompressed_bytes)
+        rules = _MissingRules.build(na_values)
+        raw = _read_payload(payload, name, sheet, limits, rules)
+        frame, notes = _build_frame(raw, name, rules, limits)
+        sha256 = digest.hexdigest()
+    finally:
+        digest.wait()
+        _release(raw_bytes)
+    report = LoadReport(
+        name=name,
+        format=raw.format,
+        compression=compression,
+        encoding=raw.encoding,
+        delimiter=raw.delimiter,
+        sheet=raw.sheet,
+        rows=len(frame),
+        columns=frame.shape[1],
+        size_bytes=size,
+        sha256=sha256,
+        changes=tuple(notes.changes),
+        warnings=tuple(notes.warnings),
+    )
+    return LoadedTable(frame, report)
+
+
+# --- reading the source -----------------------------------------------------------------------------
+
+
+def _read_source(source: Any, name: str | None, max_bytes: int) -> tuple[Source, str]:
+    if isinstance(source, (str, os.PathLike)):
+        return _read_path(os.fspath(source), name, max_bytes)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        _check_size(len(data), name or "upload", max_bytes)
+        return data, name or "upload"
+    if hasattr(source, "read"):
+        name = name or _file_object_name(source)
+        return _read_file_object(source, name, max_bytes), name
+    raise TypeError(f"load_table expects a path, bytes or a binary file object; got {type(source).__name__}.")
+
+
+def _read_path(path: str, name: str | None, max_bytes: int) -> tuple[Source, str]:
+    name = name or os.path.basename(path) or path
+    try:
+        _check_size(os.stat(path).st_size, name, max_bytes)
+        with open(path, "rb") as handle:
+            data = _map_or_read(handle, max_bytes)
+    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as exc:
+        raise LoadError(NOT_FOUND.format(path=path, reason=exc.strerror or type(exc).__name__)) from None
+    _check_size(len(data), name, max_bytes)  # the file may have grown since stat
+    return data, name
+
+
+def _map_or_read(handle, max_bytes: int) -> Source:
+    # Mapping a large file saves copying it into memory (about a tenth of the load time). The parsed
+    # table holds copies of the values, so the map is closed when loading ends (see _release).
+    size = os.fstat(handle.fileno()).st_size
+    if _MAP_MIN_BYTES <= size <= max_bytes:
+        try:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            pass  # not mappable (a pipe, some network drives): read it instead
+    return handle.read(max_bytes + 1)
+
+
+def _file_object_name(source: Any) -> str:
+    candidate = getattr(source, "name", None)
+    if isinstance(candidate, (str, os.PathLike)):
+        return os.path.basename(os.fspath(candidate)) or "upload"
+    return "upload"
+
+
+def _read_file_object(source: Any, name: str, max_bytes: int) -> bytes:
+    declared = getattr(source, "size", None)  # Streamlit's UploadedFile knows its size
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        _check_size(declared, name, max_bytes)
+    # Read at most one byte past the limit, so an oversized upload is refused without holding it all.
+    parts, total = [], 0
+    while total <= max_bytes:
+        part = source.read(max_bytes + 1 - total)
+        if not part:
+            break
+        if isinstance(part, str):
+            raise TypeError("load_table needs a binary file object (open the file with mode 'rb').")
+        parts.append(bytes(part))
+        total += len(part)
+    data = b"".join(parts)
+    if len(data) > max_bytes:
+        raise LoadError(TOO_LARGE_STREAM.format(name=name, limit=_format_size(max_bytes)))
+    return data
+
+
+def _check_size(size: int, name: str, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise LoadError(TOO_LARGE.format(name=name, size=_format_size(size), limit=_format_size(max_bytes)))
+
+
+def _format_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size:,} bytes"
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+class _Digest:
+    """SHA-256 of the source, computed in a background thread while the table is parsed."""
+
+    _THREAD_MIN_BYTES = 1 << 20
+
+    def __init__(self, data: Source):
+        self._hash = hashlib.sha256()
+        self._thread = None
+        if len(data) < self._THREAD_MIN_BYTES:
+            self._hash.update(data)
+            return
+        # hashlib releases the GIL on large buffers, so this overlaps with parsing.
+        self._thread = threading.Thread(target=self._hash.update, args=(data,), daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+    def hexdigest(self) -> str:
+        self.wait()
+        return self._hash.hexdigest()
+
+
+def _release(data: Source) -> None:
+    """Unmap a memory-mapped file now rather than whenever it is garbage-collected."""
+    if isinstance(data, mmap.mmap):
+        # BufferError: Arrow still holds a view into the map (zero-copy data): it closes with the table.
+        with contextlib.suppress(BufferError):
+            data.close()
+
+
+# --- containers: gzip and zip -----------------------------------------------------------------------
+
+_MAP_MIN_BYTES = 1 << 20
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_EMPTY_MAGIC = b"PK\x05\x06"
+_PARQUET_MAGIC = b"PAR1"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_IGNORED_ZIP_NAMES = (".DS_Store", "Thumbs.db")
+
+
+def _unwrap(data: Source, name: str, cap: int) -> tuple[Source, str | None]:
+    """Decompress a gzip or single-file zip source; return the payload and the compression used."""
+    if _starts(data, _GZIP_MAGIC):
+        inner = _gunzip(data, name, cap)
+        return _refuse_nested(inner, name), "gzip"
+    if _starts(data, _ZIP_MAGIC, _ZIP_EMPTY_MAGIC) and not _is_xlsx(data):
+        inner = _unzip_single(data, name, cap)
+        return _refuse_nested(inner, name), "zip"
+    return data, None
+
+
+def _starts(data: Source, *prefixes: bytes) -> bool:
+    """bytes.startswith for bytes and memory maps alike (a map has no startswith)."""
+    return any(data[: len(prefix)] == prefix for prefix in prefixes)
+
+
+def _refuse_nested(inner: bytes, name: str) -> bytes:
+    if _starts(inner, _GZIP_MAGIC) or (_starts(inner, _ZIP_MAGIC, _ZIP_EMPTY_MAGIC) and not _is_xlsx(inner)):
+        raise LoadError(NESTED_ARCHIVE.format(name=name))
+    return inner
+
+
+def _gunzip(data: Source, name: str, cap: int) -> bytes:
+    # Stream with an output bound per call, so a small bomb cannot allocate gigabytes before we notice.
+    parts, total, pending = [], 0, data
+    while pending:
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        while not inflater.eof:
+            try:
+                part = inflater.decompress(pending, cap + 1 - total)
+            except zlib.error as exc:
+                raise LoadError(GZIP_BROKEN.format(name=name, reason=exc)) from None
+            total += len(part)
+            if total > cap:
+                raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+            parts.append(part)
+            pending = inflater.unconsumed_tail
+            if not part and not pending:
+                raise LoadError(GZIP_BROKEN.format(name=name, reason="the data is truncated"))
+        pending = inflater.unused_data.lstrip(b"\0")  # concatenated gzip members, or padding
+        if pending and not pending.startswith(_GZIP_MAGIC):
+            break
+    return b"".join(parts)
+
+
+def _is_xlsx(data: Source) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "xl/workbook.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+def _unzip_single(data: Source, name: str, cap: int) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            member = _single_member(archive, name)
+            return _read_member(archive, member, name, cap)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error) as exc:
+        raise LoadError(ZIP_BROKEN.format(name=name, reason=exc)) from None
+
+
+def _single_member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    members = [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and not info.filename.startswith("__MACOSX/")
+        and os.path.basename(info.filename) not in _IGNORED_ZIP_NAMES
+    ]
+    if not members:
+        raise LoadError(ZIP_EMPTY.format(name=name))
+    if len(members) > 1:
+        files = ", ".join(repr(info.filename) for info in members[:10])
+        more = f" and {len(members) - 10} more" if len(members) > 10 else ""
+        raise LoadError(ZIP_MANY.format(name=name, count=len(members), files=files + more))
+    return members[0]
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, cap: int) -> bytes:
+    if member.flag_bits & 0x1:
+        raise LoadError(ZIP_ENCRYPTED.format(name=name))
+    # The declared size can lie, so the read is bounded as well.
+    if member.file_size > cap:
+        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+    with archive.open(member) as handle:
+        data = handle.read(cap + 1)
+    if len(data) > cap:
+        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+    return data
+
+
+def _read_payload(payload: Source, name: str, sheet, limits: _Limits, rules: _MissingRules) -> _RawTable:
+    """Read the decompressed source into raw columns, with always-missing spellings already null."""
+    if _starts(payload, _PARQUET_MAGIC):
+        return _read_parquet(payload, name, limits, rules)
+    if _starts(payload, _ZIP_MAGIC):
+        return _read_xlsx(payload, name, sheet, limits, rules)
+    if _starts(payload, _OLE_MAGIC):
+        raise LoadError(OLD_EXCEL.format(name=name))
+    if len(payload) >= 2 and payload[0] == 0x80 and 2 <= payload[1] <= 5:
+        raise LoadError(PICKLE_REFUSED.format(name=name))
+    return _read_csv(payload, name, limits, rules)
+
+
+# --- CSV: encoding --------------------------------------------------------------------------------
+
+_SAMPLE_BYTES = 64 * 1024
+_MAX_SAMPLE_BYTES = 16 * 1024 * 1024
+_SNIFF_ROWS = 200
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_MAX_CONTROL_SHARE = 0.02
+
+
+@dataclass
+class _Text:
+    """CSV content as UTF-8 bytes for Arrow, plus how it was decoded."""
+
+    data: Source
+    start: int  # content begins here (after a UTF-8 byte-order mark)
+    encoding: str
+    sample: str
+    complete: bool  # the sample holds the whole content
+    notes: _Notes = field(default_factory=_Notes)
+
+
+def _decode(payload: Source, name: str) -> _Text:
+    if _starts(payload, codecs.BOM_UTF8):
+        return _utf8_text(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
+    if _starts(payload, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return _utf16_text(payload, "utf-16", " (byte-order mark)", name)
+    codec = _utf16_without_bom(payload)
+    if codec:
+        return _utf16_text(payload, codec, " without a byte-order mark (detected from its zero bytes)", name)
+    nul = payload.find(b"\0")
+    if nul >= 0:
+        raise LoadError(NOT_A_TABLE.format(name=name, found=f"a NUL byte at offset {nul:,}"))
+    try:
+        return _utf8_text(payload, 0, "utf-8", name)
+    except UnicodeDecodeError:
+        return _legacy_text(payload, name)
+
+
+def _utf16_without_bom(payload: Source) -> str | None:
+    head = payload[:4096]
+    head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2].count(0) / (len(head) / 2), head[1::2].count(0) / (len(head) / 2)
+    if odd > 0.3 and even < 0.05:
+        return "utf-16-le"
+    if even > 0.3 and odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _utf8_text(payload: Source, start: int, encoding: str, name: str) -> _Text:
+    size, length = _SAMPLE_BYTES, len(payload) - start
+    while True:
+        complete = size >= length
+        # An incremental decoder tolerates a character cut at the sample's end but not invalid bytes.
+        sample = codecs.getincrementaldecoder("utf-8")().decode(payload[start : start + size], final=complete)
+        if complete or _has_two_lines(sample) or size >= _MAX_SAMPLE_BYTES:
+            break
+        size *= 4
+    _check_text_sample(sample, name)
+    return _Text(payload, start, encoding, sample, complete)
+
+
+def _has_two_lines(sample: str) -> bool:
+    return sample.count("\n") + sample.count("\r") >= 2
+
+
+def _utf16_text(payload: Source, codec: str, how: str, name: str) -> _Text:
+    try:
+        text = bytes(payload).decode(codec)
+    except UnicodeDecodeError as exc:
+        raise LoadError(NOT_UTF16.format(name=name, reason=exc.reason)) from None
+    return _transcoded(text, "utf-16", UTF16_NOTE.format(how=how), name)
+
+
+def _legacy_text(payload: Source, name: str) -> _Text:
+    payload = bytes(payload)
+    try:
+        text, encoding = payload.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # Five bytes are undefined in cp1252; Latin-1 decodes every byte.
+        text, encoding = payload.decode("latin-1"), "latin-1"
+    return _transcoded(text, encoding, ENCODING_NOTE.format(label=_ENCODING_LABELS[encoding]), name)
+
+
+def _transcoded(text: str, encoding: str, note: str, name: str) -> _Text:
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\0")
+    if nul >= 0:
+        raise LoadError(NOT_A_TABLE.format(name=name, found=f"a NUL character at position {nul:,}"))
+    sample = text[:_SAMPLE_BYTES]
+    _check_text_sample(sample, name)
+    return _Text(text.encode("utf-8"), 0, encoding, sample, len(sample) == len(text), _Notes(warnings=[note]))
+
+
+def _check_text_sample(sample: str, name: str) -> None:
+    controls = len(_CONTROL_CHARS.findall(sample))
+    if sample and controls / len(sample) > _MAX_CONTROL_SHARE:
+        share = f"{controls:,} control characters in the first {len(sample):,} characters"
+        raise LoadError(NOT_A_TABLE.format(name=name, found=share))
+
+
+# --- CSV: delimiter, parsing, bad rows ------------------------------------------------------------
+
+_DELIMITERS = (",", "\t", ";", "|")
+_BLOCK_SIZE = 4 << 20  # fewer, larger chunks: less per-chunk work afterwards, same parse speed
+_MAX_BLOCK_SIZE = (1 << 31) - 1
+_EXPECTED_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.DOTALL)
+
+
+def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+    text = _decode(payload, name)
+    if not text.sample.strip() and (text.complete or not text.data[text.start :].strip()):
+        got = "0 bytes" if not payload else "only whitespace"
+        raise LoadError(EMPTY.format(name=name, got=got))
+    delimiter, sniffed_header = _sniff_delimiter(text.sample, text.complete)
+    _check_columns(len(sniffed_header), name, limits.max_columns)
+    table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
+    _check_columns(table.num_columns, name, limits.max_columns)
+    header = _csv_header(table, sniffed_header)
+    columns = [column.slice(1) for column in table.columns]
+    return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
+
+
+def _csv_header(table: pa.Table, sniffed: list[str]) -> list[str]:
+    # Arrow read the header as a data row, so a header cell spelled like a missing value ("None")
+    # came back null; the sniffer's parse of the same line still has it.
+    cells = [column[0].as_py() for column in table.columns]
+    if len(sniffed) != len(cells):
+        sniffed = [""] * len(cells)
+    return [cell if cell is not None else fallback for cell, fallback in zip(cells, sniffed, strict=True)]
+
+
+def _check_columns(count: int, name: str, limit: int) -> None:
+    if count > limit:
+        raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit))
+
+
+def _sniff_delimiter(sample: str, complete: bool) -> tuple[str, list[str]]:
+    """Pick the delimiter whose parse of the sample gives the most rows as wide as the header.
+
+    Returns the delimiter and the header cells as that parse read them.
+    """
+    best, best_header, best_key = ",", [""], None
+    for rank, candidate in enumerate(_DELIMITERS):
+        rows = _sample_rows(sample, candidate, complete)
+        if not rows:
+            continue
+        width = len(rows[0])
+        agreeing = sum(len(row) == width for row in rows) / len(rows)
+        key = (width > 1, agreeing, width, -rank)
+        if best_key is None or key > best_key:
+            best, best_header, best_key = candidate, rows[0], key
+    return best, best_header
+
+
+def _sample_rows(sample: str, delimiter: str, complete: bool) -> list[list[str]]:
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, quotechar='"')
+    try:
+        rows = [row for row in itertools.islice(reader, _SNIFF_ROWS + 1) if row]
+    except csv.Error:
+        return []
+    if not complete and len(rows) > 1:
+        rows = rows[:-1]  # the sample may end inside the last row
+    return rows
+
+
+@dataclass(frozen=True)
+class _CsvDialect:
+    delimiter: str
+    width: int  # columns expected from the header
+    quoted: bool  # the file contains a quote character at all
+    nulls: tuple[str, ...]  # cells Arrow marks null while parsing
+
+
+def _parse_csv(text: _Text, delimiter: str, width: int, name: str, nulls: tuple[str, ...]) -> tuple[pa.Table, _Text]:
+    """Parse with Arrow, every column as text; return the table and the text as finally decoded."""
+    dialect = _CsvDialect(delimiter, width, text.data.find(b'"', text.start) >= 0, nulls)
+    attempts = [(False, _BLOCK_SIZE), (True, _BLOCK_SIZE), (True, _MAX_BLOCK_SIZE)]
+    for newlines_in_values, block_size in attempts:
+        try:
+            table = _arrow_read(text, dialect, newlines_in_values, block_size)
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "UTF8" in message and text.encoding.startswith("utf-8"):
+                return _parse_csv(_legacy_text(text.data[text.start :], name), delimiter, width, name, nulls)
+            if "out of sync" in message or "straddl" in message:
+                continue  # a quoted value spans lines or blocks: retry with the slower, safer chunker
+            raise _csv_error(exc, text, delimiter, name) from None
+        if table.num_columns != dialect.width:
+            # Arrow's header parse wins over the sniffer's; read again with every column as text.
+            dialect = _CsvDialect(delimiter, table.num_columns, dialect.quoted, nulls)
+            table = _arrow_read(text, dialect, newlines_in_values, block_size)
+        return table, text
+    raise LoadError(CSV_UNREADABLE.format(name=name, reason="a quoted value never ends"))
+
+
+def _arrow_read(text: _Text, dialect: _CsvDialect, newlines: bool, block_size: int) -> pa.Table:
+    # The header is read as a data row so that every row, the first included, is checked against its
+    # width (pandas would instead turn an extra field on the first row into an index and shift columns).
+    read = pa_csv.ReadOptions(autogenerate_column_names=True, block_size=block_size, use_threads=True)
+    parse = pa_csv.ParseOptions(
+        delimiter=dialect.delimiter,
+        quote_char='"' if dialect.quoted else False,
+        double_quote=True,
+        newlines_in_values=newlines,
+        ignore_empty_lines=True,
+    )
+    # Always-missing spellings become null during the (parallel) parse: looking them up afterwards
+    # would cost more than all the other inference. Arrow matches whole, untrimmed cells.
+    convert = pa_csv.ConvertOptions(
+        column_types={f"f{i}": pa.large_string() for i in range(dialect.width)},
+        null_values=list(dialect.nulls),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    source = pa.BufferReader(pa.py_buffer(text.data)[text.start :])
+    return pa_csv.read_csv(source, read, parse, convert)
+
+
+def _csv_error(exc: pa.ArrowInvalid, text: _Text, delimiter: str, name: str) -> LoadError:
+    match = _EXPECTED_COLUMNS.search(str(exc))
+    if not match:
+        return LoadError(CSV_UNREADABLE.format(name=name, reason=str(exc).strip()))
+    expected = int(match.group(1))
+    found = _first_bad_row(text.data[text.start :].decode("utf-8", errors="replace"), delimiter, expected)
+    if found is None:
+        start = _line_start(match.group(3))
+        got = _count_of(int(match.group(2)), "field")
+        return LoadError(BAD_ROW_UNLOCATED.format(got=got, expected=expected, start=start))
+    line, got, start = found
+    message = BAD_ROW.format(line=line, got=_count_of(got, "field"), expected=expected, start=start)
+    return LoadError(message, line=line)
+
+
+def _first_bad_row(content: str, delimiter: str, expected: int) -> tuple[int, int, str] | None:
+    """Find the first row whose field count differs from the header's (error path only)."""
+    lines = io.StringIO(content, newline="")
+    consumed: list[str] = []
+
+    def tap():
+        for physical in lines:
+            consumed.append(physical)
+            yield physical
+
+    reader = csv.reader(tap(), delimiter=delimiter, quotechar='"')
+    previous_end = 0
+    try:
+        for row in reader:
+            start_line, previous_end = previous_end + 1, reader.line_num
+            first_physical = consumed[0] if consumed else ""
+            consumed.clear()
+            if row and len(row) != expected:
+                return start_line, len(row), _line_start(first_physical)
+    except csv.Error:
+        return None
+    return None
+
+
+def _line_start(line: str, limit: int = 60) -> str:
+    line = line.rstrip("\r\n")
+    return repr(line if len(line) <= limit else line[:limit] + "…")
+
+
+# --- Parquet ----------------------------------------------------------------------------------------
+
+
+def _read_parquet(payload: Source, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(pa.py_buffer(payload)))
+        _check_parquet_limits(parquet, name, limits)
+        table = parquet.read(use_pandas_metadata=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise LoadError(PARQUET_BROKEN.format(name=name, reason=str(exc).strip() or type(exc).__name__)) from None
+    columns = [_parquet_column(table.column(i), table.column_names[i], name) for i in range(table.num_columns)]
+    given_nulls = [column.null_count for column in columns]  # missing in the file itself: not a change
+    columns = [_null_spellings(column, rules) for column in columns]
+    header = [str(n) for n in table.column_names]
+    return _RawTable(header, columns, "parquet", infer_numbers=False, given_nulls=given_nulls)
+
+
+def _null_spellings(column: pa.ChunkedArray, rules: _MissingRules) -> pa.ChunkedArray:
+    """Mark whole cells spelled as always-missing null, as Arrow's CSV reader does while parsing."""
+    if not pa.types.is_large_string(column.type):
+        return column
+    spelled = pc.is_in(column, value_set=pa.array(rules.always, pa.large_string()))
+    if not pc.any(spelled).as_py():
+        return column
+    return pc.if_else(spelled, pa.scalar(None, pa.large_string()), column)
+
+
+def _check_parquet_limits(parquet, name: str, limits: _Limits) -> None:
+    metadata = parquet.metadata
+    _check_columns(len(parquet.schema_arrow), name, limits.max_columns)
+    if limits.max_rows is not None and metadata.num_rows > limits.max_rows:
+        raise LoadError(TOO_MANY_ROWS.format(name=name, got=metadata.num_rows, limit=limits.max_rows))
+    expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    if expanded > limits.max_uncompressed_bytes:
+        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)))
+
+
+def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.ChunkedArray:
+    """Bring a Parquet column to string, int64 or float64; the frame builder does the rest."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return _parquet_column(column.cast(kind.value_type), column_name, name)
+    if pa.types.is_string(kind) or pa.types.is_string_view(kind) or pa.types.is_null(kind):
+        return column.cast(pa.large_string())
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind):
+        try:
+            return column.cast(pa.large_string())
+        except pa.ArrowInvalid:
+            raise LoadError(PARQUET_BINARY.format(column=column_name, name=name)) from None
+    if pa.types.is_nested(kind):
+        raise LoadError(PARQUET_NESTED.format(column=column_name, name=name, type=kind))
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_large_string(kind):
+        return column
+    if pa.types.is_decimal(kind):
+        return column.cast(pa.float64())
+    return column.cast(pa.large_string())  # booleans, dates, times: text the user maps later
+
+
+# --- Excel ------------------------------------------------------------------------------------------
+
+
+def _read_xlsx(payload: Source, name: str, sheet, limits: _Limits, rules: _MissingRules) -> _RawTable:
+    _check_xlsx_size(payload, name, limits.max_uncompressed_bytes)
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types on malformed workbooks; all mean "unreadable"
+        raise LoadError(XLSX_BROKEN.format(name=name, reason=_reason(exc))) from None
+    try:
+        worksheet = _pick_sheet(workbook, sheet, name)
+        rows = _sheet_rows(worksheet, name, limits)
+    except LoadError:
+        raise
+    except Exception as exc:  # same: a sheet's XML can be malformed in many ways
+        raise LoadError(XLSX_BROKEN.format(name=name, reason=_reason(exc))) from None
+    finally:
+        workbook.close()
+    return _xlsx_table(rows, name, worksheet.title, frozenset(rules.always))
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+def _check_xlsx_size(payload: Source, name: str, cap: int) -> None:
+    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+        if sum(info.file_size for info in archive.infolist()) > cap:
+            raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+
+
+def _pick_sheet(workbook, sheet: str | int | None, name: str):
+    names = workbook.sheetnames
+    listing = ", ".join(repr(n) for n in names)
+    if sheet is None:
+        sheet = 0
+    if isinstance(sheet, int) and not isinstance(sheet, bool) and -len(names) <= sheet < len(names):
+        chosen = names[sheet]
+    elif isinstance(sheet, str) and sheet in names:
+        chosen = sheet
+    else:
+        raise LoadError(SHEET_MISSING.format(name=name, sheet=sheet, sheets=listing))
+    worksheet = workbook[chosen]
+    if not hasattr(worksheet, "iter_rows"):
+        raise LoadError(SHEET_NOT_TABLE.format(name=name, sheet=chosen, sheets=listing))
+    return worksheet
+
+
+def _sheet_rows(worksheet, name: str, limits: _Limits) -> list[list[str]]:
+    # Some writers record a wrong sheet size; without this, read-only mode can stop early.
+    worksheet.reset_dimensions()
+    rows: list[list[str]] = []
+    filled = 0  # rows up to the last non-empty one; trailing empty rows are dropped
+    for values in worksheet.iter_rows(values_only=True):
+        cells = _trim_trailing_empty([_cell_text(value) for value in values])
+        if not rows and not cells:
+            continue  # leading empty rows before the header
+        _check_columns(len(cells), name, limits.max_columns)
+        rows.append(cells)
+        if cells:
+            filled = len(rows)
+            if limits.max_rows is not None and filled - 1 > limits.max_rows:
+                raise LoadError(TOO_MANY_ROWS.format(name=name, got=filled - 1, limit=limits.max_rows))
+    return rows[:filled]
+
+
+def _trim_trailing_empty(cells: list[str]) -> list[str]:
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _cell_text(value: Any) -> str:
+    """Write an Excel value as text, so that Excel and CSV go through the same inference."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # Excel stores whole numbers as floats: 5, not 5.0
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value)
+
+
+def _xlsx_table(rows: list[list[str]], name: str, title: str, nulls: frozenset[str]) -> _RawTable:
+    if not rows:
+        raise LoadError(EMPTY.format(name=name, got=f"no cells in sheet {title!r}"))
+    width = max(len(row) for row in rows)
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    columns = [_xlsx_column(cells[1:], nulls) for cells in zip(*padded, strict=True)]
+    return _RawTable(list(padded[0]), columns, "xlsx", sheet=title)
+
+
+def _xlsx_column(cells: tuple[str, ...], nulls: frozenset[str]) -> pa.ChunkedArray:
+    # The same whole-cell missing spellings as the CSV reader, so every format is treated alike.
+    values = [None if cell in nulls else cell for cell in cells]
+    return pa.chunked_array([pa.array(values, pa.large_string())])
+
+
+# --- from raw columns to a DataFrame --------------------------------------------------------------
+
+_PARALLEL_MIN_CELLS = 200_000
+
+
+def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limits) -> tuple[pd.DataFrame, _Notes]:
+    notes = _Notes()
+    names = _column_names(raw.header, notes)
+    _check_columns(len(names), name, limits.max_columns)
+    if not names:
+        raise LoadError(EMPTY.format(name=name, got="no columns"))
+    rows = len(raw.columns[0])
+    if rows == 0:
+        raise LoadError(HEADER_ONLY.format(name=name, columns=_count_of(len(names), "column")))
+    if limits.max_rows is not None and rows > limits.max_rows:
+        raise LoadError(TOO_MANY_ROWS.format(name=name, got=rows, limit=limits.max_rows))
+    notes.extend(raw.notes)
+    context = _ColumnContext(rules, raw.infer_numbers, raw.delimiter)
+    given = raw.given_nulls or [0] * len(names)
+    results = _infer_all(list(zip(raw.columns, names, given, strict=True)), context, rows * len(names))
+    for result in results:
+        notes.extend(result.notes)
+    table = pa.table([result.values for result in results], names=names)
+    return table.to_pandas(), notes
+
+
+def _infer_all(jobs: list[tuple], context: _ColumnContext, cells: int) -> list[_ColumnResult]:
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if cells < _PARALLEL_MIN_CELLS or workers < 2:
+        return [_infer_column(*job, context) for job in jobs]
+    # Arrow kernels and most numpy work release the GIL, so columns are inferred in parallel, the
+    # biggest first so that the workers finish at about the same time.
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].get_total_buffer_size())
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = dict(zip(order, pool.map(lambda i: _infer_column(*jobs[i], context), order), strict=True))
+    return [done[i] for i in range(len(jobs))]
+
+
+def _column_names(header: list[str], notes: _Notes) -> list[str]:
+    names, trimmed = [], 0
+    for position, cell in enumerate(header, start=1):
+        name = str(cell).strip()
+        trimmed += name != str(cell)
+        if not name:
+            name = f"column_{position}"
+            detail = f"Named the column with an empty header at position {position} {name!r}."
+            notes.changes.append(Change("renamed_header", name, 1, detail))
+        names.append(name)
+    if trimmed:
+        detail = f"Trimmed surrounding spaces in {_count_of(trimmed, 'column name')}."
+        notes.changes.append(Change("trimmed", None, trimmed, detail))
+    _refuse_duplicates(names)
+    return names
+
+
+def _refuse_duplicates(names: list[str]) -> None:
+    positions: dict[str, list[int]] = {}
+    for position, column_name in enumerate(names, start=1):
+        positions.setdefault(column_name, []).append(position)
+    duplicates = {n: p for n, p in positions.items() if len(p) > 1}
+    if not duplicates:
+        return
+    where = "; ".join(f"{n!r} at columns {_and_list(p)}" for n, p in duplicates.items())
+    raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(duplicates)))
+
+
+def _and_list(items: list[Any]) -> str:
+    words = [str(item) for item in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# --- missing values ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _MissingRules:
+    """Spellings of missing: always (built in, plus the user's) and ambiguous (numeric columns only)."""
+
+    always: tuple[str, ...]
+    ambiguous: tuple[str, ...]
+    user: tuple[str, ...]
+
+    @classmethod
+    def build(cls, na_values: Any) -> _MissingRules:
+        user = _user_spellings(na_values)
+        always = tuple(dict.fromkeys([*ALWAYS_MISSING, *user]))
+        ambiguous = tuple(s for s in AMBIGUOUS_MISSING if s not in always)
+        return cls(always, ambiguous, tuple(user))
+
+
+def _user_spellings(na_values: Any) -> list[str]:
+    if na_values is None:
+        return []
+    values = [na_values] if isinstance(na_values, str) else list(na_values)
+    # Cells are compared after trimming, so the spellings are trimmed too.
+    return list(dict.fromkeys(str(value).strip() for value in values))
+
+
+@dataclass(frozen=True)
+class _Spelled:
+    """Cells spelled like one of some spellings: their positions and the count per spelling."""
+
+    positions: np.ndarray
+    counts: dict[str, int]
+
+
+_NO_POSITIONS = np.empty(0, np.intp)
+_NOTHING_SPELLED = _Spelled(_NO_POSITIONS, {})
+
+
+def _find_spelled(column: pa.ChunkedArray, spellings: tuple[str, ...]) -> _Spelled:
+    """Find the cells equal to one of `spellings`, screening by length before any hash lookup."""
+    if not spellings:
+        return _NOTHING_SPELLED
+    longest = max(len(s.encode("utf-8")) for s in spellings)
+    short = np.flatnonzero(_cell_lengths(column) <= longest)  # null cells are looked up, and not found
+    if short.size == 0:
+        return _NOTHING_SPELLED
+    value_set = pa.array(spellings, pa.large_string())
+    looked_up = column if short.size * 4 > len(column) else column.take(short)
+    codes = _numpy(pc.index_in(looked_up, value_set=value_set), -1)
+    hits = np.flatnonzero(codes >= 0)
+    positions = hits if looked_up is column else short[hits]
+    counts = np.bincount(codes[hits], minlength=len(spellings))
+    return _Spelled(positions, {spellings[i]: int(counts[i]) for i in np.flatnonzero(counts)})
+
+
+def _numpy(array: pa.ChunkedArray | pa.Array, fill: Any) -> np.ndarray:
+    """An Arrow array as numpy, with nulls replaced by `fill`."""
+    if array.null_count:
+        array = pc.fill_null(array, fill)
+    return array.to_numpy()
+
+
+def _with_nulls(column: pa.ChunkedArray, positions: np.ndarray) -> pa.ChunkedArray:
+    """Mark cells missing by rewriting only the validity bitmaps (the strings are not copied)."""
+    if positions.size == 0:
+        return column
+    mask = np.zeros(len(column), dtype=bool)
+    mask[positions] = True
+    chunks, start = [], 0
+    for chunk in column.chunks:
+        chunks.append(_chunk_with_nulls(chunk, mask[start : start + len(chunk)]))
+        start += len(chunk)
+    return pa.chunked_array(chunks, type=column.type)
+
+
+def _chunk_with_nulls(chunk: pa.Array, missing: np.ndarray) -> pa.Array:
+    if not missing.any():
+        return chunk
+    valid = ~missing
+    if chunk.null_count:
+        valid &= chunk.is_valid().to_numpy(zero_copy_only=False)
+    # Bitmap bits count from the buffers' start, so pad for the chunk's offset.
+    padded = np.concatenate([np.ones(chunk.offset, dtype=bool), valid])
+    bitmap = pa.py_buffer(np.packbits(padded, bitorder="little"))
+    buffers = chunk.buffers()
+    nulls = int(valid.size - np.count_nonzero(valid))
+    return pa.Array.from_buffers(chunk.type, len(chunk), [bitmap, *buffers[1:]], null_count=nulls, offset=chunk.offset)
+
+
+def _valid(column: pa.ChunkedArray) -> np.ndarray | bool:
+    return column.is_valid().to_numpy() if column.null_count else True
+
+
+# --- per-column inference ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ColumnContext:
+    rules: _MissingRules
+    infer_numbers: bool
+    delimiter: str | None
+
+
+@dataclass
+class _ColumnResult:
+    values: pa.ChunkedArray
+    notes: _Notes
+
+
+_SAMPLE_VALUES = 256
+# Anything the number parsers below could accept; a value outside this is text for certain.
+_NUMBER_LIKE = re.compile(r"[+-]?(?:\d[\d,.]*|[.,]\d[\d,.]*|inf(?:inity)?|nan)(?:[eE][+-]?\d+)?", re.IGNORECASE)
+_PLAIN_INT = re.compile(r"-?\d+")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _infer_column(column: pa.ChunkedArray, column_name: str, given_nulls: int, context: _ColumnContext):
+    """Trim, find missing values and numbers in one column; return a _ColumnResult."""
+    notes = _Notes()
+    if not pa.types.is_large_string(column.type):
+        return _ColumnResult(_finish_typed(column, column_name, notes), notes)
+    spelled = column.null_count - given_nulls  # always-missing cells, marked null while reading
+    sample = [value for value in column.slice(0, _SAMPLE_VALUES).to_pylist() if value is not None]
+    clean = _parse_clean_numbers(column, sample, column_name, notes) if context.infer_numbers else None
+    if clean is not None:
+        _note_missing(notes, column_name, context.rules, spelled, {})
+        return _ColumnResult(clean, notes)
+    return _ColumnResult(_infer_text_or_numbers(column, sample, spelled, column_name, context, notes), notes)
+
+
+def _parse_clean_numbers(column, sample: list[str], column_name: str, notes: _Notes) -> pa.ChunkedArray | None:
+    """Fast path for a column of plain numbers: cast first, check afterwards (None: take the full path).
+
+    A successful cast proves there is nothing to trim and no ambiguous missing value. Spellings such
+    as "NAN" that the float cast turns into NaN send the column down the full path.
+    """
+    if not sample or not all(_PLAIN_NUMBER.fullmatch(value) for value in sample):
+        return None
+    kinds = [pa.int64(), pa.float64()] if all(_PLAIN_INT.fullmatch(value) for value in sample) else [pa.float64()]
+    numbers = _try_casts(column, kinds)
+    if numbers is None or (pa.types.is_floating(numbers.type) and np.isnan(_numpy(numbers, 0.0)).any()):
+        return None
+    accepted = _accept_numbers(column, numbers, column_name, notes)
+    return column if accepted is None else accepted  # kept as text: already clean
+
+
+def _try_casts(values: pa.ChunkedArray, kinds: list[pa.DataType]) -> pa.ChunkedArray | None:
+    for kind in kinds:
+        try:
+            return pc.cast(values, kind)
+        except pa.ArrowInvalid:
+            continue
+    return None
+
+
+def _infer_text_or_numbers(column, sample, spelled: int, column_name: str, context: _ColumnContext, notes: _Notes):
+    rules = context.rules
+    column, changed = _trim(column, column_name, notes)
+    if changed.size:
+        # " N/A " is missing once trimmed; unchanged cells were already looked at while reading.
+        revealed = changed[_numpy(pc.is_in(column.take(changed), pa.array(rules.always, pa.large_string())), False)]
+        column, spelled = _with_nulls(column, revealed), spelled + revealed.size
+    ambiguous = _find_spelled(column, rules.ambiguous)
+    screen = _number_screen(column, sample, ambiguous, rules) if context.infer_numbers else None
+    if screen is not None:
+        parsed = _parse_numbers(column, ambiguous, screen, column_name, context, notes)
+        if parsed is not None:
+            _note_missing(notes, column_name, rules, spelled, ambiguous.counts)
+            return parsed
+    _note_missing(notes, column_name, rules, spelled, {})
+    _warn_ambiguous_kept(notes, column_name, ambiguous.counts)
+    return column
+
+
+def _trim(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Return the column trimmed of surrounding whitespace, and the positions of the cells that changed."""
+    suspects = [_chunk_trim_suspects(chunk) for chunk in column.chunks]
+    if not any(edges for edges, _ in suspects):
+        return column, _NO_POSITIONS
+    # Only non-ASCII text can hold Unicode spaces; the ASCII trim is faster.
+    ascii_only = not any(wide for _, wide in suspects)
+    trimmed = pc.ascii_trim_whitespace(column) if ascii_only else pc.utf8_trim_whitespace(column)
+    # Null slots may keep old bytes, so only valid cells count.
+    changed = np.flatnonzero((_cell_lengths(column) != _cell_lengths(trimmed)) & _valid(column))
+    if not changed.size:
+        return column, _NO_POSITIONS
+    detail = f"Trimmed surrounding spaces in {_cells(changed.size)} of {column_name!r}."
+    notes.changes.append(Change("trimmed", column_name, int(changed.size), detail))
+    return trimmed, changed
+
+
+def _cells(count: int) -> str:
+    return _count_of(count, "cell")
+
+
+def _count_of(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _chunk_trim_suspects(chunk: pa.Array) -> tuple[bool, bool]:
+    """Whether any cell of the chunk may start or end with whitespace, and whether it has non-ASCII bytes.
+
+    First scans the chunk's characters once: most columns have no whitespace or non-ASCII byte at
+    all. Only then are the first and last bytes of each cell looked at. Non-ASCII bytes may belong to
+    Unicode spaces, so they count as suspect and the real trim decides.
+    """
+    offsets, data = _string_buffers(chunk)
+    used = data[offsets[0] : offsets[-1]]
+    if not _any_suspect(used):
+        return False, False
+    nonempty = offsets[1:] > offsets[:-1]
+    first = data.take(offsets[:-1][nonempty], mode="clip")
+    last = data.take(offsets[1:][nonempty] - 1, mode="clip")
+    edges = bool(_SUSPECT_BYTE[first].any() or _SUSPECT_BYTE[last].any())
+    return edges, bool(edges and (used >= 0x80).any())
+
+
+_SUSPECT_BYTE = np.ones(256, dtype=bool)
+_SUSPECT_BYTE[ord("!") : 0x7F] = False  # printable ASCII is never whitespace
+
+
+def _any_suspect(data: np.ndarray) -> bool:
+    # One comparison finds bytes below '!' (whitespace, controls) and from DEL up (non-ASCII): the
+    # subtraction wraps the low ones round to the top of the uint8 range.
+    return bool((np.subtract(data, 0x21, dtype=np.uint8) >= 0x5E).any())
+
+
+def _string_buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and the whole character buffer of a large_string chunk, as numpy views (no copies).
+
+    Offsets index into the buffer directly; a sliced chunk's cells need not start at byte 0.
+    """
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=chunk.offset + len(chunk) + 1)[chunk.offset :]
+    if buffers[2] is None:
+        return offsets, np.empty(0, np.uint8)
+    return offsets, np.frombuffer(buffers[2], dtype=np.uint8)
+
+
+def _cell_lengths(column: pa.ChunkedArray) -> np.ndarray:
+    """Byte length of every cell, straight from the offsets (no copy of the strings, no null handling)."""
+    lengths, _ = _leading_bytes(column, 0)
+    return lengths
+
+
+def _leading_bytes(column: pa.ChunkedArray, count: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Byte lengths of the cells, and their first `count` bytes (past a cell's end: whatever follows).
+
+    Writes into arrays allocated once per column: fresh numpy temporaries per chunk cost more in
+    page faults than the arithmetic itself.
+    """
+    size = len(column)
+    lengths = np.empty(size, dtype=np.int32)
+    leads = [np.zeros(size, dtype=np.uint8) for _ in range(count)]
+    position = 0
+    for chunk in column.chunks:
+        offsets, data = _string_buffers(chunk)
+        end = position + len(chunk)
+        np.subtract(offsets[1:], offsets[:-1], out=lengths[position:end], casting="unsafe")
+        for k, lead in enumerate(leads):
+            if data.size > k:
+                data[k:].take(offsets[:-1], out=lead[position:end], mode="clip")
+        position = end
+    return lengths, leads
+
+
+def _number_screen(column: pa.ChunkedArray, sample: list[str], ambiguous: _Spelled, rules: _MissingRules):
+    """Screen the first values: None when they prove the column is text, else whether they are all
+    whole numbers (so that an integer cast is worth trying)."""
+    spellings = {*rules.always, *rules.ambiguous}
+    values = [value.strip() for value in sample if value.strip() not in spellings]
+    if not all(_NUMBER_LIKE.fullmatch(value) for value in values):
+        return None
+    if column.null_count + ambiguous.positions.size >= len(column):
+        return None  # no number at all: a column of only "NA" is text
+    return all(_PLAIN_INT.fullmatch(value) for value in values)
+
+
+def _note_missing(notes: _Notes, column_name: str, rules: _MissingRules, spelled: int, ambiguous: dict) -> None:
+    total = spelled + sum(ambiguous.values())
+    if not total:
+        return
+    how = MISSING_SPELLED_WITH_NA_VALUES if rules.user else MISSING_SPELLED
+    if not ambiguous:
+        detail = MISSING_NOTE.format(cells=_cells(total), column=column_name, how=how)
+    else:
+        parts = [f"{spelled:,} {how}"] if spelled else []
+        parts += [f"{s!r} ({n:,})" for s, n in ambiguous.items()]
+        spellings = _and_list([repr(s) for s in ambiguous])
+        verb = "counts" if len(ambiguous) == 1 else "count"
+        detail = MISSING_AMBIGUOUS_NOTE.format(
+            cells=_cells(total), column=column_name, parts=", ".join(parts), spellings=spellings, verb=verb
+        )
+    notes.changes.append(Change("missing", column_name, total, detail))
+
+
+def _warn_ambiguous_kept(notes: _Notes, column_name: str, ambiguous: dict) -> None:
+    if not ambiguous:
+        return
+    spelled = ", ".join(f"{s!r} ({n:,})" for s, n in ambiguous.items())
+    example = repr(list(ambiguous))
+    total = sum(ambiguous.values())
+    notes.warnings.append(AMBIGUOUS_KEPT.format(count=total, column=column_name, spellings=spelled, example=example))
+
+
+# --- numbers ----------------------------------------------------------------------------------------
+
+_EXACT_FLOAT_LIMIT = 2**53
+_THOUSANDS = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _parse_numbers(values, ambiguous: _Spelled, integers: bool, column_name: str, context, notes: _Notes):
+    """Return the column as int64/float64, or None when it stays text (with the reason noted)."""
+    values = _with_nulls(values, ambiguous.positions)
+    numbers = _try_casts(values, [pa.int64(), pa.float64()] if integers else [pa.float64()])
+    if numbers is not None:
+        return _accept_numbers(values, numbers, column_name, notes)
+    return _parse_separated(values, column_name, context, notes)
+
+
+def _accept_numbers(values: pa.ChunkedArray, numbers: pa.ChunkedArray, column_name: str, notes: _Notes):
+    """Return `numbers`, or None (noting why) when the column must stay text."""
+    reason = _text_reason(values, numbers)
+    if reason is None:
+        return numbers
+    template, positions = reason
+    example = values[int(positions[0])].as_py()
+    detail = template.format(column=column_name, count=positions.size, example=example)
+    notes.changes.append(Change("kept_text", column_name, int(positions.size), detail))
+    return None
+
+
+def _text_reason(values: pa.ChunkedArray, numbers: pa.ChunkedArray) -> tuple[str, np.ndarray] | None:
+    """Why numbers that parsed must stay text (a message template and the offending positions)."""
+    if pa.types.is_integer(numbers.type):
+        checks = [(KEPT_LEADING_ZERO, lambda: _leading_zero_positions(values))]
+        if numbers.null_count:
+            checks.append((KEPT_INEXACT, lambda: _inexact_positions(numbers)))
+    else:
+        floats = _numpy(numbers, 0.0)
+        checks = [
+            (KEPT_NOT_FINITE, lambda: _not_finite_positions(floats)),
+            (KEPT_LEADING_ZERO, lambda: _leading_zero_positions(values)),
+            (KEPT_BEYOND_INT64, lambda: _whole_numbers_beyond_int64(values, floats)),
+        ]
+    for template, find in checks:
+        positions = find()
+        if positions.size:
+            return template, positions
+    return None
+
+
+_FOLLOWS_ZERO_IN_NUMBERS = np.zeros(256, dtype=bool)
+_FOLLOWS_ZERO_IN_NUMBERS[[ord("."), ord("e"), ord("E")]] = True
+
+
+def _leading_zero_positions(values: pa.ChunkedArray) -> np.ndarray:
+    """Positions of values like '007', '-01' or '0x1F': a sign, a zero, then not '.', 'e' or the end."""
+    found, start = [], 0
+    for chunk in values.chunks:
+        hits = _chunk_leading_zeros(*_string_buffers(chunk))
+        if chunk.null_count and hits.size:
+            hits = hits[chunk.is_valid().to_numpy(zero_copy_only=False)[hits]]
+        found.append(hits + start)
+        start += len(chunk)
+    return np.concatenate(found) if found else _NO_POSITIONS
+
+
+def _chunk_leading_zeros(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    # Chunk by chunk, so the temporaries stay small enough to live in cache. Bytes read past a
+    # cell's end (clipped reads, the next cell's bytes) are ruled out by the cell's length.
+    if data.size == 0:
+        return _NO_POSITIONS
+    starts = offsets[:-1]
+    first = data.take(starts, mode="clip")
+    zero = first == ord("0")
+    signed = (first == ord("-")) | (first == ord("+"))
+    if not zero.any() and not signed.any():
+        return _NO_POSITIONS
+    lengths = offsets[1:] - starts
+    second = data[1:].take(starts, mode="clip") if data.size > 1 else first
+    leading = zero & (lengths > 1) & ~_FOLLOWS_ZERO_IN_NUMBERS[second]
+    signs = np.flatnonzero(signed)
+    if signs.size:
+        third = data[2:].take(starts[signs], mode="clip") if data.size > 2 else first[signs]
+        leading[signs] = (second[signs] == ord("0")) & (lengths[signs] > 2) & ~_FOLLOWS_ZERO_IN_NUMBERS[third]
+    return np.flatnonzero(leading)
+
+
+def _not_finite_positions(floats: np.ndarray) -> np.ndarray:
+    if np.isfinite(floats).all():
+        return _NO_POSITIONS
+    return np.flatnonzero(~np.isfinite(floats))
+
+
+def _inexact_positions(numbers: pa.ChunkedArray) -> np.ndarray:
+    return np.flatnonzero(np.abs(_numpy(numbers, 0)).view(np.uint64) > _EXACT_FLOAT_LIMIT)
+
+
+def _whole_numbers_beyond_int64(values: pa.ChunkedArray, floats: np.ndarray) -> np.ndarray:
+    if max(-floats.min(), floats.max()) < 2.0**63:
+        return _NO_POSITIONS
+    beyond = np.flatnonzero(np.abs(floats) >= 2.0**63)
+    texts = values.take(beyond).to_pylist()
+    return beyond[[bool(_WHOLE_NUMBER.fullmatch(text)) for text in texts]]
+
+
+def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _ColumnContext, notes: _Notes):
+    """Parse numbers written with thousands separators or decimal commas, when unambiguous."""
+    valid = values.filter(values.is_valid()) if values.null_count else values
+    with_comma = valid.filter(pc.match_substring(valid, ","))
+    if len(with_comma) == 0:
+        return None
+    thousands = bool(pc.all(pc.match_substring_regex(valid, f"^{_THOUSANDS}$")).as_py())
+    decimal = bool(pc.all(pc.match_substring_regex(valid, f"^{_DECIMAL_COMMA}$")).as_py())
+    example = with_comma[0].as_py()
+    comma_file = context.delimiter in (",", None)
+    if thousands and decimal and not comma_file:
+        notes.warnings.append(COMMA_AMBIGUOUS.format(column=column_name, example=example))
+        return None
+    if thousands:
+        cleaned = pc.replace_substring(values, ",", "")
+        return _separated_result(cleaned, "thousands", len(with_comma), column_name, notes)
+    if decimal and comma_file:
+        notes.warnings.append(COMMA_DECIMAL_UNSURE.format(column=column_name, example=example))
+        return None
+    if decimal:
+        cleaned = pc.replace_substring(pc.replace_substring(values, ".", ""), ",", ".")
+        return _separated_result(cleaned, "decimal_comma", len(with_comma), column_name, notes)
+    return None
+
+
+_SEPARATOR_NAMES = {"thousands": "thousands separators", "decimal_comma": "decimal commas"}
+
+
+def _separated_result(cleaned, kind: str, count: int, column_name: str, notes: _Notes):
+    numbers = _try_casts(cleaned, [pa.int64(), pa.float64()])
+    if numbers is None:
+        return None
+    accepted = _accept_numbers(cleaned, numbers, column_name, notes)
+    if accepted is not None:
+        detail = f"Parsed {column_name!r} as numbers with {_SEPARATOR_NAMES[kind]} ({_cells(count)})."
+        notes.changes.append(Change(kind, column_name, count, detail))
+    return accepted
+
+
+# --- typed (Parquet) columns ------------------------------------------------------------------------
+
+
+def _finish_typed(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> pa.ChunkedArray:
+    """Bring a typed numeric column to int64/float64, never holding an infinity."""
+    if pa.types.is_integer(column.type):
+        return _finish_integers(column, column_name, notes)
+    floats = column.cast(pa.float64())
+    infinite = pc.fill_null(pc.is_inf(floats), False)
+    count = int(pc.sum(infinite).as_py() or 0)
+    if not count:
+        return floats
+    detail = f"Treated {_cells(count)} of {column_name!r} holding an infinite value as missing."
+    notes.changes.append(Change("infinite", column_name, count, detail))
+    return pc.if_else(infinite, pa.scalar(None, pa.float64()), floats)
+
+
+def _finish_integers(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> pa.ChunkedArray:
+    low, high = (-_EXACT_FLOAT_LIMIT, _EXACT_FLOAT_LIMIT) if column.null_count else (-(2**63), 2**63 - 1)
+    smallest, largest = pc.min(column).as_py(), pc.max(column).as_py()
+    if largest is None or (low <= smallest and largest <= high):
+        return column.cast(pa.int64())
+    example = largest if largest > high else smallest
+    detail = KEPT_WIDE_INTEGERS.format(column=column_name, example=example)
+    notes.changes.append(Change("kept_text", column_name, len(column) - column.null_count, detail))
+    return column.cast(pa.large_string())
