@@ -21,11 +21,11 @@ from analysis.values import Scalar
 
 __all__ = ["ColumnRole", "Role", "SpecSuggestion", "suggest_roles", "suggest_spec"]
 
-Role = Literal["decision", "label", "score", "protected", "id", "pii", "feature"]
+Role = Literal["decision", "label", "score", "protected", "id", "pii", "feature", "unused"]
 
 DECISION_WORDS = {
     "approved", "approve", "approval", "decision", "decided", "prediction", "predicted", "pred", "priority",
-    "outcome", "accepted", "accept", "granted", "selected", "hired", "admitted", "flagged", "offer", "yhat",
+    "outcome", "accepted", "accept", "granted", "selected", "hired", "admitted", "flagged", "flag", "offer", "yhat",
     "classification", "assigned", "action", "verdict",
 }  # fmt: skip
 LABEL_WORDS = {
@@ -37,6 +37,10 @@ PROTECTED_WORDS = {
     "gender", "sex", "race", "ethnicity", "ethnic", "age", "religion", "religious", "disability", "disabled",
     "marital", "nationality", "national", "language", "citizenship", "citizen", "pregnancy", "pregnant",
     "veteran", "orientation", "ancestry", "caste", "colour", "color", "origin", "immigrant", "minority",
+}  # fmt: skip
+AFTER_DECISION_WORDS = {
+    "escalated", "escalation", "response", "resolution", "resolved", "closed", "followup", "handled", "reply",
+    "collected", "chargeoff", "writeoff",
 }  # fmt: skip
 ID_WORDS = {"id", "uuid", "guid", "key", "number", "no", "ref", "reference"}
 PII_NAME_WORDS = {
@@ -168,8 +172,10 @@ def _pii_reason(series: pd.Series, profile: ColumnProfile) -> str | None:
 def _id_reason(profile: ColumnProfile) -> str | None:
     if profile.kind not in ("text", "integer"):
         return None
-    if profile.unique_per_row:
+    if profile.unique_per_row and profile.kind == "text":
         return "every row has its own value"
+    if profile.unique_per_row and profile.maximum - profile.minimum == profile.rows - 1:
+        return "every row has its own value, numbered consecutively"
     word = _matched(profile.name, ID_WORDS)
     if word and profile.distinct >= 0.95 * profile.rows:
         return f"its name mentions '{word}' and nearly every row has its own value"
@@ -212,9 +218,11 @@ class _Suggester:
         decision = self.find_outcome("decision", DECISION_WORDS, exclude_words=LABEL_WORDS)
         label = self.find_outcome("label", LABEL_WORDS, exclude_words=set())
         protected = self.find_protected()
+        self.find_consequences()
         for profile in self.free():
             self.assign(profile.name, "feature", "no other role fits; it may help explain decisions")
-        roles = tuple(self.roles[name] for name in self.profiles)
+        self.roles = {name: self.roles[name] for name in self.profiles}
+        roles = tuple(self.roles.values())
         spec = self.build_spec(decision, label, score, protected)
         return SpecSuggestion(spec=spec, roles=roles, notes=tuple(self.notes))
 
@@ -274,6 +282,14 @@ class _Suggester:
             self.notes.append("No protected attribute was recognised by name; choose at least one.")
         return found
 
+    def find_consequences(self) -> None:
+        """Columns recording what happened after the decision would explain it by its own effects."""
+        for profile in self.free():
+            word = _matched(profile.name, AFTER_DECISION_WORDS)
+            if word:
+                reason = f"not a feature: its name mentions '{word}', something that happens after the decision"
+                self.assign(profile.name, "unused", reason)
+
     def protected_attribute(self, profile: ColumnProfile) -> tuple[ProtectedAttribute, str]:
         if profile.numeric and profile.distinct > 20:
             if (
@@ -324,6 +340,7 @@ class _Suggester:
             score=score,
             threshold=0.5 if decision is None else None,
             protected=tuple(protected),
+            features=tuple(c for c, r in self.roles.items() if r.role == "feature"),
             id_columns=tuple(c for c, r in self.roles.items() if r.role == "id"),
             pii_columns=tuple(c for c, r in self.roles.items() if r.role == "pii"),
         )

@@ -1,0 +1,1462 @@
+"""The fairness audit: per-group rates, comparisons with a reference group, summaries and findings.
+
+``audit(df, spec)`` returns an :class:`AuditResult`. Its ``to_dict()`` is ParityLab's public
+JSON contract (``schema_version`` 1) and ``AuditResult.from_dict`` reads it back, so that
+dump → load → dump is unchanged. Layout::
+
+    AuditResult
+    ├── dataset            DatasetInfo: name, rows, rows_audited, sha256
+    ├── spec               the AuditSpec
+    ├── options            AuditOptions: confidence, thresholds, minimum sizes
+    ├── attributes         {column: AttributeAudit}
+    ├── intersections      {"a × b": AttributeAudit}
+    ├── skipped            metrics left out (no label / no score), with the reason
+    ├── left_out           rows left out (missing decision / label / score), with the reason
+    └── warnings           the spec validation's warnings
+
+    AttributeAudit
+    ├── groups             {group: GroupMetrics}: n, share, counts, rates and comparisons
+    ├── summary            Summary: disparate_impact_min, four_fifths_pass, demographic parity, equalized odds
+    ├── findings           plain sentences with their numbers and q-values
+    ├── suppressed         intersection cells under the minimum cell size (not in groups)
+    ├── calibration        observed label rate per score decile and group (score and label only)
+    └── decision_distribution  share of every decision value per group (multi-valued decisions only)
+
+Every number is computed from per-group counts (:mod:`analysis.counts`), with intervals and
+tests from :mod:`analysis.stats`. An undefined value is ``{"value": null, "reason": ...}``;
+no reported number is ever infinite or NaN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.counts import (
+    GroupCounts,
+    Grouping,
+    Outcomes,
+    ScoreCounts,
+    ScoredRows,
+    count_groups,
+    count_scores,
+    count_values,
+    intersect,
+    outcomes,
+    scored_rows,
+)
+from analysis.errors import ParityLabError, SpecError
+from analysis.groups import MISSING_GROUP, encode_groups
+from analysis.spec import AuditSpec
+from analysis.stats import (
+    auc_by_group,
+    benjamini_hochberg,
+    hanley_mcneil_interval,
+    katz_interval,
+    minimum_detectable_difference,
+    mover_average_interval,
+    newcombe_interval,
+    two_proportion_test,
+    wilson_interval,
+)
+from analysis.validation import validate_spec
+from analysis.values import value_key
+
+__all__ = [
+    "AUDIT_SCHEMA_VERSION",
+    "AttributeAudit",
+    "AuditOptions",
+    "AuditResult",
+    "Calibration",
+    "CalibrationBin",
+    "DatasetInfo",
+    "DecisionDistribution",
+    "Finding",
+    "GroupMetrics",
+    "MetricValue",
+    "Summary",
+    "audit",
+    "dataset_sha256",
+]
+
+AUDIT_SCHEMA_VERSION = 1
+FINDING_ALPHA = 0.05
+DETECTION_POWER = 0.8
+
+RATES = (
+    "selection_rate",
+    "favorable_rate",
+    "base_rate",
+    "tpr",
+    "fpr",
+    "tnr",
+    "fnr",
+    "precision",
+    "npv",
+    "fdr",
+    "for",
+    "accuracy",
+)
+LABEL_RATES = RATES[2:]
+SCORE_METRICS = ("auc", "brier")
+COMPARISONS = (
+    "disparate_impact",
+    "statistical_parity_difference",
+    "equal_opportunity_difference",
+    "fpr_difference",
+    "average_odds_difference",
+    "predictive_parity_difference",
+)
+LABEL_COMPARISONS = COMPARISONS[2:]
+LABEL_SUMMARY = ("equalized_odds_difference", "equalized_odds_ratio")
+# Comparison → the rate its significance test compares (DI and SPD share one test).
+TESTED_RATE = {
+    "disparate_impact": "favorable_rate",
+    "statistical_parity_difference": "favorable_rate",
+    "equal_opportunity_difference": "tpr",
+    "fpr_difference": "fpr",
+}
+
+OK = "ok"
+TOO_SMALL = "too small to conclude"
+NOT_COMPUTABLE = "not computable"
+
+BAD_OPTION = "audit() option {name} must be {expected}, got {got!r}. {fix}"
+NO_DECISIONS = (
+    "No row has a decision: the {column} column is empty in every row. "
+    "Choose a decision column with values, or fill it in the source data."
+)
+NOT_AN_AUDIT = "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes', got {kind}."
+WRONG_SCHEMA = (
+    "This audit result has schema_version {got!r}; this version of ParityLab reads version {expected}. "
+    "Re-run the audit with this version, or open it with the version that wrote it."
+)
+
+REASON_REFERENCE = "this is the reference group"
+REASON_ONE_GROUP = "not computable: only one group ({group!r}); there is nothing to compare it with"
+REASON_FEW_CELLS = "not computable: fewer than two intersection cells have at least {minimum} rows"
+REASON_NO_REFERENCE = "not computable: no group has a defined favorable rate"
+REASON_FEW_ELIGIBLE = "not computable: fewer than two groups have at least {minimum} rows"
+REASON_REFERENCE_ZERO = "undefined: the reference group's favorable rate is 0"
+REASON_REFERENCE_RATE = "undefined: {rate} is undefined for the reference group"
+REASON_KATZ_ZERO = "interval undefined: a rate of 0 has no log interval (Katz)"
+REASON_NO_AUC_CLASS = "undefined: scored rows of this group hold only one label class"
+REASON_CONSTANT_SCORE = "undefined: the score is constant in this group"
+REASON_NO_SCORED = "undefined: no rows of this group have both a score and a label"
+REASON_NOT_PROBABILITY = "undefined: scores outside [0, 1] are not probabilities"
+REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
+REASON_MAX_ZERO = "undefined: the largest {rate} is 0"
+REASON_SUPPRESSED = "fewer than {minimum} rows: suppressed from charts and exports"
+
+
+def _number(value: object) -> float | None:
+    """A finite Python float, or None."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --- result records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One reported number with its interval, test and reason.
+
+    ``value`` is None when undefined, and ``reason`` says why; ``reason`` may also explain
+    a missing interval. Only fields that are set appear in :meth:`to_dict`, except
+    ``value``, which always does.
+    """
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    test: str | None = None
+    group: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: ``value`` always, other fields when set."""
+        out: dict[str, Any] = {"value": self.value}
+        for name in ("ci_low", "ci_high", "p_value", "q_value", "test", "group", "reason"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
+        """Read :meth:`to_dict` output."""
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+    @classmethod
+    def undefined(cls, reason: str) -> MetricValue:
+        """A null value with its reason."""
+        return cls(None, reason=reason)
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """One group's size, counts, rates, score metrics and comparisons with the reference.
+
+    Attributes
+    ----------
+    n
+        Rows with a decision.
+    share
+        ``n`` over all audited rows.
+    status
+        ``"ok"``, or ``"too small to conclude"`` under the minimum group size.
+    is_reference
+        Whether this is the attribute's reference group.
+    values
+        The group's value of each protected column (one entry; several for an intersection).
+    counts
+        Raw counts: n, positives, favorable, and with a label tp, fp, tn, fn, label_missing;
+        decision_missing (rows left out). Enough to redo any two-proportion test.
+    metrics
+        Rates (``selection_rate`` … ``accuracy``), ``auc``/``brier``, and comparisons
+        (``disparate_impact`` …), by name.
+    """
+
+    n: int
+    share: float
+    status: str
+    is_reference: bool
+    values: dict[str, str]
+    counts: dict[str, int]
+    metrics: dict[str, MetricValue]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: fixed fields, then every metric by name."""
+        head = {
+            "n": self.n,
+            "share": self.share,
+            "status": self.status,
+            "is_reference": self.is_reference,
+            "values": dict(self.values),
+            "counts": dict(self.counts),
+        }
+        return head | {name: metric.to_dict() for name, metric in self.metrics.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroupMetrics:
+        """Read :meth:`to_dict` output."""
+        fixed = ("n", "share", "status", "is_reference", "values", "counts")
+        metrics = {k: MetricValue.from_dict(v) for k, v in data.items() if k not in fixed}
+        return cls(**{k: data[k] for k in fixed}, metrics=metrics)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One attribute's headline numbers, over the groups in ``groups_compared``.
+
+    ``four_fifths_pass`` is whether the smallest favorable rate is at least ``di_threshold``
+    (0.8) times the largest (``favorable_rate_ratio``); None when not computable. With the
+    default reference (the highest rate) that ratio equals ``disparate_impact_min``.
+    Demographic parity (of the selection rate) and equalized odds follow fairlearn's
+    definitions (ratio = smallest / largest group rate; difference = largest − smallest;
+    equalized odds takes the worse of TPR and FPR), but groups where a rate is undefined
+    are left out instead of counted as 0.
+    """
+
+    status: str
+    reason: str | None
+    groups_compared: tuple[str, ...]
+    four_fifths_pass: bool | None
+    metrics: dict[str, MetricValue]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        out: dict[str, Any] = {}
+        for name, metric in self.metrics.items():
+            out[name] = metric.to_dict()
+            if name == "disparate_impact_min":
+                out["four_fifths_pass"] = self.four_fifths_pass
+        return out | {"status": self.status, "reason": self.reason, "groups_compared": list(self.groups_compared)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        """Read :meth:`to_dict` output."""
+        fixed = ("status", "reason", "groups_compared", "four_fifths_pass")
+        return cls(
+            status=data["status"],
+            reason=data["reason"],
+            groups_compared=tuple(data["groups_compared"]),
+            four_fifths_pass=data["four_fifths_pass"],
+            metrics={k: MetricValue.from_dict(v) for k, v in data.items() if k not in fixed},
+        )
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A plain sentence about one attribute, with the numbers it states.
+
+    ``kind`` is ``"gap"`` (an effect beyond the threshold with q < 0.05), ``"no_gap"`` (none
+    found, with the gap the sample could have detected), ``"too_small"``, ``"suppressed"``
+    or ``"not_computable"``.
+    """
+
+    kind: str
+    metric: str | None
+    group: str | None
+    text: str
+    q_value: float | None = None
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    detectable_gap: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with every field."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """Read :meth:`to_dict` output."""
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class SuppressedCell:
+    """An intersection cell with too few rows to show."""
+
+    group: str
+    values: dict[str, str]
+    n: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"group": self.group, "values": dict(self.values), "n": self.n, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SuppressedCell:
+        """Read :meth:`to_dict` output."""
+        return cls(**{k: data[k] for k in ("group", "values", "n", "reason")})
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One score bin of one group: rows, mean score and observed rate of positive labels."""
+
+    bin: int
+    low: float
+    high: float
+    n: int
+    mean_score: float
+    observed_rate: MetricValue
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        head = {k: getattr(self, k) for k in ("bin", "low", "high", "n", "mean_score")}
+        return head | {"observed_rate": self.observed_rate.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalibrationBin:
+        """Read :meth:`to_dict` output."""
+        head = {k: data[k] for k in ("bin", "low", "high", "n", "mean_score")}
+        return cls(**head, observed_rate=MetricValue.from_dict(data["observed_rate"]))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Observed rate of positive labels per score decile, per group (bins without rows omitted).
+
+    ``edges`` are the bin boundaries (deciles of the score over all scored rows, fewer when
+    scores repeat); bin ``i`` spans ``edges[i]`` to ``edges[i + 1]``.
+    """
+
+    edges: tuple[float, ...]
+    groups: dict[str, tuple[CalibrationBin, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        groups = {g: [b.to_dict() for b in bins] for g, bins in self.groups.items()}
+        return {"edges": list(self.edges), "groups": groups}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Read :meth:`to_dict` output."""
+        groups = {g: tuple(CalibrationBin.from_dict(b) for b in bins) for g, bins in data["groups"].items()}
+        return cls(edges=tuple(data["edges"]), groups=groups)
+
+
+@dataclass(frozen=True)
+class DecisionDistribution:
+    """For a decision with more than two values: each value's count and share per group."""
+
+    values: tuple[str, ...]
+    counts: dict[str, tuple[int, ...]]
+    shares: dict[str, tuple[MetricValue, ...]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: ``{"values": [...], "groups": {group: {value: {"count", "share"}}}}``."""
+        groups = {
+            g: {
+                v: {"count": c, "share": s.to_dict()}
+                for v, c, s in zip(self.values, self.counts[g], self.shares[g], strict=True)
+            }
+            for g in self.counts
+        }
+        return {"values": list(self.values), "groups": groups}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DecisionDistribution:
+        """Read :meth:`to_dict` output."""
+        values = tuple(data["values"])
+        groups = data["groups"]
+        return cls(
+            values=values,
+            counts={g: tuple(cells[v]["count"] for v in values) for g, cells in groups.items()},
+            shares={g: tuple(MetricValue.from_dict(cells[v]["share"]) for v in values) for g, cells in groups.items()},
+        )
+
+
+@dataclass(frozen=True)
+class AttributeAudit:
+    """The audit of one protected attribute, or of one intersection of attributes.
+
+    Attributes
+    ----------
+    name, columns
+        ``"ethnicity"`` and ``("ethnicity",)``; ``"ethnicity × gender"`` for an intersection.
+    status, reason
+        ``"ok"``, or ``"not computable"`` (e.g. a single group) with the reason.
+    reference_group, reference_rule
+        The group others are compared with, and how it was chosen.
+    groups
+        Group name → :class:`GroupMetrics`, in the attribute's group order.
+    summary, findings, suppressed, calibration, decision_distribution
+        As described in the module docstring; the last two are None when not applicable.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    status: str
+    reason: str | None
+    reference_group: str | None
+    reference_rule: str | None
+    groups: dict[str, GroupMetrics]
+    summary: Summary
+    findings: tuple[Finding, ...]
+    suppressed: tuple[SuppressedCell, ...] = ()
+    calibration: Calibration | None = None
+    decision_distribution: DecisionDistribution | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        out = {
+            "name": self.name,
+            "columns": list(self.columns),
+            "status": self.status,
+            "reason": self.reason,
+            "reference_group": self.reference_group,
+            "reference_rule": self.reference_rule,
+            "groups": {g: m.to_dict() for g, m in self.groups.items()},
+            "summary": self.summary.to_dict(),
+            "findings": [f.to_dict() for f in self.findings],
+            "suppressed": [s.to_dict() for s in self.suppressed],
+        }
+        if self.calibration is not None:
+            out["calibration"] = self.calibration.to_dict()
+        if self.decision_distribution is not None:
+            out["decision_distribution"] = self.decision_distribution.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AttributeAudit:
+        """Read :meth:`to_dict` output."""
+        calibration = data.get("calibration")
+        distribution = data.get("decision_distribution")
+        return cls(
+            name=data["name"],
+            columns=tuple(data["columns"]),
+            status=data["status"],
+            reason=data["reason"],
+            reference_group=data["reference_group"],
+            reference_rule=data["reference_rule"],
+            groups={g: GroupMetrics.from_dict(m) for g, m in data["groups"].items()},
+            summary=Summary.from_dict(data["summary"]),
+            findings=tuple(Finding.from_dict(f) for f in data["findings"]),
+            suppressed=tuple(SuppressedCell.from_dict(s) for s in data["suppressed"]),
+            calibration=None if calibration is None else Calibration.from_dict(calibration),
+            decision_distribution=None if distribution is None else DecisionDistribution.from_dict(distribution),
+        )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Which table was audited: its name, rows, rows with a decision, and content hash."""
+
+    name: str | None
+    rows: int
+    rows_audited: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"name": self.name, "rows": self.rows, "rows_audited": self.rows_audited, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetInfo:
+        """Read :meth:`to_dict` output."""
+        return cls(**{k: data[k] for k in ("name", "rows", "rows_audited", "sha256")})
+
+
+def _check_fraction(name: str, value: object, example: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(BAD_OPTION.format(name=name, expected="a number between 0 and 1", got=value, fix=example))
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """The audit's settings, recorded in the result.
+
+    Attributes
+    ----------
+    confidence
+        Coverage of every interval.
+    di_threshold
+        A disparate impact below this (or above its inverse) is a finding: 0.8, the four-fifths rule.
+    gap_threshold
+        A TPR or FPR difference larger than this in absolute value is a finding.
+    min_group_size
+        From the spec: smaller groups are "too small to conclude".
+    min_cell_size
+        Intersection cells with fewer rows are suppressed.
+    alpha, power
+        A finding needs q < alpha; the detectable gap is stated at this power.
+    """
+
+    confidence: float = 0.95
+    di_threshold: float = 0.8
+    gap_threshold: float = 0.1
+    min_group_size: int = 30
+    min_cell_size: int = 10
+    alpha: float = FINDING_ALPHA
+    power: float = DETECTION_POWER
+
+    def __post_init__(self) -> None:
+        _check_fraction("confidence", self.confidence, "Use e.g. confidence=0.95.")
+        _check_fraction("di_threshold", self.di_threshold, "Use e.g. di_threshold=0.8 (the four-fifths rule).")
+        _check_fraction("gap_threshold", self.gap_threshold, "Use e.g. gap_threshold=0.1.")
+        _check_fraction("alpha", self.alpha, "Use e.g. alpha=0.05.")
+        _check_fraction("power", self.power, "Use e.g. power=0.8.")
+        for name in ("min_group_size", "min_cell_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                fix = f"Use e.g. {name}=10."
+                raise ValueError(
+                    BAD_OPTION.format(name=name, expected="a whole number of at least 1", got=value, fix=fix)
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditOptions:
+        """Read :meth:`to_dict` output."""
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit found; ``to_dict()`` is the public JSON contract (see module docstring).
+
+    Attributes
+    ----------
+    dataset, spec, options
+        What was audited, how.
+    attributes, intersections
+        Name → :class:`AttributeAudit`.
+    skipped
+        ``{"metric", "reason"}`` for every metric left out (e.g. TPR without a label).
+    left_out
+        ``{"rows", "reason"}`` for rows left out of all or some metrics.
+    warnings
+        The spec validation's warnings, as sentences.
+    """
+
+    dataset: DatasetInfo
+    spec: AuditSpec
+    options: AuditOptions
+    attributes: dict[str, AttributeAudit]
+    intersections: dict[str, AttributeAudit]
+    skipped: tuple[dict[str, str], ...] = ()
+    left_out: tuple[dict[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    schema_version: int = AUDIT_SCHEMA_VERSION
+
+    def findings(self) -> list[Finding]:
+        """Every finding, attributes first, then intersections."""
+        audits = [*self.attributes.values(), *self.intersections.values()]
+        return [finding for a in audits for finding in a.findings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-safe data (every number finite or None)."""
+        return {
+            "schema_version": self.schema_version,
+            "dataset": self.dataset.to_dict(),
+            "spec": self.spec.to_dict(),
+            "options": self.options.to_dict(),
+            "attributes": {k: a.to_dict() for k, a in self.attributes.items()},
+            "intersections": {k: a.to_dict() for k, a in self.intersections.items()},
+            "skipped": [dict(s) for s in self.skipped],
+            "left_out": [dict(r) for r in self.left_out],
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self) -> str:
+        """The result as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
+        """Read :meth:`to_dict` output (e.g. a saved JSON report)."""
+        if not isinstance(data, Mapping) or "attributes" not in data:
+            raise ParityLabError(NOT_AN_AUDIT.format(kind=type(data).__name__))
+        if data.get("schema_version") != AUDIT_SCHEMA_VERSION:
+            raise ParityLabError(WRONG_SCHEMA.format(got=data.get("schema_version"), expected=AUDIT_SCHEMA_VERSION))
+        return cls(
+            dataset=DatasetInfo.from_dict(data["dataset"]),
+            spec=AuditSpec.from_dict(data["spec"]),
+            options=AuditOptions.from_dict(data["options"]),
+            attributes={k: AttributeAudit.from_dict(a) for k, a in data["attributes"].items()},
+            intersections={k: AttributeAudit.from_dict(a) for k, a in data["intersections"].items()},
+            skipped=tuple(dict(s) for s in data.get("skipped", ())),
+            left_out=tuple(dict(r) for r in data.get("left_out", ())),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AuditResult:
+        """Parse :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParityLabError(f"The audit result is not valid JSON ({exc}). Export it again.") from exc
+        return cls.from_dict(data)
+
+
+# --- per-group arrays ----------------------------------------------------------------------
+
+
+@dataclass
+class _Series:
+    """One metric for every group of a grouping, as arrays; NaN is undefined."""
+
+    value: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    p: np.ndarray | None = None
+    test: np.ndarray | None = None
+    q: np.ndarray | None = None
+    reasons: list[str | None] = field(default_factory=list)
+
+    def at(self, i: int, *, group: str | None = None) -> MetricValue:
+        """The metric of group ``i`` as a record."""
+
+        def pick(arr: np.ndarray | None) -> float | None:
+            return None if arr is None else _number(arr[i])
+
+        value = pick(self.value)
+        test = None if self.test is None or value is None or not self.test[i] else str(self.test[i])
+        reason = self.reasons[i] if self.reasons else None
+        if value is None:
+            return MetricValue(None, group=group, reason=reason or "undefined")
+        return MetricValue(
+            value,
+            ci_low=pick(self.low),
+            ci_high=pick(self.high),
+            p_value=pick(self.p),
+            q_value=pick(self.q),
+            test=test,
+            group=group,
+            reason=reason,
+        )
+
+
+def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(np.shape(num), np.nan)
+    np.divide(num, den, out=out, where=np.asarray(den) != 0)
+    return out
+
+
+@dataclass(frozen=True)
+class _Words:
+    """How the sentences name the decision and the label, from the spec."""
+
+    favorable: str
+    positive: str
+    label_positive: str
+    label_negative: str
+    confidence: str
+
+
+def _condition(column: str, values: Sequence[object], *, negate: bool = False) -> str:
+    keys = [value_key(v) for v in values]
+    if len(keys) == 1:
+        return f"{column} {'≠' if negate else '='} {keys[0]}"
+    return f"{column} {'not in' if negate else 'in'} {', '.join(keys)}"
+
+
+YES_VALUES = {"y", "yes", "true", "t", "1"}
+
+
+def _verb(spec: AuditSpec) -> str | None:
+    """A participle naming the positive decision ("approved"), when the spec's words give one."""
+    keys = [str(value_key(v)).lower() for v in spec.positive]
+    words = spec.decision.replace("_", " ").replace("-", " ").lower().split()
+    if words and words[0] in ("is", "was"):
+        words = words[1:]
+    if words and words[0].endswith("ed") and set(keys) <= YES_VALUES:
+        return " ".join(words)
+    if len(keys) == 1 and keys[0].isalpha() and keys[0].endswith("ed"):
+        return keys[0]
+    return None
+
+
+def _words(spec: AuditSpec, confidence: float) -> _Words:
+    if spec.decision is None:
+        verb, condition = None, f"{spec.score} ≥ {spec.threshold:g}"
+    else:
+        verb, condition = _verb(spec), _condition(spec.decision, spec.positive)
+    positive = f"are {verb}" if verb else f"receive the positive decision ({condition})"
+    negative = f"are not {verb}" if verb else f"do not receive the positive decision ({condition})"
+    label_pos = label_neg = ""
+    if spec.label is not None:
+        label_pos = _condition(spec.label, spec.label_positive)
+        label_neg = _condition(spec.label, spec.label_positive, negate=True)
+    return _Words(
+        favorable=positive if spec.positive_is_favorable else negative,
+        positive=positive,
+        label_positive=label_pos,
+        label_negative=label_neg,
+        confidence=f"{confidence * 100:g}%",
+    )
+
+
+def _rate_inputs(c: GroupCounts, favorable: np.ndarray, words: _Words) -> dict[str, tuple]:
+    """Rate name → (numerator, denominator, reason when the denominator is 0)."""
+    out = {
+        "selection_rate": (c.positives, c.n, "undefined: no rows with a decision in this group"),
+        "favorable_rate": (favorable, c.n, "undefined: no rows with a decision in this group"),
+    }
+    if not c.has_label:
+        return out
+    pos, neg = c.tp + c.fn, c.fp + c.tn
+    no_pos = f"undefined: no rows with a positive label ({words.label_positive}) in this group"
+    no_neg = f"undefined: no rows with a negative label ({words.label_negative}) in this group"
+    no_label = "undefined: no rows with a label in this group"
+    no_pp = "undefined: no rows with a positive decision and a label in this group"
+    no_pn = "undefined: no rows with a negative decision and a label in this group"
+    return out | {
+        "base_rate": (pos, c.labelled, no_label),
+        "tpr": (c.tp, pos, no_pos),
+        "fpr": (c.fp, neg, no_neg),
+        "tnr": (c.tn, neg, no_neg),
+        "fnr": (c.fn, pos, no_pos),
+        "precision": (c.tp, c.tp + c.fp, no_pp),
+        "npv": (c.tn, c.tn + c.fn, no_pn),
+        "fdr": (c.fp, c.tp + c.fp, no_pp),
+        "for": (c.fn, c.tn + c.fn, no_pn),
+        "accuracy": (c.tp + c.tn, c.labelled, no_label),
+    }
+
+
+def _rates(inputs: dict[str, tuple], confidence: float) -> dict[str, _Series]:
+    out = {}
+    for name, (num, den, reason) in inputs.items():
+        low, high = wilson_interval(num, den, confidence=confidence)
+        reasons = [None if d else reason for d in den.tolist()]
+        out[name] = _Series(_divide(num, den), low, high, reasons=reasons)
+    return out
+
+
+# --- reference group and comparisons -------------------------------------------------------
+
+
+def _is_missing_group(values: tuple[str, ...]) -> bool:
+    return MISSING_GROUP in values
+
+
+def _choose_reference(
+    grouping: Grouping, fav: np.ndarray, n: np.ndarray, shown: np.ndarray, named: str | None, min_size: int
+) -> tuple[int | None, str | None]:
+    """The reference group's index and how it was chosen."""
+    if named is not None and named in grouping.labels:
+        return grouping.labels.index(named), "named in the spec"
+    defined = shown & np.isfinite(fav)
+    real = np.array([not _is_missing_group(v) for v in grouping.values], dtype=bool)
+    rule = f"highest favorable rate among groups with at least {min_size} rows"
+    candidates = defined & real & (n >= min_size)
+    if not candidates.any():
+        candidates, rule = defined & real, "highest favorable rate (no group has enough rows to be reliable)"
+    if not candidates.any():
+        candidates, rule = defined, "highest favorable rate (only the missing-value group has a rate)"
+    if not candidates.any():
+        return None, None
+    # Highest rate; ties go to the larger group, then to the first.
+    order = np.lexsort((-n, -np.where(candidates, fav, -np.inf)))
+    return int(order[0]), rule
+
+
+def _undefined_series(n_groups: int, reason: str) -> _Series:
+    return _Series(np.full(n_groups, np.nan), reasons=[reason] * n_groups)
+
+
+def _difference(rate: _Series, num: np.ndarray, den: np.ndarray, ref: int, name: str, confidence: float) -> _Series:
+    d, low, high = newcombe_interval(num, den, num[ref], den[ref], confidence=confidence)
+    reasons = list(rate.reasons)
+    if den[ref] == 0:
+        reasons = [REASON_REFERENCE_RATE.format(rate=name)] * len(reasons)
+    return _Series(d, low, high, reasons=reasons)
+
+
+def _disparate_impact(fav: np.ndarray, n: np.ndarray, ref: int, rate: _Series, confidence: float) -> _Series:
+    ratio, low, high = katz_interval(fav, n, fav[ref], n[ref], confidence=confidence)
+    reasons = []
+    for i, own in enumerate(rate.reasons):
+        if own is not None:
+            reasons.append(own)
+        elif fav[ref] == 0:
+            reasons.append(REASON_REFERENCE_ZERO)
+        elif fav[i] == 0:
+            reasons.append(REASON_KATZ_ZERO)
+        else:
+            reasons.append(None)
+    return _Series(ratio, low, high, reasons=reasons)
+
+
+def _test(num: np.ndarray, den: np.ndarray, ref: int, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p, methods = two_proportion_test(num, den, num[ref], den[ref])
+    return np.where(compared, p, np.nan), np.where(compared, methods, "")
+
+
+def _comparisons(
+    c: GroupCounts, fav: np.ndarray, rates: dict[str, _Series], ref: int, compared: np.ndarray, confidence: float
+) -> dict[str, _Series]:
+    """Every group against the reference; ``compared`` marks the groups that get a test."""
+    out = {
+        "disparate_impact": _disparate_impact(fav, c.n, ref, rates["favorable_rate"], confidence),
+        "statistical_parity_difference": _difference(
+            rates["favorable_rate"], fav, c.n, ref, "the favorable rate", confidence
+        ),
+    }
+    p, test = _test(fav, c.n, ref, compared)
+    for name in ("disparate_impact", "statistical_parity_difference"):
+        out[name].p, out[name].test = p, test
+    if c.has_label:
+        pos, neg = c.tp + c.fn, c.fp + c.tn
+        eod = _difference(rates["tpr"], c.tp, pos, ref, "the TPR", confidence)
+        eod.p, eod.test = _test(c.tp, pos, ref, compared)
+        fprd = _difference(rates["fpr"], c.fp, neg, ref, "the FPR", confidence)
+        fprd.p, fprd.test = _test(c.fp, neg, ref, compared)
+        aod = _Series(*mover_average_interval(eod.value, eod.low, eod.high, fprd.value, fprd.low, fprd.high))
+        aod.reasons = [a or b for a, b in zip(eod.reasons, fprd.reasons, strict=True)]
+        ppd = _difference(rates["precision"], c.tp, c.tp + c.fp, ref, "the precision", confidence)
+        out |= {
+            "equal_opportunity_difference": eod,
+            "fpr_difference": fprd,
+            "average_odds_difference": aod,
+            "predictive_parity_difference": ppd,
+        }
+    for series in out.values():
+        series.value[ref] = np.nan
+        series.reasons[ref] = REASON_REFERENCE
+    return out
+
+
+# --- score metrics --------------------------------------------------------------------------
+
+
+def _score_metrics(grouping: Grouping, scored: ScoredRows, confidence: float) -> tuple[dict[str, _Series], ScoreCounts]:
+    codes = scored.select(grouping.codes)
+    auc, n_pos, n_neg, constant = auc_by_group(
+        codes, scored.scores, scored.positive, grouping.n_groups, ranks=scored.ranks
+    )
+    low, high = hanley_mcneil_interval(auc, n_pos, n_neg, confidence=confidence)
+    reasons = []
+    for p, q, k in zip(n_pos.tolist(), n_neg.tolist(), constant.tolist(), strict=True):
+        if p + q == 0:
+            reasons.append(REASON_NO_SCORED)
+        elif p == 0 or q == 0:
+            reasons.append(REASON_NO_AUC_CLASS)
+        else:
+            reasons.append(REASON_CONSTANT_SCORE if k else None)
+    sums = count_scores(grouping, scored)
+    brier = _divide(sums.squared_error, sums.n)
+    brier_reasons = [None if k else REASON_NO_SCORED for k in sums.n.tolist()]
+    if not scored.is_probability:
+        brier, brier_reasons = np.full(grouping.n_groups, np.nan), [REASON_NOT_PROBABILITY] * grouping.n_groups
+    metrics = {"auc": _Series(auc, low, high, reasons=reasons), "brier": _Series(brier, reasons=brier_reasons)}
+    return metrics, sums
+
+
+def _calibration(
+    grouping: Grouping, scored: ScoredRows, sums: ScoreCounts, shown: np.ndarray, confidence: float
+) -> Calibration:
+    low, high = wilson_interval(sums.bin_positives, sums.bin_n, confidence=confidence)
+    observed = _divide(sums.bin_positives, sums.bin_n)
+    mean_score = _divide(sums.bin_score, sums.bin_n)
+    edges = scored.edges if len(scored.edges) > 1 else scored.edges * 2
+    groups = {}
+    for g in np.flatnonzero(shown):
+        bins = []
+        for b in np.flatnonzero(sums.bin_n[g]):
+            rate = MetricValue(_number(observed[g, b]), _number(low[g, b]), _number(high[g, b]))
+            bins.append(
+                CalibrationBin(int(b), edges[b], edges[b + 1], int(sums.bin_n[g, b]), _number(mean_score[g, b]), rate)
+            )
+        groups[grouping.labels[g]] = tuple(bins)
+    return Calibration(edges=tuple(edges), groups=groups)
+
+
+def _distribution(
+    grouping: Grouping, value_codes: np.ndarray, values: tuple[str, ...], shown: np.ndarray, confidence: float
+) -> DecisionDistribution:
+    table = count_values(grouping, value_codes, len(values))
+    totals = np.repeat(table.sum(axis=1, keepdims=True), len(values), axis=1)
+    low, high = wilson_interval(table, totals, confidence=confidence)
+    share = _divide(table, totals)
+    counts, shares = {}, {}
+    for g in np.flatnonzero(shown):
+        label = grouping.labels[g]
+        counts[label] = tuple(int(x) for x in table[g])
+        shares[label] = tuple(
+            MetricValue(_number(share[g, v]), _number(low[g, v]), _number(high[g, v])) for v in range(len(values))
+        )
+    return DecisionDistribution(values=values, counts=counts, shares=shares)
+
+
+# --- one grouping, before q-values ------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """A grouping's numbers before the audit-wide q-values and the sentences."""
+
+    grouping: Grouping
+    intersection: bool
+    counts: GroupCounts
+    favorable: np.ndarray
+    shown: np.ndarray
+    small: np.ndarray
+    status: str
+    reason: str | None
+    reference: int | None
+    reference_rule: str | None
+    rates: dict[str, _Series]
+    comparisons: dict[str, _Series]
+    score: dict[str, _Series] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    distribution: DecisionDistribution | None = None
+
+
+def _not_computable_reason(grouping: Grouping, shown: np.ndarray, intersection: bool, options: AuditOptions):
+    if shown.sum() >= 2:
+        return None
+    if intersection:
+        return REASON_FEW_CELLS.format(minimum=options.min_cell_size)
+    return REASON_ONE_GROUP.format(group=grouping.labels[0] if grouping.labels else "")
+
+
+def _draft(
+    grouping: Grouping,
+    state: Outcomes,
+    spec: AuditSpec,
+    options: AuditOptions,
+    words: _Words,
+    *,
+    named: str | None = None,
+) -> _Draft:
+    c = count_groups(grouping, state)
+    intersection = len(grouping.columns) > 1
+    fav = c.positives if spec.positive_is_favorable else c.negatives
+    shown = c.n >= options.min_cell_size if intersection else np.ones(grouping.n_groups, dtype=bool)
+    rates = _rates(_rate_inputs(c, fav, words), options.confidence)
+    reason = _not_computable_reason(grouping, shown, intersection, options)
+    ref, rule = (None, None)
+    if reason is None:
+        ref, rule = _choose_reference(grouping, rates["favorable_rate"].value, c.n, shown, named, spec.min_group_size)
+        reason = None if ref is not None else REASON_NO_REFERENCE
+    if reason is None:
+        compared = shown.copy()
+        compared[ref] = False
+        comparisons = _comparisons(c, fav, rates, ref, compared, options.confidence)
+    else:
+        names = COMPARISONS if c.has_label else COMPARISONS[:2]
+        comparisons = {name: _undefined_series(grouping.n_groups, reason) for name in names}
+    return _Draft(
+        grouping=grouping,
+        intersection=intersection,
+        counts=c,
+        favorable=fav,
+        shown=shown,
+        small=c.n < spec.min_group_size,
+        status=OK if reason is None else NOT_COMPUTABLE,
+        reason=reason,
+        reference=ref,
+        reference_rule=rule,
+        rates=rates,
+        comparisons=comparisons,
+    )
+
+
+def _assign_q_values(drafts: Sequence[_Draft]) -> None:
+    """Benjamini–Hochberg across every test of the audit (DI and SPD share one test)."""
+    tested = [(d, name) for d in drafts for name in TESTED_RATE if name in d.comparisons]
+    families = [(d, name) for d, name in tested if name != "statistical_parity_difference"]
+    p = np.concatenate([d.comparisons[name].p for d, name in families if d.comparisons[name].p is not None] or [[]])
+    q = benjamini_hochberg(p)
+    start = 0
+    for d, name in families:
+        series = d.comparisons[name]
+        if series.p is None:
+            continue
+        series.q = q[start : start + series.p.size]
+        start += series.p.size
+        if name == "disparate_impact":
+            d.comparisons["statistical_parity_difference"].q = series.q
+
+
+# --- summary ------------------------------------------------------------------------------
+
+
+def _range_metrics(rate: _Series, groups: np.ndarray, name: str) -> tuple[MetricValue, MetricValue]:
+    """fairlearn's between-group difference (max − min) and ratio (min / max) of one rate."""
+    values = rate.value[groups & np.isfinite(rate.value)]
+    if values.size < 2:
+        undefined = MetricValue.undefined(REASON_RANGE.format(rate=name))
+        return undefined, undefined
+    lo, hi = float(values.min()), float(values.max())
+    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue.undefined(REASON_MAX_ZERO.format(rate=name))
+    return MetricValue(hi - lo), ratio
+
+
+def _equalized_odds(d: _Draft, groups: np.ndarray) -> dict[str, MetricValue]:
+    tpr_diff, tpr_ratio = _range_metrics(d.rates["tpr"], groups, "the TPR")
+    fpr_diff, fpr_ratio = _range_metrics(d.rates["fpr"], groups, "the FPR")
+
+    def worst(a: MetricValue, b: MetricValue, pick) -> MetricValue:
+        if a.value is None or b.value is None:
+            return a if a.value is None else b
+        return MetricValue(pick(a.value, b.value))
+
+    return {
+        "equalized_odds_difference": worst(tpr_diff, fpr_diff, max),
+        "equalized_odds_ratio": worst(tpr_ratio, fpr_ratio, min),
+    }
+
+
+def _disparate_impact_min(d: _Draft, groups: np.ndarray) -> MetricValue:
+    di = d.comparisons["disparate_impact"]
+    candidates = np.flatnonzero(groups & np.isfinite(di.value))
+    if not candidates.size:
+        return MetricValue.undefined("undefined: no group has a defined disparate impact")
+    worst = int(candidates[np.argmin(di.value[candidates])])
+    return di.at(worst, group=d.grouping.labels[worst])
+
+
+def _summary(d: _Draft, spec: AuditSpec, options: AuditOptions) -> Summary:
+    groups = d.shown & ~d.small
+    names = (
+        "disparate_impact_min",
+        "favorable_rate_ratio",
+        "demographic_parity_ratio",
+        "demographic_parity_difference",
+    )
+    names += LABEL_SUMMARY if d.counts.has_label else ()
+    reason = d.reason
+    if reason is None and groups.sum() < 2:
+        reason = REASON_FEW_ELIGIBLE.format(minimum=spec.min_group_size)
+    if reason is not None:
+        metrics = {name: MetricValue.undefined(reason) for name in names}
+        return Summary(NOT_COMPUTABLE, reason, (), None, metrics)
+    _, favorable_ratio = _range_metrics(d.rates["favorable_rate"], groups, "the favorable rate")
+    dp_diff, dp_ratio = _range_metrics(d.rates["selection_rate"], groups, "the selection rate")
+    metrics = {
+        "disparate_impact_min": _disparate_impact_min(d, groups),
+        "favorable_rate_ratio": favorable_ratio,
+        "demographic_parity_ratio": dp_ratio,
+        "demographic_parity_difference": dp_diff,
+    }
+    if d.counts.has_label:
+        metrics |= _equalized_odds(d, groups)
+    # The four-fifths rule compares every group with the highest rate, whichever group is the reference.
+    passed = None if favorable_ratio.value is None else bool(favorable_ratio.value >= options.di_threshold)
+    compared = tuple(d.grouping.labels[i] for i in np.flatnonzero(groups))
+    return Summary(OK, None, compared, passed, metrics)
+
+
+# --- findings -----------------------------------------------------------------------------
+
+
+def _fmt_q(q: float) -> str:
+    return "q < 0.001" if q < 0.001 else f"q = {q:.3f}"
+
+
+def _fmt_gap(x: float) -> str:
+    return "< 0.001" if x < 0.001 else f"{x:#.2g}"
+
+
+def _who(d: _Draft, i: int) -> str:
+    pairs = zip(d.grouping.columns, d.grouping.values[i], strict=True)
+    return " and ".join(f"{column} = {value}" for column, value in pairs)
+
+
+def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str:
+    m = d.comparisons["disparate_impact"].at(i)
+    ref = d.grouping.labels[d.reference]
+    if m.value < options.di_threshold:
+        rule = "four-fifths" if options.di_threshold == 0.8 else f"{options.di_threshold:g}"
+        verdict = f"below the {rule} threshold"
+    else:
+        verdict = f"group {ref}'s rate is below {options.di_threshold:g} of theirs"
+    ci = f"{words.confidence} CI {m.ci_low:.2f}–{m.ci_high:.2f}; " if m.ci_low is not None else ""
+    return (
+        f"Those with {_who(d, i)} {words.favorable} at {m.value:.2f}x the rate of group {ref} "
+        f"({ci}{_fmt_q(m.q_value)}) — {verdict}."
+    )
+
+
+GAP_RATES = {"equal_opportunity_difference": "tpr", "fpr_difference": "fpr"}
+
+
+def _gap_sentence(d: _Draft, i: int, name: str, words: _Words) -> str:
+    m, rate, r = d.comparisons[name].at(i), d.rates[GAP_RATES[name]].value, d.reference
+    outcome = "positive" if name == "equal_opportunity_difference" else "negative"
+    among = words.label_positive if outcome == "positive" else words.label_negative
+    gap = f"{abs(m.value):.2f} {'lower' if m.value < 0 else 'higher'}"
+    numbers = f"{rate[i]:.2f} vs {rate[r]:.2f}; {words.confidence} CI of the gap {m.ci_low:+.2f} to {m.ci_high:+.2f}"
+    return (
+        f"Among those whose true outcome is {outcome} ({among}), those with {_who(d, i)} {words.positive} "
+        f"at a rate {gap} than group {d.grouping.labels[r]} ({numbers}; {_fmt_q(m.q_value)})."
+    )
+
+
+def _passes(d: _Draft, name: str, i: int, options: AuditOptions) -> bool:
+    s = d.comparisons[name]
+    value, q = s.value[i], s.q[i] if s.q is not None else np.nan
+    if not (np.isfinite(value) and np.isfinite(q) and q < options.alpha):
+        return False
+    if name == "disparate_impact":
+        return value < options.di_threshold or value > 1 / options.di_threshold
+    return abs(value) > options.gap_threshold
+
+
+def _gap_finding(d: _Draft, name: str, i: int, words: _Words, options: AuditOptions) -> Finding:
+    m = d.comparisons[name].at(i)
+    text = _di_sentence(d, i, words, options) if name == "disparate_impact" else _gap_sentence(d, i, name, words)
+    return Finding("gap", name, d.grouping.labels[i], text, m.q_value, m.value, m.ci_low, m.ci_high)
+
+
+def _detectable(d: _Draft, name: str, targets: np.ndarray, options: AuditOptions) -> np.ndarray:
+    c, ref = d.counts, d.reference
+    if name == "disparate_impact":
+        size, rate = c.n, d.rates["favorable_rate"].value
+    elif name == "equal_opportunity_difference":
+        size, rate = c.tp + c.fn, d.rates["tpr"].value
+    else:
+        size, rate = c.fp + c.tn, d.rates["fpr"].value
+    mdd = minimum_detectable_difference(size, size[ref], rate[ref], alpha=options.alpha, power=options.power)
+    return np.where(targets, mdd, np.nan)
+
+
+def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> str:
+    ref = d.grouping.labels[d.reference]
+    if name == "disparate_impact":
+        how = f"how often they {words.favorable}"
+        rule = f"no group is below {options.di_threshold:g}x the rate of group {ref}"
+    else:
+        outcome = "positive" if name == "equal_opportunity_difference" else "negative"
+        condition = words.label_positive if outcome == "positive" else words.label_negative
+        how = f"how often those whose true outcome is {outcome} ({condition}) {words.positive}"
+        rule = f"no group differs from group {ref} by more than {options.gap_threshold:g}"
+    return (
+        f"No significant gap was found between groups of {d.grouping.name} in {how}: {rule} with q < {options.alpha:g}."
+    )
+
+
+def _no_gap_finding(d: _Draft, name: str, targets: np.ndarray, words: _Words, options: AuditOptions) -> Finding:
+    text = _no_gap_text(d, name, words, options)
+    mdd = _detectable(d, name, targets, options)
+    known = np.flatnonzero(np.isfinite(mdd))
+    if not known.size:
+        return Finding("no_gap", name, None, text)
+    lo, hi = known[np.argmin(mdd[known])], known[np.argmax(mdd[known])]
+    label, ref = d.grouping.labels, d.grouping.labels[d.reference]
+    span = f"{_fmt_gap(mdd[lo])} ({label[lo]} vs {ref})"
+    if hi != lo:
+        span += f" to {_fmt_gap(mdd[hi])} ({label[hi]} vs {ref})"
+    text += (
+        f" With these sample sizes, a gap of {span} could have been detected "
+        f"({options.power:.0%} power, α = {options.alpha:g})."
+    )
+    return Finding("no_gap", name, None, text, detectable_gap=float(mdd[hi]))
+
+
+def _note_findings(d: _Draft, spec: AuditSpec, options: AuditOptions) -> list[Finding]:
+    out = []
+    if d.status == NOT_COMPUTABLE:
+        text = f"Disparities for {d.grouping.name} are {d.reason}."
+        out.append(Finding("not_computable", None, None, text))
+    small = np.flatnonzero(d.small & d.shown)
+    if small.size:
+        listed = ", ".join(f"{d.grouping.labels[i]} (n={int(d.counts.n[i]):,})" for i in small)
+        text = f"Too small to conclude (fewer than {spec.min_group_size} rows) in {d.grouping.name}: {listed}."
+        out.append(Finding("too_small", None, None, text))
+    hidden = int((~d.shown & (d.counts.n > 0)).sum())
+    if hidden:
+        text = (
+            f"{hidden} cell{'s' if hidden > 1 else ''} of {d.grouping.name} with fewer than "
+            f"{options.min_cell_size} rows {'are' if hidden > 1 else 'is'} suppressed."
+        )
+        out.append(Finding("suppressed", None, None, text))
+    return out
+
+
+def _findings(d: _Draft, spec: AuditSpec, options: AuditOptions, words: _Words) -> tuple[Finding, ...]:
+    if d.status == NOT_COMPUTABLE:
+        return tuple(_note_findings(d, spec, options))
+    targets = d.shown & ~d.small
+    targets[d.reference] = False
+    gaps, quiet = [], []
+    for name in ("disparate_impact", *GAP_RATES):
+        if name not in d.comparisons:
+            continue
+        hits = [i for i in np.flatnonzero(targets) if _passes(d, name, int(i), options)]
+        gaps += [_gap_finding(d, name, int(i), words, options) for i in hits]
+        if not hits and targets.any():
+            quiet.append(_no_gap_finding(d, name, targets, words, options))
+    order = ("disparate_impact", *GAP_RATES)
+    gaps.sort(key=lambda f: (order.index(f.metric), f.q_value))
+    return tuple(gaps + quiet + _note_findings(d, spec, options))
+
+
+# --- assembly -----------------------------------------------------------------------------
+
+
+def _counts_record(d: _Draft, i: int) -> dict[str, int]:
+    c = d.counts
+    out = {"n": c.n[i], "positives": c.positives[i], "favorable": d.favorable[i]}
+    if c.has_label:
+        out |= {"tp": c.tp[i], "fp": c.fp[i], "tn": c.tn[i], "fn": c.fn[i], "label_missing": c.label_missing[i]}
+    out["decision_missing"] = c.decision_missing[i]
+    return {k: int(v) for k, v in out.items()}
+
+
+def _group_record(d: _Draft, i: int, total: int) -> GroupMetrics:
+    metrics = {name: s.at(i) for name, s in d.rates.items()}
+    metrics |= {name: s.at(i) for name, s in d.score.items()}
+    metrics |= {name: s.at(i) for name, s in d.comparisons.items()}
+    return GroupMetrics(
+        n=int(d.counts.n[i]),
+        share=float(d.counts.n[i] / total) if total else 0.0,
+        status=TOO_SMALL if d.small[i] else OK,
+        is_reference=d.reference == i,
+        values=dict(zip(d.grouping.columns, d.grouping.values[i], strict=True)),
+        counts=_counts_record(d, i),
+        metrics=metrics,
+    )
+
+
+def _suppressed(d: _Draft, options: AuditOptions) -> tuple[SuppressedCell, ...]:
+    reason = REASON_SUPPRESSED.format(minimum=options.min_cell_size)
+    return tuple(
+        SuppressedCell(
+            d.grouping.labels[i],
+            dict(zip(d.grouping.columns, d.grouping.values[i], strict=True)),
+            int(d.counts.n[i]),
+            reason,
+        )
+        for i in np.flatnonzero(~d.shown & (d.counts.n > 0))
+    )
+
+
+def _attribute(d: _Draft, spec: AuditSpec, options: AuditOptions, words: _Words, total: int) -> AttributeAudit:
+    return AttributeAudit(
+        name=d.grouping.name,
+        columns=d.grouping.columns,
+        status=d.status,
+        reason=d.reason,
+        reference_group=None if d.reference is None else d.grouping.labels[d.reference],
+        reference_rule=d.reference_rule,
+        groups={d.grouping.labels[i]: _group_record(d, int(i), total) for i in np.flatnonzero(d.shown)},
+        summary=_summary(d, spec, options),
+        findings=_findings(d, spec, options, words),
+        suppressed=_suppressed(d, options),
+        calibration=d.calibration,
+        decision_distribution=d.distribution,
+    )
+
+
+def _skipped(spec: AuditSpec) -> tuple[dict[str, str], ...]:
+    out = []
+    if spec.label is None:
+        names = (*LABEL_RATES, *LABEL_COMPARISONS, *LABEL_SUMMARY, *SCORE_METRICS, "calibration")
+        out += [{"metric": name, "reason": "no label column"} for name in names]
+    elif spec.score is None:
+        out += [{"metric": name, "reason": "no score column"} for name in (*SCORE_METRICS, "calibration")]
+    return tuple(out)
+
+
+def _left_out(state: Outcomes, scored: ScoredRows | None, spec: AuditSpec) -> tuple[dict[str, Any], ...]:
+    out = []
+    missing = int((~state.decided).sum())
+    if missing:
+        what = f"the {spec.decision} column" if spec.decision else f"the score {spec.score}"
+        out.append({"rows": missing, "reason": f"no decision ({what} is missing): left out of the audit"})
+    if state.has_label:
+        unlabelled = int((state.decided & ~state.labelled).sum())
+        if unlabelled:
+            reason = f"no label ({spec.label} is missing): left out of error-rate metrics"
+            out.append({"rows": unlabelled, "reason": reason})
+    if scored is not None:
+        unscored = int(state.labelled.sum()) - scored.size
+        if unscored:
+            reason = f"no score ({spec.score} is missing): left out of AUC, Brier score and calibration"
+            out.append({"rows": unscored, "reason": reason})
+    return tuple(out)
+
+
+def dataset_sha256(df: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's column names, dtypes and values (not of any file).
+
+    Deterministic for the same content and pandas version; pass the loader's file hash to
+    :func:`audit` instead when the table came from a file.
+    """
+    digest = hashlib.sha256()
+    header = [[str(c), str(t)] for c, t in zip(df.columns, df.dtypes, strict=True)]
+    digest.update(json.dumps(header, ensure_ascii=False).encode("utf-8"))
+    for _, column in df.items():
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biufcmM":
+            # Plain numpy columns: their bytes are their content, and hashing them is fast.
+            values = column.to_numpy()
+        else:
+            values = pd.util.hash_pandas_object(column, index=False).to_numpy()
+        digest.update(np.ascontiguousarray(values).view(np.uint8))
+    return digest.hexdigest()
+
+
+_hash = dataset_sha256  # audit() has a parameter of the same name
+
+
+def _groupings(df: pd.DataFrame, spec: AuditSpec) -> tuple[list[Grouping], list[Grouping]]:
+    singles = [
+        Grouping.from_codes(encode_groups(df[a.column], bins=a.bins, quantiles=a.quantiles)) for a in spec.protected
+    ]
+    by_column = {g.name: g for g in singles}
+    crossed = [intersect([by_column[c] for c in names]) for names in spec.intersection_sets()]
+    return singles, crossed
+
+
+def _decision_values(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """Value codes of a decision column with more than two values (else None)."""
+    if spec.decision is None:
+        return None
+    column = df[spec.decision]
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return None
+    encoded = encode_groups(column)
+    labels = encoded.labels[:-1] if encoded.missing_count else encoded.labels
+    if len(labels) <= 2:
+        return None
+    codes = np.where(encoded.codes < len(labels), encoded.codes, -1)
+    return codes, tuple(labels)
+
+
+def audit(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    confidence: float = 0.95,
+    di_threshold: float = 0.8,
+    gap_threshold: float = 0.1,
+    min_cell_size: int = 10,
+    dataset_name: str | None = None,
+    dataset_sha256: str | None = None,
+) -> AuditResult:
+    """Audit decisions for differences between protected groups.
+
+    Parameters
+    ----------
+    df
+        The table (as :func:`analysis.load_table` returns it).
+    spec
+        Which columns are the decision, label, score and protected attributes.
+    confidence
+        Coverage of every interval.
+    di_threshold, gap_threshold
+        A finding needs a disparate impact below ``di_threshold`` (four-fifths: 0.8), or a TPR
+        or FPR gap beyond ``gap_threshold``, and a q-value below 0.05.
+    min_cell_size
+        Intersection cells with fewer rows are suppressed from the groups.
+    dataset_name, dataset_sha256
+        Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``.
+
+    Returns
+    -------
+    AuditResult
+
+    Raises
+    ------
+    SpecError
+        When the spec does not fit the table (every problem listed).
+    """
+    options = AuditOptions(
+        confidence=confidence,
+        di_threshold=di_threshold,
+        gap_threshold=gap_threshold,
+        min_group_size=spec.min_group_size,
+        min_cell_size=min_cell_size,
+    )
+    validation = validate_spec(df, spec)
+    validation.raise_for_errors()
+    state = outcomes(df, spec)
+    if not state.decided.any():
+        raise SpecError(NO_DECISIONS.format(column=spec.decision or spec.score))
+    words = _words(spec, confidence)
+    singles, crossed = _groupings(df, spec)
+    named = {a.column: a.reference for a in spec.protected}
+    drafts = [_draft(g, state, spec, options, words, named=named[g.name]) for g in singles]
+    drafts += [_draft(g, state, spec, options, words) for g in crossed]
+    _assign_q_values(drafts)
+    scored = None
+    if spec.label is not None and spec.score is not None:
+        scored = scored_rows(df[spec.score].to_numpy(dtype=float, na_value=np.nan), state)
+    values = _decision_values(df, spec)
+    for d in drafts:
+        if scored is not None:
+            d.score, sums = _score_metrics(d.grouping, scored, confidence)
+            d.calibration = _calibration(d.grouping, scored, sums, d.shown, confidence)
+        if values is not None:
+            d.distribution = _distribution(d.grouping, *values, d.shown, confidence)
+    total = int(state.decided.sum())
+    audits = [_attribute(d, spec, options, words, total) for d in drafts]
+    return AuditResult(
+        dataset=DatasetInfo(
+            name=dataset_name,
+            rows=len(df),
+            rows_audited=total,
+            sha256=dataset_sha256 if dataset_sha256 is not None else _hash(df),
+        ),
+        spec=spec,
+        options=options,
+        attributes={a.name: a for a in audits[: len(singles)]},
+        intersections={a.name: a for a in audits[len(singles) :]},
+        skipped=_skipped(spec),
+        left_out=_left_out(state, scored, spec),
+        warnings=tuple(p.text for p in validation.warnings),
+    )
