@@ -1,0 +1,62 @@
+"""ParityLab: explore bias in decision data, locally.
+
+The frame of the app: page config, the shared sidebar, and navigation over the pages.
+Run with ``streamlit run app.py``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis import ParityLabError
+from ui import cached, state
+from ui.state import Dataset
+from ui.text import md
+
+DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
+
+st.set_page_config(page_title="ParityLab", page_icon="⚖️", layout="wide")
+
+
+def ensure_dataset() -> None:
+    """Open with a sample ready, so every page has something to show."""
+    if state.dataset() is None:
+        try:
+            table = cached.load_sample(DEFAULT_SAMPLE)
+        except ParityLabError as exc:
+            st.error(md(f"The bundled sample could not be loaded: {exc}"))
+            return
+        state.set_dataset(Dataset(table, "sample", f"sample:{DEFAULT_SAMPLE}"))
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.markdown("### ⚖️ ParityLab")
+        st.caption("Runs on this machine. Sends nothing anywhere.")
+        data = state.dataset()
+        if data is None:
+            st.write("No dataset loaded.")
+            return
+        report = data.table.report
+        st.markdown(f"**Dataset:** {md(data.name)}")
+        st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…")
+        spec = state.spec()
+        if spec is None:
+            st.caption("Roles not confirmed yet: confirm them on the Data page.")
+            return
+        positive = ", ".join(md(v) for v in spec.positive) or "—"
+        target = md(spec.decision) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
+        lines = [f"**Decision:** {target} (positive: {positive})"]
+        if spec.label:
+            lines.append(f"**Label:** {md(spec.label)}")
+        lines.append("**Protected:** " + ", ".join(md(c) for c in spec.protected_columns))
+        st.markdown("  \n".join(lines))
+
+
+ensure_dataset()
+sidebar()
+pages = [
+    st.Page("pages/data.py", title="Data", icon="📄", default=True),
+    st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
+]
+st.navigation(pages).run()

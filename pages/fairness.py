@@ -1,0 +1,621 @@
+"""Fairness page: the audit of the confirmed spec, one tab per protected attribute and one for intersections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import streamlit as st
+
+from analysis import AuditSpec, ParityLabError
+from analysis.audit import AttributeAudit, AuditOptions, AuditResult, MetricValue
+from analysis.values import value_key
+from ui import cached, charts, state
+from ui.state import W
+from ui.text import md
+
+CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
+INTERSECTIONS = "Intersections"
+
+METRIC_NAMES = {
+    "selection_rate": "selection rate",
+    "favorable_rate": "favourable rate",
+    "base_rate": "base rate",
+    "tpr": "TPR",
+    "fpr": "FPR",
+    "tnr": "TNR",
+    "fnr": "FNR",
+    "precision": "precision",
+    "npv": "NPV",
+    "fdr": "FDR",
+    "for": "FOR",
+    "accuracy": "accuracy",
+    "auc": "AUC",
+    "brier": "Brier score",
+    "calibration": "calibration",
+    "disparate_impact": "disparate impact",
+    "statistical_parity_difference": "statistical parity difference",
+    "equal_opportunity_difference": "equal opportunity difference (TPR)",
+    "fpr_difference": "FPR difference",
+    "average_odds_difference": "average odds difference",
+    "predictive_parity_difference": "predictive parity difference",
+    "equalized_odds_difference": "equalized odds difference",
+    "equalized_odds_ratio": "equalized odds ratio",
+}
+
+# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
+DENOMINATORS = {
+    "selection_rate": ("n",),
+    "favorable_rate": ("n",),
+    "base_rate": ("tp", "fp", "tn", "fn"),
+    "accuracy": ("tp", "fp", "tn", "fn"),
+    "tpr": ("tp", "fn"),
+    "fnr": ("tp", "fn"),
+    "fpr": ("fp", "tn"),
+    "tnr": ("fp", "tn"),
+    "precision": ("tp", "fp"),
+    "fdr": ("tp", "fp"),
+    "npv": ("tn", "fn"),
+    "for": ("tn", "fn"),
+}
+
+# Metric → (title, what it means, when it matters).
+GLOSSARY = {
+    "disparate_impact": (
+        "Disparate impact",
+        "A group's favourable rate divided by the reference group's: 1 means the same rate, 0.5 half as often. "
+        "The **four-fifths rule** (US EEOC guidelines) reads a ratio below 0.8 against the group with the highest "
+        "rate as evidence of adverse impact.",
+        "Decisions that hand out an opportunity or a benefit (hiring, lending, admission), when the question is "
+        "whether groups receive it at similar rates. It ignores who was qualified: read it with the error rates "
+        "when the true outcome is known.",
+    ),
+    "statistical_parity_difference": (
+        "Statistical (demographic) parity difference",
+        "A group's favourable rate minus the reference group's (0 = parity). The demographic parity difference of "
+        "an attribute is the largest gap in selection rate between any two groups compared.",
+        "As disparate impact, on an additive scale: a 5-point gap weighs more at a 10% rate than at a 60% rate, "
+        "which the ratio shows and the difference hides.",
+    ),
+    "equal_opportunity_difference": (
+        "Equal opportunity (TPR difference)",
+        "Among people whose true outcome is positive (the loan would be repaid, the ticket was urgent), the share "
+        "who received the positive decision — the true positive rate — of a group minus the reference group's.",
+        "When the costly error is **missing someone who deserved the positive decision**: assistive decisions "
+        "such as loans, benefits or priority support.",
+    ),
+    "fpr_difference": (
+        "FPR difference",
+        "Among people whose true outcome is negative, the share who received the positive decision anyway — the "
+        "false positive rate — of a group minus the reference group's.",
+        "When the costly error is **wrongly flagging someone**: punitive decisions such as fraud flags, risk "
+        "scores or investigations, where the positive decision is the harmful one.",
+    ),
+    "average_odds_difference": (
+        "Average odds difference",
+        "The mean of the TPR difference and the FPR difference.",
+        "A one-number summary of both error rates. Gaps of opposite sign cancel out in it, so check TPR and FPR "
+        "separately.",
+    ),
+    "predictive_parity_difference": (
+        "Predictive parity difference",
+        "A group's precision (of those given the positive decision, the share whose true outcome is positive) "
+        "minus the reference group's.",
+        "When people act on the decision as a prediction (a risk flag read by a case worker): a positive decision "
+        "should mean the same for every group. It is the decision-level relative of calibration.",
+    ),
+    "equalized_odds_difference": (
+        "Equalized odds difference",
+        "The larger of two gaps: the largest difference in TPR between any two groups compared, and the largest "
+        "difference in FPR (fairlearn's definition). 0 means both kinds of error fall equally on every group.",
+        "When both errors matter. It needs the true outcome (a label); a group where a rate is undefined (no "
+        "positive or no negative labels) is left out rather than counted as 0.",
+    ),
+}
+
+GUIDE = """
+**Start from who is harmed, and how.**
+
+- **Assistive decision** — the positive decision helps the person (a loan, a benefit, a faster reply). The harm is
+  being left out. Compare favourable rates (*disparate impact*, the four-fifths rule) and, with a label, the TPR
+  (*equal opportunity*): among people who deserved the help, did every group get it equally often?
+- **Punitive decision** — the positive decision harms the person (a fraud flag, a high-risk score, an
+  investigation). The harm is being wrongly flagged. Compare the FPR (*FPR difference*): among people who did
+  nothing wrong, was any group flagged more often?
+- **Both errors costly** — use *equalized odds* (the worse of the TPR and FPR gaps) and read both rates.
+- **The decision is read as a prediction** (a score others act on) — check *calibration* and *predictive parity*:
+  the same score or flag should mean the same risk in every group.
+- **The label itself may be biased** (it records past decisions, e.g. who was caught, not who offended) — error-rate
+  metrics inherit that bias; lean on the decision rates and question the label.
+"""
+
+IMPOSSIBILITY = """
+When the **base rate** (the share of people whose true outcome is positive) differs between groups, no decision
+rule that makes mistakes can be calibrated in every group (or have equal precision) *and* have equal TPR *and*
+equal FPR across groups (Kleinberg, Mullainathan & Raghavan 2016, *Inherent trade-offs in the fair determination
+of risk scores*; Chouldechova 2017, *Fair prediction with disparate impact*). Equal selection rates likewise
+conflict with equal error rates when base rates differ. So no audit can tick every box: decide which error matters
+most for this decision (see the guide above), and report the others beside it.
+"""
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def number(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def q_text(q: float | None) -> str:
+    if q is None:
+        return "—"
+    return "< 0.001" if q < 0.001 else f"{q:.3f}"
+
+
+def q_phrase(q: float | None) -> str:
+    return "no test" if q is None else ("q < 0.001" if q < 0.001 else f"q = {q:.3f}")
+
+
+def interval(m: MetricValue, *, signed: bool = False) -> str:
+    """``0.714 (0.691–0.738)``, or ``-0.195 (-0.220 to -0.170)`` for a difference."""
+    value = f"{m.value:+.3f}" if signed else number(m.value)
+    if m.ci_low is None or m.ci_high is None:
+        return f"{value} ({m.reason})" if m.reason else value
+    if signed:
+        return f"{value} ({m.ci_low:+.3f} to {m.ci_high:+.3f})"
+    return f"{value} ({m.ci_low:.3f}–{m.ci_high:.3f})"
+
+
+def rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> str | None:
+    """A rate with its interval, or why it is undefined (never 0 for an undefined rate)."""
+    if m is None:
+        return None
+    if m.value is not None:
+        return interval(m)
+    if name in DENOMINATORS:
+        return f"undefined (n={sum(counts.get(c, 0) for c in DENOMINATORS[name]):,})"
+    return m.reason or "undefined"
+
+
+def comparison_cell(m: MetricValue | None, *, signed: bool, reference: bool) -> str | None:
+    if m is None:
+        return None
+    if m.value is not None:
+        return interval(m, signed=signed)
+    return "reference" if reference else (m.reason or "undefined")
+
+
+def level(options: AuditOptions) -> str:
+    return f"{options.confidence:.0%} CI"
+
+
+def condition(column: str, values: tuple[object, ...]) -> str:
+    keys = ", ".join(md(value_key(v)) for v in values)
+    return f"{md(column)} = {keys}" if len(values) == 1 else f"{md(column)} in {{{keys}}}"
+
+
+# ---------------------------------------------------------------- tables
+
+
+def status_text(audit: AttributeAudit, group: str) -> str:
+    m = audit.groups[group]
+    if m.is_reference:
+        return "reference group" if m.status == "ok" else f"reference group ({m.status})"
+    return "compared" if m.status == "ok" else m.status
+
+
+def group_table(audit: AttributeAudit, options: AuditOptions) -> pd.DataFrame:
+    """Rates by group with their intervals, and disparate impact against the reference with its q-value."""
+    ci = level(options)
+    rates = ["favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc"]
+    rows = []
+    for group, m in audit.groups.items():
+        row: dict[str, object] = {"group": group, "n": m.n, "share": m.share, "status": status_text(audit, group)}
+        for name in rates:
+            if name in m.metrics:
+                row[f"{METRIC_NAMES[name]} ({ci})"] = rate_cell(m.metrics[name], name, m.counts)
+        if "brier" in m.metrics:
+            brier = m.metrics["brier"]
+            row["Brier score"] = number(brier.value) if brier.value is not None else brier.reason
+        di = m.metrics.get("disparate_impact")
+        row[f"disparate impact vs {audit.reference_group or 'reference'} ({ci})"] = comparison_cell(
+            di, signed=False, reference=m.is_reference
+        )
+        row["q (disparate impact)"] = q_text(di.q_value if di is not None else None)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_table(audit: AttributeAudit, options: AuditOptions) -> pd.DataFrame:
+    """Every comparison with the reference group, with intervals and q-values."""
+    ci = level(options)
+    tested = {"disparate_impact", "equal_opportunity_difference", "fpr_difference"}
+    rows = []
+    for group, m in audit.groups.items():
+        row: dict[str, object] = {"group": group, "n": m.n, "status": status_text(audit, group)}
+        for name in (
+            "disparate_impact",
+            "statistical_parity_difference",
+            "equal_opportunity_difference",
+            "fpr_difference",
+            "average_odds_difference",
+            "predictive_parity_difference",
+        ):
+            if name not in m.metrics:
+                continue
+            metric = m.metrics[name]
+            row[f"{METRIC_NAMES[name]} ({ci})"] = comparison_cell(
+                metric, signed=name != "disparate_impact", reference=m.is_reference
+            )
+            if name in tested:
+                row[f"q ({METRIC_NAMES[name]})"] = q_text(metric.q_value)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
+    st.markdown("**Groups**")
+    st.dataframe(
+        group_table(audit, options),
+        hide_index=True,
+        key=W.fairness_table("groups", audit.name),
+        column_config={"share": st.column_config.NumberColumn("share", format="percent")},
+    )
+    st.caption(
+        "Favourable rate: the share who received the outcome that benefits the person (the selection rate, or one "
+        "minus it when the positive decision harms). Base rate: the share whose true outcome is positive. "
+        "q: the test's p-value adjusted for every test of this audit (Benjamini–Hochberg). "
+        f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the summaries."
+    )
+    with st.expander("All comparisons with the reference group, and what each metric means"):
+        st.dataframe(comparison_table(audit, options), hide_index=True, key=W.fairness_table("comparisons", audit.name))
+        glossary(list(GLOSSARY))
+
+
+# ---------------------------------------------------------------- summary cards
+
+
+def glossary(names: list[str]) -> None:
+    for name in names:
+        title, meaning, matters = GLOSSARY[name]
+        st.markdown(f"**{title}.** {meaning}  \n*When it matters:* {matters}")
+
+
+def glossary_expander(names: list[str]) -> None:
+    with st.expander("What this means"):
+        glossary(names)
+
+
+def disparate_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
+    summary = audit.summary
+    m = summary.metrics["disparate_impact_min"]
+    label, short = "Lowest disparate impact", GLOSSARY["disparate_impact"][1]
+    if m.value is None:
+        st.metric(label, "undefined", help=short, border=True)
+        st.caption(md(m.reason or "undefined"))
+    else:
+        if summary.four_fifths_pass is None:
+            verdict, color = "four-fifths rule: not computable", "gray"
+        elif summary.four_fifths_pass:
+            verdict, color = "passes the four-fifths rule", "green"
+        else:
+            verdict, color = "fails the four-fifths rule", "red"
+        st.metric(label, number(m.value), delta=verdict, delta_color=color, delta_arrow="off", help=short, border=True)
+        if m.ci_low is not None and m.ci_high is not None:
+            ci = f"{level(options)} {m.ci_low:.3f}–{m.ci_high:.3f}; "
+        else:
+            ci = f"{md(m.reason)}; " if m.reason else ""
+        text = (
+            f"Group **{md(m.group)}** receives the favourable outcome at {m.value:.2f}× the rate of the reference "
+            f"group **{md(audit.reference_group)}** ({ci}{q_phrase(m.q_value)})."
+        )
+        ratio = summary.metrics.get("favorable_rate_ratio")
+        if ratio is not None and ratio.value is not None and abs(ratio.value - m.value) > 1e-9:
+            text += (
+                f" The four-fifths rule compares the lowest favourable rate with the highest of the groups "
+                f"compared; that ratio is {ratio.value:.3f}."
+            )
+        st.caption(text)
+    glossary_expander(["disparate_impact"])
+
+
+def parity_card(audit: AttributeAudit) -> None:
+    metrics = audit.summary.metrics
+    m, ratio = metrics["demographic_parity_difference"], metrics["demographic_parity_ratio"]
+    label, short = "Demographic parity difference", GLOSSARY["statistical_parity_difference"][1]
+    if m.value is None:
+        st.metric(label, "undefined", help=short, border=True)
+        st.caption(md(m.reason or "undefined"))
+    else:
+        st.metric(label, number(m.value), help=short, border=True)
+        ratio_text = f"ratio {ratio.value:.3f}" if ratio.value is not None else f"ratio {md(ratio.reason)}"
+        st.caption(
+            f"The largest gap in selection rate between two of the {len(audit.summary.groups_compared)} groups "
+            f"compared ({ratio_text}; 0 = every group selected equally often)."
+        )
+    glossary_expander(["statistical_parity_difference"])
+
+
+def equalized_odds_card(audit: AttributeAudit, spec: AuditSpec) -> None:
+    label, short = "Equalized odds difference", GLOSSARY["equalized_odds_difference"][1]
+    m = audit.summary.metrics.get("equalized_odds_difference")
+    if m is None:
+        st.metric(label, "needs a label", help=short, border=True)
+        st.caption("Choose a label column (the true outcome) on the Data page to compare error rates.")
+    elif m.value is None:
+        st.metric(label, "undefined", help=short, border=True)
+        st.caption(md(m.reason or "undefined"))
+    else:
+        st.metric(label, number(m.value), help=short, border=True)
+        ratio = audit.summary.metrics.get("equalized_odds_ratio")
+        ratio_text = f" (ratio {ratio.value:.3f})" if ratio is not None and ratio.value is not None else ""
+        st.caption(
+            f"The larger of the biggest TPR gap and the biggest FPR gap between groups compared{ratio_text}; "
+            f"0 = errors fall equally on every group. Label: {condition(spec.label, spec.label_positive)}."
+        )
+    glossary_expander(["equalized_odds_difference", "equal_opportunity_difference", "fpr_difference"])
+
+
+def groups_card(audit: AttributeAudit, spec: AuditSpec) -> None:
+    compared = len(audit.summary.groups_compared)
+    small = sum(1 for m in audit.groups.values() if m.status != "ok")
+    st.metric(
+        "Groups compared",
+        f"{compared} of {len(audit.groups)}",
+        help="Groups with at least the minimum group size (set on the Data page) enter the summaries.",
+        border=True,
+    )
+    lines = []
+    if audit.reference_group is not None:
+        lines.append(f"Reference group: **{md(audit.reference_group)}** ({md(audit.reference_rule)}).")
+    if small:
+        lines.append(
+            f"{small} group{'s' if small > 1 else ''} under {spec.min_group_size} rows: too small to conclude."
+        )
+    if audit.suppressed:
+        lines.append(f"{len(audit.suppressed)} cell{'s' if len(audit.suppressed) > 1 else ''} suppressed.")
+    st.caption(" ".join(lines))
+
+
+def summary_cards(audit: AttributeAudit, result: AuditResult) -> None:
+    cards = st.columns(4)
+    with cards[0]:
+        disparate_impact_card(audit, result.options)
+    with cards[1]:
+        parity_card(audit)
+    with cards[2]:
+        equalized_odds_card(audit, result.spec)
+    with cards[3]:
+        groups_card(audit, result.spec)
+
+
+# ---------------------------------------------------------------- findings and charts
+
+
+def show_findings(audit: AttributeAudit) -> None:
+    st.markdown("**Findings**")
+    gaps = [f for f in audit.findings if f.kind == "gap"]
+    notes = [f for f in audit.findings if f.kind != "gap"]
+    if gaps:
+        st.markdown(f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} beyond the threshold with q < 0.05:")
+        bullets(gaps[:8])
+        if len(gaps) > 8:
+            with st.expander(f"{len(gaps) - 8} more"):
+                bullets(gaps[8:])
+    bullets(notes)
+
+
+def bullets(findings: list) -> None:
+    if findings:
+        st.markdown("\n".join(f"- {md(f.text)}" for f in findings))
+
+
+def show_suppressed(audit: AttributeAudit, options: AuditOptions) -> None:
+    if audit.suppressed:
+        count = len(audit.suppressed)
+        st.info(
+            f"{count} cell{'s' if count > 1 else ''} with fewer than {options.min_cell_size} rows "
+            f"{'are' if count > 1 else 'is'} suppressed: not in the tables or charts."
+        )
+
+
+def chart(figure: object, kind: str, audit: AttributeAudit, description: str) -> None:
+    st.altair_chart(figure, key=W.fairness_chart(kind, audit.name), width="stretch", alt=description)
+
+
+def show_rate_charts(audit: AttributeAudit, options: AuditOptions) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Favourable rate by group**")
+        figure = charts.favorable_rate_chart(audit, di_threshold=options.di_threshold, confidence=options.confidence)
+        chart(figure, "favorable_rate", audit, "Favourable rate by group with confidence intervals.")
+        if audit.reference_group is not None:
+            st.caption(
+                f"Dashed line: {options.di_threshold:g} × the favourable rate of the reference group "
+                f"**{md(audit.reference_group)}**. A group left of it fails the four-fifths rule."
+            )
+    with right:
+        st.markdown("**Error rates by group (equalized odds)**")
+        figure = charts.error_rates_chart(audit, confidence=options.confidence)
+        if figure is None:
+            st.info("TPR and FPR need the true outcome: choose a label column on the Data page.")
+        else:
+            chart(figure, "error_rates", audit, "True and false positive rates by group with confidence intervals.")
+            st.caption(
+                "TPR: of those whose true outcome is positive, the share given the positive decision. "
+                "FPR: of those whose true outcome is negative, the share given it anyway. Equalized odds asks "
+                "for both to be equal across groups."
+            )
+
+
+def base_rate_note(audit: AttributeAudit) -> None:
+    rates = {
+        g: m.metrics["base_rate"].value
+        for g, m in audit.groups.items()
+        if m.status == "ok" and "base_rate" in m.metrics and m.metrics["base_rate"].value is not None
+    }
+    if len(rates) < 2:
+        return
+    low, high = min(rates, key=rates.get), max(rates, key=rates.get)
+    st.caption(
+        f"Base rates here run from {rates[low]:.3f} (**{md(low)}**) to {rates[high]:.3f} (**{md(high)}**). "
+        "Where they differ, a calibrated score cannot also give every group the same TPR and FPR "
+        "(Kleinberg et al. 2016; Chouldechova 2017): see *Why can't every metric be equal at once?* above."
+    )
+
+
+def show_score_and_distribution(audit: AttributeAudit, options: AuditOptions) -> None:
+    calibration = charts.calibration_chart(audit, confidence=options.confidence)
+    distribution = charts.decision_distribution_chart(audit, confidence=options.confidence)
+    if calibration is None and distribution is None:
+        return
+    left, right = st.columns(2)
+    if calibration is not None:
+        with left:
+            st.markdown("**Calibration by group**")
+            chart(calibration, "calibration", audit, "Observed rate of positive labels against mean score per decile.")
+            st.caption(
+                "Each point is a score decile: the mean score against the share whose true outcome was positive. "
+                "On the dashed diagonal the score means the same risk in every group. Click a group in the legend "
+                "to highlight it."
+            )
+            base_rate_note(audit)
+    if distribution is not None:
+        with right if calibration is not None else left:
+            st.markdown("**Every decision value by group**")
+            chart(distribution, "decision_distribution", audit, "Share of each decision value by group.")
+            st.caption(
+                "The decision has more than two values; the audit above compares the positive ones "
+                "with the rest. These bars show each value's share in each group."
+            )
+
+
+def attribute_section(audit: AttributeAudit, result: AuditResult) -> None:
+    """Everything about one protected attribute (or one intersection)."""
+    options = result.options
+    if audit.status != "ok":
+        st.warning(md(f"Disparities for {audit.name} are {audit.reason}."))
+    summary_cards(audit, result)
+    show_findings(audit)
+    show_suppressed(audit, options)
+    show_rate_charts(audit, options)
+    show_group_tables(audit, options)
+    show_score_and_distribution(audit, options)
+
+
+def intersections_section(result: AuditResult) -> None:
+    if not result.intersections:
+        st.info("Intersections need at least two protected attributes: add another on the Data page.")
+        return
+    name = st.selectbox(
+        "Intersection",
+        list(result.intersections),
+        key=W.INTERSECTION,
+        help="Groups formed by combining attributes, e.g. ethnicity × gender. Cells with fewer than "
+        f"{result.options.min_cell_size} rows are suppressed.",
+    )
+    attribute_section(result.intersections[name], result)
+
+
+# ---------------------------------------------------------------- page frame
+
+
+def require_spec() -> tuple[state.Dataset, AuditSpec]:
+    data, spec = state.dataset(), state.spec()
+    if data is None or spec is None:
+        st.info(
+            "Nothing to audit yet. Confirm which columns hold the decision and the protected attributes "
+            "on the Data page first."
+        )
+        st.page_link("pages/data.py", label="Go to the Data page", icon="📄")
+        st.stop()
+    return data, spec
+
+
+def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
+    try:
+        return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
+    except ParityLabError as exc:
+        st.error(md(str(exc)))
+        st.stop()
+
+
+def show_scope(result: AuditResult) -> None:
+    spec, info = result.spec, result.dataset
+    target = condition(spec.decision, spec.positive) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
+    benefit = "benefits" if spec.positive_is_favorable else "harms"
+    st.caption(
+        f"{info.rows_audited:,} of {info.rows:,} rows of **{md(info.name)}** audited. Positive decision: {target} "
+        f"(it {benefit} the person). Intervals: Wilson (rates), Katz (ratios), Newcombe (differences); q-values: "
+        "Fisher's exact or chi-square tests, Benjamini–Hochberg over the whole audit."
+    )
+    for row in result.left_out:
+        st.warning(md(f"{row['rows']:,} rows left out — {row['reason']}."))
+    skipped: dict[str, list[str]] = {}
+    for item in result.skipped:
+        skipped.setdefault(item["reason"], []).append(METRIC_NAMES.get(item["metric"], item["metric"]))
+    for reason, names in skipped.items():
+        st.info(md(f"Not computed ({reason}): {', '.join(names)}."))
+    for warning in result.warnings:
+        st.warning(md(warning))
+
+
+def show_guides(spec: AuditSpec) -> None:
+    left, right = st.columns(2)
+    with left, st.expander("Which metric fits my decision?"):
+        st.markdown(GUIDE)
+        target = condition(spec.decision, spec.positive) if spec.decision else md(spec.score)
+        if spec.positive_is_favorable:
+            st.markdown(
+                f"**Here** the positive decision ({target}) benefits the person — an assistive decision: start "
+                "with disparate impact and, with a label, equal opportunity (TPR)."
+            )
+        else:
+            st.markdown(
+                f"**Here** the positive decision ({target}) harms the person — a punitive decision: start with the "
+                "FPR difference (who is wrongly flagged) and the disparate impact of the favourable outcome."
+            )
+        if spec.label is None:
+            st.markdown("No label column is set, so only decision rates can be compared, not error rates.")
+    with right, st.expander("Why can't every metric be equal at once?"):
+        st.markdown(IMPOSSIBILITY)
+
+
+def tab_labels(result: AuditResult) -> dict[str, str | None]:
+    """Tab label → attribute name (None for the intersections tab); labels are escaped Markdown."""
+    labels: dict[str, str | None] = {}
+    for name in result.attributes:
+        label = md(name)
+        labels[f"{label} (attribute)" if label == INTERSECTIONS else label] = name
+    labels[INTERSECTIONS] = None
+    return labels
+
+
+def show_tabs(result: AuditResult) -> None:
+    labels = tab_labels(result)
+    tabs = st.tabs(list(labels), key=W.FAIRNESS_TAB, on_change="rerun")
+    for tab, name in zip(tabs, labels.values(), strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            if name is None:
+                intersections_section(result)
+            else:
+                attribute_section(result.attributes[name], result)
+
+
+st.title("Fairness")
+dataset, spec = require_spec()
+confidence = st.radio(
+    "Confidence level of every interval",
+    CONFIDENCE_LEVELS,
+    index=CONFIDENCE_LEVELS.index(0.95),
+    format_func=lambda c: f"{c:.0%}",
+    key=W.CONFIDENCE,
+    horizontal=True,
+    persist_state="session",
+)
+result = run_audit(dataset, spec, confidence)
+show_scope(result)
+show_guides(spec)
+show_tabs(result)

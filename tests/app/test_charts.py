@@ -1,0 +1,193 @@
+"""The chart builders: their specs encode what they should, and they draw every group the audit keeps."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import AuditSpec, ProtectedAttribute
+from analysis.audit import AttributeAudit, audit
+from ui import charts
+
+
+def decisions(n: int = 1200, seed: int = 3) -> pd.DataFrame:
+    """Groups A, B (large), C (too small), D (no positive labels); a tiny band cell for intersections."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(["A", "B", "D"], size=n, p=[0.5, 0.3, 0.2]).astype(object)
+    group[:20] = "C"
+    score = rng.uniform(0, 1, n).round(4)
+    label = (rng.uniform(0, 1, n) < score).astype(int)
+    label[group == "D"] = 0
+    decision = np.where(score >= 0.5, "approve", "decline").astype(object)
+    decision[(group == "B") & (score < 0.7)] = "decline"
+    tier = np.select([score >= 0.8, score >= 0.4], ["high", "mid"], "low")
+    band = np.where(np.arange(n) < 1190, rng.choice(["x", "y"], size=n), "z")
+    return pd.DataFrame(
+        {"group": group, "band": band, "score": score, "label": label, "decision": decision, "tier": tier}
+    )
+
+
+def spec(**changes) -> AuditSpec:
+    fields = {
+        "decision": "decision",
+        "positive": ["approve"],
+        "label": "label",
+        "label_positive": [1],
+        "score": "score",
+        "protected": [ProtectedAttribute("group"), ProtectedAttribute("band")],
+    }
+    return AuditSpec(**(fields | changes))
+
+
+@pytest.fixture(scope="module")
+def full() -> dict[str, AttributeAudit]:
+    result = audit(decisions(), spec())
+    return result.attributes | result.intersections
+
+
+def layers(chart) -> list[dict]:
+    return chart.to_dict()["layer"]
+
+
+def by_group(data: pd.DataFrame) -> dict:
+    return dict(zip(data["group"], data["value"], strict=True))
+
+
+def test_favorable_rate_chart(full):
+    group = full["group"]
+    assert group.groups["C"].status == "too small to conclude"
+    data = charts.favorable_rate_data(group)
+    assert list(data["group"]) == list(group.groups)
+    assert set(data["group"]) == {"A", "B", "C", "D"}
+    assert by_group(data) == pytest.approx({g: m.metrics["favorable_rate"].value for g, m in group.groups.items()})
+    roles = dict(zip(data["group"], data["role"], strict=True))
+    assert roles[group.reference_group] == "reference group"
+    assert roles["C"] == "too small to conclude"
+    low = dict(zip(data["group"], data["ci_low"], strict=True))
+    assert low["B"] == pytest.approx(group.groups["B"].metrics["favorable_rate"].ci_low)
+
+    spec_ = charts.favorable_rate_chart(group, di_threshold=0.8, confidence=0.9).to_dict()
+    assert spec_["usermeta"] == {"chart": "favorable_rate", "attribute": "group"}
+    bars, points, rule, label = spec_["layer"]
+    assert (bars["mark"]["type"], bars["encoding"]["x"]["field"], bars["encoding"]["x2"]["field"]) == (
+        "rule",
+        "ci_low",
+        "ci_high",
+    )
+    assert bars["encoding"]["x"]["title"] == "Favourable rate (with 90% CI)"
+    assert points["encoding"]["x"]["field"] == "value"
+    assert points["encoding"]["y"]["sort"] == list(group.groups)
+    reference_rate = group.groups[group.reference_group].metrics["favorable_rate"].value
+    assert rule["encoding"]["x"]["datum"] == pytest.approx(0.8 * reference_rate)
+    assert f"({0.8 * reference_rate:.3f})" in label["encoding"]["text"]["value"]
+    # One threshold line, not one per row of data.
+    assert {"aggregate": [{"op": "count", "as": "rows"}]} in rule["transform"]
+
+
+def test_the_threshold_follows_di_threshold_and_is_absent_without_a_reference(full):
+    group = full["group"]
+    rate = group.groups[group.reference_group].metrics["favorable_rate"].value
+    assert charts.threshold_rate(group, 0.9) == pytest.approx(0.9 * rate)
+    one = audit(decisions().assign(group="A"), spec(protected=["group"])).attributes["group"]
+    assert one.status == "not computable" and one.reference_group is None
+    assert charts.threshold_rate(one, 0.8) is None
+    assert [layer["mark"]["type"] for layer in layers(charts.favorable_rate_chart(one))] == ["rule", "point"]
+    assert list(charts.favorable_rate_data(one)["group"]) == ["A"]
+
+
+def test_error_rates_chart_keeps_undefined_rates_null(full):
+    group = full["group"]
+    assert group.groups["D"].metrics["tpr"].value is None  # group D has no positive labels
+    data = charts.error_rates_data(group)
+    assert len(data) == 2 * len(group.groups)
+    tpr = data[data["rate"].str.startswith("TPR")].set_index("group")
+    fpr = data[data["rate"].str.startswith("FPR")].set_index("group")
+    assert math.isnan(tpr.loc["D", "value"]) and tpr.loc["D", "n"] == 0
+    assert fpr.loc["D", "value"] == pytest.approx(group.groups["D"].metrics["fpr"].value)
+    assert tpr.loc["A", "ci_high"] == pytest.approx(group.groups["A"].metrics["tpr"].ci_high)
+    bars, points = layers(charts.error_rates_chart(group))
+    assert points["encoding"]["yOffset"]["field"] == "rate"
+    assert points["encoding"]["color"]["scale"]["domain"] == ["TPR (true positive rate)", "FPR (false positive rate)"]
+    assert (bars["encoding"]["x"]["field"], bars["encoding"]["x2"]["field"]) == ("ci_low", "ci_high")
+
+
+def test_calibration_chart(full):
+    group = full["group"]
+    data = charts.calibration_data(group)
+    assert len(data) == sum(len(bins) for bins in group.calibration.groups.values())
+    a = data[data["group"] == "A"]
+    assert list(a["mean_score"]) == pytest.approx([b.mean_score for b in group.calibration.groups["A"]])
+    assert list(a["value"]) == pytest.approx([b.observed_rate.value for b in group.calibration.groups["A"]])
+    diagonal, bars, lines = layers(charts.calibration_chart(group))
+    low, high = min(group.calibration.edges), max(group.calibration.edges)
+    assert {k: diagonal["encoding"][k]["datum"] for k in ("x", "y", "x2", "y2")} == pytest.approx(
+        {"x": low, "y": low, "x2": high, "y2": high}
+    )
+    assert (lines["encoding"]["x"]["field"], lines["encoding"]["y"]["field"]) == ("mean_score", "value")
+    assert lines["encoding"]["color"]["field"] == "group"
+    assert (bars["encoding"]["y"]["field"], bars["encoding"]["y2"]["field"]) == ("ci_low", "ci_high")
+
+
+def test_calibration_without_probabilities_has_no_diagonal():
+    df = decisions().assign(score=lambda d: d["score"] * 100)
+    group = audit(df, spec(decision=None, positive=(), threshold=50.0)).attributes["group"]
+    assert max(group.calibration.edges) > 1
+    assert [layer["mark"]["type"] for layer in layers(charts.calibration_chart(group))] == ["rule", "line"]
+
+
+def test_charts_that_do_not_apply_are_none():
+    no_label = audit(decisions(), spec(label=None, label_positive=(), score=None)).attributes["group"]
+    assert charts.error_rates_data(no_label) is None and charts.error_rates_chart(no_label) is None
+    assert charts.calibration_chart(no_label) is None
+    assert charts.decision_distribution_chart(no_label) is None  # approve / decline: binary
+    assert charts.favorable_rate_chart(no_label) is not None
+
+
+def test_decision_distribution_chart():
+    group = audit(decisions(), spec(decision="tier", positive=["high"])).attributes["group"]
+    dist = group.decision_distribution
+    assert dist.values == ("high", "low", "mid")
+    data = charts.decision_distribution_data(group)
+    assert len(data) == len(group.groups) * 3
+    assert data.groupby("group")["value"].sum().to_dict() == pytest.approx(dict.fromkeys(group.groups, 1.0))
+    b = data[data["group"] == "B"].set_index("decision")
+    assert b.loc["mid", "count"] == dist.counts["B"][2]
+    assert b.loc["mid", "ci_low"] == pytest.approx(dist.shares["B"][2].ci_low)
+    encoding = charts.decision_distribution_chart(group).to_dict()["encoding"]
+    assert encoding["x"] | {"axis": None} == {
+        "field": "value",
+        "type": "quantitative",
+        "stack": "zero",
+        "title": "Share of the group's decisions",
+        "axis": None,
+    }
+    assert encoding["color"]["sort"] == ["high", "low", "mid"]
+    assert encoding["order"]["field"] == "order"
+
+
+def test_intersection_charts_leave_out_exactly_the_suppressed_cells(full):
+    crossed = full["group × band"]
+    hidden = {cell.group for cell in crossed.suppressed}
+    assert hidden  # the z band has 10 rows, split over four groups
+    for data in (
+        charts.favorable_rate_data(crossed),
+        charts.error_rates_data(crossed),
+        charts.calibration_data(crossed),
+    ):
+        assert set(data["group"]) == set(crossed.groups)
+        assert not hidden & set(data["group"])
+    assert len(charts.favorable_rate_data(crossed)) == len(crossed.groups)
+
+
+def test_every_chart_is_valid_vega_lite(full):
+    for attribute in full.values():
+        for build in (
+            charts.favorable_rate_chart,
+            charts.error_rates_chart,
+            charts.calibration_chart,
+            charts.decision_distribution_chart,
+        ):
+            chart = build(attribute)
+            if chart is not None:
+                assert chart.to_dict(validate=True)["usermeta"]["attribute"] == attribute.name

@@ -1,0 +1,140 @@
+"""AppTest: the app starts on a sample, uploads work, roles can be edited and confirmed."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analysis import AuditSpec, ProtectedAttribute
+from ui.state import DATASET, SPEC, W
+
+ROOT = Path(__file__).resolve().parents[2]
+LOANS = (ROOT / "sample_data" / "loan_approvals.csv").read_bytes()
+
+CSV = (
+    "id,sex,age,income,decision,outcome\n"
+    + "".join(
+        f"{i},{'F' if i % 3 else 'M'},{20 + i % 50},{1000 + i * 7},{'go' if i % 4 else 'stop'},{i % 2}\n"
+        for i in range(200)
+    )
+).encode()
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    if at.radio(key=W.SOURCE).value != "Upload a file":
+        at.radio(key=W.SOURCE).set_value("Upload a file").run()
+    at.file_uploader(key=W.UPLOAD).set_value((name, data, mime)).run()
+    return at
+
+
+def test_app_opens_with_a_sample_and_suggested_roles(app):
+    data = app.session_state[DATASET]
+    assert data.name == "loan_approvals.csv"
+    assert data.table.report.rows == 20_000
+    assert app.title[0].value == "Data"
+    assert app.success[0].value.startswith("Read 20,000 rows")
+    assert app.selectbox(key=W.DECISION).value == "approved"
+    assert app.multiselect(key=W.POSITIVE).value == ["Y"]
+    assert app.selectbox(key=W.LABEL).value == "repaid"
+    assert app.multiselect(key=W.PROTECTED).value == ["gender", "age", "ethnicity"]
+    assert app.text_input(key=W.bins("age")).value == "25, 40, 60"
+    profile = next(d.value for d in app.dataframe if "suggested role" in d.value.columns)
+    assert list(profile["column"])[:3] == ["applicant_id", "gender", "age"]
+    assert profile.set_index("column").loc["approved", "suggested role"] == "decision"
+    assert any("Roles not confirmed yet" in c.value for c in app.sidebar.caption)
+
+
+def test_confirming_suggested_roles_puts_the_spec_in_session(app):
+    assert SPEC not in app.session_state
+    app.button(key=W.CONFIRM).click().run()
+    assert not app.exception
+    spec = app.session_state[SPEC]
+    assert spec.decision == "approved"
+    assert spec.protected_columns == ("gender", "age", "ethnicity")
+    assert any("Decision:" in m.value for m in app.sidebar.markdown)
+
+
+def test_switching_sample(app):
+    app.selectbox(key=W.SAMPLE).set_value("Support tickets").run()
+    assert not app.exception
+    assert app.session_state[DATASET].name == "support_tickets.csv"
+    assert app.selectbox(key=W.DECISION).value == "ai_priority"
+    assert app.multiselect(key=W.POSITIVE).value == ["P1", "P2"]
+    assert app.multiselect(key=W.PII).value == ["customer_email"]
+
+
+def test_upload_edit_roles_and_confirm(app):
+    upload(app, "mine.csv", CSV)
+    assert not app.exception
+    assert app.session_state[DATASET].name == "mine.csv"
+    assert app.selectbox(key=W.DECISION).value == "decision"
+    assert app.multiselect(key=W.POSITIVE).value == []  # go/stop: ParityLab cannot tell, so it asks
+    assert any("which values mean the positive decision" in e.value for e in app.error)
+    app.multiselect(key=W.POSITIVE).set_value(["go"]).run()
+    app.selectbox(key=W.LABEL).set_value("outcome").run()
+    assert app.multiselect(key=W.LABEL_POSITIVE).value == ["1"]
+    app.multiselect(key=W.PROTECTED).set_value(["sex", "age"]).run()
+    app.text_input(key=W.bins("age")).set_value("30, 50").run()
+    app.selectbox(key=W.reference("sex")).set_value("M").run()
+    assert not app.error
+    app.button(key=W.CONFIRM).click().run()
+    assert not app.exception
+    spec = app.session_state[SPEC]
+    assert spec == AuditSpec(
+        decision="decision",
+        positive=("go",),
+        label="outcome",
+        label_positive=(1,),
+        protected=(ProtectedAttribute("sex", reference="M"), ProtectedAttribute("age", bins=(30, 50))),
+        features=("income",),
+        id_columns=("id",),
+    )
+
+
+def test_bad_file_shows_its_message_and_the_app_stays_usable(app):
+    upload(app, "junk.csv", b"\x00\x01\x02\xff\xfe binary \x00 junk" * 50)
+    assert not app.exception
+    assert any("does not look like a table" in e.value for e in app.error)
+    assert app.session_state[DATASET].name == "loan_approvals.csv"  # the previous data stays
+    upload(app, "mine.csv", CSV)
+    assert not app.exception
+    assert not app.error or all("does not look like a table" not in e.value for e in app.error)
+    assert app.session_state[DATASET].name == "mine.csv"
+
+
+def test_wrong_file_type_is_refused_server_side(app):
+    upload(app, "model.pkl", b"\x80\x04K\x01.", "application/octet-stream")
+    assert not app.exception
+    assert app.session_state[DATASET].name == "loan_approvals.csv"
+
+
+def test_saved_spec_can_be_loaded(app):
+    spec = AuditSpec(decision="approved", positive=["Y"], protected=["ethnicity"], min_group_size=50)
+    app.file_uploader(key=W.SPEC_UPLOAD).set_value(("spec.json", spec.to_json().encode(), "application/json")).run()
+    assert not app.exception
+    assert app.multiselect(key=W.PROTECTED).value == ["ethnicity"]
+    assert app.number_input(key=W.MIN_GROUP).value == 50
+    app.button(key=W.CONFIRM).click().run()
+    confirmed = app.session_state[SPEC]
+    assert confirmed.protected_columns == ("ethnicity",)
+    assert confirmed.min_group_size == 50
+
+
+def test_roles_survive_a_visit_to_another_page(app):
+    app.multiselect(key=W.PROTECTED).set_value(["ethnicity"]).run()
+    app.button(key=W.CONFIRM).click().run()
+    app.switch_page("pages/fairness.py").run()
+    assert not app.exception
+    app.switch_page("pages/data.py").run()
+    assert not app.exception
+    assert app.selectbox(key=W.DECISION).value == "approved"
+    assert app.multiselect(key=W.PROTECTED).value == ["ethnicity"]
+    assert any("These roles are confirmed" in s.value for s in app.success)

@@ -1,0 +1,88 @@
+"""Every engine call the pages make goes through these cached wrappers.
+
+Results are keyed by the dataset's SHA-256 (and the spec), never by hashing a
+DataFrame on each rerun. Caches are bounded in entries and lifetime; results derived
+from uploaded data are session-scoped, so one session never sees another's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analysis import (
+    AuditSpec,
+    LoadedTable,
+    SpecSuggestion,
+    SpecValidation,
+    encode_groups,
+    load_table,
+    profile_columns,
+    suggest_roles,
+    validate_spec,
+)
+from analysis.audit import AuditResult, audit
+from analysis.profile import ColumnProfile
+
+__all__ = [
+    "SAMPLES",
+    "audit_result",
+    "group_sizes",
+    "load_sample",
+    "load_upload",
+    "profiles",
+    "suggestion",
+    "validation",
+]
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLES = {
+    "Loan approvals": "loan_approvals.csv",
+    "Support tickets": "support_tickets.csv",
+}
+
+SESSION = {"scope": "session", "max_entries": 8, "ttl": 3600, "show_spinner": False}
+
+
+@st.cache_data(max_entries=len(SAMPLES), show_spinner="Loading the sample…")
+def load_sample(title: str) -> LoadedTable:
+    """A bundled sample, loaded once per server (it is the same for everybody)."""
+    return load_table(SAMPLE_DIR / SAMPLES[title])
+
+
+def load_upload(data: bytes, name: str, *, na_values: tuple[str, ...] = (), sheet: str | None = None) -> LoadedTable:
+    """An uploaded file, parsed in memory (the caller keeps it in session state)."""
+    return load_table(data, name=name, na_values=list(na_values) or None, sheet=sheet or None)
+
+
+@st.cache_data(**SESSION)
+def profiles(sha256: str, _df: pd.DataFrame) -> tuple[ColumnProfile, ...]:
+    """Column profiles of the dataset with this hash."""
+    return profile_columns(_df)
+
+
+@st.cache_data(**SESSION)
+def suggestion(sha256: str, _df: pd.DataFrame) -> SpecSuggestion:
+    """Suggested roles for the dataset with this hash."""
+    return suggest_roles(_df)
+
+
+@st.cache_data(**SESSION)
+def validation(sha256: str, spec_json: str, _df: pd.DataFrame) -> SpecValidation:
+    """Problems of a spec (given as JSON, so it hashes cheaply) on the dataset with this hash."""
+    return validate_spec(_df, AuditSpec.from_json(spec_json))
+
+
+@st.cache_data(**SESSION)
+def group_sizes(sha256: str, column: str, bins: tuple[float, ...] | None, _series: pd.Series) -> dict[str, int]:
+    """Rows per group of one protected attribute (binned when ``bins`` is given)."""
+    return encode_groups(_series, bins=bins).sizes()
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))
+def audit_result(sha256: str, spec_json: str, confidence: float, _df: pd.DataFrame, dataset_name: str) -> AuditResult:
+    """The audit of the dataset with this hash under a spec (given as JSON) at this confidence level."""
+    spec = AuditSpec.from_json(spec_json)
+    return audit(_df, spec, confidence=confidence, dataset_name=dataset_name, dataset_sha256=sha256)
