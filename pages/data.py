@@ -372,6 +372,13 @@ def roles_section(data: Dataset) -> None:
     )
     for note in notes:
         st.info(md(note))
+    for role in cached.suggestion(data.sha256, df).roles:
+        if role.role == "pii":
+            st.warning(
+                md(f"Column '{role.column}' looks like personal data ({role.reason.removeprefix('personal data: ')}).")
+                + " Personal data is never used to explain decisions and is left out of exports; "
+                "keep it in the PII list below unless it is not personal."
+            )
     load_saved_spec(data)
     outcome_inputs(df, columns)
     protected_inputs(data, columns)

@@ -138,3 +138,9 @@ def test_roles_survive_a_visit_to_another_page(app):
     assert app.selectbox(key=W.DECISION).value == "approved"
     assert app.multiselect(key=W.PROTECTED).value == ["ethnicity"]
     assert any("These roles are confirmed" in s.value for s in app.success)
+
+
+def test_personal_data_is_flagged_with_a_warning(app):
+    app.selectbox(key=W.SAMPLE).set_value("Support tickets").run()
+    warnings = [w.value for w in app.warning]
+    assert any("customer\\_email" in w and "looks like personal data" in w and "e\\-mail addresses" in w for w in warnings)
