@@ -82,6 +82,7 @@ __all__ = [
     "GroupMetrics",
     "MetricValue",
     "Summary",
+    "SuppressedCell",
     "audit",
     "dataset_sha256",
 ]
@@ -515,7 +516,7 @@ class DatasetInfo:
 
 def _check_fraction(name: str, value: object, example: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(BAD_OPTION.format(name=name, expected="a number between 0 and 1", got=value, fix=example))
+        raise SpecError(BAD_OPTION.format(name=name, expected="a number between 0 and 1", got=value, fix=example))
 
 
 @dataclass(frozen=True)
@@ -556,7 +557,7 @@ class AuditOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 fix = f"Use e.g. {name}=10."
-                raise ValueError(
+                raise SpecError(
                     BAD_OPTION.format(name=name, expected="a whole number of at least 1", got=value, fix=fix)
                 )
 

@@ -827,9 +827,9 @@ def test_options_are_keyword_only_and_checked(loans):
     spec = AuditSpec(decision="approved", positive=["Y"], protected=["ethnicity"])
     with pytest.raises(TypeError):
         audit(loans, spec, 0.9)
-    with pytest.raises(ValueError, match="audit\\(\\) option confidence must be a number between 0 and 1"):
+    with pytest.raises(SpecError, match="audit\\(\\) option confidence must be a number between 0 and 1"):
         audit(loans, spec, confidence=95)
-    with pytest.raises(ValueError, match="min_cell_size must be a whole number of at least 1"):
+    with pytest.raises(SpecError, match="min_cell_size must be a whole number of at least 1"):
         audit(loans, spec, min_cell_size=0)
     result = audit(loans, spec, confidence=0.99, di_threshold=0.75)
     b = result.attributes["ethnicity"].groups["B"].metrics["disparate_impact"]

@@ -145,3 +145,9 @@ def test_module_entry_point_help_and_exit_codes():
     bad = subprocess.run([sys.executable, "-m", "analysis", "audit", "missing.csv"], capture_output=True, text=True,
                          cwd=ROOT)  # fmt: skip
     assert (bad.returncode, bad.stdout) == (2, "")
+
+
+def test_bad_option_value_is_bad_input():
+    code, out, err = run([*LOAN_ARGS, "--confidence", "95"])
+    assert (code, out) == (2, "")
+    assert "confidence must be a number between 0 and 1, got 95.0" in err
