@@ -205,23 +205,41 @@ def keep_valid(key: str, options: list[str]) -> None:
     state.set_widgets({key: [v for v in selected if v in options]})
 
 
+def outcome_picker(df: pd.DataFrame, columns: list[str], role: tuple[str, str], labels: tuple[str, str, str]) -> str:
+    """A column selectbox and, once a column is chosen, a picker for its positive values."""
+    column_key, positive_key = role
+    column_label, column_help, positive_label = labels
+    st.selectbox(
+        column_label,
+        [NONE, *columns],
+        key=column_key,
+        **KEEP,
+        on_change=reset_positive,
+        args=(column_key, positive_key, df),
+        help=column_help,
+    )
+    column = state.get(column_key)
+    if column != NONE:
+        options = distinct_keys(df[column])[:MAX_PICKABLE_VALUES]
+        keep_valid(positive_key, options)
+        st.multiselect(positive_label, options, key=positive_key, **KEEP)
+    return column
+
+
 def outcome_inputs(df: pd.DataFrame, columns: list[str]) -> None:
     left, right = st.columns(2)
     with left:
-        st.selectbox(
-            "Decision column",
-            [NONE, *columns],
-            key=W.DECISION,
-            **KEEP,
-            on_change=reset_positive,
-            args=(W.DECISION, W.POSITIVE, df),
-            help="The decision being audited: approved, priority, escalated, ...",
+        decision = outcome_picker(
+            df,
+            columns,
+            (W.DECISION, W.POSITIVE),
+            (
+                "Decision column",
+                "The decision being audited: approved, priority, escalated, ...",
+                "Values that mean the positive decision",
+            ),
         )
-        decision = state.get(W.DECISION)
         if decision != NONE:
-            options = distinct_keys(df[decision])[:MAX_PICKABLE_VALUES]
-            keep_valid(W.POSITIVE, options)
-            st.multiselect("Values that mean the positive decision", options, key=W.POSITIVE, **KEEP)
             st.checkbox(
                 "The positive decision benefits the person (an approval, a higher priority)",
                 key=W.FAVORABLE,
@@ -229,20 +247,16 @@ def outcome_inputs(df: pd.DataFrame, columns: list[str]) -> None:
                 help="Untick it when the positive decision harms the person, e.g. 'flagged as high risk'.",
             )
     with right:
-        st.selectbox(
-            "Label column (the true outcome, optional)",
-            [NONE, *columns],
-            key=W.LABEL,
-            **KEEP,
-            on_change=reset_positive,
-            args=(W.LABEL, W.LABEL_POSITIVE, df),
-            help="What really happened (repaid, truly urgent). Needed for error-rate metrics such as TPR and FPR.",
+        outcome_picker(
+            df,
+            columns,
+            (W.LABEL, W.LABEL_POSITIVE),
+            (
+                "Label column (the true outcome, optional)",
+                "What really happened (repaid, truly urgent). Needed for error-rate metrics such as TPR and FPR.",
+                "Values that mean the positive outcome",
+            ),
         )
-        label = state.get(W.LABEL)
-        if label != NONE:
-            options = distinct_keys(df[label])[:MAX_PICKABLE_VALUES]
-            keep_valid(W.LABEL_POSITIVE, options)
-            st.multiselect("Values that mean the positive outcome", options, key=W.LABEL_POSITIVE, **KEEP)
         numeric = [c for c in columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
         st.selectbox(
             "Score column (optional; higher = more likely positive)",

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec, ParityLabError
-from analysis.audit import AttributeAudit, AuditOptions, AuditResult, MetricValue
+from analysis.audit import COMPARISONS, AttributeAudit, AuditOptions, AuditResult, MetricValue
 from analysis.values import value_key
 from ui import cached, charts, state
 from ui.state import W
@@ -233,14 +233,7 @@ def comparison_table(audit: AttributeAudit, options: AuditOptions) -> pd.DataFra
     rows = []
     for group, m in audit.groups.items():
         row: dict[str, object] = {"group": group, "n": m.n, "status": status_text(audit, group)}
-        for name in (
-            "disparate_impact",
-            "statistical_parity_difference",
-            "equal_opportunity_difference",
-            "fpr_difference",
-            "average_odds_difference",
-            "predictive_parity_difference",
-        ):
+        for name in COMPARISONS:
             if name not in m.metrics:
                 continue
             metric = m.metrics[name]
