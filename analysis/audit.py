@@ -153,7 +153,7 @@ REASON_CONSTANT_SCORE = "undefined: the score is constant in this group"
 REASON_NO_SCORED = "undefined: no rows of this group have both a score and a label"
 REASON_NOT_PROBABILITY = "undefined: scores outside [0, 1] are not probabilities"
 REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
-REASON_MAX_ZERO = "undefined: the largest {rate} is 0"
+REASON_ALL_ZERO = "{rate} is 0 in every group: the groups are equal, so the ratio is 1 (as fairlearn counts it)"
 REASON_SUPPRESSED = "fewer than {minimum} rows: suppressed from charts and exports"
 
 
@@ -1042,7 +1042,7 @@ def _range_metrics(rate: _Series, groups: np.ndarray, name: str) -> tuple[Metric
         undefined = MetricValue.undefined(REASON_RANGE.format(rate=name))
         return undefined, undefined
     lo, hi = float(values.min()), float(values.max())
-    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue.undefined(REASON_MAX_ZERO.format(rate=name))
+    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue(1.0, reason=REASON_ALL_ZERO.format(rate=name))
     return MetricValue(hi - lo), ratio
 
 
@@ -1050,14 +1050,20 @@ def _equalized_odds(d: _Draft, groups: np.ndarray) -> dict[str, MetricValue]:
     tpr_diff, tpr_ratio = _range_metrics(d.rates["tpr"], groups, "the TPR")
     fpr_diff, fpr_ratio = _range_metrics(d.rates["fpr"], groups, "the FPR")
 
-    def worst(a: MetricValue, b: MetricValue, pick) -> MetricValue:
+    def worst(a: MetricValue, b: MetricValue, pick, bound: float) -> MetricValue:
+        if a.value is None and b.value is None:
+            return a
         if a.value is None or b.value is None:
-            return a if a.value is None else b
+            known, unknown = (b, a) if a.value is None else (a, b)
+            # The undefined part could only lie in [0, 1]: a known part at the bound decides the result.
+            if known.value == bound:
+                return MetricValue(bound, reason=f"decided by one part alone; the other is {unknown.reason}")
+            return unknown
         return MetricValue(pick(a.value, b.value))
 
     return {
-        "equalized_odds_difference": worst(tpr_diff, fpr_diff, max),
-        "equalized_odds_ratio": worst(tpr_ratio, fpr_ratio, min),
+        "equalized_odds_difference": worst(tpr_diff, fpr_diff, max, 1.0),
+        "equalized_odds_ratio": worst(tpr_ratio, fpr_ratio, min, 0.0),
     }
 
 
