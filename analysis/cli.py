@@ -1,4 +1,5 @@
-"""Command line: ``python -m analysis audit DATA [options]`` and ``python -m analysis suggest DATA``.
+"""Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``
+and ``python -m analysis suggest DATA``.
 
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
 input or usage, with the message on stderr and nothing on stdout.
@@ -31,6 +32,17 @@ Options given on the command line override the same fields of --spec.
 exit codes: 0 ok, 1 a --fail-* gate was breached, 2 bad input or usage.
 """
 
+EXPLAIN_EPILOG = """\
+examples:
+  python -m analysis explain loans.csv --spec loans-spec.json
+  python -m analysis explain tickets.csv --spec tickets-spec.json --sample-size 2000 --json drivers.json
+  python -m analysis explain loans.csv --spec loans-spec.json --include-protected --json -
+
+A LightGBM surrogate model of the decisions (or of the score) is explained with SHAP values.
+exit codes: 0 ok, 2 bad input or usage.
+"""
+SHOWN_DRIVERS = 5
+
 NO_SPEC = (
     "Name the decision and the protected attributes, or pass --spec SPEC.json. "
     "Suggested from the columns of {name}:\n  {command}"
@@ -61,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _audit_parser(commands)
+    _explain_parser(commands)
     suggest = commands.add_parser(
         "suggest",
         help="suggest column roles for a file and print the spec as JSON",
@@ -123,6 +136,31 @@ def _audit_parser(commands: Any) -> None:
         metavar="Y",
         help="exit 1 if any attribute's equalized odds difference is above Y, e.g. 0.1 (needs --label)",
     )
+
+
+def _explain_parser(commands: Any) -> None:
+    explain = commands.add_parser(
+        "explain",
+        help="explain what drives the decisions (surrogate model + SHAP), by group",
+        description=(
+            "Explain what drives the decisions: a surrogate model's SHAP values, by group, the gap between "
+            "groups split by feature, proxies of the protected attributes."
+        ),
+        epilog=EXPLAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    explain.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    explain.add_argument(
+        "--sample-size", type=int, default=5000, metavar="N", help="rows to compute SHAP values for (default 5000)"
+    )
+    explain.add_argument(
+        "--include-protected",
+        action="store_true",
+        help="let the surrogate see the protected attributes, and run the flip test",
+    )
+    explain.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
+    explain.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
 
 
 def _pairs(values: Sequence[str] | None, flag: str, example: str) -> dict[str, str]:
@@ -278,6 +316,61 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_GATE if breaches else EXIT_OK
 
 
+def _explain_text(result: Any, name: str) -> str:
+    """Human-readable drivers: fidelity, top drivers, the biggest gap and the top proxy per attribute."""
+    model = result.model
+    lines = [
+        f"ParityLab explanation of {name} (surrogate: {model.kind}, target: {model.target}, "
+        f"SHAP on {result.sample.rows.size:,} sampled rows, seed {result.random_state})",
+        result.fidelity.message,
+    ]
+    lines += [f"Note: {note}" for note in model.notes]
+    lines.append("")
+    lines.append(f"Top drivers (mean |SHAP|, {model.units}):")
+    lines += [f"  {f.feature}: {f.mean_abs_shap:.3g}" for f in result.global_importance[:SHOWN_DRIVERS]]
+    for attr, gaps in result.gap.items():
+        lines.append("")
+        lines.append(f"{attr}: reference group {result.reference.get(attr)}")
+        if gaps:
+            biggest = max(gaps.values(), key=lambda g: abs(g.total))
+            lines.append(f"  - {biggest.sentence}")
+        proxies = result.proxies.get(attr, ())
+        if proxies:
+            top = proxies[0]
+            flag = " (flagged as a proxy)" if top.flag else ""
+            lines.append(f"  - Strongest proxy: {top.feature}, normalised mutual information {top.score:.3f}{flag}.")
+        if attr in result.recoverability:
+            lines.append(f"  - {result.recoverability[attr].sentence}")
+        if result.flip_test is not None and attr in result.flip_test:
+            shares = ", ".join(f"{g} {s:.1%}" for g, s in result.flip_test[attr].items())
+            lines.append(f"  - Decisions that change when {attr} is set to the reference group: {shares}.")
+    return "\n".join(lines) + "\n"
+
+
+def _run_explain(args: argparse.Namespace, stdout: TextIO) -> int:
+    import json
+
+    from analysis.explain import explain
+    from analysis.loading import load_table
+    from analysis.spec import AuditSpec
+
+    spec = AuditSpec.load(args.spec)
+    table = load_table(args.data)
+    result = explain(
+        table.data,
+        spec,
+        sample_size=args.sample_size,
+        include_protected=args.include_protected,
+        random_state=args.seed,
+    )
+    if args.json:
+        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        _write(text, args.json, stdout)
+    if args.json != "-":
+        stdout.write(_explain_text(result, table.report.name))
+    return EXIT_OK
+
+
 def _run_suggest(args: argparse.Namespace, stdout: TextIO) -> int:
     from analysis.loading import load_table
     from analysis.suggest import suggest_roles
@@ -310,6 +403,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         args = parser.parse_args(argv)
         if args.command == "audit":
             return _run_audit(args, stdout, stderr)
+        if args.command == "explain":
+            return _run_explain(args, stdout)
         return _run_suggest(args, stdout)
     except ParityLabError as exc:
         stderr.write(f"error: {exc}\n")

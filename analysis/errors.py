@@ -5,14 +5,15 @@ and the CLI can catch exactly these and show their message; anything else is a b
 
     ParityLabError
     ├── LoadError      the file cannot be read as a table (format, encoding, shape, limits)
-    └── SpecError      an AuditSpec is malformed, or does not fit the table it is applied to
+    ├── SpecError      an AuditSpec is malformed, or does not fit the table it is applied to
+    └── ExplainError   the data cannot train a surrogate model (no features, one class, too few rows)
 
 Messages say what was expected, what arrived, and how to fix it.
 """
 
 from __future__ import annotations
 
-__all__ = ["LoadError", "ParityLabError", "SpecError"]
+__all__ = ["ExplainError", "LoadError", "ParityLabError", "SpecError"]
 
 
 class ParityLabError(Exception):
@@ -48,3 +49,7 @@ class SpecError(ParityLabError):
     def __init__(self, message: str, *, problems: tuple = ()):
         super().__init__(message)
         self.problems = problems
+
+
+class ExplainError(ParityLabError):
+    """The data cannot be explained: no usable feature, one decision class, too few rows, a bad option."""

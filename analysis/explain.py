@@ -1,0 +1,1070 @@
+"""What drives the decisions: a surrogate model, its SHAP values, by group, the gap decomposed, proxies.
+
+``explain(df, spec)`` trains a LightGBM surrogate of the decision process (a classifier of the
+positive decision, or a regressor of the score when the spec has one) on the spec's features,
+measures how faithfully it reproduces the real process on held-out rows, and explains it with
+exact tree SHAP values on a sample stratified by protected group. Layout::
+
+    Explanation
+    ├── model              ModelInfo: kind, target, units, features, rows used
+    ├── fidelity           Fidelity: accuracy + AUC, or R²; low when below 0.8, with a sentence
+    ├── global_importance  mean |SHAP| per feature over the uniform part of the sample, descending
+    ├── by_group           attr → group → feature → mean signed SHAP
+    ├── gap                attr → group → GapDecomposition against the audit's reference group
+    ├── proxies            attr → ProxyScore per feature (normalised mutual information), descending
+    ├── recoverability     attr → Recoverability (balanced accuracy of all features vs chance)
+    ├── flip_test          attr → group → share of surrogate decisions that change (include_protected)
+    ├── sample             ExplanationSample: rows, SHAP matrix, values, raw outputs (not in to_dict)
+    └── surrogate          the fitted model and its feature preparation (not in to_dict)
+
+SHAP values come from LightGBM's own ``pred_contrib`` output: the same path-dependent tree SHAP
+values as ``shap.TreeExplainer`` (the tests check they agree), without importing shap.
+LightGBM, scikit-learn and shap are imported only inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.audit import _choose_reference, _condition
+from analysis.counts import Grouping, count_groups, outcomes
+from analysis.errors import ExplainError
+from analysis.groups import MISSING_GROUP, encode_groups
+from analysis.spec import AuditSpec
+from analysis.validation import validate_spec
+from analysis.values import matches_any, value_key
+
+__all__ = [
+    "Explanation",
+    "ExplanationSample",
+    "FeatureImportance",
+    "Fidelity",
+    "GapDecomposition",
+    "LocalExplanation",
+    "ModelInfo",
+    "ProxyScore",
+    "Recoverability",
+    "Surrogate",
+    "explain",
+    "explain_row",
+]
+
+EXPLAIN_SCHEMA_VERSION = 1
+MIN_ROWS = 50
+TEST_SHARE = 0.25
+MAX_TRAIN_ROWS = 200_000
+MAX_TEST_ROWS = 50_000
+MIN_SAMPLE_PER_GROUP = 100
+FIDELITY_THRESHOLD = 0.8
+PROXY_THRESHOLD = 0.05
+PROXY_BINS = 10
+RECOVERABLE_MARGIN = 0.10
+MAX_RECOVER_ROWS = 20_000
+MAX_PROXY_ROWS = 100_000
+MAX_FLIP_ROWS = 200_000
+MAX_CATEGORIES = 200
+OTHER_CATEGORY = "(other)"
+GAP_CHECK = 1e-9
+# Training synchronises its threads at every tree node; on a busy 2-core machine a second thread
+# that must wait for a time slice at each barrier made fits 3-100x slower (200,000 rows: 1 thread
+# 2.6-2.9 s every time; 2 threads 1.6-39 s). Training uses one thread; prediction (one parallel
+# region per call) uses two.
+THREADS = 2
+SURROGATE_PARAMS = {
+    "n_estimators": 100,
+    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "min_child_samples": 20,
+    "deterministic": True,
+    "force_row_wise": True,
+    "n_jobs": 1,
+    "verbose": -1,
+}
+RECOVER_PARAMS = {
+    "n_estimators": 30,
+    "num_leaves": 15,
+    "learning_rate": 0.2,
+    "min_child_samples": 20,
+    "deterministic": True,
+    "force_row_wise": True,
+    "n_jobs": 1,
+    "verbose": -1,
+}
+
+BAD_OPTION = "explain() option {name} must be {expected}, got {got!r}. {fix}"
+NO_FEATURES = (
+    "Expected at least one feature column to explain the decisions, got none{dropped}. "
+    "List the columns that may explain the decisions in the spec's 'features' (protected attributes, "
+    "IDs, PII, the decision, label and score are never features unless include_protected is set)."
+)
+DROPPED_CONSTANT = "Feature '{column}' was left out: it has a single value ({value!r}), so it cannot explain anything."
+DROPPED_MISSING = "Feature '{column}' was left out: every value is missing."
+ONE_CLASS = (
+    "Expected decisions of both kinds to train the surrogate, got only {kind} decisions "
+    "({condition}) in {rows:,} rows. Check the spec's positive values, or explain a table with both outcomes."
+)
+CONSTANT_SCORE = (
+    "Expected a score that varies to train the surrogate, got the constant {value:g} in column '{column}'. "
+    "Choose a score column that varies, or remove the score from the spec to explain the decision."
+)
+TOO_FEW_ROWS = (
+    "Expected at least {minimum} rows with a {what} to train and test the surrogate, got {rows:,}. "
+    "Explain a larger table."
+)
+BAD_ROW = "explain_row() expects a row position between 0 and {last}, got {got!r}. Pick a row of the table."
+MISSING_COLUMNS = (
+    "explain_row() expects the table the explanation was made from; it lacks the feature column(s) {columns}. "
+    "Pass the same table to explain() and explain_row()."
+)
+GAP_NOT_ADDITIVE = "Internal check failed: the gap parts sum to {parts!r}, not the gap {total!r} ({attr} = {group})."
+
+FIDELITY_SENTENCE = {
+    "decision": (
+        "The surrogate model reproduces the real decisions on {n_test:,} held-out rows with accuracy {accuracy} "
+        "(AUC {auc})."
+    ),
+    "score": "The surrogate model reproduces the score '{score}' on {n_test:,} held-out rows with R² {r2}.",
+}
+FIDELITY_CAVEAT = (
+    " That is below {threshold:g}: these explanations describe the surrogate model, not the real decision "
+    "process, and may be misleading about it."
+)
+RECOVERABLE_SENTENCE = (
+    "{attr} can be recovered from the other columns (balanced accuracy {score:.2f} vs {chance:.2f} by chance): "
+    "leaving it out does not remove the bias."
+)
+NOT_RECOVERABLE_SENTENCE = (
+    "{attr} is hard to recover from the other columns (balanced accuracy {score:.2f} vs {chance:.2f} by chance)."
+)
+
+
+def _num(value: object) -> float | None:
+    """A finite float, or None (JSON null)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --- result records -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The surrogate model.
+
+    Attributes
+    ----------
+    kind
+        ``"lightgbm"``.
+    target
+        ``"decision"`` (a classifier of the positive decision) or ``"score"`` (a regressor).
+    units
+        Units of the raw output and of SHAP values: ``"log-odds"`` or ``"score"``.
+    features
+        Feature columns the surrogate uses, in order.
+    n_rows, n_train, n_test
+        Rows with a decision (or score); rows trained on; held-out rows tested on.
+    max_train_rows
+        Training rows are a seeded random sample of at most this many.
+    threshold
+        The score threshold that makes a decision (score target only), and how it was chosen.
+    notes
+        Columns left out, and why.
+    """
+
+    kind: str
+    target: Literal["decision", "score"]
+    units: str
+    features: tuple[str, ...]
+    n_rows: int
+    n_train: int
+    n_test: int
+    max_train_rows: int = MAX_TRAIN_ROWS
+    threshold: float | None = None
+    threshold_rule: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "units": self.units,
+            "features": list(self.features),
+            "n_rows": self.n_rows,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "max_train_rows": self.max_train_rows,
+            "threshold": _num(self.threshold),
+            "threshold_rule": self.threshold_rule,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How faithfully the surrogate reproduces the real process on held-out rows.
+
+    ``low`` is True when accuracy or AUC (or R² for a score) is below 0.8; ``message`` then
+    says plainly that the explanations describe the surrogate, not the real process.
+    """
+
+    accuracy: float | None
+    auc: float | None
+    r2: float | None
+    low: bool
+    message: str
+    baseline_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "accuracy": _num(self.accuracy),
+            "auc": _num(self.auc),
+            "r2": _num(self.r2),
+            "baseline_accuracy": _num(self.baseline_accuracy),
+            "threshold": FIDELITY_THRESHOLD,
+            "low": self.low,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class FeatureImportance:
+    """A feature's mean absolute SHAP value."""
+
+    feature: str
+    mean_abs_shap: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"feature": self.feature, "mean_abs_shap": _num(self.mean_abs_shap)}
+
+
+@dataclass(frozen=True)
+class GapDecomposition:
+    """A group's gap in mean surrogate output against the reference, split by feature.
+
+    Attributes
+    ----------
+    reference
+        The reference group (the audit's rule: highest favourable rate among groups of at
+        least ``min_group_size`` rows, unless the spec names one).
+    total
+        Mean raw output of the group minus that of the reference (log-odds, or score units).
+    total_probability
+        Difference of mean predicted probabilities (decision target; None for a score).
+    contributions
+        ``(feature, part)`` pairs summing to ``total``, largest ``|part|`` first.
+    sentence
+        ``"Of the -0.90 log-odds gap between ethnicity = B and A, -0.60 comes from region."``
+    """
+
+    reference: str
+    total: float
+    total_probability: float | None
+    contributions: tuple[tuple[str, float], ...]
+    sentence: str
+    n_group: int = 0
+    n_reference: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "reference": self.reference,
+            "total": _num(self.total),
+            "total_probability": _num(self.total_probability),
+            "contributions": [{"feature": f, "value": _num(v)} for f, v in self.contributions],
+            "sentence": self.sentence,
+            "n_group": self.n_group,
+            "n_reference": self.n_reference,
+        }
+
+
+@dataclass(frozen=True)
+class ProxyScore:
+    """How well one feature alone predicts a protected attribute (normalised mutual information)."""
+
+    feature: str
+    score: float
+    flag: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"feature": self.feature, "score": _num(self.score), "flag": self.flag}
+
+
+@dataclass(frozen=True)
+class Recoverability:
+    """How well all features together predict a protected attribute, on held-out rows.
+
+    ``score`` is the balanced accuracy of a small LightGBM model; ``chance`` that of guessing
+    (1 / number of groups); ``flag`` is True when the score beats chance by at least 0.10.
+    """
+
+    score: float | None
+    metric: str
+    chance: float | None
+    flag: bool
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "score": _num(self.score),
+            "metric": self.metric,
+            "chance": _num(self.chance),
+            "flag": self.flag,
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ExplanationSample:
+    """The rows SHAP values were computed for (not part of ``to_dict``).
+
+    Attributes
+    ----------
+    rows
+        Positional indices into the table, ascending.
+    shap
+        SHAP values, ``len(rows)`` × number of features.
+    values
+        The features' original values for those rows (index: the row positions).
+    expected_value
+        The surrogate's base value (raw units).
+    raw_output
+        The surrogate's raw output per row: ``shap.sum(axis=1) + expected_value``.
+    groups
+        Per protected attribute, the group label of every sampled row.
+    uniform
+        True for rows of the uniform random part (False for the top-ups of small groups).
+    """
+
+    rows: np.ndarray
+    shap: np.ndarray
+    values: pd.DataFrame
+    expected_value: float
+    raw_output: np.ndarray
+    groups: dict[str, tuple[str, ...]]
+    uniform: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class FeaturePrep:
+    """How table columns become surrogate features: categories fixed at training time."""
+
+    features: tuple[str, ...]
+    categories: dict[str, tuple[Any, ...]]
+    numeric: tuple[str, ...]
+
+    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The model's feature frame for ``df``: columns ``f0, f1, ...`` in the order of ``features``.
+
+        Positional names, because LightGBM refuses some characters in feature names. Categories
+        unseen in training become missing (or '(other)' when the column has that category).
+        """
+        out = {}
+        for i, column in enumerate(self.features):
+            if column in self.categories:
+                out[f"f{i}"] = _as_category(df[column], self.categories[column])
+            else:
+                out[f"f{i}"] = _as_float(df[column])
+        return pd.DataFrame(out, index=df.index)
+
+    def names(self, columns: Sequence[str]) -> list[str]:
+        """The model's names (``f0, f1, ...``) of table ``columns``."""
+        return [f"f{self.features.index(c)}" for c in columns]
+
+
+@dataclass(frozen=True, eq=False)
+class Surrogate:
+    """The fitted LightGBM model and its feature preparation; picklable."""
+
+    model: Any
+    prep: FeaturePrep
+    target: Literal["decision", "score"]
+    threshold: float
+
+    def raw(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw output (log-odds or score) for every row of ``df``."""
+        frame = self.prep.frame(df)
+        return np.asarray(self.model.predict(frame, raw_score=True, num_threads=THREADS), dtype=float)
+
+    def contributions(self, df: pd.DataFrame) -> np.ndarray:
+        """SHAP values plus the base value as the last column (LightGBM ``pred_contrib``)."""
+        frame = self.prep.frame(df)
+        return np.asarray(self.model.predict(frame, pred_contrib=True, num_threads=THREADS), dtype=float)
+
+    def decide(self, raw: np.ndarray) -> np.ndarray:
+        """The surrogate's decisions: probability ≥ 0.5 (raw ≥ 0), or score ≥ threshold."""
+        return raw >= self.threshold
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """What drives the decisions, according to a surrogate model. See the module docstring."""
+
+    model: ModelInfo
+    fidelity: Fidelity
+    sample_size: int
+    random_state: int
+    global_importance: tuple[FeatureImportance, ...]
+    by_group: dict[str, dict[str, dict[str, float]]]
+    gap: dict[str, dict[str, GapDecomposition]]
+    proxies: dict[str, tuple[ProxyScore, ...]]
+    recoverability: dict[str, Recoverability]
+    flip_test: dict[str, dict[str, float]] | None
+    sample: ExplanationSample = field(repr=False)
+    surrogate: Any = field(repr=False)
+    include_protected: bool = False
+    reference: dict[str, str | None] = field(default_factory=dict)
+    mean_output: float = 0.0
+    mean_probability: float | None = None
+    decision_words: str = "the positive decision"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (the public contract; every number finite or null)."""
+        flip = None
+        if self.flip_test is not None:
+            flip = {a: {g: _num(s) for g, s in groups.items()} for a, groups in self.flip_test.items()}
+        return {
+            "schema_version": EXPLAIN_SCHEMA_VERSION,
+            "model": self.model.to_dict(),
+            "fidelity": self.fidelity.to_dict(),
+            "sample_size": self.sample_size,
+            "sampled_rows": int(self.sample.rows.size),
+            "random_state": self.random_state,
+            "include_protected": self.include_protected,
+            "reference": dict(self.reference),
+            "mean_output": _num(self.mean_output),
+            "mean_probability": _num(self.mean_probability),
+            "global_importance": [f.to_dict() for f in self.global_importance],
+            "by_group": {
+                a: {g: {f: _num(v) for f, v in feats.items()} for g, feats in groups.items()}
+                for a, groups in self.by_group.items()
+            },
+            "gap": {a: {g: d.to_dict() for g, d in groups.items()} for a, groups in self.gap.items()},
+            "proxies": {a: [p.to_dict() for p in scores] for a, scores in self.proxies.items()},
+            "recoverability": {a: r.to_dict() for a, r in self.recoverability.items()},
+            "flip_test": flip,
+        }
+
+
+@dataclass(frozen=True)
+class LocalExplanation:
+    """One row's surrogate output and its drivers.
+
+    Attributes
+    ----------
+    row
+        Positional index into the table.
+    output
+        Raw surrogate output (log-odds, or the predicted score).
+    probability
+        Predicted probability of the positive decision (None for a score).
+    base_value
+        The surrogate's base value; ``base_value + sum of shap == output``.
+    contributions
+        ``(feature, the row's value as text, shap)``, largest ``|shap|`` first.
+    sentence
+        The row's top drivers in plain words.
+    """
+
+    row: int
+    output: float
+    probability: float | None
+    base_value: float
+    contributions: tuple[tuple[str, object, float], ...]
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "row": self.row,
+            "output": _num(self.output),
+            "probability": _num(self.probability),
+            "base_value": _num(self.base_value),
+            "contributions": [{"feature": f, "value": v, "shap": _num(s)} for f, v, s in self.contributions],
+            "sentence": self.sentence,
+        }
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def _as_float(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        days = (series - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        return days.astype(float)
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+def _as_category(series: pd.Series, categories: Sequence[Any]) -> pd.Series:
+    out = pd.Series(pd.Categorical(series, categories=list(categories)), index=series.index)
+    if OTHER_CATEGORY in categories:
+        out = out.where(out.notna() | series.isna(), OTHER_CATEGORY)
+    return out
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)) and not isinstance(
+        dtype, pd.CategoricalDtype
+    )
+
+
+def _categories(series: pd.Series) -> tuple[Any, ...]:
+    counts = series.value_counts(dropna=True)
+    if len(counts) <= MAX_CATEGORIES:
+        return tuple(sorted(counts.index, key=str))
+    kept = sorted(counts.index[: MAX_CATEGORIES - 1], key=str)
+    return (*kept, OTHER_CATEGORY)
+
+
+def _feature_columns(df: pd.DataFrame, spec: AuditSpec, include_protected: bool) -> list[str]:
+    protected = spec.protected_columns
+    columns = [c for c in spec.feature_columns(df.columns) if c not in protected]
+    if include_protected:
+        columns += [c for c in protected if c in df.columns]
+    return columns
+
+
+def _prep(train: pd.DataFrame, columns: Sequence[str]) -> tuple[FeaturePrep, tuple[str, ...]]:
+    """Feature preparation learnt from the training rows, and notes on columns left out."""
+    kept, categories, numeric, notes = [], {}, [], []
+    for column in columns:
+        series = train[column]
+        values = series.dropna()
+        if values.empty:
+            notes.append(DROPPED_MISSING.format(column=column))
+            continue
+        if values.nunique() < 2:
+            notes.append(DROPPED_CONSTANT.format(column=column, value=value_key(values.iloc[0])))
+            continue
+        kept.append(column)
+        if _is_numeric(series) and not pd.api.types.is_bool_dtype(series.dtype):
+            numeric.append(column)
+        else:
+            categories[column] = _categories(series.astype(object) if series.dtype == bool else series)
+    return FeaturePrep(tuple(kept), categories, tuple(numeric)), tuple(notes)
+
+
+# --- rows: split, sample ------------------------------------------------------------------------------
+
+
+def _split(y: np.ndarray, stratify: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of training and held-out rows (stratified by class for a decision)."""
+    strata = y.astype(np.int64) if stratify else np.zeros(y.size, dtype=np.int64)
+    order = rng.permutation(y.size)
+    ranked = order[np.argsort(strata[order], kind="stable")]
+    counts = np.bincount(strata)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    within = np.arange(y.size) - np.repeat(starts, counts)
+    n_test = np.repeat(np.maximum(1, np.round(counts * TEST_SHARE)).astype(np.int64), counts)
+    is_test = within < n_test
+    train, test = np.sort(ranked[~is_test]), np.sort(ranked[is_test])
+    if train.size > MAX_TRAIN_ROWS:
+        train = np.sort(rng.choice(train, MAX_TRAIN_ROWS, replace=False))
+    if test.size > MAX_TEST_ROWS:
+        test = np.sort(rng.choice(test, MAX_TEST_ROWS, replace=False))
+    return train, test
+
+
+def _stratified_sample(
+    n: int, codes: Sequence[np.ndarray], size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A uniform sample of ``size`` positions, topped up so every group keeps min(its size, 100) rows.
+
+    Returns the sorted positions and, aligned, whether each came from the uniform part.
+    """
+    if n <= size:
+        return np.arange(n), np.ones(n, dtype=bool)
+    chosen = np.zeros(n, dtype=bool)
+    chosen[rng.choice(n, size, replace=False)] = True
+    uniform = chosen.copy()
+    for group_codes in codes:
+        for g in range(int(group_codes.max()) + 1):
+            members = group_codes == g
+            need = min(int(members.sum()), MIN_SAMPLE_PER_GROUP) - int((members & chosen).sum())
+            if need > 0:
+                chosen[rng.choice(np.flatnonzero(members & ~chosen), need, replace=False)] = True
+    rows = np.flatnonzero(chosen)
+    return rows, uniform[rows]
+
+
+# --- surrogate ------------------------------------------------------------------------------------------
+
+
+def _target(df: pd.DataFrame, spec: AuditSpec) -> tuple[str, np.ndarray, np.ndarray]:
+    """Target kind, per-row target (bool decision or float score), and which rows have one."""
+    if spec.score is not None:
+        score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
+        return "score", score, np.isfinite(score)
+    positive = matches_any(df[spec.decision], spec.positive)
+    return "decision", positive, df[spec.decision].notna().to_numpy()
+
+
+def _check_target(kind: str, y: np.ndarray, spec: AuditSpec) -> None:
+    if y.size < MIN_ROWS:
+        what = "score" if kind == "score" else "decision"
+        raise ExplainError(TOO_FEW_ROWS.format(minimum=MIN_ROWS, what=what, rows=y.size))
+    if kind == "decision" and (y.all() or not y.any()):
+        which = "positive" if y.all() else "negative"
+        condition = _condition(spec.decision, spec.positive)
+        raise ExplainError(ONE_CLASS.format(kind=which, condition=condition, rows=y.size))
+    if kind == "score" and np.ptp(y) == 0:
+        raise ExplainError(CONSTANT_SCORE.format(value=float(y[0]), column=spec.score))
+
+
+def _fit(x: pd.DataFrame, y: np.ndarray, kind: str, seed: int, params: Mapping[str, Any], weight=None) -> Any:
+    import lightgbm
+
+    model_class = lightgbm.LGBMRegressor if kind == "score" else lightgbm.LGBMClassifier
+    model = model_class(random_state=seed, **params)
+    model.fit(x, y, sample_weight=weight)
+    return model.booster_
+
+
+def _threshold(spec: AuditSpec, y: np.ndarray, positive: np.ndarray | None, kind: str) -> tuple[float, str | None]:
+    """Raw-output threshold of a surrogate decision, and how it was chosen (score target)."""
+    if kind == "decision":
+        return 0.0, None
+    if spec.threshold is not None:
+        return float(spec.threshold), "the spec's threshold"
+    share = float(positive.mean())
+    value = float(np.quantile(y, 1 - share)) if 0 < share < 1 else float(np.median(y))
+    return value, f"the score above which {share:.1%} of rows fall, the share of positive decisions"
+
+
+def _fidelity(kind: str, y_test: np.ndarray, raw: np.ndarray, spec: AuditSpec) -> Fidelity:
+    from sklearn.metrics import r2_score, roc_auc_score
+
+    n_test = int(y_test.size)
+    if kind == "score":
+        r2 = float(r2_score(y_test, raw)) if np.ptp(y_test) > 0 else math.nan
+        low = not (r2 >= FIDELITY_THRESHOLD)
+        message = FIDELITY_SENTENCE["score"].format(score=spec.score, n_test=n_test, r2=_fmt(r2))
+        return Fidelity(None, None, r2, low, message + (FIDELITY_CAVEAT.format(threshold=FIDELITY_THRESHOLD) * low))
+    accuracy = float(((raw >= 0) == y_test).mean())
+    auc = float(roc_auc_score(y_test, raw)) if 0 < y_test.mean() < 1 else math.nan
+    baseline = float(max(y_test.mean(), 1 - y_test.mean()))
+    low = not (accuracy >= FIDELITY_THRESHOLD and (math.isnan(auc) or auc >= FIDELITY_THRESHOLD))
+    message = FIDELITY_SENTENCE["decision"].format(n_test=n_test, accuracy=_fmt(accuracy), auc=_fmt(auc))
+    message += f" Always predicting the more common decision would score {baseline:.2f}."
+    if low:
+        message += FIDELITY_CAVEAT.format(threshold=FIDELITY_THRESHOLD)
+    return Fidelity(accuracy, auc, None, low, message, baseline_accuracy=baseline)
+
+
+def _fmt(value: float) -> str:
+    return "undefined" if value is None or not math.isfinite(value) else f"{value:.2f}"
+
+
+# --- SHAP summaries -------------------------------------------------------------------------------------
+
+
+def _global_importance(shap: np.ndarray, uniform: np.ndarray, features: Sequence[str]) -> tuple:
+    mean_abs = np.abs(shap[uniform]).mean(axis=0)
+    order = np.argsort(-mean_abs, kind="stable")
+    return tuple(FeatureImportance(features[i], float(mean_abs[i])) for i in order)
+
+
+def _group_means(values: np.ndarray, codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-group sums divided by counts: (n_groups × columns) means, and counts."""
+    counts = np.bincount(codes, minlength=n_groups)
+    sums = np.zeros((n_groups, values.shape[1]))
+    np.add.at(sums, codes, values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None], counts
+
+
+def _gap_sentence(attr: str, group: str, ref: str, total: float, top: tuple[str, float] | None, units: str) -> str:
+    what = "log-odds gap" if units == "log-odds" else "gap in predicted score"
+    text = f"Of the {_signed(total, units)} {what} between {attr} = {group} and {ref}"
+    if top is None:
+        return text + ", no feature contributes."
+    return text + f", {_signed(top[1], units)} comes from {top[0]}."
+
+
+def _signed(value: float, units: str) -> str:
+    """``+0.90`` for log-odds; three significant digits for a score (``-0.0123``)."""
+    return f"{value:+.2f}" if units == "log-odds" else f"{value:+.3g}"
+
+
+def _attribute_summaries(
+    name: str,
+    labels: tuple[str, ...],
+    codes: np.ndarray,
+    ref: int | None,
+    shap: np.ndarray,
+    raw: np.ndarray,
+    features: Sequence[str],
+    units: str,
+) -> tuple[dict[str, dict[str, float]], dict[str, GapDecomposition]]:
+    """By-group mean SHAP and the gap decomposition of every group against the reference."""
+    k = len(labels)
+    prob = 1 / (1 + np.exp(-raw)) if units == "log-odds" else None
+    stacked = np.column_stack([shap, raw] + ([prob] if prob is not None else []))
+    means, counts = _group_means(stacked, codes, k)
+    f = len(features)
+    by_group = {labels[g]: {features[j]: float(means[g, j]) for j in range(f)} for g in range(k) if counts[g] > 0}
+    gaps: dict[str, GapDecomposition] = {}
+    if ref is None or counts[ref] == 0:
+        return by_group, gaps
+    for g in range(k):
+        if g == ref or counts[g] == 0:
+            continue
+        parts = means[g, :f] - means[ref, :f]
+        total = float(means[g, f] - means[ref, f])
+        if abs(parts.sum() - total) > GAP_CHECK * max(1.0, abs(total)):
+            raise ExplainError(GAP_NOT_ADDITIVE.format(parts=float(parts.sum()), total=total, attr=name, group=g))
+        order = np.argsort(-np.abs(parts), kind="stable")
+        contributions = tuple((features[j], float(parts[j])) for j in order)
+        top = contributions[0] if contributions and contributions[0][1] != 0 else None
+        gaps[labels[g]] = GapDecomposition(
+            reference=labels[ref],
+            total=total,
+            total_probability=None if prob is None else float(means[g, f + 1] - means[ref, f + 1]),
+            contributions=contributions,
+            sentence=_gap_sentence(name, labels[g], labels[ref], total, top, units),
+            n_group=int(counts[g]),
+            n_reference=int(counts[ref]),
+        )
+    return by_group, gaps
+
+
+# --- proxies ------------------------------------------------------------------------------------------------
+
+
+def _binned(series: pd.Series) -> np.ndarray:
+    """Codes for mutual information: quantile bins for numbers, categories for text; missing is a bin."""
+    if _is_numeric(series) and not pd.api.types.is_bool_dtype(series.dtype):
+        numbers = _as_float(series).to_numpy()
+        known = numbers[np.isfinite(numbers)]
+        if known.size == 0:
+            return np.zeros(series.size, dtype=np.int64)
+        edges = np.unique(np.quantile(known, np.linspace(0, 1, PROXY_BINS + 1)[1:-1]))
+        codes = np.searchsorted(edges, numbers, side="right")
+        return np.where(np.isfinite(numbers), codes, edges.size + 1).astype(np.int64)
+    codes, _ = pd.factorize(series, use_na_sentinel=True)
+    return np.where(codes < 0, codes.max() + 1, codes).astype(np.int64)
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def _nmi(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised mutual information (arithmetic mean of the entropies), as scikit-learn's default."""
+    kb = int(b.max()) + 1
+    joint = np.bincount(a * kb + b, minlength=(int(a.max()) + 1) * kb).reshape(-1, kb)
+    ha, hb = _entropy(joint.sum(axis=1)), _entropy(joint.sum(axis=0))
+    if ha == 0 or hb == 0:
+        return 1.0 if ha == hb else 0.0
+    mutual = ha + hb - _entropy(joint.ravel())
+    return float(min(1.0, max(0.0, mutual / ((ha + hb) / 2))))
+
+
+def _proxies(binned: Mapping[str, np.ndarray], codes: np.ndarray, features: Sequence[str]) -> tuple[ProxyScore, ...]:
+    scores = [(c, _nmi(codes, binned[c])) for c in features]
+    scores.sort(key=lambda item: -item[1])
+    return tuple(ProxyScore(c, s, s >= PROXY_THRESHOLD) for c, s in scores)
+
+
+def _recoverability(name: str, x: pd.DataFrame, codes: np.ndarray, labels: Sequence[str], seed: int) -> Recoverability:
+    from sklearn.metrics import balanced_accuracy_score
+
+    present = np.unique(codes)
+    chance = 1 / present.size
+    if present.size < 2 or x.shape[1] == 0:
+        sentence = f"{name} cannot be predicted: it has one group, or there are no other columns."
+        return Recoverability(None, "balanced_accuracy", chance, False, sentence)
+    rng = np.random.default_rng(seed)
+    train, test = _split(codes, True, rng)
+    train = train[:MAX_RECOVER_ROWS] if train.size > MAX_RECOVER_ROWS else train
+    y = np.searchsorted(present, codes)
+    weights = (1 / np.bincount(y[train], minlength=present.size))[y[train]]
+    kind = "decision" if present.size == 2 else "multiclass"
+    booster = _fit(x.iloc[train], y[train], kind, seed, RECOVER_PARAMS, weight=weights)
+    predicted = booster.predict(x.iloc[test])
+    guess = (predicted >= 0.5).astype(int) if present.size == 2 else predicted.argmax(axis=1)
+    score = float(balanced_accuracy_score(y[test], guess))
+    flag = score - chance >= RECOVERABLE_MARGIN
+    template = RECOVERABLE_SENTENCE if flag else NOT_RECOVERABLE_SENTENCE
+    return Recoverability(
+        score, "balanced_accuracy", chance, flag, template.format(attr=name, score=score, chance=chance)
+    )
+
+
+# --- flip test -------------------------------------------------------------------------------------------------
+
+
+def _reference_value(series: pd.Series, codes: np.ndarray, ref: int, binned: bool) -> Any:
+    """A value of the column that puts a row in the reference group (the median for a binned number)."""
+    members = series.iloc[np.flatnonzero(codes == ref)]
+    if binned:
+        return float(np.nanmedian(_as_float(members).to_numpy()))
+    return members.iloc[0]
+
+
+def _flip_shares(
+    surrogate: Surrogate, table: pd.DataFrame, column: str, value: Any, codes: np.ndarray, labels: Sequence[str]
+) -> dict[str, float]:
+    """Per group, the share of surrogate decisions that change when ``column`` is set to ``value``."""
+    before = surrogate.decide(surrogate.raw(table))
+    if column not in surrogate.prep.features:
+        changed = np.zeros(len(table), dtype=bool)
+    else:
+        flipped = table.copy()
+        flipped[column] = pd.Series([value] * len(table), index=table.index, dtype=table[column].dtype)
+        changed = surrogate.decide(surrogate.raw(flipped)) != before
+    counts = np.bincount(codes, minlength=len(labels))
+    hits = np.bincount(codes, weights=changed.astype(float), minlength=len(labels))
+    return {labels[g]: float(hits[g] / counts[g]) for g in range(len(labels)) if counts[g] > 0}
+
+
+# --- the entry points ------------------------------------------------------------------------------------------
+
+
+def _check_options(sample_size: object, include_protected: object, random_state: object) -> None:
+    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
+        raise ExplainError(
+            BAD_OPTION.format(
+                name="sample_size", expected="a whole number of at least 1", got=sample_size, fix="E.g. 5000."
+            )
+        )
+    if not isinstance(include_protected, bool):
+        raise ExplainError(
+            BAD_OPTION.format(name="include_protected", expected="True or False", got=include_protected, fix="")
+        )
+    if isinstance(random_state, bool) or not isinstance(random_state, int) or random_state < 0:
+        raise ExplainError(
+            BAD_OPTION.format(name="random_state", expected="a whole number ≥ 0", got=random_state, fix="E.g. 0.")
+        )
+
+
+def _groupings(df: pd.DataFrame, spec: AuditSpec) -> list[Grouping]:
+    return [
+        Grouping.from_codes(encode_groups(df[a.column], bins=a.bins, quantiles=a.quantiles)) for a in spec.protected
+    ]
+
+
+def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]) -> list[int | None]:
+    """Each attribute's reference group, chosen exactly as the audit chooses it."""
+    state = outcomes(df, spec)
+    out = []
+    for attr, grouping in zip(spec.protected, groupings, strict=True):
+        c = count_groups(grouping, state)
+        fav = c.positives if spec.positive_is_favorable else c.negatives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(c.n > 0, fav / np.maximum(c.n, 1), np.nan)
+        shown = np.ones(grouping.n_groups, dtype=bool)
+        ref, _ = _choose_reference(grouping, rate, c.n, shown, attr.reference, spec.min_group_size)
+        out.append(ref)
+    return out
+
+
+def _decision_words(spec: AuditSpec) -> str:
+    if spec.decision is not None:
+        return f"the positive decision ({_condition(spec.decision, spec.positive)})"
+    return f"the positive decision ({spec.score} ≥ {spec.threshold:g})"
+
+
+def explain(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    sample_size: int = 5000,
+    include_protected: bool = False,
+    random_state: int = 0,
+) -> Explanation:
+    """Explain what drives the decisions with a LightGBM surrogate and its SHAP values.
+
+    Parameters
+    ----------
+    df
+        The table (as :func:`analysis.load_table` returns it).
+    spec
+        Decision (or score), protected attributes and features.
+    sample_size
+        Rows to compute SHAP values for (uniform, topped up so every group keeps
+        min(its size, 100) rows).
+    include_protected
+        Give the surrogate the protected attributes too, and run the flip test.
+    random_state
+        Seed of the split, the samples and the models.
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    SpecError
+        When the spec does not fit the table.
+    ExplainError
+        When the data cannot train a surrogate (no features, one class, too few rows).
+    """
+    _check_options(sample_size, include_protected, random_state)
+    validate_spec(df, spec).raise_for_errors()
+    kind, target, known = _target(df, spec)
+    table = df.iloc[np.flatnonzero(known)]
+    positions = np.flatnonzero(known)
+    y = target[known]
+    _check_target(kind, y, spec)
+    columns = _feature_columns(df, spec, include_protected)
+    if not columns:
+        raise ExplainError(NO_FEATURES.format(dropped=""))
+    rng = np.random.default_rng(random_state)
+    train, test = _split(y, kind == "decision", rng)
+    prep, notes = _prep(table.iloc[train], columns)
+    if not prep.features:
+        raise ExplainError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
+    booster = _fit(prep.frame(table.iloc[train]), y[train], kind, random_state, SURROGATE_PARAMS)
+    positive = matches_any(df[spec.decision], spec.positive)[known] if spec.decision else None
+    threshold, rule = _threshold(spec, y, positive, kind)
+    surrogate = Surrogate(booster, prep, kind, threshold)
+    fidelity = _fidelity(kind, y[test], surrogate.raw(table.iloc[test]), spec)
+    groupings = _groupings(df, spec)
+    references = _references(df, spec, groupings)
+    codes = [g.codes[known] for g in groupings]
+    rows, uniform = _stratified_sample(len(table), codes, sample_size, rng)
+    contrib = surrogate.contributions(table.iloc[rows])
+    shap_values, expected = contrib[:, :-1], float(contrib[0, -1])
+    raw = shap_values.sum(axis=1) + expected
+    units = "log-odds" if kind == "decision" else "score"
+    features = prep.features
+    by_group, gap, proxies, recover, flip = {}, {}, {}, {}, {} if include_protected else None
+    pool = rows if len(table) <= MAX_RECOVER_ROWS else np.sort(rng.choice(len(table), MAX_RECOVER_ROWS, replace=False))
+    flip_rows = np.arange(len(table)) if len(table) <= MAX_FLIP_ROWS else train
+    proxy_rows = train[:MAX_PROXY_ROWS] if train.size > MAX_PROXY_ROWS else train
+    binned = {c: _binned(table[c].iloc[proxy_rows]) for c in features}
+    pool_frame = prep.frame(table.iloc[pool])
+    for attr, grouping, ref, attr_codes in zip(spec.protected, groupings, references, codes, strict=True):
+        name = grouping.name
+        by_group[name], gap[name] = _attribute_summaries(
+            name, grouping.labels, attr_codes[rows], ref, shap_values, raw, features, units
+        )
+        others = [c for c in features if c != name]
+        proxies[name] = _proxies(binned, attr_codes[proxy_rows], others)
+        recover[name] = _recoverability(
+            name, pool_frame[prep.names(others)], attr_codes[pool], grouping.labels, random_state
+        )
+        if flip is not None and ref is not None:
+            value = _reference_value(df[name], grouping.codes, ref, attr.binned)
+            flip[name] = _flip_shares(
+                surrogate, table.iloc[flip_rows], name, value, attr_codes[flip_rows], grouping.labels
+            )
+    sample = ExplanationSample(
+        rows=positions[rows],
+        shap=shap_values,
+        values=df.iloc[positions[rows]][list(features)].set_axis(positions[rows]),
+        expected_value=expected,
+        raw_output=raw,
+        groups={g.name: tuple(g.labels[c] for c in c_[rows]) for g, c_ in zip(groupings, codes, strict=True)},
+        uniform=uniform,
+    )
+    return Explanation(
+        model=ModelInfo(
+            kind="lightgbm",
+            target=kind,
+            units=units,
+            features=features,
+            n_rows=len(table),
+            n_train=int(train.size),
+            n_test=int(test.size),
+            threshold=threshold if kind == "score" else None,
+            threshold_rule=rule,
+            notes=notes,
+        ),
+        fidelity=fidelity,
+        sample_size=sample_size,
+        random_state=random_state,
+        global_importance=_global_importance(shap_values, uniform, features),
+        by_group=by_group,
+        gap=gap,
+        proxies=proxies,
+        recoverability=recover,
+        flip_test=flip,
+        sample=sample,
+        surrogate=surrogate,
+        include_protected=include_protected,
+        reference={g.name: None if r is None else g.labels[r] for g, r in zip(groupings, references, strict=True)},
+        mean_output=float(raw[uniform].mean()),
+        mean_probability=float((1 / (1 + np.exp(-raw[uniform]))).mean()) if kind == "decision" else None,
+        decision_words=_decision_words(spec),
+    )
+
+
+def _value_text(value: object) -> str:
+    key = value_key(value)
+    return MISSING_GROUP if key is None else key
+
+
+def _local_sentence(e: Explanation, output: float, probability: float | None, top: Sequence[tuple]) -> str:
+    units = e.model.units
+    if probability is not None:
+        text = (
+            f"This row's predicted chance of {e.decision_words} is {probability:.2f} (average {e.mean_probability:.2f})"
+        )
+    else:
+        text = f"This row's predicted score is {output:.3g} (average {e.mean_output:.3g})"
+    down = [c for c in top if c[2] < 0]
+    up = [c for c in top if c[2] > 0]
+    parts = []
+    if down:
+        parts.append(
+            f"the largest push down came from {down[0][0]} = {down[0][1]} ({_signed(down[0][2], units)} {units})"
+        )
+    if up:
+        parts.append(f"the largest push up from {up[0][0]} = {up[0][1]} ({_signed(up[0][2], units)} {units})")
+    return text + ("; " + " and ".join(parts) if parts else "") + "."
+
+
+def explain_row(explanation: Explanation, df: pd.DataFrame, row: int) -> LocalExplanation:
+    """One row's surrogate output and its drivers.
+
+    Parameters
+    ----------
+    explanation
+        From :func:`explain` on ``df``.
+    df
+        The same table.
+    row
+        Positional index into ``df``.
+
+    Returns
+    -------
+    LocalExplanation
+    """
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not 0 <= row < len(df):
+        raise ExplainError(BAD_ROW.format(last=len(df) - 1, got=row))
+    surrogate: Surrogate = explanation.surrogate
+    missing = [c for c in surrogate.prep.features if c not in df.columns]
+    if missing:
+        raise ExplainError(MISSING_COLUMNS.format(columns=", ".join(repr(c) for c in missing)))
+    one = df.iloc[[int(row)]]
+    contrib = surrogate.contributions(one)[0]
+    shap_values, base = contrib[:-1], float(contrib[-1])
+    output = float(shap_values.sum() + base)
+    probability = 1 / (1 + math.exp(-output)) if surrogate.target == "decision" else None
+    order = np.argsort(-np.abs(shap_values), kind="stable")
+    features = surrogate.prep.features
+    contributions = tuple((features[j], _value_text(one[features[j]].iloc[0]), float(shap_values[j])) for j in order)
+    return LocalExplanation(
+        row=int(row),
+        output=output,
+        probability=probability,
+        base_value=base,
+        contributions=contributions,
+        sentence=_local_sentence(explanation, output, probability, contributions),
+    )
