@@ -58,5 +58,6 @@ sidebar()
 pages = [
     st.Page("pages/data.py", title="Data", icon="📄", default=True),
     st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
+    st.Page("pages/drivers.py", title="Drivers", icon="🔍"),
 ]
 st.navigation(pages).run()

@@ -14,10 +14,12 @@ import streamlit as st
 
 from analysis import (
     AuditSpec,
+    Explanation,
     LoadedTable,
     SpecSuggestion,
     SpecValidation,
     encode_groups,
+    explain,
     load_table,
     profile_columns,
     suggest_roles,
@@ -29,6 +31,7 @@ from analysis.profile import ColumnProfile
 __all__ = [
     "SAMPLES",
     "audit_result",
+    "explanation",
     "group_sizes",
     "load_sample",
     "load_upload",
@@ -86,3 +89,15 @@ def audit_result(sha256: str, spec_json: str, confidence: float, _df: pd.DataFra
     """The audit of the dataset with this hash under a spec (given as JSON) at this confidence level."""
     spec = AuditSpec.from_json(spec_json)
     return audit(_df, spec, confidence=confidence, dataset_name=dataset_name, dataset_sha256=sha256)
+
+
+@st.cache_data(**(SESSION | {"max_entries": 4}))
+def explanation(
+    sha256: str, spec_json: str, sample_size: int, include_protected: bool, random_state: int, _df: pd.DataFrame
+) -> Explanation:
+    """The SHAP explanation of the surrogate model of the dataset with this hash under a spec (given as JSON).
+
+    Fewer entries than the other caches: each holds a trained model and a sample of SHAP values.
+    """
+    spec = AuditSpec.from_json(spec_json)
+    return explain(_df, spec, sample_size=sample_size, include_protected=include_protected, random_state=random_state)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from analysis.audit import AttributeAudit, MetricValue
@@ -25,11 +26,25 @@ __all__ = [
     "calibration_data",
     "decision_distribution_chart",
     "decision_distribution_data",
+    "dependence_chart",
+    "dependence_data",
     "error_rates_chart",
     "error_rates_data",
     "favorable_rate_chart",
     "favorable_rate_data",
+    "gap_waterfall_chart",
+    "gap_waterfall_data",
+    "group_drivers_chart",
+    "group_drivers_data",
     "group_role",
+    "importance_chart",
+    "importance_data",
+    "local_waterfall_chart",
+    "local_waterfall_data",
+    "proxy_chart",
+    "proxy_data",
+    "shap_strip_chart",
+    "shap_strip_data",
 ]
 
 REFERENCE, COMPARED, TOO_SMALL = "reference group", "compared", "too small to conclude"
@@ -273,3 +288,418 @@ def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = 0.
         .properties(height=alt.Step(ROW_STEP))
     )
     return _meta(chart, "decision_distribution", audit)
+
+
+# === drivers (SHAP values of the surrogate model) ===========================================
+#
+# The builders below take an ``analysis.explain.Explanation`` (or one of its parts) and mark
+# every spec with ``usermeta = {"chart": kind, ...}`` (plus the attribute, group or feature the
+# chart is about). Feature names, values and group labels are data: they reach the browser as
+# Vega-Lite data, axis labels and tooltips, drawn as text and escaped.
+
+DIRECTIONS = ("raises the output", "lowers the output", "total")
+DIRECTION_COLORS = ("#d9822b", "#3b75af", "#7f7f7f")
+FLAG_LABELS = ("likely proxy", "below the threshold")
+FLAG_COLORS = ("#c0504d", "#9fb6d3")
+SHAP_TITLE = "SHAP value (effect on the surrogate's output)"
+MAX_POINTS = 4800  # per chart: altair refuses more than 5,000 rows, and browsers slow down
+
+
+def _tag(chart: alt.TopLevelMixin, kind: str, **about: object) -> Any:
+    return chart.properties(usermeta={"chart": kind, **{k: v for k, v in about.items() if v is not None}})
+
+
+def _rows(n: int, max_rows: int, seed: int) -> np.ndarray:
+    """Positions of at most ``max_rows`` of ``n`` sampled rows, the same on every call."""
+    if n <= max_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_rows, replace=False))
+
+
+def _numeric(values: pd.Series) -> pd.Series | None:
+    """The values as floats when the column is numeric (bools count), else None."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return pd.to_numeric(values, errors="coerce").astype(float)
+    return None
+
+
+def _value_text(values: pd.Series) -> list[str]:
+    return ["(missing)" if pd.isna(v) else str(v) for v in values]
+
+
+def _direction(value: float) -> str:
+    return DIRECTIONS[0] if value >= 0 else DIRECTIONS[1]
+
+
+def _direction_color() -> alt.Color:
+    return alt.Color(
+        "direction:N",
+        scale=alt.Scale(domain=list(DIRECTIONS), range=list(DIRECTION_COLORS)),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+
+
+def _features(explanation: Any, top: int | None) -> list[str]:
+    """Feature names by mean |SHAP|, descending (the first ``top`` of them)."""
+    names = [item.feature for item in explanation.global_importance]
+    return names if top is None else names[:top]
+
+
+# --- global importance ----------------------------------------------------------------------
+
+
+def importance_data(explanation: Any, *, top: int | None = None) -> pd.DataFrame:
+    """One row per feature: mean |SHAP| over the sample, descending."""
+    rows = [
+        {"feature": item.feature, "mean_abs_shap": float(item.mean_abs_shap)}
+        for item in explanation.global_importance[:top]
+    ]
+    return pd.DataFrame(rows, columns=["feature", "mean_abs_shap"])
+
+
+def importance_chart(explanation: Any, *, top: int | None = 15) -> Any:
+    """Bars of mean |SHAP| per feature, the strongest driver on top."""
+    data = importance_data(explanation, top=top)
+    chart = (
+        alt.Chart(data)
+        .mark_bar(color=ROLE_COLORS[0])
+        .encode(
+            y=alt.Y("feature:N", sort=list(data["feature"]), title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("mean_abs_shap:Q", title="Mean |SHAP value| (average effect on the output)"),
+            tooltip=[
+                alt.Tooltip("feature:N", title="feature"),
+                alt.Tooltip("mean_abs_shap:Q", title="mean |SHAP|", format=".4f"),
+            ],
+        )
+        .properties(height=alt.Step(ROW_STEP))
+    )
+    return _tag(chart, "importance")
+
+
+# --- SHAP values per feature (beeswarm-style strip chart) -----------------------------------
+
+
+def _spread(shap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Vertical offsets in [-0.42, 0.42], wider where SHAP values are dense: a beeswarm's outline."""
+    if len(shap) == 0:
+        return np.zeros(0)
+    counts, edges = np.histogram(shap, bins=min(40, max(1, len(shap) // 5)))
+    density = counts[np.clip(np.searchsorted(edges, shap, side="right") - 1, 0, len(counts) - 1)]
+    return rng.uniform(-1, 1, len(shap)) * 0.42 * np.sqrt(density / max(counts.max(), 1))
+
+
+def shap_strip_data(
+    explanation: Any, *, color_by: str | None = None, top: int | None = 12, max_rows: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """One row per sampled row and feature: SHAP value, feature value (as text and as a rank within the
+    feature, null for non-numeric features), the row's group under ``color_by`` and a vertical offset.
+    At most ``max_rows`` sampled rows, and at most ``MAX_POINTS`` rows in all."""
+    sample = explanation.sample
+    features = list(explanation.model.features)
+    shap = np.asarray(sample.shap, dtype=float)
+    shown = _features(explanation, top)
+    keep = _rows(shap.shape[0], min(max_rows, MAX_POINTS // max(len(shown), 1)), seed)
+    groups = list(sample.groups[color_by]) if color_by is not None else None
+    rng = np.random.default_rng(seed)
+    frames = []
+    for feature in shown:
+        j = features.index(feature)
+        values = sample.values[feature].iloc[keep].reset_index(drop=True)
+        numeric = _numeric(values)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "feature": feature,
+                    "row": np.asarray(sample.rows)[keep],
+                    "shap": shap[keep, j],
+                    "value": _value_text(values),
+                    "value_rank": numeric.rank(pct=True) if numeric is not None else np.nan,
+                    "group": [groups[i] for i in keep] if groups is not None else None,
+                    "offset": _spread(shap[keep, j], rng),
+                }
+            )
+        )
+    columns = ["feature", "row", "shap", "value", "value_rank", "group", "offset"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def shap_strip_chart(
+    explanation: Any, *, color_by: str | None = None, top: int | None = 12, max_rows: int = 1000
+) -> Any:
+    """Every sampled row's SHAP value per feature, one strip per feature, coloured by the feature's value
+    (low → high; grey for non-numeric features) or, with ``color_by``, by the row's group of that attribute."""
+    data = shap_strip_data(explanation, color_by=color_by, top=top, max_rows=max_rows)
+    if color_by is None:
+        color: Any = alt.condition(
+            "datum.rank >= 0",
+            alt.Color(
+                "rank:Q",
+                scale=alt.Scale(scheme="viridis", domain=[0, 1]),
+                legend=alt.Legend(title="feature value (rank: low → high)", format=".0%", orient="top"),
+            ),
+            alt.value("#9a9a9a"),
+        )
+    else:
+        color = alt.Color("group:N", legend=alt.Legend(title=color_by, orient="top", labelLimit=200))
+    tooltip = [
+        alt.Tooltip("feature:N", title="feature"),
+        alt.Tooltip("value:N", title="value"),
+        alt.Tooltip("shap:Q", title="SHAP", format="+.4f"),
+        alt.Tooltip("row:Q", title="row"),
+    ]
+    if color_by is not None:
+        tooltip.insert(2, alt.Tooltip("group:N", title=color_by))
+    y = alt.Y("feature:N", sort=_features(explanation, top), title=None, axis=alt.Axis(labelLimit=220, grid=True))
+    points = (
+        alt.Chart(data)
+        .transform_calculate(rank="isValid(datum.value_rank) ? datum.value_rank : -1")  # null colour: no dot
+        .mark_circle(size=14, opacity=0.6)
+        .encode(
+            x=alt.X("shap:Q", title=SHAP_TITLE),
+            y=y,
+            yOffset=alt.YOffset("offset:Q", scale=alt.Scale(domain=[-0.5, 0.5])),
+            color=color,
+            tooltip=tooltip,
+        )
+    )
+    zero = alt.Chart(data).transform_aggregate(rows="count()").mark_rule(color="#888888").encode(x=alt.datum(0))
+    chart = alt.layer(zero, points).properties(height=alt.Step(ROW_STEP * 1.6))
+    return _tag(chart, "shap_strip", attribute=color_by)
+
+
+# --- drivers by group -----------------------------------------------------------------------
+
+
+def group_drivers_data(explanation: Any, attribute: str, *, top: int | None = 15) -> pd.DataFrame:
+    """One row per group and feature: the mean signed SHAP value of the group's sampled rows."""
+    groups = explanation.by_group[attribute]
+    rows = [
+        {"group": group, "feature": feature, "mean_shap": float(means[feature])}
+        for group, means in groups.items()
+        for feature in _features(explanation, top)
+        if feature in means
+    ]
+    return pd.DataFrame(rows, columns=["group", "feature", "mean_shap"])
+
+
+def group_drivers_chart(explanation: Any, attribute: str, *, top: int | None = 15) -> Any:
+    """Heatmap: features (strongest on top) × groups, coloured by mean signed SHAP (0 is white)."""
+    data = group_drivers_data(explanation, attribute, top=top)
+    limit = float(data["mean_shap"].abs().max()) if len(data) else 1.0
+    base = alt.Chart(data).encode(
+        x=alt.X(
+            "group:N",
+            sort=list(explanation.by_group[attribute]),
+            title=attribute,
+            axis=alt.Axis(labelAngle=0, labelLimit=140, orient="top"),
+        ),
+        y=alt.Y("feature:N", sort=_features(explanation, top), title=None, axis=alt.Axis(labelLimit=220)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "mean_shap:Q",
+            scale=alt.Scale(scheme="blueorange", domain=[-limit or -1, limit or 1], domainMid=0),
+            legend=alt.Legend(title="mean SHAP", orient="right"),
+        ),
+        tooltip=[
+            alt.Tooltip("group:N", title=attribute),
+            alt.Tooltip("feature:N", title="feature"),
+            alt.Tooltip("mean_shap:Q", title="mean SHAP", format="+.4f"),
+        ],
+    )
+    labels = base.mark_text(fontSize=11).encode(text=alt.Text("mean_shap:Q", format="+.2r"))
+    chart = alt.layer(cells, labels).properties(height=alt.Step(ROW_STEP))
+    return _tag(chart, "group_drivers", attribute=attribute)
+
+
+# --- waterfalls (gap decomposition, local explanation) --------------------------------------
+
+
+def _waterfall_rows(steps: list[tuple[str, float]], *, start: float = 0.0) -> list[dict[str, object]]:
+    rows, level = [], start
+    for order, (step, value) in enumerate(steps):
+        rows.append(
+            {"order": order, "step": step, "value": value, "start": level, "end": level + value}
+            | {"direction": _direction(value), "kind": "feature"}
+        )
+        level += value
+    return rows
+
+
+def _top_steps(pairs: list[tuple[str, float]], top: int) -> list[tuple[str, float]]:
+    """The first ``top`` (label, value) pairs, and the rest summed into one step."""
+    if len(pairs) <= top + 1:
+        return pairs
+    rest = pairs[top:]
+    return [*pairs[:top], (f"{len(rest)} other features", float(sum(v for _, v in rest)))]
+
+
+def gap_waterfall_data(gap: Any, *, top: int = 8) -> pd.DataFrame:
+    """The steps from 0 to the gap: one per feature (the ``top`` largest, then the rest together),
+    and a last ``total`` row from 0 to the gap. The feature steps sum to the gap."""
+    pairs = [(str(feature), float(value)) for feature, value in gap.contributions]
+    rows = _waterfall_rows(_top_steps(pairs, top))
+    if len(pairs) > top + 1:
+        rows[-1]["kind"] = "other"
+    total = float(gap.total)
+    rows.append(
+        {"order": len(rows), "step": "gap", "value": total, "start": 0.0, "end": total, "direction": DIRECTIONS[2]}
+        | {"kind": "total"}
+    )
+    return pd.DataFrame(rows, columns=["order", "step", "kind", "value", "start", "end", "direction"])
+
+
+def local_waterfall_data(local: Any, *, top: int = 8) -> pd.DataFrame:
+    """The steps from the average output (``base``) to this row's output: one per feature
+    (``feature = value``; the ``top`` largest, then the rest together) and a last ``total`` row."""
+    pairs = [(f"{feature} = {text}", float(shap)) for feature, text, shap in local.contributions]
+    base = float(local.base_value)
+    rows = [{"order": 0, "step": "average output", "value": base, "start": 0.0, "end": base} | {"kind": "base"}]
+    rows[0]["direction"] = DIRECTIONS[2]
+    steps = _waterfall_rows(_top_steps(pairs, top), start=base)
+    if len(pairs) > top + 1:
+        steps[-1]["kind"] = "other"
+    for row in steps:
+        row["order"] += 1
+    rows += steps
+    output = float(local.output)
+    rows.append(
+        {"order": len(rows), "step": "this row", "value": output, "start": 0.0, "end": output}
+        | {"direction": DIRECTIONS[2], "kind": "total"}
+    )
+    return pd.DataFrame(rows, columns=["order", "step", "kind", "value", "start", "end", "direction"])
+
+
+def _waterfall_chart(data: pd.DataFrame, *, x_title: str) -> Any:
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", sort=list(data["step"]), title=None, axis=alt.Axis(labelLimit=260)),
+    )
+    tooltip = [
+        alt.Tooltip("step:N", title="step"),
+        alt.Tooltip("value:Q", title="contribution", format="+.4f"),
+        alt.Tooltip("end:Q", title="running total", format="+.4f"),
+    ]
+    bars = base.mark_bar().encode(
+        x=alt.X("start:Q", title=x_title), x2="end:Q", color=_direction_color(), tooltip=tooltip
+    )
+    labels = (
+        base.mark_text(align="left", dx=4, fontSize=11)
+        .encode(x=alt.X("right:Q"), text=alt.Text("value:Q", format="+.3f"))
+        .transform_calculate(right="max(datum.start, datum.end)")
+    )
+    zero = alt.Chart(data).transform_aggregate(rows="count()").mark_rule(color="#888888").encode(x=alt.datum(0))
+    return alt.layer(zero, bars, labels).properties(height=alt.Step(ROW_STEP))
+
+
+def gap_waterfall_chart(gap: Any, *, attribute: str, group: str, unit: str = "log-odds", top: int = 8) -> Any:
+    """Waterfall of the gap in mean output between ``group`` and its reference, feature by feature."""
+    data = gap_waterfall_data(gap, top=top)
+    chart = _waterfall_chart(data, x_title=f"Gap in mean output, {group} minus {gap.reference} ({unit})")
+    return _tag(chart, "gap_waterfall", attribute=attribute, group=group)
+
+
+def local_waterfall_chart(local: Any, *, unit: str = "log-odds", top: int = 8) -> Any:
+    """Waterfall from the average output to one row's output, through its strongest drivers."""
+    data = local_waterfall_data(local, top=top)
+    chart = _waterfall_chart(data, x_title=f"Surrogate output ({unit})")
+    return _tag(chart, "local_waterfall", row=int(local.row))
+
+
+# --- proxies --------------------------------------------------------------------------------
+
+
+def proxy_data(proxies: Any) -> pd.DataFrame:
+    """One row per feature: how well it alone predicts the attribute, and whether that is flagged."""
+    rows = [
+        {"feature": p.feature, "score": float(p.score), "flag": FLAG_LABELS[0] if p.flag else FLAG_LABELS[1]}
+        for p in proxies
+    ]
+    return pd.DataFrame(rows, columns=["feature", "score", "flag"])
+
+
+def proxy_chart(
+    proxies: Any, *, attribute: str, threshold: float | None = None, score_title: str = "proxy score", top: int = 15
+) -> Any:
+    """Bars of each feature's proxy score (flagged ones in red), with a rule at ``threshold``."""
+    data = proxy_data(proxies[:top])
+    bars = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", sort=list(data["feature"]), title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("score:Q", title=f"How well the feature alone predicts {attribute} ({score_title})"),
+            color=alt.Color(
+                "flag:N",
+                scale=alt.Scale(domain=list(FLAG_LABELS), range=list(FLAG_COLORS)),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("feature:N", title="feature"),
+                alt.Tooltip("score:Q", title=score_title, format=".3f"),
+                alt.Tooltip("flag:N", title="flag"),
+            ],
+        )
+    )
+    layers = [bars]
+    if threshold is not None:
+        one_row = alt.Chart(data).transform_aggregate(rows="count()")
+        rule = one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(threshold))
+        label = rule.mark_text(align="left", dx=4, dy=-6, color="#c0504d", fontSize=11).encode(
+            y=alt.value(0), text=alt.value(f"flag threshold ({threshold:g})")
+        )
+        layers += [rule, label]
+    chart = alt.layer(*layers).properties(height=alt.Step(ROW_STEP))
+    return _tag(chart, "proxies", attribute=attribute)
+
+
+# --- dependence -----------------------------------------------------------------------------
+
+
+def dependence_data(
+    explanation: Any, feature: str, *, color_by: str | None = None, max_rows: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """One row per sampled row: the feature's value (``x``: a float when numeric, else text), its SHAP
+    value, and the row's group under ``color_by``."""
+    sample = explanation.sample
+    shap = np.asarray(sample.shap, dtype=float)
+    keep = _rows(shap.shape[0], min(max_rows, MAX_POINTS), seed)
+    values = sample.values[feature].iloc[keep].reset_index(drop=True)
+    numeric = _numeric(values)
+    groups = list(sample.groups[color_by]) if color_by is not None else None
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "row": np.asarray(sample.rows)[keep],
+            "x": numeric if numeric is not None else _value_text(values),
+            "value": _value_text(values),
+            "shap": shap[keep, list(explanation.model.features).index(feature)],
+            "group": [groups[i] for i in keep] if groups is not None else None,
+            "offset": rng.uniform(-0.35, 0.35, len(keep)),
+        }
+    )
+
+
+def dependence_chart(explanation: Any, feature: str, *, color_by: str | None = None, max_rows: int = 2000) -> Any:
+    """Scatter of a feature's value against its SHAP value, coloured by group; categories are jittered."""
+    data = dependence_data(explanation, feature, color_by=color_by, max_rows=max_rows)
+    numeric = pd.api.types.is_numeric_dtype(data["x"])
+    encoding: dict[str, Any] = {
+        "x": alt.X("x:Q", title=feature, scale=alt.Scale(zero=False))
+        if numeric
+        else alt.X("x:N", title=feature, axis=alt.Axis(labelAngle=-30, labelLimit=160)),
+        "y": alt.Y("shap:Q", title=f"SHAP value of {feature}"),
+        "tooltip": [
+            alt.Tooltip("value:N", title=feature),
+            alt.Tooltip("shap:Q", title="SHAP", format="+.4f"),
+            alt.Tooltip("row:Q", title="row"),
+        ],
+    }
+    if not numeric:
+        encoding["xOffset"] = alt.XOffset("offset:Q", scale=alt.Scale(domain=[-0.5, 0.5]))
+    if color_by is not None:
+        encoding["color"] = alt.Color("group:N", legend=alt.Legend(title=color_by, orient="top", labelLimit=200))
+        encoding["tooltip"].insert(1, alt.Tooltip("group:N", title=color_by))
+    points = alt.Chart(data).mark_circle(size=16, opacity=0.55).encode(**encoding)
+    zero = alt.Chart(data).transform_aggregate(rows="count()").mark_rule(color="#888888").encode(y=alt.datum(0))
+    chart = alt.layer(zero, points).properties(height=320)
+    return _tag(chart, "dependence", feature=feature, attribute=color_by)

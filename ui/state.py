@@ -60,6 +60,17 @@ class W:
     CONFIDENCE = "fairness_confidence"
     FAIRNESS_TAB = "fairness_tab"
     INTERSECTION = "fairness_intersection"
+    DRIVERS_FORM = "drivers_options"
+    DRIVERS_SAMPLE_SIZE = "drivers_sample_size"
+    DRIVERS_PROTECTED = "drivers_include_protected"
+    DRIVERS_SEED = "drivers_seed"
+    DRIVERS_COMPUTE = "drivers_compute"
+    DRIVERS_STRIP_COLOR = "drivers_strip_color"
+    DRIVERS_ATTRIBUTE = "drivers_attribute"
+    DRIVERS_GAP_GROUP = "drivers_gap_group"
+    DRIVERS_FEATURE = "drivers_dependence_feature"
+    DRIVERS_ROW_PICK = "drivers_row_pick"
+    DRIVERS_ROW = "drivers_row"
 
     @staticmethod
     def bins(column: str) -> str:
@@ -76,6 +87,14 @@ class W:
     @staticmethod
     def fairness_table(kind: str, attribute: str) -> str:
         return f"fairness_table::{kind}::{attribute}"
+
+    @staticmethod
+    def drivers_chart(kind: str) -> str:
+        return f"drivers_chart::{kind}"
+
+    @staticmethod
+    def drivers_table(kind: str) -> str:
+        return f"drivers_table::{kind}"
 
 
 @dataclass(frozen=True)

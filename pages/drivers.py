@@ -1,0 +1,408 @@
+"""Drivers page: what drives the decisions, read from the SHAP values of a surrogate model of them."""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analysis import AuditSpec, Explanation, LocalExplanation, ParityLabError, explain_row
+from analysis.counts import outcomes
+from analysis.explain import PROXY_THRESHOLD
+from ui import cached, charts, state
+from ui.state import W
+from ui.text import md
+
+DEFAULT_SAMPLE_SIZE = 5000
+MIN_SAMPLE_SIZE, MAX_SAMPLE_SIZE = 100, 50_000
+TOP_FEATURES = 15
+EXAMPLES_PER_KIND = 3
+BY_VALUE = "feature value"
+OPTION_DEFAULTS = {W.DRIVERS_SAMPLE_SIZE: DEFAULT_SAMPLE_SIZE, W.DRIVERS_SEED: 0, W.DRIVERS_PROTECTED: False}
+KEEP = {"persist_state": "session"}
+
+SURROGATE_NOTE = """
+A **surrogate model** (gradient-boosted trees) is trained to reproduce the decisions from the feature columns;
+**SHAP values** then split each of its outputs into one contribution per feature, which add up to the output.
+They explain the surrogate: they describe the real decision process only as far as the surrogate agrees with it
+(see the fidelity below). They show association, not cause: a feature that drives the surrogate may stand in for
+something else.
+"""
+
+
+class Options(NamedTuple):
+    sample_size: int
+    include_protected: bool
+    random_state: int
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def unit(explanation: Explanation) -> str:
+    """What the surrogate's raw output is measured in."""
+    return "log-odds" if explanation.model.units == "log-odds" else "score units"
+
+
+def number(value: float | None, spec: str = ".3f") -> str:
+    return "—" if value is None or not np.isfinite(value) else format(value, spec)
+
+
+def chart(figure: object, kind: str, description: str) -> None:
+    st.altair_chart(figure, key=W.drivers_chart(kind), width="stretch", alt=description)
+
+
+def keep_valid(key: str, options: list, default: object = None) -> None:
+    """Reset a widget whose remembered value is not among its options any more (another dataset or spec)."""
+    if options and state.get(key) not in options:
+        state.set_widgets({key: options[0] if default is None else default})
+
+
+# ---------------------------------------------------------------- page frame
+
+
+def require_spec() -> tuple[state.Dataset, AuditSpec]:
+    data, spec = state.dataset(), state.spec()
+    if data is None or spec is None:
+        st.info(
+            "Nothing to explain yet. Confirm which columns hold the decision, the protected attributes and the "
+            "features on the Data page first."
+        )
+        st.page_link("pages/data.py", label="Go to the Data page", icon="📄")
+        st.stop()
+    return data, spec
+
+
+def show_options() -> Options:
+    state.set_widgets({k: v for k, v in OPTION_DEFAULTS.items() if state.get(k) is None})
+    with st.form(W.DRIVERS_FORM, border=False, enter_to_submit=False):
+        size, seed, protected, button = st.columns([3, 2, 4, 2], vertical_alignment="bottom")
+        size.number_input(
+            "Rows to explain (SHAP sample)",
+            min_value=MIN_SAMPLE_SIZE,
+            max_value=MAX_SAMPLE_SIZE,
+            step=500,
+            key=W.DRIVERS_SAMPLE_SIZE,
+            **KEEP,
+            help="SHAP values are computed on a sample stratified by protected group, so small groups are "
+            "represented. Larger samples are steadier and slower.",
+        )
+        seed.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=W.DRIVERS_SEED, **KEEP)
+        protected.checkbox(
+            "Let the surrogate see the protected attributes",
+            key=W.DRIVERS_PROTECTED,
+            **KEEP,
+            help="Off by default. Needed for the flip test, which sets each row's attribute to the reference group "
+            "and counts the decisions that change.",
+        )
+        button.form_submit_button("Compute drivers", key=W.DRIVERS_COMPUTE, type="primary")
+    return Options(
+        int(state.get(W.DRIVERS_SAMPLE_SIZE)), bool(state.get(W.DRIVERS_PROTECTED)), int(state.get(W.DRIVERS_SEED))
+    )
+
+
+def run_explain(data: state.Dataset, spec: AuditSpec, options: Options) -> Explanation:
+    started = time.perf_counter()
+    with st.status("Training the surrogate model and computing SHAP values…", expanded=False) as status:
+        st.write(f"Surrogate model of the decisions in {data.table.report.rows:,} rows, then exact tree SHAP values.")
+        try:
+            result = cached.explanation(
+                data.sha256,
+                spec.to_json(),
+                options.sample_size,
+                options.include_protected,
+                options.random_state,
+                data.table.data,
+            )
+        except ParityLabError as exc:
+            status.update(label="The decisions could not be explained", state="error")
+            error = str(exc)
+        else:
+            seconds = time.perf_counter() - started
+            took = "from the cache" if seconds < 0.5 else f"in {seconds:.1f} s"
+            status.update(label=f"Surrogate model and SHAP values ready ({took})", state="complete")
+            return result
+    st.error(md(error))
+    st.stop()
+
+
+def show_scope(explanation: Explanation) -> None:
+    model = explanation.model
+    target = "the decision" if model.target == "decision" else "the score"
+    protected = "including" if explanation.flip_test is not None else "without"
+    st.caption(
+        f"Surrogate: {md(model.kind)} trained on {model.n_train:,} rows to reproduce {target} from "
+        f"{len(model.features)} features ({protected} the protected attributes), tested on {model.n_test:,} "
+        f"held-out rows. SHAP values: exact tree SHAP on a sample of **{len(explanation.sample.rows):,} rows** "
+        f"stratified by protected group (asked for {explanation.sample_size:,}; seed **{explanation.random_state}**). "
+        f"Outputs are in {unit(explanation)}."
+    )
+    for note in model.notes:
+        st.info(md(note))
+    with st.expander("What is explained, and how"):
+        st.markdown(SURROGATE_NOTE)
+        st.markdown("**Features the surrogate sees:** " + ", ".join(md(f) for f in model.features))
+
+
+# ---------------------------------------------------------------- sections
+
+
+def show_fidelity(explanation: Explanation) -> None:
+    st.subheader("How faithful is the surrogate?")
+    fidelity = explanation.fidelity
+    if explanation.model.target == "decision":
+        cards = [
+            ("Accuracy", fidelity.accuracy, "Share of held-out rows where it gives the real decision."),
+            ("AUC", fidelity.auc, "How well its output ranks positive decisions above the others (0.5 = chance)."),
+        ]
+    else:
+        cards = [("R²", fidelity.r2, "Share of the held-out scores' variance it reproduces (1 = all).")]
+    if fidelity.baseline_accuracy is not None:
+        cards.append(
+            ("Always the commonest decision", fidelity.baseline_accuracy, "Accuracy of a model that never varies.")
+        )
+    columns = st.columns(4)
+    for column, (label, value, help_text) in zip(columns, cards, strict=False):
+        column.metric(label, number(value), help=help_text, border=True)
+    if fidelity.low:
+        st.warning("**Low fidelity.** " + md(fidelity.message), icon="⚠️")
+    else:
+        st.caption(md(fidelity.message))
+
+
+def show_global(explanation: Explanation, attributes: list[str]) -> None:
+    st.subheader("What drives the decisions overall")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Mean |SHAP value| per feature**")
+        chart(charts.importance_chart(explanation, top=TOP_FEATURES), "importance", "Mean absolute SHAP per feature.")
+        st.caption("How much each feature moves the surrogate's output on average, in either direction.")
+    with right:
+        st.markdown("**Every sampled row's SHAP values**")
+        keep_valid(W.DRIVERS_STRIP_COLOR, [BY_VALUE, *attributes])
+        color = st.radio(
+            "Colour by", [BY_VALUE, *attributes], key=W.DRIVERS_STRIP_COLOR, **KEEP, horizontal=True, format_func=md
+        )
+        figure = charts.shap_strip_chart(explanation, color_by=None if color == BY_VALUE else color, top=12)
+        chart(figure, "shap_strip", "SHAP value of every sampled row, one strip per feature.")
+        st.caption(
+            "One dot per sampled row (up to 1,000). Right of the line the feature raised the output, left of it "
+            "lowered it; the wider a strip, the more rows share that effect. Non-numeric features are grey when "
+            "colouring by value."
+        )
+
+
+def pick_attribute(explanation: Explanation) -> str | None:
+    attributes = list(explanation.by_group)
+    if not attributes:
+        st.info("No protected attribute to compare groups by: choose one on the Data page.")
+        return None
+    keep_valid(W.DRIVERS_ATTRIBUTE, attributes)
+    # Selectbox options are drawn as plain text (radio options and labels are Markdown: those go through md()).
+    return st.selectbox(
+        "Protected attribute",
+        attributes,
+        key=W.DRIVERS_ATTRIBUTE,
+        **KEEP,
+        help="Used by the sections below: drivers by group, the gap, proxies and the dependence view.",
+    )
+
+
+def show_by_group(explanation: Explanation, attribute: str) -> None:
+    st.subheader("Drivers by group")
+    figure = charts.group_drivers_chart(explanation, attribute, top=TOP_FEATURES)
+    chart(figure, "group_drivers", "Mean signed SHAP value per feature and group.")
+    st.caption(
+        f"Mean signed SHAP value of each feature among the sampled rows of each **{md(attribute)}** group: orange "
+        "cells raise the group's output on average, blue cells lower it."
+    )
+
+
+def show_gap(explanation: Explanation, attribute: str) -> None:
+    st.subheader("Where the gap comes from")
+    gaps = explanation.gap.get(attribute, {})
+    if not gaps:
+        st.info(md(f"No group of {attribute} to compare with a reference group."))
+        return
+    groups = list(gaps)
+    keep_valid(W.DRIVERS_GAP_GROUP, groups, default=max(groups, key=lambda g: abs(gaps[g].total)))
+    group = st.selectbox("Group compared with the reference", groups, key=W.DRIVERS_GAP_GROUP, **KEEP)
+    gap = gaps[group]
+    left, right = st.columns([1, 3])
+    with left:
+        st.metric(f"Gap in mean output ({unit(explanation)})", f"{gap.total:+.3f}", border=True)
+        if gap.total_probability is not None:
+            st.metric("Gap in mean probability", f"{gap.total_probability:+.3f}", border=True)
+    with right:
+        figure = charts.gap_waterfall_chart(gap, attribute=attribute, group=group, unit=unit(explanation))
+        chart(figure, "gap_waterfall", "Waterfall of the gap between the group and the reference, by feature.")
+    st.markdown(md(gap.sentence))
+    st.caption(
+        f"Each bar is one feature's share of the gap between **{md(group)}** and the reference group "
+        f"**{md(gap.reference)}**: the difference between the two groups' mean SHAP values. The bars add up to "
+        "the gap."
+    )
+
+
+def show_proxies(explanation: Explanation, attribute: str) -> None:
+    st.subheader("Proxies for the protected attribute")
+    proxies = explanation.proxies.get(attribute, ())
+    recoverability = explanation.recoverability.get(attribute)
+    if proxies:
+        figure = charts.proxy_chart(
+            proxies,
+            attribute=attribute,
+            threshold=PROXY_THRESHOLD,
+            score_title="normalised mutual information",
+            top=TOP_FEATURES,
+        )
+        chart(figure, "proxies", "How well each feature alone predicts the protected attribute.")
+        flagged = [p.feature for p in proxies if p.flag]
+        if flagged:
+            st.caption(
+                f"Flagged as likely proxies for **{md(attribute)}**: " + ", ".join(md(f) for f in flagged) + ". "
+                "Leaving the attribute out of a model does not stop it from using these columns in its place."
+            )
+    if recoverability is not None:
+        say = st.warning if recoverability.flag else st.info
+        say(md(recoverability.sentence))
+
+
+def show_flip_test(explanation: Explanation) -> None:
+    st.subheader("Flip test")
+    if explanation.flip_test is None:
+        st.info(
+            "Not run: the surrogate did not see the protected attributes. Tick *Let the surrogate see the protected "
+            "attributes* above and compute again to count the decisions that change when only the attribute does."
+        )
+        return
+    rows = [
+        {"attribute": attribute, "group": group, "decisions that change": share}
+        for attribute, groups in explanation.flip_test.items()
+        for group, share in groups.items()
+    ]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key=W.drivers_table("flip_test"),
+        column_config={"decisions that change": st.column_config.NumberColumn(format="percent")},
+    )
+    st.caption(
+        "Each row's protected attribute is set to the reference group, everything else kept: the share of the "
+        "group's surrogate decisions that change. Non-zero shares mean the surrogate uses the attribute directly."
+    )
+
+
+def show_dependence(explanation: Explanation, attribute: str | None) -> None:
+    st.subheader("How one feature's value drives the output")
+    features = [item.feature for item in explanation.global_importance]
+    keep_valid(W.DRIVERS_FEATURE, features)
+    feature = st.selectbox("Feature", features, key=W.DRIVERS_FEATURE, **KEEP)
+    figure = charts.dependence_chart(explanation, feature, color_by=attribute)
+    chart(figure, "dependence", "Feature value against its SHAP value, coloured by group.")
+    st.caption(
+        "One dot per sampled row (up to 2,000): the feature's value against its SHAP value. Colours that separate "
+        "at the same value mean the surrogate treats groups differently through interactions with other features."
+    )
+
+
+# ---------------------------------------------------------------- one row
+
+
+def examples(explanation: Explanation, df: pd.DataFrame, spec: AuditSpec, attribute: str | None) -> dict[int, str]:
+    """Sampled rows worth a look: the lowest outputs, and per group the lowest output among unfavourable decisions."""
+    sample = explanation.sample
+    rows = np.asarray(sample.rows)
+    output = np.asarray(sample.raw_output, dtype=float)
+    order = np.argsort(output, kind="stable")
+    lowest = "lowest scored" if explanation.model.target == "score" else "least likely to get the positive decision"
+    found = {int(rows[i]): f"row {rows[i]:,} — {lowest}" for i in order[:EXAMPLES_PER_KIND]}
+    if attribute is None:
+        return found
+    decisions = outcomes(df.iloc[rows], spec)  # the sampled rows' real decisions
+    favourable = decisions.positive if spec.positive_is_favorable else decisions.decided & ~decisions.positive
+    ordered = order[(decisions.decided & ~favourable)[order]]  # unfavourable decisions, lowest output first
+    groups = np.asarray(sample.groups[attribute], dtype=object)[ordered]
+    for group in dict.fromkeys(groups):
+        row = int(rows[ordered[groups == group][0]])
+        found.setdefault(row, f"row {row:,} — unfavourable decision, {attribute} = {group}")
+    return found
+
+
+def local_explanation(explanation: Explanation, df: pd.DataFrame, row: int) -> LocalExplanation | None:
+    try:
+        return explain_row(explanation, df, row)
+    except ParityLabError as exc:
+        st.error(md(str(exc)))
+        return None
+
+
+def pick_row(choices: dict[int, str], rows: int) -> int:
+    def use_example() -> None:
+        if state.get(W.DRIVERS_ROW_PICK) is not None:
+            state.set_widgets({W.DRIVERS_ROW: state.get(W.DRIVERS_ROW_PICK)})
+
+    if state.get(W.DRIVERS_ROW) is None or not 0 <= state.get(W.DRIVERS_ROW) < rows:
+        state.set_widgets({W.DRIVERS_ROW: next(iter(choices), 0)})
+    if state.get(W.DRIVERS_ROW_PICK) is not None and state.get(W.DRIVERS_ROW_PICK) not in choices:
+        state.set_widgets({W.DRIVERS_ROW_PICK: None})
+    left, right = st.columns(2)
+    left.selectbox(
+        "Example rows",
+        list(choices),
+        index=None,
+        format_func=lambda row: choices[row],
+        key=W.DRIVERS_ROW_PICK,
+        **KEEP,
+        on_change=use_example,
+        placeholder="Choose an example…",
+    )
+    right.number_input(
+        "Row (position in the table, from 0)", min_value=0, max_value=rows - 1, step=1, key=W.DRIVERS_ROW, **KEEP
+    )
+    return int(state.get(W.DRIVERS_ROW))
+
+
+def show_local(explanation: Explanation, data: state.Dataset, spec: AuditSpec, attribute: str | None) -> None:
+    st.subheader("Why this row?")
+    df = data.table.data
+    row = pick_row(examples(explanation, df, spec, attribute), len(df))
+    local = local_explanation(explanation, df, row)
+    if local is None:
+        return
+    left, right = st.columns([1, 3])
+    with left:
+        st.metric(f"Surrogate output ({unit(explanation)})", f"{local.output:+.3f}", border=True)
+        if local.probability is not None:
+            st.metric("Probability of the positive decision", number(local.probability), border=True)
+        st.caption(f"The waterfall starts at the surrogate's base value, {local.base_value:+.3f}: its average output.")
+    with right:
+        figure = charts.local_waterfall_chart(local, unit=unit(explanation))
+        chart(figure, "local_waterfall", "Waterfall from the average output to this row's output, by feature.")
+    st.markdown(md(local.sentence))
+    shown = [c for c in df.columns if c not in spec.pii_columns]
+    st.dataframe(df.iloc[[row]][shown], key=W.drivers_table("row"))
+
+
+# ---------------------------------------------------------------- page
+
+
+st.title("Drivers")
+dataset, spec = require_spec()
+options = show_options()
+explanation = run_explain(dataset, spec, options)
+show_scope(explanation)
+show_fidelity(explanation)
+show_global(explanation, list(explanation.sample.groups))
+st.divider()
+attribute = pick_attribute(explanation)
+if attribute is not None:
+    show_by_group(explanation, attribute)
+    show_gap(explanation, attribute)
+    show_proxies(explanation, attribute)
+show_flip_test(explanation)
+show_dependence(explanation, attribute)
+show_local(explanation, dataset, spec, attribute)
