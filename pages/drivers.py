@@ -13,8 +13,14 @@ from analysis import AuditSpec, Explanation, LocalExplanation, ParityLabError, e
 from analysis.counts import outcomes
 from analysis.explain import PROXY_THRESHOLD
 from ui import cached, charts, state
+from ui.frame import require_spec
 from ui.state import W
 from ui.text import md
+
+NOTHING_YET = (
+    "Nothing to explain yet. Confirm which columns hold the decision, the protected attributes and the "
+    "features on the Data page first."
+)
 
 DEFAULT_SAMPLE_SIZE = 5000
 MIN_SAMPLE_SIZE, MAX_SAMPLE_SIZE = 100, 50_000
@@ -62,18 +68,6 @@ def keep_valid(key: str, options: list, default: object = None) -> None:
 
 
 # ---------------------------------------------------------------- page frame
-
-
-def require_spec() -> tuple[state.Dataset, AuditSpec]:
-    data, spec = state.dataset(), state.spec()
-    if data is None or spec is None:
-        st.info(
-            "Nothing to explain yet. Confirm which columns hold the decision, the protected attributes and the "
-            "features on the Data page first."
-        )
-        st.page_link("pages/data.py", label="Go to the Data page", icon="📄")
-        st.stop()
-    return data, spec
 
 
 def show_options() -> Options:
@@ -391,7 +385,7 @@ def show_local(explanation: Explanation, data: state.Dataset, spec: AuditSpec, a
 
 
 st.title("Drivers")
-dataset, spec = require_spec()
+dataset, spec = require_spec(NOTHING_YET)
 options = show_options()
 explanation = run_explain(dataset, spec, options)
 show_scope(explanation)

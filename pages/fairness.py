@@ -11,8 +11,13 @@ from analysis import AuditSpec, ParityLabError
 from analysis.audit import COMPARISONS, AttributeAudit, AuditOptions, AuditResult, MetricValue
 from analysis.values import value_key
 from ui import cached, charts, state
+from ui.frame import require_spec
 from ui.state import W
 from ui.text import md
+
+NOTHING_YET = (
+    "Nothing to audit yet. Confirm which columns hold the decision and the protected attributes on the Data page first."
+)
 
 CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
 INTERSECTIONS = "Intersections"
@@ -513,18 +518,6 @@ def intersections_section(result: AuditResult) -> None:
 # ---------------------------------------------------------------- page frame
 
 
-def require_spec() -> tuple[state.Dataset, AuditSpec]:
-    data, spec = state.dataset(), state.spec()
-    if data is None or spec is None:
-        st.info(
-            "Nothing to audit yet. Confirm which columns hold the decision and the protected attributes "
-            "on the Data page first."
-        )
-        st.page_link("pages/data.py", label="Go to the Data page", icon="📄")
-        st.stop()
-    return data, spec
-
-
 def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
     try:
         return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
@@ -598,7 +591,7 @@ def show_tabs(result: AuditResult) -> None:
 
 
 st.title("Fairness")
-dataset, spec = require_spec()
+dataset, spec = require_spec(NOTHING_YET)
 confidence = st.radio(
     "Confidence level of every interval",
     CONFIDENCE_LEVELS,

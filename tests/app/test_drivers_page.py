@@ -9,6 +9,7 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from analysis import explain
+from tests.app.apptest import new_app, run
 from ui.state import DATASET, SPEC, W
 from ui.text import md
 
@@ -19,22 +20,9 @@ SAMPLE_SIZE = 500
 LINK, IMAGE = "[x](javascript:alert(1))", "![i](https://example.org/p.png)"
 
 
-def new_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
-
-
-def run(node) -> AppTest:
-    at = node.run()
-    assert not at.exception, at.exception
-    return at
-
-
 def drivers_page(sample: str = LOANS, *, roles: dict | None = None, **options) -> AppTest:
     """The app with the sample's suggested roles (changed by ``roles``) confirmed, on the Drivers page."""
-    at = new_app()
+    at = new_app(timeout=120)
     if sample != LOANS:
         run(at.selectbox(key=W.SAMPLE).set_value(sample))
     for key, value in (roles or {}).items():
@@ -67,7 +55,7 @@ def texts(at: AppTest) -> list[str]:
 
 
 def test_without_confirmed_roles_the_page_sends_you_to_the_data_page():
-    at = new_app()
+    at = new_app(timeout=120)
     at.switch_page(DRIVERS)
     run(at)
     assert at.title[0].value == "Drivers"
@@ -179,7 +167,7 @@ def awkward_csv() -> bytes:
 
 
 def upload_and_confirm(data: bytes, features: list[str]) -> AppTest:
-    at = new_app()
+    at = new_app(timeout=120)
     run(at.radio(key=W.SOURCE).set_value("Upload a file"))
     run(at.file_uploader(key=W.UPLOAD).set_value(("upload.csv", data, "text/csv")))
     roles = {W.DECISION: "decision", W.POSITIVE: ["go"], W.LABEL: "(none)", W.SCORE: "(none)", W.PROTECTED: ["sex"]}

@@ -10,6 +10,7 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from analysis.audit import AuditResult, audit
+from tests.app.apptest import new_app, run
 from ui.state import DATASET, SPEC, W
 from ui.text import md
 
@@ -33,20 +34,6 @@ def edge_csv() -> bytes:
 
 
 # ---------------------------------------------------------------- driving the app
-
-
-def new_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception
-    return at
-
-
-def run(node) -> AppTest:
-    """Run the app (or the app of a widget just set or clicked) and check it raised nothing."""
-    at = node.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def fairness_page(sample: str = LOANS) -> AppTest:

@@ -1,0 +1,22 @@
+"""Shared AppTest helpers: start the app, run it and check it raised nothing."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def new_app(*, timeout: float = 60) -> AppTest:
+    """The app after its first run (it opens on the Data page with the loan sample)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def run(node) -> AppTest:
+    """Run the app (or the app of a widget just set or clicked) and check it raised nothing."""
+    at = node.run()
+    assert not at.exception, at.exception
+    return at
