@@ -24,6 +24,18 @@ from analysis.loading import Change, LoadedTable, LoadReport, load_table
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
+from analysis.thresholds import (
+    Frontier,
+    FrontierPoint,
+    Optimisation,
+    ThresholdCurves,
+    WhatIf,
+    baseline,
+    frontier,
+    optimise,
+    threshold_curves,
+    what_if,
+)
 from analysis.validation import Problem, SpecValidation, validate_spec
 
 __version__ = "0.1.0"
@@ -42,6 +54,8 @@ __all__ = [
     "FeatureImportance",
     "Fidelity",
     "Finding",
+    "Frontier",
+    "FrontierPoint",
     "GapDecomposition",
     "GroupCodes",
     "GroupMetrics",
@@ -51,6 +65,7 @@ __all__ = [
     "LocalExplanation",
     "MetricValue",
     "ModelInfo",
+    "Optimisation",
     "ParityLabError",
     "Problem",
     "ProtectedAttribute",
@@ -59,14 +74,21 @@ __all__ = [
     "SpecError",
     "SpecSuggestion",
     "SpecValidation",
+    "ThresholdCurves",
+    "WhatIf",
     "__version__",
     "audit",
+    "baseline",
     "encode_groups",
     "explain",
     "explain_row",
+    "frontier",
     "load_table",
+    "optimise",
     "profile_columns",
     "suggest_roles",
     "suggest_spec",
+    "threshold_curves",
     "validate_spec",
+    "what_if",
 ]

@@ -1,0 +1,967 @@
+"""Per-group thresholds on a score: curves, what-if queries, an exact optimiser and the frontier.
+
+:func:`threshold_curves` sorts each group's scores once and keeps cumulative counts (positive and
+negative labels, current positive and negative decisions) along them, so the confusion counts and
+the flips at any threshold come from one ``np.searchsorted`` per group. The decision is
+``score ≥ threshold``. Everything else reads these curves:
+
+- :func:`what_if`: every rate, disparity and flip count at given per-group thresholds;
+- :func:`optimise`: per-group thresholds that meet a fairness constraint on the data and maximise
+  an objective, by an exact search over every distinct threshold of every group;
+- :func:`frontier`: the optimiser's objective against the disparity as the tolerance varies.
+
+Metrics agree with :func:`analysis.audit.audit` on the same table with the decision column
+replaced by ``score ≥ threshold`` of the row's group.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.audit import MetricValue, _choose_reference
+from analysis.counts import Grouping, outcomes
+from analysis.errors import SpecError
+from analysis.groups import encode_groups
+from analysis.spec import AuditSpec
+from analysis.validation import validate_spec
+from analysis.values import matches_any
+
+__all__ = [
+    "CONSTRAINTS",
+    "OBJECTIVES",
+    "Frontier",
+    "FrontierPoint",
+    "Optimisation",
+    "ThresholdCurves",
+    "WhatIf",
+    "baseline",
+    "frontier",
+    "optimise",
+    "threshold_curves",
+    "what_if",
+]
+
+Constraint = Literal["demographic_parity", "four_fifths", "equal_opportunity", "equalized_odds", "predictive_parity"]
+Objective = Literal["accuracy", "cost", "selection_rate"]
+CONSTRAINTS: tuple[str, ...] = (
+    "demographic_parity",
+    "four_fifths",
+    "equal_opportunity",
+    "equalized_odds",
+    "predictive_parity",
+)
+OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate")
+LABEL_CONSTRAINTS = ("equal_opportunity", "equalized_odds", "predictive_parity")
+FOUR_FIFTHS = 0.8
+EPS = 1e-12
+# Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
+MAX_PAIRS = 1_000_000
+
+NEEDS_SCORE = (
+    "Threshold curves need a score column, but the spec names none. Set 'score' (e.g. --score model_score) "
+    "to the column holding the model's score (higher = more likely positive)."
+)
+NOT_PROTECTED = "Attribute '{attribute}' is not a protected attribute of the spec; choose one of {columns}."
+NO_SCORED_ROWS = "No row has a finite score in '{column}', so there are no thresholds to move."
+NEEDS_LABEL = (
+    "The constraint '{constraint}' compares error rates, which need the true outcome; the spec has no label. "
+    "Set 'label' and 'label_positive', or choose demographic_parity or four_fifths."
+)
+NEEDS_LABEL_OBJECTIVE = (
+    "The objective '{objective}' needs the true outcome; the spec has no label. Use objective='selection_rate'."
+)
+UNKNOWN_OPTION = "{name} must be one of {allowed}, got {got!r}."
+UNKNOWN_GROUPS = "Thresholds given for unknown group(s) {groups}; the groups are {known}."
+MISSING_GROUPS = "No threshold given for group(s) {groups}; give one per group, or a single number for all."
+BAD_THRESHOLD = "Threshold for group {group!r} must be a finite number, got {got!r}."
+BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
+INFEASIBLE = (
+    "{name} within tolerance {tolerance:g} cannot be met with deterministic per-group thresholds on these data; "
+    "the smallest achievable {measure} is {best:.6g}, and the thresholds shown achieve it."
+)
+NOT_EXACT = "the search over equalized-odds floors was subsampled ({pairs:,} pairs exceed {limit:,}); not exact"
+LEFT_OUT_NO_SCORE = "no score ({column} is missing): left out of the threshold curves"
+FLIPS_NOTE = "flips count rows with a current decision and a score"
+
+REASONS = {
+    "selection_rate": "undefined: no scored rows in this group",
+    "favorable_rate": "undefined: no scored rows in this group",
+    "tpr": "undefined: no rows with a positive label in this group",
+    "fpr": "undefined: no rows with a negative label in this group",
+    "precision": "undefined: no rows with a positive decision and a label in this group",
+    "accuracy": "undefined: no rows with a label in this group",
+}
+COMPARED = {
+    "disparate_impact": "favorable_rate",
+    "statistical_parity_difference": "favorable_rate",
+    "equal_opportunity_difference": "tpr",
+    "fpr_difference": "fpr",
+}
+
+
+def _finite(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(np.shape(num), np.nan)
+    np.divide(num, den, out=out, where=np.asarray(den) != 0)
+    return out
+
+
+# --- curves -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdCurves:
+    """Each group's scores sorted once, with cumulative counts along them.
+
+    Rows are sorted by (group, score); group ``g`` holds rows ``offsets[g]:offsets[g + 1]``.
+    ``cum_*[k]`` counts rows among the first ``k`` sorted rows (length ``rows + 1``), so a group's
+    count below a threshold is ``cum[offsets[g] + below] − cum[offsets[g]]``.
+
+    Attributes
+    ----------
+    attribute, labels
+        The protected column and its groups (those with at least one scored row).
+    scores, offsets
+        Sorted scores and group boundaries.
+    cum_label_pos, cum_label_neg
+        Rows with a positive / negative label (None without a label).
+    cum_current_pos, cum_current_neg
+        Rows whose current decision is positive / negative (rows without a decision in neither).
+    current
+        The current decisions' counts per group over scored rows with a decision: ``n``,
+        ``selected`` and, with a label, ``tp``, ``fp``, ``tn``, ``fn`` (the baseline).
+    positive_is_favorable, reference, min_group_size
+        From the spec.
+    left_out
+        ``{"rows", "reason"}`` for rows without a score, and for groups without scored rows.
+    """
+
+    attribute: str
+    labels: tuple[str, ...]
+    scores: np.ndarray
+    offsets: np.ndarray
+    cum_label_pos: np.ndarray | None
+    cum_label_neg: np.ndarray | None
+    cum_current_pos: np.ndarray
+    cum_current_neg: np.ndarray
+    current: dict[str, np.ndarray] = field(default_factory=dict)
+    positive_is_favorable: bool = True
+    reference: str | None = None
+    min_group_size: int = 30
+    left_out: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def has_label(self) -> bool:
+        """Whether error rates are available."""
+        return self.cum_label_pos is not None
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups."""
+        return len(self.labels)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Scored rows per group."""
+        return np.diff(self.offsets)
+
+    def _group_total(self, cum: np.ndarray) -> np.ndarray:
+        return cum[self.offsets[1:]] - cum[self.offsets[:-1]]
+
+    def below(self, thresholds: np.ndarray) -> np.ndarray:
+        """Per group, the number of its rows with score < its threshold (one searchsorted each)."""
+        out = np.empty(self.n_groups, dtype=np.int64)
+        for g in range(self.n_groups):
+            lo, hi = self.offsets[g], self.offsets[g + 1]
+            out[g] = np.searchsorted(self.scores[lo:hi], thresholds[g], side="left")
+        return out
+
+    def counts_at_below(self, g: int, below: np.ndarray) -> dict[str, np.ndarray]:
+        """Group ``g``'s counts when its lowest ``below`` rows are decided negative (vectorised in ``below``)."""
+        start = self.offsets[g]
+        n = self.offsets[g + 1] - start
+        idx = start + below
+
+        def above(cum: np.ndarray) -> np.ndarray:
+            return cum[self.offsets[g + 1]] - cum[idx]
+
+        out = {"n": np.full(np.shape(below), n), "selected": n - below}
+        if self.has_label:
+            out["tp"], out["fp"] = above(self.cum_label_pos), above(self.cum_label_neg)
+            out["fn"] = self.cum_label_pos[idx] - self.cum_label_pos[start]
+            out["tn"] = self.cum_label_neg[idx] - self.cum_label_neg[start]
+        out["to_negative"] = self.cum_current_pos[idx] - self.cum_current_pos[start]
+        out["to_positive"] = above(self.cum_current_neg)
+        return out
+
+    def candidates(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """Group ``g``'s distinct thresholds (each distinct score, then one above the top) and rows below each."""
+        s = self.scores[self.offsets[g] : self.offsets[g + 1]]
+        first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+        thresholds = np.append(s[first], np.nextafter(s[-1], np.inf))
+        return thresholds, np.append(first, s.size)
+
+    def current_selected(self) -> np.ndarray:
+        """Current positive decisions per group (scored rows)."""
+        return self._group_total(self.cum_current_pos)
+
+
+def _attribute(spec: AuditSpec, attribute: str | None):
+    if not spec.protected:
+        raise SpecError(NOT_PROTECTED.format(attribute=attribute, columns=[]))
+    if attribute is None:
+        return spec.protected[0]
+    for attr in spec.protected:
+        if attr.column == attribute:
+            return attr
+    raise SpecError(NOT_PROTECTED.format(attribute=attribute, columns=list(spec.protected_columns)))
+
+
+def _cumulative(mask: np.ndarray) -> np.ndarray:
+    out = np.zeros(mask.size + 1, dtype=np.int64)
+    np.cumsum(mask, out=out[1:])
+    return out
+
+
+def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None = None) -> ThresholdCurves:
+    """Sort each group's scores once and take cumulative counts along them.
+
+    Parameters
+    ----------
+    df
+        The table.
+    spec
+        Needs a score column; the label is optional (without it only selection rates exist).
+    attribute
+        The protected column to split by; default the spec's first protected attribute.
+
+    Raises
+    ------
+    SpecError
+        Without a score column, when the spec does not fit the table, or when no row has a score.
+    """
+    if spec.score is None:
+        raise SpecError(NEEDS_SCORE)
+    validate_spec(df, spec).raise_for_errors()
+    attr = _attribute(spec, attribute)
+    groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
+    scores = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
+    scored = np.isfinite(scores)
+    if not scored.any():
+        raise SpecError(NO_SCORED_ROWS.format(column=spec.score))
+    state = outcomes(df, spec)
+    codes = groups.codes[scored]
+    values = scores[scored]
+    order = np.argsort(values)  # ties in any order: counts are read at tie-block boundaries only
+    small = np.int16 if len(groups.labels) < 2**15 else np.int64
+    order = order[np.argsort(codes[order].astype(small), kind="stable")]
+    rows = np.flatnonzero(scored)[order]
+    sizes = np.bincount(codes, minlength=len(groups.labels))
+    keep = np.flatnonzero(sizes)
+    sorted_codes = np.repeat(np.arange(keep.size), sizes[keep])
+    decided, chosen = state.decided[rows], state.positive[rows]
+    current = {"n": np.bincount(sorted_codes[decided], minlength=keep.size)}
+    current["selected"] = np.bincount(sorted_codes[chosen], minlength=keep.size)
+    label_pos = label_neg = None
+    if spec.label is not None:
+        label = df[spec.label]
+        known = label.notna().to_numpy()[rows]
+        positive = matches_any(label, spec.label_positive)[rows]
+        label_pos, label_neg = _cumulative(known & positive), _cumulative(known & ~positive)
+        cell = sorted_codes * 4 + chosen * 2 + positive
+        table = np.bincount(cell[known & decided], minlength=4 * keep.size).reshape(keep.size, 4)
+        current |= {"tn": table[:, 0], "fn": table[:, 1], "fp": table[:, 2], "tp": table[:, 3]}
+    left_out = []
+    if (~scored).sum():
+        left_out.append({"rows": int((~scored).sum()), "reason": LEFT_OUT_NO_SCORE.format(column=spec.score)})
+    empty = [groups.labels[g] for g in np.flatnonzero(sizes == 0)]
+    if empty:
+        left_out.append({"rows": 0, "reason": f"groups without a scored row: {', '.join(empty)}"})
+    return ThresholdCurves(
+        attribute=attr.column,
+        labels=tuple(groups.labels[g] for g in keep),
+        scores=values[order],
+        offsets=np.r_[0, np.cumsum(sizes[keep])].astype(np.int64),
+        cum_label_pos=label_pos,
+        cum_label_neg=label_neg,
+        cum_current_pos=_cumulative(state.positive[rows]),
+        cum_current_neg=_cumulative((state.decided & ~state.positive)[rows]),
+        positive_is_favorable=spec.positive_is_favorable,
+        reference=attr.reference,
+        min_group_size=spec.min_group_size,
+        left_out=tuple(left_out),
+        current=current,
+    )
+
+
+# --- what-if ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """Every group's rates, disparities and flips at given thresholds.
+
+    Attributes
+    ----------
+    attribute, thresholds
+        The protected column and each group's threshold (decision = score ≥ threshold).
+    reference_group, reference_rule
+        As the audit chooses it (:func:`analysis.audit._choose_reference`) on these decisions.
+    groups
+        Group → counts and metrics (``MetricValue``): rates, then comparisons with the reference.
+    summary
+        Disparities over groups with at least ``min_group_size`` rows (as the audit's summary),
+        overall accuracy, utility (benefit_tp × TP − cost_fp × FP) and the flip totals.
+    four_fifths_pass
+        Whether the smallest favourable rate is at least 0.8 times the largest (None if undefined).
+    flips
+        Group → ``{"to_positive": n, "to_negative": n}`` against the current decisions.
+    """
+
+    attribute: str
+    thresholds: dict[str, float]
+    reference_group: str | None
+    reference_rule: str | None
+    groups: dict[str, dict[str, Any]]
+    summary: dict[str, MetricValue]
+    flips: dict[str, dict[str, int]]
+    cost_fp: float = 1.0
+    benefit_tp: float = 1.0
+    left_out: tuple[dict[str, Any], ...] = ()
+    four_fifths_pass: bool | None = None
+
+    def metric(self, group: str, name: str) -> float | None:
+        """One group's metric value (None when undefined)."""
+        return self.groups[group]["metrics"][name].value
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (every number finite or null)."""
+        groups = {
+            g: {"counts": dict(rec["counts"])} | {k: m.to_dict() for k, m in rec["metrics"].items()}
+            for g, rec in self.groups.items()
+        }
+        return {
+            "attribute": self.attribute,
+            "thresholds": dict(self.thresholds),
+            "reference_group": self.reference_group,
+            "reference_rule": self.reference_rule,
+            "cost_fp": self.cost_fp,
+            "benefit_tp": self.benefit_tp,
+            "groups": groups,
+            "summary": {k: m.to_dict() for k, m in self.summary.items()},
+            "four_fifths_pass": self.four_fifths_pass,
+            "flips": {g: dict(f) for g, f in self.flips.items()},
+            "left_out": [dict(r) for r in self.left_out],
+        }
+
+
+def _threshold_array(curves: ThresholdCurves, thresholds: dict[str, float] | float) -> np.ndarray:
+    if not isinstance(thresholds, dict):
+        thresholds = dict.fromkeys(curves.labels, thresholds)
+    unknown = sorted(set(thresholds) - set(curves.labels))
+    if unknown:
+        raise SpecError(UNKNOWN_GROUPS.format(groups=unknown, known=list(curves.labels)))
+    missing = [g for g in curves.labels if g not in thresholds]
+    if missing:
+        raise SpecError(MISSING_GROUPS.format(groups=missing))
+    out = np.empty(curves.n_groups)
+    for i, g in enumerate(curves.labels):
+        t = thresholds[g]
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.number)) or not math.isfinite(t):
+            raise SpecError(BAD_THRESHOLD.format(group=g, got=t))
+        out[i] = float(t)
+    return out
+
+
+def _counts(curves: ThresholdCurves, below: np.ndarray) -> dict[str, np.ndarray]:
+    parts = [curves.counts_at_below(g, below[g : g + 1]) for g in range(curves.n_groups)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _rates(c: dict[str, np.ndarray], favorable: bool) -> dict[str, np.ndarray]:
+    n = c["n"]
+    fav = c["selected"] if favorable else n - c["selected"]
+    rates = {"selection_rate": _divide(c["selected"], n), "favorable_rate": _divide(fav, n)}
+    if "tp" in c:
+        rates["tpr"] = _divide(c["tp"], c["tp"] + c["fn"])
+        rates["fpr"] = _divide(c["fp"], c["fp"] + c["tn"])
+        rates["precision"] = _divide(c["tp"], c["tp"] + c["fp"])
+        rates["accuracy"] = _divide(c["tp"] + c["tn"], c["tp"] + c["fp"] + c["tn"] + c["fn"])
+    return rates
+
+
+def _metric(value: float, reason: str | None) -> MetricValue:
+    number = _finite(value)
+    return MetricValue(number) if number is not None else MetricValue.undefined(reason or "undefined")
+
+
+def _range(rate: np.ndarray, groups: np.ndarray, name: str) -> tuple[MetricValue, MetricValue]:
+    values = rate[groups & np.isfinite(rate)]
+    if values.size < 2:
+        undefined = MetricValue.undefined(f"undefined: {name} is defined for fewer than two groups")
+        return undefined, undefined
+    lo, hi = float(values.min()), float(values.max())
+    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue(1.0, reason=f"{name} is 0 in every group")
+    return MetricValue(hi - lo), ratio
+
+
+def _compared_groups(curves: ThresholdCurves) -> np.ndarray:
+    """Groups the constraints and summaries cover: at least min_group_size rows (else every group)."""
+    big = curves.sizes >= curves.min_group_size
+    return big if big.sum() >= 2 else curves.sizes > 0
+
+
+def _summary(curves, c, rates, compared, cost_fp, benefit_tp) -> dict[str, MetricValue]:
+    diff, ratio = _range(rates["selection_rate"], compared, "the selection rate")
+    _, fav_ratio = _range(rates["favorable_rate"], compared, "the favorable rate")
+    out = {"favorable_rate_ratio": fav_ratio, "demographic_parity_difference": diff, "demographic_parity_ratio": ratio}
+    out["selection_rate"] = _metric(c["selected"].sum() / max(c["n"].sum(), 1), None)
+    if "tp" in c:
+        tpr_diff, _ = _range(rates["tpr"], compared, "the TPR")
+        fpr_diff, _ = _range(rates["fpr"], compared, "the FPR")
+        pp_diff, _ = _range(rates["precision"], compared, "the precision")
+        parts = [m.value for m in (tpr_diff, fpr_diff)]
+        eo = max(parts) if None not in parts else None
+        out["equal_opportunity_range"] = tpr_diff
+        out["equalized_odds_difference"] = MetricValue(eo, reason=None if eo is not None else "undefined")
+        out["predictive_parity_range"] = pp_diff
+        labelled = (c["tp"] + c["fp"] + c["tn"] + c["fn"]).sum()
+        out["accuracy"] = _metric(_divide((c["tp"] + c["tn"]).sum(), labelled), REASONS["accuracy"])
+        out["utility"] = MetricValue(float(benefit_tp * c["tp"].sum() - cost_fp * c["fp"].sum()))
+    out["flips_to_positive"] = MetricValue(float(c["to_positive"].sum()), reason=FLIPS_NOTE)
+    out["flips_to_negative"] = MetricValue(float(c["to_negative"].sum()), reason=FLIPS_NOTE)
+    return out
+
+
+def _comparisons(rates: dict[str, np.ndarray], ref: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name, rate in COMPARED.items():
+        if rate in rates:
+            r = rates[rate]
+            out[name] = _divide(r, np.full_like(r, r[ref])) if name == "disparate_impact" else r - r[ref]
+    return out
+
+
+def _comparison_reason(rate: np.ndarray, i: int, ref: int, name: str) -> str:
+    what = COMPARED[name].replace("_", " ")
+    if i == ref:
+        return "this is the reference group"
+    if not np.isfinite(rate[i]):
+        return f"undefined: the {what} is undefined for this group"
+    if not np.isfinite(rate[ref]):
+        return f"undefined: the {what} is undefined for the reference group"
+    return f"undefined: the reference group's {what} is 0"
+
+
+def what_if(
+    curves: ThresholdCurves,
+    thresholds: dict[str, float] | float,
+    *,
+    cost_fp: float = 1.0,
+    benefit_tp: float = 1.0,
+) -> WhatIf:
+    """Rates, disparities, accuracy, utility and flips when group ``g`` is decided by ``score ≥ thresholds[g]``.
+
+    Parameters
+    ----------
+    curves
+        From :func:`threshold_curves`.
+    thresholds
+        One threshold per group (by group label), or one number for every group.
+    cost_fp, benefit_tp
+        Utility = benefit_tp × TP − cost_fp × FP (a false positive's cost vs a true positive's benefit).
+    """
+    t = _threshold_array(curves, thresholds)
+    c = _counts(curves, curves.below(t))
+    return _what_if(curves, t, c, cost_fp, benefit_tp)
+
+
+def _what_if(curves, t, c, cost_fp, benefit_tp) -> WhatIf:
+    summary = _summary(
+        curves, c, _rates(c, curves.positive_is_favorable), _compared_groups(curves), cost_fp, benefit_tp
+    )
+    ratio = summary["favorable_rate_ratio"].value
+    rates = _rates(c, curves.positive_is_favorable)
+    grouping = Grouping(curves.attribute, (curves.attribute,), np.zeros(0, np.int64), curves.labels,
+                        tuple((g,) for g in curves.labels))  # fmt: skip
+    shown = np.ones(curves.n_groups, dtype=bool)
+    ref, rule = _choose_reference(
+        grouping, rates["favorable_rate"], c["n"], shown, curves.reference, curves.min_group_size
+    )
+    comparisons = _comparisons(rates, ref) if ref is not None else {}
+    groups = {}
+    for i, g in enumerate(curves.labels):
+        metrics = {name: _metric(r[i], REASONS[name]) for name, r in rates.items()}
+        for name, values in comparisons.items():
+            reason = _comparison_reason(rates[COMPARED[name]], i, ref, name)
+            metrics[name] = _metric(np.nan if i == ref else values[i], reason)
+        counts = {k: int(v[i]) for k, v in c.items() if k not in ("to_positive", "to_negative")}
+        groups[g] = {"counts": counts, "metrics": metrics}
+    return WhatIf(
+        attribute=curves.attribute,
+        thresholds={} if t is None else {g: float(x) for g, x in zip(curves.labels, t, strict=True)},
+        reference_group=None if ref is None else curves.labels[ref],
+        reference_rule=rule,
+        groups=groups,
+        summary=summary,
+        four_fifths_pass=None if ratio is None else bool(ratio >= FOUR_FIFTHS),
+        flips={
+            g: {"to_positive": int(c["to_positive"][i]), "to_negative": int(c["to_negative"][i])}
+            for i, g in enumerate(curves.labels)
+        },
+        cost_fp=float(cost_fp),
+        benefit_tp=float(benefit_tp),
+        left_out=curves.left_out,
+    )
+
+
+# --- optimiser --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """The optimiser's answer: thresholds per group, whether the constraint holds, and the what-if there.
+
+    ``achieved`` is the constraint's measure at these thresholds over the constrained groups: the
+    range (largest − smallest) of the selection rate, TPR, precision, or the larger of the TPR and
+    FPR ranges; for four_fifths, the smallest favourable rate over the largest.
+    """
+
+    constraint: str
+    tolerance: float
+    objective: str
+    thresholds: dict[str, float]
+    feasible: bool
+    reason: str | None
+    achieved: float | None
+    objective_value: float | None
+    exact: bool
+    constrained_groups: tuple[str, ...]
+    what_if: WhatIf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "constraint": self.constraint,
+            "tolerance": self.tolerance,
+            "objective": self.objective,
+            "attribute": self.what_if.attribute,
+            "thresholds": dict(self.thresholds),
+            "feasible": self.feasible,
+            "reason": self.reason,
+            "achieved": self.achieved,
+            "objective_value": self.objective_value,
+            "exact": self.exact,
+            "constrained_groups": list(self.constrained_groups),
+            "what_if": self.what_if.to_dict(),
+        }
+
+
+@dataclass
+class _Group:
+    """One group's candidate thresholds, with every quantity the search needs per candidate."""
+
+    thresholds: np.ndarray
+    below: np.ndarray
+    metric: np.ndarray
+    second: np.ndarray | None
+    value: np.ndarray
+
+
+def _candidate_rates(curves, g, below):
+    c = curves.counts_at_below(g, below)
+    return c, _rates(c, curves.positive_is_favorable)
+
+
+def _objective_values(c, objective, cost_fp, benefit_tp, target_rate) -> np.ndarray:
+    if objective == "accuracy":
+        return (c["tp"] + c["tn"]).astype(float)
+    if objective == "cost":
+        return benefit_tp * c["tp"] - cost_fp * c["fp"]
+    return -np.abs(c["selected"] - target_rate * c["n"])
+
+
+def _groups(curves, constraint, objective, cost_fp, benefit_tp) -> list[_Group]:
+    target = curves.current_selected().sum() / max(int(curves.sizes.sum()), 1)
+    out = []
+    for g in range(curves.n_groups):
+        thresholds, below = curves.candidates(g)
+        c, rates = _candidate_rates(curves, g, below)
+        value = _objective_values(c, objective, cost_fp, benefit_tp, target)
+        if objective == "selection_rate" and curves.has_label:
+            # Ties (equal distance from the current rate) go to the more accurate candidate.
+            value = value + (c["tp"] + c["tn"]) / (4.0 * (1 + curves.sizes.sum()) ** 2)
+        metric = {
+            "demographic_parity": rates["selection_rate"],
+            "four_fifths": rates["favorable_rate"],
+            "equal_opportunity": rates.get("tpr"),
+            "equalized_odds": rates.get("tpr"),
+            "predictive_parity": rates.get("precision"),
+        }[constraint]
+        second = rates.get("fpr") if constraint == "equalized_odds" else None
+        out.append(_Group(thresholds, below, metric, second, value.astype(float)))
+    return out
+
+
+class _RangeArgmax:
+    """Sparse table: argmax of ``values`` over any ``[lo, hi)`` in O(1), vectorised over queries."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+        levels = [np.arange(values.size)]
+        width = 1
+        while 2 * width <= values.size:
+            prev = levels[-1]
+            left, right = prev[:-width], prev[width:]
+            levels.append(np.where(values[left] >= values[right], left, right))
+            width *= 2
+        self.table = np.zeros((len(levels), max(values.size, 1)), dtype=np.int64)
+        for k, level in enumerate(levels):
+            self.table[k, : level.size] = level
+
+    def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Argmax index per query (ties to the lower index); −1 where the range is empty."""
+        length = hi - lo
+        ok = length > 0
+        k = np.zeros(lo.shape, dtype=np.int64)
+        k[ok] = np.log2(length[ok]).astype(np.int64)
+        # log2 of an exact power of two may round down by one ulp: correct it.
+        k[ok] += (np.left_shift(1, k[ok] + 1) <= length[ok]).astype(np.int64)
+        start = np.where(ok, lo, 0)
+        end = np.where(ok, hi - np.left_shift(1, k), 0)
+        a, b = self.table[k, start], self.table[k, end]
+        return np.where(ok, np.where(self.values[a] >= self.values[b], a, b), -1)
+
+
+def _upper(floors: np.ndarray, constraint: str, tolerance: float) -> np.ndarray:
+    if constraint == "four_fifths":
+        ratio = FOUR_FIFTHS - tolerance
+        return np.full(floors.shape, np.inf) if ratio <= 0 else floors / ratio * (1 + EPS) + EPS
+    return floors + tolerance + EPS
+
+
+def _count_below(values: np.ndarray, bounds: np.ndarray, *, strict: bool) -> np.ndarray:
+    """Per sorted bound, how many sorted ``values`` are < it (strict) or ≤ it: a merge, not a search per bound.
+
+    Equals ``np.searchsorted(values, bounds, "left" if strict else "right")``, but searches the fewer
+    values among the many bounds.
+    """
+    first = np.searchsorted(bounds, values, side="right" if strict else "left")
+    return np.cumsum(np.bincount(first, minlength=bounds.size + 1))[: bounds.size]
+
+
+def _search_single(groups: list[_Group], constraint: str, tolerance: float):
+    """Best total over floors L (every candidate metric value): each group's best candidate in [L, U(L)]."""
+    floors = np.unique(np.concatenate([grp.metric[np.isfinite(grp.metric)] for grp in groups]))
+    upper = _upper(floors, constraint, tolerance)
+    total = np.zeros(floors.size)
+    picks = []
+    for grp in groups:
+        defined = np.flatnonzero(np.isfinite(grp.metric))
+        order = defined[np.argsort(grp.metric[defined], kind="stable")]
+        sorted_metric = grp.metric[order]
+        lo = _count_below(sorted_metric, floors - EPS, strict=True)
+        hi = _count_below(sorted_metric, upper, strict=False)
+        pos = _RangeArgmax(grp.value[order]).query(lo, hi)
+        pick = np.where(pos >= 0, order[np.maximum(pos, 0)], -1)
+        total += np.where(pick >= 0, grp.value[np.maximum(pick, 0)], -np.inf)
+        picks.append(pick)
+    return total, picks, (True, 0)
+
+
+def _search_pairs(groups: list[_Group], tolerance: float):
+    """Equalized odds: floors on TPR and on FPR; both fall with the threshold, so each window is contiguous."""
+    tprs = np.unique(np.concatenate([grp.metric[np.isfinite(grp.metric)] for grp in groups]))
+    fprs = np.unique(np.concatenate([grp.second[np.isfinite(grp.second)] for grp in groups]))
+    pairs = tprs.size * fprs.size
+    exact = pairs <= MAX_PAIRS
+    if not exact:
+        keep = max(int(math.sqrt(MAX_PAIRS)), 2)
+        tprs = tprs[np.unique(np.linspace(0, tprs.size - 1, keep).round().astype(int))]
+        fprs = fprs[np.unique(np.linspace(0, fprs.size - 1, keep).round().astype(int))]
+    l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
+    total = np.zeros(l1.size)
+    picks = []
+    for grp in groups:
+        # Candidates run from the lowest threshold (rates high) to the highest (rates low): negate to ascend.
+        m1, m2 = -np.nan_to_num(grp.metric, nan=-1.0), -np.nan_to_num(grp.second, nan=-1.0)
+        lo = np.maximum(np.searchsorted(m1, -(l1 + tolerance + EPS), "left"),
+                        np.searchsorted(m2, -(l2 + tolerance + EPS), "left"))  # fmt: skip
+        hi = np.minimum(np.searchsorted(m1, -(l1 - EPS), "right"), np.searchsorted(m2, -(l2 - EPS), "right"))
+        pick = _RangeArgmax(grp.value).query(lo, hi)
+        total += np.where(pick >= 0, grp.value[np.maximum(pick, 0)], -np.inf)
+        picks.append(pick)
+    return total, picks, (exact, pairs)
+
+
+def _search(groups: list[_Group], constraint: str, tolerance: float):
+    if constraint == "equalized_odds":
+        return _search_pairs(groups, tolerance)
+    return _search_single(groups, constraint, tolerance)
+
+
+def _achieved(groups: list[_Group], choice: list[int], constraint: str) -> float | None:
+    m = np.array([grp.metric[j] for grp, j in zip(groups, choice, strict=True)])
+    if constraint == "four_fifths":
+        return 1.0 if m.max() == 0 else float(m.min() / m.max())
+    out = float(m.max() - m.min())
+    if constraint == "equalized_odds":
+        s = np.array([grp.second[j] for grp, j in zip(groups, choice, strict=True)])
+        out = max(out, float(s.max() - s.min()))
+    return out if math.isfinite(out) else None
+
+
+def _best(groups, constraint, tolerance):
+    total, picks, exact = _search(groups, constraint, tolerance)
+    if not np.isfinite(total).any():
+        return None, exact
+    k = int(np.argmax(total))
+    return [int(p[k]) for p in picks], exact
+
+
+def _smallest_tolerance(groups, constraint) -> float:
+    """The smallest tolerance the search can meet (bisection; four_fifths: on 0.8 − ratio)."""
+    lo, hi = 0.0, FOUR_FIFTHS if constraint == "four_fifths" else 1.0
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        if np.isfinite(_search(groups, constraint, mid)[0]).any():
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _check_options(curves, constraint, objective, tolerance):
+    if constraint not in CONSTRAINTS:
+        raise SpecError(UNKNOWN_OPTION.format(name="constraint", allowed=list(CONSTRAINTS), got=constraint))
+    if objective not in OBJECTIVES:
+        raise SpecError(UNKNOWN_OPTION.format(name="objective", allowed=list(OBJECTIVES), got=objective))
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
+        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
+    if not math.isfinite(tolerance):
+        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
+    if not curves.has_label and constraint in LABEL_CONSTRAINTS:
+        raise SpecError(NEEDS_LABEL.format(constraint=constraint))
+    if not curves.has_label and objective in ("accuracy", "cost"):
+        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective))
+
+
+def optimise(
+    curves: ThresholdCurves,
+    *,
+    constraint: Constraint,
+    tolerance: float = 0.0,
+    objective: Objective = "accuracy",
+    cost_fp: float = 1.0,
+    benefit_tp: float = 1.0,
+) -> Optimisation:
+    """Per-group thresholds that meet ``constraint`` on the data and maximise ``objective``.
+
+    Constraints, over the groups with at least ``min_group_size`` scored rows (every group when
+    fewer than two have); other groups take their own best threshold for the objective:
+
+    - ``demographic_parity``: largest − smallest selection rate ≤ tolerance;
+    - ``four_fifths``: smallest / largest favourable rate ≥ 0.8 − tolerance (1 when all are 0,
+      as the audit counts it), i.e. every group's disparate impact against the highest-rate group;
+    - ``equal_opportunity``: TPR range ≤ tolerance; ``predictive_parity``: precision range ≤
+      tolerance (a group selecting nobody has no precision and cannot take part);
+    - ``equalized_odds``: TPR range ≤ tolerance and FPR range ≤ tolerance.
+
+    Objectives (summed over groups, hence exactly separable): ``accuracy`` (correct decisions),
+    ``cost`` (benefit_tp × TP − cost_fp × FP), ``selection_rate`` (minimise Σ_g |selected_g −
+    n_g × r0|, r0 the current overall selection rate: every group kept near the current rate, which
+    bounds the change of the overall rate; ties to the more accurate).
+
+    The search is exact: the smallest constrained value in a solution is one of the candidates'
+    values, so sweeping that floor L over every candidate value and taking, per group, the best
+    candidate whose value lies in [L, U(L)] (a range-argmax over the group's candidates sorted by
+    value) finds the optimum. Equalized odds sweeps pairs of floors (subsampled above 1e6 pairs,
+    then ``exact`` is False). When no thresholds meet the constraint, ``feasible`` is False, the
+    reason gives the smallest achievable value, and the thresholds shown achieve it.
+    """
+    _check_options(curves, constraint, objective, tolerance)
+    groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
+    constrained = np.flatnonzero(_compared_groups(curves))
+    inside = [groups[g] for g in constrained]
+    choice, exact = _best(inside, constraint, float(tolerance))
+    feasible, reason = choice is not None, None
+    if choice is None:
+        best = _smallest_tolerance(inside, constraint)
+        choice, exact = _best(inside, constraint, best)
+        measure = "ratio" if constraint == "four_fifths" else "range"
+        shown = _achieved(inside, choice, constraint)
+        reason = INFEASIBLE.format(name=constraint, tolerance=tolerance, measure=measure, best=shown)
+        if not exact[0]:
+            reason += f" Caution: {NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)}."
+    elif not exact[0]:
+        reason = NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)
+    picks = [int(np.argmax(grp.value)) for grp in groups]
+    for g, j in zip(constrained, choice, strict=True):
+        picks[g] = j
+    t = np.array([grp.thresholds[j] for grp, j in zip(groups, picks, strict=True)])
+    below = np.array([grp.below[j] for grp, j in zip(groups, picks, strict=True)])
+    result = _what_if(curves, t, _counts(curves, below), cost_fp, benefit_tp)
+    return Optimisation(
+        constraint=constraint,
+        tolerance=float(tolerance),
+        objective=objective,
+        thresholds=result.thresholds,
+        feasible=feasible,
+        reason=reason,
+        achieved=_achieved(inside, choice, constraint),
+        objective_value=_objective_value(result, objective),
+        exact=exact[0],
+        constrained_groups=tuple(curves.labels[g] for g in constrained),
+        what_if=result,
+    )
+
+
+def _objective_value(result: WhatIf, objective: str) -> float | None:
+    if objective == "accuracy":
+        return result.summary["accuracy"].value
+    if objective == "cost":
+        return result.summary["utility"].value
+    return result.summary["selection_rate"].value
+
+
+# --- frontier ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One point: the disparity allowed and achieved, and the objective there."""
+
+    kind: str
+    tolerance: float | None
+    disparity: float | None
+    objective_value: float | None
+    feasible: bool
+    thresholds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "kind": self.kind,
+            "tolerance": self.tolerance,
+            "disparity": self.disparity,
+            "objective_value": self.objective_value,
+            "feasible": self.feasible,
+            "thresholds": dict(self.thresholds),
+        }
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """The objective against the constraint's measure as the tolerance varies (Pareto points only).
+
+    ``baseline`` is the current decisions' measure and objective (over scored rows with a
+    decision; no thresholds); ``single_threshold`` the best one shared threshold for the objective.
+    """
+
+    constraint: str
+    objective: str
+    points: tuple[FrontierPoint, ...]
+    single_threshold: FrontierPoint
+    baseline: FrontierPoint
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "constraint": self.constraint,
+            "objective": self.objective,
+            "points": [p.to_dict() for p in self.points],
+            "single_threshold": self.single_threshold.to_dict(),
+            "baseline": self.baseline.to_dict(),
+            "notes": list(self.notes),
+        }
+
+
+def _measure(result: WhatIf, constraint: str) -> float | None:
+    names = {
+        "demographic_parity": "demographic_parity_difference",
+        "four_fifths": "favorable_rate_ratio",
+        "equal_opportunity": "equal_opportunity_range",
+        "equalized_odds": "equalized_odds_difference",
+        "predictive_parity": "predictive_parity_range",
+    }
+    return result.summary[names[constraint]].value
+
+
+def frontier(
+    curves: ThresholdCurves,
+    *,
+    constraint: Constraint,
+    objective: Objective = "accuracy",
+    points: int = 25,
+    cost_fp: float = 1.0,
+    benefit_tp: float = 1.0,
+) -> Frontier:
+    """Optimise at ``points`` tolerances from 0 to the unconstrained optimum's disparity; keep the Pareto front.
+
+    Also the baseline (the current decisions, :func:`baseline`) and the best single shared threshold.
+    """
+    kwargs = {"constraint": constraint, "objective": objective, "cost_fp": cost_fp, "benefit_tp": benefit_tp}
+    loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
+    free = optimise(curves, tolerance=loose, **kwargs)  # effectively unconstrained
+    span = max(FOUR_FIFTHS - free.achieved, 0.0) if constraint == "four_fifths" else free.achieved
+    found = [_point("optimised", loose, free.what_if, constraint, free.objective_value, True)]
+    for tol in np.linspace(0.0, span or 0.0, max(int(points), 2)):
+        result = optimise(curves, tolerance=float(tol), **kwargs)
+        found.append(
+            _point("optimised", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
+        )
+    front = _pareto(found, constraint)
+    single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)
+    now = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
+    base = _point("baseline", None, now, constraint, _objective_value(now, objective), True)
+    return Frontier(constraint, objective, tuple(front), single, base)
+
+
+def baseline(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> WhatIf:
+    """The current decisions as a :class:`WhatIf` (scored rows with a decision; no thresholds, no flips)."""
+    c = {k: np.asarray(v, dtype=np.int64) for k, v in curves.current.items()}
+    zero = np.zeros(curves.n_groups, dtype=np.int64)
+    return _what_if(curves, None, c | {"to_positive": zero, "to_negative": zero}, cost_fp, benefit_tp)
+
+
+def _point(kind, tol, w: WhatIf, constraint, value, feasible) -> FrontierPoint:
+    return FrontierPoint(kind, tol, _measure(w, constraint), value, feasible, dict(w.thresholds))
+
+
+def _pareto(found: list[FrontierPoint], constraint: str) -> list[FrontierPoint]:
+    """Points no other point beats on both the objective and the disparity (sorted by disparity)."""
+    sign = -1.0 if constraint == "four_fifths" else 1.0  # four_fifths: a higher ratio is fairer
+    usable = [p for p in found if p.feasible and p.disparity is not None and p.objective_value is not None]
+    usable.sort(key=lambda p: (sign * p.disparity, -p.objective_value))
+    out: list[FrontierPoint] = []
+    for p in usable:
+        if not out or p.objective_value > out[-1].objective_value:
+            out.append(p)
+    return out
+
+
+def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> FrontierPoint:
+    """The best shared threshold for the objective (over every distinct score), unconstrained."""
+    everything = np.unique(curves.scores)
+    candidates = np.append(everything, np.nextafter(everything[-1], np.inf))
+    target = curves.current_selected().sum() / max(int(curves.sizes.sum()), 1)
+    total = np.zeros(candidates.size)
+    for g in range(curves.n_groups):
+        lo, hi = curves.offsets[g], curves.offsets[g + 1]
+        below = np.searchsorted(curves.scores[lo:hi], candidates, side="left")
+        c = curves.counts_at_below(g, below)
+        total += _objective_values(c, objective, cost_fp, benefit_tp, target)
+    k = int(np.argmax(total))
+    w = what_if(curves, float(candidates[k]), cost_fp=cost_fp, benefit_tp=benefit_tp)
+    value = _objective_value(w, objective)
+    return FrontierPoint("single_threshold", None, _measure(w, constraint), value, True, dict(w.thresholds))
