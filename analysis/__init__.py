@@ -19,6 +19,7 @@ from analysis.explain import (
     explain,
     explain_row,
 )
+from analysis.exports import csv_bytes, decision_changes, neutralise_formulas
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
 from analysis.loading import Change, LoadedTable, LoadReport, load_table
 from analysis.profile import ColumnProfile, profile_columns
@@ -79,11 +80,14 @@ __all__ = [
     "__version__",
     "audit",
     "baseline",
+    "csv_bytes",
+    "decision_changes",
     "encode_groups",
     "explain",
     "explain_row",
     "frontier",
     "load_table",
+    "neutralise_formulas",
     "optimise",
     "profile_columns",
     "suggest_roles",

@@ -1,0 +1,103 @@
+"""Tables written for other tools: CSV safe to open in a spreadsheet, and per-row decision changes.
+
+A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a line break is run as a formula by
+spreadsheet programs (OWASP "CSV injection"). Text cells like that get a leading ``'``; numbers —
+including negative ones such as ``-0.5``, in numeric columns or written as text — stay numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import SpecError
+from analysis.groups import encode_groups
+from analysis.spec import AuditSpec
+from analysis.values import matches_any
+
+__all__ = ["csv_bytes", "decision_changes", "neutralise_formulas"]
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+NO_SCORE = "Changed decisions need a score column to apply thresholds to; the spec has none. Add --score COLUMN."
+MISSING_THRESHOLD = "No threshold for group(s) {groups} of '{column}'; give one per group, e.g. {example}."
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as spreadsheet formulas."""
+    out = df.copy()
+    out.columns = [_neutralise_text(str(c)) for c in out.columns]
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        text = column.astype("str")
+        risky = column.notna() & text.str.startswith(FORMULA_START) & ~text.str.match(PLAIN_NUMBER)
+        if risky.any():
+            out.isetitem(position, column.astype(object).where(~risky, "'" + text))
+    return out
+
+
+def _neutralise_text(value: str) -> str:
+    risky = value.startswith(FORMULA_START) and not re.match(PLAIN_NUMBER, value)
+    return "'" + value if risky else value
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """``df`` as UTF-8 CSV with formula cells neutralised (no index)."""
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def decision_changes(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    thresholds: Mapping[str, float],
+    *,
+    attribute: str | None = None,
+) -> pd.DataFrame:
+    """Old and new decision of every row when each group's score is cut at its own threshold.
+
+    Parameters
+    ----------
+    df, spec
+        The table and its spec (which must name a score column).
+    thresholds
+        Group label → threshold; a row is positive when its score is at least its group's threshold.
+    attribute
+        The protected column the thresholds are per group of; default the spec's first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row_id`` (the first ID column's value, else the row number), ``group``, ``score``,
+        ``old_positive``, ``new_positive`` (0/1; missing scores stay as they were) and ``changed``.
+    """
+    if spec.score is None:
+        raise SpecError(NO_SCORE)
+    attr = next((a for a in spec.protected if a.column == attribute), spec.protected[0]) if spec.protected else None
+    if attr is None:
+        raise SpecError("The spec names no protected attribute. Add --protected COLUMN.")
+    groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
+    absent = [g for g in groups.labels if g not in thresholds]
+    if absent:
+        example = ", ".join(f"{g}=0.5" for g in groups.labels[:2])
+        raise SpecError(MISSING_THRESHOLD.format(groups=absent, column=attr.column, example=example))
+    cut = np.array([float(thresholds[g]) for g in groups.labels])[groups.codes]
+    score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
+    old = matches_any(df[spec.decision], spec.positive) if spec.decision is not None else score >= float(spec.threshold)
+    new = np.where(np.isnan(score), old, score >= cut)
+    row_id = df[spec.id_columns[0]].to_numpy() if spec.id_columns else np.arange(len(df))
+    return pd.DataFrame(
+        {
+            "row_id": row_id,
+            "group": np.asarray(groups.labels, dtype=object)[groups.codes],
+            "score": score,
+            "old_positive": old.astype(int),
+            "new_positive": new.astype(int),
+            "changed": old != new,
+        }
+    )
