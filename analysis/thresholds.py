@@ -789,6 +789,11 @@ def optimise(
     reason gives the smallest achievable value, and the thresholds shown achieve it.
     """
     _check_options(curves, constraint, objective, tolerance)
+    return _optimise(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
+
+
+def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimisation:
+    """:func:`optimise` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
     groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
     constrained = np.flatnonzero(_compared_groups(curves))
     inside = [groups[g] for g in constrained]
@@ -908,15 +913,23 @@ def frontier(
 ) -> Frontier:
     """Optimise at ``points`` tolerances from 0 to the unconstrained optimum's disparity; keep the Pareto front.
 
+    For ``four_fifths`` the ratio floor runs from the unconstrained optimum's ratio to 1 (a point's
+    ``tolerance`` is 0.8 − floor, negative where the floor is stricter than the rule).
+
     Also the baseline (the current decisions, :func:`baseline`) and the best single shared threshold.
     """
-    kwargs = {"constraint": constraint, "objective": objective, "cost_fp": cost_fp, "benefit_tp": benefit_tp}
+    _check_options(curves, constraint, objective, 0.0)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
-    free = optimise(curves, tolerance=loose, **kwargs)  # effectively unconstrained
-    span = max(FOUR_FIFTHS - free.achieved, 0.0) if constraint == "four_fifths" else free.achieved
+    free = _optimise(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
+    if constraint == "four_fifths":
+        # Sweep the ratio floor from the unconstrained optimum's ratio up to parity (1.0), so the
+        # front shows what each step towards equal rates costs, even when 0.8 is already met.
+        tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, max(int(points), 2))
+    else:
+        tolerances = np.linspace(0.0, free.achieved or 0.0, max(int(points), 2))
     found = [_point("optimised", loose, free.what_if, constraint, free.objective_value, True)]
-    for tol in np.linspace(0.0, span or 0.0, max(int(points), 2)):
-        result = optimise(curves, tolerance=float(tol), **kwargs)
+    for tol in tolerances:
+        result = _optimise(curves, constraint, float(tol), objective, cost_fp, benefit_tp)
         found.append(
             _point("optimised", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
         )

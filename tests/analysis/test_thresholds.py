@@ -19,6 +19,7 @@ from analysis import AuditSpec, SpecError, load_table
 from analysis.audit import audit
 from analysis.thresholds import (
     CONSTRAINTS,
+    FOUR_FIFTHS,
     baseline,
     frontier,
     optimise,
@@ -353,6 +354,18 @@ def test_frontier_is_a_pareto_front(loan_curves):
         front.single_threshold.objective_value >= values[-1] - TOL or front.single_threshold.disparity > disparities[-1]
     )
     assert json.loads(json.dumps(front.to_dict(), allow_nan=False)) == front.to_dict()
+
+
+def test_four_fifths_frontier_runs_from_the_free_optimum_to_parity(loan_curves):
+    front = frontier(loan_curves, constraint="four_fifths", points=6)
+    ratios = [p.disparity for p in front.points]
+    values = [p.objective_value for p in front.points]
+    # A higher ratio is fairer: along the front the ratio falls as the objective rises.
+    assert len(front.points) >= 3
+    assert ratios == sorted(ratios, reverse=True) and values == sorted(values)
+    assert ratios[0] >= 0.95 and ratios[-1] <= ratios[0]
+    strict = [p for p in front.points if p.tolerance is not None and p.tolerance < 0]
+    assert strict and all(p.disparity >= FOUR_FIFTHS - p.tolerance - TOL for p in strict)
 
 
 @settings(max_examples=60, deadline=None)
