@@ -5,6 +5,7 @@ are imported only inside the functions that use them.
 """
 
 from analysis.audit import AttributeAudit, AuditResult, Finding, GroupMetrics, MetricValue, audit
+from analysis.compare import AuditComparison, ComparisonRow, compare_audits, load_audit, render_comparison_html
 from analysis.errors import ExplainError, LoadError, ParityLabError, SpecError
 from analysis.explain import (
     Explanation,
@@ -22,6 +23,14 @@ from analysis.explain import (
 from analysis.exports import csv_bytes, decision_changes, neutralise_formulas
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
 from analysis.loading import Change, LoadedTable, LoadReport, load_table
+from analysis.mitigation import (
+    MitigationComparison,
+    MitigationRow,
+    ModelScores,
+    apply_thresholds,
+    compare_mitigations,
+    model_scores,
+)
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
@@ -44,11 +53,13 @@ __version__ = "0.1.0"
 __all__ = [
     "MISSING_GROUP",
     "AttributeAudit",
+    "AuditComparison",
     "AuditResult",
     "AuditSpec",
     "Change",
     "ColumnProfile",
     "ColumnRole",
+    "ComparisonRow",
     "ExplainError",
     "Explanation",
     "ExplanationSample",
@@ -65,7 +76,10 @@ __all__ = [
     "LoadedTable",
     "LocalExplanation",
     "MetricValue",
+    "MitigationComparison",
+    "MitigationRow",
     "ModelInfo",
+    "ModelScores",
     "Optimisation",
     "ParityLabError",
     "Problem",
@@ -78,18 +92,24 @@ __all__ = [
     "ThresholdCurves",
     "WhatIf",
     "__version__",
+    "apply_thresholds",
     "audit",
     "baseline",
+    "compare_audits",
+    "compare_mitigations",
     "csv_bytes",
     "decision_changes",
     "encode_groups",
     "explain",
     "explain_row",
     "frontier",
+    "load_audit",
     "load_table",
+    "model_scores",
     "neutralise_formulas",
     "optimise",
     "profile_columns",
+    "render_comparison_html",
     "suggest_roles",
     "suggest_spec",
     "threshold_curves",

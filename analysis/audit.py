@@ -2,9 +2,12 @@
 
 ``audit(df, spec)`` returns an :class:`AuditResult`. Its ``to_dict()`` is ParityLab's public
 JSON contract (``schema_version`` 1) and ``AuditResult.from_dict`` reads it back, so that
-dump → load → dump is unchanged. Layout::
+dump → load → dump is unchanged. The same data and spec give the same JSON, except
+``created_at``. Layout::
 
     AuditResult
+    ├── created_at         when the audit ran (UTC, ISO 8601); None in results saved before it was recorded
+    ├── versions           ParityLab, Python and the libraries the audit used
     ├── dataset            DatasetInfo: name, rows, rows_audited, sha256
     ├── spec               the AuditSpec
     ├── options            AuditOptions: confidence, thresholds, minimum sizes
@@ -32,8 +35,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -85,6 +91,7 @@ __all__ = [
     "SuppressedCell",
     "audit",
     "dataset_sha256",
+    "library_versions",
 ]
 
 AUDIT_SCHEMA_VERSION = 1
@@ -135,6 +142,10 @@ NO_DECISIONS = (
     "Choose a decision column with values, or fill it in the source data."
 )
 NOT_AN_AUDIT = "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes', got {kind}."
+MALFORMED_AUDIT = (
+    "This JSON looks like an audit result but cannot be read: {problem}. "
+    "It may have been edited by hand or cut short; export it again from ParityLab."
+)
 WRONG_SCHEMA = (
     "This audit result has schema_version {got!r}; this version of ParityLab reads version {expected}. "
     "Re-run the audit with this version, or open it with the version that wrote it."
@@ -587,6 +598,12 @@ class AuditResult:
         ``{"rows", "reason"}`` for rows left out of all or some metrics.
     warnings
         The spec validation's warnings, as sentences.
+    created_at
+        When the audit ran: UTC, ISO 8601 to the second (``"2026-11-27T04:49:50Z"``). None in
+        results saved before ParityLab recorded it.
+    versions
+        ParityLab, Python and library versions the audit ran with (see :func:`library_versions`);
+        empty in results saved before ParityLab recorded them.
     """
 
     dataset: DatasetInfo
@@ -598,6 +615,8 @@ class AuditResult:
     left_out: tuple[dict[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     schema_version: int = AUDIT_SCHEMA_VERSION
+    created_at: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -608,6 +627,8 @@ class AuditResult:
         """The result as JSON-safe data (every number finite or None)."""
         return {
             "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "versions": dict(self.versions),
             "dataset": self.dataset.to_dict(),
             "spec": self.spec.to_dict(),
             "options": self.options.to_dict(),
@@ -624,11 +645,26 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AuditResult:
-        """Read :meth:`to_dict` output (e.g. a saved JSON report)."""
+        """Read :meth:`to_dict` output (e.g. a saved JSON report), with or without ``created_at``/``versions``.
+
+        Raises
+        ------
+        ParityLabError
+            When ``data`` is not an audit result, has another ``schema_version``, or is malformed.
+        """
         if not isinstance(data, Mapping) or "attributes" not in data:
             raise ParityLabError(NOT_AN_AUDIT.format(kind=type(data).__name__))
         if data.get("schema_version") != AUDIT_SCHEMA_VERSION:
             raise ParityLabError(WRONG_SCHEMA.format(got=data.get("schema_version"), expected=AUDIT_SCHEMA_VERSION))
+        try:
+            return cls._read(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ParityLabError(MALFORMED_AUDIT.format(problem=problem)) from exc
+
+    @classmethod
+    def _read(cls, data: Mapping[str, Any]) -> AuditResult:
+        versions = data.get("versions") or {}
         return cls(
             dataset=DatasetInfo.from_dict(data["dataset"]),
             spec=AuditSpec.from_dict(data["spec"]),
@@ -638,6 +674,8 @@ class AuditResult:
             skipped=tuple(dict(s) for s in data.get("skipped", ())),
             left_out=tuple(dict(r) for r in data.get("left_out", ())),
             warnings=tuple(data.get("warnings", ())),
+            created_at=data.get("created_at"),
+            versions={str(k): str(v) for k, v in dict(versions).items()},
         )
 
     @classmethod
@@ -1359,6 +1397,30 @@ def dataset_sha256(df: pd.DataFrame) -> str:
 
 _hash = dataset_sha256  # audit() has a parameter of the same name
 
+# The libraries an audit runs on: pandas and numpy compute it, pyarrow parses the files it reads.
+AUDIT_LIBRARIES = ("numpy", "pandas", "pyarrow")
+
+
+def library_versions(libraries: Sequence[str] = AUDIT_LIBRARIES) -> dict[str, str]:
+    """ParityLab's, Python's and the named libraries' versions, read from package metadata (nothing imported).
+
+    A library that is not installed is recorded as ``"not installed"``.
+    """
+    from analysis import __version__  # here: the package imports this module first
+
+    out = {"paritylab": __version__, "python": platform.python_version()}
+    for name in libraries:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _now() -> str:
+    """The current UTC time, ISO 8601 to the second: ``2026-11-27T04:49:50Z``."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
 
 def _groupings(df: pd.DataFrame, spec: AuditSpec) -> tuple[list[Grouping], list[Grouping]]:
     singles = [
@@ -1411,7 +1473,8 @@ def audit(
     min_cell_size
         Intersection cells with fewer rows are suppressed from the groups.
     dataset_name, dataset_sha256
-        Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``.
+        Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``. When
+        given and the spec records another hash, the result's warnings say so.
 
     Returns
     -------
@@ -1429,7 +1492,8 @@ def audit(
         min_group_size=spec.min_group_size,
         min_cell_size=min_cell_size,
     )
-    validation = validate_spec(df, spec)
+    created_at = _now()
+    validation = validate_spec(df, spec, dataset_sha256=dataset_sha256)
     validation.raise_for_errors()
     state = outcomes(df, spec)
     if not state.decided.any():
@@ -1466,4 +1530,6 @@ def audit(
         skipped=_skipped(spec),
         left_out=_left_out(state, scored, spec),
         warnings=tuple(p.text for p in validation.warnings),
+        created_at=created_at,
+        versions=library_versions(),
     )

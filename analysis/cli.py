@@ -1,4 +1,5 @@
-"""Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``
+"""Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``,
+``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``
 and ``python -m analysis suggest DATA``.
 
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
@@ -57,6 +58,25 @@ GATE_DI = (
 )
 GATE_EOD = "Gate breached: equalized odds difference for '{name}' is {value:.3f}, above --fail-above-eod {limit:g}."
 GATE_UNDEFINED = "Gate {flag} could not be checked for '{name}': {reason}."
+OTHER_DATA_WARNING = "warning: {spec_path}: {text}\n"
+
+COMPARE_EPILOG = """\
+examples:
+  python -m analysis compare audit-2026-q1.json audit-2026-q2.json
+  python -m analysis compare before.json after.json --fail-on-regression --tolerance 0.02 --di-tolerance 0.05
+  python -m analysis compare before.json after.json --json comparison.json --html comparison.html
+
+BEFORE and AFTER are results of 'audit --json'. A regression is a fairness metric (disparate impact,
+parity and odds differences and ratios) that got worse beyond the tolerance and significantly
+(Benjamini-Hochberg q < --alpha; tests on the counts recorded in the results).
+exit codes: 0 ok, 1 a regression with --fail-on-regression, 2 bad input or usage.
+"""
+GATE_REGRESSION = (
+    "Regression: {where} went from {before} to {after} (change {change:+.3f}; {significance}), "
+    "worse than the tolerance {tolerance:g}."
+)
+BOTH_TO_STDOUT = "--json - and --html - cannot both write to standard output; give one of them a file path."
+SHOWN_NAME = 28
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _audit_parser(commands)
     _explain_parser(commands)
+    _compare_parser(commands)
+    _mitigate_parser(commands)
     suggest = commands.add_parser(
         "suggest",
         help="suggest column roles for a file and print the spec as JSON",
@@ -161,6 +183,46 @@ def _explain_parser(commands: Any) -> None:
     )
     explain.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     explain.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+
+
+def _compare_parser(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="compare two audit results (monitoring): changes, their significance, regressions",
+        description=(
+            "Compare two audit results of the same decisions (e.g. last month and this month): every group's "
+            "rates and disparities before and after, the change, whether it is significant, and regressions."
+        ),
+        epilog=COMPARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("before", metavar="BEFORE.json", help="the earlier audit result (from 'audit --json')")
+    compare.add_argument("after", metavar="AFTER.json", help="the later audit result")
+    compare.add_argument(
+        "--fail-on-regression", action="store_true", help="exit 1 when a fairness metric regressed (listed on stderr)"
+    )
+    compare.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.02,
+        metavar="T",
+        help="a difference metric regresses when its absolute value grows by more than T (default 0.02)",
+    )
+    compare.add_argument(
+        "--di-tolerance",
+        type=float,
+        metavar="T",
+        help="a ratio metric (disparate impact) regresses when it falls by more than T (default: --tolerance)",
+    )
+    compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the q-values (default 0.05)")
+    compare.add_argument(
+        "--ignore-significance",
+        action="store_true",
+        help="count a change beyond tolerance as a regression even when it is not significant",
+    )
+    compare.add_argument("--json", metavar="PATH", help="write the comparison JSON to PATH, or - for standard output")
+    compare.add_argument("--html", metavar="PATH", help="write a self-contained HTML page of the comparison to PATH")
+    compare.add_argument("--all", action="store_true", help="print every row, not only summaries and changes")
 
 
 def _pairs(values: Sequence[str] | None, flag: str, example: str) -> dict[str, str]:
@@ -293,12 +355,22 @@ def _summary_text(result: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _warn_other_data(spec: Any, report: Any, spec_path: str, stderr: TextIO) -> None:
+    """Say on stderr when the spec records the hash of other data (the command still runs)."""
+    from analysis.validation import dataset_mismatch
+
+    problem = dataset_mismatch(spec, report.sha256, dataset_name=report.name)
+    if problem is not None:
+        stderr.write(OTHER_DATA_WARNING.format(spec_path=spec_path, text=problem.text))
+
+
 def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from analysis.audit import audit
     from analysis.loading import load_table
 
     table = load_table(args.data)
     spec = _spec_from_args(args, table.report.name, table.data)
+    _warn_other_data(spec, table.report, args.spec, stderr)
     result = audit(
         table.data,
         spec,
@@ -347,7 +419,7 @@ def _explain_text(result: Any, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_explain(args: argparse.Namespace, stdout: TextIO) -> int:
+def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
     from analysis.explain import explain
@@ -356,6 +428,7 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO) -> int:
 
     spec = AuditSpec.load(args.spec)
     table = load_table(args.data)
+    _warn_other_data(spec, table.report, args.spec, stderr)
     result = explain(
         table.data,
         spec,
@@ -372,17 +445,305 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def _run_suggest(args: argparse.Namespace, stdout: TextIO) -> int:
+    from dataclasses import replace
+
     from analysis.loading import load_table
     from analysis.suggest import suggest_roles
 
-    suggestion = suggest_roles(load_table(args.data).data)
+    table = load_table(args.data)
+    suggestion = suggest_roles(table.data)
     if suggestion.spec is None:
         raise SpecError(" ".join(suggestion.notes))
-    text = suggestion.spec.to_json()
+    # The spec records which file it was made on, so using it on other data later warns.
+    text = replace(suggestion.spec, dataset_sha256=table.report.sha256).to_json()
     if args.json:
         _write(text, args.json, stdout)
     else:
         stdout.write(text)
+    return EXIT_OK
+
+
+def _printable(text: object, width: int | None = None) -> str:
+    """Data-derived text for a terminal: control characters replaced, cut to ``width``."""
+    out = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return out if width is None or len(out) <= width else out[: width - 1] + "…"
+
+
+def _comparison_text(comparison: Any, *, show_all: bool) -> str:
+    """The comparison as a text table: summaries, changes worth reading (every row with ``show_all``)."""
+    c = comparison
+    lines = [
+        f"ParityLab comparison: {_printable(c.before.name)} ({c.before.rows_audited:,} rows, "
+        f"{c.before.created_at or 'time not recorded'}) -> {_printable(c.after.name)} "
+        f"({c.after.rows_audited:,} rows, {c.after.created_at or 'time not recorded'})",
+        _printable(c.summary),
+    ]
+    lines += [f"warning: {_printable(w)}" for w in c.warnings]
+    shown = [
+        r
+        for r in c.rows
+        if show_all or r.group is None or r.regression or r.worse or r.significant or r.status.startswith("only")
+    ]
+    header = ("attribute", "group", "metric", "before", "after", "change", "q", "")
+    table = [header] + [_comparison_cells(r) for r in shown]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines.append("")
+    numeric = range(3, 7)  # before, after, change, q: right-aligned
+    for row in table:
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+    if len(shown) < len(c.rows):
+        lines.append(
+            f"({len(c.rows) - len(shown)} more rows without a significant change; --all prints them, "
+            "--json and --html write every row.)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_cells(r: Any) -> tuple[str, ...]:
+    def number(v: float | None, signed: bool = False) -> str:
+        return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
+
+    q = "-" if r.q_value is None else "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}"
+    flag = "REGRESSION" if r.regression else "worse" if r.worse else r.status if r.status != "compared" else ""
+    return (
+        _printable(r.attribute, SHOWN_NAME),
+        _printable("(all)" if r.group is None else r.group, SHOWN_NAME),
+        r.metric or "-",
+        number(r.before),
+        number(r.after),
+        number(r.change, signed=True),
+        q,
+        flag,
+    )
+
+
+def _run_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from analysis.compare import RATIOS, compare_audits, load_audit, render_comparison_html
+
+    if args.json == "-" and args.html == "-":
+        raise SpecError(BOTH_TO_STDOUT)
+    comparison = compare_audits(
+        load_audit(args.before),
+        load_audit(args.after),
+        tolerance=args.tolerance,
+        di_tolerance=args.di_tolerance,
+        alpha=args.alpha,
+        require_significance=not args.ignore_significance,
+    )
+    if args.json:
+        _write(comparison.to_json(), args.json, stdout)
+    if args.html:
+        _write(render_comparison_html(comparison), args.html, stdout)
+    if "-" not in (args.json, args.html):
+        stdout.write(_comparison_text(comparison, show_all=args.all))
+    if not (args.fail_on_regression and comparison.regressions):
+        return EXIT_OK
+    for r in comparison.regressions:
+        significance = "significance ignored" if r.q_value is None or not r.significant else f"q = {r.q_value:.2g}"
+        message = GATE_REGRESSION.format(
+            where=_printable(r.where),
+            before=f"{r.before:.3f}",
+            after=f"{r.after:.3f}",
+            change=r.change,
+            significance=significance,
+            tolerance=comparison.di_tolerance if r.metric in RATIOS else comparison.tolerance,
+        )
+        stderr.write(message + "\n")
+    return EXIT_GATE
+
+
+MITIGATE_EPILOG = """\
+examples:
+  python -m analysis mitigate loans.csv --spec loans-spec.json
+  python -m analysis mitigate loans.csv --spec loans-spec.json --attribute ethnicity --constraint four_fifths \\
+      --objective accuracy --json mitigation.json --decisions new-decisions.csv
+  python -m analysis mitigate loans.csv --spec loans-spec.json --constraint equal_opportunity --tolerance 0.02 \\
+      --objective cost --cost-fp 5 --benefit-tp 1 --json -
+
+Per-group thresholds on the spec's score (decision = score >= the group's threshold) that meet the constraint
+on these data and maximise the objective. Without a score in the spec, the thresholds apply to a model score
+(a model of your decisions: out-of-fold LightGBM probabilities). Figures are on the same data the thresholds
+were chosen on, so they are optimistic; the Mitigation page also shows held-out figures. Group-specific
+thresholds use the protected attribute at decision time, which raises disparate-treatment concerns in
+lending and hiring.
+exit codes: 0 ok (also when the constraint cannot be met: then "feasible" is false), 2 bad input or usage.
+"""
+MITIGATE_CAVEAT = (
+    "Caution: group-specific thresholds use the protected attribute at decision time (disparate-treatment "
+    "concerns in lending and hiring), and figures on the data the thresholds were chosen on are optimistic."
+)
+SHOWN_MITIGATE_METRICS = (
+    ("disparate_impact_min", "disparate impact (lowest group / reference)"),
+    ("favorable_rate_ratio", "lowest / highest favorable rate"),
+    ("demographic_parity_difference", "demographic parity difference"),
+    ("equalized_odds_difference", "equalized odds difference"),
+)
+
+
+def _mitigate_parser(commands: Any) -> None:
+    from analysis.thresholds import CONSTRAINTS, OBJECTIVES
+
+    mitigate = commands.add_parser(
+        "mitigate",
+        help="per-group thresholds that meet a fairness constraint, with before/after audits",
+        description=(
+            "Find per-group score thresholds that meet a fairness constraint and maximise an objective "
+            "(an exact search), and audit the decisions before and after."
+        ),
+        epilog=MITIGATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mitigate.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    mitigate.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    mitigate.add_argument("--attribute", metavar="COL", help="the protected attribute (default: the spec's first)")
+    mitigate.add_argument(
+        "--constraint", choices=CONSTRAINTS, default="demographic_parity", help="default demographic_parity"
+    )
+    mitigate.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.05,
+        metavar="T",
+        help="allowed range of the constrained rate (four_fifths: ratio >= 0.8 - T); default 0.05",
+    )
+    mitigate.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="accuracy",
+        help="accuracy, cost (benefit_tp x TP - cost_fp x FP) or selection_rate (keep it); default accuracy",
+    )
+    mitigate.add_argument("--cost-fp", type=float, default=1.0, metavar="C", help="cost of a false positive (1)")
+    mitigate.add_argument("--benefit-tp", type=float, default=1.0, metavar="B", help="benefit of a true positive (1)")
+    mitigate.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
+    mitigate.add_argument(
+        "--decisions", metavar="OUT.csv", help="write every row's old and new decision (row id, group, score) as CSV"
+    )
+    mitigate.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the model score (default 0)")
+
+
+def _plain(text: object) -> str:
+    """Data-derived text for a terminal: control characters replaced."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+def _mitigate_text(result: dict[str, Any], name: str) -> str:
+    """Human-readable thresholds, feasibility, before/after disparities and flips."""
+    within = f"within {result['tolerance']:g}"
+    if result["constraint"] == "four_fifths":
+        within = f"(lowest / highest favorable rate >= {0.8 - result['tolerance']:g})"
+    lines = [
+        f"ParityLab mitigation of {_plain(name)}: {_plain(result['attribute'])}, {result['constraint']} "
+        f"{within}, objective {result['objective']}",
+    ]
+    if result["score_source"] == "model":
+        auc = result["model_score"]["auc"]
+        lines.append(
+            f"Score: {result['score_label']}, as the spec has no score; out-of-fold AUC "
+            f"{'undefined' if auc is None else f'{auc:.3f}'} against the current decisions."
+        )
+    else:
+        lines.append(f"Score: the spec's score column '{_plain(result['score_column'])}'.")
+    lines.append("Feasible on these data: yes." if result["feasible"] else "Feasible on these data: NO.")
+    if result["reason"]:
+        lines.append(f"  {result['reason']}")
+    lines.append("")
+    lines.append("Thresholds (positive decision when score >= threshold), and decisions that change:")
+    for group, t in result["thresholds"][result["attribute"]].items():
+        flips = result["flips"][group]
+        lines.append(
+            f"  {_plain(group)}: {t:.4g}  (to positive {flips['to_positive']:,}, to negative {flips['to_negative']:,})"
+        )
+    lines.append("")
+    lines.append("Before -> after:")
+    before, after = result["before"]["summary"], result["after"]["summary"]
+    for key, words in SHOWN_MITIGATE_METRICS:
+        if key in before and key in after:
+            lines.append(f"  {words}: {_fmt_value(before[key]['value'])} -> {_fmt_value(after[key]['value'])}")
+    lines.append(f"  four-fifths rule: {_pass_text(before)} -> {_pass_text(after)}")
+    before_value, value = result["objective_value_before"], result["objective_value"]
+    lines.append(f"  objective ({result['objective']}): {_fmt_value(before_value)} -> {_fmt_value(value)}")
+    lines.append("")
+    lines.append(MITIGATE_CAVEAT)
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_value(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+def _pass_text(summary: dict[str, Any]) -> str:
+    passed = summary.get("four_fifths_pass")
+    return "not computable" if passed is None else "pass" if passed else "fail"
+
+
+def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from analysis.audit import audit
+    from analysis.exports import csv_bytes, decision_changes
+    from analysis.loading import load_table
+    from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
+    from analysis.spec import AuditSpec
+    from analysis.thresholds import _attribute, _objective_value, baseline, optimise, threshold_curves
+
+    spec = AuditSpec.load(args.spec)
+    table = load_table(args.data)
+    _warn_other_data(spec, table.report, args.spec, stderr)
+    df = table.data
+    attribute = _attribute(spec, args.attribute).column  # a bad attribute fails before any model is trained
+    model = None
+    if spec.score is None:
+        model = model_scores(df, spec, random_state=args.seed)
+        df, spec = model.apply(df, spec)
+    curves = threshold_curves(df, spec, attribute=attribute)
+    result = optimise(
+        curves,
+        constraint=args.constraint,
+        tolerance=args.tolerance,
+        objective=args.objective,
+        cost_fp=args.cost_fp,
+        benefit_tp=args.benefit_tp,
+    )
+    after_df, after_spec = apply_thresholds(df, spec, result.thresholds, attribute=attribute)
+    name = table.report.name
+    out = {
+        "constraint": result.constraint,
+        "tolerance": result.tolerance,
+        "objective": result.objective,
+        "cost_fp": args.cost_fp,
+        "benefit_tp": args.benefit_tp,
+        "attribute": attribute,
+        "feasible": result.feasible,
+        "reason": result.reason,
+        "exact": result.exact,
+        "achieved": result.achieved,
+        "objective_value": result.objective_value,
+        "objective_value_before": _objective_value(
+            baseline(curves, cost_fp=args.cost_fp, benefit_tp=args.benefit_tp), result.objective
+        ),
+        "score_source": "model" if model is not None else "spec",
+        "score_column": spec.score,
+        "score_label": MODEL_SCORE_LABEL if model is not None else None,
+        "model_score": None if model is None else model.to_dict(),
+        "thresholds": {attribute: dict(result.thresholds)},
+        "before": audit(df, spec, dataset_name=name).attributes[attribute].to_dict(),
+        "after": audit(after_df, after_spec, dataset_name=name).attributes[attribute].to_dict(),
+        "flips": {g: dict(f) for g, f in result.what_if.flips.items()},
+        "constrained_groups": list(result.constrained_groups),
+        "dataset": {"name": name, "rows": len(df), "sha256": table.report.sha256},
+        "decisions_csv": args.decisions,
+    }
+    if args.decisions:
+        data = csv_bytes(decision_changes(df, spec, result.thresholds, attribute=attribute))
+        try:
+            Path(args.decisions).write_bytes(data)
+        except OSError as exc:
+            raise SpecError(CANNOT_WRITE.format(path=args.decisions, reason=exc.strerror or exc)) from exc
+    if args.json:
+        _write(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n", args.json, stdout)
+    if args.json != "-":
+        stdout.write(_mitigate_text(out, name))
     return EXIT_OK
 
 
@@ -404,7 +765,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         if args.command == "audit":
             return _run_audit(args, stdout, stderr)
         if args.command == "explain":
-            return _run_explain(args, stdout)
+            return _run_explain(args, stdout, stderr)
+        if args.command == "compare":
+            return _run_compare(args, stdout, stderr)
+        if args.command == "mitigate":
+            return _run_mitigate(args, stdout, stderr)
         return _run_suggest(args, stdout)
     except ParityLabError as exc:
         stderr.write(f"error: {exc}\n")

@@ -29,6 +29,10 @@ NEEDS_DECISION = (
     "The spec names neither a decision column nor a score column. Set 'decision' "
     "(e.g. --decision approved), or 'score' with a 'threshold'."
 )
+BAD_SHA256 = (
+    "Spec field 'dataset_sha256' must be the SHA-256 of the data file (64 hexadecimal characters), got {got!r}. "
+    "Remove the field, or save the spec again from ParityLab."
+)
 BINS_AND_QUANTILES = (
     "Protected attribute '{column}' has both 'bins' and 'quantiles'; choose one "
     "(bins are fixed edges such as [25, 40, 60]; quantiles is a number of equal-size groups)."
@@ -58,6 +62,15 @@ def _scalars(name: str, values: object) -> tuple[Scalar, ...]:
         seen.add(key)
         out.append(value.strip() if isinstance(value, str) else value)
     return tuple(out)
+
+
+def _sha256(value: object) -> str | None:
+    if value is None:
+        return None
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise SpecError(BAD_SHA256.format(got=value))
+    return text
 
 
 def _column(name: str, value: object, *, optional: bool = True) -> str | None:
@@ -213,6 +226,9 @@ class AuditSpec:
         Groups smaller than this are marked too small to conclude.
     max_levels
         More groups than this in an unbinned protected attribute is refused.
+    dataset_sha256
+        SHA-256 of the data file the spec was made on (the app's spec download and the ``suggest``
+        command record it). Using the spec on other data is allowed, with a warning that names both.
     """
 
     decision: str | None = None
@@ -229,6 +245,7 @@ class AuditSpec:
     pii_columns: tuple[str, ...] = ()
     min_group_size: int = 30
     max_levels: int = 50
+    dataset_sha256: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -248,6 +265,7 @@ class AuditSpec:
         set_(self, "pii_columns", _columns("pii_columns", self.pii_columns))
         set_(self, "min_group_size", _positive_int("min_group_size", self.min_group_size))
         set_(self, "max_levels", _positive_int("max_levels", self.max_levels))
+        set_(self, "dataset_sha256", _sha256(self.dataset_sha256))
         if self.decision is None and self.score is None:
             raise SpecError(NEEDS_DECISION)
 
@@ -307,6 +325,7 @@ class AuditSpec:
             "pii_columns": list(self.pii_columns),
             "min_group_size": self.min_group_size,
             "max_levels": self.max_levels,
+            "dataset_sha256": self.dataset_sha256,
         }
 
     @classmethod

@@ -14,7 +14,7 @@ from analysis.groups import MISSING_GROUP, encode_groups, quantile_edges
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import distinct_keys, value_key
 
-__all__ = ["Problem", "SpecValidation", "validate_spec"]
+__all__ = ["Problem", "SpecValidation", "dataset_mismatch", "validate_spec"]
 
 SHOWN_VALUES = 10
 SCORE_LIKE_DISTINCT = 20
@@ -79,6 +79,15 @@ PII_IN_FEATURES = "Column '{column}' is flagged as personal data (PII) but is li
 PII_IN_FEATURES_FIX = "Remove it from the features; personal identifiers should not explain decisions."
 ONE_VALUE_FEATURE = "Feature '{column}' has a single value ({value!r}) and cannot explain anything."
 ONE_VALUE_FEATURE_FIX = "Remove it from the features."
+OTHER_DATA = (
+    "This spec was made on data with SHA-256 {recorded}…, but {name}has SHA-256 {actual}…: "
+    "it is not the same file, so groups, values or rows may differ."
+)
+OTHER_DATA_FIX = (
+    "Check that this is the data you meant to audit; ParityLab uses the spec anyway. "
+    "Save the spec again from this data to record its hash."
+)
+SHOWN_HASH = 12
 
 
 @dataclass(frozen=True)
@@ -184,12 +193,40 @@ def _hint(word: str, options: Sequence[str]) -> str:
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def dataset_mismatch(spec: AuditSpec, dataset_sha256: str | None, *, dataset_name: str | None = None) -> Problem | None:
+    """A warning when ``spec`` records the hash of other data than ``dataset_sha256``.
+
+    Parameters
+    ----------
+    spec
+        The spec; its ``dataset_sha256`` is the hash of the data it was made on (or None).
+    dataset_sha256
+        SHA-256 of the data it is now used on (:attr:`analysis.LoadReport.sha256`), or None.
+    dataset_name
+        The data's name, for the message.
+
+    Returns
+    -------
+    Problem or None
+        A ``"warning"`` naming both hashes (first 12 characters); None when either hash is
+        unknown or they agree.
+    """
+    if spec.dataset_sha256 is None or dataset_sha256 is None or spec.dataset_sha256 == dataset_sha256.lower():
+        return None
+    name = f"'{dataset_name}' " if dataset_name else "this data "
+    message = OTHER_DATA.format(
+        recorded=spec.dataset_sha256[:SHOWN_HASH], actual=dataset_sha256[:SHOWN_HASH].lower(), name=name
+    )
+    return Problem("warning", "dataset_sha256", message, OTHER_DATA_FIX)
+
+
 class _Checker:
     """Collects problems; one method per spec field."""
 
-    def __init__(self, df: pd.DataFrame, spec: AuditSpec):
+    def __init__(self, df: pd.DataFrame, spec: AuditSpec, dataset_sha256: str | None = None):
         self.df = df
         self.spec = spec
+        self.dataset_sha256 = dataset_sha256
         self.columns = [str(c) for c in df.columns]
         self.problems: list[Problem] = []
         self.group_sizes: dict[str, dict[str, int]] = {}
@@ -211,6 +248,9 @@ class _Checker:
 
     def run(self) -> SpecValidation:
         spec = self.spec
+        other_data = dataset_mismatch(spec, self.dataset_sha256)
+        if other_data is not None:
+            self.problems.append(other_data)
         self.check_roles_distinct()
         if spec.decision is not None and self.exists("decision", "decision", spec.decision):
             self.check_decision()
@@ -466,7 +506,7 @@ class _Checker:
             )
 
 
-def validate_spec(df: pd.DataFrame, spec: AuditSpec) -> SpecValidation:
+def validate_spec(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> SpecValidation:
     """Check that ``spec`` fits ``df``; report every problem, each with a fix.
 
     Parameters
@@ -475,6 +515,9 @@ def validate_spec(df: pd.DataFrame, spec: AuditSpec) -> SpecValidation:
         The table (as returned by :func:`analysis.load_table`).
     spec
         The spec to check.
+    dataset_sha256
+        The table's SHA-256 (:attr:`analysis.LoadReport.sha256`). When given and the spec
+        records another hash, a warning says so (see :func:`dataset_mismatch`).
 
     Returns
     -------
@@ -485,4 +528,4 @@ def validate_spec(df: pd.DataFrame, spec: AuditSpec) -> SpecValidation:
     """
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
-    return _Checker(df, spec).run()
+    return _Checker(df, spec, dataset_sha256).run()

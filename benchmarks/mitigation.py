@@ -14,6 +14,10 @@ from the score, the current decision ``score ≥ 0.5``), at 1e5 and 1e6 rows, th
 Targets: curves at 1e6 rows under 0.3 s, a what-if under 30 ms, the optimiser ≥ 50x faster than
 ``ThresholdOptimizer.fit``.
 
+Then, at 1e5 rows with three features behind the score (one run each, seconds of wall time and of
+CPU): ``model_scores`` (5 folds of the LightGBM surrogate) and ``compare_mitigations`` (every method
+on a 70/30 split), with the spec's score and with the model score. ``--quick`` skips these.
+
     python benchmarks/mitigation.py            # 1e5 and 1e6 rows, 5 runs (about a minute)
     python benchmarks/mitigation.py --quick    # 3 runs, fairlearn at 1e5 only
 """
@@ -34,12 +38,22 @@ import pandas as pd
 # The repository root, so that `analysis` imports when this file runs as a script.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis.mitigation import compare_mitigations, model_scores
 from analysis.spec import AuditSpec
 from analysis.thresholds import optimise, threshold_curves, what_if
 
 SPEC = AuditSpec(score="score", threshold=0.5, label="label", label_positive=(1,), protected=("group",))
 SHARES = (0.55, 0.25, 0.13, 0.07)
 OPTIMISE = {"constraint": "demographic_parity", "tolerance": 0.01, "objective": "accuracy"}
+MODEL_SPEC = AuditSpec(
+    decision="decision",
+    positive=("Y",),
+    label="label",
+    label_positive=(1,),
+    score="score",
+    protected=("group",),
+    features=("x1", "x2", "x3"),
+)
 
 
 def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
@@ -48,6 +62,36 @@ def synthetic(rows: int, seed: int = 0) -> pd.DataFrame:
     score = np.clip(rng.beta(2, 2, rows) - 0.05 * group, 0, 1).round(4)
     label = (rng.uniform(size=rows) < score).astype(np.int64)
     return pd.DataFrame({"group": np.array(list("ABCD"))[group], "score": score, "label": label})
+
+
+def with_features(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """``df`` plus the current decision (score ≥ 0.5) and three features the score is made of."""
+    rng = np.random.default_rng(seed)
+    out = df.copy()
+    out["x1"] = out["score"] + rng.normal(0, 0.05, len(df))
+    out["x2"] = np.array(["low", "mid", "high"])[np.digitize(out["score"] + rng.normal(0, 0.1, len(df)), [0.4, 0.6])]
+    out["x3"] = rng.normal(size=len(df))
+    out["decision"] = np.where(out["score"] >= 0.5, "Y", "N")
+    return out
+
+
+def wall_and_cpu(fn: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def models(rows: int) -> None:
+    df = with_features(synthetic(rows))
+    no_score = AuditSpec.from_dict(MODEL_SPEC.to_dict() | {"score": None})
+    steps = {
+        "model_scores (5 folds)": lambda: model_scores(df, no_score),
+        "compare_mitigations (spec score)": lambda: compare_mitigations(df, MODEL_SPEC),
+        "compare_mitigations (model score)": lambda: compare_mitigations(df, no_score),
+    }
+    for name, fn in steps.items():
+        wall, cpu = wall_and_cpu(fn)
+        print(f"{rows:>9,} {name:<34} {wall:>9.2f}  CPU {cpu:.2f} s")
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -121,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         if rows == 1_000_000:
             verdict = "met" if t_curves < 0.3 and t_what_if < 0.03 and t_fl / t_opt >= 50 else "NOT met"
             print(f"targets (curves < 0.3 s, what-if < 30 ms, optimiser ≥ 50x): {verdict}")
+    if not args.quick:
+        models(100_000)
     return 0
 
 

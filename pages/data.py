@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePath
 
 import pandas as pd
@@ -10,6 +11,7 @@ import streamlit as st
 from analysis import AuditSpec, ParityLabError, ProtectedAttribute, SpecValidation
 from analysis.loading import DEFAULT_MAX_BYTES
 from analysis.suggest import positive_values
+from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, state
 from ui.state import Dataset, W
@@ -190,6 +192,9 @@ def load_saved_spec(data: Dataset) -> None:
     state.set_widgets(role_widget_values(spec, data.table.data))
     state.mark_spec_file_applied(file.file_id)
     st.success(md(f"Loaded the spec from '{file.name}'. Check the roles below and confirm."))
+    other_data = dataset_mismatch(spec, data.sha256, dataset_name=data.name)
+    if other_data is not None:
+        st.warning(md(other_data.text))
 
 
 def reset_positive(column_key: str, positive_key: str, df: pd.DataFrame) -> None:
@@ -415,7 +420,8 @@ def roles_section(data: Dataset) -> None:
         st.info("The roles above differ from the confirmed ones; confirm to use them.")
     st.download_button(
         "Download spec (JSON)",
-        spec.to_json(),
+        # It records the data's hash, so loading it on other data later says so.
+        replace(spec, dataset_sha256=data.sha256).to_json(),
         file_name="paritylab-spec.json",
         mime="application/json",
         key="spec_download",

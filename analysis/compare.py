@@ -1,0 +1,939 @@
+"""Monitoring: compare two audit results of the same kind of decisions, e.g. last quarter and this one.
+
+``compare_audits(before, after)`` returns an :class:`AuditComparison`: one :class:`ComparisonRow` per
+attribute (or intersection), group and metric, with the value before and after, the change, whether
+the change is significant, and whether it is a *regression* (a fairness metric got worse beyond a
+tolerance). ``render_comparison_html`` writes it as a self-contained HTML page.
+
+The tests use only what the audit JSON records: every group's counts (``n``, ``favorable``,
+``positives``, ``tp``, ``fp``, ``tn``, ``fn``). The two audits are taken to be independent samples
+(different periods of decisions):
+
+- a rate (favourable rate, TPR, …) of one group: two-proportion test on the counts before and after
+  (:func:`analysis.stats.two_proportion_test`: Pearson chi-square, Fisher's exact test for small cells);
+- a disparity (a difference or ratio between groups): Wald z-test of the change, with the variance
+  of each audit's estimate from its groups' counts — differences of rates on their own scale,
+  ratios on the log scale (the delta method, as the Katz interval). Within one audit the groups
+  are disjoint, so their rates are independent. A summary disparity (e.g. the lowest disparate
+  impact) is tested through the groups that attain it in each audit, which ignores that those
+  groups were picked as the extremes: read its p-value as approximate.
+
+p-values are adjusted by Benjamini–Hochberg, separately for the rates and for the disparities;
+``significant`` is q < ``alpha``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.errors import ParityLabError
+from analysis.stats import benjamini_hochberg, two_proportion_test
+
+__all__ = [
+    "COMPARISON_SCHEMA_VERSION",
+    "AuditComparison",
+    "ComparedAudit",
+    "ComparisonRow",
+    "compare_audits",
+    "load_audit",
+    "render_comparison_html",
+]
+
+COMPARISON_SCHEMA_VERSION = 1
+DEFAULT_TOLERANCE = 0.02
+DEFAULT_ALPHA = 0.05
+# Two recorded numbers are "the same" when they differ by less than this (they are JSON floats).
+SAME = 1e-9
+
+RATE, DISPARITY = "rate", "disparity"
+COMPARED, UNDEFINED, ONLY_BEFORE, ONLY_AFTER = "compared", "undefined", "only in before", "only in after"
+WALD_DIFFERENCE = "wald z (difference)"
+WALD_LOG_RATIO = "wald z (log ratio)"
+WALD_FALLBACK = "wald z (difference; a rate of 0 has no log ratio)"
+
+# Rate → (successes, total) from a group's recorded counts.
+RATE_COUNTS = {
+    "favorable_rate": lambda c: (c["favorable"], c["n"]),
+    "selection_rate": lambda c: (c["positives"], c["n"]),
+    "base_rate": lambda c: (c["tp"] + c["fn"], c["tp"] + c["fn"] + c["fp"] + c["tn"]),
+    "tpr": lambda c: (c["tp"], c["tp"] + c["fn"]),
+    "fpr": lambda c: (c["fp"], c["fp"] + c["tn"]),
+    "fnr": lambda c: (c["fn"], c["tp"] + c["fn"]),
+    "precision": lambda c: (c["tp"], c["tp"] + c["fp"]),
+    "npv": lambda c: (c["tn"], c["tn"] + c["fn"]),
+    "accuracy": lambda c: (c["tp"] + c["tn"], c["tp"] + c["fn"] + c["fp"] + c["tn"]),
+}
+RATES = tuple(RATE_COUNTS)
+# Group against the reference: (scale, rates); a difference over several rates is their mean.
+GROUP_DISPARITIES = {
+    "disparate_impact": ("ratio", ("favorable_rate",)),
+    "statistical_parity_difference": ("difference", ("favorable_rate",)),
+    "equal_opportunity_difference": ("difference", ("tpr",)),
+    "fpr_difference": ("difference", ("fpr",)),
+    "average_odds_difference": ("difference", ("tpr", "fpr")),
+    "predictive_parity_difference": ("difference", ("precision",)),
+}
+# Per attribute: (scale, rates it may come from, "reference" (a group vs the reference) or "range" (max vs min)).
+SUMMARY_DISPARITIES = {
+    "disparate_impact_min": ("ratio", ("favorable_rate",), "reference"),
+    "favorable_rate_ratio": ("ratio", ("favorable_rate",), "range"),
+    "demographic_parity_ratio": ("ratio", ("selection_rate",), "range"),
+    "demographic_parity_difference": ("difference", ("selection_rate",), "range"),
+    "equalized_odds_difference": ("difference", ("tpr", "fpr"), "range"),
+    "equalized_odds_ratio": ("ratio", ("tpr", "fpr"), "range"),
+}
+RATIOS = {name for name, spec in (GROUP_DISPARITIES | SUMMARY_DISPARITIES).items() if spec[0] == "ratio"}
+# Spec fields that change what a metric means when they differ between the audits.
+MEANING_FIELDS = (
+    "decision",
+    "positive",
+    "positive_is_favorable",
+    "label",
+    "label_positive",
+    "score",
+    "threshold",
+    "min_group_size",
+)
+
+BAD_SETTING = "compare_audits() option {name} must be {expected}, got {got!r}. {fix}"
+NOT_AUDIT_RESULTS = (
+    "compare_audits() compares two AuditResult objects, got {before} and {after}. "
+    "Read saved results with load_audit(path) or AuditResult.from_json(text)."
+)
+NOT_A_RESULT = "Cannot use '{path}' as a ParityLab audit result: {problem}"
+CANNOT_READ = "Cannot read '{path}': {reason}. Check the path; it should be a JSON result from 'audit --json'."
+NOT_A_COMPARISON = "Expected a ParityLab comparison (a JSON object with 'rows' and 'settings'), got {kind}."
+SPEC_DIFFERS = (
+    "The specs differ in '{field}' (before {before}, after {after}): the two audits may not measure the same "
+    "thing, so read the changes with care."
+)
+OPTIONS_DIFFER = "The audit options differ in '{field}' (before {before}, after {after})."
+ONLY_ONE_ATTRIBUTE = "'{name}' is audited only in the {side} result."
+REFERENCE_CHANGED = (
+    "The reference group of '{name}' changed from {before!r} to {after!r}: comparisons with the reference "
+    "are not like for like."
+)
+SAME_DATA = "Both audits are of the same data file (SHA-256 {sha}…)."
+UNTESTABLE_WORSE = (
+    "{count} metric(s) got worse beyond tolerance but could not be tested (rates of 0 or 1, or counts "
+    "that do not reproduce the value); they are not counted as regressions. See the rows marked worse."
+)
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComparedAudit:
+    """Which audit a side of the comparison is: data name and hash, rows, when, which ParityLab."""
+
+    name: str | None
+    sha256: str
+    rows_audited: int
+    created_at: str | None
+    paritylab: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComparedAudit:
+        """Read :meth:`to_dict` output."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    @classmethod
+    def of(cls, result: AuditResult) -> ComparedAudit:
+        """The stamp of an audit result."""
+        d = result.dataset
+        return cls(d.name, d.sha256, d.rows_audited, result.created_at, result.versions.get("paritylab"))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One metric of one group (or, with ``group`` None, of the whole attribute), before and after.
+
+    Attributes
+    ----------
+    scope
+        ``"attribute"`` or ``"intersection"``.
+    attribute, group, metric
+        Where: the attribute's name (``"ethnicity × gender"`` for an intersection), the group
+        (None for the attribute's summary disparities), the metric (None when the whole
+        attribute is in one audit only).
+    kind
+        ``"rate"`` (one group's rate) or ``"disparity"`` (between groups); None without a metric.
+    before, after, change
+        The recorded values and ``after − before``; None when undefined.
+    n_before, n_after
+        The group's rows with a decision in each audit (None for summaries and missing groups).
+    p_value, q_value, test
+        The test of the change (see the module docstring); None when not tested, ``note`` says why.
+    significant
+        ``q_value < alpha``; None when not tested.
+    worse
+        For a disparity: got worse by more than the tolerance (ratios: ``min(v, 1/v)`` fell by
+        more than the DI tolerance; differences: ``|v|`` grew by more than the tolerance).
+        None for rates and when undefined.
+    regression
+        ``worse`` and, unless significance is ignored, ``significant``.
+    status
+        ``"compared"``, ``"undefined"`` (a value is undefined), ``"only in before"``, ``"only in after"``.
+    note
+        Plain words on anything worth knowing (why undefined, reference changed, group too small).
+    """
+
+    scope: str
+    attribute: str
+    group: str | None
+    metric: str | None
+    kind: str | None
+    before: float | None
+    after: float | None
+    change: float | None
+    n_before: int | None
+    n_after: int | None
+    p_value: float | None
+    q_value: float | None
+    test: str | None
+    significant: bool | None
+    worse: bool | None
+    regression: bool
+    status: str
+    note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with every field."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComparisonRow:
+        """Read :meth:`to_dict` output."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    @property
+    def where(self) -> str:
+        """``ethnicity, group B, disparate_impact`` — for messages."""
+        parts = [self.attribute]
+        if self.group is not None:
+            parts.append(f"group {self.group}")
+        if self.metric is not None:
+            parts.append(self.metric)
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class AuditComparison:
+    """Two audits side by side: every row, the regressions, warnings and a summary sentence.
+
+    Attributes
+    ----------
+    before, after
+        Which audits were compared.
+    tolerance, di_tolerance, alpha, require_significance
+        The settings that decide a regression.
+    rows
+        Every compared metric, attributes first, then intersections (see :class:`ComparisonRow`).
+    warnings
+        Differences between the audits that make the comparison less than like for like.
+    """
+
+    before: ComparedAudit
+    after: ComparedAudit
+    tolerance: float
+    di_tolerance: float
+    alpha: float
+    require_significance: bool
+    rows: tuple[ComparisonRow, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def regressions(self) -> tuple[ComparisonRow, ...]:
+        """Rows where a fairness metric got worse beyond tolerance (and significantly, unless ignored)."""
+        return tuple(r for r in self.rows if r.regression)
+
+    @property
+    def changed(self) -> tuple[ComparisonRow, ...]:
+        """Rows whose value changed, or that exist in one audit only."""
+        return tuple(
+            r for r in self.rows if r.status in (ONLY_BEFORE, ONLY_AFTER) or (r.change is not None and r.change != 0)
+        )
+
+    @property
+    def summary(self) -> str:
+        """One plain sentence: regressions, or how much changed."""
+        rule = self._rule()
+        regressions = self.regressions
+        if regressions:
+            worst = max(regressions, key=lambda r: abs(r.change or 0.0))
+            return (
+                f"{len(regressions)} fairness metric{'s' if len(regressions) > 1 else ''} got worse {rule}. "
+                f"Largest: {worst.where} went from {_fmt(worst.before)} to {_fmt(worst.after)}."
+            )
+        changed = self.changed
+        if not changed:
+            return "Nothing changed: the two audits give the same numbers for every group and metric."
+        significant = sum(1 for r in self.rows if r.significant)
+        return (
+            f"No fairness metric got worse {rule}. {len(changed)} of {len(self.rows)} rows changed, "
+            f"{significant} of them significantly (q < {self.alpha:g})."
+        )
+
+    def _rule(self) -> str:
+        tolerance = f"beyond tolerance ({self.tolerance:g}; disparate impact {self.di_tolerance:g})"
+        return f"{tolerance} and significantly (q < {self.alpha:g})" if self.require_significance else tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: stamps, settings, summary, warnings, every row."""
+        return {
+            "schema_version": COMPARISON_SCHEMA_VERSION,
+            "kind": "paritylab comparison",
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "settings": {
+                "tolerance": self.tolerance,
+                "di_tolerance": self.di_tolerance,
+                "alpha": self.alpha,
+                "require_significance": self.require_significance,
+            },
+            "summary": self.summary,
+            "regression_count": len(self.regressions),
+            "warnings": list(self.warnings),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+    def to_json(self) -> str:
+        """The comparison as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditComparison:
+        """Read :meth:`to_dict` output."""
+        if not isinstance(data, Mapping) or "rows" not in data or "settings" not in data:
+            raise ParityLabError(NOT_A_COMPARISON.format(kind=type(data).__name__))
+        settings = data["settings"]
+        return cls(
+            before=ComparedAudit.from_dict(data["before"]),
+            after=ComparedAudit.from_dict(data["after"]),
+            tolerance=settings["tolerance"],
+            di_tolerance=settings["di_tolerance"],
+            alpha=settings["alpha"],
+            require_significance=settings["require_significance"],
+            rows=tuple(ComparisonRow.from_dict(r) for r in data["rows"]),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_audit(path: str | os.PathLike[str]) -> AuditResult:
+    """Read a saved audit result (``python -m analysis audit ... --json PATH``).
+
+    Raises
+    ------
+    ParityLabError
+        When the file cannot be read, is not JSON, is not a ParityLab audit result or has
+        another schema version; the message names the file.
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ParityLabError(CANNOT_READ.format(path=path, reason=exc.strerror or exc)) from exc
+    try:
+        return AuditResult.from_json(text)
+    except ParityLabError as exc:
+        raise ParityLabError(NOT_A_RESULT.format(path=path, problem=exc)) from exc
+
+
+# --- tests of a change ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    """A disparity on its test scale (difference, or log ratio) with its variance."""
+
+    value: float
+    variance: float
+    scale: str
+
+
+def _proportion(group: GroupMetrics, rate: str) -> tuple[int, int] | None:
+    try:
+        return RATE_COUNTS[rate](group.counts)
+    except KeyError:  # no label: the counts hold no confusion matrix
+        return None
+
+
+def _variance(x: int, n: int) -> float:
+    p = x / n
+    return p * (1 - p) / n
+
+
+def _difference(pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> _Estimate | None:
+    """Mean over ``pairs`` of (rate 1 − rate 2), and its variance."""
+    if any(n1 == 0 or n2 == 0 for (_, n1), (_, n2) in pairs):
+        return None
+    k = len(pairs)
+    value = sum(x1 / n1 - x2 / n2 for (x1, n1), (x2, n2) in pairs) / k
+    variance = sum(_variance(x1, n1) + _variance(x2, n2) for (x1, n1), (x2, n2) in pairs) / k**2
+    return _Estimate(value, variance, "difference")
+
+
+def _log_ratio(top: tuple[int, int], bottom: tuple[int, int]) -> _Estimate | None:
+    """log(rate top / rate bottom) with the delta-method variance 1/x − 1/n for each (as Katz)."""
+    (x1, n1), (x2, n2) = top, bottom
+    if min(x1, x2, n1, n2) == 0:
+        return None
+    return _Estimate(math.log(x1 / n1) - math.log(x2 / n2), 1 / x1 - 1 / n1 + 1 / x2 - 1 / n2, "log ratio")
+
+
+def _matches(estimate: _Estimate | None, recorded: float | None) -> bool:
+    if estimate is None or recorded is None:
+        return False
+    value = math.exp(estimate.value) if estimate.scale == "log ratio" else estimate.value
+    return abs(value - recorded) <= SAME * max(1.0, abs(recorded))
+
+
+def _pair_estimates(scale: str, top: tuple[int, int], bottom: tuple[int, int]) -> tuple[_Estimate | None, ...]:
+    """(log-ratio estimate, difference estimate) of one pair of groups for a ratio; (difference,) otherwise."""
+    if scale == "ratio":
+        return _log_ratio(top, bottom), _difference([(top, bottom)])
+    return (_difference([(top, bottom)]),)
+
+
+def _group_pairs(
+    audit: AttributeAudit, group: str, rates: Sequence[str]
+) -> list[tuple[tuple[int, int], tuple[int, int]]] | None:
+    ref = audit.groups.get(audit.reference_group) if audit.reference_group is not None else None
+    g = audit.groups.get(group)
+    if ref is None or g is None:
+        return None
+    pairs = [(_proportion(g, r), _proportion(ref, r)) for r in rates]
+    return None if any(a is None or b is None for a, b in pairs) else pairs
+
+
+def _group_estimates(audit: AttributeAudit, group: str, metric: str) -> tuple[_Estimate | None, _Estimate | None]:
+    """(on the natural scale, on the difference scale) for one group's disparity in one audit."""
+    scale, rates = GROUP_DISPARITIES[metric]
+    pairs = _group_pairs(audit, group, rates)
+    if pairs is None:
+        return None, None
+    if scale == "ratio":
+        return _log_ratio(*pairs[0]), _difference(pairs)
+    estimate = _difference(pairs)
+    return estimate, estimate
+
+
+def _extremes(audit: AttributeAudit, rate: str) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Counts of the groups with the highest and the lowest ``rate`` among the summary's groups."""
+    found = []
+    for name in audit.summary.groups_compared:
+        group = audit.groups.get(name)
+        counts = None if group is None else _proportion(group, rate)
+        if counts is not None and counts[1] > 0:
+            found.append(counts)
+    if len(found) < 2:
+        return None
+    hi = max(found, key=lambda c: c[0] / c[1])
+    lo = min(found, key=lambda c: c[0] / c[1])
+    return hi, lo
+
+
+def _summary_estimates(audit: AttributeAudit, metric: str) -> tuple[_Estimate | None, _Estimate | None]:
+    """The estimates of the pair of groups that reproduces the recorded summary value."""
+    scale, rates, how = SUMMARY_DISPARITIES[metric]
+    recorded = audit.summary.metrics.get(metric, MetricValue(None)).value
+    candidates: list[tuple[_Estimate | None, ...]] = []
+    if how == "reference":
+        group = audit.summary.metrics[metric].group if metric in audit.summary.metrics else None
+        pairs = None if group is None else _group_pairs(audit, group, rates)
+        if pairs is not None:
+            candidates.append(_pair_estimates(scale, *pairs[0]))
+    else:
+        for rate in rates:
+            extremes = _extremes(audit, rate)
+            if extremes is not None:
+                hi, lo = extremes
+                candidates.append(
+                    _pair_estimates(scale, lo, hi) if scale == "ratio" else _pair_estimates(scale, hi, lo)
+                )
+    for found in candidates:
+        natural, fallback = found[0], found[-1]
+        if _matches(natural, recorded):
+            return natural, fallback
+        # A ratio of 0 has no log ratio; the difference of the same two rates still tests the change.
+        if scale == "ratio" and natural is None and fallback is not None and recorded == 0:
+            return None, fallback
+    return None, None
+
+
+def _wald(before: _Estimate, after: _Estimate) -> float | None:
+    variance = before.variance + after.variance
+    change = after.value - before.value
+    if variance <= 0:
+        return 1.0 if change == 0 else None
+    return math.erfc(abs(change) / math.sqrt(2 * variance))
+
+
+# --- the comparison --------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    """A row under construction (p-values are adjusted once every row is known)."""
+
+    scope: str
+    attribute: str
+    group: str | None
+    metric: str | None
+    kind: str | None
+    before: float | None = None
+    after: float | None = None
+    n_before: int | None = None
+    n_after: int | None = None
+    p_value: float | None = None
+    test: str | None = None
+    status: str = COMPARED
+    notes: list[str] | None = None
+
+    def note(self, text: str) -> None:
+        self.notes = [*(self.notes or []), text]
+
+
+def _fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+def _undefined_note(side: str, metric: MetricValue | None) -> str | None:
+    if metric is None:
+        return f"not in the {side} audit"
+    if metric.value is None:
+        return f"{side}: {metric.reason or 'undefined'}"
+    return None
+
+
+def _set_values(row: _Row, before: MetricValue | None, after: MetricValue | None) -> None:
+    row.before = None if before is None else before.value
+    row.after = None if after is None else after.value
+    if before is None and after is None:
+        row.status = UNDEFINED
+    elif before is None:
+        row.status = ONLY_AFTER
+    elif after is None:
+        row.status = ONLY_BEFORE
+    elif row.before is None or row.after is None:
+        row.status = UNDEFINED
+    for side, metric in (("before", before), ("after", after)):
+        text = _undefined_note(side, metric)
+        if text is not None and row.status == UNDEFINED:
+            row.note(text)
+
+
+def _rate_test(row: _Row, before: GroupMetrics, after: GroupMetrics, rate: str) -> None:
+    b, a = _proportion(before, rate), _proportion(after, rate)
+    if b is None or a is None or b[1] == 0 or a[1] == 0:
+        row.note("not tested: no rows for this rate in one of the audits")
+        return
+    p, method = two_proportion_test(a[0], a[1], b[0], b[1])
+    row.p_value, row.test = float(p), str(method)
+
+
+def _disparity_test(
+    row: _Row, before: tuple[_Estimate | None, _Estimate | None], after: tuple[_Estimate | None, _Estimate | None]
+) -> None:
+    (b_natural, b_diff), (a_natural, a_diff) = before, after
+    if b_natural is not None and a_natural is not None:
+        b, a = b_natural, a_natural
+        test = WALD_LOG_RATIO if b.scale == "log ratio" else WALD_DIFFERENCE
+    elif row.metric in RATIOS and b_diff is not None and a_diff is not None:
+        b, a, test = b_diff, a_diff, WALD_FALLBACK
+    else:
+        row.note("not tested: the recorded counts do not give this value in both audits")
+        return
+    p = _wald(b, a)
+    if p is None:
+        row.note("not tested: every rate involved is 0 or 1, so the change has no variance")
+        return
+    row.p_value, row.test = p, test
+
+
+def _group_rows(scope: str, before: AttributeAudit, after: AttributeAudit) -> list[_Row]:
+    rows: list[_Row] = []
+    for name in [*after.groups, *(g for g in before.groups if g not in after.groups)]:
+        b, a = before.groups.get(name), after.groups.get(name)
+        if b is None or a is None:
+            rows.append(_missing_group(scope, before, after, name))
+        else:
+            rows += _one_group_rows(scope, before, after, name)
+    return rows
+
+
+def _one_group_rows(scope: str, before: AttributeAudit, after: AttributeAudit, name: str) -> list[_Row]:
+    b, a = before.groups[name], after.groups[name]
+    rows: list[_Row] = []
+    for rate in (r for r in RATES if r in b.metrics or r in a.metrics):
+        row = _Row(scope, after.name, name, rate, RATE, n_before=b.n, n_after=a.n)
+        _set_values(row, b.metrics.get(rate), a.metrics.get(rate))
+        if row.status == COMPARED:
+            _rate_test(row, b, a, rate)
+        rows.append(row)
+    # The reference group's disparities are undefined by definition: no rows for them.
+    both_reference = b.is_reference and a.is_reference
+    for metric in (m for m in GROUP_DISPARITIES if not both_reference and (m in b.metrics or m in a.metrics)):
+        row = _Row(scope, after.name, name, metric, DISPARITY, n_before=b.n, n_after=a.n)
+        _set_values(row, b.metrics.get(metric), a.metrics.get(metric))
+        if before.reference_group != after.reference_group:
+            row.note(f"reference group changed from {before.reference_group} to {after.reference_group}")
+        if row.status == COMPARED:
+            _disparity_test(row, _group_estimates(before, name, metric), _group_estimates(after, name, metric))
+        rows.append(row)
+    small = [f"{side} (n={g.n:,})" for side, g in (("before", b), ("after", a)) if g.status != "ok"]
+    for row in rows if small else ():
+        row.note(f"too small to conclude in {' and '.join(small)}")
+    return rows
+
+
+def _missing_group(scope: str, before: AttributeAudit, after: AttributeAudit, name: str) -> _Row:
+    present, absent = (before, after) if name in before.groups else (after, before)
+    side = "before" if present is before else "after"
+    other = "after" if side == "before" else "before"
+    row = _Row(scope, after.name, name, None, None, status=ONLY_BEFORE if side == "before" else ONLY_AFTER)
+    group = present.groups[name]
+    if side == "before":
+        row.n_before = group.n
+    else:
+        row.n_after = group.n
+    suppressed = next((s for s in absent.suppressed if s.group == name), None)
+    if suppressed is not None:
+        row.note(f"group {name} is in the {other} audit only as a suppressed cell (n={suppressed.n:,})")
+    else:
+        row.note(f"group {name} has no rows in the {other} audit")
+    return row
+
+
+def _summary_rows(scope: str, before: AttributeAudit, after: AttributeAudit) -> list[_Row]:
+    rows = []
+    for metric in SUMMARY_DISPARITIES:
+        b, a = before.summary.metrics.get(metric), after.summary.metrics.get(metric)
+        if b is None and a is None:
+            continue
+        row = _Row(scope, after.name, None, metric, DISPARITY)
+        _set_values(row, b, a)
+        if row.status == COMPARED:
+            _disparity_test(row, _summary_estimates(before, metric), _summary_estimates(after, metric))
+            if metric == "disparate_impact_min":
+                _four_fifths_note(row, before, after, b, a)
+        rows.append(row)
+    return rows
+
+
+def _four_fifths_note(row: _Row, before: AttributeAudit, after: AttributeAudit, b: MetricValue, a: MetricValue) -> None:
+    verdict = {True: "passed", False: "failed", None: "not computable"}
+    was, now = before.summary.four_fifths_pass, after.summary.four_fifths_pass
+    if was != now:
+        row.note(f"four-fifths rule: {verdict[was]} before, {verdict[now]} after")
+    if b.group != a.group:
+        row.note(f"lowest group: {b.group} before, {a.group} after")
+
+
+def _attribute_rows(scope: str, name: str, before: AttributeAudit | None, after: AttributeAudit | None) -> list[_Row]:
+    if before is None or after is None:
+        side = "before" if after is None else "after"
+        row = _Row(scope, name, None, None, None, status=ONLY_BEFORE if after is None else ONLY_AFTER)
+        row.note(ONLY_ONE_ATTRIBUTE.format(name=name, side=side))
+        return [row]
+    return _summary_rows(scope, before, after) + _group_rows(scope, before, after)
+
+
+def _worse(row: _Row, tolerance: float, di_tolerance: float) -> bool | None:
+    if row.kind != DISPARITY or row.before is None or row.after is None:
+        return None
+    if row.metric in RATIOS:
+
+        def level(v: float) -> float:
+            return min(v, 1 / v) if v > 0 else 0.0
+
+        return level(row.before) - level(row.after) > di_tolerance + SAME
+    return abs(row.after) - abs(row.before) > tolerance + SAME
+
+
+def _spec_warnings(before: AuditResult, after: AuditResult) -> list[str]:
+    out = []
+    b, a = before.spec.to_dict(), after.spec.to_dict()
+    for name in MEANING_FIELDS:
+        if b.get(name) != a.get(name):
+            out.append(SPEC_DIFFERS.format(field=name, before=json.dumps(b.get(name)), after=json.dumps(a.get(name))))
+    bins = {p["column"]: p for p in b.get("protected", [])}
+    for attr in a.get("protected", []):
+        old = bins.get(attr["column"])
+        if old is not None and {k: v for k, v in old.items() if k != "reference"} != {
+            k: v for k, v in attr.items() if k != "reference"
+        }:
+            out.append(
+                SPEC_DIFFERS.format(field=f"protected {attr['column']}", before=json.dumps(old), after=json.dumps(attr))
+            )
+    ob, oa = before.options.to_dict(), after.options.to_dict()
+    out += [OPTIONS_DIFFER.format(field=k, before=ob[k], after=oa.get(k)) for k in ob if k in oa and ob[k] != oa.get(k)]
+    return out
+
+
+def _attribute_warnings(before: AuditResult, after: AuditResult) -> list[str]:
+    out = []
+    for kind in ("attributes", "intersections"):
+        b, a = getattr(before, kind), getattr(after, kind)
+        for name in [*a, *(n for n in b if n not in a)]:
+            if name not in a or name not in b:
+                out.append(ONLY_ONE_ATTRIBUTE.format(name=name, side="before" if name in b else "after"))
+            elif b[name].reference_group != a[name].reference_group:
+                out.append(
+                    REFERENCE_CHANGED.format(name=name, before=b[name].reference_group, after=a[name].reference_group)
+                )
+    return out
+
+
+def _check_settings(tolerance: object, di_tolerance: object, alpha: object) -> None:
+    for name, value in (("tolerance", tolerance), ("di_tolerance", di_tolerance)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            fix = f"Use e.g. {name}=0.02 (0 flags any worsening)."
+            raise ParityLabError(BAD_SETTING.format(name=name, expected="a number in [0, 1)", got=value, fix=fix))
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        fix = "Use e.g. alpha=0.05."
+        raise ParityLabError(BAD_SETTING.format(name="alpha", expected="a number between 0 and 1", got=alpha, fix=fix))
+
+
+def _adjust(rows: list[_Row]) -> dict[int, float]:
+    """Benjamini–Hochberg q-values, one family per kind of row; row index → q."""
+    q: dict[int, float] = {}
+    for kind in (RATE, DISPARITY):
+        index = [i for i, r in enumerate(rows) if r.kind == kind and r.p_value is not None]
+        if index:
+            adjusted = benjamini_hochberg(np.array([rows[i].p_value for i in index]))
+            q |= {i: float(v) for i, v in zip(index, adjusted, strict=True)}
+    return q
+
+
+def compare_audits(
+    before: AuditResult,
+    after: AuditResult,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    di_tolerance: float | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    require_significance: bool = True,
+) -> AuditComparison:
+    """Compare two audits: every group's rates and disparities, before and after, with tests on the counts.
+
+    Parameters
+    ----------
+    before, after
+        Audit results, e.g. of last quarter's and this quarter's decisions (:func:`load_audit` reads saved ones).
+    tolerance
+        A difference metric (statistical parity, equal opportunity, demographic parity and equalized odds
+        differences, …) is worse when its absolute value grew by more than this.
+    di_tolerance
+        A ratio metric (disparate impact and the parity ratios) is worse when ``min(v, 1/v)`` fell by more
+        than this; default ``tolerance``.
+    alpha
+        A change is significant when its Benjamini–Hochberg q-value is below ``alpha``.
+    require_significance
+        A regression must be worse beyond tolerance *and* significant (default). False: worse beyond
+        tolerance is enough (for small samples, where nothing is ever significant).
+
+    Returns
+    -------
+    AuditComparison
+        Groups, metrics or attributes in one audit only become rows with a status and a note; specs
+        or options that differ become warnings. Never raises for a difference between the audits.
+
+    Raises
+    ------
+    ParityLabError
+        When a setting is out of range, or ``before``/``after`` is not an :class:`AuditResult`.
+    """
+    if not (isinstance(before, AuditResult) and isinstance(after, AuditResult)):
+        raise ParityLabError(NOT_AUDIT_RESULTS.format(before=type(before).__name__, after=type(after).__name__))
+    di_tolerance = tolerance if di_tolerance is None else di_tolerance
+    _check_settings(tolerance, di_tolerance, alpha)
+    rows: list[_Row] = []
+    for scope, kind in (("attribute", "attributes"), ("intersection", "intersections")):
+        b, a = getattr(before, kind), getattr(after, kind)
+        for name in [*a, *(n for n in b if n not in a)]:
+            rows += _attribute_rows(scope, name, b.get(name), a.get(name))
+    q = _adjust(rows)
+    finished = [_finish(r, q.get(i), tolerance, di_tolerance, alpha, require_significance) for i, r in enumerate(rows)]
+    warnings = _spec_warnings(before, after) + _attribute_warnings(before, after)
+    untestable = sum(1 for r in finished if r.worse and r.p_value is None)
+    if untestable and require_significance:
+        warnings.append(UNTESTABLE_WORSE.format(count=untestable))
+    if before.dataset.sha256 == after.dataset.sha256:
+        warnings.append(SAME_DATA.format(sha=before.dataset.sha256[:12]))
+    return AuditComparison(
+        before=ComparedAudit.of(before),
+        after=ComparedAudit.of(after),
+        tolerance=float(tolerance),
+        di_tolerance=float(di_tolerance),
+        alpha=float(alpha),
+        require_significance=require_significance,
+        rows=tuple(finished),
+        warnings=tuple(warnings),
+    )
+
+
+def _finish(
+    row: _Row, q: float | None, tolerance: float, di_tolerance: float, alpha: float, require_significance: bool
+) -> ComparisonRow:
+    change = None if row.before is None or row.after is None else row.after - row.before
+    significant = None if q is None else bool(q < alpha)
+    worse = _worse(row, tolerance, di_tolerance)
+    regression = bool(worse) and (bool(significant) or not require_significance)
+    return ComparisonRow(
+        scope=row.scope,
+        attribute=row.attribute,
+        group=row.group,
+        metric=row.metric,
+        kind=row.kind,
+        before=row.before,
+        after=row.after,
+        change=change,
+        n_before=row.n_before,
+        n_after=row.n_after,
+        p_value=row.p_value,
+        q_value=q,
+        test=row.test,
+        significant=significant,
+        worse=worse,
+        regression=regression,
+        status=row.status,
+        note="; ".join(row.notes) if row.notes else None,
+    )
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1f2328;max-width:80rem}
+table{border-collapse:collapse;font-size:.85rem;margin:1rem 0}
+th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr.regression td{background:#ffebe9}tr.worse td{background:#fff8c5}
+.summary{font-size:1.1rem}.warnings li{color:#9a6700}.meta{color:#57606a}
+"""
+# No script, image, font or connection may load, whatever the page holds.
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
+HTML_COLUMNS = (
+    "Attribute",
+    "Group",
+    "Metric",
+    "Before",
+    "After",
+    "Change",
+    "n before",
+    "n after",
+    "p",
+    "q",
+    "Test",
+    "Status",
+    "Note",
+)
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _html_row(r: ComparisonRow) -> str:
+    css = "regression" if r.regression else "worse" if r.worse else ""
+    n_before = "—" if r.n_before is None else f"{r.n_before:,}"
+    n_after = "—" if r.n_after is None else f"{r.n_after:,}"
+    status = r.status + (" · regression" if r.regression else " · worse" if r.worse else "")
+    cells = [
+        (r.attribute, ""),
+        (r.group if r.group is not None else "(all groups)", ""),
+        (r.metric or "—", ""),
+        (_num(r.before), "num"),
+        (_num(r.after), "num"),
+        (_num(r.change, signed=True), "num"),
+        (n_before, "num"),
+        (n_after, "num"),
+        (_p(r.p_value), "num"),
+        (_p(r.q_value), "num"),
+        (r.test or "—", ""),
+        (status, ""),
+        (r.note or "", ""),
+    ]
+    tds = "".join(f'<td class="{c}">{_e(v)}</td>' if c else f"<td>{_e(v)}</td>" for v, c in cells)
+    return f'<tr class="{css}">{tds}</tr>' if css else f"<tr>{tds}</tr>"
+
+
+def _html_table(rows: Sequence[ComparisonRow]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in HTML_COLUMNS)
+    body = "\n".join(_html_row(r) for r in rows)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def _html_stamp(label: str, audit: ComparedAudit) -> str:
+    return (
+        f"<li><strong>{_e(label)}</strong>: {_e(audit.name or 'unnamed data')} "
+        f"({audit.rows_audited:,} rows audited; SHA-256 <code>{_e(audit.sha256[:12])}…</code>; "
+        f"audited {_e(audit.created_at or 'at an unrecorded time')}; ParityLab {_e(audit.paritylab or 'unknown')})</li>"
+    )
+
+
+def render_comparison_html(comparison: AuditComparison) -> str:
+    """A self-contained HTML page of a comparison: summary, warnings, regressions, then every row.
+
+    Every data-derived string is escaped, and a Content-Security-Policy forbids any script or
+    request, so the page is safe to open offline and to attach to a ticket.
+    """
+    c = comparison
+    settings = (
+        f"tolerance {c.tolerance:g}, disparate impact tolerance {c.di_tolerance:g}, alpha {c.alpha:g}, "
+        f"{'significance required' if c.require_significance else 'significance ignored'}"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        "<title>ParityLab comparison</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>ParityLab comparison</h1>",
+        f'<p class="summary">{_e(c.summary)}</p>',
+        f'<ul class="meta">{_html_stamp("Before", c.before)}{_html_stamp("After", c.after)}',
+        f"<li>Settings: {_e(settings)}</li></ul>",
+    ]
+    if c.warnings:
+        items = "".join(f"<li>{_e(w)}</li>" for w in c.warnings)
+        parts.append(f'<h2>Warnings</h2><ul class="warnings">{items}</ul>')
+    if c.regressions:
+        parts += ["<h2>Regressions</h2>", _html_table(c.regressions)]
+    parts += [
+        "<h2>Every metric</h2>",
+        "<p>Rates are tested with a two-proportion test on the recorded counts; disparities with a Wald z-test "
+        "of the change. q-values are Benjamini–Hochberg adjusted, separately for rates and disparities.</p>",
+        _html_table(c.rows),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

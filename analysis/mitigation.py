@@ -1,0 +1,981 @@
+"""Mitigation beyond thresholds: a model score when the table has none, and retraining compared on held-out rows.
+
+- :func:`model_scores`: the out-of-fold probability of the positive decision from a LightGBM
+  surrogate trained like the Drivers engine's (:mod:`analysis.explain`), on the spec's features
+  (never the protected attributes). Every row's score comes from a model that did not see it.
+  It is "a model of your decisions", not the model that made them, and is labelled so everywhere
+  (:data:`MODEL_SCORE_LABEL`).
+- :func:`compare_mitigations`: one table comparing, on a held-out split, the current decisions,
+  our per-group thresholds (:func:`analysis.thresholds.optimise`), fairlearn's randomised
+  ``ThresholdOptimizer``, aif360-style reweighing then retraining, and fairlearn's
+  ``ExponentiatedGradient`` (demographic parity and equalized odds).
+
+Group metrics of every method come from :func:`analysis.audit.audit` on the held-out rows with
+the decision replaced by the method's, so disparate impact and the reference group are the
+audit's. LightGBM, scikit-learn and fairlearn are imported only inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.audit import audit
+from analysis.counts import outcomes
+from analysis.errors import ParityLabError, SpecError
+from analysis.explain import MAX_TRAIN_ROWS, SURROGATE_PARAMS, THREADS, _feature_columns, _fit, _prep
+from analysis.groups import encode_groups
+from analysis.spec import AuditSpec, ProtectedAttribute
+from analysis.thresholds import (
+    CONSTRAINTS,
+    LABEL_CONSTRAINTS,
+    NEEDS_LABEL,
+    NEEDS_LABEL_OBJECTIVE,
+    OBJECTIVES,
+    UNKNOWN_OPTION,
+    _attribute,
+    optimise,
+    threshold_curves,
+)
+from analysis.validation import validate_spec
+from analysis.values import matches_any
+
+__all__ = [
+    "MODEL_SCORE_COLUMN",
+    "MODEL_SCORE_LABEL",
+    "ComparisonRow",
+    "MitigationComparison",
+    "MitigationRow",
+    "ModelScores",
+    "apply_thresholds",
+    "compare_mitigations",
+    "model_scores",
+]
+
+MODEL_SCORE_COLUMN = "paritylab_model_score"
+DECISION_COLUMN = "paritylab_decision"
+MODEL_SCORE_LABEL = "model score (a model of your decisions)"
+DEFAULT_FOLDS = 5
+# ExponentiatedGradient refits its estimator at every iteration: keep each fit small.
+EG_MAX_ROWS = 20_000
+EG_MAX_ITER = 20
+EG_MIN_EPS = 0.01
+EG_PARAMS = {
+    "n_estimators": 30,
+    "num_leaves": 15,
+    "learning_rate": 0.2,
+    "min_child_samples": 20,
+    "deterministic": True,
+    "force_row_wise": True,
+    "n_jobs": 1,
+    "verbose": -1,
+}
+FAIRLEARN_CONSTRAINT = {
+    "demographic_parity": "demographic_parity",
+    "four_fifths": "demographic_parity",
+    "equal_opportunity": "true_positive_rate_parity",
+    "equalized_odds": "equalized_odds",
+}
+METHODS = (
+    "baseline",
+    "thresholds",
+    "threshold_optimizer",
+    "retrained",
+    "reweighing",
+    "exponentiated_gradient_dp",
+    "exponentiated_gradient_eo",
+)
+METHOD_LABELS = {
+    "baseline": "current decisions",
+    "thresholds": "our per-group thresholds (exact optimiser)",
+    "threshold_optimizer": "fairlearn ThresholdOptimizer (randomised thresholds)",
+    "retrained": "retrained model, no mitigation",
+    "reweighing": "reweighing, then retrained model",
+    "exponentiated_gradient_dp": "fairlearn ExponentiatedGradient, demographic parity",
+    "exponentiated_gradient_eo": "fairlearn ExponentiatedGradient, equalized odds",
+}
+OK = "ok"
+NOT_AVAILABLE = "not available"
+
+NO_FEATURES = (
+    "Expected at least one feature column to model the decisions, got none{dropped}. List the columns that may "
+    "explain the decisions in the spec's 'features' (protected attributes, IDs, PII, the decision, label and "
+    "score are never features), or add a score column to the spec."
+)
+ONE_CLASS = (
+    "Expected decisions of both kinds to model them, got only {kind} decisions in {rows:,} rows. "
+    "Check the spec's positive values."
+)
+TOO_FEW = (
+    "Expected at least 2 rows of each decision to model them out of fold, got {positive} positive and "
+    "{negative} negative. Use a larger table."
+)
+BAD_FOLDS = "folds must be a whole number of at least 2, got {got!r}."
+BAD_SEED = "random_state must be a whole number ≥ 0, got {got!r}."
+BAD_TEST_SIZE = "test_size must be a number strictly between 0 and 1, got {got!r}. E.g. 0.3."
+BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
+COLUMN_TAKEN = (
+    "The table already has a column '{column}', where the model score would go. Rename that column, "
+    "or put its name in the spec's 'score' if it is a score."
+)
+WRONG_LENGTH = "These model scores are for a table of {expected:,} rows; got a table of {got:,}. Pass the same table."
+TOO_FEW_SPLIT = (
+    "Expected at least {minimum} usable rows to split into training and held-out rows, got {rows:,} "
+    "(rows need a decision{label}{score})."
+)
+MIN_SPLIT_ROWS = 20
+NEEDS_SCORE = (
+    "Applying thresholds needs a score column; the spec names none. Use model_scores(df, spec).apply(df, spec) "
+    "for a {label}, or set 'score'."
+)
+MISSING_THRESHOLDS = "No threshold for group(s) {groups} of '{column}'; give one per group (the groups are {known})."
+DECISION_TAKEN = (
+    "The table already has a column '{column}', where the new decisions would go. Rename that column, or give "
+    "the spec a decision column."
+)
+
+NOTE_FOLDS = (
+    "Each row's {label} comes from a LightGBM model trained on the other {k_minus} of {k} folds "
+    "(out of fold), on the features {features}; it is not the model that made the decisions."
+)
+NOTE_FOLDS_REDUCED = "Only {k} folds: the rarer decision has {rows} rows."
+NOTE_CAPPED = "Each fold's model trained on a random {cap:,} of its {rows:,} training rows."
+NOTE_NO_DECISION = "{rows:,} rows without a decision have no model score."
+NOTE_SPLIT = (
+    "Rows split at random into {train:,} training and {test:,} held-out rows, stratified by {attr} × decision{label}; "
+    "every figure in the table is measured on the held-out rows unless it says 'in sample'."
+)
+NOTE_TARGET_LABEL = "Accuracy and the retrained models use the true outcome '{label}'."
+NOTE_TARGET_DECISION = (
+    "The spec has no label, so accuracy means agreement with the current decisions, and the retrained models "
+    "learn to reproduce the current decisions."
+)
+NOTE_SCORE_SPEC = "Scores: the spec's score column '{score}'."
+NOTE_SCORE_MODEL = (
+    "Scores: the {label}. Training rows are scored out of fold on the training rows only; held-out rows by a "
+    "model trained on all training rows, so no held-out row influenced its own score."
+)
+NOTE_LEFT_OUT = "{rows:,} rows left out: {reason}."
+NOTE_THRESHOLDS = (
+    "Our thresholds were chosen on the training rows' scores ({constraint}, tolerance {tolerance:g}, objective "
+    "{objective}) and applied to the held-out rows."
+)
+NOTE_INFEASIBLE = "On the training rows the constraint could not be met: {reason}"
+NOTE_NO_THRESHOLD = "Groups without a threshold (no scored training row) keep their current decisions: {groups}."
+NOTE_TO = (
+    "ThresholdOptimizer: constraint '{fl}', objective accuracy_score, tol {tol}; randomised predictions "
+    "(random_state {seed})."
+)
+NOTE_TO_OBJECTIVE = "ThresholdOptimizer maximises accuracy whatever the objective chosen here ('{objective}')."
+NOTE_REWEIGHING = (
+    "Reweighing: each training row weighted by P(group) × P(target) / P(group, target) (Kamiran & Calders, as "
+    "aif360's Reweighing; one weight per group here, not privileged vs unprivileged), then the LightGBM model "
+    "retrained on the features; decision = predicted probability ≥ 0.5. 'retrained' is the same model without weights."
+)
+NOTE_EG = (
+    "ExponentiatedGradient: LightGBM ({trees} trees, {leaves} leaves) on {rows:,} of the {train:,} training rows, "
+    "eps {eps:g}, at most {iters} iterations; randomised predictions (random_state {seed})."
+)
+NOTE_NO_PROTECTED = "The retrained models never see the protected attributes; the thresholds methods use them."
+REASON_PREDICTIVE_PARITY = "fairlearn's ThresholdOptimizer has no predictive-parity constraint"
+REASON_EO_NO_LABEL = "equalized odds needs the true outcome; the spec has no label"
+REASON_NO_FEATURES = "no feature columns to train a model on"
+REASON_NO_LABEL = "undefined: needs the true outcome; the spec has no label"
+
+
+def _num(value: object) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --- the surrogate ------------------------------------------------------------------------------
+
+
+def _train_rows(rows: np.ndarray, rng: np.random.Generator, cap: int = MAX_TRAIN_ROWS) -> np.ndarray:
+    return np.sort(rng.choice(rows, cap, replace=False)) if rows.size > cap else rows
+
+
+def _fit_model(table: pd.DataFrame, y: np.ndarray, columns, seed: int, params=SURROGATE_PARAMS, weight=None):
+    """Feature preparation learnt from ``table`` and a LightGBM classifier fitted on it."""
+    prep, notes = _prep(table, columns)
+    if not prep.features:
+        raise SpecError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
+    booster = _fit(prep.frame(table), y, "decision", seed, params, weight=weight)
+    return prep, booster, notes
+
+
+def _probability(model, table: pd.DataFrame) -> np.ndarray:
+    prep, booster, _ = model
+    return np.asarray(booster.predict(prep.frame(table), num_threads=THREADS), dtype=float)
+
+
+def _stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Fold number per row, each class spread evenly over the folds."""
+    fold = np.empty(y.size, dtype=np.int64)
+    for cls in (False, True):
+        members = rng.permutation(np.flatnonzero(y == cls))
+        fold[members] = np.arange(members.size) % k
+    return fold
+
+
+def _out_of_fold(table: pd.DataFrame, y: np.ndarray, columns, k: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    """Each row's probability from a model trained on the other folds; notes on capped training and left-out columns."""
+    rng = np.random.default_rng(seed)
+    fold = _stratified_folds(y, k, rng)
+    out = np.full(y.size, np.nan)
+    notes: list[str] = []
+    for f in range(k):
+        train = _train_rows(np.flatnonzero(fold != f), rng)
+        model = _fit_model(table.iloc[train], y[train], columns, seed)
+        notes += [n for n in model[2] if n not in notes]
+        held = np.flatnonzero(fold == f)
+        out[held] = _probability(model, table.iloc[held])
+    if (fold != 0).sum() > MAX_TRAIN_ROWS:
+        notes.append(NOTE_CAPPED.format(cap=MAX_TRAIN_ROWS, rows=int((fold != 0).sum())))
+    return out, notes
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return _num(roc_auc_score(y, p)) if 0 < y.mean() < 1 else None
+
+
+def _check_int(value: object, minimum: int, template: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise SpecError(template.format(got=value))
+
+
+def _decision_target(df: pd.DataFrame, spec: AuditSpec, columns) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a decision and whether each is positive; refuses tables the surrogate cannot learn."""
+    if not columns:
+        raise SpecError(NO_FEATURES.format(dropped=""))
+    state = outcomes(df, spec)
+    y = state.positive[state.decided]
+    if y.all() or not y.any():
+        raise SpecError(ONE_CLASS.format(kind="positive" if y.all() else "negative", rows=int(y.size)))
+    return state.decided, y
+
+
+@dataclass(frozen=True, eq=False)
+class ModelScores:
+    """Out-of-fold probabilities of the positive decision, one per row of the table.
+
+    Attributes
+    ----------
+    scores
+        ``len(df)`` probabilities; NaN for rows without a decision.
+    auc
+        Out-of-fold AUC against the current decisions (None when undefined).
+    folds, random_state
+        How the rows were split and seeded.
+    features
+        The feature columns the models used.
+    rows_scored
+        Rows with a score.
+    notes
+        How the score was made, and columns left out.
+    """
+
+    scores: np.ndarray
+    auc: float | None
+    folds: int
+    random_state: int
+    features: tuple[str, ...]
+    rows_scored: int
+    notes: tuple[str, ...] = ()
+    label: str = MODEL_SCORE_LABEL
+    column: str = MODEL_SCORE_COLUMN
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (not the scores themselves)."""
+        return {
+            "label": self.label,
+            "column": self.column,
+            "kind": "lightgbm",
+            "target": "decision",
+            "auc": _num(self.auc),
+            "folds": self.folds,
+            "random_state": self.random_state,
+            "features": list(self.features),
+            "rows": int(self.scores.size),
+            "rows_scored": self.rows_scored,
+            "notes": list(self.notes),
+        }
+
+    def apply(self, df: pd.DataFrame, spec: AuditSpec) -> tuple[pd.DataFrame, AuditSpec]:
+        """A copy of ``df`` with the scores in :data:`MODEL_SCORE_COLUMN`, and ``spec`` with that score.
+
+        Raises
+        ------
+        SpecError
+            When the table already has that column, or has a different number of rows.
+        """
+        if len(df) != self.scores.size:
+            raise SpecError(WRONG_LENGTH.format(expected=self.scores.size, got=len(df)))
+        if self.column in df.columns:
+            raise SpecError(COLUMN_TAKEN.format(column=self.column))
+        out = df.copy()
+        out[self.column] = self.scores
+        return out, replace(spec, score=self.column)
+
+
+def model_scores(
+    df: pd.DataFrame, spec: AuditSpec, *, folds: int = DEFAULT_FOLDS, random_state: int = 0
+) -> ModelScores:
+    """A score for tables without one: each row's out-of-fold probability of the positive decision.
+
+    Parameters
+    ----------
+    df, spec
+        The table and its spec (a decision, or a score with a threshold, and feature columns).
+    folds
+        Rows are split into this many folds, stratified by decision; each fold is scored by a
+        LightGBM model (as :func:`analysis.explain`'s surrogate, one training thread, at most
+        200,000 training rows) trained on the other folds.
+    random_state
+        Seed of the folds and the models.
+
+    Raises
+    ------
+    SpecError
+        When the spec does not fit the table, there are no feature columns, or only one kind of decision.
+    """
+    _check_int(folds, 2, BAD_FOLDS)
+    _check_int(random_state, 0, BAD_SEED)
+    validate_spec(df, spec).raise_for_errors()
+    columns = _feature_columns(df, spec, include_protected=False)
+    decided, y = _decision_target(df, spec, columns)
+    rarest = int(min(y.sum(), (~y).sum()))
+    if rarest < 2:
+        raise SpecError(TOO_FEW.format(positive=int(y.sum()), negative=int((~y).sum())))
+    k = min(int(folds), rarest)
+    table = df.iloc[np.flatnonzero(decided)]
+    oof, notes = _out_of_fold(table, y, columns, k, int(random_state))
+    scores = np.full(len(df), np.nan)
+    scores[decided] = oof
+    used = tuple(c for c in columns if not any(n.startswith(f"Feature '{c}' ") for n in notes))
+    head = [NOTE_FOLDS.format(label=MODEL_SCORE_LABEL, k_minus=k - 1, k=k, features=", ".join(used))]
+    if k < folds:
+        head.append(NOTE_FOLDS_REDUCED.format(k=k, rows=rarest))
+    if (~decided).sum():
+        head.append(NOTE_NO_DECISION.format(rows=int((~decided).sum())))
+    return ModelScores(
+        scores=scores,
+        auc=_auc(y, oof),
+        folds=k,
+        random_state=int(random_state),
+        features=used,
+        rows_scored=int(decided.sum()),
+        notes=tuple(head + notes),
+    )
+
+
+# --- thresholds applied to the table ---------------------------------------------------------
+
+
+def apply_thresholds(
+    df: pd.DataFrame, spec: AuditSpec, thresholds: dict[str, float], *, attribute: str | None = None
+) -> tuple[pd.DataFrame, AuditSpec]:
+    """The table with its decisions re-made by per-group thresholds, and the spec to audit it with.
+
+    A row with a score gets the positive decision when its score is at least its group's threshold
+    (written as the spec's first positive value; a negative decision as the column's most common other
+    value); a row without a score keeps its decision. Without a decision column, the new decisions go
+    to a new column ``paritylab_decision`` (1/0) and the spec names it. So
+    ``audit(*apply_thresholds(...))`` describes the same decisions as
+    :func:`analysis.thresholds.what_if` at those thresholds.
+
+    Raises
+    ------
+    SpecError
+        Without a score column, with a threshold missing for a group, or for an unknown attribute.
+    """
+    if spec.score is None:
+        raise SpecError(NEEDS_SCORE.format(label=MODEL_SCORE_LABEL))
+    attr = _attribute(spec, attribute)
+    encoded = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
+    score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
+    scored = np.isfinite(score)
+    present = [encoded.labels[g] for g in np.unique(encoded.codes[scored])]
+    missing = [g for g in present if g not in thresholds]
+    if missing:
+        raise SpecError(MISSING_THRESHOLDS.format(groups=missing, column=attr.column, known=present))
+    cut = np.array([float(thresholds.get(g, np.inf)) for g in encoded.labels])[encoded.codes]
+    new = score >= cut
+    out = df.copy()
+    # A categorical column with both decisions as categories: thresholds may well decide every row alike,
+    # and the spec check refuses a decision column whose values are all positive or all negative.
+    if spec.decision is None:
+        if DECISION_COLUMN in df.columns:
+            raise SpecError(DECISION_TAKEN.format(column=DECISION_COLUMN))
+        values = pd.Series(np.where(scored, new.astype(np.int64), -1), index=df.index)
+        out[DECISION_COLUMN] = pd.Categorical.from_codes(values.where(scored, -1), categories=[0, 1])
+        return out, replace(spec, decision=DECISION_COLUMN, positive=(1,))
+    column = df[spec.decision]
+    before = column.astype(object)
+    others = before[column.notna().to_numpy() & ~matches_any(column, spec.positive)]
+    negative = others.mode().iloc[0] if not others.empty else f"not {spec.positive[0]}"
+    kept = before.where(~scored, np.where(new, spec.positive[0], negative))
+    categories = list(dict.fromkeys([negative, spec.positive[0], *before.dropna().unique()]))
+    out[spec.decision] = pd.Categorical(kept, categories=categories)
+    return out, spec
+
+
+# --- the comparison -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class MitigationRow:
+    """One method evaluated on the held-out rows.
+
+    Attributes
+    ----------
+    method, label
+        Machine name (see :data:`METHODS`) and plain words.
+    status
+        ``"ok"``, ``"not available"`` or ``"failed: <reason>"``; ``reason`` says why when not ok.
+    randomised
+        Whether decisions are drawn at random (fairlearn's methods); figures are for one draw.
+    accuracy
+        Share of held-out rows whose decision equals the target (the label, else the current decision).
+    disparate_impact, demographic_parity_difference, equalized_odds_difference
+        As the audit's summary of the held-out rows: lowest favourable rate over the reference
+        group's, largest − smallest selection rate, the worse of the TPR and FPR ranges (None without a label).
+    selection_rate
+        Group → share of positive decisions (None for an empty group).
+    flips
+        Group → ``{"to_positive", "to_negative"}`` against the current decisions.
+    rows
+        Held-out rows evaluated.
+    reasons
+        Metric name → why it is None.
+    in_sample
+        For ``thresholds`` and ``threshold_optimizer``: the same figures on the training rows they were fitted on
+        (optimistic; the held-out figures are the honest ones).
+    decisions
+        The method's decision per held-out row (aligned with ``MitigationComparison.test_positions``;
+        not in ``to_dict``).
+    """
+
+    method: str
+    label: str
+    status: str
+    randomised: bool = False
+    accuracy: float | None = None
+    disparate_impact: float | None = None
+    demographic_parity_difference: float | None = None
+    equalized_odds_difference: float | None = None
+    utility: float | None = None
+    reference_group: str | None = None
+    selection_rate: dict[str, float | None] = field(default_factory=dict)
+    flips: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: int = 0
+    reason: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict)
+    in_sample: dict[str, Any] | None = None
+    decisions: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "method": self.method,
+            "label": self.label,
+            "status": self.status,
+            "reason": self.reason,
+            "randomised": self.randomised,
+            "accuracy": _num(self.accuracy),
+            "disparate_impact": _num(self.disparate_impact),
+            "demographic_parity_difference": _num(self.demographic_parity_difference),
+            "equalized_odds_difference": _num(self.equalized_odds_difference),
+            "utility": _num(self.utility),
+            "reference_group": self.reference_group,
+            "selection_rate": {g: _num(v) for g, v in self.selection_rate.items()},
+            "flips": {g: dict(f) for g, f in self.flips.items()},
+            "rows": self.rows,
+            "reasons": dict(self.reasons),
+            "in_sample": None if self.in_sample is None else dict(self.in_sample),
+        }
+
+
+# The name the issue uses; MitigationRow avoids a clash with analysis.compare.ComparisonRow.
+ComparisonRow = MitigationRow
+
+
+@dataclass(frozen=True, eq=False)
+class MitigationComparison:
+    """Every method's accuracy, disparities and flips on the same held-out rows.
+
+    Attributes
+    ----------
+    rows
+        One :class:`MitigationRow` per method, in :data:`METHODS` order.
+    attribute, constraint, tolerance, objective, cost_fp, benefit_tp
+        What was asked.
+    target
+        ``"label"`` (accuracy against the true outcome) or ``"decision"`` (agreement with the current decisions).
+    score_source
+        ``"spec"`` (the spec's score column) or ``"model"`` (:data:`MODEL_SCORE_LABEL`).
+    train_rows, test_rows
+        How many rows each part has; ``train_positions``/``test_positions`` are their positions in the table.
+    thresholds, thresholds_feasible, thresholds_reason
+        Our optimiser's per-group thresholds on the training rows, and whether they met the constraint there.
+    notes
+        How everything was done, in plain words.
+    """
+
+    rows: tuple[MitigationRow, ...]
+    attribute: str
+    constraint: str
+    tolerance: float
+    objective: str
+    target: str
+    score_source: str
+    train_rows: int
+    test_rows: int
+    random_state: int
+    thresholds: dict[str, float]
+    thresholds_feasible: bool
+    thresholds_reason: str | None
+    cost_fp: float = 1.0
+    benefit_tp: float = 1.0
+    notes: tuple[str, ...] = ()
+    train_positions: np.ndarray | None = field(default=None, repr=False)
+    test_positions: np.ndarray | None = field(default=None, repr=False)
+
+    def row(self, method: str) -> MitigationRow:
+        """The row of one method."""
+        return next(r for r in self.rows if r.method == method)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "attribute": self.attribute,
+            "constraint": self.constraint,
+            "tolerance": self.tolerance,
+            "objective": self.objective,
+            "cost_fp": self.cost_fp,
+            "benefit_tp": self.benefit_tp,
+            "target": self.target,
+            "score_source": self.score_source,
+            "score_label": MODEL_SCORE_LABEL if self.score_source == "model" else None,
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "random_state": self.random_state,
+            "thresholds": {g: _num(t) for g, t in self.thresholds.items()},
+            "thresholds_feasible": self.thresholds_feasible,
+            "thresholds_reason": self.thresholds_reason,
+            "rows": [r.to_dict() for r in self.rows],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """The training or held-out rows, with everything the methods need."""
+
+    positions: np.ndarray
+    table: pd.DataFrame
+    groups: np.ndarray
+    current: np.ndarray
+    target: np.ndarray
+    score: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class _Setting:
+    spec: AuditSpec
+    attr: ProtectedAttribute
+    has_label: bool
+    columns: list[str]
+    labels: tuple[str, ...]
+    constraint: str
+    tolerance: float
+    objective: str
+    cost_fp: float
+    benefit_tp: float
+    seed: int
+
+
+def _check_options(constraint, tolerance, objective, test_size, random_state, has_label) -> None:
+    if constraint not in CONSTRAINTS:
+        raise SpecError(UNKNOWN_OPTION.format(name="constraint", allowed=list(CONSTRAINTS), got=constraint))
+    if objective not in OBJECTIVES:
+        raise SpecError(UNKNOWN_OPTION.format(name="objective", allowed=list(OBJECTIVES), got=objective))
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (0 <= tolerance < math.inf):
+        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
+        raise SpecError(BAD_TEST_SIZE.format(got=test_size))
+    _check_int(random_state, 0, BAD_SEED)
+    if not has_label and constraint in LABEL_CONSTRAINTS:
+        raise SpecError(NEEDS_LABEL.format(constraint=constraint))
+    if not has_label and objective == "cost":
+        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective))
+
+
+def _split(strata: np.ndarray, test_size: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out positions (into ``strata``), the same share of every stratum held out."""
+    order = rng.permutation(strata.size)
+    ranked = order[np.argsort(strata[order], kind="stable")]
+    _, counts = np.unique(strata, return_counts=True)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    within = np.arange(strata.size) - starts
+    is_test = within < np.repeat(np.round(counts * test_size).astype(np.int64), counts)
+    return np.sort(ranked[~is_test]), np.sort(ranked[is_test])
+
+
+def _eval_spec(s: _Setting) -> AuditSpec:
+    # Decisions as a 0/1 score cut at 0.5: a decision column of one value would fail the spec check.
+    return AuditSpec(
+        score="paritylab_decision",
+        threshold=0.5,
+        positive_is_favorable=s.spec.positive_is_favorable,
+        label="paritylab_target" if s.has_label else None,
+        label_positive=(1,) if s.has_label else (),
+        protected=(s.attr,),
+        features=(),
+        min_group_size=s.spec.min_group_size,
+    )
+
+
+def _evaluate(s: _Setting, part: _Part, decisions: np.ndarray) -> dict[str, Any]:
+    """Accuracy, the audit's disparities and selection rates, and flips, for ``decisions`` on ``part``."""
+    frame = pd.DataFrame({s.attr.column: part.table[s.attr.column].to_numpy()})
+    frame["paritylab_decision"] = decisions.astype(float)
+    if s.has_label:
+        frame["paritylab_target"] = part.target.astype(np.int64)
+    result = audit(frame, _eval_spec(s), dataset_name="held-out rows").attributes[s.attr.column]
+    summary = result.summary.metrics
+    out: dict[str, Any] = {"reasons": {}, "rows": int(decisions.size), "reference_group": result.reference_group}
+    names = {"disparate_impact": "disparate_impact_min"}
+    names |= {"demographic_parity_difference": "demographic_parity_difference"}
+    names |= {"equalized_odds_difference": "equalized_odds_difference"}
+    for key, name in names.items():
+        metric = summary.get(name)
+        out[key] = None if metric is None else metric.value
+        if out[key] is None:
+            out["reasons"][key] = REASON_NO_LABEL if metric is None else (metric.reason or "undefined")
+    out["accuracy"] = float((decisions == part.target).mean()) if decisions.size else None
+    if s.has_label:
+        tp = int((decisions & part.target).sum())
+        fp = int((decisions & ~part.target).sum())
+        out["utility"] = s.benefit_tp * tp - s.cost_fp * fp
+    else:
+        out["utility"] = None
+        out["reasons"]["utility"] = REASON_NO_LABEL
+    out["selection_rate"] = {g: m.metrics["selection_rate"].value for g, m in result.groups.items()}
+    flips = {}
+    for g in s.labels:
+        member = part.groups == g
+        flips[g] = {
+            "to_positive": int((member & ~part.current & decisions).sum()),
+            "to_negative": int((member & part.current & ~decisions).sum()),
+        }
+    out["flips"] = flips
+    return out
+
+
+def _row(method: str, status: str, figures: dict[str, Any] | None = None, **extra: Any) -> MitigationRow:
+    return MitigationRow(method=method, label=METHOD_LABELS[method], status=status, **(figures or {}), **extra)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from lightgbm.basic import LightGBMError
+
+    return (ValueError, ArithmeticError, np.linalg.LinAlgError, LightGBMError, ParityLabError)
+
+
+def _attempt(s: _Setting, parts: list[_Part], method: str, randomised: bool, fn: Callable[[], Any]) -> MitigationRow:
+    """Run one method; an expected failure becomes the row's status instead of ending the comparison.
+
+    ``fn`` returns the held-out decisions, or (held-out, training) decisions for in-sample figures too.
+    """
+    try:
+        out = fn()
+    except _expected_errors() as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return _row(method, f"failed: {reason}", reason=reason, randomised=randomised)
+    decisions, in_sample = (out, None) if not isinstance(out, tuple) else out
+    decisions = np.asarray(decisions).astype(bool)
+    if in_sample is not None:
+        in_sample = _evaluate(s, parts[0], np.asarray(in_sample).astype(bool))
+        in_sample.pop("reasons")
+    figures = _evaluate(s, parts[1], decisions)
+    return _row(method, OK, figures, randomised=randomised, decisions=decisions, in_sample=in_sample)
+
+
+def _part(df, positions, groups, current, target, score) -> _Part:
+    return _Part(
+        positions, df.iloc[positions], groups[positions], current[positions], target[positions], score[positions]
+    )
+
+
+def _scores(df, spec, usable, columns, train, test, seed) -> tuple[np.ndarray, str, list[str]]:
+    """Scores of every usable row: the spec's, or the model score without leakage from held-out rows."""
+    if spec.score is not None:
+        return df[spec.score].to_numpy(dtype=float, na_value=np.nan), "spec", [NOTE_SCORE_SPEC.format(score=spec.score)]
+    _decision_target(df, spec, columns)  # refuses tables without features or with one kind of decision
+    current = outcomes(df, spec).positive
+    score = np.full(len(df), np.nan)
+    rows_train, rows_test = usable[train], usable[test]
+    y = current[rows_train]
+    k = min(DEFAULT_FOLDS, int(min(y.sum(), (~y).sum())))
+    if k < 2:
+        raise SpecError(TOO_FEW.format(positive=int(y.sum()), negative=int((~y).sum())))
+    score[rows_train], notes = _out_of_fold(df.iloc[rows_train], y, columns, k, seed)
+    fitted_on = _train_rows(np.arange(rows_train.size), np.random.default_rng(seed))
+    model = _fit_model(df.iloc[rows_train[fitted_on]], y[fitted_on], columns, seed)
+    score[rows_test] = _probability(model, df.iloc[rows_test])
+    return score, "model", [NOTE_SCORE_MODEL.format(label=MODEL_SCORE_LABEL), *notes]
+
+
+def _thresholds_row(s: _Setting, train: _Part, test: _Part):
+    """Optimise on the training rows' curves, apply to the held-out scores; in-sample figures too."""
+    frame = pd.DataFrame({s.attr.column: train.table[s.attr.column].to_numpy()})
+    frame["paritylab_score"] = train.score
+    # Categorical with both values, so that training rows of one kind of decision or label still pass the spec check.
+    frame["paritylab_decision"] = pd.Categorical(train.current.astype(np.int64), categories=[0, 1])
+    frame["paritylab_target"] = pd.Categorical(train.target.astype(np.int64), categories=[0, 1])
+    spec = replace(_eval_spec(s), decision="paritylab_decision", positive=(1,), threshold=None)
+    spec = replace(spec, label="paritylab_target", label_positive=(1,), score="paritylab_score")
+    curves = threshold_curves(frame, spec)
+    # Without a label the target is the current decision, so "accuracy" is agreement with it.
+    result = optimise(
+        curves,
+        constraint=s.constraint,
+        tolerance=s.tolerance,
+        objective=s.objective,
+        cost_fp=s.cost_fp,
+        benefit_tp=s.benefit_tp,
+    )
+
+    def decide(part: _Part) -> np.ndarray:
+        cut = np.array([result.thresholds.get(g, np.nan) for g in part.groups])
+        return np.where(np.isnan(cut), part.current, part.score >= np.nan_to_num(cut, nan=np.inf))
+
+    in_sample = _evaluate(s, train, decide(train))
+    in_sample.pop("reasons")
+    row = _row("thresholds", OK, _evaluate(s, test, decide(test)), in_sample=in_sample, decisions=decide(test))
+    missing = [g for g in s.labels if g not in result.thresholds]
+    return row, result, missing
+
+
+def _passthrough():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Score(ClassifierMixin, BaseEstimator):
+        """Returns the score in the first column as its prediction (for a prefit ThresholdOptimizer)."""
+
+        def fit(self, X, y):
+            self.fitted_ = True
+            return self
+
+        def predict(self, X):
+            return np.asarray(X, dtype=float)[:, 0]
+
+    return Score()
+
+
+def _threshold_optimizer(s: _Setting, train: _Part, test: _Part) -> tuple[np.ndarray, np.ndarray]:
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    x = train.score[:, None]
+    tol = s.tolerance if s.constraint in ("demographic_parity", "equal_opportunity") and s.tolerance > 0 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ThresholdOptimizer(
+            estimator=_passthrough().fit(x, train.target),
+            constraints=FAIRLEARN_CONSTRAINT[s.constraint],
+            objective="accuracy_score",
+            prefit=True,
+            predict_method="predict",
+            tol=tol,
+        ).fit(x, train.target.astype(int), sensitive_features=train.groups)
+        held_out = fitted.predict(test.score[:, None], sensitive_features=test.groups, random_state=s.seed)
+        in_sample = fitted.predict(x, sensitive_features=train.groups, random_state=s.seed)
+    return held_out, in_sample
+
+
+def _reweighing_weights(groups: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """P(group) × P(target) / P(group, target) per row: groups and outcomes independent after weighting."""
+    codes, _ = pd.factorize(groups)
+    cell = codes * 2 + target.astype(np.int64)
+    n_cell = np.bincount(cell, minlength=2 * (codes.max() + 1))
+    n_group = np.bincount(codes)
+    n_target = np.bincount(target.astype(np.int64), minlength=2)
+    return n_group[codes] * n_target[target.astype(np.int64)] / (target.size * n_cell[cell])
+
+
+def _retrained(s: _Setting, train: _Part, test: _Part, weighted: bool) -> np.ndarray:
+    rows = _train_rows(np.arange(train.target.size), np.random.default_rng(s.seed))
+    weight = _reweighing_weights(train.groups, train.target)[rows] if weighted else None
+    model = _fit_model(train.table.iloc[rows], train.target[rows], s.columns, s.seed, weight=weight)
+    return _probability(model, test.table) >= 0.5
+
+
+def _eg_rows(s: _Setting, train: _Part) -> np.ndarray:
+    return _train_rows(np.arange(train.target.size), np.random.default_rng(s.seed), EG_MAX_ROWS)
+
+
+def _exponentiated_gradient(s: _Setting, train: _Part, test: _Part, kind: str) -> np.ndarray:
+    import lightgbm
+    from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
+
+    rows = _eg_rows(s, train)
+    prep, notes = _prep(train.table.iloc[rows], s.columns)
+    if not prep.features:
+        raise SpecError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
+    estimator = lightgbm.LGBMClassifier(random_state=s.seed, **EG_PARAMS)
+    moment = DemographicParity() if kind == "dp" else EqualizedOdds()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ExponentiatedGradient(estimator, moment, eps=max(s.tolerance, EG_MIN_EPS), max_iter=EG_MAX_ITER)
+        fitted.fit(
+            prep.frame(train.table.iloc[rows]), train.target[rows].astype(int), sensitive_features=train.groups[rows]
+        )
+        return fitted.predict(prep.frame(test.table), random_state=s.seed)
+
+
+def compare_mitigations(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    attribute: str | None = None,
+    constraint: str = "demographic_parity",
+    tolerance: float = 0.05,
+    objective: str = "accuracy",
+    cost_fp: float = 1.0,
+    benefit_tp: float = 1.0,
+    test_size: float = 0.3,
+    random_state: int = 0,
+) -> MitigationComparison:
+    """Compare post-processing and retraining mitigations on the same held-out rows.
+
+    Parameters
+    ----------
+    df, spec
+        The table and its spec. Without a score column, the :data:`MODEL_SCORE_LABEL` is used.
+    attribute
+        The protected column to mitigate for; default the spec's first.
+    constraint, tolerance, objective, cost_fp, benefit_tp
+        As :func:`analysis.thresholds.optimise`. Without a label, only demographic_parity and
+        four_fifths, and the objectives accuracy (agreement with the current decisions) and selection_rate.
+    test_size
+        Share of rows held out, stratified by group × decision (× label).
+    random_state
+        Seed of the split, the models and the randomised predictions.
+
+    Returns
+    -------
+    MitigationComparison
+        One row per method of :data:`METHODS`; a method that fails has a ``"failed: ..."`` status.
+
+    Raises
+    ------
+    SpecError
+        When the spec does not fit the table, an option is invalid, or too few rows remain.
+    """
+    has_label = spec.label is not None
+    _check_options(constraint, tolerance, objective, test_size, random_state, has_label)
+    validate_spec(df, spec).raise_for_errors()
+    attr = _attribute(spec, attribute)
+    seed = int(random_state)
+    rng = np.random.default_rng(seed)
+    state = outcomes(df, spec)
+    current = state.positive & state.decided
+    target = matches_any(df[spec.label], spec.label_positive) if has_label else current
+    usable = state.decided & (df[spec.label].notna().to_numpy() if has_label else True)
+    if spec.score is not None:
+        usable &= np.isfinite(df[spec.score].to_numpy(dtype=float, na_value=np.nan))
+    left_out = int(len(df) - usable.sum())
+    usable = np.flatnonzero(usable)
+    if usable.size < MIN_SPLIT_ROWS:
+        label = " and a label" if has_label else ""
+        score = f" and a score in '{spec.score}'" if spec.score else ""
+        raise SpecError(TOO_FEW_SPLIT.format(minimum=MIN_SPLIT_ROWS, rows=int(usable.size), label=label, score=score))
+    encoded = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
+    if attr.quantiles is not None:
+        # Quantile edges of the whole table, so that training and held-out rows are binned alike.
+        attr = replace(attr, bins=encoded.edges, quantiles=None)
+    groups = np.asarray(encoded.labels, dtype=object)[encoded.codes]
+    strata = encoded.codes[usable] * 4 + current[usable] * 2 + target[usable]
+    train, test = _split(strata, float(test_size), rng)
+    columns = _feature_columns(df, spec, include_protected=False)
+    score, source, score_notes = _scores(df, spec, usable, columns, train, test, seed)
+    parts = [_part(df, usable[p], groups, current, target, score) for p in (train, test)]
+    train_part, test_part = parts
+    s = _Setting(spec, attr, has_label, columns, encoded.labels, constraint, float(tolerance), objective,
+                 float(cost_fp), float(benefit_tp), seed)  # fmt: skip
+    rows = [_row("baseline", OK, _evaluate(s, test_part, test_part.current), decisions=test_part.current)]
+    thresholds_row, chosen, missing = _thresholds_row(s, train_part, test_part)
+    rows.append(thresholds_row)
+    if constraint == "predictive_parity":
+        rows.append(_row("threshold_optimizer", NOT_AVAILABLE, reason=REASON_PREDICTIVE_PARITY, randomised=True))
+    else:
+        rows.append(_attempt(s, parts, "threshold_optimizer", True, lambda: _threshold_optimizer(s, *parts)))
+    for method, weighted in (("retrained", False), ("reweighing", True)):
+        if not columns:
+            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_NO_FEATURES))
+        else:
+            rows.append(_attempt(s, parts, method, False, lambda w=weighted: _retrained(s, *parts, w)))
+    for method, kind in (("exponentiated_gradient_dp", "dp"), ("exponentiated_gradient_eo", "eo")):
+        if not columns:
+            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_NO_FEATURES, randomised=True))
+        elif kind == "eo" and not has_label:
+            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_EO_NO_LABEL, randomised=True))
+        else:
+            rows.append(_attempt(s, parts, method, True, lambda k=kind: _exponentiated_gradient(s, *parts, k)))
+    notes = [
+        NOTE_SPLIT.format(train=train.size, test=test.size, attr=attr.column, label=" × label" if has_label else ""),
+        NOTE_TARGET_LABEL.format(label=spec.label) if has_label else NOTE_TARGET_DECISION,
+        *score_notes,
+    ]
+    if left_out:
+        reason = "no decision" + (", label" if has_label else "") + (", or score" if spec.score else "")
+        notes.append(NOTE_LEFT_OUT.format(rows=left_out, reason=reason))
+    notes.append(NOTE_THRESHOLDS.format(constraint=constraint, tolerance=tolerance, objective=objective))
+    if not chosen.feasible:
+        notes.append(NOTE_INFEASIBLE.format(reason=chosen.reason))
+    if missing:
+        notes.append(NOTE_NO_THRESHOLD.format(groups=", ".join(missing)))
+    if constraint != "predictive_parity":
+        tol = tolerance if constraint in ("demographic_parity", "equal_opportunity") and tolerance > 0 else None
+        notes.append(NOTE_TO.format(fl=FAIRLEARN_CONSTRAINT[constraint], tol=tol, seed=seed))
+        if objective != "accuracy":
+            notes.append(NOTE_TO_OBJECTIVE.format(objective=objective))
+    if columns:
+        notes.append(NOTE_REWEIGHING)
+        eps = max(float(tolerance), EG_MIN_EPS)
+        notes.append(
+            NOTE_EG.format(trees=EG_PARAMS["n_estimators"], leaves=EG_PARAMS["num_leaves"],
+                           rows=min(train.size, EG_MAX_ROWS), train=train.size, eps=eps, iters=EG_MAX_ITER, seed=seed)
+        )  # fmt: skip
+        notes.append(NOTE_NO_PROTECTED)
+    return MitigationComparison(
+        rows=tuple(rows),
+        attribute=attr.column,
+        constraint=constraint,
+        tolerance=float(tolerance),
+        objective=objective,
+        target="label" if has_label else "decision",
+        score_source=source,
+        train_rows=int(train.size),
+        test_rows=int(test.size),
+        random_state=seed,
+        thresholds=dict(chosen.thresholds),
+        thresholds_feasible=bool(chosen.feasible),
+        thresholds_reason=chosen.reason,
+        cost_fp=float(cost_fp),
+        benefit_tp=float(benefit_tp),
+        notes=tuple(notes),
+        train_positions=train_part.positions,
+        test_positions=test_part.positions,
+    )

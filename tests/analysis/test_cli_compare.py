@@ -1,0 +1,155 @@
+"""``python -m analysis compare BEFORE.json AFTER.json``: text, JSON, HTML, the regression gate, bad input."""
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.audit import audit
+from analysis.cli import main
+from analysis.compare import AuditComparison
+from analysis.spec import AuditSpec
+from tests.analysis.test_compare import XSS, double_the_bias
+
+ROOT = Path(__file__).resolve().parents[2]
+LOANS = ROOT / "sample_data" / "loan_approvals.csv"
+SPEC_ARGS = ["--decision", "approved", "--positive", "Y", "--label", "repaid", "--label-positive", "1",
+             "--protected", "ethnicity", "--protected", "gender"]  # fmt: skip
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Audit JSONs of the loans (before) and of the loans with the bias doubled (after)."""
+    folder = tmp_path_factory.mktemp("compare")
+    after_csv = folder / "loans-q2.csv"
+    double_the_bias(pd.read_csv(LOANS)).to_csv(after_csv, index=False)
+    paths = {}
+    for name, data in (("before", LOANS), ("after", after_csv)):
+        paths[name] = folder / f"{name}.json"
+        code, _, err = run(["audit", data, *SPEC_ARGS, "--json", paths[name]])
+        assert (code, err) == (0, "")
+    return paths
+
+
+def test_identical_audits_exit_0_with_no_changes(results):
+    code, out, err = run(["compare", results["before"], results["before"], "--fail-on-regression"])
+    assert (code, err) == (0, "")
+    assert out.startswith("ParityLab comparison: loan_approvals.csv (20,000 rows, ")
+    assert "Nothing changed: the two audits give the same numbers for every group and metric." in out
+    assert "REGRESSION" not in out
+
+
+def test_doubled_bias_fails_the_gate_with_one_message_per_regression(results):
+    code, out, err = run(["compare", results["before"], results["after"], "--fail-on-regression"])
+    assert code == 1
+    messages = err.splitlines()
+    assert messages and all(m.startswith("Regression: ") for m in messages)
+    assert "Regression: ethnicity, disparate_impact_min went from 0.714 to 0.438 (change -0.276; q = " in messages[0]
+    assert messages[0].endswith("worse than the tolerance 0.02.")
+    assert not any(m.startswith("Regression: gender,") for m in messages)
+    assert "REGRESSION" in out and "fairness metrics got worse beyond tolerance" in out
+    # without the flag the same comparison exits 0; with a wide tolerance there is no regression
+    assert run(["compare", results["before"], results["after"]])[0] == 0
+    code, out, err = run(["compare", results["before"], results["after"], "--fail-on-regression", "--tolerance", "0.5"])
+    assert (code, err) == (0, "")
+    assert "No fairness metric got worse beyond tolerance (0.5; disparate impact 0.5)" in out
+
+
+def test_di_tolerance_applies_to_ratios_only(results):
+    code, _, err = run(
+        ["compare", results["before"], results["after"], "--fail-on-regression", "--di-tolerance", "0.9"]
+    )
+    assert code == 1
+    assert "disparate_impact" not in err and "demographic_parity_difference" in err
+
+
+def test_json_to_stdout_round_trips(results):
+    code, out, err = run(["compare", results["before"], results["after"], "--json", "-"])
+    assert (code, err) == (0, "")
+    data = json.loads(out)  # only JSON on stdout
+    assert data["kind"] == "paritylab comparison" and data["regression_count"] > 0
+    assert data["before"]["name"] == "loan_approvals.csv" and data["after"]["name"] == "loans-q2.csv"
+    assert AuditComparison.from_dict(data).to_dict() == data
+
+
+def test_json_and_html_files(results, tmp_path):
+    json_path, html_path = tmp_path / "c.json", tmp_path / "c.html"
+    code, out, _ = run(["compare", results["before"], results["after"], "--json", json_path, "--html", html_path])
+    assert code == 0 and out.startswith("ParityLab comparison")
+    assert json.loads(json_path.read_text())["settings"]["tolerance"] == 0.02
+    page = html_path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<h2>Regressions</h2>" in page
+
+
+def test_all_prints_every_row(results):
+    _, short, _ = run(["compare", results["before"], results["before"]])
+    _, full, _ = run(["compare", results["before"], results["before"], "--all"])
+    assert "more rows without a significant change" in short
+    assert "more rows" not in full
+    assert len(full.splitlines()) > len(short.splitlines()) + 300
+
+
+def test_html_escapes_a_hostile_group_name(tmp_path):
+    def rows(approved_in_group):
+        counts = (("a", 120), (XSS, approved_in_group))
+        return [{"group": g, "decision": "Y" if i < k else "N"} for g, k in counts for i in range(200)]
+
+    paths = []
+    for name, data in (("before", rows(110)), ("after", rows(40))):
+        csv = tmp_path / f"{name}.csv"
+        pd.DataFrame(data).to_csv(csv, index=False)
+        paths.append(tmp_path / f"{name}.json")
+        args = ["audit", csv, "--decision", "decision", "--positive", "Y", "--protected", "group", "--json", paths[-1]]
+        assert run(args)[0] == 0
+    html_path = tmp_path / "c.html"
+    code, _, err = run(["compare", *paths, "--html", html_path, "--fail-on-regression"])
+    assert code == 1 and XSS in err  # the terminal shows the name as text
+    page = html_path.read_text()
+    assert XSS not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_control_characters_are_not_printed(tmp_path):
+    # The loader refuses such files; a hand-made or other tool's result JSON could still hold them.
+    name = "evil\x1b[2Jgroup"
+    rows = pd.DataFrame([{"g": g, "d": "Y" if i % 2 else "N"} for g in ("a", name) for i in range(60)])
+    path = tmp_path / "x.json"
+    path.write_text(audit(rows, AuditSpec(decision="d", positive=["Y"], protected=["g"])).to_json())
+    _, out, _ = run(["compare", path, path, "--all"])
+    assert "\x1b" not in out and "evil?[2Jgroup" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "Cannot read '{path}': No such file or directory"),
+        ("{not json", "Cannot use '{path}' as a ParityLab audit result: The audit result is not valid JSON"),
+        ("[1, 2]", "Cannot use '{path}' as a ParityLab audit result: Expected an audit result"),
+        ('{"schema_version": 2, "attributes": {}}', "has schema_version 2; this version of ParityLab reads version 1"),
+        ('{"schema_version": 1, "attributes": {}}', "looks like an audit result but cannot be read: missing field"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_file(results, tmp_path, content, message):
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    code, out, err = run(["compare", results["before"], bad])
+    assert (code, out) == (2, "")
+    assert err.startswith("error: ") and message.format(path=bad) in err
+    assert str(bad) in err
+
+
+def test_bad_options_exit_2(results):
+    code, out, err = run(["compare", results["before"], results["before"], "--tolerance", "-1"])
+    assert (code, out) == (2, "") and "option tolerance must be a number in [0, 1), got -1.0" in err
+    code, out, err = run(["compare", results["before"], results["before"], "--json", "-", "--html", "-"])
+    assert (code, out) == (2, "") and "cannot both write to standard output" in err
+    code, _, err = run(["compare", results["before"]])
+    assert code == 2 and "the following arguments are required: AFTER.json" in err

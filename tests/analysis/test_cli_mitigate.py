@@ -1,0 +1,187 @@
+"""Tests of ``python -m analysis mitigate``: its JSON equals the engine's, infeasible is exit 0, bad input exit 2,
+and the decisions CSV matches the flips with formula cells neutralised."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import AuditSpec, load_table
+from analysis.audit import audit
+from analysis.cli import main
+from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
+from analysis.thresholds import optimise, threshold_curves, what_if
+
+ROOT = Path(__file__).resolve().parents[2]
+LOANS = ROOT / "sample_data" / "loan_approvals.csv"
+FEATURES = ["region", "income", "credit_history_years", "debt_to_income", "loan_amount", "employment_years"]
+SPEC = AuditSpec.from_dict(
+    {
+        "decision": "approved",
+        "positive": ["Y"],
+        "label": "repaid",
+        "label_positive": [1],
+        "score": "model_score",
+        "protected": ["ethnicity", "gender"],
+        "features": FEATURES,
+        "id_columns": ["applicant_id"],
+    }
+)
+
+
+def run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loans() -> pd.DataFrame:
+    return load_table(LOANS).data
+
+
+@pytest.fixture(scope="module")
+def spec_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("spec") / "loans-spec.json"
+    SPEC.save(path)
+    return path
+
+
+def _redecided(df: pd.DataFrame, column: str, thresholds: dict[str, float]) -> pd.DataFrame:
+    out = df.copy()
+    out["approved"] = np.where(df["model_score"] >= df[column].map(thresholds), "Y", "N")
+    return out
+
+
+def test_json_equals_the_engine(loans, spec_path):
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--constraint", "four_fifths", "--tolerance", "0",
+                          "--json", "-"])  # fmt: skip
+    assert (code, err) == (0, "")
+    data = json.loads(out)  # standard output holds only the JSON
+    curves = threshold_curves(loans, SPEC)
+    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
+    assert data["constraint"] == "four_fifths" and data["tolerance"] == 0.0 and data["objective"] == "accuracy"
+    assert data["feasible"] is True and data["reason"] is None
+    assert data["attribute"] == "ethnicity" and data["score_source"] == "spec"
+    assert data["thresholds"] == {"ethnicity": expected.thresholds}
+    assert data["flips"] == what_if(curves, expected.thresholds).flips
+    assert sum(f["to_positive"] for f in data["flips"].values()) > 0
+    assert data["before"] == audit(loans, SPEC).attributes["ethnicity"].to_dict()
+    after = audit(_redecided(loans, "ethnicity", expected.thresholds), SPEC).attributes["ethnicity"]
+    assert data["after"] == after.to_dict()
+    assert data["before"]["summary"]["four_fifths_pass"] is False
+    assert data["after"]["summary"]["four_fifths_pass"] is True
+    assert data["objective_value"] == pytest.approx(expected.objective_value)
+
+
+def test_text_output_and_another_attribute(loans, spec_path, tmp_path):
+    target = tmp_path / "m.json"
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--json", target])
+    assert (code, err) == (0, "")
+    data = json.loads(target.read_text())
+    groups = threshold_curves(loans, SPEC, attribute="gender").labels
+    assert set(data["thresholds"]["gender"]) == set(groups)
+    assert data["constraint"] == "demographic_parity" and data["tolerance"] == 0.05
+    assert out.startswith("ParityLab mitigation of loan_approvals.csv: gender, demographic_parity within 0.05")
+    assert "Feasible on these data: yes." in out
+    assert "disparate-treatment" in out
+    for g in groups:
+        assert f"  {g}: " in out
+
+
+def _crafted(tmp_path: Path) -> tuple[Path, Path]:
+    """Group a's labels all positive (precision 1), b's all negative (precision 0); ids that look like formulas."""
+    df = pd.DataFrame(
+        {
+            "id": ["=1+1", "+cmd", "@sum", "-2", "ok", "=A1", "x", "y", "z", "w"],
+            "g": ["a"] * 5 + ["b"] * 5,
+            "s": np.linspace(0.1, 0.9, 10),
+            "y": [1] * 5 + [0] * 5,
+        }
+    )
+    data, spec = tmp_path / "crafted.csv", tmp_path / "crafted-spec.json"
+    df.to_csv(data, index=False)
+    AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",), id_columns=("id",),
+              min_group_size=1).save(spec)  # fmt: skip
+    return data, spec
+
+
+def test_infeasible_constraint_is_exit_0_with_the_reason(tmp_path):
+    data, spec = _crafted(tmp_path)
+    argv = ["mitigate", data, "--spec", spec, "--constraint", "predictive_parity", "--tolerance", "0"]
+    code, out, _ = run([*argv, "--json", "-"])
+    assert code == 0
+    result = json.loads(out)
+    assert result["feasible"] is False
+    assert "cannot be met" in result["reason"] and "smallest achievable range is 1" in result["reason"]
+    assert set(result["thresholds"]["g"]) == {"a", "b"}
+    code, out, _ = run(["mitigate", data, "--spec", spec, "--constraint", "predictive_parity", "--tolerance", "0"])
+    assert code == 0 and "Feasible on these data: NO." in out
+
+
+def test_decisions_csv_rows_and_neutralised_cells(tmp_path):
+    data, spec = _crafted(tmp_path)
+    target = tmp_path / "decisions.csv"
+    code, out, _ = run(["mitigate", data, "--spec", spec, "--decisions", target, "--json", "-"])
+    assert code == 0
+    result = json.loads(out)
+    text = target.read_text(encoding="utf-8")
+    rows = pd.read_csv(target, dtype={"row_id": str})
+    assert len(rows) == 10
+    assert rows["row_id"].tolist() == ["'=1+1", "'+cmd", "'@sum", "-2", "ok", "'=A1", "x", "y", "z", "w"]
+    assert "\n'=1+1,a," in text
+    flips = result["flips"]
+    assert int(rows["changed"].sum()) == sum(f["to_positive"] + f["to_negative"] for f in flips.values())
+    for g, f in flips.items():
+        part = rows[rows["group"] == g]
+        assert f["to_positive"] == int(((part.old_positive == 0) & (part.new_positive == 1)).sum())
+        assert f["to_negative"] == int(((part.old_positive == 1) & (part.new_positive == 0)).sum())
+    cut = rows["group"].map(result["thresholds"]["g"])
+    assert (rows["new_positive"] == (rows["score"] >= cut).astype(int)).all()
+
+
+def test_without_a_score_the_model_score_is_used(loans, tmp_path):
+    data = tmp_path / "loans-2000.csv"
+    loans.iloc[:2000].to_csv(data, index=False)
+    spec_file = tmp_path / "no-score.json"
+    spec = AuditSpec.from_dict(SPEC.to_dict() | {"score": None, "protected": ["ethnicity"]})
+    spec.save(spec_file)
+    target = tmp_path / "m.json"
+    code, out, err = run(["mitigate", data, "--spec", spec_file, "--json", target])
+    assert (code, err) == (0, "")
+    assert f"Score: {MODEL_SCORE_LABEL}, as the spec has no score" in out
+    result = json.loads(target.read_text())
+    assert result["score_source"] == "model" and result["score_label"] == MODEL_SCORE_LABEL
+    assert result["model_score"]["folds"] == 5
+    df = load_table(data).data
+    scored_df, scored_spec = model_scores(df, spec).apply(df, spec)
+    expected = optimise(threshold_curves(scored_df, scored_spec), constraint="demographic_parity", tolerance=0.05)
+    assert result["thresholds"]["ethnicity"] == expected.thresholds
+    assert result["before"] == audit(scored_df, scored_spec).attributes["ethnicity"].to_dict()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--attribute", "region"], "not a protected attribute"),
+        (["--constraint", "parity"], "invalid choice"),
+        (["--tolerance", "-1"], "tolerance must be"),
+    ],
+)
+def test_bad_input_is_exit_2(spec_path, extra, message):
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, *extra])
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err
+
+
+def test_error_rate_constraint_without_label_is_exit_2(tmp_path):
+    data, _ = _crafted(tmp_path)
+    spec = tmp_path / "no-label.json"
+    AuditSpec(score="s", threshold=0.5, protected=("g",), min_group_size=1).save(spec)
+    code, out, err = run(["mitigate", data, "--spec", spec, "--constraint", "equal_opportunity"])
+    assert code == 2 and out == "" and "need the true outcome" in err

@@ -1,0 +1,294 @@
+"""compare_audits: changes between two audits, their tests on the recorded counts, regressions, HTML."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportions_ztest
+
+from analysis.audit import AuditResult, audit
+from analysis.compare import (
+    ONLY_AFTER,
+    ONLY_BEFORE,
+    AuditComparison,
+    compare_audits,
+    render_comparison_html,
+)
+from analysis.errors import ParityLabError
+from analysis.spec import AuditSpec
+from analysis.stats import z_value
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = AuditSpec(
+    decision="approved", positive=["Y"], label="repaid", label_positive=[1], protected=["ethnicity", "gender"]
+)
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def double_the_bias(loans: pd.DataFrame) -> pd.DataFrame:
+    """The loans with 40% of group B's and C's approvals turned into refusals, deterministically.
+
+    The approved B and C rows, in file order, lose their approval when their position among them
+    is 0 or 1 modulo 5. B's approval rate falls from 0.486 to 0.292, so its gap to A (0.681) goes
+    from 0.195 to 0.389: twice as large.
+    """
+    out = loans.copy()
+    approved = np.flatnonzero(out["ethnicity"].isin(["B", "C"]).to_numpy() & (out["approved"] == "Y").to_numpy())
+    out.loc[approved[np.arange(approved.size) % 5 < 2], "approved"] = "N"
+    return out
+
+
+@pytest.fixture(scope="module")
+def loans():
+    return pd.read_csv(ROOT / "sample_data" / "loan_approvals.csv")
+
+
+@pytest.fixture(scope="module")
+def before(loans):
+    return audit(loans, SPEC, dataset_name="loans-q1.csv")
+
+
+@pytest.fixture(scope="module")
+def after(loans):
+    return audit(double_the_bias(loans), SPEC, dataset_name="loans-q2.csv")
+
+
+@pytest.fixture(scope="module")
+def doubled(before, after):
+    return compare_audits(before, after)
+
+
+def row(comparison, attribute, group, metric):
+    (found,) = [r for r in comparison.rows if (r.attribute, r.group, r.metric) == (attribute, group, metric)]
+    return found
+
+
+def test_doubling_the_bias_doubles_the_gap(before, after):
+    gap = {
+        name: result.attributes["ethnicity"].summary.metrics["demographic_parity_difference"].value
+        for name, result in (("before", before), ("after", after))
+    }
+    assert gap["before"] == pytest.approx(0.195, abs=0.001)
+    assert gap["after"] / gap["before"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_identical_audits_change_nothing(before):
+    comparison = compare_audits(before, before)
+    assert comparison.regressions == ()
+    assert comparison.changed == ()
+    assert all(r.change == 0 for r in comparison.rows if r.status == "compared")
+    assert all(r.p_value == 1.0 for r in comparison.rows if r.p_value is not None)
+    assert comparison.summary.startswith("Nothing changed")
+    assert any("same data file" in w for w in comparison.warnings)
+    # every group and every metric is there: 3 attributes, rates and disparities
+    assert {r.attribute for r in comparison.rows} == {"ethnicity", "gender", "ethnicity × gender"}
+    assert {r.metric for r in comparison.rows if r.kind == "rate"} >= {"favorable_rate", "tpr", "fpr", "precision"}
+
+
+def test_doubled_bias_is_a_regression_of_the_right_metrics(doubled):
+    where = {(r.attribute, r.group, r.metric) for r in doubled.regressions}
+    for metric in ("disparate_impact_min", "demographic_parity_difference", "equalized_odds_difference"):
+        assert ("ethnicity", None, metric) in where
+    for group in ("B", "C"):
+        assert ("ethnicity", group, "disparate_impact") in where
+    # gender was not touched, A and D were not touched; rates never count as regressions
+    assert not any(r.attribute == "gender" for r in doubled.regressions)
+    assert not any(r.group in ("A", "D") for r in doubled.regressions)
+    assert all(r.kind == "disparity" for r in doubled.regressions)
+    di = row(doubled, "ethnicity", None, "disparate_impact_min")
+    assert (round(di.before, 3), round(di.after, 3)) == (0.714, 0.438)
+    assert di.change == pytest.approx(di.after - di.before)
+    assert di.significant and di.worse and di.q_value < 1e-30
+    assert "lowest group: B before, C after" in di.note
+    assert doubled.summary.startswith(f"{len(doubled.regressions)} fairness metrics got worse beyond tolerance")
+
+
+def test_rate_test_matches_statsmodels(doubled, before, after):
+    r = row(doubled, "ethnicity", "B", "favorable_rate")
+    b, a = before.attributes["ethnicity"].groups["B"].counts, after.attributes["ethnicity"].groups["B"].counts
+    _, p = proportions_ztest([a["favorable"], b["favorable"]], [a["n"], b["n"]])
+    assert r.test == "chi-square"
+    assert r.p_value == pytest.approx(p, rel=1e-9)
+    assert r.after == pytest.approx(a["favorable"] / a["n"])
+
+
+def test_disparate_impact_test_uses_the_recorded_katz_intervals(doubled, before, after):
+    """The log-ratio variance is the Katz interval's: recover it from the recorded CIs."""
+    z = z_value(0.95)
+
+    def log_and_variance(result):
+        di = result.attributes["ethnicity"].groups["C"].metrics["disparate_impact"]
+        se = (math.log(di.ci_high) - math.log(di.ci_low)) / (2 * z)
+        return math.log(di.value), se**2
+
+    (lb, vb), (la, va) = log_and_variance(before), log_and_variance(after)
+    expected = 2 * norm.sf(abs(la - lb) / math.sqrt(vb + va))
+    r = row(doubled, "ethnicity", "C", "disparate_impact")
+    assert r.test == "wald z (log ratio)"
+    assert r.p_value == pytest.approx(expected, rel=1e-6)
+
+
+def test_difference_test_by_hand(doubled, before, after):
+    def estimate(result):
+        groups = result.attributes["ethnicity"].groups
+        g, ref = groups["B"].counts, groups["A"].counts
+        tpr = [(c["tp"], c["tp"] + c["fn"]) for c in (g, ref)]
+        value = tpr[0][0] / tpr[0][1] - tpr[1][0] / tpr[1][1]
+        return value, sum((x / n) * (1 - x / n) / n for x, n in tpr)
+
+    (vb, sb), (va, sa) = estimate(before), estimate(after)
+    r = row(doubled, "ethnicity", "B", "equal_opportunity_difference")
+    assert (r.before, r.after) == (pytest.approx(vb), pytest.approx(va))
+    assert r.p_value == pytest.approx(2 * norm.sf(abs(va - vb) / math.sqrt(sa + sb)), rel=1e-9)
+
+
+def test_q_values_are_benjamini_hochberg_per_kind(doubled):
+    from scipy.stats import false_discovery_control
+
+    for kind in ("rate", "disparity"):
+        tested = [r for r in doubled.rows if r.kind == kind and r.p_value is not None]
+        q = false_discovery_control([r.p_value for r in tested], method="bh")
+        assert [r.q_value for r in tested] == pytest.approx(list(q))
+
+
+def test_tolerance_and_significance_decide_a_regression(before, after):
+    assert compare_audits(before, after, tolerance=0.5).regressions == ()
+    wide_di = compare_audits(before, after, di_tolerance=0.5)
+    assert not any(r.metric in ("disparate_impact", "disparate_impact_min") for r in wide_di.regressions)
+    assert any(r.metric == "demographic_parity_difference" for r in wide_di.regressions)
+    with pytest.raises(ParityLabError, match="option tolerance must be a number in"):
+        compare_audits(before, after, tolerance=-0.1)
+    with pytest.raises(ParityLabError, match="option alpha must be a number between 0 and 1"):
+        compare_audits(before, after, alpha=1.5)
+    with pytest.raises(ParityLabError, match="compares two AuditResult objects, got dict and AuditResult"):
+        compare_audits(before.to_dict(), after)
+
+
+def small_audit(rates: dict[str, float], n: int = 40, name: str = "small.csv"):
+    rows = []
+    for group, rate in rates.items():
+        yes = round(rate * n)
+        rows += [{"g": group, "d": "Y" if i < yes else "N"} for i in range(n)]
+    return audit(pd.DataFrame(rows), AuditSpec(decision="d", positive=["Y"], protected=["g"]), dataset_name=name)
+
+
+def test_a_small_worsening_needs_ignore_significance():
+    before = small_audit({"a": 0.6, "b": 0.55})
+    after = small_audit({"a": 0.6, "b": 0.45})
+    strict = compare_audits(before, after)
+    r = row(strict, "g", "b", "disparate_impact")
+    assert r.worse and not r.significant and not r.regression
+    assert strict.regressions == ()
+    loose = compare_audits(before, after, require_significance=False)
+    assert ("g", "b", "disparate_impact") in {(x.attribute, x.group, x.metric) for x in loose.regressions}
+    assert "beyond tolerance (0.02; disparate impact 0.02)" in loose.summary
+    assert "significantly" not in loose.summary
+
+
+def test_a_worsening_that_cannot_be_tested_is_counted_but_not_a_regression():
+    before = small_audit({"a": 1.0, "b": 1.0, "c": 0.5})  # c: the decision has two values
+    after = small_audit({"a": 1.0, "b": 0.0, "c": 0.5})
+    strict = compare_audits(before, after)
+    r = row(strict, "g", "b", "statistical_parity_difference")
+    assert (r.before, r.after, r.worse, r.p_value, r.regression) == (0.0, -1.0, True, None, False)
+    assert r.note == "not tested: every rate involved is 0 or 1, so the change has no variance"
+    # b's own disparities cannot be tested; the summaries can (c's rate has a variance) and do regress
+    assert not any(x.group == "b" for x in strict.regressions)
+    assert ("g", None, "demographic_parity_difference") in {
+        (x.attribute, x.group, x.metric) for x in strict.regressions
+    }
+    assert any("could not be tested" in w and "they are not counted as regressions" in w for w in strict.warnings)
+    assert r in [x for x in strict.rows if x.worse]
+    loose = compare_audits(before, after, require_significance=False)
+    assert row(loose, "g", "b", "statistical_parity_difference").regression
+
+
+def test_a_ratio_above_one_is_worse_when_it_moves_away_from_one():
+    named = AuditSpec(decision="d", positive=["Y"], protected=[{"column": "g", "reference": "a"}])
+
+    def run(rate_b):
+        rows = [{"g": "a", "d": "Y" if i < 100 else "N"} for i in range(1000)]
+        rows += [{"g": "b", "d": "Y" if i < rate_b else "N"} for i in range(1000)]
+        return audit(pd.DataFrame(rows), named)
+
+    comparison = compare_audits(run(100), run(200))  # b: DI 1.0 → 2.0 against the named reference a
+    r = row(comparison, "g", "b", "disparate_impact")
+    assert (r.before, r.after) == (1.0, 2.0)
+    assert r.worse and r.regression
+
+
+def test_a_group_missing_from_one_audit_is_a_row_not_a_crash(loans, before):
+    without_d = audit(loans[loans["ethnicity"] != "D"], SPEC, dataset_name="no-d.csv")
+    comparison = compare_audits(before, without_d)
+    r = row(comparison, "ethnicity", "D", None)
+    assert r.status == ONLY_BEFORE
+    assert r.n_before == before.attributes["ethnicity"].groups["D"].n and r.n_after is None
+    assert r.note == "group D has no rows in the after audit"
+    back = compare_audits(without_d, before)
+    assert row(back, "ethnicity", "D", None).status == ONLY_AFTER
+    json.dumps(comparison.to_dict(), allow_nan=False)
+
+
+def test_other_attributes_and_specs_are_reported(loans, before):
+    only_ethnicity = audit(
+        loans, AuditSpec(decision="approved", positive=["Y"], protected=["ethnicity"]), dataset_name="x.csv"
+    )
+    comparison = compare_audits(before, only_ethnicity)
+    gender = row(comparison, "gender", None, None)
+    assert gender.status == ONLY_BEFORE and gender.note == "'gender' is audited only in the before result."
+    assert any("'label'" in w and 'before "repaid", after null' in w for w in comparison.warnings)
+    # label metrics exist only before
+    tpr = row(comparison, "ethnicity", "B", "tpr")
+    assert tpr.status == ONLY_BEFORE and tpr.p_value is None
+    assert row(comparison, "ethnicity", "B", "favorable_rate").status == "compared"
+
+
+def test_a_changed_decision_meaning_warns(loans, before):
+    flipped = AuditSpec.from_dict({**SPEC.to_dict(), "positive_is_favorable": False})
+    comparison = compare_audits(before, audit(loans, flipped))
+    assert any("'positive_is_favorable'" in w for w in comparison.warnings)
+
+
+def test_a_changed_reference_is_noted(loans, before):
+    spec = AuditSpec.from_dict({**SPEC.to_dict(), "protected": [{"column": "ethnicity", "reference": "D"}]})
+    comparison = compare_audits(before, audit(loans, spec))
+    assert any("reference group of 'ethnicity' changed from 'A' to 'D'" in w for w in comparison.warnings)
+    assert "reference group changed from A to D" in row(comparison, "ethnicity", "B", "disparate_impact").note
+
+
+def test_dict_round_trip_and_json_safety(doubled):
+    data = doubled.to_dict()
+    text = json.dumps(data, allow_nan=False)
+    again = AuditComparison.from_dict(json.loads(text))
+    assert again == doubled
+    assert again.to_dict() == data
+    assert data["regression_count"] == len(doubled.regressions) > 0
+    with pytest.raises(ParityLabError, match="Expected a ParityLab comparison"):
+        AuditComparison.from_dict({"rows": []})
+
+
+def test_an_old_result_without_timestamp_or_versions_compares(before):
+    data = before.to_dict()
+    del data["created_at"], data["versions"], data["spec"]["dataset_sha256"]
+    old = AuditResult.from_dict(data)
+    comparison = compare_audits(old, before)
+    assert comparison.before.created_at is None and comparison.after.created_at == before.created_at
+    assert comparison.regressions == ()
+
+
+def test_html_is_escaped_and_self_contained():
+    before = small_audit({"a": 0.6, XSS: 0.55}, n=200, name=f"{XSS}.csv")
+    after = small_audit({"a": 0.6, XSS: 0.2}, n=200, name="q2.csv")
+    comparison = compare_audits(before, after)
+    assert any(r.group == XSS for r in comparison.regressions)
+    page = render_comparison_html(comparison)
+    assert XSS not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "<script" not in page and "src=" not in page.replace("&lt;img src=x", "")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert "<h2>Regressions</h2>" in page
+    assert page.count("<tr") == len(comparison.rows) + len(comparison.regressions) + 2
