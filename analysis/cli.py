@@ -603,9 +603,9 @@ def _mitigate_parser(commands: Any) -> None:
     mitigate.add_argument(
         "--tolerance",
         type=float,
-        default=0.05,
+        default=None,
         metavar="T",
-        help="allowed range of the constrained rate (four_fifths: ratio >= 0.8 - T); default 0.05",
+        help="allowed range of the constrained rate, default 0.05; four_fifths: ratio >= 0.8 - T, default 0",
     )
     mitigate.add_argument(
         "--objective",
@@ -625,6 +625,14 @@ def _mitigate_parser(commands: Any) -> None:
 def _plain(text: object) -> str:
     """Data-derived text for a terminal: control characters replaced."""
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))
+
+
+DEFAULT_TOLERANCE = 0.05
+LESS_EQUAL = (
+    "Note: the constraint is met, but the rates are less equal than now (disparate impact {before:.3f} -> "
+    "{after:.3f}): the objective gains from the room the tolerance allows. Lower --tolerance, or choose "
+    "--objective selection_rate, to stay closer to the current decisions."
+)
 
 
 def _mitigate_text(result: dict[str, Any], name: str) -> str:
@@ -663,6 +671,9 @@ def _mitigate_text(result: dict[str, Any], name: str) -> str:
     lines.append(f"  four-fifths rule: {_pass_text(before)} -> {_pass_text(after)}")
     before_value, value = result["objective_value_before"], result["objective_value"]
     lines.append(f"  objective ({result['objective']}): {_fmt_value(before_value)} -> {_fmt_value(value)}")
+    di_before, di_after = (s.get("disparate_impact_min", {}).get("value") for s in (before, after))
+    if di_before is not None and di_after is not None and di_after < di_before:
+        lines.append(LESS_EQUAL.format(before=di_before, after=di_after))
     lines.append("")
     lines.append(MITIGATE_CAVEAT)
     return "\n".join(lines) + "\n"
@@ -697,6 +708,8 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         model = model_scores(df, spec, random_state=args.seed)
         df, spec = model.apply(df, spec)
     curves = threshold_curves(df, spec, attribute=attribute)
+    if args.tolerance is None:  # the four-fifths rule means 0.8; other constraints need some room
+        args.tolerance = 0.0 if args.constraint == "four_fifths" else DEFAULT_TOLERANCE
     result = optimise(
         curves,
         constraint=args.constraint,
