@@ -88,6 +88,21 @@ NOT_EXACT = "the search over equalized-odds floors was subsampled ({pairs:,} pai
 LEFT_OUT_NO_SCORE = "no score ({column} is missing): left out of the threshold curves"
 FLIPS_NOTE = "flips count rows with a current decision and a score"
 
+MEASURES = {
+    "demographic_parity": "selection rate",
+    "four_fifths": "favorable rate",
+    "equal_opportunity": "true positive rate (it needs positive labels)",
+    "equalized_odds": "true positive rate (it needs positive labels)",
+    "predictive_parity": "precision (it needs selected rows)",
+}
+TOO_FEW_DEFINED = (
+    "Cannot optimise for {constraint}: its {measure} is defined for fewer than two groups ({groups}); "
+    "left out as undefined at every threshold: {left_out}. Choose another constraint or attribute, or merge groups."
+)
+LEFT_OUT_UNDEFINED = (
+    "Group(s) {groups} left out of the constraint: their {measure} is undefined at every threshold; "
+    "they take their own best threshold for the objective."
+)
 REASONS = {
     "selection_rate": "undefined: no scored rows in this group",
     "favorable_rate": "undefined: no scored rows in this group",
@@ -547,6 +562,7 @@ class Optimisation:
     exact: bool
     constrained_groups: tuple[str, ...]
     what_if: WhatIf
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -562,6 +578,7 @@ class Optimisation:
             "objective_value": self.objective_value,
             "exact": self.exact,
             "constrained_groups": list(self.constrained_groups),
+            "notes": list(self.notes),
             "what_if": self.what_if.to_dict(),
         }
 
@@ -795,7 +812,22 @@ def optimise(
 def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimisation:
     """:func:`optimise` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
     groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
-    constrained = np.flatnonzero(_compared_groups(curves))
+    compared = _compared_groups(curves)
+    # A group whose constrained rate is undefined at every threshold (e.g. no positive labels for
+    # TPR) cannot take part; it is left out, said so, and takes its own best threshold.
+    usable = np.array([np.isfinite(grp.metric).any() for grp in groups], dtype=bool)
+    left_out = tuple(curves.labels[g] for g in np.flatnonzero(compared & ~usable))
+    constrained = np.flatnonzero(compared & usable)
+    if constrained.size < 2:
+        raise SpecError(
+            TOO_FEW_DEFINED.format(
+                constraint=constraint,
+                measure=MEASURES[constraint],
+                groups=[curves.labels[g] for g in constrained],
+                left_out=list(left_out),
+            )
+        )
+    notes = (LEFT_OUT_UNDEFINED.format(groups=list(left_out), measure=MEASURES[constraint]),) if left_out else ()
     inside = [groups[g] for g in constrained]
     choice, exact = _best(inside, constraint, float(tolerance))
     feasible, reason = choice is not None, None
@@ -827,6 +859,7 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
         exact=exact[0],
         constrained_groups=tuple(curves.labels[g] for g in constrained),
         what_if=result,
+        notes=notes,
     )
 
 

@@ -392,3 +392,33 @@ def test_count_below_equals_searchsorted(values, bounds, strict):
     v, b = np.sort(np.array(values, dtype=float)), np.sort(np.array(bounds, dtype=float))
     expected = np.searchsorted(v, b, side="left" if strict else "right")
     assert _count_below(v, b, strict=strict).tolist() == expected.tolist()
+
+
+def _no_positives_in_c() -> tuple[pd.DataFrame, AuditSpec]:
+    n = 600
+    g = np.array(["a", "b", "c"])[np.arange(n) % 3]
+    s = np.linspace(0, 1, n)
+    y = np.where(g == "c", 0, np.arange(n) % 2)
+    df = pd.DataFrame({"g": g, "s": s, "d": (s >= 0.5).astype(int), "y": y})
+    spec = AuditSpec(decision="d", positive=(1,), label="y", label_positive=(1,), score="s", protected=("g",))
+    return df, spec
+
+
+@pytest.mark.parametrize("constraint", ["equal_opportunity", "equalized_odds"])
+def test_a_group_without_positive_labels_is_left_out_of_tpr_constraints_and_said_so(constraint):
+    df, spec = _no_positives_in_c()
+    curves = threshold_curves(df, spec)
+    result = optimise(curves, constraint=constraint, tolerance=0.05)
+    assert result.feasible and result.constrained_groups == ("a", "b")
+    assert result.notes and "['c']" in result.notes[0] and "undefined at every threshold" in result.notes[0]
+    w = result.what_if
+    assert abs(w.metric("a", "tpr") - w.metric("b", "tpr")) <= 0.05 + TOL
+    assert w.metric("c", "tpr") is None
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["notes"] == list(result.notes)
+
+
+def test_a_tpr_constraint_defined_for_one_group_only_is_a_clear_error():
+    df, spec = _no_positives_in_c()
+    df = df[df["g"] != "b"]
+    with pytest.raises(SpecError, match=r"defined for fewer than two groups \(\['a'\]\).*\['c'\]"):
+        optimise(threshold_curves(df, spec), constraint="equal_opportunity", tolerance=0.05)
