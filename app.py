@@ -59,5 +59,7 @@ pages = [
     st.Page("pages/data.py", title="Data", icon="📄", default=True),
     st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
     st.Page("pages/drivers.py", title="Drivers", icon="🔍"),
+    st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
+    st.Page("pages/report.py", title="Report", icon="📝"),
 ]
 st.navigation(pages).run()

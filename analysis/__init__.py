@@ -32,6 +32,7 @@ from analysis.mitigation import (
     model_scores,
 )
 from analysis.profile import ColumnProfile, profile_columns
+from analysis.report import metrics_csv, render_html
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
 from analysis.thresholds import (
@@ -105,11 +106,13 @@ __all__ = [
     "frontier",
     "load_audit",
     "load_table",
+    "metrics_csv",
     "model_scores",
     "neutralise_formulas",
     "optimise",
     "profile_columns",
     "render_comparison_html",
+    "render_html",
     "suggest_roles",
     "suggest_spec",
     "threshold_curves",

@@ -173,6 +173,11 @@ def role_widget_values(spec: AuditSpec | None, df: pd.DataFrame) -> dict[str, ob
 
 def init_roles(data: Dataset) -> None:
     """Fill the role widgets from the suggestion the first time a dataset is shown."""
+    restored = state.pop_queued_roles()  # a spec restored elsewhere (the Report page's resume)
+    if restored is not None:
+        state.set_widgets(role_widget_values(restored, data.table.data))
+        state.mark_roles_initialised(data.key)
+        return
     if state.roles_initialised_for() == data.key:
         return
     suggestion = cached.suggestion(data.sha256, data.table.data)

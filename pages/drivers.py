@@ -388,6 +388,7 @@ st.title("Drivers")
 dataset, spec = require_spec(NOTHING_YET)
 options = show_options()
 explanation = run_explain(dataset, spec, options)
+state.remember("explanation", (dataset.sha256, spec.to_json(), options), explanation)  # for the Report page
 show_scope(explanation)
 show_fidelity(explanation)
 show_global(explanation, list(explanation.sample.groups))

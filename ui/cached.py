@@ -27,16 +27,22 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.profile import ColumnProfile
+from analysis.thresholds import Frontier, Optimisation, ThresholdCurves, frontier, optimise, threshold_curves
 
 __all__ = [
     "SAMPLES",
     "audit_result",
+    "curves",
     "explanation",
     "group_sizes",
     "load_sample",
     "load_upload",
+    "mitigation_comparison",
+    "optimisation",
     "profiles",
     "suggestion",
+    "surrogate_scores",
+    "trade_off_frontier",
     "validation",
 ]
 
@@ -101,3 +107,83 @@ def explanation(
     """
     spec = AuditSpec.from_json(spec_json)
     return explain(_df, spec, sample_size=sample_size, include_protected=include_protected, random_state=random_state)
+
+
+# --- mitigation ---------------------------------------------------------------------------------
+# A spec without a score column is scored by a model of the decisions: ``spec_json`` is then the
+# spec *with* that score column, so every key below still names the scores it was computed from.
+
+
+@st.cache_data(**(SESSION | {"max_entries": 2, "show_spinner": "Modelling the decisions to score every row…"}))
+def surrogate_scores(sha256: str, spec_json: str, _df: pd.DataFrame):
+    """Out-of-fold scores of a model of the decisions (for a spec without a score column)."""
+    from analysis.mitigation import model_scores
+
+    return model_scores(_df, AuditSpec.from_json(spec_json))
+
+
+@st.cache_data(**SESSION)
+def curves(sha256: str, spec_json: str, attribute: str, _df: pd.DataFrame) -> ThresholdCurves:
+    """Every group's sorted scores and cumulative counts (what-if queries on them are fast: call uncached)."""
+    return threshold_curves(_df, AuditSpec.from_json(spec_json), attribute=attribute)
+
+
+@st.cache_data(**(SESSION | {"max_entries": 16}))
+def optimisation(
+    sha256: str,
+    spec_json: str,
+    attribute: str,
+    constraint: str,
+    tolerance: float,
+    objective: str,
+    cost_fp: float,
+    benefit_tp: float,
+    _curves: ThresholdCurves,
+) -> Optimisation:
+    """The optimiser's thresholds on the curves of (dataset, spec, attribute)."""
+    return optimise(
+        _curves, constraint=constraint, tolerance=tolerance, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp
+    )
+
+
+@st.cache_data(**SESSION)
+def trade_off_frontier(
+    sha256: str,
+    spec_json: str,
+    attribute: str,
+    constraint: str,
+    objective: str,
+    cost_fp: float,
+    benefit_tp: float,
+    _curves: ThresholdCurves,
+) -> Frontier:
+    """The objective against the disparity as the tolerance varies, on the curves of (dataset, spec, attribute)."""
+    return frontier(_curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp)
+
+
+@st.cache_data(**(SESSION | {"max_entries": 2}))
+def mitigation_comparison(
+    sha256: str,
+    spec_json: str,
+    attribute: str,
+    constraint: str,
+    tolerance: float,
+    objective: str,
+    cost_fp: float,
+    benefit_tp: float,
+    _df: pd.DataFrame,
+):
+    """Baseline, our thresholds and retraining approaches on one held-out split (trains several models)."""
+    from analysis.mitigation import compare_mitigations
+
+    return compare_mitigations(
+        _df,
+        AuditSpec.from_json(spec_json),
+        attribute=attribute,
+        constraint=constraint,
+        tolerance=tolerance,
+        objective=objective,
+        cost_fp=cost_fp,
+        benefit_tp=benefit_tp,
+    )
+

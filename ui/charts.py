@@ -32,6 +32,8 @@ __all__ = [
     "error_rates_data",
     "favorable_rate_chart",
     "favorable_rate_data",
+    "frontier_chart",
+    "frontier_data",
     "gap_waterfall_chart",
     "gap_waterfall_data",
     "group_drivers_chart",
@@ -43,8 +45,13 @@ __all__ = [
     "local_waterfall_data",
     "proxy_chart",
     "proxy_data",
+    "score_distribution_chart",
+    "score_distribution_data",
     "shap_strip_chart",
     "shap_strip_data",
+    "summary_value",
+    "threshold_rates_chart",
+    "threshold_rates_data",
 ]
 
 REFERENCE, COMPARED, TOO_SMALL = "reference group", "compared", "too small to conclude"
@@ -703,3 +710,243 @@ def dependence_chart(explanation: Any, feature: str, *, color_by: str | None = N
     zero = alt.Chart(data).transform_aggregate(rows="count()").mark_rule(color="#888888").encode(y=alt.datum(0))
     chart = alt.layer(zero, points).properties(height=320)
     return _tag(chart, "dependence", feature=feature, attribute=color_by)
+
+
+# === mitigation (per-group thresholds on a score) ============================================
+#
+# The builders below read ``analysis.thresholds`` results (``Frontier``, ``WhatIf``,
+# ``ThresholdCurves``) and tag every spec with ``usermeta = {"chart": kind, ...}``.
+
+# Constraint → (WhatIf summary key of its measure, axis title).
+MEASURES = {
+    "demographic_parity": ("demographic_parity_difference", "Demographic parity difference (largest − smallest rate)"),
+    "four_fifths": ("favorable_rate_ratio", "Lowest ÷ highest favourable rate (four-fifths rule: at least 0.8)"),
+    "equal_opportunity": ("equal_opportunity_range", "TPR range (largest − smallest)"),
+    "equalized_odds": ("equalized_odds_difference", "Equalized odds difference (larger of the TPR and FPR ranges)"),
+    "predictive_parity": ("predictive_parity_range", "Precision range (largest − smallest)"),
+}
+# Objective → (WhatIf summary key, axis title).
+OBJECTIVE_MEASURES = {
+    "accuracy": ("accuracy", "Accuracy (share of correct decisions)"),
+    "cost": ("utility", "Net benefit (benefit × TP − cost × FP)"),
+    "selection_rate": ("selection_rate", "Overall selection rate"),
+}
+FRONTIER_KINDS = ("optimised thresholds", "current decisions", "one threshold for everyone", "your thresholds")
+FRONTIER_COLORS = ("#1f4e9c", "#7f7f7f", "#d9822b", "#c0504d")
+FRONTIER_SHAPES = ("circle", "square", "diamond", "triangle-up")
+DECISION_SETS = ("current decisions", "these thresholds")
+DECISION_SET_COLORS = ("#9a9a9a", "#1f4e9c")
+SIDES = ("negative decision", "positive decision")
+SIDE_COLORS = ("#c9c9c9", "#5b8fd6")
+
+
+def summary_value(result: Any, key: str) -> float | None:
+    """A WhatIf summary value (None when undefined or absent, e.g. accuracy without a label)."""
+    metric = result.summary.get(key)
+    return None if metric is None else metric.value
+
+
+def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
+    """One row per point: the frontier's points (by disparity), the current decisions, the best single
+    threshold and, given a ``WhatIf``, the thresholds chosen now; ``disparity`` is the constraint's measure."""
+    rows = [
+        {"kind": FRONTIER_KINDS[0], "order": i, "tolerance": p.tolerance}
+        | {"disparity": p.disparity, "objective": p.objective_value}
+        for i, p in enumerate(front.points)
+    ]
+    for kind, point in ((FRONTIER_KINDS[1], front.baseline), (FRONTIER_KINDS[2], front.single_threshold)):
+        rows.append({"kind": kind, "order": None, "tolerance": None} | _point_values(point))
+    if current is not None:
+        measure, objective = MEASURES[front.constraint][0], OBJECTIVE_MEASURES[front.objective][0]
+        rows.append(
+            {"kind": FRONTIER_KINDS[3], "order": None, "tolerance": None}
+            | {"disparity": summary_value(current, measure), "objective": summary_value(current, objective)}
+        )
+    return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective"])
+
+
+def _point_values(point: Any) -> dict[str, float | None]:
+    return {"disparity": point.disparity, "objective": point.objective_value}
+
+
+def frontier_chart(front: Any, current: Any | None = None) -> Any:
+    """The objective against the constraint's measure along the frontier, with the current decisions, the best
+    single threshold and the chosen thresholds marked (four-fifths: a rule at 0.8)."""
+    data = frontier_data(front, current)
+    x_title, y_title = MEASURES[front.constraint][1], OBJECTIVE_MEASURES[front.objective][1]
+    x = alt.X("disparity:Q", title=x_title, scale=alt.Scale(zero=False))
+    y = alt.Y("objective:Q", title=y_title, scale=alt.Scale(zero=False))
+    tooltip = [
+        alt.Tooltip("kind:N", title="point"),
+        alt.Tooltip("disparity:Q", title="disparity", format=".4f"),
+        alt.Tooltip("objective:Q", title=front.objective, format=".4f"),
+        alt.Tooltip("tolerance:Q", title="tolerance", format=".4f"),
+    ]
+    kind = alt.Color(
+        "kind:N",
+        scale=alt.Scale(domain=list(FRONTIER_KINDS), range=list(FRONTIER_COLORS)),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+    shape = alt.Shape("kind:N", scale=alt.Scale(domain=list(FRONTIER_KINDS), range=list(FRONTIER_SHAPES)))
+    # What a tolerance buys is the best point within it: a step, never a straight line between points
+    # (that would take randomised thresholds). Four-fifths is read leftwards: a higher ratio is fairer.
+    step = "step-before" if front.constraint == "four_fifths" else "step-after"
+    line = (
+        alt.Chart(data)
+        .transform_filter(alt.datum.kind == FRONTIER_KINDS[0])
+        .mark_line(color=FRONTIER_COLORS[0], interpolate=step)
+        .encode(x=x, y=y)
+    )
+    points = (
+        alt.Chart(data)
+        .transform_filter(alt.datum.kind == FRONTIER_KINDS[0])
+        .mark_point(filled=True, size=70)
+        .encode(x=x, y=y, color=kind, shape=shape, tooltip=tooltip)
+    )
+    # The markers are drawn last and larger, with a white edge, so that they stay visible on a frontier point.
+    markers = (
+        alt.Chart(data)
+        .transform_filter(alt.datum.kind != FRONTIER_KINDS[0])
+        .mark_point(filled=True, size=200, stroke="white", strokeWidth=1.5, opacity=1)
+        .encode(x=x, y=y, color=kind, shape=shape, tooltip=tooltip)
+    )
+    layers = [line, points, markers]
+    if front.constraint == "four_fifths":
+        one_row = alt.Chart(data).transform_aggregate(rows="count()")
+        layers.insert(0, one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(0.8)))
+    chart = alt.layer(*layers).properties(height=340)
+    return _tag(chart, "frontier", constraint=front.constraint, objective=front.objective)
+
+
+# --- rates at the chosen thresholds -----------------------------------------------------------
+
+
+RATE_TITLES = {"selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR"}
+RATE_DENOMINATORS = {"selection_rate": ("n",), "tpr": ("tp", "fn"), "fpr": ("fp", "tn")}
+
+
+def threshold_rates_data(current: Any, before: Any) -> pd.DataFrame:
+    """One row per group, rate (selection rate; TPR and FPR with a label) and decision set (the current
+    decisions, these thresholds): the rate (null when undefined) and its denominator."""
+    rows = []
+    for name, title in RATE_TITLES.items():
+        for decisions, result in zip(DECISION_SETS, (before, current), strict=True):
+            for group, record in result.groups.items():
+                if name not in record["metrics"]:
+                    continue
+                n = sum(record["counts"].get(c, 0) for c in RATE_DENOMINATORS[name])
+                rows.append(
+                    {"group": group, "rate": title, "decisions": decisions, "value": record["metrics"][name].value}
+                    | {"n": n}
+                )
+    return pd.DataFrame(rows, columns=["group", "rate", "decisions", "value", "n"])
+
+
+def threshold_rates_chart(current: Any, before: Any) -> Any:
+    """Per group and rate, a line from the current decisions' rate to the rate at these thresholds."""
+    data = threshold_rates_data(current, before)
+    groups = list(current.groups)
+    y = alt.Y("group:N", sort=groups, title=None, axis=alt.Axis(labelLimit=200))
+    x = alt.X("value:Q", title=None, axis=RATE_AXIS, scale=alt.Scale(domain=[0, 1]))
+    color = alt.Color(
+        "decisions:N",
+        scale=alt.Scale(domain=list(DECISION_SETS), range=list(DECISION_SET_COLORS)),
+        legend=alt.Legend(title=None, orient="top"),
+    )
+    tooltip = [
+        alt.Tooltip("group:N", title=current.attribute),
+        alt.Tooltip("rate:N", title="rate"),
+        alt.Tooltip("decisions:N", title="decisions"),
+        alt.Tooltip("value:Q", title="value", format=".3f"),
+        alt.Tooltip("n:Q", title="rows in the denominator", format=","),
+    ]
+    base = alt.Chart().encode(x=x, y=y)
+    line = base.mark_line(color="#b0b0b0").encode(detail="group:N")
+    points = base.mark_point(filled=True, size=70).encode(color=color, tooltip=tooltip)
+    titles = [t for t in RATE_TITLES.values() if t in set(data["rate"])]
+    chart = (
+        alt.layer(line, points, data=data)
+        .properties(height=alt.Step(ROW_STEP), width=220)
+        .facet(column=alt.Column("rate:N", sort=titles, title=None))
+    )
+    return _tag(chart, "threshold_rates", attribute=current.attribute)
+
+
+# --- score distribution per group -------------------------------------------------------------
+
+
+def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: int = 30) -> pd.DataFrame:
+    """Per group, the share of its scored rows in each of ``bins`` equal-width score bins (common edges),
+    each bin on the side of the group's threshold its middle falls; and one ``threshold`` row per group."""
+    scores = np.asarray(curves.scores, dtype=float)
+    low, high = float(scores.min()), float(scores.max())
+    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
+    middles = (edges[:-1] + edges[1:]) / 2
+    rows = []
+    for g, group in enumerate(curves.labels):
+        values = scores[curves.offsets[g] : curves.offsets[g + 1]]
+        counts, _ = np.histogram(values, bins=edges)
+        cut = float(thresholds[group])
+        for k in range(bins):
+            rows.append(
+                {"kind": "bin", "group": group, "start": edges[k], "end": edges[k + 1], "rows": int(counts[k])}
+                | {"share": counts[k] / max(values.size, 1), "side": SIDES[int(middles[k] >= cut)], "threshold": None}
+            )
+        rows.append(
+            {"kind": "threshold", "group": group, "start": None, "end": None, "rows": int(values.size)}
+            | {"share": None, "side": None, "threshold": cut}
+        )
+    return pd.DataFrame(rows, columns=["kind", "group", "start", "end", "rows", "share", "side", "threshold"])
+
+
+def score_distribution_chart(curves: Any, thresholds: dict[str, float], *, score_title: str, bins: int = 30) -> Any:
+    """One histogram of the score per group (share of the group's rows), with its threshold as a rule."""
+    data = score_distribution_data(curves, thresholds, bins=bins)
+    x = alt.X("start:Q", title=score_title, bin="binned", scale=alt.Scale(zero=False))
+    bars = (
+        alt.Chart()
+        .transform_filter(alt.datum.kind == "bin")
+        .mark_bar()
+        .encode(
+            x=x,
+            x2="end:Q",
+            y=alt.Y("share:Q", title="share", axis=alt.Axis(format=".0%", tickCount=3)),
+            color=alt.Color(
+                "side:N",
+                scale=alt.Scale(domain=list(SIDES), range=list(SIDE_COLORS)),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("group:N", title=curves.attribute),
+                alt.Tooltip("start:Q", title="score from", format=".4f"),
+                alt.Tooltip("end:Q", title="score to", format=".4f"),
+                alt.Tooltip("rows:Q", title="rows", format=","),
+                alt.Tooltip("share:Q", title="share of the group", format=".1%"),
+            ],
+        )
+    )
+    rule = (
+        alt.Chart()
+        .transform_filter(alt.datum.kind == "threshold")
+        .mark_rule(color="#c0504d", strokeWidth=2)
+        .encode(
+            x="threshold:Q",
+            tooltip=[
+                alt.Tooltip("group:N", title=curves.attribute),
+                alt.Tooltip("threshold:Q", title="threshold", format=".4f"),
+            ],
+        )
+    )
+    chart = (
+        alt.layer(bars, rule, data=data)
+        .properties(height=70, width=560)
+        .facet(
+            row=alt.Row(
+                "group:N",
+                sort=list(curves.labels),
+                title=None,
+                header=alt.Header(labelAngle=0, labelOrient="top", labelAnchor="start", labelFontWeight="bold"),
+            )
+        )
+    )
+    return _tag(chart, "score_distribution", attribute=curves.attribute)

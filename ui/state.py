@@ -19,9 +19,17 @@ __all__ = [
     "SPEC",
     "Dataset",
     "W",
+    "apply_queued_widgets",
     "clear_spec",
     "dataset",
+    "for_report",
     "get",
+    "pop_queued_roles",
+    "queue_roles",
+    "queue_widgets",
+    "recall",
+    "remember",
+    "remember_for_report",
     "set_dataset",
     "set_spec",
     "set_widgets",
@@ -33,6 +41,9 @@ SPEC = "paritylab.spec"
 ROLES_FOR = "paritylab.roles_for"
 LOAD_ERROR = "paritylab.load_error"
 SPEC_FILE = "paritylab.spec_file_applied"
+QUEUED_ROLES = "paritylab.queued_roles"
+QUEUED = "paritylab.queued_widgets"
+RESULTS = "paritylab.results"
 
 
 class W:
@@ -71,6 +82,32 @@ class W:
     DRIVERS_FEATURE = "drivers_dependence_feature"
     DRIVERS_ROW_PICK = "drivers_row_pick"
     DRIVERS_ROW = "drivers_row"
+    MITIGATION_ATTRIBUTE = "mitigation_attribute"
+    MITIGATION_MODE = "mitigation_mode"
+    MITIGATION_COST_FP = "mitigation_cost_fp"
+    MITIGATION_BENEFIT_TP = "mitigation_benefit_tp"
+    MITIGATION_CONSTRAINT = "mitigation_constraint"
+    MITIGATION_TOLERANCE = "mitigation_tolerance"
+    MITIGATION_OBJECTIVE = "mitigation_objective"
+    MITIGATION_OPTIMISE = "mitigation_optimise"
+    MITIGATION_APPLY = "mitigation_apply"
+    MITIGATION_FRONTIER = "mitigation_frontier"
+    MITIGATION_COMPARE = "mitigation_compare"
+    MITIGATION_THRESHOLDS_JSON = "mitigation_thresholds_json"
+    MITIGATION_DECISIONS_CSV = "mitigation_decisions_csv"
+    REPORT_PII = "report_include_pii"
+    REPORT_HTML = "report_download_html"
+    REPORT_JSON = "report_download_json"
+    REPORT_CSV = "report_download_csv"
+    REPORT_SPEC = "report_download_spec"
+    REPORT_RESUME = "report_resume_upload"
+    REPORT_RESTORE = "report_restore_spec"
+    REPORT_BEFORE = "report_compare_upload"
+    REPORT_TOLERANCE = "report_compare_tolerance"
+    REPORT_SIGNIFICANCE = "report_compare_significance"
+    REPORT_CHANGES = "report_comparison_table"
+    REPORT_COMPARISON_HTML = "report_download_comparison_html"
+    REPORT_COMPARISON_JSON = "report_download_comparison_json"
 
     @staticmethod
     def bins(column: str) -> str:
@@ -95,6 +132,24 @@ class W:
     @staticmethod
     def drivers_table(kind: str) -> str:
         return f"drivers_table::{kind}"
+
+    @staticmethod
+    def mitigation_threshold(attribute: str, group: str) -> str:
+        """One group's threshold slider."""
+        return f"mitigation_threshold::{attribute}::{group}"
+
+    @staticmethod
+    def mitigation_single(attribute: str) -> str:
+        """The one-threshold-for-everyone slider."""
+        return f"mitigation_single::{attribute}"
+
+    @staticmethod
+    def mitigation_chart(kind: str) -> str:
+        return f"mitigation_chart::{kind}"
+
+    @staticmethod
+    def mitigation_table(kind: str) -> str:
+        return f"mitigation_table::{kind}"
 
 
 @dataclass(frozen=True)
@@ -173,6 +228,16 @@ def mark_spec_file_applied(file_id: str) -> None:
     st.session_state[SPEC_FILE] = file_id
 
 
+def queue_roles(spec: AuditSpec) -> None:
+    """Show ``spec`` in the Data page's role widgets the next time that page runs."""
+    st.session_state[QUEUED_ROLES] = spec
+
+
+def pop_queued_roles() -> AuditSpec | None:
+    """The spec queued by :func:`queue_roles` (once), or None."""
+    return st.session_state.pop(QUEUED_ROLES, None)
+
+
 def get(key: str, default: Any = None) -> Any:
     """A widget's current value."""
     return st.session_state.get(key, default)
@@ -182,3 +247,58 @@ def set_widgets(values: dict[str, Any]) -> None:
     """Set widget values (before the widgets are drawn in this run)."""
     for key, value in values.items():
         st.session_state[key] = value
+
+
+def queue_widgets(values: dict[str, Any]) -> None:
+    """Set widget values at the start of the next run (for widgets already drawn in this one)."""
+    st.session_state[QUEUED] = st.session_state.get(QUEUED, {}) | dict(values)
+
+
+def apply_queued_widgets() -> None:
+    """Set the values queued by :func:`queue_widgets`; call before any of those widgets is drawn."""
+    set_widgets(st.session_state.pop(QUEUED, {}))
+
+
+def remember(kind: str, context: Any, value: Any) -> None:
+    """Keep a result computed on demand (e.g. after a button click), with what it was computed from."""
+    st.session_state.setdefault(RESULTS, {})[kind] = (context, value)
+
+
+def recall(kind: str, context: Any) -> Any:
+    """The result remembered under ``kind`` if it was computed from ``context``, else None."""
+    stored = st.session_state.get(RESULTS, {}).get(kind)
+    return stored[1] if stored is not None and stored[0] == context else None
+
+
+# What the Report page adds to the report when another page computed it: "explanation" (the Drivers
+# page's Explanation.to_dict()) and "mitigation" (the Mitigation page's comparison, to_dict()).
+REPORT_PARTS = ("explanation", "mitigation")
+
+
+def remember_for_report(kind: str, dataset_sha256: str, spec: AuditSpec, value: dict[str, Any]) -> None:
+    """Keep a part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec."""
+    remember(f"report::{kind}", (dataset_sha256, spec.to_json()), value)
+
+
+# The kind another page remembers (``remember``) a report part under, with a context that starts with
+# (dataset SHA-256, spec JSON): the report uses it when nothing was kept with remember_for_report.
+PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison"}
+
+
+def for_report(kind: str, dataset_sha256: str, spec: AuditSpec) -> dict[str, Any] | None:
+    """The part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec, if any.
+
+    Kept by :func:`remember_for_report`, or remembered by its own page under :data:`PAGE_KINDS`
+    (then as its ``to_dict()``).
+    """
+    spec_json = spec.to_json()
+    kept = recall(f"report::{kind}", (dataset_sha256, spec_json))
+    if kept is not None:
+        return kept
+    stored = st.session_state.get(RESULTS, {}).get(PAGE_KINDS.get(kind, kind))
+    if stored is None:
+        return None
+    context, value = stored
+    if not isinstance(context, tuple) or tuple(context[:2]) != (dataset_sha256, spec_json):
+        return None
+    return value.to_dict() if hasattr(value, "to_dict") else value

@@ -1,0 +1,1075 @@
+"""The audit report: a self-contained HTML page, and the metrics as a spreadsheet-safe CSV.
+
+``render_html(result, ...)`` returns one HTML document that opens offline with nothing else
+installed. Charts are inline SVG, drawn from plain Vega-Lite specs by ``vl-convert-python``
+(Vega runs inside that package, not in the reader's browser), so the page holds no script and
+loads nothing: a Content-Security-Policy meta tag (``default-src 'none'``) makes the browser
+refuse any request or script anyway. Every data-derived string (column names, group labels,
+finding sentences, load notes) is escaped with :func:`html.escape`; Vega escapes the text it
+draws into the SVG.
+
+``metrics_csv(result)`` writes one row per attribute (and intersection) × group × metric, plus
+each attribute's summary metrics, with text cells neutralised against spreadsheet formulas
+(:func:`analysis.exports.csv_bytes`).
+
+Personal data: a protected attribute that the spec also lists in ``pii_columns`` has personal
+data as its group labels. Exports leave its audit (and every intersection with it) out unless
+``include_pii=True``, and say so; the loader's notes about personal-data columns, which can
+quote cell values, are left out the same way. Raw rows are never part of either export.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import pandas as pd
+
+from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.exports import csv_bytes
+from analysis.loading import LoadReport
+
+__all__ = [
+    "CSP",
+    "CSV_COLUMNS",
+    "chart_specs",
+    "metrics_csv",
+    "render_html",
+    "verdict",
+    "without_pii",
+]
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSV_COLUMNS = (
+    "level",
+    "scope",
+    "attribute",
+    "group",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "n",
+    "is_reference",
+    "status",
+    "reason",
+)
+VERSIONED_PACKAGES = ("numpy", "pandas", "scipy", "pyarrow", "vl-convert-python")
+MAX_IMPORTANCE_ROWS = 12
+MAX_GENERIC_ROWS = 500
+
+PII_OMITTED = (
+    "The audit of {name} is left out of this export: {columns} {verb} marked as personal data (pii_columns), "
+    "so {pronoun} group labels are personal data. Export with personal-data columns included to see it."
+)
+PII_NOTES_OMITTED = "{count} loader note{s} about personal-data columns left out (they can quote cell values)."
+UNDEFINED = "undefined (n={n:,})"
+PII_MITIGATION = (
+    "The mitigation comparison for {attribute} is left out: its groups are personal data (pii_columns). "
+    "Export with personal-data columns included to see it."
+)
+MITIGATION_SETTINGS = (
+    "attribute",
+    "constraint",
+    "tolerance",
+    "objective",
+    "target",
+    "score_source",
+    "score_label",
+    "train_rows",
+    "test_rows",
+    "thresholds_feasible",
+    "thresholds_reason",
+)
+
+METRIC_NAMES = {
+    "selection_rate": "selection rate",
+    "favorable_rate": "favourable rate",
+    "base_rate": "base rate",
+    "tpr": "TPR",
+    "fpr": "FPR",
+    "tnr": "TNR",
+    "fnr": "FNR",
+    "precision": "precision",
+    "npv": "NPV",
+    "fdr": "FDR",
+    "for": "FOR",
+    "accuracy": "accuracy",
+    "auc": "AUC",
+    "brier": "Brier score",
+    "calibration": "calibration",
+    "disparate_impact": "disparate impact",
+    "statistical_parity_difference": "statistical parity difference",
+    "equal_opportunity_difference": "equal opportunity difference (TPR)",
+    "fpr_difference": "FPR difference",
+    "average_odds_difference": "average odds difference",
+    "predictive_parity_difference": "predictive parity difference",
+    "equalized_odds_difference": "equalized odds difference",
+    "equalized_odds_ratio": "equalized odds ratio",
+    "disparate_impact_min": "lowest disparate impact",
+    "favorable_rate_ratio": "favourable rate ratio (lowest / highest)",
+    "demographic_parity_difference": "demographic parity difference",
+    "demographic_parity_ratio": "demographic parity ratio",
+}
+
+# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
+DENOMINATORS = {
+    "selection_rate": ("n",),
+    "favorable_rate": ("n",),
+    "base_rate": ("tp", "fp", "tn", "fn"),
+    "accuracy": ("tp", "fp", "tn", "fn"),
+    "tpr": ("tp", "fn"),
+    "fnr": ("tp", "fn"),
+    "fpr": ("fp", "tn"),
+    "tnr": ("fp", "tn"),
+    "precision": ("tp", "fp"),
+    "fdr": ("tp", "fp"),
+    "npv": ("tn", "fn"),
+    "for": ("tn", "fn"),
+}
+TABLE_RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc")
+ROLE_COLORS = {"reference group": "#1f4e9c", "compared": "#5b8fd6", "too small to conclude": "#b0b0b0"}
+ERROR_RATES = {"tpr": "TPR (true positive rate)", "fpr": "FPR (false positive rate)"}
+ERROR_COLORS = ("#2a7f62", "#c0504d")
+ROW_STEP = 24
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
+padding:24px;color:#1d1d1f;line-height:1.45}
+h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #e4e4e4;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.6em}.meta{color:#666;font-size:.9em}
+.verdict{background:#f5f7fb;border-left:4px solid #1f4e9c;padding:12px 16px;font-size:1.05em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em;display:block;overflow-x:auto;max-width:100%}
+th,td{border:1px solid #ddd;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:8px 24px}
+.chart{margin:.4em 0;overflow-x:auto}.chart svg{max-width:100%;height:auto}.chart .title{font-weight:600;margin:.2em 0}
+pre{background:#f6f6f6;padding:10px;overflow-x:auto;font-size:.85em}
+.fail{color:#b3261e;font-weight:600}.pass{color:#2a7f62;font-weight:600}.note{color:#555}
+code{background:#f1f1f1;padding:0 3px}
+"""
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def _esc(value: object) -> str:
+    """Untrusted text as HTML text (quotes escaped too, so it is safe in attributes)."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _q(q: float | None) -> str:
+    if q is None:
+        return "—"
+    return "< 0.001" if q < 0.001 else f"{q:.3f}"
+
+
+def _interval(m: MetricValue, *, signed: bool = False) -> str:
+    spec = "+.3f" if signed else ".3f"
+    text = format(m.value, spec)
+    if m.ci_low is not None and m.ci_high is not None:
+        sep = " to " if signed else "–"
+        return f"{text} ({format(m.ci_low, spec)}{sep}{format(m.ci_high, spec)})"
+    return text
+
+
+def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> str:
+    if m is None:
+        return "—"
+    if m.value is not None:
+        return _interval(m)
+    if name in DENOMINATORS:
+        return UNDEFINED.format(n=sum(counts.get(c, 0) for c in DENOMINATORS[name]))
+    return m.reason or "undefined"
+
+
+def _comparison_cell(m: MetricValue | None, *, reference: bool, signed: bool = False) -> str:
+    if m is None:
+        return "—"
+    if m.value is not None:
+        return _interval(m, signed=signed)
+    return "reference" if reference else (m.reason or "undefined")
+
+
+def _role(m: GroupMetrics) -> str:
+    if m.is_reference:
+        return "reference group"
+    return "compared" if m.status == "ok" else m.status
+
+
+def _table(header: Sequence[str] | None, rows: Sequence[Sequence[object]], *, numeric: Sequence[int] = ()) -> str:
+    """An HTML table (without a header row when ``header`` is None); every cell is escaped."""
+    head = "" if header is None else "<thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr></thead>"
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="num">{_esc(c)}</td>' if i in numeric else f"<td>{_esc(c)}</td>" for i, c in enumerate(row)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table>{head}<tbody>{''.join(body)}</tbody></table>"
+
+
+def _list(items: Sequence[object]) -> str:
+    return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>" if items else ""
+
+
+def _as_dict(value: Any) -> Any:
+    """A result record's ``to_dict()``, or the value itself (already a dict)."""
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# --- personal data ------------------------------------------------------------------------
+
+
+def _pii_audits(result: AuditResult) -> dict[str, tuple[str, ...]]:
+    """Audit name → its personal-data columns, for every attribute and intersection that has one."""
+    pii = set(result.spec.pii_columns)
+    audits = [*result.attributes.values(), *result.intersections.values()]
+    return {a.name: tuple(c for c in a.columns if c in pii) for a in audits if pii.intersection(a.columns)}
+
+
+def without_pii(result: AuditResult) -> tuple[AuditResult, tuple[str, ...]]:
+    """The result without the audits of personal-data attributes, and a sentence for each one left out.
+
+    A protected attribute also listed in ``spec.pii_columns`` has personal data as group labels;
+    its audit and every intersection with it are dropped. Nothing else changes.
+    """
+    dropped = _pii_audits(result)
+    if not dropped:
+        return result, ()
+    notes = tuple(
+        PII_OMITTED.format(
+            name=name,
+            columns=", ".join(columns),
+            verb="is" if len(columns) == 1 else "are",
+            pronoun="its" if len(columns) == 1 else "their",
+        )
+        for name, columns in dropped.items()
+    )
+    kept = replace(
+        result,
+        attributes={k: a for k, a in result.attributes.items() if k not in dropped},
+        intersections={k: a for k, a in result.intersections.items() if k not in dropped},
+    )
+    return kept, notes
+
+
+# --- metrics CSV --------------------------------------------------------------------------
+
+
+def _metric_row(level: str, scope: str, audit: AttributeAudit, group: str | None, name: str, m: MetricValue) -> dict:
+    return {
+        "level": level,
+        "scope": scope,
+        "attribute": audit.name,
+        "group": group,
+        "metric": name,
+        "value": m.value,
+        "ci_low": m.ci_low,
+        "ci_high": m.ci_high,
+        "p_value": m.p_value,
+        "q_value": m.q_value,
+        "reason": m.reason,
+    }
+
+
+def _metric_rows(scope: str, audit: AttributeAudit) -> list[dict[str, Any]]:
+    rows = []
+    for group, g in audit.groups.items():
+        for name, m in g.metrics.items():
+            row = _metric_row("group", scope, audit, group, name, m)
+            rows.append(row | {"n": g.n, "is_reference": g.is_reference, "status": g.status})
+    summary = audit.summary
+    for name, m in summary.metrics.items():
+        row = _metric_row("summary", scope, audit, m.group, name, m)
+        rows.append(row | {"status": summary.status, "reason": m.reason or summary.reason})
+    if summary.four_fifths_pass is not None:
+        rows.append(
+            {"level": "summary", "scope": scope, "attribute": audit.name, "metric": "four_fifths_pass"}
+            | {"value": float(summary.four_fifths_pass), "status": summary.status}
+        )
+    return rows
+
+
+def metrics_csv(result: AuditResult, *, include_pii: bool = False) -> bytes:
+    """Every metric of the audit as CSV: one row per attribute (and intersection) × group × metric.
+
+    Parameters
+    ----------
+    result
+        The audit.
+    include_pii
+        Include the audits of protected attributes that the spec marks as personal data
+        (``pii_columns``). Off by default: each left-out audit gets one ``level = omitted`` row
+        saying so.
+
+    Returns
+    -------
+    bytes
+        UTF-8 CSV with the columns :data:`CSV_COLUMNS`. ``level`` is ``group`` (a group's metric),
+        ``summary`` (the attribute's headline numbers; ``group`` names the group a minimum or
+        maximum was found in; ``four_fifths_pass`` is 1 or 0) or ``omitted``. An undefined value is
+        empty, with its ``reason``.
+        Text cells that a spreadsheet would run as a formula start with ``'``; numbers stay numbers.
+    """
+    dropped = {} if include_pii else _pii_audits(result)
+    shown, notes = (result, ()) if include_pii else without_pii(result)
+    rows: list[dict[str, Any]] = []
+    for scope, audits in (("attribute", shown.attributes), ("intersection", shown.intersections)):
+        for audit in audits.values():
+            rows += _metric_rows(scope, audit)
+    for name, note in zip(dropped, notes, strict=True):
+        scope = "intersection" if name in result.intersections else "attribute"
+        rows.append({"level": "omitted", "scope": scope, "attribute": name, "status": "omitted", "reason": note})
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    for column in ("value", "ci_low", "ci_high", "p_value", "q_value"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["n"] = frame["n"].astype("Int64")
+    frame["is_reference"] = frame["is_reference"].astype("boolean")
+    return csv_bytes(frame)
+
+
+# --- charts (plain Vega-Lite specs, drawn to SVG by vl-convert) ----------------------------
+
+
+def _point(m: MetricValue) -> dict[str, float | None]:
+    return {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
+
+
+def _favorable_spec(audit: AttributeAudit, di_threshold: float, confidence: float) -> dict[str, Any]:
+    rows = []
+    for group, m in audit.groups.items():
+        rate = m.metrics.get("favorable_rate") or MetricValue(None)
+        rows.append({"group": group, "role": _role(m), "n": m.n} | _point(rate))
+    y = {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None, "axis": {"labelLimit": 260}}
+    color = {
+        "field": "role",
+        "type": "nominal",
+        "scale": {"domain": list(ROLE_COLORS), "range": list(ROLE_COLORS.values())},
+        "legend": {"title": None, "orient": "top"},
+    }
+    x_title = f"Favourable rate (with {confidence:.0%} CI)"
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "rule", "strokeWidth": 2},
+            "encoding": {
+                "y": y,
+                "x": {"field": "ci_low", "type": "quantitative", "title": x_title, "scale": {"domain": [0, 1]}}
+                | {"axis": {"format": ".0%"}},
+                "x2": {"field": "ci_high"},
+                "color": color,
+            },
+        },
+        {
+            "mark": {"type": "point", "filled": True, "size": 70},
+            "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"}, "color": color},
+        },
+    ]
+    reference = audit.groups.get(audit.reference_group) if audit.reference_group is not None else None
+    ref_rate = reference.metrics.get("favorable_rate") if reference is not None else None
+    if ref_rate is not None and ref_rate.value is not None:
+        line = di_threshold * ref_rate.value
+        layers.append(
+            {
+                "data": {"values": [{"x": line}]},
+                "mark": {"type": "rule", "color": "#c0504d", "strokeDash": [6, 4]},
+                "encoding": {"x": {"field": "x", "type": "quantitative"}},
+            }
+        )
+    spec = {"data": {"values": rows}, "layer": layers, "height": {"step": ROW_STEP}, "width": 420}
+    return spec | {"description": "Favourable rate by group"}
+
+
+def _error_rates_spec(audit: AttributeAudit, confidence: float) -> dict[str, Any] | None:
+    if not any("tpr" in m.metrics for m in audit.groups.values()):
+        return None
+    rows = []
+    for group, m in audit.groups.items():
+        for name, title in ERROR_RATES.items():
+            rate = m.metrics.get(name)
+            rows.append({"group": group, "rate": title} | _point(rate or MetricValue(None)))
+    y = {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None, "axis": {"labelLimit": 260}}
+    color = {
+        "field": "rate",
+        "type": "nominal",
+        "scale": {"domain": list(ERROR_RATES.values()), "range": list(ERROR_COLORS)},
+        "legend": {"title": None, "orient": "top"},
+    }
+    encoding = {"y": y, "yOffset": {"field": "rate", "type": "nominal"}, "color": color}
+    x_title = f"Rate (with {confidence:.0%} CI)"
+    layers = [
+        {
+            "mark": {"type": "rule", "strokeWidth": 2},
+            "encoding": encoding
+            | {
+                "x": {"field": "ci_low", "type": "quantitative", "title": x_title, "scale": {"domain": [0, 1]}}
+                | {"axis": {"format": ".0%"}},
+                "x2": {"field": "ci_high"},
+            },
+        },
+        {
+            "mark": {"type": "point", "filled": True, "size": 60},
+            "encoding": encoding | {"x": {"field": "value", "type": "quantitative"}},
+        },
+    ]
+    spec = {"data": {"values": rows}, "layer": layers, "height": {"step": ROW_STEP * 0.7}, "width": 420}
+    return spec | {"description": "Error rates by group (TPR and FPR: equalized odds)"}
+
+
+def _calibration_spec(audit: AttributeAudit, confidence: float) -> dict[str, Any] | None:
+    if audit.calibration is None:
+        return None
+    rows = [
+        {"group": group, "mean_score": b.mean_score} | _point(b.observed_rate)
+        for group, bins in audit.calibration.groups.items()
+        for b in bins
+    ]
+    edges = audit.calibration.edges
+    low, high = min(edges), max(edges)
+    x = {"field": "mean_score", "type": "quantitative", "title": "Mean score in the bin"}
+    x["scale"] = {"domain": [low, high], "nice": False}
+    color = {"field": "group", "type": "nominal", "sort": list(audit.groups)}
+    color["legend"] = {"title": None, "orient": "bottom", "columns": 4, "labelLimit": 200}
+    y_title = f"Observed positive rate ({confidence:.0%} CI)"
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": "rule",
+            "encoding": {"x": x, "y": {"field": "ci_low", "type": "quantitative"}, "y2": {"field": "ci_high"}}
+            | {"color": color},
+        },
+        {
+            "mark": {"type": "line", "point": True},
+            "encoding": {"x": x, "color": color}
+            | {"y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"domain": [0, 1]}}},
+        },
+    ]
+    if low >= 0 and high <= 1:  # probabilities: perfect calibration is the diagonal
+        diagonal = {"values": [{"x": low, "y": low, "x2": high, "y2": high}]}
+        layers.insert(
+            0,
+            {
+                "data": diagonal,
+                "mark": {"type": "rule", "color": "#888888", "strokeDash": [4, 4]},
+                "encoding": {
+                    "x": {"field": "x", "type": "quantitative"},
+                    "y": {"field": "y", "type": "quantitative"},
+                    "x2": {"field": "x2"},
+                    "y2": {"field": "y2"},
+                },
+            },
+        )
+    spec = {"data": {"values": rows}, "layer": layers, "height": 300, "width": 420}
+    return spec | {"description": "Calibration by group: observed positive rate per score decile"}
+
+
+def _distribution_spec(audit: AttributeAudit) -> dict[str, Any] | None:
+    dist = audit.decision_distribution
+    if dist is None:
+        return None
+    rows = [
+        {"group": group, "decision": value, "order": k, "value": share.value}
+        for group in dist.counts
+        for k, (value, share) in enumerate(zip(dist.values, dist.shares[group], strict=True))
+    ]
+    encoding = {
+        "y": {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None}
+        | {"axis": {"labelLimit": 260}},
+        "x": {"field": "value", "type": "quantitative", "title": "Share of the group's decisions", "stack": "zero"}
+        | {"axis": {"format": ".0%"}},
+        "color": {"field": "decision", "type": "nominal", "sort": list(dist.values)}
+        | {"legend": {"title": "decision", "orient": "top"}},
+        "order": {"field": "order", "type": "quantitative"},
+    }
+    spec = {"data": {"values": rows}, "mark": "bar", "encoding": encoding, "height": {"step": ROW_STEP}, "width": 420}
+    return spec | {"description": "Share of every decision value by group"}
+
+
+def chart_specs(
+    audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95, detail: bool = True
+) -> list[dict]:
+    """The report's Vega-Lite specs for one attribute: favourable rate, TPR/FPR when there is a label and,
+    with ``detail``, calibration (score and label) and every decision value's share (multi-valued decisions)."""
+    specs = [_favorable_spec(audit, di_threshold, confidence), _error_rates_spec(audit, confidence)]
+    if detail:
+        specs += [_calibration_spec(audit, confidence), _distribution_spec(audit)]
+    return [s for s in specs if s is not None]
+
+
+def _svg(spec: Mapping[str, Any]) -> str:
+    """One chart as SVG text (vl-convert runs Vega-Lite in-process; nothing is fetched)."""
+    import vl_convert  # imported here: the engine loads it only when a report is drawn
+
+    full = {"config": {"font": "sans-serif"}} | dict(spec)
+    svg = vl_convert.vegalite_to_svg(full, vl_version="5.20")
+    # The SVG is Vega's output, with every data string escaped by Vega; keep only the <svg> element.
+    return svg[svg.index("<svg") :]
+
+
+# --- HTML sections ------------------------------------------------------------------------
+
+
+def _scope_audits(result: AuditResult) -> list[tuple[str, AttributeAudit]]:
+    return [("attribute", a) for a in result.attributes.values()] + [
+        ("intersection", a) for a in result.intersections.values()
+    ]
+
+
+def verdict(result: AuditResult) -> str:
+    """One paragraph in plain words: what was audited and where significant gaps were found."""
+    spec, info, options = result.spec, result.dataset, result.options
+    audits = [a for _, a in _scope_audits(result)]
+    favorable = "the favourable outcome"
+    target = spec.decision if spec.decision else f"{spec.score} ≥ {_fmt(spec.threshold, 'g')}"
+    opening = (
+        f"ParityLab audited {info.rows_audited:,} of {info.rows:,} rows of {info.name or 'the dataset'} "
+        f"for differences between groups in the decision {target}, across {len(result.attributes)} protected "
+        f"attribute{'s' if len(result.attributes) != 1 else ''} and {len(result.intersections)} "
+        f"intersection{'s' if len(result.intersections) != 1 else ''}."
+    )
+    if not audits:
+        return opening + " No attribute could be shown in this report."
+    gaps = [a for a in audits if any(f.kind == "gap" for f in a.findings)]
+    failing = [a for a in audits if a.summary.four_fifths_pass is False]
+    parts = [opening]
+    if gaps:
+        described = []
+        for a in gaps:
+            count = sum(1 for f in a.findings if f.kind == "gap")
+            described.append(f"{a.name} ({count} gap{'s' if count > 1 else ''})")
+        parts.append(
+            f"Significant gaps beyond the thresholds (q < {options.alpha:g} after Benjamini–Hochberg) were found "
+            f"for {', '.join(described)}."
+        )
+    else:
+        parts.append(f"No significant gap beyond the thresholds (q < {options.alpha:g}) was found.")
+    if failing:
+        worst = []
+        for a in failing:
+            m = a.summary.metrics.get("disparate_impact_min")
+            if m is not None and m.value is not None:
+                worst.append(f"{a.name} (group {m.group}: {m.value:.2f}× the rate of {a.reference_group})")
+            else:
+                worst.append(a.name)
+        parts.append(
+            f"{len(failing)} of {len(audits)} fail the four-fifths rule for {favorable} "
+            f"(a group's favourable rate below {options.di_threshold:g} of the highest): {'; '.join(worst)}."
+        )
+    with_gaps = {a.name for a in gaps}
+    quiet = [a.name for a in audits if a.name not in with_gaps and a.status == "ok"]
+    if gaps and quiet:
+        parts.append(f"No significant gap for {', '.join(quiet)}.")
+    blocked = [a.name for a in audits if a.status != "ok"]
+    if blocked:
+        parts.append(f"Not computable: {', '.join(blocked)}.")
+    parts.append("These are statistical differences in the recorded decisions, not proof of intent or cause.")
+    return " ".join(parts)
+
+
+def _dataset_card(result: AuditResult, load_report: LoadReport | None, pii: set[str], include_pii: bool) -> str:
+    info = result.dataset
+    columns = getattr(load_report, "columns", None)
+    rows = [
+        ("Name", info.name or "—"),
+        ("Rows", f"{info.rows:,}"),
+        ("Rows audited (with a decision)", f"{info.rows_audited:,}"),
+        ("Columns", f"{columns:,}" if isinstance(columns, int) else "—"),
+        ("SHA-256", info.sha256),
+    ]
+    out = _table(None, rows)
+    if load_report is not None:
+        lines = _load_lines(load_report, pii, include_pii)
+        out += "<h3>How the file was read</h3>" + _list(lines)
+    else:
+        out += '<p class="note">The load report was not given to the report (only the audit result).</p>'
+    for row in result.left_out:
+        text = f"{row['rows']:,} rows left out — {row['reason']}."
+        out += f'<p class="note">{_esc(text)}</p>'
+    return out
+
+
+def _load_lines(load_report: LoadReport, pii: set[str], include_pii: bool) -> list[str]:
+    summary = list(load_report.summary())
+    if include_pii or not pii:
+        return summary
+    first, dropped = summary[:1], 0
+    kept = []
+    for change in load_report.changes:
+        if change.column in pii:
+            dropped += 1
+        else:
+            kept.append(change.detail)
+    for warning in load_report.warnings:
+        if any(repr(c) in warning or f"'{c}'" in warning for c in pii):
+            dropped += 1
+        else:
+            kept.append(warning)
+    if dropped:
+        kept.append(PII_NOTES_OMITTED.format(count=dropped, s="s" if dropped > 1 else ""))
+    return first + kept
+
+
+def _spec_section(result: AuditResult) -> str:
+    spec = result.spec
+    positive = ", ".join(str(v) for v in spec.positive) or "—"
+    protected = []
+    for a in spec.protected:
+        extra = []
+        if a.bins is not None:
+            extra.append("bins " + ", ".join(f"{b:g}" for b in a.bins))
+        if a.quantiles is not None:
+            extra.append(f"{a.quantiles} quantiles")
+        if a.reference is not None:
+            extra.append(f"reference {a.reference}")
+        protected.append(a.column + (f" ({'; '.join(extra)})" if extra else ""))
+    rows = [
+        ("Decision", spec.decision or f"score {spec.score} ≥ {_fmt(spec.threshold, 'g')}"),
+        ("Positive decision values", positive),
+        ("The positive decision", "benefits the person" if spec.positive_is_favorable else "harms the person"),
+        ("Label (true outcome)", spec.label or "— (none: error rates not computed)"),
+        ("Positive label values", ", ".join(str(v) for v in spec.label_positive) or "—"),
+        ("Score", spec.score or "—"),
+        ("Protected attributes", "; ".join(protected) or "—"),
+        ("Intersections", "; ".join(" × ".join(t) for t in spec.intersection_sets()) or "—"),
+        ("ID columns", ", ".join(spec.id_columns) or "—"),
+        ("Personal-data columns", ", ".join(spec.pii_columns) or "—"),
+        ("Minimum group size", f"{spec.min_group_size:,}"),
+    ]
+    text = spec.to_json()
+    return (
+        _table(["Field", "Value"], rows)
+        + f"<details><summary>The spec as JSON</summary><pre>{_esc(text)}</pre>"
+        + ("</details>")
+    )
+
+
+def _group_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
+    present = [n for n in TABLE_RATES if any(n in g.metrics for g in audit.groups.values())]
+    header = ["group", "n", "share", "status", *(METRIC_NAMES[n] + " (CI)" for n in present)]
+    header += [f"disparate impact vs {audit.reference_group or 'reference'} (CI)", "q (disparate impact)"]
+    rows = []
+    for group, g in audit.groups.items():
+        di = g.metrics.get("disparate_impact")
+        rows.append(
+            [group, f"{g.n:,}", f"{g.share:.1%}", _role(g)]
+            + [_rate_cell(g.metrics.get(n), n, g.counts) for n in present]
+            + [_comparison_cell(di, reference=g.is_reference), _q(di.q_value if di is not None else None)]
+        )
+    return header, rows
+
+
+def _comparison_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
+    names = [
+        n
+        for n in (
+            "statistical_parity_difference",
+            "equal_opportunity_difference",
+            "fpr_difference",
+            "average_odds_difference",
+            "predictive_parity_difference",
+        )
+        if any(n in g.metrics for g in audit.groups.values())
+    ]
+    header = ["group", *(METRIC_NAMES[n] + " (CI)" for n in names)]
+    rows = [
+        [group, *(_comparison_cell(g.metrics.get(n), reference=g.is_reference, signed=True) for n in names)]
+        for group, g in audit.groups.items()
+    ]
+    return header, rows
+
+
+def _summary_line(audit: AttributeAudit) -> str:
+    s = audit.summary
+    parts = []
+    m = s.metrics.get("disparate_impact_min")
+    if m is not None:
+        if m.value is None:
+            parts.append(f"Lowest disparate impact: {m.reason or 'undefined'}")
+        else:
+            ci = f" (CI {m.ci_low:.3f}–{m.ci_high:.3f})" if m.ci_low is not None and m.ci_high is not None else ""
+            parts.append(f"Lowest disparate impact {m.value:.3f}{ci}, group {m.group}")
+    if s.four_fifths_pass is not None:
+        parts.append("passes the four-fifths rule" if s.four_fifths_pass else "fails the four-fifths rule")
+    for name in ("demographic_parity_difference", "equalized_odds_difference"):
+        m = s.metrics.get(name)
+        if m is not None:
+            parts.append(f"{METRIC_NAMES[name]} {_fmt(m.value)}" + ("" if m.value is not None else f" ({m.reason})"))
+    return "; ".join(parts) + "." if parts else ""
+
+
+def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index: int, charts: bool) -> tuple[str, int]:
+    """One attribute's (or intersection's) section, and how many charts it holds."""
+    options = result.options
+    out = [f'<section id="audit-{index}"><h3>{_esc(audit.name)} <small class="meta">({_esc(scope)})</small></h3>']
+    if audit.status != "ok":
+        out.append(f'<p class="fail">{_esc(f"Disparities for {audit.name} are {audit.reason}.")}</p>')
+    if audit.reference_group is not None:
+        reference = f"Reference group: {audit.reference_group} ({audit.reference_rule})."
+        out.append(f"<p>{_esc(reference)}</p>")
+    if _summary_line(audit):
+        out.append(f"<p>{_esc(_summary_line(audit))}</p>")
+    out.append("<h4>Findings</h4>" + (_list([f.text for f in audit.findings]) or "<p>None.</p>"))
+    count = 0
+    if charts and audit.groups:
+        # Calibration and decision-value charts for single attributes only: per intersection cell they are
+        # unreadable (the Fairness page has them, and the group tables hold every number).
+        specs = chart_specs(
+            audit, di_threshold=options.di_threshold, confidence=options.confidence, detail=scope == "attribute"
+        )
+        drawn = [f'<div class="chart"><p class="title">{_esc(s["description"])}</p>{_svg(s)}</div>' for s in specs]
+        out.append(f'<div class="charts">{"".join(drawn)}</div>')
+        count = len(drawn)
+        if audit.reference_group is not None:
+            out.append(
+                f'<p class="note">Dashed line: {options.di_threshold:g} × the reference group\'s favourable rate; '
+                "a group left of it fails the four-fifths rule. Bars: confidence intervals.</p>"
+            )
+    header, rows = _group_rows(audit)
+    out.append("<h4>Groups</h4>" + _table(header, rows, numeric=(1, 2)))
+    header, rows = _comparison_rows(audit)
+    if len(header) > 1:
+        out.append("<h4>Other comparisons with the reference group</h4>" + _table(header, rows))
+    if audit.suppressed:
+        count_text = f"{len(audit.suppressed)} cell{'s' if len(audit.suppressed) > 1 else ''}"
+        out.append(
+            f'<p class="note">{_esc(count_text)} with fewer than {options.min_cell_size} rows suppressed '
+            "(not in the tables or charts).</p>"
+        )
+    out.append("</section>")
+    return "".join(out), count
+
+
+def _drivers_section(explanation: Mapping[str, Any] | None, pii: set[str], include_pii: bool) -> str:
+    if explanation is None:
+        return (
+            '<p class="note">Not computed: the drivers (a surrogate model of the decisions and its SHAP values) '
+            "were not computed for this report — visit the Drivers page, then make the report again.</p>"
+        )
+    out = []
+    fidelity = explanation.get("fidelity") or {}
+    model = explanation.get("model") or {}
+    if fidelity.get("message"):
+        cls = "fail" if fidelity.get("low") else "note"
+        out.append(f'<p class="{cls}">{_esc(fidelity["message"])}</p>')
+    rows = [
+        ("Surrogate model", model.get("kind", "—")),
+        ("Target", model.get("target", "—")),
+        ("Rows", model.get("n_rows", "—")),
+        ("Held-out accuracy", _fmt(fidelity.get("accuracy"))),
+        ("Held-out AUC", _fmt(fidelity.get("auc"))),
+        ("Held-out R²", _fmt(fidelity.get("r2"))),
+        ("Rows explained (SHAP sample)", explanation.get("sampled_rows", "—")),
+    ]
+    out.append(_table(None, rows))
+    importance = list(explanation.get("global_importance") or ())[:MAX_IMPORTANCE_ROWS]
+    if importance:
+        out.append("<h4>Strongest drivers overall (mean |SHAP|)</h4>")
+        out.append(
+            _table(
+                ["feature", "mean |SHAP|"],
+                [[f["feature"], _fmt(f["mean_abs_shap"], ".4f")] for f in importance],
+                numeric=(1,),
+            )
+        )
+    sentences = []
+    for attribute, groups in (explanation.get("gap") or {}).items():
+        if attribute in pii and not include_pii:
+            continue
+        sentences += [d.get("sentence") for d in groups.values() if d.get("sentence")]
+    if sentences:
+        out.append("<h4>Where the gaps come from</h4>" + _list(sentences))
+    recover = [r.get("sentence") for r in (explanation.get("recoverability") or {}).values() if r.get("sentence")]
+    if recover:
+        out.append("<h4>Can the features reveal the protected attribute?</h4>" + _list(recover))
+    flagged = [
+        f"{p['feature']} predicts {attribute} (score {_fmt(p.get('score'))})"
+        for attribute, scores in (explanation.get("proxies") or {}).items()
+        for p in scores
+        if p.get("flag")
+    ]
+    if flagged:
+        out.append("<h4>Likely proxies</h4>" + _list(flagged))
+    return "".join(out)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return format(value, ".4g")
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return "—" if value is None else str(value)
+
+
+def _generic(data: Any, depth: int = 0) -> str:
+    """Any JSON-like value as escaped HTML: scalars in a table, lists of records as tables, nested sections."""
+    if isinstance(data, Mapping):
+        scalars = [(k, _cell(v)) for k, v in data.items() if not isinstance(v, (Mapping, list, tuple))]
+        out = [_table(None, scalars)] if scalars else []
+        for key, value in data.items():
+            if isinstance(value, (Mapping, list, tuple)) and value:
+                title = f"<h{min(4 + depth, 6)}>{_esc(key)}</h{min(4 + depth, 6)}>"
+                out.append(title + (_generic(value, depth + 1) if depth < 2 else f"<pre>{_esc(_cell(value))}</pre>"))
+        return "".join(out)
+    if isinstance(data, (list, tuple)):
+        if data and all(isinstance(r, Mapping) for r in data):
+            header = list(dict.fromkeys(k for r in data for k in r))
+            rows = [[_cell(r.get(k)) for k in header] for r in data[:MAX_GENERIC_ROWS]]
+            more = len(data) - MAX_GENERIC_ROWS
+            tail = f'<p class="note">{more:,} more rows not shown.</p>' if more > 0 else ""
+            return _table(header, rows) + tail
+        return _list([_cell(v) for v in data])
+    return f"<p>{_esc(_cell(data))}</p>"
+
+
+def _flip_text(flips: Any) -> str:
+    if not isinstance(flips, Mapping):
+        return "—"
+    up = sum(int(f.get("to_positive", 0) or 0) for f in flips.values() if isinstance(f, Mapping))
+    down = sum(int(f.get("to_negative", 0) or 0) for f in flips.values() if isinstance(f, Mapping))
+    return f"{up:,} to positive, {down:,} to negative"
+
+
+def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
+    """A mitigation comparison (``MitigationComparison.to_dict()``): one row per method; other shapes generically."""
+    if not isinstance(data, Mapping):
+        return _generic(data)
+    if data.get("attribute") in pii and not include_pii:
+        return f'<p class="note">{_esc(PII_MITIGATION.format(attribute=data["attribute"]))}</p>'
+    methods = data.get("rows")
+    if not (isinstance(methods, list) and methods and all(isinstance(r, Mapping) and "method" in r for r in methods)):
+        return _generic(data)
+    settings = [(k, _cell(data[k])) for k in MITIGATION_SETTINGS if k in data and data[k] is not None]
+    header = ["method", "status", "accuracy", "disparate impact", "demographic parity difference"]
+    header += ["equalized odds difference", "decisions changed"]
+    rows = [
+        [
+            r.get("label") or r["method"],
+            r.get("status", "—") if not r.get("reason") else f"{r.get('status')}: {r['reason']}",
+            _fmt(r.get("accuracy")),
+            _fmt(r.get("disparate_impact")),
+            _fmt(r.get("demographic_parity_difference")),
+            _fmt(r.get("equalized_odds_difference")),
+            _flip_text(r.get("flips")),
+        ]
+        for r in methods
+    ]
+    out = _table(None, settings) + _table(header, rows, numeric=(2, 3, 4, 5))
+    thresholds = data.get("thresholds")
+    if isinstance(thresholds, Mapping) and thresholds:
+        out += "<h4>Per-group thresholds</h4>" + _table(
+            ["group", "threshold"], [[g, _fmt(t)] for g, t in thresholds.items()]
+        )
+    notes = [str(n) for n in data.get("notes") or ()]
+    return out + _list(notes)
+
+
+def _comparison_section(data: Any, dropped: set[str]) -> str:
+    """A monitoring comparison (``AuditComparison.to_dict()``): summary, warnings, regressions and every row."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("rows"), list):
+        return _generic(data)
+    out = [f"<p>{_esc(data.get('summary', ''))}</p>"] if data.get("summary") else []
+    stamps = []
+    for side in ("before", "after"):
+        stamp = data.get(side)
+        if isinstance(stamp, Mapping):
+            text = f"{stamp.get('name') or 'a dataset'}, {stamp.get('rows_audited', '—')} rows audited"
+            text += f", recorded {stamp['created_at']}" if stamp.get("created_at") else ""
+            stamps.append((side.capitalize(), f"{text}; SHA-256 {stamp.get('sha256', '—')}"))
+    if isinstance(data.get("settings"), Mapping):
+        stamps.append(("Settings", ", ".join(f"{k} {_cell(v)}" for k, v in data["settings"].items())))
+    out.append(_table(None, stamps))
+    out.append(_list([str(w) for w in data.get("warnings") or ()]))
+    rows = [r for r in data["rows"] if isinstance(r, Mapping) and r.get("attribute") not in dropped]
+    header = ["attribute", "group", "metric", "before", "after", "change", "q", "significant", "regression", "note"]
+
+    def line(r: Mapping) -> list[object]:
+        significant = "—" if r.get("significant") is None else ("yes" if r["significant"] else "no")
+        change = "—" if r.get("change") is None else format(r["change"], "+.3f")
+        where = [r.get("attribute"), r.get("group") or "(all groups)", r.get("metric") or "—"]
+        values = [_fmt(r.get("before")), _fmt(r.get("after")), change, _q(r.get("q_value")), significant]
+        return [*where, *values, "yes" if r.get("regression") else "", r.get("note") or ""]
+
+    regressions = [line(r) for r in rows if r.get("regression")]
+    if regressions:
+        out.append("<h4>Regressions</h4>" + _table(header, regressions, numeric=(3, 4, 5, 6)))
+    shown = rows[:MAX_GENERIC_ROWS]
+    out.append(
+        f"<h4>Every metric ({len(rows):,})</h4>" + _table(header, [line(r) for r in shown], numeric=(3, 4, 5, 6))
+    )
+    if len(rows) > len(shown):
+        out.append(f'<p class="note">{len(rows) - len(shown):,} more rows not shown.</p>')
+    return "".join(out)
+
+
+def _method_notes(result: AuditResult, explanation: Mapping | None, notes: Sequence[str]) -> str:
+    o = result.options
+    items = [
+        f"Intervals at {o.confidence:.0%} confidence: Wilson score intervals for rates, Katz log intervals for "
+        "disparate impact (a ratio), Newcombe hybrid score intervals for differences of rates.",
+        "Tests: Fisher's exact test or the chi-square test of two proportions for each group against the reference; "
+        "the q-values control the false discovery rate over every test of the audit (Benjamini–Hochberg). A finding "
+        f"needs q < {o.alpha:g} and an effect beyond the threshold: disparate impact below {o.di_threshold:g} (or "
+        f"above its inverse), or a TPR/FPR gap larger than {o.gap_threshold:g}.",
+        f"Where no gap was found, the finding states the gap the sample could have detected ({o.power:.0%} power).",
+        f"Groups under {o.min_group_size:,} rows are marked too small to conclude: shown, but left out of the "
+        f"summaries and findings. Intersection cells under {o.min_cell_size:,} rows are suppressed entirely.",
+        "A rate with no rows in its denominator is undefined (shown as “undefined (n=0)”), never 0.",
+    ]
+    if explanation is not None:
+        fidelity = explanation.get("fidelity") or {}
+        items.append(
+            "Drivers describe a surrogate model of the decisions, as far as it agrees with them (held-out "
+            f"accuracy {_fmt(fidelity.get('accuracy'))}, AUC {_fmt(fidelity.get('auc'))}); they show association, "
+            "not cause."
+        )
+    else:
+        items.append("Drivers (surrogate model and SHAP values): not computed — visit the Drivers page.")
+    skipped: dict[str, list[str]] = {}
+    for item in result.skipped:
+        skipped.setdefault(item["reason"], []).append(METRIC_NAMES.get(item["metric"], item["metric"]))
+    items += [f"Not computed ({reason}): {', '.join(names)}." for reason, names in skipped.items()]
+    items += [f"{row['rows']:,} rows left out — {row['reason']}." for row in result.left_out]
+    items += [f"Spec warning: {w}" for w in result.warnings]
+    items += list(notes)
+    items.append("Raw rows are not part of this report; only counts and rates per group are.")
+    return _list(items)
+
+
+def _versions(result: AuditResult) -> list[tuple[str, str]]:
+    from analysis import __version__  # the package's version; imported here to avoid a cycle
+
+    rows = [("ParityLab", __version__), ("Python", platform.python_version())]
+    rows += [(p, _version(p)) for p in VERSIONED_PACKAGES]
+    recorded = getattr(result, "versions", None)
+    if isinstance(recorded, Mapping):
+        rows += [(f"{k} (recorded with the audit)", str(v)) for k, v in recorded.items()]
+    return rows
+
+
+def _timestamp(result: AuditResult, generated_at: datetime | None) -> tuple[str, str | None]:
+    made = (generated_at or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    created = getattr(result, "created_at", None)
+    return made, None if created is None else str(created)
+
+
+def _contents(mitigation: bool, comparison: bool) -> str:
+    """Links to the sections (fixed anchors: no data reaches an href)."""
+    entries = [
+        ("verdict", "Verdict"),
+        ("dataset", "Dataset"),
+        ("spec", "Spec"),
+        ("groups", "Groups"),
+        ("drivers", "Drivers"),
+        ("mitigation", "Mitigation") if mitigation else None,
+        ("monitoring", "Monitoring") if comparison else None,
+        ("method", "Method and limitations"),
+        ("versions", "Versions"),
+    ]
+    links = " · ".join(f'<a href="#{anchor}">{text}</a>' for anchor, text in filter(None, entries))
+    return f'<nav class="meta">{links}</nav>'
+
+
+def render_html(
+    result: AuditResult,
+    *,
+    load_report: LoadReport | Mapping[str, Any] | None = None,
+    explanation: Any = None,
+    mitigation: Any = None,
+    comparison: Any = None,
+    title: str | None = None,
+    include_pii: bool = False,
+    charts: bool = True,
+    generated_at: datetime | None = None,
+) -> str:
+    """The audit as one self-contained HTML page that opens offline and requests nothing.
+
+    Parameters
+    ----------
+    result
+        The audit.
+    load_report
+        The :class:`analysis.LoadReport` of the table (or its ``to_dict()``), for the dataset card (optional).
+    explanation
+        The drivers: an :class:`analysis.Explanation` or its ``to_dict()`` (optional).
+    mitigation, comparison
+        A mitigation comparison and a monitoring comparison: result records or their
+        ``to_dict()``, shown as tables (optional).
+    title
+        The page title; default names the dataset.
+    include_pii
+        Include the audits of personal-data attributes (see the module docstring). Off by default.
+    charts
+        Draw the charts (inline SVG). Off gives the tables only, quicker.
+    generated_at
+        The report's timestamp; default now (UTC).
+
+    Returns
+    -------
+    str
+        The HTML document. Data-derived text is escaped; there is no script and no reference to
+        any host (a Content-Security-Policy meta tag forbids requests as well).
+    """
+    pii = set(result.spec.pii_columns)
+    shown, notes = (result, ()) if include_pii else without_pii(result)
+    explanation = _as_dict(explanation)
+    if isinstance(load_report, Mapping):
+        load_report = LoadReport.from_dict(dict(load_report))
+    title = title or f"ParityLab audit report — {result.dataset.name or 'dataset'}"
+    made, created = _timestamp(result, generated_at)
+    sections = [
+        f"<h1>{_esc(title)}</h1>",
+        f'<p class="meta">Made {_esc(made)}'
+        + (f" from an audit recorded {_esc(created)}" if created else "")
+        + f" by ParityLab. Dataset SHA-256 <code>{_esc(result.dataset.sha256)}</code>.</p>",
+        _contents(mitigation is not None, comparison is not None),
+        f'<h2 id="verdict">Verdict</h2><p class="verdict">{_esc(verdict(shown))}</p>',
+    ]
+    if notes:
+        sections.append(_list(notes))
+    sections.append('<h2 id="dataset">Dataset</h2>' + _dataset_card(result, load_report, pii, include_pii))
+    sections.append('<h2 id="spec">Spec</h2>' + _spec_section(result))
+    sections.append('<h2 id="groups">Groups, findings and charts</h2>')
+    total_charts = 0
+    for index, (scope, audit) in enumerate(_scope_audits(shown)):
+        section, count = _audit_section(scope, audit, shown, index, charts)
+        sections.append(section)
+        total_charts += count
+    sections.append('<h2 id="drivers">Drivers</h2>' + _drivers_section(explanation, pii, include_pii))
+    if mitigation is not None:
+        sections.append('<h2 id="mitigation">Mitigation</h2>')
+        sections.append(_mitigation_section(_as_dict(mitigation), pii, include_pii))
+    if comparison is not None:
+        dropped = set() if include_pii else set(_pii_audits(result))
+        sections.append('<h2 id="monitoring">Monitoring: comparison with an earlier audit</h2>')
+        sections.append(_comparison_section(_as_dict(comparison), dropped))
+    sections.append('<h2 id="method">Method notes and limitations</h2>' + _method_notes(result, explanation, notes))
+    versions = _versions(result)
+    sections.append('<h2 id="versions">Versions</h2>' + _table(["software", "version"], versions))
+    body = "\n".join(sections)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta name="generator" content="ParityLab">\n<meta name="paritylab-charts" content="{total_charts}">\n'
+        f"<title>{_esc(title)}</title>\n<style>{STYLE}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )

@@ -1,0 +1,374 @@
+"""AppTest: the Mitigation page shows what analysis.thresholds computes for the thresholds on its sliders."""
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from streamlit import dataframe_util
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from analysis import baseline, csv_bytes, decision_changes, optimise, threshold_curves, what_if
+from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
+from tests.app.apptest import new_app, run
+from ui.state import DATASET, RESULTS, SPEC, W
+from ui.text import md
+
+MITIGATION = "pages/mitigation.py"
+SINGLE, PER_GROUP = "One threshold for everyone", "A threshold per group"
+LOANS, TICKETS = "Loan approvals", "Support tickets"
+
+
+def mitigation_page(sample: str = LOANS, *, roles: dict | None = None, **widgets) -> AppTest:
+    """The app with the sample's suggested roles (changed by ``roles``) confirmed, on the Mitigation page."""
+    at = new_app(timeout=120)
+    if sample != LOANS:
+        run(at.selectbox(key=W.SAMPLE).set_value(sample))
+    for key, value in (roles or {}).items():
+        widget = at.number_input(key=key) if isinstance(value, float) else at.selectbox(key=key)
+        run(widget.set_value(value))
+    run(at.button(key=W.CONFIRM).click())
+    for key, value in widgets.items():
+        at.session_state[key] = value
+    at.switch_page(MITIGATION)
+    return run(at)
+
+
+def table_and_spec(at: AppTest):
+    return at.session_state[DATASET].table.data, at.session_state[SPEC]
+
+
+def curves_of(at: AppTest, attribute: str):
+    df, spec = table_and_spec(at)
+    return threshold_curves(df, spec, attribute=attribute)
+
+
+def metric(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def group_table(at: AppTest) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "selection rate today" in d.value.columns)
+
+
+def fmt(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.3f}"
+
+
+def assert_shows(at: AppTest, result, before) -> None:
+    """The cards and the group table show exactly the engine's numbers for these thresholds."""
+    s, b = result.summary, before.summary
+    cards = {
+        "Disparate impact (lowest ÷ highest)": "favorable_rate_ratio",
+        "Demographic parity difference": "demographic_parity_difference",
+        "Equalized odds difference": "equalized_odds_difference",
+        "Accuracy": "accuracy",
+    }
+    for label, key in cards.items():
+        card = metric(at, label)
+        assert card.value == fmt(s[key].value)
+        assert card.delta == f"{s[key].value - b[key].value:+.3f}"
+    assert metric(at, "Net benefit").value == f"{s['utility'].value:,.1f}"
+    flips = int(s["flips_to_positive"].value + s["flips_to_negative"].value)
+    assert metric(at, "Decisions that change").value == f"{flips:,}"
+    table = group_table(at).set_index("group")
+    assert list(table.index) == list(result.groups)
+    for group, record in result.groups.items():
+        row = table.loc[group]
+        assert row["rows"] == record["counts"]["n"]
+        assert row["threshold"] == result.thresholds[group]
+        for column, name in {"selection rate": "selection_rate", "TPR": "tpr", "FPR": "fpr"}.items():
+            assert row[column] == fmt(record["metrics"][name].value)
+        assert row["→ positive"] == result.flips[group]["to_positive"]
+        assert row["→ negative"] == result.flips[group]["to_negative"]
+
+
+def charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
+    """Chart kind → (Vega-Lite spec, the data it draws)."""
+    out = {}
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        frames = [dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data) for d in element.proto.datasets]
+        out[spec["usermeta"]["chart"]] = (spec, max(frames, key=len))
+    return out
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """File name → bytes of every download button drawn (deferred ones are generated here, as on a click)."""
+    found: dict[str, object] = {}
+    add, add_deferred = MediaFileManager.add, MediaFileManager.add_deferred
+
+    def record(self, data, mimetype, coordinates, file_name=None, **kwargs):
+        found[file_name] = data
+        return add(self, data, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    def record_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        found[file_name] = data_callable
+        return add_deferred(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add", record)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record_deferred)
+    return found
+
+
+def test_without_confirmed_roles_the_page_sends_you_to_the_data_page():
+    at = new_app(timeout=120)
+    at.switch_page(MITIGATION)
+    run(at)
+    assert at.title[0].value == "Mitigation"
+    assert "Confirm which columns hold the decision" in at.info[0].value
+    assert [link.value for link in at.get("page_link")] == ["Go to the Data page"]
+    assert not at.slider and not at.metric
+
+
+def test_the_page_opens_on_todays_cut_with_every_section():
+    at = mitigation_page()
+    attribute = at.selectbox(key=W.MITIGATION_ATTRIBUTE).value
+    assert attribute == "gender"  # the spec's first protected attribute
+    assert at.radio(key=W.MITIGATION_MODE).value == SINGLE
+    # The loan sample's decisions are its score cut at 0.5: the shared threshold whose selection rate is
+    # today's reproduces them, so nothing changes yet.
+    shared = at.slider(key=W.mitigation_single(attribute)).value
+    assert shared == 0.5
+    curves = curves_of(at, attribute)
+    assert_shows(at, what_if(curves, shared), baseline(curves))
+    assert metric(at, "Decisions that change").value == "0"
+    assert [s.value for s in at.subheader] == [
+        "Try thresholds",
+        "Ask the optimiser",
+        "The trade-off: how much each step towards parity costs",
+        "Compared with retraining, on held-out rows",
+        "Take the thresholds with you",
+    ]
+    assert {"threshold_rates", "score_distribution", "frontier"} <= set(charts(at))
+    assert any("optimistic" in i.value for i in at.info)
+    assert not at.warning  # the disparate-treatment warning belongs to per-group thresholds
+    assert at.button(key=W.MITIGATION_COMPARE).label.startswith("Compare with retraining (takes ~")
+
+
+def test_a_spec_whose_decision_is_score_at_threshold_starts_there_and_a_slow_frontier_waits_for_a_click():
+    at = mitigation_page(roles={W.DECISION: "(none)", W.THRESHOLD: 0.65})
+    assert at.session_state[SPEC].threshold == 0.65
+    assert at.slider(key=W.mitigation_single("gender")).value == 0.65
+    assert metric(at, "Decisions that change").value == "0"  # the starting point is today's decisions
+    assert "frontier" in charts(at)
+    run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("equalized_odds"))
+    assert "frontier" not in charts(at)  # equalized odds searches pairs of floors: drawn on demand
+    assert at.button(key=W.MITIGATION_FRONTIER).label == "Draw the frontier"
+
+
+@pytest.mark.slow
+def test_the_support_tickets_sample_works_with_its_six_language_groups():
+    at = mitigation_page(TICKETS, **{W.MITIGATION_ATTRIBUTE: "customer_language"})
+    run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
+    curves = curves_of(at, "customer_language")
+    assert len(curves.labels) == 6
+    sliders = {g: at.slider(key=W.mitigation_threshold("customer_language", g)).value for g in curves.labels}
+    assert_shows(at, what_if(curves, sliders), baseline(curves))
+    run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("equal_opportunity"))
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    expected = optimise(curves, constraint="equal_opportunity", tolerance=0.02)
+    assert expected.feasible and expected.achieved <= 0.02
+    sliders = {g: at.slider(key=W.mitigation_threshold("customer_language", g)).value for g in curves.labels}
+    assert sliders == expected.thresholds
+    assert what_if(curves, sliders).summary["equal_opportunity_range"].value <= 0.02
+
+
+def test_moving_a_group_slider_shows_what_the_engine_computes_for_it():
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
+    keys = {g: W.mitigation_threshold("ethnicity", g) for g in "ABCD"}
+    assert [at.slider(key=k).value for k in keys.values()] == [0.5] * 4  # started at the shared threshold
+    assert "disparate treatment" in at.warning[0].value
+    before_move = metric(at, "Disparate impact (lowest ÷ highest)").value
+    run(at.slider(key=keys["B"]).set_value(0.3712))
+    thresholds = {g: at.slider(key=k).value for g, k in keys.items()}
+    assert thresholds == {"A": 0.5, "B": 0.3712, "C": 0.5, "D": 0.5}
+    curves = curves_of(at, "ethnicity")
+    moved = what_if(curves, thresholds)
+    assert_shows(at, moved, baseline(curves))
+    assert metric(at, "Disparate impact (lowest ÷ highest)").value != before_move
+    assert moved.flips["B"]["to_positive"] > 0 and moved.flips["A"] == {"to_positive": 0, "to_negative": 0}
+    # The score chart draws each group's threshold where the slider is.
+    _, data = charts(at)["score_distribution"]
+    rules = data[data["kind"] == "threshold"]
+    assert dict(zip(rules["group"], rules["threshold"], strict=True)) == thresholds
+
+
+def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "age"})
+    run(at.slider(key=W.mitigation_single("age")).set_value(0.62))
+    run(at.number_input(key=W.MITIGATION_COST_FP).set_value(3.0))
+    curves = curves_of(at, "age")
+    result = what_if(curves, 0.62, cost_fp=3.0, benefit_tp=1.0)
+    assert_shows(at, result, baseline(curves, cost_fp=3.0, benefit_tp=1.0))
+    assert set(group_table(at)["threshold"]) == {0.62}
+    tp, fp = (sum(r["counts"][k] for r in result.groups.values()) for k in ("tp", "fp"))
+    assert metric(at, "Net benefit").value == f"{tp - 3.0 * fp:,.1f}"
+
+
+@pytest.mark.slow
+def test_optimise_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_pass_it():
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    assert at.selectbox(key=W.MITIGATION_CONSTRAINT).value == "four_fifths"
+    assert at.number_input(key=W.MITIGATION_TOLERANCE).value == 0.0
+    assert metric(at, "Disparate impact (lowest ÷ highest)").value == "0.714"  # fails today
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    curves = curves_of(at, "ethnicity")
+    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
+    assert at.radio(key=W.MITIGATION_MODE).value == PER_GROUP
+    sliders = {g: at.slider(key=W.mitigation_threshold("ethnicity", g)).value for g in curves.labels}
+    assert sliders == expected.thresholds
+    shown = what_if(curves, sliders)
+    assert shown.summary["favorable_rate_ratio"].value >= 0.8 and shown.four_fifths_pass
+    assert_shows(at, shown, baseline(curves))
+    assert at.success[0].value.startswith("**Feasible.**")
+    optimised = next(d.value for d in at.dataframe if "constrained" in d.value.columns)
+    assert dict(zip(optimised["group"], optimised["threshold"], strict=True)) == expected.thresholds
+    # Moving a slider afterwards says so, and one click puts the optimiser's thresholds back.
+    run(at.slider(key=W.mitigation_threshold("ethnicity", "A")).set_value(0.7))
+    assert any("moved since" in c.value for c in at.caption)
+    run(at.button(key=W.MITIGATION_APPLY).click())
+    assert at.slider(key=W.mitigation_threshold("ethnicity", "A")).value == expected.thresholds["A"]
+
+
+def test_optimising_when_today_is_already_fairer_says_what_the_optimiser_gives_back():
+    at = mitigation_page()  # gender: today's decisions pass the four-fifths rule with room to spare
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    curves = curves_of(at, "gender")
+    found = optimise(curves, constraint="four_fifths", tolerance=0.0).what_if.summary["favorable_rate_ratio"].value
+    today = baseline(curves).summary["favorable_rate_ratio"].value
+    assert 0.8 <= found < today
+    note = next(i.value for i in at.info if i.value.startswith("Today's decisions already do better"))
+    assert f"({today:.3f} against {found:.3f})" in note
+
+
+@pytest.mark.slow
+def test_an_infeasible_constraint_is_reported_with_the_best_achievable():
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "age"})
+    run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("predictive_parity"))
+    assert at.number_input(key=W.MITIGATION_TOLERANCE).value == 0.02  # the constraint's default tolerance
+    run(at.number_input(key=W.MITIGATION_TOLERANCE).set_value(0.0))
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    expected = optimise(curves_of(at, "age"), constraint="predictive_parity", tolerance=0.0)
+    assert not expected.feasible
+    warning = next(w.value for w in at.warning if "Not feasible" in w.value)
+    assert md(expected.reason) in warning
+    sliders = {g: at.slider(key=W.mitigation_threshold("age", g)).value for g in expected.thresholds}
+    assert sliders == expected.thresholds
+
+
+def test_without_a_label_only_selection_rate_constraints_are_offered_and_the_page_says_why():
+    at = mitigation_page(roles={W.LABEL: "(none)"})
+    assert at.session_state[SPEC].label is None
+    assert at.selectbox(key=W.MITIGATION_CONSTRAINT).options == [
+        "Four-fifths rule (rate ratio ≥ 0.8)",
+        "Demographic parity (selection rates)",
+    ]
+    assert at.selectbox(key=W.MITIGATION_OBJECTIVE).options == ["Stay near today's selection rate"]
+    assert any("no label" in i.value and "Equal opportunity, equalized odds" in i.value for i in at.info)
+    assert not any(m.label in ("Accuracy", "Equalized odds difference", "Net benefit") for m in at.metric)
+    assert W.MITIGATION_COST_FP not in [n.key for n in at.number_input]
+    assert "TPR" not in group_table(at).columns
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    curves = curves_of(at, "gender")
+    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="selection_rate")
+    assert {g: at.slider(key=W.mitigation_threshold("gender", g)).value for g in curves.labels} == expected.thresholds
+    assert expected.what_if.four_fifths_pass
+
+
+@pytest.mark.slow
+def test_without_a_score_the_thresholds_act_on_the_model_score_labelled_as_such(downloads):
+    at = mitigation_page(roles={W.SCORE: "(none)"})
+    df, spec = table_and_spec(at)
+    assert spec.score is None
+    scores = model_scores(df, spec)
+    info = next(i.value for i in at.info if md(MODEL_SCORE_LABEL) in i.value)
+    assert f"**{scores.auc:.3f}**" in info
+    spec_json = json.dumps(charts(at)["score_distribution"][0])
+    assert MODEL_SCORE_LABEL in spec_json  # the score axis names it
+    payload = json.loads(downloads["paritylab-thresholds.json"])
+    assert payload["score"]["label"] == MODEL_SCORE_LABEL
+    assert payload["score"]["model"]["auc"] == pytest.approx(scores.auc)
+    scored_df, scored_spec = scores.apply(df, spec)
+    curves = threshold_curves(scored_df, scored_spec, attribute="gender")
+    shared = at.slider(key=W.mitigation_single("gender")).value
+    assert_shows(at, what_if(curves, shared), baseline(curves))
+
+
+def test_the_downloads_hold_the_engine_output_for_the_thresholds_shown(downloads):
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    df, spec = table_and_spec(at)
+    curves = threshold_curves(df, spec, attribute="ethnicity")
+    expected = optimise(curves, constraint="four_fifths", tolerance=0.0)
+    assert [b.label for b in at.get("download_button")] == ["Download thresholds (JSON)", "Download decisions (CSV)"]
+    payload = json.loads(downloads["paritylab-thresholds.json"])
+    roundtrip = json.loads(json.dumps(what_if(curves, expected.thresholds).to_dict()))
+    assert payload["thresholds"] == {"ethnicity": expected.thresholds}
+    assert payload["after"] == roundtrip
+    assert payload["before"] == json.loads(json.dumps(baseline(curves).to_dict()))
+    assert payload["optimisation"] == json.loads(json.dumps(expected.to_dict()))
+    assert payload["mode"] == "per_group" and payload["score"]["column"] == "model_score"
+    made = downloads["paritylab-decisions.csv"]()
+    assert made == csv_bytes(decision_changes(df, spec, expected.thresholds, attribute="ethnicity"))
+    changes = pd.read_csv(io.BytesIO(made))
+    flips = sum(f["to_positive"] + f["to_negative"] for f in expected.what_if.flips.values())
+    assert int(changes["changed"].sum()) == flips
+
+
+@pytest.mark.slow
+def test_the_retraining_comparison_shows_held_out_figures_beside_in_sample_ones():
+    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    assert not any("held-out rows (" in str(d.value.columns) for d in at.dataframe)
+    run(at.button(key=W.MITIGATION_COMPARE).click())
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert table["method"].iloc[0] == "current decisions"
+    assert "fairlearn ThresholdOptimizer (randomised thresholds)" in set(table["method"])
+    side = next(d.value for d in at.dataframe if "measure" in d.value.columns)
+    assert side.columns[1].startswith("training rows (in sample") and side.columns[2].startswith("held-out rows")
+    _, result = at.session_state[RESULTS]["mitigation_comparison"]
+    ours = result.row("thresholds")
+    assert table["accuracy"].tolist() == pytest.approx([r.accuracy for r in result.rows])
+    assert table["equalized odds difference"].iloc[1] == pytest.approx(ours.equalized_odds_difference)
+    side = side.set_index("measure")
+    assert side.iloc[:, 0]["accuracy"] == pytest.approx(ours.in_sample["accuracy"])
+    assert side.iloc[:, 1]["disparate impact (lowest vs reference)"] == pytest.approx(ours.disparate_impact)
+    per_row = side.loc["net benefit per row"]
+    assert per_row.tolist() == pytest.approx(
+        [ours.in_sample["utility"] / result.train_rows, ours.utility / result.test_rows]
+    )
+    # The result stays on the page when something else changes.
+    run(at.slider(key=W.mitigation_single("ethnicity")).set_value(0.55))
+    assert any("method" in d.value.columns for d in at.dataframe)
+
+
+LINK, IMAGE = "[x](javascript:alert(1))", "![i](https://example.org/p.png)"
+
+
+def test_group_names_from_the_data_are_escaped_in_labels_and_text():
+    lines = ["sex,score,decision"] + [
+        f'"{["F", LINK, IMAGE][i % 3]}",{(i * 37 % 100) / 100:.2f},{"go" if (i * 37 % 100) >= 50 else "stop"}'
+        for i in range(300)
+    ]
+    at = new_app(timeout=120)
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("upload.csv", ("\n".join(lines) + "\n").encode(), "text/csv")))
+    roles = {W.DECISION: "decision", W.LABEL: "(none)", W.SCORE: "score"}
+    for key, value in roles.items():
+        run(at.selectbox(key=key).set_value(value))
+    run(at.multiselect(key=W.POSITIVE).set_value(["go"]))
+    run(at.multiselect(key=W.PROTECTED).set_value(["sex"]))
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page(MITIGATION)
+    run(at)
+    run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
+    labels = [sl.label for sl in at.slider]
+    assert md(f"{LINK} (100 rows)") in labels and md(f"{IMAGE} (100 rows)") in labels
+    shown = labels + [
+        e.value for kind in ("markdown", "caption", "info", "warning", "success") for e in getattr(at, kind)
+    ]
+    assert not any("](javascript:" in t or "![i](" in t for t in shown)
+    assert set(group_table(at)["group"]) == {"F", LINK, IMAGE}  # a dataframe shows them as plain text
