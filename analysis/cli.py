@@ -27,6 +27,7 @@ examples:
   python -m analysis audit loans.csv --decision approved --positive Y --label repaid --label-positive 1 \\
       --score model_score --protected age --bins age=25,40,60 --reference age=25-40 --json audit.json
   python -m analysis audit tickets.csv --spec tickets-spec.json --json - --fail-below-di 0.8
+  python -m analysis audit loans.csv --spec loans-spec.json --json audit.json --html audit.html
   python -m analysis audit scores.csv --score risk --threshold 0.7 --unfavorable --protected race
 
 Options given on the command line override the same fields of --spec.
@@ -51,6 +52,7 @@ NO_SPEC = (
 BAD_PAIR = "{flag} expects COLUMN=VALUE (e.g. {example}), got {got!r}."
 BAD_BINS = "--bins for '{column}' expects numbers separated by commas (e.g. --bins age=25,40,60), got {got!r}."
 NOT_PROTECTED = "{flag} names column '{column}', which is not a protected attribute; add --protected {column}."
+ONE_STDOUT = "Only one of --json and --html can go to standard output (-); write the other to a file."
 CANNOT_WRITE = "Cannot write {path}: {reason}. Choose a writable path, or --json - for standard output."
 GATE_DI = (
     "Gate breached: disparate impact for '{name}' is {value:.3f} (lowest group {group}), "
@@ -145,6 +147,11 @@ def _audit_parser(commands: Any) -> None:
     )
     out = audit.add_argument_group("output and gates")
     out.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
+    out.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write the self-contained HTML report to PATH (opens offline; personal-data columns left out)",
+    )
     out.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default 0.95)")
     out.add_argument(
         "--fail-below-di",
@@ -368,6 +375,8 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from analysis.audit import audit
     from analysis.loading import load_table
 
+    if args.json == "-" and args.html == "-":
+        raise SpecError(ONE_STDOUT)
     table = load_table(args.data)
     spec = _spec_from_args(args, table.report.name, table.data)
     _warn_other_data(spec, table.report, args.spec, stderr)
@@ -380,7 +389,11 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     )
     if args.json:
         _write(result.to_json(), args.json, stdout)
-    if args.json != "-":
+    if args.html:
+        from analysis.report import render_html
+
+        _write(render_html(result, load_report=table.report), args.html, stdout)
+    if "-" not in (args.json, args.html):
         stdout.write(_summary_text(result))
     breaches = _gates(result, args)
     for message in breaches:

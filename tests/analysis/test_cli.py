@@ -1,5 +1,6 @@
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,24 @@ def test_bad_option_value_is_bad_input():
     code, out, err = run([*LOAN_ARGS, "--confidence", "95"])
     assert (code, out) == (2, "")
     assert "confidence must be a number between 0 and 1, got 95.0" in err
+
+
+def test_html_report_from_the_command_line_is_the_engines_report(tmp_path):
+    from analysis.loading import load_table
+    from analysis.report import render_html
+
+    target = tmp_path / "report.html"
+    code, out, err = run([*LOAN_ARGS, "--json", str(tmp_path / "a.json"), "--html", str(target)])
+    assert (code, err) == (0, "") and out.startswith("ParityLab audit of")
+    html = target.read_text(encoding="utf-8")
+    result = AuditResult.from_json((tmp_path / "a.json").read_text())
+    expected = render_html(result, load_report=load_table(LOANS).report)
+    # Identical but for the moment each was made.
+    strip = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|\+00:00)?")
+    assert strip.sub("T", html) == strip.sub("T", expected)
+    assert result.dataset.sha256 in html and "default-src 'none'" in html
+
+
+def test_json_and_html_cannot_both_go_to_standard_output():
+    code, out, err = run([*LOAN_ARGS, "--json", "-", "--html", "-"])
+    assert (code, out) == (2, "") and "Only one of --json and --html" in err
