@@ -59,7 +59,7 @@ from analysis.counts import (
     scored_rows,
 )
 from analysis.errors import ParityLabError, SpecError
-from analysis.groups import MISSING_GROUP, encode_groups
+from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -72,7 +72,7 @@ from analysis.stats import (
     two_proportion_test,
     wilson_interval,
 )
-from analysis.validation import validate_spec
+from analysis.validation import _validate_and_encode
 from analysis.values import value_key
 
 __all__ = [
@@ -1422,9 +1422,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _groupings(df: pd.DataFrame, spec: AuditSpec) -> tuple[list[Grouping], list[Grouping]]:
+def _groupings(
+    df: pd.DataFrame, spec: AuditSpec, encoded: dict[str, GroupCodes] | None = None
+) -> tuple[list[Grouping], list[Grouping]]:
+    encoded = encoded or {}
     singles = [
-        Grouping.from_codes(encode_groups(df[a.column], bins=a.bins, quantiles=a.quantiles)) for a in spec.protected
+        Grouping.from_codes(
+            encoded[a.column]
+            if a.column in encoded
+            else encode_groups(df[a.column], bins=a.bins, quantiles=a.quantiles)
+        )
+        for a in spec.protected
     ]
     by_column = {g.name: g for g in singles}
     crossed = [intersect([by_column[c] for c in names]) for names in spec.intersection_sets()]
@@ -1493,13 +1501,13 @@ def audit(
         min_cell_size=min_cell_size,
     )
     created_at = _now()
-    validation = validate_spec(df, spec, dataset_sha256=dataset_sha256)
+    validation, encoded = _validate_and_encode(df, spec, dataset_sha256=dataset_sha256)
     validation.raise_for_errors()
     state = outcomes(df, spec)
     if not state.decided.any():
         raise SpecError(NO_DECISIONS.format(column=spec.decision or spec.score))
     words = _words(spec, confidence)
-    singles, crossed = _groupings(df, spec)
+    singles, crossed = _groupings(df, spec, encoded)
     named = {a.column: a.reference for a in spec.protected}
     drafts = [_draft(g, state, spec, options, words, named=named[g.name]) for g in singles]
     drafts += [_draft(g, state, spec, options, words) for g in crossed]

@@ -28,7 +28,7 @@ from analysis.counts import Grouping, outcomes
 from analysis.errors import SpecError
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
-from analysis.validation import validate_spec
+from analysis.validation import _validate_and_encode
 from analysis.values import matches_any
 
 __all__ = [
@@ -266,9 +266,12 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     """
     if spec.score is None:
         raise SpecError(NEEDS_SCORE)
-    validate_spec(df, spec).raise_for_errors()
+    validation, encoded = _validate_and_encode(df, spec)
+    validation.raise_for_errors()
     attr = _attribute(spec, attribute)
-    groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
+    groups = encoded.get(attr.column)
+    if groups is None:
+        groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
     scores = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
     scored = np.isfinite(scores)
     if not scored.any():

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from analysis.errors import SpecError
-from analysis.groups import MISSING_GROUP, encode_groups, quantile_edges
+from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import distinct_keys, value_key
 
@@ -230,6 +230,7 @@ class _Checker:
         self.columns = [str(c) for c in df.columns]
         self.problems: list[Problem] = []
         self.group_sizes: dict[str, dict[str, int]] = {}
+        self.encoded: dict[str, GroupCodes] = {}  # kept so the audit does not encode each attribute again
 
     def add(self, severity: str, field: str, message: str, fix: str, column: str | None = None) -> None:
         self.problems.append(Problem(severity, field, message, fix, column))  # type: ignore[arg-type]
@@ -414,6 +415,7 @@ class _Checker:
             return
         sizes = groups.sizes()
         self.group_sizes[column] = sizes
+        self.encoded[column] = groups
         self.check_groups(attr, sizes, groups.missing_count)
 
     def check_groups(self, attr: ProtectedAttribute, sizes: dict[str, int], missing: int) -> None:
@@ -526,6 +528,14 @@ def validate_spec(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | No
         attribute. Never raises for a problem of the spec; call
         :meth:`SpecValidation.raise_for_errors` to turn errors into a :class:`SpecError`.
     """
+    return _validate_and_encode(df, spec, dataset_sha256=dataset_sha256)[0]
+
+
+def _validate_and_encode(
+    df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None
+) -> tuple[SpecValidation, dict[str, GroupCodes]]:
+    """:func:`validate_spec`, plus the group codes of each protected attribute it encoded (by column)."""
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
-    return _Checker(df, spec, dataset_sha256).run()
+    checker = _Checker(df, spec, dataset_sha256)
+    return checker.run(), checker.encoded
