@@ -186,4 +186,3 @@ def mitigation_comparison(
         cost_fp=cost_fp,
         benefit_tp=benefit_tp,
     )
-
