@@ -420,9 +420,12 @@ def count_scores(grouping: Grouping, scored: ScoredRows) -> ScoreCounts:
     def table(weights: np.ndarray | None) -> np.ndarray:
         return np.bincount(index, weights=weights, minlength=math.prod(shape)).reshape(shape)
 
-    n, score, square = table(None), table(scored.scores), table(scored.scores * scored.scores)
-    # Σ(s − y)² = Σs² − 2Σ_{y=1} s + Σy, with y in {0, 1}.
-    squared_error = (square.sum(axis=2) - 2 * score[:, :, 1] + n[:, :, 1]).sum(axis=1)
+    # Scores beyond ~1e154 overflow s²; the Brier score is reported only for scores in [0, 1]
+    # (audit marks it undefined otherwise), so the overflow needs no warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        n, score, square = table(None), table(scored.scores), table(scored.scores * scored.scores)
+        # Σ(s − y)² = Σs² − 2Σ_{y=1} s + Σy, with y in {0, 1}.
+        squared_error = (square.sum(axis=2) - 2 * score[:, :, 1] + n[:, :, 1]).sum(axis=1)
     return ScoreCounts(
         n=n.sum(axis=(1, 2)),
         positives=n[:, :, 1].sum(axis=1),

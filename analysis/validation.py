@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from analysis.errors import SpecError
@@ -356,9 +357,11 @@ class _Checker:
     def check_score(self) -> None:
         spec = self.spec
         series = self.df[spec.score]
+        if not pd.api.types.is_numeric_dtype(series.dtype) and _only_numbers(series):
+            series = pd.to_numeric(series)  # an object column of Python numbers (a DataFrame built in code)
         if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
             numbers = pd.to_numeric(series, errors="coerce")
-            bad = series[numbers.isna() & series.notna()]
+            bad = series[(numbers.isna() & series.notna()) | series.map(_is_bool)]
             examples = _show([str(v) for v in pd.unique(bad)][:3])
             self.add(
                 "error",
@@ -506,6 +509,16 @@ class _Checker:
                 ONE_VALUE_FEATURE_FIX,
                 column,
             )
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _only_numbers(series: pd.Series) -> bool:
+    """Whether every non-missing value is a real number (not text, not a boolean)."""
+    values = series.dropna()
+    return all(isinstance(v, (int, float, np.number)) and not _is_bool(v) for v in values)
 
 
 def validate_spec(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> SpecValidation:

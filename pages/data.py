@@ -39,6 +39,7 @@ def choose_dataset() -> None:
         current = state.dataset()
         if current is None or current.key != f"sample:{title}":
             state.set_dataset(Dataset(cached.load_sample(title), "sample", f"sample:{title}"))
+            st.rerun()  # the sidebar, drawn before this page, shows the new dataset
 
 
 def upload_file() -> None:
@@ -77,6 +78,7 @@ def upload_file() -> None:
         state.set_load_error(str(exc))
         return
     state.set_dataset(Dataset(table, "upload", key))
+    st.rerun()  # the sidebar, drawn before this page, shows the new dataset
 
 
 def upload_problem(name: str, size: int) -> str | None:
@@ -87,7 +89,8 @@ def upload_problem(name: str, size: int) -> str | None:
         return f"'{name}' is a .{suffix or '(no extension)'} file; ParityLab reads {allowed}. Export it as CSV."
     if size > DEFAULT_MAX_BYTES:
         return (
-            f"'{name}' is {size / 1e6:,.1f} MB; the limit is {DEFAULT_MAX_BYTES / 1e6:,.0f} MB. "
+            # MB as Streamlit's uploader counts them (2**20 bytes), so the limit reads "200 MB" in both places.
+            f"'{name}' is {size / 2**20:,.1f} MB; the limit is {DEFAULT_MAX_BYTES / 2**20:,.0f} MB. "
             "Upload a sample of the rows, or use the command line for larger files."
         )
     return None

@@ -233,7 +233,7 @@ def small_upload_limit(monkeypatch):
     """Lower the loader's byte limit, which pages/data.py reads on each run, so 'oversized' is about 1 MB."""
     import analysis.loading
 
-    monkeypatch.setattr(analysis.loading, "DEFAULT_MAX_BYTES", 1_000_000)
+    monkeypatch.setattr(analysis.loading, "DEFAULT_MAX_BYTES", 2**20)
 
 
 def apptest_upload(name: str, data: bytes):
@@ -267,7 +267,7 @@ def test_the_app_refuses_an_oversized_upload_server_side(small_upload_limit, nav
     assert 1_150_000 < len(data) < 1_350_000
     at = apptest_upload("big.csv", data)
     errors = [e.value.replace("\\", "") for e in at.error]  # shown through md(): Markdown-escaped
-    assert any("'big.csv' is 1.3 MB; the limit is 1 MB" in e for e in errors), errors
+    assert any("'big.csv' is 1.2 MB; the limit is 1 MB" in e for e in errors), errors  # MB of 2**20 bytes
     # Nothing was loaded: the sample stays.
     assert any("Still working with" in c.value for c in at.caption)
 

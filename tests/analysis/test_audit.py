@@ -845,3 +845,15 @@ def test_options_are_keyword_only_and_checked(loans):
     assert b.ci_low < wider.ci_low and b.ci_high > wider.ci_high
     assert "99% CI" in result.attributes["ethnicity"].findings[0].text
     assert "below the 0.75 threshold" in result.attributes["ethnicity"].findings[0].text
+
+
+def test_huge_scores_leave_the_brier_score_undefined_without_a_warning():
+    df = pd.DataFrame(
+        {"g": ["a", "b"] * 20, "d": [1, 0] * 20, "y": [1, 1, 0, 0] * 10, "s": [1e308, 0.5, 1e200, 0.2] * 10}
+    )
+    spec = AuditSpec(decision="d", positive=(1,), label="y", label_positive=(1,), score="s", protected=("g",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = audit(df, spec)
+    brier = result.attributes["g"].groups["a"].metrics["brier"]
+    assert brier.value is None and brier.reason

@@ -178,3 +178,18 @@ def test_to_dict_is_json_safe(loans):
 def test_rejects_non_dataframes():
     with pytest.raises(SpecError, match="expects a pandas DataFrame, got list"):
         validate_spec([1, 2], spec())
+
+
+def test_an_object_column_of_python_numbers_is_a_usable_score():
+    df = pd.DataFrame(
+        {
+            "g": ["a", "b"] * 50,
+            "d": [1, 0, 0, 1] * 25,
+            "s": pd.Series([0.1, 0.5, None, 0.9] * 25, dtype=object),
+        }
+    )
+    spec = AuditSpec(decision="d", positive=(1,), score="s", protected=("g",))
+    assert validate_spec(df, spec).errors == ()
+    df["s"] = pd.Series([True, False, None, True] * 25, dtype=object)
+    (problem,) = validate_spec(df, spec).errors
+    assert problem.message == "The score column 's' must hold numbers, but it has text such as ['True', 'False']."
