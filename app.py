@@ -9,13 +9,16 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import ParityLabError
-from ui import cached, state
+from ui import cached, memory, state
 from ui.state import Dataset
 from ui.text import md
 
 DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
 
 st.set_page_config(page_title="ParityLab", page_icon="⚖️", layout="wide")
+# Closed sessions' DataFrames sit in reference cycles and freed memory stays in Arrow's and malloc's pools:
+# a background thread gives it back to the OS (started once per server process).
+memory.start_janitor()
 
 
 def ensure_dataset() -> None:

@@ -11,7 +11,7 @@ to the session), confirms the suggested roles and opens the Fairness page. It pr
 - isolation: the tokens each session's pages contain (its own, never another session's),
 - RSS after the sessions are closed: a few seconds later, and after Streamlit drops disconnected sessions
   (``server.disconnectedSessionTTL``, 120 s by default; the expiry is lazy, so a fresh session is opened to
-  trigger it).
+  trigger it), then up to 40 s for the app's memory janitor (``ui/memory.py``) to give the memory back.
 
     python benchmarks/sessions.py                         # 20 sessions × ~20 MB files
     python benchmarks/sessions.py --sessions 3 --rows 5000 --ttl 10
@@ -44,6 +44,8 @@ STEP_TIMEOUT_MS = 900_000
 TOKEN_RE = re.compile(r"iso\d{3}q")
 UPLOAD_KEY = "upload"  # ui.state.W.UPLOAD
 FEATURES_EXPANDER = "Features, identifiers and personal data"
+# ui/memory.py checks every CHECK_EVERY_S and releases at most once per MIN_GAP_S: wait for one release.
+RELEASE_WAIT_S = 40.0
 
 
 # ---------------------------------------------------------------- the files
@@ -311,7 +313,7 @@ def run(sessions: int, rows: int, ttl: int, settle: float, folder: Path, waves: 
             peak = sampler.stop()
             time.sleep(max(0.0, ttl + 5 - settle))
             asyncio.run(poke(server.url))
-            time.sleep(settle)
+            time.sleep(max(settle, RELEASE_WAIT_S))  # the app's memory janitor (ui/memory.py) runs in that time
             after_ttl = tree_rss_mb(pid)
             figures.append(
                 RunFigures(
