@@ -175,13 +175,19 @@ def confirm_roles(page) -> None:
     """Click 'Confirm roles' on the Data page and wait for the confirmation."""
     from playwright.sync_api import expect
 
+    wait_for_app(page)  # not mid-rerun, when the old run's button can still be in the page too
     page.get_by_role("button", name="Confirm roles").click()
     wait_for_app(page)
     expect(page.get_by_text("These roles are confirmed for the audit.")).to_be_visible()
 
 
 def open_expander(page, title: str) -> None:
-    """Expand an ``st.expander`` by its title (its content is only in the page once it is open)."""
+    """Expand an ``st.expander`` by its title (its content is only in the page once it is open).
+
+    Waits for the app first: during a rerun (e.g. the one after an upload) the old run's expander and the
+    new one can both be in the page.
+    """
+    wait_for_app(page)
     page.get_by_test_id("stExpander").get_by_text(title, exact=True).click()
     page.wait_for_timeout(200)
 
