@@ -77,6 +77,8 @@ from analysis.values import value_key
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
+    "METRIC_NAMES",
+    "RATE_DENOMINATORS",
     "AttributeAudit",
     "AuditOptions",
     "AuditResult",
@@ -130,6 +132,52 @@ TESTED_RATE = {
     "statistical_parity_difference": "favorable_rate",
     "equal_opportunity_difference": "tpr",
     "fpr_difference": "fpr",
+}
+
+# Plain names of every metric and summary, as the app, the report and the exports show them.
+METRIC_NAMES: dict[str, str] = {
+    "selection_rate": "selection rate",
+    "favorable_rate": "favourable rate",
+    "base_rate": "base rate",
+    "tpr": "TPR",
+    "fpr": "FPR",
+    "tnr": "TNR",
+    "fnr": "FNR",
+    "precision": "precision",
+    "npv": "NPV",
+    "fdr": "FDR",
+    "for": "FOR",
+    "accuracy": "accuracy",
+    "auc": "AUC",
+    "brier": "Brier score",
+    "calibration": "calibration",
+    "disparate_impact": "disparate impact",
+    "statistical_parity_difference": "statistical parity difference",
+    "equal_opportunity_difference": "equal opportunity difference (TPR)",
+    "fpr_difference": "FPR difference",
+    "average_odds_difference": "average odds difference",
+    "predictive_parity_difference": "predictive parity difference",
+    "equalized_odds_difference": "equalized odds difference",
+    "equalized_odds_ratio": "equalized odds ratio",
+    "disparate_impact_min": "lowest disparate impact",
+    "favorable_rate_ratio": "favourable rate ratio (lowest / highest)",
+    "demographic_parity_difference": "demographic parity difference",
+    "demographic_parity_ratio": "demographic parity ratio",
+}
+# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
+RATE_DENOMINATORS: dict[str, tuple[str, ...]] = {
+    "selection_rate": ("n",),
+    "favorable_rate": ("n",),
+    "base_rate": ("tp", "fp", "tn", "fn"),
+    "accuracy": ("tp", "fp", "tn", "fn"),
+    "tpr": ("tp", "fn"),
+    "fnr": ("tp", "fn"),
+    "fpr": ("fp", "tn"),
+    "tnr": ("fp", "tn"),
+    "precision": ("tp", "fp"),
+    "fdr": ("tp", "fp"),
+    "npv": ("tn", "fn"),
+    "for": ("tn", "fn"),
 }
 
 OK = "ok"

@@ -29,7 +29,7 @@ import pandas as pd
 from analysis.audit import audit
 from analysis.counts import outcomes
 from analysis.errors import ParityLabError, SpecError
-from analysis.explain import MAX_TRAIN_ROWS, SURROGATE_PARAMS, THREADS, _feature_columns, _fit, _prep
+from analysis.explain import MAX_TRAIN_ROWS, RECOVER_PARAMS, SURROGATE_PARAMS, THREADS, _feature_columns, _fit, _prep
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.thresholds import (
@@ -66,16 +66,7 @@ DEFAULT_FOLDS = 5
 EG_MAX_ROWS = 20_000
 EG_MAX_ITER = 20
 EG_MIN_EPS = 0.01
-EG_PARAMS = {
-    "n_estimators": 30,
-    "num_leaves": 15,
-    "learning_rate": 0.2,
-    "min_child_samples": 20,
-    "deterministic": True,
-    "force_row_wise": True,
-    "n_jobs": 1,
-    "verbose": -1,
-}
+EG_PARAMS = RECOVER_PARAMS  # the small, fast LightGBM explain.py uses; ExponentiatedGradient fits it ~20 times
 FAIRLEARN_CONSTRAINT = {
     "demographic_parity": "demographic_parity",
     "four_fifths": "demographic_parity",

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.audit import METRIC_NAMES, RATE_DENOMINATORS, AttributeAudit, AuditResult, GroupMetrics, MetricValue
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
 
@@ -90,51 +90,7 @@ MITIGATION_SETTINGS = (
     "thresholds_reason",
 )
 
-METRIC_NAMES = {
-    "selection_rate": "selection rate",
-    "favorable_rate": "favourable rate",
-    "base_rate": "base rate",
-    "tpr": "TPR",
-    "fpr": "FPR",
-    "tnr": "TNR",
-    "fnr": "FNR",
-    "precision": "precision",
-    "npv": "NPV",
-    "fdr": "FDR",
-    "for": "FOR",
-    "accuracy": "accuracy",
-    "auc": "AUC",
-    "brier": "Brier score",
-    "calibration": "calibration",
-    "disparate_impact": "disparate impact",
-    "statistical_parity_difference": "statistical parity difference",
-    "equal_opportunity_difference": "equal opportunity difference (TPR)",
-    "fpr_difference": "FPR difference",
-    "average_odds_difference": "average odds difference",
-    "predictive_parity_difference": "predictive parity difference",
-    "equalized_odds_difference": "equalized odds difference",
-    "equalized_odds_ratio": "equalized odds ratio",
-    "disparate_impact_min": "lowest disparate impact",
-    "favorable_rate_ratio": "favourable rate ratio (lowest / highest)",
-    "demographic_parity_difference": "demographic parity difference",
-    "demographic_parity_ratio": "demographic parity ratio",
-}
 
-# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
-DENOMINATORS = {
-    "selection_rate": ("n",),
-    "favorable_rate": ("n",),
-    "base_rate": ("tp", "fp", "tn", "fn"),
-    "accuracy": ("tp", "fp", "tn", "fn"),
-    "tpr": ("tp", "fn"),
-    "fnr": ("tp", "fn"),
-    "fpr": ("fp", "tn"),
-    "tnr": ("fp", "tn"),
-    "precision": ("tp", "fp"),
-    "fdr": ("tp", "fp"),
-    "npv": ("tn", "fn"),
-    "for": ("tn", "fn"),
-}
 TABLE_RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc")
 ROLE_COLORS = {"reference group": "#1f4e9c", "compared": "#5b8fd6", "too small to conclude": "#b0b0b0"}
 ERROR_RATES = {"tpr": "TPR (true positive rate)", "fpr": "FPR (false positive rate)"}
@@ -190,8 +146,8 @@ def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> s
         return "—"
     if m.value is not None:
         return _interval(m)
-    if name in DENOMINATORS:
-        return UNDEFINED.format(n=sum(counts.get(c, 0) for c in DENOMINATORS[name]))
+    if name in RATE_DENOMINATORS:
+        return UNDEFINED.format(n=sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name]))
     return m.reason or "undefined"
 
 

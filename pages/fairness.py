@@ -7,11 +7,19 @@ from collections.abc import Mapping
 import pandas as pd
 import streamlit as st
 
-from analysis import AuditSpec, ParityLabError
-from analysis.audit import COMPARISONS, AttributeAudit, AuditOptions, AuditResult, MetricValue
+from analysis import AuditSpec
+from analysis.audit import (
+    COMPARISONS,
+    METRIC_NAMES,
+    RATE_DENOMINATORS,
+    AttributeAudit,
+    AuditOptions,
+    AuditResult,
+    MetricValue,
+)
 from analysis.values import value_key
-from ui import cached, charts, state
-from ui.frame import require_spec
+from ui import charts
+from ui.frame import require_spec, run_audit
 from ui.state import W
 from ui.text import md
 
@@ -21,48 +29,6 @@ NOTHING_YET = (
 
 CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
 INTERSECTIONS = "Intersections"
-
-METRIC_NAMES = {
-    "selection_rate": "selection rate",
-    "favorable_rate": "favourable rate",
-    "base_rate": "base rate",
-    "tpr": "TPR",
-    "fpr": "FPR",
-    "tnr": "TNR",
-    "fnr": "FNR",
-    "precision": "precision",
-    "npv": "NPV",
-    "fdr": "FDR",
-    "for": "FOR",
-    "accuracy": "accuracy",
-    "auc": "AUC",
-    "brier": "Brier score",
-    "calibration": "calibration",
-    "disparate_impact": "disparate impact",
-    "statistical_parity_difference": "statistical parity difference",
-    "equal_opportunity_difference": "equal opportunity difference (TPR)",
-    "fpr_difference": "FPR difference",
-    "average_odds_difference": "average odds difference",
-    "predictive_parity_difference": "predictive parity difference",
-    "equalized_odds_difference": "equalized odds difference",
-    "equalized_odds_ratio": "equalized odds ratio",
-}
-
-# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
-DENOMINATORS = {
-    "selection_rate": ("n",),
-    "favorable_rate": ("n",),
-    "base_rate": ("tp", "fp", "tn", "fn"),
-    "accuracy": ("tp", "fp", "tn", "fn"),
-    "tpr": ("tp", "fn"),
-    "fnr": ("tp", "fn"),
-    "fpr": ("fp", "tn"),
-    "tnr": ("fp", "tn"),
-    "precision": ("tp", "fp"),
-    "fdr": ("tp", "fp"),
-    "npv": ("tn", "fn"),
-    "for": ("tn", "fn"),
-}
 
 # Metric → (title, what it means, when it matters).
 GLOSSARY = {
@@ -177,8 +143,8 @@ def rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> st
         return None
     if m.value is not None:
         return interval(m)
-    if name in DENOMINATORS:
-        return f"undefined (n={sum(counts.get(c, 0) for c in DENOMINATORS[name]):,})"
+    if name in RATE_DENOMINATORS:
+        return f"undefined (n={sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name]):,})"
     return m.reason or "undefined"
 
 
@@ -516,14 +482,6 @@ def intersections_section(result: AuditResult) -> None:
 
 
 # ---------------------------------------------------------------- page frame
-
-
-def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
-    try:
-        return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
-    except ParityLabError as exc:
-        st.error(md(str(exc)))
-        st.stop()
 
 
 def show_scope(result: AuditResult) -> None:

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
+from analysis.audit import RATE_DENOMINATORS
 from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores
 from analysis.thresholds import Optimisation, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
@@ -69,15 +70,6 @@ AUTO_FRONTIER_ROWS = 200_000
 COMPARE_SECONDS_PER_UNIT = 1.5e-4
 KEEP = {"persist_state": "session"}
 
-DENOMINATORS = {
-    "selection_rate": ("n",),
-    "favorable_rate": ("n",),
-    "tpr": ("tp", "fn"),
-    "fpr": ("fp", "tn"),
-    "precision": ("tp", "fp"),
-    "accuracy": ("tp", "fp", "tn", "fn"),
-}
-
 DISPARATE_TREATMENT = (
     "**A threshold per group uses the protected attribute at decision time.** Each person is judged by the rule "
     "of their group, which is disparate treatment: in US lending (ECOA, Regulation B) and hiring (Title VII "
@@ -120,7 +112,7 @@ def rate_cell(record: dict[str, Any], name: str) -> str | None:
         return None
     if metric.value is not None:
         return f"{metric.value:.3f}"
-    return f"undefined (n={sum(record['counts'].get(c, 0) for c in DENOMINATORS[name]):,})"
+    return f"undefined (n={sum(record['counts'].get(c, 0) for c in RATE_DENOMINATORS[name]):,})"
 
 
 def value(result: WhatIf, key: str) -> float | None:

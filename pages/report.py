@@ -14,7 +14,7 @@ from analysis.audit import AuditResult
 from analysis.compare import AuditComparison, compare_audits, render_comparison_html
 from analysis.report import metrics_csv, render_html, verdict, without_pii
 from ui import cached, state
-from ui.frame import require_spec
+from ui.frame import require_spec, run_audit
 from ui.state import W
 from ui.text import md
 
@@ -46,14 +46,6 @@ CHANGE_COLUMNS = [
 
 
 # ---------------------------------------------------------------- inputs
-
-
-def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
-    try:
-        return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
-    except ParityLabError as exc:
-        st.error(md(str(exc)))
-        st.stop()
 
 
 def read_result(file) -> AuditResult | None:

@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.audit import AttributeAudit, MetricValue
+from analysis.audit import RATE_DENOMINATORS, AttributeAudit, MetricValue
 
 __all__ = [
     "ROLES",
@@ -822,7 +822,6 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
 
 
 RATE_TITLES = {"selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR"}
-RATE_DENOMINATORS = {"selection_rate": ("n",), "tpr": ("tp", "fn"), "fpr": ("fp", "tn")}
 
 
 def threshold_rates_data(current: Any, before: Any) -> pd.DataFrame:

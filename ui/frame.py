@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import AuditSpec
-from ui import state
+from analysis import AuditSpec, ParityLabError
+from analysis.audit import AuditResult
+from ui import cached, state
+from ui.text import md
 
-__all__ = ["require_spec"]
+__all__ = ["require_spec", "run_audit"]
 
 
 def require_spec(nothing_yet: str) -> tuple[state.Dataset, AuditSpec]:
@@ -18,3 +20,12 @@ def require_spec(nothing_yet: str) -> tuple[state.Dataset, AuditSpec]:
         st.page_link("pages/data.py", label="Go to the Data page", icon="📄")
         st.stop()
     return data, spec
+
+
+def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
+    """The (cached) audit of the dataset under its spec; a ParityLab error is shown and stops the page."""
+    try:
+        return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
+    except ParityLabError as exc:
+        st.error(md(str(exc)))
+        st.stop()
