@@ -94,6 +94,7 @@ __all__ = [
     "audit",
     "dataset_sha256",
     "library_versions",
+    "rate_denominator",
 ]
 
 AUDIT_SCHEMA_VERSION = 1
@@ -214,6 +215,11 @@ REASON_NOT_PROBABILITY = "undefined: scores outside [0, 1] are not probabilities
 REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
 REASON_ALL_ZERO = "{rate} is 0 in every group: the groups are equal, so the ratio is 1 (as fairlearn counts it)"
 REASON_SUPPRESSED = "fewer than {minimum} rows: suppressed from charts and exports"
+
+
+def rate_denominator(name: str, counts: dict[str, int]) -> int:
+    """The rows in rate ``name``'s denominator, from a group's confusion counts (to say "undefined (n=0)")."""
+    return sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name])
 
 
 def _number(value: object) -> float | None:

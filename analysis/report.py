@@ -31,7 +31,15 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.audit import METRIC_NAMES, RATE_DENOMINATORS, AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.audit import (
+    METRIC_NAMES,
+    RATE_DENOMINATORS,
+    AttributeAudit,
+    AuditResult,
+    GroupMetrics,
+    MetricValue,
+    rate_denominator,
+)
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
 
@@ -147,7 +155,7 @@ def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> s
     if m.value is not None:
         return _interval(m)
     if name in RATE_DENOMINATORS:
-        return UNDEFINED.format(n=sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name]))
+        return UNDEFINED.format(n=rate_denominator(name, counts))
     return m.reason or "undefined"
 
 

@@ -16,6 +16,7 @@ from analysis.audit import (
     AuditOptions,
     AuditResult,
     MetricValue,
+    rate_denominator,
 )
 from analysis.values import value_key
 from ui import charts
@@ -144,7 +145,7 @@ def rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> st
     if m.value is not None:
         return interval(m)
     if name in RATE_DENOMINATORS:
-        return f"undefined (n={sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name]):,})"
+        return f"undefined (n={rate_denominator(name, counts):,})"
     return m.reason or "undefined"
 
 

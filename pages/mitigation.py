@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
-from analysis.audit import RATE_DENOMINATORS
+from analysis.audit import rate_denominator
 from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores
 from analysis.thresholds import Optimisation, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
@@ -112,7 +112,7 @@ def rate_cell(record: dict[str, Any], name: str) -> str | None:
         return None
     if metric.value is not None:
         return f"{metric.value:.3f}"
-    return f"undefined (n={sum(record['counts'].get(c, 0) for c in RATE_DENOMINATORS[name]):,})"
+    return f"undefined (n={rate_denominator(name, record['counts']):,})"
 
 
 def value(result: WhatIf, key: str) -> float | None:

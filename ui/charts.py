@@ -17,7 +17,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.audit import RATE_DENOMINATORS, AttributeAudit, MetricValue
+from analysis.audit import AttributeAudit, MetricValue, rate_denominator
 
 __all__ = [
     "ROLES",
@@ -833,7 +833,7 @@ def threshold_rates_data(current: Any, before: Any) -> pd.DataFrame:
             for group, record in result.groups.items():
                 if name not in record["metrics"]:
                     continue
-                n = sum(record["counts"].get(c, 0) for c in RATE_DENOMINATORS[name])
+                n = rate_denominator(name, record["counts"])
                 rows.append(
                     {"group": group, "rate": title, "decisions": decisions, "value": record["metrics"][name].value}
                     | {"n": n}
