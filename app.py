@@ -33,31 +33,33 @@ def ensure_dataset() -> None:
 
 
 def sidebar() -> None:
-    with st.sidebar:
-        st.markdown("### ⚖️ ParityLab")
-        st.caption("Runs on this machine. Sends nothing anywhere.")
-        data = state.dataset()
-        if data is None:
-            st.write("No dataset loaded.")
-            return
-        report = data.table.report
-        st.markdown(f"**Dataset:** {md(data.name)}")
-        st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…")
-        spec = state.spec()
-        if spec is None:
-            st.caption("Roles not confirmed yet: confirm them on the Data page.")
-            return
-        positive = ", ".join(md(v) for v in spec.positive) or "—"
-        target = md(spec.decision) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
-        lines = [f"**Decision:** {target} (positive: {positive})"]
-        if spec.label:
-            lines.append(f"**Label:** {md(spec.label)}")
-        lines.append("**Protected:** " + ", ".join(md(c) for c in spec.protected_columns))
-        st.markdown("  \n".join(lines))
+    """The shared sidebar: the dataset and the confirmed roles (called inside the sidebar's slot)."""
+    st.markdown("### ⚖️ ParityLab")
+    st.caption("Runs on this machine. Sends nothing anywhere.")
+    data = state.dataset()
+    if data is None:
+        st.write("No dataset loaded.")
+        return
+    report = data.table.report
+    st.markdown(f"**Dataset:** {md(data.name)}")
+    st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…")
+    spec = state.spec()
+    if spec is None:
+        st.caption("Roles not confirmed yet: confirm them on the Data page.")
+        return
+    positive = ", ".join(md(v) for v in spec.positive) or "—"
+    target = md(spec.decision) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
+    lines = [f"**Decision:** {target} (positive: {positive})"]
+    if spec.label:
+        lines.append(f"**Label:** {md(spec.label)}")
+    lines.append("**Protected:** " + ", ".join(md(c) for c in spec.protected_columns))
+    st.markdown("  \n".join(lines))
 
 
 ensure_dataset()
-sidebar()
+# The sidebar is filled after the page has run, so a dataset loaded or roles confirmed in this run show at once
+# (drawn before the page, it lagged one run behind and the Data page had to rerun to catch up).
+sidebar_slot = st.sidebar.container()
 pages = [
     st.Page("pages/data.py", title="Data", icon="📄", default=True),
     st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
@@ -65,4 +67,9 @@ pages = [
     st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
     st.Page("pages/report.py", title="Report", icon="📝"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:
+    # Also after st.stop() / st.rerun() in a page, which end its run with an exception.
+    with sidebar_slot:
+        sidebar()

@@ -39,7 +39,6 @@ def choose_dataset() -> None:
         current = state.dataset()
         if current is None or current.key != f"sample:{title}":
             state.set_dataset(Dataset(cached.load_sample(title), "sample", f"sample:{title}"))
-            st.rerun()  # the sidebar, drawn before this page, shows the new dataset
 
 
 def upload_file() -> None:
@@ -78,7 +77,6 @@ def upload_file() -> None:
         state.set_load_error(str(exc))
         return
     state.set_dataset(Dataset(table, "upload", key))
-    st.rerun()  # the sidebar, drawn before this page, shows the new dataset
 
 
 def upload_problem(name: str, size: int) -> str | None:

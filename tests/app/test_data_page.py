@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec, ProtectedAttribute
 from ui.state import DATASET, SPEC, W
+from ui.text import md
 
 ROOT = Path(__file__).resolve().parents[2]
 LOANS = (ROOT / "sample_data" / "loan_approvals.csv").read_bytes()
@@ -69,6 +70,8 @@ def test_switching_sample(app):
     assert app.selectbox(key=W.DECISION).value == "ai_priority"
     assert app.multiselect(key=W.POSITIVE).value == ["P1", "P2"]
     assert app.multiselect(key=W.PII).value == ["customer_email"]
+    # The sidebar is drawn after the page, so it names the new dataset in the same run.
+    assert f"**Dataset:** {md('support_tickets.csv')}" in [m.value for m in app.sidebar.markdown]
 
 
 def test_upload_edit_roles_and_confirm(app):

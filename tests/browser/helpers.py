@@ -119,17 +119,28 @@ def stop_server(server: AppServer) -> None:
 
 
 def wait_for_app(page, timeout: float = APP_TIMEOUT_MS) -> None:
-    """Wait until the app is connected, its script has finished and no stale element is left.
+    """Wait until the app is connected, its script has finished and no stale element is left — twice in a row.
 
-    This is how Streamlit's own e2e suite waits; ``stStatusWidget`` appears too late to rely on.
+    This is how Streamlit's own e2e suite waits; ``stStatusWidget`` appears too late to rely on. The state is
+    read again after a short pause because a rerun requested by a script (``st.rerun``) or a widget callback
+    can start just after one run ended, while the old run's elements are still in the page.
     """
     from playwright.sync_api import expect
 
     page.wait_for_selector("[data-testid=stApp][data-test-connection-state=CONNECTED]", timeout=timeout)
-    # A rerun triggered just before this call may not have flipped the script state yet.
-    page.wait_for_timeout(250)
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout)
-    expect(page.locator("[data-testid=stElementContainer][data-stale=true]")).to_have_count(0, timeout=timeout)
+    idle = page.locator("[data-testid=stApp][data-test-script-state=notRunning]")
+    stale = page.locator("[data-testid=stElementContainer][data-stale=true]")
+    deadline = time.monotonic() + timeout / 1000
+    quiet = 0
+    while quiet < 2:
+        # A rerun triggered just before this call may not have flipped the script state yet.
+        page.wait_for_timeout(250)
+        remaining = max(1.0, (deadline - time.monotonic()) * 1000)
+        page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=remaining)
+        expect(stale).to_have_count(0, timeout=remaining)
+        quiet = quiet + 1 if idle.count() == 1 and stale.count() == 0 else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the app did not become idle within {timeout / 1000:.0f} s")
 
 
 def open_app(page, base_url: str) -> None:
