@@ -190,7 +190,12 @@ NO_DECISIONS = (
     "No row has a decision: the {column} column is empty in every row. "
     "Choose a decision column with values, or fill it in the source data."
 )
-NOT_AN_AUDIT = "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes', got {kind}."
+NOT_AN_AUDIT = (
+    "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (written by "
+    "`python -m analysis audit DATA --spec SPEC.json --json OUT` or the Report page's JSON download), got {kind}."
+)
+# The keys named when a JSON file is not what was expected: enough to recognise it, not all of a large object.
+SHOWN_KEYS = 10
 MALFORMED_AUDIT = (
     "This JSON looks like an audit result but cannot be read: {problem}. "
     "It may have been edited by hand or cut short; export it again from ParityLab."
@@ -707,7 +712,7 @@ class AuditResult:
             When ``data`` is not an audit result, has another ``schema_version``, or is malformed.
         """
         if not isinstance(data, Mapping) or "attributes" not in data:
-            raise ParityLabError(NOT_AN_AUDIT.format(kind=type(data).__name__))
+            raise ParityLabError(NOT_AN_AUDIT.format(kind=_json_kind(data)))
         if data.get("schema_version") != AUDIT_SCHEMA_VERSION:
             raise ParityLabError(WRONG_SCHEMA.format(got=data.get("schema_version"), expected=AUDIT_SCHEMA_VERSION))
         try:
@@ -1595,3 +1600,21 @@ def audit(
         created_at=created_at,
         versions=library_versions(),
     )
+
+
+def _json_kind(data: object) -> str:
+    """What a parsed JSON value is, in words: ``an object with keys ["rows", "settings"]``, ``a list``, …."""
+    if isinstance(data, dict):
+        # json.dumps escapes control characters, so a hostile key cannot drive the terminal.
+        keys = json.dumps([str(k)[:40] for k in list(data)[:SHOWN_KEYS]], ensure_ascii=True)
+        more = f" and {len(data) - SHOWN_KEYS} more" if len(data) > SHOWN_KEYS else ""
+        return f"an object with keys {keys}{more}"
+    if isinstance(data, list):
+        return f"a list of {len(data)} item{'' if len(data) == 1 else 's'}"
+    if isinstance(data, bool):
+        return f"the value {json.dumps(data)}"
+    if isinstance(data, (int, float)):
+        return "a number"
+    if isinstance(data, str):
+        return "a string"
+    return "null"

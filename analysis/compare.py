@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue, _json_kind
 from analysis.errors import ParityLabError
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
@@ -110,6 +110,10 @@ NOT_AUDIT_RESULTS = (
     "Read saved results with load_audit(path) or AuditResult.from_json(text)."
 )
 NOT_A_RESULT = "Cannot use '{path}' as a ParityLab audit result: {problem}"
+NOT_AN_AUDIT_FILE = (
+    "'{path}' is not a ParityLab audit result: expected a JSON object with 'schema_version', 'spec' and "
+    "'attributes' (written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got {got}."
+)
 CANNOT_READ = "Cannot read '{path}': {reason}. Check the path; it should be a JSON result from 'audit --json'."
 NOT_A_COMPARISON = "Expected a ParityLab comparison (a JSON object with 'rows' and 'settings'), got {kind}."
 SPEC_DIFFERS = (
@@ -185,7 +189,7 @@ class ComparisonRow:
         more than the DI tolerance; differences: ``|v|`` grew by more than the tolerance).
         None for rates and when undefined.
     regression
-        ``worse`` and, unless significance is ignored, ``significant``.
+        ``worse``; with ``require_significance``, also ``significant``.
     status
         ``"compared"``, ``"undefined"`` (a value is undefined), ``"only in before"``, ``"only in after"``.
     note
@@ -258,7 +262,7 @@ class AuditComparison:
 
     @property
     def regressions(self) -> tuple[ComparisonRow, ...]:
-        """Rows where a fairness metric got worse beyond tolerance (and significantly, unless ignored)."""
+        """Rows where a fairness metric got worse beyond tolerance (and significantly, if required)."""
         return tuple(r for r in self.rows if r.regression)
 
     @property
@@ -351,9 +355,18 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
     except OSError as exc:
         raise ParityLabError(CANNOT_READ.format(path=path, reason=exc.strerror or exc)) from exc
     try:
-        return AuditResult.from_json(text)
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        data = _NOT_JSON  # AuditResult.from_json below says what is wrong with it
+    if data is not _NOT_JSON and not (isinstance(data, dict) and "schema_version" in data and "attributes" in data):
+        raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=_json_kind(data)))
+    try:
+        return AuditResult.from_json(text) if data is _NOT_JSON else AuditResult.from_dict(data)
     except ParityLabError as exc:
         raise ParityLabError(NOT_A_RESULT.format(path=path, problem=exc)) from exc
+
+
+_NOT_JSON = object()
 
 
 # --- tests of a change ---------------------------------------------------------------------
@@ -730,7 +743,7 @@ def compare_audits(
     tolerance: float = DEFAULT_TOLERANCE,
     di_tolerance: float | None = None,
     alpha: float = DEFAULT_ALPHA,
-    require_significance: bool = True,
+    require_significance: bool = False,
 ) -> AuditComparison:
     """Compare two audits: every group's rates and disparities, before and after, with tests on the counts.
 
@@ -747,8 +760,9 @@ def compare_audits(
     alpha
         A change is significant when its Benjamini–Hochberg q-value is below ``alpha``.
     require_significance
-        A regression must be worse beyond tolerance *and* significant (default). False: worse beyond
-        tolerance is enough (for small samples, where nothing is ever significant).
+        False (default): a fairness metric that got worse beyond tolerance is a regression; its test is
+        still reported on the row. True: it must also be significant (q < ``alpha``), for when
+        period-to-period noise exceeds the tolerance. Changes that cannot be tested then never count.
 
     Returns
     -------
@@ -909,9 +923,10 @@ def render_comparison_html(comparison: AuditComparison) -> str:
     request, so the page is safe to open offline and to attach to a ticket.
     """
     c = comparison
-    settings = (
-        f"tolerance {c.tolerance:g}, disparate impact tolerance {c.di_tolerance:g}, alpha {c.alpha:g}, "
-        f"{'significance required' if c.require_significance else 'significance ignored'}"
+    settings = f"tolerance {c.tolerance:g}, disparate impact tolerance {c.di_tolerance:g}, alpha {c.alpha:g}, " + (
+        "a regression must also be significant (q < alpha)"
+        if c.require_significance
+        else "a regression need not be significant (q-values shown for information)"
     )
     parts = [
         "<!DOCTYPE html>",

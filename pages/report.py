@@ -214,9 +214,13 @@ def compare_with(file, result: AuditResult) -> AuditComparison | None:
     )
     significance = right.checkbox(
         "A regression must also be significant",
-        value=True,
+        value=False,
         key=W.REPORT_SIGNIFICANCE,
-        help="Off for small samples, where no change is ever significant.",
+        help=(
+            "Off: any fairness metric that got worse beyond the tolerance is a regression (q-values are shown "
+            "either way). On: only significant changes (q < 0.05) count; use it when period-to-period noise "
+            "exceeds your tolerance."
+        ),
     )
     try:
         return compare_audits(earlier, result, tolerance=float(tolerance), require_significance=significance)

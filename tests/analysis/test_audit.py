@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 import math
+import re
 import warnings
 from functools import partial
 from pathlib import Path
@@ -816,8 +817,11 @@ def test_reading_a_result_of_another_schema_or_not_a_result_fails_clearly(loan_a
     data = loan_audit.to_dict() | {"schema_version": 2}
     with pytest.raises(ParityLabError, match="schema_version 2; this version of ParityLab reads version 1"):
         AuditResult.from_dict(data)
-    with pytest.raises(ParityLabError, match="Expected an audit result"):
+    with pytest.raises(ParityLabError, match=r"Expected an audit result.*got a list of 2 items"):
         AuditResult.from_dict([1, 2])
+    keys = re.escape('got an object with keys ["decision"].')
+    with pytest.raises(ParityLabError, match=keys):
+        AuditResult.from_dict({"decision": "approved"})
     with pytest.raises(ParityLabError, match="not valid JSON"):
         AuditResult.from_json("{")
 

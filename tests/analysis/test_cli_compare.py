@@ -11,7 +11,7 @@ from analysis.audit import audit
 from analysis.cli import main
 from analysis.compare import AuditComparison
 from analysis.spec import AuditSpec
-from tests.analysis.test_compare import XSS, double_the_bias
+from tests.analysis.test_compare import XSS, double_the_bias, small_audit
 
 ROOT = Path(__file__).resolve().parents[2]
 LOANS = ROOT / "sample_data" / "loan_approvals.csv"
@@ -39,23 +39,31 @@ def results(tmp_path_factory):
     return paths
 
 
-def test_identical_audits_exit_0_with_no_changes(results):
-    code, out, err = run(["compare", results["before"], results["before"], "--fail-on-regression"])
+@pytest.mark.parametrize("strict", [[], ["--require-significance"]])
+def test_identical_audits_exit_0_with_no_changes(results, strict):
+    code, out, err = run(["compare", results["before"], results["before"], "--fail-on-regression", *strict])
     assert (code, err) == (0, "")
     assert out.startswith("ParityLab comparison: loan_approvals.csv (20,000 rows, ")
     assert "Nothing changed: the two audits give the same numbers for every group and metric." in out
     assert "REGRESSION" not in out
 
 
-def test_doubled_bias_fails_the_gate_with_one_message_per_regression(results):
-    code, out, err = run(["compare", results["before"], results["after"], "--fail-on-regression"])
+@pytest.mark.parametrize("strict", [[], ["--require-significance"]])
+def test_doubled_bias_fails_the_gate_with_one_message_per_regression(results, strict):
+    code, out, err = run(["compare", results["before"], results["after"], "--fail-on-regression", *strict])
     assert code == 1
     messages = err.splitlines()
     assert messages and all(m.startswith("Regression: ") for m in messages)
-    assert "Regression: ethnicity, disparate_impact_min went from 0.714 to 0.438 (change -0.276; q = " in messages[0]
+    assert messages[0].startswith(
+        "Regression: ethnicity, disparate_impact_min went from 0.714 to 0.438 (change -0.276; significant, q = "
+    )
     assert messages[0].endswith("worse than the tolerance 0.02.")
-    assert not any(m.startswith("Regression: gender,") for m in messages)
+    # gender's chance shifts beyond the tolerance count by default, not when significance is required
+    noise = [m for m in messages if m.startswith("Regression: gender,")]
+    assert all("not significant, q = " in m for m in noise)
+    assert bool(noise) is not bool(strict)
     assert "REGRESSION" in out and "fairness metrics got worse beyond tolerance" in out
+    assert ("and significantly (q < 0.05)" in out) is bool(strict)
     # without the flag the same comparison exits 0; with a wide tolerance there is no regression
     assert run(["compare", results["before"], results["after"]])[0] == 0
     code, out, err = run(["compare", results["before"], results["after"], "--fail-on-regression", "--tolerance", "0.5"])
@@ -131,7 +139,6 @@ def test_control_characters_are_not_printed(tmp_path):
     [
         (None, "Cannot read '{path}': No such file or directory"),
         ("{not json", "Cannot use '{path}' as a ParityLab audit result: The audit result is not valid JSON"),
-        ("[1, 2]", "Cannot use '{path}' as a ParityLab audit result: Expected an audit result"),
         ('{"schema_version": 2, "attributes": {}}', "has schema_version 2; this version of ParityLab reads version 1"),
         ('{"schema_version": 1, "attributes": {}}', "looks like an audit result but cannot be read: missing field"),
     ],
@@ -153,3 +160,63 @@ def test_bad_options_exit_2(results):
     assert (code, out) == (2, "") and "cannot both write to standard output" in err
     code, _, err = run(["compare", results["before"]])
     assert code == 2 and "the following arguments are required: AFTER.json" in err
+
+
+def test_a_worsening_beyond_tolerance_that_is_not_significant_fails_unless_significance_is_required(tmp_path):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    before.write_text(small_audit({"a": 0.6, "b": 0.55}).to_json())  # 40 rows a group: b's DI 0.917 -> 0.75
+    after.write_text(small_audit({"a": 0.6, "b": 0.45}).to_json())
+    code, out, err = run(["compare", before, after, "--fail-on-regression"])
+    assert code == 1
+    assert (
+        "Regression: g, group b, disparate_impact went from 0.917 to 0.750 (change -0.167; not significant, q = " in err
+    )
+    assert "got worse beyond tolerance (0.02; disparate impact 0.02)." in out
+    code, out, err = run(["compare", before, after, "--fail-on-regression", "--require-significance"])
+    assert (code, err) == (0, "")
+    assert "No fairness metric got worse beyond tolerance (0.02; disparate impact 0.02) and significantly" in out
+    settings = json.loads(run(["compare", before, after, "--require-significance", "--json", "-"])[1])["settings"]
+    assert settings["require_significance"] is True
+    assert json.loads(run(["compare", before, after, "--json", "-"])[1])["settings"]["require_significance"] is False
+
+
+def test_the_old_ignore_significance_flag_is_gone(results):
+    code, out, err = run(["compare", results["before"], results["after"], "--ignore-significance"])
+    assert (code, out) == (2, "") and "unrecognized arguments: --ignore-significance" in err
+
+
+EXPECTED_AUDIT = (
+    "is not a ParityLab audit result: expected a JSON object with 'schema_version', 'spec' and 'attributes' "
+    "(written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got "
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "got"),
+    [
+        ("{}", "an object with keys []."),
+        ('{"rows": [], "settings": {}}', 'an object with keys ["rows", "settings"].'),
+        ('{"attributes": {}}', 'an object with keys ["attributes"].'),
+        ('{"k\\u001b[2J": 1}', 'an object with keys ["k\\u001b[2J"].'),
+        (
+            json.dumps({f"k{i}": i for i in range(12)}),
+            f"an object with keys {json.dumps([f'k{i}' for i in range(10)])} and 2 more.",
+        ),
+        ("[1, 2]", "a list of 2 items."),
+        ("[]", "a list of 0 items."),
+        ("42", "a number."),
+        ("-0.5", "a number."),
+        ('"audit"', "a string."),
+        ("true", "the value true."),
+        ("null", "null."),
+    ],
+)
+def test_a_file_that_is_not_an_audit_result_says_what_it_holds(results, tmp_path, content, got):
+    bad = tmp_path / "BEFORE.json"
+    bad.write_text(content)
+    for argv in (["compare", bad, results["after"]], ["compare", results["before"], bad, "--fail-on-regression"]):
+        code, out, err = run(argv)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: '{bad}' {EXPECTED_AUDIT}") and err.endswith(f", got {got}\n")
+        assert len(err.splitlines()) == 1
+        assert "\x1b" not in err

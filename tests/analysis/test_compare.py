@@ -89,16 +89,25 @@ def test_identical_audits_change_nothing(before):
     assert {r.metric for r in comparison.rows if r.kind == "rate"} >= {"favorable_rate", "tpr", "fpr", "precision"}
 
 
-def test_doubled_bias_is_a_regression_of_the_right_metrics(doubled):
+def test_doubled_bias_is_a_regression_of_the_right_metrics(doubled, before, after):
     where = {(r.attribute, r.group, r.metric) for r in doubled.regressions}
     for metric in ("disparate_impact_min", "demographic_parity_difference", "equalized_odds_difference"):
         assert ("ethnicity", None, metric) in where
     for group in ("B", "C"):
         assert ("ethnicity", group, "disparate_impact") in where
-    # gender was not touched, A and D were not touched; rates never count as regressions
-    assert not any(r.attribute == "gender" for r in doubled.regressions)
-    assert not any(r.group in ("A", "D") for r in doubled.regressions)
+    # rates never count as regressions; A and D were not touched
     assert all(r.kind == "disparity" for r in doubled.regressions)
+    assert not any(r.group in ("A", "D") for r in doubled.regressions)
+    # gender was not touched either, but moving B's and C's refusals shifts its rates by chance beyond the
+    # 0.02 tolerance: regressions by default, none of them significant, gone when significance is required
+    noise = [r for r in doubled.regressions if r.attribute == "gender"]
+    assert noise and not any(r.significant for r in noise)
+    strict = compare_audits(before, after, require_significance=True)
+    assert not any(r.attribute == "gender" for r in strict.regressions)
+    assert {(r.attribute, r.group, r.metric) for r in strict.regressions} == {
+        (r.attribute, r.group, r.metric) for r in doubled.regressions if r.significant
+    }
+    assert any(r.attribute == "ethnicity" and r.group == "B" for r in strict.regressions)
     di = row(doubled, "ethnicity", None, "disparate_impact_min")
     assert (round(di.before, 3), round(di.after, 3)) == (0.714, 0.438)
     assert di.change == pytest.approx(di.after - di.before)
@@ -176,23 +185,33 @@ def small_audit(rates: dict[str, float], n: int = 40, name: str = "small.csv"):
     return audit(pd.DataFrame(rows), AuditSpec(decision="d", positive=["Y"], protected=["g"]), dataset_name=name)
 
 
-def test_a_small_worsening_needs_ignore_significance():
+def test_a_worsening_beyond_tolerance_is_a_regression_unless_significance_is_required():
     before = small_audit({"a": 0.6, "b": 0.55})
     after = small_audit({"a": 0.6, "b": 0.45})
-    strict = compare_audits(before, after)
+    default = compare_audits(before, after)
+    assert default.require_significance is False
+    r = row(default, "g", "b", "disparate_impact")
+    # the test is still run and shown: not significant, but worse beyond tolerance, so a regression
+    assert r.worse and r.significant is False and r.q_value > 0.05 and r.regression
+    assert ("g", "b", "disparate_impact") in {(x.attribute, x.group, x.metric) for x in default.regressions}
+    assert "got worse beyond tolerance (0.02; disparate impact 0.02)." in default.summary
+    assert "significantly" not in default.summary
+    strict = compare_audits(before, after, require_significance=True)
     r = row(strict, "g", "b", "disparate_impact")
     assert r.worse and not r.significant and not r.regression
     assert strict.regressions == ()
-    loose = compare_audits(before, after, require_significance=False)
-    assert ("g", "b", "disparate_impact") in {(x.attribute, x.group, x.metric) for x in loose.regressions}
-    assert "beyond tolerance (0.02; disparate impact 0.02)" in loose.summary
-    assert "significantly" not in loose.summary
+    assert strict.summary.startswith(
+        "No fairness metric got worse beyond tolerance (0.02; disparate impact 0.02) and significantly (q < 0.05)."
+    )
+    assert [x.q_value for x in strict.rows] == [x.q_value for x in default.rows]  # same tests either way
+    assert "a regression need not be significant (q-values shown for information)" in render_comparison_html(default)
+    assert "a regression must also be significant (q &lt; alpha)" in render_comparison_html(strict)
 
 
 def test_a_worsening_that_cannot_be_tested_is_counted_but_not_a_regression():
     before = small_audit({"a": 1.0, "b": 1.0, "c": 0.5})  # c: the decision has two values
     after = small_audit({"a": 1.0, "b": 0.0, "c": 0.5})
-    strict = compare_audits(before, after)
+    strict = compare_audits(before, after, require_significance=True)
     r = row(strict, "g", "b", "statistical_parity_difference")
     assert (r.before, r.after, r.worse, r.p_value, r.regression) == (0.0, -1.0, True, None, False)
     assert r.note == "not tested: every rate involved is 0 or 1, so the change has no variance"
@@ -203,8 +222,9 @@ def test_a_worsening_that_cannot_be_tested_is_counted_but_not_a_regression():
     }
     assert any("could not be tested" in w and "they are not counted as regressions" in w for w in strict.warnings)
     assert r in [x for x in strict.rows if x.worse]
-    loose = compare_audits(before, after, require_significance=False)
+    loose = compare_audits(before, after)
     assert row(loose, "g", "b", "statistical_parity_difference").regression
+    assert not any("could not be tested" in w for w in loose.warnings)
 
 
 def test_a_ratio_above_one_is_worse_when_it_moves_away_from_one():

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from analysis import AuditSpec
 from analysis.audit import AuditResult, audit
 from analysis.report import metrics_csv, render_html
+from tests.analysis.test_compare import double_the_bias
 from tests.app.apptest import new_app, run
 from ui.state import DATASET, SPEC, W
 from ui.text import md
@@ -184,6 +185,7 @@ def test_a_file_that_is_not_a_result_is_refused_with_the_reason():
     at = report_page()
     upload(at, W.REPORT_RESUME, "spec.json", AuditSpec(decision="approved", positive=("Y",)).to_json().encode())
     assert at.error[0].value.startswith(md("Could not read 'spec.json': Expected an audit result"))
+    assert "got an object with keys" in at.error[0].value and "decision" in at.error[0].value
 
 
 def test_comparing_with_an_identical_earlier_result_finds_no_change_and_adds_monitoring(downloads):
@@ -198,6 +200,33 @@ def test_comparing_with_an_identical_earlier_result_finds_no_change_and_adds_mon
     assert 'id="monitoring"' in html and "Nothing changed" in html
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the comparison (HTML)" in labels and "Download the comparison (JSON)" in labels
+
+
+@pytest.mark.slow
+def test_a_worsening_beyond_tolerance_is_a_regression_unless_the_significance_box_is_ticked(downloads):
+    at = report_page()
+    data, spec = at.session_state[DATASET], at.session_state[SPEC]
+    # Earlier decisions with doubled bias: now some metrics got worse by chance, beyond the tolerance
+    earlier = audit(double_the_bias(data.table.data), spec, dataset_name="earlier.csv")
+    upload(at, W.REPORT_BEFORE, "earlier.json", earlier.to_json().encode())
+    box = at.checkbox(key=W.REPORT_SIGNIFICANCE)
+    assert box.label == "A regression must also be significant" and box.value is False
+    loose = json.loads(data_of(at, W.REPORT_COMPARISON_JSON, downloads))
+    assert loose["settings"]["require_significance"] is False
+    regressions = [r for r in loose["rows"] if r["regression"]]
+    assert len(regressions) == loose["regression_count"] > 0
+    assert any(r["significant"] is False for r in regressions)  # not significant, still a regression
+    assert at.error[0].value == md(loose["summary"])
+    assert "got worse beyond tolerance (0.02; disparate impact 0.02)." in loose["summary"]
+    run(at.checkbox(key=W.REPORT_SIGNIFICANCE).check())
+    strict = json.loads(data_of(at, W.REPORT_COMPARISON_JSON, downloads))
+    assert strict["settings"]["require_significance"] is True
+    assert 0 < strict["regression_count"] < loose["regression_count"]
+    assert all(r["significant"] for r in strict["rows"] if r["regression"])
+    assert {(r["attribute"], r["group"], r["metric"]) for r in strict["rows"] if r["regression"]} == {
+        (r["attribute"], r["group"], r["metric"]) for r in regressions if r["significant"]
+    }
+    assert at.error[0].value == md(strict["summary"]) and "and significantly (q < 0.05)" in strict["summary"]
 
 
 def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
