@@ -13,10 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.counts import outcomes
 from analysis.errors import SpecError
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
-from analysis.values import matches_any
 
 __all__ = ["csv_bytes", "decision_changes", "neutralise_formulas"]
 
@@ -74,7 +74,10 @@ def decision_changes(
     -------
     pandas.DataFrame
         ``row_id`` (the first ID column's value, else the row number), ``group``, ``score``,
-        ``old_positive``, ``new_positive`` (0/1; missing scores stay as they were) and ``changed``.
+        ``old_positive``, ``new_positive`` (nullable 0/1) and ``changed`` (nullable boolean). A row
+        without a score keeps its decision. A row without a current decision (the audit leaves it out)
+        has ``old_positive`` and ``changed`` missing, and ``new_positive`` missing too without a score,
+        so the ``changed`` counts per group equal :func:`analysis.thresholds.what_if`'s flips.
     """
     if spec.score is None:
         raise SpecError(NO_SCORE)
@@ -88,16 +91,20 @@ def decision_changes(
         raise SpecError(MISSING_THRESHOLD.format(groups=absent, column=attr.column, example=example))
     cut = np.array([float(thresholds[g]) for g in groups.labels])[groups.codes]
     score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
-    old = matches_any(df[spec.decision], spec.positive) if spec.decision is not None else score >= float(spec.threshold)
-    new = np.where(np.isnan(score), old, score >= cut)
+    # The audit's and what_if's own reading of the decision, so that missing ones are missing here too.
+    state = outcomes(df, spec)
+    old, decided = state.positive, state.decided
+    # what_if thresholds finite scores only; any other row keeps its decision.
+    scored = np.isfinite(score)
+    new = np.where(scored, score >= cut, old)
     row_id = df[spec.id_columns[0]].to_numpy() if spec.id_columns else np.arange(len(df))
     return pd.DataFrame(
         {
             "row_id": row_id,
             "group": np.asarray(groups.labels, dtype=object)[groups.codes],
             "score": score,
-            "old_positive": old.astype(int),
-            "new_positive": new.astype(int),
-            "changed": old != new,
+            "old_positive": pd.arrays.IntegerArray(old.astype(np.int64), ~decided),
+            "new_positive": pd.arrays.IntegerArray(new.astype(np.int64), ~(decided | scored)),
+            "changed": pd.arrays.BooleanArray(old != new, ~decided),
         }
     )
