@@ -46,12 +46,12 @@ SELECTION_CONSTRAINTS = ("four_fifths", "demographic_parity")
 OBJECTIVE_NAMES = {
     "accuracy": "Accuracy (most correct decisions)",
     "cost": "Net benefit (benefit × TP − cost × FP)",
-    "selection_rate": "Stay near today's selection rate",
+    "selection_rate": "Keep today's overall selection rate, changing the fewest decisions",
 }
 OBJECTIVE_SHORT = {
     "accuracy": "accuracy",
     "cost": "net benefit",
-    "selection_rate": "closeness to today's selection rate",
+    "selection_rate": "closeness to today's overall selection rate (then the fewest decisions changed)",
 }
 TOLERANCE_MEANING = {
     "four_fifths": "the lowest favourable rate must be at least (0.8 − tolerance) × the highest; 0 is the rule itself",
@@ -625,9 +625,22 @@ def compare_estimate(curves: ThresholdCurves) -> int:
     return max(5, round(per_unit * int(curves.sizes.sum()) * curves.n_groups))
 
 
+# Beyond this many groups the per-group flips share one text column, so the table stays readable.
+MAX_FLIP_COLUMNS = 6
+
+
+def flip_text(flips: dict[str, int] | None, *, compact: bool = False) -> str | None:
+    """``"+12 / −3"``: decisions flipped to positive and to negative (None when the method has no flips)."""
+    if flips is None:
+        return None
+    sep = "/" if compact else " / "
+    return f"+{flips['to_positive']:,}{sep}−{flips['to_negative']:,}"
+
+
 def comparison_table(result: MitigationComparison) -> pd.DataFrame:
     rows = []
     groups = sorted({g for r in result.rows for g in r.selection_rate}, key=str)
+    flip_groups = sorted({g for r in result.rows for g in r.flips}, key=str)
     for r in result.rows:
         row: dict[str, object] = {
             "method": r.label,
@@ -642,6 +655,12 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
             row["net benefit"] = r.utility
         row["→ positive"] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
         row["→ negative"] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
+        if len(flip_groups) <= MAX_FLIP_COLUMNS:
+            for g in flip_groups:
+                row[f"flips: {g}"] = flip_text(r.flips.get(g))
+        else:
+            parts = [f"{g} {flip_text(r.flips[g], compact=True)}" for g in flip_groups if g in r.flips]
+            row["flips by group"] = " · ".join(parts) if parts else None
         for g in groups:
             row[f"selection rate: {g}"] = r.selection_rate.get(g)
         rows.append(row)

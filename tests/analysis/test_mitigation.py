@@ -424,6 +424,51 @@ def test_reweighing_weights_equal_aif360():
     assert _reweighing_weights(g.astype(str), y.astype(bool)) == pytest.approx(weights, rel=1e-12)
 
 
+def _synthetic_groups(rows: int = 3000, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Six groups of unequal size (one of 12 rows) and unequal base rates."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["north", "south", "east", "west", "centre", "islands"])
+    g = names[rng.choice(6, rows, p=[0.4, 0.25, 0.15, 0.1, 0.1 - 12 / rows, 12 / rows])]
+    rate = dict(zip(names, [0.2, 0.35, 0.5, 0.65, 0.8, 0.5], strict=True))
+    y = rng.uniform(size=rows) < np.vectorize(rate.get)(g)
+    return g, y
+
+
+@pytest.mark.parametrize("source", ["loan ethnicity", "synthetic"])
+def test_reweighing_weights_equal_aif360_for_every_group_of_many(source, loans):
+    """aif360's Reweighing takes one privileged group against the rest; run with each group as the privileged one,
+    its weights on that group's rows are P(g)P(y)/P(g, y), so ours must equal them there for every group."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from aif360.algorithms.preprocessing import Reweighing
+        from aif360.datasets import BinaryLabelDataset
+
+    if source == "synthetic":
+        groups, target = _synthetic_groups()
+    else:
+        groups, target = loans["ethnicity"].to_numpy(dtype=str), (loans["repaid"] == 1).to_numpy()
+    names, codes = np.unique(groups, return_inverse=True)
+    assert len(names) >= 4
+    ours = _reweighing_weights(groups, target)
+    data = BinaryLabelDataset(
+        df=pd.DataFrame({"g": codes.astype(float), "y": target.astype(float)}),
+        label_names=["y"],
+        protected_attribute_names=["g"],
+    )
+    for code, name in enumerate(names):
+        rest = [{"g": float(other)} for other in range(len(names)) if other != code]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = Reweighing(rest, [{"g": float(code)}]).fit_transform(data).instance_weights
+        mine = codes == code
+        assert ours[mine] == pytest.approx(theirs[mine], rel=1e-12), name
+        # The direct formula too, so that a shared mistake with aif360 would still show.
+        for outcome in (False, True):
+            cell = mine & (target == outcome)
+            expected = mine.mean() * (target == outcome).mean() / cell.mean()
+            assert ours[cell] == pytest.approx(np.full(cell.sum(), expected), rel=1e-12), (name, outcome)
+
+
 # --- our optimiser against ThresholdOptimizer on the other sample -----------------------------
 
 

@@ -396,3 +396,54 @@ def test_the_verdict_says_where_no_gap_was_found(hostile):
     calm = verdict(audit(frame, AuditSpec(decision="d", positive=("Y",), protected=("g",))))
     assert "No significant gap beyond the thresholds (q < 0.05) was found." in calm
     assert "fail the four-fifths rule" not in calm and "not proof of intent or cause" in calm
+
+
+def _mitigation_comparison(groups: list[str]):
+    """A comparison record as ``compare_mitigations`` returns it, with distinct flips per group and method."""
+    from analysis.mitigation import MitigationComparison, MitigationRow
+
+    def row(method: str, offset: int) -> MitigationRow:
+        flips = {g: {"to_positive": 10 * i + offset, "to_negative": i + 2 * offset} for i, g in enumerate(groups)}
+        return MitigationRow(method=method, label=method, status="ok", accuracy=0.8, flips=flips)
+
+    rows = (row("baseline", 0), row("thresholds", 1), row("reweighing", 3))
+    rows += (MitigationRow(method="exponentiated_gradient_dp", label="eg", status="not available", reason="no"),)
+    return MitigationComparison(
+        rows=rows, attribute="ethnicity", constraint="demographic_parity", tolerance=0.02, objective="accuracy",
+        target="label", score_source="spec", train_rows=70, test_rows=30, random_state=0, thresholds={},
+        thresholds_feasible=True, thresholds_reason=None,
+    )  # fmt: skip
+
+
+def _mitigation_table(html: str) -> list[list[str]]:
+    """The method table of the mitigation section: header cells, then each row's cells (HTML as written)."""
+    section = html.split('id="mitigation"', 1)[1].split("<h2", 1)[0]
+    table = next(t for t in re.findall(r"<table>.*?</table>", section, flags=re.S) if "<th>method</th>" in t)
+    header = re.findall(r"<th>(.*?)</th>", table)
+    return [header] + [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)[1:]]
+
+
+def test_the_mitigation_table_shows_flips_per_group_as_the_comparison_counts_them(hostile):
+    groups = ["A", "B", FORMULA, "D"]
+    comparison = _mitigation_comparison(groups)
+    header, *rows = _mitigation_table(render_html(hostile, mitigation=comparison, charts=False))
+    assert header[-4:] == [escape(f"flips: {g}") for g in sorted(groups)]
+    column = header.index(escape(f"flips: {FORMULA}"))
+    for method, cells in zip(("baseline", "thresholds", "reweighing"), rows, strict=False):
+        f = comparison.row(method).flips[FORMULA]
+        assert cells[0] == method and cells[column] == f"+{f['to_positive']} / −{f['to_negative']}"
+    assert rows[1][header.index("flips: B")] == "+11 / −3"  # thresholds: B is group 1, offset 1
+    assert rows[1][header.index("decisions changed")] == "64 to positive, 14 to negative"
+    assert rows[3][column] == "—"  # a method that did not run has no flips
+
+
+def test_with_many_groups_the_flips_share_one_column():
+    groups = [f"g{i}" for i in range(7)] + [SCRIPT]
+    comparison = _mitigation_comparison(groups)
+    result = audit(hostile_frame(), hostile_spec())
+    header, *rows = _mitigation_table(render_html(result, mitigation=comparison, charts=False))
+    assert header[-1] == "flips by group" and not any(h.startswith("flips: ") for h in header)
+    f = comparison.row("reweighing").flips
+    expected = " · ".join(f"{g} +{f[g]['to_positive']}/−{f[g]['to_negative']}" for g in sorted(groups))
+    assert rows[2][-1] == escape(expected) and "g3 +33/−9" in expected
+    assert rows[3][-1] == "—"

@@ -267,7 +267,8 @@ def test_without_a_label_only_selection_rate_constraints_are_offered_and_the_pag
         "Four-fifths rule (rate ratio ≥ 0.8)",
         "Demographic parity (selection rates)",
     ]
-    assert at.selectbox(key=W.MITIGATION_OBJECTIVE).options == ["Stay near today's selection rate"]
+    keep_rate = "Keep today's overall selection rate, changing the fewest decisions"
+    assert at.selectbox(key=W.MITIGATION_OBJECTIVE).options == [keep_rate]
     assert any("no label" in i.value and "Equal opportunity, equalized odds" in i.value for i in at.info)
     assert not any(m.label in ("Accuracy", "Equalized odds difference", "Net benefit") for m in at.metric)
     assert W.MITIGATION_COST_FP not in [n.key for n in at.number_input]
@@ -333,6 +334,13 @@ def test_the_retraining_comparison_shows_held_out_figures_beside_in_sample_ones(
     ours = result.row("thresholds")
     assert table["accuracy"].tolist() == pytest.approx([r.accuracy for r in result.rows])
     assert table["equalized odds difference"].iloc[1] == pytest.approx(ours.equalized_odds_difference)
+    # Flips per group and direction, one column per group (4 groups), as the comparison counted them.
+    assert [c for c in table.columns if c.startswith("flips: ")] == ["flips: A", "flips: B", "flips: C", "flips: D"]
+    for shown, r in zip(table["flips: B"], result.rows, strict=True):
+        f = r.flips.get("B")
+        shown = None if pd.isna(shown) else shown  # the dataframe shows a missing cell as NaN
+        assert shown == (None if f is None else f"+{f['to_positive']:,} / −{f['to_negative']:,}"), r.method
+    assert ours.flips["B"]["to_positive"] + ours.flips["B"]["to_negative"] > 0
     side = side.set_index("measure")
     assert side.iloc[:, 0]["accuracy"] == pytest.approx(ours.in_sample["accuracy"])
     assert side.iloc[:, 1]["disparate impact (lowest vs reference)"] == pytest.approx(ours.disparate_impact)
@@ -346,6 +354,37 @@ def test_the_retraining_comparison_shows_held_out_figures_beside_in_sample_ones(
 
 
 LINK, IMAGE = "[x](javascript:alert(1))", "![i](https://example.org/p.png)"
+
+
+@pytest.mark.slow
+def test_with_many_groups_the_comparison_shows_flips_by_group_in_one_column():
+    """Seven groups (one named like a Markdown link): one "flips by group" text column, as the comparison counts."""
+    names = ["n", "s", "e", "w", "c", "i", LINK]
+    lines = ["region,score,outcome,decision"] + [
+        f'"{names[i % 7]}",{(i * 37 % 100) / 100:.2f},{int((i * 53 % 100) < (i * 37 % 100))},'
+        f"{'go' if (i * 37 % 100) >= 50 + 3 * (i % 7) else 'stop'}"
+        for i in range(1400)
+    ]
+    at = new_app(timeout=120)
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("upload.csv", ("\n".join(lines) + "\n").encode(), "text/csv")))
+    for key, value in {W.DECISION: "decision", W.LABEL: "outcome", W.SCORE: "score"}.items():
+        run(at.selectbox(key=key).set_value(value))
+    run(at.multiselect(key=W.POSITIVE).set_value(["go"]))
+    run(at.multiselect(key=W.LABEL_POSITIVE).set_value([1]))
+    run(at.multiselect(key=W.PROTECTED).set_value(["region"]))
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page(MITIGATION)
+    run(at)
+    run(at.button(key=W.MITIGATION_COMPARE).click())
+    table = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert "flips by group" in table.columns and not any(c.startswith("flips: ") for c in table.columns)
+    _, result = at.session_state[RESULTS]["mitigation_comparison"]
+    for shown, r in zip(table["flips by group"], result.rows, strict=True):
+        expected = " · ".join(f"{g} +{f['to_positive']:,}/−{f['to_negative']:,}" for g, f in sorted(r.flips.items()))
+        assert (None if pd.isna(shown) else shown) == (expected or None), r.method
+    ours = result.row("thresholds").flips[LINK]
+    assert f"{LINK} +{ours['to_positive']}/−{ours['to_negative']}" in table["flips by group"].iloc[1]
 
 
 def test_group_names_from_the_data_are_escaped_in_labels_and_text():
