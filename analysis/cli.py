@@ -69,8 +69,9 @@ examples:
   python -m analysis compare before.json after.json --json comparison.json --html comparison.html
 
 BEFORE and AFTER are results of 'audit --json'. A regression is a fairness metric (disparate impact,
-parity and odds differences and ratios) that got worse beyond the tolerance and significantly
-(Benjamini-Hochberg q < --alpha; tests on the counts recorded in the results).
+parity and odds differences and ratios) that got worse beyond the tolerance. Every change is also tested
+on the counts recorded in the results (Benjamini-Hochberg q < --alpha is significant); with
+--require-significance only significant changes count as regressions.
 exit codes: 0 ok, 1 a regression with --fail-on-regression, 2 bad input or usage.
 """
 GATE_REGRESSION = (
@@ -223,9 +224,12 @@ def _compare_parser(commands: Any) -> None:
     )
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the q-values (default 0.05)")
     compare.add_argument(
-        "--ignore-significance",
+        "--require-significance",
         action="store_true",
-        help="count a change beyond tolerance as a regression even when it is not significant",
+        help=(
+            "count a change as a regression only when it is also significant (q < alpha); use it when "
+            "month-to-month noise exceeds your tolerance"
+        ),
     )
     compare.add_argument("--json", metavar="PATH", help="write the comparison JSON to PATH, or - for standard output")
     compare.add_argument("--html", metavar="PATH", help="write a self-contained HTML page of the comparison to PATH")
@@ -542,7 +546,7 @@ def _run_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         tolerance=args.tolerance,
         di_tolerance=args.di_tolerance,
         alpha=args.alpha,
-        require_significance=not args.ignore_significance,
+        require_significance=args.require_significance,
     )
     if args.json:
         _write(comparison.to_json(), args.json, stdout)
@@ -553,7 +557,13 @@ def _run_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     if not (args.fail_on_regression and comparison.regressions):
         return EXIT_OK
     for r in comparison.regressions:
-        significance = "significance ignored" if r.q_value is None or not r.significant else f"q = {r.q_value:.2g}"
+        significance = (
+            "not tested"
+            if r.q_value is None
+            else f"significant, q = {r.q_value:.2g}"
+            if r.significant
+            else f"not significant, q = {r.q_value:.2g}"
+        )
         message = GATE_REGRESSION.format(
             where=_printable(r.where),
             before=f"{r.before:.3f}",
@@ -624,7 +634,8 @@ def _mitigate_parser(commands: Any) -> None:
         "--objective",
         choices=OBJECTIVES,
         default="accuracy",
-        help="accuracy, cost (benefit_tp x TP - cost_fp x FP) or selection_rate (keep it); default accuracy",
+        help="accuracy, cost (benefit_tp x TP - cost_fp x FP) or selection_rate (keep today's overall selection "
+        "rate, changing the fewest decisions); default accuracy",
     )
     mitigate.add_argument("--cost-fp", type=float, default=1.0, metavar="C", help="cost of a false positive (1)")
     mitigate.add_argument("--benefit-tp", type=float, default=1.0, metavar="B", help="benefit of a true positive (1)")

@@ -61,6 +61,8 @@ FOUR_FIFTHS = 0.8
 EPS = 1e-12
 # Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
 MAX_PAIRS = 1_000_000
+# keep-the-selection-rate: how many of the best-ranked floors are turned into thresholds and compared.
+REALISED_FLOORS = 32
 
 NEEDS_SCORE = (
     "Threshold curves need a score column, but the spec names none. Set 'score' (e.g. --score model_score) "
@@ -79,6 +81,11 @@ UNKNOWN_OPTION = "{name} must be one of {allowed}, got {got!r}."
 UNKNOWN_GROUPS = "Thresholds given for unknown group(s) {groups}; the groups are {known}."
 MISSING_GROUPS = "No threshold given for group(s) {groups}; give one per group, or a single number for all."
 BAD_THRESHOLD = "Threshold for group {group!r} must be a finite number, got {got!r}."
+BAD_COST = (
+    "{name} must be a finite number ≥ 0 (the cost of a false positive / the benefit of a true positive, in "
+    "the same units), got {got!r}. Give e.g. --cost-fp 5 --benefit-tp 1 for 'a wrong approval costs five times "
+    "what a right one gains'."
+)
 BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
 INFEASIBLE = (
     "{name} within tolerance {tolerance:g} cannot be met with deterministic per-group thresholds on these data; "
@@ -92,7 +99,7 @@ MEASURES = {
     "demographic_parity": "selection rate",
     "four_fifths": "favorable rate",
     "equal_opportunity": "true positive rate (it needs positive labels)",
-    "equalized_odds": "true positive rate (it needs positive labels)",
+    "equalized_odds": "pair of error rates (TPR needs positive labels, FPR negative ones)",
     "predictive_parity": "precision (it needs selected rows)",
 }
 TOO_FEW_DEFINED = (
@@ -498,6 +505,7 @@ def what_if(
     cost_fp, benefit_tp
         Utility = benefit_tp × TP − cost_fp × FP (a false positive's cost vs a true positive's benefit).
     """
+    _check_costs(cost_fp, benefit_tp)
     t = _threshold_array(curves, thresholds)
     c = _counts(curves, curves.below(t))
     return _what_if(curves, t, c, cost_fp, benefit_tp)
@@ -595,6 +603,10 @@ class _Group:
     metric: np.ndarray
     second: np.ndarray | None
     value: np.ndarray
+    selected: np.ndarray
+    flips: np.ndarray
+    correct: np.ndarray
+    today: float
 
 
 def _candidate_rates(curves, g, below):
@@ -602,24 +614,40 @@ def _candidate_rates(curves, g, below):
     return c, _rates(c, curves.positive_is_favorable)
 
 
-def _objective_values(c, objective, cost_fp, benefit_tp, target_rate) -> np.ndarray:
+def _objective_values(c, objective, cost_fp, benefit_tp) -> np.ndarray:
+    """Per candidate, the separable objective (``accuracy`` or ``cost``)."""
     if objective == "accuracy":
         return (c["tp"] + c["tn"]).astype(float)
-    if objective == "cost":
-        return benefit_tp * c["tp"] - cost_fp * c["fp"]
-    return -np.abs(c["selected"] - target_rate * c["n"])
+    return benefit_tp * c["tp"] - cost_fp * c["fp"]
+
+
+def _today(curves: ThresholdCurves) -> np.ndarray:
+    """Per group, today's positive decisions scaled to its scored rows (some may have no decision)."""
+    decided, chosen = curves.current["n"], curves.current["selected"]
+    overall = chosen.sum() / max(int(decided.sum()), 1)
+    rate = np.where(decided > 0, chosen / np.maximum(decided, 1), overall)
+    return np.round(rate * curves.sizes)
+
+
+def _target(curves: ThresholdCurves) -> float:
+    """Today's overall selection rate (as ``selection_rate`` objectives aim to keep it)."""
+    return curves.current["selected"].sum() / max(int(curves.current["n"].sum()), 1)
 
 
 def _groups(curves, constraint, objective, cost_fp, benefit_tp) -> list[_Group]:
-    target = curves.current_selected().sum() / max(int(curves.sizes.sum()), 1)
+    today = _today(curves)
     out = []
     for g in range(curves.n_groups):
         thresholds, below = curves.candidates(g)
         c, rates = _candidate_rates(curves, g, below)
-        value = _objective_values(c, objective, cost_fp, benefit_tp, target)
-        if objective == "selection_rate" and curves.has_label:
-            # Ties (equal distance from the current rate) go to the more accurate candidate.
-            value = value + (c["tp"] + c["tn"]) / (4.0 * (1 + curves.sizes.sum()) ** 2)
+        flips = c["to_positive"] + c["to_negative"]
+        correct = (c["tp"] + c["tn"]).astype(float) if curves.has_label else np.zeros(below.size)
+        if objective == "selection_rate":
+            # Alone (outside the constraint) a group keeps as many of today's decisions as it can; ties go to
+            # the more accurate candidate. The overall rate is kept by the search (_selection_search).
+            value = -flips + correct / (2.0 * (1 + curves.sizes.sum()))
+        else:
+            value = _objective_values(c, objective, cost_fp, benefit_tp)
         metric = {
             "demographic_parity": rates["selection_rate"],
             "four_fifths": rates["favorable_rate"],
@@ -628,7 +656,9 @@ def _groups(curves, constraint, objective, cost_fp, benefit_tp) -> list[_Group]:
             "predictive_parity": rates.get("precision"),
         }[constraint]
         second = rates.get("fpr") if constraint == "equalized_odds" else None
-        out.append(_Group(thresholds, below, metric, second, value.astype(float)))
+        out.append(
+            _Group(thresholds, below, metric, second, value.astype(float), c["selected"], flips, correct, today[g])
+        )
     return out
 
 
@@ -679,26 +709,25 @@ def _count_below(values: np.ndarray, bounds: np.ndarray, *, strict: bool) -> np.
     return np.cumsum(np.bincount(first, minlength=bounds.size + 1))[: bounds.size]
 
 
-def _search_single(groups: list[_Group], constraint: str, tolerance: float):
-    """Best total over floors L (every candidate metric value): each group's best candidate in [L, U(L)]."""
+def _windows_single(groups: list[_Group], constraint: str, tolerance: float):
+    """Per floor L (every candidate metric value) and group, the window of candidates whose value is in [L, U(L)].
+
+    A group's window is ``order[lo:hi]`` (its candidates sorted by the constrained value).
+    """
     floors = np.unique(np.concatenate([grp.metric[np.isfinite(grp.metric)] for grp in groups]))
     upper = _upper(floors, constraint, tolerance)
-    total = np.zeros(floors.size)
-    picks = []
+    windows = []
     for grp in groups:
         defined = np.flatnonzero(np.isfinite(grp.metric))
         order = defined[np.argsort(grp.metric[defined], kind="stable")]
         sorted_metric = grp.metric[order]
         lo = _count_below(sorted_metric, floors - EPS, strict=True)
         hi = _count_below(sorted_metric, upper, strict=False)
-        pos = _RangeArgmax(grp.value[order]).query(lo, hi)
-        pick = np.where(pos >= 0, order[np.maximum(pos, 0)], -1)
-        total += np.where(pick >= 0, grp.value[np.maximum(pick, 0)], -np.inf)
-        picks.append(pick)
-    return total, picks, (True, 0)
+        windows.append((order, lo, hi))
+    return windows, (True, 0)
 
 
-def _search_pairs(groups: list[_Group], tolerance: float):
+def _windows_pairs(groups: list[_Group], tolerance: float):
     """Equalized odds: floors on TPR and on FPR; both fall with the threshold, so each window is contiguous."""
     tprs = np.unique(np.concatenate([grp.metric[np.isfinite(grp.metric)] for grp in groups]))
     fprs = np.unique(np.concatenate([grp.second[np.isfinite(grp.second)] for grp in groups]))
@@ -709,24 +738,101 @@ def _search_pairs(groups: list[_Group], tolerance: float):
         tprs = tprs[np.unique(np.linspace(0, tprs.size - 1, keep).round().astype(int))]
         fprs = fprs[np.unique(np.linspace(0, fprs.size - 1, keep).round().astype(int))]
     l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
-    total = np.zeros(l1.size)
-    picks = []
+    windows = []
     for grp in groups:
         # Candidates run from the lowest threshold (rates high) to the highest (rates low): negate to ascend.
         m1, m2 = -np.nan_to_num(grp.metric, nan=-1.0), -np.nan_to_num(grp.second, nan=-1.0)
         lo = np.maximum(np.searchsorted(m1, -(l1 + tolerance + EPS), "left"),
                         np.searchsorted(m2, -(l2 + tolerance + EPS), "left"))  # fmt: skip
         hi = np.minimum(np.searchsorted(m1, -(l1 - EPS), "right"), np.searchsorted(m2, -(l2 - EPS), "right"))
-        pick = _RangeArgmax(grp.value).query(lo, hi)
+        windows.append((np.arange(grp.value.size), lo, hi))
+    return windows, (exact, pairs)
+
+
+def _search(groups: list[_Group], constraint: str, tolerance: float, target: int | None = None):
+    """Score every floor and return ``(scores, picks_at, exact)``; ``picks_at(k)`` is each group's candidate there.
+
+    Without ``target`` the objective is separable: each group's best value in its window (a range-argmax).
+    With ``target`` (objective ``selection_rate``) see :func:`_selection_search`.
+    """
+    if constraint == "equalized_odds":
+        windows, exact = _windows_pairs(groups, tolerance)
+    else:
+        windows, exact = _windows_single(groups, constraint, tolerance)
+    if target is not None:
+        scores, picks_at = _selection_search(groups, windows, target)
+        return scores, picks_at, exact
+    total = np.zeros(windows[0][1].size)
+    picks = []
+    for grp, (order, lo, hi) in zip(groups, windows, strict=True):
+        pos = _RangeArgmax(grp.value[order]).query(lo, hi)
+        pick = np.where(pos >= 0, order[np.maximum(pos, 0)], -1)
         total += np.where(pick >= 0, grp.value[np.maximum(pick, 0)], -np.inf)
         picks.append(pick)
-    return total, picks, (exact, pairs)
+    return total, lambda k: [int(p[k]) for p in picks], exact
 
 
-def _search(groups: list[_Group], constraint: str, tolerance: float):
-    if constraint == "equalized_odds":
-        return _search_pairs(groups, tolerance)
-    return _search_single(groups, constraint, tolerance)
+def _selection_search(groups: list[_Group], windows, target: int):
+    """Keep the overall number selected at ``target`` while changing as few of today's decisions as possible.
+
+    Per floor, each group can select any count its window offers, between ``lo_g`` and ``hi_g``.
+    Starting from today's count ``s0_g`` clamped into that range, the shortfall to ``target`` is
+    moved onto the groups that have room; the floor's score ranks first the distance left to
+    ``target`` and then the counts moved away from today's (a lower bound on the flips). The
+    chosen floor's thresholds are then picked group by group, closest to each group's share
+    (ties: fewer flips, then more correct decisions).
+    """
+    n_floors = windows[0][1].size
+    ok = np.ones(n_floors, dtype=bool)
+    base, moved_away, room_up, room_down = (np.zeros(n_floors) for _ in range(4))
+    ranges = []
+    for grp, (order, lo, hi) in zip(groups, windows, strict=True):
+        sel = grp.selected[order].astype(float)
+        top, bottom = _RangeArgmax(sel).query(lo, hi), _RangeArgmax(-sel).query(lo, hi)
+        ok &= top >= 0
+        smax, smin = sel[np.maximum(top, 0)], sel[np.maximum(bottom, 0)]
+        start = np.clip(grp.today, smin, smax)
+        base += start
+        moved_away += np.abs(start - grp.today)
+        room_up += smax - start
+        room_down += start - smin
+        ranges.append((smin, smax, start))
+    short = target - base
+    moved = np.where(short > 0, np.minimum(short, room_up), np.minimum(-short, room_down))
+    distance = np.abs(short) - moved
+    # Lexicographic: any unit of distance outweighs every possible count of moved decisions.
+    weight = 2.0 * (sum(float(grp.selected.max()) for grp in groups) + 1)
+    scores = np.where(ok, -(distance * weight + moved_away + moved), -np.inf)
+
+    def picks_at(k: int) -> list[int]:
+        starts = np.array([r[2][k] for r in ranges])
+        rooms = np.array([(r[1][k] - r[2][k]) if short[k] > 0 else (r[2][k] - r[0][k]) for r in ranges])
+        shares = moved[k] * rooms / rooms.sum() if rooms.sum() > 0 else np.zeros(len(groups))
+        wanted = starts + np.sign(short[k]) * shares
+        carry, out = 0.0, []
+        for grp, (order, lo, hi), want in zip(groups, windows, wanted, strict=True):
+            cand = order[lo[k] : hi[k]]
+            aim = want + carry
+            gap = np.abs(grp.selected[cand] - aim)
+            best = cand[np.lexsort((-grp.correct[cand], grp.flips[cand], gap))[0]]
+            carry = aim - grp.selected[best]
+            out.append(int(best))
+        return out
+
+    def realised(k: int) -> tuple[list[int], tuple[float, float, float]]:
+        picks = picks_at(k)
+        chosen = [(grp.selected[j], grp.flips[j], grp.correct[j]) for grp, j in zip(groups, picks, strict=True)]
+        selected, flips, correct = (sum(float(x[i]) for x in chosen) for i in range(3))
+        return picks, (abs(selected - target), flips, -correct)
+
+    def best_picks(k: int) -> list[int]:
+        # The floors' scores are bounds (reachable counts can have gaps, flips ≥ counts moved): realise
+        # the best few floors and keep the best realised one.
+        finite = np.flatnonzero(np.isfinite(scores))
+        top = finite[np.argsort(-scores[finite], kind="stable")[:REALISED_FLOORS]]
+        return min((realised(int(j)) for j in top), key=lambda r: r[1])[0]
+
+    return scores, best_picks
 
 
 def _achieved(groups: list[_Group], choice: list[int], constraint: str) -> float | None:
@@ -740,12 +846,11 @@ def _achieved(groups: list[_Group], choice: list[int], constraint: str) -> float
     return out if math.isfinite(out) else None
 
 
-def _best(groups, constraint, tolerance):
-    total, picks, exact = _search(groups, constraint, tolerance)
+def _best(groups, constraint, tolerance, target=None):
+    total, picks_at, exact = _search(groups, constraint, tolerance, target)
     if not np.isfinite(total).any():
         return None, exact
-    k = int(np.argmax(total))
-    return [int(p[k]) for p in picks], exact
+    return picks_at(int(np.argmax(total))), exact
 
 
 def _smallest_tolerance(groups, constraint) -> float:
@@ -758,6 +863,13 @@ def _smallest_tolerance(groups, constraint) -> float:
         else:
             lo = mid
     return hi
+
+
+def _check_costs(cost_fp: Any, benefit_tp: Any) -> None:
+    for name, value in (("cost_fp", cost_fp), ("benefit_tp", benefit_tp)):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or value < 0:
+            raise SpecError(BAD_COST.format(name=name, got=value))
 
 
 def _check_options(curves, constraint, objective, tolerance):
@@ -796,18 +908,23 @@ def optimise(
       tolerance (a group selecting nobody has no precision and cannot take part);
     - ``equalized_odds``: TPR range ≤ tolerance and FPR range ≤ tolerance.
 
-    Objectives (summed over groups, hence exactly separable): ``accuracy`` (correct decisions),
-    ``cost`` (benefit_tp × TP − cost_fp × FP), ``selection_rate`` (minimise Σ_g |selected_g −
-    n_g × r0|, r0 the current overall selection rate: every group kept near the current rate, which
-    bounds the change of the overall rate; ties to the more accurate).
+    Objectives: ``accuracy`` (correct decisions) and ``cost`` (benefit_tp × TP − cost_fp × FP),
+    both summed over groups; ``selection_rate``: keep the overall number selected at today's
+    (r0 × scored rows, r0 today's overall selection rate), then change as few of today's
+    decisions as possible, then be accurate — e.g. "pass the four-fifths rule without changing how
+    many we approve".
 
-    The search is exact: the smallest constrained value in a solution is one of the candidates'
-    values, so sweeping that floor L over every candidate value and taking, per group, the best
-    candidate whose value lies in [L, U(L)] (a range-argmax over the group's candidates sorted by
-    value) finds the optimum. Equalized odds sweeps pairs of floors (subsampled above 1e6 pairs,
-    then ``exact`` is False). When no thresholds meet the constraint, ``feasible`` is False, the
-    reason gives the smallest achievable value, and the thresholds shown achieve it.
+    The search is exact for the summed objectives: the smallest constrained value in a solution is
+    one of the candidates' values, so sweeping that floor L over every candidate value and taking,
+    per group, the best candidate whose value lies in [L, U(L)] (a range-argmax over the group's
+    candidates sorted by value) finds the optimum. For ``selection_rate`` the same sweep ranks each
+    floor by the distance to today's count it must leave and the counts it moves (exact when every
+    count in a group's window is reachable, as with distinct scores), then picks thresholds at the
+    best floor. Equalized odds sweeps pairs of floors (subsampled above 1e6 pairs, then ``exact``
+    is False). When no thresholds meet the constraint, ``feasible`` is False, the reason gives the
+    smallest achievable value, and the thresholds shown achieve it.
     """
+    _check_costs(cost_fp, benefit_tp)
     _check_options(curves, constraint, objective, tolerance)
     return _optimise(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
 
@@ -818,7 +935,10 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
     compared = _compared_groups(curves)
     # A group whose constrained rate is undefined at every threshold (e.g. no positive labels for
     # TPR) cannot take part; it is left out, said so, and takes its own best threshold.
-    usable = np.array([np.isfinite(grp.metric).any() for grp in groups], dtype=bool)
+    usable = np.array(
+        [np.isfinite(grp.metric).any() and (grp.second is None or np.isfinite(grp.second).any()) for grp in groups],
+        dtype=bool,
+    )
     left_out = tuple(curves.labels[g] for g in np.flatnonzero(compared & ~usable))
     constrained = np.flatnonzero(compared & usable)
     if constrained.size < 2:
@@ -832,11 +952,17 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
         )
     notes = (LEFT_OUT_UNDEFINED.format(groups=list(left_out), measure=MEASURES[constraint]),) if left_out else ()
     inside = [groups[g] for g in constrained]
-    choice, exact = _best(inside, constraint, float(tolerance))
+    picks = [int(np.argmax(grp.value)) for grp in groups]
+    target = None
+    if objective == "selection_rate":
+        # The constrained groups select what keeps today's overall rate, given what the others select.
+        outside = sum(int(groups[g].selected[picks[g]]) for g in range(len(groups)) if g not in set(constrained))
+        target = int(np.rint(_target(curves) * curves.sizes.sum())) - outside
+    choice, exact = _best(inside, constraint, float(tolerance), target)
     feasible, reason = choice is not None, None
     if choice is None:
         best = _smallest_tolerance(inside, constraint)
-        choice, exact = _best(inside, constraint, best)
+        choice, exact = _best(inside, constraint, best, target)
         measure = "ratio" if constraint == "four_fifths" else "range"
         shown = _achieved(inside, choice, constraint)
         reason = INFEASIBLE.format(name=constraint, tolerance=tolerance, measure=measure, best=shown)
@@ -844,7 +970,6 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
             reason += f" Caution: {NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)}."
     elif not exact[0]:
         reason = NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)
-    picks = [int(np.argmax(grp.value)) for grp in groups]
     for g, j in zip(constrained, choice, strict=True):
         picks[g] = j
     t = np.array([grp.thresholds[j] for grp, j in zip(groups, picks, strict=True)])
@@ -879,7 +1004,7 @@ def _objective_value(result: WhatIf, objective: str) -> float | None:
 
 @dataclass(frozen=True)
 class FrontierPoint:
-    """One point: the disparity allowed and achieved, and the objective there."""
+    """One point: the disparity allowed and achieved, the objective there, and how many decisions change."""
 
     kind: str
     tolerance: float | None
@@ -887,6 +1012,7 @@ class FrontierPoint:
     objective_value: float | None
     feasible: bool
     thresholds: dict[str, float]
+    changed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -897,6 +1023,7 @@ class FrontierPoint:
             "objective_value": self.objective_value,
             "feasible": self.feasible,
             "thresholds": dict(self.thresholds),
+            "changed": self.changed,
         }
 
 
@@ -955,6 +1082,7 @@ def frontier(
     Also the baseline (the current decisions, :func:`baseline`) and the best single shared threshold.
     """
     _check_options(curves, constraint, objective, 0.0)
+    _check_costs(cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
     free = _optimise(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
     if constraint == "four_fifths":
@@ -969,7 +1097,7 @@ def frontier(
         found.append(
             _point("optimised", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
         )
-    front = _pareto(found, constraint)
+    front = _pareto(found, constraint, objective)
     single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)
     now = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
     base = _point("baseline", None, now, constraint, _objective_value(now, objective), True)
@@ -978,39 +1106,58 @@ def frontier(
 
 def baseline(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> WhatIf:
     """The current decisions as a :class:`WhatIf` (scored rows with a decision; no thresholds, no flips)."""
+    _check_costs(cost_fp, benefit_tp)
     c = {k: np.asarray(v, dtype=np.int64) for k, v in curves.current.items()}
     zero = np.zeros(curves.n_groups, dtype=np.int64)
     return _what_if(curves, None, c | {"to_positive": zero, "to_negative": zero}, cost_fp, benefit_tp)
 
 
 def _point(kind, tol, w: WhatIf, constraint, value, feasible) -> FrontierPoint:
-    return FrontierPoint(kind, tol, _measure(w, constraint), value, feasible, dict(w.thresholds))
+    changed = sum(int(f["to_positive"]) + int(f["to_negative"]) for f in w.flips.values())
+    return FrontierPoint(kind, tol, _measure(w, constraint), value, feasible, dict(w.thresholds), changed)
 
 
-def _pareto(found: list[FrontierPoint], constraint: str) -> list[FrontierPoint]:
-    """Points no other point beats on both the objective and the disparity (sorted by disparity)."""
+def _pareto(found: list[FrontierPoint], constraint: str, objective: str) -> list[FrontierPoint]:
+    """Points no other point beats on both the objective and the disparity (sorted by disparity).
+
+    For ``selection_rate`` every point keeps the overall rate, so "better" is fewer decisions changed.
+    """
     sign = -1.0 if constraint == "four_fifths" else 1.0  # four_fifths: a higher ratio is fairer
+
+    def goodness(p: FrontierPoint) -> float:
+        return -float(p.changed) if objective == "selection_rate" else p.objective_value
+
     usable = [p for p in found if p.feasible and p.disparity is not None and p.objective_value is not None]
-    usable.sort(key=lambda p: (sign * p.disparity, -p.objective_value))
+    usable.sort(key=lambda p: (sign * p.disparity, -goodness(p)))
     out: list[FrontierPoint] = []
     for p in usable:
-        if not out or p.objective_value > out[-1].objective_value:
+        if not out or goodness(p) > goodness(out[-1]):
             out.append(p)
     return out
 
 
 def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> FrontierPoint:
-    """The best shared threshold for the objective (over every distinct score), unconstrained."""
+    """The best shared threshold for the objective (over every distinct score), unconstrained.
+
+    For ``selection_rate``: the threshold whose overall count selected is closest to today's, then
+    the one changing fewest decisions.
+    """
     everything = np.unique(curves.scores)
     candidates = np.append(everything, np.nextafter(everything[-1], np.inf))
-    target = curves.current_selected().sum() / max(int(curves.sizes.sum()), 1)
-    total = np.zeros(candidates.size)
+    total, selected, flips = (np.zeros(candidates.size) for _ in range(3))
     for g in range(curves.n_groups):
         lo, hi = curves.offsets[g], curves.offsets[g + 1]
         below = np.searchsorted(curves.scores[lo:hi], candidates, side="left")
         c = curves.counts_at_below(g, below)
-        total += _objective_values(c, objective, cost_fp, benefit_tp, target)
-    k = int(np.argmax(total))
+        if objective == "selection_rate":
+            selected += c["selected"]
+            flips += c["to_positive"] + c["to_negative"]
+        else:
+            total += _objective_values(c, objective, cost_fp, benefit_tp)
+    if objective == "selection_rate":
+        target = int(np.rint(_target(curves) * curves.sizes.sum()))
+        k = int(np.lexsort((flips, np.abs(selected - target)))[0])
+    else:
+        k = int(np.argmax(total))
     w = what_if(curves, float(candidates[k]), cost_fp=cost_fp, benefit_tp=benefit_tp)
-    value = _objective_value(w, objective)
-    return FrontierPoint("single_threshold", None, _measure(w, constraint), value, True, dict(w.thresholds))
+    return _point("single_threshold", None, w, constraint, _objective_value(w, objective), True)

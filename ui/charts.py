@@ -731,6 +731,8 @@ OBJECTIVE_MEASURES = {
     "cost": ("utility", "Net benefit (benefit × TP − cost × FP)"),
     "selection_rate": ("selection_rate", "Overall selection rate"),
 }
+# Every frontier point of "keep the selection rate" keeps the rate; what differs is how many decisions change.
+CHANGED_TITLE = "Decisions changed (every point keeps today's overall selection rate)"
 FRONTIER_KINDS = ("optimised thresholds", "current decisions", "one threshold for everyone", "your thresholds")
 FRONTIER_COLORS = ("#1f4e9c", "#7f7f7f", "#d9822b", "#c0504d")
 FRONTIER_SHAPES = ("circle", "square", "diamond", "triangle-up")
@@ -749,31 +751,37 @@ def summary_value(result: Any, key: str) -> float | None:
 def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
     """One row per point: the frontier's points (by disparity), the current decisions, the best single
     threshold and, given a ``WhatIf``, the thresholds chosen now; ``disparity`` is the constraint's measure."""
+    changed = front.objective == "selection_rate"
     rows = [
-        {"kind": FRONTIER_KINDS[0], "order": i, "tolerance": p.tolerance}
-        | {"disparity": p.disparity, "objective": p.objective_value}
+        {"kind": FRONTIER_KINDS[0], "order": i, "tolerance": p.tolerance} | _point_values(p, changed)
         for i, p in enumerate(front.points)
     ]
     for kind, point in ((FRONTIER_KINDS[1], front.baseline), (FRONTIER_KINDS[2], front.single_threshold)):
-        rows.append({"kind": kind, "order": None, "tolerance": None} | _point_values(point))
+        rows.append({"kind": kind, "order": None, "tolerance": None} | _point_values(point, changed))
     if current is not None:
         measure, objective = MEASURES[front.constraint][0], OBJECTIVE_MEASURES[front.objective][0]
+        if changed:
+            flips = [summary_value(current, k) for k in ("flips_to_positive", "flips_to_negative")]
+            y = None if None in flips else sum(flips)
+        else:
+            y = summary_value(current, objective)
         rows.append(
             {"kind": FRONTIER_KINDS[3], "order": None, "tolerance": None}
-            | {"disparity": summary_value(current, measure), "objective": summary_value(current, objective)}
+            | {"disparity": summary_value(current, measure), "objective": y}
         )
     return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective"])
 
 
-def _point_values(point: Any) -> dict[str, float | None]:
-    return {"disparity": point.disparity, "objective": point.objective_value}
+def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
+    return {"disparity": point.disparity, "objective": float(point.changed) if changed else point.objective_value}
 
 
 def frontier_chart(front: Any, current: Any | None = None) -> Any:
     """The objective against the constraint's measure along the frontier, with the current decisions, the best
     single threshold and the chosen thresholds marked (four-fifths: a rule at 0.8)."""
     data = frontier_data(front, current)
-    x_title, y_title = MEASURES[front.constraint][1], OBJECTIVE_MEASURES[front.objective][1]
+    x_title = MEASURES[front.constraint][1]
+    y_title = CHANGED_TITLE if front.objective == "selection_rate" else OBJECTIVE_MEASURES[front.objective][1]
     x = alt.X("disparity:Q", title=x_title, scale=alt.Scale(zero=False))
     y = alt.Y("objective:Q", title=y_title, scale=alt.Scale(zero=False))
     tooltip = [

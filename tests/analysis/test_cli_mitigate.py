@@ -199,3 +199,11 @@ def test_four_fifths_defaults_to_the_rule_and_says_when_rates_grow_less_equal(sp
         ["mitigate", LOANS, "--spec", spec_path, "--attribute", "ethnicity", "--constraint", "four_fifths"]
     )
     assert code == 0 and "four-fifths rule: fail -> pass" in out and "less equal than now" not in out
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--cost-fp", "nan"), ("--benefit-tp", "inf"), ("--cost-fp", "-5")])
+def test_mitigate_refuses_a_cost_that_is_not_a_finite_non_negative_number(spec_path, flag, value):
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--objective", "cost", flag, value])
+    assert code == 2
+    assert "must be a finite number ≥ 0" in err and flag.lstrip("-").replace("-", "_") in err
+    assert "Traceback" not in err and out == ""

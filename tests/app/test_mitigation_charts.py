@@ -97,6 +97,21 @@ def test_frontier_chart_encodes_the_measures_and_marks_the_four_fifths_line(curv
     assert cost["layer"][1]["encoding"]["y"]["title"].startswith("Net benefit")
 
 
+def test_keep_the_selection_rate_frontier_plots_the_decisions_changed(curves):
+    front = frontier(curves, constraint="four_fifths", objective="selection_rate", points=6)
+    current = what_if(curves, {"North": 0.55, "South": 0.45, "<b>East</b>": 0.5})
+    data = charts.frontier_data(front, current)
+    points = data[data["kind"] == "optimised thresholds"]
+    assert points["objective"].tolist() == [float(p.changed) for p in front.points]
+    # Pareto in "fewer changes": from the fairest point (highest ratio) towards the least fair, changes fall.
+    assert all(a > b for a, b in zip(points["objective"], points["objective"][1:], strict=False))
+    assert data.loc[data["kind"] == "current decisions", "objective"].item() == 0.0
+    flips = current.summary["flips_to_positive"].value + current.summary["flips_to_negative"].value
+    assert data.loc[data["kind"] == "your thresholds", "objective"].item() == flips
+    spec = spec_of(charts.frontier_chart(front, current))
+    assert spec["layer"][1]["encoding"]["y"]["title"] == charts.CHANGED_TITLE
+
+
 def test_frontier_without_a_current_choice_has_no_choice_row(curves):
     front = frontier(curves, constraint="demographic_parity", points=4)
     assert "your thresholds" not in set(charts.frontier_data(front)["kind"])
