@@ -3,7 +3,8 @@
 The protected attribute, the decision column and their values carry the payloads. Proof that nothing ran and
 nothing was fetched: no JavaScript dialog fires and no request leaves 127.0.0.1 (the ``guard`` fixture, on the
 app and on the downloaded report), and the pages hold no element the payloads would create (``img[src=x]``,
-``javascript:`` links, remote images). The downloaded CSV export neutralises formula cells.
+``javascript:`` links, remote images). Spreadsheet formulas sit in a protected attribute's header and group values,
+so they reach the downloaded metrics CSV, which must neutralise them (a leading ``'``).
 """
 
 from __future__ import annotations
@@ -33,14 +34,23 @@ GENDERS = {
 }
 DECISIONS = {"Y": POSITIVE, "N": "N [no](javascript:alert(7))"}
 REGIONS = {"West": '=HYPERLINK("http://evil.example/","x")', "South": "@SUM(1)", "East": "+1", "North": "-1+2"}
+# Ethnicity is a protected attribute, so its name and its groups reach the metrics CSV: formulas there must be
+# neutralised in the export (a formula in a feature column never reaches it).
+ETHNICITY = '=HYPERLINK("http://example.com/e.png","ethnicity ![e](http://example.com/e.png)")'
+ETHNICITIES = {
+    "A": '=HYPERLINK("http://evil.example/","A")',
+    "B": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "C": "+cmd|' /C notepad'!A0",
+    "D": "-2+3+cmd|' /C calc'!A0",
+}
 RENAMED = {
     "gender": GENDER,
     "approved": DECISION,
     "region": "[region](javascript:alert(9))",
-    "ethnicity": "ethnicity ![e](http://example.com/e.png)",
+    "ethnicity": ETHNICITY,
     "income": '=HYPERLINK("http://evil.example/","income")',
 }
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def payload_csv(path: Path, rows: int = 900) -> Path:
@@ -49,7 +59,7 @@ def payload_csv(path: Path, rows: int = 900) -> Path:
     df["gender"] = df["gender"].map(GENDERS)
     df["approved"] = df["approved"].map(DECISIONS)
     df["region"] = df["region"].map(lambda v: REGIONS.get(v, "javascript:alert(8)"))
-    df["ethnicity"] = df["ethnicity"].map(lambda v: f"![{v}](http://example.com/{v}.png)")
+    df["ethnicity"] = df["ethnicity"].map(lambda v: ETHNICITIES.get(v, f"![{v}](http://example.com/{v}.png)"))
     df.rename(columns=RENAMED).to_csv(path, index=False)
     return path
 
@@ -121,9 +131,23 @@ def test_payloads_never_run_and_nothing_leaves_the_machine(app_page, guard, tmp_
 
         metrics = download(page, W.REPORT_CSV, tmp_path)
         cells = [c for row in csv.reader(io.StringIO(metrics.read_text(encoding="utf-8"))) for c in row]
-        texts = [c for c in cells if c and not _is_number(c)]
-        assert any("alert(3)" in c for c in texts), "the payload group is missing from the metrics CSV"
-        assert not [c for c in texts if c.startswith(FORMULA_STARTS)], "formula cells are not neutralised"
+        check_metrics_csv(cells)
+
+
+def check_metrics_csv(cells: list[str]) -> None:
+    """The protected attribute's formula name and groups are in the metrics CSV, each neutralised with a ``'``."""
+    texts = [c for c in cells if c and not _is_number(c)]
+    assert any("alert(3)" in c for c in texts), "the payload group is missing from the metrics CSV"
+    for payload in (ETHNICITY, *ETHNICITIES.values()):
+        assert "'" + payload in cells, f"{payload!r} is missing from the metrics CSV, or not neutralised"
+        assert payload not in cells, f"{payload!r} is in the metrics CSV as a live formula"
+    # Intersections name the attribute and its groups after the first attribute's: not formulas there.
+    assert any(c.endswith(" × " + ETHNICITY) for c in cells), "the intersections with ethnicity are missing"
+    assert any(c.endswith(" × " + ETHNICITIES["A"]) for c in cells), "the intersection groups are missing"
+    live = sorted({c for c in texts if c.startswith(FORMULA_STARTS)})
+    assert not live, f"formula cells are not neutralised: {live[:5]}"
+    negatives = [c for c in cells if c.startswith("-") and _is_number(c)]
+    assert negatives, "no negative number in the metrics CSV: numbers such as -0.5 must stay numbers"
 
 
 def _is_number(text: str) -> bool:

@@ -2,8 +2,9 @@
 
 Upload the CSV with the file input → confirm the suggested roles → the Fairness page shows the numbers of
 ``python -m analysis audit FILE --spec SPEC --json -`` (SPEC: the spec the app confirmed, downloaded from the
-Data page) → the Drivers page finishes and shows the surrogate's fidelity → moving one group's threshold slider
-(keyboard arrows) on the Mitigation page changes the metrics → the HTML report downloads and opens offline.
+Data page), for every attribute and every intersection → the Drivers page finishes and shows the surrogate's
+fidelity → moving one group's threshold slider (keyboard arrows) on the Mitigation page changes the metrics →
+the HTML report downloads and opens offline.
 A screenshot of each page goes to the test's output folder (test-results/...).
 """
 
@@ -40,6 +41,7 @@ PAGES_DIR = ROOT / "pages"
 RATE = re.compile(r"^value: ([-\d.e]+); group: (.+?); role: [^;]+; rows: ([\d,]+); favourable rate:")
 ERROR_RATE = re.compile(r"^value: ([-\d.e]+); group: (.+?); rate: (TPR|FPR) \(")
 PER_GROUP = "A threshold per group"
+INTERSECTIONS = "Intersections"
 
 
 def download(page, key: str, folder: Path) -> Path:
@@ -111,6 +113,14 @@ def check_attribute_tab(page, name: str, expected: dict) -> None:
         assert rate == pytest.approx(cli["favorable_rate"]["value"], abs=1e-9), (name, group)
     for (group, metric), rate in error_rates.items():
         assert rate == pytest.approx(by_label[group][metric]["value"], abs=1e-9), (name, group, metric)
+    # Every defined TPR and FPR of the CLI is in the chart (an undefined one is not drawn).
+    defined = {
+        (label, metric)
+        for label, group in by_label.items()
+        for metric in ("tpr", "fpr")
+        if group.get(metric) and group[metric].get("value") is not None
+    }
+    assert set(error_rates) == defined, f"{name}: TPR/FPR shown {sorted(error_rates)} vs the CLI {sorted(defined)}"
     if expected_has_label(groups):
         assert error_rates, f"{name}: no TPR/FPR chart"
 
@@ -132,6 +142,23 @@ def check_fairness(page, cli: dict, output_path: str) -> None:
             wait_for_app(page)
         shot(page, output_path, f"fairness_{i}")
         check_attribute_tab(page, name, attributes[name])
+    check_intersections(page, cli["intersections"], output_path)
+
+
+def check_intersections(page, intersections: dict, output_path: str) -> None:
+    """The Intersections tab offers the CLI's intersections, and each shows the CLI's numbers."""
+    assert intersections, "the CLI audit has no intersections to compare"
+    page.get_by_role("tab", name=INTERSECTIONS, exact=True).click()
+    wait_for_app(page)
+    box = page.get_by_role("combobox", name="Intersection")
+    for i, name in enumerate(intersections):
+        if i:
+            box.click()
+            page.get_by_role("option", name=name, exact=True).click()
+            wait_for_app(page)
+        expect(box).to_have_value(name)
+        shot(page, output_path, f"intersection_{i}")
+        check_attribute_tab(page, name, intersections[name])
 
 
 def check_mitigation(page, output_path: str) -> None:
