@@ -663,33 +663,42 @@ def _groups(curves, constraint, objective, cost_fp, benefit_tp) -> list[_Group]:
 
 
 class _RangeArgmax:
-    """Sparse table: argmax of ``values`` over any ``[lo, hi)`` in O(1), vectorised over queries."""
+    """Sparse table: argmax of ``values`` over any ``[lo, hi)`` in O(1), vectorised over queries.
+
+    Level ``k`` holds, for every start ``i``, the argmax (and the max) of ``values[i : i + 2**k]``; the
+    levels are stored flat so a query is two gathers. The maxima are kept beside the indices so that
+    neither building nor querying gathers from ``values`` at scattered positions.
+    """
 
     def __init__(self, values: np.ndarray):
-        self.values = values
-        levels = [np.arange(values.size)]
-        width = 1
-        while 2 * width <= values.size:
-            prev = levels[-1]
-            left, right = prev[:-width], prev[width:]
-            levels.append(np.where(values[left] >= values[right], left, right))
-            width *= 2
-        self.table = np.zeros((len(levels), max(values.size, 1)), dtype=np.int64)
-        for k, level in enumerate(levels):
-            self.table[k, : level.size] = level
+        size = values.size
+        n = self.n = max(size, 1)
+        levels = max(size, 1).bit_length()
+        self.index = np.zeros(levels * n, dtype=np.int32 if n < 2**31 else np.int64)
+        self.best = np.full(levels * n, -np.inf)
+        self.index[:size] = np.arange(size)
+        self.best[:size] = values
+        for k in range(1, levels):
+            half, count = 1 << (k - 1), size - (1 << k) + 1
+            prev, here = (k - 1) * n, k * n
+            left, right = self.best[prev : prev + count], self.best[prev + half : prev + half + count]
+            keep_left = left >= right
+            np.maximum(left, right, out=self.best[here : here + count])
+            out = self.index[here : here + count]
+            np.copyto(out, self.index[prev + half : prev + half + count])
+            np.copyto(out, self.index[prev : prev + count], where=keep_left)
 
     def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Argmax index per query (ties to the lower index); −1 where the range is empty."""
         length = hi - lo
         ok = length > 0
-        k = np.zeros(lo.shape, dtype=np.int64)
-        k[ok] = np.log2(length[ok]).astype(np.int64)
-        # log2 of an exact power of two may round down by one ulp: correct it.
-        k[ok] += (np.left_shift(1, k[ok] + 1) <= length[ok]).astype(np.int64)
-        start = np.where(ok, lo, 0)
-        end = np.where(ok, hi - np.left_shift(1, k), 0)
-        a, b = self.table[k, start], self.table[k, end]
-        return np.where(ok, np.where(self.values[a] >= self.values[b], a, b), -1)
+        # frexp: length = m · 2**e with 0.5 ≤ m < 1, so floor(log2(length)) = e − 1 exactly for integers.
+        k = np.frexp(np.maximum(length, 1))[1].astype(np.int64) - 1
+        row = k * self.n
+        left = row + np.where(ok, lo, 0)
+        right = row + np.where(ok, hi - np.left_shift(1, k), 0)
+        pick = np.where(self.best[left] >= self.best[right], self.index[left], self.index[right])
+        return np.where(ok, pick, -1)
 
 
 def _upper(floors: np.ndarray, constraint: str, tolerance: float) -> np.ndarray:
@@ -719,7 +728,10 @@ def _windows_single(groups: list[_Group], constraint: str, tolerance: float):
     windows = []
     for grp in groups:
         defined = np.flatnonzero(np.isfinite(grp.metric))
-        order = defined[np.argsort(grp.metric[defined], kind="stable")]
+        metric = grp.metric[defined]
+        # Rates that fall strictly with the threshold (selection rates always do) are sorted by reversing.
+        falling = np.all(metric[1:] < metric[:-1])
+        order = defined[::-1] if falling else defined[np.argsort(metric, kind="stable")]
         sorted_metric = grp.metric[order]
         lo = _count_below(sorted_metric, floors - EPS, strict=True)
         hi = _count_below(sorted_metric, upper, strict=False)
