@@ -743,13 +743,13 @@ def _windows_pairs(groups: list[_Group], tolerance: float):
     """Equalized odds: floors on TPR and on FPR; both fall with the threshold, so each window is contiguous."""
     tprs = np.unique(np.concatenate([grp.metric[np.isfinite(grp.metric)] for grp in groups]))
     fprs = np.unique(np.concatenate([grp.second[np.isfinite(grp.second)] for grp in groups]))
-    pairs = tprs.size * fprs.size
-    exact = pairs <= MAX_PAIRS
+    l1, l2, pairs = _floor_pairs(groups, tprs, fprs, tolerance)
+    exact = l1 is not None
     if not exact:
         keep = max(int(math.sqrt(MAX_PAIRS)), 2)
         tprs = tprs[np.unique(np.linspace(0, tprs.size - 1, keep).round().astype(int))]
         fprs = fprs[np.unique(np.linspace(0, fprs.size - 1, keep).round().astype(int))]
-    l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
+        l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
     windows = []
     for grp in groups:
         # Candidates run from the lowest threshold (rates high) to the highest (rates low): negate to ascend.
@@ -759,6 +759,28 @@ def _windows_pairs(groups: list[_Group], tolerance: float):
         hi = np.minimum(np.searchsorted(m1, -(l1 - EPS), "right"), np.searchsorted(m2, -(l2 - EPS), "right"))
         windows.append((np.arange(grp.value.size), lo, hi))
     return windows, (exact, pairs)
+
+
+def _floor_pairs(groups: list[_Group], tprs: np.ndarray, fprs: np.ndarray, tolerance: float):
+    """The (TPR floor, FPR floor) pairs an optimum can have, or ``(None, None, count)`` when over MAX_PAIRS.
+
+    At an optimum the FPR floor is the FPR of a chosen candidate c, whose TPR lies in
+    [TPR floor, TPR floor + tolerance]; so the TPR floor is a candidate TPR within tolerance below
+    c's. Those pairs (far fewer than every TPR × every FPR at small tolerances) contain the optimum.
+    """
+    both = [np.isfinite(grp.metric) & np.isfinite(grp.second) for grp in groups]
+    tpr = np.concatenate([grp.metric[ok] for grp, ok in zip(groups, both, strict=True)])
+    fpr = np.concatenate([grp.second[ok] for grp, ok in zip(groups, both, strict=True)])
+    first = np.searchsorted(tprs, tpr - tolerance - EPS, "left")
+    count = np.searchsorted(tprs, tpr + EPS, "right") - first
+    total = int(count.sum())
+    if total > MAX_PAIRS:
+        return None, None, min(total, tprs.size * fprs.size)
+    starts = np.repeat(first - (np.cumsum(count) - count), count)
+    which_tpr = starts + np.arange(total)
+    which_fpr = np.repeat(np.searchsorted(fprs, fpr), count)
+    code = np.unique(which_tpr.astype(np.int64) * fprs.size + which_fpr)
+    return tprs[code // fprs.size], fprs[code % fprs.size], total
 
 
 def _search(groups: list[_Group], constraint: str, tolerance: float, target: int | None = None):
@@ -932,8 +954,11 @@ def optimise(
     candidates sorted by value) finds the optimum. For ``selection_rate`` the same sweep ranks each
     floor by the distance to today's count it must leave and the counts it moves (exact when every
     count in a group's window is reachable, as with distinct scores), then picks thresholds at the
-    best floor. Equalized odds sweeps pairs of floors (subsampled above 1e6 pairs, then ``exact``
-    is False). When no thresholds meet the constraint, ``feasible`` is False, the reason gives the
+    best floor. Equalized odds sweeps the (TPR, FPR) floor pairs an optimum can have — a
+    candidate's FPR with each candidate TPR up to ``tolerance`` below its own (at tolerance 0,
+    about one pair per candidate) — exactly up to 1e6 such pairs, else a 1000 × 1000 grid of
+    floors, and then ``exact`` is False and the reason says so. When no thresholds meet the
+    constraint, ``feasible`` is False, the reason gives the
     smallest achievable value, and the thresholds shown achieve it.
     """
     _check_costs(cost_fp, benefit_tp)

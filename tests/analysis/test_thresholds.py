@@ -527,3 +527,35 @@ def test_equalized_odds_leaves_out_a_group_without_negative_labels():
     assert result.constrained_groups == ("a", "c")
     assert "['b'] left out" in result.notes[0]
     assert result.feasible
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.02, 0.1])
+def test_equalized_odds_pruned_floor_pairs_give_the_full_grids_optimum(monkeypatch, tolerance):
+    """Only (TPR floor, FPR floor) pairs an optimum can have are searched; every TPR × FPR gives the same."""
+    from analysis import thresholds
+
+    rng = np.random.default_rng(5)
+    rows = 3000
+    group = rng.choice(["a", "b", "c"], rows, p=[0.5, 0.3, 0.2])
+    score = np.round(np.clip(rng.beta(2, 2, rows) + np.where(group == "a", 0.05, 0.0), 0, 1), 2)
+    label = (rng.uniform(size=rows) < score).astype(int)
+    df = pd.DataFrame({"g": group, "s": score, "y": label})
+    spec = AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",))
+    curves = threshold_curves(df, spec)
+    pruned = optimise(curves, constraint="equalized_odds", tolerance=tolerance)
+
+    def every_pair(groups, tprs, fprs, tol):
+        l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
+        return l1, l2, l1.size
+
+    monkeypatch.setattr(thresholds, "_floor_pairs", every_pair)
+    full = optimise(curves, constraint="equalized_odds", tolerance=tolerance)
+    assert pruned.exact and full.exact and pruned.feasible == full.feasible
+    assert pruned.objective_value == pytest.approx(full.objective_value, abs=1e-12)
+    assert pruned.achieved <= tolerance + TOL
+
+
+def test_exact_equalized_odds_is_searched_exactly_on_the_loan_sample(loan_curves):
+    result = optimise(loan_curves, constraint="equalized_odds", tolerance=0.0)
+    assert result.exact and result.feasible and result.reason is None
+    assert result.achieved == pytest.approx(0.0, abs=1e-12)
