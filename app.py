@@ -33,7 +33,7 @@ def ensure_dataset() -> None:
 
 
 def sidebar() -> None:
-    """The shared sidebar: the dataset and the confirmed roles (called inside the sidebar's slot)."""
+    """The shared sidebar: the dataset and the confirmed roles (drawn into the sidebar's slot)."""
     st.markdown("### ⚖️ ParityLab")
     st.caption("Runs on this machine. Sends nothing anywhere.")
     data = state.dataset()
@@ -57,9 +57,11 @@ def sidebar() -> None:
 
 
 ensure_dataset()
-# The sidebar is filled after the page has run, so a dataset loaded or roles confirmed in this run show at once
-# (drawn before the page, it lagged one run behind and the Data page had to rerun to catch up).
-sidebar_slot = st.sidebar.container()
+# The sidebar is drawn before the page (it stays when a page ends early with st.stop(), after which nothing more
+# can be drawn in this run) and again after it, so a dataset loaded or roles confirmed in this run show at once.
+sidebar_slot = st.sidebar.empty()
+with sidebar_slot.container():
+    sidebar()
 pages = [
     st.Page("pages/data.py", title="Data", icon="📄", default=True),
     st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
@@ -67,9 +69,6 @@ pages = [
     st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
     st.Page("pages/report.py", title="Report", icon="📝"),
 ]
-try:
-    st.navigation(pages).run()
-finally:
-    # Also after st.stop() / st.rerun() in a page, which end its run with an exception.
-    with sidebar_slot:
-        sidebar()
+st.navigation(pages).run()
+with sidebar_slot.container():
+    sidebar()

@@ -223,6 +223,8 @@ def _compare_parser(commands: Any) -> None:
         help="a ratio metric (disparate impact) regresses when it falls by more than T (default: --tolerance)",
     )
     compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the q-values (default 0.05)")
+    # Significance used to be required by default; the old opt-out is accepted (and said to be the default now).
+    compare.add_argument("--ignore-significance", action="store_true", help=argparse.SUPPRESS)
     compare.add_argument(
         "--require-significance",
         action="store_true",
@@ -540,6 +542,8 @@ def _run_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 
     if args.json == "-" and args.html == "-":
         raise SpecError(BOTH_TO_STDOUT)
+    if args.ignore_significance:
+        stderr.write(IGNORE_SIGNIFICANCE_DEFAULT + "\n")
     comparison = compare_audits(
         load_audit(args.before),
         load_audit(args.after),
@@ -635,7 +639,7 @@ def _mitigate_parser(commands: Any) -> None:
         choices=OBJECTIVES,
         default="accuracy",
         help="accuracy, cost (benefit_tp x TP - cost_fp x FP) or selection_rate (keep today's overall selection "
-        "rate, changing the fewest decisions); default accuracy",
+        "rate as closely as the constraint allows, changing few decisions); default accuracy",
     )
     mitigate.add_argument("--cost-fp", type=float, default=1.0, metavar="C", help="cost of a false positive (1)")
     mitigate.add_argument("--benefit-tp", type=float, default=1.0, metavar="B", help="benefit of a true positive (1)")
@@ -652,6 +656,10 @@ def _plain(text: object) -> str:
 
 
 DEFAULT_TOLERANCE = 0.05
+IGNORE_SIGNIFICANCE_DEFAULT = (
+    "Note: --ignore-significance is the default now (a worsening beyond tolerance is a regression whether or not "
+    "it is significant); the flag can be dropped. --require-significance asks for significance too."
+)
 LESS_EQUAL = (
     "Note: the constraint is met, but the rates are less equal than now (disparate impact {before:.3f} -> "
     "{after:.3f}): the objective gains from the room the tolerance allows. Lower --tolerance, or choose "
@@ -720,13 +728,14 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from analysis.loading import load_table
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
     from analysis.spec import AuditSpec
-    from analysis.thresholds import _attribute, _objective_value, baseline, optimise, threshold_curves
+    from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimise, threshold_curves
 
     spec = AuditSpec.load(args.spec)
     table = load_table(args.data)
     _warn_other_data(spec, table.report, args.spec, stderr)
     df = table.data
     attribute = _attribute(spec, args.attribute).column  # a bad attribute fails before any model is trained
+    _check_costs(args.cost_fp, args.benefit_tp)  # and so does a bad cost
     model = None
     if spec.score is None:
         model = model_scores(df, spec, random_state=args.seed)

@@ -111,7 +111,7 @@ NOT_AUDIT_RESULTS = (
 )
 NOT_A_RESULT = "Cannot use '{path}' as a ParityLab audit result: {problem}"
 NOT_AN_AUDIT_FILE = (
-    "'{path}' is not a ParityLab audit result: expected a JSON object with 'schema_version', 'spec' and "
+    "'{path}' is not a ParityLab audit result: expected a JSON object with 'schema_version', 'dataset' and "
     "'attributes' (written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got {got}."
 )
 CANNOT_READ = "Cannot read '{path}': {reason}. Check the path; it should be a JSON result from 'audit --json'."

@@ -40,6 +40,7 @@ from analysis.thresholds import (
     OBJECTIVES,
     UNKNOWN_OPTION,
     _attribute,
+    _check_costs,
     optimise,
     threshold_curves,
 )
@@ -876,6 +877,7 @@ def compare_mitigations(
     """
     has_label = spec.label is not None
     _check_options(constraint, tolerance, objective, test_size, random_state, has_label)
+    _check_costs(cost_fp, benefit_tp)  # before any model is trained
     validate_spec(df, spec).raise_for_errors()
     attr = _attribute(spec, attribute)
     seed = int(random_state)

@@ -944,8 +944,9 @@ def optimise(
 
     Objectives: ``accuracy`` (correct decisions) and ``cost`` (benefit_tp × TP − cost_fp × FP),
     both summed over groups; ``selection_rate``: keep the overall number selected at today's
-    (r0 × scored rows, r0 today's overall selection rate), then change as few of today's
-    decisions as possible, then be accurate — e.g. "pass the four-fifths rule without changing how
+    (r0 × scored rows, r0 today's overall selection rate) as closely as the constraint allows,
+    then change few of today's decisions (the fewest when they are a threshold of the score),
+    then be accurate — e.g. "pass the four-fifths rule without changing how
     many we approve".
 
     The search is exact for the summed objectives: the smallest constrained value in a solution is
@@ -1157,7 +1158,8 @@ def _point(kind, tol, w: WhatIf, constraint, value, feasible) -> FrontierPoint:
 def _pareto(found: list[FrontierPoint], constraint: str, objective: str) -> list[FrontierPoint]:
     """Points no other point beats on both the objective and the disparity (sorted by disparity).
 
-    For ``selection_rate`` every point keeps the overall rate, so "better" is fewer decisions changed.
+    For ``selection_rate`` "better" is fewer decisions changed; each point keeps today's overall
+    rate as closely as its tolerance allows (at the strictest tolerances it may not reach it).
     """
     sign = -1.0 if constraint == "four_fifths" else 1.0  # four_fifths: a higher ratio is fairer
 

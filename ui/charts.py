@@ -731,8 +731,9 @@ OBJECTIVE_MEASURES = {
     "cost": ("utility", "Net benefit (benefit × TP − cost × FP)"),
     "selection_rate": ("selection_rate", "Overall selection rate"),
 }
-# Every frontier point of "keep the selection rate" keeps the rate; what differs is how many decisions change.
-CHANGED_TITLE = "Decisions changed (every point keeps today's overall selection rate)"
+# "Keep the selection rate" points keep today's rate where the constraint allows (the tooltip shows the rate):
+# what differs between them is how many decisions change.
+CHANGED_TITLE = "Decisions changed (fewer is better)"
 FRONTIER_KINDS = ("optimised thresholds", "current decisions", "one threshold for everyone", "your thresholds")
 FRONTIER_COLORS = ("#1f4e9c", "#7f7f7f", "#d9822b", "#c0504d")
 FRONTIER_SHAPES = ("circle", "square", "diamond", "triangle-up")
@@ -758,6 +759,7 @@ def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
     ]
     for kind, point in ((FRONTIER_KINDS[1], front.baseline), (FRONTIER_KINDS[2], front.single_threshold)):
         rows.append({"kind": kind, "order": None, "tolerance": None} | _point_values(point, changed))
+    rate_key = OBJECTIVE_MEASURES["selection_rate"][0]
     if current is not None:
         measure, objective = MEASURES[front.constraint][0], OBJECTIVE_MEASURES[front.objective][0]
         if changed:
@@ -767,13 +769,16 @@ def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
             y = summary_value(current, objective)
         rows.append(
             {"kind": FRONTIER_KINDS[3], "order": None, "tolerance": None}
-            | {"disparity": summary_value(current, measure), "objective": y}
+            | {"disparity": summary_value(current, measure), "objective": y, "rate": summary_value(current, rate_key)}
         )
-    return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective"])
+    return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective", "rate"])
 
 
 def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
-    return {"disparity": point.disparity, "objective": float(point.changed) if changed else point.objective_value}
+    """A frontier point's disparity, y value and, for "keep the selection rate", its overall selection rate."""
+    if changed:
+        return {"disparity": point.disparity, "objective": float(point.changed), "rate": point.objective_value}
+    return {"disparity": point.disparity, "objective": point.objective_value, "rate": None}
 
 
 def frontier_chart(front: Any, current: Any | None = None) -> Any:
@@ -790,6 +795,8 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
         alt.Tooltip("objective:Q", title=front.objective, format=".4f"),
         alt.Tooltip("tolerance:Q", title="tolerance", format=".4f"),
     ]
+    if front.objective == "selection_rate":
+        tooltip.append(alt.Tooltip("rate:Q", title="overall selection rate", format=".4f"))
     kind = alt.Color(
         "kind:N",
         scale=alt.Scale(domain=list(FRONTIER_KINDS), range=list(FRONTIER_COLORS)),

@@ -148,3 +148,13 @@ def test_personal_data_is_flagged_with_a_warning(app):
     warnings = [w.value for w in app.warning]
     flagged = [w for w in warnings if "customer\\_email" in w and "looks like personal data" in w]
     assert len(flagged) == 1 and "e\\-mail addresses" in flagged[0]
+
+
+@pytest.mark.parametrize("page", ["pages/fairness.py", "pages/drivers.py", "pages/mitigation.py", "pages/report.py"])
+def test_the_sidebar_is_shown_on_a_page_that_stops_early(app, page):
+    """Without confirmed roles these pages stop early (st.stop); the sidebar still names the data and says why."""
+    app.switch_page(page).run()
+    assert not app.exception
+    assert any("Sends nothing anywhere" in c.value for c in app.sidebar.caption)
+    assert f"**Dataset:** {md('loan_approvals.csv')}" in [m.value for m in app.sidebar.markdown]
+    assert any("Roles not confirmed yet" in c.value for c in app.sidebar.caption)

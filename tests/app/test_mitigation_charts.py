@@ -103,13 +103,18 @@ def test_keep_the_selection_rate_frontier_plots_the_decisions_changed(curves):
     data = charts.frontier_data(front, current)
     points = data[data["kind"] == "optimised thresholds"]
     assert points["objective"].tolist() == [float(p.changed) for p in front.points]
+    # The overall selection rate of each point is in its tooltip: strict tolerances may not keep today's rate.
+    assert points["rate"].tolist() == [p.objective_value for p in front.points]
     # Pareto in "fewer changes": from the fairest point (highest ratio) towards the least fair, changes fall.
     assert all(a > b for a, b in zip(points["objective"], points["objective"][1:], strict=False))
     assert data.loc[data["kind"] == "current decisions", "objective"].item() == 0.0
     flips = current.summary["flips_to_positive"].value + current.summary["flips_to_negative"].value
     assert data.loc[data["kind"] == "your thresholds", "objective"].item() == flips
     spec = spec_of(charts.frontier_chart(front, current))
-    assert spec["layer"][1]["encoding"]["y"]["title"] == charts.CHANGED_TITLE
+    _rule, line, points_layer, markers = spec["layer"]
+    assert line["encoding"]["y"]["title"] == charts.CHANGED_TITLE
+    rate = {"field": "rate", "format": ".4f", "title": "overall selection rate", "type": "quantitative"}
+    assert rate in points_layer["encoding"]["tooltip"] and rate in markers["encoding"]["tooltip"]
 
 
 def test_frontier_without_a_current_choice_has_no_choice_row(curves):
