@@ -11,7 +11,8 @@ to the session), confirms the suggested roles and opens the Fairness page. It pr
 - isolation: the tokens each session's pages contain (its own, never another session's),
 - RSS after the sessions are closed: a few seconds later, and after Streamlit drops disconnected sessions
   (``server.disconnectedSessionTTL``, 120 s by default; the expiry is lazy, so a fresh session is opened to
-  trigger it), then up to 40 s for the app's memory janitor (``ui/memory.py``) to give the memory back.
+  trigger it), then until RSS has stopped falling for 40 s (at most 150 s) while the app's memory janitor
+  (``ui/memory.py``) gives the memory back.
 
     python benchmarks/sessions.py                         # 20 sessions × ~20 MB files
     python benchmarks/sessions.py --sessions 3 --rows 5000 --ttl 10
@@ -44,8 +45,10 @@ STEP_TIMEOUT_MS = 900_000
 TOKEN_RE = re.compile(r"iso\d{3}q")
 UPLOAD_KEY = "upload"  # ui.state.W.UPLOAD
 FEATURES_EXPANDER = "Features, identifiers and personal data"
-# ui/memory.py checks every CHECK_EVERY_S and releases at most once per MIN_GAP_S: wait for one release.
-RELEASE_WAIT_S = 40.0
+# ui/memory.py checks every CHECK_EVERY_S and releases at most once per MIN_GAP_S: wait until RSS has not fallen
+# for longer than one such gap (so at least one release has had its chance), at most RELEASE_WAIT_S.
+RELEASE_WAIT_S = 150.0
+STABLE_FOR_S = 40.0
 
 
 # ---------------------------------------------------------------- the files
@@ -291,6 +294,19 @@ async def poke(url: str) -> None:
         await browser.close()
 
 
+def settle_rss(pid: int, settle: float) -> float:
+    """RSS once the app's memory janitor has had its chances: polled until it stops falling (or a time limit)."""
+    time.sleep(settle)
+    start = time.monotonic()
+    lowest, since = tree_rss_mb(pid), time.monotonic()
+    while time.monotonic() - start < RELEASE_WAIT_S and time.monotonic() - since < STABLE_FOR_S:
+        time.sleep(5)
+        now = tree_rss_mb(pid)
+        if now < lowest - 1:
+            lowest, since = now, time.monotonic()
+    return tree_rss_mb(pid)
+
+
 def run(sessions: int, rows: int, ttl: int, settle: float, folder: Path, waves: int = 1) -> list[RunFigures]:
     """``waves`` rounds of ``sessions`` concurrent sessions on one server (new files each round)."""
     log = folder / "server.log"
@@ -313,8 +329,7 @@ def run(sessions: int, rows: int, ttl: int, settle: float, folder: Path, waves: 
             peak = sampler.stop()
             time.sleep(max(0.0, ttl + 5 - settle))
             asyncio.run(poke(server.url))
-            time.sleep(max(settle, RELEASE_WAIT_S))  # the app's memory janitor (ui/memory.py) runs in that time
-            after_ttl = tree_rss_mb(pid)
+            after_ttl = settle_rss(pid, settle)
             figures.append(
                 RunFigures(
                     sessions=sessions,

@@ -185,3 +185,40 @@ def test_the_old_ignore_significance_flag_is_accepted_and_said_to_be_the_default
     default = run(["compare", results["before"], results["after"]])
     assert code == default[0] == 0 and out == default[1]
     assert "--ignore-significance is the default now" in err
+
+
+EXPECTED_AUDIT = (
+    "is not a ParityLab audit result: expected a JSON object with 'schema_version', 'dataset' and 'attributes' "
+    "(written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got "
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "got"),
+    [
+        ("{}", "an object with keys []."),
+        ('{"rows": [], "settings": {}}', 'an object with keys ["rows", "settings"].'),
+        ('{"attributes": {}}', 'an object with keys ["attributes"].'),
+        ('{"k\\u001b[2J": 1}', 'an object with keys ["k\\u001b[2J"].'),
+        (
+            json.dumps({f"k{i}": i for i in range(12)}),
+            f"an object with keys {json.dumps([f'k{i}' for i in range(10)])} and 2 more.",
+        ),
+        ("[1, 2]", "a list of 2 items."),
+        ("[]", "a list of 0 items."),
+        ("42", "a number."),
+        ("-0.5", "a number."),
+        ('"audit"', "a string."),
+        ("true", "the value true."),
+        ("null", "null."),
+    ],
+)
+def test_a_file_that_is_not_an_audit_result_says_what_it_holds(results, tmp_path, content, got):
+    bad = tmp_path / "BEFORE.json"
+    bad.write_text(content)
+    for argv in (["compare", bad, results["after"]], ["compare", results["before"], bad, "--fail-on-regression"]):
+        code, out, err = run(argv)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: '{bad}' {EXPECTED_AUDIT}") and err.endswith(f", got {got}\n")
+        assert len(err.splitlines()) == 1
+        assert "\x1b" not in err
