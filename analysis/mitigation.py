@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "ModelScores",
     "apply_thresholds",
     "compare_mitigations",
+    "flip_columns",
     "model_scores",
 ]
 
@@ -67,6 +68,8 @@ DEFAULT_FOLDS = 5
 EG_MAX_ROWS = 20_000
 EG_MAX_ITER = 20
 EG_MIN_EPS = 0.01
+# Beyond this many groups a comparison table's per-group flips share one column, so it stays readable.
+MAX_FLIP_COLUMNS = 6
 EG_PARAMS = RECOVER_PARAMS  # the small, fast LightGBM explain.py uses; ExponentiatedGradient fits it ~20 times
 FAIRLEARN_CONSTRAINT = {
     "demographic_parity": "demographic_parity",
@@ -972,3 +975,34 @@ def compare_mitigations(
         train_positions=train_part.positions,
         test_positions=test_part.positions,
     )
+
+
+def flip_columns(flips: Sequence[Any]) -> tuple[list[str], list[list[str | None]]]:
+    """The per-group flip columns of a comparison table: their headers and, per method, its cells.
+
+    Parameters
+    ----------
+    flips
+        Per method, ``{group: {"to_positive": n, "to_negative": n}}`` (empty or None when it did not run),
+        e.g. ``MitigationRow.flips`` or its ``to_dict()`` form.
+
+    Returns
+    -------
+    tuple
+        Up to ``MAX_FLIP_COLUMNS`` groups: a ``"flips: <group>"`` column each with cells like ``"+12 / −3"``
+        (to positive / to negative); more groups: one ``"flips by group"`` column (``"A +12/−3 · B +0/−5"``).
+        A method without flips for a group has a None cell.
+    """
+
+    def text(f: Mapping[str, Any], sep: str) -> str:
+        return f"+{int(f.get('to_positive', 0) or 0):,}{sep}−{int(f.get('to_negative', 0) or 0):,}"
+
+    per_method = [
+        {str(g): f for g, f in m.items() if isinstance(f, Mapping)} if isinstance(m, Mapping) else {} for m in flips
+    ]
+    groups = sorted({g for m in per_method for g in m})
+    if len(groups) <= MAX_FLIP_COLUMNS:
+        cells = [[text(m[g], " / ") if g in m else None for g in groups] for m in per_method]
+        return [f"flips: {g}" for g in groups], cells
+    joined = [" · ".join(f"{g} {text(m[g], '/')}" for g in groups if g in m) or None for m in per_method]
+    return ["flips by group"], [[cell] for cell in joined]

@@ -42,6 +42,7 @@ from analysis.audit import (
 )
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
+from analysis.mitigation import flip_columns
 
 __all__ = [
     "CSP",
@@ -73,8 +74,6 @@ CSV_COLUMNS = (
 VERSIONED_PACKAGES = ("numpy", "pandas", "scipy", "pyarrow", "vl-convert-python")
 MAX_IMPORTANCE_ROWS = 12
 MAX_GENERIC_ROWS = 500
-# Beyond this many groups the mitigation table's per-group flips share one column, so it stays readable.
-MAX_FLIP_COLUMNS = 6
 
 PII_OMITTED = (
     "The audit of {name} is left out of this export: {columns} {verb} marked as personal data (pii_columns), "
@@ -813,28 +812,6 @@ def _flip_text(flips: Any) -> str:
     return f"{up:,} to positive, {down:,} to negative"
 
 
-def _group_flips(flips: Any, compact: bool = False) -> str:
-    """One group's flips as ``"+12 / −3"`` (to positive / to negative)."""
-    if not isinstance(flips, Mapping):
-        return "—"
-    sep = "/" if compact else " / "
-    return f"+{int(flips.get('to_positive', 0) or 0):,}{sep}−{int(flips.get('to_negative', 0) or 0):,}"
-
-
-def _flip_groups(methods: Sequence[Mapping]) -> list[str]:
-    """Every group with flips in any method, in a stable order."""
-    return sorted({str(g) for r in methods if isinstance(r.get("flips"), Mapping) for g in r["flips"]})
-
-
-def _flips_by_group(flips: Any, groups: Sequence[str]) -> list[str]:
-    """The per-group flip cells of one method: a column per group, or one ``"A +1/−0 · B +2/−3"`` cell if many."""
-    by_name = {str(g): f for g, f in flips.items()} if isinstance(flips, Mapping) else {}
-    if len(groups) <= MAX_FLIP_COLUMNS:
-        return [_group_flips(by_name.get(g)) for g in groups]
-    parts = [f"{g} {_group_flips(by_name[g], compact=True)}" for g in groups if g in by_name]
-    return [" · ".join(parts) if parts else "—"]
-
-
 def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
     """A mitigation comparison (``MitigationComparison.to_dict()``): one row per method; other shapes generically."""
     if not isinstance(data, Mapping):
@@ -847,8 +824,8 @@ def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
     settings = [(k, _cell(data[k])) for k in MITIGATION_SETTINGS if k in data and data[k] is not None]
     header = ["method", "status", "accuracy", "disparate impact", "demographic parity difference"]
     header += ["equalized odds difference", "decisions changed"]
-    groups = _flip_groups(methods)
-    header += [f"flips: {g}" for g in groups] if len(groups) <= MAX_FLIP_COLUMNS else ["flips by group"]
+    flip_headers, flip_cells = flip_columns([r.get("flips") for r in methods])
+    header += flip_headers
     rows = [
         [
             r.get("label") or r["method"],
@@ -858,9 +835,9 @@ def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
             _fmt(r.get("demographic_parity_difference")),
             _fmt(r.get("equalized_odds_difference")),
             _flip_text(r.get("flips")),
-            *_flips_by_group(r.get("flips"), groups),
+            *(cell or "—" for cell in cells),
         ]
-        for r in methods
+        for r, cells in zip(methods, flip_cells, strict=True)
     ]
     out = _table(None, settings) + _table(header, rows, numeric=(2, 3, 4, 5))
     thresholds = data.get("thresholds")

@@ -994,7 +994,8 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
     target = None
     if objective == "selection_rate":
         # The constrained groups select what keeps today's overall rate, given what the others select.
-        outside = sum(int(groups[g].selected[picks[g]]) for g in range(len(groups)) if g not in set(constrained))
+        alone = np.setdiff1d(np.arange(len(groups)), constrained)
+        outside = sum(int(groups[g].selected[picks[g]]) for g in alone)
         target = int(np.rint(_target(curves) * curves.sizes.sum())) - outside
     choice, exact = _best(inside, constraint, float(tolerance), target)
     feasible, reason = choice is not None, None

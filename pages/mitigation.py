@@ -14,7 +14,7 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
 from analysis.audit import rate_denominator
-from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores
+from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores, flip_columns
 from analysis.thresholds import Optimisation, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
@@ -625,23 +625,11 @@ def compare_estimate(curves: ThresholdCurves) -> int:
     return max(5, round(per_unit * int(curves.sizes.sum()) * curves.n_groups))
 
 
-# Beyond this many groups the per-group flips share one text column, so the table stays readable.
-MAX_FLIP_COLUMNS = 6
-
-
-def flip_text(flips: dict[str, int] | None, *, compact: bool = False) -> str | None:
-    """``"+12 / −3"``: decisions flipped to positive and to negative (None when the method has no flips)."""
-    if flips is None:
-        return None
-    sep = "/" if compact else " / "
-    return f"+{flips['to_positive']:,}{sep}−{flips['to_negative']:,}"
-
-
 def comparison_table(result: MitigationComparison) -> pd.DataFrame:
     rows = []
     groups = sorted({g for r in result.rows for g in r.selection_rate}, key=str)
-    flip_groups = sorted({g for r in result.rows for g in r.flips}, key=str)
-    for r in result.rows:
+    flip_headers, flip_cells = flip_columns([r.flips for r in result.rows])
+    for r, cells in zip(result.rows, flip_cells, strict=True):
         row: dict[str, object] = {
             "method": r.label,
             "status": r.status if r.reason is None or r.status.startswith("failed") else f"{r.status}: {r.reason}",
@@ -655,12 +643,7 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
             row["net benefit"] = r.utility
         row["→ positive"] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
         row["→ negative"] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
-        if len(flip_groups) <= MAX_FLIP_COLUMNS:
-            for g in flip_groups:
-                row[f"flips: {g}"] = flip_text(r.flips.get(g))
-        else:
-            parts = [f"{g} {flip_text(r.flips[g], compact=True)}" for g in flip_groups if g in r.flips]
-            row["flips by group"] = " · ".join(parts) if parts else None
+        row.update(zip(flip_headers, cells, strict=True))
         for g in groups:
             row[f"selection rate: {g}"] = r.selection_rate.get(g)
         rows.append(row)
