@@ -13,11 +13,41 @@ Messages say what was expected, what arrived, and how to fix it.
 
 from __future__ import annotations
 
+from analysis.wording import Remedy, Surface, worded
+
 __all__ = ["ExplainError", "LoadError", "ParityLabError", "SpecError"]
 
 
 class ParityLabError(Exception):
-    """Base class of every error ParityLab raises deliberately."""
+    """Base class of every error ParityLab raises deliberately.
+
+    Parameters
+    ----------
+    message
+        What is wrong (and, when no single option fixes it, how to fix it).
+    remedy
+        The option that fixes it (:class:`analysis.wording.Remedy`), worded per surface by
+        :meth:`message_for`; ``str(error)`` is the Python wording.
+    """
+
+    def __init__(self, message: str = "", *, remedy: Remedy | None = None):
+        super().__init__(worded(message, remedy, "python"))
+        self.message = message
+        self.remedy = remedy
+
+    def message_for(self, surface: Surface = "python", *, app_text: str | None = None) -> str:
+        """The message worded for ``surface``: ``"python"``, ``"cli"`` or ``"app"`` (with the app's clause)."""
+        return worded(self.message, self.remedy, surface, app_text=app_text)
+
+    def __reduce__(self):  # pickling (Streamlit's cache, worker processes) keeps the structure
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
+
+
+def _rebuild(kind: type, message: str, state: dict) -> ParityLabError:
+    error = kind.__new__(kind)
+    ParityLabError.__init__(error, message, remedy=state.get("remedy"))
+    error.__dict__.update(state)
+    return error
 
 
 class LoadError(ParityLabError):
@@ -33,8 +63,10 @@ class LoadError(ParityLabError):
         Name of the column concerned, when known.
     """
 
-    def __init__(self, message: str, *, line: int | None = None, column: str | None = None):
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, line: int | None = None, column: str | None = None, remedy: Remedy | None = None
+    ):
+        super().__init__(message, remedy=remedy)
         self.line = line
         self.column = column
 
@@ -46,8 +78,8 @@ class SpecError(ParityLabError):
     from validating a spec against a table.
     """
 
-    def __init__(self, message: str, *, problems: tuple = ()):
-        super().__init__(message)
+    def __init__(self, message: str, *, problems: tuple = (), remedy: Remedy | None = None):
+        super().__init__(message, remedy=remedy)
         self.problems = problems
 
 

@@ -14,6 +14,7 @@ from analysis.errors import SpecError
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import distinct_keys, value_key
+from analysis.wording import Remedy, Surface, worded
 
 __all__ = ["Problem", "SpecValidation", "dataset_mismatch", "validate_spec"]
 
@@ -104,7 +105,9 @@ class Problem:
     column
         The column concerned, when there is one.
     message, fix
-        What is wrong, and how to fix it.
+        What is wrong, and how to fix it (the fix in words that fit every surface).
+    remedy
+        The option that fixes it, when one does; :meth:`text_for` words it for the surface.
     """
 
     severity: Literal["error", "warning"]
@@ -112,11 +115,16 @@ class Problem:
     message: str
     fix: str
     column: str | None = None
+    remedy: Remedy | None = None
 
     @property
     def text(self) -> str:
-        """Message and fix as one sentence pair."""
-        return f"{self.message} {self.fix}"
+        """Message and fix as one sentence pair (Python wording)."""
+        return self.text_for("python")
+
+    def text_for(self, surface: Surface = "python", *, app_text: str | None = None) -> str:
+        """Message and fix, with the remedy worded for ``surface`` (the app passes its own clause)."""
+        return worded(f"{self.message} {self.fix}".strip(), self.remedy, surface, app_text=app_text)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -126,6 +134,7 @@ class Problem:
             "column": self.column,
             "message": self.message,
             "fix": self.fix,
+            "remedy": None if self.remedy is None else self.remedy.to_dict(),
         }
 
 

@@ -44,3 +44,25 @@ def test_autolink_patterns_are_broken(text, expected):
 def test_plain_text_and_newlines():
     assert md("Group A, 1 234 rows") == "Group A, 1 234 rows"
     assert md("two\nlines") == "two lines"
+
+
+def test_every_remedy_option_has_app_wording():
+    from analysis.wording import OPTIONS
+    from ui.text import WIDGETS
+
+    assert set(WIDGETS) == set(OPTIONS)
+
+
+def test_say_names_the_control_not_the_flag():
+    from analysis.errors import LoadError
+    from analysis.wording import Notice, Remedy
+    from ui.text import say
+
+    error = LoadError("3 cells of 'x' hold '?'.", remedy=Remedy("na_values", "?"))
+    assert "--na-values" in error.message_for("cli")
+    assert "na_values=['?']" in str(error)
+    worded = say(error)
+    assert "Also treat these spellings as missing" in worded and "--" not in worded and "na_values" not in worded
+    notice = Notice("Sheet 'A' was read.", Remedy("sheet", "B"))
+    assert say(notice).endswith("under Reading options on the Data page\\.")
+    assert notice == "Sheet 'A' was read. To fix it, pass sheet='B'."
