@@ -467,14 +467,12 @@ def _run_suggest(args: argparse.Namespace, stdout: TextIO) -> int:
     from dataclasses import replace
 
     from analysis.loading import load_table
-    from analysis.suggest import suggest_roles
+    from analysis.suggest import suggest_spec
 
     table = load_table(args.data)
-    suggestion = suggest_roles(table.data)
-    if suggestion.spec is None:
-        raise SpecError(" ".join(suggestion.notes))
+    spec = suggest_spec(table.data)  # SpecError (with its remedy) when no decision or score is found
     # The spec records which file it was made on, so using it on other data later warns.
-    text = replace(suggestion.spec, dataset_sha256=table.report.sha256).to_json()
+    text = replace(spec, dataset_sha256=table.report.sha256).to_json()
     if args.json:
         _write(text, args.json, stdout)
     else:

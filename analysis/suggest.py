@@ -1,25 +1,41 @@
 """Suggest column roles for a new table, each with a short reason the UI shows.
 
-Roles are inferred from names (``approved``, ``true_urgency``, ``gender``) and from
-values (few distinct values, numbers in [0, 1], one value per row, e-mail patterns).
-The result is a starting point for the user to confirm, never a silent decision.
+Roles are inferred from names (``approved``, ``true_urgency``, ``gender``, ``two_year_recid``) and from
+values (few distinct values, outcome-like values such as good/bad or >50K, numbers in [0, 1], one value
+per row, e-mail patterns, dates). Candidates for the decision, label and score are ranked, and the
+runners-up are kept in :attr:`SpecSuggestion.candidates`. A column that is a function of a protected
+attribute (``age_cat`` next to ``age``) is flagged as derived from it and left out of the features.
+
+The result is a starting point for the user to confirm, never a silent decision: a partial suggestion
+keeps every role it found (:attr:`SpecSuggestion.draft`) and its notes say what is missing.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from analysis.errors import SpecError
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.values import Scalar
+from analysis.values import Scalar, distinct_keys
+from analysis.wording import Remedy
 
-__all__ = ["ColumnRole", "Role", "SpecSuggestion", "suggest_roles", "suggest_spec"]
+__all__ = [
+    "Candidate",
+    "ColumnRole",
+    "Role",
+    "RoleDraft",
+    "SpecSuggestion",
+    "positive_values",
+    "suggest_roles",
+    "suggest_spec",
+]
 
 Role = Literal["decision", "label", "score", "protected", "id", "pii", "feature", "unused"]
 
@@ -30,13 +46,21 @@ DECISION_WORDS = {
 }  # fmt: skip
 LABEL_WORDS = {
     "actual", "repaid", "default", "defaulted", "true", "label", "truth", "target", "observed", "real",
-    "verified", "ytrue", "gold",
+    "verified", "ytrue", "gold", "groundtruth", "churn", "churned", "recid", "recidivism", "reoffended",
 }  # fmt: skip
-SCORE_WORDS = {"score", "prob", "probability", "proba", "risk", "likelihood", "propensity", "confidence"}
+# Label names too short or too common to match inside a longer name: only the whole name counts.
+LABEL_NAMES = {"y", "event", "label", "target"}
+# Names of outcome-like columns whose role the name alone does not tell (the data's target, usually).
+OUTCOME_WORDS = {"status", "result", "class", "income", "credit", "risk", "grade", "response"}
+SCORE_WORDS = {
+    "score", "prob", "probability", "proba", "risk", "likelihood", "propensity", "confidence", "rating", "decile",
+    "percentile",
+}  # fmt: skip
 PROTECTED_WORDS = {
     "gender", "sex", "race", "ethnicity", "ethnic", "age", "religion", "religious", "disability", "disabled",
     "marital", "nationality", "national", "language", "citizenship", "citizen", "pregnancy", "pregnant",
     "veteran", "orientation", "ancestry", "caste", "colour", "color", "origin", "immigrant", "minority",
+    "nativecountry", "countryofbirth", "birthcountry", "foreign", "foreigner", "migrant",
 }  # fmt: skip
 AFTER_DECISION_WORDS = {
     "escalated", "escalation", "response", "resolution", "resolved", "closed", "followup", "handled", "reply",
@@ -47,31 +71,67 @@ PII_NAME_WORDS = {
     "email", "mail", "phone", "mobile", "telephone", "name", "firstname", "lastname", "surname", "fullname",
     "address", "street", "postcode", "zipcode", "zip", "ssn", "passport", "ip", "birthdate", "dob",
 }  # fmt: skip
+# Whole names that hold personal data even when many people share a value (first names, birth dates).
+PII_NAMES = {
+    "first", "last", "firstname", "lastname", "surname", "givenname", "familyname", "forename", "fullname", "name",
+    "dob", "dateofbirth", "birthdate", "birthday", "email", "phone", "ssn",
+}  # fmt: skip
+CASE_WORDS = {"case", "docket", "booking", "file"}
+NUMBER_WORDS = {"number", "no", "num", "nr", "id"}
+DATE_WORDS = {"date", "datetime", "timestamp"}
 HARMFUL_WORDS = {
     "risk", "fraud", "flag", "flagged", "reject", "rejected", "deny", "denied", "decline", "declined",
-    "default", "arrest", "penalty", "suspicious", "blocked", "ban", "banned", "sanction",
+    "default", "defaulted", "arrest", "penalty", "suspicious", "blocked", "ban", "banned", "sanction", "recid",
+    "recidivism", "reoffended", "fired", "dismissed", "terminated", "churn", "churned", "jail", "violent",
+    "convicted", "bad",
+}  # fmt: skip
+FAVORABLE_WORDS = {
+    "approved", "approve", "approval", "accepted", "accept", "granted", "hired", "selected", "admitted", "offer",
+    "promoted", "good", "pass", "passed", "repaid", "yes",
 }  # fmt: skip
 POSITIVE_WORDS = [
     "1", "y", "yes", "true", "t", "approved", "approve", "accepted", "accept", "granted", "hired", "selected",
-    "admitted", "positive", "pos", "pass", "passed", "repaid", "urgent", "high", "flagged", "fraud", "default",
+    "admitted", "promoted", "good", "positive", "pos", "pass", "passed", "repaid", "urgent", "high", "flagged",
+    "fraud", "default", "fired",
 ]  # fmt: skip
+# A single value among several that is the positive one ('promoted' among fired/ok/promoted).
+LONE_POSITIVE_WORDS = ["promoted", "approved", "accepted", "granted", "hired", "selected", "admitted", "good"]
+OUTCOME_VALUE_WORDS = {
+    "0", "1", "y", "n", "yes", "no", "true", "false", "t", "f", "good", "bad", "approved", "denied", "rejected",
+    "accepted", "declined", "granted", "refused", "hired", "fired", "promoted", "ok", "pass", "fail", "passed",
+    "failed", "positive", "negative", "pos", "neg", "default", "paid", "repaid", "low", "medium", "high",
+}  # fmt: skip
 ORDINAL_LEVELS = [
     ["low", "medium", "high"],
     ["low", "medium", "high", "critical"],
     ["low", "normal", "high", "urgent"],
     ["low", "medium", "high", "urgent"],
 ]
+NO_DECISION = "No decision or score column was recognised; choose the decision column."
 AGE_EDGES = (25.0, 40.0, 60.0)
 MAX_DECISION_VALUES = 10
+MAX_DERIVED_VALUES = 50
 SCORE_MIN_DISTINCT = 20
+SCORE_MIN_LEVELS = 5
 PII_SHARE = 0.8
+DATE_SHARE = 0.9
+PROXY_PURITY = 0.99
+PROXY_COVERAGE = 0.3
 SAMPLE = 2_000
+# Rows used for the checks between columns (derived, proxy, recorded-after): enough to see a pattern.
+PAIR_SAMPLE = 50_000
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[\d\s().\-]{7,20}$")
 PERSON_NAME = re.compile(r"^[A-Z][a-z'\-]+(?: [A-Z][a-z'\-]+){1,2}$")
 STREET = re.compile(r"^\d+[A-Za-z]? .+ (?:street|st|avenue|ave|road|rd|lane|ln|blvd|drive|dr|way|court|ct)\.?$", re.I)
 PRIORITY_CODE = re.compile(r"^[Pp](\d)$")
+DATE = re.compile(
+    r"^(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+CODE = re.compile(r"^(?=.*\d)[A-Za-z0-9\-_/.#]{4,}$")
+ABOVE, BELOW = re.compile(r"^(?:>=?|≥|over|above|more than)\s*\S"), re.compile(r"^(?:<=?|≤|under|below|less than)\s*\S")
+LEADING_INDEX = re.compile(r"^(?:|column_1|unnamed: ?0|index|level_0)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -88,6 +148,90 @@ class ColumnRole:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """A column considered for the decision, label or score, with its rank points and why."""
+
+    column: str
+    role: Literal["decision", "label", "score"]
+    points: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"column": self.column, "role": self.role, "points": self.points, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RoleDraft:
+    """Every role the suggestion found, even when they do not make a complete spec (no decision or score).
+
+    The attributes are named as in :class:`analysis.spec.AuditSpec`, so a form can be filled from either.
+    """
+
+    decision: str | None = None
+    positive: tuple[Scalar, ...] = ()
+    positive_is_favorable: bool = True
+    label: str | None = None
+    label_positive: tuple[Scalar, ...] = ()
+    score: str | None = None
+    threshold: float | None = None
+    protected: tuple[ProtectedAttribute, ...] = ()
+    features: tuple[str, ...] = ()
+    id_columns: tuple[str, ...] = ()
+    pii_columns: tuple[str, ...] = ()
+    min_group_size: int = 30
+
+    @property
+    def complete(self) -> bool:
+        """Whether the roles make a spec: a decision column, or a score with a threshold."""
+        return self.decision is not None or self.score is not None
+
+    @property
+    def protected_columns(self) -> tuple[str, ...]:
+        """The protected attributes' column names."""
+        return tuple(a.column for a in self.protected)
+
+    def feature_columns(self, columns: Iterable[str]) -> tuple[str, ...]:
+        """The suggested features among ``columns``."""
+        present = {str(c) for c in columns}
+        return tuple(c for c in self.features if c in present)
+
+    def to_spec(self) -> AuditSpec:
+        """The spec these roles make (raises SpecError when there is no decision or score)."""
+        return AuditSpec(
+            decision=self.decision,
+            positive=self.positive,
+            positive_is_favorable=self.positive_is_favorable,
+            label=self.label,
+            label_positive=self.label_positive,
+            score=self.score,
+            threshold=self.threshold,
+            protected=self.protected,
+            features=self.features,
+            id_columns=self.id_columns,
+            pii_columns=self.pii_columns,
+            min_group_size=self.min_group_size,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "decision": self.decision,
+            "positive": list(self.positive),
+            "positive_is_favorable": self.positive_is_favorable,
+            "label": self.label,
+            "label_positive": list(self.label_positive),
+            "score": self.score,
+            "threshold": self.threshold,
+            "protected": [a.to_dict() for a in self.protected],
+            "features": list(self.features),
+            "id_columns": list(self.id_columns),
+            "pii_columns": list(self.pii_columns),
+            "min_group_size": self.min_group_size,
+        }
+
+
+@dataclass(frozen=True)
 class SpecSuggestion:
     """Suggested roles for every column, and the spec they make.
 
@@ -98,12 +242,18 @@ class SpecSuggestion:
     roles
         One :class:`ColumnRole` per column, in table order.
     notes
-        Sentences about what could not be inferred (no label found, positive value unclear, ...).
+        Sentences about what was decided and what could not be inferred (no label found, ...).
+    draft
+        Every role found, as a :class:`RoleDraft`, also when ``spec`` is None (a form starts from it).
+    candidates
+        The columns considered for the decision, label and score, best first within each role.
     """
 
     spec: AuditSpec | None
     roles: tuple[ColumnRole, ...]
     notes: tuple[str, ...]
+    draft: RoleDraft = field(default_factory=RoleDraft)
+    candidates: tuple[Candidate, ...] = ()
 
     def role_of(self, column: str) -> Role:
         """The role suggested for ``column``."""
@@ -113,12 +263,18 @@ class SpecSuggestion:
         """Why ``column`` got its role."""
         return next(r.reason for r in self.roles if r.column == column)
 
+    def columns_with(self, role: Role) -> tuple[str, ...]:
+        """The columns suggested for ``role``, in table order."""
+        return tuple(r.column for r in self.roles if r.role == role)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {
             "spec": None if self.spec is None else self.spec.to_dict(),
             "roles": [r.to_dict() for r in self.roles],
             "notes": list(self.notes),
+            "draft": self.draft.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates],
         }
 
 
@@ -128,6 +284,10 @@ def name_tokens(name: str) -> set[str]:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
     joined = {"".join(words[i : i + 2]) for i in range(len(words) - 1)}
     return set(words) | joined
+
+
+def _whole_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
 
 
 def _matched(name: str, vocabulary: set[str]) -> str | None:
@@ -148,7 +308,7 @@ def _sample(series: pd.Series) -> pd.Series:
 
 def _pii_reason(series: pd.Series, profile: ColumnProfile) -> str | None:
     """Why a column holds personal data, judged by its values first, then its name."""
-    if profile.kind != "text" or profile.distinct < 2:
+    if profile.kind not in ("text", "datetime") or profile.distinct < 2:
         return None
     values = _sample(series)
     if values.empty:
@@ -159,19 +319,29 @@ def _pii_reason(series: pd.Series, profile: ColumnProfile) -> str | None:
         (STREET, "street addresses"),
         (PERSON_NAME, "personal names"),
     ]
+    dates = values.str.match(DATE).mean() >= DATE_SHARE  # 2013-08-14 also reads as a phone number
     for pattern, what in patterns:
+        if dates and pattern is PHONE:
+            continue
         share = values.str.match(pattern).mean()
         if share >= PII_SHARE and (pattern is not PERSON_NAME or profile.distinct >= 0.5 * profile.rows):
             return f"{share:.0%} of its values look like {what}"
+    filled = profile.rows - profile.missing
+    whole = _whole_name(profile.name)
+    if whole in PII_NAMES and profile.distinct >= max(20, 0.01 * filled):
+        return f"its name is '{profile.name}' and it has {profile.distinct:,} different values"
     word = _matched(profile.name, PII_NAME_WORDS)
-    if word and profile.distinct >= 0.5 * (profile.rows - profile.missing):
+    if word and profile.distinct >= 0.5 * filled:
         return f"its name mentions '{word}' and almost every row has its own value"
     return None
 
 
-def _id_reason(profile: ColumnProfile) -> str | None:
+def _id_reason(profile: ColumnProfile, position: int) -> str | None:
     if profile.kind not in ("text", "integer"):
         return None
+    if position == 0 and profile.kind == "integer" and profile.unique_per_row and LEADING_INDEX.match(profile.name):
+        shown = f"'{profile.name}'" if profile.name else "an empty name"
+        return f"an unnamed leading index column ({shown}, one whole number per row, written by the tool that saved it)"
     if profile.unique_per_row and profile.kind == "text":
         return "every row has its own value"
     if profile.unique_per_row and profile.maximum - profile.minimum == profile.rows - 1:
@@ -179,6 +349,48 @@ def _id_reason(profile: ColumnProfile) -> str | None:
     word = _matched(profile.name, ID_WORDS)
     if word and profile.distinct >= 0.95 * profile.rows:
         return f"its name mentions '{word}' and nearly every row has its own value"
+    return None
+
+
+def _empty_reason(profile: ColumnProfile) -> str | None:
+    if profile.distinct == 0:
+        return "every cell is missing"
+    if profile.distinct == 1:
+        return f"one value in every filled row ({_values(profile)[0]}): it cannot explain anything"
+    return None
+
+
+def _case_reason(profile: ColumnProfile) -> str | None:
+    tokens = name_tokens(profile.name)
+    if tokens & CASE_WORDS and tokens & NUMBER_WORDS:
+        return "a case number: it identifies a case, it does not describe the person"
+    return None
+
+
+def _unused_reason(series: pd.Series, profile: ColumnProfile) -> str | None:
+    """Why a column can never be a useful feature: dates, or codes with one value per row."""
+    if profile.kind == "datetime":
+        return "dates: when something happened, not a property of the person (derive a duration if needed)"
+    if profile.kind != "text":
+        if name_tokens(profile.name) & DATE_WORDS:
+            return f"dates (its name mentions '{_matched(profile.name, DATE_WORDS)}')"
+        return None
+    values = _sample(series)
+    if values.str.match(DATE).mean() >= DATE_SHARE:
+        return "dates: when something happened, not a property of the person (derive a duration if needed)"
+    filled = profile.rows - profile.missing
+    if filled >= 20 and profile.distinct >= 0.95 * filled and values.str.match(CODE).mean() >= DATE_SHARE:
+        return "codes: nearly every filled cell has its own value, so it identifies rather than describes"
+    return None
+
+
+def _outcome_values(values: list[str]) -> str | None:
+    """Why a column's distinct values look like an outcome (good/bad, yes/no, 0/1, >50K, P1..P4), or None."""
+    lowered = [v.lower() for v in values]
+    if len(values) == 2 and any(ABOVE.match(v) for v in lowered) and any(BELOW.match(v) for v in lowered):
+        return f"values {' / '.join(values)} (above or below a threshold)"
+    if set(lowered) <= OUTCOME_VALUE_WORDS or positive_values(values):
+        return f"values {' / '.join(values)}"
     return None
 
 
@@ -193,81 +405,217 @@ def positive_values(values: list[str]) -> list[str]:
         if set(lowered) == set(levels):
             return [lowered[level] for level in levels[len(levels) // 2 :]]
     if len(values) == 2:
+        above = [v for v in values if ABOVE.match(v.lower())]
+        if len(above) == 1 and any(BELOW.match(v.lower()) for v in values):
+            return above
         for word in POSITIVE_WORDS:
             if word in lowered:
                 return [lowered[word]]
+    if len(values) > 2:
+        lone = [lowered[w] for w in LONE_POSITIVE_WORDS if w in lowered]
+        if len(lone) == 1:
+            return lone
     return []
+
+
+def _is_function(sample: pd.DataFrame, source: str, target: str, bins: tuple[float, ...] | None = None) -> bool:
+    """Each value (or bin) of ``source`` goes with exactly one value of ``target`` in ``sample``."""
+    pair = sample[[source, target]].dropna()
+    if len(pair) < 10 or pair[target].nunique() < 2:
+        return False
+    keys = pair[source]
+    if bins is not None:
+        keys = pd.Series(np.searchsorted(np.asarray(bins, dtype=float), keys.to_numpy(dtype=float), side="right"))
+        keys.index = pair.index
+    elif keys.nunique() > len(pair) / 5:
+        return False  # almost one row per value: anything would look like a function of it
+    return bool(pair[target].groupby(keys, sort=False).nunique().max() <= 1)
+
+
+@dataclass
+class _Outcome:
+    profile: ColumnProfile
+    values: list[str]
+    decision_word: str | None = None
+    label_word: str | None = None
+    outcome_word: str | None = None
+    value_hint: str | None = None
+    edge: bool = False
+    bands_of: str | None = None
+
+    def word(self, role: str) -> str | None:
+        return {"decision": self.decision_word, "label": self.label_word}.get(role, self.outcome_word)
+
+    def points(self, role: str) -> int:
+        # A decision or label word in the name weighs most; an outcome word only with outcome-like values.
+        strength = (1 if role == "outcome" else 3) if self.word(role) else 0
+        return strength + bool(self.value_hint) + self.edge + bool(self.bands_of)
+
+    def why(self, role: str) -> str:
+        word, parts = self.word(role), []
+        if word == "text" and role == "decision":
+            parts.append("its name says it is the text form of a score")
+        elif word:
+            parts.append(f"name contains '{word}'")
+        if self.bands_of:
+            parts.append(f"its values are bands of the score '{self.bands_of}'")
+        parts.append(f"{self.profile.distinct} values ({', '.join(self.values[:MAX_DECISION_VALUES])})")
+        if self.edge and role == "outcome":
+            parts.append("the first or last column, where a file's target usually is")
+        return "; ".join(parts)
 
 
 class _Suggester:
     def __init__(self, df: pd.DataFrame):
         self.df = df
         self.profiles = {p.name: p for p in profile_columns(df)}
+        self.positions = {name: i for i, name in enumerate(self.profiles)}
         self.roles: dict[str, ColumnRole] = {}
         self.notes: list[str] = []
+        self.candidates: list[Candidate] = []
+        self.lost_labels: list[str] = []
+        rows = len(df)
+        self.pairs = df.sample(PAIR_SAMPLE, random_state=0) if rows > PAIR_SAMPLE else df
 
     def assign(self, column: str, role: Role, reason: str) -> None:
         self.roles[column] = ColumnRole(column, role, reason)
 
-    def free(self) -> Iterable[ColumnProfile]:
+    def free(self) -> list[ColumnProfile]:
         return [p for name, p in self.profiles.items() if name not in self.roles]
 
     def run(self) -> SpecSuggestion:
         self.find_identifiers()
         score = self.find_score()
-        decision = self.find_outcome("decision", DECISION_WORDS, exclude_words=LABEL_WORDS)
-        label = self.find_outcome("label", LABEL_WORDS, exclude_words=set())
+        decision, label, fallback = self.find_outcomes(score)
         protected = self.find_protected()
-        self.find_consequences()
+        protected = self.find_derived(protected)
+        self.find_consequences([c for c in (decision, label) if c] + self.lost_labels)
         for profile in self.free():
             self.assign(profile.name, "feature", "no other role fits; it may help explain decisions")
+        self.find_proxies(protected)
         self.roles = {name: self.roles[name] for name in self.profiles}
-        roles = tuple(self.roles.values())
-        spec = self.build_spec(decision, label, score, protected)
-        return SpecSuggestion(spec=spec, roles=roles, notes=tuple(self.notes))
+        draft = self.build_draft(decision, label, score, protected, fallback)
+        spec = draft.to_spec() if draft.complete else None
+        return SpecSuggestion(
+            spec=spec,
+            roles=tuple(self.roles.values()),
+            notes=tuple(self.notes),
+            draft=draft,
+            candidates=tuple(self.candidates),
+        )
+
+    # ------------------------------------------------------------ columns that are never features
 
     def find_identifiers(self) -> None:
-        for profile in self.profiles.values():
-            pii = _pii_reason(self.df[profile.name], profile)
-            if pii:
-                self.assign(profile.name, "pii", f"personal data: {pii}")
-                continue
-            ident = _id_reason(profile)
-            if ident:
-                self.assign(profile.name, "id", f"identifier: {ident}")
+        for name, profile in self.profiles.items():
+            series = self.df[name]
+            for role, reason in (
+                ("unused", _empty_reason(profile)),
+                ("pii", _pii_reason(series, profile)),
+                ("unused", _case_reason(profile)),
+                ("id", _id_reason(profile, self.positions[name])),
+                ("unused", _unused_reason(series, profile)),
+            ):
+                if reason:
+                    prefix = {"unused": "not a feature", "pii": "personal data", "id": "identifier"}[role]
+                    self.assign(name, role, f"{prefix}: {reason}")
+                    break
+
+    # ------------------------------------------------------------ score, decision, label
 
     def find_score(self) -> str | None:
-        candidates = []
+        ranked = []
         for profile in self.free():
-            if not profile.numeric or profile.distinct < SCORE_MIN_DISTINCT:
-                continue
             word = _matched(profile.name, SCORE_WORDS)
-            if word:
-                candidates.append((profile, f"name contains '{word}'"))
-        if not candidates:
+            if not profile.numeric or not word:
+                continue
+            continuous = profile.distinct >= SCORE_MIN_DISTINCT or (profile.in_unit_interval and profile.distinct > 2)
+            levels = profile.kind == "integer" and profile.distinct >= SCORE_MIN_LEVELS
+            if not (continuous or levels):
+                continue
+            span = f"numbers from {profile.minimum:g} to {profile.maximum:g}"
+            kind = f"{profile.distinct:,} distinct {span}" if continuous else f"{profile.distinct} whole {span}"
+            ranked.append((1 + continuous, profile.name, f"name contains '{word}'; {kind}"))
+        ranked.sort(key=lambda r: (-r[0], self.positions[r[1]]))
+        self.candidates += [Candidate(c, "score", p, why) for p, c, why in ranked]
+        if not ranked:
             return None
-        profile, why = candidates[0]
-        span = f"numbers from {profile.minimum:g} to {profile.maximum:g}"
-        self.assign(profile.name, "score", f"score: {why}; {profile.distinct:,} distinct {span}")
-        return profile.name
+        _, column, why = ranked[0]
+        self.assign(column, "score", f"score: {why}")
+        for _, other, why in ranked[1:]:
+            if column in other:
+                self.assign(other, "unused", f"not a feature: a variant of the score '{column}' ({why})")
+        return column
 
-    def find_outcome(self, role: Role, words: set[str], *, exclude_words: set[str]) -> str | None:
-        best: tuple[int, ColumnProfile, str] | None = None
-        for profile in self.free():
-            if not 2 <= profile.distinct <= MAX_DECISION_VALUES or profile.kind == "number":
+    def outcome_evidence(self, score: str | None) -> list[_Outcome]:
+        found = []
+        free = self.free()
+        # A file's target is usually its first or last column (identifiers and empty columns aside).
+        edges = {free[0].name, free[-1].name} if free else set()
+        for profile in free:
+            if not 2 <= profile.distinct <= MAX_DECISION_VALUES or profile.kind in ("number", "datetime"):
                 continue
-            word = _matched(profile.name, words)
-            if not word or _matched(profile.name, exclude_words):
-                continue
-            rank = 2 if word in name_tokens(profile.name) else 1
-            if best is None or rank > best[0]:
-                best = (rank, profile, word)
-        if best is None:
-            return None
-        _, profile, word = best
-        values = ", ".join(_values(profile))
-        self.assign(profile.name, role, f"{role}: name contains '{word}'; {profile.distinct} values ({values})")
-        return profile.name
+            values = distinct_keys(self.df[profile.name])
+            name, tokens = profile.name, name_tokens(profile.name)
+            item = _Outcome(profile, values, value_hint=_outcome_values(values))
+            item.edge = name in edges
+            label = _matched(name, LABEL_WORDS) or next((t for t in sorted(tokens) if "recid" in t), None)
+            item.label_word = label or (_whole_name(name) if _whole_name(name) in LABEL_NAMES else None)
+            decision = _matched(name, DECISION_WORDS)
+            if not decision and "text" in tokens and tokens & SCORE_WORDS:
+                decision = "text"
+            item.decision_word = None if item.label_word else decision
+            item.outcome_word = _matched(name, OUTCOME_WORDS) if item.value_hint else None
+            if score and item.decision_word and _is_function(self.pairs, score, name):
+                item.bands_of = score
+            if item.decision_word or item.label_word or (item.value_hint and (item.outcome_word or item.edge)):
+                found.append(item)
+        return found
+
+    def find_outcomes(self, score: str | None) -> tuple[str | None, str | None, bool]:
+        """The decision and label columns, and whether the decision is the only outcome-like column."""
+        evidence = self.outcome_evidence(score)
+
+        def ranked(role: str, items: list[_Outcome]) -> list[_Outcome]:
+            return sorted(items, key=lambda o: (-o.points(role), self.positions[o.profile.name]))
+
+        decisions = ranked("decision", [o for o in evidence if o.decision_word])
+        labels = ranked("label", [o for o in evidence if o.label_word])
+        outcomes = ranked("outcome", [o for o in evidence if not o.decision_word and not o.label_word])
+        for role, items in (("decision", decisions), ("label", labels), ("outcome", outcomes)):
+            kind = "decision" if role == "outcome" else role
+            self.candidates += [Candidate(o.profile.name, kind, o.points(role), o.why(role)) for o in items]
+        decision = decisions[0] if decisions else None
+        label = labels[0] if labels else None
+        fallback = decision is None and score is None and bool(outcomes or labels)
+        if decision is not None:
+            self.assign(decision.profile.name, "decision", f"decision: {decision.why('decision')}")
+            for other in decisions[1:]:
+                name, what = other.profile.name, other.why("decision")
+                variant = "a variant of" if decision.profile.name in name else "another decision besides"
+                self.assign(name, "unused", f"not a feature: {variant} the decision '{decision.profile.name}' ({what})")
+        elif fallback:
+            role = "outcome" if outcomes else "label"
+            decision = (outcomes or labels).pop(0)
+            label = None  # the outcome audited as the decision has no separate true outcome here
+            reason = "the only outcome-like column: auditing how often each group gets it"
+            self.assign(decision.profile.name, "decision", f"decision: {reason}; {decision.why(role)}")
+        if label is None and outcomes and not fallback and (decision or score):
+            label = outcomes[0]
+            besides = "decision" if decision else "score"
+            reason = f"label: an outcome-like column besides the {besides}, taken as the true outcome"
+            self.assign(label.profile.name, "label", f"{reason}; {label.why('outcome')}")
+        elif label is not None:
+            self.assign(label.profile.name, "label", f"label: {label.why('label')}")
+        for other in labels:
+            if other is not label and other is not decision:
+                self.lost_labels.append(other.profile.name)
+                why = other.why("label")
+                reason = f"not a feature: another outcome, recorded after the decision ({why})"
+                self.assign(other.profile.name, "unused", reason)
+        return (decision.profile.name if decision else None, label.profile.name if label else None, fallback)
+
+    # ------------------------------------------------------------ protected attributes
 
     def find_protected(self) -> list[ProtectedAttribute]:
         found = []
@@ -282,22 +630,11 @@ class _Suggester:
             self.notes.append("No protected attribute was recognised by name; choose at least one.")
         return found
 
-    def find_consequences(self) -> None:
-        """Columns recording what happened after the decision would explain it by its own effects."""
-        for profile in self.free():
-            word = _matched(profile.name, AFTER_DECISION_WORDS)
-            if word:
-                reason = f"not a feature: its name mentions '{word}', something that happens after the decision"
-                self.assign(profile.name, "unused", reason)
-
     def protected_attribute(self, profile: ColumnProfile) -> tuple[ProtectedAttribute, str]:
         if profile.numeric and profile.distinct > 20:
-            if (
-                profile.minimum < AGE_EDGES[0]
-                and profile.maximum > AGE_EDGES[-1]
-                and "age" in name_tokens(profile.name)
-            ):
-                edges = AGE_EDGES
+            inside = tuple(e for e in AGE_EDGES if profile.minimum < e <= profile.maximum)
+            if "age" in name_tokens(profile.name) and len(inside) >= 2:
+                edges = inside
             else:
                 from analysis.groups import quantile_edges
 
@@ -305,6 +642,109 @@ class _Suggester:
             shown = ", ".join(f"{e:g}" for e in edges)
             return ProtectedAttribute(profile.name, bins=edges), f"; {profile.distinct} numbers, binned at {shown}"
         return ProtectedAttribute(profile.name), f"; {profile.distinct} groups"
+
+    def find_derived(self, protected: list[ProtectedAttribute]) -> list[ProtectedAttribute]:
+        """Columns that are a function of a protected attribute: kept out of the features (and of protected)."""
+        # The finest attribute is kept (age over age_cat), text over a numeric code, then table order.
+        order = sorted(
+            protected,
+            key=lambda a: (
+                -self.profiles[a.column].distinct,
+                self.profiles[a.column].numeric,
+                self.positions[a.column],
+            ),
+        )
+        kept: list[ProtectedAttribute] = []
+        for attr in order:
+            source = next((k for k in kept if self.derived_from(k, attr.column)), None)
+            if source is None:
+                kept.append(attr)
+            else:
+                self.assign(attr.column, "unused", self.derived_reason(source.column, attr.column))
+        for profile in self.free():
+            if profile.distinct > MAX_DERIVED_VALUES:
+                continue
+            source = next((k for k in kept if self.derived_from(k, profile.name)), None)
+            if source is not None:
+                self.assign(profile.name, "unused", self.derived_reason(source.column, profile.name))
+        return [a for a in protected if a in kept]
+
+    def derived_from(self, attr: ProtectedAttribute, column: str) -> bool:
+        if self.profiles[column].distinct > self.profiles[attr.column].distinct or column == attr.column:
+            return False
+        return _is_function(self.pairs, attr.column, column) or (
+            attr.bins is not None and _is_function(self.pairs, attr.column, column, attr.bins)
+        )
+
+    @staticmethod
+    def derived_reason(source: str, column: str) -> str:
+        return (
+            f"not a feature: derived from protected attribute '{source}': each value of {source} maps to one "
+            f"value of {column}, so as a feature it would stand in for {source}"
+        )
+
+    def find_proxies(self, protected: list[ProtectedAttribute]) -> None:
+        """A note on features some of whose values occur (almost) only with one group: they partly encode it."""
+        groups = [a.column for a in protected if not a.binned and self.profiles[a.column].distinct <= 10]
+        features = [c for c, r in self.roles.items() if r.role == "feature" and self.profiles[c].distinct <= 20]
+        for column in features:
+            found = [(attr, hit) for attr in groups if (hit := self.proxy_values(column, attr))]
+            if not found:
+                continue
+            values, share = found[0][1]
+            names = " and ".join(f"'{attr}'" for attr, _ in found)
+            self.notes.append(
+                f"'{column}' partly encodes protected attribute {names}: its values {', '.join(values)} "
+                f"({share:.0%} of rows) occur almost only with one group. It stays a feature; "
+                "leave it out if it should not stand in for a protected attribute."
+            )
+
+    def proxy_values(self, column: str, attr: str) -> tuple[list[str], float] | None:
+        pair = self.pairs[[column, attr]].dropna()
+        if pair.empty:
+            return None
+        table = pd.crosstab(pair[column].astype(str), pair[attr].astype(str))
+        shares = pair[attr].astype(str).value_counts(normalize=True)
+        sizes = table.sum(axis=1)
+        purity = table.max(axis=1) / sizes
+        rare_group = shares.reindex(table.idxmax(axis=1)).to_numpy() < 0.9
+        pure = (purity >= PROXY_PURITY) & (sizes >= 30) & rare_group
+        share = float(sizes[pure].sum() / len(pair))
+        return (list(table.index[pure]), share) if share >= PROXY_COVERAGE else None
+
+    # ------------------------------------------------------------ what happens after the decision
+
+    def find_consequences(self, outcomes: list[str]) -> None:
+        """Columns recording what happened after the decision would explain it by its own effects."""
+        for profile in self.free():
+            word = _matched(profile.name, AFTER_DECISION_WORDS)
+            if word:
+                reason = f"not a feature: its name mentions '{word}', something that happens after the decision"
+                self.assign(profile.name, "unused", reason)
+                continue
+            for outcome in outcomes:
+                value = self.present_only_when(profile.name, outcome)
+                if value is not None:
+                    reason = (
+                        f"not a feature: it is filled only in rows where '{outcome}' is {value}, so it records "
+                        "what happened after the decision"
+                    )
+                    self.assign(profile.name, "unused", reason)
+                    break
+
+    def present_only_when(self, column: str, outcome: str) -> str | None:
+        present = self.pairs[column].notna()
+        if present.all() or present.mean() < 0.01:
+            return None
+        values = self.pairs.loc[present, outcome].dropna()
+        if values.empty:
+            return None
+        counts = values.value_counts(normalize=True)
+        top = counts.index[0]
+        overall = float((self.pairs[outcome] == top).mean())
+        return str(top) if counts.iloc[0] >= 0.99 and overall <= 0.95 else None
+
+    # ------------------------------------------------------------ the spec
 
     def positives(self, column: str, what: str) -> list[Scalar]:
         values = _values(self.profiles[column]) if self.profiles[column].distinct <= 5 else None
@@ -316,31 +756,69 @@ class _Suggester:
             self.notes.append(f"Could not tell which values of '{column}' mean the positive {what}; choose them.")
         return chosen
 
-    def build_spec(
-        self, decision: str | None, label: str | None, score: str | None, protected: list[ProtectedAttribute]
-    ) -> AuditSpec | None:
-        if decision is None and score is None:
-            self.notes.append("No decision or score column was recognised; choose the decision column.")
-            return None
-        if decision is None:
-            self.notes.append(f"No decision column was recognised; the score '{score}' at 0.5 makes the decisions.")
-        if label is None:
-            self.notes.append("No label (true outcome) column was recognised; error-rate metrics need one.")
-        favorable = decision is None or _matched(decision, HARMFUL_WORDS) is None
-        if not favorable:
-            self.notes.append(
-                f"'{decision}' sounds like a decision that harms the person, so positive is unfavourable."
+    def favorability(self, column: str, positive: list[Scalar], label: str | None, label_positive: list[Scalar]):
+        """Whether the positive decision benefits the person, and why."""
+        words = {str(v).strip().lower() for v in positive}
+        shown = ", ".join(str(v) for v in positive)
+        if words & HARMFUL_WORDS:
+            return False, f"its positive value {shown} harms the person"
+        if words & FAVORABLE_WORDS:
+            return True, f"its positive value {shown} benefits the person"
+        harmful = _matched(column, HARMFUL_WORDS)
+        if harmful:
+            coded = len(positive) == 1 and str(positive[0]) in ("0", "1")
+            check = "; its values do not say, so check it" if coded else ""
+            return False, f"its name mentions '{harmful}', something that harms the person{check}"
+        good = _matched(column, FAVORABLE_WORDS)
+        if good:
+            return True, f"its name mentions '{good}'"
+        label_words = {str(v).strip().lower() for v in label_positive}
+        label_harm = (label_words & HARMFUL_WORDS) or ({_matched(label, HARMFUL_WORDS)} - {None} if label else set())
+        if label and label != column and label_harm:
+            return False, (
+                f"it predicts the label '{label}' ('{sorted(label_harm)[0]}'), an outcome that harms the person"
             )
-        return AuditSpec(
+        return True, "nothing in its name or values says it harms the person"
+
+    def build_draft(
+        self,
+        decision: str | None,
+        label: str | None,
+        score: str | None,
+        protected: list[ProtectedAttribute],
+        fallback: bool,
+    ) -> RoleDraft:
+        positive = self.positives(decision, "decision") if decision else []
+        label_positive = self.positives(label, "outcome") if label else []
+        favorable = True
+        if decision is None and score is None:
+            self.notes.append(NO_DECISION)
+        elif decision is None:
+            self.notes.append(f"No decision column was recognised; the score '{score}' at 0.5 makes the decisions.")
+        if label is None and (decision or score):
+            self.notes.append("No label (true outcome) column was recognised; error-rate metrics need one.")
+        outcome = decision or score
+        if outcome:
+            favorable, why = self.favorability(outcome, positive, label, label_positive)
+            shown = ", ".join(str(v) for v in positive) if decision else "score >= 0.5"
+            verdict = "benefits the person" if favorable else "harms the person, so positive is unfavourable"
+            self.notes.append(f"'{outcome}' = {shown} sounds like a decision that {verdict}: {why}.")
+            if fallback:
+                self.notes.append(
+                    f"'{decision}' is the only outcome-like column, so it is audited as the decision: how often "
+                    "each group gets it. If it is the true outcome of another decision, make it the label instead."
+                )
+        features = tuple(c for c, r in self.roles.items() if r.role == "feature")
+        return RoleDraft(
             decision=decision,
-            positive=self.positives(decision, "decision") if decision else (),
+            positive=tuple(positive),
             positive_is_favorable=favorable,
             label=label,
-            label_positive=self.positives(label, "outcome") if label else (),
+            label_positive=tuple(label_positive),
             score=score,
-            threshold=0.5 if decision is None else None,
+            threshold=0.5 if decision is None and score is not None else None,
             protected=tuple(protected),
-            features=tuple(c for c, r in self.roles.items() if r.role == "feature"),
+            features=features,
             id_columns=tuple(c for c, r in self.roles.items() if r.role == "id"),
             pii_columns=tuple(c for c, r in self.roles.items() if r.role == "pii"),
         )
@@ -358,7 +836,7 @@ def suggest_roles(df: pd.DataFrame) -> SpecSuggestion:
     -------
     SpecSuggestion
         Roles with reasons for every column, the suggested spec (None when no decision
-        or score column was found) and notes on what could not be inferred.
+        or score column was found), the draft of every role found, and notes.
     """
     return _Suggester(df).run()
 
@@ -369,9 +847,25 @@ def suggest_spec(df: pd.DataFrame) -> AuditSpec:
     Raises
     ------
     SpecError
-        When no decision or score column can be recognised.
+        When no decision or score column can be recognised; the message lists what was.
     """
     suggestion = suggest_roles(df)
     if suggestion.spec is None:
-        raise SpecError(" ".join(suggestion.notes) + " Name it with --decision COLUMN.")
+        raise SpecError(_no_spec_message(suggestion), remedy=Remedy("decision", column="COLUMN"))
     return suggestion.spec
+
+
+def _no_spec_message(suggestion: SpecSuggestion) -> str:
+    found = [
+        f"{what} {', '.join(repr(c) for c in columns)}"
+        for what, columns in (
+            ("protected", suggestion.draft.protected_columns),
+            ("label", (suggestion.draft.label,) if suggestion.draft.label else ()),
+            ("identifiers", suggestion.draft.id_columns),
+            ("personal data", suggestion.draft.pii_columns),
+        )
+        if columns
+    ]
+    recognised = f"Recognised so far: {'; '.join(found)}." if found else "No other role was recognised either."
+    others = [n for n in suggestion.notes if not n.startswith("No decision or score")]
+    return " ".join([NO_DECISION, recognised, *others])

@@ -6,6 +6,7 @@ import pytest
 
 from analysis import ProtectedAttribute, SpecError, load_table, suggest_roles, suggest_spec, validate_spec
 from analysis.suggest import name_tokens, positive_values
+from analysis.wording import Remedy
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -138,8 +139,11 @@ def test_score_only_table_gets_a_threshold():
 def test_no_decision_or_score_raises_with_fix():
     df = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
     assert suggest_roles(df).spec is None
-    with pytest.raises(SpecError, match=r"No decision or score column was recognised.*--decision COLUMN"):
+    with pytest.raises(SpecError, match=r"No decision or score column was recognised") as raised:
         suggest_spec(df)
+    assert raised.value.remedy == Remedy("decision", column="COLUMN")
+    assert "--decision COLUMN" in raised.value.message_for("cli")
+    assert "--decision" not in raised.value.message
 
 
 @pytest.mark.parametrize(
