@@ -41,7 +41,7 @@ Role = Literal["decision", "label", "score", "protected", "id", "pii", "feature"
 
 DECISION_WORDS = {
     "approved", "approve", "approval", "decision", "decided", "prediction", "predicted", "pred", "priority",
-    "outcome", "accepted", "accept", "granted", "selected", "hired", "admitted", "flagged", "flag", "offer", "yhat",
+    "accepted", "accept", "granted", "selected", "hired", "admitted", "flagged", "flag", "offer", "yhat",
     "classification", "assigned", "action", "verdict",
 }  # fmt: skip
 LABEL_WORDS = {
@@ -51,7 +51,9 @@ LABEL_WORDS = {
 # Label names too short or too common to match inside a longer name: only the whole name counts.
 LABEL_NAMES = {"y", "event", "label", "target"}
 # Names of outcome-like columns whose role the name alone does not tell (the data's target, usually).
-OUTCOME_WORDS = {"status", "result", "class", "income", "credit", "risk", "grade", "response"}
+OUTCOME_WORDS = {"status", "result", "class", "income", "credit", "risk", "grade", "response", "outcome", "results"}
+# Outcome words that make a candidate by themselves: the decision when alone, else the true outcome.
+PLAIN_OUTCOME_WORDS = {"outcome", "result", "results"}
 SCORE_WORDS = {
     "score", "prob", "probability", "proba", "risk", "likelihood", "propensity", "confidence", "rating", "decile",
     "percentile",
@@ -448,7 +450,8 @@ class _Outcome:
 
     def points(self, role: str) -> int:
         # A decision or label word in the name weighs most; an outcome word only with outcome-like values.
-        strength = (1 if role == "outcome" else 3) if self.word(role) else 0
+        word = self.word(role)
+        strength = (2 if word in PLAIN_OUTCOME_WORDS else 1 if role == "outcome" else 3) if word else 0
         return strength + bool(self.value_hint) + self.edge + bool(self.bands_of)
 
     def why(self, role: str) -> str:
@@ -565,10 +568,13 @@ class _Suggester:
             if not decision and "text" in tokens and tokens & SCORE_WORDS:
                 decision = "text"
             item.decision_word = None if item.label_word else decision
-            item.outcome_word = _matched(name, OUTCOME_WORDS) if item.value_hint else None
+            item.outcome_word = _matched(name, OUTCOME_WORDS)
+            if not item.value_hint and item.outcome_word not in PLAIN_OUTCOME_WORDS:
+                item.outcome_word = None
             if score and item.decision_word and _is_function(self.pairs, score, name):
                 item.bands_of = score
-            if item.decision_word or item.label_word or (item.value_hint and (item.outcome_word or item.edge)):
+            plain = item.outcome_word in PLAIN_OUTCOME_WORDS
+            if item.decision_word or item.label_word or plain or (item.value_hint and (item.outcome_word or item.edge)):
                 found.append(item)
         return found
 

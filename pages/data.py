@@ -10,7 +10,7 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, ProtectedAttribute, SpecValidation
 from analysis.loading import DEFAULT_MAX_BYTES
-from analysis.suggest import positive_values
+from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, state
@@ -133,8 +133,8 @@ def show_table(data: Dataset) -> None:
 # ---------------------------------------------------------------- roles
 
 
-def role_widget_values(spec: AuditSpec | None, df: pd.DataFrame) -> dict[str, object]:
-    """Widget values that show ``spec`` (or empty roles when there is none)."""
+def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> dict[str, object]:
+    """Widget values that show ``spec`` or a suggestion's draft of roles (empty roles when there is none)."""
     columns = [str(c) for c in df.columns]
     if spec is None:
         return {
@@ -182,7 +182,8 @@ def init_roles(data: Dataset) -> None:
     if state.roles_initialised_for() == data.key:
         return
     suggestion = cached.suggestion(data.sha256, data.table.data)
-    state.set_widgets(role_widget_values(suggestion.spec, data.table.data))
+    # Without a decision or score there is no spec, but every role that was recognised still fills the form.
+    state.set_widgets(role_widget_values(suggestion.spec or suggestion.draft, data.table.data))
     state.mark_roles_initialised(data.key)
 
 
