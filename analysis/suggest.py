@@ -89,12 +89,12 @@ HARMFUL_WORDS = {
 }  # fmt: skip
 FAVORABLE_WORDS = {
     "approved", "approve", "approval", "accepted", "accept", "granted", "hired", "selected", "admitted", "offer",
-    "promoted", "good", "pass", "passed", "repaid", "yes",
+    "promoted", "good", "pass", "passed", "repaid",
 }  # fmt: skip
 POSITIVE_WORDS = [
     "1", "y", "yes", "true", "t", "approved", "approve", "accepted", "accept", "granted", "hired", "selected",
     "admitted", "promoted", "good", "positive", "pos", "pass", "passed", "repaid", "urgent", "high", "flagged",
-    "fraud", "default", "fired",
+    "fraud", "default", "defaulted", "churned", "churn", "fired", "rejected", "denied", "declined", "bad",
 ]  # fmt: skip
 # A single value among several that is the positive one ('promoted' among fired/ok/promoted).
 LONE_POSITIVE_WORDS = ["promoted", "approved", "accepted", "granted", "hired", "selected", "admitted", "good"]

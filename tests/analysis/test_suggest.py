@@ -406,6 +406,8 @@ def test_columns_filled_only_after_the_outcome_are_unused():
         ("result", ["bad", "good"], "good", True),
         ("risk", [0, 1], 1, False),
         ("hired", ["no", "yes"], "yes", True),
+        ("fraud", ["no", "yes"], "yes", False),
+        ("churn", ["stayed", "churned"], "churned", False),
     ],
 )
 def test_only_outcome_like_column_is_the_decision(column, values, positive, favorable):
