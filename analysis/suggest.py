@@ -119,6 +119,7 @@ PII_SHARE = 0.8
 DATE_SHARE = 0.9
 PROXY_PURITY = 0.99
 PROXY_COVERAGE = 0.3
+LEAK_AUC = 0.9
 SAMPLE = 2_000
 # Rows used for the checks between columns (derived, proxy, recorded-after): enough to see a pattern.
 PAIR_SAMPLE = 50_000
@@ -434,6 +435,17 @@ def _is_function(sample: pd.DataFrame, source: str, target: str, bins: tuple[flo
     return bool(pair[target].groupby(keys, sort=False).nunique().max() <= 1)
 
 
+def _auc(values: pd.Series, positive: pd.Series) -> float | None:
+    """Area under the ROC curve of ``values`` for ``positive`` (ties count half), or None when undefined."""
+    keep = values.notna() & positive.notna()
+    ranks = values[keep].rank()
+    hits = positive[keep].astype(bool)
+    n_pos, n_neg = int(hits.sum()), int((~hits).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    return float((ranks[hits].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 @dataclass
 class _Outcome:
     profile: ColumnProfile
@@ -493,6 +505,8 @@ class _Suggester:
         protected = self.find_protected()
         protected = self.find_derived(protected)
         self.find_consequences([c for c in (decision, label) if c] + self.lost_labels)
+        if label:
+            self.find_leaks(label)
         for profile in self.free():
             self.assign(profile.name, "feature", "no other role fits; it may help explain decisions")
         self.find_proxies(protected)
@@ -737,6 +751,24 @@ class _Suggester:
                     )
                     self.assign(profile.name, "unused", reason)
                     break
+
+    def find_leaks(self, label: str) -> None:
+        """Numbers that alone separate a two-valued label almost perfectly are most likely recorded after it."""
+        outcome = self.pairs[label]
+        values = outcome.dropna().unique()
+        if len(values) != 2:
+            return
+        for profile in self.free():
+            if not profile.numeric or profile.distinct < 3:
+                continue
+            auc = _auc(self.pairs[profile.name], outcome == values[0])
+            if auc is not None and abs(auc - 0.5) >= LEAK_AUC - 0.5:
+                reason = (
+                    f"not a feature: on its own it separates the label '{label}' almost perfectly (AUC "
+                    f"{max(auc, 1 - auc):.2f}), so it is most likely recorded after the outcome; make it a feature "
+                    "if it is known before the decision"
+                )
+                self.assign(profile.name, "unused", reason)
 
     def present_only_when(self, column: str, outcome: str) -> str | None:
         present = self.pairs[column].notna()

@@ -195,7 +195,15 @@ def assert_compas_roles(suggestion) -> None:
     for column in ("compas_screening_date", "c_jail_in", "c_case_number", "r_case_number", "screening_date"):
         assert suggestion.role_of(column) == "unused", column
     # other outcomes and what is recorded only after reoffending would explain the decision by its effects
-    for column in ("is_recid", "is_violent_recid", "event", "r_charge_degree", "r_days_from_arrest", "v_score_text"):
+    for column in (
+        "is_recid",
+        "is_violent_recid",
+        "event",
+        "r_charge_degree",
+        "r_days_from_arrest",
+        "v_score_text",
+        "end",
+    ):
         assert suggestion.role_of(column) == "unused", column
     assert {"priors_count", "juv_fel_count", "c_charge_degree"} <= set(spec.features)
     assert not {"age_cat", "id", "name", "dob", "type_of_assessment", "v_decile_score"} & set(spec.features)
@@ -394,6 +402,26 @@ def test_columns_filled_only_after_the_outcome_are_unused():
     assert suggestion.reason_of("collection_agency") == (
         "not a feature: it is filled only in rows where 'defaulted' is 1, so it records what happened after the "
         "decision"
+    )
+    assert suggestion.spec.features == ("income",)
+
+
+def test_a_number_that_separates_the_label_alone_is_unused():
+    rng = np.random.default_rng(5)
+    n = 600
+    repaid = rng.integers(0, 2, n)
+    df = pd.DataFrame(
+        {
+            "approved": rng.choice(["Y", "N"], n),
+            "repaid": repaid,
+            "days_in_arrears": np.where(repaid == 1, 0, rng.integers(30, 400, n)) + rng.integers(0, 3, n),
+            "income": rng.normal(3000, 800, n) + 150 * repaid,
+            "gender": rng.choice(["f", "m"], n),
+        }
+    )
+    suggestion = suggest_roles(df)
+    assert suggestion.reason_of("days_in_arrears").startswith(
+        "not a feature: on its own it separates the label 'repaid' almost perfectly (AUC 1.00)"
     )
     assert suggestion.spec.features == ("income",)
 
