@@ -428,8 +428,8 @@ def _is_function(sample: pd.DataFrame, source: str, target: str, bins: tuple[flo
         return False
     keys = pair[source]
     if bins is not None:
-        keys = pd.Series(np.searchsorted(np.asarray(bins, dtype=float), keys.to_numpy(dtype=float), side="right"))
-        keys.index = pair.index
+        edges = np.asarray(bins, dtype=float)
+        keys = pd.Series(np.searchsorted(edges, keys.to_numpy(dtype=float), side="right"), index=pair.index)
     elif keys.nunique() > len(pair) / 5:
         return False  # almost one row per value: anything would look like a function of it
     return bool(pair[target].groupby(keys, sort=False).nunique().max() <= 1)
@@ -525,18 +525,23 @@ class _Suggester:
 
     def find_identifiers(self) -> None:
         for name, profile in self.profiles.items():
-            series = self.df[name]
-            for role, reason in (
-                ("unused", _empty_reason(profile)),
-                ("pii", _pii_reason(series, profile)),
-                ("unused", _case_reason(profile)),
-                ("id", _id_reason(profile, self.positions[name])),
-                ("unused", _unused_reason(series, profile)),
-            ):
-                if reason:
-                    prefix = {"unused": "not a feature", "pii": "personal data", "id": "identifier"}[role]
-                    self.assign(name, role, f"{prefix}: {reason}")
-                    break
+            found = self.never_a_feature(self.df[name], profile)
+            if found:
+                self.assign(name, *found)
+
+    def never_a_feature(self, series: pd.Series, profile: ColumnProfile) -> tuple[Role, str] | None:
+        """The role and reason of a column that is no feature, checked in an order that matters."""
+        if reason := _empty_reason(profile):
+            return "unused", f"not a feature: {reason}"
+        if reason := _pii_reason(series, profile):  # before dates: a date of birth is personal data
+            return "pii", f"personal data: {reason}"
+        if reason := _case_reason(profile):  # before IDs: a case number identifies a case, not a row
+            return "unused", f"not a feature: {reason}"
+        if reason := _id_reason(profile, self.positions[profile.name]):
+            return "id", f"identifier: {reason}"
+        if reason := _unused_reason(series, profile):
+            return "unused", f"not a feature: {reason}"
+        return None
 
     # ------------------------------------------------------------ score, decision, label
 
