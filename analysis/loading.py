@@ -84,6 +84,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis.errors import LoadError
+from analysis.wording import Notice, Remedy
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -161,6 +162,14 @@ DUPLICATE_COLUMNS = (
     "Column names must be unique, but these appear more than once: {where}. Rename the duplicates in "
     "the header row and load the file again."
 )
+DUPLICATE_KEPT_ONCE = (
+    "Column {column!r} appears {times} in the header (columns {where}) with the same value in every "
+    "row; kept it once (column {first})."
+)
+EMPTY_COLUMNS_DROPPED = (
+    "Dropped {count} at the end with no name and no value in any row (position {where}): a delimiter "
+    "at the end of every line, not data."
+)
 NOT_UTF16 = "{name} starts like UTF-16 text but is not valid UTF-16 ({reason}). Save it as UTF-8 and load it again."
 GZIP_BROKEN = (
     "{name} is gzip-compressed but could not be decompressed ({reason}). Check that the download "
@@ -235,9 +244,8 @@ ENCODING_NOTE = (
 )
 UTF16_NOTE = "The file is UTF-16 text{how}; decoded it to UTF-8."
 AMBIGUOUS_KEPT = (
-    "Kept {count:,} cells of {column!r} as text values: {spellings}. In a text column they can be real "
-    "values (NA is Namibia's country code; '?' is an answer in some surveys). If they mean missing, "
-    "list them in na_values (for example na_values={example})."
+    "Kept {cells} of {column!r} as text values: {spellings}. In a text column they can be real values "
+    "(NA is Namibia's country code; '?' is an answer in some surveys), so they were not treated as missing."
 )
 COMMA_AMBIGUOUS = (
     "Kept {column!r} as text: values such as {example!r} could use the comma for thousands or for "
@@ -309,21 +317,30 @@ class LoadReport:
     size_bytes: int
     sha256: str
     changes: tuple[Change, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # sentences; those with a remedy are analysis.wording.Notice
 
     def to_dict(self) -> dict:
-        """Return the report as a JSON-safe dict (lists, not tuples)."""
+        """Return the report as a JSON-safe dict (lists, not tuples).
+
+        ``warnings`` holds the Python-worded sentences; ``notices`` the same warnings with their
+        structure (message and remedy), so that another surface can word them.
+        """
         data = asdict(self)
         data["changes"] = [change.to_dict() for change in self.changes]
-        data["warnings"] = list(self.warnings)
+        data["warnings"] = [str(warning) for warning in self.warnings]
+        data["notices"] = [_notice_of(warning).to_dict() for warning in self.warnings]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadReport:
-        """Rebuild a report from `to_dict` output."""
-        fields = dict(data)
+        """Rebuild a report from `to_dict` output (older dicts without ``notices`` load too)."""
+        fields = {key: value for key, value in data.items() if key != "notices"}
         fields["changes"] = tuple(Change.from_dict(c) for c in data.get("changes", ()))
-        fields["warnings"] = tuple(data.get("warnings", ()))
+        warnings = [str(w) for w in data.get("warnings", ())]
+        notices = data.get("notices")
+        if isinstance(notices, list) and len(notices) == len(warnings):
+            warnings = [_rebuilt_notice(n, w) for n, w in zip(notices, warnings, strict=True)]
+        fields["warnings"] = tuple(warnings)
         return cls(**fields)
 
     def summary(self) -> list[str]:
@@ -343,6 +360,20 @@ class LoadReport:
         if self.sheet is not None:
             parts.append(f"sheet {self.sheet!r}")
         return ", ".join(parts)
+
+
+def _notice_of(warning: str) -> Notice:
+    return warning if isinstance(warning, Notice) else Notice(str(warning))
+
+
+def _rebuilt_notice(data: Any, warning: str) -> str:
+    """A Notice from its dict, or the plain sentence when the dict does not rebuild to that sentence."""
+    try:
+        remedy = data.get("remedy")
+        notice = Notice(data["message"], None if remedy is None else Remedy.from_dict(remedy))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return warning
+    return notice if notice == warning else warning
 
 
 @dataclass(frozen=True)
@@ -1124,6 +1155,7 @@ def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limit
     _check_columns(len(names), name, limits.max_columns)
     if not names:
         raise LoadError(EMPTY.format(name=name, got="no columns"))
+    names, raw.columns, raw.given_nulls = _drop_redundant_columns(raw, names, notes)
     rows = len(raw.columns[0])
     if rows == 0:
         raise LoadError(HEADER_ONLY.format(name=name, columns=_count_of(len(names), "column")))
@@ -1164,19 +1196,68 @@ def _column_names(header: list[str], notes: _Notes) -> list[str]:
     if trimmed:
         detail = f"Trimmed surrounding spaces in {_count_of(trimmed, 'column name')}."
         notes.changes.append(Change("trimmed", None, trimmed, detail))
-    _refuse_duplicates(names)
     return names
 
 
-def _refuse_duplicates(names: list[str]) -> None:
+def _drop_redundant_columns(raw: _RawTable, names: list[str], notes: _Notes):
+    """Keep once the columns that repeat a name and every value; drop empty unnamed trailing columns.
+
+    Columns sharing a name but not every value are refused, naming them. Returns the names, columns
+    and given nulls that remain.
+    """
+    given = raw.given_nulls or [0] * len(names)
+    keep = _keep_unique_columns(raw.columns, names, notes)
+    keep = _drop_empty_trailing(raw, names, keep, notes)
+    if len(keep) == len(names):
+        return names, raw.columns, raw.given_nulls
+    return [names[i] for i in keep], [raw.columns[i] for i in keep], [given[i] for i in keep]
+
+
+def _keep_unique_columns(columns: list[pa.ChunkedArray], names: list[str], notes: _Notes) -> list[int]:
     positions: dict[str, list[int]] = {}
-    for position, column_name in enumerate(names, start=1):
-        positions.setdefault(column_name, []).append(position)
-    duplicates = {n: p for n, p in positions.items() if len(p) > 1}
-    if not duplicates:
-        return
-    where = "; ".join(f"{n!r} at columns {_and_list(p)}" for n, p in duplicates.items())
-    raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(duplicates)))
+    for index, column_name in enumerate(names):
+        positions.setdefault(column_name, []).append(index)
+    repeated = {n: p for n, p in positions.items() if len(p) > 1}
+    if not repeated:
+        return list(range(len(names)))
+    # Cells are compared as read (untrimmed text), so "equal" means equal in the file.
+    differing = {n: p for n, p in repeated.items() if not all(columns[i].equals(columns[p[0]]) for i in p[1:])}
+    if differing:
+        where = "; ".join(f"{n!r} at columns {_and_list([i + 1 for i in p])}" for n, p in differing.items())
+        raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(differing)))
+    dropped = set()
+    for column_name, where in repeated.items():
+        dropped.update(where[1:])
+        detail = DUPLICATE_KEPT_ONCE.format(
+            column=column_name, times=_times(len(where)), where=_and_list([i + 1 for i in where]), first=where[0] + 1
+        )
+        notes.changes.append(Change("duplicate_column", column_name, len(where) - 1, detail))
+    return [i for i in range(len(names)) if i not in dropped]
+
+
+def _times(count: int) -> str:
+    return {2: "twice", 3: "three times"}.get(count, f"{count} times")
+
+
+def _drop_empty_trailing(raw: _RawTable, names: list[str], keep: list[int], notes: _Notes) -> list[int]:
+    # A trailing delimiter on every line makes a last column with no name and no value: not data.
+    empty = []
+    while len(keep) - len(empty) > 1:
+        index = keep[len(keep) - len(empty) - 1]
+        header = raw.header[index]
+        column = raw.columns[index]
+        if str(header).strip() or column.null_count < len(column):
+            break
+        empty.append(index)
+    if not empty:
+        return keep
+    notes.changes[:] = [
+        c for c in notes.changes if not (c.kind == "renamed_header" and c.column in {names[i] for i in empty})
+    ]
+    where = _and_list(sorted(i + 1 for i in empty))
+    detail = EMPTY_COLUMNS_DROPPED.format(count=_count_of(len(empty), "column"), where=where)
+    notes.changes.append(Change("dropped_empty", None, len(empty), detail))
+    return keep[: len(keep) - len(empty)]
 
 
 def _and_list(items: list[Any]) -> str:
@@ -1485,9 +1566,10 @@ def _warn_ambiguous_kept(notes: _Notes, column_name: str, ambiguous: dict) -> No
     if not ambiguous:
         return
     spelled = ", ".join(f"{s!r} ({n:,})" for s, n in ambiguous.items())
-    example = repr(list(ambiguous))
     total = sum(ambiguous.values())
-    notes.warnings.append(AMBIGUOUS_KEPT.format(count=total, column=column_name, spellings=spelled, example=example))
+    message = AMBIGUOUS_KEPT.format(cells=_cells(total), column=column_name, spellings=spelled)
+    # na_values applies to every column, so the remedy names no column.
+    notes.warnings.append(Notice(message, Remedy("na_values", list(ambiguous))))
 
 
 # --- numbers ----------------------------------------------------------------------------------------

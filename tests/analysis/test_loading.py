@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import pickle
 import zipfile
 from datetime import date, datetime
@@ -28,6 +29,7 @@ from analysis.loading import (
     LoadReport,
     load_table,
 )
+from analysis.wording import Notice, Remedy
 
 
 def load(text: str | bytes, **options) -> LoadedTable:
@@ -149,6 +151,62 @@ def test_duplicate_headers_are_refused_by_name_after_trimming():
     with pytest.raises(LoadError, match=r"'id' at columns 1 and 3; 'age' at columns 2 and 4") as caught:
         load("id,age,id, age \n1,2,3,4\n")
     assert caught.value.column == "id"
+
+
+def test_columns_repeating_a_name_and_every_value_are_kept_once_and_reported():
+    table = load("id,score,race,score,priors,priors\n1,7,A,7,0,0\n2, 3,B, 3,5,5\n")
+    assert list(table.data.columns) == ["id", "score", "race", "priors"]
+    assert column(table, "score") == [7, 3]
+    assert [(c.column, c.count, c.detail) for c in kinds(table, "duplicate_column")] == [
+        (
+            "score",
+            1,
+            "Column 'score' appears twice in the header (columns 2 and 4) with the same value in every "
+            "row; kept it once (column 2).",
+        ),
+        (
+            "priors",
+            1,
+            "Column 'priors' appears twice in the header (columns 5 and 6) with the same value in every "
+            "row; kept it once (column 5).",
+        ),
+    ]
+
+
+def test_repeated_names_with_one_differing_value_are_refused_naming_only_those():
+    # 'a' repeats its values, 'b' differs in the last row only: only 'b' is named.
+    with pytest.raises(LoadError, match=r"appear more than once: 'b' at columns 2 and 4\. Rename") as caught:
+        load("a,b,a,b\n1,x,1,x\n2,y,2,Y\n")
+    assert caught.value.column == "b"
+
+
+def test_an_unnamed_empty_trailing_column_is_dropped_and_reported():
+    table = load("id,score,\r\n1,2,\r\n3,4,\r\n")
+    assert list(table.data.columns) == ["id", "score"]
+    assert kinds(table, "renamed_header") == []
+    [change] = kinds(table, "dropped_empty")
+    assert change.detail == (
+        "Dropped 1 column at the end with no name and no value in any row (position 3): a delimiter at the end of "
+        "every line, not data."
+    )
+
+
+def test_an_unnamed_trailing_column_with_a_value_is_kept_and_named():
+    table = load("id,score,\n1,2,\n3,4,x\n")
+    assert list(table.data.columns) == ["id", "score", "column_3"]
+    assert column(table, "column_3") == [None, "x"]
+
+
+COMPAS = "/work/datasets/compas-scores-two-years.csv"
+
+
+@pytest.mark.skipif(not os.path.exists(COMPAS), reason="the public COMPAS file is not on this machine")
+def test_propublica_compas_two_year_file_loads_with_its_repeated_columns_kept_once():
+    table = load_table(COMPAS)
+    assert table.data.shape == (7_214, 51)
+    assert list(table.data.columns).count("decile_score") == 1 and list(table.data.columns).count("priors_count") == 1
+    assert [c.column for c in kinds(table, "duplicate_column")] == ["decile_score", "priors_count"]
+    assert table.data["decile_score"].between(1, 10).all()
 
 
 def test_empty_header_names_are_named_by_position_and_reported():
@@ -612,6 +670,34 @@ def test_report_summary_and_json_round_trip():
     dumped = json.dumps(report.to_dict())
     assert LoadReport.from_dict(json.loads(dumped)) == report
     assert json.dumps(LoadReport.from_dict(json.loads(dumped)).to_dict()) == dumped
+
+
+def test_ambiguous_kept_is_a_notice_whose_remedy_names_na_values():
+    table = load("country,x\nNA,1\n?,2\nNA,3\n")
+    [warning] = table.report.warnings
+    assert isinstance(warning, Notice)
+    assert warning.message == (
+        "Kept 3 cells of 'country' as text values: 'NA' (2), '?' (1). In a text column they can be real values "
+        "(NA is Namibia's country code; '?' is an answer in some surveys), so they were not treated as missing."
+    )
+    assert "na_values" not in warning.message
+    assert warning.remedy == Remedy("na_values", ["NA", "?"])
+    assert warning.endswith("To fix it, pass na_values=['NA', '?'].")
+    assert warning.text_for("cli").endswith("To fix it, pass --na-values NA '?'.")
+
+
+def test_report_dict_carries_notices_and_rebuilds_them():
+    report = load("country,x\nNA,1\n", name="n.csv").report
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["warnings"] == [str(report.warnings[0])]
+    assert data["notices"] == [
+        {"message": report.warnings[0].message, "remedy": {"option": "na_values", "value": ["NA"], "column": None}}
+    ]
+    rebuilt = LoadReport.from_dict(data)
+    assert rebuilt == report and rebuilt.warnings[0].remedy == Remedy("na_values", ["NA"])
+    old = {key: value for key, value in data.items() if key != "notices"}  # written before notices existed
+    assert LoadReport.from_dict(old).warnings == report.warnings
+    assert LoadReport.from_dict(old).warnings[0].__class__ is str
 
 
 def test_module_exports():
