@@ -170,7 +170,7 @@ EMPTY_COLUMNS_DROPPED = (
     "Dropped {count} at the end with no name and no value in any row (position {where}): a delimiter "
     "at the end of every line, not data."
 )
-NOT_UTF16 = "{name} starts like UTF-16 text but is not valid UTF-16 ({reason}). Save it as UTF-8 and load it again."
+NOT_UTF16 = "{name} starts like {label} text but is not valid {label} ({reason}). Save it as UTF-8 and load it again."
 GZIP_BROKEN = (
     "{name} is gzip-compressed but could not be decompressed ({reason}). Check that the download "
     "finished, or load the uncompressed file."
@@ -239,10 +239,14 @@ MISSING_AMBIGUOUS_NOTE = (
     "other value in the column is a number."
 )
 ENCODING_NOTE = (
-    "The file is not UTF-8; decoded it as {label}. If accented letters look wrong, save the file as "
-    "UTF-8 and load it again."
+    "The file is not UTF-8 ({where}); decoded it as {label}. If accented letters look wrong, save the "
+    "file as UTF-8 and load it again."
 )
-UTF16_NOTE = "The file is UTF-16 text{how}; decoded it to UTF-8."
+UTF8_INVALID_NOTE = (
+    "The file is UTF-8 except for {count} that {verb} not valid UTF-8 ({where}); shown as '\ufffd'. If "
+    "letters are missing there, save the file as UTF-8 again from the program that wrote it."
+)
+UTF16_NOTE = "The file is {label} text{how}; decoded it to UTF-8."
 AMBIGUOUS_KEPT = (
     "Kept {cells} of {column!r} as text values: {spellings}. In a text column they can be real values "
     "(NA is Namibia's country code; '?' is an answer in some surveys), so they were not treated as missing."
@@ -263,6 +267,7 @@ _ENCODING_LABELS = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 with BOM",
     "utf-16": "UTF-16",
+    "utf-32": "UTF-32",
     "cp1252": "Windows-1252 (cp1252)",
     "latin-1": "Latin-1 (ISO-8859-1)",
 }
@@ -734,20 +739,40 @@ class _Text:
 
 
 def _decode(payload: Source, name: str) -> _Text:
+    # UTF-32's little-endian mark (FF FE 00 00) starts like UTF-16's (FF FE): test it first.
+    if _starts(payload, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return _wide_text(payload, "utf-32", " (byte-order mark)", name)
     if _starts(payload, codecs.BOM_UTF8):
-        return _utf8_text(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
+        try:
+            return _utf8_text(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
+        except UnicodeDecodeError:
+            return _not_utf8(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
     if _starts(payload, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return _utf16_text(payload, "utf-16", " (byte-order mark)", name)
-    codec = _utf16_without_bom(payload)
+        return _wide_text(payload, "utf-16", " (byte-order mark)", name)
+    codec = _wide_without_bom(payload)
     if codec:
-        return _utf16_text(payload, codec, " without a byte-order mark (detected from its zero bytes)", name)
+        return _wide_text(payload, codec, " without a byte-order mark (detected from its zero bytes)", name)
     nul = payload.find(b"\0")
     if nul >= 0:
         raise LoadError(NOT_A_TABLE.format(name=name, found=f"a NUL byte at offset {nul:,}"))
     try:
         return _utf8_text(payload, 0, "utf-8", name)
     except UnicodeDecodeError:
-        return _legacy_text(payload, name)
+        return _not_utf8(payload, 0, "utf-8", name)
+
+
+def _wide_without_bom(payload: Source) -> str | None:
+    """UTF-32 or UTF-16 without a byte-order mark, told by where the zero bytes of ASCII text fall."""
+    head = payload[:4096]
+    head = head[: len(head) - len(head) % 4]
+    if len(head) < 8:
+        return _utf16_without_bom(payload)
+    share = [head[k::4].count(0) / (len(head) / 4) for k in range(4)]
+    if share[0] < 0.05 and min(share[1:]) > 0.3 and share[2] > 0.9:
+        return "utf-32-le"
+    if share[3] < 0.05 and min(share[:3]) > 0.3 and share[1] > 0.9:
+        return "utf-32-be"
+    return _utf16_without_bom(payload)
 
 
 def _utf16_without_bom(payload: Source) -> str | None:
@@ -780,22 +805,64 @@ def _has_two_lines(sample: str) -> bool:
     return sample.count("\n") + sample.count("\r") >= 2
 
 
-def _utf16_text(payload: Source, codec: str, how: str, name: str) -> _Text:
+def _wide_text(payload: Source, codec: str, how: str, name: str) -> _Text:
+    family = codec[:6]  # utf-16 or utf-32
+    label = _ENCODING_LABELS[family]
     try:
         text = bytes(payload).decode(codec)
     except UnicodeDecodeError as exc:
-        raise LoadError(NOT_UTF16.format(name=name, reason=exc.reason)) from None
-    return _transcoded(text, "utf-16", UTF16_NOTE.format(how=how), name)
+        raise LoadError(NOT_UTF16.format(name=name, label=label, reason=exc.reason)) from None
+    return _transcoded(text, family, UTF16_NOTE.format(label=label, how=how), name)
 
 
-def _legacy_text(payload: Source, name: str) -> _Text:
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, as surrogateescape spells it
+_LISTED_LINES = 5
+
+
+def _not_utf8(payload: Source, start: int, encoding: str, name: str) -> _Text:
+    """Decode text that is not all valid UTF-8, naming the lines and bytes where UTF-8 failed.
+
+    Mostly valid UTF-8 (more valid non-ASCII characters than invalid bytes) stays UTF-8, with each
+    invalid byte shown as U+FFFD; otherwise the file is in a legacy encoding (cp1252, else Latin-1).
+    """
+    raw = bytes(payload[start:])
+    text = raw.decode("utf-8", errors="surrogateescape")
+    invalid = len(_INVALID_BYTE.findall(text))
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - invalid  # valid non-ASCII characters
+    where = _invalid_utf8_lines(text, invalid)
+    if valid >= invalid:
+        note = UTF8_INVALID_NOTE.format(
+            count=_count_of(invalid, "byte"), verb="is" if invalid == 1 else "are", where=where
+        )
+        return _transcoded(_INVALID_BYTE.sub("\ufffd", text), encoding, note, name)
+    return _legacy_text(raw, name, where)
+
+
+def _invalid_utf8_lines(text: str, invalid: int) -> str:
+    """'line 2: byte 0xFC; line 9: bytes 0xE9, 0xE4' for the first lines with bytes that are not UTF-8."""
+    lines: dict[int, list[str]] = {}
+    line, position, listed = 1, 0, 0
+    for match in _INVALID_BYTE.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        if line not in lines and len(lines) == _LISTED_LINES:
+            break
+        lines.setdefault(line, []).append(f"0x{ord(match.group()) - 0xDC00:02X}")
+        listed += 1
+    parts = [f"line {n:,}: {'byte' if len(b) == 1 else 'bytes'} {', '.join(b)}" for n, b in lines.items()]
+    if listed < invalid:
+        parts.append(f"and {_count_of(invalid - listed, 'more byte')} after line {max(lines):,}")
+    return "; ".join(parts)
+
+
+def _legacy_text(payload: Source, name: str, where: str) -> _Text:
     payload = bytes(payload)
     try:
         text, encoding = payload.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         # Five bytes are undefined in cp1252; Latin-1 decodes every byte.
         text, encoding = payload.decode("latin-1"), "latin-1"
-    return _transcoded(text, encoding, ENCODING_NOTE.format(label=_ENCODING_LABELS[encoding]), name)
+    return _transcoded(text, encoding, ENCODING_NOTE.format(label=_ENCODING_LABELS[encoding], where=where), name)
 
 
 def _transcoded(text: str, encoding: str, note: str, name: str) -> _Text:
@@ -898,7 +965,8 @@ def _parse_csv(text: _Text, delimiter: str, width: int, name: str, nulls: tuple[
         except pa.ArrowInvalid as exc:
             message = str(exc)
             if "UTF8" in message and text.encoding.startswith("utf-8"):
-                return _parse_csv(_legacy_text(text.data[text.start :], name), delimiter, width, name, nulls)
+                redecoded = _not_utf8(text.data, text.start, text.encoding, name)
+                return _parse_csv(redecoded, delimiter, width, name, nulls)
             if "out of sync" in message or "straddl" in message:
                 continue  # a quoted value spans lines or blocks: retry with the slower, safer chunker
             raise _csv_error(exc, text, delimiter, name) from None

@@ -95,6 +95,62 @@ def test_utf16_with_and_without_bom(codec):
     assert any("UTF-16" in warning for warning in table.report.warnings)
 
 
+@pytest.mark.parametrize(
+    ("payload", "how"),
+    [
+        # UTF-32 LE's byte-order mark FF FE 00 00 starts like UTF-16 LE's FF FE.
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32"), " (byte-order mark)"),
+        (codecs.BOM_UTF32_BE + "name,score\nMüller,1.5\nØre,2\n".encode("utf-32-be"), " (byte-order mark)"),
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32-le"), " without a byte-order mark"),
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32-be"), " without a byte-order mark"),
+    ],
+)
+def test_utf32_with_and_without_bom(payload, how):
+    table = load(payload)
+    assert column(table, "name") == ["Müller", "Øre"]
+    assert column(table, "score") == [1.5, 2.0]
+    assert table.report.encoding == "utf-32"
+    assert table.report.warnings[0].startswith(f"The file is UTF-32 text{how}")
+
+
+def utf8_with_bad_bytes(rows: int, bad: dict[int, bytes]) -> bytes:
+    """A UTF-8 file of `rows` rows ('Zoë' in each); row i's name replaced by bad[i] (file line i + 2)."""
+    lines = [b"id,name"] + [f"{i},".encode() + bad.get(i, "Zoë".encode()) for i in range(rows)]
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("rows", [50, 30_000])  # the bad bytes inside the sniffed sample, and far after it
+def test_mostly_utf8_with_a_few_bad_bytes_stays_utf8_and_names_lines_and_bytes(rows):
+    payload = utf8_with_bad_bytes(rows, {5: b"Zo\xeb", rows - 3: b"Ren\xe9\xe4"})
+    table = load(payload)
+    assert table.report.encoding == "utf-8"
+    assert column(table, "name")[4:6] == ["Zoë", "Zo\ufffd"]
+    assert column(table, "name")[rows - 3] == "Ren\ufffd\ufffd"
+    assert table.report.warnings == (
+        f"The file is UTF-8 except for 3 bytes that are not valid UTF-8 (line 7: byte 0xEB; line {rows - 1:,}: "
+        "bytes 0xE9, 0xE4); shown as '\ufffd'. If letters are missing there, save the file as UTF-8 again from "
+        "the program that wrote it.",
+    )
+
+
+def test_utf8_bom_with_a_bad_byte_is_read_not_a_crash():
+    table = load(codecs.BOM_UTF8 + b"a,b\nZo\xe9,1\nZo\xc3\xab,2\n")
+    assert column(table, "a") == ["Zo\ufffd", "Zoë"]
+    assert "line 2: byte 0xE9" in table.report.warnings[0]
+
+
+def test_legacy_fallback_names_the_first_lines_where_utf8_failed():
+    payload = ("id,name\n" + "".join(f"{i},Müller\n" for i in range(20))).encode("cp1252")
+    table = load(payload)
+    assert table.report.encoding == "cp1252"
+    assert column(table, "name") == ["Müller"] * 20
+    assert table.report.warnings == (
+        "The file is not UTF-8 (line 2: byte 0xFC; line 3: byte 0xFC; line 4: byte 0xFC; line 5: byte 0xFC; "
+        "line 6: byte 0xFC; and 15 more bytes after line 6); decoded it as Windows-1252 (cp1252). If accented "
+        "letters look wrong, save the file as UTF-8 and load it again.",
+    )
+
+
 # --- delimiters and row shape ------------------------------------------------------------------------
 
 
