@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -470,6 +471,35 @@ def test_ambiguous_commas_in_a_semicolon_file_stay_text_with_a_warning():
     assert any("thousands or for decimals" in warning for warning in table.report.warnings)
 
 
+def test_dot_groups_next_to_decimal_comma_columns_stay_text_with_a_warning():
+    table = load("id;amount;rate\n1;12.500;3,5\n2;1.250;4,25\n3;7;1,0\n")
+    assert column(table, "amount") == ["12.500", "1.250", "7"]
+    assert column(table, "rate") == [3.5, 4.25, 1.0]
+    assert table.report.warnings == (
+        "Kept 'amount' as text: a value such as '12.500' reads as 12.5 with '.' as the decimal mark, but as 12,500 "
+        "with '.' grouping thousands, as the decimal commas of 'rate' suggest. Save the file with one decimal mark "
+        "throughout (and no thousands separators), then load it again.",
+    )
+
+
+def test_dot_groups_in_a_semicolon_file_without_decimal_commas_are_decimals():
+    table = load("id;amount\n1;12.500\n2;1.250\n")
+    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+
+
+def test_dot_decimals_that_cannot_group_thousands_stay_numbers_next_to_decimal_commas():
+    table = load("id;amount;rate\n1;12.5;3,5\n2;1.250;4,25\n")
+    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+
+
+def test_several_dot_groups_settle_thousands_in_a_semicolon_file():
+    table = load("id;amount\n1;1.234.567\n2;12.500\n3;7\n")
+    assert column(table, "amount") == [1_234_567, 12_500, 7]
+    assert [c.detail for c in kinds(table, "thousands_dot")] == [
+        "Parsed 'amount' as numbers with '.' as the thousands separator (2 cells)."
+    ]
+
+
 def test_booleans_and_flags_stay_text_values():
     table = load("a,b,c\nyes,Y,TRUE\nno,N,false\n")
     assert [column(table, name) for name in "abc"] == [["yes", "no"], ["Y", "N"], ["TRUE", "false"]]
@@ -710,6 +740,196 @@ def test_max_rows():
     with pytest.raises(LoadError, match=r"has 3 data rows; the limit is 2\. .*max_rows="):
         load(CSV, max_rows=2)
     assert load(CSV, max_rows=3).report.rows == 3
+
+
+# --- what is not a plain table: lines above the header, totals, repeated headers, other formats ----------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "Loan decisions Q3\n\nid,sex,approved\n",
+            "1 line above the header on line 3, a title or comments rather than "
+            "rows of the table: line 1: 'Loan decisions Q3'.",
+        ),
+        (
+            "# exported 2026-05-01\n# by system, v2\nid,sex,approved\n",
+            "2 lines above the header on line 3, a title or "
+            "comments rather than rows of the table: line 1: '# exported 2026-05-01'; line 2: '# by system, v2'.",
+        ),
+        # Excel writes a title cell as a full-width row, and an empty row as delimiters only.
+        (
+            "Loan decisions Q3,,\r\n,,\r\nid,sex,approved\r\n",
+            "2 lines above the header on line 3, a title or comments "
+            "rather than rows of the table: line 1: 'Loan decisions Q3,,'; line 2: ',,'.",
+        ),
+    ],
+)
+def test_title_and_comment_lines_above_the_header_are_skipped_and_named(text, shown):
+    table = load(text + "1,F,yes\n2,M,no\n")
+    assert list(table.data.columns) == ["id", "sex", "approved"]
+    assert column(table, "sex") == ["F", "M"]
+    [change] = kinds(table, "skipped_lines")
+    assert change.detail == "Skipped " + shown
+
+
+def test_lines_of_a_bad_row_count_the_skipped_lines():
+    with pytest.raises(LoadError, match=r"Line 5 has 4 fields but the header has 3 columns"):
+        load("Loan decisions Q3\n\nid,sex,approved\n1,F,yes\n2,M,no,extra\n")
+
+
+def test_a_header_starting_with_hash_is_a_header():
+    table = load("#id,name\n1,Ann\n2,Bo\n")
+    assert list(table.data.columns) == ["#id", "name"]
+    assert kinds(table, "skipped_lines") == []
+
+
+def test_a_first_row_of_numbers_is_not_taken_for_a_header_below_a_title():
+    # 'score' alone on line 1 over rows of numbers: no header to find, so nothing is skipped.
+    table = load("score,,\n1,2,3\n4,5,6\n")
+    assert list(table.data.columns) == ["score", "column_2", "column_3"]
+
+
+def test_excel_sep_line_declares_the_delimiter():
+    table = load(b"sep=;\r\nid;rate;note\r\n1;3,5;a,b\r\n2;4,25;c\r\n")
+    assert table.report.delimiter == ";"
+    assert column(table, "rate") == [3.5, 4.25]
+    assert column(table, "note") == ["a,b", "c"]
+    [change] = kinds(table, "delimiter_line")
+    assert change.detail == (
+        "Read the delimiter (semicolon) from the file's first line (line 1: 'sep=;'), as Excel writes it, and "
+        "skipped that line."
+    )
+
+
+@pytest.mark.parametrize(
+    ("tail", "shown"),
+    [
+        ("Total,,30\n", "1 row at the end that is totals, not records (line 4: 'Total,,30'). If it is"),
+        (
+            "Subtotal,,30\nGrand total,,30\n",
+            "2 rows at the end that are totals, not records (line 4: 'Subtotal,,30'; "
+            "line 5: 'Grand total,,30'). If one is",
+        ),
+        ("TOTAL:,,30\n\n\n", "1 row at the end that is totals, not records (line 4: 'TOTAL:,,30'). If it is"),
+        (",,30\n", "1 row at the end that is totals, not records (line 4: ',,30'). If it is"),  # the column's sum
+    ],
+)
+def test_trailing_total_rows_are_removed_naming_their_lines(tail, shown):
+    table = load("region,sex,amount\nN,F,10\nS,M,20\n" + tail)
+    assert column(table, "region") == ["N", "S"] and column(table, "amount") == [10, 20]
+    [change] = kinds(table, "total_rows")
+    assert change.detail == f"Removed {shown} a real record, rename its label in the file."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plan,amount\nTotal,10\nBasic,20\nTotal,30\n",  # 'Total' is a category of the column
+        "region,sex,amount\nN,F,10\nS,M,20\n,,31\n",  # not the sum
+        "id,sex,amount\n1,F,10\n2,M,20\n3,,30\n",  # a first cell: a record
+    ],
+)
+def test_rows_that_only_resemble_totals_are_kept(text):
+    table = load(text)
+    assert kinds(table, "total_rows") == []
+    assert len(table.data) == 3
+
+
+def test_a_header_and_a_totals_row_only_is_refused():
+    with pytest.raises(LoadError, match=r"has a header and a totals row \(line 2: 'Total,1234'\) but no data rows"):
+        load("region,amount\nTotal,1234\n")
+
+
+def test_repeated_header_rows_are_removed_naming_their_lines():
+    text = "id,sex,approved\r\n1,F,yes\r\n2,M,no\r\nid,sex,approved\r\n3,F,yes\r\n\r\nid,sex,approved\r\n4,M,no\r\n"
+    table = load(text)
+    assert column(table, "id") == [1, 2, 3, 4]  # numbers again once the header rows are gone
+    [change] = kinds(table, "repeated_header")
+    assert change.count == 2
+    assert change.detail == (
+        "Removed 2 rows that repeat the header inside the data (lines 4 and 7), as when exports are joined one "
+        "after another."
+    )
+
+
+def test_repeated_header_far_down_a_large_file_names_its_line():
+    rows = [f"{i},{'F' if i % 2 else 'M'},{i % 7}" for i in range(50_000)]
+    rows.insert(30_000, "id,sex,score")
+    table = load("id,sex,score\n" + "\n".join(rows) + "\n")
+    assert len(table.data) == 50_000 and table.data["id"].dtype == np.int64
+    assert "(line 30,002)" in kinds(table, "repeated_header")[0].detail
+
+
+def test_markdown_pipe_table_with_alignment_colons_is_read():
+    table = load("| id | sex | note |\n|:---|:---:|---:|\n| 1 | F | a \\| b |\n| 2 | M |  |\n")
+    assert list(table.data.columns) == ["id", "sex", "note"]
+    assert column(table, "id") == [1, 2] and column(table, "note") == ["a | b", None]
+    [change] = kinds(table, "markdown")
+    assert change.detail == (
+        "Read a Markdown table: the header on line 1, cells between '|', and the alignment line 2 "
+        "('|:---|:---:|---:|') skipped."
+    )
+
+
+def test_markdown_row_of_the_wrong_width_names_its_line():
+    with pytest.raises(LoadError, match=r"Line 4 has 3 fields but the header has 2 columns"):
+        load("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 | 5 |\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "   id sex  income\n0   1   F     100\n1   2   M     200\n",  # pandas
+        "  id sex income\n1  1   F    100\n2  2   M    200\n",  # R
+        " id | sex | income\n----+-----+--------\n  1 | F   |    100\n  2 | M   |    200\n(2 rows)\n",  # psql
+        "+----+-----+\n| id | sex |\n+----+-----+\n|  1 | F   |\n+----+-----+\n",  # mysql
+    ],
+)
+def test_tables_printed_for_the_screen_are_refused_saying_how_to_export(text):
+    with pytest.raises(LoadError, match=r"looks like a table printed for the screen") as caught:
+        load(text)
+    assert "df.to_csv('file.csv', index=False)" in str(caught.value)
+    assert f"it starts with {text.splitlines()[0]!r}" in str(caught.value)
+
+
+def test_one_column_of_text_is_not_a_printed_table():
+    assert column(load("comment\nhello world\ngood job\n"), "comment") == ["hello world", "good job"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "what"),
+    [
+        (json.dumps([{"id": 1, "x": 2}, {"id": 2, "x": 3}]), "is a JSON document"),
+        (json.dumps({"data": [[1, 2]]}, indent=2), "is a JSON document"),
+        ('{"id": 1}\n{"id": 2}\n', "is JSON lines (one JSON object per line)"),
+        ("<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>", "is an HTML page with 1 table"),
+        ("<html>\n<head></head><body><p>Sign in</p></body></html>", "is an HTML page, not"),
+        ('<?xml version="1.0"?>\n<rows><row id="1"/></rows>', "is an XML document"),
+        (
+            '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">',
+            "is an Excel 2003 XML spreadsheet",
+        ),
+        ("%PDF-1.7\n%âãÏÓ\n1 0 obj\n", "is a PDF document"),
+        ("{\\rtf1\\ansi id,x}", "is an RTF document"),
+    ],
+)
+def test_other_formats_renamed_csv_are_named(payload, what):
+    with pytest.raises(LoadError, match=r"renamed\.csv " + re.escape(what)) as caught:
+        load(payload, name="renamed.csv")
+    assert "not a delimited table (CSV or TSV)" in str(caught.value)
+
+
+def test_csv_starting_with_a_bracket_is_still_csv():
+    assert list(load("[id],name\n1,Ann\n").data.columns) == ["[id]", "name"]
+
+
+def test_file_edge_cases_from_real_tools():
+    excel = load(codecs.BOM_UTF8 + "id,name\r\n1,Zoë\r\n2,Ann\r\n".encode())
+    assert column(excel, "name") == ["Zoë", "Ann"] and excel.report.changes == ()
+    assert column(load(b"id,x\n1,2\n3,4"), "x") == [2, 4]  # no newline at the end
+    assert column(load(b"id,x\r\n1,a\n2,b\r\n3,c\n"), "x") == ["a", "b", "c"]  # mixed line endings
 
 
 # --- the report ----------------------------------------------------------------------------------------
