@@ -169,6 +169,16 @@ PRINTED_TABLE = (
     "{start}. Export the table as CSV instead: in pandas df.to_csv('file.csv', index=False), in R "
     "write.csv(df, 'file.csv', row.names = FALSE), in psql \\copy (query) TO 'file.csv' CSV HEADER."
 )
+SPACE_SEPARATED = (
+    "{name} has its values separated by spaces ({count} on each line, for example {start}), not by a "
+    "comma, tab, semicolon or pipe. Save it as CSV (in pandas: pd.read_csv('file', sep=r'\\s+').to_csv("
+    "'file.csv', index=False)), with a header row naming the columns, then load that file."
+)
+HEADER_LIKE_DATA = (
+    "The first row, read as the header, looks like data: {count} of its {width} names are numbers (for "
+    "example {example!r}). If the file has no header row, add one naming the columns; otherwise its first "
+    "record is lost and the columns are named after its values."
+)
 MARKDOWN_NOTE = (
     "Read a Markdown table: the header on line {header}, cells between '|', and the alignment line "
     "{line} ({rule}) skipped."
@@ -945,10 +955,18 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
     _check_columns(table.num_columns, name, limits.max_columns)
     header = _csv_header(table, sniffed_header)
+    _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
     columns = _drop_total_rows(columns, text, name, text.notes)
     columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
+
+
+def _warn_header_like_data(header: list[str], notes: _Notes) -> None:
+    numbers = [cell.strip() for cell in header if _PLAIN_NUMBER.fullmatch(cell.strip())]
+    years = [n for n in numbers if re.fullmatch(r"(?:19|20)\d\d", n)]  # columns per year are common headers
+    if len(numbers) >= 2 and len(numbers) * 3 >= len(header) and len(years) < len(numbers):
+        notes.warnings.append(HEADER_LIKE_DATA.format(count=len(numbers), width=len(header), example=numbers[0]))
 
 
 def _csv_header(table: pa.Table, sniffed: list[str]) -> list[str]:
@@ -1297,6 +1315,9 @@ def _refuse_printed_table(sample: str, name: str) -> None:
     aligned = sum(bool(_ALIGNED.search(line.strip())) for _, line in lines) / len(lines)
     if widths[0] >= 2 and spread >= 0.8 and aligned >= 0.5:
         raise LoadError(PRINTED_TABLE.format(name=name, start=_line_start(lines[0][1])))
+    if widths[0] >= 3 and sum(width == widths[0] for width in widths) >= 0.9 * len(widths):
+        message = SPACE_SEPARATED.format(name=name, count=widths[0], start=_line_start(lines[0][1]))
+        raise LoadError(message)
 
 
 def _refuse_console_table(sample: str, delimiter: str, name: str) -> None:

@@ -894,6 +894,22 @@ def test_tables_printed_for_the_screen_are_refused_saying_how_to_export(text):
     assert f"it starts with {text.splitlines()[0]!r}" in str(caught.value)
 
 
+def test_space_separated_values_are_refused_saying_so():
+    rows = "".join(f"A1{i % 4} {i} A3{i % 5} 1169\n" for i in range(10))
+    with pytest.raises(LoadError, match=r"has its values separated by spaces \(4 on each line, for example 'A10 0"):
+        load(rows)
+
+
+def test_a_header_of_numbers_is_flagged_as_probably_data():
+    table = load("39, State-gov, 77516, Bachelors, 13\n50, Private, 83311, HS-grad, 9\n")
+    assert table.report.warnings == (
+        "The first row, read as the header, looks like data: 3 of its 5 names are numbers (for example '39'). If "
+        "the file has no header row, add one naming the columns; otherwise its first record is lost and the "
+        "columns are named after its values.",
+    )
+    assert load("region,2019,2020\nN,1,2\n").report.warnings == ()  # years are headers
+
+
 def test_one_column_of_text_is_not_a_printed_table():
     assert column(load("comment\nhello world\ngood job\n"), "comment") == ["hello world", "good job"]
 
