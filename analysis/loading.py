@@ -873,26 +873,26 @@ def _not_utf8(payload: Source, start: int, encoding: str, name: str, skipped_lin
     text = raw.decode("utf-8", errors="surrogateescape")
     invalid = len(_INVALID_BYTE.findall(text))
     valid = len(text) - len(text.encode("ascii", errors="ignore")) - invalid  # valid non-ASCII characters
-    where = _invalid_utf8_lines(text, invalid, skipped_lines + 1)
     if valid >= invalid:
+        where = _invalid_utf8_lines(text, invalid, skipped_lines + 1, _LISTED_LINES)
         note = UTF8_INVALID_NOTE.format(
             count=_count_of(invalid, "byte"), verb="is" if invalid == 1 else "are", where=where
         )
         decoded = _transcoded(_INVALID_BYTE.sub("\ufffd", text), encoding, note, name)
-    else:
-        decoded = _legacy_text(raw, name, where)
+    else:  # a legacy encoding: its first few lines show why
+        decoded = _legacy_text(raw, name, _invalid_utf8_lines(text, invalid, skipped_lines + 1, 3))
     decoded.skipped_lines = skipped_lines
     return decoded
 
 
-def _invalid_utf8_lines(text: str, invalid: int, first_line: int) -> str:
+def _invalid_utf8_lines(text: str, invalid: int, first_line: int, limit: int) -> str:
     """'line 2: byte 0xFC; line 9: bytes 0xE9, 0xE4' for the first lines with bytes that are not UTF-8."""
     lines: dict[int, list[str]] = {}
     line, position, listed = first_line, 0, 0
     for match in _INVALID_BYTE.finditer(text):
         line += text.count("\n", position, match.start())
         position = match.start()
-        if line not in lines and len(lines) == _LISTED_LINES:
+        if line not in lines and len(lines) == limit:
             break
         lines.setdefault(line, []).append(f"0x{ord(match.group()) - 0xDC00:02X}")
         listed += 1

@@ -146,9 +146,9 @@ def test_legacy_fallback_names_the_first_lines_where_utf8_failed():
     assert table.report.encoding == "cp1252"
     assert column(table, "name") == ["Müller"] * 20
     assert table.report.warnings == (
-        "The file is not UTF-8 (line 2: byte 0xFC; line 3: byte 0xFC; line 4: byte 0xFC; line 5: byte 0xFC; "
-        "line 6: byte 0xFC; and 15 more bytes after line 6); decoded it as Windows-1252 (cp1252). If accented "
-        "letters look wrong, save the file as UTF-8 and load it again.",
+        "The file is not UTF-8 (line 2: byte 0xFC; line 3: byte 0xFC; line 4: byte 0xFC; and 17 more bytes after "
+        "line 4); decoded it as Windows-1252 (cp1252). If accented letters look wrong, save the file as UTF-8 and "
+        "load it again.",
     )
 
 
