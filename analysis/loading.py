@@ -1410,9 +1410,14 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
     key = next((i for i, cell in enumerate(header) if cell.is_valid and len(cell.as_py().encode("utf-8")) > 1), None)
     if key is None or not columns or len(columns[0]) == 0:
         return columns
-    # Screen by byte length first: comparing every cell to the header's would cost a pass of string compares.
-    lengths = _cell_lengths(columns[key])
-    candidates = np.flatnonzero(lengths == len(header[key].as_py().encode("utf-8")))
+    # Screen by byte length and leading bytes first: comparing every cell to the header's, or taking
+    # cells out of a chunked column, would cost a copy of the column.
+    expected = header[key].as_py().encode("utf-8")
+    lengths, leads = _leading_bytes(columns[key], min(len(expected), 2))
+    same = lengths == len(expected)
+    for lead, byte in zip(leads, expected, strict=False):
+        same &= lead == byte
+    candidates = np.flatnonzero(same)
     if candidates.size == 0:
         return columns
     repeats = candidates
