@@ -7,7 +7,8 @@ every doubt it has, in plain sentences the app can show as they are.
 Output conventions
 ------------------
 - Column names are strings trimmed of surrounding whitespace. An empty name becomes ``column_<n>``
-  (1-based position, reported); duplicate names are refused.
+  (1-based position, reported). Columns repeating a name and every cell are kept once (reported);
+  other duplicate names are refused.
 - Numeric columns are ``int64`` (no missing values) or ``float64`` (missing as NaN). Everything else
   is text in pandas' default ``str`` dtype: booleans (yes/no/TRUE/...), dates, codes, mixed columns.
   The loader never produces an infinity.
@@ -39,12 +40,34 @@ Numbers
 - Decimal commas (``3,5``, ``1.234,5``) are parsed only in semicolon-, tab- or pipe-delimited files
   and only when no value contradicts them. A column that could be either (only values like
   ``1,234``) in such a file, or decimal commas in a comma-delimited file, stays text with a warning.
+- In such a file, ``1.234.567`` settles '.' as the thousands separator. A column of values such as
+  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark unless
+  another column of the file uses decimal commas: then it stays text with a warning. The format is
+  decided per column, from all its values.
+
+Not plain tables
+----------------
+Found from the sniffed sample (the first 64 KB) and the last rows, never by a Python loop over every row:
+
+- Title or comment lines above the header (a single filled cell, or a first cell starting with '#',
+  followed by a header row without numbers) are skipped and named with their line numbers; so is
+  Excel's ``sep=;`` line, whose delimiter is used.
+- Up to three rows at the end whose first filled cell (of the first two) is a total label used nowhere
+  else in the column (Total, Sum, Grand total, Subtotal, ...), or whose first cell is empty, most cells
+  empty and every other cell the sum of its column, are removed and named (line and content). A file
+  with only a header and such a row is refused.
+- Rows repeating the header inside the data (concatenated exports) are removed, with their count and lines.
+- Columns repeating a name and every value are kept once; an unnamed, empty last column is dropped.
+- Markdown pipe tables are read. Printed tables (pandas, R, psql, mysql), space-separated text and JSON,
+  HTML, XML, PDF or RTF files are refused saying what they are. A header row that looks like data
+  (numbers other than years) is warned about.
 
 Files
 -----
-CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-16 by its
-zero bytes, strict UTF-8, else Windows-1252, else Latin-1); gzip and single-file zip archives
-(decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
+CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-32 and UTF-16
+by their zero bytes, UTF-8, else Windows-1252, else Latin-1; a file with more valid UTF-8 characters
+than invalid bytes stays UTF-8, each invalid byte named by line and shown as U+FFFD); gzip and
+single-file zip archives (decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
 written as text first so that Excel and CSV share one inference). Parquet columns keep their types:
 text columns are trimmed and their missing spellings found, but not read as numbers; infinities in
 float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
@@ -325,8 +348,9 @@ class Change:
     Parameters
     ----------
     kind
-        ``trimmed``, ``missing``, ``thousands``, ``decimal_comma``, ``renamed_header``,
-        ``kept_text`` or ``infinite``.
+        ``trimmed``, ``missing``, ``thousands``, ``thousands_dot``, ``decimal_comma``,
+        ``renamed_header``, ``kept_text``, ``infinite``, ``duplicate_column``, ``dropped_empty``,
+        ``skipped_lines``, ``delimiter_line``, ``total_rows``, ``repeated_header`` or ``markdown``.
     column
         The column concerned, or None for the whole table.
     count
