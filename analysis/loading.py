@@ -207,7 +207,7 @@ MARKDOWN_NOTE = (
     "{line} ({rule}) skipped."
 )
 TOTAL_ROWS_REMOVED = (
-    "Removed {rows} at the end that {verb} totals, not records ({shown}). If {pronoun} is a real record, "
+    "Removed {rows} at the end that {verb} totals or summaries, not records ({shown}). If {pronoun} is a real record, "
     "rename its label in the file."
 )
 TOTALS_ONLY = (
@@ -1262,7 +1262,8 @@ def _refuse_other_formats(sample: str, name: str) -> None:
             _refuse_as(name, what, _HOW_HTML, sample)
         if "<workbook" in head or "urn:schemas-microsoft-com:office:spreadsheet" in head:
             _refuse_as(name, "an Excel 2003 XML spreadsheet", "Open it in Excel and save it as .xlsx or CSV.", sample)
-        _refuse_as(name, "an XML document", _HOW_XML, sample)
+        if head.startswith("<?xml") or "</" in head or "/>" in head:
+            _refuse_as(name, "an XML document", _HOW_XML, sample)
 
 
 def _refuse_as(name: str, what: str, how: str, sample: str) -> None:
@@ -1356,7 +1357,8 @@ def _refuse_console_table(sample: str, delimiter: str, name: str) -> None:
 
 
 _TOTAL_WORD = re.compile(
-    r"(?:grand[ _-]?|sub[ _-]?)?(?:total|totals|sum|summe|gesamt|insgesamt|totaal|totale|totaux)\s*:?",
+    r"(?:(?:grand[ _-]?|sub[ _-]?)?(?:total|totals|sum|summe|gesamt|insgesamt|totaal|totale|totaux)"
+    r"|average|mean|avg)\s*:?",
     re.IGNORECASE,
 )
 _MAX_TOTAL_ROWS = 3

@@ -806,14 +806,25 @@ def test_excel_sep_line_declares_the_delimiter():
 @pytest.mark.parametrize(
     ("tail", "shown"),
     [
-        ("Total,,30\n", "1 row at the end that is totals, not records (line 4: 'Total,,30'). If it is"),
+        ("Total,,30\n", "1 row at the end that is totals or summaries, not records (line 4: 'Total,,30'). If it is"),
         (
             "Subtotal,,30\nGrand total,,30\n",
-            "2 rows at the end that are totals, not records (line 4: 'Subtotal,,30'; "
+            "2 rows at the end that are totals or summaries, not records (line 4: 'Subtotal,,30'; "
             "line 5: 'Grand total,,30'). If one is",
         ),
-        ("TOTAL:,,30\n\n\n", "1 row at the end that is totals, not records (line 4: 'TOTAL:,,30'). If it is"),
-        (",,30\n", "1 row at the end that is totals, not records (line 4: ',,30'). If it is"),  # the column's sum
+        (
+            "TOTAL:,,30\n\n\n",
+            "1 row at the end that is totals or summaries, not records (line 4: 'TOTAL:,,30'). If it is",
+        ),
+        (
+            ",,30\n",
+            "1 row at the end that is totals or summaries, not records (line 4: ',,30'). If it is",
+        ),  # the column's sum
+        (
+            "Total,,30\nAverage,,15\n",
+            "2 rows at the end that are totals or summaries, not records (line 4: "
+            "'Total,,30'; line 5: 'Average,,15'). If one is",
+        ),
     ],
 )
 def test_trailing_total_rows_are_removed_naming_their_lines(tail, shown):
@@ -937,8 +948,9 @@ def test_other_formats_renamed_csv_are_named(payload, what):
     assert "not a delimited table (CSV or TSV)" in str(caught.value)
 
 
-def test_csv_starting_with_a_bracket_is_still_csv():
+def test_csv_starting_with_a_bracket_or_angle_is_still_csv():
     assert list(load("[id],name\n1,Ann\n").data.columns) == ["[id]", "name"]
+    assert list(load("<id>,name\n1,Ann\n").data.columns) == ["<id>", "name"]
 
 
 def test_file_edge_cases_from_real_tools():
