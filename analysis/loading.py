@@ -147,6 +147,7 @@ TOO_MANY_COLUMNS = (
     "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before "
     "loading, or raise the limit with max_columns=."
 )
+ROWS_OVER_LIMIT = "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the limit."
 TOO_MANY_ROWS = (
     "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the "
     "limit with max_rows=."
@@ -1002,6 +1003,10 @@ def _csv_header(table: pa.Table, sniffed: list[str]) -> list[str]:
     return [cell if cell is not None else fallback for cell, fallback in zip(cells, sniffed, strict=True)]
 
 
+def _rows_over_limit(name: str, got: int, limit: int) -> LoadError:
+    return LoadError(ROWS_OVER_LIMIT.format(name=name, got=got, limit=limit), remedy=Remedy("max_rows", got))
+
+
 def _check_columns(count: int, name: str, limit: int) -> None:
     if count > limit:
         raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit))
@@ -1317,7 +1322,7 @@ def _read_markdown(text: _Text, name: str, limits: _Limits, rules: _MissingRules
             raise LoadError(message, line=number)
         rows.append(cells)
     if limits.max_rows is not None and len(rows) > limits.max_rows:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=len(rows), limit=limits.max_rows))
+        raise _rows_over_limit(name, len(rows), limits.max_rows)
     nulls = frozenset(rules.always)
     columns = [
         pa.chunked_array([pa.array([None if cell in nulls else cell for cell in cells], pa.large_string())])
@@ -1515,7 +1520,7 @@ def _check_parquet_limits(parquet, name: str, limits: _Limits) -> None:
     metadata = parquet.metadata
     _check_columns(len(parquet.schema_arrow), name, limits.max_columns)
     if limits.max_rows is not None and metadata.num_rows > limits.max_rows:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=metadata.num_rows, limit=limits.max_rows))
+        raise _rows_over_limit(name, metadata.num_rows, limits.max_rows)
     expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
     if expanded > limits.max_uncompressed_bytes:
         raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)))
@@ -1665,7 +1670,7 @@ def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limit
     if rows == 0:
         raise LoadError(HEADER_ONLY.format(name=name, columns=_count_of(len(names), "column")))
     if limits.max_rows is not None and rows > limits.max_rows:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=rows, limit=limits.max_rows))
+        raise _rows_over_limit(name, rows, limits.max_rows)
     notes.extend(raw.notes)
     context = _ColumnContext(rules, raw.infer_numbers, raw.delimiter)
     given = raw.given_nulls or [0] * len(names)

@@ -737,8 +737,10 @@ def test_too_many_columns():
 
 
 def test_max_rows():
-    with pytest.raises(LoadError, match=r"has 3 data rows; the limit is 2\. .*max_rows="):
+    with pytest.raises(LoadError, match=r"has 3 data rows; the limit is 2\. .*max_rows=3") as caught:
         load(CSV, max_rows=2)
+    assert caught.value.remedy == Remedy("max_rows", 3) and "max_rows" not in caught.value.message
+    assert caught.value.message_for("cli").endswith("To fix it, pass --max-rows 3.")
     assert load(CSV, max_rows=3).report.rows == 3
 
 
