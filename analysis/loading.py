@@ -319,7 +319,7 @@ COMMA_AMBIGUOUS = (
 )
 DOT_AMBIGUOUS = (
     "Kept {column!r} as text: a value such as {example!r} reads as {as_point} with '.' as the decimal mark, "
-    "but as {as_groups} with '.' grouping thousands, as the decimal commas of {others} suggest. Save the "
+    "but as {as_groups} with '.' grouping thousands, as a file with decimal commas writes it ({others}). Save the "
     "file with one decimal mark throughout (and no thousands separators), then load it again."
 )
 COMMA_DECIMAL_UNSURE = (
@@ -474,6 +474,7 @@ class _Notes:
 
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    maybe_decimal_comma: bool = False  # a column kept as text could use decimal commas ('1,234')
 
     def extend(self, other: _Notes) -> None:
         self.changes.extend(other.changes)
@@ -1685,7 +1686,11 @@ def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limit
 
 def _keep_dot_groups_as_text(results: list[_ColumnResult], jobs: list[tuple], names: list[str], context) -> None:
     """In a file whose other columns use decimal commas, '12.500' may mean 12500: keep such columns as text."""
-    commas = [name for name, result in zip(names, results, strict=True) if _has_change(result, "decimal_comma")]
+    commas = [
+        name
+        for name, result in zip(names, results, strict=True)
+        if _has_change(result, "decimal_comma") or result.notes.maybe_decimal_comma
+    ]
     if not commas:
         return
     text_context = replace(context, infer_numbers=False)
@@ -2249,6 +2254,7 @@ def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _Column
     comma_file = context.delimiter in (",", None)
     if thousands and decimal and not comma_file:
         notes.warnings.append(COMMA_AMBIGUOUS.format(column=column_name, example=example))
+        notes.maybe_decimal_comma = True
         return None
     if thousands:
         cleaned = pc.replace_substring(values, ",", "")

@@ -477,9 +477,16 @@ def test_dot_groups_next_to_decimal_comma_columns_stay_text_with_a_warning():
     assert column(table, "rate") == [3.5, 4.25, 1.0]
     assert table.report.warnings == (
         "Kept 'amount' as text: a value such as '12.500' reads as 12.5 with '.' as the decimal mark, but as 12,500 "
-        "with '.' grouping thousands, as the decimal commas of 'rate' suggest. Save the file with one decimal mark "
-        "throughout (and no thousands separators), then load it again.",
+        "with '.' grouping thousands, as a file with decimal commas writes it ('rate'). Save the file with one decimal "
+        "mark throughout (and no thousands separators), then load it again.",
     )
+
+
+def test_dot_groups_next_to_a_column_that_may_use_decimal_commas_stay_text():
+    # '1,234' could be 1.234 or 1234, so '12.500' could be 12.5 or 12500: neither is guessed.
+    table = load("id;amount;rate\n1;12.500;1,234\n2;1.250;5,678\n")
+    assert column(table, "amount") == ["12.500", "1.250"] and column(table, "rate") == ["1,234", "5,678"]
+    assert [w.split(":")[0] for w in table.report.warnings] == ["Kept 'amount' as text", "Kept 'rate' as text"]
 
 
 def test_dot_groups_in_a_semicolon_file_without_decimal_commas_are_decimals():
