@@ -7,7 +7,8 @@ every doubt it has, in plain sentences the app can show as they are.
 Output conventions
 ------------------
 - Column names are strings trimmed of surrounding whitespace. An empty name becomes ``column_<n>``
-  (1-based position, reported); duplicate names are refused.
+  (1-based position, reported). Columns repeating a name and every cell are kept once (reported);
+  other duplicate names are refused.
 - Numeric columns are ``int64`` (no missing values) or ``float64`` (missing as NaN). Everything else
   is text in pandas' default ``str`` dtype: booleans (yes/no/TRUE/...), dates, codes, mixed columns.
   The loader never produces an infinity.
@@ -39,12 +40,34 @@ Numbers
 - Decimal commas (``3,5``, ``1.234,5``) are parsed only in semicolon-, tab- or pipe-delimited files
   and only when no value contradicts them. A column that could be either (only values like
   ``1,234``) in such a file, or decimal commas in a comma-delimited file, stays text with a warning.
+- In such a file, ``1.234.567`` settles '.' as the thousands separator. A column of values such as
+  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark unless
+  another column of the file uses decimal commas: then it stays text with a warning. The format is
+  decided per column, from all its values.
+
+Not plain tables
+----------------
+Found from the sniffed sample (the first 64 KB) and the last rows, never by a Python loop over every row:
+
+- Title or comment lines above the header (a single filled cell, or a first cell starting with '#',
+  followed by a header row without numbers) are skipped and named with their line numbers; so is
+  Excel's ``sep=;`` line, whose delimiter is used.
+- Up to three rows at the end whose first filled cell (of the first two) is a total label used nowhere
+  else in the column (Total, Sum, Grand total, Subtotal, ...), or whose first cell is empty, most cells
+  empty and every other cell the sum of its column, are removed and named (line and content). A file
+  with only a header and such a row is refused.
+- Rows repeating the header inside the data (concatenated exports) are removed, with their count and lines.
+- Columns repeating a name and every value are kept once; an unnamed, empty last column is dropped.
+- Markdown pipe tables are read. Printed tables (pandas, R, psql, mysql), space-separated text and JSON,
+  HTML, XML, PDF or RTF files are refused saying what they are. A header row that looks like data
+  (numbers other than years) is warned about.
 
 Files
 -----
-CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-16 by its
-zero bytes, strict UTF-8, else Windows-1252, else Latin-1); gzip and single-file zip archives
-(decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
+CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-32 and UTF-16
+by their zero bytes, UTF-8, else Windows-1252, else Latin-1; a file with more valid UTF-8 characters
+than invalid bytes stays UTF-8, each invalid byte named by line and shown as U+FFFD); gzip and
+single-file zip archives (decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
 written as text first so that Excel and CSV share one inference). Parquet columns keep their types:
 text columns are trimmed and their missing spellings found, but not read as numbers; infinities in
 float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
@@ -73,7 +96,7 @@ import threading
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -84,6 +107,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis.errors import LoadError
+from analysis.wording import Notice, Remedy
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -123,6 +147,7 @@ TOO_MANY_COLUMNS = (
     "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before "
     "loading, or raise the limit with max_columns=."
 )
+ROWS_OVER_LIMIT = "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the limit."
 TOO_MANY_ROWS = (
     "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the "
     "limit with max_rows=."
@@ -161,7 +186,53 @@ DUPLICATE_COLUMNS = (
     "Column names must be unique, but these appear more than once: {where}. Rename the duplicates in "
     "the header row and load the file again."
 )
-NOT_UTF16 = "{name} starts like UTF-16 text but is not valid UTF-16 ({reason}). Save it as UTF-8 and load it again."
+OTHER_FORMAT = "{name} is {what}, not a delimited table (CSV or TSV): it starts with {start}. {how}"
+PRINTED_TABLE = (
+    "{name} looks like a table printed for the screen (columns lined up with spaces or drawn with '|' "
+    "and '-', as pandas, R or a database console print them), not a delimited file: it starts with "
+    "{start}. Export the table as CSV instead: in pandas df.to_csv('file.csv', index=False), in R "
+    "write.csv(df, 'file.csv', row.names = FALSE), in psql \\copy (query) TO 'file.csv' CSV HEADER."
+)
+SPACE_SEPARATED = (
+    "{name} has its values separated by spaces ({count} on each line, for example {start}), not by a "
+    "comma, tab, semicolon or pipe. Save it as CSV (in pandas: pd.read_csv('file', sep=r'\\s+').to_csv("
+    "'file.csv', index=False)), with a header row naming the columns, then load that file."
+)
+HEADER_LIKE_DATA = (
+    "The first row, read as the header, looks like data: {count} of its {width} names are numbers (for "
+    "example {example!r}). If the file has no header row, add one naming the columns; otherwise its first "
+    "record is lost and the columns are named after its values."
+)
+MARKDOWN_NOTE = (
+    "Read a Markdown table: the header on line {header}, cells between '|', and the alignment line "
+    "{line} ({rule}) skipped."
+)
+TOTAL_ROWS_REMOVED = (
+    "Removed {rows} at the end that {verb} totals or summaries, not records ({shown}). If {pronoun} is a real record, "
+    "rename its label in the file."
+)
+TOTALS_ONLY = (
+    "{name} has a header and a totals row ({rows}) but no data rows: expected records under the header. "
+    "Check that the file was exported completely."
+)
+REPEATED_HEADER_REMOVED = (
+    "Removed {rows} that repeat the header inside the data ({where}), as when exports are joined one after another."
+)
+SKIPPED_ABOVE_HEADER = (
+    "Skipped {lines} above the header on line {header}, a title or comments rather than rows of the table: {shown}."
+)
+DECLARED_DELIMITER_NOTE = (
+    "Read the delimiter ({delimiter}) from the file's first line ({line}), as Excel writes it, and skipped that line."
+)
+DUPLICATE_KEPT_ONCE = (
+    "Column {column!r} appears {times} in the header (columns {where}) with the same value in every "
+    "row; kept it once (column {first})."
+)
+EMPTY_COLUMNS_DROPPED = (
+    "Dropped {count} at the end with no name and no value in any row (position {where}): a delimiter "
+    "at the end of every line, not data."
+)
+NOT_UTF16 = "{name} starts like {label} text but is not valid {label} ({reason}). Save it as UTF-8 and load it again."
 GZIP_BROKEN = (
     "{name} is gzip-compressed but could not be decompressed ({reason}). Check that the download "
     "finished, or load the uncompressed file."
@@ -230,18 +301,26 @@ MISSING_AMBIGUOUS_NOTE = (
     "other value in the column is a number."
 )
 ENCODING_NOTE = (
-    "The file is not UTF-8; decoded it as {label}. If accented letters look wrong, save the file as "
-    "UTF-8 and load it again."
+    "The file is not UTF-8 ({where}); decoded it as {label}. If accented letters look wrong, save the "
+    "file as UTF-8 and load it again."
 )
-UTF16_NOTE = "The file is UTF-16 text{how}; decoded it to UTF-8."
+UTF8_INVALID_NOTE = (
+    "The file is UTF-8 except for {count} that {verb} not valid UTF-8 ({where}); shown as '\ufffd'. If "
+    "letters are missing there, save the file as UTF-8 again from the program that wrote it."
+)
+UTF16_NOTE = "The file is {label} text{how}; decoded it to UTF-8."
 AMBIGUOUS_KEPT = (
-    "Kept {count:,} cells of {column!r} as text values: {spellings}. In a text column they can be real "
-    "values (NA is Namibia's country code; '?' is an answer in some surveys). If they mean missing, "
-    "list them in na_values (for example na_values={example})."
+    "Kept {cells} of {column!r} as text values: {spellings}. In a text column they can be real values "
+    "(NA is Namibia's country code; '?' is an answer in some surveys), so they were not treated as missing."
 )
 COMMA_AMBIGUOUS = (
     "Kept {column!r} as text: values such as {example!r} could use the comma for thousands or for "
     "decimals. Save the file with '.' as the decimal mark and no thousands separators, then load it again."
+)
+DOT_AMBIGUOUS = (
+    "Kept {column!r} as text: a value such as {example!r} reads as {as_point} with '.' as the decimal mark, "
+    "but as {as_groups} with '.' grouping thousands, as a file with decimal commas writes it ({others}). Save the "
+    "file with one decimal mark throughout (and no thousands separators), then load it again."
 )
 COMMA_DECIMAL_UNSURE = (
     "Kept {column!r} as text: values such as {example!r} look like decimal commas, but decimal commas "
@@ -255,6 +334,7 @@ _ENCODING_LABELS = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 with BOM",
     "utf-16": "UTF-16",
+    "utf-32": "UTF-32",
     "cp1252": "Windows-1252 (cp1252)",
     "latin-1": "Latin-1 (ISO-8859-1)",
 }
@@ -269,8 +349,9 @@ class Change:
     Parameters
     ----------
     kind
-        ``trimmed``, ``missing``, ``thousands``, ``decimal_comma``, ``renamed_header``,
-        ``kept_text`` or ``infinite``.
+        ``trimmed``, ``missing``, ``thousands``, ``thousands_dot``, ``decimal_comma``,
+        ``renamed_header``, ``kept_text``, ``infinite``, ``duplicate_column``, ``dropped_empty``,
+        ``skipped_lines``, ``delimiter_line``, ``total_rows``, ``repeated_header`` or ``markdown``.
     column
         The column concerned, or None for the whole table.
     count
@@ -309,21 +390,30 @@ class LoadReport:
     size_bytes: int
     sha256: str
     changes: tuple[Change, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # sentences; those with a remedy are analysis.wording.Notice
 
     def to_dict(self) -> dict:
-        """Return the report as a JSON-safe dict (lists, not tuples)."""
+        """Return the report as a JSON-safe dict (lists, not tuples).
+
+        ``warnings`` holds the Python-worded sentences; ``notices`` the same warnings with their
+        structure (message and remedy), so that another surface can word them.
+        """
         data = asdict(self)
         data["changes"] = [change.to_dict() for change in self.changes]
-        data["warnings"] = list(self.warnings)
+        data["warnings"] = [str(warning) for warning in self.warnings]
+        data["notices"] = [_notice_of(warning).to_dict() for warning in self.warnings]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> LoadReport:
-        """Rebuild a report from `to_dict` output."""
-        fields = dict(data)
+        """Rebuild a report from `to_dict` output (older dicts without ``notices`` load too)."""
+        fields = {key: value for key, value in data.items() if key != "notices"}
         fields["changes"] = tuple(Change.from_dict(c) for c in data.get("changes", ()))
-        fields["warnings"] = tuple(data.get("warnings", ()))
+        warnings = [str(w) for w in data.get("warnings", ())]
+        notices = data.get("notices")
+        if isinstance(notices, list) and len(notices) == len(warnings):
+            warnings = [_rebuilt_notice(n, w) for n, w in zip(notices, warnings, strict=True)]
+        fields["warnings"] = tuple(warnings)
         return cls(**fields)
 
     def summary(self) -> list[str]:
@@ -343,6 +433,20 @@ class LoadReport:
         if self.sheet is not None:
             parts.append(f"sheet {self.sheet!r}")
         return ", ".join(parts)
+
+
+def _notice_of(warning: str) -> Notice:
+    return warning if isinstance(warning, Notice) else Notice(str(warning))
+
+
+def _rebuilt_notice(data: Any, warning: str) -> str:
+    """A Notice from its dict, or the plain sentence when the dict does not rebuild to that sentence."""
+    try:
+        remedy = data.get("remedy")
+        notice = Notice(data["message"], None if remedy is None else Remedy.from_dict(remedy))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return warning
+    return notice if notice == warning else warning
 
 
 @dataclass(frozen=True)
@@ -370,6 +474,7 @@ class _Notes:
 
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    maybe_decimal_comma: bool = False  # a column kept as text could use decimal commas ('1,234')
 
     def extend(self, other: _Notes) -> None:
         self.changes.extend(other.changes)
@@ -700,23 +805,44 @@ class _Text:
     sample: str
     complete: bool  # the sample holds the whole content
     notes: _Notes = field(default_factory=_Notes)
+    skipped_lines: int = 0  # physical lines of the file before `start` (lines above the header)
 
 
 def _decode(payload: Source, name: str) -> _Text:
+    # UTF-32's little-endian mark (FF FE 00 00) starts like UTF-16's (FF FE): test it first.
+    if _starts(payload, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return _wide_text(payload, "utf-32", " (byte-order mark)", name)
     if _starts(payload, codecs.BOM_UTF8):
-        return _utf8_text(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
+        try:
+            return _utf8_text(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
+        except UnicodeDecodeError:
+            return _not_utf8(payload, len(codecs.BOM_UTF8), "utf-8-sig", name)
     if _starts(payload, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return _utf16_text(payload, "utf-16", " (byte-order mark)", name)
-    codec = _utf16_without_bom(payload)
+        return _wide_text(payload, "utf-16", " (byte-order mark)", name)
+    codec = _wide_without_bom(payload)
     if codec:
-        return _utf16_text(payload, codec, " without a byte-order mark (detected from its zero bytes)", name)
+        return _wide_text(payload, codec, " without a byte-order mark (detected from its zero bytes)", name)
     nul = payload.find(b"\0")
     if nul >= 0:
         raise LoadError(NOT_A_TABLE.format(name=name, found=f"a NUL byte at offset {nul:,}"))
     try:
         return _utf8_text(payload, 0, "utf-8", name)
     except UnicodeDecodeError:
-        return _legacy_text(payload, name)
+        return _not_utf8(payload, 0, "utf-8", name)
+
+
+def _wide_without_bom(payload: Source) -> str | None:
+    """UTF-32 or UTF-16 without a byte-order mark, told by where the zero bytes of ASCII text fall."""
+    head = payload[:4096]
+    head = head[: len(head) - len(head) % 4]
+    if len(head) < 8:
+        return _utf16_without_bom(payload)
+    share = [head[k::4].count(0) / (len(head) / 4) for k in range(4)]
+    if share[0] < 0.05 and min(share[1:]) > 0.3 and share[2] > 0.9:
+        return "utf-32-le"
+    if share[3] < 0.05 and min(share[:3]) > 0.3 and share[1] > 0.9:
+        return "utf-32-be"
+    return _utf16_without_bom(payload)
 
 
 def _utf16_without_bom(payload: Source) -> str | None:
@@ -749,22 +875,67 @@ def _has_two_lines(sample: str) -> bool:
     return sample.count("\n") + sample.count("\r") >= 2
 
 
-def _utf16_text(payload: Source, codec: str, how: str, name: str) -> _Text:
+def _wide_text(payload: Source, codec: str, how: str, name: str) -> _Text:
+    family = codec[:6]  # utf-16 or utf-32
+    label = _ENCODING_LABELS[family]
     try:
         text = bytes(payload).decode(codec)
     except UnicodeDecodeError as exc:
-        raise LoadError(NOT_UTF16.format(name=name, reason=exc.reason)) from None
-    return _transcoded(text, "utf-16", UTF16_NOTE.format(how=how), name)
+        raise LoadError(NOT_UTF16.format(name=name, label=label, reason=exc.reason)) from None
+    return _transcoded(text, family, UTF16_NOTE.format(label=label, how=how), name)
 
 
-def _legacy_text(payload: Source, name: str) -> _Text:
+_INVALID_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, as surrogateescape spells it
+_LISTED_LINES = 5
+
+
+def _not_utf8(payload: Source, start: int, encoding: str, name: str, skipped_lines: int = 0) -> _Text:
+    """Decode text that is not all valid UTF-8, naming the lines and bytes where UTF-8 failed.
+
+    Mostly valid UTF-8 (more valid non-ASCII characters than invalid bytes) stays UTF-8, with each
+    invalid byte shown as U+FFFD; otherwise the file is in a legacy encoding (cp1252, else Latin-1).
+    """
+    raw = bytes(payload[start:])
+    text = raw.decode("utf-8", errors="surrogateescape")
+    invalid = len(_INVALID_BYTE.findall(text))
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - invalid  # valid non-ASCII characters
+    if valid >= invalid:
+        where = _invalid_utf8_lines(text, invalid, skipped_lines + 1, _LISTED_LINES)
+        note = UTF8_INVALID_NOTE.format(
+            count=_count_of(invalid, "byte"), verb="is" if invalid == 1 else "are", where=where
+        )
+        decoded = _transcoded(_INVALID_BYTE.sub("\ufffd", text), encoding, note, name)
+    else:  # a legacy encoding: its first few lines show why
+        decoded = _legacy_text(raw, name, _invalid_utf8_lines(text, invalid, skipped_lines + 1, 3))
+    decoded.skipped_lines = skipped_lines
+    return decoded
+
+
+def _invalid_utf8_lines(text: str, invalid: int, first_line: int, limit: int) -> str:
+    """'line 2: byte 0xFC; line 9: bytes 0xE9, 0xE4' for the first lines with bytes that are not UTF-8."""
+    lines: dict[int, list[str]] = {}
+    line, position, listed = first_line, 0, 0
+    for match in _INVALID_BYTE.finditer(text):
+        line += text.count("\n", position, match.start())
+        position = match.start()
+        if line not in lines and len(lines) == limit:
+            break
+        lines.setdefault(line, []).append(f"0x{ord(match.group()) - 0xDC00:02X}")
+        listed += 1
+    parts = [f"line {n:,}: {'byte' if len(b) == 1 else 'bytes'} {', '.join(b)}" for n, b in lines.items()]
+    if listed < invalid:
+        parts.append(f"and {_count_of(invalid - listed, 'more byte')} after line {max(lines):,}")
+    return "; ".join(parts)
+
+
+def _legacy_text(payload: Source, name: str, where: str) -> _Text:
     payload = bytes(payload)
     try:
         text, encoding = payload.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         # Five bytes are undefined in cp1252; Latin-1 decodes every byte.
         text, encoding = payload.decode("latin-1"), "latin-1"
-    return _transcoded(text, encoding, ENCODING_NOTE.format(label=_ENCODING_LABELS[encoding]), name)
+    return _transcoded(text, encoding, ENCODING_NOTE.format(label=_ENCODING_LABELS[encoding], where=where), name)
 
 
 def _transcoded(text: str, encoding: str, note: str, name: str) -> _Text:
@@ -797,13 +968,31 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     if not text.sample.strip() and (text.complete or not text.data[text.start :].strip()):
         got = "0 bytes" if not payload else "only whitespace"
         raise LoadError(EMPTY.format(name=name, got=got))
-    delimiter, sniffed_header = _sniff_delimiter(text.sample, text.complete)
+    _refuse_other_formats(text.sample, name)
+    if _is_markdown_table(text.sample):
+        return _read_markdown(text, name, limits, rules)
+    sniffed = _sniff_delimiter(text.sample, text.complete)
+    delimiter, sniffed_header = sniffed.delimiter, sniffed.header
+    if len(sniffed_header) == 1:
+        _refuse_printed_table(text.sample, name)
+    _refuse_console_table(text.sample, delimiter, name)
+    text = _skip_above_header(text, sniffed)
     _check_columns(len(sniffed_header), name, limits.max_columns)
     table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
     _check_columns(table.num_columns, name, limits.max_columns)
     header = _csv_header(table, sniffed_header)
+    _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
+    columns = _drop_total_rows(columns, text, name, text.notes)
+    columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
+
+
+def _warn_header_like_data(header: list[str], notes: _Notes) -> None:
+    numbers = [cell.strip() for cell in header if _PLAIN_NUMBER.fullmatch(cell.strip())]
+    years = [n for n in numbers if re.fullmatch(r"(?:19|20)\d\d", n)]  # columns per year are common headers
+    if len(numbers) >= 2 and len(numbers) * 3 >= len(header) and len(years) < len(numbers):
+        notes.warnings.append(HEADER_LIKE_DATA.format(count=len(numbers), width=len(header), example=numbers[0]))
 
 
 def _csv_header(table: pa.Table, sniffed: list[str]) -> list[str]:
@@ -815,38 +1004,124 @@ def _csv_header(table: pa.Table, sniffed: list[str]) -> list[str]:
     return [cell if cell is not None else fallback for cell, fallback in zip(cells, sniffed, strict=True)]
 
 
+def _rows_over_limit(name: str, got: int, limit: int) -> LoadError:
+    return LoadError(ROWS_OVER_LIMIT.format(name=name, got=got, limit=limit), remedy=Remedy("max_rows", got))
+
+
 def _check_columns(count: int, name: str, limit: int) -> None:
     if count > limit:
         raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit))
 
 
-def _sniff_delimiter(sample: str, complete: bool) -> tuple[str, list[str]]:
+@dataclass(frozen=True)
+class _SampleRow:
+    cells: list[str]
+    line: int  # physical line where the row starts (1-based, in the sample)
+
+    @property
+    def filled(self) -> int:
+        return sum(bool(cell.strip()) for cell in self.cells)
+
+
+@dataclass(frozen=True)
+class _Sniffed:
+    """The sniffer's reading of the sample: delimiter, header cells, and the rows above the header."""
+
+    delimiter: str
+    header: list[str]
+    header_line: int = 1  # physical line of the header in the sample
+    above: tuple[_SampleRow, ...] = ()  # non-blank rows above the header (title, comments, sep=)
+    declared: bool = False  # the delimiter came from a 'sep=' line
+
+
+_DECLARED_DELIMITER = re.compile(r"\A[\"']?sep=(.)[\"']?[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
+_MAX_ROWS_ABOVE_HEADER = 20
+
+
+def _sniff_delimiter(sample: str, complete: bool) -> _Sniffed:
     """Pick the delimiter whose parse of the sample gives the most rows as wide as the header.
 
-    Returns the delimiter and the header cells as that parse read them.
+    Title and comment rows above the header (a single filled cell, or a cell starting with '#')
+    are set aside first, and so is Excel's 'sep=;' line, whose delimiter then wins.
     """
-    best, best_header, best_key = ",", [""], None
+    declared = _DECLARED_DELIMITER.match(sample)
+    if declared and declared.group(1) in _DELIMITERS:
+        rows = _sample_rows(sample, declared.group(1), complete)
+        first = next((i for i, row in enumerate(rows) if row.line > 1), len(rows))
+        body = rows[first:] or [_SampleRow([""], 2)]
+        return _Sniffed(declared.group(1), body[0].cells, body[0].line, tuple(rows[:first]), declared=True)
+    best, best_key = _Sniffed(",", [""]), None
     for rank, candidate in enumerate(_DELIMITERS):
         rows = _sample_rows(sample, candidate, complete)
         if not rows:
             continue
-        width = len(rows[0])
-        agreeing = sum(len(row) == width for row in rows) / len(rows)
-        key = (width > 1, agreeing, width, -rank)
+        above = _rows_above_header(rows)
+        body = rows[above:]
+        width = len(body[0].cells)
+        agreeing = sum(len(row.cells) == width for row in body) / len(body)
+        key = (width > 1, agreeing, above == 0, width, -rank)  # a reading without rows set aside wins ties
         if best_key is None or key > best_key:
-            best, best_header, best_key = candidate, rows[0], key
-    return best, best_header
+            best = _Sniffed(candidate, body[0].cells, body[0].line, tuple(rows[:above]))
+            best_key = key
+    return best
 
 
-def _sample_rows(sample: str, delimiter: str, complete: bool) -> list[list[str]]:
-    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, quotechar='"')
+def _rows_above_header(rows: list[_SampleRow]) -> int:
+    """How many leading rows are a title or comments rather than the header (0 when unsure)."""
+    limit = min(len(rows) - 1, _MAX_ROWS_ABOVE_HEADER)
+    above = 0
+    while above < limit and (rows[above].filled <= 1 or rows[above].cells[0].lstrip().startswith("#")):
+        above += 1
+    if not above:
+        return 0
+    header = rows[above]
+    numbers = sum(bool(_PLAIN_NUMBER.fullmatch(cell.strip())) for cell in header.cells)
+    if header.filled < 2 or numbers:
+        return 0  # what follows does not look like a header either
+    for index in range(above):
+        if rows[index].filled > 1 and len(rows[index].cells) == len(header.cells):
+            return index  # '#id,name...': a header that starts with '#'
+    return above
+
+
+def _sample_rows(sample: str, delimiter: str, complete: bool) -> list[_SampleRow]:
+    lines = io.StringIO(sample, newline="")
+    reader = csv.reader(lines, delimiter=delimiter, quotechar='"')
+    rows, previous_end = [], 0
     try:
-        rows = [row for row in itertools.islice(reader, _SNIFF_ROWS + 1) if row]
+        for row in itertools.islice(reader, _SNIFF_ROWS + 1):
+            if row:
+                rows.append(_SampleRow(row, previous_end + 1))
+            previous_end = reader.line_num
     except csv.Error:
         return []
     if not complete and len(rows) > 1:
         rows = rows[:-1]  # the sample may end inside the last row
     return rows
+
+
+def _skip_above_header(text: _Text, sniffed: _Sniffed) -> _Text:
+    """Start the text at the header line, reporting the title, comment or 'sep=' lines skipped."""
+    if sniffed.header_line <= 1:
+        return text
+    lines = list(itertools.islice(io.StringIO(text.sample, newline=""), sniffed.header_line - 1))
+    skipped = "".join(lines)
+    shown = "; ".join(f"line {row.line}: {_line_start(lines[row.line - 1])}" for row in sniffed.above)
+    if sniffed.declared:
+        detail = DECLARED_DELIMITER_NOTE.format(line=shown, delimiter=_DELIMITER_LABELS[sniffed.delimiter])
+        kind, count = "delimiter_line", 1
+    else:
+        count = len(sniffed.above)
+        detail = SKIPPED_ABOVE_HEADER.format(lines=_count_of(count, "line"), header=sniffed.header_line, shown=shown)
+        kind = "skipped_lines"
+    notes = _Notes(changes=[*text.notes.changes, Change(kind, None, count, detail)], warnings=list(text.notes.warnings))
+    return replace(
+        text,
+        start=text.start + len(skipped.encode("utf-8")),
+        sample=text.sample[len(skipped) :],
+        notes=notes,
+        skipped_lines=sniffed.header_line - 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -867,7 +1142,8 @@ def _parse_csv(text: _Text, delimiter: str, width: int, name: str, nulls: tuple[
         except pa.ArrowInvalid as exc:
             message = str(exc)
             if "UTF8" in message and text.encoding.startswith("utf-8"):
-                return _parse_csv(_legacy_text(text.data[text.start :], name), delimiter, width, name, nulls)
+                redecoded = _not_utf8(text.data, text.start, text.encoding, name, text.skipped_lines)
+                return _parse_csv(redecoded, delimiter, width, name, nulls)
             if "out of sync" in message or "straddl" in message:
                 continue  # a quoted value spans lines or blocks: retry with the slower, safer chunker
             raise _csv_error(exc, text, delimiter, name) from None
@@ -913,6 +1189,7 @@ def _csv_error(exc: pa.ArrowInvalid, text: _Text, delimiter: str, name: str) -> 
         got = _count_of(int(match.group(2)), "field")
         return LoadError(BAD_ROW_UNLOCATED.format(got=got, expected=expected, start=start))
     line, got, start = found
+    line += text.skipped_lines
     message = BAD_ROW.format(line=line, got=_count_of(got, "field"), expected=expected, start=start)
     return LoadError(message, line=line)
 
@@ -944,6 +1221,271 @@ def _first_bad_row(content: str, delimiter: str, expected: int) -> tuple[int, in
 def _line_start(line: str, limit: int = 60) -> str:
     line = line.rstrip("\r\n")
     return repr(line if len(line) <= limit else line[:limit] + "…")
+
+
+# --- CSV: other formats, printed tables, totals and repeated headers --------------------------------
+
+_JSON_START = re.compile(r'\A\s*(?:\{\s*(?:"|\}|\Z)|\[\s*(?:[\{\["\]\-]|\d|true|false|null|\Z))')
+_MARKUP_START = re.compile(r"\A\s*<(?:[!?/]|[A-Za-z])")
+_OTHER_FORMATS = (
+    # (test on the lower-cased start of the text, what it is, how to get a table from it)
+    (
+        lambda head: head.startswith("{\\rtf"),
+        "an RTF document",
+        "Copy the table into a spreadsheet and save it as CSV.",
+    ),
+    (lambda head: head.startswith("%pdf-"), "a PDF document", "Export the data as CSV from the program that made it."),
+)
+_HOW_JSON = (
+    "Export the table as CSV from the program that wrote it, or convert it, for example with pandas: "
+    "pd.read_json('file.json').to_csv('file.csv', index=False)."
+)
+_HOW_HTML = (
+    "If the page holds the table, open it in a spreadsheet (or read it with pandas.read_html) and save the "
+    "table as CSV."
+)
+_HOW_XML = (
+    "Export the table as CSV from the program that wrote it, or open the file in a spreadsheet and save it as CSV."
+)
+
+
+def _refuse_other_formats(sample: str, name: str) -> None:
+    """Refuse JSON, HTML, XML, RTF or PDF renamed .csv, saying what the file is."""
+    head = sample[:2048].lstrip().lower()
+    for test, what, how in _OTHER_FORMATS:
+        if test(head):
+            _refuse_as(name, what, how, sample)
+    if _JSON_START.match(sample):
+        lines = [line.strip() for line in sample.strip().splitlines()[:3]]
+        lines_of_json = len(lines) > 1 and all(line.startswith("{") and line.endswith("}") for line in lines)
+        _refuse_as(
+            name, "JSON lines (one JSON object per line)" if lines_of_json else "a JSON document", _HOW_JSON, sample
+        )
+    if _MARKUP_START.match(sample):
+        if "<html" in head or "<!doctype html" in head or "<table" in head or "<body" in head:
+            tables = sample.lower().count("<table")
+            what = "an HTML page" + (f" with {_count_of(tables, 'table')} in it" if tables else "")
+            _refuse_as(name, what, _HOW_HTML, sample)
+        if "<workbook" in head or "urn:schemas-microsoft-com:office:spreadsheet" in head:
+            _refuse_as(name, "an Excel 2003 XML spreadsheet", "Open it in Excel and save it as .xlsx or CSV.", sample)
+        if head.startswith("<?xml") or "</" in head or "/>" in head:
+            _refuse_as(name, "an XML document", _HOW_XML, sample)
+
+
+def _refuse_as(name: str, what: str, how: str, sample: str) -> None:
+    start = _line_start(sample.lstrip().split("\n", 1)[0], 40)
+    raise LoadError(OTHER_FORMAT.format(name=name, what=what, start=start, how=how))
+
+
+_MARKDOWN_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?\s*|\s*\|\s*:?-+:?\s*\|\s*")
+_CONSOLE_RULE = re.compile(r"\s*-+(?:\+-+)+\s*")  # psql's line under the header: ----+-----
+_BORDER = re.compile(r"\s*\+(?:-+\+)+\s*")  # mysql's and tabulate's borders: +----+-----+
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_ALIGNED = re.compile(r"\S {2,}\S")
+
+
+def _first_lines(sample: str, count: int) -> list[tuple[int, str]]:
+    """The first `count` non-blank lines of the sample with their (1-based) line numbers."""
+    lines = []
+    for number, line in enumerate(sample.splitlines(), start=1):
+        if line.strip():
+            lines.append((number, line))
+            if len(lines) == count:
+                break
+    return lines
+
+
+def _is_markdown_table(sample: str) -> bool:
+    lines = _first_lines(sample, 2)
+    return len(lines) == 2 and "|" in lines[0][1] and bool(_MARKDOWN_RULE.fullmatch(lines[1][1]))
+
+
+def _markdown_cells(line: str) -> list[str]:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return [cell.strip().replace("\\|", "|") for cell in _CELL_SPLIT.split(line)]
+
+
+def _read_markdown(text: _Text, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+    """Read a Markdown pipe table: cells between '|', the alignment line under the header skipped."""
+    content = bytes(text.data[text.start :]).decode("utf-8", errors="replace")
+    lines = [(n, line) for n, line in enumerate(content.splitlines(), start=text.skipped_lines + 1) if line.strip()]
+    (header_line, header_text), (rule_line, rule_text) = lines[0], lines[1]
+    header = _markdown_cells(header_text)
+    _check_columns(len(header), name, limits.max_columns)
+    rows = []
+    for number, line in lines[2:]:
+        cells = _markdown_cells(line)
+        if len(cells) != len(header):
+            got = _count_of(len(cells), "field")
+            message = BAD_ROW.format(line=number, got=got, expected=len(header), start=_line_start(line))
+            raise LoadError(message, line=number)
+        rows.append(cells)
+    if limits.max_rows is not None and len(rows) > limits.max_rows:
+        raise _rows_over_limit(name, len(rows), limits.max_rows)
+    nulls = frozenset(rules.always)
+    columns = [
+        pa.chunked_array([pa.array([None if cell in nulls else cell for cell in cells], pa.large_string())])
+        for cells in (zip(*rows, strict=True) if rows else [()] * len(header))
+    ]
+    detail = MARKDOWN_NOTE.format(header=header_line, line=rule_line, rule=_line_start(rule_text))
+    notes = _Notes(
+        changes=[*text.notes.changes, Change("markdown", None, 1, detail)], warnings=list(text.notes.warnings)
+    )
+    return _RawTable(header, columns, "csv", True, text.encoding, "|", None, notes)
+
+
+def _refuse_printed_table(sample: str, name: str) -> None:
+    """Refuse text lined up in columns with spaces (pandas', R's or a console's print-out)."""
+    lines = _first_lines(sample, 50)
+    if len(lines) < 2:
+        return
+    widths = [len(line.split()) for _, line in lines]
+    spread = sum(width >= 2 for width in widths) / len(widths)
+    aligned = sum(bool(_ALIGNED.search(line.strip())) for _, line in lines) / len(lines)
+    if widths[0] >= 2 and spread >= 0.8 and aligned >= 0.5:
+        raise LoadError(PRINTED_TABLE.format(name=name, start=_line_start(lines[0][1])))
+    if widths[0] >= 3 and sum(width == widths[0] for width in widths) >= 0.9 * len(widths):
+        message = SPACE_SEPARATED.format(name=name, count=widths[0], start=_line_start(lines[0][1]))
+        raise LoadError(message)
+
+
+def _refuse_console_table(sample: str, delimiter: str, name: str) -> None:
+    """Refuse psql's or mysql's printed tables (a ----+---- rule or +----+ borders), which are not CSV."""
+    lines = _first_lines(sample, 3)
+    if len(lines) < 2:
+        return
+    bordered = bool(_BORDER.fullmatch(lines[0][1]))
+    ruled = delimiter == "|" and bool(_CONSOLE_RULE.fullmatch(lines[1][1]))
+    if bordered or ruled:
+        raise LoadError(PRINTED_TABLE.format(name=name, start=_line_start(lines[0][1])))
+
+
+_TOTAL_WORD = re.compile(
+    r"(?:(?:grand[ _-]?|sub[ _-]?)?(?:total|totals|sum|summe|gesamt|insgesamt|totaal|totale|totaux)"
+    r"|average|mean|avg)\s*:?",
+    re.IGNORECASE,
+)
+_MAX_TOTAL_ROWS = 3
+
+
+def _drop_total_rows(columns: list[pa.ChunkedArray], text: _Text, name: str, notes: _Notes) -> list[pa.ChunkedArray]:
+    """Remove rows at the end that are totals (a 'Total' label, or sums of the columns), reporting them."""
+    rows = len(columns[0]) if columns else 0
+    found = 0
+    while found < min(_MAX_TOTAL_ROWS, rows) and _is_total_row(columns, rows - found - 1):
+        found += 1
+    if not found:
+        return columns
+    shown = _last_lines(text, found)
+    if found == rows:
+        raise LoadError(TOTALS_ONLY.format(name=name, rows=shown))
+    verb, pronoun = ("is", "it") if found == 1 else ("are", "one")
+    detail = TOTAL_ROWS_REMOVED.format(rows=_count_of(found, "row"), verb=verb, pronoun=pronoun, shown=shown)
+    notes.changes.append(Change("total_rows", None, found, detail))
+    return [column.slice(0, rows - found) for column in columns]
+
+
+def _is_total_row(columns: list[pa.ChunkedArray], row: int) -> bool:
+    cells = [column[row].as_py() for column in columns]
+    if len(cells) < 2:
+        return False
+    for index, cell in enumerate(cells[:2]):
+        if cell is None or not cell.strip():
+            continue
+        if not _TOTAL_WORD.fullmatch(cell.strip()):
+            break
+        # A label used only here: a value found elsewhere in the column is a real category.
+        others = pc.sum(pc.equal(columns[index].slice(0, row), cell)).as_py() or 0
+        return others == 0
+    return _is_sum_row(columns, cells, row)
+
+
+def _is_sum_row(columns: list[pa.ChunkedArray], cells: list[str | None], row: int) -> bool:
+    """A row with its first cell empty, most cells empty, and every other cell the sum of its column."""
+    if row < 2 or (cells[0] is not None and cells[0].strip()):
+        return False
+    filled = [i for i, cell in enumerate(cells) if cell is not None and cell.strip()]
+    if not filled or len(filled) * 2 > len(cells):
+        return False
+    for index in filled:
+        try:
+            total = float(cells[index])
+            above = pc.cast(pc.utf8_trim_whitespace(columns[index].slice(0, row)), pa.float64())
+        except (ValueError, pa.ArrowInvalid):
+            return False
+        expected = pc.sum(above).as_py()
+        if expected is None or above.null_count > row // 2 or not np.isclose(total, expected, rtol=1e-9, atol=1e-6):
+            return False
+    return True
+
+
+def _last_lines(text: _Text, count: int) -> str:
+    """The last `count` non-blank lines of the text with their line numbers: "line 12: 'Total,,1234'"."""
+    data = text.data
+    tail_start = max(text.start, len(data) - _SAMPLE_BYTES)
+    tail = bytes(data[tail_start:]).decode("utf-8", errors="replace")
+    lines_before = _count_newlines(data, text.start, tail_start) + text.skipped_lines
+    numbered = [(n, line) for n, line in enumerate(tail.split("\n"), start=lines_before + 1) if line.strip()]
+    return "; ".join(f"line {n:,}: {_line_start(line)}" for n, line in numbered[-count:])
+
+
+def _count_newlines(data: Source, start: int, end: int) -> int:
+    if end <= start:
+        return 0
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, count=end - start, offset=start) == 10))
+
+
+def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, notes: _Notes):
+    """Remove rows that repeat the header (files concatenated with their headers), reporting their lines."""
+    key = next((i for i, cell in enumerate(header) if cell.is_valid and len(cell.as_py().encode("utf-8")) > 1), None)
+    if key is None or not columns or len(columns[0]) == 0:
+        return columns
+    # Screen by byte length and leading bytes first: comparing every cell to the header's, or taking
+    # cells out of a chunked column, would cost a copy of the column.
+    expected = header[key].as_py().encode("utf-8")
+    lengths, leads = _leading_bytes(columns[key], min(len(expected), 2))
+    same = lengths == len(expected)
+    for lead, byte in zip(leads, expected, strict=False):
+        same &= lead == byte
+    candidates = np.flatnonzero(same)
+    if candidates.size == 0:
+        return columns
+    repeats = candidates
+    for column, cell in zip(columns, header, strict=True):
+        taken = column.take(repeats)
+        same = pc.is_null(taken) if not cell.is_valid else pc.fill_null(pc.equal(taken, cell), False)
+        repeats = repeats[_numpy(same, False)]
+        if repeats.size == 0:
+            return columns
+    keep = np.ones(len(columns[0]), dtype=bool)
+    keep[repeats] = False
+    where = _repeated_header_lines(text, repeats.size) or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
+    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), where=where)
+    notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
+    mask = pa.array(keep)
+    return [column.filter(mask) for column in columns]
+
+
+def _repeated_header_lines(text: _Text, count: int) -> str | None:
+    """The line numbers where the header's line appears again, when exactly `count` copies are found."""
+    first = text.sample.split("\n", 1)[0].rstrip("\r")
+    needle = b"\n" + first.encode("utf-8")
+    data, position, found = text.data, text.start, []
+    while len(found) <= count:
+        position = data.find(needle, position)
+        if position < 0:
+            break
+        after = position + len(needle)
+        if after == len(data) or data[after : after + 1] in (b"\r", b"\n"):
+            found.append(position)
+        position = after
+    if len(found) != count:
+        return None
+    lines = [_count_newlines(data, text.start, at + 1) + 1 + text.skipped_lines for at in found]
+    shown = _and_list([f"{n:,}" for n in lines[:10]]) + (f" and {count - 10:,} more" if count > 10 else "")
+    return ("line " if count == 1 else "lines ") + shown
 
 
 # --- Parquet ----------------------------------------------------------------------------------------
@@ -979,7 +1521,7 @@ def _check_parquet_limits(parquet, name: str, limits: _Limits) -> None:
     metadata = parquet.metadata
     _check_columns(len(parquet.schema_arrow), name, limits.max_columns)
     if limits.max_rows is not None and metadata.num_rows > limits.max_rows:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=metadata.num_rows, limit=limits.max_rows))
+        raise _rows_over_limit(name, metadata.num_rows, limits.max_rows)
     expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
     if expanded > limits.max_uncompressed_bytes:
         raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)))
@@ -1124,19 +1666,54 @@ def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limit
     _check_columns(len(names), name, limits.max_columns)
     if not names:
         raise LoadError(EMPTY.format(name=name, got="no columns"))
+    names, raw.columns, raw.given_nulls = _drop_redundant_columns(raw, names, notes)
     rows = len(raw.columns[0])
     if rows == 0:
         raise LoadError(HEADER_ONLY.format(name=name, columns=_count_of(len(names), "column")))
     if limits.max_rows is not None and rows > limits.max_rows:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=rows, limit=limits.max_rows))
+        raise _rows_over_limit(name, rows, limits.max_rows)
     notes.extend(raw.notes)
     context = _ColumnContext(rules, raw.infer_numbers, raw.delimiter)
     given = raw.given_nulls or [0] * len(names)
-    results = _infer_all(list(zip(raw.columns, names, given, strict=True)), context, rows * len(names))
+    jobs = list(zip(raw.columns, names, given, strict=True))
+    results = _infer_all(jobs, context, rows * len(names))
+    _keep_dot_groups_as_text(results, jobs, names, context)
     for result in results:
         notes.extend(result.notes)
     table = pa.table([result.values for result in results], names=names)
     return table.to_pandas(), notes
+
+
+def _keep_dot_groups_as_text(results: list[_ColumnResult], jobs: list[tuple], names: list[str], context) -> None:
+    """In a file whose other columns use decimal commas, '12.500' may mean 12500: keep such columns as text."""
+    commas = [
+        name
+        for name, result in zip(names, results, strict=True)
+        if _has_change(result, "decimal_comma") or result.notes.maybe_decimal_comma
+    ]
+    if not commas:
+        return
+    text_context = replace(context, infer_numbers=False)
+    for index, result in enumerate(results):
+        if result.dot_groups is None:
+            continue
+        example = result.dot_groups
+        as_point = float(example)
+        as_groups = int(example.replace(".", ""))
+        kept = _infer_column(*jobs[index], text_context)
+        message = DOT_AMBIGUOUS.format(
+            column=names[index],
+            example=example,
+            as_point=f"{as_point:g}",
+            as_groups=f"{as_groups:,}",
+            others=_and_list([repr(n) for n in commas[:3]]),
+        )
+        kept.notes.warnings.append(message)
+        results[index] = kept
+
+
+def _has_change(result: _ColumnResult, kind: str) -> bool:
+    return any(change.kind == kind for change in result.notes.changes)
 
 
 def _infer_all(jobs: list[tuple], context: _ColumnContext, cells: int) -> list[_ColumnResult]:
@@ -1164,19 +1741,68 @@ def _column_names(header: list[str], notes: _Notes) -> list[str]:
     if trimmed:
         detail = f"Trimmed surrounding spaces in {_count_of(trimmed, 'column name')}."
         notes.changes.append(Change("trimmed", None, trimmed, detail))
-    _refuse_duplicates(names)
     return names
 
 
-def _refuse_duplicates(names: list[str]) -> None:
+def _drop_redundant_columns(raw: _RawTable, names: list[str], notes: _Notes):
+    """Keep once the columns that repeat a name and every value; drop empty unnamed trailing columns.
+
+    Columns sharing a name but not every value are refused, naming them. Returns the names, columns
+    and given nulls that remain.
+    """
+    given = raw.given_nulls or [0] * len(names)
+    keep = _keep_unique_columns(raw.columns, names, notes)
+    keep = _drop_empty_trailing(raw, names, keep, notes)
+    if len(keep) == len(names):
+        return names, raw.columns, raw.given_nulls
+    return [names[i] for i in keep], [raw.columns[i] for i in keep], [given[i] for i in keep]
+
+
+def _keep_unique_columns(columns: list[pa.ChunkedArray], names: list[str], notes: _Notes) -> list[int]:
     positions: dict[str, list[int]] = {}
-    for position, column_name in enumerate(names, start=1):
-        positions.setdefault(column_name, []).append(position)
-    duplicates = {n: p for n, p in positions.items() if len(p) > 1}
-    if not duplicates:
-        return
-    where = "; ".join(f"{n!r} at columns {_and_list(p)}" for n, p in duplicates.items())
-    raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(duplicates)))
+    for index, column_name in enumerate(names):
+        positions.setdefault(column_name, []).append(index)
+    repeated = {n: p for n, p in positions.items() if len(p) > 1}
+    if not repeated:
+        return list(range(len(names)))
+    # Cells are compared as read (untrimmed text), so "equal" means equal in the file.
+    differing = {n: p for n, p in repeated.items() if not all(columns[i].equals(columns[p[0]]) for i in p[1:])}
+    if differing:
+        where = "; ".join(f"{n!r} at columns {_and_list([i + 1 for i in p])}" for n, p in differing.items())
+        raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(differing)))
+    dropped = set()
+    for column_name, where in repeated.items():
+        dropped.update(where[1:])
+        detail = DUPLICATE_KEPT_ONCE.format(
+            column=column_name, times=_times(len(where)), where=_and_list([i + 1 for i in where]), first=where[0] + 1
+        )
+        notes.changes.append(Change("duplicate_column", column_name, len(where) - 1, detail))
+    return [i for i in range(len(names)) if i not in dropped]
+
+
+def _times(count: int) -> str:
+    return {2: "twice", 3: "three times"}.get(count, f"{count} times")
+
+
+def _drop_empty_trailing(raw: _RawTable, names: list[str], keep: list[int], notes: _Notes) -> list[int]:
+    # A trailing delimiter on every line makes a last column with no name and no value: not data.
+    empty = []
+    while len(keep) - len(empty) > 1:
+        index = keep[len(keep) - len(empty) - 1]
+        header = raw.header[index]
+        column = raw.columns[index]
+        if str(header).strip() or column.null_count < len(column):
+            break
+        empty.append(index)
+    if not empty:
+        return keep
+    notes.changes[:] = [
+        c for c in notes.changes if not (c.kind == "renamed_header" and c.column in {names[i] for i in empty})
+    ]
+    where = _and_list(sorted(i + 1 for i in empty))
+    detail = EMPTY_COLUMNS_DROPPED.format(count=_count_of(len(empty), "column"), where=where)
+    notes.changes.append(Change("dropped_empty", None, len(empty), detail))
+    return keep[: len(keep) - len(empty)]
 
 
 def _and_list(items: list[Any]) -> str:
@@ -1292,6 +1918,7 @@ class _ColumnContext:
 class _ColumnResult:
     values: pa.ChunkedArray
     notes: _Notes
+    dot_groups: str | None = None  # read with '.' as the decimal mark, but every value could group thousands
 
 
 _SAMPLE_VALUES = 256
@@ -1311,8 +1938,28 @@ def _infer_column(column: pa.ChunkedArray, column_name: str, given_nulls: int, c
     clean = _parse_clean_numbers(column, sample, column_name, notes) if context.infer_numbers else None
     if clean is not None:
         _note_missing(notes, column_name, context.rules, spelled, {})
-        return _ColumnResult(clean, notes)
-    return _ColumnResult(_infer_text_or_numbers(column, sample, spelled, column_name, context, notes), notes)
+        return _ColumnResult(clean, notes, _dot_groups_example(column, clean, sample, context))
+    values = _infer_text_or_numbers(column, sample, spelled, column_name, context, notes)
+    return _ColumnResult(values, notes, _dot_groups_example(column, values, sample, context))
+
+
+_DOT_GROUPS = r"[+-]?\d{1,3}(?:\.\d{3})+"
+_DOT_GROUPS_OR_WHOLE = re.compile(rf"\s*(?:{_DOT_GROUPS}|[+-]?\d+|NA|\?|-)?\s*")
+
+
+def _dot_groups_example(column: pa.ChunkedArray, values: pa.ChunkedArray, sample: list[str], context) -> str | None:
+    """A value such as '12.500' when every value of a float column read with '.' as the decimal mark
+    could instead group thousands with '.' ('12.500' = 12500), in a file that may use decimal commas."""
+    if context.delimiter in (",", None) or not pa.types.is_floating(values.type):
+        return None
+    if not all(_DOT_GROUPS_OR_WHOLE.fullmatch(value) for value in sample):
+        return None
+    valid = column.filter(column.is_valid()) if column.null_count else column
+    pattern = f"^\\s*(?:{_DOT_GROUPS}|[+-]?\\d+|NA|\\?|-)?\\s*$"
+    if not pc.all(pc.match_substring_regex(valid, pattern)).as_py():
+        return None
+    dotted = valid.filter(pc.match_substring(valid, "."))
+    return dotted[0].as_py().strip() if len(dotted) else None
 
 
 def _parse_clean_numbers(column, sample: list[str], column_name: str, notes: _Notes) -> pa.ChunkedArray | None:
@@ -1485,9 +2132,10 @@ def _warn_ambiguous_kept(notes: _Notes, column_name: str, ambiguous: dict) -> No
     if not ambiguous:
         return
     spelled = ", ".join(f"{s!r} ({n:,})" for s, n in ambiguous.items())
-    example = repr(list(ambiguous))
     total = sum(ambiguous.values())
-    notes.warnings.append(AMBIGUOUS_KEPT.format(count=total, column=column_name, spellings=spelled, example=example))
+    message = AMBIGUOUS_KEPT.format(cells=_cells(total), column=column_name, spellings=spelled)
+    # na_values applies to every column, so the remedy names no column.
+    notes.warnings.append(Notice(message, Remedy("na_values", list(ambiguous))))
 
 
 # --- numbers ----------------------------------------------------------------------------------------
@@ -1599,13 +2247,14 @@ def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _Column
     valid = values.filter(values.is_valid()) if values.null_count else values
     with_comma = valid.filter(pc.match_substring(valid, ","))
     if len(with_comma) == 0:
-        return None
+        return _parse_dot_groups(values, valid, column_name, context, notes)
     thousands = bool(pc.all(pc.match_substring_regex(valid, f"^{_THOUSANDS}$")).as_py())
     decimal = bool(pc.all(pc.match_substring_regex(valid, f"^{_DECIMAL_COMMA}$")).as_py())
     example = with_comma[0].as_py()
     comma_file = context.delimiter in (",", None)
     if thousands and decimal and not comma_file:
         notes.warnings.append(COMMA_AMBIGUOUS.format(column=column_name, example=example))
+        notes.maybe_decimal_comma = True
         return None
     if thousands:
         cleaned = pc.replace_substring(values, ",", "")
@@ -1619,7 +2268,25 @@ def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _Column
     return None
 
 
-_SEPARATOR_NAMES = {"thousands": "thousands separators", "decimal_comma": "decimal commas"}
+def _parse_dot_groups(values, valid, column_name: str, context: _ColumnContext, notes: _Notes):
+    """'1.234.567' can only group thousands with '.': parse such a column in a file that may use decimal commas."""
+    if context.delimiter in (",", None):
+        return None
+    if not pc.all(pc.match_substring_regex(valid, f"^(?:{_DOT_GROUPS}|[+-]?\\d+)$")).as_py():
+        return None
+    settled = valid.filter(pc.match_substring_regex(valid, r"\.\d{3}\."))
+    if len(settled) == 0:
+        return None  # only values like '12.500': decided with the other columns (_keep_dot_groups_as_text)
+    dotted = int(pc.sum(pc.match_substring(valid, ".")).as_py())
+    cleaned = pc.replace_substring(values, ".", "")
+    return _separated_result(cleaned, "thousands_dot", dotted, column_name, notes)
+
+
+_SEPARATOR_NAMES = {
+    "thousands": "thousands separators",
+    "decimal_comma": "decimal commas",
+    "thousands_dot": "'.' as the thousands separator",
+}
 
 
 def _separated_result(cleaned, kind: str, count: int, column_name: str, notes: _Notes):

@@ -7,7 +7,9 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import pickle
+import re
 import zipfile
 from datetime import date, datetime
 
@@ -28,6 +30,7 @@ from analysis.loading import (
     LoadReport,
     load_table,
 )
+from analysis.wording import Notice, Remedy
 
 
 def load(text: str | bytes, **options) -> LoadedTable:
@@ -93,6 +96,62 @@ def test_utf16_with_and_without_bom(codec):
     assert any("UTF-16" in warning for warning in table.report.warnings)
 
 
+@pytest.mark.parametrize(
+    ("payload", "how"),
+    [
+        # UTF-32 LE's byte-order mark FF FE 00 00 starts like UTF-16 LE's FF FE.
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32"), " (byte-order mark)"),
+        (codecs.BOM_UTF32_BE + "name,score\nMüller,1.5\nØre,2\n".encode("utf-32-be"), " (byte-order mark)"),
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32-le"), " without a byte-order mark"),
+        ("name,score\nMüller,1.5\nØre,2\n".encode("utf-32-be"), " without a byte-order mark"),
+    ],
+)
+def test_utf32_with_and_without_bom(payload, how):
+    table = load(payload)
+    assert column(table, "name") == ["Müller", "Øre"]
+    assert column(table, "score") == [1.5, 2.0]
+    assert table.report.encoding == "utf-32"
+    assert table.report.warnings[0].startswith(f"The file is UTF-32 text{how}")
+
+
+def utf8_with_bad_bytes(rows: int, bad: dict[int, bytes]) -> bytes:
+    """A UTF-8 file of `rows` rows ('Zoë' in each); row i's name replaced by bad[i] (file line i + 2)."""
+    lines = [b"id,name"] + [f"{i},".encode() + bad.get(i, "Zoë".encode()) for i in range(rows)]
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("rows", [50, 30_000])  # the bad bytes inside the sniffed sample, and far after it
+def test_mostly_utf8_with_a_few_bad_bytes_stays_utf8_and_names_lines_and_bytes(rows):
+    payload = utf8_with_bad_bytes(rows, {5: b"Zo\xeb", rows - 3: b"Ren\xe9\xe4"})
+    table = load(payload)
+    assert table.report.encoding == "utf-8"
+    assert column(table, "name")[4:6] == ["Zoë", "Zo\ufffd"]
+    assert column(table, "name")[rows - 3] == "Ren\ufffd\ufffd"
+    assert table.report.warnings == (
+        f"The file is UTF-8 except for 3 bytes that are not valid UTF-8 (line 7: byte 0xEB; line {rows - 1:,}: "
+        "bytes 0xE9, 0xE4); shown as '\ufffd'. If letters are missing there, save the file as UTF-8 again from "
+        "the program that wrote it.",
+    )
+
+
+def test_utf8_bom_with_a_bad_byte_is_read_not_a_crash():
+    table = load(codecs.BOM_UTF8 + b"a,b\nZo\xe9,1\nZo\xc3\xab,2\n")
+    assert column(table, "a") == ["Zo\ufffd", "Zoë"]
+    assert "line 2: byte 0xE9" in table.report.warnings[0]
+
+
+def test_legacy_fallback_names_the_first_lines_where_utf8_failed():
+    payload = ("id,name\n" + "".join(f"{i},Müller\n" for i in range(20))).encode("cp1252")
+    table = load(payload)
+    assert table.report.encoding == "cp1252"
+    assert column(table, "name") == ["Müller"] * 20
+    assert table.report.warnings == (
+        "The file is not UTF-8 (line 2: byte 0xFC; line 3: byte 0xFC; line 4: byte 0xFC; and 17 more bytes after "
+        "line 4); decoded it as Windows-1252 (cp1252). If accented letters look wrong, save the file as UTF-8 and "
+        "load it again.",
+    )
+
+
 # --- delimiters and row shape ------------------------------------------------------------------------
 
 
@@ -149,6 +208,62 @@ def test_duplicate_headers_are_refused_by_name_after_trimming():
     with pytest.raises(LoadError, match=r"'id' at columns 1 and 3; 'age' at columns 2 and 4") as caught:
         load("id,age,id, age \n1,2,3,4\n")
     assert caught.value.column == "id"
+
+
+def test_columns_repeating_a_name_and_every_value_are_kept_once_and_reported():
+    table = load("id,score,race,score,priors,priors\n1,7,A,7,0,0\n2, 3,B, 3,5,5\n")
+    assert list(table.data.columns) == ["id", "score", "race", "priors"]
+    assert column(table, "score") == [7, 3]
+    assert [(c.column, c.count, c.detail) for c in kinds(table, "duplicate_column")] == [
+        (
+            "score",
+            1,
+            "Column 'score' appears twice in the header (columns 2 and 4) with the same value in every "
+            "row; kept it once (column 2).",
+        ),
+        (
+            "priors",
+            1,
+            "Column 'priors' appears twice in the header (columns 5 and 6) with the same value in every "
+            "row; kept it once (column 5).",
+        ),
+    ]
+
+
+def test_repeated_names_with_one_differing_value_are_refused_naming_only_those():
+    # 'a' repeats its values, 'b' differs in the last row only: only 'b' is named.
+    with pytest.raises(LoadError, match=r"appear more than once: 'b' at columns 2 and 4\. Rename") as caught:
+        load("a,b,a,b\n1,x,1,x\n2,y,2,Y\n")
+    assert caught.value.column == "b"
+
+
+def test_an_unnamed_empty_trailing_column_is_dropped_and_reported():
+    table = load("id,score,\r\n1,2,\r\n3,4,\r\n")
+    assert list(table.data.columns) == ["id", "score"]
+    assert kinds(table, "renamed_header") == []
+    [change] = kinds(table, "dropped_empty")
+    assert change.detail == (
+        "Dropped 1 column at the end with no name and no value in any row (position 3): a delimiter at the end of "
+        "every line, not data."
+    )
+
+
+def test_an_unnamed_trailing_column_with_a_value_is_kept_and_named():
+    table = load("id,score,\n1,2,\n3,4,x\n")
+    assert list(table.data.columns) == ["id", "score", "column_3"]
+    assert column(table, "column_3") == [None, "x"]
+
+
+COMPAS = "/work/datasets/compas-scores-two-years.csv"
+
+
+@pytest.mark.skipif(not os.path.exists(COMPAS), reason="the public COMPAS file is not on this machine")
+def test_propublica_compas_two_year_file_loads_with_its_repeated_columns_kept_once():
+    table = load_table(COMPAS)
+    assert table.data.shape == (7_214, 51)
+    assert list(table.data.columns).count("decile_score") == 1 and list(table.data.columns).count("priors_count") == 1
+    assert [c.column for c in kinds(table, "duplicate_column")] == ["decile_score", "priors_count"]
+    assert table.data["decile_score"].between(1, 10).all()
 
 
 def test_empty_header_names_are_named_by_position_and_reported():
@@ -354,6 +469,42 @@ def test_ambiguous_commas_in_a_semicolon_file_stay_text_with_a_warning():
     table = load("id;amount\n1;1,234\n2;5,678\n")
     assert column(table, "amount") == ["1,234", "5,678"]
     assert any("thousands or for decimals" in warning for warning in table.report.warnings)
+
+
+def test_dot_groups_next_to_decimal_comma_columns_stay_text_with_a_warning():
+    table = load("id;amount;rate\n1;12.500;3,5\n2;1.250;4,25\n3;7;1,0\n")
+    assert column(table, "amount") == ["12.500", "1.250", "7"]
+    assert column(table, "rate") == [3.5, 4.25, 1.0]
+    assert table.report.warnings == (
+        "Kept 'amount' as text: a value such as '12.500' reads as 12.5 with '.' as the decimal mark, but as 12,500 "
+        "with '.' grouping thousands, as a file with decimal commas writes it ('rate'). Save the file with one decimal "
+        "mark throughout (and no thousands separators), then load it again.",
+    )
+
+
+def test_dot_groups_next_to_a_column_that_may_use_decimal_commas_stay_text():
+    # '1,234' could be 1.234 or 1234, so '12.500' could be 12.5 or 12500: neither is guessed.
+    table = load("id;amount;rate\n1;12.500;1,234\n2;1.250;5,678\n")
+    assert column(table, "amount") == ["12.500", "1.250"] and column(table, "rate") == ["1,234", "5,678"]
+    assert [w.split(":")[0] for w in table.report.warnings] == ["Kept 'amount' as text", "Kept 'rate' as text"]
+
+
+def test_dot_groups_in_a_semicolon_file_without_decimal_commas_are_decimals():
+    table = load("id;amount\n1;12.500\n2;1.250\n")
+    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+
+
+def test_dot_decimals_that_cannot_group_thousands_stay_numbers_next_to_decimal_commas():
+    table = load("id;amount;rate\n1;12.5;3,5\n2;1.250;4,25\n")
+    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+
+
+def test_several_dot_groups_settle_thousands_in_a_semicolon_file():
+    table = load("id;amount\n1;1.234.567\n2;12.500\n3;7\n")
+    assert column(table, "amount") == [1_234_567, 12_500, 7]
+    assert [c.detail for c in kinds(table, "thousands_dot")] == [
+        "Parsed 'amount' as numbers with '.' as the thousands separator (2 cells)."
+    ]
 
 
 def test_booleans_and_flags_stay_text_values():
@@ -593,9 +744,229 @@ def test_too_many_columns():
 
 
 def test_max_rows():
-    with pytest.raises(LoadError, match=r"has 3 data rows; the limit is 2\. .*max_rows="):
+    with pytest.raises(LoadError, match=r"has 3 data rows; the limit is 2\. .*max_rows=3") as caught:
         load(CSV, max_rows=2)
+    assert caught.value.remedy == Remedy("max_rows", 3) and "max_rows" not in caught.value.message
+    assert caught.value.message_for("cli").endswith("To fix it, pass --max-rows 3.")
     assert load(CSV, max_rows=3).report.rows == 3
+
+
+# --- what is not a plain table: lines above the header, totals, repeated headers, other formats ----------
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "Loan decisions Q3\n\nid,sex,approved\n",
+            "1 line above the header on line 3, a title or comments rather than "
+            "rows of the table: line 1: 'Loan decisions Q3'.",
+        ),
+        (
+            "# exported 2026-05-01\n# by system, v2\nid,sex,approved\n",
+            "2 lines above the header on line 3, a title or "
+            "comments rather than rows of the table: line 1: '# exported 2026-05-01'; line 2: '# by system, v2'.",
+        ),
+        # Excel writes a title cell as a full-width row, and an empty row as delimiters only.
+        (
+            "Loan decisions Q3,,\r\n,,\r\nid,sex,approved\r\n",
+            "2 lines above the header on line 3, a title or comments "
+            "rather than rows of the table: line 1: 'Loan decisions Q3,,'; line 2: ',,'.",
+        ),
+    ],
+)
+def test_title_and_comment_lines_above_the_header_are_skipped_and_named(text, shown):
+    table = load(text + "1,F,yes\n2,M,no\n")
+    assert list(table.data.columns) == ["id", "sex", "approved"]
+    assert column(table, "sex") == ["F", "M"]
+    [change] = kinds(table, "skipped_lines")
+    assert change.detail == "Skipped " + shown
+
+
+def test_lines_of_a_bad_row_count_the_skipped_lines():
+    with pytest.raises(LoadError, match=r"Line 5 has 4 fields but the header has 3 columns"):
+        load("Loan decisions Q3\n\nid,sex,approved\n1,F,yes\n2,M,no,extra\n")
+
+
+def test_a_header_starting_with_hash_is_a_header():
+    table = load("#id,name\n1,Ann\n2,Bo\n")
+    assert list(table.data.columns) == ["#id", "name"]
+    assert kinds(table, "skipped_lines") == []
+
+
+def test_a_first_row_of_numbers_is_not_taken_for_a_header_below_a_title():
+    # 'score' alone on line 1 over rows of numbers: no header to find, so nothing is skipped.
+    table = load("score,,\n1,2,3\n4,5,6\n")
+    assert list(table.data.columns) == ["score", "column_2", "column_3"]
+
+
+def test_excel_sep_line_declares_the_delimiter():
+    table = load(b"sep=;\r\nid;rate;note\r\n1;3,5;a,b\r\n2;4,25;c\r\n")
+    assert table.report.delimiter == ";"
+    assert column(table, "rate") == [3.5, 4.25]
+    assert column(table, "note") == ["a,b", "c"]
+    [change] = kinds(table, "delimiter_line")
+    assert change.detail == (
+        "Read the delimiter (semicolon) from the file's first line (line 1: 'sep=;'), as Excel writes it, and "
+        "skipped that line."
+    )
+
+
+@pytest.mark.parametrize(
+    ("tail", "shown"),
+    [
+        ("Total,,30\n", "1 row at the end that is totals or summaries, not records (line 4: 'Total,,30'). If it is"),
+        (
+            "Subtotal,,30\nGrand total,,30\n",
+            "2 rows at the end that are totals or summaries, not records (line 4: 'Subtotal,,30'; "
+            "line 5: 'Grand total,,30'). If one is",
+        ),
+        (
+            "TOTAL:,,30\n\n\n",
+            "1 row at the end that is totals or summaries, not records (line 4: 'TOTAL:,,30'). If it is",
+        ),
+        (
+            ",,30\n",
+            "1 row at the end that is totals or summaries, not records (line 4: ',,30'). If it is",
+        ),  # the column's sum
+        (
+            "Total,,30\nAverage,,15\n",
+            "2 rows at the end that are totals or summaries, not records (line 4: "
+            "'Total,,30'; line 5: 'Average,,15'). If one is",
+        ),
+    ],
+)
+def test_trailing_total_rows_are_removed_naming_their_lines(tail, shown):
+    table = load("region,sex,amount\nN,F,10\nS,M,20\n" + tail)
+    assert column(table, "region") == ["N", "S"] and column(table, "amount") == [10, 20]
+    [change] = kinds(table, "total_rows")
+    assert change.detail == f"Removed {shown} a real record, rename its label in the file."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plan,amount\nTotal,10\nBasic,20\nTotal,30\n",  # 'Total' is a category of the column
+        "region,sex,amount\nN,F,10\nS,M,20\n,,31\n",  # not the sum
+        "id,sex,amount\n1,F,10\n2,M,20\n3,,30\n",  # a first cell: a record
+    ],
+)
+def test_rows_that_only_resemble_totals_are_kept(text):
+    table = load(text)
+    assert kinds(table, "total_rows") == []
+    assert len(table.data) == 3
+
+
+def test_a_header_and_a_totals_row_only_is_refused():
+    with pytest.raises(LoadError, match=r"has a header and a totals row \(line 2: 'Total,1234'\) but no data rows"):
+        load("region,amount\nTotal,1234\n")
+
+
+def test_repeated_header_rows_are_removed_naming_their_lines():
+    text = "id,sex,approved\r\n1,F,yes\r\n2,M,no\r\nid,sex,approved\r\n3,F,yes\r\n\r\nid,sex,approved\r\n4,M,no\r\n"
+    table = load(text)
+    assert column(table, "id") == [1, 2, 3, 4]  # numbers again once the header rows are gone
+    [change] = kinds(table, "repeated_header")
+    assert change.count == 2
+    assert change.detail == (
+        "Removed 2 rows that repeat the header inside the data (lines 4 and 7), as when exports are joined one "
+        "after another."
+    )
+
+
+def test_repeated_header_far_down_a_large_file_names_its_line():
+    rows = [f"{i},{'F' if i % 2 else 'M'},{i % 7}" for i in range(50_000)]
+    rows.insert(30_000, "id,sex,score")
+    table = load("id,sex,score\n" + "\n".join(rows) + "\n")
+    assert len(table.data) == 50_000 and table.data["id"].dtype == np.int64
+    assert "(line 30,002)" in kinds(table, "repeated_header")[0].detail
+
+
+def test_markdown_pipe_table_with_alignment_colons_is_read():
+    table = load("| id | sex | note |\n|:---|:---:|---:|\n| 1 | F | a \\| b |\n| 2 | M |  |\n")
+    assert list(table.data.columns) == ["id", "sex", "note"]
+    assert column(table, "id") == [1, 2] and column(table, "note") == ["a | b", None]
+    [change] = kinds(table, "markdown")
+    assert change.detail == (
+        "Read a Markdown table: the header on line 1, cells between '|', and the alignment line 2 "
+        "('|:---|:---:|---:|') skipped."
+    )
+
+
+def test_markdown_row_of_the_wrong_width_names_its_line():
+    with pytest.raises(LoadError, match=r"Line 4 has 3 fields but the header has 2 columns"):
+        load("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 | 5 |\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "   id sex  income\n0   1   F     100\n1   2   M     200\n",  # pandas
+        "  id sex income\n1  1   F    100\n2  2   M    200\n",  # R
+        " id | sex | income\n----+-----+--------\n  1 | F   |    100\n  2 | M   |    200\n(2 rows)\n",  # psql
+        "+----+-----+\n| id | sex |\n+----+-----+\n|  1 | F   |\n+----+-----+\n",  # mysql
+    ],
+)
+def test_tables_printed_for_the_screen_are_refused_saying_how_to_export(text):
+    with pytest.raises(LoadError, match=r"looks like a table printed for the screen") as caught:
+        load(text)
+    assert "df.to_csv('file.csv', index=False)" in str(caught.value)
+    assert f"it starts with {text.splitlines()[0]!r}" in str(caught.value)
+
+
+def test_space_separated_values_are_refused_saying_so():
+    rows = "".join(f"A1{i % 4} {i} A3{i % 5} 1169\n" for i in range(10))
+    with pytest.raises(LoadError, match=r"has its values separated by spaces \(4 on each line, for example 'A10 0"):
+        load(rows)
+
+
+def test_a_header_of_numbers_is_flagged_as_probably_data():
+    table = load("39, State-gov, 77516, Bachelors, 13\n50, Private, 83311, HS-grad, 9\n")
+    assert table.report.warnings == (
+        "The first row, read as the header, looks like data: 3 of its 5 names are numbers (for example '39'). If "
+        "the file has no header row, add one naming the columns; otherwise its first record is lost and the "
+        "columns are named after its values.",
+    )
+    assert load("region,2019,2020\nN,1,2\n").report.warnings == ()  # years are headers
+
+
+def test_one_column_of_text_is_not_a_printed_table():
+    assert column(load("comment\nhello world\ngood job\n"), "comment") == ["hello world", "good job"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "what"),
+    [
+        (json.dumps([{"id": 1, "x": 2}, {"id": 2, "x": 3}]), "is a JSON document"),
+        (json.dumps({"data": [[1, 2]]}, indent=2), "is a JSON document"),
+        ('{"id": 1}\n{"id": 2}\n', "is JSON lines (one JSON object per line)"),
+        ("<!DOCTYPE html><html><body><table><tr><td>1</td></tr></table></body></html>", "is an HTML page with 1 table"),
+        ("<html>\n<head></head><body><p>Sign in</p></body></html>", "is an HTML page, not"),
+        ('<?xml version="1.0"?>\n<rows><row id="1"/></rows>', "is an XML document"),
+        (
+            '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">',
+            "is an Excel 2003 XML spreadsheet",
+        ),
+        ("%PDF-1.7\n%âãÏÓ\n1 0 obj\n", "is a PDF document"),
+        ("{\\rtf1\\ansi id,x}", "is an RTF document"),
+    ],
+)
+def test_other_formats_renamed_csv_are_named(payload, what):
+    with pytest.raises(LoadError, match=r"renamed\.csv " + re.escape(what)) as caught:
+        load(payload, name="renamed.csv")
+    assert "not a delimited table (CSV or TSV)" in str(caught.value)
+
+
+def test_csv_starting_with_a_bracket_or_angle_is_still_csv():
+    assert list(load("[id],name\n1,Ann\n").data.columns) == ["[id]", "name"]
+    assert list(load("<id>,name\n1,Ann\n").data.columns) == ["<id>", "name"]
+
+
+def test_file_edge_cases_from_real_tools():
+    excel = load(codecs.BOM_UTF8 + "id,name\r\n1,Zoë\r\n2,Ann\r\n".encode())
+    assert column(excel, "name") == ["Zoë", "Ann"] and excel.report.changes == ()
+    assert column(load(b"id,x\n1,2\n3,4"), "x") == [2, 4]  # no newline at the end
+    assert column(load(b"id,x\r\n1,a\n2,b\r\n3,c\n"), "x") == ["a", "b", "c"]  # mixed line endings
 
 
 # --- the report ----------------------------------------------------------------------------------------
@@ -612,6 +983,34 @@ def test_report_summary_and_json_round_trip():
     dumped = json.dumps(report.to_dict())
     assert LoadReport.from_dict(json.loads(dumped)) == report
     assert json.dumps(LoadReport.from_dict(json.loads(dumped)).to_dict()) == dumped
+
+
+def test_ambiguous_kept_is_a_notice_whose_remedy_names_na_values():
+    table = load("country,x\nNA,1\n?,2\nNA,3\n")
+    [warning] = table.report.warnings
+    assert isinstance(warning, Notice)
+    assert warning.message == (
+        "Kept 3 cells of 'country' as text values: 'NA' (2), '?' (1). In a text column they can be real values "
+        "(NA is Namibia's country code; '?' is an answer in some surveys), so they were not treated as missing."
+    )
+    assert "na_values" not in warning.message
+    assert warning.remedy == Remedy("na_values", ["NA", "?"])
+    assert warning.endswith("To fix it, pass na_values=['NA', '?'].")
+    assert warning.text_for("cli").endswith("To fix it, pass --na-values NA '?'.")
+
+
+def test_report_dict_carries_notices_and_rebuilds_them():
+    report = load("country,x\nNA,1\n", name="n.csv").report
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["warnings"] == [str(report.warnings[0])]
+    assert data["notices"] == [
+        {"message": report.warnings[0].message, "remedy": {"option": "na_values", "value": ["NA"], "column": None}}
+    ]
+    rebuilt = LoadReport.from_dict(data)
+    assert rebuilt == report and rebuilt.warnings[0].remedy == Remedy("na_values", ["NA"])
+    old = {key: value for key, value in data.items() if key != "notices"}  # written before notices existed
+    assert LoadReport.from_dict(old).warnings == report.warnings
+    assert LoadReport.from_dict(old).warnings[0].__class__ is str
 
 
 def test_module_exports():

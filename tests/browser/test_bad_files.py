@@ -55,7 +55,10 @@ TEXT = GOOD.decode()
 LATIN1 = "applicant,gender,decision\n" + "".join(f"Jos\xe9 {i},{'FM'[i % 2]},{'YN'[i % 3 == 0]}\n" for i in range(40))
 CASES: dict[str, tuple[bytes, list[str]]] = {
     "bom.csv": (b"\xef\xbb\xbf" + GOOD, ["Read 600 rows × 13 columns from bom.csv", "UTF-8 with BOM"]),
-    "latin1.csv": (LATIN1.encode("latin-1"), ["Read 40 rows × 3 columns", "The file is not UTF-8; decoded it as"]),
+    "latin1.csv": (
+        LATIN1.encode("latin-1"),
+        ["Read 40 rows × 3 columns", "The file is not UTF-8 (line 2: byte 0xE9;", "decoded it as"],
+    ),
     "utf16.csv": (TEXT.encode("utf-16"), ["Read 600 rows × 13 columns from utf16.csv", "UTF-16"]),
     "semicolon.csv": (GOOD.replace(b",", b";"), ["Read 600 rows × 13 columns", "semicolon-delimited"]),
     "extra_first.csv": (b"a,b,c\n1,2,3,4\n5,6,7\n", ["Line 2 has 4 fields but the header has 3 columns"]),
@@ -157,8 +160,8 @@ REPORTED: dict[str, tuple[bytes, str, list[str], list[str]]] = {
             "from semicolon-, tab- or pipe-delimited files. Save the file with '.' as the decimal mark, then load "
             "it again.",
             "Kept 360 cells of 'country' as text values: 'NA' (120), '?' (120), '-' (120). In a text column they "
-            "can be real values (NA is Namibia's country code; '?' is an answer in some surveys). If they mean "
-            f"missing, list them in na_values (for example {NA_EXAMPLE}).",
+            "can be real values (NA is Namibia's country code; '?' is an answer in some surveys), so they were not "
+            f"treated as missing. To fix it, pass {NA_EXAMPLE}.",
         ],
     ),
     "padded.csv": (
