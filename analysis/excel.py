@@ -111,7 +111,7 @@ NO_READER = (
 )
 SHEET_MISSING = "{name} has no sheet {sheet!r}; its sheets are {sheets}. Choose one of these sheets."
 SHEET_NOT_TABLE = "Sheet {sheet!r} in {name} is a chart, not a table of cells; its worksheets are {sheets}."
-NO_WORKSHEET = "{name} has no worksheet, only {kinds}: {sheets}. Export the data as a sheet of cells, or as CSV."
+NO_WORKSHEET = "{name} has no worksheet, only chart sheets: {sheets}. Export the data as a sheet of cells, or as CSV."
 SHEET_EMPTY = "Sheet {sheet!r} in {name} has no cells.{others}"
 ALL_SHEETS_EMPTY = "{name} has no cells in any sheet ({sheets}). Check that you picked the right file."
 OTHER_SHEETS = (
@@ -311,8 +311,7 @@ def _choose_sheet(book, sheet: Any, name: str, limits: _Limits) -> tuple[str, _G
         notes.warnings.extend(grid.notes)
         return chosen, grid, notes
     if not tables:
-        kinds = "chart sheets" if names else "no sheets"
-        raise LoadError(NO_WORKSHEET.format(name=name, kinds=kinds, sheets=_listing(names) or "none"))
+        raise LoadError(NO_WORKSHEET.format(name=name, sheets=_listing(names) or "none"))
     skipped = []
     for candidate in tables:
         grid = book.grid(candidate, limits)
@@ -459,10 +458,13 @@ class _CalamineBook:
             self.kinds = {m.name: str(m.typ) for m in self.workbook.sheets_metadata}
         except Exception as exc:  # calamine's errors are several types; all mean "unreadable"
             raise self._broken(exc) from None
+        if not self.names:
+            raise self._broken("no sheets found")
 
-    def _broken(self, exc: Exception) -> LoadError:
+    def _broken(self, exc: Exception | str) -> LoadError:
         template = {"xls": OLD_EXCEL, "xlsb": XLSB_BROKEN, "ods": ODS_BROKEN}[self.kind]
-        return LoadError(template.format(name=self.name, reason=_reason(exc)))
+        reason = exc if isinstance(exc, str) else _reason(exc)
+        return LoadError(template.format(name=self.name, reason=reason))
 
     def __enter__(self):
         return self
@@ -545,8 +547,7 @@ def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
             if tag == "c":
                 row, column = _cell_position(element.get("r"), (row_number - 1, column_number))
                 column_number = column + 1
-                children = {child.tag.rpartition("}")[2] for child in element}
-                if "f" in children and "v" not in children:
+                if _uncached_formula(element):
                     grid.uncached.append((row, column))
                 element.clear()
             elif tag == "row":
@@ -558,6 +559,18 @@ def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
                 grid.hidden_columns.extend(range(first - 1, min(last, first + 16_384)))
             elif tag == "mergeCell" and element.get("ref"):
                 grid.merged.append(_range_bounds(element.get("ref")))
+
+
+def _uncached_formula(cell) -> bool:
+    """A formula cell with no saved result: no value, or an empty one that is not an empty text result.
+
+    openpyxl writes ``<f>A2+1</f><v/>``; a formula whose result is empty text is saved as ``t="str"``.
+    """
+    children = {child.tag.rpartition("}")[2]: child for child in cell}
+    if "f" not in children:
+        return False
+    value = children.get("v")
+    return value is None or (not value.text and cell.get("t") != "str")
 
 
 def _has_markers(archive: zipfile.ZipFile, path: str) -> bool:
