@@ -143,7 +143,7 @@ DROPPED_EMPTY_COLUMNS = "Dropped {columns} of sheet {sheet!r} with no header and
 SKIPPED_BLANK_ROWS = "Skipped {rows} inside the data of sheet {sheet!r} ({shown})."
 HIDDEN_ROWS = (
     "{rows} of sheet {sheet!r} {verb} hidden in the workbook ({shown}), perhaps by a filter; {pronoun} read "
-    "like every other row. Delete them from the file if they should not be audited."
+    "like every other row. Delete {object} from the file if {pronoun_short} should not be audited."
 )
 HIDDEN_COLUMNS = (
     "{columns} of sheet {sheet!r} {verb} hidden in the workbook ({shown}); {pronoun} read like every other column."
@@ -528,11 +528,92 @@ _CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
 def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
     """Add merged ranges, formulas without saved results and hidden rows/columns from the sheet's XML.
 
-    Most data sheets have none of them, which one fast scan of the raw bytes shows; only then is the
-    XML parsed.
+    Most data sheets have none of them, which one fast scan of the raw bytes shows. When they have
+    some, the XML is scanned with regular expressions, block by block (an XML parser in Python would
+    take as long as reading the sheet again); a formula cell or hidden row written without its
+    reference, which the scan cannot place, sends the sheet to the parser.
     """
     if not _has_markers(archive, path):
         return
+    marks = _Grid([])
+    try:
+        _scan_xml(marks, archive, path)
+    except _Unplaced:
+        marks = _Grid([])
+        _parse_xml(marks, archive, path)
+    grid.merged += marks.merged
+    grid.uncached += marks.uncached
+    grid.hidden_rows += marks.hidden_rows
+    grid.hidden_columns += marks.hidden_columns
+
+
+class _Unplaced(Exception):
+    """A formula cell or hidden row without a reference: the regular-expression scan cannot place it."""
+
+
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\b([^>]*)>")
+_MERGE_TAG = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]+\d+(?::[A-Za-z]+\d+)?)\"")
+# A cell whose first child is a formula (the schema's order is f, v, is), then its value if any.
+_FORMULA_CELL = re.compile(
+    rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>[^<]*</(?:\w+:)?f>)\s*"
+    rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v\b[^>]*>([^<]*)</(?:\w+:)?v>)?"
+)
+_FORMULA_MARK = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_HIDDEN = re.compile(rb"\bhidden=\"(?:1|true)\"")
+_ATTRIBUTE = {name: re.compile(rb"\b" + name + rb'="([^"]*)"') for name in (b"r", b"t", b"min", b"max")}
+_BLOCK = 4 << 20
+
+
+def _attribute(attributes: bytes, name: bytes) -> str | None:
+    match = _ATTRIBUTE[name].search(attributes)
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _scan_xml(marks: _Grid, archive: zipfile.ZipFile, path: str) -> None:
+    for block in _row_blocks(archive, path):
+        for match in _ROW_TAG.finditer(block):
+            if _HIDDEN.search(match.group(1)):
+                number = _attribute(match.group(1), b"r")
+                if not number or not number.isdigit():
+                    raise _Unplaced
+                marks.hidden_rows.append(int(number) - 1)
+        for match in _COL_TAG.finditer(block):
+            if _HIDDEN.search(match.group(1)):
+                first = int(_attribute(match.group(1), b"min") or 1)
+                last = int(_attribute(match.group(1), b"max") or first)
+                marks.hidden_columns.extend(range(first - 1, min(last, first + 16_384)))
+        for match in _FORMULA_CELL.finditer(block) if _FORMULA_MARK.search(block) else ():
+            attributes, value, text = match.group(1), match.group(2), match.group(3)
+            if text or (value is not None and _attribute(attributes, b"t") == "str"):
+                continue  # a saved result (possibly empty text)
+            if attributes.rstrip().endswith(b"/"):
+                continue  # an empty cell `<c r="A1"/>` followed by a formula cell's children: not this cell
+            reference = _CELL_REFERENCE.fullmatch(_attribute(attributes, b"r") or "")
+            if not reference:
+                raise _Unplaced
+            marks.uncached.append((int(reference.group(2)) - 1, _column_index(reference.group(1))))
+        marks.merged.extend(_range_bounds(m.group(1).decode("ascii")) for m in _MERGE_TAG.finditer(block))
+
+
+def _row_blocks(archive: zipfile.ZipFile, path: str):
+    """The sheet's XML in blocks that end after a row's end tag (a cell never straddles two blocks)."""
+    carry = b""
+    with archive.open(path) as source:
+        while chunk := source.read(_BLOCK):
+            buffer = carry + chunk
+            cut = buffer.rfind(b"row>")
+            if cut < 0:
+                carry = buffer
+                continue
+            yield buffer[: cut + 4]
+            carry = buffer[cut + 4 :]
+    if carry:
+        yield carry
+
+
+def _parse_xml(marks: _Grid, archive: zipfile.ZipFile, path: str) -> None:
+    """The same marks as `_scan_xml`, with an XML parser (for cells written without references)."""
     from defusedxml.ElementTree import iterparse
 
     row_number, column_number = 0, 0  # 1-based row being read; 0-based column of the next cell
@@ -548,17 +629,17 @@ def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
                 row, column = _cell_position(element.get("r"), (row_number - 1, column_number))
                 column_number = column + 1
                 if _uncached_formula(element):
-                    grid.uncached.append((row, column))
+                    marks.uncached.append((row, column))
                 element.clear()
             elif tag == "row":
                 if element.get("hidden") in ("1", "true"):
-                    grid.hidden_rows.append(row_number - 1)
+                    marks.hidden_rows.append(row_number - 1)
                 element.clear()
             elif tag == "col" and element.get("hidden") in ("1", "true"):
                 first, last = int(element.get("min", 1)), int(element.get("max", 1))
-                grid.hidden_columns.extend(range(first - 1, min(last, first + 16_384)))
+                marks.hidden_columns.extend(range(first - 1, min(last, first + 16_384)))
             elif tag == "mergeCell" and element.get("ref"):
-                grid.merged.append(_range_bounds(element.get("ref")))
+                marks.merged.append(_range_bounds(element.get("ref")))
 
 
 def _uncached_formula(cell) -> bool:
@@ -631,11 +712,11 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
     merged = [_clip(bounds, len(rows), width) for bounds in grid.merged]
-    merged = [bounds for bounds in merged if bounds is not None]
+    merged = sorted(bounds for bounds in merged if bounds is not None)
     filled = _fill_merged(rows, merged)
     header_row = _find_header(rows, merged)
     top, bottom, header = _header(rows, merged, header_row, name, sheet, notes)
-    _note_title_rows(rows, top, sheet, notes)
+    _note_title_rows(rows, top, filled, sheet, notes)
     data_rows = [r for r in range(bottom + 1, len(rows)) if any(rows[r])]
     _note_blank_rows(bottom, data_rows, len(rows), sheet, notes)
     keep = _kept_columns(rows, header, data_rows, width, sheet, notes)
@@ -780,11 +861,16 @@ def _numeric_column(rows: list[list[str]], c: int) -> bool:
     return bool(values) and all(_is_number(v) for v in values)
 
 
-def _note_title_rows(rows: list[list[str]], top: int, sheet: str, notes: _Notes) -> None:
+def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, notes: _Notes) -> None:
     skipped = [r for r in range(top) if any(rows[r])]
     if not skipped:
         return
-    shown = "; ".join(f"row {r + 1}: " + ", ".join(repr(c) for c in rows[r] if c)[:80] for r in skipped[:_SHOWN])
+
+    def cells(r: int) -> str:  # as written: a merged title once, not once per column it covers
+        text = ", ".join(repr(cell) for c, cell in enumerate(rows[r]) if cell and (r, c) not in filled)
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    shown = "; ".join(f"row {r + 1}: {cells(r)}" for r in skipped[:_SHOWN])
     more = f"; and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else ""
     rows_phrase = _count_of(len(skipped), "row")
     detail = SKIPPED_TITLE_ROWS.format(rows=rows_phrase, sheet=sheet, header=top + 1, shown=shown + more)
@@ -865,6 +951,8 @@ def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str,
                     verb="is" if one else "are",
                     shown=_numbers([r + 1 for r in rows], "row"),
                     pronoun="it was" if one else "they were",
+                    object="it" if one else "them",
+                    pronoun_short="it" if one else "they",
                 )
             )
         )
