@@ -773,12 +773,19 @@ def _find_header(rows: list[list[str]], merged: list[tuple[int, int, int, int]])
     widths = sorted(_row_cells(rows[r], r, merged) for r in filled[:_WIDTH_SAMPLE_ROWS])
     typical = widths[(3 * len(widths)) // 4]
     need = min(typical, max(2, math.ceil(typical / 2)))
-    for r in filled[:_HEADER_SEARCH_ROWS]:
+    for position, r in enumerate(filled[:_HEADER_SEARCH_ROWS]):
         cells = [cell for cell in rows[r] if cell.strip()]
         text = sum(not _is_number(cell) for cell in cells)
-        if _row_cells(rows[r], r, merged) >= need and text * 2 >= len(cells):
+        # A title is short on the right too: a header reaches as far right as the row below it.
+        below = filled[position + 1] if position + 1 < len(filled) else None
+        wide = below is None or _rightmost(rows[r]) >= _rightmost(rows[below])
+        if _row_cells(rows[r], r, merged) >= need and text * 2 >= len(cells) and wide:
             return r
     return filled[0]
+
+
+def _rightmost(row: list[str]) -> int:
+    return max((c for c, cell in enumerate(row) if cell.strip()), default=-1)
 
 
 def _horizontal(merged: list[tuple[int, int, int, int]], r: int) -> list[tuple[int, int, int, int]]:

@@ -198,6 +198,13 @@ def test_a_title_merged_across_the_table_is_a_title_not_a_group():
     assert kinds(table, "skipped_rows")[0].count == 1
 
 
+def test_a_two_cell_title_row_is_not_taken_for_a_three_column_header():
+    rows = [["Report", datetime(2026, 10, 1)], ["id", "group", "decision"], [1, "A", "yes"], [2, "B", "no"]]
+    table = load_table(xlsx(rows))
+    assert list(table.data.columns) == ["id", "group", "decision"]
+    assert "row 1: 'Report', '2026-10-01'" in kinds(table, "skipped_rows")[0].detail
+
+
 def test_a_plain_sheet_has_its_header_in_the_first_row():
     table = load_table(xlsx([["id", "income"], [1, 5], [2, 6]]))
     assert list(table.data.columns) == ["id", "income"]
