@@ -67,8 +67,9 @@ Files
 CSV with the delimiter sniffed among ``, \\t ; |`` and the encoding detected (BOM, UTF-32 and UTF-16
 by their zero bytes, UTF-8, else Windows-1252, else Latin-1; a file with more valid UTF-8 characters
 than invalid bytes stays UTF-8, each invalid byte named by line and shown as U+FFFD); gzip and
-single-file zip archives (decompressed with a size cap); Parquet; Excel ``.xlsx`` (read-only, values not formulas, cells
-written as text first so that Excel and CSV share one inference). Parquet columns keep their types:
+single-file zip archives (decompressed with a size cap); Parquet; workbooks (``.xlsx``, ``.xlsm``, ``.xls``,
+``.xlsb``, ``.ods``: the values last saved, cells written as text first so that workbooks and CSV share one
+inference; sheets, title rows, merged cells and formulas are handled in `analysis.excel`). Parquet columns keep their types:
 text columns are trimmed and their missing spellings found, but not read as numbers; infinities in
 float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
 ever loaded.
@@ -97,7 +98,6 @@ import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -165,10 +165,6 @@ PICKLE_REFUSED = (
     "{name} does not look like a table (CSV, TSV, Parquet or Excel): found binary data (a Python "
     "pickle). Pickle and joblib files are never opened, because loading them can run code. Export "
     "the data as CSV or Parquet instead."
-)
-OLD_EXCEL = (
-    "{name} is an old-style Excel .xls workbook; expected .xlsx, CSV or Parquet. Open it in Excel "
-    "and save it as .xlsx or CSV."
 )
 BAD_ROW = (
     "Line {line} has {got} but the header has {expected} columns (line starts: {start}). "
@@ -263,16 +259,6 @@ PARQUET_BINARY = (
     "Column {column!r} in {name} holds binary data that is not UTF-8 text; expected numbers, text or "
     "dates. Drop or convert that column before loading."
 )
-XLSX_BROKEN = (
-    "{name} looks like an Excel workbook but could not be read ({reason}). Save it again from Excel, or "
-    "export it as CSV."
-)
-SHEET_MISSING = (
-    "{name} has no sheet {sheet!r}; its sheets are {sheets}. Pass sheet= with one of these names or a 0-based index."
-)
-SHEET_NOT_TABLE = (
-    "Sheet {sheet!r} in {name} is a chart, not a table of cells. Pass sheet= naming a worksheet: {sheets}."
-)
 KEPT_WIDE_INTEGERS = (
     "Kept {column!r} as text: its whole numbers do not fit a 64-bit number exactly (for example {example})."
 )
@@ -328,7 +314,15 @@ COMMA_DECIMAL_UNSURE = (
     "mark, then load it again."
 )
 
-_KIND_LABELS = {"csv": "CSV", "parquet": "Parquet", "xlsx": "Excel"}
+_KIND_LABELS = {
+    "csv": "CSV",
+    "parquet": "Parquet",
+    "xlsx": "Excel",
+    "xlsm": "Excel with macros (not run)",
+    "xlsb": "Excel binary",
+    "xls": "Excel 97-2003",
+    "ods": "OpenDocument",
+}
 _DELIMITER_LABELS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 _ENCODING_LABELS = {
     "utf-8": "UTF-8",
@@ -391,6 +385,7 @@ class LoadReport:
     sha256: str
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()  # sentences; those with a remedy are analysis.wording.Notice
+    sheets: tuple[str, ...] = ()  # a workbook's sheet names, in order (the one read is `sheet`)
 
     def to_dict(self) -> dict:
         """Return the report as a JSON-safe dict (lists, not tuples).
@@ -402,6 +397,7 @@ class LoadReport:
         data["changes"] = [change.to_dict() for change in self.changes]
         data["warnings"] = [str(warning) for warning in self.warnings]
         data["notices"] = [_notice_of(warning).to_dict() for warning in self.warnings]
+        data["sheets"] = list(self.sheets)
         return data
 
     @classmethod
@@ -414,6 +410,7 @@ class LoadReport:
         if isinstance(notices, list) and len(notices) == len(warnings):
             warnings = [_rebuilt_notice(n, w) for n, w in zip(notices, warnings, strict=True)]
         fields["warnings"] = tuple(warnings)
+        fields["sheets"] = tuple(data.get("sheets", ()))  # reports written before sheets were listed
         return cls(**fields)
 
     def summary(self) -> list[str]:
@@ -493,6 +490,7 @@ class _RawTable:
     delimiter: str | None = None
     sheet: str | None = None
     notes: _Notes = field(default_factory=_Notes)
+    sheets: tuple[str, ...] = ()  # every sheet of a workbook
     given_nulls: list[int] | None = None  # nulls the source itself held (Parquet), per column
 
 
@@ -516,7 +514,9 @@ def load_table(
     name
         Name used in messages and the report; defaults to the file name, else ``"upload"``.
     sheet
-        Excel sheet name or 0-based index; default the first sheet.
+        Workbook sheet: a name, a 0-based ``int`` index, or a string of digits naming no sheet, read as a
+        1-based position (``"2"``: the second sheet). Default: the first worksheet with cells, with a
+        warning naming the others (see `analysis.excel`).
     na_values
         Extra spellings treated as missing in every column (the change is reported).
     max_bytes, max_columns, max_rows, max_uncompressed_bytes
@@ -556,6 +556,7 @@ def load_table(
         sha256=sha256,
         changes=tuple(notes.changes),
         warnings=tuple(notes.warnings),
+        sheets=raw.sheets,
     )
     return LoadedTable(frame, report)
 
@@ -727,11 +728,10 @@ def _gunzip(data: Source, name: str, cap: int) -> bytes:
 
 
 def _is_xlsx(data: Source) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return "xl/workbook.xml" in archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
+    """Whether a zip archive is a workbook (.xlsx, .xlsm, .xlsb, .ods), read as one rather than unzipped."""
+    from analysis.excel import workbook_kind
+
+    return workbook_kind(data) is not None
 
 
 def _unzip_single(data: Source, name: str, cap: int) -> bytes:
@@ -777,10 +777,11 @@ def _read_payload(payload: Source, name: str, sheet, limits: _Limits, rules: _Mi
     """Read the decompressed source into raw columns, with always-missing spellings already null."""
     if _starts(payload, _PARQUET_MAGIC):
         return _read_parquet(payload, name, limits, rules)
-    if _starts(payload, _ZIP_MAGIC):
-        return _read_xlsx(payload, name, sheet, limits, rules)
-    if _starts(payload, _OLE_MAGIC):
-        raise LoadError(OLD_EXCEL.format(name=name))
+    if _starts(payload, _ZIP_MAGIC, _OLE_MAGIC):
+        from analysis.excel import read_workbook, workbook_kind
+
+        # A zip that is not a workbook was unwrapped above; an OLE file is read as an .xls (or named).
+        return read_workbook(payload, workbook_kind(payload) or "xls", name, sheet, limits, rules.always)
     if len(payload) >= 2 and payload[0] == 0x80 and 2 <= payload[1] <= 5:
         raise LoadError(PICKLE_REFUSED.format(name=name))
     return _read_csv(payload, name, limits, rules)
@@ -1546,113 +1547,6 @@ def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.
     if pa.types.is_decimal(kind):
         return column.cast(pa.float64())
     return column.cast(pa.large_string())  # booleans, dates, times: text the user maps later
-
-
-# --- Excel ------------------------------------------------------------------------------------------
-
-
-def _read_xlsx(payload: Source, name: str, sheet, limits: _Limits, rules: _MissingRules) -> _RawTable:
-    _check_xlsx_size(payload, name, limits.max_uncompressed_bytes)
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types on malformed workbooks; all mean "unreadable"
-        raise LoadError(XLSX_BROKEN.format(name=name, reason=_reason(exc))) from None
-    try:
-        worksheet = _pick_sheet(workbook, sheet, name)
-        rows = _sheet_rows(worksheet, name, limits)
-    except LoadError:
-        raise
-    except Exception as exc:  # same: a sheet's XML can be malformed in many ways
-        raise LoadError(XLSX_BROKEN.format(name=name, reason=_reason(exc))) from None
-    finally:
-        workbook.close()
-    return _xlsx_table(rows, name, worksheet.title, frozenset(rules.always))
-
-
-def _reason(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}".rstrip(": ")
-
-
-def _check_xlsx_size(payload: Source, name: str, cap: int) -> None:
-    with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-        if sum(info.file_size for info in archive.infolist()) > cap:
-            raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
-
-
-def _pick_sheet(workbook, sheet: str | int | None, name: str):
-    names = workbook.sheetnames
-    listing = ", ".join(repr(n) for n in names)
-    if sheet is None:
-        sheet = 0
-    if isinstance(sheet, int) and not isinstance(sheet, bool) and -len(names) <= sheet < len(names):
-        chosen = names[sheet]
-    elif isinstance(sheet, str) and sheet in names:
-        chosen = sheet
-    else:
-        raise LoadError(SHEET_MISSING.format(name=name, sheet=sheet, sheets=listing))
-    worksheet = workbook[chosen]
-    if not hasattr(worksheet, "iter_rows"):
-        raise LoadError(SHEET_NOT_TABLE.format(name=name, sheet=chosen, sheets=listing))
-    return worksheet
-
-
-def _sheet_rows(worksheet, name: str, limits: _Limits) -> list[list[str]]:
-    # Some writers record a wrong sheet size; without this, read-only mode can stop early.
-    worksheet.reset_dimensions()
-    rows: list[list[str]] = []
-    filled = 0  # rows up to the last non-empty one; trailing empty rows are dropped
-    for values in worksheet.iter_rows(values_only=True):
-        cells = _trim_trailing_empty([_cell_text(value) for value in values])
-        if not rows and not cells:
-            continue  # leading empty rows before the header
-        _check_columns(len(cells), name, limits.max_columns)
-        rows.append(cells)
-        if cells:
-            filled = len(rows)
-            if limits.max_rows is not None and filled - 1 > limits.max_rows:
-                raise LoadError(TOO_MANY_ROWS.format(name=name, got=filled - 1, limit=limits.max_rows))
-    return rows[:filled]
-
-
-def _trim_trailing_empty(cells: list[str]) -> list[str]:
-    end = len(cells)
-    while end and not cells[end - 1].strip():
-        end -= 1
-    return cells[:end]
-
-
-def _cell_text(value: Any) -> str:
-    """Write an Excel value as text, so that Excel and CSV go through the same inference."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))  # Excel stores whole numbers as floats: 5, not 5.0
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    return str(value)
-
-
-def _xlsx_table(rows: list[list[str]], name: str, title: str, nulls: frozenset[str]) -> _RawTable:
-    if not rows:
-        raise LoadError(EMPTY.format(name=name, got=f"no cells in sheet {title!r}"))
-    width = max(len(row) for row in rows)
-    padded = [row + [""] * (width - len(row)) for row in rows]
-    columns = [_xlsx_column(cells[1:], nulls) for cells in zip(*padded, strict=True)]
-    return _RawTable(list(padded[0]), columns, "xlsx", sheet=title)
-
-
-def _xlsx_column(cells: tuple[str, ...], nulls: frozenset[str]) -> pa.ChunkedArray:
-    # The same whole-cell missing spellings as the CSV reader, so every format is treated alike.
-    values = [None if cell in nulls else cell for cell in cells]
-    return pa.chunked_array([pa.array(values, pa.large_string())])
 
 
 # --- from raw columns to a DataFrame --------------------------------------------------------------

@@ -18,7 +18,7 @@ from ui.state import Dataset, W
 from ui.text import md
 
 SAMPLE_SOURCE, UPLOAD_SOURCE = "Sample dataset", "Upload a file"
-UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx")
+UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods")
 NA_CHOICES = ("NA", "?", "-", "none", "unknown")
 NONE = "(none)"
 DEFAULT_REFERENCE = "(default: highest favourable rate)"
@@ -53,7 +53,7 @@ def upload_file() -> None:
         )
         st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
     file = st.file_uploader(
-        "Upload a decisions file (CSV, TSV, pipe-delimited, .gz, .zip, Parquet or Excel .xlsx; up to 200 MB)",
+        "Upload a decisions file (CSV, TSV, pipe-delimited, .gz, .zip, Parquet, Excel or OpenDocument; up to 200 MB)",
         # No type= filter: Streamlit raises on a disallowed type before this script can answer;
         # upload_problem() checks type and size here instead, with a message.
         key=W.UPLOAD,

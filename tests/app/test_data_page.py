@@ -158,3 +158,32 @@ def test_the_sidebar_is_shown_on_a_page_that_stops_early(app, page):
     assert any("Sends nothing anywhere" in c.value for c in app.sidebar.caption)
     assert f"**Dataset:** {md('loan_approvals.csv')}" in [m.value for m in app.sidebar.markdown]
     assert any("Roles not confirmed yet" in c.value for c in app.sidebar.caption)
+
+
+def two_sheet_workbook() -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Cover"
+    for row in [["Loan decisions, Q3"], [], ["id", "decision"], [1, "yes"], [2, "no"]]:
+        book.active.append(row)
+    second = book.create_sheet("Decisions")
+    for row in [["case", "outcome", "group"], ["a", "approved", "F"], ["b", "denied", "M"]]:
+        second.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_workbook_names_its_other_sheets_and_the_sheet_can_be_chosen_by_number(app):
+    upload(app, "book.xlsx", two_sheet_workbook(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    data = app.session_state[DATASET]
+    assert (data.table.report.sheet, data.table.report.sheets) == ("Cover", ("Cover", "Decisions"))
+    assert list(data.table.data.columns) == ["id", "decision"]  # the title rows above the header are skipped
+    assert any("The others are 'Decisions'" in w.value for w in app.warning)
+    app.text_input(key=W.SHEET).set_value("2").run()
+    app.file_uploader(key=W.UPLOAD).set_value(("book.xlsx", two_sheet_workbook(), "application/octet-stream")).run()
+    assert not app.exception
+    assert list(app.session_state[DATASET].table.data.columns) == ["case", "outcome", "group"]
