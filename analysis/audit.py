@@ -74,6 +74,7 @@ from analysis.stats import (
 )
 from analysis.validation import _checked
 from analysis.values import value_key
+from analysis.wording import Notice
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -1599,7 +1600,8 @@ def audit(
         intersections={a.name: a for a in audits[len(singles) :]},
         skipped=_skipped(spec),
         left_out=_left_out(state, scored, spec),
-        warnings=tuple(p.text for p in validation.warnings),
+        # Notices: each prints as its Python wording and can be worded for the command line or the app.
+        warnings=tuple(Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validation.warnings),
         created_at=created_at,
         versions=library_versions(),
     )
