@@ -293,14 +293,22 @@ def _print_spec_warnings(warnings: Any, stderr: TextIO) -> None:
         stderr.write(f"warning: {_printable(text)}\n")
 
 
+def _about_variants(warning: Any) -> bool:
+    """Whether a spec warning is about spelling variants: one that merging fixes, or a merge made.
+
+    These are printed because they can change every count; the other spec warnings are in the JSON result.
+    """
+    remedy = getattr(warning, "remedy", None)
+    return (remedy is not None and remedy.option == "merge_variants") or str(warning).startswith("Merged ")
+
+
 def _variant_warnings(df: Any, spec: Any, stderr: TextIO) -> None:
     """Spelling-variant warnings (and merges) for commands that print no audit of their own."""
     from analysis.validation import validate_spec
     from analysis.wording import Notice
 
-    problems = validate_spec(df, spec).warnings
-    chosen = [p for p in problems if p.field == "merge_variants" or getattr(p.remedy, "option", "") == "merge_variants"]
-    _print_spec_warnings([Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in chosen], stderr)
+    notices = [Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validate_spec(df, spec).warnings]
+    _print_spec_warnings([n for n in notices if _about_variants(n)], stderr)
 
 
 def _with_merge_variants(spec: Any, args: argparse.Namespace) -> Any:
@@ -424,7 +432,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         dataset_name=table.report.name,
         dataset_sha256=table.report.sha256,
     )
-    _print_spec_warnings(result.warnings, stderr)
+    _print_spec_warnings([w for w in result.warnings if _about_variants(w)], stderr)
     if args.json:
         _write(result.to_json(), args.json, stdout)
     if args.html:

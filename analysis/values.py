@@ -112,8 +112,8 @@ class VariantGroup:
     column
         The column.
     spellings
-        ``(spelling, rows)`` pairs, most frequent first (ties in sort order); the first is the spelling
-        a merge keeps.
+        ``(spelling, rows)`` pairs, most frequent first (ties: the composed NFC spelling, then sort
+        order); the first is the spelling a merge keeps.
     """
 
     column: str
@@ -171,8 +171,10 @@ def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
     by_form: dict[str, list[str]] = {}
     for key in counts:
         by_form.setdefault(variant_key(key), []).append(key)
+    # Most rows first; a tie goes to the composed (NFC) spelling, then to the first in sort order.
+    order = lambda k: (-counts[k], unicodedata.normalize("NFC", k) != k, k)  # noqa: E731
     groups = [
-        VariantGroup(str(series.name), tuple((k, counts[k]) for k in sorted(keys, key=lambda k: (-counts[k], k))))
+        VariantGroup(str(series.name), tuple((k, counts[k]) for k in sorted(keys, key=order)))
         for keys in by_form.values()
         if len(keys) > 1
     ]

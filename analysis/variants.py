@@ -14,7 +14,16 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.values import Scalar, VariantGroup, merge_spellings, value_key, value_variants
+from analysis.values import (
+    Scalar,
+    VariantGroup,
+    _is_text,
+    distinct_keys,
+    merge_spellings,
+    value_key,
+    value_variants,
+    variant_key,
+)
 
 __all__ = ["MergedTable", "find_variants", "merge_variants", "variant_columns"]
 
@@ -60,16 +69,29 @@ class MergedTable:
     groups: dict[str, tuple[VariantGroup, ...]]
 
 
-def _respelled(values: tuple[Scalar, ...], groups: tuple[VariantGroup, ...]) -> tuple[Scalar, ...]:
-    kept = {s: g.kept for g in groups for s, _ in g.spellings}
-    return tuple(kept.get(value_key(v), v) for v in values)
+def _spelling_of(series: pd.Series) -> dict[str, str]:
+    """Variant key -> the column's spelling of it (its most frequent, once variants are merged)."""
+    if not _is_text(series):
+        return {}
+    spelled: dict[str, str] = {}
+    for key in distinct_keys(series):  # most frequent first
+        spelled.setdefault(variant_key(key), key)
+    return spelled
 
 
-def _respelled_reference(attr: ProtectedAttribute, groups: tuple[VariantGroup, ...]) -> ProtectedAttribute:
-    if attr.reference is None or attr.binned:
+def _respelled(values: tuple[Scalar, ...], spelled: dict[str, str]) -> tuple[Scalar, ...]:
+    out = []
+    for value in values:
+        key = value_key(value)
+        out.append(spelled.get(variant_key(key), value) if isinstance(value, str) and key else value)
+    return tuple(out)
+
+
+def _respelled_reference(attr: ProtectedAttribute, df: pd.DataFrame) -> ProtectedAttribute:
+    if attr.reference is None or attr.binned or attr.column not in df.columns:
         return attr
-    kept = {s: g.kept for g in groups for s, _ in g.spellings}
-    return replace(attr, reference=kept.get(attr.reference, attr.reference))
+    spelled = _spelling_of(df[attr.column])
+    return replace(attr, reference=spelled.get(variant_key(attr.reference), attr.reference))
 
 
 def merge_variants(
@@ -92,13 +114,15 @@ def merge_variants(
     out = df.copy(deep=False)
     for column, found in groups.items():
         out[column] = merge_spellings(df[column], found)
-    none: tuple[VariantGroup, ...] = ()
+
+    # The spec's values in the merged table's spelling, whichever spelling the spec used ('YES' for 'Yes').
+    def spelled(column: str | None) -> dict[str, str]:
+        return _spelling_of(out[column]) if column in groups else {}
+
     merged = replace(
         spec,
-        positive=_respelled(spec.positive, groups.get(spec.decision, none)) if spec.decision else spec.positive,
-        label_positive=_respelled(spec.label_positive, groups.get(spec.label, none))
-        if spec.label
-        else spec.label_positive,
-        protected=tuple(_respelled_reference(a, groups.get(a.column, none)) for a in spec.protected),
+        positive=_respelled(spec.positive, spelled(spec.decision)),
+        label_positive=_respelled(spec.label_positive, spelled(spec.label)),
+        protected=tuple(_respelled_reference(a, out) if a.column in groups else a for a in spec.protected),
     )
     return MergedTable(out, merged, groups)
