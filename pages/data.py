@@ -15,7 +15,7 @@ from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, state
 from ui.state import Dataset, W
-from ui.text import md
+from ui.text import md, say
 
 SAMPLE_SOURCE, UPLOAD_SOURCE = "Sample dataset", "Upload a file"
 UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx")
@@ -388,9 +388,9 @@ def none_to_null(value: str | None) -> str | None:
 
 def show_problems(check: SpecValidation) -> None:
     for problem in check.errors:
-        st.error(md(problem.text))
+        st.error(say(problem))
     for problem in check.warnings:
-        st.warning(md(problem.text))
+        st.warning(say(problem))
     if check.ok and not check.warnings:
         st.success("No problems found: the spec fits this table.")
 
