@@ -48,6 +48,8 @@ from analysis.thresholds import (
     what_if,
 )
 from analysis.validation import Problem, SpecValidation, validate_spec
+from analysis.values import VariantGroup, value_variants
+from analysis.variants import MergedTable, find_variants, merge_variants
 
 __version__ = "0.1.0"
 
@@ -76,6 +78,7 @@ __all__ = [
     "LoadReport",
     "LoadedTable",
     "LocalExplanation",
+    "MergedTable",
     "MetricValue",
     "MitigationComparison",
     "MitigationRow",
@@ -91,6 +94,7 @@ __all__ = [
     "SpecSuggestion",
     "SpecValidation",
     "ThresholdCurves",
+    "VariantGroup",
     "WhatIf",
     "__version__",
     "apply_thresholds",
@@ -103,9 +107,11 @@ __all__ = [
     "encode_groups",
     "explain",
     "explain_row",
+    "find_variants",
     "frontier",
     "load_audit",
     "load_table",
+    "merge_variants",
     "metrics_csv",
     "model_scores",
     "neutralise_formulas",
@@ -117,5 +123,6 @@ __all__ = [
     "suggest_spec",
     "threshold_curves",
     "validate_spec",
+    "value_variants",
     "what_if",
 ]

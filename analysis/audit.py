@@ -72,8 +72,9 @@ from analysis.stats import (
     two_proportion_test,
     wilson_interval,
 )
-from analysis.validation import _validate_and_encode
+from analysis.validation import _checked
 from analysis.values import value_key
+from analysis.wording import Notice
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -1560,8 +1561,11 @@ def audit(
         min_cell_size=min_cell_size,
     )
     created_at = _now()
-    validation, encoded = _validate_and_encode(df, spec, dataset_sha256=dataset_sha256)
+    checked = _checked(df, spec, dataset_sha256=dataset_sha256)
+    validation, encoded = checked.validation, checked.encoded
     validation.raise_for_errors()
+    # With merge_variants, counted on the merged table and spec; the result records the spec as given.
+    given, given_df, df, spec = spec, df, checked.df, checked.spec
     state = outcomes(df, spec)
     if not state.decided.any():
         raise SpecError(NO_DECISIONS.format(column=spec.decision or spec.score))
@@ -1588,15 +1592,16 @@ def audit(
             name=dataset_name,
             rows=len(df),
             rows_audited=total,
-            sha256=dataset_sha256 if dataset_sha256 is not None else _hash(df),
+            sha256=dataset_sha256 if dataset_sha256 is not None else _hash(given_df),
         ),
-        spec=spec,
+        spec=given,
         options=options,
         attributes={a.name: a for a in audits[: len(singles)]},
         intersections={a.name: a for a in audits[len(singles) :]},
         skipped=_skipped(spec),
         left_out=_left_out(state, scored, spec),
-        warnings=tuple(p.text for p in validation.warnings),
+        # Notices: each prints as its Python wording and can be worded for the command line or the app.
+        warnings=tuple(Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validation.warnings),
         created_at=created_at,
         versions=library_versions(),
     )

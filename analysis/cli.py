@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+MERGE_VARIANTS_HELP = "count values that differ only in case, spaces or invisible characters as one (Yes/yes/YES)"
+
+
 def _audit_parser(commands: Any) -> None:
     audit = commands.add_parser(
         "audit",
@@ -146,6 +149,7 @@ def _audit_parser(commands: Any) -> None:
     spec.add_argument(
         "--reference", metavar="COL=GROUP", action="append", help="the reference group, e.g. --reference ethnicity=A"
     )
+    spec.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     out = audit.add_argument_group("output and gates")
     out.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     out.add_argument(
@@ -181,6 +185,7 @@ def _explain_parser(commands: Any) -> None:
     )
     explain.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
     explain.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    explain.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     explain.add_argument(
         "--sample-size", type=int, default=5000, metavar="N", help="rows to compute SHAP values for (default 5000)"
     )
@@ -271,12 +276,46 @@ def _spec_from_args(args: argparse.Namespace, name: str, df: Any):
     base.update({k: v for k, v in explicit.items() if v is not None})
     if args.unfavorable:
         base["positive_is_favorable"] = False
+    if args.merge_variants:
+        base["merge_variants"] = True
     if args.protected:
         base["protected"] = [{"column": c} for c in args.protected]
     if not base.get("decision") and not base.get("score"):
         raise SpecError(NO_SPEC.format(name=name, command=_suggested_command(df)))
     base["protected"] = _apply_attribute_options(base.get("protected", []), args)
     return AuditSpec.from_dict(base)
+
+
+def _print_spec_warnings(warnings: Any, stderr: TextIO) -> None:
+    """The spec validation's warnings on standard error, worded for the command line."""
+    for warning in warnings:
+        text = warning.text_for("cli") if hasattr(warning, "text_for") else str(warning)
+        stderr.write(f"warning: {_printable(text)}\n")
+
+
+def _about_variants(warning: Any) -> bool:
+    """Whether a spec warning is about spelling variants: one that merging fixes, or a merge made.
+
+    These are printed because they can change every count; the other spec warnings are in the JSON result.
+    """
+    remedy = getattr(warning, "remedy", None)
+    return (remedy is not None and remedy.option == "merge_variants") or str(warning).startswith("Merged ")
+
+
+def _variant_warnings(df: Any, spec: Any, stderr: TextIO) -> None:
+    """Spelling-variant warnings (and merges) for commands that print no audit of their own."""
+    from analysis.validation import validate_spec
+    from analysis.wording import Notice
+
+    notices = [Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validate_spec(df, spec).warnings]
+    _print_spec_warnings([n for n in notices if _about_variants(n)], stderr)
+
+
+def _with_merge_variants(spec: Any, args: argparse.Namespace) -> Any:
+    """The spec, with ``merge_variants`` switched on by the flag (the flag never switches it off)."""
+    from dataclasses import replace
+
+    return replace(spec, merge_variants=True) if args.merge_variants else spec
 
 
 def _apply_attribute_options(protected: list[Any], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -393,6 +432,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         dataset_name=table.report.name,
         dataset_sha256=table.report.sha256,
     )
+    _print_spec_warnings([w for w in result.warnings if _about_variants(w)], stderr)
     if args.json:
         _write(result.to_json(), args.json, stdout)
     if args.html:
@@ -445,9 +485,10 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     from analysis.loading import load_table
     from analysis.spec import AuditSpec
 
-    spec = AuditSpec.load(args.spec)
+    spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     table = load_table(args.data)
     _warn_other_data(spec, table.report, args.spec, stderr)
+    _variant_warnings(table.data, spec, stderr)
     result = explain(
         table.data,
         spec,
@@ -621,6 +662,7 @@ def _mitigate_parser(commands: Any) -> None:
     )
     mitigate.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
     mitigate.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    mitigate.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     mitigate.add_argument("--attribute", metavar="COL", help="the protected attribute (default: the spec's first)")
     mitigate.add_argument(
         "--constraint", choices=CONSTRAINTS, default="demographic_parity", help="default demographic_parity"
@@ -728,9 +770,10 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from analysis.spec import AuditSpec
     from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimise, threshold_curves
 
-    spec = AuditSpec.load(args.spec)
+    spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     table = load_table(args.data)
     _warn_other_data(spec, table.report, args.spec, stderr)
+    _variant_warnings(table.data, spec, stderr)
     df = table.data
     attribute = _attribute(spec, args.attribute).column  # a bad attribute fails before any model is trained
     _check_costs(args.cost_fp, args.benefit_tp)  # and so does a bad cost

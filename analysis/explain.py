@@ -37,7 +37,7 @@ from analysis.counts import Grouping, count_groups, outcomes
 from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.spec import AuditSpec
-from analysis.validation import validate_spec
+from analysis.validation import checked_table
 from analysis.values import matches_any, value_key
 
 __all__ = [
@@ -915,7 +915,7 @@ def explain(
         When the data cannot train a surrogate (no features, one class, too few rows).
     """
     _check_options(sample_size, include_protected, random_state)
-    validate_spec(df, spec).raise_for_errors()
+    df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
     kind, target, known = _target(df, spec)
     table = df.iloc[np.flatnonzero(known)]
     positions = np.flatnonzero(known)

@@ -17,6 +17,7 @@ from analysis.counts import outcomes
 from analysis.errors import SpecError
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
+from analysis.variants import merge_variants
 
 __all__ = ["csv_bytes", "decision_changes", "neutralise_formulas"]
 
@@ -84,6 +85,9 @@ def decision_changes(
     attr = next((a for a in spec.protected if a.column == attribute), spec.protected[0]) if spec.protected else None
     if attr is None:
         raise SpecError("The spec names no protected attribute. Add --protected COLUMN.")
+    merged = merge_variants(df, spec)  # groups and decisions spelled as the audit and what_if spell them
+    df, spec = merged.df, merged.spec
+    attr = next(a for a in spec.protected if a.column == attr.column)
     groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
     absent = [g for g in groups.labels if g not in thresholds]
     if absent:

@@ -17,9 +17,11 @@ import pandas as pd
 from analysis.errors import SpecError
 from analysis.values import value_key
 
-__all__ = ["MISSING_GROUP", "GroupCodes", "bin_labels", "encode_groups", "quantile_edges"]
+__all__ = ["LITERAL_MISSING_GROUP", "MISSING_GROUP", "GroupCodes", "bin_labels", "encode_groups", "quantile_edges"]
 
 MISSING_GROUP = "(missing)"
+# A cell whose text is literally "(missing)" is a value, not a missing cell: its group is named apart.
+LITERAL_MISSING_GROUP = "(missing) [value]"
 
 BINS_NOT_NUMERIC = (
     "Column '{column}' has text values (e.g. {examples}) but bins were given; bins apply to "
@@ -114,6 +116,11 @@ def _encode_values(series: pd.Series) -> tuple[np.ndarray, list[str]]:
         remap = np.array([canonical.index(lbl) for lbl in labels], dtype=np.int64)
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
         labels = canonical
+    if MISSING_GROUP in labels:
+        literal = LITERAL_MISSING_GROUP
+        while literal in labels:
+            literal += " [value]"
+        labels = [literal if lbl == MISSING_GROUP else lbl for lbl in labels]
     return np.asarray(codes, dtype=np.int64), labels
 
 
@@ -137,7 +144,9 @@ def encode_groups(
     Returns
     -------
     GroupCodes
-        Codes, labels and sizes; missing values are the ``"(missing)"`` group, last.
+        Codes, labels and sizes; missing values are the ``"(missing)"`` group, last. A cell whose
+        text is ``"(missing)"`` is a value: its group is :data:`LITERAL_MISSING_GROUP`, never merged
+        with the missing cells.
     """
     column = str(series.name)
     edges: tuple[float, ...] | None = None

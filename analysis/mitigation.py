@@ -44,8 +44,9 @@ from analysis.thresholds import (
     optimise,
     threshold_curves,
 )
-from analysis.validation import validate_spec
+from analysis.validation import checked_table
 from analysis.values import matches_any
+from analysis.variants import merge_variants
 
 __all__ = [
     "MODEL_SCORE_COLUMN",
@@ -346,7 +347,7 @@ def model_scores(
     """
     _check_int(folds, 2, BAD_FOLDS)
     _check_int(random_state, 0, BAD_SEED)
-    validate_spec(df, spec).raise_for_errors()
+    df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
     columns = _feature_columns(df, spec, include_protected=False)
     decided, y = _decision_target(df, spec, columns)
     rarest = int(min(y.sum(), (~y).sum()))
@@ -396,6 +397,8 @@ def apply_thresholds(
     """
     if spec.score is None:
         raise SpecError(NEEDS_SCORE.format(label=MODEL_SCORE_LABEL))
+    merged = merge_variants(df, spec)  # groups and decisions spelled as the audit and what_if spell them
+    df, spec = merged.df, merged.spec
     attr = _attribute(spec, attribute)
     encoded = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
     score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
@@ -881,7 +884,7 @@ def compare_mitigations(
     has_label = spec.label is not None
     _check_options(constraint, tolerance, objective, test_size, random_state, has_label)
     _check_costs(cost_fp, benefit_tp)  # before any model is trained
-    validate_spec(df, spec).raise_for_errors()
+    df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
     attr = _attribute(spec, attribute)
     seed = int(random_state)
     rng = np.random.default_rng(seed)

@@ -229,6 +229,11 @@ class AuditSpec:
     dataset_sha256
         SHA-256 of the data file the spec was made on (the app's spec download and the ``suggest``
         command record it). Using the spec on other data is allowed, with a warning that names both.
+    merge_variants
+        Treat values of the decision, label and (unbinned) protected columns that differ only by letter
+        case, spaces, invisible characters or Unicode form (``'Yes'``, ``'yes'``, ``'YES\\u200b'``) as one
+        value, spelled as its most frequent spelling; validation lists every merge. Default False: they
+        are different values, and validation warns about them.
     """
 
     decision: str | None = None
@@ -246,6 +251,7 @@ class AuditSpec:
     min_group_size: int = 30
     max_levels: int = 50
     dataset_sha256: str | None = None
+    merge_variants: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -266,6 +272,7 @@ class AuditSpec:
         set_(self, "min_group_size", _positive_int("min_group_size", self.min_group_size))
         set_(self, "max_levels", _positive_int("max_levels", self.max_levels))
         set_(self, "dataset_sha256", _sha256(self.dataset_sha256))
+        set_(self, "merge_variants", _flag("merge_variants", self.merge_variants))
         if self.decision is None and self.score is None:
             raise SpecError(NEEDS_DECISION)
 
@@ -326,6 +333,7 @@ class AuditSpec:
             "min_group_size": self.min_group_size,
             "max_levels": self.max_levels,
             "dataset_sha256": self.dataset_sha256,
+            "merge_variants": self.merge_variants,
         }
 
     @classmethod

@@ -28,7 +28,7 @@ from analysis.counts import Grouping, outcomes
 from analysis.errors import SpecError
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
-from analysis.validation import _validate_and_encode
+from analysis.validation import _checked
 from analysis.values import matches_any
 
 __all__ = [
@@ -273,8 +273,9 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     """
     if spec.score is None:
         raise SpecError(NEEDS_SCORE)
-    validation, encoded = _validate_and_encode(df, spec)
-    validation.raise_for_errors()
+    checked = _checked(df, spec)
+    checked.validation.raise_for_errors()
+    df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
     attr = _attribute(spec, attribute)
     groups = encoded.get(attr.column)
     if groups is None:

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import SpecError
-from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
+from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.values import distinct_keys, value_key
+from analysis.values import VariantGroup, distinct_keys, shown_spelling, value_key
+from analysis.variants import find_variants, merge_variants, variant_columns
 from analysis.wording import Remedy, Surface, worded
 
 __all__ = ["Problem", "SpecValidation", "dataset_mismatch", "validate_spec"]
@@ -90,6 +91,24 @@ OTHER_DATA_FIX = (
     "Save the spec again from this data to record its hash."
 )
 SHOWN_HASH = 12
+VARIANTS = (
+    "Column '{column}' has values that differ only in letter case, spaces, invisible characters or Unicode form: "
+    "{groups}. They are counted as different values."
+)
+VARIANTS_FIX = "Merge each into its most frequent spelling, or correct them in the source data."
+VARIANTS_SPLIT = (
+    "The positive {what} values of '{column}' include {named} but not {others}: "
+    "{rows:,} row{s} spelled so count as {negative}."
+)
+VARIANTS_SPLIT_FIX = "Add those spellings to the positive values, or merge the spellings."
+VARIANTS_MERGED = "Merged {others} into {kept} in column '{column}'."
+LITERAL_MISSING = (
+    "Protected attribute '{column}' has the text '{missing}' in {count:,} cell{s}: a value, kept as its own group "
+    "'{literal}'{apart}."
+)
+LITERAL_MISSING_APART = ", apart from the {empty:,} empty cell{s} (the '{missing}' group)"
+LITERAL_MISSING_FIX = "If that text means the value is unknown, read it as missing when loading the file."
+SHOWN_VARIANT_GROUPS = 5
 
 
 @dataclass(frozen=True)
@@ -242,8 +261,10 @@ class _Checker:
         self.group_sizes: dict[str, dict[str, int]] = {}
         self.encoded: dict[str, GroupCodes] = {}  # kept so the audit does not encode each attribute again
 
-    def add(self, severity: str, field: str, message: str, fix: str, column: str | None = None) -> None:
-        self.problems.append(Problem(severity, field, message, fix, column))  # type: ignore[arg-type]
+    def add(
+        self, severity: str, field: str, message: str, fix: str, column: str | None = None, remedy: Remedy | None = None
+    ) -> None:
+        self.problems.append(Problem(severity, field, message, fix, column, remedy))  # type: ignore[arg-type]
 
     def exists(self, field: str, role: str, column: str) -> bool:
         if column in self.columns:
@@ -263,6 +284,8 @@ class _Checker:
         if other_data is not None:
             self.problems.append(other_data)
         self.check_roles_distinct()
+        self.check_variants()
+        spec = self.spec  # with merge_variants, the merged spelling of the positive values
         if spec.decision is not None and self.exists("decision", "decision", spec.decision):
             self.check_decision()
         if spec.label is not None and self.exists("label", "label", spec.label):
@@ -275,6 +298,56 @@ class _Checker:
         for column in (*spec.id_columns, *spec.pii_columns):
             self.exists("id_columns" if column in spec.id_columns else "pii_columns", "identifier", column)
         return SpecValidation(tuple(self.problems), self.group_sizes)
+
+    def check_variants(self) -> None:
+        """Spelling variants: merged (and each merge listed) on request, else a warning per column."""
+        found = find_variants(self.df, self.spec)
+        if not found:
+            return
+        if self.spec.merge_variants:
+            merged = merge_variants(self.df, self.spec, found)
+            self.df, self.spec = merged.df, merged.spec
+            for column, groups in found.items():
+                for group in groups:
+                    others = " and ".join(f"{shown_spelling(s)} ({n:,})" for s, n in group.spellings[1:])
+                    message = VARIANTS_MERGED.format(others=others, kept=shown_spelling(group.kept), column=column)
+                    self.add("warning", "merge_variants", message, "", column)
+            return
+        fields = dict((c, f) for f, c in reversed(variant_columns(self.spec)))
+        for column, groups in found.items():
+            shown = "; ".join(g.shown() for g in groups[:SHOWN_VARIANT_GROUPS])
+            if len(groups) > SHOWN_VARIANT_GROUPS:
+                shown += f"; and {len(groups) - SHOWN_VARIANT_GROUPS:,} more"
+            message = VARIANTS.format(column=column, groups=shown)
+            self.add("warning", fields[column], message, VARIANTS_FIX, column, Remedy("merge_variants"))
+        spec = self.spec
+        if spec.decision in found:
+            self.check_split(spec.decision, spec.positive, found[spec.decision], "positive", "decision")
+        if spec.label in found:
+            self.check_split(spec.label, spec.label_positive, found[spec.label], "label_positive", "outcome")
+
+    def check_split(
+        self, column: str, positive: Sequence[object], groups: Sequence[VariantGroup], field: str, what: str
+    ) -> None:
+        """A warning for each value whose positive spelling leaves its other spellings negative."""
+        named = {value_key(v) for v in positive}
+        for group in groups:
+            spellings = [s for s, _ in group.spellings]
+            inside = [s for s in spellings if s in named]
+            outside = [(s, n) for s, n in group.spellings if s not in named]
+            if not inside or not outside:
+                continue
+            rows = sum(n for _, n in outside)
+            message = VARIANTS_SPLIT.format(
+                what=what,
+                column=column,
+                named=" and ".join(shown_spelling(s) for s in inside),
+                others=", ".join(f"{shown_spelling(s)} ({n:,})" for s, n in outside),
+                rows=rows,
+                s="" if rows == 1 else "s",
+                negative=f"negative {what}s",
+            )
+            self.add("warning", field, message, VARIANTS_SPLIT_FIX, column, Remedy("merge_variants"))
 
     def check_roles_distinct(self) -> None:
         spec = self.spec
@@ -429,6 +502,24 @@ class _Checker:
         self.group_sizes[column] = sizes
         self.encoded[column] = groups
         self.check_groups(attr, sizes, groups.missing_count)
+        self.check_literal_missing(column, groups)
+
+    def check_literal_missing(self, column: str, groups: GroupCodes) -> None:
+        literal = next((g for g in groups.labels if g.startswith(LITERAL_MISSING_GROUP)), None)
+        if literal is None or groups.edges is not None:
+            return
+        count, empty = groups.sizes()[literal], groups.missing_count
+        apart = LITERAL_MISSING_APART.format(empty=empty, s="" if empty == 1 else "s", missing=MISSING_GROUP)
+        message = LITERAL_MISSING.format(
+            column=column,
+            count=count,
+            s="" if count == 1 else "s",
+            missing=MISSING_GROUP,
+            literal=literal,
+            apart=apart if empty else "",
+        )
+        remedy = Remedy("na_values", MISSING_GROUP)
+        self.add("warning", "protected", message, LITERAL_MISSING_FIX, column, remedy)
 
     def check_groups(self, attr: ProtectedAttribute, sizes: dict[str, int], missing: int) -> None:
         column = attr.column
@@ -557,7 +648,33 @@ def _validate_and_encode(
     df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None
 ) -> tuple[SpecValidation, dict[str, GroupCodes]]:
     """:func:`validate_spec`, plus the group codes of each protected attribute it encoded (by column)."""
+    checked = _checked(df, spec, dataset_sha256=dataset_sha256)
+    return checked.validation, checked.encoded
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What validation found, and the table and spec it checked (spelling variants merged if the spec asks)."""
+
+    validation: SpecValidation
+    encoded: dict[str, GroupCodes]
+    df: pd.DataFrame
+    spec: AuditSpec
+
+
+def _checked(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> _Checked:
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
     checker = _Checker(df, spec, dataset_sha256)
-    return checker.run(), checker.encoded
+    validation = checker.run()
+    return _Checked(validation, checker.encoded, checker.df, checker.spec)
+
+
+def checked_table(df: pd.DataFrame, spec: AuditSpec) -> tuple[pd.DataFrame, AuditSpec]:
+    """Validate (raising :class:`SpecError` on errors) and return the table and spec to compute on.
+
+    With ``spec.merge_variants`` these are the table and spec with spelling variants merged; else the inputs.
+    """
+    checked = _checked(df, spec)
+    checked.validation.raise_for_errors()
+    return checked.df, checked.spec

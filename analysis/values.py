@@ -9,12 +9,24 @@ thing whatever the column's dtype.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Scalar", "distinct_keys", "matches_any", "value_key"]
+__all__ = [
+    "Scalar",
+    "VariantGroup",
+    "distinct_keys",
+    "matches_any",
+    "merge_spellings",
+    "value_key",
+    "value_variants",
+    "variant_key",
+]
 
 Scalar = str | int | float | bool
 
@@ -71,3 +83,118 @@ def _as_number(key: str) -> float | None:
         return float(key)
     except ValueError:
         return None
+
+
+# Format characters (Unicode category Cf) that render as nothing: zero-width space/joiners, word joiner,
+# byte-order mark, soft hyphen, direction marks and embeddings.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+def variant_key(text: str) -> str:
+    """The form two spellings of one value share: ``'Yes'``, ``'YES '`` and ``'yes\\u200b'`` all give ``'yes'``.
+
+    NFKC normalisation (composed and decomposed accents, no-break and other Unicode spaces, full-width
+    letters), invisible characters removed, runs of spaces made one, trimmed, lower-cased. Lower-casing
+    rather than case folding keeps ``'Maße'`` and ``'Masse'`` (two words) apart, and so ``'ß'`` and
+    ``'SS'``; locale-free casing keeps the Turkish dotted and dotless i apart from ``i`` and ``I``.
+    """
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", text).strip().lower())
+
+
+@dataclass(frozen=True)
+class VariantGroup:
+    """Spellings of one value in one column that differ only by case, spaces, invisibles or Unicode form.
+
+    Attributes
+    ----------
+    column
+        The column.
+    spellings
+        ``(spelling, rows)`` pairs, most frequent first (ties: the composed NFC spelling, then sort
+        order); the first is the spelling a merge keeps.
+    """
+
+    column: str
+    spellings: tuple[tuple[str, int], ...]
+
+    @property
+    def kept(self) -> str:
+        """The spelling a merge keeps: the most frequent."""
+        return self.spellings[0][0]
+
+    @property
+    def merged_rows(self) -> int:
+        """Rows spelled otherwise than :attr:`kept`."""
+        return sum(n for _, n in self.spellings[1:])
+
+    def shown(self) -> str:
+        """``'Yes' (1,204), 'yes' (37), 'YES' (2)`` (invisible characters spelled out)."""
+        return ", ".join(f"{shown_spelling(s)} ({n:,})" for s, n in self.spellings)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-safe dict."""
+        return {"column": self.column, "spellings": [[s, n] for s, n in self.spellings]}
+
+
+def shown_spelling(text: str) -> str:
+    """A spelling quoted so that invisible characters and decomposed accents show: ``'female\\u200b'``."""
+    unusual = any(not ch.isprintable() or ch in "\u00a0\u2007\u202f" for ch in text)
+    return ascii(text) if unusual or unicodedata.normalize("NFC", text) != text else repr(text)
+
+
+def _is_text(series: pd.Series) -> bool:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+
+
+def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
+    """Groups of a text column's values that differ only by case, spaces, invisibles or Unicode form.
+
+    Works on the column's distinct values, not on its rows. Numeric and boolean columns have none.
+
+    Returns
+    -------
+    tuple of VariantGroup
+        One group per value spelled in more than one way, the most rows first.
+    """
+    if not _is_text(series):
+        return ()
+    counts: dict[str, int] = {}
+    for raw, count in series.value_counts(dropna=True, sort=False).items():
+        key = value_key(raw)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + int(count)
+    by_form: dict[str, list[str]] = {}
+    for key in counts:
+        by_form.setdefault(variant_key(key), []).append(key)
+    # Most rows first; a tie goes to the composed (NFC) spelling, then to the first in sort order.
+    order = lambda k: (-counts[k], unicodedata.normalize("NFC", k) != k, k)  # noqa: E731
+    groups = [
+        VariantGroup(str(series.name), tuple((k, counts[k]) for k in sorted(keys, key=order)))
+        for keys in by_form.values()
+        if len(keys) > 1
+    ]
+    return tuple(sorted(groups, key=lambda g: (-sum(n for _, n in g.spellings), g.kept)))
+
+
+def merge_spellings(series: pd.Series, groups: Iterable[VariantGroup]) -> pd.Series:
+    """``series`` with every spelling of each group replaced by the group's kept spelling.
+
+    Values outside the groups and missing cells are untouched; a categorical column stays categorical.
+    """
+    spelled = {s: g.kept for g in groups for s, _ in g.spellings[1:]}
+    if not spelled:
+        return series
+    categorical = isinstance(series.dtype, pd.CategoricalDtype)
+    column = series.astype(object) if categorical else series
+    uniques = pd.unique(column.dropna())
+    replace = {raw: spelled[key] for raw in uniques if (key := value_key(raw)) in spelled}
+    out = column.mask(column.isin(list(replace)), column.map(replace))
+    if categorical:
+        categories = [c for c in dict.fromkeys(spelled.get(value_key(c), c) for c in series.cat.categories)]
+        out = pd.Series(pd.Categorical(out, categories=categories), index=series.index, name=series.name)
+    return out

@@ -15,7 +15,7 @@ from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, state
 from ui.state import Dataset, W
-from ui.text import md
+from ui.text import md, say
 
 SAMPLE_SOURCE, UPLOAD_SOURCE = "Sample dataset", "Upload a file"
 UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods")
@@ -23,6 +23,11 @@ NA_CHOICES = ("NA", "?", "-", "none", "unknown")
 NONE = "(none)"
 DEFAULT_REFERENCE = "(default: highest favourable rate)"
 MAX_PICKABLE_VALUES = 200
+MERGE_VARIANTS_LABEL = "Merge values that differ only in case, spaces or invisible characters"
+MERGE_VARIANTS_HELP = (
+    "Counts 'Yes', 'yes' and 'YES' (or 'Zoë' typed two ways) as one value of the decision, the label and each "
+    "protected attribute, spelled as its most frequent spelling. The checks below list every merge."
+)
 # Streamlit forgets a widget's value when its page is left; the roles must survive a visit to another page.
 KEEP = {"persist_state": "session"}
 
@@ -150,6 +155,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
             W.PII: [],
             W.MIN_GROUP: 30,
             W.FEATURES: columns,
+            W.MERGE_VARIANTS: False,
         }
     protected = [a.column for a in spec.protected if a.column in columns]
     values: dict[str, object] = {
@@ -164,6 +170,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
         W.IDS: [c for c in spec.id_columns if c in columns],
         W.PII: [c for c in spec.pii_columns if c in columns],
         W.MIN_GROUP: spec.min_group_size,
+        W.MERGE_VARIANTS: spec.merge_variants,
     }
     values[W.FEATURES] = list(spec.feature_columns(columns))
     for attr in spec.protected:
@@ -372,6 +379,7 @@ def spec_from_widgets(df: pd.DataFrame) -> AuditSpec:
         id_columns=tuple(state.get(W.IDS) or ()),
         pii_columns=tuple(state.get(W.PII) or ()),
         min_group_size=int(state.get(W.MIN_GROUP) or 30),
+        merge_variants=bool(state.get(W.MERGE_VARIANTS) or False),
     )
 
 
@@ -381,9 +389,9 @@ def none_to_null(value: str | None) -> str | None:
 
 def show_problems(check: SpecValidation) -> None:
     for problem in check.errors:
-        st.error(md(problem.text))
+        st.error(say(problem))
     for problem in check.warnings:
-        st.warning(md(problem.text))
+        st.warning(say(problem))
     if check.ok and not check.warnings:
         st.success("No problems found: the spec fits this table.")
 
@@ -409,6 +417,7 @@ def roles_section(data: Dataset) -> None:
     outcome_inputs(df, columns)
     protected_inputs(data, columns)
     other_inputs(columns)
+    st.checkbox(MERGE_VARIANTS_LABEL, key=W.MERGE_VARIANTS, help=MERGE_VARIANTS_HELP, **KEEP)
     try:
         spec = spec_from_widgets(df)
     except ParityLabError as exc:

@@ -66,6 +66,7 @@ class W:
     IDS = "spec_ids"
     PII = "spec_pii"
     MIN_GROUP = "spec_min_group"
+    MERGE_VARIANTS = "spec_merge_variants"
     CONFIRM = "spec_confirm"
     SPEC_UPLOAD = "spec_upload"
     CONFIDENCE = "fairness_confidence"

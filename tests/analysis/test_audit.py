@@ -861,3 +861,87 @@ def test_huge_scores_leave_the_brier_score_undefined_without_a_warning():
         result = audit(df, spec)
     brier = result.attributes["g"].groups["a"].metrics["brier"]
     assert brier.value is None and brier.reason
+
+
+# --- spelling variants and the literal '(missing)' -------------------------------------------------
+
+
+def respelled(loans: pd.DataFrame) -> pd.DataFrame:
+    """The loan sample with a minority of its decisions and groups spelled otherwise, as messy exports do."""
+    rng = np.random.default_rng(7)
+    messy = loans.copy()
+    spellings = {
+        "approved": {"Y": ["y", "Y\u200b", "y\u00ad"], "N": ["n", "N\ufeff"]},
+        "gender": {"Female": ["female", "FEMALE\u200b"], "Male": ["MALE", "male\u00a0"]},
+        "ethnicity": {"D": ["d"], "B": ["b\u2060"]},
+    }
+    for column, variants in spellings.items():
+        values = messy[column].astype(object).to_numpy(copy=True)
+        for value, others in variants.items():
+            rows = np.flatnonzero(values == value)
+            chosen = rng.choice(
+                rows, size=len(rows) // 5, replace=False
+            )  # a fifth: the original stays the most frequent
+            values[chosen] = rng.choice(others, size=chosen.size)
+        messy[column] = values
+    return messy
+
+
+def comparable(result: AuditResult) -> dict:
+    data = result.to_dict()
+    return {key: data[key] for key in ("attributes", "intersections", "left_out", "skipped")} | {
+        "rows_audited": data["dataset"]["rows_audited"]
+    }
+
+
+def test_merged_variants_give_the_numbers_of_the_table_fixed_by_hand(loans, loan_audit):
+    from dataclasses import replace
+
+    messy = respelled(loans)
+    assert (messy["approved"] != loans["approved"]).sum() > 1000
+    # The spec may name any spelling: 'y' is respelled 'Y', the most frequent, and so is the reference 'MALE'.
+    spec = replace(
+        LOAN_SPEC,
+        positive=("y",),
+        merge_variants=True,
+        protected=tuple(replace(a, reference="MALE") if a.column == "gender" else a for a in LOAN_SPEC.protected),
+    )
+    merged = audit(messy, spec, dataset_name="loan_approvals.csv")
+    assert comparable(merged) == comparable(loan_audit)
+    assert merged.spec == spec  # recorded as given
+    assert (merged.attributes["gender"].reference_group, merged.attributes["gender"].reference_rule) == (
+        "Male",
+        "named in the spec",
+    )
+    notes = [w for w in merged.warnings if w.startswith("Merged ")]
+    assert len(notes) == 6  # Y, N; Female, Male; D, B
+    y_true, y_pred = masks(loans, LOAN_SPEC)
+    assert_matches_fairlearn(merged, "ethnicity", y_true, y_pred, group_keys(loan_audit, "ethnicity", loans))
+
+
+def test_unmerged_variants_are_counted_apart_and_never_without_a_warning(loans):
+    messy = respelled(loans)
+    result = audit(messy, LOAN_SPEC)
+    others = int(messy["approved"].isin(["y", "Y\u200b", "y\u00ad"]).sum())
+    split = [w for w in result.warnings if w.startswith("The positive decision values")]
+    assert len(split) == 1 and f": {others:,} rows spelled so count as negative decisions." in split[0]
+    assert split[0].remedy.option == "merge_variants"
+    positive = sum(g.counts["positives"] for g in result.attributes["ethnicity"].groups.values())
+    assert positive == int((messy["approved"] == "Y").sum())
+    assert {"female", "FEMALE\u200b", "MALE", "Female", "Male"} <= set(result.attributes["gender"].groups)
+
+
+def test_a_literal_missing_value_is_audited_apart_from_the_missing_cells():
+    df = pd.DataFrame(
+        {
+            "decision": ["Y", "N"] * 60,
+            "group": ["a"] * 40 + ["(missing)"] * 40 + [None] * 40,
+        }
+    )
+    df.loc[40:59, "decision"] = "Y"  # the literal group is approved more often than the missing cells
+    result = audit(df, AuditSpec(decision="decision", positive=["Y"], protected=["group"], min_group_size=10))
+    groups = result.attributes["group"].groups
+    assert {name: g.n for name, g in groups.items()} == {"a": 40, "(missing) [value]": 40, "(missing)": 40}
+    assert groups["(missing) [value]"].counts["positives"] == 30
+    assert groups["(missing)"].counts["positives"] == 20
+    assert any("text '(missing)' in 40 cells" in w for w in result.warnings)

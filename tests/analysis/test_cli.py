@@ -173,3 +173,31 @@ def test_html_report_from_the_command_line_is_the_engines_report(tmp_path):
 def test_json_and_html_cannot_both_go_to_standard_output():
     code, out, err = run([*LOAN_ARGS, "--json", "-", "--html", "-"])
     assert (code, out) == (2, "") and "Only one of --json and --html" in err
+
+
+def test_merge_variants_flag_merges_and_the_warnings_say_so(tmp_path):
+    lines = Path(LOANS).read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    # Every 10th approval spelled 'y', every 13th gender with a zero-width space: counted apart unless merged.
+    messy = [r[:-3] + "y" + r[-2:] if i % 10 == 0 and r[-3] == "Y" else r for i, r in enumerate(rows)]
+    messy = [r.replace(",Female,", ",Female\u200b,", 1) if i % 13 == 0 else r for i, r in enumerate(messy)]
+    path = tmp_path / "messy.csv"
+    path.write_text("\n".join([header, *messy]) + "\n", encoding="utf-8")
+    args = ["audit", str(path), "--decision", "approved", "--positive", "Y", "--protected", "gender"]
+    code, out, err = run([*args, "--json", "-"])
+    assert code == 0
+    assert "include 'Y' but not 'y' (" in err and "To fix it, pass --merge-variants." in err
+    assert "'Female\\u200b' (" in err
+    apart = json.loads(out)
+    assert "Female\u200b" in apart["attributes"]["gender"]["groups"]
+    code, out, err = run([*args, "--json", "-", "--merge-variants"])
+    assert code == 0
+    assert re.search(r"warning: Merged 'y' \([\d,]+\) into 'Y' in column 'approved'\.", err)
+    assert "pass --merge-variants" not in err
+    merged = json.loads(out)
+    assert merged["spec"]["merge_variants"] is True
+    code, out, _ = run(
+        ["audit", LOANS, "--decision", "approved", "--positive", "Y", "--protected", "gender", "--json", "-"]
+    )
+    clean = json.loads(out)
+    assert merged["attributes"] == clean["attributes"]

@@ -207,3 +207,25 @@ def test_mitigate_refuses_a_cost_that_is_not_a_finite_non_negative_number(spec_p
     assert code == 2
     assert "must be a finite number ≥ 0" in err and flag.lstrip("-").replace("-", "_") in err
     assert "Traceback" not in err and out == ""
+
+
+def test_merge_variants_flag_on_mitigate_and_explain_is_read_into_the_spec(loans, spec_path, tmp_path):
+    messy = loans.copy()
+    groups = messy["ethnicity"].astype(object).to_numpy(copy=True)
+    groups[::8] = np.char.lower(groups[::8].astype(str)).astype(object)
+    messy["ethnicity"] = groups
+    path = tmp_path / "messy.csv"
+    messy.to_csv(path, index=False)
+    code, out, err = run(["mitigate", path, "--spec", spec_path, "--json", "-"])
+    assert code == 0 and "To fix it, pass --merge-variants." in err
+    assert set(json.loads(out)["thresholds"]["ethnicity"]) == {"A", "B", "C", "D", "a", "b", "c", "d"}
+    code, out, err = run(["mitigate", path, "--spec", spec_path, "--json", "-", "--merge-variants"])
+    assert code == 0 and "warning: Merged 'a' (" in err
+    merged, (_, clean, _) = json.loads(out), run(["mitigate", LOANS, "--spec", spec_path, "--json", "-"])
+    assert merged["thresholds"] == json.loads(clean)["thresholds"]
+    assert merged["before"] == json.loads(clean)["before"]
+    from analysis.cli import _parser, _with_merge_variants
+
+    args = _parser().parse_args(["explain", str(path), "--spec", str(spec_path), "--merge-variants"])
+    assert _with_merge_variants(SPEC, args).merge_variants is True
+    assert _with_merge_variants(SPEC, _parser().parse_args(["explain", str(path), "--spec", "x"])) is SPEC

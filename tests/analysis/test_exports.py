@@ -148,3 +148,17 @@ def test_missing_decisions_are_read_as_the_audit_reads_them():
     }
     for column, values in expected.items():
         pd.testing.assert_series_equal(changes[column], values, check_names=False)
+
+
+def test_decision_changes_merge_spelling_variants_as_the_audit_does(loans):
+    from dataclasses import replace
+
+    messy = loans.copy()
+    groups = messy["ethnicity"].astype(object).to_numpy(copy=True)
+    groups[::5] = [f"{g}\u00a0\u200b".lower() for g in groups[::5]]
+    messy["ethnicity"] = groups
+    thresholds = {"A": 0.55, "B": 0.42, "C": 0.45, "D": 0.5}
+    with pytest.raises(SpecError, match="a\\\\xa0"):  # without the merge 'a\xa0\u200b' is a group of its own
+        decision_changes(messy, SPEC, thresholds)
+    merged = decision_changes(messy, replace(SPEC, merge_variants=True), thresholds)
+    pd.testing.assert_frame_equal(merged, decision_changes(loans, SPEC, thresholds))

@@ -46,3 +46,33 @@ def test_bins_on_text_and_unsorted_edges_are_refused():
 
 def test_bin_labels():
     assert bin_labels((0.5,)) == ["<0.5", "≥0.5"]
+
+
+def test_a_literal_missing_value_is_its_own_group_apart_from_missing_cells():
+    from analysis.groups import LITERAL_MISSING_GROUP
+
+    series = pd.Series(["a", "(missing)", None, "(missing)", "b", np.nan], name="g")
+    groups = encode_groups(series)
+    assert LITERAL_MISSING_GROUP == "(missing) [value]"
+    assert groups.sizes() == {"(missing) [value]": 2, "a": 1, "b": 1, MISSING_GROUP: 2}
+    assert groups.missing_count == 2
+    assert groups.labels[-1] == MISSING_GROUP
+    assert [groups.labels[c] for c in groups.codes] == [
+        "a",
+        "(missing) [value]",
+        MISSING_GROUP,
+        "(missing) [value]",
+        "b",
+        MISSING_GROUP,
+    ]
+
+
+def test_a_literal_missing_value_without_missing_cells_is_not_counted_as_missing():
+    groups = encode_groups(pd.Series(["(a)", "(missing)", "(missing)"], name="g"))
+    assert groups.sizes() == {"(a)": 1, "(missing) [value]": 2}
+    assert groups.missing_count == 0
+
+
+def test_the_literal_groups_name_never_collides_either():
+    groups = encode_groups(pd.Series(["(missing)", "(missing) [value]", None], name="g"))
+    assert groups.sizes() == {"(missing) [value]": 1, "(missing) [value] [value]": 1, MISSING_GROUP: 1}

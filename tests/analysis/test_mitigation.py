@@ -497,3 +497,19 @@ def test_not_worse_than_threshold_optimizer_on_the_tickets_sample(constraint, fa
     ours = optimise(threshold_curves(df, spec), constraint=constraint, tolerance=0.005)
     assert ours.feasible and ours.achieved <= 0.005 + TOL
     assert ours.objective_value >= theirs - 0.005
+
+
+def test_apply_thresholds_merges_spelling_variants_as_the_audit_does(loans):
+    from dataclasses import replace
+
+    messy = loans.copy()
+    groups = messy["ethnicity"].astype(object).to_numpy(copy=True)
+    groups[::6] = np.char.lower(groups[::6].astype(str)).astype(object)
+    messy["ethnicity"] = groups
+    thresholds = {"A": 0.55, "B": 0.42, "C": 0.45, "D": 0.5}
+    table, spec = apply_thresholds(messy, replace(LOAN_SPEC, merge_variants=True), thresholds)
+    assert spec.merge_variants
+    expected_table, expected_spec = apply_thresholds(loans, LOAN_SPEC, thresholds)
+    assert table["ethnicity"].value_counts().to_dict() == loans["ethnicity"].value_counts().to_dict()
+    ours, theirs = audit(table, spec).to_dict(), audit(expected_table, expected_spec).to_dict()
+    assert ours["attributes"] == theirs["attributes"]

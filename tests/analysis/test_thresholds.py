@@ -559,3 +559,24 @@ def test_exact_equalized_odds_is_searched_exactly_on_the_loan_sample(loan_curves
     result = optimise(loan_curves, constraint="equalized_odds", tolerance=0.0)
     assert result.exact and result.feasible and result.reason is None
     assert result.achieved == pytest.approx(0.0, abs=1e-12)
+
+
+def test_merged_spelling_variants_give_the_curves_of_the_table_fixed_by_hand(loans):
+    from dataclasses import replace
+
+    messy = loans.copy()
+    ethnicity = messy["ethnicity"].astype(object).to_numpy(copy=True)
+    ethnicity[::7] = np.char.lower(ethnicity[::7].astype(str)).astype(object)  # 'a', 'b', ... a seventh of rows
+    messy["ethnicity"] = ethnicity
+    approved = messy["approved"].astype(object).to_numpy(copy=True)
+    approved[1::9] = [f"{v}\u200b" for v in approved[1::9]]
+    messy["approved"] = approved
+    clean = threshold_curves(loans, LOAN_SPEC)
+    apart = threshold_curves(messy, LOAN_SPEC)
+    assert set(apart.labels) == {"A", "B", "C", "D", "a", "b", "c", "d"}
+    merged = threshold_curves(messy, replace(LOAN_SPEC, merge_variants=True))
+    assert merged.labels == clean.labels
+    for name in ("scores", "offsets", "cum_label_pos", "cum_label_neg", "cum_current_pos", "cum_current_neg"):
+        assert np.array_equal(getattr(merged, name), getattr(clean, name)), name
+    thresholds = {"A": 0.55, "B": 0.42, "C": 0.45, "D": 0.5}
+    assert what_if(merged, thresholds).to_dict() == what_if(clean, thresholds).to_dict()

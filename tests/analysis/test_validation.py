@@ -193,3 +193,86 @@ def test_an_object_column_of_python_numbers_is_a_usable_score():
     df["s"] = pd.Series([True, False, None, True] * 25, dtype=object)
     (problem,) = validate_spec(df, spec).errors
     assert problem.message == "The score column 's' must hold numbers, but it has text such as ['True', 'False']."
+
+
+# --- spelling variants and the literal '(missing)' -------------------------------------------------
+
+
+@pytest.fixture
+def messy() -> pd.DataFrame:
+    approved = ["Yes"] * 120 + ["yes"] * 37 + ["YES\u200b"] * 2 + ["No"] * 100 + ["no"] * 3
+    gender = (["Female", "Male"] * 131)[: len(approved)]
+    gender[:5] = ["female\u200b"] * 5
+    return pd.DataFrame({"approved": approved, "gender": gender, "repaid": (["Y", "y", "N"] * 100)[: len(approved)]})
+
+
+def test_variants_in_the_decision_and_a_protected_column_are_reported_with_counts(messy):
+    result = validate_spec(messy, spec(positive=["Yes"]))
+    assert result.ok
+    variants = [p for p in result.warnings if p.message.startswith("Column ")]
+    by_column = {p.column: p for p in variants}
+    assert [p.field for p in variants] == ["positive", "protected"]
+    assert by_column["approved"].message == (
+        "Column 'approved' has values that differ only in letter case, spaces, invisible characters or Unicode "
+        "form: 'Yes' (120), 'yes' (37), 'YES\\u200b' (2); 'No' (100), 'no' (3). They are counted as different values."
+    )
+    assert by_column["gender"].message.endswith(
+        "'Female' (128), 'female\\u200b' (5). They are counted as different values."
+    )
+    assert by_column["approved"].text_for("cli").endswith("To fix it, pass --merge-variants.")
+    # The groups stay apart without the merge.
+    assert result.group_sizes["gender"] == {"Female": 128, "Male": 129, "female\u200b": 5}
+
+
+def test_a_positive_value_that_leaves_its_other_spellings_negative_is_warned_with_the_rows(messy):
+    result = validate_spec(messy, spec(positive=["Yes"], label="repaid", label_positive=["y"]))
+    split = [p for p in result.warnings if "include" in p.message]
+    assert [p.message for p in split] == [
+        "The positive decision values of 'approved' include 'Yes' but not 'yes' (37), 'YES\\u200b' (2): "
+        "39 rows spelled so count as negative decisions.",
+        "The positive outcome values of 'repaid' include 'y' but not 'Y' (88): "
+        "88 rows spelled so count as negative outcomes.",
+    ]
+    assert [p.field for p in split] == ["positive", "label_positive"]
+    assert all(p.remedy.option == "merge_variants" for p in split)
+    # Naming every spelling leaves nothing negative by accident.
+    every = validate_spec(messy, spec(positive=["Yes", "yes", "YES\u200b"]))
+    assert not [p for p in every.warnings if "include" in p.message]
+
+
+def test_merge_variants_merges_and_lists_every_merge(messy):
+    result = validate_spec(
+        messy, spec(positive=["yes"], merge_variants=True, protected=[{"column": "gender", "reference": "FEMALE"}])
+    )
+    assert result.ok, messages(result)
+    merged = [p.message for p in result.warnings if p.field == "merge_variants"]
+    assert merged == [
+        "Merged 'yes' (37) and 'YES\\u200b' (2) into 'Yes' in column 'approved'.",
+        "Merged 'no' (3) into 'No' in column 'approved'.",
+        "Merged 'female\\u200b' (5) into 'Female' in column 'gender'.",
+    ]
+    assert result.group_sizes["gender"] == {"Female": 133, "Male": 129}
+    assert not [p for p in result.warnings if p.remedy is not None and p.remedy.option == "merge_variants"]
+
+
+def test_merge_variants_is_a_spec_field_that_round_trips_and_old_specs_load():
+    merged = spec(merge_variants=True)
+    assert merged.to_dict()["merge_variants"] is True
+    assert AuditSpec.from_dict(merged.to_dict()) == merged
+    assert spec().merge_variants is False
+    with pytest.raises(SpecError, match="merge_variants"):
+        spec(merge_variants="yes")
+
+
+def test_a_literal_missing_value_is_warned_and_kept_apart(messy):
+    messy.loc[:3, "gender"] = "(missing)"
+    messy.loc[4:5, "gender"] = None
+    result = validate_spec(messy, spec())
+    assert result.group_sizes["gender"]["(missing) [value]"] == 4
+    assert result.group_sizes["gender"]["(missing)"] == 2
+    literal = next(p for p in result.warnings if "text '(missing)'" in p.message)
+    assert literal.message == (
+        "Protected attribute 'gender' has the text '(missing)' in 4 cells: a value, kept as its own group "
+        "'(missing) [value]', apart from the 2 empty cells (the '(missing)' group)."
+    )
+    assert literal.remedy.option == "na_values" and literal.remedy.value == "(missing)"

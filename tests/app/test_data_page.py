@@ -187,3 +187,66 @@ def test_a_workbook_names_its_other_sheets_and_the_sheet_can_be_chosen_by_number
     app.file_uploader(key=W.UPLOAD).set_value(("book.xlsx", two_sheet_workbook(), "application/octet-stream")).run()
     assert not app.exception
     assert list(app.session_state[DATASET].table.data.columns) == ["case", "outcome", "group"]
+
+
+def variants_csv() -> bytes:
+    """approved: 'Yes' mostly, with 'yes' and 'YES ' (padded) spellings; sex: F, M and 'f' in a few rows."""
+    lines = ["id,sex,income,approved"]
+    for i in range(300):
+        sex = "F" if i % 2 else "M"
+        if i % 25 == 1:
+            sex = "f"
+        approved = "No" if i % 3 == 0 else ("yes" if i % 10 == 1 else "YES " if i % 17 == 2 else "Yes")
+        lines.append(f"{i},{sex},{1000 + i},{approved}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_spelling_variants_are_warned_and_merged_with_one_tick(app):
+    from analysis import audit
+    from tests.app.apptest import run
+
+    upload(app, "variants.csv", variants_csv())
+    run(app.selectbox(key=W.DECISION).set_value("approved"))
+    run(app.multiselect(key=W.POSITIVE).set_value(["Yes"]))
+    run(app.multiselect(key=W.PROTECTED).set_value(["sex"]))
+    warnings = [w.value for w in app.warning]
+    variants = next(w for w in warnings if md("differ only in letter case") in w and "approved" in w)
+    assert md("'Yes' (169), 'yes' (20), 'YES' (11). They are counted as different values.") in variants
+    # The remedy names the checkbox, not a Python parameter.
+    tick = "tick 'Merge values that differ only in case, spaces or invisible characters' on the Data page"
+    assert md(tick) in variants
+    split = next(w for w in warnings if md("include 'Yes' but not") in w)
+    df = app.session_state[DATASET].table.data
+    others = int(df["approved"].isin(["yes", "YES"]).sum())
+    assert others == 31 and md(f"{others} rows spelled so count as negative decisions") in split
+    checkbox = app.checkbox(key=W.MERGE_VARIANTS)
+    assert checkbox.label == "Merge values that differ only in case, spaces or invisible characters"
+    assert checkbox.value is False
+    run(checkbox.check())
+    warnings = [w.value for w in app.warning]
+    assert not any(md("counted as different values") in w for w in warnings)
+    assert any(md("Merged 'yes' (") in w and md("into 'Yes' in column 'approved'.") in w for w in warnings)
+    assert any(md("Merged 'f' (12) into 'F' in column 'sex'.") in w for w in warnings)
+    run(app.button(key=W.CONFIRM).click())
+    spec = app.session_state[SPEC]
+    assert spec.merge_variants is True and spec.positive == ("Yes",)
+    # The Fairness page shows the numbers of the table with the spellings fixed by hand.
+    fixed = df.assign(approved=df["approved"].replace({"yes": "Yes", "YES": "Yes"}), sex=df["sex"].replace({"f": "F"}))
+    expected = audit(fixed, replace_spec(spec, merge_variants=False)).attributes["sex"]
+    app.switch_page("pages/fairness.py")
+    run(app)
+    table = next(d.value for d in app.dataframe if "share" in d.value.columns).set_index("group")
+    assert sorted(table.index) == ["F", "M"]
+    for group in ("F", "M"):
+        assert table.loc[group, "n"] == expected.groups[group].n
+        rate = expected.groups[group].metrics["favorable_rate"]
+        assert table.loc[group, "favourable rate (95% CI)"].startswith(f"{rate.value:.3f}")
+    f_rows = fixed[fixed["sex"] == "F"]
+    assert expected.groups["F"].n == len(f_rows) == 156
+    assert expected.groups["F"].counts["positives"] == int((f_rows["approved"] == "Yes").sum())
+
+
+def replace_spec(spec, **changes):
+    from dataclasses import replace
+
+    return replace(spec, **changes)

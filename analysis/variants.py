@@ -1,0 +1,128 @@
+"""Spelling variants of one value in the columns a spec reads: found, reported and (on request) merged.
+
+``'Yes'``, ``'yes'`` and ``'YES\\u200b'`` are three values to pandas, so a spec with ``positive: ["Yes"]``
+counts the other two as negative decisions. :func:`find_variants` lists such spellings in the decision,
+label and unbinned protected columns; with ``spec.merge_variants`` :func:`merge_variants` rewrites those
+columns to each value's most frequent spelling (and the spec's values with them), once, before anything
+is counted, so every module sees the same merged table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from analysis.spec import AuditSpec, ProtectedAttribute
+from analysis.values import (
+    Scalar,
+    VariantGroup,
+    _is_text,
+    distinct_keys,
+    merge_spellings,
+    value_key,
+    value_variants,
+    variant_key,
+)
+
+__all__ = ["MergedTable", "find_variants", "merge_variants", "variant_columns"]
+
+
+def variant_columns(spec: AuditSpec) -> tuple[tuple[str, str], ...]:
+    """``(field, column)`` of each column whose values the spec compares: decision, label, unbinned protected."""
+    out = []
+    if spec.decision is not None:
+        out.append(("positive", spec.decision))
+    if spec.label is not None:
+        out.append(("label_positive", spec.label))
+    out += [("protected", a.column) for a in spec.protected if not a.binned]
+    return tuple(dict.fromkeys(out))
+
+
+def find_variants(df: pd.DataFrame, spec: AuditSpec) -> dict[str, tuple[VariantGroup, ...]]:
+    """Spelling variants per column the spec compares (columns without any are left out)."""
+    found = {}
+    for _, column in variant_columns(spec):
+        if column in df.columns and column not in found:
+            groups = value_variants(df[column])
+            if groups:
+                found[column] = groups
+    return found
+
+
+@dataclass(frozen=True)
+class MergedTable:
+    """A table and spec with every spelling variant merged.
+
+    Attributes
+    ----------
+    df
+        The table; only the columns with variants are new (the others are shared with the input).
+    spec
+        The spec, its positive values and reference groups spelled as in ``df``.
+    groups
+        The variant groups merged, per column.
+    """
+
+    df: pd.DataFrame
+    spec: AuditSpec
+    groups: dict[str, tuple[VariantGroup, ...]]
+
+
+def _spelling_of(series: pd.Series) -> dict[str, str]:
+    """Variant key -> the column's spelling of it (its most frequent, once variants are merged)."""
+    if not _is_text(series):
+        return {}
+    spelled: dict[str, str] = {}
+    for key in distinct_keys(series):  # most frequent first
+        spelled.setdefault(variant_key(key), key)
+    return spelled
+
+
+def _respelled(values: tuple[Scalar, ...], spelled: dict[str, str]) -> tuple[Scalar, ...]:
+    out = []
+    for value in values:
+        key = value_key(value)
+        out.append(spelled.get(variant_key(key), value) if isinstance(value, str) and key else value)
+    return tuple(out)
+
+
+def _respelled_reference(attr: ProtectedAttribute, df: pd.DataFrame) -> ProtectedAttribute:
+    if attr.reference is None or attr.binned or attr.column not in df.columns:
+        return attr
+    spelled = _spelling_of(df[attr.column])
+    return replace(attr, reference=spelled.get(variant_key(attr.reference), attr.reference))
+
+
+def merge_variants(
+    df: pd.DataFrame, spec: AuditSpec, groups: dict[str, tuple[VariantGroup, ...]] | None = None
+) -> MergedTable:
+    """The table and spec with the variants merged when ``spec.merge_variants`` is set (else unchanged).
+
+    Parameters
+    ----------
+    df, spec
+        The table and its spec.
+    groups
+        The variants already found by :func:`find_variants`, to save finding them again.
+    """
+    if not spec.merge_variants:
+        return MergedTable(df, spec, {})
+    groups = find_variants(df, spec) if groups is None else groups
+    if not groups:
+        return MergedTable(df, spec, {})
+    out = df.copy(deep=False)
+    for column, found in groups.items():
+        out[column] = merge_spellings(df[column], found)
+
+    # The spec's values in the merged table's spelling, whichever spelling the spec used ('YES' for 'Yes').
+    def spelled(column: str | None) -> dict[str, str]:
+        return _spelling_of(out[column]) if column in groups else {}
+
+    merged = replace(
+        spec,
+        positive=_respelled(spec.positive, spelled(spec.decision)),
+        label_positive=_respelled(spec.label_positive, spelled(spec.label)),
+        protected=tuple(_respelled_reference(a, out) if a.column in groups else a for a in spec.protected),
+    )
+    return MergedTable(out, merged, groups)
