@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.audit_json import check_audit_data, damaged
 from analysis.counts import (
     GroupCounts,
     Grouping,
@@ -199,6 +200,10 @@ SHOWN_KEYS = 10
 MALFORMED_AUDIT = (
     "This JSON looks like an audit result but cannot be read: {problem}. "
     "It may have been edited by hand or cut short; export it again from ParityLab."
+)
+NOT_JSON = (
+    "The audit result is not valid JSON ({problem}): it may have been cut short or edited by hand. "
+    "Export it again from ParityLab."
 )
 WRONG_SCHEMA = (
     "This audit result has schema_version {got!r}; this version of ParityLab reads version {expected}. "
@@ -713,8 +718,10 @@ class AuditResult:
         """
         if not isinstance(data, Mapping) or "attributes" not in data:
             raise ParityLabError(NOT_AN_AUDIT.format(kind=_json_kind(data)))
-        if data.get("schema_version") != AUDIT_SCHEMA_VERSION:
-            raise ParityLabError(WRONG_SCHEMA.format(got=data.get("schema_version"), expected=AUDIT_SCHEMA_VERSION))
+        version = data.get("schema_version")
+        if isinstance(version, bool) or version != AUDIT_SCHEMA_VERSION:
+            raise ParityLabError(WRONG_SCHEMA.format(got=version, expected=AUDIT_SCHEMA_VERSION))
+        check_audit_data(data)  # every field typed, finite and consistent before any arithmetic
         try:
             return cls._read(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -724,10 +731,12 @@ class AuditResult:
     @classmethod
     def _read(cls, data: Mapping[str, Any]) -> AuditResult:
         versions = data.get("versions") or {}
+        spec = _recorded("spec", AuditSpec.from_dict, data["spec"])
+        options = _recorded("options", AuditOptions.from_dict, data["options"])
         return cls(
             dataset=DatasetInfo.from_dict(data["dataset"]),
-            spec=AuditSpec.from_dict(data["spec"]),
-            options=AuditOptions.from_dict(data["options"]),
+            spec=spec,
+            options=options,
             attributes={k: AttributeAudit.from_dict(a) for k, a in data["attributes"].items()},
             intersections={k: AttributeAudit.from_dict(a) for k, a in data["intersections"].items()},
             skipped=tuple(dict(s) for s in data.get("skipped", ())),
@@ -740,11 +749,23 @@ class AuditResult:
     @classmethod
     def from_json(cls, text: str | bytes) -> AuditResult:
         """Parse :meth:`to_json` output."""
+        if isinstance(text, str):
+            text = text.removeprefix("\ufeff")  # a BOM left by an editor (bytes are decoded with it in mind)
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ParityLabError(NOT_JSON.format(problem="nested deeper than Python reads")) from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ParityLabError(f"The audit result is not valid JSON ({exc}). Export it again.") from exc
+            raise ParityLabError(NOT_JSON.format(problem=exc)) from exc
         return cls.from_dict(data)
+
+
+def _recorded(name: str, read: Any, data: Any) -> Any:
+    """A result's recorded spec or options, read by their own checks; a bad one names the part."""
+    try:
+        return read(data)
+    except SpecError as exc:
+        raise damaged(f"The recorded {name}", f"cannot be read: {exc.message.rstrip('.')}") from exc
 
 
 # --- per-group arrays ----------------------------------------------------------------------
