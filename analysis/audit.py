@@ -9,6 +9,7 @@ dump → load → dump is unchanged. The same data and spec give the same JSON, 
     ├── created_at         when the audit ran (UTC, ISO 8601); None in results saved before it was recorded
     ├── versions           ParityLab, Python and the libraries the audit used
     ├── dataset            DatasetInfo: name, rows, rows_audited, sha256
+    ├── load               how the file was read (LoadReport: format, encoding, changes, warnings); None if not given
     ├── spec               the AuditSpec
     ├── options            AuditOptions: confidence, thresholds, minimum sizes
     ├── attributes         {column: AttributeAudit}
@@ -61,6 +62,7 @@ from analysis.counts import (
 )
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
+from analysis.loading import LoadReport
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -75,6 +77,7 @@ from analysis.stats import (
 )
 from analysis.validation import _validate_and_encode
 from analysis.values import value_key
+from analysis.wording import Notice
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -668,6 +671,9 @@ class AuditResult:
     versions
         ParityLab, Python and library versions the audit ran with (see :func:`library_versions`);
         empty in results saved before ParityLab recorded them.
+    load
+        How the data file was read (:class:`analysis.LoadReport`: format, encoding, delimiter, rows,
+        the loader's changes and warnings); None when the audit was given a DataFrame without it.
     """
 
     dataset: DatasetInfo
@@ -681,6 +687,7 @@ class AuditResult:
     schema_version: int = AUDIT_SCHEMA_VERSION
     created_at: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    load: LoadReport | None = None
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -694,6 +701,7 @@ class AuditResult:
             "created_at": self.created_at,
             "versions": dict(self.versions),
             "dataset": self.dataset.to_dict(),
+            "load": None if self.load is None else self.load.to_dict(),
             "spec": self.spec.to_dict(),
             "options": self.options.to_dict(),
             "attributes": {k: a.to_dict() for k, a in self.attributes.items()},
@@ -744,6 +752,7 @@ class AuditResult:
             warnings=tuple(data.get("warnings", ())),
             created_at=data.get("created_at"),
             versions={str(k): str(v) for k, v in dict(versions).items()},
+            load=None if data.get("load") is None else LoadReport.from_dict(data["load"]),
         )
 
     @classmethod
@@ -1544,6 +1553,7 @@ def audit(
     min_cell_size: int = 10,
     dataset_name: str | None = None,
     dataset_sha256: str | None = None,
+    load_report: LoadReport | None = None,
 ) -> AuditResult:
     """Audit decisions for differences between protected groups.
 
@@ -1563,6 +1573,9 @@ def audit(
     dataset_name, dataset_sha256
         Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``. When
         given and the spec records another hash, the result's warnings say so.
+    load_report
+        How ``df`` was read (:attr:`analysis.LoadedTable.report`): recorded as the result's ``load``,
+        so the JSON says what the loader changed (the app and the CLI pass it).
 
     Returns
     -------
@@ -1617,9 +1630,10 @@ def audit(
         intersections={a.name: a for a in audits[len(singles) :]},
         skipped=_skipped(spec),
         left_out=_left_out(state, scored, spec),
-        warnings=tuple(p.text for p in validation.warnings),
+        warnings=tuple(Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validation.warnings),
         created_at=created_at,
         versions=library_versions(),
+        load=load_report,
     )
 
 
