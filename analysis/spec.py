@@ -52,6 +52,10 @@ SPEC_NOT_TEXT = (
 SPEC_NOT_JSON = (
     "The spec is not valid JSON ({problem}). Check the file around that position, or save it again from ParityLab."
 )
+SPEC_EMPTY = (
+    'The spec is empty; expected a JSON object such as {"decision": "approved", "positive": ["Y"], '
+    '"protected": ["gender"]}. Save the spec again from ParityLab or with `python -m analysis suggest`.'
+)
 SPEC_SCHEMA = (
     "This spec has schema_version {got}; this version of ParityLab reads version {expected}. "
     "Save the spec again with this version of ParityLab."
@@ -433,8 +437,11 @@ class AuditSpec:
             text = _decode(bytes(text))
         if len(text) > MAX_SPEC_BYTES:
             raise SpecError(SPEC_TOO_LARGE.format(what="text", size=len(text.encode("utf-8")), limit=MAX_SPEC_BYTES))
+        text = text.removeprefix("\ufeff")
+        if not text.strip():
+            raise SpecError(SPEC_EMPTY)
         try:
-            data = json.loads(text.removeprefix("\ufeff"))
+            data = json.loads(text)
         except RecursionError:
             raise SpecError(SPEC_TOO_DEEP.format(limit=MAX_SPEC_DEPTH, where="")) from None
         except ValueError as exc:

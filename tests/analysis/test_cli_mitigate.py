@@ -63,6 +63,8 @@ def test_json_equals_the_engine(loans, spec_path):
     code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--constraint", "four_fifths", "--tolerance", "0",
                           "--json", "-"])  # fmt: skip
     assert code == 0 and only_notes(err)
+    load = json.loads(out)["load"]
+    assert (load["rows"], load["format"], load["changes"][0]["column"]) == (20_000, "csv", "gender")
     data = json.loads(out)  # standard output holds only the JSON
     curves = threshold_curves(loans, SPEC)
     expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")

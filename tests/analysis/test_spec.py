@@ -226,3 +226,9 @@ def test_no_decision_names_the_option_per_surface():
         AuditSpec(positive=["Y"])
     assert "--" not in caught.value.message
     assert caught.value.message_for("cli").endswith("To fix it, pass --decision COLUMN.")
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "\ufeff", b"", b"\xef\xbb\xbf\n"])
+def test_an_empty_spec_says_so(text):
+    with pytest.raises(SpecError, match=r"^The spec is empty; expected a JSON object such as"):
+        AuditSpec.from_json(text)
