@@ -9,6 +9,7 @@ dump → load → dump is unchanged. The same data and spec give the same JSON, 
     ├── created_at         when the audit ran (UTC, ISO 8601); None in results saved before it was recorded
     ├── versions           ParityLab, Python and the libraries the audit used
     ├── dataset            DatasetInfo: name, rows, rows_audited, sha256
+    ├── load               how the file was read (LoadReport: format, encoding, changes, warnings); None if not given
     ├── spec               the AuditSpec
     ├── options            AuditOptions: confidence, thresholds, minimum sizes
     ├── attributes         {column: AttributeAudit}
@@ -45,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.audit_json import check_audit_data, damaged
 from analysis.counts import (
     GroupCounts,
     Grouping,
@@ -60,6 +62,7 @@ from analysis.counts import (
 )
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
+from analysis.loading import LoadReport
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -200,6 +203,10 @@ SHOWN_KEYS = 10
 MALFORMED_AUDIT = (
     "This JSON looks like an audit result but cannot be read: {problem}. "
     "It may have been edited by hand or cut short; export it again from ParityLab."
+)
+NOT_JSON = (
+    "The audit result is not valid JSON ({problem}): it may have been cut short or edited by hand. "
+    "Export it again from ParityLab."
 )
 WRONG_SCHEMA = (
     "This audit result has schema_version {got!r}; this version of ParityLab reads version {expected}. "
@@ -664,6 +671,9 @@ class AuditResult:
     versions
         ParityLab, Python and library versions the audit ran with (see :func:`library_versions`);
         empty in results saved before ParityLab recorded them.
+    load
+        How the data file was read (:class:`analysis.LoadReport`: format, encoding, delimiter, rows,
+        the loader's changes and warnings); None when the audit was given a DataFrame without it.
     """
 
     dataset: DatasetInfo
@@ -677,6 +687,7 @@ class AuditResult:
     schema_version: int = AUDIT_SCHEMA_VERSION
     created_at: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    load: LoadReport | None = None
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -690,6 +701,7 @@ class AuditResult:
             "created_at": self.created_at,
             "versions": dict(self.versions),
             "dataset": self.dataset.to_dict(),
+            "load": None if self.load is None else self.load.to_dict(),
             "spec": self.spec.to_dict(),
             "options": self.options.to_dict(),
             "attributes": {k: a.to_dict() for k, a in self.attributes.items()},
@@ -714,8 +726,10 @@ class AuditResult:
         """
         if not isinstance(data, Mapping) or "attributes" not in data:
             raise ParityLabError(NOT_AN_AUDIT.format(kind=_json_kind(data)))
-        if data.get("schema_version") != AUDIT_SCHEMA_VERSION:
-            raise ParityLabError(WRONG_SCHEMA.format(got=data.get("schema_version"), expected=AUDIT_SCHEMA_VERSION))
+        version = data.get("schema_version")
+        if isinstance(version, bool) or version != AUDIT_SCHEMA_VERSION:
+            raise ParityLabError(WRONG_SCHEMA.format(got=version, expected=AUDIT_SCHEMA_VERSION))
+        check_audit_data(data)  # every field typed, finite and consistent before any arithmetic
         try:
             return cls._read(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -725,10 +739,12 @@ class AuditResult:
     @classmethod
     def _read(cls, data: Mapping[str, Any]) -> AuditResult:
         versions = data.get("versions") or {}
+        spec = _recorded("spec", AuditSpec.from_dict, data["spec"])
+        options = _recorded("options", AuditOptions.from_dict, data["options"])
         return cls(
             dataset=DatasetInfo.from_dict(data["dataset"]),
-            spec=AuditSpec.from_dict(data["spec"]),
-            options=AuditOptions.from_dict(data["options"]),
+            spec=spec,
+            options=options,
             attributes={k: AttributeAudit.from_dict(a) for k, a in data["attributes"].items()},
             intersections={k: AttributeAudit.from_dict(a) for k, a in data["intersections"].items()},
             skipped=tuple(dict(s) for s in data.get("skipped", ())),
@@ -736,16 +752,29 @@ class AuditResult:
             warnings=tuple(data.get("warnings", ())),
             created_at=data.get("created_at"),
             versions={str(k): str(v) for k, v in dict(versions).items()},
+            load=None if data.get("load") is None else LoadReport.from_dict(data["load"]),
         )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AuditResult:
         """Parse :meth:`to_json` output."""
+        if isinstance(text, str):
+            text = text.removeprefix("\ufeff")  # a BOM left by an editor (bytes are decoded with it in mind)
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ParityLabError(NOT_JSON.format(problem="nested deeper than Python reads")) from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ParityLabError(f"The audit result is not valid JSON ({exc}). Export it again.") from exc
+            raise ParityLabError(NOT_JSON.format(problem=exc)) from exc
         return cls.from_dict(data)
+
+
+def _recorded(name: str, read: Any, data: Any) -> Any:
+    """A result's recorded spec or options, read by their own checks; a bad one names the part."""
+    try:
+        return read(data)
+    except SpecError as exc:
+        raise damaged(f"The recorded {name}", f"cannot be read: {exc.message.rstrip('.')}") from exc
 
 
 # --- per-group arrays ----------------------------------------------------------------------
@@ -1524,6 +1553,7 @@ def audit(
     min_cell_size: int = 10,
     dataset_name: str | None = None,
     dataset_sha256: str | None = None,
+    load_report: LoadReport | None = None,
 ) -> AuditResult:
     """Audit decisions for differences between protected groups.
 
@@ -1543,6 +1573,9 @@ def audit(
     dataset_name, dataset_sha256
         Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``. When
         given and the spec records another hash, the result's warnings say so.
+    load_report
+        How ``df`` was read (:attr:`analysis.LoadedTable.report`): recorded as the result's ``load``,
+        so the JSON says what the loader changed (the app and the CLI pass it).
 
     Returns
     -------
@@ -1604,6 +1637,7 @@ def audit(
         warnings=tuple(Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validation.warnings),
         created_at=created_at,
         versions=library_versions(),
+        load=load_report,
     )
 
 

@@ -9,6 +9,7 @@ input or usage, with the message on stderr and nothing on stdout.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,6 +83,57 @@ BOTH_TO_STDOUT = "--json - and --html - cannot both write to standard output; gi
 SHOWN_NAME = 28
 
 
+NOT_A_NUMBER = "expects a number such as {example}, got {got!r}"
+NOT_FINITE = "expects a finite number such as {example}, got {got!r}: NaN or infinity would make the check meaningless"
+OUT_OF_RANGE = "expects a number {range}, such as {example}; got {got!r}"
+NEEDS_LABEL = (
+    "{flag} checks the equalized odds difference, which needs the true outcome, but the spec names no label "
+    "column. Add --label COLUMN --label-positive VALUE (or 'label' in the spec file), or leave out {flag}."
+)
+NOTE_LINE = "note: {name}: {text}\n"
+WARNING_LINE = "warning: {name}: {text}\n"
+
+
+def _number(example: str, *, low: float | None = None, high: float | None = None, open_range: bool = False):
+    """An argparse type: a finite float, within [low, high] (or (low, high) with ``open_range``)."""
+    if low is not None and high is not None:
+        words = f"between {low:g} and {high:g}" + (" (exclusive)" if open_range else "")
+    elif low is not None:
+        words = f"greater than {low:g}" if open_range else f"of at least {low:g}"
+    else:
+        words = ""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(NOT_A_NUMBER.format(example=example, got=text)) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(NOT_FINITE.format(example=example, got=text))
+        below = low is not None and (value <= low if open_range else value < low)
+        above = high is not None and (value >= high if open_range else value > high)
+        if below or above:
+            raise argparse.ArgumentTypeError(OUT_OF_RANGE.format(range=words, example=example, got=text))
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its own messages
+    return parse
+
+
+def _reading_options(parser: argparse.ArgumentParser) -> None:
+    """--sheet and --na-values: how the data file is read (the same options as the app's Reading options)."""
+    reading = parser.add_argument_group("reading the file")
+    reading.add_argument(
+        "--sheet", metavar="NAME|N", help="the Excel sheet to read: its name, or its 0-based index (default the first)"
+    )
+    reading.add_argument(
+        "--na-values",
+        metavar="SPELLING",
+        action="append",
+        help="also treat this spelling as missing in every column, e.g. --na-values '?' (repeatable)",
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are the package's errors (exit 2, message on stderr)."""
 
@@ -106,6 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     suggest.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
     suggest.add_argument("--json", metavar="PATH", help="write the spec JSON here (default: standard output)")
+    _reading_options(suggest)
     return parser
 
 
@@ -138,7 +191,7 @@ def _audit_parser(commands: Any) -> None:
     )
     spec.add_argument("--score", metavar="COL", help="a score column, higher = more likely positive")
     spec.add_argument(
-        "--threshold", type=float, metavar="T", help="without --decision: scores >= T are positive decisions"
+        "--threshold", type=_number("0.5"), metavar="T", help="without --decision: scores >= T are positive decisions"
     )
     spec.add_argument(
         "--protected", metavar="COL", action="append", help="a protected attribute (repeatable), e.g. gender"
@@ -157,19 +210,25 @@ def _audit_parser(commands: Any) -> None:
         metavar="PATH",
         help="write the self-contained HTML report to PATH (opens offline; personal-data columns left out)",
     )
-    out.add_argument("--confidence", type=float, default=0.95, help="interval coverage (default 0.95)")
+    out.add_argument(
+        "--confidence",
+        type=_number("0.95", low=0, high=1, open_range=True),
+        default=0.95,
+        help="interval coverage (default 0.95)",
+    )
     out.add_argument(
         "--fail-below-di",
-        type=float,
+        type=_number("0.8", low=0),
         metavar="X",
         help="exit 1 if any attribute's lowest disparate impact is below X, e.g. 0.8",
     )
     out.add_argument(
         "--fail-above-eod",
-        type=float,
+        type=_number("0.1", low=0),
         metavar="Y",
         help="exit 1 if any attribute's equalized odds difference is above Y, e.g. 0.1 (needs --label)",
     )
+    _reading_options(audit)
 
 
 def _explain_parser(commands: Any) -> None:
@@ -196,6 +255,7 @@ def _explain_parser(commands: Any) -> None:
     )
     explain.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     explain.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    _reading_options(explain)
 
 
 def _compare_parser(commands: Any) -> None:
@@ -216,18 +276,23 @@ def _compare_parser(commands: Any) -> None:
     )
     compare.add_argument(
         "--tolerance",
-        type=float,
+        type=_number("0.02", low=0, high=1),
         default=0.02,
         metavar="T",
         help="a difference metric regresses when its absolute value grows by more than T (default 0.02)",
     )
     compare.add_argument(
         "--di-tolerance",
-        type=float,
+        type=_number("0.05", low=0, high=1),
         metavar="T",
         help="a ratio metric (disparate impact) regresses when it falls by more than T (default: --tolerance)",
     )
-    compare.add_argument("--alpha", type=float, default=0.05, help="significance level of the q-values (default 0.05)")
+    compare.add_argument(
+        "--alpha",
+        type=_number("0.05", low=0, high=1, open_range=True),
+        default=0.05,
+        help="significance level of the q-values (default 0.05)",
+    )
     # Significance used to be required by default; the old opt-out is accepted (and said to be the default now).
     compare.add_argument("--ignore-significance", action="store_true", help=argparse.SUPPRESS)
     compare.add_argument(
@@ -260,10 +325,10 @@ def _edges(column: str, text: str) -> list[float]:
         raise SpecError(BAD_BINS.format(column=column, got=text)) from None
 
 
-def _spec_from_args(args: argparse.Namespace, name: str, df: Any):
+def _spec_from_args(args: argparse.Namespace, name: str, df: Any, saved: Any = None):
     from analysis.spec import AuditSpec
 
-    base: dict[str, Any] = AuditSpec.load(args.spec).to_dict() if args.spec else {}
+    base: dict[str, Any] = saved.to_dict() if saved is not None else {}
     base.pop("schema_version", None)
     explicit = {
         "decision": args.decision,
@@ -370,7 +435,10 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
     """Messages for every breached gate (empty when all pass)."""
     breaches: list[str] = []
     for name, attr in result.attributes.items():
-        if attr.status != "ok":
+        if attr.status != "ok":  # a gate on an attribute that cannot be audited must not pass
+            gates = (("--fail-below-di", args.fail_below_di), ("--fail-above-eod", args.fail_above_eod))
+            reason = attr.reason or attr.status
+            breaches += [GATE_UNDEFINED.format(flag=f, name=name, reason=reason) for f, v in gates if v is not None]
             continue
         summary = attr.summary.metrics
         if args.fail_below_di is not None:
@@ -407,32 +475,74 @@ def _summary_text(result: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _warn_other_data(spec: Any, report: Any, spec_path: str, stderr: TextIO) -> None:
-    """Say on stderr when the spec records the hash of other data (the command still runs)."""
+def _warn_other_data(spec: Any, report: Any, spec_path: str, stderr: TextIO) -> str | None:
+    """Say on stderr when the spec records the hash of other data (the command still runs); its text, or None."""
     from analysis.validation import dataset_mismatch
 
     problem = dataset_mismatch(spec, report.sha256, dataset_name=report.name)
-    if problem is not None:
-        stderr.write(OTHER_DATA_WARNING.format(spec_path=spec_path, text=problem.text))
+    if problem is None:
+        return None
+    stderr.write(OTHER_DATA_WARNING.format(spec_path=spec_path, text=_printable(problem.text_for("cli"))))
+    return problem.text
+
+
+def _cli_text(item: object) -> str:
+    """An engine error, problem or notice in command-line words (flags), for a terminal."""
+    if isinstance(item, SpecError) and item.problems:
+        header = item.message.split("\n", 1)[0]
+        return "\n".join([header, *(f"- {p.text_for('cli')}" for p in item.problems)])
+    if hasattr(item, "message_for"):
+        return item.message_for("cli")
+    if hasattr(item, "text_for"):
+        return item.text_for("cli")
+    return str(item)
+
+
+def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
+    """The data file, read with the command's reading options; the loader's changes and warnings go to stderr."""
+    from analysis.errors import LoadError
+    from analysis.loading import load_table
+
+    try:
+        table = load_table(args.data, sheet=args.sheet, na_values=args.na_values)
+    except LoadError as first:
+        if args.sheet is None or not args.sheet.strip().lstrip("-").isdigit():
+            raise
+        try:  # no sheet is named "2": then --sheet 2 is the index
+            table = load_table(args.data, sheet=int(args.sheet), na_values=args.na_values)
+        except LoadError:
+            raise first from None
+    name = _printable(table.report.name)
+    for change in table.report.changes:
+        stderr.write(NOTE_LINE.format(name=name, text=_printable(change.detail)))
+    for warning in table.report.warnings:
+        stderr.write(WARNING_LINE.format(name=name, text=_printable(_cli_text(warning))))
+    return table
 
 
 def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from analysis.audit import audit
-    from analysis.loading import load_table
+    from analysis.spec import AuditSpec
 
     if args.json == "-" and args.html == "-":
         raise SpecError(ONE_STDOUT)
-    table = load_table(args.data)
-    spec = _spec_from_args(args, table.report.name, table.data)
-    _warn_other_data(spec, table.report, args.spec, stderr)
+    saved = AuditSpec.load(args.spec) if args.spec else None  # a bad spec file fails before the data is read
+    table = _load(args, stderr)
+    spec = _spec_from_args(args, table.report.name, table.data, saved)
+    if args.fail_above_eod is not None and spec.label is None:  # a gate that cannot be checked is a usage error
+        raise SpecError(NEEDS_LABEL.format(flag="--fail-above-eod"))
+    other_data = _warn_other_data(spec, table.report, args.spec, stderr)
     result = audit(
         table.data,
         spec,
         confidence=args.confidence,
         dataset_name=table.report.name,
         dataset_sha256=table.report.sha256,
+        load_report=table.report,
     )
-    _print_spec_warnings([w for w in result.warnings if _about_variants(w)], stderr)
+    for warning in result.warnings:
+        if warning != other_data:  # said above, with the spec file's name
+            stderr.write(WARNING_LINE.format(name=_printable(table.report.name), text=_printable(_cli_text(warning))))
     if args.json:
         _write(result.to_json(), args.json, stdout)
     if args.html:
@@ -482,11 +592,10 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     import json
 
     from analysis.explain import explain
-    from analysis.loading import load_table
     from analysis.spec import AuditSpec
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
-    table = load_table(args.data)
+    table = _load(args, stderr)
     _warn_other_data(spec, table.report, args.spec, stderr)
     _variant_warnings(table.data, spec, stderr)
     result = explain(
@@ -497,20 +606,20 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         random_state=args.seed,
     )
     if args.json:
-        text = json.dumps(result.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        data = result.to_dict() | {"load": table.report.to_dict()}
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         _write(text, args.json, stdout)
     if args.json != "-":
         stdout.write(_explain_text(result, table.report.name))
     return EXIT_OK
 
 
-def _run_suggest(args: argparse.Namespace, stdout: TextIO) -> int:
+def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from dataclasses import replace
 
-    from analysis.loading import load_table
     from analysis.suggest import suggest_spec
 
-    table = load_table(args.data)
+    table = _load(args, stderr)
     spec = suggest_spec(table.data)  # SpecError (with its remedy) when no decision or score is found
     # The spec records which file it was made on, so using it on other data later warns.
     text = replace(spec, dataset_sha256=table.report.sha256).to_json()
@@ -669,7 +778,7 @@ def _mitigate_parser(commands: Any) -> None:
     )
     mitigate.add_argument(
         "--tolerance",
-        type=float,
+        type=_number("0.05", low=0),
         default=None,
         metavar="T",
         help="allowed range of the constrained rate, default 0.05; four_fifths: ratio >= 0.8 - T, default 0",
@@ -681,13 +790,18 @@ def _mitigate_parser(commands: Any) -> None:
         help="accuracy, cost (benefit_tp x TP - cost_fp x FP) or selection_rate (keep today's overall selection "
         "rate as closely as the constraint allows, changing few decisions); default accuracy",
     )
-    mitigate.add_argument("--cost-fp", type=float, default=1.0, metavar="C", help="cost of a false positive (1)")
-    mitigate.add_argument("--benefit-tp", type=float, default=1.0, metavar="B", help="benefit of a true positive (1)")
+    mitigate.add_argument(
+        "--cost-fp", type=_number("5", low=0), default=1.0, metavar="C", help="cost of a false positive (1)"
+    )
+    mitigate.add_argument(
+        "--benefit-tp", type=_number("1", low=0), default=1.0, metavar="B", help="benefit of a true positive (1)"
+    )
     mitigate.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     mitigate.add_argument(
         "--decisions", metavar="OUT.csv", help="write every row's old and new decision (row id, group, score) as CSV"
     )
     mitigate.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the model score (default 0)")
+    _reading_options(mitigate)
 
 
 def _plain(text: object) -> str:
@@ -765,13 +879,12 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
 
     from analysis.audit import audit
     from analysis.exports import csv_bytes, decision_changes
-    from analysis.loading import load_table
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
     from analysis.spec import AuditSpec
     from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimise, threshold_curves
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
-    table = load_table(args.data)
+    table = _load(args, stderr)
     _warn_other_data(spec, table.report, args.spec, stderr)
     _variant_warnings(table.data, spec, stderr)
     df = table.data
@@ -819,6 +932,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         "flips": {g: dict(f) for g, f in result.what_if.flips.items()},
         "constrained_groups": list(result.constrained_groups),
         "dataset": {"name": name, "rows": len(df), "sha256": table.report.sha256},
+        "load": table.report.to_dict(),
         "decisions_csv": args.decisions,
     }
     if args.decisions:
@@ -857,7 +971,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _run_compare(args, stdout, stderr)
         if args.command == "mitigate":
             return _run_mitigate(args, stdout, stderr)
-        return _run_suggest(args, stdout)
+        return _run_suggest(args, stdout, stderr)
     except ParityLabError as exc:
-        stderr.write(f"error: {exc}\n")
+        stderr.write(f"error: {_cli_text(exc)}\n")
         return EXIT_BAD_INPUT

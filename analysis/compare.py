@@ -346,8 +346,10 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
     Raises
     ------
     ParityLabError
-        When the file cannot be read, is not JSON, is not a ParityLab audit result or has
-        another schema version; the message names the file.
+        When the file cannot be read, is not JSON, is not a ParityLab audit result, has
+        another schema version, or is damaged (a count that is negative, fractional or disagrees
+        with its group's n, a number that is not finite, a missing field); the message names the
+        file and the field.
     """
     try:
         with open(path, "rb") as handle:
@@ -356,7 +358,7 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
         raise ParityLabError(CANNOT_READ.format(path=path, reason=exc.strerror or exc)) from exc
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         data = _NOT_JSON  # AuditResult.from_json below says what is wrong with it
     if data is not _NOT_JSON and not (isinstance(data, dict) and "schema_version" in data and "attributes" in data):
         raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=_json_kind(data)))

@@ -18,13 +18,15 @@ from analysis.errors import SpecError
 from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
 from analysis.variants import merge_variants
+from analysis.wording import Remedy
 
 __all__ = ["csv_bytes", "decision_changes", "neutralise_formulas"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
-NO_SCORE = "Changed decisions need a score column to apply thresholds to; the spec has none. Add --score COLUMN."
+NO_SCORE = "Changed decisions need a score column to apply thresholds to; the spec has none. Name the score column."
+NO_PROTECTED = "The spec names no protected attribute. Name the attribute whose groups the thresholds are for."
 MISSING_THRESHOLD = "No threshold for group(s) {groups} of '{column}'; give one per group, e.g. {example}."
 
 
@@ -81,10 +83,10 @@ def decision_changes(
         so the ``changed`` counts per group equal :func:`analysis.thresholds.what_if`'s flips.
     """
     if spec.score is None:
-        raise SpecError(NO_SCORE)
+        raise SpecError(NO_SCORE, remedy=Remedy("score", column="COLUMN"))
     attr = next((a for a in spec.protected if a.column == attribute), spec.protected[0]) if spec.protected else None
     if attr is None:
-        raise SpecError("The spec names no protected attribute. Add --protected COLUMN.")
+        raise SpecError(NO_PROTECTED, remedy=Remedy("protected", column="COLUMN"))
     merged = merge_variants(df, spec)  # groups and decisions spelled as the audit and what_if spell them
     df, spec = merged.df, merged.spec
     attr = next(a for a in spec.protected if a.column == attr.column)

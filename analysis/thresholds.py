@@ -30,6 +30,7 @@ from analysis.groups import encode_groups
 from analysis.spec import AuditSpec
 from analysis.validation import _checked
 from analysis.values import matches_any
+from analysis.wording import Remedy
 
 __all__ = [
     "CONSTRAINTS",
@@ -65,8 +66,8 @@ MAX_PAIRS = 1_000_000
 REALISED_FLOORS = 32
 
 NEEDS_SCORE = (
-    "Threshold curves need a score column, but the spec names none. Set 'score' (e.g. --score model_score) "
-    "to the column holding the model's score (higher = more likely positive)."
+    "Threshold curves need a score column, but the spec names none. Name the column holding the model's score "
+    "(higher = more likely positive)."
 )
 NOT_PROTECTED = "Attribute '{attribute}' is not a protected attribute of the spec; choose one of {columns}."
 NO_SCORED_ROWS = "No row has a finite score in '{column}', so there are no thresholds to move."
@@ -83,8 +84,8 @@ MISSING_GROUPS = "No threshold given for group(s) {groups}; give one per group, 
 BAD_THRESHOLD = "Threshold for group {group!r} must be a finite number, got {got!r}."
 BAD_COST = (
     "{name} must be a finite number ≥ 0 (the cost of a false positive / the benefit of a true positive, in "
-    "the same units), got {got!r}. Give e.g. --cost-fp 5 --benefit-tp 1 for 'a wrong approval costs five times "
-    "what a right one gains'."
+    "the same units), got {got!r}. For example a false-positive cost of 5 and a true-positive benefit of 1 say "
+    "'a wrong approval costs five times what a right one gains'."
 )
 BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
 INFEASIBLE = (
@@ -272,7 +273,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
         Without a score column, when the spec does not fit the table, or when no row has a score.
     """
     if spec.score is None:
-        raise SpecError(NEEDS_SCORE)
+        raise SpecError(NEEDS_SCORE, remedy=Remedy("score", column="COLUMN"))
     checked = _checked(df, spec)
     checked.validation.raise_for_errors()
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks

@@ -25,7 +25,7 @@ SCORE_LIKE_DISTINCT = 20
 UNKNOWN_COLUMN = "The {role} column '{column}' is not in the table{hint}."
 UNKNOWN_COLUMN_FIX = "Choose one of the table's columns: {columns}."
 NO_POSITIVE = "Column '{column}' has values {values}; the spec does not say which of them mean the positive {what}."
-NO_POSITIVE_FIX = "Choose which values mean the positive {what} (e.g. {flag} {example})."
+NO_POSITIVE_FIX = "Choose which values mean the positive {what}."
 POSITIVE_ABSENT = "Column '{column}' has no value {value!r}{hint}; its values are {values}."
 POSITIVE_ABSENT_FIX = "Pick the positive values from the column's actual values."
 ALL_POSITIVE = "Every value of column '{column}' ({values}) is marked positive, so every row would be positive."
@@ -34,28 +34,26 @@ LOOKS_LIKE_SCORE = (
     "Column '{column}' has {distinct:,} distinct numbers between {low:g} and {high:g}; "
     "it looks like a score, not a decision."
 )
-LOOKS_LIKE_SCORE_FIX = (
-    "Use it as the score with a threshold (--score {column} --threshold 0.5), or pick the decision column."
-)
+LOOKS_LIKE_SCORE_FIX = "Use it as the score with a threshold (e.g. 0.5), or pick the decision column."
 MISSING_CELLS = "Column '{column}' has {count:,} missing values ({share:.1%} of rows); {consequence}."
 MISSING_CELLS_FIX = "Fill them in the source data if they are known."
 SCORE_NOT_NUMERIC = "The score column '{column}' must hold numbers, but it has text such as {examples}."
 SCORE_NOT_NUMERIC_FIX = "Choose a numeric score column, or clean the values so every cell is a number."
 NEEDS_THRESHOLD = "There is no decision column, so the score '{column}' needs a threshold to make decisions."
-NEEDS_THRESHOLD_FIX = "Set a threshold (e.g. --threshold 0.5): scores at or above it count as positive decisions."
+NEEDS_THRESHOLD_FIX = "Set a threshold: scores at or above it count as positive decisions."
 THRESHOLD_OUTSIDE = (
     "The threshold {threshold:g} lies outside the scores' range [{low:g}, {high:g}], "
     "so every row gets the same decision."
 )
 THRESHOLD_OUTSIDE_FIX = "Choose a threshold within the scores' range."
 NO_PROTECTED = "The spec names no protected attribute, so there is nothing to compare."
-NO_PROTECTED_FIX = "Name at least one protected attribute (e.g. --protected gender)."
+NO_PROTECTED_FIX = "Name at least one protected attribute."
 SAME_COLUMN = "Column '{column}' is used as both {first} and {second}."
 SAME_COLUMN_FIX = "Give each column one role."
 TOO_MANY_LEVELS = (
     "Protected attribute '{column}' has {levels:,} distinct values; at most {limit} groups can be compared."
 )
-TOO_MANY_LEVELS_NUMERIC_FIX = "Bin it, e.g. --bins {column}={edges} (or quantiles)."
+TOO_MANY_LEVELS_NUMERIC_FIX = "Bin it into ranges (or quantiles)."
 TOO_MANY_LEVELS_TEXT_FIX = "Merge rare values into broader groups in the data, or raise max_levels if you mean it."
 BIN_PROBLEM_FIX = "Fix the binning of '{column}'."
 ONE_GROUP = "Protected attribute '{column}' has a single group ({group!r}); disparities are not computable."
@@ -289,7 +287,7 @@ class _Checker:
         if spec.decision is not None and self.exists("decision", "decision", spec.decision):
             self.check_decision()
         if spec.label is not None and self.exists("label", "label", spec.label):
-            self.check_outcome("label", spec.label, spec.label_positive, "outcome", "--label-positive")
+            self.check_outcome("label", spec.label, spec.label_positive, "outcome", "label_positive")
         if spec.score is not None and self.exists("score", "score", spec.score):
             self.check_score()
         self.check_protected()
@@ -379,13 +377,14 @@ class _Checker:
                     "error",
                     "decision",
                     LOOKS_LIKE_SCORE.format(column=spec.decision, distinct=distinct, low=low, high=high),
-                    LOOKS_LIKE_SCORE_FIX.format(column=spec.decision),
+                    LOOKS_LIKE_SCORE_FIX,
                     spec.decision,
+                    Remedy("score", column=spec.decision),
                 )
                 return
-        self.check_outcome("positive", spec.decision, spec.positive, "decision", "--positive")
+        self.check_outcome("positive", spec.decision, spec.positive, "decision", "positive")
 
-    def check_outcome(self, field: str, column: str, positive: Sequence[object], what: str, flag: str) -> None:
+    def check_outcome(self, field: str, column: str, positive: Sequence[object], what: str, option: str) -> None:
         series = self.df[column]
         values = distinct_keys(series)
         if not positive:
@@ -394,8 +393,9 @@ class _Checker:
                 "error",
                 field,
                 NO_POSITIVE.format(column=column, values=_show(values), what=what),
-                NO_POSITIVE_FIX.format(what=what, flag=flag, example=example),
+                NO_POSITIVE_FIX.format(what=what),
                 column,
+                Remedy(option, example, column=column),
             )
         else:
             for value in positive:
@@ -455,7 +455,8 @@ class _Checker:
             return
         self.check_missing("score", series, "those rows are left out of score-based metrics")
         if spec.decision is None and spec.threshold is None:
-            self.add("error", "threshold", NEEDS_THRESHOLD.format(column=spec.score), NEEDS_THRESHOLD_FIX, spec.score)
+            message, remedy = NEEDS_THRESHOLD.format(column=spec.score), Remedy("threshold", 0.5)
+            self.add("error", "threshold", message, NEEDS_THRESHOLD_FIX, spec.score, remedy)
         if spec.threshold is not None and series.notna().any():
             low, high = float(series.min()), float(series.max())
             if not low < spec.threshold <= high:
@@ -469,7 +470,7 @@ class _Checker:
 
     def check_protected(self) -> None:
         if not self.spec.protected:
-            self.add("error", "protected", NO_PROTECTED, NO_PROTECTED_FIX)
+            self.add("error", "protected", NO_PROTECTED, NO_PROTECTED_FIX, remedy=Remedy("protected", column="COLUMN"))
         for attr in self.spec.protected:
             if self.exists("protected", "protected attribute", attr.column):
                 self.check_attribute(attr)
@@ -480,9 +481,10 @@ class _Checker:
             levels = int(series.nunique(dropna=True))
             if levels > self.spec.max_levels:
                 numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+                remedy = None
                 if numeric:
-                    edges = ",".join(f"{e:g}" for e in quantile_edges(series, 4))
-                    fix = TOO_MANY_LEVELS_NUMERIC_FIX.format(column=column, edges=edges)
+                    edges = [int(e) if float(e).is_integer() else float(e) for e in quantile_edges(series, 4)]
+                    fix, remedy = TOO_MANY_LEVELS_NUMERIC_FIX, Remedy("bins", edges, column=column)
                 else:
                     fix = TOO_MANY_LEVELS_TEXT_FIX
                 self.add(
@@ -491,6 +493,7 @@ class _Checker:
                     TOO_MANY_LEVELS.format(column=column, levels=levels, limit=self.spec.max_levels),
                     fix,
                     column,
+                    remedy,
                 )
                 return
         try:
@@ -552,6 +555,7 @@ class _Checker:
                 ),
                 REFERENCE_ABSENT_FIX,
                 column,
+                Remedy("reference", (_close(attr.reference, labels) or labels)[0], column=column),
             )
 
     def check_intersections(self) -> None:

@@ -34,6 +34,7 @@ class Option:
 
     python: str
     cli: str
+    cli_separator: str = " "  # between the items of a list value on the command line
 
 
 # Every option a remedy may name. Keep the keys in step with ui.text.WIDGETS (a test checks it).
@@ -46,7 +47,7 @@ OPTIONS: dict[str, Option] = {
     "score": Option("set score={column}", "pass --score {column}"),
     "threshold": Option("set threshold={value}", "pass --threshold {value}"),
     "protected": Option("add {column} to protected", "pass --protected {column}"),
-    "bins": Option("set the bins of {column} (e.g. bins=[{value}])", "pass --bins {column}={value}"),
+    "bins": Option("set the bins of {column} (e.g. bins=[{value}])", "pass --bins {column}={value}", ","),
     "reference": Option("set the reference of {column} to {value}", "pass --reference {column}={value}"),
     "features": Option("change features", "change 'features' in the spec file"),
     "id_columns": Option("add {column} to id_columns", "add {column} to 'id_columns' in the spec file"),
@@ -66,9 +67,9 @@ def _python_value(value: Any) -> str:
     return repr(value)
 
 
-def _cli_value(value: Any) -> str:
+def _cli_value(value: Any, separator: str = " ") -> str:
     if isinstance(value, (list, tuple)):
-        return " ".join(_cli_value(v) for v in value)
+        return separator.join(_cli_value(v) for v in value)
     return shlex.quote(str(value))
 
 
@@ -102,7 +103,8 @@ class Remedy:
         if surface == "python":
             value, column = _python_value(self.value), repr(self.column)
             return option.python.format(value=value, column=column)
-        return option.cli.format(value=_cli_value(self.value), column=_cli_value(self.column or ""))
+        value = _cli_value(self.value, option.cli_separator)
+        return option.cli.format(value=value, column=_cli_value(self.column or ""))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""

@@ -91,10 +91,17 @@ def group_sizes(sha256: str, column: str, bins: tuple[float, ...] | None, _serie
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))
-def audit_result(sha256: str, spec_json: str, confidence: float, _df: pd.DataFrame, dataset_name: str) -> AuditResult:
-    """The audit of the dataset with this hash under a spec (given as JSON) at this confidence level."""
+def audit_result(
+    sha256: str, spec_json: str, confidence: float, _df: pd.DataFrame, dataset_name: str, _load_report=None
+) -> AuditResult:
+    """The audit of the dataset with this hash under a spec (given as JSON) at this confidence level.
+
+    ``_load_report`` (how the file was read) is recorded in the result's JSON; it follows from the data's key.
+    """
     spec = AuditSpec.from_json(spec_json)
-    return audit(_df, spec, confidence=confidence, dataset_name=dataset_name, dataset_sha256=sha256)
+    return audit(
+        _df, spec, confidence=confidence, dataset_name=dataset_name, dataset_sha256=sha256, load_report=_load_report
+    )
 
 
 @st.cache_data(**(SESSION | {"max_entries": 4}))

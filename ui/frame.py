@@ -25,7 +25,9 @@ def require_spec(nothing_yet: str) -> tuple[state.Dataset, AuditSpec]:
 def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditResult:
     """The (cached) audit of the dataset under its spec; a ParityLab error is shown and stops the page."""
     try:
-        return cached.audit_result(data.sha256, spec.to_json(), confidence, data.table.data, data.name)
+        return cached.audit_result(
+            data.sha256, spec.to_json(), confidence, data.table.data, data.name, data.table.report
+        )
     except ParityLabError as exc:
         st.error(md(str(exc)))
         st.stop()

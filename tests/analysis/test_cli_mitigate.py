@@ -16,6 +16,7 @@ from analysis.audit import audit
 from analysis.cli import main
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
 from analysis.thresholds import optimise, threshold_curves, what_if
+from tests.analysis.test_cli import only_notes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOANS = ROOT / "sample_data" / "loan_approvals.csv"
@@ -61,7 +62,9 @@ def _redecided(df: pd.DataFrame, column: str, thresholds: dict[str, float]) -> p
 def test_json_equals_the_engine(loans, spec_path):
     code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--constraint", "four_fifths", "--tolerance", "0",
                           "--json", "-"])  # fmt: skip
-    assert (code, err) == (0, "")
+    assert code == 0 and only_notes(err)
+    load = json.loads(out)["load"]
+    assert (load["rows"], load["format"], load["changes"][0]["column"]) == (20_000, "csv", "gender")
     data = json.loads(out)  # standard output holds only the JSON
     curves = threshold_curves(loans, SPEC)
     expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
@@ -82,7 +85,7 @@ def test_json_equals_the_engine(loans, spec_path):
 def test_text_output_and_another_attribute(loans, spec_path, tmp_path):
     target = tmp_path / "m.json"
     code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--json", target])
-    assert (code, err) == (0, "")
+    assert code == 0 and only_notes(err)
     data = json.loads(target.read_text())
     groups = threshold_curves(loans, SPEC, attribute="gender").labels
     assert set(data["thresholds"]["gender"]) == set(groups)
@@ -153,7 +156,7 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     spec.save(spec_file)
     target = tmp_path / "m.json"
     code, out, err = run(["mitigate", data, "--spec", spec_file, "--json", target])
-    assert (code, err) == (0, "")
+    assert code == 0 and only_notes(err)
     assert f"Score: {MODEL_SCORE_LABEL}, as the spec has no score" in out
     result = json.loads(target.read_text())
     assert result["score_source"] == "model" and result["score_label"] == MODEL_SCORE_LABEL
@@ -170,13 +173,13 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     [
         (["--attribute", "region"], "not a protected attribute"),
         (["--constraint", "parity"], "invalid choice"),
-        (["--tolerance", "-1"], "tolerance must be"),
+        (["--tolerance", "-1"], "argument --tolerance: expects a number of at least 0, such as 0.05; got '-1'"),
     ],
 )
 def test_bad_input_is_exit_2(spec_path, extra, message):
     code, out, err = run(["mitigate", LOANS, "--spec", spec_path, *extra])
     assert code == 2 and out == ""
-    assert err.startswith("error: ") and message in err
+    assert err.splitlines()[-1].startswith("error: ") and message in err
 
 
 def test_error_rate_constraint_without_label_is_exit_2(tmp_path):
@@ -191,7 +194,7 @@ def test_four_fifths_defaults_to_the_rule_and_says_when_rates_grow_less_equal(sp
     code, out, err = run(
         ["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--constraint", "four_fifths"]
     )
-    assert (code, err) == (0, "")
+    assert code == 0 and only_notes(err)
     assert "four_fifths (lowest / highest favorable rate >= 0.8)" in out
     # On gender the current decisions are nearly equal (DI 0.991); maximising accuracy uses the room down to 0.8.
     assert "the rates are less equal than now (disparate impact 0.991 -> " in out
@@ -205,7 +208,7 @@ def test_four_fifths_defaults_to_the_rule_and_says_when_rates_grow_less_equal(sp
 def test_mitigate_refuses_a_cost_that_is_not_a_finite_non_negative_number(spec_path, flag, value):
     code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--objective", "cost", flag, value])
     assert code == 2
-    assert "must be a finite number ≥ 0" in err and flag.lstrip("-").replace("-", "_") in err
+    assert err.startswith(f"error: argument {flag}: expects a ") and f"got '{value}'" in err
     assert "Traceback" not in err and out == ""
 
 

@@ -312,3 +312,106 @@ def test_html_is_escaped_and_self_contained():
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert "<h2>Regressions</h2>" in page
     assert page.count("<tr") == len(comparison.rows) + len(comparison.regressions) + 2
+
+
+# --- damaged results are refused before any arithmetic, naming the field --------------------------
+
+B = ("attributes", "ethnicity", "groups", "B")
+
+
+def _set(path, value):
+    def change(data):
+        *head, last = path
+        for key in head:
+            data = data[key]
+        if value is KeyError:
+            del data[last]
+        else:
+            data[last] = value
+
+    return change
+
+
+DAMAGE = [
+    (_set((*B, "counts", "tp"), -3), r'^attributes\["ethnicity"\].groups\["B"\].counts.tp is -3; counts must be whole'),
+    (_set((*B, "counts", "fp"), 611.5), r'groups\["B"\].counts.fp is 611.5; counts must be whole numbers'),
+    (_set((*B, "counts", "tn"), float("nan")), r'groups\["B"\].counts.tn is NaN; counts must be whole'),
+    (_set((*B, "counts", "fn"), "1028"), r'groups\["B"\].counts.fn is the text "1028"; counts must be whole'),
+    (_set((*B, "counts", "fn"), 1029), r"counts has tp \+ fp \+ tn \+ fn \+ label_missing = 4,396, not n = 4,395"),
+    (_set((*B, "counts", "n"), 4000), r"counts.n is 4,000 but the group's n is 4,395; they must agree"),
+    (_set((*B, "counts", "positives"), 9999), r"counts.positives is 9,999, more than the group's n of 4,395"),
+    (_set((*B, "counts", "positives"), 2000), r"tp \+ fp = 2,138, more than positives = 2,000"),
+    (_set((*B, "counts", "tp"), KeyError), r"counts has no count 'tp'"),
+    (_set((*B, "counts", "n"), KeyError), r"counts has no count 'n'"),
+    (_set((*B, "n"), -1), r'groups\["B"\].n is -1; counts must be whole numbers of at least 0'),
+    (_set((*B, "n"), 10**9), r'groups\["B"\].n is 1,000,000,000, more than the dataset\'s 20,000 rows'),
+    (_set((*B, "share"), 1.5), r'groups\["B"\].share is 1.5; it must be between 0 and 1'),
+    (_set((*B, "selection_rate", "value"), "0.5"), r'selection_rate.value is the text "0.5"; it must be a number'),
+    (_set((*B, "selection_rate", "value"), float("inf")), r"selection_rate.value is infinite; every number must be"),
+    (_set((*B, "disparate_impact", "q_value"), 3.0), r"disparate_impact.q_value is 3.0; it must be between 0 and 1"),
+    (_set((*B, "tpr"), 0.5), r'groups\["B"\].tpr is 0.5; it must be an object'),
+    (_set((*B, "tpr"), {"ci_low": 0.1}), r'groups\["B"\].tpr has no field \'value\''),
+    (_set((*B, "counts"), KeyError), r'groups\["B"\] has no field \'counts\''),
+    (_set(("attributes", "ethnicity", "summary", "disparate_impact_min", "value"), float("nan")), r"summary.disp"),
+    (_set(("attributes", "ethnicity", "summary", "four_fifths_pass"), "no"), r"four_fifths_pass is the text"),
+    (_set(("attributes", "ethnicity", "findings"), {}), r'attributes\["ethnicity"\].findings is an object; it must'),
+    (_set(("dataset", "rows"), -5), r"^dataset.rows is -5; counts must be whole numbers of at least 0"),
+    (_set(("dataset", "rows_audited"), 30_000), r"dataset.rows_audited is 30,000, more than the dataset's 20,000"),
+    (_set(("dataset",), KeyError), r"^The result has no field 'dataset'"),
+    (_set(("options", "confidence"), float("nan")), r"^options.confidence is NaN; every number must be finite"),
+    (_set(("options", "confidence"), 5), r"^The recorded options cannot be read: audit\(\) option confidence must"),
+    (_set(("spec", "protected"), [{"column": "age", "bins": [60, 25]}]), r"^The recorded spec cannot be read: The"),
+    (_set(("attributes", "ethnicity", "groups"), []), r'attributes\["ethnicity"\].groups is a list; it must be an'),
+    (_set(("warnings",), [3]), r"^warnings\[0\] is 3; it must be text"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), DAMAGE)
+def test_a_damaged_result_is_refused_naming_the_field(before, damage, message):
+    data = json.loads(before.to_json())
+    damage(data)
+    with pytest.raises(ParityLabError, match=message) as caught:
+        AuditResult.from_dict(data)
+    assert str(caught.value).endswith(
+        "The file was edited or damaged: export it again from ParityLab (`audit --json` or the Report page's JSON "
+        "download)."
+    )
+
+
+def test_load_audit_names_the_file_and_the_field(before, tmp_path):
+    from analysis.compare import load_audit
+
+    data = json.loads(before.to_json())
+    data["attributes"]["ethnicity"]["groups"]["B"]["counts"]["tp"] = -3
+    path = tmp_path / "before.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ParityLabError) as caught:
+        load_audit(path)
+    assert str(caught.value).startswith(
+        f"Cannot use '{path}' as a ParityLab audit result: "
+        'attributes["ethnicity"].groups["B"].counts.tp is -3; counts must be whole numbers of at least 0.'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("TRUNCATE", r"not valid JSON \(Expecting .* line \d+ column \d+ .*\): it may have been cut short"),
+        ('{"schema_version": 2, "dataset": {}, "attributes": {}}', "has schema_version 2; this version of ParityLab"),
+        ('{"schema_version": "1", "dataset": {}, "attributes": {}}', "has schema_version '1'"),
+        ('{"schema_version": true, "dataset": {}, "attributes": {}}', "has schema_version True"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON \\(nested deeper than Python reads\\)"),
+    ],
+)
+def test_truncated_other_schema_or_absurdly_nested_results(before, text, message):
+    if text == "TRUNCATE":
+        text = before.to_json()[: len(before.to_json()) // 2]
+    with pytest.raises(ParityLabError, match=message):
+        AuditResult.from_json(text)
+
+
+def test_a_result_saved_with_a_bom_or_as_utf16_is_read(before):
+    text = before.to_json()
+    assert AuditResult.from_json("\ufeff" + text) == before
+    assert AuditResult.from_json(text.encode("utf-16")) == before
+    assert AuditResult.from_json(b"\xef\xbb\xbf" + text.encode("utf-8")) == before

@@ -21,6 +21,7 @@ from analysis.errors import ParityLabError, SpecError
 from analysis.loading import load_table
 from analysis.spec import AuditSpec
 from analysis.validation import dataset_mismatch, validate_spec
+from tests.analysis.test_cli import only_notes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOANS = ROOT / "sample_data" / "loan_approvals.csv"
@@ -58,7 +59,7 @@ def test_the_cli_reproduces_the_same_json_except_the_timestamp(tmp_path):
     for i in range(2):
         out = tmp_path / f"audit{i}.json"
         code, _, err = run(["audit", LOANS, "--spec", spec_path, "--json", out])
-        assert (code, err) == (0, "")
+        assert code == 0 and only_notes(err)
         texts.append(out.read_text(encoding="utf-8"))
     first, second = (json.loads(t) for t in texts)
     assert first.pop("created_at") and second.pop("created_at")
@@ -131,11 +132,11 @@ def test_a_malformed_result_fails_with_a_clear_error(small):
     df, spec = small
     data = audit(df, spec).to_dict()
     del data["dataset"]["rows"]
-    with pytest.raises(ParityLabError, match="looks like an audit result but cannot be read: missing field 'rows'"):
+    with pytest.raises(ParityLabError, match=r"^dataset has no field 'rows'\. The file was edited or damaged"):
         AuditResult.from_dict(data)
     data = audit(df, spec).to_dict()
     data["attributes"]["g"]["groups"] = [1]
-    with pytest.raises(ParityLabError, match="cannot be read"):
+    with pytest.raises(ParityLabError, match=r'^attributes\["g"\].groups is a list; it must be an object'):
         AuditResult.from_dict(data)
 
 
@@ -199,13 +200,13 @@ def test_cli_audit_warns_on_stderr_and_still_runs(tmp_path, loans_sha256):
     AuditSpec.from_dict({**SPEC.to_dict(), "dataset_sha256": OTHER_HASH}).save(spec_path)
     code, out, err = run(["audit", LOANS, "--spec", spec_path, "--json", "-"])
     assert code == 0
-    assert err.startswith(f"warning: {spec_path}: This spec was made on data with SHA-256 {OTHER_HASH[:12]}…, ")
+    assert f"\nwarning: {spec_path}: This spec was made on data with SHA-256 {OTHER_HASH[:12]}…, " in "\n" + err
     assert f"but 'loan_approvals.csv' has SHA-256 {loans_sha256[:12]}…" in err
     assert json.loads(out)["attributes"]["ethnicity"]["reference_group"] == "A"
     # the spec made on this very file: silence
     AuditSpec.from_dict({**SPEC.to_dict(), "dataset_sha256": loans_sha256}).save(spec_path)
     code, _, err = run(["audit", LOANS, "--spec", spec_path])
-    assert (code, err) == (0, "")
+    assert code == 0 and only_notes(err) and "SHA-256" not in err
 
 
 @pytest.mark.slow
@@ -217,4 +218,4 @@ def test_cli_explain_warns_too(tmp_path):
     AuditSpec(decision="d", positive=["Y"], protected=["g"], dataset_sha256=OTHER_HASH).save(spec_path)
     code, _, err = run(["explain", csv, "--spec", spec_path, "--sample-size", "100"])
     assert code == 0
-    assert err.startswith(f"warning: {spec_path}: This spec was made on data with SHA-256 {OTHER_HASH[:12]}…")
+    assert f"\nwarning: {spec_path}: This spec was made on data with SHA-256 {OTHER_HASH[:12]}…" in "\n" + err

@@ -1,8 +1,11 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis import AuditSpec, SpecError, validate_spec
+from analysis.wording import Remedy
 
 
 @pytest.fixture
@@ -52,7 +55,12 @@ def test_every_problem_is_reported_at_once(loans):
     )
     assert any("Column 'repaid' has no value 'yes'" in t and "its values are" in t for t in texts)
     assert any("The score column 'gender' must hold numbers, but it has text such as" in t for t in texts)
-    assert any("Protected attribute 'age' has 62 distinct values" in t and "--bins age=" in t for t in texts)
+    assert any("Protected attribute 'age' has 62 distinct values" in t and "set the bins of 'age'" in t for t in texts)
+    (levels,) = [p for p in result.errors if "62 distinct values" in p.message]
+    assert "--" not in levels.message + levels.fix  # neutral words; the surface names its own option
+    assert re.search(r"Bin it into ranges \(or quantiles\)\. To fix it, pass --bins age=31,46,62\.25\.$",
+                     levels.text_for("cli"))  # fmt: skip
+    assert re.search(r"e\.g\. bins=\[31, 46, 62\.25\]\)\.$", levels.text)
     with pytest.raises(SpecError) as info:
         result.raise_for_errors()
     assert len(info.value.problems) == len(result.errors) >= 5
@@ -65,7 +73,7 @@ def test_positive_values_close_match_and_trimmed_values_just_work():
     assert "Column 'income' has no value '>50k' (did you mean '>50K'?)" in result.errors[0].message
 
 
-def test_missing_positive_set_names_the_values_and_the_flag(loans):
+def test_missing_positive_set_names_the_values_and_the_option(loans):
     result = validate_spec(loans, spec(positive=[]))
     (problem,) = result.errors
     most_common, other = loans["approved"].value_counts().index
@@ -73,7 +81,12 @@ def test_missing_positive_set_names_the_values_and_the_flag(loans):
         f"Column 'approved' has values ['{most_common}', '{other}']; "
         "the spec does not say which of them mean the positive decision."
     )
-    assert problem.fix == f"Choose which values mean the positive decision (e.g. --positive {most_common})."
+    assert problem.fix == "Choose which values mean the positive decision."
+    assert problem.remedy == Remedy("positive", most_common, column="approved")
+    assert problem.text_for("cli").endswith(f"decision. To fix it, pass --positive {most_common}.")
+    assert problem.text.endswith(f"decision. To fix it, set positive=['{most_common}'].")
+    label = validate_spec(loans, spec(label="repaid", label_positive=[])).errors[0]
+    assert label.remedy.option == "label_positive" and "pass --label-positive " in label.text_for("cli")
 
 
 def test_multi_valued_decision_without_positive_set():
@@ -90,12 +103,14 @@ def test_all_values_positive_is_an_error(loans):
 def test_score_passed_as_decision_is_caught(loans):
     result = validate_spec(loans, spec(decision="model_score", positive=[1]))
     assert "it looks like a score, not a decision" in result.errors[0].message
-    assert "--score model_score --threshold 0.5" in result.errors[0].fix
+    assert result.errors[0].fix == "Use it as the score with a threshold (e.g. 0.5), or pick the decision column."
+    assert result.errors[0].text_for("cli").endswith("To fix it, pass --score model_score.")
 
 
 def test_score_without_decision_needs_threshold(loans):
     result = validate_spec(loans, AuditSpec(score="model_score", protected=["gender"]))
     assert [p.field for p in result.errors] == ["threshold"]
+    assert result.errors[0].text_for("cli").endswith("count as positive decisions. To fix it, pass --threshold 0.5.")
     outside = validate_spec(loans, AuditSpec(score="model_score", threshold=3, protected=["gender"]))
     assert outside.ok
     assert "lies outside the scores' range" in outside.warnings[0].message
@@ -149,7 +164,8 @@ def test_features_checks(loans):
 
 def test_no_protected_attribute(loans):
     result = validate_spec(loans, AuditSpec(decision="approved", positive=["Y"]))
-    assert result.errors[0].fix == "Name at least one protected attribute (e.g. --protected gender)."
+    assert result.errors[0].fix == "Name at least one protected attribute."
+    assert result.errors[0].text_for("cli").endswith("To fix it, pass --protected COLUMN.")
 
 
 def test_missing_decisions_warn_with_count(loans):

@@ -81,7 +81,13 @@ def upload(at: AppTest, key: str, name: str, data: bytes) -> AppTest:
 
 def engine(at: AppTest) -> AuditResult:
     data = at.session_state[DATASET]
-    return audit(data.table.data, at.session_state[SPEC], dataset_name=data.name, dataset_sha256=data.sha256)
+    return audit(
+        data.table.data,
+        at.session_state[SPEC],
+        dataset_name=data.name,
+        dataset_sha256=data.sha256,
+        load_report=data.table.report,
+    )
 
 
 def without_time(result: AuditResult) -> dict:
@@ -186,6 +192,29 @@ def test_a_file_that_is_not_a_result_is_refused_with_the_reason():
     upload(at, W.REPORT_RESUME, "spec.json", AuditSpec(decision="approved", positive=("Y",)).to_json().encode())
     assert at.error[0].value.startswith(md("Could not read 'spec.json': Expected an audit result"))
     assert "got an object with keys" in at.error[0].value and "decision" in at.error[0].value
+
+
+@pytest.mark.parametrize("key", [W.REPORT_RESUME, W.REPORT_BEFORE])
+def test_a_damaged_result_is_refused_naming_the_field(key):
+    at = report_page()
+    saved = json.loads(engine(at).to_json())
+    attribute, groups = next((k, a["groups"]) for k, a in saved["attributes"].items() if a["groups"])
+    group = next(iter(groups))
+    groups[group]["counts"]["n"] = -3
+    upload(at, key, "before.json", json.dumps(saved).encode())
+    (error,) = [e.value.replace("\\", "") for e in at.error]  # shown through md(): Markdown-escaped
+    assert error.startswith(
+        f'Could not read \'before.json\': attributes["{attribute}"].groups["{group}"].counts.n is -3; counts must '
+        "be whole numbers of at least 0. The file was edited or damaged"
+    )
+    assert not at.exception
+
+
+def test_the_audit_json_download_records_how_the_file_was_read(downloads):
+    at = report_page()
+    data = json.loads(data_of(at, W.REPORT_JSON, downloads))
+    report = at.session_state[DATASET].table.report
+    assert data["load"] == json.loads(json.dumps(report.to_dict())) and data["load"]["rows"] == report.rows
 
 
 def test_comparing_with_an_identical_earlier_result_finds_no_change_and_adds_monitoring(downloads):
