@@ -210,7 +210,8 @@ def test_caches_of_session_data_are_per_session_bounded_and_expire():
             assert params == ["title"]
             assert info.max_entries <= 4
             continue
-        assert "sha256" in params or any(p.startswith("_") for p in params), f"{name}: not keyed by the dataset"
+        # Keyed by the data as read (file hash and reading options), never by the file hash alone.
+        assert params[0] == "data_key", f"{name}: not keyed by the data as read"
         assert info.scope == "session", f"{name}: cache shared between sessions"
         assert info.ttl is not None and 0 < info.ttl <= 24 * 3600, f"{name}: no lifetime"
         assert 1 <= info.max_entries <= 32, f"{name}: max_entries={info.max_entries}"
