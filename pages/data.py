@@ -46,8 +46,12 @@ def choose_dataset() -> None:
             state.set_dataset(Dataset(cached.load_sample(title), "sample", f"sample:{title}"))
 
 
-def reading_options() -> state.Reading:
-    """The reading options (drawn above the uploader), as the loader takes them."""
+def reading() -> state.Reading:
+    """The reading options set on the page (their widgets are drawn after the file is read, see upload_file)."""
+    return state.Reading(tuple(state.get(W.NA_VALUES) or ()), (state.get(W.SHEET) or "").strip() or None)
+
+
+def reading_options() -> None:
     with st.expander("Reading options"):
         st.multiselect(
             "Also treat these spellings as missing in every column",
@@ -59,13 +63,11 @@ def reading_options() -> state.Reading:
         )
         sheets = workbook_sheets()
         if len(sheets) > 1:
-            if state.get(W.SHEET) not in sheets:
-                current = state.dataset()
-                state.set_widgets({W.SHEET: current.table.report.sheet if current else sheets[0]})
+            if state.get(W.SHEET) not in sheets:  # "the first sheet": name the one that was read
+                state.set_widgets({W.SHEET: state.dataset().table.report.sheet or sheets[0]})
             st.selectbox("Excel sheet", sheets, key=W.SHEET, **KEEP, help="The workbook's sheets, in its order.")
         else:
             st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
-    return state.Reading(tuple(state.get(W.NA_VALUES) or ()), (state.get(W.SHEET) or "").strip() or None)
 
 
 def workbook_sheets() -> list[str]:
@@ -83,7 +85,8 @@ def new_upload_chosen() -> None:
 
 
 def upload_file() -> None:
-    reading = reading_options()
+    # Drawn above the uploader but filled last: the sheet control lists the sheets of the file read in this run.
+    options = st.container()
     file = st.file_uploader(
         "Upload a decisions file (CSV, TSV, pipe-delimited, .gz, .zip, Parquet or Excel .xlsx; up to 200 MB)",
         # No type= filter: Streamlit raises on a disallowed type before this script can answer;
@@ -91,21 +94,31 @@ def upload_file() -> None:
         key=W.UPLOAD,
         on_change=new_upload_chosen,
     )
-    kept = state.upload()
-    if file is not None and file.file_id != state.forgotten_file() and (kept is None or kept.file_id != file.file_id):
-        problem = upload_problem(file.name, file.size)
-        if problem:
-            state.set_load_error(md(problem))
-            return
-        # The uploader forgets the file when the user visits another page: keep the bytes (only this upload's)
-        # so that the file stays named here and a reading option can read it again.
-        kept = state.Upload(file.name, file.getvalue(), file.file_id)
-        state.keep_upload(kept)
+    kept = take_upload(file)
+    if kept is not None:
+        read_upload(kept, reading())
+    with options:
+        reading_options()
     if kept is None:
         st.info("Choose a file to upload. Until then the current dataset stays loaded.")
-        return
-    read_upload(kept, reading)
-    show_loaded(kept)
+    else:
+        show_loaded(kept)
+
+
+def take_upload(file) -> state.Upload | None:
+    """The upload to read: a new file (kept in session state, after the server-side checks) or the kept one."""
+    kept = state.upload()
+    if file is None or file.file_id == state.forgotten_file() or (kept is not None and kept.file_id == file.file_id):
+        return kept
+    problem = upload_problem(file.name, file.size)
+    if problem:
+        state.set_load_error(md(problem))
+        return kept
+    # The uploader forgets the file when the user visits another page: keep the bytes (only this upload's)
+    # so that the file stays named here and a reading option can read it again.
+    kept = state.Upload(file.name, file.getvalue(), file.file_id)
+    state.keep_upload(kept)
+    return kept
 
 
 def read_upload(kept: state.Upload, reading: state.Reading) -> None:
@@ -114,10 +127,12 @@ def read_upload(kept: state.Upload, reading: state.Reading) -> None:
     current = state.dataset()
     if current is not None and (current.key == key or read_as(current, kept, reading)):
         return
+    if state.failed_read() == key:
+        return  # its message is shown; parsing it again would fail again
     try:
         table = cached.load_upload(kept, reading)
     except ParityLabError as exc:
-        state.set_load_error(say(exc))
+        state.set_load_error(say(exc), read=key)
         return
     new = Dataset(table, "upload", key, reading)
     roles = None

@@ -58,6 +58,7 @@ RESULTS = "paritylab.results"
 UPLOAD = "paritylab.upload"
 REREAD = "paritylab.reread_notes"
 FORGOTTEN = "paritylab.forgotten_upload"
+FAILED_READ = "paritylab.failed_read"
 
 
 class W:
@@ -312,13 +313,19 @@ def _forget_results() -> None:
 
 
 def load_error() -> str | None:
-    """The message of the last failed load, shown until a load succeeds."""
+    """The message of the last failed load (Markdown, worded for the app), shown until a load succeeds."""
     return st.session_state.get(LOAD_ERROR)
 
 
-def set_load_error(message: str | None) -> None:
-    """Remember (or forget) the message of a failed load."""
+def set_load_error(message: str | None, *, read: str | None = None) -> None:
+    """Remember (or forget) the message of a failed load; ``read`` names what failed (see :func:`failed_read`)."""
     st.session_state[LOAD_ERROR] = message
+    st.session_state[FAILED_READ] = read
+
+
+def failed_read() -> str | None:
+    """The upload and reading options that failed last (so that each rerun does not parse the file again)."""
+    return st.session_state.get(FAILED_READ) if load_error() else None
 
 
 def spec() -> AuditSpec | None:
