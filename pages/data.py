@@ -178,7 +178,8 @@ def keep_widget_roles(roles: AuditSpec, data: Dataset) -> None:
 
 def show_loaded(kept: state.Upload) -> None:
     """Name the kept upload and whether it is the loaded dataset, and offer to forget it."""
-    size = f"{kept.size / 2**20:,.1f} MB" if kept.size >= 2**20 else f"{max(kept.size / 1024, 0.1):,.1f} KB"
+    # Counted as the uploader's file chip counts them (1 KB = 1,000 bytes), so both show the same size.
+    size = f"{kept.size / 1e6:,.1f} MB" if kept.size >= 1e6 else f"{max(kept.size / 1e3, 0.1):,.1f} KB"
     if is_upload(state.dataset(), kept):
         text = f"Loaded: **{md(kept.name)}** ({size}, kept in this session's memory; the reading options read it again)"
     else:
