@@ -51,8 +51,10 @@ def reading() -> state.Reading:
     return state.Reading(tuple(state.get(W.NA_VALUES) or ()), (state.get(W.SHEET) or "").strip() or None)
 
 
-def reading_options() -> None:
+def reading_options(has_file: bool) -> None:
     with st.expander("Reading options"):
+        if not has_file:
+            st.caption("They apply to the file you upload next, and read it again whenever you change them.")
         st.multiselect(
             "Also treat these spellings as missing in every column",
             NA_CHOICES,
@@ -98,7 +100,7 @@ def upload_file() -> None:
     if kept is not None:
         read_upload(kept, reading())
     with options:
-        reading_options()
+        reading_options(kept is not None)
     if kept is None:
         st.info("Choose a file to upload. Until then the current dataset stays loaded.")
     else:
