@@ -11,7 +11,7 @@ import streamlit as st
 from analysis import ParityLabError
 from ui import cached, memory, state
 from ui.state import Dataset
-from ui.text import md
+from ui.text import md, say
 
 DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
 
@@ -27,7 +27,7 @@ def ensure_dataset() -> None:
         try:
             table = cached.load_sample(DEFAULT_SAMPLE)
         except ParityLabError as exc:
-            st.error(md(f"The bundled sample could not be loaded: {exc}"))
+            st.error("The bundled sample could not be loaded: " + say(exc))
             return
         state.set_dataset(Dataset(table, "sample", f"sample:{DEFAULT_SAMPLE}"))
 
@@ -42,7 +42,9 @@ def sidebar() -> None:
         return
     report = data.table.report
     st.markdown(f"**Dataset:** {md(data.name)}")
-    st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…")
+    read = f" · read with {', '.join(data.reading.na_values)} as missing" if data.reading.na_values else ""
+    sheet = f" · sheet {report.sheet}" if report.sheet else ""
+    st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…" + md(sheet + read))
     spec = state.spec()
     if spec is None:
         st.caption("Roles not confirmed yet: confirm them on the Data page.")

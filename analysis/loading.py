@@ -70,8 +70,8 @@ than invalid bytes stays UTF-8, each invalid byte named by line and shown as U+F
 single-file zip archives (decompressed with a size cap); Parquet; workbooks (``.xlsx``, ``.xlsm``, ``.xls``,
 ``.xlsb``, ``.ods``: the values last saved, cells written as text first so that workbooks and CSV share one
 inference; sheets, title rows, merged cells and formulas are handled in `analysis.excel`). Parquet
-columns keep their types: text columns are trimmed and their missing spellings found, but not read as numbers; infinities in
-float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
+columns keep their types: text columns are trimmed and their missing spellings found, but not read as
+numbers; infinities in float columns become missing (reported). Nothing that executes code (pickle, joblib, macros) is
 ever loaded.
 
 Speed

@@ -14,6 +14,7 @@ from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, state
+from ui.roles import roles_that_apply
 from ui.state import Dataset, W
 from ui.text import md, say
 
@@ -27,6 +28,10 @@ MERGE_VARIANTS_LABEL = "Merge values that differ only in case, spaces or invisib
 MERGE_VARIANTS_HELP = (
     "Counts 'Yes', 'yes' and 'YES' (or 'Zoë' typed two ways) as one value of the decision, the label and each "
     "protected attribute, spelled as its most frequent spelling. The checks below list every merge."
+)
+NO_OUTCOME = (
+    "Choose the column that holds the decision in 'Decision column' (or, without one, a column in 'Score column' "
+    "and its threshold): the audit compares how often each group gets the positive decision."
 )
 # Streamlit forgets a widget's value when its page is left; the roles must survive a visit to another page.
 KEEP = {"persist_state": "session"}
@@ -46,8 +51,15 @@ def choose_dataset() -> None:
             state.set_dataset(Dataset(cached.load_sample(title), "sample", f"sample:{title}"))
 
 
-def upload_file() -> None:
+def reading() -> state.Reading:
+    """The reading options set on the page (their widgets are drawn after the file is read, see upload_file)."""
+    return state.Reading(tuple(state.get(W.NA_VALUES) or ()), (state.get(W.SHEET) or "").strip() or None)
+
+
+def reading_options(has_file: bool) -> None:
     with st.expander("Reading options"):
+        if not has_file:
+            st.caption("They apply to the file you upload next, and read it again whenever you change them.")
         st.multiselect(
             "Also treat these spellings as missing in every column",
             NA_CHOICES,
@@ -56,32 +68,138 @@ def upload_file() -> None:
             help="Empty cells, N/A, null and NaN are always missing. NA, ? and - are missing only in numeric "
             "columns, because in text columns they can be real values (NA is Namibia's country code).",
         )
-        st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
+        sheets = workbook_sheets()
+        if len(sheets) > 1:
+            if state.get(W.SHEET) not in sheets:  # "the first sheet": name the one that was read
+                state.set_widgets({W.SHEET: state.dataset().table.report.sheet or sheets[0]})
+            st.selectbox("Excel sheet", sheets, key=W.SHEET, **KEEP, help="The workbook's sheets, in its order.")
+        else:
+            st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
+
+
+def workbook_sheets() -> list[str]:
+    """The sheets of the kept upload when it is the loaded dataset and a workbook (else none)."""
+    current, kept = state.dataset(), state.upload()
+    if kept is None or not is_upload(current, kept):
+        return []
+    return [str(s) for s in getattr(current.table.report, "sheets", ())]
+
+
+def new_upload_chosen() -> None:
+    """A newly uploaded file starts on its first sheet (a sheet name of the previous workbook would not exist)."""
+    if state.get(W.UPLOAD) is not None:
+        state.set_widgets({W.SHEET: ""})
+
+
+def upload_file() -> None:
+    # Drawn above the uploader but filled last: the sheet control lists the sheets of the file read in this run.
+    options = st.container()
     file = st.file_uploader(
         "Upload a decisions file (CSV, TSV, pipe-delimited, .gz, .zip, Parquet, Excel or OpenDocument; up to 200 MB)",
         # No type= filter: Streamlit raises on a disallowed type before this script can answer;
         # upload_problem() checks type and size here instead, with a message.
         key=W.UPLOAD,
+        on_change=new_upload_chosen,
     )
-    if file is None:
+    kept = take_upload(file)
+    if kept is not None:
+        read_upload(kept, reading())
+    with options:
+        reading_options(kept is not None)
+    if kept is None:
         st.info("Choose a file to upload. Until then the current dataset stays loaded.")
-        return
-    na_values = tuple(state.get(W.NA_VALUES) or ())
-    sheet = (state.get(W.SHEET) or "").strip()
-    key = f"upload:{file.file_id}:{na_values}:{sheet}"
-    current = state.dataset()
-    if current is not None and current.key == key:
-        return
+    else:
+        show_loaded(kept)
+
+
+def take_upload(file) -> state.Upload | None:
+    """The upload to read: a new file (kept in session state, after the server-side checks) or the kept one."""
+    kept = state.upload()
+    if file is None or file.file_id == state.forgotten_file() or (kept is not None and kept.file_id == file.file_id):
+        return kept
     problem = upload_problem(file.name, file.size)
     if problem:
-        state.set_load_error(problem)
+        state.set_load_error(md(problem))
+        return kept
+    # The uploader forgets the file when the user visits another page: keep the bytes (only this upload's)
+    # so that the file stays named here and a reading option can read it again.
+    kept = state.Upload(file.name, file.getvalue(), file.file_id)
+    state.keep_upload(kept)
+    return kept
+
+
+def read_upload(kept: state.Upload, reading: state.Reading) -> None:
+    """Read the kept upload with ``reading`` unless the loaded dataset is that reading already."""
+    key = f"upload:{kept.file_id}:{reading.key()}"
+    current = state.dataset()
+    if current is not None and (current.key == key or read_as(current, kept, reading)):
         return
+    if state.failed_read() == key:
+        return  # its message is shown; parsing it again would fail again
     try:
-        table = cached.load_upload(file.getvalue(), file.name, na_values=na_values, sheet=sheet or None)
+        table = cached.load_upload(kept, reading)
     except ParityLabError as exc:
-        state.set_load_error(str(exc))
+        state.set_load_error(say(exc), read=key)
         return
-    state.set_dataset(Dataset(table, "upload", key))
+    new = Dataset(table, "upload", key, reading)
+    roles = None
+    if current is not None and current.sha256 == new.sha256 and state.roles_initialised_for() == current.key:
+        roles = widget_spec(current.table.data)  # what the widgets show, on the reading they were chosen on
+    state.set_dataset(new)
+    if roles is not None:
+        keep_widget_roles(roles, new)
+
+
+def read_as(current: Dataset, kept: state.Upload, reading: state.Reading) -> bool:
+    """Whether ``current`` is ``kept`` read with ``reading`` (a sheet named or read as "the first sheet")."""
+    if not is_upload(current, kept) or reading.na_values != current.reading.na_values:
+        return False
+    if reading.sheet is None:
+        return current.reading.sheet is None
+    return reading.sheet in (current.reading.sheet, current.table.report.sheet)
+
+
+def is_upload(data: Dataset | None, kept: state.Upload) -> bool:
+    """Whether ``data`` was read from the kept upload."""
+    return data is not None and data.key.startswith(f"upload:{kept.file_id}:")
+
+
+def widget_spec(df: pd.DataFrame) -> AuditSpec | None:
+    """The roles the widgets show, read against the table they were chosen on (None when incomplete)."""
+    try:
+        return spec_from_widgets(df)
+    except (ParityLabError, KeyError, ValueError):
+        return None
+
+
+def keep_widget_roles(roles: AuditSpec, data: Dataset) -> None:
+    """After a new reading of the same file, keep the roles in the widgets that still apply (say which do not)."""
+    kept, dropped = roles_that_apply(roles, data.table.data)
+    if kept is None:
+        return  # nothing of the outcome is left: the roles are suggested afresh for this table
+    state.set_widgets(role_widget_values(kept, data.table.data))
+    state.mark_roles_initialised(data.key)
+    if dropped:
+        state.add_reread_note("These roles no longer apply and were removed: " + "; ".join(dropped) + ".")
+
+
+def show_loaded(kept: state.Upload) -> None:
+    """Name the kept upload and whether it is the loaded dataset, and offer to forget it."""
+    # Counted as the uploader's file chip counts them (1 KB = 1,000 bytes), so both show the same size.
+    size = f"{kept.size / 1e6:,.1f} MB" if kept.size >= 1e6 else f"{max(kept.size / 1e3, 0.1):,.1f} KB"
+    if is_upload(state.dataset(), kept):
+        text = f"Loaded: **{md(kept.name)}** ({size}, kept in this session's memory; the reading options read it again)"
+    else:
+        text = f"Not loaded: **{md(kept.name)}** ({size}); see the message below"
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.markdown(text)
+    right.button(
+        "Forget this file",
+        key=W.FORGET_UPLOAD,
+        on_click=state.forget_file,
+        args=(kept.file_id,),
+        help="Removes the file and everything computed from it from this session; the app reopens its sample.",
+    )
 
 
 def upload_problem(name: str, size: int) -> str | None:
@@ -109,17 +227,17 @@ def show_load_report(data: Dataset) -> None:
     changes = [md(line) for line in lines[1:] if line not in report.warnings]
     if changes:
         st.markdown("\n".join(f"- {line}" for line in changes))
-    for warning in report.warnings:
-        st.warning(md(warning))
+    for warning in report.warnings:  # a Notice names the reading option that fixes it
+        st.warning(say(warning))
 
 
 def show_table(data: Dataset) -> None:
     df = data.table.data
     with st.expander(f"Preview: first {min(len(df), 1000):,} of {len(df):,} rows", expanded=False):
         st.dataframe(df.head(1000), key="preview")
-    suggestion = cached.suggestion(data.sha256, df)
+    suggestion = cached.suggestion(data.data_key, df)
     rows = []
-    for profile in cached.profiles(data.sha256, df):
+    for profile in cached.profiles(data.data_key, df):
         rows.append(
             {
                 "column": profile.name,
@@ -188,7 +306,7 @@ def init_roles(data: Dataset) -> None:
         return
     if state.roles_initialised_for() == data.key:
         return
-    suggestion = cached.suggestion(data.sha256, data.table.data)
+    suggestion = cached.suggestion(data.data_key, data.table.data)
     # Without a decision or score there is no spec, but every role that was recognised still fills the form.
     state.set_widgets(role_widget_values(suggestion.spec or suggestion.draft, data.table.data))
     state.mark_roles_initialised(data.key)
@@ -201,14 +319,14 @@ def load_saved_spec(data: Dataset) -> None:
     try:
         spec = AuditSpec.from_json(file.getvalue())
     except ParityLabError as exc:
-        st.error(md(f"Could not read '{file.name}': {exc}"))
+        st.error(md(f"Could not read '{file.name}':") + " " + say(exc))
         return
     state.set_widgets(role_widget_values(spec, data.table.data))
     state.mark_spec_file_applied(file.file_id)
     st.success(md(f"Loaded the spec from '{file.name}'. Check the roles below and confirm."))
     other_data = dataset_mismatch(spec, data.sha256, dataset_name=data.name)
     if other_data is not None:
-        st.warning(md(other_data.text))
+        st.warning(say(other_data))
 
 
 def reset_positive(column_key: str, positive_key: str, df: pd.DataFrame) -> None:
@@ -316,7 +434,7 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
 
 def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None) -> list[str]:
     try:
-        return list(cached.group_sizes(data.sha256, column, bins, data.table.data[column]))
+        return list(cached.group_sizes(data.data_key, column, bins, data.table.data[column]))
     except ParityLabError:
         return []
 
@@ -388,7 +506,7 @@ def none_to_null(value: str | None) -> str | None:
 
 
 def show_problems(check: SpecValidation) -> None:
-    for problem in check.errors:
+    for problem in check.errors:  # each names the control on this page that fixes it
         st.error(say(problem))
     for problem in check.warnings:
         st.warning(say(problem))
@@ -400,13 +518,13 @@ def roles_section(data: Dataset) -> None:
     df = data.table.data
     columns = [str(c) for c in df.columns]
     st.subheader("Column roles")
-    notes = cached.suggestion(data.sha256, df).notes
+    notes = cached.suggestion(data.data_key, df).notes
     st.caption(
         "Suggested from the column names and values (see 'why' above); change anything that is wrong, then confirm."
     )
     for note in notes:
         st.info(md(note))
-    for role in cached.suggestion(data.sha256, df).roles:
+    for role in cached.suggestion(data.data_key, df).roles:
         if role.role == "pii":
             st.warning(
                 md(f"Column '{role.column}' looks like personal data ({role.reason.removeprefix('personal data: ')}).")
@@ -418,12 +536,15 @@ def roles_section(data: Dataset) -> None:
     protected_inputs(data, columns)
     other_inputs(columns)
     st.checkbox(MERGE_VARIANTS_LABEL, key=W.MERGE_VARIANTS, help=MERGE_VARIANTS_HELP, **KEEP)
+    if none_to_null(state.get(W.DECISION)) is None and none_to_null(state.get(W.SCORE)) is None:
+        st.error(NO_OUTCOME)
+        return
     try:
         spec = spec_from_widgets(df)
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         return
-    check = cached.validation(data.sha256, spec.to_json(), df)
+    check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
     show_problems(check)
     # A callback runs before the next script run, so the sidebar (drawn first) already shows the new spec.
     st.button(
@@ -453,9 +574,11 @@ st.write(
     "memory on this machine; nothing is uploaded anywhere else or written to disk."
 )
 choose_dataset()
-error = state.load_error()
+error = state.load_error()  # already worded for the app and escaped
 if error:
-    st.error(md(error))
+    st.error(error)
+for note in state.pop_reread_notes():
+    st.info(md(note))
 current = state.dataset()
 if current is None:
     st.stop()

@@ -15,7 +15,7 @@ from analysis.explain import PROXY_THRESHOLD
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
-from ui.text import md
+from ui.text import md, say
 
 NOTHING_YET = (
     "Nothing to explain yet. Confirm which columns hold the decision, the protected attributes and the "
@@ -104,7 +104,7 @@ def run_explain(data: state.Dataset, spec: AuditSpec, options: Options) -> Expla
         st.write(f"Surrogate model of the decisions in {data.table.report.rows:,} rows, then exact tree SHAP values.")
         try:
             result = cached.explanation(
-                data.sha256,
+                data.data_key,
                 spec.to_json(),
                 options.sample_size,
                 options.include_protected,
@@ -113,13 +113,13 @@ def run_explain(data: state.Dataset, spec: AuditSpec, options: Options) -> Expla
             )
         except ParityLabError as exc:
             status.update(label="The decisions could not be explained", state="error")
-            error = str(exc)
+            error = say(exc)
         else:
             seconds = time.perf_counter() - started
             took = "from the cache" if seconds < 0.5 else f"in {seconds:.1f} s"
             status.update(label=f"Surrogate model and SHAP values ready ({took})", state="complete")
             return result
-    st.error(md(error))
+    st.error(error)
     st.stop()
 
 
@@ -330,7 +330,7 @@ def local_explanation(explanation: Explanation, df: pd.DataFrame, row: int) -> L
     try:
         return explain_row(explanation, df, row)
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         return None
 
 
@@ -388,7 +388,7 @@ st.title("Drivers")
 dataset, spec = require_spec(NOTHING_YET)
 options = show_options()
 explanation = run_explain(dataset, spec, options)
-state.remember("explanation", (dataset.sha256, spec.to_json(), options), explanation)  # for the Report page
+state.remember("explanation", (dataset.data_key, spec.to_json(), options), explanation)  # for the Report page
 show_scope(explanation)
 show_fidelity(explanation)
 show_global(explanation, list(explanation.sample.groups))

@@ -20,7 +20,7 @@ from analysis.audit import (
 )
 from analysis.values import value_key
 from ui import charts
-from ui.frame import require_spec, run_audit
+from ui.frame import audit_warnings, require_spec, run_audit
 from ui.state import W
 from ui.text import md
 
@@ -485,7 +485,7 @@ def intersections_section(result: AuditResult) -> None:
 # ---------------------------------------------------------------- page frame
 
 
-def show_scope(result: AuditResult) -> None:
+def show_scope(result: AuditResult, warnings: list[str]) -> None:
     spec, info = result.spec, result.dataset
     target = condition(spec.decision, spec.positive) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
     benefit = "benefits" if spec.positive_is_favorable else "harms"
@@ -501,8 +501,8 @@ def show_scope(result: AuditResult) -> None:
         skipped.setdefault(item["reason"], []).append(METRIC_NAMES.get(item["metric"], item["metric"]))
     for reason, names in skipped.items():
         st.info(md(f"Not computed ({reason}): {', '.join(names)}."))
-    for warning in result.warnings:
-        st.warning(md(warning))
+    for warning in warnings:  # already worded for the app and escaped
+        st.warning(warning)
 
 
 def show_guides(spec: AuditSpec) -> None:
@@ -561,6 +561,6 @@ confidence = st.radio(
     persist_state="session",
 )
 result = run_audit(dataset, spec, confidence)
-show_scope(result)
+show_scope(result, audit_warnings(dataset, spec, result))
 show_guides(spec)
 show_tabs(result)

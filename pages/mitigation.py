@@ -19,7 +19,7 @@ from analysis.thresholds import Optimisation, ThresholdCurves, WhatIf, baseline,
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
-from ui.text import md
+from ui.text import md, say
 
 NOTHING_YET = (
     "Nothing to mitigate yet. Confirm which columns hold the decision and the protected attributes (and, if you "
@@ -121,7 +121,7 @@ def value(result: WhatIf, key: str) -> float | None:
 
 def context(dataset: state.Dataset, spec: AuditSpec, attribute: str) -> tuple[str, str, str]:
     """What a remembered result was computed from."""
-    return dataset.sha256, spec.to_json(), attribute
+    return dataset.data_key, spec.to_json(), attribute
 
 
 # ---------------------------------------------------------------- score and curves
@@ -149,10 +149,10 @@ def scored_table(dataset: state.Dataset, spec: AuditSpec) -> Scored:
     if spec.score is not None:
         return Scored(df, spec, None, spec.score)
     try:
-        model = cached.surrogate_scores(dataset.sha256, spec.to_json(), df)
+        model = cached.surrogate_scores(dataset.data_key, spec.to_json(), df)
         with_score, scored_spec = model.apply(df, spec)
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         st.stop()
     return Scored(with_score, scored_spec, model, MODEL_SCORE_LABEL)
 
@@ -179,9 +179,9 @@ def show_score_source(scored: Scored) -> None:
 
 def load_curves(dataset: state.Dataset, scored: Scored, attribute: str) -> ThresholdCurves:
     try:
-        return cached.curves(dataset.sha256, scored.spec.to_json(), attribute, scored.df)
+        return cached.curves(dataset.data_key, scored.spec.to_json(), attribute, scored.df)
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         st.stop()
 
 
@@ -517,7 +517,7 @@ def run_optimiser(
     constraint, tolerance, objective, _ = choice
     try:
         result = cached.optimisation(
-            dataset.sha256,
+            dataset.data_key,
             scored.spec.to_json(),
             curves.attribute,
             constraint,
@@ -528,7 +528,7 @@ def run_optimiser(
             curves,
         )
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         return
     state.remember("mitigation_optimisation", where, result)
     apply_thresholds(curves.attribute, result.thresholds)
@@ -586,7 +586,7 @@ def show_frontier(
 ) -> None:
     constraint, _, objective, _ = choice
     st.subheader("The trade-off: how much each step towards parity costs")
-    where = (dataset.sha256, scored.spec.to_json(), curves.attribute, constraint, objective, *costs)
+    where = (dataset.data_key, scored.spec.to_json(), curves.attribute, constraint, objective, *costs)
     front = state.recall("mitigation_frontier", where)
     if front is None and (constraint == "equalized_odds" or int(curves.sizes.sum()) > AUTO_FRONTIER_ROWS):
         st.caption(
@@ -601,7 +601,7 @@ def show_frontier(
             with st.spinner("Optimising at every tolerance…"):
                 front = cached.trade_off_frontier(*where, curves)
         except ParityLabError as exc:
-            st.error(md(str(exc)))
+            st.error(say(exc))
             return
         state.remember("mitigation_frontier", where, front)
     figure = charts.frontier_chart(front, current)
@@ -693,7 +693,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
         try:
             with st.spinner("Training and evaluating every method…"):
                 result = cached.mitigation_comparison(
-                    dataset.sha256,
+                    dataset.data_key,
                     spec.to_json(),
                     curves.attribute,
                     constraint,
@@ -703,7 +703,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
                     dataset.table.data,
                 )
         except ParityLabError as exc:
-            st.error(md(str(exc)))
+            st.error(say(exc))
             return
         seconds = time.perf_counter() - started
         if seconds > 1:  # a real run, not the cache: this session's own speed for the next estimate
@@ -828,7 +828,7 @@ try:
     current = what_if(curves, thresholds, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
     before = baseline(curves, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
 except ParityLabError as exc:
-    st.error(md(str(exc)))
+    st.error(say(exc))
     st.stop()
 st.caption("Each card compares these thresholds with today's decisions (the small figure under it).")
 show_headlines(current, before, curves.has_label)

@@ -16,7 +16,7 @@ from analysis.report import metrics_csv, render_html, verdict, without_pii
 from ui import cached, state
 from ui.frame import require_spec, run_audit
 from ui.state import W
-from ui.text import md
+from ui.text import md, say
 
 NOTHING_YET = (
     "Nothing to report yet. Confirm which columns hold the decision and the protected attributes on the Data "
@@ -53,7 +53,7 @@ def read_result(file) -> AuditResult | None:
     try:
         return AuditResult.from_json(file.getvalue())
     except ParityLabError as exc:
-        st.error(md(f"Could not read '{file.name}': {exc}"))
+        st.error(md(f"Could not read '{file.name}':") + " " + say(exc))
         return None
 
 
@@ -187,10 +187,10 @@ def show_resume(data: state.Dataset, spec: AuditSpec) -> None:
 
 
 def restore_spec(data: state.Dataset, spec: AuditSpec) -> None:
-    check = cached.validation(data.sha256, spec.to_json(), data.table.data)
+    check = cached.validation(data.data_key, spec.to_json(), data.sha256, data.table.data)
     if not check.ok:
-        problems = "; ".join(p.text for p in check.errors)
-        st.error(md(f"The saved spec does not fit the loaded dataset: {problems}"))
+        problems = " ".join(say(p) for p in check.errors)
+        st.error("The saved spec does not fit the loaded dataset: " + problems)
         return
     state.set_spec(spec)
     state.queue_roles(spec)  # so the Data page shows (and a later confirm keeps) the restored roles
@@ -225,7 +225,7 @@ def compare_with(file, result: AuditResult) -> AuditComparison | None:
     try:
         return compare_audits(earlier, result, tolerance=float(tolerance), require_significance=significance)
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         return None
 
 
@@ -305,8 +305,8 @@ if comparison is not None:
 
 show_resume(dataset, spec)
 
-explanation = state.for_report("explanation", dataset.sha256, spec)
-mitigation = state.for_report("mitigation", dataset.sha256, spec)
+explanation = state.for_report("explanation", dataset.data_key, spec)
+mitigation = state.for_report("mitigation", dataset.data_key, spec)
 parts = {
     "explanation": explanation,
     "mitigation": mitigation,

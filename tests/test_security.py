@@ -40,6 +40,179 @@ def test_config_limits_uploads_and_keeps_xsrf_on(config):
     assert server.get("enableCORS", True) is True
 
 
+def test_config_listens_on_this_machine_only(config):
+    assert config["server"]["address"] == "127.0.0.1"
+    assert "serverAddress" not in config.get("browser", {})  # Streamlit's default, localhost, for CORS and XSRF
+
+
+def test_the_start_banner_looks_up_no_address(monkeypatch, capsys):
+    """With server.address set, Streamlit prints one URL and asks nobody for this machine's addresses."""
+    from streamlit import config as st_config
+    from streamlit import net_util
+    from streamlit.web import bootstrap
+
+    def looked_up(*_args):
+        raise AssertionError("Streamlit looked up this machine's address")
+
+    monkeypatch.chdir(ROOT)
+    st_config.get_config_options(force_reparse=True)
+    try:
+        monkeypatch.setattr(net_util, "get_external_ip", looked_up)
+        monkeypatch.setattr(net_util, "get_internal_ip", looked_up)
+        monkeypatch.setattr(st_config, "get_option", _with_headless(st_config.get_option))
+        bootstrap._print_url(False)
+        printed = capsys.readouterr().out
+        assert "URL: http://127.0.0.1:" in printed
+        assert "External URL" not in printed and "Network URL" not in printed
+    finally:
+        monkeypatch.undo()
+        st_config.get_config_options(force_reparse=True)
+
+
+def _with_headless(get_option):
+    """``config.get_option`` with ``server.headless`` on (the lookup of the external IP happens only headless)."""
+    return lambda name: True if name == "server.headless" else get_option(name)
+
+
+def test_the_config_test_can_fail(monkeypatch, capsys):
+    """Without an address, the same banner does look up the addresses (the check above would catch it)."""
+    from streamlit import config as st_config
+    from streamlit import net_util
+    from streamlit.web import bootstrap
+
+    calls: list[str] = []
+    monkeypatch.setattr(net_util, "get_external_ip", lambda: calls.append("external"))
+    monkeypatch.setattr(net_util, "get_internal_ip", lambda: calls.append("internal"))
+    monkeypatch.setattr(st_config, "is_manually_set", lambda name: False)
+    monkeypatch.setattr(st_config, "get_option", _with_headless(st_config.get_option))
+    bootstrap._print_url(False)
+    assert calls == ["internal", "external"]
+    assert "Local URL" in capsys.readouterr().out
+
+
+# A sitecustomize for the server under test: every connection or name lookup to a host other than this machine
+# is refused and written down, so a lookup at start shows up in the file (and is never sent).
+NETWORK_GUARD = """
+import os, socket
+
+LOG = os.environ["PARITYLAB_NETWORK_LOG"]
+LOCAL = {"127.0.0.1", "::1", "localhost", "0.0.0.0", "::", ""}
+
+
+def _note(what):
+    with open(LOG, "a") as out:
+        out.write(what + "\\n")
+
+
+def _local(address):
+    host = address[0] if isinstance(address, tuple) else address
+    return not isinstance(host, str) or host in LOCAL or host.startswith("127.")
+
+
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+
+
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address):
+        _note(f"connect {address}")
+        raise OSError(101, "Network is unreachable (blocked by the test)")
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(address):
+        _note(f"connect {address}")
+        return 101
+    return _connect_ex(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host is not None and not _local(host):
+        _note(f"lookup {host}")
+        raise socket.gaierror(socket.EAI_NONAME, "blocked by the test")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+"""
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local IPv4/IPv6 addresses with a socket listening on ``port`` (from /proc/net/tcp*)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                if len(raw) == 4:
+                    found.add(".".join(str(b) for b in raw[::-1]))
+                else:
+                    found.add("::" if raw == bytes(16) else raw.hex())
+    return found
+
+
+def serve(tmp_path: Path, *extra: str) -> tuple[str, list[str], set[str]]:
+    """Start ``streamlit run app.py`` headless with only ``extra`` options; its banner, network attempts, listeners."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.browser.helpers import free_port
+
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(NETWORK_GUARD)
+    log, attempts = tmp_path / "server.log", tmp_path / "network.log"
+    attempts.write_text("")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(guard), "PARITYLAB_NETWORK_LOG": str(attempts), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port), *extra]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "URL:" not in log.read_text(errors="replace"):
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "the server printed no URL"
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as response:
+            assert response.read().strip() == b"ok"
+        time.sleep(1.5)  # the banner's lookups (1 s timeout each) would have started by now
+        return log.read_text(errors="replace"), attempts.read_text().split("\n")[:-1], listening_addresses(port)
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+@pytest.mark.slow
+def test_the_server_listens_locally_and_looks_nothing_up(tmp_path):
+    banner, attempts, listening = serve(tmp_path)
+    assert listening == {"127.0.0.1"}
+    assert attempts == []
+    assert "External URL" not in banner and "Network URL" not in banner and "URL: http://127.0.0.1:" in banner
+
+
+@pytest.mark.slow
+def test_the_network_guard_sees_the_lookups_of_a_shared_server(tmp_path):
+    """The deliberate way to share it (README) listens everywhere, and headless Streamlit then asks for its IP."""
+    banner, attempts, listening = serve(tmp_path, "--server.address", "0.0.0.0")
+    assert listening == {"0.0.0.0"}
+    assert any(a.startswith("connect ('8.8.8.8'") for a in attempts)  # the network address, for "Network URL"
+    assert any("checkip.amazonaws.com" in a for a in attempts)  # the external address: refused, never sent
+    assert "Local URL" in banner
+
+
 def test_config_serves_no_static_files_and_watches_no_files(config):
     server = config["server"]
     assert server["enableStaticServing"] is False
@@ -210,7 +383,8 @@ def test_caches_of_session_data_are_per_session_bounded_and_expire():
             assert params == ["title"]
             assert info.max_entries <= 4
             continue
-        assert "sha256" in params or any(p.startswith("_") for p in params), f"{name}: not keyed by the dataset"
+        # Keyed by the data as read (file hash and reading options), never by the file hash alone.
+        assert params[0] == "data_key", f"{name}: not keyed by the data as read"
         assert info.scope == "session", f"{name}: cache shared between sessions"
         assert info.ttl is not None and 0 < info.ttl <= 24 * 3600, f"{name}: no lifetime"
         assert 1 <= info.max_entries <= 32, f"{name}: max_entries={info.max_entries}"

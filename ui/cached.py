@@ -1,7 +1,8 @@
 """Every engine call the pages make goes through these cached wrappers.
 
-Results are keyed by the dataset's SHA-256 (and the spec), never by hashing a
-DataFrame on each rerun. Caches are bounded in entries and lifetime; results derived
+Results are keyed by the data *as read* (``ui.state.Dataset.data_key``: the file's SHA-256
+and the reading options) and the spec, never by hashing a DataFrame on each rerun: the same
+file read with other options is other data. Caches are bounded in entries and lifetime; results derived
 from uploaded data are session-scoped, so one session never sees another's.
 """
 
@@ -28,6 +29,7 @@ from analysis import (
 from analysis.audit import AuditResult, audit
 from analysis.profile import ColumnProfile
 from analysis.thresholds import Frontier, Optimisation, ThresholdCurves, frontier, optimise, threshold_curves
+from ui.state import Reading, Upload
 
 __all__ = [
     "SAMPLES",
@@ -61,40 +63,46 @@ def load_sample(title: str) -> LoadedTable:
     return load_table(SAMPLE_DIR / SAMPLES[title])
 
 
-def load_upload(data: bytes, name: str, *, na_values: tuple[str, ...] = (), sheet: str | None = None) -> LoadedTable:
-    """An uploaded file, parsed in memory (the caller keeps it in session state)."""
-    return load_table(data, name=name, na_values=list(na_values) or None, sheet=sheet or None)
+def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
+    """An uploaded file, parsed in memory with these reading options (the caller keeps it in session state)."""
+    return load_table(upload.data, name=upload.name, na_values=list(reading.na_values) or None, sheet=reading.sheet)
 
 
 @st.cache_data(**SESSION)
-def profiles(sha256: str, _df: pd.DataFrame) -> tuple[ColumnProfile, ...]:
-    """Column profiles of the dataset with this hash."""
+def profiles(data_key: str, _df: pd.DataFrame) -> tuple[ColumnProfile, ...]:
+    """Column profiles of these data."""
     return profile_columns(_df)
 
 
 @st.cache_data(**SESSION)
-def suggestion(sha256: str, _df: pd.DataFrame) -> SpecSuggestion:
-    """Suggested roles for the dataset with this hash."""
+def suggestion(data_key: str, _df: pd.DataFrame) -> SpecSuggestion:
+    """Suggested roles for these data."""
     return suggest_roles(_df)
 
 
 @st.cache_data(**SESSION)
-def validation(sha256: str, spec_json: str, _df: pd.DataFrame) -> SpecValidation:
-    """Problems of a spec (given as JSON, so it hashes cheaply) on the dataset with this hash."""
-    return validate_spec(_df, AuditSpec.from_json(spec_json))
+def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame) -> SpecValidation:
+    """Problems of a spec (given as JSON, so it hashes cheaply) on these data (the file's hash: ``sha256``)."""
+    return validate_spec(_df, AuditSpec.from_json(spec_json), dataset_sha256=sha256)
 
 
 @st.cache_data(**SESSION)
-def group_sizes(sha256: str, column: str, bins: tuple[float, ...] | None, _series: pd.Series) -> dict[str, int]:
+def group_sizes(data_key: str, column: str, bins: tuple[float, ...] | None, _series: pd.Series) -> dict[str, int]:
     """Rows per group of one protected attribute (binned when ``bins`` is given)."""
     return encode_groups(_series, bins=bins).sizes()
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))
 def audit_result(
-    sha256: str, spec_json: str, confidence: float, _df: pd.DataFrame, dataset_name: str, _load_report=None
+    data_key: str,
+    spec_json: str,
+    confidence: float,
+    _df: pd.DataFrame,
+    dataset_name: str,
+    sha256: str,
+    _load_report=None,
 ) -> AuditResult:
-    """The audit of the dataset with this hash under a spec (given as JSON) at this confidence level.
+    """The audit of these data under a spec (given as JSON) at this confidence level (``sha256``: the file's).
 
     ``_load_report`` (how the file was read) is recorded in the result's JSON; it follows from the data's key.
     """
@@ -106,9 +114,9 @@ def audit_result(
 
 @st.cache_data(**(SESSION | {"max_entries": 4}))
 def explanation(
-    sha256: str, spec_json: str, sample_size: int, include_protected: bool, random_state: int, _df: pd.DataFrame
+    data_key: str, spec_json: str, sample_size: int, include_protected: bool, random_state: int, _df: pd.DataFrame
 ) -> Explanation:
-    """The SHAP explanation of the surrogate model of the dataset with this hash under a spec (given as JSON).
+    """The SHAP explanation of the surrogate model of these data under a spec (given as JSON).
 
     Fewer entries than the other caches: each holds a trained model and a sample of SHAP values.
     """
@@ -122,7 +130,7 @@ def explanation(
 
 
 @st.cache_data(**(SESSION | {"max_entries": 2, "show_spinner": "Modelling the decisions to score every row…"}))
-def surrogate_scores(sha256: str, spec_json: str, _df: pd.DataFrame):
+def surrogate_scores(data_key: str, spec_json: str, _df: pd.DataFrame):
     """Out-of-fold scores of a model of the decisions (for a spec without a score column)."""
     from analysis.mitigation import model_scores
 
@@ -130,14 +138,14 @@ def surrogate_scores(sha256: str, spec_json: str, _df: pd.DataFrame):
 
 
 @st.cache_data(**SESSION)
-def curves(sha256: str, spec_json: str, attribute: str, _df: pd.DataFrame) -> ThresholdCurves:
+def curves(data_key: str, spec_json: str, attribute: str, _df: pd.DataFrame) -> ThresholdCurves:
     """Every group's sorted scores and cumulative counts (what-if queries on them are fast: call uncached)."""
     return threshold_curves(_df, AuditSpec.from_json(spec_json), attribute=attribute)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 16}))
 def optimisation(
-    sha256: str,
+    data_key: str,
     spec_json: str,
     attribute: str,
     constraint: str,
@@ -147,7 +155,7 @@ def optimisation(
     benefit_tp: float,
     _curves: ThresholdCurves,
 ) -> Optimisation:
-    """The optimiser's thresholds on the curves of (dataset, spec, attribute)."""
+    """The optimiser's thresholds on the curves of (data as read, spec, attribute)."""
     return optimise(
         _curves, constraint=constraint, tolerance=tolerance, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp
     )
@@ -155,7 +163,7 @@ def optimisation(
 
 @st.cache_data(**SESSION)
 def trade_off_frontier(
-    sha256: str,
+    data_key: str,
     spec_json: str,
     attribute: str,
     constraint: str,
@@ -164,13 +172,13 @@ def trade_off_frontier(
     benefit_tp: float,
     _curves: ThresholdCurves,
 ) -> Frontier:
-    """The objective against the disparity as the tolerance varies, on the curves of (dataset, spec, attribute)."""
+    """The objective against the disparity as the tolerance varies, on the curves of (data as read, spec, attribute)."""
     return frontier(_curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 2}))
 def mitigation_comparison(
-    sha256: str,
+    data_key: str,
     spec_json: str,
     attribute: str,
     constraint: str,

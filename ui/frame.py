@@ -7,9 +7,9 @@ import streamlit as st
 from analysis import AuditSpec, ParityLabError
 from analysis.audit import AuditResult
 from ui import cached, state
-from ui.text import md
+from ui.text import say
 
-__all__ = ["require_spec", "run_audit"]
+__all__ = ["audit_warnings", "require_spec", "run_audit"]
 
 
 def require_spec(nothing_yet: str) -> tuple[state.Dataset, AuditSpec]:
@@ -26,8 +26,19 @@ def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditR
     """The (cached) audit of the dataset under its spec; a ParityLab error is shown and stops the page."""
     try:
         return cached.audit_result(
-            data.sha256, spec.to_json(), confidence, data.table.data, data.name, data.table.report
+            data.data_key, spec.to_json(), confidence, data.table.data, data.name, data.sha256, data.table.report
         )
     except ParityLabError as exc:
-        st.error(md(str(exc)))
+        st.error(say(exc))
         st.stop()
+
+
+def audit_warnings(data: state.Dataset, spec: AuditSpec, result: AuditResult) -> list[str]:
+    """The audit's warnings worded for the app (Markdown-escaped), naming the control that fixes each.
+
+    The result keeps its warnings as text (they are part of its JSON); the validation that produced them is
+    cached and still holds them as problems, whose remedies :func:`ui.text.say` words by the page's controls.
+    """
+    check = cached.validation(data.data_key, spec.to_json(), data.sha256, data.table.data)
+    worded = {problem.text: say(problem) for problem in check.warnings}
+    return [worded.get(warning, say(warning)) for warning in result.warnings]

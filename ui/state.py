@@ -7,24 +7,34 @@ Uploaded data lives here, in this session's memory only; nothing is written to d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
-from analysis import AuditSpec, LoadedTable
+from analysis import AuditSpec, LoadedTable, validate_spec
+from ui.roles import roles_that_apply
 
 __all__ = [
     "DATASET",
     "SPEC",
     "Dataset",
+    "Reading",
+    "Upload",
     "W",
+    "add_reread_note",
     "apply_queued_widgets",
     "clear_spec",
     "dataset",
     "for_report",
+    "forget_file",
+    "forget_upload",
+    "forgotten_file",
     "get",
+    "keep_upload",
     "pop_queued_roles",
+    "pop_reread_notes",
     "queue_roles",
     "queue_widgets",
     "recall",
@@ -34,6 +44,7 @@ __all__ = [
     "set_spec",
     "set_widgets",
     "spec",
+    "upload",
 ]
 
 DATASET = "paritylab.dataset"
@@ -44,6 +55,10 @@ SPEC_FILE = "paritylab.spec_file_applied"
 QUEUED_ROLES = "paritylab.queued_roles"
 QUEUED = "paritylab.queued_widgets"
 RESULTS = "paritylab.results"
+UPLOAD = "paritylab.upload"
+REREAD = "paritylab.reread_notes"
+FORGOTTEN = "paritylab.forgotten_upload"
+FAILED_READ = "paritylab.failed_read"
 
 
 class W:
@@ -52,6 +67,7 @@ class W:
     SOURCE = "data_source"
     SAMPLE = "sample_name"
     UPLOAD = "upload"
+    FORGET_UPLOAD = "upload_forget"
     NA_VALUES = "na_values"
     SHEET = "sheet"
     DECISION = "spec_decision"
@@ -154,12 +170,43 @@ class W:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """The reading options the Data page passes to the loader (the same file reads differently with others)."""
+
+    na_values: tuple[str, ...] = ()
+    sheet: str | None = None
+
+    def __post_init__(self) -> None:
+        # The order in which spellings were picked does not change the reading.
+        object.__setattr__(self, "na_values", tuple(sorted(dict.fromkeys(self.na_values))))
+        object.__setattr__(self, "sheet", self.sheet or None)
+
+    def key(self, *, sheet_read: str | None = None) -> str:
+        """The options as text; ``sheet_read``, the sheet the loader did read, replaces the one asked for."""
+        return json.dumps({"na_values": list(self.na_values), "sheet": sheet_read or self.sheet})
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The current upload's bytes, kept so that the Data page can read them again with other options."""
+
+    name: str
+    data: bytes
+    file_id: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
 class Dataset:
-    """The table this session works on, and where it came from."""
+    """The table this session works on, where it came from and how it was read."""
 
     table: LoadedTable
     source: str  # "sample" or "upload"
     key: str  # identifies the source: sample name, or the upload's file id plus options
+    reading: Reading = Reading()
 
     @property
     def name(self) -> str:
@@ -169,6 +216,11 @@ class Dataset:
     def sha256(self) -> str:
         return self.table.report.sha256
 
+    @property
+    def data_key(self) -> str:
+        """Identifies the data *as read*: the file's SHA-256 and the reading options (every cache is keyed by it)."""
+        return f"{self.sha256}:{self.reading.key(sheet_read=self.table.report.sheet)}"
+
 
 def dataset() -> Dataset | None:
     """The session's current dataset, if any."""
@@ -176,22 +228,105 @@ def dataset() -> Dataset | None:
 
 
 def set_dataset(value: Dataset) -> None:
-    """Make ``value`` the session's dataset; a new dataset clears the confirmed spec."""
+    """Make ``value`` the session's dataset.
+
+    Another file clears the confirmed spec. The same file read with other options keeps the confirmed spec when
+    every role still applies and it still validates (else it must be confirmed again). Any change of the data as
+    read forgets every result computed from the earlier reading; a dataset that is not an upload releases the
+    kept upload's bytes.
+    """
     current = dataset()
+    notes: list[str] = []
     if current is None or current.sha256 != value.sha256:
         clear_spec()
+    elif current.data_key != value.data_key:
+        notes = _keep_confirmed_roles(value)
+    if current is None or current.data_key != value.data_key:
+        _forget_results()
+    if value.source != "upload":
+        forget_upload()
     st.session_state[DATASET] = value
+    st.session_state[REREAD] = tuple(notes)
     st.session_state.pop(LOAD_ERROR, None)
 
 
+def _keep_confirmed_roles(value: Dataset) -> list[str]:
+    """After a new reading of the same file: keep the confirmed spec if it still fits, else clear it (say which)."""
+    notes = [f"'{value.name}' was read again with the new reading options; every result is recomputed from it."]
+    confirmed = spec()
+    if confirmed is None:
+        return notes
+    kept, dropped = roles_that_apply(confirmed, value.table.data)
+    if kept is not None and not dropped and validate_spec(value.table.data, kept).ok:
+        set_spec(kept)
+        notes.append("The confirmed roles still apply to this reading and stay confirmed.")
+    else:
+        clear_spec()
+        notes.append("The confirmed roles no longer fit this reading: check the roles below and confirm them again.")
+    return notes
+
+
+def pop_reread_notes() -> tuple[str, ...]:
+    """What the last new reading of the same file did to the roles (once)."""
+    return st.session_state.pop(REREAD, ())
+
+
+def upload() -> Upload | None:
+    """The current upload (name and bytes), kept across pages until another dataset is chosen."""
+    return st.session_state.get(UPLOAD)
+
+
+def keep_upload(value: Upload) -> None:
+    """Keep ``value`` as the current upload (the previous one's bytes are released)."""
+    st.session_state[UPLOAD] = value
+
+
+def forget_upload() -> None:
+    """Release the kept upload's bytes."""
+    st.session_state.pop(UPLOAD, None)
+
+
+def forget_file(file_id: str) -> None:
+    """Forget the uploaded file ``file_id``, the dataset read from it, its spec and its results.
+
+    The app then opens its default sample. The uploader may still show the file: it is not read again.
+    """
+    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR):
+        st.session_state.pop(key, None)
+    _forget_results()
+    st.session_state[FORGOTTEN] = file_id
+
+
+def forgotten_file() -> str | None:
+    """The file id of the upload last forgotten with :func:`forget_file`."""
+    return st.session_state.get(FORGOTTEN)
+
+
+def add_reread_note(note: str) -> None:
+    """Add to what the Data page says once about the last new reading."""
+    st.session_state[REREAD] = (*st.session_state.get(REREAD, ()), note)
+
+
+def _forget_results() -> None:
+    """Drop every result remembered from the data (results kept without a context, e.g. speeds, stay)."""
+    results = st.session_state.get(RESULTS, {})
+    st.session_state[RESULTS] = {kind: stored for kind, stored in results.items() if stored[0] is None}
+
+
 def load_error() -> str | None:
-    """The message of the last failed load, shown until a load succeeds."""
+    """The message of the last failed load (Markdown, worded for the app), shown until a load succeeds."""
     return st.session_state.get(LOAD_ERROR)
 
 
-def set_load_error(message: str | None) -> None:
-    """Remember (or forget) the message of a failed load."""
+def set_load_error(message: str | None, *, read: str | None = None) -> None:
+    """Remember (or forget) the message of a failed load; ``read`` names what failed (see :func:`failed_read`)."""
     st.session_state[LOAD_ERROR] = message
+    st.session_state[FAILED_READ] = read
+
+
+def failed_read() -> str | None:
+    """The upload and reading options that failed last (so that each rerun does not parse the file again)."""
+    return st.session_state.get(FAILED_READ) if load_error() else None
 
 
 def spec() -> AuditSpec | None:
@@ -276,30 +411,30 @@ def recall(kind: str, context: Any) -> Any:
 REPORT_PARTS = ("explanation", "mitigation")
 
 
-def remember_for_report(kind: str, dataset_sha256: str, spec: AuditSpec, value: dict[str, Any]) -> None:
-    """Keep a part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec."""
-    remember(f"report::{kind}", (dataset_sha256, spec.to_json()), value)
+def remember_for_report(kind: str, data_key: str, spec: AuditSpec, value: dict[str, Any]) -> None:
+    """Keep a part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this data (as read) and spec."""
+    remember(f"report::{kind}", (data_key, spec.to_json()), value)
 
 
 # The kind another page remembers (``remember``) a report part under, with a context that starts with
-# (dataset SHA-256, spec JSON): the report uses it when nothing was kept with remember_for_report.
+# (Dataset.data_key, spec JSON): the report uses it when nothing was kept with remember_for_report.
 PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison"}
 
 
-def for_report(kind: str, dataset_sha256: str, spec: AuditSpec) -> dict[str, Any] | None:
+def for_report(kind: str, data_key: str, spec: AuditSpec) -> dict[str, Any] | None:
     """The part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec, if any.
 
     Kept by :func:`remember_for_report`, or remembered by its own page under :data:`PAGE_KINDS`
     (then as its ``to_dict()``).
     """
     spec_json = spec.to_json()
-    kept = recall(f"report::{kind}", (dataset_sha256, spec_json))
+    kept = recall(f"report::{kind}", (data_key, spec_json))
     if kept is not None:
         return kept
     stored = st.session_state.get(RESULTS, {}).get(PAGE_KINDS.get(kind, kind))
     if stored is None:
         return None
     context, value = stored
-    if not isinstance(context, tuple) or tuple(context[:2]) != (dataset_sha256, spec_json):
+    if not isinstance(context, tuple) or tuple(context[:2]) != (data_key, spec_json):
         return None
     return value.to_dict() if hasattr(value, "to_dict") else value

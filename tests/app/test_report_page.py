@@ -265,7 +265,7 @@ def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
         "fidelity": {"accuracy": 0.9, "auc": 0.93, "low": False, "message": "The surrogate agrees with 90%."},
         "global_importance": [{"feature": "income", "mean_abs_shap": 0.5}],
     }
-    at.session_state["paritylab.results"] = {"report::explanation": ((data.sha256, spec.to_json()), explanation)}
+    at.session_state["paritylab.results"] = {"report::explanation": ((data.data_key, spec.to_json()), explanation)}
     run(at)
     assert "Drivers: included" in "\n".join(m.value for m in at.markdown)
     html = data_of(at, W.REPORT_HTML, downloads).decode()
@@ -281,10 +281,11 @@ def test_the_mitigation_pages_comparison_for_this_spec_goes_into_the_report(down
         "rows": [{"method": "thresholds", "label": "our per-group thresholds", "status": "ok", "accuracy": 0.75}],
     }
     other_spec = replace(spec, min_group_size=99).to_json()
-    at.session_state["paritylab.results"] = {"mitigation_comparison": ((data.sha256, other_spec, "ethnicity"), {})}
+    at.session_state["paritylab.results"] = {"mitigation_comparison": ((data.data_key, other_spec, "ethnicity"), {})}
     run(at)
     assert "Mitigation comparison: not computed" in "\n".join(m.value for m in at.markdown)  # another spec's
-    at.session_state["paritylab.results"] = {"mitigation_comparison": ((data.sha256, spec.to_json(), "x"), comparison)}
+    context = (data.data_key, spec.to_json(), "x")
+    at.session_state["paritylab.results"] = {"mitigation_comparison": (context, comparison)}
     run(at)
     assert "Mitigation comparison: included" in "\n".join(m.value for m in at.markdown)
     html = data_of(at, W.REPORT_HTML, downloads).decode()
