@@ -195,7 +195,6 @@ def test_a_validation_problem_is_worded_by_the_widget_that_fixes_it(app, monkeyp
     assert app.button(key=W.CONFIRM).disabled
 
 
-@pytest.mark.xfail(strict=False, reason="needs validation Problems that carry Remedies (engine wording branch)")
 def test_a_real_bad_spec_shows_no_command_line_flag(app):
     run(app.multiselect(key=W.POSITIVE).set_value([]))
     messages = shown(app)

@@ -263,11 +263,6 @@ def adult_like_csv(rows: int = 600, seed: int = 11) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs role suggestion that proposes an outcome-only column ('income') as the decision (the role "
-    "suggestion branch of issue 11); until then no decision is suggested and the roles cannot be confirmed",
-)
 def test_journey_on_an_adult_like_file(app_page, guard, tmp_path: Path, output_path: str) -> None:
     """Upload a file nobody prepared → accept the suggested roles unchanged → the Fairness page shows the CLI's
     numbers for 'sex' and 'race'."""
