@@ -315,9 +315,8 @@ class _Checker:
         spec = self.spec
         if spec.merge_variants:
             found = find_variants(self.df, spec)
-            if found:
-                merged = merge_variants(self.df, spec, found)
-                self.df, self.spec = merged.df, merged.spec
+            merged = merge_variants(self.df, spec, found)
+            self.df, self.spec = merged.df, merged.spec
             for column, groups in found.items():
                 for group in groups:
                     others = " and ".join(f"{shown_spelling(s)} ({n:,})" for s, n in group.spellings[1:])
