@@ -13,8 +13,15 @@ import pandas as pd
 from analysis.errors import SpecError
 from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.values import VariantGroup, distinct_keys, shown_spelling, value_key
-from analysis.variants import find_variants, merge_variants, variant_columns
+from analysis.values import (
+    VariantGroup,
+    counted_variants,
+    distinct_keys,
+    shown_spelling,
+    value_key,
+    value_variants,
+)
+from analysis.variants import find_variants, merge_variants
 from analysis.wording import Remedy, Surface, worded
 
 __all__ = ["Problem", "SpecValidation", "dataset_mismatch", "validate_spec"]
@@ -298,12 +305,15 @@ class _Checker:
         return SpecValidation(tuple(self.problems), self.group_sizes)
 
     def check_variants(self) -> None:
-        """Spelling variants: merged (and each merge listed) on request, else a warning per column."""
-        found = find_variants(self.df, self.spec)
-        if not found:
-            return
-        if self.spec.merge_variants:
-            merged = merge_variants(self.df, self.spec, found)
+        """Spelling variants: merged (and each merge listed) on request, else a warning per column.
+
+        Without the merge, a protected attribute's variants are read from its encoded groups
+        (:meth:`check_attribute`), so that only the decision and label take a pass here.
+        """
+        spec = self.spec
+        if spec.merge_variants:
+            found = find_variants(self.df, spec)
+            merged = merge_variants(self.df, spec, found)
             self.df, self.spec = merged.df, merged.spec
             for column, groups in found.items():
                 for group in groups:
@@ -311,18 +321,23 @@ class _Checker:
                     message = VARIANTS_MERGED.format(others=others, kept=shown_spelling(group.kept), column=column)
                     self.add("warning", "merge_variants", message, "", column)
             return
-        fields = dict((c, f) for f, c in reversed(variant_columns(self.spec)))
-        for column, groups in found.items():
-            shown = "; ".join(g.shown() for g in groups[:SHOWN_VARIANT_GROUPS])
-            if len(groups) > SHOWN_VARIANT_GROUPS:
-                shown += f"; and {len(groups) - SHOWN_VARIANT_GROUPS:,} more"
-            message = VARIANTS.format(column=column, groups=shown)
-            self.add("warning", fields[column], message, VARIANTS_FIX, column, Remedy("merge_variants"))
-        spec = self.spec
-        if spec.decision in found:
-            self.check_split(spec.decision, spec.positive, found[spec.decision], "positive", "decision")
-        if spec.label in found:
-            self.check_split(spec.label, spec.label_positive, found[spec.label], "label_positive", "outcome")
+        for field, column, positive, what in (
+            ("positive", spec.decision, spec.positive, "decision"),
+            ("label_positive", spec.label, spec.label_positive, "outcome"),
+        ):
+            if column in self.columns and column not in spec.protected_columns:
+                groups = value_variants(self.df[column])
+                self.warn_variants(field, column, groups)
+                self.check_split(column, positive, groups, field, what)
+
+    def warn_variants(self, field: str, column: str, groups: Sequence[VariantGroup]) -> None:
+        if not groups:
+            return
+        shown = "; ".join(g.shown() for g in groups[:SHOWN_VARIANT_GROUPS])
+        if len(groups) > SHOWN_VARIANT_GROUPS:
+            shown += f"; and {len(groups) - SHOWN_VARIANT_GROUPS:,} more"
+        message = VARIANTS.format(column=column, groups=shown)
+        self.add("warning", field, message, VARIANTS_FIX, column, Remedy("merge_variants"))
 
     def check_split(
         self, column: str, positive: Sequence[object], groups: Sequence[VariantGroup], field: str, what: str
@@ -506,6 +521,9 @@ class _Checker:
         self.encoded[column] = groups
         self.check_groups(attr, sizes, groups.missing_count)
         self.check_literal_missing(column, groups)
+        if not attr.binned and not self.spec.merge_variants:
+            counts = {label: n for label, n in sizes.items() if label != MISSING_GROUP}
+            self.warn_variants("protected", column, counted_variants(column, counts))
 
     def check_literal_missing(self, column: str, groups: GroupCodes) -> None:
         literal = next((g for g in groups.labels if g.startswith(LITERAL_MISSING_GROUP)), None)

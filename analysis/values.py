@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = [
     "Scalar",
     "VariantGroup",
+    "counted_variants",
     "distinct_keys",
     "matches_any",
     "merge_spellings",
@@ -163,18 +164,27 @@ def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
     """
     if not _is_text(series):
         return ()
+    # Distinct values first (a cheaper pass than counting); rows are counted only when variants exist.
+    keys = {key for raw in series.unique() if (key := value_key(raw)) is not None}
+    if len({variant_key(k) for k in keys}) == len(keys):
+        return ()
     counts: dict[str, int] = {}
     for raw, count in series.value_counts(dropna=True, sort=False).items():
         key = value_key(raw)
         if key is not None:
             counts[key] = counts.get(key, 0) + int(count)
+    return counted_variants(str(series.name), counts)
+
+
+def counted_variants(column: str, counts: dict[str, int]) -> tuple[VariantGroup, ...]:
+    """:func:`value_variants` from rows per distinct value (e.g. a protected attribute's group sizes)."""
     by_form: dict[str, list[str]] = {}
     for key in counts:
         by_form.setdefault(variant_key(key), []).append(key)
     # Most rows first; a tie goes to the composed (NFC) spelling, then to the first in sort order.
     order = lambda k: (-counts[k], unicodedata.normalize("NFC", k) != k, k)  # noqa: E731
     groups = [
-        VariantGroup(str(series.name), tuple((k, counts[k]) for k in sorted(keys, key=order)))
+        VariantGroup(column, tuple((k, counts[k]) for k in sorted(keys, key=order)))
         for keys in by_form.values()
         if len(keys) > 1
     ]

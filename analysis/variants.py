@@ -109,20 +109,20 @@ def merge_variants(
     if not spec.merge_variants:
         return MergedTable(df, spec, {})
     groups = find_variants(df, spec) if groups is None else groups
-    if not groups:
-        return MergedTable(df, spec, {})
-    out = df.copy(deep=False)
+    out = df.copy(deep=False) if groups else df
     for column, found in groups.items():
         out[column] = merge_spellings(df[column], found)
 
-    # The spec's values in the merged table's spelling, whichever spelling the spec used ('YES' for 'Yes').
-    def spelled(column: str | None) -> dict[str, str]:
-        return _spelling_of(out[column]) if column in groups else {}
+    # The spec's values in the table's spelling, whichever spelling the spec used ('YES' for 'Yes'), also in
+    # a column without variants: the spec's spelling is then one more variant.
+    def spelled(column: str | None, values: tuple[Scalar, ...]) -> dict[str, str]:
+        wanted = any(isinstance(v, str) for v in values) and column in out.columns
+        return _spelling_of(out[column]) if wanted else {}
 
     merged = replace(
         spec,
-        positive=_respelled(spec.positive, spelled(spec.decision)),
-        label_positive=_respelled(spec.label_positive, spelled(spec.label)),
-        protected=tuple(_respelled_reference(a, out) if a.column in groups else a for a in spec.protected),
+        positive=_respelled(spec.positive, spelled(spec.decision, spec.positive)),
+        label_positive=_respelled(spec.label_positive, spelled(spec.label, spec.label_positive)),
+        protected=tuple(_respelled_reference(a, out) for a in spec.protected),
     )
     return MergedTable(out, merged, groups)

@@ -454,3 +454,17 @@ def test_importing_the_engine_loads_no_model_library():
     code = "import sys, analysis; print([m for m in ('lightgbm', 'shap', 'sklearn') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_merged_spelling_variants_explain_like_the_table_fixed_by_hand():
+    clean = _synthetic(2000)
+    messy = clean.copy()
+    messy.loc[::9, "g"] = messy.loc[::9, "g"].str.upper()  # 'A', 'B' in a ninth of rows
+    messy.loc[1::11, "d"] = messy.loc[1::11, "d"] + "\u200b"
+    spec = dataclasses.replace(SYNTHETIC_SPEC, merge_variants=True)
+    merged, expected = explain(messy, spec, sample_size=500), explain(clean, SYNTHETIC_SPEC, sample_size=500)
+    assert set(merged.by_group["g"]) == {"a", "b"}
+    assert merged.model.n_rows == expected.model.n_rows
+    assert np.allclose(merged.sample.shap, expected.sample.shap)
+    apart = explain(messy, SYNTHETIC_SPEC, sample_size=500)
+    assert set(apart.by_group["g"]) == {"a", "b", "A", "B"}

@@ -292,3 +292,19 @@ def test_a_literal_missing_value_is_warned_and_kept_apart(messy):
         "'(missing) [value]', apart from the 2 empty cells (the '(missing)' group)."
     )
     assert literal.remedy.option == "na_values" and literal.remedy.value == "(missing)"
+
+
+def test_with_the_merge_a_spec_value_spelled_otherwise_than_the_column_is_respelled(messy):
+    from analysis import merge_variants
+
+    clean = messy.assign(approved=messy["approved"].str.strip("\u200b").str.capitalize())
+    clean = clean.assign(gender=clean["gender"].str.strip("\u200b").str.capitalize())
+    assert set(clean["approved"]) == {"Yes", "No"}
+    given = spec(positive=["YES"], merge_variants=True, protected=[{"column": "gender", "reference": "male"}])
+    result = validate_spec(clean, given)
+    assert result.ok, messages(result)
+    merged = merge_variants(clean, given)
+    assert merged.spec.positive == ("Yes",) and merged.spec.protected[0].reference == "Male"
+    assert merged.df is clean and merged.groups == {}
+    # Without the merge the spelling must match (up to surrounding spaces).
+    assert not validate_spec(clean, spec(positive=["YES"])).ok
