@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,6 @@ from analysis.counts import (
 )
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
-from analysis.loading import LoadReport
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -78,6 +77,9 @@ from analysis.stats import (
 from analysis.validation import _checked
 from analysis.values import value_key
 from analysis.wording import Notice
+
+if TYPE_CHECKING:
+    from analysis.loading import LoadReport
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -738,6 +740,8 @@ class AuditResult:
 
     @classmethod
     def _read(cls, data: Mapping[str, Any]) -> AuditResult:
+        from analysis.loading import LoadReport  # pyarrow is imported by the loader only
+
         versions = data.get("versions") or {}
         spec = _recorded("spec", AuditSpec.from_dict, data["spec"])
         options = _recorded("options", AuditOptions.from_dict, data["options"])

@@ -396,7 +396,7 @@ def test_load_audit_names_the_file_and_the_field(before, tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("TRUNCATE", r"not valid JSON \(Expecting .* line \d+ column \d+ .*\): it may have been cut short"),
+        ("TRUNCATE", r"not valid JSON \(.*line \d+ column \d+ .*\): it may have been cut short"),
         ('{"schema_version": 2, "dataset": {}, "attributes": {}}', "has schema_version 2; this version of ParityLab"),
         ('{"schema_version": "1", "dataset": {}, "attributes": {}}', "has schema_version '1'"),
         ('{"schema_version": true, "dataset": {}, "attributes": {}}', "has schema_version True"),
