@@ -522,8 +522,8 @@ def roles_section(data: Dataset) -> None:
     st.caption(
         "Suggested from the column names and values (see 'why' above); change anything that is wrong, then confirm."
     )
-    for note in notes:
-        st.info(md(note))
+    for note in notes:  # a Notice names the control that fixes it
+        st.info(say(note))
     for role in cached.suggestion(data.data_key, df).roles:
         if role.role == "pii":
             st.warning(

@@ -135,7 +135,7 @@ def show_scope(explanation: Explanation) -> None:
         f"Outputs are in {unit(explanation)}."
     )
     for note in model.notes:
-        st.info(md(note))
+        st.info(say(note))
     with st.expander("What is explained, and how"):
         st.markdown(SURROGATE_NOTE)
         st.markdown("**Features the surrogate sees:** " + ", ".join(md(f) for f in model.features))

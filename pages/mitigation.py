@@ -174,7 +174,7 @@ def show_score_source(scored: Scored) -> None:
     )
     with st.expander("How the model score was made"):
         for note in scored.model.notes:
-            st.markdown(f"- {md(note)}")
+            st.markdown(f"- {say(note)}")
 
 
 def load_curves(dataset: state.Dataset, scored: Scored, attribute: str) -> ThresholdCurves:
@@ -614,7 +614,7 @@ def show_frontier(
         "the thresholds on the sliders."
     )
     for note in front.notes:
-        st.caption(md(note))
+        st.caption(say(note))
 
 
 # ---------------------------------------------------------------- retraining comparison
@@ -741,7 +741,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
             "training column is the optimism of in-sample figures."
         )
     with st.expander("How the comparison was made"):
-        st.markdown("\n".join(f"- {md(note)}" for note in result.notes))
+        st.markdown("\n".join(f"- {say(note)}" for note in result.notes))
 
 
 # ---------------------------------------------------------------- exports

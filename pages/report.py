@@ -70,7 +70,7 @@ def show_verdict(result: AuditResult, include_pii: bool) -> None:
     shown, notes = (result, ()) if include_pii else without_pii(result)
     st.markdown(md(verdict(shown)))
     for note in notes:
-        st.caption(md(note))
+        st.caption(say(note))
 
 
 def show_parts(explanation: dict | None, mitigation: dict | None, comparison: AuditComparison | None) -> None:
@@ -253,7 +253,7 @@ def show_comparison(comparison: AuditComparison) -> None:
         st.success(md(comparison.summary))
     st.caption(md(f"Before: {comparison.before.name or 'a dataset'} · after: {comparison.after.name or 'a dataset'}"))
     for warning in comparison.warnings:
-        st.warning(md(warning))
+        st.warning(say(warning))
     st.dataframe(changes_table(comparison), hide_index=True, key=W.REPORT_CHANGES)
     left, right = st.columns(2)
     left.download_button(
