@@ -79,6 +79,7 @@ PII_NAMES = {
     "first", "last", "firstname", "lastname", "surname", "givenname", "familyname", "forename", "fullname", "name",
     "dob", "dateofbirth", "birthdate", "birthday", "email", "phone", "ssn",
 }  # fmt: skip
+SEX_WORDS = {"male", "female", "man", "woman", "men", "women", "m", "f"}
 CASE_WORDS = {"case", "docket", "booking", "file"}
 NUMBER_WORDS = {"number", "no", "num", "nr", "id"}
 DATE_WORDS = {"date", "datetime", "timestamp"}
@@ -669,9 +670,22 @@ class _Suggester:
             attr, detail = self.protected_attribute(profile)
             self.assign(profile.name, "protected", f"protected attribute: name contains '{word}'{detail}")
             found.append(attr)
+            self.note_combined(profile)
         if not found:
             self.notes.append("No protected attribute was recognised by name; choose at least one.")
         return found
+
+    def note_combined(self, profile: ColumnProfile) -> None:
+        """A note when a sex column's values also carry something else ('male : single')."""
+        if profile.kind != "text" or not 2 < profile.distinct <= MAX_DECISION_VALUES:
+            return
+        values = distinct_keys(self.df[profile.name])
+        words = [set(re.split(r"[^a-z]+", v.lower())) for v in values]
+        if all(w & SEX_WORDS and len(w - SEX_WORDS - {""}) for w in words):
+            self.notes.append(
+                f"'{profile.name}' combines sex with other information (values such as '{values[0]}'), so its "
+                f"{profile.distinct} groups are the combinations; to audit by sex alone, add a column with sex only."
+            )
 
     def protected_attribute(self, profile: ColumnProfile) -> tuple[ProtectedAttribute, str]:
         if profile.numeric and profile.distinct > 20:
