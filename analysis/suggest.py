@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -78,6 +79,7 @@ PII_NAMES = {
     "first", "last", "firstname", "lastname", "surname", "givenname", "familyname", "forename", "fullname", "name",
     "dob", "dateofbirth", "birthdate", "birthday", "email", "phone", "ssn",
 }  # fmt: skip
+SEX_WORDS = {"male", "female", "man", "woman", "men", "women", "m", "f"}
 CASE_WORDS = {"case", "docket", "booking", "file"}
 NUMBER_WORDS = {"number", "no", "num", "nr", "id"}
 DATE_WORDS = {"date", "datetime", "timestamp"}
@@ -116,13 +118,14 @@ MAX_DERIVED_VALUES = 50
 SCORE_MIN_DISTINCT = 20
 SCORE_MIN_LEVELS = 5
 PII_SHARE = 0.8
+PII_MIN_DISTINCT = 20  # addresses, phones and e-mails: a column of them has many different values
 DATE_SHARE = 0.9
 PROXY_PURITY = 0.99
 PROXY_COVERAGE = 0.3
 LEAK_AUC = 0.9
 SAMPLE = 2_000
 # Rows used for the checks between columns (derived, proxy, recorded-after): enough to see a pattern.
-PAIR_SAMPLE = 50_000
+PAIR_SAMPLE = 20_000
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+?[\d\s().\-]{7,20}$")
@@ -302,10 +305,20 @@ def _values(profile: ColumnProfile) -> list[str]:
     return [v for v, _ in profile.top_values]
 
 
+@lru_cache(maxsize=8)
+def _sample_rows(rows: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(0).choice(rows, SAMPLE, replace=False))
+
+
 def _sample(series: pd.Series) -> pd.Series:
-    values = series.dropna()
-    if len(values) > SAMPLE:
-        values = values.sample(SAMPLE, random_state=0)
+    """Up to SAMPLE of the column's filled values, as trimmed text (the same rows for every column)."""
+    if len(series) > SAMPLE:
+        values = series.iloc[_sample_rows(len(series))].dropna()
+        if len(values) < SAMPLE // 10:  # a mostly empty column: sample among its filled cells instead
+            values = series.dropna()
+            values = values.sample(min(SAMPLE, len(values)), random_state=0)
+    else:
+        values = series.dropna()
     return values.astype("str").str.strip()
 
 
@@ -323,7 +336,7 @@ def _pii_reason(series: pd.Series, profile: ColumnProfile) -> str | None:
         (PERSON_NAME, "personal names"),
     ]
     dates = values.str.match(DATE).mean() >= DATE_SHARE  # 2013-08-14 also reads as a phone number
-    for pattern, what in patterns:
+    for pattern, what in patterns if profile.distinct >= PII_MIN_DISTINCT else ():
         if dates and pattern is PHONE:
             continue
         share = values.str.match(pattern).mean()
@@ -421,18 +434,23 @@ def positive_values(values: list[str]) -> list[str]:
     return []
 
 
-def _is_function(sample: pd.DataFrame, source: str, target: str, bins: tuple[float, ...] | None = None) -> bool:
-    """Each value (or bin) of ``source`` goes with exactly one value of ``target`` in ``sample``."""
-    pair = sample[[source, target]].dropna()
-    if len(pair) < 10 or pair[target].nunique() < 2:
-        return False
-    keys = pair[source]
-    if bins is not None:
-        edges = np.asarray(bins, dtype=float)
-        keys = pd.Series(np.searchsorted(edges, keys.to_numpy(dtype=float), side="right"), index=pair.index)
-    elif keys.nunique() > len(pair) / 5:
-        return False  # almost one row per value: anything would look like a function of it
-    return bool(pair[target].groupby(keys, sort=False).nunique().max() <= 1)
+def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values (-1 for missing) and how many values there are."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _is_function(source: tuple[np.ndarray, int], target: tuple[np.ndarray, int]) -> bool:
+    """Each value of ``source`` goes with exactly one value of ``target`` (both as :func:`_codes`)."""
+    (keys, n_keys), (values, n_values) = source, target
+    both = (keys >= 0) & (values >= 0)
+    keys, values = keys[both], values[both]
+    if keys.size < 10 or n_keys > keys.size / 5:
+        return False  # too few rows, or almost one row per value: anything would look like a function of it
+    seen = np.zeros(n_keys * n_values, dtype=bool)
+    seen[keys * n_values + values] = True
+    per_key = seen.reshape(n_keys, n_values).sum(axis=1)
+    return bool(per_key.max() <= 1 and seen.reshape(n_keys, n_values).any(axis=0).sum() >= 2)
 
 
 def _auc(values: pd.Series, positive: pd.Series) -> float | None:
@@ -491,6 +509,7 @@ class _Suggester:
         self.lost_labels: list[str] = []
         rows = len(df)
         self.pairs = df.sample(PAIR_SAMPLE, random_state=0) if rows > PAIR_SAMPLE else df
+        self.coded: dict[tuple[str, tuple[float, ...] | None], tuple[np.ndarray, int]] = {}
 
     def assign(self, column: str, role: Role, reason: str) -> None:
         self.roles[column] = ColumnRole(column, role, reason)
@@ -577,20 +596,20 @@ class _Suggester:
         for profile in free:
             if not 2 <= profile.distinct <= MAX_DECISION_VALUES or profile.kind in ("number", "datetime"):
                 continue
-            values = distinct_keys(self.df[profile.name])
             name, tokens = profile.name, name_tokens(profile.name)
-            item = _Outcome(profile, values, value_hint=_outcome_values(values))
-            item.edge = name in edges
             label = _matched(name, LABEL_WORDS) or next((t for t in sorted(tokens) if "recid" in t), None)
-            item.label_word = label or (_whole_name(name) if _whole_name(name) in LABEL_NAMES else None)
+            label = label or (_whole_name(name) if _whole_name(name) in LABEL_NAMES else None)
             decision = _matched(name, DECISION_WORDS)
             if not decision and "text" in tokens and tokens & SCORE_WORDS:
                 decision = "text"
-            item.decision_word = None if item.label_word else decision
-            item.outcome_word = _matched(name, OUTCOME_WORDS)
-            if not item.value_hint and item.outcome_word not in PLAIN_OUTCOME_WORDS:
-                item.outcome_word = None
-            if score and item.decision_word and _is_function(self.pairs, score, name):
+            outcome = _matched(name, OUTCOME_WORDS)
+            if not (label or decision or outcome or name in edges):
+                continue  # nothing in its name or place: its values are not read
+            values = distinct_keys(self.df[name])
+            item = _Outcome(profile, values, label_word=label, value_hint=_outcome_values(values), edge=name in edges)
+            item.decision_word = None if label else decision
+            item.outcome_word = outcome if item.value_hint or outcome in PLAIN_OUTCOME_WORDS else None
+            if score and item.decision_word and _is_function(self.codes(score), self.codes(name)):
                 item.bands_of = score
             plain = item.outcome_word in PLAIN_OUTCOME_WORDS
             if item.decision_word or item.label_word or plain or (item.value_hint and (item.outcome_word or item.edge)):
@@ -651,9 +670,22 @@ class _Suggester:
             attr, detail = self.protected_attribute(profile)
             self.assign(profile.name, "protected", f"protected attribute: name contains '{word}'{detail}")
             found.append(attr)
+            self.note_combined(profile)
         if not found:
             self.notes.append("No protected attribute was recognised by name; choose at least one.")
         return found
+
+    def note_combined(self, profile: ColumnProfile) -> None:
+        """A note when a sex column's values also carry something else ('male : single')."""
+        if profile.kind != "text" or not 2 < profile.distinct <= MAX_DECISION_VALUES:
+            return
+        values = distinct_keys(self.df[profile.name])
+        words = [set(re.split(r"[^a-z]+", v.lower())) for v in values]
+        if all(w & SEX_WORDS and len(w - SEX_WORDS - {""}) for w in words):
+            self.notes.append(
+                f"'{profile.name}' combines sex with other information (values such as '{values[0]}'), so its "
+                f"{profile.distinct} groups are the combinations; to audit by sex alone, add a column with sex only."
+            )
 
     def protected_attribute(self, profile: ColumnProfile) -> tuple[ProtectedAttribute, str]:
         if profile.numeric and profile.distinct > 20:
@@ -697,9 +729,21 @@ class _Suggester:
     def derived_from(self, attr: ProtectedAttribute, column: str) -> bool:
         if self.profiles[column].distinct > self.profiles[attr.column].distinct or column == attr.column:
             return False
-        return _is_function(self.pairs, attr.column, column) or (
-            attr.bins is not None and _is_function(self.pairs, attr.column, column, attr.bins)
-        )
+        if _is_function(self.codes(attr.column), self.codes(column)):
+            return True
+        return attr.bins is not None and _is_function(self.codes(attr.column, attr.bins), self.codes(column))
+
+    def codes(self, column: str, bins: tuple[float, ...] | None = None) -> tuple[np.ndarray, int]:
+        """The column's values (or bins) in the row sample as integer codes, computed once."""
+        key = (column, bins)
+        if key not in self.coded:
+            if bins is None:
+                self.coded[key] = _codes(self.pairs[column])
+            else:
+                numbers = self.pairs[column].to_numpy(dtype=float, na_value=np.nan)
+                inside = np.searchsorted(np.asarray(bins, dtype=float), numbers, side="right")
+                self.coded[key] = (np.where(np.isnan(numbers), -1, inside).astype(np.int64), len(bins) + 1)
+        return self.coded[key]
 
     @staticmethod
     def derived_reason(source: str, column: str) -> str:
@@ -725,17 +769,24 @@ class _Suggester:
             )
 
     def proxy_values(self, column: str, attr: str) -> tuple[list[str], float] | None:
-        pair = self.pairs[[column, attr]].dropna()
-        if pair.empty:
+        (values, n_values), (groups, n_groups) = self.codes(column), self.codes(attr)
+        both = (values >= 0) & (groups >= 0)
+        if not both.any():
             return None
-        table = pd.crosstab(pair[column].astype(str), pair[attr].astype(str))
-        shares = pair[attr].astype(str).value_counts(normalize=True)
-        sizes = table.sum(axis=1)
-        purity = table.max(axis=1) / sizes
-        rare_group = shares.reindex(table.idxmax(axis=1)).to_numpy() < 0.9
-        pure = (purity >= PROXY_PURITY) & (sizes >= 30) & rare_group
-        share = float(sizes[pure].sum() / len(pair))
-        return (list(table.index[pure]), share) if share >= PROXY_COVERAGE else None
+        table = np.bincount(values[both] * n_groups + groups[both], minlength=n_values * n_groups)
+        table = table.reshape(n_values, n_groups)
+        sizes, top = table.sum(axis=1), table.argmax(axis=1)
+        shares = table.sum(axis=0) / both.sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            purity = table.max(axis=1) / sizes
+        # a value seen (almost) only with one group that is not nearly everybody
+        pure = (purity >= PROXY_PURITY) & (sizes >= 30) & (shares[top] < 0.9)
+        share = float(sizes[pure].sum() / both.sum())
+        if share < PROXY_COVERAGE:
+            return None
+        names = pd.unique(self.pairs[column].dropna())
+        order = np.argsort(-sizes[pure], kind="stable")
+        return [str(names[i]) for i in np.flatnonzero(pure)[order]], share
 
     # ------------------------------------------------------------ what happens after the decision
 
@@ -759,14 +810,15 @@ class _Suggester:
 
     def find_leaks(self, label: str) -> None:
         """Numbers that alone separate a two-valued label almost perfectly are most likely recorded after it."""
-        outcome = self.pairs[label]
+        rows = self.pairs
+        outcome = rows[label]
         values = outcome.dropna().unique()
         if len(values) != 2:
             return
         for profile in self.free():
             if not profile.numeric or profile.distinct < 3:
                 continue
-            auc = _auc(self.pairs[profile.name], outcome == values[0])
+            auc = _auc(rows[profile.name], outcome == values[0])
             if auc is not None and abs(auc - 0.5) >= LEAK_AUC - 0.5:
                 reason = (
                     f"not a feature: on its own it separates the label '{label}' almost perfectly (AUC "

@@ -309,6 +309,8 @@ def test_real_public_datasets(tmp_path, name, decision, positive, favorable, pro
     assert validate_spec(df, spec).ok
     if name.startswith("compas"):
         assert_compas_roles(suggestion)
+    if name == "german_credit_uci.csv":
+        assert any(n.startswith("'personal_status_sex' combines sex with other information") for n in suggestion.notes)
 
 
 # ---------------------------------------------------------------- roles from names and values
@@ -335,6 +337,19 @@ def test_partial_suggestion_keeps_every_role_it_found():
     with pytest.raises(SpecError) as raised:
         suggest_spec(df)
     assert "Recognised so far: protected 'gender', 'age'; identifiers ''; personal data 'email'." in str(raised.value)
+
+
+def test_a_sex_column_that_also_holds_marital_status_is_noted():
+    statuses = ["male : single", "female : divorced/separated/married", "male : married/widowed"]
+    df = pd.DataFrame({"personal_status_sex": statuses * 40 + statuses[:1] * 8, "approved": ["Y", "N"] * 64})
+    suggestion = suggest_roles(df)
+    assert suggestion.spec.protected_columns == ("personal_status_sex",)
+    assert (
+        "'personal_status_sex' combines sex with other information (values such as 'male : single'), so its 3 "
+        "groups are the combinations; to audit by sex alone, add a column with sex only."
+    ) in suggestion.notes
+    plain = suggest_roles(pd.DataFrame({"sex": ["male", "female", "other"] * 40, "approved": ["Y", "N"] * 60}))
+    assert not any("combines sex" in n for n in plain.notes)
 
 
 def test_unnamed_leading_index_is_an_identifier():
