@@ -216,7 +216,7 @@ TOTALS_ONLY = (
     "Check that the file was exported completely."
 )
 REPEATED_HEADER_REMOVED = (
-    "Removed {rows} that repeat the header inside the data ({where}), as when exports are joined one after another."
+    "Removed {rows} that {verb} the header inside the data ({where}), as when exports are joined one after another."
 )
 SKIPPED_ABOVE_HEADER = (
     "Skipped {lines} above the header on line {header}, a title or comments rather than rows of the table: {shown}."
@@ -983,8 +983,8 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     header = _csv_header(table, sniffed_header)
     _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
-    columns = _drop_total_rows(columns, text, name, text.notes)
     columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
+    columns = _drop_total_rows(columns, text, name, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
 
 
@@ -1462,7 +1462,8 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
     keep = np.ones(len(columns[0]), dtype=bool)
     keep[repeats] = False
     where = _repeated_header_lines(text, repeats.size) or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
-    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), where=where)
+    verb = "repeats" if repeats.size == 1 else "repeat"
+    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), verb=verb, where=where)
     notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
     mask = pa.array(keep)
     return [column.filter(mask) for column in columns]
