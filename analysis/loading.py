@@ -977,6 +977,8 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
         _refuse_printed_table(text.sample, name)
     _refuse_console_table(text.sample, delimiter, name)
     text = _skip_above_header(text, sniffed)
+    if text.complete and not text.sample.strip():
+        raise LoadError(EMPTY.format(name=name, got="only a 'sep=' line declaring the delimiter"))
     _check_columns(len(sniffed_header), name, limits.max_columns)
     table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
     _check_columns(table.num_columns, name, limits.max_columns)

@@ -277,7 +277,10 @@ def test_header_cells_spelled_like_missing_values_keep_their_names():
     assert list(table.data.columns) == ["None", "NA", "value"]
 
 
-@pytest.mark.parametrize(("payload", "got"), [(b"", "0 bytes"), (b"  \r\n\n\t ", "only whitespace")])
+@pytest.mark.parametrize(
+    ("payload", "got"),
+    [(b"", "0 bytes"), (b"  \r\n\n\t ", "only whitespace"), (b"sep=;\r\n", "only a 'sep=' line")],
+)
 def test_empty_file(payload, got):
     with pytest.raises(LoadError, match=rf"upload is empty: .*got {got}"):
         load(payload)
