@@ -107,7 +107,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis.errors import LoadError
-from analysis.wording import Notice, Remedy
+from analysis.wording import Notice, Remedy, Surface
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -416,11 +416,16 @@ class LoadReport:
         fields["warnings"] = tuple(warnings)
         return cls(**fields)
 
-    def summary(self) -> list[str]:
-        """Return plain sentences for the UI: what was read, then one per change and warning."""
+    def summary(self, surface: Surface = "python") -> list[str]:
+        """Return plain sentences: what was read, then one per change and warning.
+
+        Warnings that carry a remedy are worded for ``surface``: "python" (``na_values=[...]``), "cli"
+        (``--na-values ...``) or "app" (the message alone: the app words the remedy by its control).
+        """
         shape = f"{_count_of(self.rows, 'row')} × {_count_of(self.columns, 'column')}"
         first = f"Read {shape} from {self.name} ({self._describe_source()})."
-        return [first, *(change.detail for change in self.changes), *self.warnings]
+        warnings = [w.text_for(surface) if isinstance(w, Notice) else str(w) for w in self.warnings]
+        return [first, *(change.detail for change in self.changes), *warnings]
 
     def _describe_source(self) -> str:
         parts = [_KIND_LABELS.get(self.format, self.format)]

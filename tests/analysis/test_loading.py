@@ -1004,6 +1004,14 @@ def test_ambiguous_kept_is_a_notice_whose_remedy_names_na_values():
     assert warning.text_for("cli").endswith("To fix it, pass --na-values NA '?'.")
 
 
+def test_report_summary_words_notices_per_surface():
+    report = load("country,x\nNA,1\n").report
+    message = report.warnings[0].message
+    assert report.summary()[-1] == message + " To fix it, pass na_values=['NA']."
+    assert report.summary("cli")[-1] == message + " To fix it, pass --na-values NA."
+    assert report.summary("app")[-1] == message
+
+
 def test_report_dict_carries_notices_and_rebuilds_them():
     report = load("country,x\nNA,1\n", name="n.csv").report
     data = json.loads(json.dumps(report.to_dict()))
