@@ -107,7 +107,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis.errors import LoadError
-from analysis.wording import Notice, Remedy
+from analysis.wording import Notice, Remedy, Surface
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -212,7 +212,7 @@ TOTALS_ONLY = (
     "Check that the file was exported completely."
 )
 REPEATED_HEADER_REMOVED = (
-    "Removed {rows} that repeat the header inside the data ({where}), as when exports are joined one after another."
+    "Removed {rows} that {verb} the header inside the data ({where}), as when exports are joined one after another."
 )
 SKIPPED_ABOVE_HEADER = (
     "Skipped {lines} above the header on line {header}, a title or comments rather than rows of the table: {shown}."
@@ -413,11 +413,16 @@ class LoadReport:
         fields["sheets"] = tuple(data.get("sheets", ()))  # reports written before sheets were listed
         return cls(**fields)
 
-    def summary(self) -> list[str]:
-        """Return plain sentences for the UI: what was read, then one per change and warning."""
+    def summary(self, surface: Surface = "python") -> list[str]:
+        """Return plain sentences: what was read, then one per change and warning.
+
+        Warnings that carry a remedy are worded for ``surface``: "python" (``na_values=[...]``), "cli"
+        (``--na-values ...``) or "app" (the message alone: the app words the remedy by its control).
+        """
         shape = f"{_count_of(self.rows, 'row')} × {_count_of(self.columns, 'column')}"
         first = f"Read {shape} from {self.name} ({self._describe_source()})."
-        return [first, *(change.detail for change in self.changes), *self.warnings]
+        warnings = [w.text_for(surface) if isinstance(w, Notice) else str(w) for w in self.warnings]
+        return [first, *(change.detail for change in self.changes), *warnings]
 
     def _describe_source(self) -> str:
         parts = [_KIND_LABELS.get(self.format, self.format)]
@@ -978,14 +983,16 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
         _refuse_printed_table(text.sample, name)
     _refuse_console_table(text.sample, delimiter, name)
     text = _skip_above_header(text, sniffed)
+    if text.complete and not text.sample.strip():
+        raise LoadError(EMPTY.format(name=name, got="only a 'sep=' line declaring the delimiter"))
     _check_columns(len(sniffed_header), name, limits.max_columns)
     table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
     _check_columns(table.num_columns, name, limits.max_columns)
     header = _csv_header(table, sniffed_header)
     _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
-    columns = _drop_total_rows(columns, text, name, text.notes)
     columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
+    columns = _drop_total_rows(columns, text, name, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
 
 
@@ -1463,7 +1470,8 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
     keep = np.ones(len(columns[0]), dtype=bool)
     keep[repeats] = False
     where = _repeated_header_lines(text, repeats.size) or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
-    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), where=where)
+    verb = "repeats" if repeats.size == 1 else "repeat"
+    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), verb=verb, where=where)
     notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
     mask = pa.array(keep)
     return [column.filter(mask) for column in columns]

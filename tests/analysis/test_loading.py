@@ -277,7 +277,10 @@ def test_header_cells_spelled_like_missing_values_keep_their_names():
     assert list(table.data.columns) == ["None", "NA", "value"]
 
 
-@pytest.mark.parametrize(("payload", "got"), [(b"", "0 bytes"), (b"  \r\n\n\t ", "only whitespace")])
+@pytest.mark.parametrize(
+    ("payload", "got"),
+    [(b"", "0 bytes"), (b"  \r\n\n\t ", "only whitespace"), (b"sep=;\r\n", "only a 'sep=' line")],
+)
 def test_empty_file(payload, got):
     with pytest.raises(LoadError, match=rf"upload is empty: .*got {got}"):
         load(payload)
@@ -879,7 +882,9 @@ def test_repeated_header_far_down_a_large_file_names_its_line():
     rows.insert(30_000, "id,sex,score")
     table = load("id,sex,score\n" + "\n".join(rows) + "\n")
     assert len(table.data) == 50_000 and table.data["id"].dtype == np.int64
-    assert "(line 30,002)" in kinds(table, "repeated_header")[0].detail
+    assert kinds(table, "repeated_header")[0].detail.startswith(
+        "Removed 1 row that repeats the header inside the data (line 30,002)"
+    )
 
 
 def test_markdown_pipe_table_with_alignment_colons_is_read():
@@ -997,6 +1002,14 @@ def test_ambiguous_kept_is_a_notice_whose_remedy_names_na_values():
     assert warning.remedy == Remedy("na_values", ["NA", "?"])
     assert warning.endswith("To fix it, pass na_values=['NA', '?'].")
     assert warning.text_for("cli").endswith("To fix it, pass --na-values NA '?'.")
+
+
+def test_report_summary_words_notices_per_surface():
+    report = load("country,x\nNA,1\n").report
+    message = report.warnings[0].message
+    assert report.summary()[-1] == message + " To fix it, pass na_values=['NA']."
+    assert report.summary("cli")[-1] == message + " To fix it, pass --na-values NA."
+    assert report.summary("app")[-1] == message
 
 
 def test_report_dict_carries_notices_and_rebuilds_them():
