@@ -34,12 +34,12 @@ import io
 import math
 import re
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.errors import LoadError
 from analysis.loading import (
@@ -164,7 +164,8 @@ _HEADER_SEARCH_ROWS = 20  # a header further down than this is not looked for
 _WIDTH_SAMPLE_ROWS = 200
 _SHOWN = 5  # examples named in a message
 _NUMBER_OR_DATE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?|\d{4}-\d{2}-\d{2}(?:T[\d:.]+)?")
-_ERRORS = frozenset(EXCEL_ERRORS)
+_ERROR_VALUES = pa.array(EXCEL_ERRORS, pa.large_string())
+_ERROR_ORDER = {error: position for position, error in enumerate(EXCEL_ERRORS)}
 
 # --- what kind of workbook ----------------------------------------------------------------------------
 
@@ -345,7 +346,7 @@ def _resolve_sheet(sheet: Any, names: list[str]) -> str | None:
     folded = [n for n in names if n.strip().casefold() == text.strip().casefold()]
     if len(folded) == 1:
         return folded[0]
-    if text.strip().isdigit() and 1 <= int(text) <= len(names):
+    if re.fullmatch(r"[0-9]+", text.strip()) and 1 <= int(text) <= len(names):
         return names[int(text) - 1]
     return None
 
@@ -522,6 +523,7 @@ def _ods_has_merges(payload: Any) -> bool:
 # --- the sheet's XML: what read-only mode does not expose -------------------------------------------
 
 _MARKERS = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s>/]|hidden=\"(?:1|true)\"")
+_MARKER_HINTS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b"mergeCell", b"hidden=")
 _CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
 
 
@@ -658,7 +660,9 @@ def _has_markers(archive: zipfile.ZipFile, path: str) -> bool:
     with archive.open(path) as source:
         tail = b""
         while chunk := source.read(1 << 20):
-            if _MARKERS.search(tail + chunk):
+            window = tail + chunk
+            # Plain substring searches run at memory speed; the regular expression only confirms a hit.
+            if any(marker in window for marker in _MARKER_HINTS) and _MARKERS.search(window):
                 return True
             tail = chunk[-32:]
     return False
@@ -982,18 +986,17 @@ def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str,
 
 def _column_values(cells: list[str], column_name: str, nulls: frozenset[str], notes: _Notes):
     """One raw column: error values and always-missing spellings as null; the error count is reported."""
-    errors: Counter[str] = Counter()
-    values = []
-    for cell in cells:
-        stripped = cell.strip()
-        if stripped in _ERRORS:
-            errors[stripped] += 1
-            values.append(None)
-        else:
-            values.append(None if cell in nulls else cell)
-    total = sum(errors.values())
+    values = pa.array(cells, pa.large_string())
+    errors = pc.is_in(values, value_set=_ERROR_VALUES)
+    total = pc.sum(errors).as_py() or 0
     if total:
-        parts = ", ".join(f"{error!r} ({count:,})" for error, count in errors.most_common())
+        counts = pc.value_counts(values.filter(errors)).to_pylist()
+        counts.sort(key=lambda item: (-item["counts"], _ERROR_ORDER[item["values"]]))
+        parts = ", ".join(f"{item['values']!r} ({item['counts']:,})" for item in counts)
         detail = EXCEL_ERROR_NOTE.format(cells=_count_of(total, "cell"), column=column_name, parts=parts)
         notes.changes.append(Change("excel_error", column_name, total, detail))
-    return pa.chunked_array([pa.array(values, pa.large_string())]), total
+    # The same whole-cell missing spellings as the CSV reader, so every format is treated alike.
+    missing = pc.or_(errors, pc.is_in(values, value_set=pa.array(sorted(nulls), pa.large_string())))
+    if pc.any(missing).as_py():
+        values = pc.if_else(missing, pa.scalar(None, pa.large_string()), values)
+    return pa.chunked_array([values]), total

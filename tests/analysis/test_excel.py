@@ -106,7 +106,7 @@ def test_a_sheet_named_with_digits_wins_over_the_position():
     assert load_table(data, sheet="3").report.sheet == "Third"
 
 
-@pytest.mark.parametrize("sheet", ["Totals", "4", 3, True])
+@pytest.mark.parametrize("sheet", ["Totals", "4", "0", "²", 3, True])
 def test_a_missing_sheet_names_the_sheets_with_a_remedy(sheet):
     with pytest.raises(
         LoadError, match=r"has no sheet .*; its sheets are 'Applicants', 'Decisions', 'Notes'"
@@ -347,7 +347,7 @@ def test_error_values_are_missing_and_counted_per_error():
     assert column(table, "ratio") == [0.5, None, None, None, None, None]
     [errors] = kinds(table, "excel_error")
     assert errors.count == 4
-    assert "'#DIV/0!' (2), '#VALUE!' (1), '#N/A' (1)" in errors.detail
+    assert "'#DIV/0!' (2), '#N/A' (1), '#VALUE!' (1)" in errors.detail
     [missing] = kinds(table, "missing")
     assert missing.count == 1  # only the empty cell: the errors are not counted twice
 
@@ -525,3 +525,12 @@ def test_xlsb_is_named_when_it_cannot_be_read():
     assert workbook_kind(buffer.getvalue()) == "xlsb"
     with pytest.raises(LoadError, match=r"an Excel binary workbook \(\.xlsb\) but could not be read"):
         load_table(buffer.getvalue(), name="book.xlsb")
+
+
+def test_workbook_limits_are_checked():
+    rows = [["Title"], [], ["id", "group"]] + [[i, "A"] for i in range(10)]
+    with pytest.raises(LoadError, match=r"has 10 data rows; the limit is 5"):
+        load_table(xlsx(rows), max_rows=5)
+    assert load_table(xlsx(rows), max_rows=10).report.rows == 10  # title rows do not count
+    with pytest.raises(LoadError, match=r"has 3 columns; the limit is 2"):
+        load_table(xlsx([["a", "b", "c"], [1, 2, 3]]), max_columns=2)
