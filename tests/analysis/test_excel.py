@@ -10,6 +10,8 @@ import openpyxl
 import openpyxl.chart
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis.errors import LoadError
 from analysis.excel import sheet_names, workbook_kind
@@ -534,3 +536,27 @@ def test_workbook_limits_are_checked():
     assert load_table(xlsx(rows), max_rows=10).report.rows == 10  # title rows do not count
     with pytest.raises(LoadError, match=r"has 3 columns; the limit is 2"):
         load_table(xlsx([["a", "b", "c"], [1, 2, 3]]), max_columns=2)
+
+
+SHEET_XML = "xl/worksheets/sheet1.xml"
+FUZZED = xlsx([*GROUPED, [3, "#N/A", None, "F", "yes", None]], merges=("A1:A2", "B1:D1", "E1:F1"))
+DAMAGES = st.sampled_from([b"<", b">", b'"', b"<f>1</f>", b""])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 10_000), DAMAGES), max_size=4))
+def test_damaged_sheet_xml_is_read_or_refused_with_a_message(edits):
+    def damage(member: str, content: bytes) -> bytes:
+        if member != SHEET_XML:
+            return content
+        data = bytearray(content)
+        for at, insert in edits:
+            at %= len(data)
+            data[at : at + (0 if insert else 1)] = insert
+        return bytes(data)
+
+    try:
+        table = load_table(rezipped(FUZZED, damage))
+    except LoadError:
+        return
+    assert len(table.data.columns) == table.report.columns
