@@ -772,19 +772,27 @@ def _row_cells(row: list[str], r: int, merged: list[tuple[int, int, int, int]]) 
 
 
 def _find_header(rows: list[list[str]], merged: list[tuple[int, int, int, int]]) -> int:
-    """The header row: the first about as wide as the rows below it and mostly text (else the first row)."""
+    """The header row: the first row that is not a title above the table (else the first row).
+
+    A title row has fewer cells than half the width of the rows below it (a title merged across the
+    table counts once), or two cells at most, one a number or date ("Report", "2026-10-01"), ending
+    left of the row below it. Only rows like that are ever skipped: a header with an unnamed column
+    stays the header. When the first other row is mostly numbers the sheet has no header row to find.
+    """
     filled = [r for r in range(len(rows)) if any(rows[r])]
     widths = sorted(_row_cells(rows[r], r, merged) for r in filled[:_WIDTH_SAMPLE_ROWS])
     typical = widths[(3 * len(widths)) // 4]
     need = min(typical, max(2, math.ceil(typical / 2)))
     for position, r in enumerate(filled[:_HEADER_SEARCH_ROWS]):
+        count = _row_cells(rows[r], r, merged)
         cells = [cell for cell in rows[r] if cell.strip()]
-        text = sum(not _is_number(cell) for cell in cells)
-        # A title is short on the right too: a header reaches as far right as the row below it.
         below = filled[position + 1] if position + 1 < len(filled) else None
-        wide = below is None or _rightmost(rows[r]) >= _rightmost(rows[below])
-        if _row_cells(rows[r], r, merged) >= need and text * 2 >= len(cells) and wide:
-            return r
+        short = below is not None and _rightmost(rows[r]) < _rightmost(rows[below])
+        dated = any(_is_number(cell) for cell in cells)
+        if count < need or (count <= 2 < typical and short and dated):
+            continue  # a title
+        text = sum(not _is_number(cell) for cell in cells)
+        return r if text * 2 >= len(cells) else filled[0]
     return filled[0]
 
 

@@ -207,6 +207,17 @@ def test_a_two_cell_title_row_is_not_taken_for_a_three_column_header():
     assert "row 1: 'Report', '2026-10-01'" in kinds(table, "skipped_rows")[0].detail
 
 
+def test_a_header_with_an_unnamed_last_column_is_still_the_header():
+    table = load_table(xlsx([["id", "group"], [1, "A", "late"], [2, "B", "ok"]]))
+    assert list(table.data.columns) == ["id", "group", "column_3"]
+    assert kinds(table, "skipped_rows") == []
+
+
+def test_a_sheet_without_a_header_row_is_not_searched_for_one():
+    table = load_table(xlsx([["Numbers"], [1, 2, 3], [4, 5, 6]]))
+    assert list(table.data.columns) == ["Numbers", "column_2", "column_3"]  # read as it is, as before
+
+
 def test_a_plain_sheet_has_its_header_in_the_first_row():
     table = load_table(xlsx([["id", "income"], [1, 5], [2, 6]]))
     assert list(table.data.columns) == ["id", "income"]
