@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import math
+import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -148,6 +149,12 @@ HIDDEN_ROWS = (
 HIDDEN_COLUMNS = (
     "{columns} of sheet {sheet!r} {verb} hidden in the workbook ({shown}); {pronoun} read like every other column."
 )
+TABLE_READ = "Read the Excel table {table!r} ({range}) of sheet {sheet!r}."
+TABLE_OUTSIDE = " Left out the {cells} outside it (titles, notes)."
+SEVERAL_TABLES = (
+    "Sheet {sheet!r} holds {count} Excel tables ({tables}); read the sheet as one table. Put each table on a "
+    "sheet of its own to audit it alone."
+)
 MACROS_NOT_RUN = "{name} contains macros; they were not run: the values read are the ones last saved in the file."
 ODS_MERGED = (
     "Sheet {sheet!r} in {name} has merged cells; in an OpenDocument file ParityLab cannot locate them, so all "
@@ -242,6 +249,7 @@ class _Grid:
     hidden_rows: list[int] = field(default_factory=list)
     hidden_columns: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tables: list[tuple[str, tuple[int, int, int, int], int]] = field(default_factory=list)  # name, range, header rows
 
     def has_cells(self) -> bool:
         return any(self.rows)
@@ -423,6 +431,7 @@ class _OpenpyxlBook:
             grid = _Grid(rows)
             if grid.has_cells():
                 _mark_from_xml(grid, self.workbook._archive, worksheet._worksheet_path)
+                grid.tables = _tables(self.workbook._archive, worksheet._worksheet_path)
         except LoadError:
             raise
         except Exception as exc:  # same: a sheet's XML can be malformed in many ways
@@ -525,6 +534,7 @@ def _ods_has_merges(payload: Any) -> bool:
 _MARKERS = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s>/]|hidden=\"(?:1|true)\"")
 _MARKER_HINTS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b"mergeCell", b"hidden=")
 _CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_CELL_RANGE = re.compile(r"[A-Za-z]{1,3}\d+(?::[A-Za-z]{1,3}\d+)?")
 
 
 def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
@@ -644,6 +654,30 @@ def _parse_xml(marks: _Grid, archive: zipfile.ZipFile, path: str) -> None:
                 marks.merged.append(_range_bounds(element.get("ref")))
 
 
+def _tables(archive: zipfile.ZipFile, sheet_path: str) -> list[tuple[str, tuple[int, int, int, int], int]]:
+    """The Excel tables (ListObjects) on a sheet: name, range and number of header rows."""
+    from defusedxml.ElementTree import fromstring
+
+    folder, base = posixpath.split(sheet_path)
+    rels = posixpath.join(folder, "_rels", base + ".rels")
+    if rels not in archive.namelist():
+        return []
+    found = []
+    for relation in fromstring(archive.read(rels)):
+        target = relation.get("Target") or ""
+        if not (relation.get("Type") or "").endswith("/table"):
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        if path not in archive.namelist():
+            continue
+        table = fromstring(archive.read(path))
+        reference = table.get("ref") or ""
+        if _CELL_RANGE.fullmatch(reference):
+            name = table.get("displayName") or table.get("name") or "table"
+            found.append((name, _range_bounds(reference), int(table.get("headerRowCount") or 1)))
+    return found
+
+
 def _uncached_formula(cell) -> bool:
     """A formula cell with no saved result: no value, or an empty one that is not an empty text result.
 
@@ -717,15 +751,23 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
     rows = [row + [""] * (width - len(row)) for row in rows]
     merged = [_clip(bounds, len(rows), width) for bounds in grid.merged]
     merged = sorted(bounds for bounds in merged if bounds is not None)
+    table = _single_table(grid, rows, sheet, notes)
+    if table is not None:
+        merged = [b for b in merged if _inside(b, table)]
     filled = _fill_merged(rows, merged)
-    header_row = _find_header(rows, merged)
-    top, bottom, header = _header(rows, merged, header_row, name, sheet, notes)
+    if table is not None:
+        top = bottom = table[0]
+        header = list(rows[top])
+    else:
+        top, bottom, header = _header(rows, merged, _find_header(rows, merged), name, sheet, notes)
     _note_title_rows(rows, top, filled, sheet, notes)
     data_rows = [r for r in range(bottom + 1, len(rows)) if any(rows[r])]
     _note_blank_rows(bottom, data_rows, len(rows), sheet, notes)
-    keep = _kept_columns(rows, header, data_rows, width, sheet, notes)
+    outside = set() if table is None else {c for c in range(width) if not table[1] <= c <= table[3]}
+    keep = _kept_columns(rows, header, data_rows, width, sheet, notes, outside)
     names = [header[c].strip() or f"column_{position}" for position, c in enumerate(keep, start=1)]
-    _refuse_uncached(grid.uncached, top, keep, names, name, sheet)
+    uncached = grid.uncached if table is None else [cell for cell in grid.uncached if _inside(cell * 2, table)]
+    _refuse_uncached(uncached, top, keep, names, name, sheet)
     _note_merged_data(filled, merged, bottom, keep, names, notes)
     _note_hidden(grid, data_rows, keep, sheet, notes)
     columns, errors = [], []
@@ -734,6 +776,35 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
         columns.append(values)
         errors.append(error_count)
     return _RawTable([header[c] for c in keep], columns, "xlsx", sheet=sheet, notes=notes, given_nulls=errors)
+
+
+def _single_table(grid: _Grid, rows: list[list[str]], sheet: str, notes: _Notes):
+    """When the sheet holds exactly one Excel table with a header row, blank every cell outside it
+    (counted and reported) and return its range; else None (several tables: a warning)."""
+    tables = [t for t in grid.tables if t[1][0] < len(rows)]
+    if len(tables) > 1:
+        listing = ", ".join(f"{t[0]!r} ({_range_text(t[1])})" for t in tables)
+        notes.warnings.append(Notice(SEVERAL_TABLES.format(sheet=sheet, count=len(tables), tables=listing)))
+        return None
+    if not tables or tables[0][2] != 1:
+        return None
+    table_name, bounds, _ = tables[0]
+    top, left, bottom, right = bounds
+    outside = 0
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if cell and not (top <= r <= bottom and left <= c <= right):
+                outside += 1
+                row[c] = ""
+    detail = TABLE_READ.format(table=table_name, range=_range_text(bounds), sheet=sheet)
+    if outside:
+        detail += TABLE_OUTSIDE.format(cells=_count_of(outside, "filled cell"))
+    notes.changes.append(Change("excel_table", None, outside, detail))
+    return bounds
+
+
+def _inside(bounds: tuple[int, int, int, int], table: tuple[int, int, int, int]) -> bool:
+    return table[0] <= bounds[0] and bounds[2] <= table[2] and table[1] <= bounds[1] and bounds[3] <= table[3]
 
 
 def _clip(bounds: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int] | None:
@@ -898,7 +969,8 @@ def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, n
 
 def _note_blank_rows(bottom: int, data_rows: list[int], height: int, sheet: str, notes: _Notes) -> None:
     kept = set(data_rows)
-    blank = [r for r in range(bottom + 1, height) if r not in kept]
+    end = data_rows[-1] if data_rows else bottom  # blank rows after the data (or a table) are not inside it
+    blank = [r for r in range(bottom + 1, min(end, height)) if r not in kept]
     if not blank:
         return
     shown = _numbers([r + 1 for r in blank], "row")
@@ -912,11 +984,12 @@ def _numbers(numbers: list[int], noun: str) -> str:
     return f"{noun}{'s' if len(numbers) > 1 else ''} {shown}{more}"
 
 
-def _kept_columns(rows, header: list[str], data_rows: list[int], width: int, sheet: str, notes: _Notes) -> list[int]:
-    """Columns with a header or a value; the others (around an offset table, spacers) are dropped and reported."""
+def _kept_columns(rows, header, data_rows: list[int], width: int, sheet: str, notes: _Notes, outside: set) -> list[int]:
+    """Columns with a header or a value; the others (around an offset table, spacers) are dropped and reported
+    (except those ``outside`` an Excel table, which its own note covers)."""
     used = [c for c in range(width) if header[c].strip() or any(rows[r][c].strip() for r in data_rows)]
     kept = set(used)
-    dropped = [c for c in range(width) if c not in kept]
+    dropped = [c for c in range(width) if c not in kept and c not in outside]
     if dropped and used:
         letters = _and_list([_column_letter(c) for c in dropped[:_SHOWN]])
         if len(dropped) > _SHOWN:

@@ -241,6 +241,29 @@ def test_table_offset_from_a1_drops_the_empty_columns_around_it():
     assert "row 3: 'Report'" in kinds(table, "skipped_rows")[0].detail
 
 
+def test_an_excel_table_offset_from_a1_is_read_alone():
+    from openpyxl.worksheet.table import Table
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["A1"] = "Loans at 2026-10-01"
+    sheet["H2"] = "side note"
+    for i, row in enumerate([["id", "group", "decision"], [1, "A", "yes"], [2, "B", "no"]]):
+        for j, value in enumerate(row):
+            sheet.cell(row=5 + i, column=3 + j, value=value)
+    sheet["C9"] = "Total: 2"  # below the table, outside it
+    sheet.add_table(Table(displayName="Loans", ref="C5:E7"))
+    table = load_table(saved(book))
+    assert list(table.data.columns) == ["id", "group", "decision"]
+    assert column(table, "id") == [1, 2]
+    [change] = kinds(table, "excel_table")
+    assert change.count == 3
+    assert change.detail == (
+        "Read the Excel table 'Loans' (C5:E7) of sheet 'Sheet'. Left out the 3 filled cells outside it (titles, notes)."
+    )
+    assert [c.kind for c in table.report.changes] == ["excel_table"]  # no other noise about the cells around it
+
+
 def test_blank_rows_inside_the_data_are_skipped_and_counted():
     table = load_table(xlsx([["id", "group"], [1, "A"], [], [None, None], [2, "B"]]))
     assert column(table, "id") == [1, 2]
