@@ -20,7 +20,8 @@ What a workbook can hide, and what happens to it
 - Error values (``#DIV/0!``, ``#VALUE!``, ``#N/A`` ...): missing, reported per column with their counts.
 - Hidden rows and columns: read like the others, with a warning (a filter in Excel hides rows).
 - Empty columns around the table (a table that starts at column C): dropped and reported; blank rows inside
-  the data are skipped, as in CSV, and counted.
+  the data are skipped, as in CSV, and counted. A sheet holding one Excel table (a ListObject) is read as
+  that table, the filled cells outside it counted; several tables on one sheet get a warning.
 - Macros (.xlsm) are never run: the values as last saved are read. Chart sheets are not tables.
 
 .xlsx and .xlsm are read with openpyxl (read-only, saved values), plus one pass over the sheet's XML when it
@@ -52,6 +53,7 @@ from analysis.loading import (
     _check_columns,
     _count_of,
     _format_size,
+    _Limits,
     _Notes,
     _RawTable,
 )
@@ -157,7 +159,8 @@ SEVERAL_TABLES = (
 )
 MACROS_NOT_RUN = "{name} contains macros; they were not run: the values read are the ones last saved in the file."
 ODS_MERGED = (
-    "Sheet {sheet!r} in {name} has merged cells; in an OpenDocument file ParityLab cannot locate them, so all "
+    "{name} has merged cells (in sheet {sheet!r} or another); in an OpenDocument file ParityLab cannot locate "
+    "them, so all "
     "but the first cell of each merged range read as empty (missing). Unmerge them, or save the file as .xlsx, "
     "and load it again."
 )
@@ -255,19 +258,11 @@ class _Grid:
         return any(self.rows)
 
 
-@dataclass(frozen=True)
-class _Limits:
-    max_columns: int
-    max_rows: int | None
-    max_uncompressed_bytes: int
-
-
-def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: Any, nulls: tuple[str, ...]) -> _RawTable:
+def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: _Limits, nulls: tuple[str, ...]) -> _RawTable:
     """Read one sheet of a workbook into raw text columns (the loader's `_RawTable`).
 
-    ``limits`` is the loader's limits; ``nulls`` the always-missing spellings.
+    ``kind`` is `workbook_kind`'s answer; ``nulls`` the always-missing spellings.
     """
-    limits = _Limits(limits.max_columns, limits.max_rows, limits.max_uncompressed_bytes)
     if kind in ("xlsx", "xlsm"):
         _check_unzipped_size(payload, name, limits.max_uncompressed_bytes)
     with _open_book(payload, kind, name) as book:
