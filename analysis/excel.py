@@ -20,7 +20,8 @@ What a workbook can hide, and what happens to it
 - Error values (``#DIV/0!``, ``#VALUE!``, ``#N/A`` ...): missing, reported per column with their counts.
 - Hidden rows and columns: read like the others, with a warning (a filter in Excel hides rows).
 - Empty columns around the table (a table that starts at column C): dropped and reported; blank rows inside
-  the data are skipped, as in CSV, and counted.
+  the data are skipped, as in CSV, and counted. A sheet holding one Excel table (a ListObject) is read as
+  that table, the filled cells outside it counted; several tables on one sheet get a warning.
 - Macros (.xlsm) are never run: the values as last saved are read. Chart sheets are not tables.
 
 .xlsx and .xlsm are read with openpyxl (read-only, saved values), plus one pass over the sheet's XML when it
@@ -32,14 +33,15 @@ from __future__ import annotations
 
 import io
 import math
+import posixpath
 import re
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from analysis.errors import LoadError
 from analysis.loading import (
@@ -51,6 +53,7 @@ from analysis.loading import (
     _check_columns,
     _count_of,
     _format_size,
+    _Limits,
     _Notes,
     _RawTable,
 )
@@ -148,9 +151,16 @@ HIDDEN_ROWS = (
 HIDDEN_COLUMNS = (
     "{columns} of sheet {sheet!r} {verb} hidden in the workbook ({shown}); {pronoun} read like every other column."
 )
+TABLE_READ = "Read the Excel table {table!r} ({range}) of sheet {sheet!r}."
+TABLE_OUTSIDE = " Left out the {cells} outside it (titles, notes)."
+SEVERAL_TABLES = (
+    "Sheet {sheet!r} holds {count} Excel tables ({tables}); read the sheet as one table. Put each table on a "
+    "sheet of its own to audit it alone."
+)
 MACROS_NOT_RUN = "{name} contains macros; they were not run: the values read are the ones last saved in the file."
 ODS_MERGED = (
-    "Sheet {sheet!r} in {name} has merged cells; in an OpenDocument file ParityLab cannot locate them, so all "
+    "{name} has merged cells (in sheet {sheet!r} or another); in an OpenDocument file ParityLab cannot locate "
+    "them, so all "
     "but the first cell of each merged range read as empty (missing). Unmerge them, or save the file as .xlsx, "
     "and load it again."
 )
@@ -164,7 +174,8 @@ _HEADER_SEARCH_ROWS = 20  # a header further down than this is not looked for
 _WIDTH_SAMPLE_ROWS = 200
 _SHOWN = 5  # examples named in a message
 _NUMBER_OR_DATE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?%?|\d{4}-\d{2}-\d{2}(?:T[\d:.]+)?")
-_ERRORS = frozenset(EXCEL_ERRORS)
+_ERROR_VALUES = pa.array(EXCEL_ERRORS, pa.large_string())
+_ERROR_ORDER = {error: position for position, error in enumerate(EXCEL_ERRORS)}
 
 # --- what kind of workbook ----------------------------------------------------------------------------
 
@@ -241,24 +252,17 @@ class _Grid:
     hidden_rows: list[int] = field(default_factory=list)
     hidden_columns: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tables: list[tuple[str, tuple[int, int, int, int], int]] = field(default_factory=list)  # name, range, header rows
 
     def has_cells(self) -> bool:
         return any(self.rows)
 
 
-@dataclass(frozen=True)
-class _Limits:
-    max_columns: int
-    max_rows: int | None
-    max_uncompressed_bytes: int
-
-
-def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: Any, nulls: tuple[str, ...]) -> _RawTable:
+def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: _Limits, nulls: tuple[str, ...]) -> _RawTable:
     """Read one sheet of a workbook into raw text columns (the loader's `_RawTable`).
 
-    ``limits`` is the loader's limits; ``nulls`` the always-missing spellings.
+    ``kind`` is `workbook_kind`'s answer; ``nulls`` the always-missing spellings.
     """
-    limits = _Limits(limits.max_columns, limits.max_rows, limits.max_uncompressed_bytes)
     if kind in ("xlsx", "xlsm"):
         _check_unzipped_size(payload, name, limits.max_uncompressed_bytes)
     with _open_book(payload, kind, name) as book:
@@ -345,7 +349,7 @@ def _resolve_sheet(sheet: Any, names: list[str]) -> str | None:
     folded = [n for n in names if n.strip().casefold() == text.strip().casefold()]
     if len(folded) == 1:
         return folded[0]
-    if text.strip().isdigit() and 1 <= int(text) <= len(names):
+    if re.fullmatch(r"[0-9]+", text.strip()) and 1 <= int(text) <= len(names):
         return names[int(text) - 1]
     return None
 
@@ -422,6 +426,7 @@ class _OpenpyxlBook:
             grid = _Grid(rows)
             if grid.has_cells():
                 _mark_from_xml(grid, self.workbook._archive, worksheet._worksheet_path)
+                grid.tables = _tables(self.workbook._archive, worksheet._worksheet_path)
         except LoadError:
             raise
         except Exception as exc:  # same: a sheet's XML can be malformed in many ways
@@ -522,7 +527,9 @@ def _ods_has_merges(payload: Any) -> bool:
 # --- the sheet's XML: what read-only mode does not expose -------------------------------------------
 
 _MARKERS = re.compile(rb"<(?:\w+:)?(?:f|mergeCell)[\s>/]|hidden=\"(?:1|true)\"")
+_MARKER_HINTS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b":f/", b"mergeCell", b"hidden=")
 _CELL_REFERENCE = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_CELL_RANGE = re.compile(r"[A-Za-z]{1,3}\d+(?::[A-Za-z]{1,3}\d+)?")
 
 
 def _mark_from_xml(grid: _Grid, archive: zipfile.ZipFile, path: str) -> None:
@@ -642,6 +649,30 @@ def _parse_xml(marks: _Grid, archive: zipfile.ZipFile, path: str) -> None:
                 marks.merged.append(_range_bounds(element.get("ref")))
 
 
+def _tables(archive: zipfile.ZipFile, sheet_path: str) -> list[tuple[str, tuple[int, int, int, int], int]]:
+    """The Excel tables (ListObjects) on a sheet: name, range and number of header rows."""
+    from defusedxml.ElementTree import fromstring
+
+    folder, base = posixpath.split(sheet_path)
+    rels = posixpath.join(folder, "_rels", base + ".rels")
+    if rels not in archive.namelist():
+        return []
+    found = []
+    for relation in fromstring(archive.read(rels)):
+        target = relation.get("Target") or ""
+        if not (relation.get("Type") or "").endswith("/table"):
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        if path not in archive.namelist():
+            continue
+        table = fromstring(archive.read(path))
+        reference = table.get("ref") or ""
+        if _CELL_RANGE.fullmatch(reference):
+            name = table.get("displayName") or table.get("name") or "table"
+            found.append((name, _range_bounds(reference), int(table.get("headerRowCount") or 1)))
+    return found
+
+
 def _uncached_formula(cell) -> bool:
     """A formula cell with no saved result: no value, or an empty one that is not an empty text result.
 
@@ -658,7 +689,9 @@ def _has_markers(archive: zipfile.ZipFile, path: str) -> bool:
     with archive.open(path) as source:
         tail = b""
         while chunk := source.read(1 << 20):
-            if _MARKERS.search(tail + chunk):
+            window = tail + chunk
+            # Plain substring searches run at memory speed; the regular expression only confirms a hit.
+            if any(marker in window for marker in _MARKER_HINTS) and _MARKERS.search(window):
                 return True
             tail = chunk[-32:]
     return False
@@ -713,15 +746,23 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
     rows = [row + [""] * (width - len(row)) for row in rows]
     merged = [_clip(bounds, len(rows), width) for bounds in grid.merged]
     merged = sorted(bounds for bounds in merged if bounds is not None)
+    table = _single_table(grid, rows, sheet, notes)
+    if table is not None:
+        merged = [b for b in merged if _inside(b, table)]
     filled = _fill_merged(rows, merged)
-    header_row = _find_header(rows, merged)
-    top, bottom, header = _header(rows, merged, header_row, name, sheet, notes)
+    if table is not None:
+        top = bottom = table[0]
+        header = list(rows[top])
+    else:
+        top, bottom, header = _header(rows, merged, _find_header(rows, merged), name, sheet, notes)
     _note_title_rows(rows, top, filled, sheet, notes)
     data_rows = [r for r in range(bottom + 1, len(rows)) if any(rows[r])]
     _note_blank_rows(bottom, data_rows, len(rows), sheet, notes)
-    keep = _kept_columns(rows, header, data_rows, width, sheet, notes)
+    outside = set() if table is None else {c for c in range(width) if not table[1] <= c <= table[3]}
+    keep = _kept_columns(rows, header, data_rows, width, sheet, notes, outside)
     names = [header[c].strip() or f"column_{position}" for position, c in enumerate(keep, start=1)]
-    _refuse_uncached(grid.uncached, top, keep, names, name, sheet)
+    uncached = grid.uncached if table is None else [cell for cell in grid.uncached if _inside(cell * 2, table)]
+    _refuse_uncached(uncached, top, keep, names, name, sheet)
     _note_merged_data(filled, merged, bottom, keep, names, notes)
     _note_hidden(grid, data_rows, keep, sheet, notes)
     columns, errors = [], []
@@ -730,6 +771,35 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
         columns.append(values)
         errors.append(error_count)
     return _RawTable([header[c] for c in keep], columns, "xlsx", sheet=sheet, notes=notes, given_nulls=errors)
+
+
+def _single_table(grid: _Grid, rows: list[list[str]], sheet: str, notes: _Notes):
+    """When the sheet holds exactly one Excel table with a header row, blank every cell outside it
+    (counted and reported) and return its range; else None (several tables: a warning)."""
+    tables = [t for t in grid.tables if t[1][0] < len(rows)]
+    if len(tables) > 1:
+        listing = ", ".join(f"{t[0]!r} ({_range_text(t[1])})" for t in tables)
+        notes.warnings.append(Notice(SEVERAL_TABLES.format(sheet=sheet, count=len(tables), tables=listing)))
+        return None
+    if not tables or tables[0][2] != 1:
+        return None
+    table_name, bounds, _ = tables[0]
+    top, left, bottom, right = bounds
+    outside = 0
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if cell and not (top <= r <= bottom and left <= c <= right):
+                outside += 1
+                row[c] = ""
+    detail = TABLE_READ.format(table=table_name, range=_range_text(bounds), sheet=sheet)
+    if outside:
+        detail += TABLE_OUTSIDE.format(cells=_count_of(outside, "filled cell"))
+    notes.changes.append(Change("excel_table", None, outside, detail))
+    return bounds
+
+
+def _inside(bounds: tuple[int, int, int, int], table: tuple[int, int, int, int]) -> bool:
+    return table[0] <= bounds[0] and bounds[2] <= table[2] and table[1] <= bounds[1] and bounds[3] <= table[3]
 
 
 def _clip(bounds: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int] | None:
@@ -768,19 +838,27 @@ def _row_cells(row: list[str], r: int, merged: list[tuple[int, int, int, int]]) 
 
 
 def _find_header(rows: list[list[str]], merged: list[tuple[int, int, int, int]]) -> int:
-    """The header row: the first about as wide as the rows below it and mostly text (else the first row)."""
+    """The header row: the first row that is not a title above the table (else the first row).
+
+    A title row has fewer cells than half the width of the rows below it (a title merged across the
+    table counts once), or two cells at most, one a number or date ("Report", "2026-10-01"), ending
+    left of the row below it. Only rows like that are ever skipped: a header with an unnamed column
+    stays the header. When the first other row is mostly numbers the sheet has no header row to find.
+    """
     filled = [r for r in range(len(rows)) if any(rows[r])]
     widths = sorted(_row_cells(rows[r], r, merged) for r in filled[:_WIDTH_SAMPLE_ROWS])
     typical = widths[(3 * len(widths)) // 4]
     need = min(typical, max(2, math.ceil(typical / 2)))
     for position, r in enumerate(filled[:_HEADER_SEARCH_ROWS]):
+        count = _row_cells(rows[r], r, merged)
         cells = [cell for cell in rows[r] if cell.strip()]
-        text = sum(not _is_number(cell) for cell in cells)
-        # A title is short on the right too: a header reaches as far right as the row below it.
         below = filled[position + 1] if position + 1 < len(filled) else None
-        wide = below is None or _rightmost(rows[r]) >= _rightmost(rows[below])
-        if _row_cells(rows[r], r, merged) >= need and text * 2 >= len(cells) and wide:
-            return r
+        short = below is not None and _rightmost(rows[r]) < _rightmost(rows[below])
+        dated = any(_is_number(cell) for cell in cells)
+        if count < need or (count <= 2 < typical and short and dated):
+            continue  # a title
+        text = sum(not _is_number(cell) for cell in cells)
+        return r if text * 2 >= len(cells) else filled[0]
     return filled[0]
 
 
@@ -886,7 +964,8 @@ def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, n
 
 def _note_blank_rows(bottom: int, data_rows: list[int], height: int, sheet: str, notes: _Notes) -> None:
     kept = set(data_rows)
-    blank = [r for r in range(bottom + 1, height) if r not in kept]
+    end = data_rows[-1] if data_rows else bottom  # blank rows after the data (or a table) are not inside it
+    blank = [r for r in range(bottom + 1, min(end, height)) if r not in kept]
     if not blank:
         return
     shown = _numbers([r + 1 for r in blank], "row")
@@ -900,11 +979,12 @@ def _numbers(numbers: list[int], noun: str) -> str:
     return f"{noun}{'s' if len(numbers) > 1 else ''} {shown}{more}"
 
 
-def _kept_columns(rows, header: list[str], data_rows: list[int], width: int, sheet: str, notes: _Notes) -> list[int]:
-    """Columns with a header or a value; the others (around an offset table, spacers) are dropped and reported."""
+def _kept_columns(rows, header, data_rows: list[int], width: int, sheet: str, notes: _Notes, outside: set) -> list[int]:
+    """Columns with a header or a value; the others (around an offset table, spacers) are dropped and reported
+    (except those ``outside`` an Excel table, which its own note covers)."""
     used = [c for c in range(width) if header[c].strip() or any(rows[r][c].strip() for r in data_rows)]
     kept = set(used)
-    dropped = [c for c in range(width) if c not in kept]
+    dropped = [c for c in range(width) if c not in kept and c not in outside]
     if dropped and used:
         letters = _and_list([_column_letter(c) for c in dropped[:_SHOWN]])
         if len(dropped) > _SHOWN:
@@ -982,18 +1062,17 @@ def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str,
 
 def _column_values(cells: list[str], column_name: str, nulls: frozenset[str], notes: _Notes):
     """One raw column: error values and always-missing spellings as null; the error count is reported."""
-    errors: Counter[str] = Counter()
-    values = []
-    for cell in cells:
-        stripped = cell.strip()
-        if stripped in _ERRORS:
-            errors[stripped] += 1
-            values.append(None)
-        else:
-            values.append(None if cell in nulls else cell)
-    total = sum(errors.values())
+    values = pa.array(cells, pa.large_string())
+    errors = pc.is_in(values, value_set=_ERROR_VALUES)
+    total = pc.sum(errors).as_py() or 0
     if total:
-        parts = ", ".join(f"{error!r} ({count:,})" for error, count in errors.most_common())
+        counts = pc.value_counts(values.filter(errors)).to_pylist()
+        counts.sort(key=lambda item: (-item["counts"], _ERROR_ORDER[item["values"]]))
+        parts = ", ".join(f"{item['values']!r} ({item['counts']:,})" for item in counts)
         detail = EXCEL_ERROR_NOTE.format(cells=_count_of(total, "cell"), column=column_name, parts=parts)
         notes.changes.append(Change("excel_error", column_name, total, detail))
-    return pa.chunked_array([pa.array(values, pa.large_string())]), total
+    # The same whole-cell missing spellings as the CSV reader, so every format is treated alike.
+    missing = pc.or_(errors, pc.is_in(values, value_set=pa.array(sorted(nulls), pa.large_string())))
+    if pc.any(missing).as_py():
+        values = pc.if_else(missing, pa.scalar(None, pa.large_string()), values)
+    return pa.chunked_array([values]), total

@@ -25,7 +25,8 @@ Missing values
 - Every conversion to missing is reported per column with its count (the ambiguous spellings each
   with their own count). Always-missing spellings are matched as whole cells while the file is parsed,
   which is why they are counted together: per-spelling counts would cost a second pass over the data.
-- Blank lines are skipped, as pandas does; in Excel, trailing empty rows and columns are dropped.
+- Blank lines are skipped, as pandas does; in a workbook, blank rows (counted) and empty columns
+  (reported) are dropped.
 
 Numbers
 -------

@@ -224,6 +224,14 @@ def show_load_report(data: Dataset) -> None:
     report = data.table.report
     lines = report.summary()
     st.success(md(lines[0]))
+    if len(report.sheets) > 1:
+        listing = ", ".join(f"{position}. {name}" for position, name in enumerate(report.sheets, start=1))
+        st.caption(
+            md(
+                f"Sheets in this workbook: {listing}. To read another, choose it in 'Excel sheet' under "
+                "Reading options."
+            )
+        )
     changes = [md(line) for line in lines[1:] if line not in report.warnings]
     if changes:
         st.markdown("\n".join(f"- {line}" for line in changes))

@@ -10,6 +10,8 @@ import openpyxl
 import openpyxl.chart
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analysis.errors import LoadError
 from analysis.excel import sheet_names, workbook_kind
@@ -106,7 +108,7 @@ def test_a_sheet_named_with_digits_wins_over_the_position():
     assert load_table(data, sheet="3").report.sheet == "Third"
 
 
-@pytest.mark.parametrize("sheet", ["Totals", "4", 3, True])
+@pytest.mark.parametrize("sheet", ["Totals", "4", "0", "²", 3, True])
 def test_a_missing_sheet_names_the_sheets_with_a_remedy(sheet):
     with pytest.raises(
         LoadError, match=r"has no sheet .*; its sheets are 'Applicants', 'Decisions', 'Notes'"
@@ -205,6 +207,17 @@ def test_a_two_cell_title_row_is_not_taken_for_a_three_column_header():
     assert "row 1: 'Report', '2026-10-01'" in kinds(table, "skipped_rows")[0].detail
 
 
+def test_a_header_with_an_unnamed_last_column_is_still_the_header():
+    table = load_table(xlsx([["id", "group"], [1, "A", "late"], [2, "B", "ok"]]))
+    assert list(table.data.columns) == ["id", "group", "column_3"]
+    assert kinds(table, "skipped_rows") == []
+
+
+def test_a_sheet_without_a_header_row_is_not_searched_for_one():
+    table = load_table(xlsx([["Numbers"], [1, 2, 3], [4, 5, 6]]))
+    assert list(table.data.columns) == ["Numbers", "column_2", "column_3"]  # read as it is, as before
+
+
 def test_a_plain_sheet_has_its_header_in_the_first_row():
     table = load_table(xlsx([["id", "income"], [1, 5], [2, 6]]))
     assert list(table.data.columns) == ["id", "income"]
@@ -226,6 +239,29 @@ def test_table_offset_from_a1_drops_the_empty_columns_around_it():
     [dropped] = kinds(table, "dropped_empty")
     assert (dropped.count, "(A and B)" in dropped.detail) == (2, True)
     assert "row 3: 'Report'" in kinds(table, "skipped_rows")[0].detail
+
+
+def test_an_excel_table_offset_from_a1_is_read_alone():
+    from openpyxl.worksheet.table import Table
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["A1"] = "Loans at 2026-10-01"
+    sheet["H2"] = "side note"
+    for i, row in enumerate([["id", "group", "decision"], [1, "A", "yes"], [2, "B", "no"]]):
+        for j, value in enumerate(row):
+            sheet.cell(row=5 + i, column=3 + j, value=value)
+    sheet["C9"] = "Total: 2"  # below the table, outside it
+    sheet.add_table(Table(displayName="Loans", ref="C5:E7"))
+    table = load_table(saved(book))
+    assert list(table.data.columns) == ["id", "group", "decision"]
+    assert column(table, "id") == [1, 2]
+    [change] = kinds(table, "excel_table")
+    assert change.count == 3
+    assert change.detail == (
+        "Read the Excel table 'Loans' (C5:E7) of sheet 'Sheet'. Left out the 3 filled cells outside it (titles, notes)."
+    )
+    assert [c.kind for c in table.report.changes] == ["excel_table"]  # no other noise about the cells around it
 
 
 def test_blank_rows_inside_the_data_are_skipped_and_counted():
@@ -347,7 +383,7 @@ def test_error_values_are_missing_and_counted_per_error():
     assert column(table, "ratio") == [0.5, None, None, None, None, None]
     [errors] = kinds(table, "excel_error")
     assert errors.count == 4
-    assert "'#DIV/0!' (2), '#VALUE!' (1), '#N/A' (1)" in errors.detail
+    assert "'#DIV/0!' (2), '#N/A' (1), '#VALUE!' (1)" in errors.detail
     [missing] = kinds(table, "missing")
     assert missing.count == 1  # only the empty cell: the errors are not counted twice
 
@@ -471,7 +507,8 @@ def test_ods_merged_cells_are_warned_about():
     )
     table = load_table(ods(sheet))
     assert column(table, "region") == ["North", None]
-    assert any("has merged cells; in an OpenDocument file" in w for w in table.report.warnings)
+    warning = "has merged cells (in sheet 'S' or another); in an OpenDocument file"
+    assert any(warning in w for w in table.report.warnings)
 
 
 def test_xls_is_read():
@@ -525,3 +562,36 @@ def test_xlsb_is_named_when_it_cannot_be_read():
     assert workbook_kind(buffer.getvalue()) == "xlsb"
     with pytest.raises(LoadError, match=r"an Excel binary workbook \(\.xlsb\) but could not be read"):
         load_table(buffer.getvalue(), name="book.xlsb")
+
+
+def test_workbook_limits_are_checked():
+    rows = [["Title"], [], ["id", "group"]] + [[i, "A"] for i in range(10)]
+    with pytest.raises(LoadError, match=r"has 10 data rows; the limit is 5"):
+        load_table(xlsx(rows), max_rows=5)
+    assert load_table(xlsx(rows), max_rows=10).report.rows == 10  # title rows do not count
+    with pytest.raises(LoadError, match=r"has 3 columns; the limit is 2"):
+        load_table(xlsx([["a", "b", "c"], [1, 2, 3]]), max_columns=2)
+
+
+SHEET_XML = "xl/worksheets/sheet1.xml"
+FUZZED = xlsx([*GROUPED, [3, "#N/A", None, "F", "yes", None]], merges=("A1:A2", "B1:D1", "E1:F1"))
+DAMAGES = st.sampled_from([b"<", b">", b'"', b"<f>1</f>", b""])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 10_000), DAMAGES), max_size=4))
+def test_damaged_sheet_xml_is_read_or_refused_with_a_message(edits):
+    def damage(member: str, content: bytes) -> bytes:
+        if member != SHEET_XML:
+            return content
+        data = bytearray(content)
+        for at, insert in edits:
+            at %= len(data)
+            data[at : at + (0 if insert else 1)] = insert
+        return bytes(data)
+
+    try:
+        table = load_table(rezipped(FUZZED, damage))
+    except LoadError:
+        return
+    assert len(table.data.columns) == table.report.columns

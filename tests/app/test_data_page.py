@@ -183,6 +183,8 @@ def test_a_workbook_names_its_other_sheets_and_another_sheet_can_be_chosen(app):
     assert (data.table.report.sheet, data.table.report.sheets) == ("Cover", ("Cover", "Decisions"))
     assert list(data.table.data.columns) == ["id", "decision"]  # the title rows above the header are skipped
     assert any("The others are 'Decisions'" in w.value for w in app.warning)
+    [sheets] = [c.value for c in app.caption if c.value.startswith("Sheets in this workbook")]
+    assert "Cover" in sheets and "2\\. Decisions" in sheets  # Markdown-escaped
     app.selectbox(key=W.SHEET).set_value("Decisions").run()  # the kept upload is read again, no new upload
     assert not app.exception
     assert list(app.session_state[DATASET].table.data.columns) == ["case", "outcome", "group"]
