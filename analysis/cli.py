@@ -124,7 +124,9 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     """--sheet and --na-values: how the data file is read (the same options as the app's Reading options)."""
     reading = parser.add_argument_group("reading the file")
     reading.add_argument(
-        "--sheet", metavar="NAME|N", help="the Excel sheet to read: its name, or its 0-based index (default the first)"
+        "--sheet",
+        metavar="NAME|N",
+        help="the workbook sheet to read: its name, or its position (1 is the first; default the first)",
     )
     reading.add_argument(
         "--na-values",
@@ -500,18 +502,10 @@ def _cli_text(item: object) -> str:
 
 def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
     """The data file, read with the command's reading options; the loader's changes and warnings go to stderr."""
-    from analysis.errors import LoadError
     from analysis.loading import load_table
 
-    try:
-        table = load_table(args.data, sheet=args.sheet, na_values=args.na_values)
-    except LoadError as first:
-        if args.sheet is None or not args.sheet.strip().lstrip("-").isdigit():
-            raise
-        try:  # no sheet is named "2": then --sheet 2 is the index
-            table = load_table(args.data, sheet=int(args.sheet), na_values=args.na_values)
-        except LoadError:
-            raise first from None
+    # A --sheet of digits that names no sheet is its position, 1 the first (the loader's rule, as the app's).
+    table = load_table(args.data, sheet=args.sheet, na_values=args.na_values)
     name = _printable(table.report.name)
     for change in table.report.changes:
         stderr.write(NOTE_LINE.format(name=name, text=_printable(change.detail)))
