@@ -118,7 +118,8 @@ SAMPLE_MISSING = [
     "Treated 7 cells of 'gender' as missing: empty, or spelled as missing (N/A, NULL, None, NaN, #N/A).",
     "Treated 23 cells of 'employment_years' as missing: empty, or spelled as missing (N/A, NULL, None, NaN, #N/A).",
 ]
-NA_EXAMPLE = "na_values=['NA', '?', '-']"
+# The app names the control that fixes it, never the Python parameter or a flag.
+NA_EXAMPLE = "add 'NA', '?', '-' to 'Also treat these spellings as missing' under Reading options on the Data page"
 
 # name → (file bytes, the load report's first line (a success alert), the changes listed under it, the warnings).
 # The texts are the loader's templates (analysis/loading.py) filled in by hand for these files.
@@ -161,7 +162,7 @@ REPORTED: dict[str, tuple[bytes, str, list[str], list[str]]] = {
             "it again.",
             "Kept 360 cells of 'country' as text values: 'NA' (120), '?' (120), '-' (120). In a text column they "
             "can be real values (NA is Namibia's country code; '?' is an answer in some surveys), so they were not "
-            f"treated as missing. To fix it, pass {NA_EXAMPLE}.",
+            f"treated as missing. To fix it, {NA_EXAMPLE}.",
         ],
     ),
     "padded.csv": (
