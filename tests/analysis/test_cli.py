@@ -397,3 +397,36 @@ def test_a_spec_saved_by_notepad_as_utf16_works(tmp_path):
     spec_path.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
     code, out, _ = run(["audit", LOANS, "--spec", spec_path, "--json", "-"])
     assert code == 0 and list(json.loads(out)["attributes"]) == ["gender"]
+
+
+def test_per_column_loader_notes_are_said_once_for_many_columns(tmp_path):
+    rows = ["g , a , b , c , d"] + [
+        f" {'x' if i % 2 else 'y'} , p{i % 3} , q , r{i % 2} , {'YN'[i % 2]}" for i in range(60)
+    ]
+    rows[5] = " x , , , , Y"  # empty cells in a, b and c: missing in three columns
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, _, err = run(["audit", str(path), "--decision", "d", "--positive", "Y", "--protected", "g", "--json", "-"])
+    assert code == 0
+    notes = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert (  # fewer columns than the shown limit: every column is named
+        "note: wide.csv: Trimmed surrounding spaces in the cells of 5 columns: 'g' (60), 'a' (60), 'b' (60), "
+        "'c' (60), 'd' (60)." in notes
+    )
+    assert (
+        "note: wide.csv: Treated cells that are empty, or spelled as missing (N/A, NULL, None, NaN, #N/A) as missing "
+        "in 3 columns: 'a' (1), 'b' (1), 'c' (1)." in notes
+    )
+    assert not [line for line in notes if "Trimmed surrounding spaces in 60 cells" in line]
+
+
+def test_grouped_changes_keep_changes_of_fewer_columns_apart():
+    from analysis.cli import _grouped_changes
+    from analysis.loading import Change
+
+    changes = [
+        Change("trimmed", "a", 2, "Trimmed surrounding spaces in 2 cells of 'a'."),
+        Change("kept_text", "z", 1, "Kept 'z' as text."),
+        Change("trimmed", "b", 1, "Trimmed surrounding spaces in 1 cell of 'b'."),
+    ]
+    assert _grouped_changes(changes) == [c.detail for c in changes]
