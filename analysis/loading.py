@@ -1846,7 +1846,7 @@ def _infer_column(column: pa.ChunkedArray, column_name: str, given_nulls: int, c
     return _ColumnResult(values, notes, _dot_groups_example(column, values, sample, context))
 
 
-_DOT_GROUPS = r"[+-]?\d{1,3}(?:\.\d{3})+"
+_DOT_GROUPS = r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+"  # a leading 0 group (0.406) never groups thousands
 _DOT_GROUPS_OR_WHOLE = re.compile(rf"\s*(?:{_DOT_GROUPS}|[+-]?\d+|NA|\?|-)?\s*")
 
 

@@ -1121,3 +1121,10 @@ def csv_like(draw) -> bytes:
 @given(csv_like(), st.sampled_from([None, ["?"], ["-999", ""]]))
 def test_csv_like_text_loads_or_is_refused(payload, na_values):
     check_loaded_or_refused(payload, na_values=na_values)
+
+
+def test_fractions_below_one_next_to_decimal_comma_columns_are_decimals():
+    # '0.406' cannot group thousands ('0.406' would be 406 written with a leading zero group): no doubt.
+    table = load("id\tratio\trate\n1\t0.406\t3,5\n2\t0.125\t4,25\n3\t-0.500\t1,0\n")
+    assert column(table, "ratio") == [0.406, 0.125, -0.5] and column(table, "rate") == [3.5, 4.25, 1.0]
+    assert table.report.warnings == ()
