@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -501,44 +500,6 @@ def _cli_text(item: object) -> str:
     return str(item)
 
 
-# Per-column changes of one kind, said once for many columns on a terminal (the JSON's "load" keeps each one).
-_PER_COLUMN_CHANGES = {
-    "trimmed": (re.compile(r"Trimmed surrounding spaces in ([\d,]+) cells? of '(.*)'\.", re.S), "Trimmed surrounding "
-                "spaces in the cells of {count} columns: {columns}."),
-    "missing": (
-        re.compile(r"Treated ([\d,]+) cells? of '(.*)' as missing: ([^']*)\.", re.S),
-        "Treated cells that are {how} as missing in {count} columns: {columns}.",
-    ),
-}  # fmt: skip
-GROUPED_FROM = 3
-SHOWN_COLUMNS = 8
-
-
-def _grouped_changes(changes: Sequence[Any]) -> list[str]:
-    """The loader's changes as lines, those of one kind for three or more columns said in one line."""
-    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    keyed = []
-    for change in changes:
-        pattern = _PER_COLUMN_CHANGES.get(change.kind, (None,))[0]
-        match = pattern.fullmatch(change.detail) if pattern else None
-        key = (change.kind, match.group(3) if match and match.re.groups == 3 else "") if match else None
-        keyed.append((change, key))
-        if key is not None:
-            groups.setdefault(key, []).append((match.group(2), match.group(1)))
-    lines, said = [], set()
-    for change, key in keyed:
-        if key is None or len(groups[key]) < GROUPED_FROM:
-            lines.append(change.detail)
-        elif key not in said:
-            said.add(key)
-            columns = [f"'{column}' ({count})" for column, count in groups[key]]
-            more = len(columns) - SHOWN_COLUMNS
-            shown = ", ".join(columns[:SHOWN_COLUMNS]) + (f" and {more} more" if more > 0 else "")
-            template = _PER_COLUMN_CHANGES[key[0]][1]
-            lines.append(template.format(count=len(columns), columns=shown, how=key[1]))
-    return lines
-
-
 def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
     """The data file, read with the command's reading options; the loader's changes and warnings go to stderr."""
     from analysis.loading import load_table
@@ -546,7 +507,7 @@ def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
     # A --sheet of digits that names no sheet is its position, 1 the first (the loader's rule, as the app's).
     table = load_table(args.data, sheet=args.sheet, na_values=args.na_values)
     name = _printable(table.report.name)
-    for text in _grouped_changes(table.report.changes):
+    for text in table.report.change_lines():
         stderr.write(NOTE_LINE.format(name=name, text=_printable(text)))
     for warning in table.report.warnings:
         stderr.write(WARNING_LINE.format(name=name, text=_printable(_cli_text(warning))))

@@ -97,6 +97,7 @@ import re
 import threading
 import zipfile
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -425,6 +426,10 @@ class LoadReport:
         warnings = [w.text_for(surface) if isinstance(w, Notice) else str(w) for w in self.warnings]
         return [first, *(change.detail for change in self.changes), *warnings]
 
+    def change_lines(self) -> list[str]:
+        """The changes as lines for a screen: one made in three or more columns is one line naming them."""
+        return grouped_changes(self.changes)
+
     def _describe_source(self) -> str:
         parts = [_KIND_LABELS.get(self.format, self.format)]
         if self.compression:
@@ -458,6 +463,44 @@ class LoadedTable:
 
     data: pd.DataFrame
     report: LoadReport
+
+
+# Per-column changes of one kind, said once for many columns on a terminal (the JSON's "load" keeps each one).
+_PER_COLUMN_CHANGES = {
+    "trimmed": (re.compile(r"Trimmed surrounding spaces in ([\d,]+) cells? of '(.*)'\.", re.S), "Trimmed surrounding "
+                "spaces in the cells of {count} columns: {columns}."),
+    "missing": (
+        re.compile(r"Treated ([\d,]+) cells? of '(.*)' as missing: ([^']*)\.", re.S),
+        "Treated cells that are {how} as missing in {count} columns: {columns}.",
+    ),
+}  # fmt: skip
+_GROUPED_FROM = 3
+_SHOWN_COLUMNS = 8
+
+
+def grouped_changes(changes: Sequence[Change]) -> list[str]:
+    """The changes as lines; a change of one kind made in three or more columns is one line naming them."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    keyed = []
+    for change in changes:
+        pattern = _PER_COLUMN_CHANGES.get(change.kind, (None,))[0]
+        match = pattern.fullmatch(change.detail) if pattern else None
+        key = (change.kind, match.group(3) if match and match.re.groups == 3 else "") if match else None
+        keyed.append((change, key))
+        if key is not None:
+            groups.setdefault(key, []).append((match.group(2), match.group(1)))
+    lines, said = [], set()
+    for change, key in keyed:
+        if key is None or len(groups[key]) < _GROUPED_FROM:
+            lines.append(change.detail)
+        elif key not in said:
+            said.add(key)
+            columns = [f"'{column}' ({count})" for column, count in groups[key]]
+            more = len(columns) - _SHOWN_COLUMNS
+            shown = ", ".join(columns[:_SHOWN_COLUMNS]) + (f" and {more} more" if more > 0 else "")
+            template = _PER_COLUMN_CHANGES[key[0]][1]
+            lines.append(template.format(count=len(columns), columns=shown, how=key[1]))
+    return lines
 
 
 # --- public entry point -----------------------------------------------------------------------------

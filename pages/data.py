@@ -232,7 +232,7 @@ def show_load_report(data: Dataset) -> None:
                 "Reading options."
             )
         )
-    changes = [md(line) for line in lines[1:] if line not in report.warnings]
+    changes = [md(line) for line in report.change_lines()]  # one line for a change made in many columns
     if changes:
         st.markdown("\n".join(f"- {line}" for line in changes))
     for warning in report.warnings:  # a Notice names the reading option that fixes it
