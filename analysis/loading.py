@@ -95,6 +95,7 @@ import mmap
 import os
 import re
 import threading
+import unicodedata
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -992,7 +993,7 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     header = _csv_header(table, sniffed_header)
     _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
-    columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
+    columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, delimiter, text.notes)
     columns = _drop_total_rows(columns, text, name, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
 
@@ -1446,31 +1447,46 @@ def _count_newlines(data: Source, start: int, end: int) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8, count=end - start, offset=start) == 10))
 
 
-def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, notes: _Notes):
-    """Remove rows that repeat the header (files concatenated with their headers), reporting their lines."""
-    key = next((i for i, cell in enumerate(header) if cell.is_valid and len(cell.as_py().encode("utf-8")) > 1), None)
+def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, delimiter: str, notes: _Notes):
+    """Remove rows that repeat the header (files concatenated with their headers), reporting their lines.
+
+    A repeat may differ from the header in letter case, surrounding spaces or Unicode form ('ID' under 'id').
+    """
+    wanted = [_header_key(cell.as_py()) if cell.is_valid else None for cell in header]
+    key = next((i for i, cell in enumerate(wanted) if cell is not None and len(cell.encode("utf-8")) > 1), None)
     if key is None or not columns or len(columns[0]) == 0:
         return columns
-    # Screen by byte length and leading bytes first: comparing every cell to the header's, or taking
+    # Screen by byte length and leading byte first: comparing every cell to the header's, or taking
     # cells out of a chunked column, would cost a copy of the column.
-    expected = header[key].as_py().encode("utf-8")
-    lengths, leads = _leading_bytes(columns[key], min(len(expected), 2))
-    same = lengths == len(expected)
-    for lead, byte in zip(leads, expected, strict=False):
-        same &= lead == byte
+    expected = wanted[key].encode("utf-8")
+    lengths, (lead,) = _leading_bytes(columns[key], 1)
+    if expected.isascii():
+        same = (lengths >= len(expected)) & (lengths <= len(expected) + _HEADER_PADDING)
+        first = expected[0]
+        if 97 <= first <= 122:  # an ASCII letter, in either case
+            same &= ((lead | 0x20) == first) | (lead == 32) | (lead == 9)
+        else:
+            same &= (lead == first) | (lead == 32) | (lead == 9)
+    else:  # lower case and normal forms may change the byte length a little
+        same = (lengths >= len(expected) // 2) & (lengths <= 2 * len(expected) + _HEADER_PADDING)
     candidates = np.flatnonzero(same)
     if candidates.size == 0:
         return columns
     repeats = candidates
-    for column, cell in zip(columns, header, strict=True):
+    for column, cell in zip(columns, wanted, strict=True):
         taken = column.take(repeats)
-        same = pc.is_null(taken) if not cell.is_valid else pc.fill_null(pc.equal(taken, cell), False)
+        same = pc.is_null(taken) if cell is None else pc.fill_null(pc.equal(_header_keys(taken), cell), False)
         repeats = repeats[_numpy(same, False)]
         if repeats.size == 0:
             return columns
     keep = np.ones(len(columns[0]), dtype=bool)
     keep[repeats] = False
-    where = _repeated_header_lines(text, repeats.size) or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
+    spellings = {
+        delimiter.join("" if cell is None else cell for cell in row)
+        for row in zip(*(column.take(repeats[:_LISTED_SPELLINGS]).to_pylist() for column in columns), strict=True)
+    }
+    where = _repeated_header_lines(text, spellings, repeats.size)
+    where = where or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
     verb = "repeats" if repeats.size == 1 else "repeat"
     detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), verb=verb, where=where)
     notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
@@ -1478,21 +1494,38 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
     return [column.filter(mask) for column in columns]
 
 
-def _repeated_header_lines(text: _Text, count: int) -> str | None:
-    """The line numbers where the header's line appears again, when exactly `count` copies are found."""
+_HEADER_PADDING = 8  # spaces around a repeated header's cell that are still taken as padding
+_LISTED_SPELLINGS = 50
+
+
+def _header_key(cell: str) -> str:
+    return unicodedata.normalize("NFKC", cell).strip().lower()
+
+
+def _header_keys(cells: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(cells, "NFKC")))
+
+
+def _repeated_header_lines(text: _Text, spellings: set[str], count: int) -> str | None:
+    """The line numbers where the header's line appears again, when exactly `count` copies are found.
+
+    `spellings` are the repeated rows' cells joined by the delimiter: the lines as written, unless quoted.
+    """
     first = text.sample.split("\n", 1)[0].rstrip("\r")
-    needle = b"\n" + first.encode("utf-8")
-    data, position, found = text.data, text.start, []
-    while len(found) <= count:
-        position = data.find(needle, position)
-        if position < 0:
-            break
-        after = position + len(needle)
-        if after == len(data) or data[after : after + 1] in (b"\r", b"\n"):
-            found.append(position)
-        position = after
+    data, found = text.data, []
+    for spelling in {first} | spellings:
+        needle, position = b"\n" + spelling.encode("utf-8"), text.start
+        while len(found) <= count:
+            position = data.find(needle, position)
+            if position < 0:
+                break
+            after = position + len(needle)
+            if after == len(data) or data[after : after + 1] in (b"\r", b"\n"):
+                found.append(position)
+            position = after
     if len(found) != count:
         return None
+    found.sort()
     lines = [_count_newlines(data, text.start, at + 1) + 1 + text.skipped_lines for at in found]
     shown = _and_list([f"{n:,}" for n in lines[:10]]) + (f" and {count - 10:,} more" if count > 10 else "")
     return ("line " if count == 1 else "lines ") + shown

@@ -1128,3 +1128,21 @@ def test_fractions_below_one_next_to_decimal_comma_columns_are_decimals():
     table = load("id\tratio\trate\n1\t0.406\t3,5\n2\t0.125\t4,25\n3\t-0.500\t1,0\n")
     assert column(table, "ratio") == [0.406, 0.125, -0.5] and column(table, "rate") == [3.5, 4.25, 1.0]
     assert table.report.warnings == ()
+
+
+def test_repeated_header_rows_in_another_case_or_padding_are_removed():
+    text = "id,sex,amount\n1,F,10\n2,M,20\nID,SEX,AMOUNT\n3,F,30\n Id , Sex ,amount \n4,M,5\n"
+    table = load(text)
+    assert column(table, "id") == [1, 2, 3, 4] and column(table, "amount") == [10, 20, 30, 5]
+    assert column(table, "sex") == ["F", "M", "F", "M"]
+    [change] = kinds(table, "repeated_header")
+    assert change.count == 2
+    assert change.detail == (
+        "Removed 2 rows that repeat the header inside the data (lines 4 and 6), as when exports are joined one "
+        "after another."
+    )
+
+
+def test_a_row_matching_the_header_in_some_columns_only_is_kept():
+    table = load("id,sex,amount\n1,F,10\nID,SEX,30\n")
+    assert kinds(table, "repeated_header") == [] and column(table, "sex") == ["F", "SEX"]
