@@ -310,6 +310,11 @@ DOT_AMBIGUOUS = (
     "but as {as_groups} with '.' grouping thousands, as a file with decimal commas writes it ({others}). Save the "
     "file with one decimal mark throughout (and no thousands separators), then load it again."
 )
+DOT_READ_AS_DECIMALS = (
+    "Read {column!r} with '.' as the decimal mark: a value such as {example!r} reads as {as_point}, but as "
+    "{as_groups} with '.' grouping thousands, as files with decimal commas write it. If the column holds "
+    "thousands, save the file without thousands separators, then load it again."
+)
 COMMA_DECIMAL_UNSURE = (
     "Kept {column!r} as text: values such as {example!r} look like decimal commas, but decimal commas "
     "are read only from semicolon-, tab- or pipe-delimited files. Save the file with '.' as the decimal "
@@ -1628,6 +1633,16 @@ def _keep_dot_groups_as_text(results: list[_ColumnResult], jobs: list[tuple], na
         if _has_change(result, "decimal_comma") or result.notes.maybe_decimal_comma
     ]
     if not commas:
+        # No column settles the file's decimal mark: '12.500' is read as 12.5, and said so.
+        for index, result in enumerate(results):
+            if result.dot_groups is not None:
+                example = result.dot_groups
+                as_point, as_groups = f"{float(example):g}", f"{int(example.replace('.', '')):,}"
+                result.notes.warnings.append(
+                    DOT_READ_AS_DECIMALS.format(
+                        column=names[index], example=example, as_point=as_point, as_groups=as_groups
+                    )
+                )
         return
     text_context = replace(context, infer_numbers=False)
     for index, result in enumerate(results):

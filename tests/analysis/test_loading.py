@@ -493,8 +493,21 @@ def test_dot_groups_next_to_a_column_that_may_use_decimal_commas_stay_text():
 
 
 def test_dot_groups_in_a_semicolon_file_without_decimal_commas_are_decimals():
+    # Read as decimals (nothing in the file uses decimal commas), but '12.500' could be 12500: said so.
     table = load("id;amount\n1;12.500\n2;1.250\n")
-    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+    assert column(table, "amount") == [12.5, 1.25]
+    assert table.report.warnings == (
+        "Read 'amount' with '.' as the decimal mark: a value such as '12.500' reads as 12.5, but as 12,500 with '.' "
+        "grouping thousands, as files with decimal commas write it. If the column holds thousands, save the file "
+        "without thousands separators, then load it again.",
+    )
+
+
+@pytest.mark.parametrize("values", ["12.500;1.25", "12.500;3.2", "12.500;1.2345", "0.406;0.250"])
+def test_dot_decimals_with_other_digit_counts_settle_it_without_a_warning(values):
+    first, second = values.split(";")
+    table = load(f"id;amount\n1;{first}\n2;{second}\n")
+    assert column(table, "amount") == [float(first), float(second)] and table.report.warnings == ()
 
 
 def test_dot_decimals_that_cannot_group_thousands_stay_numbers_next_to_decimal_commas():
