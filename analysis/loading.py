@@ -42,8 +42,8 @@ Numbers
   and only when no value contradicts them. A column that could be either (only values like
   ``1,234``) in such a file, or decimal commas in a comma-delimited file, stays text with a warning.
 - In such a file, ``1.234.567`` settles '.' as the thousands separator. A column of values such as
-  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark unless
-  another column of the file uses decimal commas: then it stays text with a warning. The format is
+  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark, with a
+  warning, unless another column of the file uses decimal commas: then it stays text with a warning. The format is
   decided per column, from all its values.
 
 Not plain tables
@@ -53,11 +53,12 @@ Found from the sniffed sample (the first 64 KB) and the last rows, never by a Py
 - Title or comment lines above the header (a single filled cell, or a first cell starting with '#',
   followed by a header row without numbers) are skipped and named with their line numbers; so is
   Excel's ``sep=;`` line, whose delimiter is used.
-- Up to three rows at the end whose first filled cell (of the first two) is a total label used nowhere
-  else in the column (Total, Sum, Grand total, Subtotal, ...), or whose first cell is empty, most cells
+- Up to three rows at the end with a total label in any cell, used nowhere else in its column (Total, Sum,
+  Grand total, Subtotal, Average, Mean, Count, All, n=60, ...), or whose first cell is empty, most cells
   empty and every other cell the sum of its column, are removed and named (line and content). A file
   with only a header and such a row is refused.
-- Rows repeating the header inside the data (concatenated exports) are removed, with their count and lines.
+- Rows repeating the header inside the data (concatenated exports), in any letter case or padding, are removed,
+  with their count and lines.
 - Columns repeating a name and every value are kept once; an unnamed, empty last column is dropped.
 - Markdown pipe tables are read. Printed tables (pandas, R, psql, mysql), space-separated text and JSON,
   HTML, XML, PDF or RTF files are refused saying what they are. A header row that looks like data
@@ -1379,7 +1380,7 @@ def _refuse_console_table(sample: str, delimiter: str, name: str) -> None:
 
 _TOTAL_WORD = re.compile(
     r"(?:(?:grand[ _-]?|sub[ _-]?)?(?:total|totals|sum|summe|gesamt|insgesamt|totaal|totale|totaux)"
-    r"|average|mean|avg)\s*:?",
+    r"|average|mean|avg|count|all)\s*:?|n\s*=\s*\d[\d,]*",
     re.IGNORECASE,
 )
 _MAX_TOTAL_ROWS = 3
@@ -1406,14 +1407,11 @@ def _is_total_row(columns: list[pa.ChunkedArray], row: int) -> bool:
     cells = [column[row].as_py() for column in columns]
     if len(cells) < 2:
         return False
-    for index, cell in enumerate(cells[:2]):
-        if cell is None or not cell.strip():
-            continue
-        if not _TOTAL_WORD.fullmatch(cell.strip()):
-            break
-        # A label used only here: a value found elsewhere in the column is a real category.
-        others = pc.sum(pc.equal(columns[index].slice(0, row), cell)).as_py() or 0
-        return others == 0
+    # A total label in any cell ('60,Sum,,2882', 'n=60,,,2882'), used nowhere else in its column:
+    # a label found elsewhere in the column is a real category, and then the row is a record.
+    labels = [i for i, cell in enumerate(cells) if cell is not None and _TOTAL_WORD.fullmatch(cell.strip())]
+    if labels:
+        return all(not (pc.sum(pc.equal(columns[i].slice(0, row), cells[i])).as_py() or 0) for i in labels)
     return _is_sum_row(columns, cells, row)
 
 

@@ -1159,3 +1159,33 @@ def test_repeated_header_rows_in_another_case_or_padding_are_removed():
 def test_a_row_matching_the_header_in_some_columns_only_is_kept():
     table = load("id,sex,amount\n1,F,10\nID,SEX,30\n")
     assert kinds(table, "repeated_header") == [] and column(table, "sex") == ["F", "SEX"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "shown"),
+    [
+        ("3,Sum,,30\n", "line 4: '3,Sum,,30'"),
+        ("n=2,,,30\n", "line 4: 'n=2,,,30'"),
+        ("3,,All,30\n", "line 4: '3,,All,30'"),
+    ],
+)
+def test_total_labels_outside_the_first_column_are_removed(tail, shown):
+    table = load("id,sex,group,amount\n1,F,a,10\n2,M,b,20\n" + tail)
+    assert column(table, "id") == [1, 2] and column(table, "sex") == ["F", "M"] and column(table, "amount") == [10, 20]
+    [change] = kinds(table, "total_rows")
+    assert change.detail == (
+        f"Removed 1 row at the end that is totals or summaries, not records ({shown}). If it is a real record, "
+        "rename its label in the file."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,plan,amount\n1,Total,10\n2,Basic,20\n3,Total,30\n",  # 'Total' is a category of its column
+        "id,sex,amount\n1,F,10\n2,M,20\n3,F,9000\n",  # merely a large number
+    ],
+)
+def test_rows_with_labels_used_elsewhere_or_large_numbers_stay_records(text):
+    table = load(text)
+    assert kinds(table, "total_rows") == [] and column(table, "id") == [1, 2, 3]
