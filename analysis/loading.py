@@ -42,8 +42,8 @@ Numbers
   and only when no value contradicts them. A column that could be either (only values like
   ``1,234``) in such a file, or decimal commas in a comma-delimited file, stays text with a warning.
 - In such a file, ``1.234.567`` settles '.' as the thousands separator. A column of values such as
-  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark unless
-  another column of the file uses decimal commas: then it stays text with a warning. The format is
+  ``12.500`` (12.5, or 12500 with '.' grouping thousands) is read with '.' as the decimal mark, with a
+  warning, unless another column of the file uses decimal commas: then it stays text with a warning. The format is
   decided per column, from all its values.
 
 Not plain tables
@@ -53,11 +53,12 @@ Found from the sniffed sample (the first 64 KB) and the last rows, never by a Py
 - Title or comment lines above the header (a single filled cell, or a first cell starting with '#',
   followed by a header row without numbers) are skipped and named with their line numbers; so is
   Excel's ``sep=;`` line, whose delimiter is used.
-- Up to three rows at the end whose first filled cell (of the first two) is a total label used nowhere
-  else in the column (Total, Sum, Grand total, Subtotal, ...), or whose first cell is empty, most cells
+- Up to three rows at the end with a total label in any cell, used nowhere else in its column (Total, Sum,
+  Grand total, Subtotal, Average, Mean, Count, All, n=60, ...), or whose first cell is empty, most cells
   empty and every other cell the sum of its column, are removed and named (line and content). A file
   with only a header and such a row is refused.
-- Rows repeating the header inside the data (concatenated exports) are removed, with their count and lines.
+- Rows repeating the header inside the data (concatenated exports), in any letter case or padding, are removed,
+  with their count and lines.
 - Columns repeating a name and every value are kept once; an unnamed, empty last column is dropped.
 - Markdown pipe tables are read. Printed tables (pandas, R, psql, mysql), space-separated text and JSON,
   HTML, XML, PDF or RTF files are refused saying what they are. A header row that looks like data
@@ -95,6 +96,7 @@ import mmap
 import os
 import re
 import threading
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -309,6 +311,11 @@ DOT_AMBIGUOUS = (
     "Kept {column!r} as text: a value such as {example!r} reads as {as_point} with '.' as the decimal mark, "
     "but as {as_groups} with '.' grouping thousands, as a file with decimal commas writes it ({others}). Save the "
     "file with one decimal mark throughout (and no thousands separators), then load it again."
+)
+DOT_READ_AS_DECIMALS = (
+    "Read {column!r} with '.' as the decimal mark: a value such as {example!r} reads as {as_point}, but as "
+    "{as_groups} with '.' grouping thousands, as files with decimal commas write it. If the column holds "
+    "thousands, save the file without thousands separators, then load it again."
 )
 COMMA_DECIMAL_UNSURE = (
     "Kept {column!r} as text: values such as {example!r} look like decimal commas, but decimal commas "
@@ -1035,7 +1042,7 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     header = _csv_header(table, sniffed_header)
     _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
-    columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, text.notes)
+    columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, delimiter, text.notes)
     columns = _drop_total_rows(columns, text, name, text.notes)
     return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
 
@@ -1416,7 +1423,7 @@ def _refuse_console_table(sample: str, delimiter: str, name: str) -> None:
 
 _TOTAL_WORD = re.compile(
     r"(?:(?:grand[ _-]?|sub[ _-]?)?(?:total|totals|sum|summe|gesamt|insgesamt|totaal|totale|totaux)"
-    r"|average|mean|avg)\s*:?",
+    r"|average|mean|avg|count|all)\s*:?|n\s*=\s*\d[\d,]*",
     re.IGNORECASE,
 )
 _MAX_TOTAL_ROWS = 3
@@ -1443,14 +1450,11 @@ def _is_total_row(columns: list[pa.ChunkedArray], row: int) -> bool:
     cells = [column[row].as_py() for column in columns]
     if len(cells) < 2:
         return False
-    for index, cell in enumerate(cells[:2]):
-        if cell is None or not cell.strip():
-            continue
-        if not _TOTAL_WORD.fullmatch(cell.strip()):
-            break
-        # A label used only here: a value found elsewhere in the column is a real category.
-        others = pc.sum(pc.equal(columns[index].slice(0, row), cell)).as_py() or 0
-        return others == 0
+    # A total label in any cell ('60,Sum,,2882', 'n=60,,,2882'), used nowhere else in its column:
+    # a label found elsewhere in the column is a real category, and then the row is a record.
+    labels = [i for i, cell in enumerate(cells) if cell is not None and _TOTAL_WORD.fullmatch(cell.strip())]
+    if labels:
+        return all(not (pc.sum(pc.equal(columns[i].slice(0, row), cells[i])).as_py() or 0) for i in labels)
     return _is_sum_row(columns, cells, row)
 
 
@@ -1489,31 +1493,46 @@ def _count_newlines(data: Source, start: int, end: int) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8, count=end - start, offset=start) == 10))
 
 
-def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, notes: _Notes):
-    """Remove rows that repeat the header (files concatenated with their headers), reporting their lines."""
-    key = next((i for i, cell in enumerate(header) if cell.is_valid and len(cell.as_py().encode("utf-8")) > 1), None)
+def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, delimiter: str, notes: _Notes):
+    """Remove rows that repeat the header (files concatenated with their headers), reporting their lines.
+
+    A repeat may differ from the header in letter case, surrounding spaces or Unicode form ('ID' under 'id').
+    """
+    wanted = [_header_key(cell.as_py()) if cell.is_valid else None for cell in header]
+    key = next((i for i, cell in enumerate(wanted) if cell is not None and len(cell.encode("utf-8")) > 1), None)
     if key is None or not columns or len(columns[0]) == 0:
         return columns
-    # Screen by byte length and leading bytes first: comparing every cell to the header's, or taking
+    # Screen by byte length and leading byte first: comparing every cell to the header's, or taking
     # cells out of a chunked column, would cost a copy of the column.
-    expected = header[key].as_py().encode("utf-8")
-    lengths, leads = _leading_bytes(columns[key], min(len(expected), 2))
-    same = lengths == len(expected)
-    for lead, byte in zip(leads, expected, strict=False):
-        same &= lead == byte
+    expected = wanted[key].encode("utf-8")
+    lengths, (lead,) = _leading_bytes(columns[key], 1)
+    if expected.isascii():
+        same = (lengths >= len(expected)) & (lengths <= len(expected) + _HEADER_PADDING)
+        first = expected[0]
+        if 97 <= first <= 122:  # an ASCII letter, in either case
+            same &= ((lead | 0x20) == first) | (lead == 32) | (lead == 9)
+        else:
+            same &= (lead == first) | (lead == 32) | (lead == 9)
+    else:  # lower case and normal forms may change the byte length a little
+        same = (lengths >= len(expected) // 2) & (lengths <= 2 * len(expected) + _HEADER_PADDING)
     candidates = np.flatnonzero(same)
     if candidates.size == 0:
         return columns
     repeats = candidates
-    for column, cell in zip(columns, header, strict=True):
+    for column, cell in zip(columns, wanted, strict=True):
         taken = column.take(repeats)
-        same = pc.is_null(taken) if not cell.is_valid else pc.fill_null(pc.equal(taken, cell), False)
+        same = pc.is_null(taken) if cell is None else pc.fill_null(pc.equal(_header_keys(taken), cell), False)
         repeats = repeats[_numpy(same, False)]
         if repeats.size == 0:
             return columns
     keep = np.ones(len(columns[0]), dtype=bool)
     keep[repeats] = False
-    where = _repeated_header_lines(text, repeats.size) or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
+    spellings = {
+        delimiter.join("" if cell is None else cell for cell in row)
+        for row in zip(*(column.take(repeats[:_LISTED_SPELLINGS]).to_pylist() for column in columns), strict=True)
+    }
+    where = _repeated_header_lines(text, spellings, repeats.size)
+    where = where or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
     verb = "repeats" if repeats.size == 1 else "repeat"
     detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), verb=verb, where=where)
     notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
@@ -1521,21 +1540,38 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
     return [column.filter(mask) for column in columns]
 
 
-def _repeated_header_lines(text: _Text, count: int) -> str | None:
-    """The line numbers where the header's line appears again, when exactly `count` copies are found."""
+_HEADER_PADDING = 8  # spaces around a repeated header's cell that are still taken as padding
+_LISTED_SPELLINGS = 50
+
+
+def _header_key(cell: str) -> str:
+    return unicodedata.normalize("NFKC", cell).strip().lower()
+
+
+def _header_keys(cells: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(cells, "NFKC")))
+
+
+def _repeated_header_lines(text: _Text, spellings: set[str], count: int) -> str | None:
+    """The line numbers where the header's line appears again, when exactly `count` copies are found.
+
+    `spellings` are the repeated rows' cells joined by the delimiter: the lines as written, unless quoted.
+    """
     first = text.sample.split("\n", 1)[0].rstrip("\r")
-    needle = b"\n" + first.encode("utf-8")
-    data, position, found = text.data, text.start, []
-    while len(found) <= count:
-        position = data.find(needle, position)
-        if position < 0:
-            break
-        after = position + len(needle)
-        if after == len(data) or data[after : after + 1] in (b"\r", b"\n"):
-            found.append(position)
-        position = after
+    data, found = text.data, []
+    for spelling in {first} | spellings:
+        needle, position = b"\n" + spelling.encode("utf-8"), text.start
+        while len(found) <= count:
+            position = data.find(needle, position)
+            if position < 0:
+                break
+            after = position + len(needle)
+            if after == len(data) or data[after : after + 1] in (b"\r", b"\n"):
+                found.append(position)
+            position = after
     if len(found) != count:
         return None
+    found.sort()
     lines = [_count_newlines(data, text.start, at + 1) + 1 + text.skipped_lines for at in found]
     shown = _and_list([f"{n:,}" for n in lines[:10]]) + (f" and {count - 10:,} more" if count > 10 else "")
     return ("line " if count == 1 else "lines ") + shown
@@ -1638,6 +1674,16 @@ def _keep_dot_groups_as_text(results: list[_ColumnResult], jobs: list[tuple], na
         if _has_change(result, "decimal_comma") or result.notes.maybe_decimal_comma
     ]
     if not commas:
+        # No column settles the file's decimal mark: '12.500' is read as 12.5, and said so.
+        for index, result in enumerate(results):
+            if result.dot_groups is not None:
+                example = result.dot_groups
+                as_point, as_groups = f"{float(example):g}", f"{int(example.replace('.', '')):,}"
+                result.notes.warnings.append(
+                    DOT_READ_AS_DECIMALS.format(
+                        column=names[index], example=example, as_point=as_point, as_groups=as_groups
+                    )
+                )
         return
     text_context = replace(context, infer_numbers=False)
     for index, result in enumerate(results):

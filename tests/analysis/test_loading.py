@@ -493,8 +493,21 @@ def test_dot_groups_next_to_a_column_that_may_use_decimal_commas_stay_text():
 
 
 def test_dot_groups_in_a_semicolon_file_without_decimal_commas_are_decimals():
+    # Read as decimals (nothing in the file uses decimal commas), but '12.500' could be 12500: said so.
     table = load("id;amount\n1;12.500\n2;1.250\n")
-    assert column(table, "amount") == [12.5, 1.25] and table.report.warnings == ()
+    assert column(table, "amount") == [12.5, 1.25]
+    assert table.report.warnings == (
+        "Read 'amount' with '.' as the decimal mark: a value such as '12.500' reads as 12.5, but as 12,500 with '.' "
+        "grouping thousands, as files with decimal commas write it. If the column holds thousands, save the file "
+        "without thousands separators, then load it again.",
+    )
+
+
+@pytest.mark.parametrize("values", ["12.500;1.25", "12.500;3.2", "12.500;1.2345", "0.406;0.250"])
+def test_dot_decimals_with_other_digit_counts_settle_it_without_a_warning(values):
+    first, second = values.split(";")
+    table = load(f"id;amount\n1;{first}\n2;{second}\n")
+    assert column(table, "amount") == [float(first), float(second)] and table.report.warnings == ()
 
 
 def test_dot_decimals_that_cannot_group_thousands_stay_numbers_next_to_decimal_commas():
@@ -1128,3 +1141,51 @@ def test_fractions_below_one_next_to_decimal_comma_columns_are_decimals():
     table = load("id\tratio\trate\n1\t0.406\t3,5\n2\t0.125\t4,25\n3\t-0.500\t1,0\n")
     assert column(table, "ratio") == [0.406, 0.125, -0.5] and column(table, "rate") == [3.5, 4.25, 1.0]
     assert table.report.warnings == ()
+
+
+def test_repeated_header_rows_in_another_case_or_padding_are_removed():
+    text = "id,sex,amount\n1,F,10\n2,M,20\nID,SEX,AMOUNT\n3,F,30\n Id , Sex ,amount \n4,M,5\n"
+    table = load(text)
+    assert column(table, "id") == [1, 2, 3, 4] and column(table, "amount") == [10, 20, 30, 5]
+    assert column(table, "sex") == ["F", "M", "F", "M"]
+    [change] = kinds(table, "repeated_header")
+    assert change.count == 2
+    assert change.detail == (
+        "Removed 2 rows that repeat the header inside the data (lines 4 and 6), as when exports are joined one "
+        "after another."
+    )
+
+
+def test_a_row_matching_the_header_in_some_columns_only_is_kept():
+    table = load("id,sex,amount\n1,F,10\nID,SEX,30\n")
+    assert kinds(table, "repeated_header") == [] and column(table, "sex") == ["F", "SEX"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "shown"),
+    [
+        ("3,Sum,,30\n", "line 4: '3,Sum,,30'"),
+        ("n=2,,,30\n", "line 4: 'n=2,,,30'"),
+        ("3,,All,30\n", "line 4: '3,,All,30'"),
+    ],
+)
+def test_total_labels_outside_the_first_column_are_removed(tail, shown):
+    table = load("id,sex,group,amount\n1,F,a,10\n2,M,b,20\n" + tail)
+    assert column(table, "id") == [1, 2] and column(table, "sex") == ["F", "M"] and column(table, "amount") == [10, 20]
+    [change] = kinds(table, "total_rows")
+    assert change.detail == (
+        f"Removed 1 row at the end that is totals or summaries, not records ({shown}). If it is a real record, "
+        "rename its label in the file."
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id,plan,amount\n1,Total,10\n2,Basic,20\n3,Total,30\n",  # 'Total' is a category of its column
+        "id,sex,amount\n1,F,10\n2,M,20\n3,F,9000\n",  # merely a large number
+    ],
+)
+def test_rows_with_labels_used_elsewhere_or_large_numbers_stay_records(text):
+    table = load(text)
+    assert kinds(table, "total_rows") == [] and column(table, "id") == [1, 2, 3]
