@@ -421,8 +421,8 @@ def test_per_column_loader_notes_are_said_once_for_many_columns(tmp_path):
 
 
 def test_grouped_changes_keep_changes_of_fewer_columns_apart():
-    from analysis.loading import grouped_changes as _grouped_changes
     from analysis.loading import Change
+    from analysis.loading import grouped_changes as _grouped_changes
 
     changes = [
         Change("trimmed", "a", 2, "Trimmed surrounding spaces in 2 cells of 'a'."),
