@@ -352,7 +352,7 @@ class AuditSpec:
         set_(self, "dataset_sha256", _sha256(self.dataset_sha256))
         set_(self, "merge_variants", _flag("merge_variants", self.merge_variants))
         if self.decision is None and self.score is None:
-            raise SpecError(NEEDS_DECISION, remedy=Remedy("decision", column="COLUMN"))
+            raise SpecError(NEEDS_DECISION, remedy=Remedy("decision"))
 
     @staticmethod
     def _protected(values: object) -> tuple[ProtectedAttribute, ...]:

@@ -273,7 +273,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
         Without a score column, when the spec does not fit the table, or when no row has a score.
     """
     if spec.score is None:
-        raise SpecError(NEEDS_SCORE, remedy=Remedy("score", column="COLUMN"))
+        raise SpecError(NEEDS_SCORE, remedy=Remedy("score"))
     checked = _checked(df, spec)
     checked.validation.raise_for_errors()
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
