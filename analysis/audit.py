@@ -197,8 +197,8 @@ NO_DECISIONS = (
     "Choose a decision column with values, or fill it in the source data."
 )
 NOT_AN_AUDIT = (
-    "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (written by "
-    "`python -m analysis audit DATA --spec SPEC.json --json OUT` or the Report page's JSON download), got {kind}."
+    "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (as "
+    "ParityLab exports an audit result), got {kind}."
 )
 # The keys named when a JSON file is not what was expected: enough to recognise it, not all of a large object.
 SHOWN_KEYS = 10

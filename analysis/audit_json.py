@@ -20,8 +20,7 @@ from analysis.errors import ParityLabError
 __all__ = ["DAMAGED", "check_audit_data", "damaged"]
 
 DAMAGED = (
-    "{where} {problem}. The file was edited or damaged: export it again from ParityLab "
-    "(`audit --json` or the Report page's JSON download)."
+    "{where} {problem}. The file was edited or damaged: export the audit result from ParityLab again (its JSON result)."
 )
 COUNT = "counts must be whole numbers of at least 0"
 SHOWN_KEY = 40

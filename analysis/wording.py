@@ -91,6 +91,16 @@ OPTIONS: dict[str, Option] = {
         "pass sheet={value}", "pass --sheet {value}", python_generic="pass the sheet's name or position as sheet"
     ),
     "max_rows": Option("pass max_rows={value}", "pass --max-rows {value}", python_generic="pass a larger max_rows"),
+    # The command line keeps the default size limits (it has no flags for them).
+    "max_bytes": Option("pass max_bytes={value}", "load a smaller file", python_generic="pass a larger max_bytes"),
+    "max_uncompressed_bytes": Option(
+        "pass max_uncompressed_bytes={value}",
+        "load a smaller file",
+        python_generic="pass a larger max_uncompressed_bytes",
+    ),
+    "max_columns": Option(
+        "pass max_columns={value}", "drop the columns you do not need", python_generic="pass a larger max_columns"
+    ),
     "merge_variants": Option("set merge_variants=True", "pass --merge-variants"),
     "objective": Option("pass objective={value}", "pass --objective {value}", python_generic="pass another objective"),
 }

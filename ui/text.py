@@ -43,6 +43,9 @@ WIDGETS: dict[str, str] = {
     "na_values": "add {value} to 'Also treat these spellings as missing' under Reading options on the Data page",
     "sheet": "choose {value} in 'Excel sheet' under Reading options on the Data page",
     "max_rows": "upload a sample of the rows",
+    "max_bytes": "upload a smaller file (for example a sample of the rows)",
+    "max_uncompressed_bytes": "upload a smaller file",
+    "max_columns": "drop the columns you do not need before uploading",
     "merge_variants": "tick 'Merge values that differ only in case, spaces or invisible characters' on the Data page",
     # The selectbox shows descriptions, not the objective's code name, so the value is not quoted.
     "objective": "choose another objective in 'Objective' on the Mitigation page",

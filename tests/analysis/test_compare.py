@@ -373,8 +373,7 @@ def test_a_damaged_result_is_refused_naming_the_field(before, damage, message):
     with pytest.raises(ParityLabError, match=message) as caught:
         AuditResult.from_dict(data)
     assert str(caught.value).endswith(
-        "The file was edited or damaged: export it again from ParityLab (`audit --json` or the Report page's JSON "
-        "download)."
+        "The file was edited or damaged: export the audit result from ParityLab again (its JSON result)."
     )
 
 

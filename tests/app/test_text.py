@@ -105,3 +105,50 @@ def test_data_page_wording_for_a_file_without_a_protected_attribute():
     assert problems and all("COLUMN" not in say(p) for p in problems)
     wanted = "add the column to 'Protected attributes' on the Data page"
     assert any(wanted in say(p).replace("\\", "") for p in problems)
+
+
+def _no_cli_or_python(text):
+    plain = text.replace("\\", "")
+    for mark in ("--", "python -m", "`", "pd.", "df.", "=["):
+        assert mark not in plain, (mark, plain)
+    assert not __import__("re").search(r"\w=", plain), plain
+
+
+@pytest.mark.parametrize(
+    "data, limits",
+    [
+        (b'[{"a": 1, "b": 2}, {"a": 3, "b": 4}]', {}),
+        (b"a,b\n1,2\n3,4\n", {"max_bytes": 5}),
+        (b"a,b,c\n1,2,3\n", {"max_columns": 2}),
+    ],
+)
+def test_loader_errors_reach_the_page_without_code(data, limits):
+    from analysis.errors import LoadError
+    from analysis.loading import load_table
+    from ui.text import say
+
+    with pytest.raises(LoadError) as raised:
+        load_table(data, name="upload.csv", **limits)
+    _no_cli_or_python(say(raised.value))
+
+
+def test_engine_messages_that_reach_pages_carry_no_code():
+    import importlib
+
+    from analysis import audit_json, spec, thresholds
+    from analysis.errors import SpecError
+    from analysis.wording import Remedy
+    from ui.text import say
+
+    audit = importlib.import_module("analysis.audit")
+    texts = [
+        say(audit_json.damaged("attributes", "is missing")),
+        say(audit.NOT_AN_AUDIT.format(kind="a list")),
+        say(spec.SPEC_EMPTY),
+        say(SpecError(thresholds.NEEDS_LABEL.format(constraint="equal_opportunity"), remedy=Remedy("label"))),
+        say(SpecError(thresholds.NEEDS_LABEL_OBJECTIVE.format(objective="cost"), remedy=Remedy("objective"))),
+    ]
+    for text in texts:
+        _no_cli_or_python(text)
+    report = open("pages/report.py", encoding="utf-8").read()
+    assert "python -m analysis audit --json" not in report
