@@ -150,5 +150,5 @@ def test_engine_messages_that_reach_pages_carry_no_code():
     ]
     for text in texts:
         _no_cli_or_python(text)
-    report = open("pages/report.py", encoding="utf-8").read()
+    report = (__import__("pathlib").Path(__file__).parents[2] / "pages" / "report.py").read_text(encoding="utf-8")
     assert "python -m analysis audit --json" not in report
