@@ -186,6 +186,21 @@ RATE_DENOMINATORS: dict[str, tuple[str, ...]] = {
     "npv": ("tn", "fn"),
     "for": ("tn", "fn"),
 }
+# Rate → the counts in its numerator (as _rate_inputs computes them), to check a saved result's rates.
+RATE_NUMERATORS: dict[str, tuple[str, ...]] = {
+    "selection_rate": ("positives",),
+    "favorable_rate": ("favorable",),
+    "base_rate": ("tp", "fn"),
+    "accuracy": ("tp", "tn"),
+    "tpr": ("tp",),
+    "fnr": ("fn",),
+    "fpr": ("fp",),
+    "tnr": ("tn",),
+    "precision": ("tp",),
+    "fdr": ("fp",),
+    "npv": ("tn",),
+    "for": ("fn",),
+}
 
 OK = "ok"
 TOO_SMALL = "too small to conclude"
@@ -197,8 +212,8 @@ NO_DECISIONS = (
     "Choose a decision column with values, or fill it in the source data."
 )
 NOT_AN_AUDIT = (
-    "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (written by "
-    "`python -m analysis audit DATA --spec SPEC.json --json OUT` or the Report page's JSON download), got {kind}."
+    "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (as "
+    "ParityLab exports an audit result), got {kind}."
 )
 # The keys named when a JSON file is not what was expected: enough to recognise it, not all of a large object.
 SHOWN_KEYS = 10
@@ -235,6 +250,12 @@ REASON_SUPPRESSED = "fewer than {minimum} rows: suppressed from charts and expor
 def rate_denominator(name: str, counts: dict[str, int]) -> int:
     """The rows in rate ``name``'s denominator, from a group's confusion counts (to say "undefined (n=0)")."""
     return sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name])
+
+
+def rate_from_counts(name: str, counts: dict[str, int]) -> float | None:
+    """Rate ``name`` of a group from its counts, None when its denominator is 0 (undefined)."""
+    den = rate_denominator(name, counts)
+    return sum(counts[c] for c in RATE_NUMERATORS[name]) / den if den else None
 
 
 def _number(value: object) -> float | None:

@@ -20,9 +20,9 @@ from analysis.errors import ParityLabError
 __all__ = ["DAMAGED", "check_audit_data", "damaged"]
 
 DAMAGED = (
-    "{where} {problem}. The file was edited or damaged: export it again from ParityLab "
-    "(`audit --json` or the Report page's JSON download)."
+    "{where} {problem}. The file was edited or damaged: export the audit result from ParityLab again (its JSON result)."
 )
+RATE_TOLERANCE = 1e-9
 COUNT = "counts must be whole numbers of at least 0"
 SHOWN_KEY = 40
 SHOWN_VALUE = 40
@@ -256,6 +256,23 @@ def _check_group(group: _Walker, rows: int) -> None:
     for name, item in group.fields():
         if name not in GROUP_FIXED:
             _check_metric(item)
+    _check_rates(group)
+
+
+def _check_rates(group: _Walker) -> None:
+    """Refuse a rate that its group's counts do not give (a hand-edited ``value``)."""
+    from analysis.audit import RATE_DENOMINATORS, RATE_NUMERATORS, rate_from_counts  # audit imports this module
+
+    counts = dict(group.data["counts"])
+    for name, numerator in RATE_NUMERATORS.items():
+        if name not in group.data or not all(c in counts for c in (*numerator, *RATE_DENOMINATORS[name])):
+            continue
+        value, expected = group.data[name].get("value"), rate_from_counts(name, counts)
+        if expected is None and value is None:
+            continue
+        if expected is None or value is None or abs(value - expected) > RATE_TOLERANCE:
+            given = "null" if expected is None else f"{expected:.6g}"
+            group.field(name).field("value").fail(f"is {_shown(value)} but its counts give {given}")
 
 
 def _check_counts(counts: _Walker, n: int) -> None:

@@ -279,7 +279,10 @@ def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: _Limit
 def _check_unzipped_size(payload: Any, name: str, cap: int) -> None:
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         if sum(info.file_size for info in archive.infolist()) > cap:
-            raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+            raise LoadError(
+                TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)),
+                remedy=Remedy("max_uncompressed_bytes"),
+            )
 
 
 def _reason(exc: Exception) -> str:
@@ -368,7 +371,9 @@ def _cells_limited(values: list[str], name: str, limits: _Limits, filled: int) -
     _check_columns(len(cells), name, limits.max_columns)
     # The exact row limit is checked once the header is known; this bound only keeps memory in check.
     if cells and limits.max_rows is not None and filled - 1 > limits.max_rows + _HEADER_SEARCH_ROWS:
-        raise LoadError(TOO_MANY_ROWS.format(name=name, got=filled - 1, limit=limits.max_rows))
+        raise LoadError(
+            TOO_MANY_ROWS.format(name=name, got=filled - 1, limit=limits.max_rows), remedy=Remedy("max_rows")
+        )
     return cells
 
 
@@ -486,7 +491,9 @@ class _CalamineBook:
             _check_columns(worksheet.total_width, self.name, limits.max_columns)
             if limits.max_rows is not None and worksheet.total_height - 1 > limits.max_rows + _HEADER_SEARCH_ROWS:
                 got = worksheet.total_height - 1
-                raise LoadError(TOO_MANY_ROWS.format(name=self.name, got=got, limit=limits.max_rows))
+                raise LoadError(
+                    TOO_MANY_ROWS.format(name=self.name, got=got, limit=limits.max_rows), remedy=Remedy("max_rows")
+                )
             values = worksheet.to_python(skip_empty_area=False)
             merged = worksheet.merged_cell_ranges
         except LoadError:

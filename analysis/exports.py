@@ -83,10 +83,10 @@ def decision_changes(
         so the ``changed`` counts per group equal :func:`analysis.thresholds.what_if`'s flips.
     """
     if spec.score is None:
-        raise SpecError(NO_SCORE, remedy=Remedy("score", column="COLUMN"))
+        raise SpecError(NO_SCORE, remedy=Remedy("score"))
     attr = next((a for a in spec.protected if a.column == attribute), spec.protected[0]) if spec.protected else None
     if attr is None:
-        raise SpecError(NO_PROTECTED, remedy=Remedy("protected", column="COLUMN"))
+        raise SpecError(NO_PROTECTED, remedy=Remedy("protected"))
     merged = merge_variants(df, spec)  # groups and decisions spelled as the audit and what_if spell them
     df, spec = merged.df, merged.spec
     attr = next(a for a in spec.protected if a.column == attr.column)

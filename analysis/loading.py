@@ -135,27 +135,16 @@ AMBIGUOUS_MISSING = ("NA", "?", "-")
 # --- messages (expected, got, fix) ------------------------------------------------------------------
 
 NOT_FOUND = "Could not open {path}: {reason}. Check the path and that the file is readable."
-TOO_LARGE = (
-    "{name} is {size}; the limit is {limit}. Load a smaller file (for example a sample of the rows), "
-    "or raise the limit with max_bytes=."
-)
+TOO_LARGE = "{name} is {size}; the limit is {limit}. Load a smaller file (for example a sample of the rows)."
 TOO_LARGE_STREAM = (
-    "{name} is more than {limit}; the limit is {limit}. Load a smaller file (for example a sample of the "
-    "rows), or raise the limit with max_bytes=."
+    "{name} is more than {limit}; the limit is {limit}. Load a smaller file (for example a sample of the rows)."
 )
-TOO_LARGE_UNCOMPRESSED = (
-    "{name} decompresses to more than {limit}; the limit is {limit}. Load a smaller file, or raise the "
-    "limit with max_uncompressed_bytes=."
-)
+TOO_LARGE_UNCOMPRESSED = "{name} decompresses to more than {limit}; the limit is {limit}. Load a smaller file."
 TOO_MANY_COLUMNS = (
-    "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before "
-    "loading, or raise the limit with max_columns=."
+    "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before loading."
 )
 ROWS_OVER_LIMIT = "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the limit."
-TOO_MANY_ROWS = (
-    "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows, or raise the "
-    "limit with max_rows=."
-)
+TOO_MANY_ROWS = "{name} has {got:,} data rows; the limit is {limit:,}. Load a sample of the rows."
 EMPTY = "{name} is empty: expected a header row and data rows, got {got}. Check that you picked the right file."
 HEADER_ONLY = (
     "{name} has a header but no data rows: expected at least one row under its header of {columns}. "
@@ -190,13 +179,14 @@ OTHER_FORMAT = "{name} is {what}, not a delimited table (CSV or TSV): it starts 
 PRINTED_TABLE = (
     "{name} looks like a table printed for the screen (columns lined up with spaces or drawn with '|' "
     "and '-', as pandas, R or a database console print them), not a delimited file: it starts with "
-    "{start}. Export the table as CSV instead: in pandas df.to_csv('file.csv', index=False), in R "
-    "write.csv(df, 'file.csv', row.names = FALSE), in psql \\copy (query) TO 'file.csv' CSV HEADER."
+    "{start}. Export the table as CSV from the program that made it (its CSV export or 'save as CSV'), then "
+    "load that file."
 )
 SPACE_SEPARATED = (
     "{name} has its values separated by spaces ({count} on each line, for example {start}), not by a "
-    "comma, tab, semicolon or pipe. Save it as CSV (in pandas: pd.read_csv('file', sep=r'\\s+').to_csv("
-    "'file.csv', index=False)), with a header row naming the columns, then load that file."
+    "comma, tab, semicolon or pipe. Export it as CSV from the program that made it (or open it in a "
+    "spreadsheet, split the columns on spaces and save it as CSV), with a header row naming the columns, "
+    "then load that file."
 )
 HEADER_LIKE_DATA = (
     "The first row, read as the header, looks like data: {count} of its {width} names are numbers (for "
@@ -680,13 +670,16 @@ def _read_file_object(source: Any, name: str, max_bytes: int) -> bytes:
         total += len(part)
     data = b"".join(parts)
     if len(data) > max_bytes:
-        raise LoadError(TOO_LARGE_STREAM.format(name=name, limit=_format_size(max_bytes)))
+        raise LoadError(TOO_LARGE_STREAM.format(name=name, limit=_format_size(max_bytes)), remedy=Remedy("max_bytes"))
     return data
 
 
 def _check_size(size: int, name: str, max_bytes: int) -> None:
     if size > max_bytes:
-        raise LoadError(TOO_LARGE.format(name=name, size=_format_size(size), limit=_format_size(max_bytes)))
+        raise LoadError(
+            TOO_LARGE.format(name=name, size=_format_size(size), limit=_format_size(max_bytes)),
+            remedy=Remedy("max_bytes"),
+        )
 
 
 def _format_size(size: int) -> str:
@@ -772,7 +765,10 @@ def _gunzip(data: Source, name: str, cap: int) -> bytes:
                 raise LoadError(GZIP_BROKEN.format(name=name, reason=exc)) from None
             total += len(part)
             if total > cap:
-                raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+                raise LoadError(
+                    TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)),
+                    remedy=Remedy("max_uncompressed_bytes"),
+                )
             parts.append(part)
             pending = inflater.unconsumed_tail
             if not part and not pending:
@@ -821,11 +817,15 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, c
         raise LoadError(ZIP_ENCRYPTED.format(name=name))
     # The declared size can lie, so the read is bounded as well.
     if member.file_size > cap:
-        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+        raise LoadError(
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
+        )
     with archive.open(member) as handle:
         data = handle.read(cap + 1)
     if len(data) > cap:
-        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)))
+        raise LoadError(
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
+        )
     return data
 
 
@@ -1069,7 +1069,7 @@ def _rows_over_limit(name: str, got: int, limit: int) -> LoadError:
 
 def _check_columns(count: int, name: str, limit: int) -> None:
     if count > limit:
-        raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit))
+        raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit), remedy=Remedy("max_columns"))
 
 
 @dataclass(frozen=True)
@@ -1295,14 +1295,8 @@ _OTHER_FORMATS = (
     ),
     (lambda head: head.startswith("%pdf-"), "a PDF document", "Export the data as CSV from the program that made it."),
 )
-_HOW_JSON = (
-    "Export the table as CSV from the program that wrote it, or convert it, for example with pandas: "
-    "pd.read_json('file.json').to_csv('file.csv', index=False)."
-)
-_HOW_HTML = (
-    "If the page holds the table, open it in a spreadsheet (or read it with pandas.read_html) and save the "
-    "table as CSV."
-)
+_HOW_JSON = "Export the table as CSV from the program that made it, then load that file."
+_HOW_HTML = "If the page holds the table, open it in a spreadsheet and save the table as CSV."
 _HOW_XML = (
     "Export the table as CSV from the program that wrote it, or open the file in a spreadsheet and save it as CSV."
 )
@@ -1613,7 +1607,10 @@ def _check_parquet_limits(parquet, name: str, limits: _Limits) -> None:
         raise _rows_over_limit(name, metadata.num_rows, limits.max_rows)
     expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
     if expanded > limits.max_uncompressed_bytes:
-        raise LoadError(TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)))
+        raise LoadError(
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)),
+            remedy=Remedy("max_uncompressed_bytes"),
+        )
 
 
 def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.ChunkedArray:

@@ -47,6 +47,7 @@ from analysis.thresholds import (
 from analysis.validation import checked_table
 from analysis.values import matches_any
 from analysis.variants import merge_variants
+from analysis.wording import Remedy
 
 __all__ = [
     "MODEL_SCORE_COLUMN",
@@ -614,9 +615,9 @@ def _check_options(constraint, tolerance, objective, test_size, random_state, ha
         raise SpecError(BAD_TEST_SIZE.format(got=test_size))
     _check_int(random_state, 0, BAD_SEED)
     if not has_label and constraint in LABEL_CONSTRAINTS:
-        raise SpecError(NEEDS_LABEL.format(constraint=constraint))
+        raise SpecError(NEEDS_LABEL.format(constraint=constraint), remedy=Remedy("label"))
     if not has_label and objective == "cost":
-        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective))
+        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective), remedy=Remedy("objective", "selection_rate"))
 
 
 def _split(strata: np.ndarray, test_size: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

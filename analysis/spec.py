@@ -39,7 +39,7 @@ NEEDS_DECISION = (
 )
 SPEC_TOO_LARGE = (
     "The spec {what} is {size:,} bytes; a spec is a few kilobytes and at most {limit:,} bytes are read. "
-    "Is this the spec file? Save the spec again from ParityLab or with `python -m analysis suggest`."
+    "Is this the spec file? Save the spec again from ParityLab."
 )
 SPEC_TOO_DEEP = (
     "The spec nests values more than {limit} levels deep{where}; the deepest a spec goes is a "
@@ -54,7 +54,7 @@ SPEC_NOT_JSON = (
 )
 SPEC_EMPTY = (
     'The spec is empty; expected a JSON object such as {"decision": "approved", "positive": ["Y"], '
-    '"protected": ["gender"]}. Save the spec again from ParityLab or with `python -m analysis suggest`.'
+    '"protected": ["gender"]}. Save the spec again from ParityLab.'
 )
 SPEC_SCHEMA = (
     "This spec has schema_version {got}; this version of ParityLab reads version {expected}. "
@@ -352,7 +352,7 @@ class AuditSpec:
         set_(self, "dataset_sha256", _sha256(self.dataset_sha256))
         set_(self, "merge_variants", _flag("merge_variants", self.merge_variants))
         if self.decision is None and self.score is None:
-            raise SpecError(NEEDS_DECISION, remedy=Remedy("decision", column="COLUMN"))
+            raise SpecError(NEEDS_DECISION, remedy=Remedy("decision"))
 
     @staticmethod
     def _protected(values: object) -> tuple[ProtectedAttribute, ...]:

@@ -946,7 +946,7 @@ def suggest_spec(df: pd.DataFrame) -> AuditSpec:
     """
     suggestion = suggest_roles(df)
     if suggestion.spec is None:
-        raise SpecError(_no_spec_message(suggestion), remedy=Remedy("decision", column="COLUMN"))
+        raise SpecError(_no_spec_message(suggestion), remedy=Remedy("decision"))
     return suggestion.spec
 
 

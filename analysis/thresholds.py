@@ -73,10 +73,12 @@ NOT_PROTECTED = "Attribute '{attribute}' is not a protected attribute of the spe
 NO_SCORED_ROWS = "No row has a finite score in '{column}', so there are no thresholds to move."
 NEEDS_LABEL = (
     "The constraint '{constraint}' compares error rates, which need the true outcome; the spec has no label. "
-    "Set 'label' and 'label_positive', or choose demographic_parity or four_fifths."
+    "Give the column of true outcomes, or choose a constraint that compares selection rates (demographic "
+    "parity or four-fifths)."
 )
 NEEDS_LABEL_OBJECTIVE = (
-    "The objective '{objective}' needs the true outcome; the spec has no label. Use objective='selection_rate'."
+    "The objective '{objective}' needs the true outcome; the spec has no label. "
+    "Keep the overall selection rate as the objective instead."
 )
 UNKNOWN_OPTION = "{name} must be one of {allowed}, got {got!r}."
 UNKNOWN_GROUPS = "Thresholds given for unknown group(s) {groups}; the groups are {known}."
@@ -273,7 +275,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
         Without a score column, when the spec does not fit the table, or when no row has a score.
     """
     if spec.score is None:
-        raise SpecError(NEEDS_SCORE, remedy=Remedy("score", column="COLUMN"))
+        raise SpecError(NEEDS_SCORE, remedy=Remedy("score"))
     checked = _checked(df, spec)
     checked.validation.raise_for_errors()
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
@@ -918,9 +920,9 @@ def _check_options(curves, constraint, objective, tolerance):
     if not math.isfinite(tolerance):
         raise SpecError(BAD_TOLERANCE.format(got=tolerance))
     if not curves.has_label and constraint in LABEL_CONSTRAINTS:
-        raise SpecError(NEEDS_LABEL.format(constraint=constraint))
+        raise SpecError(NEEDS_LABEL.format(constraint=constraint), remedy=Remedy("label"))
     if not curves.has_label and objective in ("accuracy", "cost"):
-        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective))
+        raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective), remedy=Remedy("objective", "selection_rate"))
 
 
 def optimise(

@@ -485,7 +485,7 @@ class _Checker:
 
     def check_protected(self) -> None:
         if not self.spec.protected:
-            self.add("error", "protected", NO_PROTECTED, NO_PROTECTED_FIX, remedy=Remedy("protected", column="COLUMN"))
+            self.add("error", "protected", NO_PROTECTED, NO_PROTECTED_FIX, remedy=Remedy("protected"))
         for attr in self.spec.protected:
             if self.exists("protected", "protected attribute", attr.column):
                 self.check_attribute(attr)

@@ -16,10 +16,11 @@ string (so it prints, compares and serialises as before) and can be worded for a
 from __future__ import annotations
 
 import shlex
+import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["OPTIONS", "Notice", "Option", "Remedy", "Surface", "worded"]
+__all__ = ["OPTIONS", "PLACEHOLDERS", "Notice", "Option", "Remedy", "Surface", "fill", "worded"]
 
 Surface = Literal["python", "cli", "app"]
 
@@ -29,36 +30,108 @@ class Option:
     """One option a user can set, as each surface spells it.
 
     ``python`` and ``cli`` are templates with ``{value}`` (the value, quoted for that surface) and
-    ``{column}``; the app's wording is in ``ui.text``.
+    ``{column}``; the app's wording is in ``ui.text``. ``python_generic`` is the Python wording when the
+    remedy names no column or value that the template needs (the command line shows a metavar instead).
     """
 
     python: str
     cli: str
     cli_separator: str = " "  # between the items of a list value on the command line
+    python_generic: str | None = None
 
 
 # Every option a remedy may name. Keep the keys in step with ui.text.WIDGETS (a test checks it).
 OPTIONS: dict[str, Option] = {
-    "decision": Option("set decision={column}", "pass --decision {column}"),
-    "positive": Option("set positive=[{value}]", "pass --positive {value}"),
-    "positive_is_favorable": Option("set positive_is_favorable={value}", "pass --unfavorable if it harms the person"),
-    "label": Option("set label={column}", "pass --label {column}"),
-    "label_positive": Option("set label_positive=[{value}]", "pass --label-positive {value}"),
-    "score": Option("set score={column}", "pass --score {column}"),
-    "threshold": Option("set threshold={value}", "pass --threshold {value}"),
+    "decision": Option(
+        "set decision={column}", "pass --decision {column}", python_generic="set decision to the column"
+    ),
+    "positive": Option(
+        "set positive=[{value}]",
+        "pass --positive {value}",
+        python_generic="set positive to the values that mean the positive decision",
+    ),
+    "positive_is_favorable": Option(
+        "set positive_is_favorable={value}",
+        "pass --unfavorable if it harms the person",
+        python_generic="set positive_is_favorable=False if the positive decision harms the person",
+    ),
+    "label": Option("set label={column}", "pass --label {column}", python_generic="set label to the column"),
+    "label_positive": Option(
+        "set label_positive=[{value}]",
+        "pass --label-positive {value}",
+        python_generic="set label_positive to the values that mean the positive outcome",
+    ),
+    "score": Option("set score={column}", "pass --score {column}", python_generic="set score to the column"),
+    "threshold": Option("set threshold={value}", "pass --threshold {value}", python_generic="set threshold"),
     "protected": Option("add {column} to protected", "pass --protected {column}"),
-    "bins": Option("set the bins of {column} (e.g. bins=[{value}])", "pass --bins {column}={value}", ","),
-    "reference": Option("set the reference of {column} to {value}", "pass --reference {column}={value}"),
+    "bins": Option(
+        "set the bins of {column} (e.g. bins=[{value}])",
+        "pass --bins {column}={value}",
+        ",",
+        python_generic="set the bins of {column}",
+    ),
+    "reference": Option(
+        "set the reference of {column} to {value}",
+        "pass --reference {column}={value}",
+        python_generic="set the reference of {column}",
+    ),
     "features": Option("change features", "change 'features' in the spec file"),
     "id_columns": Option("add {column} to id_columns", "add {column} to 'id_columns' in the spec file"),
     "pii_columns": Option("add {column} to pii_columns", "add {column} to 'pii_columns' in the spec file"),
-    "min_group_size": Option("set min_group_size={value}", "pass --min-group-size {value}"),
-    "max_levels": Option("set max_levels={value}", "set 'max_levels' in the spec file"),
-    "na_values": Option("pass na_values=[{value}]", "pass --na-values {value}"),
-    "sheet": Option("pass sheet={value}", "pass --sheet {value}"),
-    "max_rows": Option("pass max_rows={value}", "pass --max-rows {value}"),
+    "min_group_size": Option(
+        "set min_group_size={value}", "pass --min-group-size {value}", python_generic="set min_group_size"
+    ),
+    "max_levels": Option(
+        "set max_levels={value}", "set 'max_levels' in the spec file", python_generic="set max_levels"
+    ),
+    "na_values": Option(
+        "pass na_values=[{value}]", "pass --na-values {value}", python_generic="pass the spelling in na_values"
+    ),
+    "sheet": Option(
+        "pass sheet={value}", "pass --sheet {value}", python_generic="pass the sheet's name or position as sheet"
+    ),
+    "max_rows": Option("pass max_rows={value}", "pass --max-rows {value}", python_generic="pass a larger max_rows"),
+    # The command line keeps the default size limits (it has no flags for them).
+    "max_bytes": Option("pass max_bytes={value}", "load a smaller file", python_generic="pass a larger max_bytes"),
+    "max_uncompressed_bytes": Option(
+        "pass max_uncompressed_bytes={value}",
+        "load a smaller file",
+        python_generic="pass a larger max_uncompressed_bytes",
+    ),
+    "max_columns": Option(
+        "pass max_columns={value}", "drop the columns you do not need", python_generic="pass a larger max_columns"
+    ),
     "merge_variants": Option("set merge_variants=True", "pass --merge-variants"),
+    "objective": Option("pass objective={value}", "pass --objective {value}", python_generic="pass another objective"),
 }
+
+
+# What stands in for a column or value a remedy does not name: a metavar on the command line, plain words elsewhere.
+PLACEHOLDERS: dict[str, dict[str, str]] = {
+    "python": {"column": "the column", "value": "a value"},
+    "cli": {"column": "COLUMN", "value": "VALUE"},
+    "app": {"column": "the column", "value": "a value"},
+}
+
+
+def fill(template: str, generic: str | None, surface: Surface, value: str | None, column: str | None) -> str:
+    """``template`` with the quoted ``value`` and ``column``; ``generic`` (if given) when one it needs is None.
+
+    Parameters
+    ----------
+    template, generic
+        Format strings with ``{value}`` and ``{column}``.
+    surface
+        Picks the words that stand in for a missing column or value (see :data:`PLACEHOLDERS`).
+    value, column
+        Already quoted for the surface, or None when the remedy names none.
+    """
+    needed = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    given = {"value": value, "column": column}
+    if generic is not None and any(given[name] is None for name in needed):
+        template = generic
+    words = PLACEHOLDERS[surface]
+    return template.format(**{k: words[k] if v is None else v for k, v in given.items()})
 
 
 def _python_value(value: Any) -> str:
@@ -100,11 +173,12 @@ class Remedy:
         if surface not in ("python", "cli"):
             raise ValueError(f"Remedy.text words 'python' or 'cli'; the app words remedies itself, got {surface!r}.")
         option = OPTIONS[self.option]
+        column = None if self.column is None else (repr if surface == "python" else _cli_value)(self.column)
         if surface == "python":
-            value, column = _python_value(self.value), repr(self.column)
-            return option.python.format(value=value, column=column)
-        value = _cli_value(self.value, option.cli_separator)
-        return option.cli.format(value=value, column=_cli_value(self.column or ""))
+            value = None if self.value is None else _python_value(self.value)
+            return fill(option.python, option.python_generic, surface, value, column)
+        value = None if self.value is None else _cli_value(self.value, option.cli_separator)
+        return fill(option.cli, None, surface, value, column)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""

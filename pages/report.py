@@ -160,7 +160,7 @@ def file_stem(name: str) -> str:
 def show_resume(data: state.Dataset, spec: AuditSpec) -> None:
     st.subheader("Resume from a saved result")
     file = st.file_uploader(
-        "Saved result (JSON from this page or from `python -m analysis audit --json`)",
+        "Saved result (the JSON audit result that ParityLab exports)",
         type=["json"],
         key=W.REPORT_RESUME,
     )

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
-from analysis.wording import Remedy
+from analysis.wording import Remedy, fill
 
-__all__ = ["WIDGETS", "app_remedy", "md", "say"]
+__all__ = ["WIDGETS", "WIDGETS_GENERIC", "app_remedy", "md", "say"]
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=])")
 # Escaping does not stop GFM's autolinks: "http://…", "www.…" and "a@b.c" in data would still become
@@ -43,7 +43,23 @@ WIDGETS: dict[str, str] = {
     "na_values": "add {value} to 'Also treat these spellings as missing' under Reading options on the Data page",
     "sheet": "choose {value} in 'Excel sheet' under Reading options on the Data page",
     "max_rows": "upload a sample of the rows",
+    "max_bytes": "upload a smaller file (for example a sample of the rows)",
+    "max_uncompressed_bytes": "upload a smaller file",
+    "max_columns": "drop the columns you do not need before uploading",
     "merge_variants": "tick 'Merge values that differ only in case, spaces or invisible characters' on the Data page",
+    # The selectbox shows descriptions, not the objective's code name, so the value is not quoted.
+    "objective": "choose another objective in 'Objective' on the Mitigation page",
+}
+# The wording when a remedy names no column or value that its WIDGETS entry needs (missing ones read
+# "the column" / "a value"); options absent here read well with those words.
+WIDGETS_GENERIC: dict[str, str] = {
+    "threshold": "set 'Threshold' on the Data page",
+    "bins": "type edges in 'Bin edges for {column}' on the Data page",
+    "reference": "choose the reference group in 'Reference group for {column}' on the Data page",
+    "na_values": "add the spelling to 'Also treat these spellings as missing' under Reading options on the Data page",
+    "sheet": "choose the sheet in 'Excel sheet' under Reading options on the Data page",
+    "positive": "pick the values in 'Values that mean the positive decision' on the Data page",
+    "label_positive": "pick the values in 'Values that mean the positive outcome' on the Data page",
 }
 
 
@@ -63,7 +79,9 @@ def app_remedy(remedy: Remedy | None) -> str | None:
     """The remedy as a clause naming the control that applies it (plain text, not yet escaped)."""
     if remedy is None:
         return None
-    return WIDGETS[remedy.option].format(value=_quoted(remedy.value), column=_quoted(remedy.column))
+    value = None if remedy.value is None else _quoted(remedy.value)
+    column = None if remedy.column is None else _quoted(remedy.column)
+    return fill(WIDGETS[remedy.option], WIDGETS_GENERIC.get(remedy.option), "app", value, column)
 
 
 def say(item: object) -> str:

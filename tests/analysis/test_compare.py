@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -373,8 +374,7 @@ def test_a_damaged_result_is_refused_naming_the_field(before, damage, message):
     with pytest.raises(ParityLabError, match=message) as caught:
         AuditResult.from_dict(data)
     assert str(caught.value).endswith(
-        "The file was edited or damaged: export it again from ParityLab (`audit --json` or the Report page's JSON "
-        "download)."
+        "The file was edited or damaged: export the audit result from ParityLab again (its JSON result)."
     )
 
 
@@ -415,3 +415,32 @@ def test_a_result_saved_with_a_bom_or_as_utf16_is_read(before):
     assert AuditResult.from_json("\ufeff" + text) == before
     assert AuditResult.from_json(text.encode("utf-16")) == before
     assert AuditResult.from_json(b"\xef\xbb\xbf" + text.encode("utf-8")) == before
+
+
+@pytest.mark.parametrize(
+    "rate", ["selection_rate", "favorable_rate", "tpr", "fpr", "fnr", "precision", "npv", "base_rate"]
+)
+def test_a_hand_edited_rate_is_refused_naming_the_field_and_what_the_counts_give(before, rate):
+    data = json.loads(before.to_json())
+    attribute, body = next(iter(data["attributes"].items()))
+    name, group = next((k, g) for k, g in body["groups"].items() if g.get(rate, {}).get("value") is not None)
+    AuditResult.from_dict(json.loads(before.to_json()))  # the untouched result loads
+    group[rate]["value"] = 0.99
+    where = f'attributes["{attribute}"].groups["{name}"].{rate}.value is 0.99 but its counts give'
+    with pytest.raises(ParityLabError, match=re.escape(where)):
+        AuditResult.from_dict(data)
+
+
+def test_an_undefined_rate_must_match_a_zero_denominator(before):
+    data = json.loads(before.to_json())
+    group = next(iter(next(iter(data["attributes"].values()))["groups"].values()))
+    group["tpr"]["value"] = None
+    with pytest.raises(ParityLabError, match=r"tpr\.value is null but its counts give"):
+        AuditResult.from_dict(data)
+    from analysis.audit_json import _check_rates, _Damaged, _Walker
+
+    counts = {"n": 3, "positives": 0, "favorable": 0, "tp": 0, "fp": 0, "tn": 3, "fn": 0, "label_missing": 0}
+    _check_rates(_Walker({"counts": counts, "tpr": {"value": None}, "fpr": {"value": 0.0}}, "g"))
+    with pytest.raises(_Damaged) as caught:
+        _check_rates(_Walker({"counts": counts, "tpr": {"value": 0.5}}, "g"))
+    assert caught.value.args == ("g.tpr.value", "is 0.5 but its counts give null")

@@ -145,7 +145,8 @@ def test_no_decision_or_score_raises_with_fix():
     assert suggest_roles(df).spec is None
     with pytest.raises(SpecError, match=r"No decision or score column was recognised") as raised:
         suggest_spec(df)
-    assert raised.value.remedy == Remedy("decision", column="COLUMN")
+    assert raised.value.remedy == Remedy("decision")
+    assert "COLUMN" not in raised.value.message_for("app", app_text="x") + str(raised.value)
     assert "--decision COLUMN" in raised.value.message_for("cli")
     assert "--decision" not in raised.value.message
 
