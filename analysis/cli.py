@@ -134,6 +134,20 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         help="also treat this spelling as missing in every column, e.g. --na-values '?' (repeatable)",
     )
+    reading.add_argument(
+        "--max-rows", metavar="N", type=_whole_number, help="refuse a file with more data rows than N (default: no cap)"
+    )
+
+
+def _whole_number(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expects a whole number of at least 1 such as 100000, got {text!r}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -505,7 +519,7 @@ def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
     from analysis.loading import load_table
 
     # A --sheet of digits that names no sheet is its position, 1 the first (the loader's rule, as the app's).
-    table = load_table(args.data, sheet=args.sheet, na_values=args.na_values)
+    table = load_table(args.data, sheet=args.sheet, na_values=args.na_values, max_rows=args.max_rows)
     name = _printable(table.report.name)
     for text in table.report.change_lines():
         stderr.write(NOTE_LINE.format(name=name, text=_printable(text)))

@@ -597,6 +597,8 @@ class _Suggester:
             if not 2 <= profile.distinct <= MAX_DECISION_VALUES or profile.kind in ("number", "datetime"):
                 continue
             name, tokens = profile.name, name_tokens(profile.name)
+            if _matched(name, PROTECTED_WORDS):
+                continue  # a protected attribute ('sex' coded 0/1) is never the decision or the outcome
             label = _matched(name, LABEL_WORDS) or next((t for t in sorted(tokens) if "recid" in t), None)
             label = label or (_whole_name(name) if _whole_name(name) in LABEL_NAMES else None)
             decision = _matched(name, DECISION_WORDS)

@@ -430,3 +430,15 @@ def test_grouped_changes_keep_changes_of_fewer_columns_apart():
         Change("trimmed", "b", 1, "Trimmed surrounding spaces in 1 cell of 'b'."),
     ]
     assert _grouped_changes(changes) == [c.detail for c in changes]
+
+
+def test_max_rows_caps_the_file_and_its_remedy_is_the_flag(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("g,d\n" + "a,Y\nb,N\n" * 50)
+    args = ["audit", str(path), "--decision", "d", "--positive", "Y", "--protected", "g"]
+    code, out, err = run([*args, "--max-rows", "10"])
+    assert (code, out) == (2, "") and "has 100 data rows; the limit is 10" in err and "pass --max-rows 100." in err
+    code, out, _ = run([*args, "--max-rows", "100", "--json", "-"])
+    assert code == 0 and json.loads(out)["dataset"]["rows"] == 100
+    code, out, err = run([*args, "--max-rows", "0"])
+    assert (code, out) == (2, "") and "--max-rows: expects a whole number of at least 1" in err
