@@ -91,6 +91,7 @@ NEEDS_LABEL = (
     "column. Add --label COLUMN --label-positive VALUE (or 'label' in the spec file), or leave out {flag}."
 )
 NOTE_LINE = "note: {name}: {text}\n"
+ROLE_LINE = "role: {column!r}: {reason}\n"
 WARNING_LINE = "warning: {name}: {text}\n"
 
 
@@ -625,10 +626,17 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from dataclasses import replace
 
-    from analysis.suggest import suggest_spec
+    from analysis.suggest import suggest_roles, suggest_spec
 
     table = _load(args, stderr)
-    spec = suggest_spec(table.data)  # SpecError (with its remedy) when no decision or score is found
+    suggestion = suggest_roles(table.data)
+    # The reasons go to stderr, so that stdout stays the spec JSON alone.
+    for role in suggestion.roles:
+        reason = role.reason if role.role != "feature" else f"feature: {role.reason}"  # the others name their role
+        stderr.write(ROLE_LINE.format(column=_printable(role.column), reason=_printable(reason)))
+    for note in suggestion.notes:
+        stderr.write(f"note: {_printable(note)}\n")
+    spec = suggestion.spec or suggest_spec(table.data)  # SpecError (with its remedy) when no decision or score
     # The spec records which file it was made on, so using it on other data later warns.
     text = replace(spec, dataset_sha256=table.report.sha256).to_json()
     if args.json:

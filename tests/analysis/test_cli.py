@@ -442,3 +442,13 @@ def test_max_rows_caps_the_file_and_its_remedy_is_the_flag(tmp_path):
     assert code == 0 and json.loads(out)["dataset"]["rows"] == 100
     code, out, err = run([*args, "--max-rows", "0"])
     assert (code, out) == (2, "") and "--max-rows: expects a whole number of at least 1" in err
+
+
+def test_suggest_says_each_role_and_why_on_stderr_and_keeps_stdout_the_spec():
+    code, out, err = run(["suggest", LOANS])
+    assert code == 0 and AuditSpec.from_json(out).decision == "approved"
+    roles = [line for line in err.splitlines() if line.startswith("role: ")]
+    assert len(roles) == 13  # one per column of the loan sample
+    assert "role: 'applicant_id': identifier: every row has its own value" in roles
+    assert "role: 'gender': protected attribute: name contains 'gender'; 3 groups" in roles
+    assert any(line.startswith("role: 'approved': decision: ") for line in roles)
