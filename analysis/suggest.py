@@ -24,7 +24,7 @@ import pandas as pd
 from analysis.errors import SpecError
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.values import Scalar, distinct_keys
+from analysis.values import Scalar, distinct_keys, variant_key
 from analysis.wording import Remedy
 
 __all__ = [
@@ -411,7 +411,16 @@ def _outcome_values(values: list[str]) -> str | None:
 
 
 def positive_values(values: list[str]) -> list[str]:
-    """Values that most likely mean 'positive' among a column's distinct values (may be empty)."""
+    """Values that most likely mean 'positive' among a column's distinct values (may be empty).
+
+    Spellings of one value ('Yes', 'yes', 'YES') count once, as the first (most frequent) of them; validation
+    then says which spellings the choice leaves out.
+    """
+    spellings: dict[str, str] = {}
+    for value in values:
+        spellings.setdefault(variant_key(value), value)
+    if len(spellings) < len(values):
+        return positive_values(list(spellings.values()))
     lowered = {v.lower(): v for v in values}
     codes = {v: int(m.group(1)) for v in values if (m := PRIORITY_CODE.match(v))}
     if len(codes) == len(values) and len(values) >= 2:

@@ -488,3 +488,14 @@ def test_a_protected_column_coded_0_1_is_never_the_decision():
     df["outcome"] = ["good" if i % 3 else "bad" for i in range(200)]
     spec = suggest_roles(df).spec
     assert spec.decision == "outcome" and spec.protected_columns == ("sex",)
+
+
+def test_spellings_of_one_value_count_once_when_the_positive_value_is_picked():
+    assert positive_values(["Yes", "No", "yes", "YES\u200b"]) == ["Yes"]
+    assert positive_values(["no", "Yes", "NO"]) == ["Yes"]
+    assert positive_values(["Low", "High", "low", "Medium"]) == ["Medium", "High"]
+    df = pd.DataFrame({"approved": ["Yes"] * 50 + ["yes"] * 6 + ["No"] * 40, "gender": ["F", "M"] * 48})
+    spec = suggest_roles(df).spec
+    assert spec.decision == "approved" and spec.positive == ("Yes",)
+    warnings = [p.message for p in validate_spec(df, spec).warnings]
+    assert any("include 'Yes' but not 'yes' (6)" in w for w in warnings)
