@@ -274,7 +274,9 @@ KEPT_INEXACT = (
     "exactly next to missing values (for example {example!r})."
 )
 MISSING_SPELLED = "empty, or spelled as missing (N/A, NULL, None, NaN, #N/A)"
-MISSING_SPELLED_WITH_NA_VALUES = "empty, spelled as missing (N/A, NULL, None, NaN, #N/A), or listed in na_values"
+MISSING_SPELLED_WITH_NA_VALUES = (
+    "empty, spelled as missing (N/A, NULL, None, NaN, #N/A), or one of the extra missing spellings"
+)
 MISSING_NOTE = "Treated {cells} of {column!r} as missing: {how}."
 MISSING_AMBIGUOUS_NOTE = (
     "Treated {cells} of {column!r} as missing: {parts}. {spellings} {verb} as missing here because every "
