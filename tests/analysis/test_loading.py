@@ -648,7 +648,8 @@ def test_user_na_values_are_missing_everywhere_and_reported():
     assert column(table, "answer") == ["yes", None, None]
     assert column(table, "score") == [1.0, None, 3.0]
     assert [(c.column, c.count) for c in kinds(table, "missing")] == [("answer", 2), ("score", 1)]
-    assert "one of the extra missing spellings" in kinds(table, "missing")[0].detail  # no parameter name: shown in the app too
+    # No parameter name: the same sentence is shown in the app.
+    assert "one of the extra missing spellings" in kinds(table, "missing")[0].detail
     assert table.report.warnings == ()
 
 
