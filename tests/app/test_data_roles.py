@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec, ProtectedAttribute
+from tests.app.apptest import new_app
 from tests.lookalikes import german_like
 from ui.state import SPEC, W
 
@@ -24,10 +25,7 @@ NO_DECISION = (
 
 @pytest.fixture
 def app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception
-    return at
+    return new_app()
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:

@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec
 from analysis.loading import load_table
+from tests.app.apptest import new_app
 from ui.state import W
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,10 +17,7 @@ OTHER_HASH = "ab" * 32
 
 @pytest.fixture
 def app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception
-    return at
+    return new_app()
 
 
 def load_spec(app: AppTest, spec: AuditSpec) -> AppTest:
