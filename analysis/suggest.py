@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -186,6 +186,7 @@ class RoleDraft:
     id_columns: tuple[str, ...] = ()
     pii_columns: tuple[str, ...] = ()
     min_group_size: int = 30
+    merge_variants: bool = False
 
     @property
     def complete(self) -> bool:
@@ -204,20 +205,7 @@ class RoleDraft:
 
     def to_spec(self) -> AuditSpec:
         """The spec these roles make (raises SpecError when there is no decision or score)."""
-        return AuditSpec(
-            decision=self.decision,
-            positive=self.positive,
-            positive_is_favorable=self.positive_is_favorable,
-            label=self.label,
-            label_positive=self.label_positive,
-            score=self.score,
-            threshold=self.threshold,
-            protected=self.protected,
-            features=self.features,
-            id_columns=self.id_columns,
-            pii_columns=self.pii_columns,
-            min_group_size=self.min_group_size,
-        )
+        return AuditSpec(**{f.name: getattr(self, f.name) for f in fields(self)})  # the fields are AuditSpec's
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -234,6 +222,7 @@ class RoleDraft:
             "id_columns": list(self.id_columns),
             "pii_columns": list(self.pii_columns),
             "min_group_size": self.min_group_size,
+            "merge_variants": self.merge_variants,
         }
 
 

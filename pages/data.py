@@ -296,7 +296,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
         W.IDS: [c for c in spec.id_columns if c in columns],
         W.PII: [c for c in spec.pii_columns if c in columns],
         W.MIN_GROUP: spec.min_group_size,
-        W.MERGE_VARIANTS: getattr(spec, "merge_variants", False),
+        W.MERGE_VARIANTS: spec.merge_variants,
     }
     values[W.FEATURES] = list(spec.feature_columns(columns))
     for attr in spec.protected:
