@@ -20,7 +20,7 @@ from analysis.explain import (
     explain,
     explain_row,
 )
-from analysis.exports import csv_bytes, decision_changes, neutralise_formulas
+from analysis.exports import csv_bytes, decision_changes, neutralize_formulas
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
 from analysis.loading import Change, LoadedTable, LoadReport, load_table
 from analysis.mitigation import (
@@ -38,12 +38,12 @@ from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_
 from analysis.thresholds import (
     Frontier,
     FrontierPoint,
-    Optimisation,
+    Optimization,
     ThresholdCurves,
     WhatIf,
     baseline,
     frontier,
-    optimise,
+    optimize,
     threshold_curves,
     what_if,
 )
@@ -84,7 +84,7 @@ __all__ = [
     "MitigationRow",
     "ModelInfo",
     "ModelScores",
-    "Optimisation",
+    "Optimization",
     "ParityLabError",
     "Problem",
     "ProtectedAttribute",
@@ -114,8 +114,8 @@ __all__ = [
     "merge_variants",
     "metrics_csv",
     "model_scores",
-    "neutralise_formulas",
-    "optimise",
+    "neutralize_formulas",
+    "optimize",
     "profile_columns",
     "render_comparison_html",
     "render_html",

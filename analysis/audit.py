@@ -915,7 +915,7 @@ def _rate_inputs(c: GroupCounts, favorable: np.ndarray, words: _Words) -> dict[s
     no_pp = "undefined: no rows with a positive decision and a label in this group"
     no_pn = "undefined: no rows with a negative decision and a label in this group"
     return out | {
-        "base_rate": (pos, c.labelled, no_label),
+        "base_rate": (pos, c.labeled, no_label),
         "tpr": (c.tp, pos, no_pos),
         "fpr": (c.fp, neg, no_neg),
         "tnr": (c.tn, neg, no_neg),
@@ -924,7 +924,7 @@ def _rate_inputs(c: GroupCounts, favorable: np.ndarray, words: _Words) -> dict[s
         "npv": (c.tn, c.tn + c.fn, no_pn),
         "fdr": (c.fp, c.tp + c.fp, no_pp),
         "for": (c.fn, c.tn + c.fn, no_pn),
-        "accuracy": (c.tp + c.tn, c.labelled, no_label),
+        "accuracy": (c.tp + c.tn, c.labeled, no_label),
     }
 
 
@@ -1478,12 +1478,12 @@ def _left_out(state: Outcomes, scored: ScoredRows | None, spec: AuditSpec) -> tu
         what = f"the {spec.decision} column" if spec.decision else f"the score {spec.score}"
         out.append({"rows": missing, "reason": f"no decision ({what} is missing): left out of the audit"})
     if state.has_label:
-        unlabelled = int((state.decided & ~state.labelled).sum())
-        if unlabelled:
+        unlabeled = int((state.decided & ~state.labeled).sum())
+        if unlabeled:
             reason = f"no label ({spec.label} is missing): left out of error-rate metrics"
-            out.append({"rows": unlabelled, "reason": reason})
+            out.append({"rows": unlabeled, "reason": reason})
     if scored is not None:
-        unscored = int(state.labelled.sum()) - scored.size
+        unscored = int(state.labeled.sum()) - scored.size
         if unscored:
             reason = f"no score ({spec.score} is missing): left out of AUC, Brier score and calibration"
             out.append({"rows": unscored, "reason": reason})

@@ -291,9 +291,9 @@ def _check_counts(counts: _Walker, n: int) -> None:
     if len(present) < len(CONFUSION) + 1:
         missing = next(name for name in (*CONFUSION, "label_missing") if name not in values)
         counts.fail(f"has no count '{missing}' (it has the other confusion counts)")
-    labelled = sum(values[name] for name in CONFUSION)
-    if labelled + values["label_missing"] != n:
-        counts.fail(f"has tp + fp + tn + fn + label_missing = {labelled + values['label_missing']:,}, not n = {n:,}")
+    labeled = sum(values[name] for name in CONFUSION)
+    if labeled + values["label_missing"] != n:
+        counts.fail(f"has tp + fp + tn + fn + label_missing = {labeled + values['label_missing']:,}, not n = {n:,}")
     if values["tp"] + values["fp"] > values["positives"]:
         counts.fail(f"has tp + fp = {values['tp'] + values['fp']:,}, more than positives = {values['positives']:,}")
 

@@ -897,7 +897,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from analysis.exports import csv_bytes, decision_changes
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
     from analysis.spec import AuditSpec
-    from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimise, threshold_curves
+    from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimize, threshold_curves
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     table = _load(args, stderr)
@@ -913,7 +913,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     curves = threshold_curves(df, spec, attribute=attribute)
     if args.tolerance is None:  # the four-fifths rule means 0.8; other constraints need some room
         args.tolerance = 0.0 if args.constraint == "four_fifths" else DEFAULT_TOLERANCE
-    result = optimise(
+    result = optimize(
         curves,
         constraint=args.constraint,
         tolerance=args.tolerance,

@@ -140,7 +140,7 @@ class Outcomes:
     has_label: bool
     decided: np.ndarray
     positive: np.ndarray
-    labelled: np.ndarray | None = None
+    labeled: np.ndarray | None = None
     label_positive: np.ndarray | None = None
 
     @property
@@ -176,7 +176,7 @@ class Outcomes:
             has_label=True,
             decided=decided,
             positive=positive & decided,
-            labelled=decided & known,
+            labeled=decided & known,
             label_positive=label_positive & known,
         )
 
@@ -257,7 +257,7 @@ class GroupCounts:
         return self.n - self.positives
 
     @property
-    def labelled(self) -> np.ndarray:
+    def labeled(self) -> np.ndarray:
         """Rows with a decision and a label."""
         return self.tp + self.fp + self.tn + self.fn
 
@@ -380,7 +380,7 @@ def scored_rows(scores: np.ndarray, outcomes: Outcomes, *, n_bins: int = CALIBRA
     includes its lower edge, the last also its upper edge.
     """
     scores = np.asarray(scores, dtype=float)
-    keep = outcomes.labelled & np.isfinite(scores)
+    keep = outcomes.labeled & np.isfinite(scores)
     rows = None if keep.all() else np.flatnonzero(keep)
     values = scores if rows is None else scores[rows]
     positive = outcomes.label_positive if rows is None else outcomes.label_positive[rows]

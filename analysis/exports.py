@@ -20,7 +20,7 @@ from analysis.spec import AuditSpec
 from analysis.variants import merge_variants
 from analysis.wording import Remedy
 
-__all__ = ["csv_bytes", "decision_changes", "neutralise_formulas"]
+__all__ = ["csv_bytes", "decision_changes", "neutralize_formulas"]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
@@ -30,10 +30,10 @@ NO_PROTECTED = "The spec names no protected attribute. Name the attribute whose 
 MISSING_THRESHOLD = "No threshold for group(s) {groups} of '{column}'; give one per group, e.g. {example}."
 
 
-def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+def neutralize_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells cannot run as spreadsheet formulas."""
     out = df.copy()
-    out.columns = [_neutralise_text(str(c)) for c in out.columns]
+    out.columns = [_neutralize_text(str(c)) for c in out.columns]
     for position in range(out.shape[1]):
         column = out.iloc[:, position]
         if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
@@ -45,14 +45,14 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _neutralise_text(value: str) -> str:
+def _neutralize_text(value: str) -> str:
     risky = value.startswith(FORMULA_START) and not re.match(PLAIN_NUMBER, value)
     return "'" + value if risky else value
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """``df`` as UTF-8 CSV with formula cells neutralised (no index)."""
-    return neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return neutralize_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def decision_changes(

@@ -41,7 +41,7 @@ from analysis.thresholds import (
     UNKNOWN_OPTION,
     _attribute,
     _check_costs,
-    optimise,
+    optimize,
     threshold_curves,
 )
 from analysis.validation import checked_table
@@ -468,7 +468,7 @@ class MitigationRow:
     method: str
     label: str
     status: str
-    randomised: bool = False
+    randomized: bool = False
     accuracy: float | None = None
     disparate_impact: float | None = None
     demographic_parity_difference: float | None = None
@@ -490,7 +490,7 @@ class MitigationRow:
             "label": self.label,
             "status": self.status,
             "reason": self.reason,
-            "randomised": self.randomised,
+            "randomized": self.randomized,
             "accuracy": _num(self.accuracy),
             "disparate_impact": _num(self.disparate_impact),
             "demographic_parity_difference": _num(self.demographic_parity_difference),
@@ -692,7 +692,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return (ValueError, ArithmeticError, np.linalg.LinAlgError, LightGBMError, ParityLabError)
 
 
-def _attempt(s: _Setting, parts: list[_Part], method: str, randomised: bool, fn: Callable[[], Any]) -> MitigationRow:
+def _attempt(s: _Setting, parts: list[_Part], method: str, randomized: bool, fn: Callable[[], Any]) -> MitigationRow:
     """Run one method; an expected failure becomes the row's status instead of ending the comparison.
 
     ``fn`` returns the held-out decisions, or (held-out, training) decisions for in-sample figures too.
@@ -701,14 +701,14 @@ def _attempt(s: _Setting, parts: list[_Part], method: str, randomised: bool, fn:
         out = fn()
     except _expected_errors() as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _row(method, f"failed: {reason}", reason=reason, randomised=randomised)
+        return _row(method, f"failed: {reason}", reason=reason, randomized=randomized)
     decisions, in_sample = (out, None) if not isinstance(out, tuple) else out
     decisions = np.asarray(decisions).astype(bool)
     if in_sample is not None:
         in_sample = _evaluate(s, parts[0], np.asarray(in_sample).astype(bool))
         in_sample.pop("reasons")
     figures = _evaluate(s, parts[1], decisions)
-    return _row(method, OK, figures, randomised=randomised, decisions=decisions, in_sample=in_sample)
+    return _row(method, OK, figures, randomized=randomized, decisions=decisions, in_sample=in_sample)
 
 
 def _part(df, positions, groups, current, target, score) -> _Part:
@@ -747,7 +747,7 @@ def _thresholds_row(s: _Setting, train: _Part, test: _Part):
     spec = replace(spec, label="paritylab_target", label_positive=(1,), score="paritylab_score")
     curves = threshold_curves(frame, spec)
     # Without a label the target is the current decision, so "accuracy" is agreement with it.
-    result = optimise(
+    result = optimize(
         curves,
         constraint=s.constraint,
         tolerance=s.tolerance,
@@ -918,7 +918,7 @@ def compare_mitigations(
     thresholds_row, chosen, missing = _thresholds_row(s, train_part, test_part)
     rows.append(thresholds_row)
     if constraint == "predictive_parity":
-        rows.append(_row("threshold_optimizer", NOT_AVAILABLE, reason=REASON_PREDICTIVE_PARITY, randomised=True))
+        rows.append(_row("threshold_optimizer", NOT_AVAILABLE, reason=REASON_PREDICTIVE_PARITY, randomized=True))
     else:
         rows.append(_attempt(s, parts, "threshold_optimizer", True, lambda: _threshold_optimizer(s, *parts)))
     for method, weighted in (("retrained", False), ("reweighing", True)):
@@ -928,9 +928,9 @@ def compare_mitigations(
             rows.append(_attempt(s, parts, method, False, lambda w=weighted: _retrained(s, *parts, w)))
     for method, kind in (("exponentiated_gradient_dp", "dp"), ("exponentiated_gradient_eo", "eo")):
         if not columns:
-            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_NO_FEATURES, randomised=True))
+            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_NO_FEATURES, randomized=True))
         elif kind == "eo" and not has_label:
-            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_EO_NO_LABEL, randomised=True))
+            rows.append(_row(method, NOT_AVAILABLE, reason=REASON_EO_NO_LABEL, randomized=True))
         else:
             rows.append(_attempt(s, parts, method, True, lambda k=kind: _exponentiated_gradient(s, *parts, k)))
     notes = [

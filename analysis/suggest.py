@@ -964,6 +964,6 @@ def _no_spec_message(suggestion: SpecSuggestion) -> str:
         )
         if columns
     ]
-    recognised = f"Recognised so far: {'; '.join(found)}." if found else "No other role was recognised either."
+    recognized = f"Recognised so far: {'; '.join(found)}." if found else "No other role was recognised either."
     others = [n for n in suggestion.notes if not n.startswith("No decision or score")]
-    return " ".join([NO_DECISION, recognised, *others])
+    return " ".join([NO_DECISION, recognized, *others])

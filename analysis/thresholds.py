@@ -37,12 +37,12 @@ __all__ = [
     "OBJECTIVES",
     "Frontier",
     "FrontierPoint",
-    "Optimisation",
+    "Optimization",
     "ThresholdCurves",
     "WhatIf",
     "baseline",
     "frontier",
-    "optimise",
+    "optimize",
     "threshold_curves",
     "what_if",
 ]
@@ -463,8 +463,8 @@ def _summary(curves, c, rates, compared, cost_fp, benefit_tp) -> dict[str, Metri
         out["equal_opportunity_range"] = tpr_diff
         out["equalized_odds_difference"] = MetricValue(eo, reason=None if eo is not None else "undefined")
         out["predictive_parity_range"] = pp_diff
-        labelled = (c["tp"] + c["fp"] + c["tn"] + c["fn"]).sum()
-        out["accuracy"] = _metric(_divide((c["tp"] + c["tn"]).sum(), labelled), REASONS["accuracy"])
+        labeled = (c["tp"] + c["fp"] + c["tn"] + c["fn"]).sum()
+        out["accuracy"] = _metric(_divide((c["tp"] + c["tn"]).sum(), labeled), REASONS["accuracy"])
         out["utility"] = MetricValue(float(benefit_tp * c["tp"].sum() - cost_fp * c["fp"].sum()))
     out["flips_to_positive"] = MetricValue(float(c["to_positive"].sum()), reason=FLIPS_NOTE)
     out["flips_to_negative"] = MetricValue(float(c["to_negative"].sum()), reason=FLIPS_NOTE)
@@ -558,7 +558,7 @@ def _what_if(curves, t, c, cost_fp, benefit_tp) -> WhatIf:
 
 
 @dataclass(frozen=True)
-class Optimisation:
+class Optimization:
     """The optimiser's answer: thresholds per group, whether the constraint holds, and the what-if there.
 
     ``achieved`` is the constraint's measure at these thresholds over the constrained groups: the
@@ -857,7 +857,7 @@ def _selection_search(groups: list[_Group], windows, target: int):
             out.append(int(best))
         return out
 
-    def realised(k: int) -> tuple[list[int], tuple[float, float, float]]:
+    def realized(k: int) -> tuple[list[int], tuple[float, float, float]]:
         picks = picks_at(k)
         chosen = [(grp.selected[j], grp.flips[j], grp.correct[j]) for grp, j in zip(groups, picks, strict=True)]
         selected, flips, correct = (sum(float(x[i]) for x in chosen) for i in range(3))
@@ -868,7 +868,7 @@ def _selection_search(groups: list[_Group], windows, target: int):
         # the best few floors and keep the best realised one.
         finite = np.flatnonzero(np.isfinite(scores))
         top = finite[np.argsort(-scores[finite], kind="stable")[:REALISED_FLOORS]]
-        return min((realised(int(j)) for j in top), key=lambda r: r[1])[0]
+        return min((realized(int(j)) for j in top), key=lambda r: r[1])[0]
 
     return scores, best_picks
 
@@ -925,7 +925,7 @@ def _check_options(curves, constraint, objective, tolerance):
         raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective), remedy=Remedy("objective", "selection_rate"))
 
 
-def optimise(
+def optimize(
     curves: ThresholdCurves,
     *,
     constraint: Constraint,
@@ -933,7 +933,7 @@ def optimise(
     objective: Objective = "accuracy",
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
-) -> Optimisation:
+) -> Optimization:
     """Per-group thresholds that meet ``constraint`` on the data and maximise ``objective``.
 
     Constraints, over the groups with at least ``min_group_size`` scored rows (every group when
@@ -968,10 +968,10 @@ def optimise(
     """
     _check_costs(cost_fp, benefit_tp)
     _check_options(curves, constraint, objective, tolerance)
-    return _optimise(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
+    return _optimize(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
 
 
-def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimisation:
+def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimization:
     """:func:`optimise` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
     groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
     compared = _compared_groups(curves)
@@ -1018,7 +1018,7 @@ def _optimise(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
     t = np.array([grp.thresholds[j] for grp, j in zip(groups, picks, strict=True)])
     below = np.array([grp.below[j] for grp, j in zip(groups, picks, strict=True)])
     result = _what_if(curves, t, _counts(curves, below), cost_fp, benefit_tp)
-    return Optimisation(
+    return Optimization(
         constraint=constraint,
         tolerance=float(tolerance),
         objective=objective,
@@ -1127,18 +1127,18 @@ def frontier(
     _check_options(curves, constraint, objective, 0.0)
     _check_costs(cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
-    free = _optimise(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
+    free = _optimize(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
     if constraint == "four_fifths":
         # Sweep the ratio floor from the unconstrained optimum's ratio up to parity (1.0), so the
         # front shows what each step towards equal rates costs, even when 0.8 is already met.
         tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, max(int(points), 2))
     else:
         tolerances = np.linspace(0.0, free.achieved or 0.0, max(int(points), 2))
-    found = [_point("optimised", loose, free.what_if, constraint, free.objective_value, True)]
+    found = [_point("optimized", loose, free.what_if, constraint, free.objective_value, True)]
     for tol in tolerances:
-        result = _optimise(curves, constraint, float(tol), objective, cost_fp, benefit_tp)
+        result = _optimize(curves, constraint, float(tol), objective, cost_fp, benefit_tp)
         found.append(
-            _point("optimised", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
+            _point("optimized", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
         )
     front = _pareto(found, constraint, objective)
     single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)

@@ -47,11 +47,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.mitigation import compare_mitigations, model_scores
 from analysis.spec import AuditSpec
-from analysis.thresholds import optimise, threshold_curves, what_if
+from analysis.thresholds import optimize, threshold_curves, what_if
 
 SPEC = AuditSpec(score="score", threshold=0.5, label="label", label_positive=(1,), protected=("group",))
 SHARES = (0.55, 0.25, 0.13, 0.07)
-OPTIMISE = {"constraint": "demographic_parity", "tolerance": 0.01, "objective": "accuracy"}
+OPTIMIZE = {"constraint": "demographic_parity", "tolerance": 0.01, "objective": "accuracy"}
 MODEL_SPEC = AuditSpec(
     decision="decision",
     positive=("Y",),
@@ -163,8 +163,8 @@ def section(kind: str, runs: int, quick: bool) -> str:
         t_curves = median_time(lambda df=df: threshold_curves(df, SPEC), runs)
         t_floor = median_time(lambda df=df: floor(df), runs)
         t_what_if = median_time(lambda c=curves, t=thresholds: what_if(c, t), runs)
-        t_opt = median_time(lambda c=curves: optimise(c, **OPTIMISE), runs)
-        t_both = median_time(lambda df=df: optimise(threshold_curves(df, SPEC), **OPTIMISE), runs)
+        t_opt = median_time(lambda c=curves: optimize(c, **OPTIMIZE), runs)
+        t_both = median_time(lambda df=df: optimize(threshold_curves(df, SPEC), **OPTIMIZE), runs)
         print(
             f"{rows:>9,} {'threshold_curves':<34} {t_curves:>9.4f}  floor (argsort + cumsum) {t_floor:.4f} s; "
             f"{distinct:.1%} of scores distinct"

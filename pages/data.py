@@ -143,7 +143,7 @@ def read_upload(kept: state.Upload, reading: state.Reading) -> None:
         return
     new = Dataset(table, "upload", key, reading)
     roles = None
-    if current is not None and current.sha256 == new.sha256 and state.roles_initialised_for() == current.key:
+    if current is not None and current.sha256 == new.sha256 and state.roles_initialized_for() == current.key:
         roles = widget_spec(current.table.data)  # what the widgets show, on the reading they were chosen on
     state.set_dataset(new)
     if roles is not None:
@@ -178,7 +178,7 @@ def keep_widget_roles(roles: AuditSpec, data: Dataset) -> None:
     if kept is None:
         return  # nothing of the outcome is left: the roles are suggested afresh for this table
     state.set_widgets(role_widget_values(kept, data.table.data))
-    state.mark_roles_initialised(data.key)
+    state.mark_roles_initialized(data.key)
     if dropped:
         state.add_reread_note("These roles no longer apply and were removed: " + "; ".join(dropped) + ".")
 
@@ -310,14 +310,14 @@ def init_roles(data: Dataset) -> None:
     restored = state.pop_queued_roles()  # a spec restored elsewhere (the Report page's resume)
     if restored is not None:
         state.set_widgets(role_widget_values(restored, data.table.data))
-        state.mark_roles_initialised(data.key)
+        state.mark_roles_initialized(data.key)
         return
-    if state.roles_initialised_for() == data.key:
+    if state.roles_initialized_for() == data.key:
         return
     suggestion = cached.suggestion(data.data_key, data.table.data)
     # Without a decision or score there is no spec, but every role that was recognised still fills the form.
     state.set_widgets(role_widget_values(suggestion.spec or suggestion.draft, data.table.data))
-    state.mark_roles_initialised(data.key)
+    state.mark_roles_initialized(data.key)
 
 
 def load_saved_spec(data: Dataset) -> None:

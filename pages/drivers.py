@@ -317,8 +317,8 @@ def examples(explanation: Explanation, df: pd.DataFrame, spec: AuditSpec, attrib
     if attribute is None:
         return found
     decisions = outcomes(df.iloc[rows], spec)  # the sampled rows' real decisions
-    favourable = decisions.positive if spec.positive_is_favorable else decisions.decided & ~decisions.positive
-    ordered = order[(decisions.decided & ~favourable)[order]]  # unfavourable decisions, lowest output first
+    favorable = decisions.positive if spec.positive_is_favorable else decisions.decided & ~decisions.positive
+    ordered = order[(decisions.decided & ~favorable)[order]]  # unfavourable decisions, lowest output first
     groups = np.asarray(sample.groups[attribute], dtype=object)[ordered]
     for group in dict.fromkeys(groups):
         row = int(rows[ordered[groups == group][0]])

@@ -15,7 +15,7 @@ import streamlit as st
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
 from analysis.audit import rate_denominator
 from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores, flip_columns
-from analysis.thresholds import Optimisation, ThresholdCurves, WhatIf, baseline, what_if
+from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -467,7 +467,7 @@ def tolerance_for_constraint() -> None:
     state.set_widgets({W.MITIGATION_TOLERANCE: DEFAULT_TOLERANCE.get(constraint, OTHER_TOLERANCE)})
 
 
-def optimiser_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
+def optimizer_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
     constraints = list(CONSTRAINT_NAMES) if curves.has_label else list(SELECTION_CONSTRAINTS)
     objectives = ["accuracy", "cost", "selection_rate"] if curves.has_label else ["selection_rate"]
     if state.get(W.MITIGATION_CONSTRAINT) not in constraints:
@@ -500,7 +500,7 @@ def optimiser_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
         "Objective", objectives, format_func=OBJECTIVE_NAMES.get, key=W.MITIGATION_OBJECTIVE, **KEEP
     )
     st.caption(f"Tolerance {tolerance:g}: {TOLERANCE_MEANING[constraint]}.")
-    clicked = st.button("Optimise", key=W.MITIGATION_OPTIMISE, type="primary")
+    clicked = st.button("Optimise", key=W.MITIGATION_OPTIMIZE, type="primary")
     return constraint, float(tolerance), objective, clicked
 
 
@@ -511,12 +511,12 @@ def apply_thresholds(attribute: str, thresholds: dict[str, float]) -> None:
     st.rerun()
 
 
-def run_optimiser(
+def run_optimizer(
     dataset: state.Dataset, scored: Scored, curves: ThresholdCurves, choice: tuple, costs: Costs, where: tuple
 ) -> None:
     constraint, tolerance, objective, _ = choice
     try:
-        result = cached.optimisation(
+        result = cached.optimization(
             dataset.data_key,
             scored.spec.to_json(),
             curves.attribute,
@@ -530,11 +530,11 @@ def run_optimiser(
     except ParityLabError as exc:
         st.error(say(exc))
         return
-    state.remember("mitigation_optimisation", where, result)
+    state.remember("mitigation_optimization", where, result)
     apply_thresholds(curves.attribute, result.thresholds)
 
 
-def show_optimisation(result: Optimisation, current: WhatIf, before: WhatIf) -> None:
+def show_optimization(result: Optimization, current: WhatIf, before: WhatIf) -> None:
     what = f"{CONSTRAINT_SHORT[result.constraint]} (tolerance {result.tolerance:g})"
     if result.feasible:
         st.success(
@@ -571,7 +571,7 @@ def show_optimisation(result: Optimisation, current: WhatIf, before: WhatIf) -> 
         {"group": g, "threshold": t, "constrained": "yes" if g in constrained else "no: too small, own best threshold"}
         for g, t in result.thresholds.items()
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=W.mitigation_table("optimised"))
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=W.mitigation_table("optimized"))
     if current.thresholds != result.thresholds:
         st.caption("The sliders have moved since this optimisation.")
         if st.button("Set the sliders to these thresholds again", key=W.MITIGATION_APPLY):
@@ -633,7 +633,7 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
         row: dict[str, object] = {
             "method": r.label,
             "status": r.status if r.reason is None or r.status.startswith("failed") else f"{r.status}: {r.reason}",
-            "randomised": "yes" if r.randomised else "no",
+            "randomized": "yes" if r.randomized else "no",
             "accuracy": r.accuracy,
             "disparate impact (lowest vs reference)": r.disparate_impact,
             "demographic parity difference": r.demographic_parity_difference,
@@ -748,7 +748,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
 
 
 def thresholds_payload(
-    scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimisation: Optimisation | None
+    scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimization: Optimization | None
 ) -> dict[str, Any]:
     """What the thresholds JSON holds: the thresholds, the score, the figures before and after, and the
     optimisation that produced them (when the sliders still hold its thresholds)."""
@@ -766,15 +766,15 @@ def thresholds_payload(
         "flips": {g: dict(f) for g, f in current.flips.items()},
         "before": before.to_dict(),
         "after": current.to_dict(),
-        "optimisation": optimisation.to_dict()
-        if optimisation is not None and optimisation.thresholds == current.thresholds
+        "optimization": optimization.to_dict()
+        if optimization is not None and optimization.thresholds == current.thresholds
         else None,
     }
 
 
-def show_exports(scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimisation: Optimisation | None):
+def show_exports(scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimization: Optimization | None):
     st.subheader("Take the thresholds with you")
-    payload = thresholds_payload(scored, mode, current, before, optimisation)
+    payload = thresholds_payload(scored, mode, current, before, optimization)
     left, right = st.columns(2)
     left.download_button(
         "Download thresholds (JSON)",
@@ -837,16 +837,16 @@ st.info(IN_SAMPLE)
 
 st.divider()
 st.subheader("Ask the optimiser")
-choice = optimiser_controls(curves)
+choice = optimizer_controls(curves)
 if choice[3]:
-    run_optimiser(dataset, scored, curves, choice, costs, where)
-optimisation = state.recall("mitigation_optimisation", where)
-if optimisation is not None:
-    show_optimisation(optimisation, current, before)
+    run_optimizer(dataset, scored, curves, choice, costs, where)
+optimization = state.recall("mitigation_optimization", where)
+if optimization is not None:
+    show_optimization(optimization, current, before)
 
 st.divider()
 show_frontier(dataset, scored, curves, choice, costs, current)
 st.divider()
 show_comparison(dataset, spec, curves, choice, costs)
 st.divider()
-show_exports(scored, mode, current, before, optimisation)
+show_exports(scored, mode, current, before, optimization)

@@ -316,10 +316,10 @@ def test_first_response_is_slower_for_lower_ai_priority(tickets):
 
 
 def test_region_penalty_moves_approvals_but_not_repayment(loans):
-    penalised = loans["region"].isin(["South", "East"])
+    penalized = loans["region"].isin(["South", "East"])
     approved, repaid = loans["approved"].eq("Y"), loans["repaid"]
-    approval_gap = _difference(_rate(approved[~penalised]), _rate(approved[penalised]))
-    repaid_gap = _difference(_rate(repaid[~penalised]), _rate(repaid[penalised]))
+    approval_gap = _difference(_rate(approved[~penalized]), _rate(approved[penalized]))
+    repaid_gap = _difference(_rate(repaid[~penalized]), _rate(repaid[penalized]))
     assert approval_gap.value > 0.2
     # The only repayment difference is the small legitimate one (B and C are younger).
     assert abs(repaid_gap.value) < 0.01 + 3 * repaid_gap.se
@@ -353,7 +353,7 @@ def test_loans_fail_the_four_fifths_rule_for_ethnicity_but_not_gender(loans):
     assert est["tpr_gap_ethnicity_B_minus_A"].value < -0.1
 
 
-def test_tickets_under_prioritise_non_english_with_equal_true_urgency(tickets):
+def test_tickets_under_prioritize_non_english_with_equal_true_urgency(tickets):
     est = ticket_estimates(tickets)
     assert 0.65 <= est["p1p2_ratio_non_English_vs_English"].value <= 0.85
     assert est["urgent_p1p2_ratio_non_English_vs_English"].value < 0.9

@@ -28,7 +28,7 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.profile import ColumnProfile
-from analysis.thresholds import Frontier, Optimisation, ThresholdCurves, frontier, optimise, threshold_curves
+from analysis.thresholds import Frontier, Optimization, ThresholdCurves, frontier, optimize, threshold_curves
 from ui.state import Reading, Upload
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "load_sample",
     "load_upload",
     "mitigation_comparison",
-    "optimisation",
+    "optimization",
     "profiles",
     "suggestion",
     "surrogate_scores",
@@ -144,7 +144,7 @@ def curves(data_key: str, spec_json: str, attribute: str, _df: pd.DataFrame) -> 
 
 
 @st.cache_data(**(SESSION | {"max_entries": 16}))
-def optimisation(
+def optimization(
     data_key: str,
     spec_json: str,
     attribute: str,
@@ -154,9 +154,9 @@ def optimisation(
     cost_fp: float,
     benefit_tp: float,
     _curves: ThresholdCurves,
-) -> Optimisation:
+) -> Optimization:
     """The optimiser's thresholds on the curves of (data as read, spec, attribute)."""
-    return optimise(
+    return optimize(
         _curves, constraint=constraint, tolerance=tolerance, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp
     )
 

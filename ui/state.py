@@ -106,7 +106,7 @@ class W:
     MITIGATION_CONSTRAINT = "mitigation_constraint"
     MITIGATION_TOLERANCE = "mitigation_tolerance"
     MITIGATION_OBJECTIVE = "mitigation_objective"
-    MITIGATION_OPTIMISE = "mitigation_optimise"
+    MITIGATION_OPTIMIZE = "mitigation_optimize"
     MITIGATION_APPLY = "mitigation_apply"
     MITIGATION_FRONTIER = "mitigation_frontier"
     MITIGATION_COMPARE = "mitigation_compare"
@@ -344,12 +344,12 @@ def clear_spec() -> None:
     st.session_state.pop(SPEC, None)
 
 
-def roles_initialised_for() -> str | None:
+def roles_initialized_for() -> str | None:
     """The dataset key the role widgets were last filled for."""
     return st.session_state.get(ROLES_FOR)
 
 
-def mark_roles_initialised(key: str) -> None:
+def mark_roles_initialized(key: str) -> None:
     """Remember that the role widgets hold values for dataset ``key``."""
     st.session_state[ROLES_FOR] = key
 

@@ -15,7 +15,7 @@ from analysis import AuditSpec, load_table
 from analysis.audit import audit
 from analysis.cli import main
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
-from analysis.thresholds import optimise, threshold_curves, what_if
+from analysis.thresholds import optimize, threshold_curves, what_if
 from tests.analysis.test_cli import only_notes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def test_json_equals_the_engine(loans, spec_path):
     assert (load["rows"], load["format"], load["changes"][0]["column"]) == (20_000, "csv", "gender")
     data = json.loads(out)  # standard output holds only the JSON
     curves = threshold_curves(loans, SPEC)
-    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
     assert data["constraint"] == "four_fifths" and data["tolerance"] == 0.0 and data["objective"] == "accuracy"
     assert data["feasible"] is True and data["reason"] is None
     assert data["attribute"] == "ethnicity" and data["score_source"] == "spec"
@@ -127,7 +127,7 @@ def test_infeasible_constraint_is_exit_0_with_the_reason(tmp_path):
     assert code == 0 and "Feasible on these data: NO." in out
 
 
-def test_decisions_csv_rows_and_neutralised_cells(tmp_path):
+def test_decisions_csv_rows_and_neutralized_cells(tmp_path):
     data, spec = _crafted(tmp_path)
     target = tmp_path / "decisions.csv"
     code, out, _ = run(["mitigate", data, "--spec", spec, "--decisions", target, "--json", "-"])
@@ -163,7 +163,7 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     assert result["model_score"]["folds"] == 5
     df = load_table(data).data
     scored_df, scored_spec = model_scores(df, spec).apply(df, spec)
-    expected = optimise(threshold_curves(scored_df, scored_spec), constraint="demographic_parity", tolerance=0.05)
+    expected = optimize(threshold_curves(scored_df, scored_spec), constraint="demographic_parity", tolerance=0.05)
     assert result["thresholds"]["ethnicity"] == expected.thresholds
     assert result["before"] == audit(scored_df, scored_spec).attributes["ethnicity"].to_dict()
 

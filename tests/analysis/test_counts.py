@@ -45,15 +45,15 @@ def expected_counts(df: pd.DataFrame, spec: AuditSpec, key: pd.Series) -> pd.Dat
     """The same counts by a pandas groupby, independently."""
     decided = df[spec.decision].notna()
     positive = df[spec.decision].isin(spec.positive)
-    labelled = decided & df[spec.label].notna()
+    labeled = decided & df[spec.label].notna()
     y = df[spec.label].isin(spec.label_positive)
     parts = {
         "n": decided,
         "positives": decided & positive,
-        "tp": labelled & positive & y,
-        "fp": labelled & positive & ~y,
-        "tn": labelled & ~positive & ~y,
-        "fn": labelled & ~positive & y,
+        "tp": labeled & positive & y,
+        "fp": labeled & positive & ~y,
+        "tn": labeled & ~positive & ~y,
+        "fn": labeled & ~positive & y,
         "label_missing": decided & df[spec.label].isna(),
         "decision_missing": ~decided,
     }
@@ -69,7 +69,7 @@ def test_counts_equal_a_pandas_groupby_with_missing_decisions_labels_and_groups(
         assert getattr(counts, name).tolist() == expected[name].tolist(), name
     assert g.labels == ("a", "b", "c", "(missing)")
     assert counts.n.sum() + counts.decision_missing.sum() == len(df)
-    assert (counts.labelled + counts.label_missing == counts.n).all()
+    assert (counts.labeled + counts.label_missing == counts.n).all()
     assert counts.left_out() == {
         "no decision: left out of the audit": int(df["decision"].isna().sum()),
         "no label: left out of the error-rate metrics (in the selection rates)": int(
@@ -176,7 +176,7 @@ def test_scored_rows_deciles_equal_numpy_quantile_and_score_sums_equal_groupby()
     )
     state = outcomes(df, spec)
     scored = scored_rows(df["score"].to_numpy(dtype=float), state)
-    kept = df[state.labelled]
+    kept = df[state.labeled]
     assert scored.size == len(kept)
     np.testing.assert_allclose(scored.edges, np.unique(np.quantile(kept["score"], np.linspace(0, 1, 11))), atol=1e-15)
     g = grouping(df["group"])

@@ -6,20 +6,20 @@ import pandas as pd
 import pytest
 
 from analysis import AuditSpec, SpecError, load_table
-from analysis.exports import csv_bytes, decision_changes, neutralise_formulas
+from analysis.exports import csv_bytes, decision_changes, neutralize_formulas
 from analysis.thresholds import threshold_curves, what_if
 
 LOANS = Path(__file__).resolve().parents[2] / "sample_data" / "loan_approvals.csv"
 
 
-def test_formula_cells_are_neutralised_and_numbers_stay_numbers():
+def test_formula_cells_are_neutralized_and_numbers_stay_numbers():
     df = pd.DataFrame(
         {
             "=cmd": ["=1+1", "+SUM(A1)", "-2+3", "@x", "\tx", "safe", "-0.5", None],
             "value": [-0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
         }
     )
-    out = neutralise_formulas(df)
+    out = neutralize_formulas(df)
     assert list(out.columns) == ["'=cmd", "value"]
     assert out["'=cmd"].tolist()[:7] == ["'=1+1", "'+SUM(A1)", "'-2+3", "'@x", "'\tx", "safe", "-0.5"]
     assert pd.isna(out["'=cmd"].iloc[7])

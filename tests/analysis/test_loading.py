@@ -321,7 +321,7 @@ def test_old_excel_files_are_explained():
 CSV = b"id,group,outcome\n1,A,1\n2,B,0\n3,A,1\n"
 
 
-def test_gzip_is_recognised_by_content_whatever_the_name():
+def test_gzip_is_recognized_by_content_whatever_the_name():
     payload = gzip.compress(CSV)
     table = load(payload, name="data.txt")
     assert column(table, "group") == ["A", "B", "A"]

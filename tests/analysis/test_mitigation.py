@@ -22,7 +22,7 @@ from analysis.mitigation import (
     compare_mitigations,
     model_scores,
 )
-from analysis.thresholds import optimise, threshold_curves, what_if
+from analysis.thresholds import optimize, threshold_curves, what_if
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["region", "income", "credit_history_years", "debt_to_income", "loan_amount", "employment_years"]
@@ -195,7 +195,7 @@ def test_every_method_is_compared_on_the_held_out_rows(comparison, sample):
     assert comparison.train_rows + comparison.test_rows == len(sample)
     assert comparison.test_rows == pytest.approx(0.3 * len(sample), abs=20)
     assert not set(comparison.train_positions) & set(comparison.test_positions)
-    assert [r.randomised for r in comparison.rows] == [False, False, True, False, False, True, True]
+    assert [r.randomized for r in comparison.rows] == [False, False, True, False, False, True, True]
     data = comparison.to_dict()
     assert json.loads(json.dumps(data, allow_nan=False)) == data
 
@@ -250,7 +250,7 @@ def test_thresholds_meet_the_constraint_in_sample_and_are_applied_held_out(compa
     assert row.in_sample["demographic_parity_difference"] <= 0.02 + TOL
     assert row.in_sample["rows"] == comparison.train_rows
     train = sample.iloc[comparison.train_positions]
-    expected = optimise(threshold_curves(train, LOAN_SPEC), constraint="demographic_parity", tolerance=0.02)
+    expected = optimize(threshold_curves(train, LOAN_SPEC), constraint="demographic_parity", tolerance=0.02)
     assert comparison.thresholds == pytest.approx(expected.thresholds)
     assert row.in_sample["accuracy"] == pytest.approx(expected.objective_value, abs=TOL)
     test = sample.iloc[comparison.test_positions]
@@ -427,7 +427,7 @@ def test_reweighing_weights_equal_aif360():
 def _synthetic_groups(rows: int = 3000, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Six groups of unequal size (one of 12 rows) and unequal base rates."""
     rng = np.random.default_rng(seed)
-    names = np.array(["north", "south", "east", "west", "centre", "islands"])
+    names = np.array(["north", "south", "east", "west", "center", "islands"])
     g = names[rng.choice(6, rows, p=[0.4, 0.25, 0.15, 0.1, 0.1 - 12 / rows, 12 / rows])]
     rate = dict(zip(names, [0.2, 0.35, 0.5, 0.65, 0.8, 0.5], strict=True))
     y = rng.uniform(size=rows) < np.vectorize(rate.get)(g)
@@ -494,7 +494,7 @@ def test_not_worse_than_threshold_optimizer_on_the_tickets_sample(constraint, fa
                                     predict_method="predict").fit(x, y, sensitive_features=a)  # fmt: skip
         p = fitted._pmf_predict(x, sensitive_features=a)[:, 1]
     theirs = float(np.mean(p * y + (1 - p) * (1 - y)))
-    ours = optimise(threshold_curves(df, spec), constraint=constraint, tolerance=0.005)
+    ours = optimize(threshold_curves(df, spec), constraint=constraint, tolerance=0.005)
     assert ours.feasible and ours.achieved <= 0.005 + TOL
     assert ours.objective_value >= theirs - 0.005
 

@@ -315,7 +315,7 @@ def test_metrics_csv_has_one_row_per_attribute_group_and_metric_with_the_results
     assert float(summary.loc["disparate_impact_min", "value"]) == site.summary.metrics["disparate_impact_min"].value
 
 
-def test_metrics_csv_neutralises_formula_cells_and_keeps_negative_numbers_numeric(hostile):
+def test_metrics_csv_neutralizes_formula_cells_and_keeps_negative_numbers_numeric(hostile):
     data = metrics_csv(hostile)
     frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     groups = set(frame.loc[frame["attribute"] == IMG, "group"])

@@ -204,7 +204,7 @@ def test_json_nan_and_huge_numbers_are_refused_by_field():
         AuditSpec.from_json('{"score": "s", "threshold": Infinity}')
 
 
-def test_many_unknown_fields_are_summarised():
+def test_many_unknown_fields_are_summarized():
     data = {"decision": "a"} | {f"field{i}": i for i in range(10_000)}
     with pytest.raises(SpecError, match="and 9,995 more") as caught:
         AuditSpec.from_dict(data)

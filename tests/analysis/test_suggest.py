@@ -124,7 +124,7 @@ def test_pii_found_by_values_not_only_names():
     assert suggestion.spec.positive == ("yes",)
 
 
-def test_harmful_decision_is_marked_unfavourable():
+def test_harmful_decision_is_marked_unfavorable():
     df = pd.DataFrame({"fraud_flag": ["1", "0"] * 50, "gender": ["f", "m"] * 50})
     suggestion = suggest_roles(df)
     assert suggestion.spec.decision == "fraud_flag"
@@ -252,7 +252,7 @@ def test_adult_lookalike_income_is_the_decision(tmp_path):
     assert validate_spec(df, spec).ok
 
 
-def test_german_lookalike_risk_good_is_favourable(tmp_path):
+def test_german_lookalike_risk_good_is_favorable(tmp_path):
     df = load_lookalike(tmp_path, "german_credit_data.csv", german_like(n=800))
     suggestion = suggest_roles(df)
     spec = suggestion.spec

@@ -22,7 +22,7 @@ from analysis.thresholds import (
     FOUR_FIFTHS,
     baseline,
     frontier,
-    optimise,
+    optimize,
     threshold_curves,
     what_if,
 )
@@ -242,10 +242,10 @@ def _satisfies(value: float, constraint: str, tolerance: float) -> bool:
 @pytest.mark.parametrize("constraint", CONSTRAINTS)
 @pytest.mark.parametrize("objective", ["accuracy", "cost"])
 @pytest.mark.parametrize(("seed", "tolerance"), [(3, 0.05), (11, 0.05), (7, 0.0)])
-def test_optimiser_matches_brute_force_over_all_threshold_pairs(constraint, objective, seed, tolerance):
+def test_optimizer_matches_brute_force_over_all_threshold_pairs(constraint, objective, seed, tolerance):
     df, spec = _small(seed)
     curves = threshold_curves(df, spec)
-    result = optimise(curves, constraint=constraint, tolerance=tolerance, objective=objective, cost_fp=2.0)
+    result = optimize(curves, constraint=constraint, tolerance=tolerance, objective=objective, cost_fp=2.0)
     options = [np.append(np.unique(df.loc[df.g == g, "s"]), np.inf) for g in curves.labels]
     best = -math.inf
     for pair in itertools.product(*options):
@@ -294,7 +294,7 @@ def test_keep_selection_rate_matches_brute_force(constraint, groups, tolerance, 
         curves = threshold_curves(df, spec)
         target = int(df["d"].eq("Y").sum())
         try:
-            result = optimise(curves, constraint=constraint, tolerance=tolerance, objective="selection_rate")
+            result = optimize(curves, constraint=constraint, tolerance=tolerance, objective="selection_rate")
         except SpecError:  # a group without negative (or positive) labels: nothing to compare
             continue
         if result.notes or not result.feasible:
@@ -319,8 +319,8 @@ def test_keep_selection_rate_uses_the_constraints_slack(loans, loan_curves):
     """Four-fifths while keeping today's approvals: the rule passes, the overall count stays, and fewer decisions
     change than when every group is pushed to (nearly) the same rate (demographic parity within 0.01)."""
     today = int(loan_curves.current["selected"].sum())
-    fifths = optimise(loan_curves, constraint="four_fifths", objective="selection_rate")
-    parity = optimise(loan_curves, constraint="demographic_parity", tolerance=0.01, objective="selection_rate")
+    fifths = optimize(loan_curves, constraint="four_fifths", objective="selection_rate")
+    parity = optimize(loan_curves, constraint="demographic_parity", tolerance=0.01, objective="selection_rate")
     decisions = loans["model_score"] >= loans["ethnicity"].map(fifths.thresholds)
     rates = decisions.groupby(loans["ethnicity"]).mean()
     assert rates.min() / rates.max() >= 0.8
@@ -346,38 +346,38 @@ def test_infeasible_constraint_is_reported_with_the_best_achievable():
     # Group a's labels are all positive (precision 1), group b's all negative (precision 0).
     df = pd.DataFrame({"g": ["a"] * 5 + ["b"] * 5, "s": np.linspace(0.1, 0.9, 10), "y": [1] * 5 + [0] * 5})
     spec = AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",), min_group_size=1)
-    result = optimise(threshold_curves(df, spec), constraint="predictive_parity", tolerance=0.1)
+    result = optimize(threshold_curves(df, spec), constraint="predictive_parity", tolerance=0.1)
     assert result.feasible is False
     assert "cannot be met" in result.reason and "smallest achievable range is 1" in result.reason
     assert result.achieved == pytest.approx(1.0)
 
 
-def test_optimiser_refuses_unknown_options(loan_curves):
+def test_optimizer_refuses_unknown_options(loan_curves):
     with pytest.raises(SpecError, match="constraint must be one of"):
-        optimise(loan_curves, constraint="parity")
+        optimize(loan_curves, constraint="parity")
     with pytest.raises(SpecError, match="objective must be one of"):
-        optimise(loan_curves, constraint="four_fifths", objective="profit")
+        optimize(loan_curves, constraint="four_fifths", objective="profit")
     with pytest.raises(SpecError, match="tolerance must be"):
-        optimise(loan_curves, constraint="four_fifths", tolerance=-0.1)
+        optimize(loan_curves, constraint="four_fifths", tolerance=-0.1)
 
 
-def test_optimiser_is_deterministic(loan_curves):
-    runs = [optimise(loan_curves, constraint="equal_opportunity", tolerance=0.01).to_dict() for _ in range(2)]
+def test_optimizer_is_deterministic(loan_curves):
+    runs = [optimize(loan_curves, constraint="equal_opportunity", tolerance=0.01).to_dict() for _ in range(2)]
     assert runs[0] == runs[1]
     assert json.loads(json.dumps(runs[0], allow_nan=False)) == runs[0]
 
 
-def test_optimiser_refuses_error_rate_constraints_without_a_label(loans):
+def test_optimizer_refuses_error_rate_constraints_without_a_label(loans):
     spec = AuditSpec.from_dict(LOAN_SPEC.to_dict() | {"label": None, "label_positive": []})
     curves = threshold_curves(loans, spec)
     with pytest.raises(SpecError, match="need the true outcome"):
-        optimise(curves, constraint="equal_opportunity", objective="selection_rate")
-    result = optimise(curves, constraint="demographic_parity", tolerance=0.02, objective="selection_rate")
+        optimize(curves, constraint="equal_opportunity", objective="selection_rate")
+    result = optimize(curves, constraint="demographic_parity", tolerance=0.02, objective="selection_rate")
     assert result.feasible and result.achieved <= 0.02 + TOL
 
 
 def test_loan_four_fifths_passes_on_the_data(loans, loan_curves):
-    result = optimise(loan_curves, constraint="four_fifths", objective="accuracy")
+    result = optimize(loan_curves, constraint="four_fifths", objective="accuracy")
     assert result.feasible
     decisions = loans["model_score"] >= loans["ethnicity"].map(result.thresholds)
     rates = decisions.groupby(loans["ethnicity"]).mean()
@@ -411,7 +411,7 @@ def test_not_worse_than_fairlearn_threshold_optimizer(loans, loan_curves):
         ).fit(X, y, sensitive_features=A)
         p = fitted._pmf_predict(X, sensitive_features=A)[:, 1]
     theirs = float(np.mean(p * y + (1 - p) * (1 - y)))
-    ours = optimise(loan_curves, constraint="demographic_parity", tolerance=0.005, objective="accuracy")
+    ours = optimize(loan_curves, constraint="demographic_parity", tolerance=0.005, objective="accuracy")
     assert ours.feasible and ours.achieved <= 0.005 + TOL
     assert ours.objective_value >= theirs - 0.005
 
@@ -486,7 +486,7 @@ def _no_positives_in_c() -> tuple[pd.DataFrame, AuditSpec]:
 def test_a_group_without_positive_labels_is_left_out_of_tpr_constraints_and_said_so(constraint):
     df, spec = _no_positives_in_c()
     curves = threshold_curves(df, spec)
-    result = optimise(curves, constraint=constraint, tolerance=0.05)
+    result = optimize(curves, constraint=constraint, tolerance=0.05)
     assert result.feasible and result.constrained_groups == ("a", "b")
     assert result.notes and "['c']" in result.notes[0] and "undefined at every threshold" in result.notes[0]
     w = result.what_if
@@ -499,7 +499,7 @@ def test_a_tpr_constraint_defined_for_one_group_only_is_a_clear_error():
     df, spec = _no_positives_in_c()
     df = df[df["g"] != "b"]
     with pytest.raises(SpecError, match=r"defined for fewer than two groups \(\['a'\]\).*\['c'\]"):
-        optimise(threshold_curves(df, spec), constraint="equal_opportunity", tolerance=0.05)
+        optimize(threshold_curves(df, spec), constraint="equal_opportunity", tolerance=0.05)
 
 
 @pytest.mark.parametrize(("name", "value"), [("cost_fp", math.nan), ("benefit_tp", math.inf), ("cost_fp", -1.0)])
@@ -508,7 +508,7 @@ def test_costs_must_be_finite_and_not_negative(loan_curves, name, value):
     with pytest.raises(SpecError, match=expected):
         what_if(loan_curves, 0.5, **{name: value})
     with pytest.raises(SpecError, match=expected):
-        optimise(loan_curves, constraint="four_fifths", objective="cost", **{name: value})
+        optimize(loan_curves, constraint="four_fifths", objective="cost", **{name: value})
     with pytest.raises(SpecError, match=expected):
         frontier(loan_curves, constraint="four_fifths", objective="cost", points=2, **{name: value})
 
@@ -523,7 +523,7 @@ def test_equalized_odds_leaves_out_a_group_without_negative_labels():
         }
     )
     spec = AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",), min_group_size=1)
-    result = optimise(threshold_curves(df, spec), constraint="equalized_odds", tolerance=0.0)
+    result = optimize(threshold_curves(df, spec), constraint="equalized_odds", tolerance=0.0)
     assert result.constrained_groups == ("a", "c")
     assert "['b'] left out" in result.notes[0]
     assert result.feasible
@@ -542,21 +542,21 @@ def test_equalized_odds_pruned_floor_pairs_give_the_full_grids_optimum(monkeypat
     df = pd.DataFrame({"g": group, "s": score, "y": label})
     spec = AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",))
     curves = threshold_curves(df, spec)
-    pruned = optimise(curves, constraint="equalized_odds", tolerance=tolerance)
+    pruned = optimize(curves, constraint="equalized_odds", tolerance=tolerance)
 
     def every_pair(groups, tprs, fprs, tol):
         l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
         return l1, l2, l1.size
 
     monkeypatch.setattr(thresholds, "_floor_pairs", every_pair)
-    full = optimise(curves, constraint="equalized_odds", tolerance=tolerance)
+    full = optimize(curves, constraint="equalized_odds", tolerance=tolerance)
     assert pruned.exact and full.exact and pruned.feasible == full.feasible
     assert pruned.objective_value == pytest.approx(full.objective_value, abs=1e-12)
     assert pruned.achieved <= tolerance + TOL
 
 
 def test_exact_equalized_odds_is_searched_exactly_on_the_loan_sample(loan_curves):
-    result = optimise(loan_curves, constraint="equalized_odds", tolerance=0.0)
+    result = optimize(loan_curves, constraint="equalized_odds", tolerance=0.0)
     assert result.exact and result.feasible and result.reason is None
     assert result.achieved == pytest.approx(0.0, abs=1e-12)
 

@@ -9,7 +9,7 @@ from streamlit import dataframe_util
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from analysis import baseline, csv_bytes, decision_changes, optimise, threshold_curves, what_if
+from analysis import baseline, csv_bytes, decision_changes, optimize, threshold_curves, what_if
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
 from tests.app.apptest import new_app, run
 from ui.state import DATASET, RESULTS, SPEC, W
@@ -168,8 +168,8 @@ def test_the_support_tickets_sample_works_with_its_six_language_groups():
     sliders = {g: at.slider(key=W.mitigation_threshold("customer_language", g)).value for g in curves.labels}
     assert_shows(at, what_if(curves, sliders), baseline(curves))
     run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("equal_opportunity"))
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
-    expected = optimise(curves, constraint="equal_opportunity", tolerance=0.02)
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    expected = optimize(curves, constraint="equal_opportunity", tolerance=0.02)
     assert expected.feasible and expected.achieved <= 0.02
     sliders = {g: at.slider(key=W.mitigation_threshold("customer_language", g)).value for g in curves.labels}
     assert sliders == expected.thresholds
@@ -210,14 +210,14 @@ def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
 
 
 @pytest.mark.slow
-def test_optimise_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_pass_it():
+def test_optimize_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_pass_it():
     at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
     assert at.selectbox(key=W.MITIGATION_CONSTRAINT).value == "four_fifths"
     assert at.number_input(key=W.MITIGATION_TOLERANCE).value == 0.0
     assert metric(at, "Disparate impact (lowest ÷ highest)").value == "0.714"  # fails today
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     curves = curves_of(at, "ethnicity")
-    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0, objective="accuracy")
     assert at.radio(key=W.MITIGATION_MODE).value == PER_GROUP
     sliders = {g: at.slider(key=W.mitigation_threshold("ethnicity", g)).value for g in curves.labels}
     assert sliders == expected.thresholds
@@ -225,8 +225,8 @@ def test_optimise_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_p
     assert shown.summary["favorable_rate_ratio"].value >= 0.8 and shown.four_fifths_pass
     assert_shows(at, shown, baseline(curves))
     assert at.success[0].value.startswith("**Feasible.**")
-    optimised = next(d.value for d in at.dataframe if "constrained" in d.value.columns)
-    assert dict(zip(optimised["group"], optimised["threshold"], strict=True)) == expected.thresholds
+    optimized = next(d.value for d in at.dataframe if "constrained" in d.value.columns)
+    assert dict(zip(optimized["group"], optimized["threshold"], strict=True)) == expected.thresholds
     # Moving a slider afterwards says so, and one click puts the optimiser's thresholds back.
     run(at.slider(key=W.mitigation_threshold("ethnicity", "A")).set_value(0.7))
     assert any("moved since" in c.value for c in at.caption)
@@ -234,11 +234,11 @@ def test_optimise_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_p
     assert at.slider(key=W.mitigation_threshold("ethnicity", "A")).value == expected.thresholds["A"]
 
 
-def test_optimising_when_today_is_already_fairer_says_what_the_optimiser_gives_back():
+def test_optimizing_when_today_is_already_fairer_says_what_the_optimizer_gives_back():
     at = mitigation_page()  # gender: today's decisions pass the four-fifths rule with room to spare
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     curves = curves_of(at, "gender")
-    found = optimise(curves, constraint="four_fifths", tolerance=0.0).what_if.summary["favorable_rate_ratio"].value
+    found = optimize(curves, constraint="four_fifths", tolerance=0.0).what_if.summary["favorable_rate_ratio"].value
     today = baseline(curves).summary["favorable_rate_ratio"].value
     assert 0.8 <= found < today
     note = next(i.value for i in at.info if i.value.startswith("Today's decisions already do better"))
@@ -251,8 +251,8 @@ def test_an_infeasible_constraint_is_reported_with_the_best_achievable():
     run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("predictive_parity"))
     assert at.number_input(key=W.MITIGATION_TOLERANCE).value == 0.02  # the constraint's default tolerance
     run(at.number_input(key=W.MITIGATION_TOLERANCE).set_value(0.0))
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
-    expected = optimise(curves_of(at, "age"), constraint="predictive_parity", tolerance=0.0)
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    expected = optimize(curves_of(at, "age"), constraint="predictive_parity", tolerance=0.0)
     assert not expected.feasible
     warning = next(w.value for w in at.warning if "Not feasible" in w.value)
     assert md(expected.reason) in warning
@@ -273,15 +273,15 @@ def test_without_a_label_only_selection_rate_constraints_are_offered_and_the_pag
     assert not any(m.label in ("Accuracy", "Equalized odds difference", "Net benefit") for m in at.metric)
     assert W.MITIGATION_COST_FP not in [n.key for n in at.number_input]
     assert "TPR" not in group_table(at).columns
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     curves = curves_of(at, "gender")
-    expected = optimise(curves, constraint="four_fifths", tolerance=0.0, objective="selection_rate")
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0, objective="selection_rate")
     assert {g: at.slider(key=W.mitigation_threshold("gender", g)).value for g in curves.labels} == expected.thresholds
     assert expected.what_if.four_fifths_pass
 
 
 @pytest.mark.slow
-def test_without_a_score_the_thresholds_act_on_the_model_score_labelled_as_such(downloads):
+def test_without_a_score_the_thresholds_act_on_the_model_score_labeled_as_such(downloads):
     at = mitigation_page(roles={W.SCORE: "(none)"})
     df, spec = table_and_spec(at)
     assert spec.score is None
@@ -301,17 +301,17 @@ def test_without_a_score_the_thresholds_act_on_the_model_score_labelled_as_such(
 
 def test_the_downloads_hold_the_engine_output_for_the_thresholds_shown(downloads):
     at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
-    run(at.button(key=W.MITIGATION_OPTIMISE).click())
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     df, spec = table_and_spec(at)
     curves = threshold_curves(df, spec, attribute="ethnicity")
-    expected = optimise(curves, constraint="four_fifths", tolerance=0.0)
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0)
     assert [b.label for b in at.get("download_button")] == ["Download thresholds (JSON)", "Download decisions (CSV)"]
     payload = json.loads(downloads["paritylab-thresholds.json"])
     roundtrip = json.loads(json.dumps(what_if(curves, expected.thresholds).to_dict()))
     assert payload["thresholds"] == {"ethnicity": expected.thresholds}
     assert payload["after"] == roundtrip
     assert payload["before"] == json.loads(json.dumps(baseline(curves).to_dict()))
-    assert payload["optimisation"] == json.loads(json.dumps(expected.to_dict()))
+    assert payload["optimization"] == json.loads(json.dumps(expected.to_dict()))
     assert payload["mode"] == "per_group" and payload["score"]["column"] == "model_score"
     made = downloads["paritylab-decisions.csv"]()
     assert made == csv_bytes(decision_changes(df, spec, expected.thresholds, attribute="ethnicity"))
