@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,18 @@ from analysis.counts import (
 )
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import MISSING_GROUP, GroupCodes, encode_groups
+from analysis.metrics import (
+    LABEL_COMPARISONS,
+    LABEL_RATES,
+    Counts,
+    MetricTable,
+    MetricValue,
+    Summary,
+    divide,
+    evaluate,
+    finite,
+    rate_parts,
+)
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -75,7 +86,7 @@ from analysis.stats import (
     wilson_interval,
 )
 from analysis.validation import _checked
-from analysis.values import value_key
+from analysis.values import condition, value_key
 from analysis.wording import Notice
 
 if TYPE_CHECKING:
@@ -83,8 +94,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
-    "METRIC_NAMES",
-    "RATE_DENOMINATORS",
     "AttributeAudit",
     "AuditOptions",
     "AuditResult",
@@ -100,38 +109,13 @@ __all__ = [
     "audit",
     "dataset_sha256",
     "library_versions",
-    "rate_denominator",
 ]
 
 AUDIT_SCHEMA_VERSION = 1
 FINDING_ALPHA = 0.05
 DETECTION_POWER = 0.8
 
-RATES = (
-    "selection_rate",
-    "favorable_rate",
-    "base_rate",
-    "tpr",
-    "fpr",
-    "tnr",
-    "fnr",
-    "precision",
-    "npv",
-    "fdr",
-    "for",
-    "accuracy",
-)
-LABEL_RATES = RATES[2:]
 SCORE_METRICS = ("auc", "brier")
-COMPARISONS = (
-    "disparate_impact",
-    "statistical_parity_difference",
-    "equal_opportunity_difference",
-    "fpr_difference",
-    "average_odds_difference",
-    "predictive_parity_difference",
-)
-LABEL_COMPARISONS = COMPARISONS[2:]
 LABEL_SUMMARY = ("equalized_odds_difference", "equalized_odds_ratio")
 # Comparison → the rate its significance test compares (DI and SPD share one test).
 TESTED_RATE = {
@@ -139,67 +123,6 @@ TESTED_RATE = {
     "statistical_parity_difference": "favorable_rate",
     "equal_opportunity_difference": "tpr",
     "fpr_difference": "fpr",
-}
-
-# Plain names of every metric and summary, as the app, the report and the exports show them.
-METRIC_NAMES: dict[str, str] = {
-    "selection_rate": "selection rate",
-    "favorable_rate": "favourable rate",
-    "base_rate": "base rate",
-    "tpr": "TPR",
-    "fpr": "FPR",
-    "tnr": "TNR",
-    "fnr": "FNR",
-    "precision": "precision",
-    "npv": "NPV",
-    "fdr": "FDR",
-    "for": "FOR",
-    "accuracy": "accuracy",
-    "auc": "AUC",
-    "brier": "Brier score",
-    "calibration": "calibration",
-    "disparate_impact": "disparate impact",
-    "statistical_parity_difference": "statistical parity difference",
-    "equal_opportunity_difference": "equal opportunity difference (TPR)",
-    "fpr_difference": "FPR difference",
-    "average_odds_difference": "average odds difference",
-    "predictive_parity_difference": "predictive parity difference",
-    "equalized_odds_difference": "equalized odds difference",
-    "equalized_odds_ratio": "equalized odds ratio",
-    "disparate_impact_min": "lowest disparate impact",
-    "favorable_rate_ratio": "favourable rate ratio (lowest / highest)",
-    "demographic_parity_difference": "demographic parity difference",
-    "demographic_parity_ratio": "demographic parity ratio",
-}
-# Rate → the counts in its denominator, to say "undefined (n=0)" of what.
-RATE_DENOMINATORS: dict[str, tuple[str, ...]] = {
-    "selection_rate": ("n",),
-    "favorable_rate": ("n",),
-    "base_rate": ("tp", "fp", "tn", "fn"),
-    "accuracy": ("tp", "fp", "tn", "fn"),
-    "tpr": ("tp", "fn"),
-    "fnr": ("tp", "fn"),
-    "fpr": ("fp", "tn"),
-    "tnr": ("fp", "tn"),
-    "precision": ("tp", "fp"),
-    "fdr": ("tp", "fp"),
-    "npv": ("tn", "fn"),
-    "for": ("tn", "fn"),
-}
-# Rate → the counts in its numerator (as _rate_inputs computes them), to check a saved result's rates.
-RATE_NUMERATORS: dict[str, tuple[str, ...]] = {
-    "selection_rate": ("positives",),
-    "favorable_rate": ("favorable",),
-    "base_rate": ("tp", "fn"),
-    "accuracy": ("tp", "tn"),
-    "tpr": ("tp",),
-    "fnr": ("fn",),
-    "fpr": ("fp",),
-    "tnr": ("tn",),
-    "precision": ("tp",),
-    "fdr": ("fp",),
-    "npv": ("tn",),
-    "for": ("fn",),
 }
 
 OK = "ok"
@@ -230,80 +153,16 @@ WRONG_SCHEMA = (
     "Re-run the audit with this version, or open it with the version that wrote it."
 )
 
-REASON_REFERENCE = "this is the reference group"
-REASON_ONE_GROUP = "not computable: only one group ({group!r}); there is nothing to compare it with"
 REASON_FEW_CELLS = "not computable: fewer than two intersection cells have at least {minimum} rows"
-REASON_NO_REFERENCE = "not computable: no group has a defined favorable rate"
-REASON_FEW_ELIGIBLE = "not computable: fewer than two groups have at least {minimum} rows"
-REASON_REFERENCE_ZERO = "undefined: the reference group's favorable rate is 0"
-REASON_REFERENCE_RATE = "undefined: {rate} is undefined for the reference group"
 REASON_KATZ_ZERO = "interval undefined: a rate of 0 has no log interval (Katz)"
 REASON_NO_AUC_CLASS = "undefined: scored rows of this group hold only one label class"
 REASON_CONSTANT_SCORE = "undefined: the score is constant in this group"
 REASON_NO_SCORED = "undefined: no rows of this group have both a score and a label"
 REASON_NOT_PROBABILITY = "undefined: scores outside [0, 1] are not probabilities"
-REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
-REASON_ALL_ZERO = "{rate} is 0 in every group: the groups are equal, so the ratio is 1 (as fairlearn counts it)"
 REASON_SUPPRESSED = "fewer than {minimum} rows: suppressed from charts and exports"
 
 
-def rate_denominator(name: str, counts: dict[str, int]) -> int:
-    """The rows in rate ``name``'s denominator, from a group's confusion counts (to say "undefined (n=0)")."""
-    return sum(counts.get(c, 0) for c in RATE_DENOMINATORS[name])
-
-
-def rate_from_counts(name: str, counts: dict[str, int]) -> float | None:
-    """Rate ``name`` of a group from its counts, None when its denominator is 0 (undefined)."""
-    den = rate_denominator(name, counts)
-    return sum(counts[c] for c in RATE_NUMERATORS[name]) / den if den else None
-
-
-def _number(value: object) -> float | None:
-    """A finite Python float, or None."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 # --- result records ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """One reported number with its interval, test and reason.
-
-    ``value`` is None when undefined, and ``reason`` says why; ``reason`` may also explain
-    a missing interval. Only fields that are set appear in :meth:`to_dict`, except
-    ``value``, which always does.
-    """
-
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    q_value: float | None = None
-    test: str | None = None
-    group: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict: ``value`` always, other fields when set."""
-        out: dict[str, Any] = {"value": self.value}
-        for name in ("ci_low", "ci_high", "p_value", "q_value", "test", "group", "reason"):
-            if getattr(self, name) is not None:
-                out[name] = getattr(self, name)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MetricValue:
-        """Read :meth:`to_dict` output."""
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
-
-    @classmethod
-    def undefined(cls, reason: str) -> MetricValue:
-        """A null value with its reason."""
-        return cls(None, reason=reason)
 
 
 @dataclass(frozen=True)
@@ -356,47 +215,6 @@ class GroupMetrics:
         fixed = ("n", "share", "status", "is_reference", "values", "counts")
         metrics = {k: MetricValue.from_dict(v) for k, v in data.items() if k not in fixed}
         return cls(**{k: data[k] for k in fixed}, metrics=metrics)
-
-
-@dataclass(frozen=True)
-class Summary:
-    """One attribute's headline numbers, over the groups in ``groups_compared``.
-
-    ``four_fifths_pass`` is whether the smallest favorable rate is at least ``di_threshold``
-    (0.8) times the largest (``favorable_rate_ratio``); None when not computable. With the
-    default reference (the highest rate) that ratio equals ``disparate_impact_min``.
-    Demographic parity (of the selection rate) and equalized odds follow fairlearn's
-    definitions (ratio = smallest / largest group rate; difference = largest − smallest;
-    equalized odds takes the worse of TPR and FPR), but groups where a rate is undefined
-    are left out instead of counted as 0.
-    """
-
-    status: str
-    reason: str | None
-    groups_compared: tuple[str, ...]
-    four_fifths_pass: bool | None
-    metrics: dict[str, MetricValue]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        out: dict[str, Any] = {}
-        for name, metric in self.metrics.items():
-            out[name] = metric.to_dict()
-            if name == "disparate_impact_min":
-                out["four_fifths_pass"] = self.four_fifths_pass
-        return out | {"status": self.status, "reason": self.reason, "groups_compared": list(self.groups_compared)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        """Read :meth:`to_dict` output."""
-        fixed = ("status", "reason", "groups_compared", "four_fifths_pass")
-        return cls(
-            status=data["status"],
-            reason=data["reason"],
-            groups_compared=tuple(data["groups_compared"]),
-            four_fifths_pass=data["four_fifths_pass"],
-            metrics={k: MetricValue.from_dict(v) for k, v in data.items() if k not in fixed},
-        )
 
 
 @dataclass(frozen=True)
@@ -821,7 +639,7 @@ class _Series:
         """The metric of group ``i`` as a record."""
 
         def pick(arr: np.ndarray | None) -> float | None:
-            return None if arr is None else _number(arr[i])
+            return None if arr is None else finite(arr[i])
 
         value = pick(self.value)
         test = None if self.test is None or value is None or not self.test[i] else str(self.test[i])
@@ -840,12 +658,6 @@ class _Series:
         )
 
 
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(np.shape(num), np.nan)
-    np.divide(num, den, out=out, where=np.asarray(den) != 0)
-    return out
-
-
 @dataclass(frozen=True)
 class _Words:
     """How the sentences name the decision and the label, from the spec."""
@@ -855,13 +667,6 @@ class _Words:
     label_positive: str
     label_negative: str
     confidence: str
-
-
-def _condition(column: str, values: Sequence[object], *, negate: bool = False) -> str:
-    keys = [value_key(v) for v in values]
-    if len(keys) == 1:
-        return f"{column} {'≠' if negate else '='} {keys[0]}"
-    return f"{column} {'not in' if negate else 'in'} {', '.join(keys)}"
 
 
 YES_VALUES = {"y", "yes", "true", "t", "1"}
@@ -882,15 +687,15 @@ def _verb(spec: AuditSpec) -> str | None:
 
 def _words(spec: AuditSpec, confidence: float) -> _Words:
     if spec.decision is None:
-        verb, condition = None, f"{spec.score} ≥ {spec.threshold:g}"
+        verb, decided = None, f"{spec.score} ≥ {spec.threshold:g}"
     else:
-        verb, condition = _verb(spec), _condition(spec.decision, spec.positive)
-    positive = f"are {verb}" if verb else f"receive the positive decision ({condition})"
-    negative = f"are not {verb}" if verb else f"do not receive the positive decision ({condition})"
+        verb, decided = _verb(spec), condition(spec.decision, spec.positive)
+    positive = f"are {verb}" if verb else f"receive the positive decision ({decided})"
+    negative = f"are not {verb}" if verb else f"do not receive the positive decision ({decided})"
     label_pos = label_neg = ""
     if spec.label is not None:
-        label_pos = _condition(spec.label, spec.label_positive)
-        label_neg = _condition(spec.label, spec.label_positive, negate=True)
+        label_pos = condition(spec.label, spec.label_positive)
+        label_neg = condition(spec.label, spec.label_positive, negate=True)
     return _Words(
         favorable=positive if spec.positive_is_favorable else negative,
         positive=positive,
@@ -900,96 +705,20 @@ def _words(spec: AuditSpec, confidence: float) -> _Words:
     )
 
 
-def _rate_inputs(c: GroupCounts, favorable: np.ndarray, words: _Words) -> dict[str, tuple]:
-    """Rate name → (numerator, denominator, reason when the denominator is 0)."""
-    out = {
-        "selection_rate": (c.positives, c.n, "undefined: no rows with a decision in this group"),
-        "favorable_rate": (favorable, c.n, "undefined: no rows with a decision in this group"),
-    }
-    if not c.has_label:
-        return out
-    pos, neg = c.tp + c.fn, c.fp + c.tn
-    no_pos = f"undefined: no rows with a positive label ({words.label_positive}) in this group"
-    no_neg = f"undefined: no rows with a negative label ({words.label_negative}) in this group"
-    no_label = "undefined: no rows with a label in this group"
-    no_pp = "undefined: no rows with a positive decision and a label in this group"
-    no_pn = "undefined: no rows with a negative decision and a label in this group"
-    return out | {
-        "base_rate": (pos, c.labeled, no_label),
-        "tpr": (c.tp, pos, no_pos),
-        "fpr": (c.fp, neg, no_neg),
-        "tnr": (c.tn, neg, no_neg),
-        "fnr": (c.fn, pos, no_pos),
-        "precision": (c.tp, c.tp + c.fp, no_pp),
-        "npv": (c.tn, c.tn + c.fn, no_pn),
-        "fdr": (c.fp, c.tp + c.fp, no_pp),
-        "for": (c.fn, c.tn + c.fn, no_pn),
-        "accuracy": (c.tp + c.tn, c.labeled, no_label),
-    }
-
-
-def _rates(inputs: dict[str, tuple], confidence: float) -> dict[str, _Series]:
+def _rates(table: MetricTable, confidence: float) -> dict[str, _Series]:
+    """Every rate of the table, with its Wilson interval."""
     out = {}
-    for name, (num, den, reason) in inputs.items():
+    for name, (num, den) in rate_parts(table.counts).items():
         low, high = wilson_interval(num, den, confidence=confidence)
-        reasons = [None if d else reason for d in den.tolist()]
-        out[name] = _Series(_divide(num, den), low, high, reasons=reasons)
+        out[name] = _Series(table.rates[name], low, high, reasons=list(table.rate_reasons[name]))
     return out
 
 
-# --- reference group and comparisons -------------------------------------------------------
+# --- comparisons with the reference: the values are the metrics module's, the intervals and tests ours --
 
 
 def _is_missing_group(values: tuple[str, ...]) -> bool:
     return MISSING_GROUP in values
-
-
-def _choose_reference(
-    grouping: Grouping, fav: np.ndarray, n: np.ndarray, shown: np.ndarray, named: str | None, min_size: int
-) -> tuple[int | None, str | None]:
-    """The reference group's index and how it was chosen."""
-    if named is not None and named in grouping.labels:
-        return grouping.labels.index(named), "named in the spec"
-    defined = shown & np.isfinite(fav)
-    real = np.array([not _is_missing_group(v) for v in grouping.values], dtype=bool)
-    rule = f"highest favorable rate among groups with at least {min_size} rows"
-    candidates = defined & real & (n >= min_size)
-    if not candidates.any():
-        candidates, rule = defined & real, "highest favorable rate (no group has enough rows to be reliable)"
-    if not candidates.any():
-        candidates, rule = defined, "highest favorable rate (only the missing-value group has a rate)"
-    if not candidates.any():
-        return None, None
-    # Highest rate; ties go to the larger group, then to the first.
-    order = np.lexsort((-n, -np.where(candidates, fav, -np.inf)))
-    return int(order[0]), rule
-
-
-def _undefined_series(n_groups: int, reason: str) -> _Series:
-    return _Series(np.full(n_groups, np.nan), reasons=[reason] * n_groups)
-
-
-def _difference(rate: _Series, num: np.ndarray, den: np.ndarray, ref: int, name: str, confidence: float) -> _Series:
-    d, low, high = newcombe_interval(num, den, num[ref], den[ref], confidence=confidence)
-    reasons = list(rate.reasons)
-    if den[ref] == 0:
-        reasons = [REASON_REFERENCE_RATE.format(rate=name)] * len(reasons)
-    return _Series(d, low, high, reasons=reasons)
-
-
-def _disparate_impact(fav: np.ndarray, n: np.ndarray, ref: int, rate: _Series, confidence: float) -> _Series:
-    ratio, low, high = katz_interval(fav, n, fav[ref], n[ref], confidence=confidence)
-    reasons = []
-    for i, own in enumerate(rate.reasons):
-        if own is not None:
-            reasons.append(own)
-        elif fav[ref] == 0:
-            reasons.append(REASON_REFERENCE_ZERO)
-        elif fav[i] == 0:
-            reasons.append(REASON_KATZ_ZERO)
-        else:
-            reasons.append(None)
-    return _Series(ratio, low, high, reasons=reasons)
 
 
 def _test(num: np.ndarray, den: np.ndarray, ref: int, compared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -998,36 +727,40 @@ def _test(num: np.ndarray, den: np.ndarray, ref: int, compared: np.ndarray) -> t
 
 
 def _comparisons(
-    c: GroupCounts, fav: np.ndarray, rates: dict[str, _Series], ref: int, compared: np.ndarray, confidence: float
+    c: Counts, table: MetricTable, rates: dict[str, _Series], compared: np.ndarray, confidence: float
 ) -> dict[str, _Series]:
-    """Every group against the reference; ``compared`` marks the groups that get a test."""
+    """Every group against the reference, with intervals; ``compared`` marks the groups that get a test."""
+    ref = table.reference
     out = {
-        "disparate_impact": _disparate_impact(fav, c.n, ref, rates["favorable_rate"], confidence),
-        "statistical_parity_difference": _difference(
-            rates["favorable_rate"], fav, c.n, ref, "the favorable rate", confidence
-        ),
+        name: _Series(values.copy(), reasons=list(table.comparison_reasons[name]))
+        for name, values in table.comparisons.items()
     }
+    if ref is None:
+        return out
+    fav = c.favorable
+    di = out["disparate_impact"]
+    _, di.low, di.high = katz_interval(fav, c.n, fav[ref], c.n[ref], confidence=confidence)
+    for i, reason in enumerate(di.reasons):
+        if reason is None and fav[i] == 0 and np.isfinite(di.value[i]):
+            di.reasons[i] = REASON_KATZ_ZERO  # the ratio is 0; only its log interval is undefined
     p, test = _test(fav, c.n, ref, compared)
     for name in ("disparate_impact", "statistical_parity_difference"):
         out[name].p, out[name].test = p, test
+    spd = out["statistical_parity_difference"]
+    _, spd.low, spd.high = newcombe_interval(fav, c.n, fav[ref], c.n[ref], confidence=confidence)
     if c.has_label:
-        pos, neg = c.tp + c.fn, c.fp + c.tn
-        eod = _difference(rates["tpr"], c.tp, pos, ref, "the TPR", confidence)
-        eod.p, eod.test = _test(c.tp, pos, ref, compared)
-        fprd = _difference(rates["fpr"], c.fp, neg, ref, "the FPR", confidence)
-        fprd.p, fprd.test = _test(c.fp, neg, ref, compared)
-        aod = _Series(*mover_average_interval(eod.value, eod.low, eod.high, fprd.value, fprd.low, fprd.high))
-        aod.reasons = [a or b for a, b in zip(eod.reasons, fprd.reasons, strict=True)]
-        ppd = _difference(rates["precision"], c.tp, c.tp + c.fp, ref, "the precision", confidence)
-        out |= {
-            "equal_opportunity_difference": eod,
-            "fpr_difference": fprd,
-            "average_odds_difference": aod,
-            "predictive_parity_difference": ppd,
+        parts = {
+            "equal_opportunity_difference": (c.tp, c.tp + c.fn),
+            "fpr_difference": (c.fp, c.fp + c.tn),
+            "predictive_parity_difference": (c.tp, c.tp + c.fp),
         }
-    for series in out.values():
-        series.value[ref] = np.nan
-        series.reasons[ref] = REASON_REFERENCE
+        for name, (num, den) in parts.items():
+            _, out[name].low, out[name].high = newcombe_interval(num, den, num[ref], den[ref], confidence=confidence)
+        for name in ("equal_opportunity_difference", "fpr_difference"):
+            num, den = parts[name]
+            out[name].p, out[name].test = _test(num, den, ref, compared)
+        eod, fprd, aod = out["equal_opportunity_difference"], out["fpr_difference"], out["average_odds_difference"]
+        _, aod.low, aod.high = mover_average_interval(eod.value, eod.low, eod.high, fprd.value, fprd.low, fprd.high)
     return out
 
 
@@ -1049,7 +782,7 @@ def _score_metrics(grouping: Grouping, scored: ScoredRows, confidence: float) ->
         else:
             reasons.append(REASON_CONSTANT_SCORE if k else None)
     sums = count_scores(grouping, scored)
-    brier = _divide(sums.squared_error, sums.n)
+    brier = divide(sums.squared_error, sums.n)
     brier_reasons = [None if k else REASON_NO_SCORED for k in sums.n.tolist()]
     if not scored.is_probability:
         brier, brier_reasons = np.full(grouping.n_groups, np.nan), [REASON_NOT_PROBABILITY] * grouping.n_groups
@@ -1061,16 +794,16 @@ def _calibration(
     grouping: Grouping, scored: ScoredRows, sums: ScoreCounts, shown: np.ndarray, confidence: float
 ) -> Calibration:
     low, high = wilson_interval(sums.bin_positives, sums.bin_n, confidence=confidence)
-    observed = _divide(sums.bin_positives, sums.bin_n)
-    mean_score = _divide(sums.bin_score, sums.bin_n)
+    observed = divide(sums.bin_positives, sums.bin_n)
+    mean_score = divide(sums.bin_score, sums.bin_n)
     edges = scored.edges if len(scored.edges) > 1 else scored.edges * 2
     groups = {}
     for g in np.flatnonzero(shown):
         bins = []
         for b in np.flatnonzero(sums.bin_n[g]):
-            rate = MetricValue(_number(observed[g, b]), _number(low[g, b]), _number(high[g, b]))
+            rate = MetricValue(finite(observed[g, b]), finite(low[g, b]), finite(high[g, b]))
             bins.append(
-                CalibrationBin(int(b), edges[b], edges[b + 1], int(sums.bin_n[g, b]), _number(mean_score[g, b]), rate)
+                CalibrationBin(int(b), edges[b], edges[b + 1], int(sums.bin_n[g, b]), finite(mean_score[g, b]), rate)
             )
         groups[grouping.labels[g]] = tuple(bins)
     return Calibration(edges=tuple(edges), groups=groups)
@@ -1082,13 +815,13 @@ def _distribution(
     table = count_values(grouping, value_codes, len(values))
     totals = np.repeat(table.sum(axis=1, keepdims=True), len(values), axis=1)
     low, high = wilson_interval(table, totals, confidence=confidence)
-    share = _divide(table, totals)
+    share = divide(table, totals)
     counts, shares = {}, {}
     for g in np.flatnonzero(shown):
         label = grouping.labels[g]
         counts[label] = tuple(int(x) for x in table[g])
         shares[label] = tuple(
-            MetricValue(_number(share[g, v]), _number(low[g, v]), _number(high[g, v])) for v in range(len(values))
+            MetricValue(finite(share[g, v]), finite(low[g, v]), finite(high[g, v])) for v in range(len(values))
         )
     return DecisionDistribution(values=values, counts=counts, shares=shares)
 
@@ -1103,26 +836,40 @@ class _Draft:
     grouping: Grouping
     intersection: bool
     counts: GroupCounts
-    favorable: np.ndarray
-    shown: np.ndarray
-    small: np.ndarray
-    status: str
-    reason: str | None
-    reference: int | None
-    reference_rule: str | None
+    table: MetricTable
     rates: dict[str, _Series]
     comparisons: dict[str, _Series]
     score: dict[str, _Series] = field(default_factory=dict)
     calibration: Calibration | None = None
     distribution: DecisionDistribution | None = None
 
+    @property
+    def favorable(self) -> np.ndarray:
+        return self.table.counts.favorable
 
-def _not_computable_reason(grouping: Grouping, shown: np.ndarray, intersection: bool, options: AuditOptions):
-    if shown.sum() >= 2:
-        return None
-    if intersection:
-        return REASON_FEW_CELLS.format(minimum=options.min_cell_size)
-    return REASON_ONE_GROUP.format(group=grouping.labels[0] if grouping.labels else "")
+    @property
+    def shown(self) -> np.ndarray:
+        return self.table.shown
+
+    @property
+    def small(self) -> np.ndarray:
+        return self.counts.n < self.table.min_group_size
+
+    @property
+    def status(self) -> str:
+        return self.table.status
+
+    @property
+    def reason(self) -> str | None:
+        return self.table.reason
+
+    @property
+    def reference(self) -> int | None:
+        return self.table.reference
+
+    @property
+    def reference_rule(self) -> str | None:
+        return self.table.reference_rule
 
 
 def _draft(
@@ -1136,35 +883,25 @@ def _draft(
 ) -> _Draft:
     c = count_groups(grouping, state)
     intersection = len(grouping.columns) > 1
-    fav = c.positives if spec.positive_is_favorable else c.negatives
     shown = c.n >= options.min_cell_size if intersection else np.ones(grouping.n_groups, dtype=bool)
-    rates = _rates(_rate_inputs(c, fav, words), options.confidence)
-    reason = _not_computable_reason(grouping, shown, intersection, options)
-    ref, rule = (None, None)
-    if reason is None:
-        ref, rule = _choose_reference(grouping, rates["favorable_rate"].value, c.n, shown, named, spec.min_group_size)
-        reason = None if ref is not None else REASON_NO_REFERENCE
-    if reason is None:
-        compared = shown.copy()
-        compared[ref] = False
-        comparisons = _comparisons(c, fav, rates, ref, compared, options.confidence)
-    else:
-        names = COMPARISONS if c.has_label else COMPARISONS[:2]
-        comparisons = {name: _undefined_series(grouping.n_groups, reason) for name in names}
-    return _Draft(
-        grouping=grouping,
-        intersection=intersection,
-        counts=c,
-        favorable=fav,
+    reason = REASON_FEW_CELLS.format(minimum=options.min_cell_size) if intersection and shown.sum() < 2 else None
+    table = evaluate(
+        c.for_metrics(spec.positive_is_favorable),
+        min_group_size=spec.min_group_size,
+        reference=named,
+        di_threshold=options.di_threshold,
         shown=shown,
-        small=c.n < spec.min_group_size,
-        status=OK if reason is None else NOT_COMPUTABLE,
         reason=reason,
-        reference=ref,
-        reference_rule=rule,
-        rates=rates,
-        comparisons=comparisons,
+        label_positive=words.label_positive,
+        label_negative=words.label_negative,
     )
+    rates = _rates(table, options.confidence)
+    compared = shown.copy()
+    if table.reference is not None:
+        compared[table.reference] = False
+    comparisons = _comparisons(table.counts, table, rates, compared, options.confidence)
+    return _Draft(grouping=grouping, intersection=intersection, counts=c, table=table, rates=rates,
+                  comparisons=comparisons)  # fmt: skip
 
 
 def _assign_q_values(drafts: Sequence[_Draft]) -> None:
@@ -1186,77 +923,24 @@ def _assign_q_values(drafts: Sequence[_Draft]) -> None:
 
 # --- summary ------------------------------------------------------------------------------
 
-
-def _range_metrics(rate: _Series, groups: np.ndarray, name: str) -> tuple[MetricValue, MetricValue]:
-    """fairlearn's between-group difference (max − min) and ratio (min / max) of one rate."""
-    values = rate.value[groups & np.isfinite(rate.value)]
-    if values.size < 2:
-        undefined = MetricValue.undefined(REASON_RANGE.format(rate=name))
-        return undefined, undefined
-    lo, hi = float(values.min()), float(values.max())
-    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue(1.0, reason=REASON_ALL_ZERO.format(rate=name))
-    return MetricValue(hi - lo), ratio
+AUDIT_SUMMARY = (
+    "disparate_impact_min",
+    "favorable_rate_ratio",
+    "demographic_parity_ratio",
+    "demographic_parity_difference",
+    *LABEL_SUMMARY,
+)
 
 
-def _equalized_odds(d: _Draft, groups: np.ndarray) -> dict[str, MetricValue]:
-    tpr_diff, tpr_ratio = _range_metrics(d.rates["tpr"], groups, "the TPR")
-    fpr_diff, fpr_ratio = _range_metrics(d.rates["fpr"], groups, "the FPR")
-
-    def worst(a: MetricValue, b: MetricValue, pick, bound: float) -> MetricValue:
-        if a.value is None and b.value is None:
-            return a
-        if a.value is None or b.value is None:
-            known, unknown = (b, a) if a.value is None else (a, b)
-            # The undefined part could only lie in [0, 1]: a known part at the bound decides the result.
-            if known.value == bound:
-                return MetricValue(bound, reason=f"decided by one part alone; the other is {unknown.reason}")
-            return unknown
-        return MetricValue(pick(a.value, b.value))
-
-    return {
-        "equalized_odds_difference": worst(tpr_diff, fpr_diff, max, 1.0),
-        "equalized_odds_ratio": worst(tpr_ratio, fpr_ratio, min, 0.0),
-    }
-
-
-def _disparate_impact_min(d: _Draft, groups: np.ndarray) -> MetricValue:
-    di = d.comparisons["disparate_impact"]
-    candidates = np.flatnonzero(groups & np.isfinite(di.value))
-    if not candidates.size:
-        return MetricValue.undefined("undefined: no group has a defined disparate impact")
-    worst = int(candidates[np.argmin(di.value[candidates])])
-    return di.at(worst, group=d.grouping.labels[worst])
-
-
-def _summary(d: _Draft, spec: AuditSpec, options: AuditOptions) -> Summary:
-    groups = d.shown & ~d.small
-    names = (
-        "disparate_impact_min",
-        "favorable_rate_ratio",
-        "demographic_parity_ratio",
-        "demographic_parity_difference",
-    )
-    names += LABEL_SUMMARY if d.counts.has_label else ()
-    reason = d.reason
-    if reason is None and groups.sum() < 2:
-        reason = REASON_FEW_ELIGIBLE.format(minimum=spec.min_group_size)
-    if reason is not None:
-        metrics = {name: MetricValue.undefined(reason) for name in names}
-        return Summary(NOT_COMPUTABLE, reason, (), None, metrics)
-    _, favorable_ratio = _range_metrics(d.rates["favorable_rate"], groups, "the favorable rate")
-    dp_diff, dp_ratio = _range_metrics(d.rates["selection_rate"], groups, "the selection rate")
-    metrics = {
-        "disparate_impact_min": _disparate_impact_min(d, groups),
-        "favorable_rate_ratio": favorable_ratio,
-        "demographic_parity_ratio": dp_ratio,
-        "demographic_parity_difference": dp_diff,
-    }
-    if d.counts.has_label:
-        metrics |= _equalized_odds(d, groups)
-    # The four-fifths rule compares every group with the highest rate, whichever group is the reference.
-    passed = None if favorable_ratio.value is None else bool(favorable_ratio.value >= options.di_threshold)
-    compared = tuple(d.grouping.labels[i] for i in np.flatnonzero(groups))
-    return Summary(OK, None, compared, passed, metrics)
+def _summary(d: _Draft) -> Summary:
+    """The metrics module's summary, the lowest impact ratio with its interval and q-value."""
+    summary = d.table.summary
+    metrics = {name: m for name, m in summary.metrics.items() if name in AUDIT_SUMMARY}
+    lowest = metrics.get("disparate_impact_min")
+    if lowest is not None and lowest.group is not None:
+        i = d.grouping.labels.index(lowest.group)
+        metrics["disparate_impact_min"] = d.comparisons["disparate_impact"].at(i, group=lowest.group)
+    return replace(summary, metrics=metrics)
 
 
 # --- findings -----------------------------------------------------------------------------
@@ -1453,7 +1137,7 @@ def _attribute(d: _Draft, spec: AuditSpec, options: AuditOptions, words: _Words,
         reference_group=None if d.reference is None else d.grouping.labels[d.reference],
         reference_rule=d.reference_rule,
         groups={d.grouping.labels[i]: _group_record(d, int(i), total) for i in np.flatnonzero(d.shown)},
-        summary=_summary(d, spec, options),
+        summary=_summary(d),
         findings=_findings(d, spec, options, words),
         suppressed=_suppressed(d, options),
         calibration=d.calibration,

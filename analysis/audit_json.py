@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analysis.errors import ParityLabError
+from analysis.metrics import METRICS, RATES, rate_from_counts
 
 __all__ = ["DAMAGED", "check_audit_data", "damaged"]
 
@@ -261,11 +262,10 @@ def _check_group(group: _Walker, rows: int) -> None:
 
 def _check_rates(group: _Walker) -> None:
     """Refuse a rate that its group's counts do not give (a hand-edited ``value``)."""
-    from analysis.audit import RATE_DENOMINATORS, RATE_NUMERATORS, rate_from_counts  # audit imports this module
-
     counts = dict(group.data["counts"])
-    for name, numerator in RATE_NUMERATORS.items():
-        if name not in group.data or not all(c in counts for c in (*numerator, *RATE_DENOMINATORS[name])):
+    for name in RATES:
+        needed = (*METRICS[name].numerator, *METRICS[name].denominator)
+        if name not in group.data or not all(c in counts for c in needed):
             continue
         value, expected = group.data[name].get("value"), rate_from_counts(name, counts)
         if expected is None and value is None:

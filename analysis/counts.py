@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.groups import GroupCodes
+from analysis.groups import MISSING_GROUP, GroupCodes
+from analysis.metrics import Counts
 from analysis.spec import AuditSpec
 from analysis.stats import ScoreRanks, rank_scores
 from analysis.values import matches_any
@@ -260,6 +261,20 @@ class GroupCounts:
     def labeled(self) -> np.ndarray:
         """Rows with a decision and a label."""
         return self.tp + self.fp + self.tn + self.fn
+
+    def for_metrics(self, positive_is_favorable: bool) -> Counts:
+        """These counts as :mod:`analysis.metrics` reads them (the favourable outcome, the missing-value groups)."""
+        return Counts.of(
+            self.grouping.labels,
+            self.n,
+            self.positives,
+            positive_is_favorable=positive_is_favorable,
+            tp=self.tp,
+            fp=self.fp,
+            tn=self.tn,
+            fn=self.fn,
+            missing=[MISSING_GROUP in values for values in self.grouping.values],
+        )
 
     def left_out(self) -> dict[str, int]:
         """Rows left out, by reason (reasons with no rows omitted)."""

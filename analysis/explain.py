@@ -32,13 +32,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from analysis.audit import _choose_reference, _condition
 from analysis.counts import Grouping, count_groups, outcomes
 from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
+from analysis.metrics import evaluate
 from analysis.spec import AuditSpec
 from analysis.validation import checked_table
-from analysis.values import matches_any, value_key
+from analysis.values import condition, matches_any, value_key
 
 __all__ = [
     "Explanation",
@@ -618,8 +618,8 @@ def _check_target(kind: str, y: np.ndarray, spec: AuditSpec) -> None:
         raise ExplainError(TOO_FEW_ROWS.format(minimum=MIN_ROWS, what=what, rows=y.size))
     if kind == "decision" and (y.all() or not y.any()):
         which = "positive" if y.all() else "negative"
-        condition = _condition(spec.decision, spec.positive)
-        raise ExplainError(ONE_CLASS.format(kind=which, condition=condition, rows=y.size))
+        cond = condition(spec.decision, spec.positive)
+        raise ExplainError(ONE_CLASS.format(kind=which, condition=cond, rows=y.size))
     if kind == "score" and np.ptp(y) == 0:
         raise ExplainError(CONSTANT_SCORE.format(value=float(y[0]), column=spec.score))
 
@@ -863,19 +863,15 @@ def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]
     state = outcomes(df, spec)
     out = []
     for attr, grouping in zip(spec.protected, groupings, strict=True):
-        c = count_groups(grouping, state)
-        fav = c.positives if spec.positive_is_favorable else c.negatives
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(c.n > 0, fav / np.maximum(c.n, 1), np.nan)
-        shown = np.ones(grouping.n_groups, dtype=bool)
-        ref, _ = _choose_reference(grouping, rate, c.n, shown, attr.reference, spec.min_group_size)
+        counts = count_groups(grouping, state).for_metrics(spec.positive_is_favorable)
+        ref = evaluate(counts, min_group_size=spec.min_group_size, reference=attr.reference).reference
         out.append(ref)
     return out
 
 
 def _decision_words(spec: AuditSpec) -> str:
     if spec.decision is not None:
-        return f"the positive decision ({_condition(spec.decision, spec.positive)})"
+        return f"the positive decision ({condition(spec.decision, spec.positive)})"
     return f"the positive decision ({spec.score} ≥ {spec.threshold:g})"
 
 

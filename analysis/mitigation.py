@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.audit import audit
 from analysis.counts import outcomes
 from analysis.errors import ParityLabError, SpecError
 from analysis.explain import MAX_TRAIN_ROWS, RECOVER_PARAMS, SURROGATE_PARAMS, THREADS, _feature_columns, _fit, _prep
 from analysis.groups import encode_groups
+from analysis.metrics import metric_table
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.thresholds import (
     CONSTRAINTS,
@@ -41,8 +41,8 @@ from analysis.thresholds import (
     UNKNOWN_OPTION,
     _attribute,
     _check_costs,
+    curves_from_arrays,
     optimize,
-    threshold_curves,
 )
 from analysis.validation import checked_table
 from analysis.values import matches_any
@@ -52,7 +52,7 @@ from analysis.wording import Remedy
 __all__ = [
     "MODEL_SCORE_COLUMN",
     "MODEL_SCORE_LABEL",
-    "ComparisonRow",
+    "SUMMARY_FIGURES",
     "MitigationComparison",
     "MitigationRow",
     "ModelScores",
@@ -446,9 +446,12 @@ class MitigationRow:
         Whether decisions are drawn at random (fairlearn's methods); figures are for one draw.
     accuracy
         Share of held-out rows whose decision equals the target (the label, else the current decision).
-    disparate_impact, demographic_parity_difference, equalized_odds_difference
-        As the audit's summary of the held-out rows: lowest favourable rate over the reference
-        group's, largest − smallest selection rate, the worse of the TPR and FPR ranges (None without a label).
+    disparate_impact_min, favorable_rate_ratio, four_fifths_pass, demographic_parity_difference,
+    equalized_odds_difference
+        The audit's summary of the held-out rows (:mod:`analysis.metrics`): the lowest impact ratio
+        vs the reference group, the four-fifths ratio (lowest ÷ highest favourable rate) and its
+        verdict, largest − smallest selection rate, the worse of the TPR and FPR ranges (None
+        without a label).
     selection_rate
         Group → share of positive decisions (None for an empty group).
     flips
@@ -470,7 +473,9 @@ class MitigationRow:
     status: str
     randomized: bool = False
     accuracy: float | None = None
-    disparate_impact: float | None = None
+    disparate_impact_min: float | None = None
+    favorable_rate_ratio: float | None = None
+    four_fifths_pass: bool | None = None
     demographic_parity_difference: float | None = None
     equalized_odds_difference: float | None = None
     utility: float | None = None
@@ -492,7 +497,9 @@ class MitigationRow:
             "reason": self.reason,
             "randomized": self.randomized,
             "accuracy": _num(self.accuracy),
-            "disparate_impact": _num(self.disparate_impact),
+            "disparate_impact_min": _num(self.disparate_impact_min),
+            "favorable_rate_ratio": _num(self.favorable_rate_ratio),
+            "four_fifths_pass": self.four_fifths_pass,
             "demographic_parity_difference": _num(self.demographic_parity_difference),
             "equalized_odds_difference": _num(self.equalized_odds_difference),
             "utility": _num(self.utility),
@@ -503,10 +510,6 @@ class MitigationRow:
             "reasons": dict(self.reasons),
             "in_sample": None if self.in_sample is None else dict(self.in_sample),
         }
-
-
-# The name the issue uses; MitigationRow avoids a clash with analysis.compare.ComparisonRow.
-ComparisonRow = MitigationRow
 
 
 @dataclass(frozen=True, eq=False)
@@ -631,37 +634,33 @@ def _split(strata: np.ndarray, test_size: float, rng: np.random.Generator) -> tu
     return np.sort(ranked[~is_test]), np.sort(ranked[is_test])
 
 
-def _eval_spec(s: _Setting) -> AuditSpec:
-    # Decisions as a 0/1 score cut at 0.5: a decision column of one value would fail the spec check.
-    return AuditSpec(
-        score="paritylab_decision",
-        threshold=0.5,
-        positive_is_favorable=s.spec.positive_is_favorable,
-        label="paritylab_target" if s.has_label else None,
-        label_positive=(1,) if s.has_label else (),
-        protected=(s.attr,),
-        features=(),
-        min_group_size=s.spec.min_group_size,
-    )
+SUMMARY_FIGURES = (
+    "disparate_impact_min",
+    "favorable_rate_ratio",
+    "demographic_parity_difference",
+    "equalized_odds_difference",
+)
 
 
 def _evaluate(s: _Setting, part: _Part, decisions: np.ndarray) -> dict[str, Any]:
-    """Accuracy, the audit's disparities and selection rates, and flips, for ``decisions`` on ``part``."""
-    frame = pd.DataFrame({s.attr.column: part.table[s.attr.column].to_numpy()})
-    frame["paritylab_decision"] = decisions.astype(float)
-    if s.has_label:
-        frame["paritylab_target"] = part.target.astype(np.int64)
-    result = audit(frame, _eval_spec(s), dataset_name="held-out rows").attributes[s.attr.column]
-    summary = result.summary.metrics
-    out: dict[str, Any] = {"reasons": {}, "rows": int(decisions.size), "reference_group": result.reference_group}
-    names = {"disparate_impact": "disparate_impact_min"}
-    names |= {"demographic_parity_difference": "demographic_parity_difference"}
-    names |= {"equalized_odds_difference": "equalized_odds_difference"}
-    for key, name in names.items():
+    """Accuracy, the audit's summary (:func:`analysis.metrics.metric_table`), selection rates and flips on ``part``."""
+    table = metric_table(
+        decisions,
+        part.groups,
+        part.target if s.has_label else None,
+        positive_is_favorable=s.spec.positive_is_favorable,
+        min_group_size=s.spec.min_group_size,
+        reference=s.attr.reference,
+        labels=[g for g in s.labels if (part.groups == g).any()],
+    )
+    summary = table.summary.metrics
+    out: dict[str, Any] = {"reasons": {}, "rows": int(decisions.size), "reference_group": table.reference_group}
+    for name in SUMMARY_FIGURES:
         metric = summary.get(name)
-        out[key] = None if metric is None else metric.value
-        if out[key] is None:
-            out["reasons"][key] = REASON_NO_LABEL if metric is None else (metric.reason or "undefined")
+        out[name] = None if metric is None else metric.value
+        if out[name] is None:
+            out["reasons"][name] = REASON_NO_LABEL if metric is None else (metric.reason or "undefined")
+    out["four_fifths_pass"] = table.summary.four_fifths_pass
     out["accuracy"] = float((decisions == part.target).mean()) if decisions.size else None
     if s.has_label:
         tp = int((decisions & part.target).sum())
@@ -670,7 +669,7 @@ def _evaluate(s: _Setting, part: _Part, decisions: np.ndarray) -> dict[str, Any]
     else:
         out["utility"] = None
         out["reasons"]["utility"] = REASON_NO_LABEL
-    out["selection_rate"] = {g: m.metrics["selection_rate"].value for g, m in result.groups.items()}
+    out["selection_rate"] = {g: table.metric(g, "selection_rate").value for g in table.labels}
     flips = {}
     for g in s.labels:
         member = part.groups == g
@@ -738,14 +737,20 @@ def _scores(df, spec, usable, columns, train, test, seed) -> tuple[np.ndarray, s
 
 def _thresholds_row(s: _Setting, train: _Part, test: _Part):
     """Optimise on the training rows' curves, apply to the held-out scores; in-sample figures too."""
-    frame = pd.DataFrame({s.attr.column: train.table[s.attr.column].to_numpy()})
-    frame["paritylab_score"] = train.score
-    # Categorical with both values, so that training rows of one kind of decision or label still pass the spec check.
-    frame["paritylab_decision"] = pd.Categorical(train.current.astype(np.int64), categories=[0, 1])
-    frame["paritylab_target"] = pd.Categorical(train.target.astype(np.int64), categories=[0, 1])
-    spec = replace(_eval_spec(s), decision="paritylab_decision", positive=(1,), threshold=None)
-    spec = replace(spec, label="paritylab_target", label_positive=(1,), score="paritylab_score")
-    curves = threshold_curves(frame, spec)
+    index = {g: i for i, g in enumerate(s.labels)}
+    curves = curves_from_arrays(
+        train.score,
+        np.array([index[g] for g in train.groups], dtype=np.int64),
+        s.labels,
+        decided=np.ones(train.current.size, dtype=bool),
+        positive=train.current,
+        label_known=np.ones(train.target.size, dtype=bool),
+        label_positive=train.target,
+        attribute=s.attr.column,
+        positive_is_favorable=s.spec.positive_is_favorable,
+        reference=s.attr.reference,
+        min_group_size=s.spec.min_group_size,
+    )
     # Without a label the target is the current decision, so "accuracy" is agreement with it.
     result = optimize(
         curves,

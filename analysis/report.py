@@ -31,18 +31,11 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.audit import (
-    METRIC_NAMES,
-    RATE_DENOMINATORS,
-    AttributeAudit,
-    AuditResult,
-    GroupMetrics,
-    MetricValue,
-    rate_denominator,
-)
+from analysis.audit import AttributeAudit, AuditResult, GroupMetrics
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
-from analysis.mitigation import flip_columns
+from analysis.metrics import METRIC_NAMES, RATES, MetricValue, rate_denominator
+from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 
 __all__ = [
     "CSP",
@@ -155,7 +148,7 @@ def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> s
         return "—"
     if m.value is not None:
         return _interval(m)
-    if name in RATE_DENOMINATORS:
+    if name in RATES:
         return UNDEFINED.format(n=rate_denominator(name, counts))
     return m.reason or "undefined"
 
@@ -822,8 +815,7 @@ def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
     if not (isinstance(methods, list) and methods and all(isinstance(r, Mapping) and "method" in r for r in methods)):
         return _generic(data)
     settings = [(k, _cell(data[k])) for k in MITIGATION_SETTINGS if k in data and data[k] is not None]
-    header = ["method", "status", "accuracy", "disparate impact", "demographic parity difference"]
-    header += ["equalized odds difference", "decisions changed"]
+    header = ["method", "status", "accuracy", *(METRIC_NAMES[name] for name in SUMMARY_FIGURES), "decisions changed"]
     flip_headers, flip_cells = flip_columns([r.get("flips") for r in methods])
     header += flip_headers
     rows = [
@@ -831,15 +823,13 @@ def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
             r.get("label") or r["method"],
             r.get("status", "—") if not r.get("reason") else f"{r.get('status')}: {r['reason']}",
             _fmt(r.get("accuracy")),
-            _fmt(r.get("disparate_impact")),
-            _fmt(r.get("demographic_parity_difference")),
-            _fmt(r.get("equalized_odds_difference")),
+            *(_fmt(r.get(name)) for name in SUMMARY_FIGURES),
             _flip_text(r.get("flips")),
             *(cell or "—" for cell in cells),
         ]
         for r, cells in zip(methods, flip_cells, strict=True)
     ]
-    out = _table(None, settings) + _table(header, rows, numeric=(2, 3, 4, 5))
+    out = _table(None, settings) + _table(header, rows, numeric=(2, 3, 4, 5, 6))
     thresholds = data.get("thresholds")
     if isinstance(thresholds, Mapping) and thresholds:
         out += "<h4>Per-group thresholds</h4>" + _table(

@@ -17,16 +17,26 @@ replaced by ``score ≥ threshold`` of the row's group.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from analysis.audit import MetricValue, _choose_reference
-from analysis.counts import Grouping, outcomes
+from analysis.counts import outcomes
 from analysis.errors import SpecError
 from analysis.groups import encode_groups
+from analysis.metrics import (
+    FOUR_FIFTHS,
+    MIN_GROUP_SIZE,
+    Counts,
+    MetricTable,
+    MetricValue,
+    compared_groups,
+    evaluate,
+    rates,
+)
 from analysis.spec import AuditSpec
 from analysis.validation import _checked
 from analysis.values import matches_any
@@ -41,6 +51,7 @@ __all__ = [
     "ThresholdCurves",
     "WhatIf",
     "baseline",
+    "curves_from_arrays",
     "frontier",
     "optimize",
     "threshold_curves",
@@ -58,7 +69,6 @@ CONSTRAINTS: tuple[str, ...] = (
 )
 OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate")
 LABEL_CONSTRAINTS = ("equal_opportunity", "equalized_odds", "predictive_parity")
-FOUR_FIFTHS = 0.8
 EPS = 1e-12
 # Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
 MAX_PAIRS = 1_000_000
@@ -109,35 +119,14 @@ TOO_FEW_DEFINED = (
     "Cannot optimise for {constraint}: its {measure} is defined for fewer than two groups ({groups}); "
     "left out as undefined at every threshold: {left_out}. Choose another constraint or attribute, or merge groups."
 )
+TOO_FEW_LARGE = (
+    "Cannot optimize for {constraint}: fewer than two groups have at least {minimum} scored rows ({sizes}), "
+    "so there is nothing the audit would compare; smaller groups are too small to conclude."
+)
 LEFT_OUT_UNDEFINED = (
     "Group(s) {groups} left out of the constraint: their {measure} is undefined at every threshold; "
     "they take their own best threshold for the objective."
 )
-REASONS = {
-    "selection_rate": "undefined: no scored rows in this group",
-    "favorable_rate": "undefined: no scored rows in this group",
-    "tpr": "undefined: no rows with a positive label in this group",
-    "fpr": "undefined: no rows with a negative label in this group",
-    "precision": "undefined: no rows with a positive decision and a label in this group",
-    "accuracy": "undefined: no rows with a label in this group",
-}
-COMPARED = {
-    "disparate_impact": "favorable_rate",
-    "statistical_parity_difference": "favorable_rate",
-    "equal_opportunity_difference": "tpr",
-    "fpr_difference": "fpr",
-}
-
-
-def _finite(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    out = np.full(np.shape(num), np.nan)
-    np.divide(num, den, out=out, where=np.asarray(den) != 0)
-    return out
 
 
 # --- curves -----------------------------------------------------------------------------------
@@ -181,7 +170,7 @@ class ThresholdCurves:
     current: dict[str, np.ndarray] = field(default_factory=dict)
     positive_is_favorable: bool = True
     reference: str | None = None
-    min_group_size: int = 30
+    min_group_size: int = MIN_GROUP_SIZE
     left_out: tuple[dict[str, Any], ...] = ()
 
     @property
@@ -284,49 +273,98 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     if groups is None:
         groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
     scores = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
-    scored = np.isfinite(scores)
-    if not scored.any():
+    if not np.isfinite(scores).any():
         raise SpecError(NO_SCORED_ROWS.format(column=spec.score))
     state = outcomes(df, spec)
-    codes = groups.codes[scored]
+    label_known = label_positive = None
+    if spec.label is not None:
+        label_known = df[spec.label].notna().to_numpy()
+        label_positive = matches_any(df[spec.label], spec.label_positive)
+    return curves_from_arrays(
+        scores,
+        groups.codes,
+        groups.labels,
+        decided=state.decided,
+        positive=state.positive,
+        label_known=label_known,
+        label_positive=label_positive,
+        attribute=attr.column,
+        positive_is_favorable=spec.positive_is_favorable,
+        reference=attr.reference,
+        min_group_size=spec.min_group_size,
+        score_name=spec.score,
+    )
+
+
+def curves_from_arrays(
+    scores: np.ndarray,
+    codes: np.ndarray,
+    labels: Sequence[str],
+    *,
+    decided: np.ndarray,
+    positive: np.ndarray,
+    label_known: np.ndarray | None = None,
+    label_positive: np.ndarray | None = None,
+    attribute: str = "group",
+    positive_is_favorable: bool = True,
+    reference: str | None = None,
+    min_group_size: int = MIN_GROUP_SIZE,
+    score_name: str = "score",
+) -> ThresholdCurves:
+    """:class:`ThresholdCurves` from arrays: one score, group code, decision state and label state per row.
+
+    Parameters
+    ----------
+    scores
+        The score per row (NaN: not scored, left out).
+    codes, labels
+        Each row's group as an index into ``labels``.
+    decided, positive
+        Whether the row has a current decision, and whether it is positive.
+    label_known, label_positive
+        Whether the row has a label, and whether it is positive (None without a label).
+    """
+    scored = np.isfinite(scores)
+    if not scored.any():
+        raise SpecError(NO_SCORED_ROWS.format(column=score_name))
+    codes = np.asarray(codes)[scored]
     values = scores[scored]
     order = np.argsort(values)  # ties in any order: counts are read at tie-block boundaries only
-    small = np.int16 if len(groups.labels) < 2**15 else np.int64
+    small = np.int16 if len(labels) < 2**15 else np.int64
     order = order[np.argsort(codes[order].astype(small), kind="stable")]
     rows = np.flatnonzero(scored)[order]
-    sizes = np.bincount(codes, minlength=len(groups.labels))
+    sizes = np.bincount(codes, minlength=len(labels))
     keep = np.flatnonzero(sizes)
     sorted_codes = np.repeat(np.arange(keep.size), sizes[keep])
-    decided, chosen = state.decided[rows], state.positive[rows]
-    current = {"n": np.bincount(sorted_codes[decided], minlength=keep.size)}
-    current["selected"] = np.bincount(sorted_codes[chosen], minlength=keep.size)
+    decided, chosen = np.asarray(decided, dtype=bool), np.asarray(positive, dtype=bool)
+    current = {"n": np.bincount(sorted_codes[decided[rows]], minlength=keep.size)}
+    current["selected"] = np.bincount(sorted_codes[chosen[rows]], minlength=keep.size)
     label_pos = label_neg = None
-    if spec.label is not None:
-        label = df[spec.label]
-        known = label.notna().to_numpy()[rows]
-        positive = matches_any(label, spec.label_positive)[rows]
-        label_pos, label_neg = _cumulative(known & positive), _cumulative(known & ~positive)
-        cell = sorted_codes * 4 + chosen * 2 + positive
-        table = np.bincount(cell[known & decided], minlength=4 * keep.size).reshape(keep.size, 4)
+    if label_known is not None:
+        known = np.asarray(label_known, dtype=bool)[rows]
+        truth = np.asarray(label_positive, dtype=bool)[rows]
+        label_pos, label_neg = _cumulative(known & truth), _cumulative(known & ~truth)
+        cell = sorted_codes * 4 + chosen[rows] * 2 + truth
+        table = np.bincount(cell[known & decided[rows]], minlength=4 * keep.size).reshape(keep.size, 4)
         current |= {"tn": table[:, 0], "fn": table[:, 1], "fp": table[:, 2], "tp": table[:, 3]}
     left_out = []
     if (~scored).sum():
-        left_out.append({"rows": int((~scored).sum()), "reason": LEFT_OUT_NO_SCORE.format(column=spec.score)})
-    empty = [groups.labels[g] for g in np.flatnonzero(sizes == 0)]
+        left_out.append({"rows": int((~scored).sum()), "reason": LEFT_OUT_NO_SCORE.format(column=score_name)})
+    empty = [labels[g] for g in np.flatnonzero(sizes == 0)]
     if empty:
         left_out.append({"rows": 0, "reason": f"groups without a scored row: {', '.join(empty)}"})
     return ThresholdCurves(
-        attribute=attr.column,
-        labels=tuple(groups.labels[g] for g in keep),
+        attribute=attribute,
+        labels=tuple(labels[g] for g in keep),
         scores=values[order],
         offsets=np.r_[0, np.cumsum(sizes[keep])].astype(np.int64),
         cum_label_pos=label_pos,
         cum_label_neg=label_neg,
-        cum_current_pos=_cumulative(state.positive[rows]),
-        cum_current_neg=_cumulative((state.decided & ~state.positive)[rows]),
-        positive_is_favorable=spec.positive_is_favorable,
-        reference=attr.reference,
-        min_group_size=spec.min_group_size,
+        cum_current_pos=_cumulative(chosen[rows]),
+        cum_current_neg=_cumulative((decided & ~chosen)[rows]),
+        positive_is_favorable=positive_is_favorable,
+        reference=reference,
+        min_group_size=min_group_size,
         left_out=tuple(left_out),
         current=current,
     )
@@ -336,22 +374,59 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
 
 
 @dataclass(frozen=True)
+class WhatIfGroup:
+    """One group at given thresholds: its threshold, counts, metrics and flips.
+
+    Attributes
+    ----------
+    threshold
+        The group's threshold (decision = score ≥ threshold); None for the current decisions.
+    counts
+        ``n`` (scored rows; with a decision, for the current decisions), ``positives`` (positive
+        decisions), ``favorable`` and, with a label, ``tp``, ``fp``, ``tn``, ``fn``.
+    metrics
+        Rates, then comparisons with the reference (:class:`MetricValue`, by name; see
+        :data:`analysis.metrics.METRICS`).
+    flips
+        ``{"to_positive": n, "to_negative": n}`` against the current decisions.
+    compared
+        Whether the group enters the summary (at least ``min_group_size`` rows).
+    """
+
+    threshold: float | None
+    counts: dict[str, int]
+    metrics: dict[str, MetricValue]
+    flips: dict[str, int]
+    compared: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: threshold, counts, flips, compared, then every metric by name."""
+        head = {"threshold": self.threshold, "counts": dict(self.counts), "flips": dict(self.flips)}
+        return head | {"compared": self.compared} | {k: m.to_dict() for k, m in self.metrics.items()}
+
+
+@dataclass(frozen=True)
 class WhatIf:
-    """Every group's rates, disparities and flips at given thresholds.
+    """Every group's rates, disparities and flips at given thresholds, from :func:`analysis.metrics.evaluate`.
 
     Attributes
     ----------
     attribute, thresholds
-        The protected column and each group's threshold (decision = score ≥ threshold).
+        The protected column and each group's threshold (decision = score ≥ threshold; empty for
+        the current decisions).
     reference_group, reference_rule
-        As the audit chooses it (:func:`analysis.audit._choose_reference`) on these decisions.
+        As the audit chooses them (:func:`analysis.metrics.choose_reference`) on these decisions.
     groups
-        Group → counts and metrics (``MetricValue``): rates, then comparisons with the reference.
+        Group → :class:`WhatIfGroup`.
     summary
-        Disparities over groups with at least ``min_group_size`` rows (as the audit's summary),
-        overall accuracy, utility (benefit_tp × TP − cost_fp × FP) and the flip totals.
+        The audit's summary metrics over the groups compared (at least ``min_group_size`` rows;
+        undefined, with the reason, when fewer than two are), then the overall ``selection_rate``
+        and, with a label, ``accuracy`` and ``utility`` (benefit_tp × TP − cost_fp × FP), and the
+        flip totals.
     four_fifths_pass
-        Whether the smallest favourable rate is at least 0.8 times the largest (None if undefined).
+        Whether the four-fifths ratio (lowest ÷ highest favourable rate) is at least 0.8 (None if undefined).
+    groups_compared, summary_reason
+        The groups the summary covers, and why it is not computable (None when it is).
     flips
         Group → ``{"to_positive": n, "to_negative": n}`` against the current decisions.
     """
@@ -360,24 +435,27 @@ class WhatIf:
     thresholds: dict[str, float]
     reference_group: str | None
     reference_rule: str | None
-    groups: dict[str, dict[str, Any]]
+    groups: dict[str, WhatIfGroup]
     summary: dict[str, MetricValue]
     flips: dict[str, dict[str, int]]
     cost_fp: float = 1.0
     benefit_tp: float = 1.0
     left_out: tuple[dict[str, Any], ...] = ()
     four_fifths_pass: bool | None = None
+    groups_compared: tuple[str, ...] = ()
+    summary_reason: str | None = None
 
     def metric(self, group: str, name: str) -> float | None:
         """One group's metric value (None when undefined)."""
-        return self.groups[group]["metrics"][name].value
+        return self.groups[group].metrics[name].value
+
+    def value(self, name: str) -> float | None:
+        """One summary value (None when undefined or absent)."""
+        m = self.summary.get(name)
+        return None if m is None else m.value
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (every number finite or null)."""
-        groups = {
-            g: {"counts": dict(rec["counts"])} | {k: m.to_dict() for k, m in rec["metrics"].items()}
-            for g, rec in self.groups.items()
-        }
         return {
             "attribute": self.attribute,
             "thresholds": dict(self.thresholds),
@@ -385,9 +463,11 @@ class WhatIf:
             "reference_rule": self.reference_rule,
             "cost_fp": self.cost_fp,
             "benefit_tp": self.benefit_tp,
-            "groups": groups,
+            "groups": {g: rec.to_dict() for g, rec in self.groups.items()},
             "summary": {k: m.to_dict() for k, m in self.summary.items()},
             "four_fifths_pass": self.four_fifths_pass,
+            "groups_compared": list(self.groups_compared),
+            "summary_reason": self.summary_reason,
             "flips": {g: dict(f) for g, f in self.flips.items()},
             "left_out": [dict(r) for r in self.left_out],
         }
@@ -416,79 +496,19 @@ def _counts(curves: ThresholdCurves, below: np.ndarray) -> dict[str, np.ndarray]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _rates(c: dict[str, np.ndarray], favorable: bool) -> dict[str, np.ndarray]:
-    n = c["n"]
-    fav = c["selected"] if favorable else n - c["selected"]
-    rates = {"selection_rate": _divide(c["selected"], n), "favorable_rate": _divide(fav, n)}
-    if "tp" in c:
-        rates["tpr"] = _divide(c["tp"], c["tp"] + c["fn"])
-        rates["fpr"] = _divide(c["fp"], c["fp"] + c["tn"])
-        rates["precision"] = _divide(c["tp"], c["tp"] + c["fp"])
-        rates["accuracy"] = _divide(c["tp"] + c["tn"], c["tp"] + c["fp"] + c["tn"] + c["fn"])
-    return rates
+def _metric_counts(curves: ThresholdCurves, c: Mapping[str, np.ndarray], labels: Sequence[str] | None = None) -> Counts:
+    """Counts at thresholds (or today's) as :mod:`analysis.metrics` reads them."""
+    return Counts.of(
+        curves.labels if labels is None else labels,
+        c["n"],
+        c["selected"],
+        positive_is_favorable=curves.positive_is_favorable,
+        **{k: c[k] for k in ("tp", "fp", "tn", "fn") if k in c},
+    )
 
 
-def _metric(value: float, reason: str | None) -> MetricValue:
-    number = _finite(value)
-    return MetricValue(number) if number is not None else MetricValue.undefined(reason or "undefined")
-
-
-def _range(rate: np.ndarray, groups: np.ndarray, name: str) -> tuple[MetricValue, MetricValue]:
-    values = rate[groups & np.isfinite(rate)]
-    if values.size < 2:
-        undefined = MetricValue.undefined(f"undefined: {name} is defined for fewer than two groups")
-        return undefined, undefined
-    lo, hi = float(values.min()), float(values.max())
-    ratio = MetricValue(lo / hi) if hi > 0 else MetricValue(1.0, reason=f"{name} is 0 in every group")
-    return MetricValue(hi - lo), ratio
-
-
-def _compared_groups(curves: ThresholdCurves) -> np.ndarray:
-    """Groups the constraints and summaries cover: at least min_group_size rows (else every group)."""
-    big = curves.sizes >= curves.min_group_size
-    return big if big.sum() >= 2 else curves.sizes > 0
-
-
-def _summary(curves, c, rates, compared, cost_fp, benefit_tp) -> dict[str, MetricValue]:
-    diff, ratio = _range(rates["selection_rate"], compared, "the selection rate")
-    _, fav_ratio = _range(rates["favorable_rate"], compared, "the favorable rate")
-    out = {"favorable_rate_ratio": fav_ratio, "demographic_parity_difference": diff, "demographic_parity_ratio": ratio}
-    out["selection_rate"] = _metric(c["selected"].sum() / max(c["n"].sum(), 1), None)
-    if "tp" in c:
-        tpr_diff, _ = _range(rates["tpr"], compared, "the TPR")
-        fpr_diff, _ = _range(rates["fpr"], compared, "the FPR")
-        pp_diff, _ = _range(rates["precision"], compared, "the precision")
-        parts = [m.value for m in (tpr_diff, fpr_diff)]
-        eo = max(parts) if None not in parts else None
-        out["equal_opportunity_range"] = tpr_diff
-        out["equalized_odds_difference"] = MetricValue(eo, reason=None if eo is not None else "undefined")
-        out["predictive_parity_range"] = pp_diff
-        labeled = (c["tp"] + c["fp"] + c["tn"] + c["fn"]).sum()
-        out["accuracy"] = _metric(_divide((c["tp"] + c["tn"]).sum(), labeled), REASONS["accuracy"])
-        out["utility"] = MetricValue(float(benefit_tp * c["tp"].sum() - cost_fp * c["fp"].sum()))
-    out["flips_to_positive"] = MetricValue(float(c["to_positive"].sum()), reason=FLIPS_NOTE)
-    out["flips_to_negative"] = MetricValue(float(c["to_negative"].sum()), reason=FLIPS_NOTE)
-    return out
-
-
-def _comparisons(rates: dict[str, np.ndarray], ref: int) -> dict[str, np.ndarray]:
-    out = {}
-    for name, rate in COMPARED.items():
-        if rate in rates:
-            r = rates[rate]
-            out[name] = _divide(r, np.full_like(r, r[ref])) if name == "disparate_impact" else r - r[ref]
-    return out
-
-
-def _comparison_reason(rate: np.ndarray, i: int, ref: int, name: str) -> str:
-    what = COMPARED[name].replace("_", " ")
-    if i == ref:
-        return "this is the reference group"
-    if not np.isfinite(rate[i]):
-        return f"undefined: the {what} is undefined for this group"
-    if not np.isfinite(rate[ref]):
-        return f"undefined: the {what} is undefined for the reference group"
-    return f"undefined: the reference group's {what} is 0"
+def _evaluate(curves: ThresholdCurves, c: Mapping[str, np.ndarray]) -> MetricTable:
+    return evaluate(_metric_counts(curves, c), min_group_size=curves.min_group_size, reference=curves.reference)
 
 
 def what_if(
@@ -515,46 +535,45 @@ def what_if(
     return _what_if(curves, t, c, cost_fp, benefit_tp)
 
 
+def _overall(curves: ThresholdCurves, c: Mapping[str, np.ndarray], cost_fp: float, benefit_tp: float):
+    """The pooled rates of every scored row, as one group, and the utility and flip totals."""
+    pooled = {k: np.array([int(np.sum(v))]) for k, v in c.items()}
+    rates = evaluate(_metric_counts(curves, pooled, ("all",)), min_group_size=0).rates
+    out = {"selection_rate": MetricValue.of(rates["selection_rate"][0], None)}
+    if "tp" in c:
+        out["accuracy"] = MetricValue.of(rates["accuracy"][0], None)
+        out["utility"] = MetricValue(float(benefit_tp * pooled["tp"][0] - cost_fp * pooled["fp"][0]))
+    out["flips_to_positive"] = MetricValue(float(pooled["to_positive"][0]), reason=FLIPS_NOTE)
+    out["flips_to_negative"] = MetricValue(float(pooled["to_negative"][0]), reason=FLIPS_NOTE)
+    return out
+
+
 def _what_if(curves, t, c, cost_fp, benefit_tp) -> WhatIf:
-    summary = _summary(
-        curves, c, _rates(c, curves.positive_is_favorable), _compared_groups(curves), cost_fp, benefit_tp
-    )
-    ratio = summary["favorable_rate_ratio"].value
-    rates = _rates(c, curves.positive_is_favorable)
-    grouping = Grouping(curves.attribute, (curves.attribute,), np.zeros(0, np.int64), curves.labels,
-                        tuple((g,) for g in curves.labels))  # fmt: skip
-    shown = np.ones(curves.n_groups, dtype=bool)
-    ref, rule = _choose_reference(
-        grouping, rates["favorable_rate"], c["n"], shown, curves.reference, curves.min_group_size
-    )
-    comparisons = _comparisons(rates, ref) if ref is not None else {}
+    table = _evaluate(curves, c)
     groups = {}
     for i, g in enumerate(curves.labels):
-        metrics = {name: _metric(r[i], REASONS[name]) for name, r in rates.items()}
-        for name, values in comparisons.items():
-            reason = _comparison_reason(rates[COMPARED[name]], i, ref, name)
-            metrics[name] = _metric(np.nan if i == ref else values[i], reason)
-        counts = {k: int(v[i]) for k, v in c.items() if k not in ("to_positive", "to_negative")}
-        groups[g] = {"counts": counts, "metrics": metrics}
+        counts = table.counts.group(i)
+        flips = {"to_positive": int(c["to_positive"][i]), "to_negative": int(c["to_negative"][i])}
+        threshold = None if t is None else float(t[i])
+        groups[g] = WhatIfGroup(threshold, counts, table.group_metrics(g), flips, bool(table.compared[i]))
     return WhatIf(
         attribute=curves.attribute,
         thresholds={} if t is None else {g: float(x) for g, x in zip(curves.labels, t, strict=True)},
-        reference_group=None if ref is None else curves.labels[ref],
-        reference_rule=rule,
+        reference_group=table.reference_group,
+        reference_rule=table.reference_rule,
         groups=groups,
-        summary=summary,
-        four_fifths_pass=None if ratio is None else bool(ratio >= FOUR_FIFTHS),
-        flips={
-            g: {"to_positive": int(c["to_positive"][i]), "to_negative": int(c["to_negative"][i])}
-            for i, g in enumerate(curves.labels)
-        },
+        summary=dict(table.summary.metrics) | _overall(curves, c, cost_fp, benefit_tp),
+        four_fifths_pass=table.summary.four_fifths_pass,
+        groups_compared=table.summary.groups_compared,
+        summary_reason=table.summary.reason,
+        flips={g: dict(rec.flips) for g, rec in groups.items()},
         cost_fp=float(cost_fp),
         benefit_tp=float(benefit_tp),
         left_out=curves.left_out,
     )
 
 
-# --- optimiser --------------------------------------------------------------------------------
+# --- optimizer --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -613,9 +632,19 @@ class _Group:
     today: float
 
 
+CANDIDATE_RATES = ("selection_rate", "favorable_rate", "tpr", "fpr", "precision")
+
+
 def _candidate_rates(curves, g, below):
+    """Group ``g``'s counts and the constrained rates at every candidate (vectorised in ``below``)."""
     c = curves.counts_at_below(g, below)
-    return c, _rates(c, curves.positive_is_favorable)
+    counts = Counts(labels=(), n=c["n"], positives=c["selected"], favorable=_favorable(curves, c),
+                    tp=c.get("tp"), fp=c.get("fp"), tn=c.get("tn"), fn=c.get("fn"))  # fmt: skip
+    return c, rates(counts, CANDIDATE_RATES)
+
+
+def _favorable(curves: ThresholdCurves, c: Mapping[str, np.ndarray]) -> np.ndarray:
+    return c["selected"] if curves.positive_is_favorable else c["n"] - c["selected"]
 
 
 def _objective_values(c, objective, cost_fp, benefit_tp) -> np.ndarray:
@@ -974,7 +1003,13 @@ def optimize(
 def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimization:
     """:func:`optimise` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
     groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
-    compared = _compared_groups(curves)
+    compared = compared_groups(curves.sizes, curves.min_group_size)
+    if compared.sum() < 2:
+        sizes = ", ".join(f"{g} (n={int(n):,})" for g, n in zip(curves.labels, curves.sizes, strict=True))
+        raise SpecError(
+            TOO_FEW_LARGE.format(constraint=constraint, minimum=curves.min_group_size, sizes=sizes),
+            remedy=Remedy("min_group_size"),
+        )
     # A group whose constrained rate is undefined at every threshold (e.g. no positive labels for
     # TPR) cannot take part; it is left out, said so, and takes its own best threshold.
     usable = np.array(

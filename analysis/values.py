@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = [
     "Scalar",
     "VariantGroup",
+    "condition",
     "counted_variants",
     "distinct_keys",
     "matches_any",
@@ -30,6 +31,14 @@ __all__ = [
 ]
 
 Scalar = str | int | float | bool
+
+
+def condition(column: str, values: Iterable[object], *, negate: bool = False) -> str:
+    """A column's values as a condition in words: ``approved = Y``, ``grade in A, B``, ``repaid ≠ 1``."""
+    keys = [value_key(v) for v in values]
+    if len(keys) == 1:
+        return f"{column} {'≠' if negate else '='} {keys[0]}"
+    return f"{column} {'not in' if negate else 'in'} {', '.join(str(k) for k in keys)}"
 
 
 def value_key(value: object) -> str | None:

@@ -8,16 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec
-from analysis.audit import (
-    COMPARISONS,
-    METRIC_NAMES,
-    RATE_DENOMINATORS,
-    AttributeAudit,
-    AuditOptions,
-    AuditResult,
-    MetricValue,
-    rate_denominator,
-)
+from analysis.audit import AttributeAudit, AuditOptions, AuditResult
+from analysis.metrics import COMPARISONS, METRIC_NAMES, RATES, MetricValue, rate_denominator
 from analysis.values import value_key
 from ui import charts
 from ui.frame import audit_warnings, require_spec, run_audit
@@ -144,7 +136,7 @@ def rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> st
         return None
     if m.value is not None:
         return interval(m)
-    if name in RATE_DENOMINATORS:
+    if name in RATES:
         return f"undefined (n={rate_denominator(name, counts):,})"
     return m.reason or "undefined"
 

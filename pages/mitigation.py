@@ -13,8 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
-from analysis.audit import rate_denominator
-from analysis.mitigation import MODEL_SCORE_LABEL, MitigationComparison, ModelScores, flip_columns
+from analysis.metrics import rate_denominator, title
+from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
 from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
@@ -107,12 +107,12 @@ def number(value: float | None, spec: str = ".3f") -> str:
 
 def rate_cell(record: dict[str, Any], name: str) -> str | None:
     """A group's rate (3 decimals), or "undefined (n=0)" with its denominator — never 0 for an undefined rate."""
-    metric = record["metrics"].get(name)
+    metric = record.metrics.get(name)
     if metric is None:
         return None
     if metric.value is not None:
         return f"{metric.value:.3f}"
-    return f"undefined (n={rate_denominator(name, record['counts']):,})"
+    return f"undefined (n={rate_denominator(name, record.counts):,})"
 
 
 def value(result: WhatIf, key: str) -> float | None:
@@ -415,7 +415,7 @@ def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.
     for group, record in current.groups.items():
         row: dict[str, object] = {
             "group": group,
-            "rows": record["counts"]["n"],
+            "rows": record.counts["n"],
             "threshold": current.thresholds[group],
             "selection rate today": rate_cell(before.groups[group], "selection_rate"),
         }
@@ -423,7 +423,7 @@ def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.
             row[titles.get(name, name)] = rate_cell(record, name)
         row["→ positive"] = current.flips[group]["to_positive"]
         row["→ negative"] = current.flips[group]["to_negative"]
-        small = record["counts"]["n"] < curves.min_group_size
+        small = record.counts["n"] < curves.min_group_size
         row["note"] = f"under {curves.min_group_size} rows: not in the summaries or constraints" if small else ""
         rows.append(row)
     return pd.DataFrame(rows)
@@ -635,9 +635,7 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
             "status": r.status if r.reason is None or r.status.startswith("failed") else f"{r.status}: {r.reason}",
             "randomized": "yes" if r.randomized else "no",
             "accuracy": r.accuracy,
-            "disparate impact (lowest vs reference)": r.disparate_impact,
-            "demographic parity difference": r.demographic_parity_difference,
-            "equalized odds difference": r.equalized_odds_difference,
+            **{title(name): getattr(r, name) for name in SUMMARY_FIGURES},
         }
         if result.target == "label":
             row["net benefit"] = r.utility
@@ -656,12 +654,7 @@ def in_sample_table(result: MitigationComparison) -> pd.DataFrame | None:
     if row.in_sample is None:
         return None
     trained, held = f"training rows (in sample, {result.train_rows:,})", f"held-out rows ({result.test_rows:,})"
-    names = {
-        "accuracy": "accuracy",
-        "disparate_impact": "disparate impact (lowest vs reference)",
-        "demographic_parity_difference": "demographic parity difference",
-        "equalized_odds_difference": "equalized odds difference",
-    }
+    names = {name: title(name) for name in ("accuracy", *SUMMARY_FIGURES)}
     rows = [
         {"measure": title, trained: row.in_sample.get(key), held: getattr(row, key)} for key, title in names.items()
     ]

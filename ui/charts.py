@@ -17,7 +17,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from analysis.audit import AttributeAudit, MetricValue, rate_denominator
+from analysis.audit import AttributeAudit
+from analysis.metrics import MetricValue, rate_denominator
 
 __all__ = [
     "ROLES",
@@ -846,11 +847,11 @@ def threshold_rates_data(current: Any, before: Any) -> pd.DataFrame:
     for name, title in RATE_TITLES.items():
         for decisions, result in zip(DECISION_SETS, (before, current), strict=True):
             for group, record in result.groups.items():
-                if name not in record["metrics"]:
+                if name not in record.metrics:
                     continue
-                n = rate_denominator(name, record["counts"])
+                n = rate_denominator(name, record.counts)
                 rows.append(
-                    {"group": group, "rate": title, "decisions": decisions, "value": record["metrics"][name].value}
+                    {"group": group, "rate": title, "decisions": decisions, "value": record.metrics[name].value}
                     | {"n": n}
                 )
     return pd.DataFrame(rows, columns=["group", "rate", "decisions", "value", "n"])

@@ -571,7 +571,11 @@ def test_reference_default_is_the_highest_favorable_rate_among_large_groups():
     result = audit(df, AuditSpec(decision="d", positive=["Y"], protected=["g"]))
     attr = result.attributes["g"]
     assert attr.reference_group == "big_high"
-    assert attr.reference_rule == "highest favorable rate among groups with at least 30 rows"
+    # The (missing) group has the highest rate, so the rule says it was not counted.
+    assert (
+        attr.reference_rule
+        == "highest favorable rate among groups with at least 30 rows, not counting the (missing) group"
+    )
     assert attr.groups["tiny_perfect"].status == "too small to conclude"
     assert attr.summary.groups_compared == ("big_high", "big_low", "(missing)")
     assert attr.groups["big_high"].is_reference

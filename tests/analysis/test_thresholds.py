@@ -170,7 +170,7 @@ def test_flips_equal_a_direct_comparison(loans):
 def test_what_if_at_current_threshold_flips_nobody_and_is_json_safe(loan_curves):
     result = what_if(loan_curves, 0.5, cost_fp=2.0, benefit_tp=1.0)
     assert all(f == {"to_positive": 0, "to_negative": 0} for f in result.flips.values())
-    counts = [rec["counts"] for rec in result.groups.values()]
+    counts = [rec.counts for rec in result.groups.values()]
     assert result.summary["utility"].value == sum(c["tp"] for c in counts) - 2 * sum(c["fp"] for c in counts)
     text = json.dumps(result.to_dict(), allow_nan=False)
     assert json.loads(text) == result.to_dict()
@@ -190,7 +190,7 @@ def test_what_if_undefined_rates_are_null_with_reason():
     df = pd.DataFrame({"g": ["a", "a", "b", "b"], "s": [0.1, 0.9, 0.2, 0.8], "y": [1, 1, 0, 1]})
     spec = AuditSpec(score="s", threshold=0.5, label="y", label_positive=(1,), protected=("g",), min_group_size=1)
     result = what_if(threshold_curves(df, spec), 0.5)
-    fpr = result.groups["a"]["metrics"]["fpr"]
+    fpr = result.groups["a"].metrics["fpr"]
     assert fpr.value is None and "negative label" in fpr.reason
 
 

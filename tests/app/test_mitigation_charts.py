@@ -135,12 +135,12 @@ def test_threshold_rates_data_are_the_what_if_rates_and_undefined_stays_null(cur
         for group, record in result.groups.items():
             for name, title in charts.RATE_TITLES.items():
                 shown = rows.loc[(group, title), "value"]
-                expected = record["metrics"][name].value
+                expected = record.metrics[name].value
                 assert (pd.isna(shown) and expected is None) or shown == expected
     east = data[(data["group"] == "<b>East</b>") & (data["rate"] == "TPR")]
     assert east["value"].isna().all() and (east["n"] == 0).all()  # no positive label: undefined, not 0
     selected = data[(data["rate"] == "selection rate") & (data["decisions"] == "these thresholds")]
-    assert selected.set_index("group")["n"].to_dict() == {g: r["counts"]["n"] for g, r in current.groups.items()}
+    assert selected.set_index("group")["n"].to_dict() == {g: r.counts["n"] for g, r in current.groups.items()}
 
 
 def test_threshold_rates_without_a_label_show_selection_rates_only():

@@ -76,10 +76,10 @@ def assert_shows(at: AppTest, result, before) -> None:
     assert list(table.index) == list(result.groups)
     for group, record in result.groups.items():
         row = table.loc[group]
-        assert row["rows"] == record["counts"]["n"]
+        assert row["rows"] == record.counts["n"]
         assert row["threshold"] == result.thresholds[group]
         for column, name in {"selection rate": "selection_rate", "TPR": "tpr", "FPR": "fpr"}.items():
-            assert row[column] == fmt(record["metrics"][name].value)
+            assert row[column] == fmt(record.metrics[name].value)
         assert row["→ positive"] == result.flips[group]["to_positive"]
         assert row["→ negative"] == result.flips[group]["to_negative"]
 
@@ -205,7 +205,7 @@ def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
     result = what_if(curves, 0.62, cost_fp=3.0, benefit_tp=1.0)
     assert_shows(at, result, baseline(curves, cost_fp=3.0, benefit_tp=1.0))
     assert set(group_table(at)["threshold"]) == {0.62}
-    tp, fp = (sum(r["counts"][k] for r in result.groups.values()) for k in ("tp", "fp"))
+    tp, fp = (sum(r.counts[k] for r in result.groups.values()) for k in ("tp", "fp"))
     assert metric(at, "Net benefit").value == f"{tp - 3.0 * fp:,.1f}"
 
 
@@ -343,7 +343,10 @@ def test_the_retraining_comparison_shows_held_out_figures_beside_in_sample_ones(
     assert ours.flips["B"]["to_positive"] + ours.flips["B"]["to_negative"] > 0
     side = side.set_index("measure")
     assert side.iloc[:, 0]["accuracy"] == pytest.approx(ours.in_sample["accuracy"])
-    assert side.iloc[:, 1]["disparate impact (lowest vs reference)"] == pytest.approx(ours.disparate_impact)
+    assert side.iloc[:, 1]["lowest impact ratio vs the reference group"] == pytest.approx(ours.disparate_impact_min)
+    assert side.iloc[:, 1]["four-fifths ratio (lowest ÷ highest favourable rate)"] == pytest.approx(
+        ours.favorable_rate_ratio
+    )
     per_row = side.loc["net benefit per row"]
     assert per_row.tolist() == pytest.approx(
         [ours.in_sample["utility"] / result.train_rows, ours.utility / result.test_rows]
