@@ -56,7 +56,7 @@ NOT_PROTECTED = "{flag} names column '{column}', which is not a protected attrib
 ONE_STDOUT = "Only one of --json and --html can go to standard output (-); write the other to a file."
 CANNOT_WRITE = "Cannot write {path}: {reason}. Choose a writable path, or --json - for standard output."
 GATE_DI = (
-    "Gate breached: disparate impact for '{name}' is {value:.3f} (lowest group {group}), "
+    "Gate breached: the lowest impact ratio vs the reference group for '{name}' is {value:.3f} (group {group}), "
     "below --fail-below-di {limit:g}."
 )
 GATE_EOD = "Gate breached: equalized odds difference for '{name}' is {value:.3f}, above --fail-above-eod {limit:g}."
@@ -765,10 +765,10 @@ MITIGATE_CAVEAT = (
     "concerns in lending and hiring), and figures on the data the thresholds were chosen on are optimistic."
 )
 SHOWN_MITIGATE_METRICS = (
-    ("disparate_impact_min", "disparate impact (lowest group / reference)"),
-    ("favorable_rate_ratio", "lowest / highest favorable rate"),
-    ("demographic_parity_difference", "demographic parity difference"),
-    ("equalized_odds_difference", "equalized odds difference"),
+    "favorable_rate_ratio",
+    "disparate_impact_min",
+    "demographic_parity_difference",
+    "equalized_odds_difference",
 )
 
 
@@ -831,7 +831,8 @@ IGNORE_SIGNIFICANCE_DEFAULT = (
     "it is significant); the flag can be dropped. --require-significance asks for significance too."
 )
 LESS_EQUAL = (
-    "Note: the constraint is met, but the rates are less equal than now (disparate impact {before:.3f} -> "
+    "Note: the constraint is met, but the rates are less equal than now (lowest impact ratio vs the reference "
+    "group {before:.3f} -> "
     "{after:.3f}): the objective gains from the room the tolerance allows. Lower --tolerance, or choose "
     "--objective selection_rate, to stay closer to the current decisions."
 )
@@ -839,6 +840,8 @@ LESS_EQUAL = (
 
 def _mitigate_text(result: dict[str, Any], name: str) -> str:
     """Human-readable thresholds, feasibility, before/after disparities and flips."""
+    from analysis.metrics import title
+
     within = f"within {result['tolerance']:g}"
     if result["constraint"] == "four_fifths":
         within = f"(lowest / highest favorable rate >= {0.8 - result['tolerance']:g})"
@@ -867,9 +870,9 @@ def _mitigate_text(result: dict[str, Any], name: str) -> str:
     lines.append("")
     lines.append("Before -> after:")
     before, after = result["before"]["summary"], result["after"]["summary"]
-    for key, words in SHOWN_MITIGATE_METRICS:
+    for key in SHOWN_MITIGATE_METRICS:
         if key in before and key in after:
-            lines.append(f"  {words}: {_fmt_value(before[key]['value'])} -> {_fmt_value(after[key]['value'])}")
+            lines.append(f"  {title(key)}: {_fmt_value(before[key]['value'])} -> {_fmt_value(after[key]['value'])}")
     lines.append(f"  four-fifths rule: {_pass_text(before)} -> {_pass_text(after)}")
     before_value, value = result["objective_value_before"], result["objective_value"]
     lines.append(f"  objective ({result['objective']}): {_fmt_value(before_value)} -> {_fmt_value(value)}")

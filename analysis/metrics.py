@@ -35,6 +35,7 @@ from analysis.groups import MISSING_GROUP
 __all__ = [
     "COMPARISONS",
     "FOUR_FIFTHS",
+    "GLOSSARY",
     "LABEL_COMPARISONS",
     "LABEL_RATES",
     "METRICS",
@@ -244,6 +245,55 @@ _REGISTRY = (
     MetricInfo("flips_to_negative", "decisions newly negative", "outcome", "Rows whose decision changes from "
                "positive to negative (against the current decisions)."),
 )  # fmt: skip
+# Metric → (what it means, when it matters): the glossary beside the numbers (titles are the registry's).
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "disparate_impact": (
+        "A group's favourable rate divided by the reference group's: 1 means the same rate, 0.5 half as "
+        "often. The **four-fifths rule** (US EEOC guidelines) reads a ratio below 0.8 against the group with "
+        "the highest rate as evidence of adverse impact.",
+        "Decisions that hand out an opportunity or a benefit (hiring, lending, admission), when the question "
+        "is whether groups receive it at similar rates. It ignores who was qualified: read it with the error "
+        "rates when the true outcome is known.",
+    ),
+    "statistical_parity_difference": (
+        "A group's favourable rate minus the reference group's (0 = parity). The demographic parity "
+        "difference of an attribute is the largest gap in selection rate between any two groups compared.",
+        "As disparate impact, on an additive scale: a 5-point gap weighs more at a 10% rate than at a 60% "
+        "rate, which the ratio shows and the difference hides.",
+    ),
+    "equal_opportunity_difference": (
+        "Among people whose true outcome is positive (the loan would be repaid, the ticket was urgent), the "
+        "share who received the positive decision — the true positive rate — of a group minus the reference "
+        "group's.",
+        "When the costly error is **missing someone who deserved the positive decision**: assistive decisions"
+        " such as loans, benefits or priority support.",
+    ),
+    "fpr_difference": (
+        "Among people whose true outcome is negative, the share who received the positive decision anyway — "
+        "the false positive rate — of a group minus the reference group's.",
+        "When the costly error is **wrongly flagging someone**: punitive decisions such as fraud flags, risk "
+        "scores or investigations, where the positive decision is the harmful one.",
+    ),
+    "average_odds_difference": (
+        "The mean of the TPR difference and the FPR difference.",
+        "A one-number summary of both error rates. Gaps of opposite sign cancel out in it, so check TPR and "
+        "FPR separately.",
+    ),
+    "predictive_parity_difference": (
+        "A group's precision (of those given the positive decision, the share whose true outcome is positive)"
+        " minus the reference group's.",
+        "When people act on the decision as a prediction (a risk flag read by a case worker): a positive "
+        "decision should mean the same for every group. It is the decision-level relative of calibration.",
+    ),
+    "equalized_odds_difference": (
+        "The larger of two gaps: the largest difference in TPR between any two groups compared, and the "
+        "largest difference in FPR (fairlearn's definition). 0 means both kinds of error fall equally on "
+        "every group.",
+        "When both errors matter. It needs the true outcome (a label); a group where a rate is undefined (no "
+        "positive or no negative labels) is left out rather than counted as 0.",
+    ),
+}
+
 METRICS: dict[str, MetricInfo] = {m.name: m for m in _REGISTRY}
 """Every metric by name; :func:`title` gives its plain name."""
 METRIC_NAMES: dict[str, str] = {name: m.title for name, m in METRICS.items()}

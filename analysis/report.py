@@ -522,14 +522,14 @@ def verdict(result: AuditResult) -> str:
     if failing:
         worst = []
         for a in failing:
-            m = a.summary.metrics.get("disparate_impact_min")
+            m = a.summary.metrics.get("favorable_rate_ratio")
             if m is not None and m.value is not None:
-                worst.append(f"{a.name} (group {m.group}: {m.value:.2f}× the rate of {a.reference_group})")
+                worst.append(f"{a.name} ({METRIC_NAMES['favorable_rate_ratio']} {m.value:.2f})")
             else:
                 worst.append(a.name)
         parts.append(
             f"{len(failing)} of {len(audits)} fail the four-fifths rule for {favorable} "
-            f"(a group's favourable rate below {options.di_threshold:g} of the highest): {'; '.join(worst)}."
+            f"(the lowest favourable rate below {options.di_threshold:g} of the highest): {'; '.join(worst)}."
         )
     with_gaps = {a.name for a in gaps}
     quiet = [a.name for a in audits if a.name not in with_gaps and a.status == "ok"]
@@ -657,15 +657,21 @@ def _comparison_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object
 def _summary_line(audit: AttributeAudit) -> str:
     s = audit.summary
     parts = []
+    ratio = s.metrics.get("favorable_rate_ratio")
+    if ratio is not None:
+        text = f"{METRIC_NAMES['favorable_rate_ratio'].capitalize()} {_fmt(ratio.value)}"
+        if ratio.value is None:
+            text += f" ({ratio.reason or 'undefined'})"
+        elif s.four_fifths_pass is not None:
+            text += ": passes the four-fifths rule" if s.four_fifths_pass else ": fails the four-fifths rule"
+        parts.append(text)
     m = s.metrics.get("disparate_impact_min")
     if m is not None:
         if m.value is None:
-            parts.append(f"Lowest disparate impact: {m.reason or 'undefined'}")
+            parts.append(f"{METRIC_NAMES['disparate_impact_min']}: {m.reason or 'undefined'}")
         else:
             ci = f" (CI {m.ci_low:.3f}–{m.ci_high:.3f})" if m.ci_low is not None and m.ci_high is not None else ""
-            parts.append(f"Lowest disparate impact {m.value:.3f}{ci}, group {m.group}")
-    if s.four_fifths_pass is not None:
-        parts.append("passes the four-fifths rule" if s.four_fifths_pass else "fails the four-fifths rule")
+            parts.append(f"{METRIC_NAMES['disparate_impact_min']} {m.value:.3f}{ci}, group {m.group}")
     for name in ("demographic_parity_difference", "equalized_odds_difference"):
         m = s.metrics.get(name)
         if m is not None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import COMPARISONS, METRIC_NAMES, RATES, MetricValue, rate_denominator
+from analysis.metrics import COMPARISONS, GLOSSARY, METRIC_NAMES, METRICS, RATES, MetricValue, rate_denominator, title
 from analysis.values import value_key
 from ui import charts
 from ui.frame import audit_warnings, require_spec, run_audit
@@ -23,59 +23,6 @@ NOTHING_YET = (
 CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
 INTERSECTIONS = "Intersections"
 
-# Metric → (title, what it means, when it matters).
-GLOSSARY = {
-    "disparate_impact": (
-        "Disparate impact",
-        "A group's favourable rate divided by the reference group's: 1 means the same rate, 0.5 half as often. "
-        "The **four-fifths rule** (US EEOC guidelines) reads a ratio below 0.8 against the group with the highest "
-        "rate as evidence of adverse impact.",
-        "Decisions that hand out an opportunity or a benefit (hiring, lending, admission), when the question is "
-        "whether groups receive it at similar rates. It ignores who was qualified: read it with the error rates "
-        "when the true outcome is known.",
-    ),
-    "statistical_parity_difference": (
-        "Statistical (demographic) parity difference",
-        "A group's favourable rate minus the reference group's (0 = parity). The demographic parity difference of "
-        "an attribute is the largest gap in selection rate between any two groups compared.",
-        "As disparate impact, on an additive scale: a 5-point gap weighs more at a 10% rate than at a 60% rate, "
-        "which the ratio shows and the difference hides.",
-    ),
-    "equal_opportunity_difference": (
-        "Equal opportunity (TPR difference)",
-        "Among people whose true outcome is positive (the loan would be repaid, the ticket was urgent), the share "
-        "who received the positive decision — the true positive rate — of a group minus the reference group's.",
-        "When the costly error is **missing someone who deserved the positive decision**: assistive decisions "
-        "such as loans, benefits or priority support.",
-    ),
-    "fpr_difference": (
-        "FPR difference",
-        "Among people whose true outcome is negative, the share who received the positive decision anyway — the "
-        "false positive rate — of a group minus the reference group's.",
-        "When the costly error is **wrongly flagging someone**: punitive decisions such as fraud flags, risk "
-        "scores or investigations, where the positive decision is the harmful one.",
-    ),
-    "average_odds_difference": (
-        "Average odds difference",
-        "The mean of the TPR difference and the FPR difference.",
-        "A one-number summary of both error rates. Gaps of opposite sign cancel out in it, so check TPR and FPR "
-        "separately.",
-    ),
-    "predictive_parity_difference": (
-        "Predictive parity difference",
-        "A group's precision (of those given the positive decision, the share whose true outcome is positive) "
-        "minus the reference group's.",
-        "When people act on the decision as a prediction (a risk flag read by a case worker): a positive decision "
-        "should mean the same for every group. It is the decision-level relative of calibration.",
-    ),
-    "equalized_odds_difference": (
-        "Equalized odds difference",
-        "The larger of two gaps: the largest difference in TPR between any two groups compared, and the largest "
-        "difference in FPR (fairlearn's definition). 0 means both kinds of error fall equally on every group.",
-        "When both errors matter. It needs the true outcome (a label); a group where a rate is undefined (no "
-        "positive or no negative labels) is left out rather than counted as 0.",
-    ),
-}
 
 GUIDE = """
 **Start from who is harmed, and how.**
@@ -234,8 +181,8 @@ def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
 
 def glossary(names: list[str]) -> None:
     for name in names:
-        title, meaning, matters = GLOSSARY[name]
-        st.markdown(f"**{title}.** {meaning}  \n*When it matters:* {matters}")
+        meaning, matters = GLOSSARY[name]
+        st.markdown(f"**{card_label(name)}.** {meaning}  \n*When it matters:* {matters}")
 
 
 def glossary_expander(names: list[str]) -> None:
@@ -243,43 +190,66 @@ def glossary_expander(names: list[str]) -> None:
         glossary(names)
 
 
-def disparate_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
+def card_label(name: str) -> str:
+    """A summary metric's title from the registry, as a card label ("Four-fifths ratio (…)")."""
+    words = title(name)
+    return words[0].upper() + words[1:]
+
+
+def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
+    """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
     summary = audit.summary
-    m = summary.metrics["disparate_impact_min"]
-    label, short = "Lowest disparate impact", GLOSSARY["disparate_impact"][1]
+    m = summary.metrics["favorable_rate_ratio"]
+    label, short = card_label("favorable_rate_ratio"), METRICS["favorable_rate_ratio"].meaning
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
     else:
-        if summary.four_fifths_pass is None:
-            verdict, color = "four-fifths rule: not computable", "gray"
-        elif summary.four_fifths_pass:
-            verdict, color = "passes the four-fifths rule", "green"
-        else:
-            verdict, color = "fails the four-fifths rule", "red"
+        verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
         st.metric(label, number(m.value), delta=verdict, delta_color=color, delta_arrow="off", help=short, border=True)
+        rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in summary.groups_compared}
+        rates = {g: r for g, r in rates.items() if r is not None}
+        if rates:
+            low, high = min(rates, key=rates.get), max(rates, key=rates.get)
+            st.caption(
+                f"Group **{md(low)}** receives the favourable outcome {rates[low]:.1%} of the time, group "
+                f"**{md(high)}** {rates[high]:.1%}: the lowest favourable rate is {m.value:.2f}× the highest of the "
+                f"{len(summary.groups_compared)} groups compared. The four-fifths rule asks for at least "
+                f"{options.di_threshold:g}."
+            )
+    glossary_expander(["disparate_impact"])
+
+
+def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
+    rule = "four-fifths rule" if options.di_threshold == 0.8 else f"{options.di_threshold:g} rule"
+    if passed is None:
+        return f"{rule}: not computable", "gray"
+    return (f"passes the {rule}", "green") if passed else (f"fails the {rule}", "red")
+
+
+def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
+    """The lowest impact ratio vs the reference group, with its interval and q-value."""
+    m = audit.summary.metrics["disparate_impact_min"]
+    label, short = card_label("disparate_impact_min"), METRICS["disparate_impact_min"].meaning
+    if m.value is None:
+        st.metric(label, "undefined", help=short, border=True)
+        st.caption(md(m.reason or "undefined"))
+    else:
+        st.metric(label, number(m.value), help=short, border=True)
         if m.ci_low is not None and m.ci_high is not None:
             ci = f"{level(options)} {m.ci_low:.3f}–{m.ci_high:.3f}; "
         else:
             ci = f"{md(m.reason)}; " if m.reason else ""
-        text = (
+        st.caption(
             f"Group **{md(m.group)}** receives the favourable outcome at {m.value:.2f}× the rate of the reference "
             f"group **{md(audit.reference_group)}** ({ci}{q_phrase(m.q_value)})."
         )
-        ratio = summary.metrics.get("favorable_rate_ratio")
-        if ratio is not None and ratio.value is not None and abs(ratio.value - m.value) > 1e-9:
-            text += (
-                f" The four-fifths rule compares the lowest favourable rate with the highest of the groups "
-                f"compared; that ratio is {ratio.value:.3f}."
-            )
-        st.caption(text)
-    glossary_expander(["disparate_impact"])
 
 
 def parity_card(audit: AttributeAudit) -> None:
     metrics = audit.summary.metrics
     m, ratio = metrics["demographic_parity_difference"], metrics["demographic_parity_ratio"]
-    label, short = "Demographic parity difference", GLOSSARY["statistical_parity_difference"][1]
+    label, short = card_label("demographic_parity_difference"), METRICS["demographic_parity_difference"].meaning
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -294,7 +264,7 @@ def parity_card(audit: AttributeAudit) -> None:
 
 
 def equalized_odds_card(audit: AttributeAudit, spec: AuditSpec) -> None:
-    label, short = "Equalized odds difference", GLOSSARY["equalized_odds_difference"][1]
+    label, short = card_label("equalized_odds_difference"), METRICS["equalized_odds_difference"].meaning
     m = audit.summary.metrics.get("equalized_odds_difference")
     if m is None:
         st.metric(label, "needs a label", help=short, border=True)
@@ -335,15 +305,18 @@ def groups_card(audit: AttributeAudit, spec: AuditSpec) -> None:
 
 
 def summary_cards(audit: AttributeAudit, result: AuditResult) -> None:
-    cards = st.columns(4)
-    with cards[0]:
-        disparate_impact_card(audit, result.options)
-    with cards[1]:
-        parity_card(audit)
-    with cards[2]:
-        equalized_odds_card(audit, result.spec)
-    with cards[3]:
+    top = st.columns(3)
+    with top[0]:
+        four_fifths_card(audit, result.options)
+    with top[1]:
+        lowest_impact_card(audit, result.options)
+    with top[2]:
         groups_card(audit, result.spec)
+    bottom = st.columns(3)
+    with bottom[0]:
+        parity_card(audit)
+    with bottom[1]:
+        equalized_odds_card(audit, result.spec)
 
 
 # ---------------------------------------------------------------- findings and charts

@@ -328,12 +328,13 @@ def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
     ratio = value(current, "favorable_rate_ratio")
     with cards[0]:
         headline(
-            "Disparate impact (lowest ÷ highest)",
+            "Four-fifths ratio (lowest ÷ highest favourable rate)",
             ratio,
             value(before, "favorable_rate_ratio"),
             better="higher",
             help_text="The lowest group's favourable rate divided by the highest group's (groups with at least the "
-            "minimum group size). The four-fifths rule asks for at least 0.8.",
+            "minimum group size). The four-fifths rule asks for at least 0.8. The same number as the Fairness "
+            "page's four-fifths ratio for today's decisions.",
         )
     with cards[1]:
         headline(

@@ -78,7 +78,8 @@ def test_gates_exit_1_and_name_the_breach():
     code, _out, err = run([*LOAN_ARGS, "--fail-below-di", "0.8"])
     assert code == 1
     assert (
-        "Gate breached: disparate impact for 'ethnicity' is 0.714 (lowest group B), below --fail-below-di 0.8." in err
+        "Gate breached: the lowest impact ratio vs the reference group for 'ethnicity' is 0.714 (group B), "
+        "below --fail-below-di 0.8." in err
     )
     assert not [line for line in err.splitlines() if line.startswith("Gate") and "'gender'" in line]
     code, _, err = run([*LOAN_ARGS, "--fail-above-eod", "0.1"])

@@ -1,0 +1,154 @@
+"""One definition of every metric: every surface shows the same number for the same table.
+
+Generated tables hold groups below the minimum size, a ``(missing)`` group, rows without a label or
+a decision and zero denominators. For each, the audit, ``baseline()`` and ``what_if()`` at today's
+threshold, the mitigation record's "before", the metrics CSV and the HTML report must agree on every
+number they share, and on the four-fifths verdict.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis.audit import audit
+from analysis.errors import ParityLabError
+from analysis.metrics import METRICS, SUMMARIES, metric_table
+from analysis.report import metrics_csv, render_html
+from analysis.spec import AuditSpec
+from analysis.thresholds import baseline, threshold_curves, what_if
+
+THRESHOLD = 0.5
+GROUPS = ("A", "B", "C", "D", None)
+
+
+@st.composite
+def tables(draw):
+    """A decision table: decision = score ≥ 0.5 wherever there is a score, none where there is not."""
+    sizes = draw(st.lists(st.integers(0, 45), min_size=len(GROUPS), max_size=len(GROUPS)))
+    if sum(sizes) < 2:
+        sizes[0] += 2
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.array(GROUPS, dtype=object), sizes)
+    n = groups.size
+    shift = rng.uniform(-0.3, 0.3, len(GROUPS))[np.repeat(np.arange(len(GROUPS)), sizes)]
+    score = np.clip(rng.random(n) + shift, 0, 1).round(2)  # rounded: ties in the score
+    score[rng.random(n) < draw(st.sampled_from([0.0, 0.1]))] = np.nan
+    label = (rng.random(n) < np.clip(score, 0.05, 0.95)).astype(float)
+    label[rng.random(n) < draw(st.sampled_from([0.0, 0.2, 1.0]))] = np.nan  # 1.0: a whole group may lack labels
+    decision = np.where(np.isnan(score), None, np.where(score >= THRESHOLD, "Y", "N"))
+    df = pd.DataFrame({"g": groups, "s": score, "d": decision, "y": pd.array(label, dtype="Float64")})
+    favorable = draw(st.booleans())
+    min_size = draw(st.sampled_from([5, 10, 30]))
+    spec = AuditSpec(
+        decision="d",
+        positive=("Y",),
+        positive_is_favorable=favorable,
+        label="y",
+        label_positive=(1,),
+        score="s",
+        protected=("g",),
+        min_group_size=min_size,
+    )
+    return df, spec
+
+
+def same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=0, abs_tol=1e-12)
+
+
+def assert_same_numbers(attr, result, where: str) -> None:
+    """A WhatIf (baseline or what-if) shows exactly the audit's numbers for every group and summary."""
+    assert result.reference_group == attr.reference_group, where
+    assert result.reference_rule == attr.reference_rule, where
+    for group, record in result.groups.items():
+        audited = attr.groups[group]
+        assert record.counts["n"] == audited.n, (where, group)
+        for name, value in record.metrics.items():
+            assert same(value.value, audited.metrics[name].value), (where, group, name, value, audited.metrics[name])
+    for group, audited in attr.groups.items():
+        if group not in result.groups:
+            assert audited.n == 0, (where, group)  # only groups without a scored decided row are absent
+    for name, value in attr.summary.metrics.items():
+        assert same(result.summary[name].value, value.value), (where, name, result.summary[name], value)
+        if value.value is None:
+            assert result.summary[name].reason == value.reason, (where, name)
+    assert result.four_fifths_pass == attr.summary.four_fifths_pass, where
+    assert result.groups_compared == attr.summary.groups_compared, where
+
+
+def csv_values(result) -> dict[tuple[str, str, str], float | None]:
+    frame = pd.read_csv(io.BytesIO(metrics_csv(result)), keep_default_na=False, na_values=[""])
+    out = {}
+    for row in frame.itertuples():
+        if row.level in ("group", "summary"):
+            key = (row.level, "" if row.level == "summary" else str(row.group), row.metric)
+            out[key] = None if pd.isna(row.value) else float(row.value)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_every_surface_shows_the_audits_numbers(table):
+    df, spec = table
+    try:
+        result = audit(df, spec)
+    except ParityLabError:
+        with pytest.raises(ParityLabError):
+            threshold_curves(df, spec)
+        return
+    attr = result.attributes["g"]
+    curves = threshold_curves(df, spec)
+    assert_same_numbers(attr, baseline(curves), "baseline")
+    assert_same_numbers(attr, what_if(curves, THRESHOLD), "what_if at today's threshold")
+
+    # The array-level entry point, on the rows the audit counts.
+    rows = df["d"].notna()
+    decisions = (df.loc[rows, "d"] == "Y").to_numpy()
+    labels = df.loc[rows, "y"].to_numpy(dtype=float, na_value=np.nan)
+    table_ = metric_table(
+        decisions,
+        df.loc[rows, "g"].to_numpy(dtype=object),
+        labels,
+        positive_is_favorable=spec.positive_is_favorable,
+        min_group_size=spec.min_group_size,
+    )
+    for name, value in attr.summary.metrics.items():
+        assert same(table_.summary.metrics[name].value, value.value), name
+    assert table_.summary.four_fifths_pass == attr.summary.four_fifths_pass
+
+    # The metrics CSV: every group's metric and every summary value.
+    shown = csv_values(result)
+    for group, audited in attr.groups.items():
+        for name, value in audited.metrics.items():
+            assert same(shown[("group", group, name)], value.value), (group, name)
+    for name, value in attr.summary.metrics.items():
+        assert same(shown[("summary", "", name)], value.value), name
+
+    # The HTML report prints the four-fifths ratio and the lowest impact ratio as the audit has them.
+    page = html.unescape(render_html(result))
+    for name in ("favorable_rate_ratio", "disparate_impact_min"):
+        value = attr.summary.metrics[name].value
+        if value is not None:
+            assert f"{value:.3f}" in page, name
+
+
+def test_the_registry_names_every_reported_metric_once():
+    titles = [m.title for m in METRICS.values()]
+    assert len(titles) == len(set(titles)), "two metrics share a title"
+    assert METRICS["disparate_impact_min"].title != METRICS["favorable_rate_ratio"].title
+    for name in SUMMARIES:
+        assert METRICS[name].against in ("reference", "range"), name
+    for name, info in METRICS.items():
+        if info.kind == "rate":
+            assert info.numerator and info.denominator, name
