@@ -17,9 +17,11 @@ exact tree SHAP values on a sample stratified by protected group. Layout::
     ├── sample             ExplanationSample: rows, SHAP matrix, values, raw outputs (not in to_dict)
     └── surrogate          the fitted model and its feature preparation (not in to_dict)
 
-SHAP values come from LightGBM's own ``pred_contrib`` output: the same path-dependent tree SHAP
-values as ``shap.TreeExplainer`` (the tests check they agree), without importing shap.
-LightGBM, scikit-learn and shap are imported only inside the functions that use them.
+The surrogate itself (feature columns and their preparation, the LightGBM fit, the held-out
+split) is :mod:`analysis.surrogate`'s, shared with :mod:`analysis.mitigation`. SHAP values come
+from LightGBM's own ``pred_contrib`` output: the same path-dependent tree SHAP values as
+``shap.TreeExplainer`` (the tests check they agree), without importing shap. LightGBM,
+scikit-learn and shap are imported only inside the functions that use them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import evaluate
 from analysis.spec import AuditSpec
+from analysis.surrogate import (
+    MAX_TRAIN_ROWS,
+    RECOVER_PARAMS,
+    SURROGATE_PARAMS,
+    Surrogate,
+    as_float,
+    feature_columns,
+    fit_booster,
+    holdout_split,
+    is_numeric,
+    prepare_features,
+)
+from analysis.surrogate import auc as surrogate_auc
 from analysis.validation import checked_table
 from analysis.values import condition, matches_any, value_key
 
@@ -57,9 +72,6 @@ __all__ = [
 
 EXPLAIN_SCHEMA_VERSION = 1
 MIN_ROWS = 50
-TEST_SHARE = 0.25
-MAX_TRAIN_ROWS = 200_000
-MAX_TEST_ROWS = 50_000
 MIN_SAMPLE_PER_GROUP = 100
 FIDELITY_THRESHOLD = 0.8
 PROXY_THRESHOLD = 0.05
@@ -68,43 +80,13 @@ RECOVERABLE_MARGIN = 0.10
 MAX_RECOVER_ROWS = 20_000
 MAX_PROXY_ROWS = 100_000
 MAX_FLIP_ROWS = 200_000
-MAX_CATEGORIES = 200
-OTHER_CATEGORY = "(other)"
 GAP_CHECK = 1e-9
-# Training synchronises its threads at every tree node; on a busy 2-core machine a second thread
-# that must wait for a time slice at each barrier made fits 3-100x slower (200,000 rows: 1 thread
-# 2.6-2.9 s every time; 2 threads 1.6-39 s). Training uses one thread; prediction (one parallel
-# region per call) uses two.
-THREADS = 2
-SURROGATE_PARAMS = {
-    "n_estimators": 100,
-    "num_leaves": 31,
-    "learning_rate": 0.1,
-    "min_child_samples": 20,
-    "deterministic": True,
-    "force_row_wise": True,
-    "n_jobs": 1,
-    "verbose": -1,
-}
-RECOVER_PARAMS = {
-    "n_estimators": 30,
-    "num_leaves": 15,
-    "learning_rate": 0.2,
-    "min_child_samples": 20,
-    "deterministic": True,
-    "force_row_wise": True,
-    "n_jobs": 1,
-    "verbose": -1,
-}
-
 BAD_OPTION = "explain() option {name} must be {expected}, got {got!r}. {fix}"
 NO_FEATURES = (
     "Expected at least one feature column to explain the decisions, got none{dropped}. "
     "List the columns that may explain the decisions in the spec's 'features' (protected attributes, "
     "IDs, PII, the decision, label and score are never features unless include_protected is set)."
 )
-DROPPED_CONSTANT = "Feature '{column}' was left out: it has a single value ({value!r}), so it cannot explain anything."
-DROPPED_MISSING = "Feature '{column}' was left out: every value is missing."
 ONE_CLASS = (
     "Expected decisions of both kinds to train the surrogate, got only {kind} decisions "
     "({condition}) in {rows:,} rows. Check the spec's positive values, or explain a table with both outcomes."
@@ -358,57 +340,6 @@ class ExplanationSample:
 
 
 @dataclass(frozen=True, eq=False)
-class FeaturePrep:
-    """How table columns become surrogate features: categories fixed at training time."""
-
-    features: tuple[str, ...]
-    categories: dict[str, tuple[Any, ...]]
-    numeric: tuple[str, ...]
-
-    def frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """The model's feature frame for ``df``: columns ``f0, f1, ...`` in the order of ``features``.
-
-        Positional names, because LightGBM refuses some characters in feature names. Categories
-        unseen in training become missing (or '(other)' when the column has that category).
-        """
-        out = {}
-        for i, column in enumerate(self.features):
-            if column in self.categories:
-                out[f"f{i}"] = _as_category(df[column], self.categories[column])
-            else:
-                out[f"f{i}"] = _as_float(df[column])
-        return pd.DataFrame(out, index=df.index)
-
-    def names(self, columns: Sequence[str]) -> list[str]:
-        """The model's names (``f0, f1, ...``) of table ``columns``."""
-        return [f"f{self.features.index(c)}" for c in columns]
-
-
-@dataclass(frozen=True, eq=False)
-class Surrogate:
-    """The fitted LightGBM model and its feature preparation; picklable."""
-
-    model: Any
-    prep: FeaturePrep
-    target: Literal["decision", "score"]
-    threshold: float
-
-    def raw(self, df: pd.DataFrame) -> np.ndarray:
-        """Raw output (log-odds or score) for every row of ``df``."""
-        frame = self.prep.frame(df)
-        return np.asarray(self.model.predict(frame, raw_score=True, num_threads=THREADS), dtype=float)
-
-    def contributions(self, df: pd.DataFrame) -> np.ndarray:
-        """SHAP values plus the base value as the last column (LightGBM ``pred_contrib``)."""
-        frame = self.prep.frame(df)
-        return np.asarray(self.model.predict(frame, pred_contrib=True, num_threads=THREADS), dtype=float)
-
-    def decide(self, raw: np.ndarray) -> np.ndarray:
-        """The surrogate's decisions: probability ≥ 0.5 (raw ≥ 0), or score ≥ threshold."""
-        return raw >= self.threshold
-
-
-@dataclass(frozen=True, eq=False)
 class Explanation:
     """What drives the decisions, according to a surrogate model. See the module docstring."""
 
@@ -497,85 +428,7 @@ class LocalExplanation:
         }
 
 
-# --- features ------------------------------------------------------------------------------------
-
-
-def _as_float(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        days = (series - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
-        return days.astype(float)
-    return pd.to_numeric(series, errors="coerce").astype(float)
-
-
-def _as_category(series: pd.Series, categories: Sequence[Any]) -> pd.Series:
-    out = pd.Series(pd.Categorical(series, categories=list(categories)), index=series.index)
-    if OTHER_CATEGORY in categories:
-        out = out.where(out.notna() | series.isna(), OTHER_CATEGORY)
-    return out
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    dtype = series.dtype
-    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype)) and not isinstance(
-        dtype, pd.CategoricalDtype
-    )
-
-
-def _categories(series: pd.Series) -> tuple[Any, ...]:
-    counts = series.value_counts(dropna=True)
-    if len(counts) <= MAX_CATEGORIES:
-        return tuple(sorted(counts.index, key=str))
-    kept = sorted(counts.index[: MAX_CATEGORIES - 1], key=str)
-    return (*kept, OTHER_CATEGORY)
-
-
-def _feature_columns(df: pd.DataFrame, spec: AuditSpec, include_protected: bool) -> list[str]:
-    protected = spec.protected_columns
-    columns = [c for c in spec.feature_columns(df.columns) if c not in protected]
-    if include_protected:
-        columns += [c for c in protected if c in df.columns]
-    return columns
-
-
-def _prep(train: pd.DataFrame, columns: Sequence[str]) -> tuple[FeaturePrep, tuple[str, ...]]:
-    """Feature preparation learnt from the training rows, and notes on columns left out."""
-    kept, categories, numeric, notes = [], {}, [], []
-    for column in columns:
-        series = train[column]
-        values = series.dropna()
-        if values.empty:
-            notes.append(DROPPED_MISSING.format(column=column))
-            continue
-        if values.nunique() < 2:
-            notes.append(DROPPED_CONSTANT.format(column=column, value=value_key(values.iloc[0])))
-            continue
-        kept.append(column)
-        if _is_numeric(series) and not pd.api.types.is_bool_dtype(series.dtype):
-            numeric.append(column)
-        else:
-            categories[column] = _categories(series.astype(object) if series.dtype == bool else series)
-    return FeaturePrep(tuple(kept), categories, tuple(numeric)), tuple(notes)
-
-
-# --- rows: split, sample ------------------------------------------------------------------------------
-
-
-def _split(y: np.ndarray, stratify: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of training and held-out rows (stratified by class for a decision)."""
-    strata = y.astype(np.int64) if stratify else np.zeros(y.size, dtype=np.int64)
-    order = rng.permutation(y.size)
-    ranked = order[np.argsort(strata[order], kind="stable")]
-    counts = np.bincount(strata)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    within = np.arange(y.size) - np.repeat(starts, counts)
-    n_test = np.repeat(np.maximum(1, np.round(counts * TEST_SHARE)).astype(np.int64), counts)
-    is_test = within < n_test
-    train, test = np.sort(ranked[~is_test]), np.sort(ranked[is_test])
-    if train.size > MAX_TRAIN_ROWS:
-        train = np.sort(rng.choice(train, MAX_TRAIN_ROWS, replace=False))
-    if test.size > MAX_TEST_ROWS:
-        test = np.sort(rng.choice(test, MAX_TEST_ROWS, replace=False))
-    return train, test
+# --- rows: the SHAP sample ------------------------------------------------------------------------------
 
 
 def _stratified_sample(
@@ -600,7 +453,7 @@ def _stratified_sample(
     return rows, uniform[rows]
 
 
-# --- surrogate ------------------------------------------------------------------------------------------
+# --- target, threshold, fidelity ---------------------------------------------------------------------
 
 
 def _target(df: pd.DataFrame, spec: AuditSpec) -> tuple[str, np.ndarray, np.ndarray]:
@@ -624,15 +477,6 @@ def _check_target(kind: str, y: np.ndarray, spec: AuditSpec) -> None:
         raise ExplainError(CONSTANT_SCORE.format(value=float(y[0]), column=spec.score))
 
 
-def _fit(x: pd.DataFrame, y: np.ndarray, kind: str, seed: int, params: Mapping[str, Any], weight=None) -> Any:
-    import lightgbm
-
-    model_class = lightgbm.LGBMRegressor if kind == "score" else lightgbm.LGBMClassifier
-    model = model_class(random_state=seed, **params)
-    model.fit(x, y, sample_weight=weight)
-    return model.booster_
-
-
 def _threshold(spec: AuditSpec, y: np.ndarray, positive: np.ndarray | None, kind: str) -> tuple[float, str | None]:
     """Raw-output threshold of a surrogate decision, and how it was chosen (score target)."""
     if kind == "decision":
@@ -645,7 +489,7 @@ def _threshold(spec: AuditSpec, y: np.ndarray, positive: np.ndarray | None, kind
 
 
 def _fidelity(kind: str, y_test: np.ndarray, raw: np.ndarray, spec: AuditSpec) -> Fidelity:
-    from sklearn.metrics import r2_score, roc_auc_score
+    from sklearn.metrics import r2_score
 
     n_test = int(y_test.size)
     if kind == "score":
@@ -654,7 +498,8 @@ def _fidelity(kind: str, y_test: np.ndarray, raw: np.ndarray, spec: AuditSpec) -
         message = FIDELITY_SENTENCE["score"].format(score=spec.score, n_test=n_test, r2=_fmt(r2))
         return Fidelity(None, None, r2, low, message + (FIDELITY_CAVEAT.format(threshold=FIDELITY_THRESHOLD) * low))
     accuracy = float(((raw >= 0) == y_test).mean())
-    auc = float(roc_auc_score(y_test, raw)) if 0 < y_test.mean() < 1 else math.nan
+    auc = surrogate_auc(y_test, raw)
+    auc = math.nan if auc is None else auc
     baseline = float(max(y_test.mean(), 1 - y_test.mean()))
     low = not (accuracy >= FIDELITY_THRESHOLD and (math.isnan(auc) or auc >= FIDELITY_THRESHOLD))
     message = FIDELITY_SENTENCE["decision"].format(n_test=n_test, accuracy=_fmt(accuracy), auc=_fmt(auc))
@@ -746,8 +591,8 @@ def _attribute_summaries(
 
 def _binned(series: pd.Series) -> np.ndarray:
     """Codes for mutual information: quantile bins for numbers, categories for text; missing is a bin."""
-    if _is_numeric(series) and not pd.api.types.is_bool_dtype(series.dtype):
-        numbers = _as_float(series).to_numpy()
+    if is_numeric(series) and not pd.api.types.is_bool_dtype(series.dtype):
+        numbers = as_float(series).to_numpy()
         known = numbers[np.isfinite(numbers)]
         if known.size == 0:
             return np.zeros(series.size, dtype=np.int64)
@@ -789,12 +634,12 @@ def _recoverability(name: str, x: pd.DataFrame, codes: np.ndarray, labels: Seque
         sentence = f"{name} cannot be predicted: it has one group, or there are no other columns."
         return Recoverability(None, "balanced_accuracy", chance, False, sentence)
     rng = np.random.default_rng(seed)
-    train, test = _split(codes, True, rng)
+    train, test = holdout_split(codes, True, rng)
     train = train[:MAX_RECOVER_ROWS] if train.size > MAX_RECOVER_ROWS else train
     y = np.searchsorted(present, codes)
     weights = (1 / np.bincount(y[train], minlength=present.size))[y[train]]
     kind = "decision" if present.size == 2 else "multiclass"
-    booster = _fit(x.iloc[train], y[train], kind, seed, RECOVER_PARAMS, weight=weights)
+    booster = fit_booster(x.iloc[train], y[train], kind, seed, RECOVER_PARAMS, weight=weights)
     predicted = booster.predict(x.iloc[test])
     guess = (predicted >= 0.5).astype(int) if present.size == 2 else predicted.argmax(axis=1)
     score = float(balanced_accuracy_score(y[test], guess))
@@ -812,7 +657,7 @@ def _reference_value(series: pd.Series, codes: np.ndarray, ref: int, binned: boo
     """A value of the column that puts a row in the reference group (the median for a binned number)."""
     members = series.iloc[np.flatnonzero(codes == ref)]
     if binned:
-        return float(np.nanmedian(_as_float(members).to_numpy()))
+        return float(np.nanmedian(as_float(members).to_numpy()))
     return members.iloc[0]
 
 
@@ -917,15 +762,15 @@ def explain(
     positions = np.flatnonzero(known)
     y = target[known]
     _check_target(kind, y, spec)
-    columns = _feature_columns(df, spec, include_protected)
+    columns = feature_columns(df, spec, include_protected)
     if not columns:
         raise ExplainError(NO_FEATURES.format(dropped=""))
     rng = np.random.default_rng(random_state)
-    train, test = _split(y, kind == "decision", rng)
-    prep, notes = _prep(table.iloc[train], columns)
+    train, test = holdout_split(y, kind == "decision", rng)
+    prep, notes = prepare_features(table.iloc[train], columns)
     if not prep.features:
         raise ExplainError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
-    booster = _fit(prep.frame(table.iloc[train]), y[train], kind, random_state, SURROGATE_PARAMS)
+    booster = fit_booster(prep.frame(table.iloc[train]), y[train], kind, random_state, SURROGATE_PARAMS)
     positive = matches_any(df[spec.decision], spec.positive)[known] if spec.decision else None
     threshold, rule = _threshold(spec, y, positive, kind)
     surrogate = Surrogate(booster, prep, kind, threshold)

@@ -1,8 +1,8 @@
 """Mitigation beyond thresholds: a model score when the table has none, and retraining compared on held-out rows.
 
 - :func:`model_scores`: the out-of-fold probability of the positive decision from a LightGBM
-  surrogate trained like the Drivers engine's (:mod:`analysis.explain`), on the spec's features
-  (never the protected attributes). Every row's score comes from a model that did not see it.
+  surrogate (:mod:`analysis.surrogate`, the model the Drivers engine explains), on the spec's
+  features (never the protected attributes). Every row's score comes from a model that did not see it.
   It is "a model of your decisions", not the model that made them, and is labelled so everywhere
   (:data:`MODEL_SCORE_LABEL`).
 - :func:`compare_mitigations`: one table comparing, on a held-out split, the current decisions,
@@ -12,7 +12,8 @@
 
 Group metrics of every method come from :func:`analysis.audit.audit` on the held-out rows with
 the decision replaced by the method's, so disparate impact and the reference group are the
-audit's. LightGBM, scikit-learn and fairlearn are imported only inside the functions that use them.
+audit's. The surrogate model, its features and the row splits and folds are :mod:`analysis.surrogate`'s.
+LightGBM, scikit-learn and fairlearn are imported only inside the functions that use them.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ import pandas as pd
 
 from analysis.counts import outcomes
 from analysis.errors import ParityLabError, SpecError
-from analysis.explain import MAX_TRAIN_ROWS, RECOVER_PARAMS, SURROGATE_PARAMS, THREADS, _feature_columns, _fit, _prep
 from analysis.groups import encode_groups
 from analysis.metrics import metric_table
 from analysis.spec import AuditSpec, ProtectedAttribute
+from analysis.surrogate import (
+    NO_FEATURES,
+    RECOVER_PARAMS,
+    cap_rows,
+    feature_columns,
+    fit_classifier,
+    out_of_fold,
+    prepare_features,
+    stratified_split,
+)
+from analysis.surrogate import auc as surrogate_auc
 from analysis.thresholds import (
     CONSTRAINTS,
     LABEL_CONSTRAINTS,
@@ -72,7 +83,7 @@ EG_MAX_ITER = 20
 EG_MIN_EPS = 0.01
 # Beyond this many groups a comparison table's per-group flips share one column, so it stays readable.
 MAX_FLIP_COLUMNS = 6
-EG_PARAMS = RECOVER_PARAMS  # the small, fast LightGBM explain.py uses; ExponentiatedGradient fits it ~20 times
+EG_PARAMS = RECOVER_PARAMS  # the small, fast LightGBM of analysis.surrogate; ExponentiatedGradient fits it ~20 times
 FAIRLEARN_CONSTRAINT = {
     "demographic_parity": "demographic_parity",
     "four_fifths": "demographic_parity",
@@ -100,11 +111,6 @@ METHOD_LABELS = {
 OK = "ok"
 NOT_AVAILABLE = "not available"
 
-NO_FEATURES = (
-    "Expected at least one feature column to model the decisions, got none{dropped}. List the columns that may "
-    "explain the decisions in the spec's 'features' (protected attributes, IDs, PII, the decision, label and "
-    "score are never features), or add a score column to the spec."
-)
 ONE_CLASS = (
     "Expected decisions of both kinds to model them, got only {kind} decisions in {rows:,} rows. "
     "Check the spec's positive values."
@@ -142,7 +148,6 @@ NOTE_FOLDS = (
     "(out of fold), on the features {features}; it is not the model that made the decisions."
 )
 NOTE_FOLDS_REDUCED = "Only {k} folds: the rarer decision has {rows} rows."
-NOTE_CAPPED = "Each fold's model trained on a random {cap:,} of its {rows:,} training rows."
 NOTE_NO_DECISION = "{rows:,} rows without a decision have no model score."
 NOTE_SPLIT = (
     "Rows split at random into {train:,} training and {test:,} held-out rows, stratified by {attr} × decision{label}; "
@@ -191,59 +196,6 @@ def _num(value: object) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-# --- the surrogate ------------------------------------------------------------------------------
-
-
-def _train_rows(rows: np.ndarray, rng: np.random.Generator, cap: int = MAX_TRAIN_ROWS) -> np.ndarray:
-    return np.sort(rng.choice(rows, cap, replace=False)) if rows.size > cap else rows
-
-
-def _fit_model(table: pd.DataFrame, y: np.ndarray, columns, seed: int, params=SURROGATE_PARAMS, weight=None):
-    """Feature preparation learnt from ``table`` and a LightGBM classifier fitted on it."""
-    prep, notes = _prep(table, columns)
-    if not prep.features:
-        raise SpecError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
-    booster = _fit(prep.frame(table), y, "decision", seed, params, weight=weight)
-    return prep, booster, notes
-
-
-def _probability(model, table: pd.DataFrame) -> np.ndarray:
-    prep, booster, _ = model
-    return np.asarray(booster.predict(prep.frame(table), num_threads=THREADS), dtype=float)
-
-
-def _stratified_folds(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Fold number per row, each class spread evenly over the folds."""
-    fold = np.empty(y.size, dtype=np.int64)
-    for cls in (False, True):
-        members = rng.permutation(np.flatnonzero(y == cls))
-        fold[members] = np.arange(members.size) % k
-    return fold
-
-
-def _out_of_fold(table: pd.DataFrame, y: np.ndarray, columns, k: int, seed: int) -> tuple[np.ndarray, list[str]]:
-    """Each row's probability from a model trained on the other folds; notes on capped training and left-out columns."""
-    rng = np.random.default_rng(seed)
-    fold = _stratified_folds(y, k, rng)
-    out = np.full(y.size, np.nan)
-    notes: list[str] = []
-    for f in range(k):
-        train = _train_rows(np.flatnonzero(fold != f), rng)
-        model = _fit_model(table.iloc[train], y[train], columns, seed)
-        notes += [n for n in model[2] if n not in notes]
-        held = np.flatnonzero(fold == f)
-        out[held] = _probability(model, table.iloc[held])
-    if (fold != 0).sum() > MAX_TRAIN_ROWS:
-        notes.append(NOTE_CAPPED.format(cap=MAX_TRAIN_ROWS, rows=int((fold != 0).sum())))
-    return out, notes
-
-
-def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
-    from sklearn.metrics import roc_auc_score
-
-    return _num(roc_auc_score(y, p)) if 0 < y.mean() < 1 else None
 
 
 def _check_int(value: object, minimum: int, template: str) -> None:
@@ -336,7 +288,7 @@ def model_scores(
         The table and its spec (a decision, or a score with a threshold, and feature columns).
     folds
         Rows are split into this many folds, stratified by decision; each fold is scored by a
-        LightGBM model (as :func:`analysis.explain`'s surrogate, one training thread, at most
+        LightGBM model (:func:`analysis.surrogate.out_of_fold`, one training thread, at most
         200,000 training rows) trained on the other folds.
     random_state
         Seed of the folds and the models.
@@ -349,16 +301,17 @@ def model_scores(
     _check_int(folds, 2, BAD_FOLDS)
     _check_int(random_state, 0, BAD_SEED)
     df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
-    columns = _feature_columns(df, spec, include_protected=False)
+    columns = feature_columns(df, spec, include_protected=False)
     decided, y = _decision_target(df, spec, columns)
     rarest = int(min(y.sum(), (~y).sum()))
     if rarest < 2:
         raise SpecError(TOO_FEW.format(positive=int(y.sum()), negative=int((~y).sum())))
     k = min(int(folds), rarest)
     table = df.iloc[np.flatnonzero(decided)]
-    oof, notes = _out_of_fold(table, y, columns, k, int(random_state))
+    oof = out_of_fold(table, y, columns, k, int(random_state))
+    notes = list(oof.notes)
     scores = np.full(len(df), np.nan)
-    scores[decided] = oof
+    scores[decided] = oof.probability
     used = tuple(c for c in columns if not any(n.startswith(f"Feature '{c}' ") for n in notes))
     head = [NOTE_FOLDS.format(label=MODEL_SCORE_LABEL, k_minus=k - 1, k=k, features=", ".join(used))]
     if k < folds:
@@ -367,7 +320,7 @@ def model_scores(
         head.append(NOTE_NO_DECISION.format(rows=int((~decided).sum())))
     return ModelScores(
         scores=scores,
-        auc=_auc(y, oof),
+        auc=surrogate_auc(y, oof.probability),
         folds=k,
         random_state=int(random_state),
         features=used,
@@ -623,17 +576,6 @@ def _check_options(constraint, tolerance, objective, test_size, random_state, ha
         raise SpecError(NEEDS_LABEL_OBJECTIVE.format(objective=objective), remedy=Remedy("objective", "selection_rate"))
 
 
-def _split(strata: np.ndarray, test_size: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Training and held-out positions (into ``strata``), the same share of every stratum held out."""
-    order = rng.permutation(strata.size)
-    ranked = order[np.argsort(strata[order], kind="stable")]
-    _, counts = np.unique(strata, return_counts=True)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    within = np.arange(strata.size) - starts
-    is_test = within < np.repeat(np.round(counts * test_size).astype(np.int64), counts)
-    return np.sort(ranked[~is_test]), np.sort(ranked[is_test])
-
-
 SUMMARY_FIGURES = (
     "disparate_impact_min",
     "favorable_rate_ratio",
@@ -728,11 +670,12 @@ def _scores(df, spec, usable, columns, train, test, seed) -> tuple[np.ndarray, s
     k = min(DEFAULT_FOLDS, int(min(y.sum(), (~y).sum())))
     if k < 2:
         raise SpecError(TOO_FEW.format(positive=int(y.sum()), negative=int((~y).sum())))
-    score[rows_train], notes = _out_of_fold(df.iloc[rows_train], y, columns, k, seed)
-    fitted_on = _train_rows(np.arange(rows_train.size), np.random.default_rng(seed))
-    model = _fit_model(df.iloc[rows_train[fitted_on]], y[fitted_on], columns, seed)
-    score[rows_test] = _probability(model, df.iloc[rows_test])
-    return score, "model", [NOTE_SCORE_MODEL.format(label=MODEL_SCORE_LABEL), *notes]
+    oof = out_of_fold(df.iloc[rows_train], y, columns, k, seed)
+    score[rows_train] = oof.probability
+    fitted_on = cap_rows(np.arange(rows_train.size), np.random.default_rng(seed))
+    model = fit_classifier(df.iloc[rows_train[fitted_on]], y[fitted_on], columns, seed)
+    score[rows_test] = model.probability(df.iloc[rows_test])
+    return score, "model", [NOTE_SCORE_MODEL.format(label=MODEL_SCORE_LABEL), *oof.notes]
 
 
 def _thresholds_row(s: _Setting, train: _Part, test: _Part):
@@ -819,14 +762,14 @@ def _reweighing_weights(groups: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def _retrained(s: _Setting, train: _Part, test: _Part, weighted: bool) -> np.ndarray:
-    rows = _train_rows(np.arange(train.target.size), np.random.default_rng(s.seed))
+    rows = cap_rows(np.arange(train.target.size), np.random.default_rng(s.seed))
     weight = _reweighing_weights(train.groups, train.target)[rows] if weighted else None
-    model = _fit_model(train.table.iloc[rows], train.target[rows], s.columns, s.seed, weight=weight)
-    return _probability(model, test.table) >= 0.5
+    model = fit_classifier(train.table.iloc[rows], train.target[rows], s.columns, s.seed, weight=weight)
+    return model.probability(test.table) >= 0.5
 
 
 def _eg_rows(s: _Setting, train: _Part) -> np.ndarray:
-    return _train_rows(np.arange(train.target.size), np.random.default_rng(s.seed), EG_MAX_ROWS)
+    return cap_rows(np.arange(train.target.size), np.random.default_rng(s.seed), EG_MAX_ROWS)
 
 
 def _exponentiated_gradient(s: _Setting, train: _Part, test: _Part, kind: str) -> np.ndarray:
@@ -834,9 +777,7 @@ def _exponentiated_gradient(s: _Setting, train: _Part, test: _Part, kind: str) -
     from fairlearn.reductions import DemographicParity, EqualizedOdds, ExponentiatedGradient
 
     rows = _eg_rows(s, train)
-    prep, notes = _prep(train.table.iloc[rows], s.columns)
-    if not prep.features:
-        raise SpecError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
+    prep, _ = prepare_features(train.table.iloc[rows], s.columns, required=True)
     estimator = lightgbm.LGBMClassifier(random_state=s.seed, **EG_PARAMS)
     moment = DemographicParity() if kind == "dp" else EqualizedOdds()
     with warnings.catch_warnings():
@@ -912,8 +853,8 @@ def compare_mitigations(
         attr = replace(attr, bins=encoded.edges, quantiles=None)
     groups = np.asarray(encoded.labels, dtype=object)[encoded.codes]
     strata = encoded.codes[usable] * 4 + current[usable] * 2 + target[usable]
-    train, test = _split(strata, float(test_size), rng)
-    columns = _feature_columns(df, spec, include_protected=False)
+    train, test = stratified_split(strata, float(test_size), rng)
+    columns = feature_columns(df, spec, include_protected=False)
     score, source, score_notes = _scores(df, spec, usable, columns, train, test, seed)
     parts = [_part(df, usable[p], groups, current, target, score) for p in (train, test)]
     train_part, test_part = parts

@@ -24,7 +24,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis import AuditSpec, explain
-from analysis.explain import MAX_TRAIN_ROWS, SURROGATE_PARAMS, _fit, _prep
+from analysis.surrogate import MAX_TRAIN_ROWS, SURROGATE_PARAMS, fit_booster, prepare_features
 
 REGIONS = np.array(["North", "South", "East", "West", "Central"])
 REGION_BY_ETHNICITY = np.array(
@@ -134,10 +134,12 @@ def main() -> None:
     train_rows = np.sort(rng.choice(len(df), min(MAX_TRAIN_ROWS, len(df)), replace=False))
     train = df.iloc[train_rows]
     y = (train["approved"] == "Y").to_numpy()
-    prep, _ = _timed("  feature preparation (category dtypes), training rows", lambda: _prep(train, features))
+    prep, _ = _timed(
+        "  feature preparation (category dtypes), training rows", lambda: prepare_features(train, features)
+    )
     x = prep.frame(train)
     booster = _timed(
-        f"  surrogate training, LightGBM, {len(x):,} rows", lambda: _fit(x, y, "decision", 0, SURROGATE_PARAMS)
+        f"  surrogate training, LightGBM, {len(x):,} rows", lambda: fit_booster(x, y, "decision", 0, SURROGATE_PARAMS)
     )
     sample = prep.frame(df.iloc[rng.choice(len(df), args.shap_rows, replace=False)])
     contrib = _timed(

@@ -82,14 +82,14 @@ def _auc(y, p) -> float:
 
 
 def test_model_scores_are_out_of_fold():
-    from analysis.explain import SURROGATE_PARAMS, _fit, _prep
+    from analysis.surrogate import SURROGATE_PARAMS, fit_booster, prepare_features
 
     df, spec = _noise()
     result = model_scores(df, spec)
     y = df["d"].eq("Y").to_numpy()
     # A model scoring rows it was trained on memorises noise; out of fold it cannot.
-    prep, _ = _prep(df, ["x1", "x2", "row_number"])
-    seen = _fit(prep.frame(df), y, "decision", 0, SURROGATE_PARAMS).predict(prep.frame(df))
+    prep, _ = prepare_features(df, ["x1", "x2", "row_number"])
+    seen = fit_booster(prep.frame(df), y, "decision", 0, SURROGATE_PARAMS).predict(prep.frame(df))
     assert _auc(y, seen) > 0.75
     assert abs(result.auc - 0.5) < 0.05
     assert result.auc == pytest.approx(_auc(y, result.scores))
@@ -297,18 +297,21 @@ def test_without_label_or_score_the_target_is_the_decision_and_the_score_a_model
 def test_model_score_of_held_out_rows_never_saw_them(loans, monkeypatch):
     """Every model fitted while scoring trains on training rows only."""
     import analysis.mitigation as mitigation
+    import analysis.surrogate as surrogate
 
     df = loans.sample(1500, random_state=5).reset_index(drop=True)
     df["row"] = np.arange(len(df))
     spec = AuditSpec.from_dict(LOAN_SPEC.to_dict() | {"score": None, "features": [*FEATURES, "row"]})
     seen: list[np.ndarray] = []
-    fit = mitigation._fit_model
+    fit = surrogate.fit_classifier
 
     def spy(table, *args, **kwargs):
         seen.append(table["row"].to_numpy())
         return fit(table, *args, **kwargs)
 
-    monkeypatch.setattr(mitigation, "_fit_model", spy)
+    # The folds' models are fitted inside analysis.surrogate, the held-out rows' model in analysis.mitigation.
+    monkeypatch.setattr(surrogate, "fit_classifier", spy)
+    monkeypatch.setattr(mitigation, "fit_classifier", spy)
     monkeypatch.setattr(mitigation, "_retrained", lambda *a, **k: np.zeros(len(a[2].target), dtype=bool))
     monkeypatch.setattr(mitigation, "_exponentiated_gradient", lambda *a, **k: np.zeros(len(a[2].target), dtype=bool))
     result = compare_mitigations(df, spec)
