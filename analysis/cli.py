@@ -825,7 +825,6 @@ def _plain(text: object) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in str(text))
 
 
-DEFAULT_TOLERANCE = 0.05
 IGNORE_SIGNIFICANCE_DEFAULT = (
     "Note: --ignore-significance is the default now (a worsening beyond tolerance is a regression whether or not "
     "it is significant); the flag can be dropped. --require-significance asks for significance too."
@@ -896,66 +895,32 @@ def _pass_text(summary: dict[str, Any]) -> str:
 def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
-    from analysis.audit import audit
     from analysis.exports import csv_bytes, decision_changes
-    from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
+    from analysis.mitigate import mitigate
     from analysis.spec import AuditSpec
-    from analysis.thresholds import _attribute, _check_costs, _objective_value, baseline, optimize, threshold_curves
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     table = _load(args, stderr)
     _warn_other_data(spec, table.report, args.spec, stderr)
     _variant_warnings(table.data, spec, stderr)
-    df = table.data
-    attribute = _attribute(spec, args.attribute).column  # a bad attribute fails before any model is trained
-    _check_costs(args.cost_fp, args.benefit_tp)  # and so does a bad cost
-    model = None
-    if spec.score is None:
-        model = model_scores(df, spec, random_state=args.seed)
-        df, spec = model.apply(df, spec)
-    curves = threshold_curves(df, spec, attribute=attribute)
-    if args.tolerance is None:  # the four-fifths rule means 0.8; other constraints need some room
-        args.tolerance = 0.0 if args.constraint == "four_fifths" else DEFAULT_TOLERANCE
-    result = optimize(
-        curves,
+    result = mitigate(
+        table.data,
+        spec,
+        attribute=args.attribute,
         constraint=args.constraint,
         tolerance=args.tolerance,
         objective=args.objective,
         cost_fp=args.cost_fp,
         benefit_tp=args.benefit_tp,
+        random_state=args.seed,
+        load_report=table.report,
     )
-    after_df, after_spec = apply_thresholds(df, spec, result.thresholds, attribute=attribute)
-    name = table.report.name
-    out = {
-        "constraint": result.constraint,
-        "tolerance": result.tolerance,
-        "objective": result.objective,
-        "cost_fp": args.cost_fp,
-        "benefit_tp": args.benefit_tp,
-        "attribute": attribute,
-        "feasible": result.feasible,
-        "reason": result.reason,
-        "exact": result.exact,
-        "achieved": result.achieved,
-        "objective_value": result.objective_value,
-        "objective_value_before": _objective_value(
-            baseline(curves, cost_fp=args.cost_fp, benefit_tp=args.benefit_tp), result.objective
-        ),
-        "score_source": "model" if model is not None else "spec",
-        "score_column": spec.score,
-        "score_label": MODEL_SCORE_LABEL if model is not None else None,
-        "model_score": None if model is None else model.to_dict(),
-        "thresholds": {attribute: dict(result.thresholds)},
-        "before": audit(df, spec, dataset_name=name).attributes[attribute].to_dict(),
-        "after": audit(after_df, after_spec, dataset_name=name).attributes[attribute].to_dict(),
-        "flips": {g: dict(f) for g, f in result.what_if.flips.items()},
-        "constrained_groups": list(result.constrained_groups),
-        "dataset": {"name": name, "rows": len(df), "sha256": table.report.sha256},
-        "load": table.report.to_dict(),
-        "decisions_csv": args.decisions,
-    }
+    out = result.to_dict() | {"decisions_csv": args.decisions}
     if args.decisions:
-        data = csv_bytes(decision_changes(df, spec, result.thresholds, attribute=attribute))
+        df, scored_spec = table.data, spec
+        if result.model is not None:
+            df, scored_spec = result.model.apply(df, spec)
+        data = csv_bytes(decision_changes(df, scored_spec, result.thresholds, attribute=result.attribute))
         try:
             Path(args.decisions).write_bytes(data)
         except OSError as exc:
@@ -963,7 +928,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     if args.json:
         _write(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n", args.json, stdout)
     if args.json != "-":
-        stdout.write(_mitigate_text(out, name))
+        stdout.write(_mitigate_text(out, table.report.name))
     return EXIT_OK
 
 

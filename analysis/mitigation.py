@@ -50,8 +50,8 @@ from analysis.thresholds import (
     NEEDS_LABEL_OBJECTIVE,
     OBJECTIVES,
     UNKNOWN_OPTION,
-    _attribute,
-    _check_costs,
+    attribute_of,
+    check_costs,
     curves_from_arrays,
     optimize,
 )
@@ -353,7 +353,7 @@ def apply_thresholds(
         raise SpecError(NEEDS_SCORE.format(label=MODEL_SCORE_LABEL))
     merged = merge_variants(df, spec)  # groups and decisions spelled as the audit and what_if spell them
     df, spec = merged.df, merged.spec
-    attr = _attribute(spec, attribute)
+    attr = attribute_of(spec, attribute)
     encoded = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
     score = df[spec.score].to_numpy(dtype=float, na_value=np.nan)
     scored = np.isfinite(score)
@@ -830,9 +830,9 @@ def compare_mitigations(
     """
     has_label = spec.label is not None
     _check_options(constraint, tolerance, objective, test_size, random_state, has_label)
-    _check_costs(cost_fp, benefit_tp)  # before any model is trained
+    check_costs(cost_fp, benefit_tp)  # before any model is trained
     df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
-    attr = _attribute(spec, attribute)
+    attr = attribute_of(spec, attribute)
     seed = int(random_state)
     rng = np.random.default_rng(seed)
     state = outcomes(df, spec)

@@ -37,7 +37,7 @@ from analysis.metrics import (
     evaluate,
     rates,
 )
-from analysis.spec import AuditSpec
+from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.validation import _checked
 from analysis.values import matches_any
 from analysis.wording import Remedy
@@ -50,9 +50,13 @@ __all__ = [
     "Optimization",
     "ThresholdCurves",
     "WhatIf",
+    "attribute_of",
     "baseline",
+    "check_costs",
     "curves_from_arrays",
+    "default_tolerance",
     "frontier",
+    "objective_value",
     "optimize",
     "threshold_curves",
     "what_if",
@@ -69,6 +73,10 @@ CONSTRAINTS: tuple[str, ...] = (
 )
 OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate")
 LABEL_CONSTRAINTS = ("equal_opportunity", "equalized_odds", "predictive_parity")
+DEFAULT_TOLERANCE = 0.05
+"""The default tolerance of a constraint's range (selection rate, TPR, …): library, CLI and page."""
+DEFAULT_TOLERANCES = {"four_fifths": 0.0}
+"""Per-constraint defaults that differ: four_fifths' tolerance lowers the 0.8 floor, so 0 is the rule itself."""
 EPS = 1e-12
 # Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
 MAX_PAIRS = 1_000_000
@@ -229,7 +237,8 @@ class ThresholdCurves:
         return self._group_total(self.cum_current_pos)
 
 
-def _attribute(spec: AuditSpec, attribute: str | None):
+def attribute_of(spec: AuditSpec, attribute: str | None) -> ProtectedAttribute:
+    """The spec's protected attribute named ``attribute`` (default: the first), or a SpecError naming the choices."""
     if not spec.protected:
         raise SpecError(NOT_PROTECTED.format(attribute=attribute, columns=[]))
     if attribute is None:
@@ -268,7 +277,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     checked = _checked(df, spec)
     checked.validation.raise_for_errors()
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
-    attr = _attribute(spec, attribute)
+    attr = attribute_of(spec, attribute)
     groups = encoded.get(attr.column)
     if groups is None:
         groups = encode_groups(df[attr.column], bins=attr.bins, quantiles=attr.quantiles)
@@ -529,7 +538,7 @@ def what_if(
     cost_fp, benefit_tp
         Utility = benefit_tp × TP − cost_fp × FP (a false positive's cost vs a true positive's benefit).
     """
-    _check_costs(cost_fp, benefit_tp)
+    check_costs(cost_fp, benefit_tp)
     t = _threshold_array(curves, thresholds)
     c = _counts(curves, curves.below(t))
     return _what_if(curves, t, c, cost_fp, benefit_tp)
@@ -932,7 +941,13 @@ def _smallest_tolerance(groups, constraint) -> float:
     return hi
 
 
-def _check_costs(cost_fp: Any, benefit_tp: Any) -> None:
+def default_tolerance(constraint: str) -> float:
+    """The default tolerance of a constraint: 0 for four_fifths (the 0.8 floor itself), else 0.05."""
+    return DEFAULT_TOLERANCES.get(constraint, DEFAULT_TOLERANCE)
+
+
+def check_costs(cost_fp: Any, benefit_tp: Any) -> None:
+    """Refuse a cost or benefit that is not a finite number ≥ 0 (a SpecError naming it)."""
     for name, value in (("cost_fp", cost_fp), ("benefit_tp", benefit_tp)):
         number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
         if not number or not math.isfinite(value) or value < 0:
@@ -995,7 +1010,7 @@ def optimize(
     constraint, ``feasible`` is False, the reason gives the
     smallest achievable value, and the thresholds shown achieve it.
     """
-    _check_costs(cost_fp, benefit_tp)
+    check_costs(cost_fp, benefit_tp)
     _check_options(curves, constraint, objective, tolerance)
     return _optimize(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
 
@@ -1061,7 +1076,7 @@ def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
         feasible=feasible,
         reason=reason,
         achieved=_achieved(inside, choice, constraint),
-        objective_value=_objective_value(result, objective),
+        objective_value=objective_value(result, objective),
         exact=exact[0],
         constrained_groups=tuple(curves.labels[g] for g in constrained),
         what_if=result,
@@ -1069,7 +1084,8 @@ def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
     )
 
 
-def _objective_value(result: WhatIf, objective: str) -> float | None:
+def objective_value(result: WhatIf, objective: str) -> float | None:
+    """The objective's value in a what-if: accuracy, utility or the overall selection rate."""
     if objective == "accuracy":
         return result.summary["accuracy"].value
     if objective == "cost":
@@ -1160,7 +1176,7 @@ def frontier(
     Also the baseline (the current decisions, :func:`baseline`) and the best single shared threshold.
     """
     _check_options(curves, constraint, objective, 0.0)
-    _check_costs(cost_fp, benefit_tp)
+    check_costs(cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
     free = _optimize(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
     if constraint == "four_fifths":
@@ -1178,13 +1194,13 @@ def frontier(
     front = _pareto(found, constraint, objective)
     single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)
     now = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
-    base = _point("baseline", None, now, constraint, _objective_value(now, objective), True)
+    base = _point("baseline", None, now, constraint, objective_value(now, objective), True)
     return Frontier(constraint, objective, tuple(front), single, base)
 
 
 def baseline(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> WhatIf:
     """The current decisions as a :class:`WhatIf` (scored rows with a decision; no thresholds, no flips)."""
-    _check_costs(cost_fp, benefit_tp)
+    check_costs(cost_fp, benefit_tp)
     c = {k: np.asarray(v, dtype=np.int64) for k, v in curves.current.items()}
     zero = np.zeros(curves.n_groups, dtype=np.int64)
     return _what_if(curves, None, c | {"to_positive": zero, "to_negative": zero}, cost_fp, benefit_tp)
@@ -1239,4 +1255,4 @@ def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> Fro
     else:
         k = int(np.argmax(total))
     w = what_if(curves, float(candidates[k]), cost_fp=cost_fp, benefit_tp=benefit_tp)
-    return _point("single_threshold", None, w, constraint, _objective_value(w, objective), True)
+    return _point("single_threshold", None, w, constraint, objective_value(w, objective), True)

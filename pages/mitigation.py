@@ -14,8 +14,9 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
 from analysis.metrics import rate_denominator, title
+from analysis.mitigate import Mitigation, mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
-from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, what_if
+from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, default_tolerance, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -60,8 +61,6 @@ TOLERANCE_MEANING = {
     "equalized_odds": "TPRs, and FPRs, may each differ by at most this much between groups",
     "predictive_parity": "precisions may differ by at most this much between groups",
 }
-DEFAULT_TOLERANCE = {"four_fifths": 0.0}
-OTHER_TOLERANCE = 0.02
 # Equalized odds sweeps pairs of rate floors: the frontier takes seconds, so it waits for a click;
 # so does any frontier on tables above this many scored rows.
 AUTO_FRONTIER_ROWS = 200_000
@@ -465,7 +464,7 @@ def show_groups(current: WhatIf, before: WhatIf, curves: ThresholdCurves, scored
 
 def tolerance_for_constraint() -> None:
     constraint = state.get(W.MITIGATION_CONSTRAINT)
-    state.set_widgets({W.MITIGATION_TOLERANCE: DEFAULT_TOLERANCE.get(constraint, OTHER_TOLERANCE)})
+    state.set_widgets({W.MITIGATION_TOLERANCE: default_tolerance(constraint)})
 
 
 def optimizer_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
@@ -741,50 +740,68 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
 # ---------------------------------------------------------------- exports
 
 
-def thresholds_payload(
-    scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimization: Optimization | None
-) -> dict[str, Any]:
-    """What the thresholds JSON holds: the thresholds, the score, the figures before and after, and the
-    optimisation that produced them (when the sliders still hold its thresholds)."""
-    return {
-        "attribute": current.attribute,
-        "mode": "single" if mode == SINGLE else "per_group",
-        "score": {
-            "column": scored.spec.score,
-            "label": scored.title,
-            "model": None if scored.model is None else scored.model.to_dict(),
-        },
-        "thresholds": {current.attribute: dict(current.thresholds)},
-        "cost_fp": current.cost_fp,
-        "benefit_tp": current.benefit_tp,
-        "flips": {g: dict(f) for g, f in current.flips.items()},
-        "before": before.to_dict(),
-        "after": current.to_dict(),
-        "optimization": optimization.to_dict()
-        if optimization is not None and optimization.thresholds == current.thresholds
-        else None,
-    }
+def thresholds_record(
+    dataset: state.Dataset,
+    spec: AuditSpec,
+    scored: Scored,
+    mode: str,
+    current: WhatIf,
+    optimization: Optimization | None,
+) -> Mitigation:
+    """The engine's mitigation record of the thresholds shown: the optimizer's, while the sliders hold them."""
+    settings: dict[str, Any] = {}
+    if optimization is not None and optimization.thresholds == current.thresholds:
+        settings = {"constraint": optimization.constraint, "tolerance": optimization.tolerance}
+        settings |= {"objective": optimization.objective, "thresholds": None}
+    elif mode == SINGLE:
+        settings["thresholds"] = next(iter(current.thresholds.values()))
+    else:
+        settings["thresholds"] = dict(current.thresholds)
+    return mitigate(
+        dataset.table.data,
+        spec,
+        attribute=current.attribute,
+        cost_fp=current.cost_fp,
+        benefit_tp=current.benefit_tp,
+        model=scored.model,
+        load_report=dataset.table.report,
+        **settings,
+    )
 
 
-def show_exports(scored: Scored, mode: str, current: WhatIf, before: WhatIf, optimization: Optimization | None):
+def show_exports(
+    dataset: state.Dataset,
+    spec: AuditSpec,
+    scored: Scored,
+    mode: str,
+    current: WhatIf,
+    optimization: Optimization | None,
+):
     st.subheader("Take the thresholds with you")
-    payload = thresholds_payload(scored, mode, current, before, optimization)
     left, right = st.columns(2)
+
+    def thresholds_json() -> str:
+        record = thresholds_record(dataset, spec, scored, mode, current, optimization)
+        return json.dumps(record.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
+
     left.download_button(
         "Download thresholds (JSON)",
-        json.dumps(payload, indent=2, ensure_ascii=False),
+        thresholds_json,
         file_name="paritylab-thresholds.json",
         mime="application/json",
         key=W.MITIGATION_THRESHOLDS_JSON,
+        help="The thresholds, today's and the new decisions' figures (over the scored rows and as full audits), "
+        "the flips, and the optimizer's settings when the sliders hold its thresholds: the same JSON as "
+        "`python -m analysis mitigate --json`. Made when you click.",
     )
-    df, spec, attribute = scored.df, scored.spec, current.attribute
-    attr = next(a for a in spec.protected if a.column == attribute)
+    df, scored_spec, attribute = scored.df, scored.spec, current.attribute
+    attr = next(a for a in scored_spec.protected if a.column == attribute)
     labels = encode_groups(df[attribute], bins=attr.bins, quantiles=attr.quantiles).labels
     # Groups without a scored row have no slider; their rows keep today's decision whatever the threshold.
     every = dict.fromkeys(labels, 0.0) | dict(current.thresholds)
 
     def decisions() -> bytes:
-        return csv_bytes(decision_changes(df, spec, every, attribute=attribute))
+        return csv_bytes(decision_changes(df, scored_spec, every, attribute=attribute))
 
     right.download_button(
         "Download decisions (CSV)",
@@ -843,4 +860,4 @@ show_frontier(dataset, scored, curves, choice, costs, current)
 st.divider()
 show_comparison(dataset, spec, curves, choice, costs)
 st.divider()
-show_exports(scored, mode, current, before, optimization)
+show_exports(dataset, spec, scored, mode, current, optimization)

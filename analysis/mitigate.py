@@ -1,0 +1,204 @@
+"""The mitigation workflow as one engine call: thresholds (found or given) and what they change.
+
+:func:`mitigate` takes a table and its spec, puts a score on it when the spec has none (a model of
+the decisions, :func:`analysis.mitigation.model_scores`), finds per-group thresholds with the exact
+optimizer (:func:`analysis.thresholds.optimize`) or takes the ones given, and returns one
+:class:`Mitigation` record: the thresholds, the current decisions and the new ones measured by the
+metrics module (over the scored rows, as the Mitigation page's sliders show them, and as full
+audits of the table), and the flips. ``python -m analysis mitigate`` prints it and writes its
+:meth:`Mitigation.to_dict` as JSON; the Mitigation page's "Download thresholds (JSON)" is the same
+dict — one thresholds schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from analysis.audit import AttributeAudit, audit
+from analysis.spec import AuditSpec
+from analysis.thresholds import (
+    Optimization,
+    WhatIf,
+    attribute_of,
+    baseline,
+    check_costs,
+    default_tolerance,
+    objective_value,
+    optimize,
+    threshold_curves,
+    what_if,
+)
+
+if TYPE_CHECKING:
+    from analysis.loading import LoadReport
+    from analysis.mitigation import ModelScores
+
+__all__ = ["THRESHOLDS_SCHEMA_VERSION", "Mitigation", "mitigate"]
+
+THRESHOLDS_SCHEMA_VERSION = 1
+MODES = ("optimized", "per_group", "single")
+
+
+@dataclass(frozen=True, eq=False)
+class Mitigation:
+    """Thresholds for one protected attribute and what they change.
+
+    Attributes
+    ----------
+    attribute
+        The protected column the thresholds are per group of.
+    mode
+        ``"optimized"`` (found by the optimizer), ``"per_group"`` or ``"single"`` (given).
+    thresholds
+        Group → threshold (decision = score ≥ threshold).
+    optimization
+        The optimizer's answer (constraint, tolerance, objective, feasibility, …); None when given.
+    before, after
+        The current decisions and the new ones over the scored rows (:class:`analysis.thresholds.WhatIf`).
+    audit_before, audit_after
+        The attribute's audit of the whole table, with today's decisions and with the decisions
+        re-made by the thresholds (rows without a score keep theirs).
+    score_column, score_label, model
+        The score the thresholds act on; ``model`` is the model score's record when the spec had none.
+    dataset, load
+        The table's name, rows and SHA-256, and how the file was read (None for a DataFrame).
+    """
+
+    attribute: str
+    mode: str
+    thresholds: dict[str, float]
+    optimization: Optimization | None
+    before: WhatIf
+    after: WhatIf
+    audit_before: AttributeAudit
+    audit_after: AttributeAudit
+    score_column: str
+    score_label: str | None
+    model: ModelScores | None
+    cost_fp: float
+    benefit_tp: float
+    dataset: dict[str, Any]
+    load: LoadReport | None = None
+
+    @property
+    def flips(self) -> dict[str, dict[str, int]]:
+        """Group → ``{"to_positive": n, "to_negative": n}`` against the current decisions."""
+        return self.after.flips
+
+    def to_dict(self) -> dict[str, Any]:
+        """The thresholds JSON (``schema_version`` 1): what the CLI writes and the Mitigation page downloads."""
+        opt = self.optimization
+        objective = None if opt is None else opt.objective
+        return {
+            "schema_version": THRESHOLDS_SCHEMA_VERSION,
+            "attribute": self.attribute,
+            "mode": self.mode,
+            "thresholds": {self.attribute: dict(self.thresholds)},
+            "constraint": None if opt is None else opt.constraint,
+            "tolerance": None if opt is None else opt.tolerance,
+            "objective": objective,
+            "feasible": None if opt is None else opt.feasible,
+            "reason": None if opt is None else opt.reason,
+            "exact": None if opt is None else opt.exact,
+            "achieved": None if opt is None else opt.achieved,
+            "constrained_groups": None if opt is None else list(opt.constrained_groups),
+            "notes": [] if opt is None else list(opt.notes),
+            "objective_value": None if opt is None else opt.objective_value,
+            "objective_value_before": None if opt is None else objective_value(self.before, objective),
+            "cost_fp": self.cost_fp,
+            "benefit_tp": self.benefit_tp,
+            "score_source": "model" if self.model is not None else "spec",
+            "score_column": self.score_column,
+            "score_label": self.score_label,
+            "model_score": None if self.model is None else self.model.to_dict(),
+            "flips": {g: dict(f) for g, f in self.flips.items()},
+            "before": self.audit_before.to_dict(),
+            "after": self.audit_after.to_dict(),
+            "scored_rows": {"before": self.before.to_dict(), "after": self.after.to_dict()},
+            "dataset": dict(self.dataset),
+            "load": None if self.load is None else self.load.to_dict(),
+        }
+
+
+def mitigate(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    attribute: str | None = None,
+    thresholds: dict[str, float] | float | None = None,
+    constraint: str = "demographic_parity",
+    tolerance: float | None = None,
+    objective: str = "accuracy",
+    cost_fp: float = 1.0,
+    benefit_tp: float = 1.0,
+    random_state: int = 0,
+    model: ModelScores | None = None,
+    load_report: LoadReport | None = None,
+    dataset_name: str | None = None,
+) -> Mitigation:
+    """Per-group thresholds on the score — found by the optimizer, or given — and what they change.
+
+    Parameters
+    ----------
+    df, spec
+        The table and its spec. Without a score in the spec, the thresholds act on the model score
+        (``model``, else :func:`analysis.mitigation.model_scores` with ``random_state``).
+    attribute
+        The protected column (default: the spec's first).
+    thresholds
+        Group → threshold, or one number for every group; None to optimize.
+    constraint, tolerance, objective, cost_fp, benefit_tp
+        As :func:`analysis.thresholds.optimize` (used when ``thresholds`` is None); ``tolerance``
+        defaults to :func:`analysis.thresholds.default_tolerance` of the constraint.
+    load_report, dataset_name
+        How the file was read, and its name, for the record.
+    """
+    from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
+
+    column = attribute_of(spec, attribute).column  # a bad attribute fails before any model is trained
+    check_costs(cost_fp, benefit_tp)  # and so does a bad cost
+    score_label = None
+    if spec.score is None:
+        model = model if model is not None else model_scores(df, spec, random_state=random_state)
+        df, spec = model.apply(df, spec)
+        score_label = MODEL_SCORE_LABEL
+    else:
+        model = None
+    curves = threshold_curves(df, spec, attribute=column)
+    optimization = None
+    if thresholds is None:
+        tolerance = default_tolerance(constraint) if tolerance is None else tolerance
+        optimization = optimize(
+            curves,
+            constraint=constraint,
+            tolerance=tolerance,
+            objective=objective,
+            cost_fp=cost_fp,
+            benefit_tp=benefit_tp,
+        )
+        after, mode = optimization.what_if, "optimized"
+    else:
+        after = what_if(curves, thresholds, cost_fp=cost_fp, benefit_tp=benefit_tp)
+        mode = "per_group" if isinstance(thresholds, dict) else "single"
+    after_df, after_spec = apply_thresholds(df, spec, after.thresholds, attribute=column)
+    name = dataset_name or (load_report.name if load_report is not None else None)
+    return Mitigation(
+        attribute=column,
+        mode=mode,
+        thresholds=dict(after.thresholds),
+        optimization=optimization,
+        before=baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp),
+        after=after,
+        audit_before=audit(df, spec, dataset_name=name).attributes[column],
+        audit_after=audit(after_df, after_spec, dataset_name=name).attributes[column],
+        score_column=spec.score,
+        score_label=score_label,
+        model=model,
+        cost_fp=float(cost_fp),
+        benefit_tp=float(benefit_tp),
+        dataset={"name": name, "rows": len(df), "sha256": None if load_report is None else load_report.sha256},
+        load=load_report,
+    )
