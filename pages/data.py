@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields, replace
 from pathlib import PurePath
 
@@ -56,6 +57,10 @@ FORM_FIELDS = frozenset(
 )
 ATTRIBUTE_FORM_FIELDS = frozenset({"column", "bins", "quantiles", "reference"})
 DROP_KEPT_LABEL = "Drop the kept settings"
+CHANGED_INTRO = (
+    "Not all of the loaded spec fits this table, so the form below differs from it; check before you confirm: "
+)
+SHOWN_CHARS = 120
 KEPT_INTRO = "Kept from the loaded spec (this page has no control for them; confirming keeps them): "
 
 
@@ -351,20 +356,40 @@ def init_roles(data: Dataset) -> None:
     state.mark_roles_initialized(data.key)
 
 
-def load_saved_spec(data: Dataset) -> None:
+def load_saved_spec(data: Dataset) -> bool:
+    """The spec upload control; True in the run that fills the form from a newly uploaded spec."""
     file = st.file_uploader("Load a saved spec (JSON)", type=["json"], key=W.SPEC_UPLOAD)
     if file is None or state.spec_file_applied() == file.file_id:
-        return
+        return False
     try:
         spec = AuditSpec.from_json(file.getvalue())
     except ParityLabError as exc:
         st.error(md(f"Could not read '{file.name}':") + " " + say(exc))
-        return
+        return False
     state.set_widgets(role_widget_values(spec, data.table.data))
     state.keep_loaded_spec(spec)
     state.mark_spec_file_applied(file.file_id)
     # A spec made on other data is warned about below, with the other checks, while its hash is kept.
     st.success(md(f"Loaded the spec from '{file.name}'. Check the roles below and confirm."))
+    return True
+
+
+def show_changed(loaded: AuditSpec | None, spec: AuditSpec) -> None:
+    """Name each field of the just loaded spec that the form could not show as it is (a column or value that this
+    table lacks, a feature that has another role): the form's spec differs there."""
+    if loaded is None:
+        return
+    before, after = loaded.to_dict(), spec.to_dict()
+    changed = [
+        f"{name} {shown(before[name])} became {shown(after[name])}" for name in before if before[name] != after[name]
+    ]
+    if changed:
+        st.warning(md(CHANGED_INTRO + "; ".join(changed) + "."))
+
+
+def shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def reset_positive(column_key: str, positive_key: str, df: pd.DataFrame) -> None:
@@ -452,7 +477,7 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
     )
     for column in state.get(W.PROTECTED) or []:
         numeric = pd.api.types.is_numeric_dtype(df[column].dtype) and not pd.api.types.is_bool_dtype(df[column])
-        cols = st.columns(3 if numeric else 2)
+        cols = st.columns(3)  # bins, quantiles (numeric columns only), reference: aligned for every attribute
         bins: tuple[float, ...] | None = None
         quantiles: int | None = None
         if numeric:
@@ -665,7 +690,7 @@ def roles_section(data: Dataset) -> None:
                 + " Personal data is never used to explain decisions and is left out of exports; "
                 "keep it in the PII list below unless it is not personal."
             )
-    load_saved_spec(data)
+    just_loaded = load_saved_spec(data)
     outcome_inputs(df, columns)
     protected_inputs(data, columns)
     other_inputs(columns)
@@ -678,6 +703,8 @@ def roles_section(data: Dataset) -> None:
     except ParityLabError as exc:
         st.error(say(exc))
         return
+    if just_loaded:
+        show_changed(state.loaded_spec(), spec)
     show_kept(spec, data)
     check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
     show_problems(check, spec, data)

@@ -130,3 +130,17 @@ def test_bins_and_quantiles_together_are_refused_with_both_named(app):
     load(app, EVERYTHING)
     run(app.text_input(key=W.bins("age")).set_value("30, 50"))
     assert any("has both 'bins' and 'quantiles'; choose one" in plain(e.value) for e in app.error)
+
+
+def test_what_the_form_cannot_show_of_a_loaded_spec_is_named(app):
+    # 'Z' is no value of 'approved', and 'gender' cannot be both protected and a feature.
+    spec = AuditSpec(decision="approved", positive=["Y", "Z"], protected=["gender"], features=["gender", "income"])
+    load(app, spec)
+    changed = [plain(w.value) for w in app.warning if "Not all of the loaded spec" in w.value]
+    assert changed == [
+        "Not all of the loaded spec fits this table, so the form below differs from it; check before you confirm: "
+        'positive ["Y", "Z"] became ["Y"]; features ["gender", "income"] became ["income"].'
+    ]
+    run(app.button(key=W.CONFIRM).click())
+    assert (app.session_state[SPEC].positive, app.session_state[SPEC].features) == (("Y",), ("income",))
+    assert not any("Not all of the loaded spec" in w.value for w in app.warning)  # said once, on loading
