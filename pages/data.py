@@ -477,10 +477,11 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
     )
     for column in state.get(W.PROTECTED) or []:
         numeric = pd.api.types.is_numeric_dtype(df[column].dtype) and not pd.api.types.is_bool_dtype(df[column])
-        cols = st.columns(3)  # bins, quantiles (numeric columns only), reference: aligned for every attribute
+        cols = st.columns(3)  # bins, quantiles, reference: aligned for every attribute
         bins: tuple[float, ...] | None = None
         quantiles: int | None = None
-        if numeric:
+        # A text column gets the binning controls only when a loaded spec bins it, so that it can be undone.
+        if numeric or state.get(W.bins(column)) or parse_quantiles(column):
             with cols[0]:
                 st.text_input(
                     f"Bin edges for {md(column)} (e.g. 25, 40, 60; empty = one group per value)",
@@ -634,11 +635,9 @@ def kept_lines(spec: AuditSpec, loaded: AuditSpec | None, sha256: str) -> list[s
         lines.append(f"score threshold {spec.threshold:g}")
     for attr in spec.protected:
         before = loaded_attribute(loaded, attr.column)
-        defaults = {f.name: f.default for f in fields(ProtectedAttribute)}
         for f in fields(ProtectedAttribute):
-            value = getattr(before, f.name) if before is not None else defaults[f.name]
-            if f.name not in ATTRIBUTE_FORM_FIELDS and value != defaults[f.name]:
-                lines.append(f"{f.name} {value!r} for {attr.column}")
+            if before is not None and f.name not in ATTRIBUTE_FORM_FIELDS and getattr(before, f.name) != f.default:
+                lines.append(f"{f.name} {getattr(before, f.name)!r} for {attr.column}")
     return lines
 
 

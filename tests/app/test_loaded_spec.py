@@ -144,3 +144,13 @@ def test_what_the_form_cannot_show_of_a_loaded_spec_is_named(app):
     run(app.button(key=W.CONFIRM).click())
     assert (app.session_state[SPEC].positive, app.session_state[SPEC].features) == (("Y",), ("income",))
     assert not any("Not all of the loaded spec" in w.value for w in app.warning)  # said once, on loading
+
+
+def test_a_text_column_binned_by_a_loaded_spec_gets_the_controls_to_undo_it(app):
+    load(app, AuditSpec(decision="approved", positive=["Y"], protected=[ProtectedAttribute("gender", quantiles=2)]))
+    assert any("bins apply to numeric columns only" in plain(e.value) for e in app.error)
+    run(app.number_input(key=W.quantiles("gender")).set_value(0))
+    assert not app.error
+    assert not [n for n in app.number_input if n.key == W.quantiles("gender")]  # a text column: no control now
+    run(app.button(key=W.CONFIRM).click())
+    assert app.session_state[SPEC].protected == (ProtectedAttribute("gender"),)
