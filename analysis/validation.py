@@ -76,7 +76,7 @@ SMALL_GROUPS_FIX = "Merge small groups, bin more coarsely, or gather more data."
 REFERENCE_ABSENT = "Reference group {reference!r} is not a group of '{column}'{hint}; its groups are {groups}."
 REFERENCE_ABSENT_FIX = "Pick the reference from the attribute's groups, or leave it empty for the default."
 INTERSECTION_NOT_PROTECTED = "Intersection {names} uses '{column}', which is not a protected attribute."
-INTERSECTION_NOT_PROTECTED_FIX = "Intersections combine protected attributes only; add it to the protected list."
+INTERSECTION_NOT_PROTECTED_FIX = "Intersections combine protected attributes only."
 ROLE_IN_FEATURES = (
     "The {role} column '{column}' is listed as a feature; explaining a decision by itself leaks the answer."
 )
@@ -589,6 +589,7 @@ class _Checker:
                         INTERSECTION_NOT_PROTECTED.format(names=" × ".join(names), column=column),
                         INTERSECTION_NOT_PROTECTED_FIX,
                         column,
+                        Remedy("intersections", column=column),
                     )
 
     def check_features(self) -> None:

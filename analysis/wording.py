@@ -78,6 +78,11 @@ OPTIONS: dict[str, Option] = {
     "features": Option("change features", "change 'features' in the spec file"),
     "id_columns": Option("add {column} to id_columns", "add {column} to 'id_columns' in the spec file"),
     "pii_columns": Option("add {column} to pii_columns", "add {column} to 'pii_columns' in the spec file"),
+    "intersections": Option(
+        "add {column} to protected, or remove the intersections that use it from intersections",
+        "pass --protected {column}, or remove the intersections that use it from 'intersections' in the spec file",
+        python_generic="add the column to protected, or remove the intersections that use it from intersections",
+    ),
     "min_group_size": Option(
         "set min_group_size={value}", "pass --min-group-size {value}", python_generic="set min_group_size"
     ),

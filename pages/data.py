@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import fields, replace
 from pathlib import PurePath
 
 import pandas as pd
@@ -35,6 +36,32 @@ NO_OUTCOME = (
 )
 # Streamlit forgets a widget's value when its page is left; the roles must survive a visit to another page.
 KEEP = {"persist_state": "session"}
+# The spec fields the form has controls for (the threshold only without a decision column). Every other field,
+# and every other field of a protected attribute, is kept from the loaded spec as it is (see kept_fields).
+FORM_FIELDS = frozenset(
+    {
+        "decision",
+        "positive",
+        "positive_is_favorable",
+        "label",
+        "label_positive",
+        "score",
+        "threshold",
+        "protected",
+        "features",
+        "id_columns",
+        "pii_columns",
+        "min_group_size",
+        "merge_variants",
+    }
+)
+ATTRIBUTE_FORM_FIELDS = frozenset({"column", "bins", "quantiles", "reference"})
+DROP_KEPT_LABEL = "Drop the kept settings"
+CHANGED_INTRO = (
+    "Not all of the loaded spec fits this table, so the form below differs from it; check before you confirm: "
+)
+SHOWN_CHARS = 120
+KEPT_INTRO = "Kept from the loaded spec (this page has no control for them; confirming keeps them): "
 
 
 # ---------------------------------------------------------------- choosing the data
@@ -145,9 +172,10 @@ def read_upload(kept: state.Upload, reading: state.Reading) -> None:
     roles = None
     if current is not None and current.sha256 == new.sha256 and state.roles_initialized_for() == current.key:
         roles = widget_spec(current.table.data)  # what the widgets show, on the reading they were chosen on
+    loaded = state.loaded_spec() is not None
     state.set_dataset(new)
     if roles is not None:
-        keep_widget_roles(roles, new)
+        keep_widget_roles(roles, new, loaded=loaded)
 
 
 def read_as(current: Dataset, kept: state.Upload, reading: state.Reading) -> bool:
@@ -172,13 +200,18 @@ def widget_spec(df: pd.DataFrame) -> AuditSpec | None:
         return None
 
 
-def keep_widget_roles(roles: AuditSpec, data: Dataset) -> None:
-    """After a new reading of the same file, keep the roles in the widgets that still apply (say which do not)."""
+def keep_widget_roles(roles: AuditSpec, data: Dataset, *, loaded: bool) -> None:
+    """After a new reading of the same file, keep the roles in the widgets that still apply (say which do not).
+
+    ``loaded``: the roles came from a loaded spec, whose fields without a control stay kept.
+    """
     kept, dropped = roles_that_apply(roles, data.table.data)
     if kept is None:
         return  # nothing of the outcome is left: the roles are suggested afresh for this table
     state.set_widgets(role_widget_values(kept, data.table.data))
     state.mark_roles_initialized(data.key)
+    if loaded:
+        state.keep_loaded_spec(kept)
     if dropped:
         state.add_reread_note("These roles no longer apply and were removed: " + "; ".join(dropped) + ".")
 
@@ -301,6 +334,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
     values[W.FEATURES] = list(spec.feature_columns(columns))
     for attr in spec.protected:
         values[W.bins(attr.column)] = ", ".join(f"{b:g}" for b in attr.bins) if attr.bins else ""
+        values[W.quantiles(attr.column)] = attr.quantiles or 0
         values[W.reference(attr.column)] = attr.reference or DEFAULT_REFERENCE
     return values
 
@@ -311,30 +345,51 @@ def init_roles(data: Dataset) -> None:
     if restored is not None:
         state.set_widgets(role_widget_values(restored, data.table.data))
         state.mark_roles_initialized(data.key)
+        state.keep_loaded_spec(restored)
         return
     if state.roles_initialized_for() == data.key:
         return
+    state.forget_loaded_spec()
     suggestion = cached.suggestion(data.data_key, data.table.data)
     # Without a decision or score there is no spec, but every role that was recognised still fills the form.
     state.set_widgets(role_widget_values(suggestion.spec or suggestion.draft, data.table.data))
     state.mark_roles_initialized(data.key)
 
 
-def load_saved_spec(data: Dataset) -> None:
+def load_saved_spec(data: Dataset) -> bool:
+    """The spec upload control; True in the run that fills the form from a newly uploaded spec."""
     file = st.file_uploader("Load a saved spec (JSON)", type=["json"], key=W.SPEC_UPLOAD)
     if file is None or state.spec_file_applied() == file.file_id:
-        return
+        return False
     try:
         spec = AuditSpec.from_json(file.getvalue())
     except ParityLabError as exc:
         st.error(md(f"Could not read '{file.name}':") + " " + say(exc))
-        return
+        return False
     state.set_widgets(role_widget_values(spec, data.table.data))
+    state.keep_loaded_spec(spec)
     state.mark_spec_file_applied(file.file_id)
+    # A spec made on other data is warned about below, with the other checks, while its hash is kept.
     st.success(md(f"Loaded the spec from '{file.name}'. Check the roles below and confirm."))
-    other_data = dataset_mismatch(spec, data.sha256, dataset_name=data.name)
-    if other_data is not None:
-        st.warning(say(other_data))
+    return True
+
+
+def show_changed(loaded: AuditSpec | None, spec: AuditSpec) -> None:
+    """Name each field of the just loaded spec that the form could not show as it is (a column or value that this
+    table lacks, a feature that has another role): the form's spec differs there."""
+    if loaded is None:
+        return
+    before, after = loaded.to_dict(), spec.to_dict()
+    changed = [
+        f"{name} {shown(before[name])} became {shown(after[name])}" for name in before if before[name] != after[name]
+    ]
+    if changed:
+        st.warning(md(CHANGED_INTRO + "; ".join(changed) + "."))
+
+
+def shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
 def reset_positive(column_key: str, positive_key: str, df: pd.DataFrame) -> None:
@@ -422,29 +477,47 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
     )
     for column in state.get(W.PROTECTED) or []:
         numeric = pd.api.types.is_numeric_dtype(df[column].dtype) and not pd.api.types.is_bool_dtype(df[column])
-        cols = st.columns(2)
+        cols = st.columns(3)  # bins, quantiles, reference: aligned for every attribute
         bins: tuple[float, ...] | None = None
-        if numeric:
+        quantiles: int | None = None
+        # A text column gets the binning controls only when a loaded spec bins it, so that it can be undone.
+        if numeric or state.get(W.bins(column)) or parse_quantiles(column):
             with cols[0]:
                 st.text_input(
                     f"Bin edges for {md(column)} (e.g. 25, 40, 60; empty = one group per value)",
                     key=W.bins(column),
                     **KEEP,
                 )
-            bins = parse_bins(state.get(W.bins(column)) or "")
-        groups = group_labels(data, column, bins)
-        options = [DEFAULT_REFERENCE, *groups]
-        if state.get(W.reference(column)) not in options:
+            with cols[1]:
+                st.number_input(
+                    f"Or equal-size groups for {md(column)} (quantiles; 0 = none)",
+                    min_value=0,
+                    step=1,
+                    key=W.quantiles(column),
+                    **KEEP,
+                    help="Cuts the column at its quantiles into this many groups of about the same number of rows.",
+                )
+            bins, quantiles = parse_bins(state.get(W.bins(column)) or ""), parse_quantiles(column)
+        options = [DEFAULT_REFERENCE, *group_labels(data, column, bins, quantiles)]
+        chosen = state.get(W.reference(column))
+        if chosen is None:
             state.set_widgets({W.reference(column): DEFAULT_REFERENCE})
-        with cols[1]:
+        elif chosen not in options:
+            options.append(chosen)  # kept, not dropped: the checks below say it is not a group and what to pick
+        with cols[-1]:
             st.selectbox(f"Reference group for {md(column)}", options, key=W.reference(column), **KEEP)
 
 
-def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None) -> list[str]:
+def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> list[str]:
     try:
-        return list(cached.group_sizes(data.data_key, column, bins, data.table.data[column]))
+        return list(cached.group_sizes(data.data_key, column, bins, quantiles, data.table.data[column]))
     except ParityLabError:
         return []
+
+
+def parse_quantiles(column: str) -> int | None:
+    """The number of equal-size groups set for ``column`` (None for 0, the control's "none")."""
+    return int(state.get(W.quantiles(column)) or 0) or None
 
 
 def parse_bins(text: str) -> tuple[float, ...] | None:
@@ -478,34 +551,109 @@ def typed(values: list[str], series: pd.Series) -> list[object]:
 
 
 def spec_from_widgets(df: pd.DataFrame) -> AuditSpec:
-    """The spec the widgets describe (raises SpecError when it is malformed)."""
+    """The spec the widgets describe, with the loaded spec's fields they have no control for (raises SpecError
+    when it is malformed)."""
+    loaded = state.loaded_spec()
     decision = none_to_null(state.get(W.DECISION))
     label = none_to_null(state.get(W.LABEL))
     score = none_to_null(state.get(W.SCORE))
-    protected = []
-    for column in state.get(W.PROTECTED) or []:
-        reference = state.get(W.reference(column))
-        protected.append(
-            ProtectedAttribute(
-                column,
-                bins=parse_bins(state.get(W.bins(column)) or ""),
-                reference=None if reference in (None, DEFAULT_REFERENCE) else reference,
-            )
-        )
-    return AuditSpec(
+    if score and not decision:
+        threshold = float(state.get(W.THRESHOLD))
+    else:  # the control is shown only when the score makes the decision
+        threshold = loaded.threshold if loaded is not None else None
+    features = tuple(state.get(W.FEATURES) or ())
+    spec = AuditSpec(
         decision=decision,
         positive=typed(state.get(W.POSITIVE) or [], df[decision]) if decision else (),
         positive_is_favorable=bool(state.get(W.FAVORABLE, True)),
         label=label,
         label_positive=typed(state.get(W.LABEL_POSITIVE) or [], df[label]) if label else (),
         score=score,
-        threshold=float(state.get(W.THRESHOLD)) if score and not decision else None,
-        protected=tuple(protected),
-        features=tuple(state.get(W.FEATURES) or ()),
+        threshold=threshold,
+        protected=tuple(attribute_from_widgets(column, loaded) for column in state.get(W.PROTECTED) or []),
+        features=features,
         id_columns=tuple(state.get(W.IDS) or ()),
         pii_columns=tuple(state.get(W.PII) or ()),
         min_group_size=int(state.get(W.MIN_GROUP) or 30),
         merge_variants=bool(state.get(W.MERGE_VARIANTS) or False),
+    )
+    if loaded is None:
+        return spec
+    spec = replace(spec, **kept_fields(loaded))
+    # A loaded spec without a feature list ("every column without a role") keeps none while the form lists them all.
+    every_column = replace(spec, features=None)
+    if loaded.features is None and every_column.feature_columns(df.columns) == features:
+        spec = every_column
+    return spec
+
+
+def attribute_from_widgets(column: str, loaded: AuditSpec | None) -> ProtectedAttribute:
+    """The protected attribute ``column`` as its widgets set it, with the loaded attribute's other fields."""
+    reference = state.get(W.reference(column))
+    attr = ProtectedAttribute(
+        column,
+        bins=parse_bins(state.get(W.bins(column)) or ""),
+        quantiles=parse_quantiles(column),
+        reference=None if reference in (None, DEFAULT_REFERENCE) else reference,
+    )
+    before = loaded_attribute(loaded, column)
+    if before is None:
+        return attr
+    kept = {f.name: getattr(before, f.name) for f in fields(attr) if f.name not in ATTRIBUTE_FORM_FIELDS}
+    return replace(attr, **kept)
+
+
+def loaded_attribute(loaded: AuditSpec | None, column: str) -> ProtectedAttribute | None:
+    return next((a for a in loaded.protected if a.column == column), None) if loaded is not None else None
+
+
+def kept_fields(loaded: AuditSpec) -> dict[str, object]:
+    """The loaded spec's fields the form has no control for, to be confirmed as they are."""
+    return {f.name: getattr(loaded, f.name) for f in fields(loaded) if f.name not in FORM_FIELDS}
+
+
+def kept_lines(spec: AuditSpec, loaded: AuditSpec | None, sha256: str) -> list[str]:
+    """What ``spec`` keeps from the loaded spec without a control on the page, in words (unset fields are not named)."""
+    if loaded is None:
+        return []
+    defaults = {f.name: f.default for f in fields(AuditSpec)}
+    lines = []
+    for name, value in kept_fields(loaded).items():
+        if value == defaults[name]:
+            continue
+        if name == "intersections":
+            joint = ", ".join(" × ".join(names) for names in value)
+            lines.append(f"intersections {joint}" if joint else "no intersections (none audited jointly)")
+        elif name == "max_levels":
+            lines.append(f"at most {value:,} groups in a protected attribute without bins")
+        elif name == "dataset_sha256":
+            which = "this data" if value == sha256 else "other data"
+            lines.append(f"made on {which} (SHA-256 {value[:12]}…)")
+        else:
+            lines.append(f"{name} {value!r}")
+    if spec.threshold is not None and not (spec.score and not spec.decision):
+        lines.append(f"score threshold {spec.threshold:g}")
+    for attr in spec.protected:
+        before = loaded_attribute(loaded, attr.column)
+        for f in fields(ProtectedAttribute):
+            if before is not None and f.name not in ATTRIBUTE_FORM_FIELDS and getattr(before, f.name) != f.default:
+                lines.append(f"{f.name} {getattr(before, f.name)!r} for {attr.column}")
+    return lines
+
+
+def show_kept(spec: AuditSpec, data: Dataset) -> None:
+    """Say which fields of the loaded spec are kept without a control here, and offer to drop them."""
+    lines = kept_lines(spec, state.loaded_spec(), data.sha256)
+    if not lines:
+        return
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.caption(md(KEPT_INTRO + "; ".join(lines) + "."))
+    right.button(
+        DROP_KEPT_LABEL,
+        key=W.DROP_KEPT,
+        on_click=state.forget_loaded_spec,
+        help="Gives these settings the values of a spec that does not set them (e.g. every pair of protected "
+        "attributes is audited jointly).",
     )
 
 
@@ -513,10 +661,12 @@ def none_to_null(value: str | None) -> str | None:
     return None if value in (None, NONE) else value
 
 
-def show_problems(check: SpecValidation) -> None:
+def show_problems(check: SpecValidation, spec: AuditSpec, data: Dataset) -> None:
     for problem in check.errors:  # each names the control on this page that fixes it
         st.error(say(problem))
     for problem in check.warnings:
+        if problem.field == "dataset_sha256":  # the same warning, naming the data
+            problem = dataset_mismatch(spec, data.sha256, dataset_name=data.name) or problem
         st.warning(say(problem))
     if check.ok and not check.warnings:
         st.success("No problems found: the spec fits this table.")
@@ -539,7 +689,7 @@ def roles_section(data: Dataset) -> None:
                 + " Personal data is never used to explain decisions and is left out of exports; "
                 "keep it in the PII list below unless it is not personal."
             )
-    load_saved_spec(data)
+    just_loaded = load_saved_spec(data)
     outcome_inputs(df, columns)
     protected_inputs(data, columns)
     other_inputs(columns)
@@ -552,8 +702,11 @@ def roles_section(data: Dataset) -> None:
     except ParityLabError as exc:
         st.error(say(exc))
         return
+    if just_loaded:
+        show_changed(state.loaded_spec(), spec)
+    show_kept(spec, data)
     check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
-    show_problems(check)
+    show_problems(check, spec, data)
     # A callback runs before the next script run, so the sidebar (drawn first) already shows the new spec.
     st.button(
         "Confirm roles", key=W.CONFIRM, type="primary", disabled=not check.ok, on_click=state.set_spec, args=(spec,)

@@ -87,9 +87,11 @@ def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame) ->
 
 
 @st.cache_data(**SESSION)
-def group_sizes(data_key: str, column: str, bins: tuple[float, ...] | None, _series: pd.Series) -> dict[str, int]:
-    """Rows per group of one protected attribute (binned when ``bins`` is given)."""
-    return encode_groups(_series, bins=bins).sizes()
+def group_sizes(
+    data_key: str, column: str, bins: tuple[float, ...] | None, quantiles: int | None, _series: pd.Series
+) -> dict[str, int]:
+    """Rows per group of one protected attribute (binned when ``bins`` or ``quantiles`` is given)."""
+    return encode_groups(_series, bins=bins, quantiles=quantiles).sizes()
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))

@@ -72,6 +72,10 @@ def roles_that_apply(spec: AuditSpec, df: pd.DataFrame) -> tuple[AuditSpec | Non
     names = {a.column for a in protected}
     intersections = spec.intersections
     if intersections is not None:
+        for joint in intersections:
+            if not set(joint) <= names:
+                gone = _quoted(c for c in joint if c not in names)
+                dropped.append(f"intersection {' × '.join(joint)} (its protected column {gone} is gone)")
         intersections = tuple(t for t in intersections if set(t) <= names)
     try:
         kept = replace(

@@ -29,10 +29,13 @@ __all__ = [
     "dataset",
     "for_report",
     "forget_file",
+    "forget_loaded_spec",
     "forget_upload",
     "forgotten_file",
     "get",
+    "keep_loaded_spec",
     "keep_upload",
+    "loaded_spec",
     "pop_queued_roles",
     "pop_reread_notes",
     "queue_roles",
@@ -59,6 +62,7 @@ UPLOAD = "paritylab.upload"
 REREAD = "paritylab.reread_notes"
 FORGOTTEN = "paritylab.forgotten_upload"
 FAILED_READ = "paritylab.failed_read"
+LOADED_SPEC = "paritylab.loaded_spec"
 
 
 class W:
@@ -85,6 +89,7 @@ class W:
     MERGE_VARIANTS = "spec_merge_variants"
     CONFIRM = "spec_confirm"
     SPEC_UPLOAD = "spec_upload"
+    DROP_KEPT = "spec_drop_kept"
     CONFIDENCE = "fairness_confidence"
     FAIRNESS_TAB = "fairness_tab"
     INTERSECTION = "fairness_intersection"
@@ -129,6 +134,10 @@ class W:
     @staticmethod
     def bins(column: str) -> str:
         return f"spec_bins::{column}"
+
+    @staticmethod
+    def quantiles(column: str) -> str:
+        return f"spec_quantiles::{column}"
 
     @staticmethod
     def reference(column: str) -> str:
@@ -291,7 +300,7 @@ def forget_file(file_id: str) -> None:
 
     The app then opens its default sample. The uploader may still show the file: it is not read again.
     """
-    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR):
+    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR, LOADED_SPEC):
         st.session_state.pop(key, None)
     _forget_results()
     st.session_state[FORGOTTEN] = file_id
@@ -362,6 +371,28 @@ def spec_file_applied() -> str | None:
 def mark_spec_file_applied(file_id: str) -> None:
     """Remember that the saved spec with this file id has been applied."""
     st.session_state[SPEC_FILE] = file_id
+
+
+def loaded_spec() -> AuditSpec | None:
+    """The spec last loaded into the Data page's form for the current dataset (None after a suggestion).
+
+    The form has no control for some of its fields; they are taken from this spec when the form builds one.
+    """
+    stored = st.session_state.get(LOADED_SPEC)
+    current = dataset()
+    return stored[1] if stored is not None and current is not None and stored[0] == current.key else None
+
+
+def keep_loaded_spec(spec: AuditSpec) -> None:
+    """Remember ``spec`` as the one loaded into the form for the current dataset."""
+    current = dataset()
+    if current is not None:
+        st.session_state[LOADED_SPEC] = (current.key, spec)
+
+
+def forget_loaded_spec() -> None:
+    """Forget the loaded spec: the fields the form has no control for take their defaults."""
+    st.session_state.pop(LOADED_SPEC, None)
 
 
 def queue_roles(spec: AuditSpec) -> None:

@@ -38,6 +38,10 @@ WIDGETS: dict[str, str] = {
     "features": "change 'Features that may explain decisions' on the Data page",
     "id_columns": "add {column} to 'Identifier columns' on the Data page",
     "pii_columns": "add {column} to 'Personal data (PII) columns' on the Data page",
+    "intersections": (
+        "add {column} to 'Protected attributes' on the Data page, or click 'Drop the kept settings' there to "
+        "remove the loaded spec's intersections"
+    ),
     "min_group_size": "set 'Minimum group size to draw conclusions' on the Data page",
     "max_levels": "bin the attribute or merge rare values in the data",
     "na_values": "add {value} to 'Also treat these spellings as missing' under Reading options on the Data page",

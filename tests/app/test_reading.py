@@ -232,20 +232,26 @@ def test_fairness_warnings_are_worded_for_the_app(app, monkeypatch):
 def test_roles_that_apply_keeps_what_fits_and_says_what_does_not():
     from ui.roles import roles_that_apply
 
-    df = pd.DataFrame({"decision": ["yes", "no"], "region": ["N", None], "id": [1, 2]})
+    df = pd.DataFrame({"decision": ["yes", "no"], "region": ["N", None], "id": [1, 2], "age": [30, 40]})
     spec = AuditSpec(
         decision="decision",
         positive=("yes", "maybe"),
-        protected=(ProtectedAttribute("region"), ProtectedAttribute("sex")),
+        protected=(ProtectedAttribute("region"), ProtectedAttribute("sex"), ProtectedAttribute("age")),
+        intersections=(("region", "age"), ("region", "sex")),
         id_columns=("id", "row"),
     )
     kept, dropped = roles_that_apply(spec, df)
     assert kept == AuditSpec(
-        decision="decision", positive=("yes",), protected=(ProtectedAttribute("region"),), id_columns=("id",)
+        decision="decision",
+        positive=("yes",),
+        protected=(ProtectedAttribute("region"), ProtectedAttribute("age")),
+        intersections=(("region", "age"),),
+        id_columns=("id",),
     )
     assert dropped == (
         "protected column 'sex' (not in the table any more)",
         "identifier column 'row' (not in the table any more)",
+        "intersection region × sex (its protected column 'sex' is gone)",
         "positive decision 'maybe' of 'decision' (no row has it any more)",
     )
     assert roles_that_apply(AuditSpec(decision="outcome", positive=("1",)), df)[0] is None

@@ -323,3 +323,23 @@ def test_the_data_page_names_the_upload_after_another_page_and_reads_it_again(
     expect(page.get_by_test_id("stSidebar").get_by_text(re.compile("read with \\? as missing"))).to_be_visible()
     shot(page, output_path, "data_read_again")
     assert not exceptions(page)
+
+
+def test_a_loaded_spec_is_confirmed_and_downloaded_with_every_field(
+    app_page, guard, tmp_path: Path, output_path: str
+) -> None:
+    """Load a spec that sets every field with the Data page's spec control → the page names what it keeps
+    without a control → the confirmed spec, downloaded, is the loaded one."""
+    from tests.app.test_loaded_spec import EVERYTHING
+
+    page = app_page
+    spec_file = tmp_path / "everything.json"
+    spec_file.write_text(EVERYTHING.to_json(), encoding="utf-8")
+    by_key(page, W.SPEC_UPLOAD).get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(spec_file))
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile(r"^Kept from the loaded spec .*intersections gender × age"))).to_be_visible()
+    confirm_roles(page)
+    shot(page, output_path, "data_loaded_spec")
+    downloaded = AuditSpec.from_json(download(page, "spec_download", tmp_path).read_bytes())
+    assert downloaded == EVERYTHING  # made on this data, so even its hash is the same
+    assert not exceptions(page)
