@@ -1,10 +1,11 @@
 """The audit report: a self-contained HTML page, and the metrics as a spreadsheet-safe CSV.
 
 ``render_html(result, ...)`` returns one HTML document that opens offline with nothing else
-installed. Charts are inline SVG, drawn from plain Vega-Lite specs by ``vl-convert-python``
-(Vega runs inside that package, not in the reader's browser), so the page holds no script and
-loads nothing: a Content-Security-Policy meta tag (``default-src 'none'``) makes the browser
-refuse any request or script anyway. Every data-derived string (column names, group labels,
+installed. Charts are inline SVG: the app's charts (:mod:`analysis.charts`), their Vega-Lite
+specs drawn by ``vl-convert-python`` (Vega runs inside that package, not in the reader's
+browser), so the page holds no script and loads nothing: a Content-Security-Policy meta tag
+(``default-src 'none'``) makes the browser refuse any request or script anyway. The group tables
+are the Fairness page's (:mod:`analysis.tables`). Every data-derived string (column names, group labels,
 finding sentences, load notes) is escaped with :func:`html.escape`; Vega escapes the text it
 draws into the SVG.
 
@@ -32,14 +33,12 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import tables
 from analysis.audit import (
     METRIC_NAMES,
-    RATE_DENOMINATORS,
     AttributeAudit,
     AuditResult,
-    GroupMetrics,
     MetricValue,
-    rate_denominator,
 )
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
@@ -81,7 +80,6 @@ PII_OMITTED = (
     "so {pronoun} group labels are personal data. Export with personal-data columns included to see it."
 )
 PII_NOTES_OMITTED = "{count} loader note{s} about personal-data columns left out (they can quote cell values)."
-UNDEFINED = "undefined (n={n:,})"
 PII_MITIGATION = (
     "The mitigation comparison for {attribute} is left out: its groups are personal data (pii_columns). "
     "Export with personal-data columns included to see it."
@@ -100,12 +98,6 @@ MITIGATION_SETTINGS = (
     "thresholds_reason",
 )
 
-
-TABLE_RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc")
-ROLE_COLORS = {"reference group": "#1f4e9c", "compared": "#5b8fd6", "too small to conclude": "#b0b0b0"}
-ERROR_RATES = {"tpr": "TPR (true positive rate)", "fpr": "FPR (false positive rate)"}
-ERROR_COLORS = ("#2a7f62", "#c0504d")
-ROW_STEP = 24
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
@@ -134,45 +126,6 @@ def _esc(value: object) -> str:
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "—" if value is None else format(value, spec)
-
-
-def _q(q: float | None) -> str:
-    if q is None:
-        return "—"
-    return "< 0.001" if q < 0.001 else f"{q:.3f}"
-
-
-def _interval(m: MetricValue, *, signed: bool = False) -> str:
-    spec = "+.3f" if signed else ".3f"
-    text = format(m.value, spec)
-    if m.ci_low is not None and m.ci_high is not None:
-        sep = " to " if signed else "–"
-        return f"{text} ({format(m.ci_low, spec)}{sep}{format(m.ci_high, spec)})"
-    return text
-
-
-def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> str:
-    if m is None:
-        return "—"
-    if m.value is not None:
-        return _interval(m)
-    if name in RATE_DENOMINATORS:
-        return UNDEFINED.format(n=rate_denominator(name, counts))
-    return m.reason or "undefined"
-
-
-def _comparison_cell(m: MetricValue | None, *, reference: bool, signed: bool = False) -> str:
-    if m is None:
-        return "—"
-    if m.value is not None:
-        return _interval(m, signed=signed)
-    return "reference" if reference else (m.reason or "undefined")
-
-
-def _role(m: GroupMetrics) -> str:
-    if m.is_reference:
-        return "reference group"
-    return "compared" if m.status == "ok" else m.status
 
 
 def _table(header: Sequence[str] | None, rows: Sequence[Sequence[object]], *, numeric: Sequence[int] = ()) -> str:
@@ -499,41 +452,6 @@ def _spec_section(result: AuditResult) -> str:
     )
 
 
-def _group_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
-    present = [n for n in TABLE_RATES if any(n in g.metrics for g in audit.groups.values())]
-    header = ["group", "n", "share", "status", *(METRIC_NAMES[n] + " (CI)" for n in present)]
-    header += [f"disparate impact vs {audit.reference_group or 'reference'} (CI)", "q (disparate impact)"]
-    rows = []
-    for group, g in audit.groups.items():
-        di = g.metrics.get("disparate_impact")
-        rows.append(
-            [group, f"{g.n:,}", f"{g.share:.1%}", _role(g)]
-            + [_rate_cell(g.metrics.get(n), n, g.counts) for n in present]
-            + [_comparison_cell(di, reference=g.is_reference), _q(di.q_value if di is not None else None)]
-        )
-    return header, rows
-
-
-def _comparison_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
-    names = [
-        n
-        for n in (
-            "statistical_parity_difference",
-            "equal_opportunity_difference",
-            "fpr_difference",
-            "average_odds_difference",
-            "predictive_parity_difference",
-        )
-        if any(n in g.metrics for g in audit.groups.values())
-    ]
-    header = ["group", *(METRIC_NAMES[n] + " (CI)" for n in names)]
-    rows = [
-        [group, *(_comparison_cell(g.metrics.get(n), reference=g.is_reference, signed=True) for n in names)]
-        for group, g in audit.groups.items()
-    ]
-    return header, rows
-
-
 def _summary_line(audit: AttributeAudit) -> str:
     s = audit.summary
     parts = []
@@ -583,11 +501,14 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
                 f'<p class="note">Dashed line: {options.di_threshold:g} × the reference group\'s favourable rate; '
                 "a group left of it fails the four-fifths rule. Bars: confidence intervals.</p>"
             )
-    header, rows = _group_rows(audit)
-    out.append("<h4>Groups</h4>" + _table(header, rows, numeric=(1, 2)))
-    header, rows = _comparison_rows(audit)
-    if len(header) > 1:
-        out.append("<h4>Other comparisons with the reference group</h4>" + _table(header, rows))
+    groups = tables.group_table(audit, options.confidence)
+    out.append("<h4>Groups</h4>" + _table(list(groups.columns), tables.text_rows(groups), numeric=(1, 2)))
+    comparisons = tables.comparison_table(audit, options.confidence)
+    if len(comparisons.columns) > 3:
+        rows = tables.text_rows(comparisons)
+        out.append(
+            "<h4>All comparisons with the reference group</h4>" + _table(list(comparisons.columns), rows, numeric=(1,))
+        )
     if audit.suppressed:
         count_text = f"{len(audit.suppressed)} cell{'s' if len(audit.suppressed) > 1 else ''}"
         out.append(
@@ -748,7 +669,7 @@ def _comparison_section(data: Any, dropped: set[str]) -> str:
         significant = "—" if r.get("significant") is None else ("yes" if r["significant"] else "no")
         change = "—" if r.get("change") is None else format(r["change"], "+.3f")
         where = [r.get("attribute"), r.get("group") or "(all groups)", r.get("metric") or "—"]
-        values = [_fmt(r.get("before")), _fmt(r.get("after")), change, _q(r.get("q_value")), significant]
+        values = [_fmt(r.get("before")), _fmt(r.get("after")), change, tables.q_text(r.get("q_value")), significant]
         return [*where, *values, "yes" if r.get("regression") else "", r.get("note") or ""]
 
     regressions = [line(r) for r in rows if r.get("regression")]

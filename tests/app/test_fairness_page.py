@@ -2,6 +2,7 @@
 
 import json
 import re
+from html import escape, unescape
 from pathlib import Path
 
 import pandas as pd
@@ -341,3 +342,29 @@ def test_the_report_draws_the_charts_the_page_shows(monkeypatch):
     for spec in ethnicity:
         data = {name: records(pd.DataFrame(rows)) for name, rows in spec["datasets"].items()}
         assert inlined(spec, data) == shown[spec["usermeta"]["chart"]]
+
+
+def html_tables(section: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every table of a report section: its header and its rows, as text."""
+    out = []
+    for table in re.findall(r"<table>.*?</table>", section, flags=re.S):
+        header = [unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
+        body = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1])
+        out.append((header, [[unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body]))
+    return out
+
+
+@pytest.mark.parametrize(("sample", "tab"), [(LOANS, "ethnicity"), (TICKETS, "customer_language")])
+def test_the_report_shows_the_tables_the_page_shows(sample, tab):
+    from analysis.report import render_html
+    from analysis.tables import text_rows
+
+    at = open_tab(fairness_page(sample), md(tab))
+    groups, comparisons = group_table(at).reset_index(), comparison_table(at).reset_index()
+    html = render_html(engine(at), charts=False)
+    section = html.split(f"<h3>{escape(tab)} <small", 1)[1].split("</section>", 1)[0]
+    found = html_tables(section)
+    assert (list(groups.columns), text_rows(groups)) in found
+    assert (list(comparisons.columns), text_rows(comparisons)) in found
+    rates = dict(zip(list(groups.columns), text_rows(groups)[1], strict=True))
+    assert rates["favourable rate (95% CI)"].count("–") == 1 and rates["n"].replace(",", "").isdigit()
