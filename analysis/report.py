@@ -1,10 +1,11 @@
 """The audit report: a self-contained HTML page, and the metrics as a spreadsheet-safe CSV.
 
 ``render_html(result, ...)`` returns one HTML document that opens offline with nothing else
-installed. Charts are inline SVG, drawn from plain Vega-Lite specs by ``vl-convert-python``
-(Vega runs inside that package, not in the reader's browser), so the page holds no script and
-loads nothing: a Content-Security-Policy meta tag (``default-src 'none'``) makes the browser
-refuse any request or script anyway. Every data-derived string (column names, group labels,
+installed. Charts are inline SVG: the app's charts (:mod:`analysis.charts`), their Vega-Lite
+specs drawn by ``vl-convert-python`` (Vega runs inside that package, not in the reader's
+browser), so the page holds no script and loads nothing: a Content-Security-Policy meta tag
+(``default-src 'none'``) makes the browser refuse any request or script anyway. The group tables
+are the Fairness page's (:mod:`analysis.tables`). Every data-derived string (column names, group labels,
 finding sentences, load notes) is escaped with :func:`html.escape`; Vega escapes the text it
 draws into the SVG.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import html
 import json
 import platform
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,11 +33,12 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.audit import AttributeAudit, AuditResult, GroupMetrics
+from analysis.audit import AttributeAudit, AuditResult
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
-from analysis.metrics import METRIC_NAMES, RATES, MetricValue, rate_denominator
+from analysis.metrics import METRIC_NAMES, MetricValue
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
+from analysis.tables import comparison_table, group_table, q_text, text_rows
 
 __all__ = [
     "CSP",
@@ -73,7 +76,6 @@ PII_OMITTED = (
     "so {pronoun} group labels are personal data. Export with personal-data columns included to see it."
 )
 PII_NOTES_OMITTED = "{count} loader note{s} about personal-data columns left out (they can quote cell values)."
-UNDEFINED = "undefined (n={n:,})"
 PII_MITIGATION = (
     "The mitigation comparison for {attribute} is left out: its groups are personal data (pii_columns). "
     "Export with personal-data columns included to see it."
@@ -92,12 +94,6 @@ MITIGATION_SETTINGS = (
     "thresholds_reason",
 )
 
-
-TABLE_RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc")
-ROLE_COLORS = {"reference group": "#1f4e9c", "compared": "#5b8fd6", "too small to conclude": "#b0b0b0"}
-ERROR_RATES = {"tpr": "TPR (true positive rate)", "fpr": "FPR (false positive rate)"}
-ERROR_COLORS = ("#2a7f62", "#c0504d")
-ROW_STEP = 24
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
@@ -126,45 +122,6 @@ def _esc(value: object) -> str:
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
     return "—" if value is None else format(value, spec)
-
-
-def _q(q: float | None) -> str:
-    if q is None:
-        return "—"
-    return "< 0.001" if q < 0.001 else f"{q:.3f}"
-
-
-def _interval(m: MetricValue, *, signed: bool = False) -> str:
-    spec = "+.3f" if signed else ".3f"
-    text = format(m.value, spec)
-    if m.ci_low is not None and m.ci_high is not None:
-        sep = " to " if signed else "–"
-        return f"{text} ({format(m.ci_low, spec)}{sep}{format(m.ci_high, spec)})"
-    return text
-
-
-def _rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> str:
-    if m is None:
-        return "—"
-    if m.value is not None:
-        return _interval(m)
-    if name in RATES:
-        return UNDEFINED.format(n=rate_denominator(name, counts))
-    return m.reason or "undefined"
-
-
-def _comparison_cell(m: MetricValue | None, *, reference: bool, signed: bool = False) -> str:
-    if m is None:
-        return "—"
-    if m.value is not None:
-        return _interval(m, signed=signed)
-    return "reference" if reference else (m.reason or "undefined")
-
-
-def _role(m: GroupMetrics) -> str:
-    if m.is_reference:
-        return "reference group"
-    return "compared" if m.status == "ok" else m.status
 
 
 def _table(header: Sequence[str] | None, rows: Sequence[Sequence[object]], *, numeric: Sequence[int] = ()) -> str:
@@ -306,178 +263,51 @@ def metrics_csv(result: AuditResult, *, include_pii: bool = False) -> bytes:
     return csv_bytes(frame)
 
 
-# --- charts (plain Vega-Lite specs, drawn to SVG by vl-convert) ----------------------------
+# --- charts (the app's Altair charts, drawn to SVG by vl-convert) ---------------------------
 
-
-def _point(m: MetricValue) -> dict[str, float | None]:
-    return {"value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high}
-
-
-def _favorable_spec(audit: AttributeAudit, di_threshold: float, confidence: float) -> dict[str, Any]:
-    rows = []
-    for group, m in audit.groups.items():
-        rate = m.metrics.get("favorable_rate") or MetricValue(None)
-        rows.append({"group": group, "role": _role(m), "n": m.n} | _point(rate))
-    y = {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None, "axis": {"labelLimit": 260}}
-    color = {
-        "field": "role",
-        "type": "nominal",
-        "scale": {"domain": list(ROLE_COLORS), "range": list(ROLE_COLORS.values())},
-        "legend": {"title": None, "orient": "top"},
-    }
-    x_title = f"Favourable rate (with {confidence:.0%} CI)"
-    layers: list[dict[str, Any]] = [
-        {
-            "mark": {"type": "rule", "strokeWidth": 2},
-            "encoding": {
-                "y": y,
-                "x": {"field": "ci_low", "type": "quantitative", "title": x_title, "scale": {"domain": [0, 1]}}
-                | {"axis": {"format": ".0%"}},
-                "x2": {"field": "ci_high"},
-                "color": color,
-            },
-        },
-        {
-            "mark": {"type": "point", "filled": True, "size": 70},
-            "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"}, "color": color},
-        },
-    ]
-    reference = audit.groups.get(audit.reference_group) if audit.reference_group is not None else None
-    ref_rate = reference.metrics.get("favorable_rate") if reference is not None else None
-    if ref_rate is not None and ref_rate.value is not None:
-        line = di_threshold * ref_rate.value
-        layers.append(
-            {
-                "data": {"values": [{"x": line}]},
-                "mark": {"type": "rule", "color": "#c0504d", "strokeDash": [6, 4]},
-                "encoding": {"x": {"field": "x", "type": "quantitative"}},
-            }
-        )
-    spec = {"data": {"values": rows}, "layer": layers, "height": {"step": ROW_STEP}, "width": 420}
-    return spec | {"description": "Favourable rate by group"}
-
-
-def _error_rates_spec(audit: AttributeAudit, confidence: float) -> dict[str, Any] | None:
-    if not any("tpr" in m.metrics for m in audit.groups.values()):
-        return None
-    rows = []
-    for group, m in audit.groups.items():
-        for name, title in ERROR_RATES.items():
-            rate = m.metrics.get(name)
-            rows.append({"group": group, "rate": title} | _point(rate or MetricValue(None)))
-    y = {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None, "axis": {"labelLimit": 260}}
-    color = {
-        "field": "rate",
-        "type": "nominal",
-        "scale": {"domain": list(ERROR_RATES.values()), "range": list(ERROR_COLORS)},
-        "legend": {"title": None, "orient": "top"},
-    }
-    encoding = {"y": y, "yOffset": {"field": "rate", "type": "nominal"}, "color": color}
-    x_title = f"Rate (with {confidence:.0%} CI)"
-    layers = [
-        {
-            "mark": {"type": "rule", "strokeWidth": 2},
-            "encoding": encoding
-            | {
-                "x": {"field": "ci_low", "type": "quantitative", "title": x_title, "scale": {"domain": [0, 1]}}
-                | {"axis": {"format": ".0%"}},
-                "x2": {"field": "ci_high"},
-            },
-        },
-        {
-            "mark": {"type": "point", "filled": True, "size": 60},
-            "encoding": encoding | {"x": {"field": "value", "type": "quantitative"}},
-        },
-    ]
-    spec = {"data": {"values": rows}, "layer": layers, "height": {"step": ROW_STEP * 0.7}, "width": 420}
-    return spec | {"description": "Error rates by group (TPR and FPR: equalized odds)"}
-
-
-def _calibration_spec(audit: AttributeAudit, confidence: float) -> dict[str, Any] | None:
-    if audit.calibration is None:
-        return None
-    rows = [
-        {"group": group, "mean_score": b.mean_score} | _point(b.observed_rate)
-        for group, bins in audit.calibration.groups.items()
-        for b in bins
-    ]
-    edges = audit.calibration.edges
-    low, high = min(edges), max(edges)
-    x = {"field": "mean_score", "type": "quantitative", "title": "Mean score in the bin"}
-    x["scale"] = {"domain": [low, high], "nice": False}
-    color = {"field": "group", "type": "nominal", "sort": list(audit.groups)}
-    color["legend"] = {"title": None, "orient": "bottom", "columns": 4, "labelLimit": 200}
-    y_title = f"Observed positive rate ({confidence:.0%} CI)"
-    layers: list[dict[str, Any]] = [
-        {
-            "mark": "rule",
-            "encoding": {"x": x, "y": {"field": "ci_low", "type": "quantitative"}, "y2": {"field": "ci_high"}}
-            | {"color": color},
-        },
-        {
-            "mark": {"type": "line", "point": True},
-            "encoding": {"x": x, "color": color}
-            | {"y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"domain": [0, 1]}}},
-        },
-    ]
-    if low >= 0 and high <= 1:  # probabilities: perfect calibration is the diagonal
-        diagonal = {"values": [{"x": low, "y": low, "x2": high, "y2": high}]}
-        layers.insert(
-            0,
-            {
-                "data": diagonal,
-                "mark": {"type": "rule", "color": "#888888", "strokeDash": [4, 4]},
-                "encoding": {
-                    "x": {"field": "x", "type": "quantitative"},
-                    "y": {"field": "y", "type": "quantitative"},
-                    "x2": {"field": "x2"},
-                    "y2": {"field": "y2"},
-                },
-            },
-        )
-    spec = {"data": {"values": rows}, "layer": layers, "height": 300, "width": 420}
-    return spec | {"description": "Calibration by group: observed positive rate per score decile"}
-
-
-def _distribution_spec(audit: AttributeAudit) -> dict[str, Any] | None:
-    dist = audit.decision_distribution
-    if dist is None:
-        return None
-    rows = [
-        {"group": group, "decision": value, "order": k, "value": share.value}
-        for group in dist.counts
-        for k, (value, share) in enumerate(zip(dist.values, dist.shares[group], strict=True))
-    ]
-    encoding = {
-        "y": {"field": "group", "type": "nominal", "sort": list(audit.groups), "title": None}
-        | {"axis": {"labelLimit": 260}},
-        "x": {"field": "value", "type": "quantitative", "title": "Share of the group's decisions", "stack": "zero"}
-        | {"axis": {"format": ".0%"}},
-        "color": {"field": "decision", "type": "nominal", "sort": list(dist.values)}
-        | {"legend": {"title": "decision", "orient": "top"}},
-        "order": {"field": "order", "type": "quantitative"},
-    }
-    spec = {"data": {"values": rows}, "mark": "bar", "encoding": encoding, "height": {"step": ROW_STEP}, "width": 420}
-    return spec | {"description": "Share of every decision value by group"}
+CHART_TITLES = {
+    "favorable_rate": "Favourable rate by group",
+    "error_rates": "Error rates by group (TPR and FPR: equalized odds)",
+    "calibration": "Calibration by group: observed positive rate per score decile",
+    "decision_distribution": "Share of every decision value by group",
+}
+# The font is set when drawing, not in the spec: in the app the spec takes Streamlit's theme.
+SVG_CONFIG = {"font": "sans-serif"}
+SCHEMA_VERSION = re.compile(r"/v(\d+\.\d+)[.\d]*\.json$")
 
 
 def chart_specs(
     audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95, detail: bool = True
 ) -> list[dict]:
-    """The report's Vega-Lite specs for one attribute: favourable rate, TPR/FPR when there is a label and,
-    with ``detail``, calibration (score and label) and every decision value's share (multi-valued decisions)."""
-    specs = [_favorable_spec(audit, di_threshold, confidence), _error_rates_spec(audit, confidence)]
+    """The Vega-Lite specs the report draws for one attribute: the app's charts (:mod:`analysis.charts`) as
+    ``chart.to_dict()``. Favourable rate, TPR/FPR when there is a label and, with ``detail``, calibration
+    (score and label) and every decision value's share (multi-valued decisions)."""
+    from analysis import charts  # altair is imported only when a report draws charts
+
+    figures = [
+        charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence),
+        charts.error_rates_chart(audit, confidence=confidence),
+    ]
     if detail:
-        specs += [_calibration_spec(audit, confidence), _distribution_spec(audit)]
-    return [s for s in specs if s is not None]
+        figures += [
+            charts.calibration_chart(audit, confidence=confidence),
+            charts.decision_distribution_chart(audit, confidence=confidence),
+        ]
+    # Not validated again here: the app validates these very specs, and the tests do.
+    return [f.to_dict(validate=False) for f in figures if f is not None]
 
 
 def _svg(spec: Mapping[str, Any]) -> str:
-    """One chart as SVG text (vl-convert runs Vega-Lite in-process; nothing is fetched)."""
+    """One chart as SVG text (vl-convert runs Vega-Lite in-process; it may load nothing from any URL)."""
     import vl_convert  # imported here: the engine loads it only when a report is drawn
 
-    full = {"config": {"font": "sans-serif"}} | dict(spec)
-    svg = vl_convert.vegalite_to_svg(full, vl_version="5.20")
+    version = SCHEMA_VERSION.search(spec.get("$schema", ""))
+    svg = vl_convert.vegalite_to_svg(
+        dict(spec),
+        vl_version=version.group(1) if version else None,
+        config=SVG_CONFIG,
+        allowed_base_urls=[],
+    )
     # The SVG is Vega's output, with every data string escaped by Vega; keep only the <svg> element.
     return svg[svg.index("<svg") :]
 
@@ -619,41 +449,6 @@ def _spec_section(result: AuditResult) -> str:
     )
 
 
-def _group_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
-    present = [n for n in TABLE_RATES if any(n in g.metrics for g in audit.groups.values())]
-    header = ["group", "n", "share", "status", *(METRIC_NAMES[n] + " (CI)" for n in present)]
-    header += [f"disparate impact vs {audit.reference_group or 'reference'} (CI)", "q (disparate impact)"]
-    rows = []
-    for group, g in audit.groups.items():
-        di = g.metrics.get("disparate_impact")
-        rows.append(
-            [group, f"{g.n:,}", f"{g.share:.1%}", _role(g)]
-            + [_rate_cell(g.metrics.get(n), n, g.counts) for n in present]
-            + [_comparison_cell(di, reference=g.is_reference), _q(di.q_value if di is not None else None)]
-        )
-    return header, rows
-
-
-def _comparison_rows(audit: AttributeAudit) -> tuple[list[str], list[list[object]]]:
-    names = [
-        n
-        for n in (
-            "statistical_parity_difference",
-            "equal_opportunity_difference",
-            "fpr_difference",
-            "average_odds_difference",
-            "predictive_parity_difference",
-        )
-        if any(n in g.metrics for g in audit.groups.values())
-    ]
-    header = ["group", *(METRIC_NAMES[n] + " (CI)" for n in names)]
-    rows = [
-        [group, *(_comparison_cell(g.metrics.get(n), reference=g.is_reference, signed=True) for n in names)]
-        for group, g in audit.groups.items()
-    ]
-    return header, rows
-
-
 def _summary_line(audit: AttributeAudit) -> str:
     s = audit.summary
     parts = []
@@ -698,7 +493,10 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
         specs = chart_specs(
             audit, di_threshold=options.di_threshold, confidence=options.confidence, detail=scope == "attribute"
         )
-        drawn = [f'<div class="chart"><p class="title">{_esc(s["description"])}</p>{_svg(s)}</div>' for s in specs]
+        drawn = [
+            f'<div class="chart"><p class="title">{_esc(CHART_TITLES[s["usermeta"]["chart"]])}</p>{_svg(s)}</div>'
+            for s in specs
+        ]
         out.append(f'<div class="charts">{"".join(drawn)}</div>')
         count = len(drawn)
         if audit.reference_group is not None:
@@ -706,11 +504,14 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
                 f'<p class="note">Dashed line: {options.di_threshold:g} × the reference group\'s favourable rate; '
                 "a group left of it fails the four-fifths rule. Bars: confidence intervals.</p>"
             )
-    header, rows = _group_rows(audit)
-    out.append("<h4>Groups</h4>" + _table(header, rows, numeric=(1, 2)))
-    header, rows = _comparison_rows(audit)
-    if len(header) > 1:
-        out.append("<h4>Other comparisons with the reference group</h4>" + _table(header, rows))
+    groups = group_table(audit, options.confidence)
+    out.append("<h4>Groups</h4>" + _table(list(groups.columns), text_rows(groups), numeric=(1, 2)))
+    comparisons = comparison_table(audit, options.confidence)
+    if len(comparisons.columns) > 3:
+        rows = text_rows(comparisons)
+        out.append(
+            "<h4>All comparisons with the reference group</h4>" + _table(list(comparisons.columns), rows, numeric=(1,))
+        )
     if audit.suppressed:
         count_text = f"{len(audit.suppressed)} cell{'s' if len(audit.suppressed) > 1 else ''}"
         out.append(
@@ -868,7 +669,7 @@ def _comparison_section(data: Any, dropped: set[str]) -> str:
         significant = "—" if r.get("significant") is None else ("yes" if r["significant"] else "no")
         change = "—" if r.get("change") is None else format(r["change"], "+.3f")
         where = [r.get("attribute"), r.get("group") or "(all groups)", r.get("metric") or "—"]
-        values = [_fmt(r.get("before")), _fmt(r.get("after")), change, _q(r.get("q_value")), significant]
+        values = [_fmt(r.get("before")), _fmt(r.get("after")), change, q_text(r.get("q_value")), significant]
         return [*where, *values, "yes" if r.get("regression") else "", r.get("note") or ""]
 
     regressions = [line(r) for r in rows if r.get("regression")]

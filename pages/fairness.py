@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import COMPARISONS, GLOSSARY, METRIC_NAMES, METRICS, RATES, MetricValue, rate_denominator, title
+from analysis.metrics import GLOSSARY, METRIC_NAMES, METRICS, title
+from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts
 from ui.frame import audit_warnings, require_spec, run_audit
@@ -57,43 +55,8 @@ def number(value: float) -> str:
     return f"{value:.3f}"
 
 
-def q_text(q: float | None) -> str:
-    if q is None:
-        return "—"
-    return "< 0.001" if q < 0.001 else f"{q:.3f}"
-
-
 def q_phrase(q: float | None) -> str:
     return "no test" if q is None else ("q < 0.001" if q < 0.001 else f"q = {q:.3f}")
-
-
-def interval(m: MetricValue, *, signed: bool = False) -> str:
-    """``0.714 (0.691–0.738)``, or ``-0.195 (-0.220 to -0.170)`` for a difference."""
-    value = f"{m.value:+.3f}" if signed else number(m.value)
-    if m.ci_low is None or m.ci_high is None:
-        return f"{value} ({m.reason})" if m.reason else value
-    if signed:
-        return f"{value} ({m.ci_low:+.3f} to {m.ci_high:+.3f})"
-    return f"{value} ({m.ci_low:.3f}–{m.ci_high:.3f})"
-
-
-def rate_cell(m: MetricValue | None, name: str, counts: Mapping[str, int]) -> str | None:
-    """A rate with its interval, or why it is undefined (never 0 for an undefined rate)."""
-    if m is None:
-        return None
-    if m.value is not None:
-        return interval(m)
-    if name in RATES:
-        return f"undefined (n={rate_denominator(name, counts):,})"
-    return m.reason or "undefined"
-
-
-def comparison_cell(m: MetricValue | None, *, signed: bool, reference: bool) -> str | None:
-    if m is None:
-        return None
-    if m.value is not None:
-        return interval(m, signed=signed)
-    return "reference" if reference else (m.reason or "undefined")
 
 
 def level(options: AuditOptions) -> str:
@@ -108,59 +71,10 @@ def condition(column: str, values: tuple[object, ...]) -> str:
 # ---------------------------------------------------------------- tables
 
 
-def status_text(audit: AttributeAudit, group: str) -> str:
-    m = audit.groups[group]
-    if m.is_reference:
-        return "reference group" if m.status == "ok" else f"reference group ({m.status})"
-    return "compared" if m.status == "ok" else m.status
-
-
-def group_table(audit: AttributeAudit, options: AuditOptions) -> pd.DataFrame:
-    """Rates by group with their intervals, and disparate impact against the reference with its q-value."""
-    ci = level(options)
-    rates = ["favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc"]
-    rows = []
-    for group, m in audit.groups.items():
-        row: dict[str, object] = {"group": group, "n": m.n, "share": m.share, "status": status_text(audit, group)}
-        for name in rates:
-            if name in m.metrics:
-                row[f"{METRIC_NAMES[name]} ({ci})"] = rate_cell(m.metrics[name], name, m.counts)
-        if "brier" in m.metrics:
-            brier = m.metrics["brier"]
-            row["Brier score"] = number(brier.value) if brier.value is not None else brier.reason
-        di = m.metrics.get("disparate_impact")
-        row[f"disparate impact vs {audit.reference_group or 'reference'} ({ci})"] = comparison_cell(
-            di, signed=False, reference=m.is_reference
-        )
-        row["q (disparate impact)"] = q_text(di.q_value if di is not None else None)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def comparison_table(audit: AttributeAudit, options: AuditOptions) -> pd.DataFrame:
-    """Every comparison with the reference group, with intervals and q-values."""
-    ci = level(options)
-    tested = {"disparate_impact", "equal_opportunity_difference", "fpr_difference"}
-    rows = []
-    for group, m in audit.groups.items():
-        row: dict[str, object] = {"group": group, "n": m.n, "status": status_text(audit, group)}
-        for name in COMPARISONS:
-            if name not in m.metrics:
-                continue
-            metric = m.metrics[name]
-            row[f"{METRIC_NAMES[name]} ({ci})"] = comparison_cell(
-                metric, signed=name != "disparate_impact", reference=m.is_reference
-            )
-            if name in tested:
-                row[f"q ({METRIC_NAMES[name]})"] = q_text(metric.q_value)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
     st.markdown("**Groups**")
     st.dataframe(
-        group_table(audit, options),
+        group_table(audit, options.confidence),
         hide_index=True,
         key=W.fairness_table("groups", audit.name),
         column_config={"share": st.column_config.NumberColumn("share", format="percent")},
@@ -172,7 +86,11 @@ def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
         f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the summaries."
     )
     with st.expander("All comparisons with the reference group, and what each metric means"):
-        st.dataframe(comparison_table(audit, options), hide_index=True, key=W.fairness_table("comparisons", audit.name))
+        st.dataframe(
+            comparison_table(audit, options.confidence),
+            hide_index=True,
+            key=W.fairness_table("comparisons", audit.name),
+        )
         glossary(list(GLOSSARY))
 
 

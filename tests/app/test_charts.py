@@ -191,3 +191,38 @@ def test_every_chart_is_valid_vega_lite(full):
             chart = build(attribute)
             if chart is not None:
                 assert chart.to_dict(validate=True)["usermeta"]["attribute"] == attribute.name
+
+
+def test_the_report_draws_the_very_specs_the_app_shows(monkeypatch):
+    """The report's SVGs come from the app's charts: the dict handed to vl-convert is ``chart.to_dict()``."""
+    from analysis import report
+
+    result = audit(decisions(), spec(decision="tier", positive=["high"]))
+    drawn: list[dict] = []
+    monkeypatch.setattr(report, "_svg", lambda s: drawn.append(s) or "<svg></svg>")
+    report.render_html(result)
+    o = result.options
+    expected = []
+    for attribute in result.attributes.values():
+        figures = [
+            charts.favorable_rate_chart(attribute, di_threshold=o.di_threshold, confidence=o.confidence),
+            charts.error_rates_chart(attribute, confidence=o.confidence),
+            charts.calibration_chart(attribute, confidence=o.confidence),
+            charts.decision_distribution_chart(attribute, confidence=o.confidence),
+        ]
+        assert None not in figures  # label, score and a multi-valued decision: every chart applies
+        expected += [f.to_dict() for f in figures]
+    for crossed in result.intersections.values():  # intersections: the two rate charts only
+        expected.append(charts.favorable_rate_chart(crossed, di_threshold=o.di_threshold).to_dict())
+        expected.append(charts.error_rates_chart(crossed).to_dict())
+    assert drawn == expected
+    kinds = [s["usermeta"]["chart"] for s in drawn]
+    per_attribute = ["favorable_rate", "error_rates", "calibration", "decision_distribution"]
+    assert kinds == per_attribute * len(result.attributes) + per_attribute[:2] * len(result.intersections)
+
+
+def test_the_app_and_the_report_share_one_definition_of_each_audit_chart():
+    from analysis import charts as engine_charts
+
+    for name in ("favorable_rate_chart", "error_rates_chart", "calibration_chart", "decision_distribution_chart"):
+        assert getattr(charts, name) is getattr(engine_charts, name)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from html import escape, unescape
 from pathlib import Path
 
 import pandas as pd
@@ -306,3 +307,71 @@ def test_without_a_label_error_rate_metrics_ask_for_one():
     assert "error_rates" not in charts(at)
     assert any("TPR and FPR need the true outcome" in i.value for i in at.info)
     assert any(i.value.startswith(md("Not computed (no label column): base rate, TPR, FPR")) for i in at.info)
+
+
+def inlined(spec: dict, datasets: dict[str, list[dict]]) -> dict:
+    """A spec with its data by value, without what only says how it is drawn (Streamlit's autosize, the theme)."""
+
+    def walk(value):
+        if isinstance(value, dict):
+            if set(value) == {"name"} and value["name"] in datasets:
+                return {"values": datasets[value["name"]]}
+            return {k: walk(v) for k, v in value.items() if k not in ("datasets", "autosize", "config")}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(spec)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def test_the_report_draws_the_charts_the_page_shows(monkeypatch):
+    from analysis import report
+
+    at = open_tab(fairness_page(LOANS), "ethnicity")
+    result = engine(at)
+    shown = {}
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        data = {
+            d.name: records(dataframe_util.convert_arrow_bytes_to_pandas_df(d.data.data))
+            for d in element.proto.datasets
+        }
+        shown[spec["usermeta"]["chart"]] = inlined(spec, data)
+    drawn: list[dict] = []
+    monkeypatch.setattr(report, "_svg", lambda s: drawn.append(s) or "<svg></svg>")
+    report.render_html(result)
+    ethnicity = [s for s in drawn if s["usermeta"]["attribute"] == "ethnicity"]
+    assert [s["usermeta"]["chart"] for s in ethnicity] == ["favorable_rate", "error_rates", "calibration"]
+    for spec in ethnicity:
+        data = {name: records(pd.DataFrame(rows)) for name, rows in spec["datasets"].items()}
+        assert inlined(spec, data) == shown[spec["usermeta"]["chart"]]
+
+
+def html_tables(section: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every table of a report section: its header and its rows, as text."""
+    out = []
+    for table in re.findall(r"<table>.*?</table>", section, flags=re.S):
+        header = [unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
+        body = re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1])
+        out.append((header, [[unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] for row in body]))
+    return out
+
+
+@pytest.mark.parametrize(("sample", "tab"), [(LOANS, "ethnicity"), (TICKETS, "customer_language")])
+def test_the_report_shows_the_tables_the_page_shows(sample, tab):
+    from analysis.report import render_html
+    from analysis.tables import text_rows
+
+    at = open_tab(fairness_page(sample), md(tab))
+    groups, comparisons = group_table(at).reset_index(), comparison_table(at).reset_index()
+    html = render_html(engine(at), charts=False)
+    section = html.split(f"<h3>{escape(tab)} <small", 1)[1].split("</section>", 1)[0]
+    found = html_tables(section)
+    assert (list(groups.columns), text_rows(groups)) in found
+    assert (list(comparisons.columns), text_rows(comparisons)) in found
+    rates = dict(zip(list(groups.columns), text_rows(groups)[1], strict=True))
+    assert rates["favourable rate (95% CI)"].count("–") == 1 and rates["n"].replace(",", "").isdigit()
