@@ -76,6 +76,7 @@ from analysis.stats import (
 )
 from analysis.validation import _checked
 from analysis.values import value_key
+from analysis.version import __version__
 from analysis.wording import Notice
 
 if TYPE_CHECKING:
@@ -1520,8 +1521,6 @@ def library_versions(libraries: Sequence[str] = AUDIT_LIBRARIES) -> dict[str, st
 
     A library that is not installed is recorded as ``"not installed"``.
     """
-    from analysis import __version__  # here: the package imports this module first
-
     out = {"paritylab": __version__, "python": platform.python_version()}
     for name in libraries:
         try:

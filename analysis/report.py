@@ -43,6 +43,7 @@ from analysis.audit import (
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
 from analysis.mitigation import flip_columns
+from analysis.version import __version__
 
 __all__ = [
     "CSP",
@@ -922,8 +923,6 @@ def _method_notes(result: AuditResult, explanation: Mapping | None, notes: Seque
 
 
 def _versions(result: AuditResult) -> list[tuple[str, str]]:
-    from analysis import __version__  # the package's version; imported here to avoid a cycle
-
     rows = [("ParityLab", __version__), ("Python", platform.python_version())]
     rows += [(p, _version(p)) for p in VERSIONED_PACKAGES]
     recorded = getattr(result, "versions", None)
