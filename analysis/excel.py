@@ -418,7 +418,7 @@ class _OpenpyxlBook:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *_exc_info):
         self.workbook.close()
 
     def is_table(self, sheet: str) -> bool:
@@ -479,7 +479,7 @@ class _CalamineBook:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *_exc_info):
         self.workbook.close()
 
     def is_table(self, sheet: str) -> bool:

@@ -52,7 +52,6 @@ from analysis.wording import Remedy
 __all__ = [
     "MODEL_SCORE_COLUMN",
     "MODEL_SCORE_LABEL",
-    "ComparisonRow",
     "MitigationComparison",
     "MitigationRow",
     "ModelScores",
@@ -503,10 +502,6 @@ class MitigationRow:
             "reasons": dict(self.reasons),
             "in_sample": None if self.in_sample is None else dict(self.in_sample),
         }
-
-
-# The name the issue uses; MitigationRow avoids a clash with analysis.compare.ComparisonRow.
-ComparisonRow = MitigationRow
 
 
 @dataclass(frozen=True, eq=False)

@@ -265,7 +265,8 @@ def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
         "fidelity": {"accuracy": 0.9, "auc": 0.93, "low": False, "message": "The surrogate agrees with 90%."},
         "global_importance": [{"feature": "income", "mean_abs_shap": 0.5}],
     }
-    at.session_state["paritylab.results"] = {"report::explanation": ((data.data_key, spec.to_json()), explanation)}
+    context = (data.data_key, spec.to_json(), "options")
+    at.session_state["paritylab.results"] = {"explanation": (context, explanation)}
     run(at)
     assert "Drivers: included" in "\n".join(m.value for m in at.markdown)
     html = data_of(at, W.REPORT_HTML, downloads).decode()
