@@ -50,8 +50,7 @@ from analysis.thresholds import (
 from analysis.validation import Problem, SpecValidation, validate_spec
 from analysis.values import VariantGroup, value_variants
 from analysis.variants import MergedTable, find_variants, merge_variants
-
-__version__ = "0.1.0"
+from analysis.version import __version__
 
 __all__ = [
     "MISSING_GROUP",

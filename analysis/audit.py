@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from analysis.audit_json import check_audit_data, damaged
+from analysis.audit_json import check_audit_data, damaged, json_kind
 from analysis.counts import (
     GroupCounts,
     Grouping,
@@ -85,8 +85,9 @@ from analysis.stats import (
     two_proportion_test,
     wilson_interval,
 )
-from analysis.validation import _checked
+from analysis.validation import run_checks
 from analysis.values import condition, value_key
+from analysis.version import __version__
 from analysis.wording import Notice
 
 if TYPE_CHECKING:
@@ -138,8 +139,6 @@ NOT_AN_AUDIT = (
     "Expected an audit result: a JSON object with 'schema_version', 'dataset' and 'attributes' (as "
     "ParityLab exports an audit result), got {kind}."
 )
-# The keys named when a JSON file is not what was expected: enough to recognise it, not all of a large object.
-SHOWN_KEYS = 10
 MALFORMED_AUDIT = (
     "This JSON looks like an audit result but cannot be read: {problem}. "
     "It may have been edited by hand or cut short; export it again from ParityLab."
@@ -566,7 +565,7 @@ class AuditResult:
             When ``data`` is not an audit result, has another ``schema_version``, or is malformed.
         """
         if not isinstance(data, Mapping) or "attributes" not in data:
-            raise ParityLabError(NOT_AN_AUDIT.format(kind=_json_kind(data)))
+            raise ParityLabError(NOT_AN_AUDIT.format(kind=json_kind(data)))
         version = data.get("schema_version")
         if isinstance(version, bool) or version != AUDIT_SCHEMA_VERSION:
             raise ParityLabError(WRONG_SCHEMA.format(got=version, expected=AUDIT_SCHEMA_VERSION))
@@ -1204,8 +1203,6 @@ def library_versions(libraries: Sequence[str] = AUDIT_LIBRARIES) -> dict[str, st
 
     A library that is not installed is recorded as ``"not installed"``.
     """
-    from analysis import __version__  # here: the package imports this module first
-
     out = {"paritylab": __version__, "python": platform.python_version()}
     for name in libraries:
         try:
@@ -1303,7 +1300,7 @@ def audit(
         min_cell_size=min_cell_size,
     )
     created_at = _now()
-    checked = _checked(df, spec, dataset_sha256=dataset_sha256)
+    checked = run_checks(df, spec, dataset_sha256=dataset_sha256)
     validation, encoded = checked.validation, checked.encoded
     validation.raise_for_errors()
     # With merge_variants, counted on the merged table and spec; the result records the spec as given.
@@ -1348,21 +1345,3 @@ def audit(
         versions=library_versions(),
         load=load_report,
     )
-
-
-def _json_kind(data: object) -> str:
-    """What a parsed JSON value is, in words: ``an object with keys ["rows", "settings"]``, ``a list``, …."""
-    if isinstance(data, dict):
-        # json.dumps escapes control characters, so a hostile key cannot drive the terminal.
-        keys = json.dumps([str(k)[:40] for k in list(data)[:SHOWN_KEYS]], ensure_ascii=True)
-        more = f" and {len(data) - SHOWN_KEYS} more" if len(data) > SHOWN_KEYS else ""
-        return f"an object with keys {keys}{more}"
-    if isinstance(data, list):
-        return f"a list of {len(data)} item{'' if len(data) == 1 else 's'}"
-    if isinstance(data, bool):
-        return f"the value {json.dumps(data)}"
-    if isinstance(data, (int, float)):
-        return "a number"
-    if isinstance(data, str):
-        return "a string"
-    return "null"

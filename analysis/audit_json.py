@@ -18,7 +18,7 @@ from typing import Any
 from analysis.errors import ParityLabError
 from analysis.metrics import METRICS, RATES, rate_from_counts
 
-__all__ = ["DAMAGED", "check_audit_data", "damaged"]
+__all__ = ["DAMAGED", "check_audit_data", "damaged", "json_kind"]
 
 DAMAGED = (
     "{where} {problem}. The file was edited or damaged: export the audit result from ParityLab again (its JSON result)."
@@ -26,6 +26,9 @@ DAMAGED = (
 RATE_TOLERANCE = 1e-9
 COUNT = "counts must be whole numbers of at least 0"
 SHOWN_KEY = 40
+# The keys json_kind names when a JSON file is not what was expected: enough to recognise it, not all of a
+# large object.
+SHOWN_KEYS = 10
 SHOWN_VALUE = 40
 # Keys of a group that are not metrics; every other key of a group is a metric object.
 GROUP_FIXED = ("n", "share", "status", "is_reference", "values", "counts")
@@ -311,3 +314,21 @@ def _check_metric(metric: _Walker) -> None:
         item = metric.field(name, required=False)
         if item is not None:
             item.text(optional=True)
+
+
+def json_kind(data: object) -> str:
+    """What a parsed JSON value is, in words: ``an object with keys ["rows", "settings"]``, ``a list``, …."""
+    if isinstance(data, dict):
+        # json.dumps escapes control characters, so a hostile key cannot drive the terminal.
+        keys = json.dumps([str(k)[:40] for k in list(data)[:SHOWN_KEYS]], ensure_ascii=True)
+        more = f" and {len(data) - SHOWN_KEYS} more" if len(data) > SHOWN_KEYS else ""
+        return f"an object with keys {keys}{more}"
+    if isinstance(data, list):
+        return f"a list of {len(data)} item{'' if len(data) == 1 else 's'}"
+    if isinstance(data, bool):
+        return f"the value {json.dumps(data)}"
+    if isinstance(data, (int, float)):
+        return "a number"
+    if isinstance(data, str):
+        return "a string"
+    return "null"

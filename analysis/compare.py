@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue, _json_kind
+from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
+from analysis.audit_json import json_kind
 from analysis.errors import ParityLabError
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
@@ -361,7 +362,7 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
     except (ValueError, UnicodeDecodeError, RecursionError):
         data = _NOT_JSON  # AuditResult.from_json below says what is wrong with it
     if data is not _NOT_JSON and not (isinstance(data, dict) and "schema_version" in data and "attributes" in data):
-        raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=_json_kind(data)))
+        raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=json_kind(data)))
     try:
         return AuditResult.from_json(text) if data is _NOT_JSON else AuditResult.from_dict(data)
     except ParityLabError as exc:

@@ -49,13 +49,13 @@ from analysis.loading import (
     TOO_LARGE_UNCOMPRESSED,
     TOO_MANY_ROWS,
     Change,
-    _and_list,
-    _check_columns,
-    _count_of,
-    _format_size,
-    _Limits,
-    _Notes,
-    _RawTable,
+    Limits,
+    Notes,
+    RawTable,
+    and_list,
+    check_columns,
+    count_of,
+    format_size,
 )
 from analysis.wording import Notice, Remedy
 
@@ -228,10 +228,10 @@ def sheet_names(source: Any) -> tuple[str, ...]:
     LoadError
         When the workbook cannot be read.
     """
-    from analysis.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_UNCOMPRESSED_BYTES, _read_source, _unwrap
+    from analysis.loading import DEFAULT_MAX_BYTES, DEFAULT_MAX_UNCOMPRESSED_BYTES, read_source, unwrap
 
-    data, name = _read_source(source, None, DEFAULT_MAX_BYTES)
-    payload, _ = _unwrap(data, name, DEFAULT_MAX_UNCOMPRESSED_BYTES)
+    data, name = read_source(source, None, DEFAULT_MAX_BYTES)
+    payload, _ = unwrap(data, name, DEFAULT_MAX_UNCOMPRESSED_BYTES)
     kind = workbook_kind(payload)
     if kind is None:
         return ()
@@ -258,8 +258,8 @@ class _Grid:
         return any(self.rows)
 
 
-def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: _Limits, nulls: tuple[str, ...]) -> _RawTable:
-    """Read one sheet of a workbook into raw text columns (the loader's `_RawTable`).
+def read_workbook(payload: Any, kind: str, name: str, sheet: Any, limits: Limits, nulls: tuple[str, ...]) -> RawTable:
+    """Read one sheet of a workbook into raw text columns (the loader's `RawTable`).
 
     ``kind`` is `workbook_kind`'s answer; ``nulls`` the always-missing spellings.
     """
@@ -280,7 +280,7 @@ def _check_unzipped_size(payload: Any, name: str, cap: int) -> None:
     with zipfile.ZipFile(io.BytesIO(payload)) as archive:
         if sum(info.file_size for info in archive.infolist()) > cap:
             raise LoadError(
-                TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)),
+                TOO_LARGE_UNCOMPRESSED.format(name=name, limit=format_size(cap)),
                 remedy=Remedy("max_uncompressed_bytes"),
             )
 
@@ -295,11 +295,11 @@ def _open_book(payload: Any, kind: str, name: str):
     return _CalamineBook(payload, kind, name)
 
 
-def _choose_sheet(book, sheet: Any, name: str, limits: _Limits) -> tuple[str, _Grid, _Notes]:
+def _choose_sheet(book, sheet: Any, name: str, limits: Limits) -> tuple[str, _Grid, Notes]:
     """The sheet to read, its cells, and the notices about the choice."""
     names = list(book.names)
     tables = [n for n in names if book.is_table(n)]
-    notes = _Notes()
+    notes = Notes()
     if sheet is not None:
         chosen = _resolve_sheet(sheet, names)
         if chosen is None:
@@ -363,12 +363,12 @@ def _listing(names: list[str]) -> str:
 
 def _sheets_phrase(names: list[str]) -> str:
     noun = "sheet" if len(names) == 1 else "sheets"
-    return f"{noun} {_and_list([repr(n) for n in names])}"
+    return f"{noun} {and_list([repr(n) for n in names])}"
 
 
-def _cells_limited(values: list[str], name: str, limits: _Limits, filled: int) -> list[str]:
+def _cells_limited(values: list[str], name: str, limits: Limits, filled: int) -> list[str]:
     cells = _trim_trailing_empty(values)
-    _check_columns(len(cells), name, limits.max_columns)
+    check_columns(len(cells), name, limits.max_columns)
     # The exact row limit is checked once the header is known; this bound only keeps memory in check.
     if cells and limits.max_rows is not None and filled - 1 > limits.max_rows + _HEADER_SEARCH_ROWS:
         raise LoadError(
@@ -418,13 +418,13 @@ class _OpenpyxlBook:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *_exc_info):
         self.workbook.close()
 
     def is_table(self, sheet: str) -> bool:
         return hasattr(self.workbook[sheet], "iter_rows")
 
-    def grid(self, sheet: str, limits: _Limits) -> _Grid:
+    def grid(self, sheet: str, limits: Limits) -> _Grid:
         worksheet = self.workbook[sheet]
         try:
             rows = self._rows(worksheet, limits)
@@ -438,7 +438,7 @@ class _OpenpyxlBook:
             raise LoadError(XLSX_BROKEN.format(name=self.name, reason=_reason(exc))) from None
         return grid
 
-    def _rows(self, worksheet, limits: _Limits) -> list[list[str]]:
+    def _rows(self, worksheet, limits: Limits) -> list[list[str]]:
         # Some writers record a wrong sheet size; without this, read-only mode can stop early.
         worksheet.reset_dimensions()
         rows: list[list[str]] = []
@@ -479,16 +479,16 @@ class _CalamineBook:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *_exc_info):
         self.workbook.close()
 
     def is_table(self, sheet: str) -> bool:
         return self.kinds.get(sheet, "WorkSheet").endswith("WorkSheet")
 
-    def grid(self, sheet: str, limits: _Limits) -> _Grid:
+    def grid(self, sheet: str, limits: Limits) -> _Grid:
         try:
             worksheet = self.workbook.get_sheet_by_name(sheet)
-            _check_columns(worksheet.total_width, self.name, limits.max_columns)
+            check_columns(worksheet.total_width, self.name, limits.max_columns)
             if limits.max_rows is not None and worksheet.total_height - 1 > limits.max_rows + _HEADER_SEARCH_ROWS:
                 got = worksheet.total_height - 1
                 raise LoadError(
@@ -745,7 +745,7 @@ def _range_text(bounds: tuple[int, int, int, int]) -> str:
 # --- from a grid of cells to raw columns -----------------------------------------------------------
 
 
-def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes: _Notes) -> _RawTable:
+def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes: Notes) -> RawTable:
     rows = grid.rows
     if not grid.has_cells():
         raise LoadError(EMPTY.format(name=name, got=f"no cells in sheet {sheet!r}"))
@@ -777,10 +777,10 @@ def _grid_table(grid: _Grid, name: str, sheet: str, nulls: frozenset[str], notes
         values, error_count = _column_values([rows[r][c] for r in data_rows], column_name, nulls, notes)
         columns.append(values)
         errors.append(error_count)
-    return _RawTable([header[c] for c in keep], columns, "xlsx", sheet=sheet, notes=notes, given_nulls=errors)
+    return RawTable([header[c] for c in keep], columns, "xlsx", sheet=sheet, notes=notes, given_nulls=errors)
 
 
-def _single_table(grid: _Grid, rows: list[list[str]], sheet: str, notes: _Notes):
+def _single_table(grid: _Grid, rows: list[list[str]], sheet: str, notes: Notes):
     """When the sheet holds exactly one Excel table with a header row, blank every cell outside it
     (counted and reported) and return its range; else None (several tables: a warning)."""
     tables = [t for t in grid.tables if t[1][0] < len(rows)]
@@ -800,7 +800,7 @@ def _single_table(grid: _Grid, rows: list[list[str]], sheet: str, notes: _Notes)
                 row[c] = ""
     detail = TABLE_READ.format(table=table_name, range=_range_text(bounds), sheet=sheet)
     if outside:
-        detail += TABLE_OUTSIDE.format(cells=_count_of(outside, "filled cell"))
+        detail += TABLE_OUTSIDE.format(cells=count_of(outside, "filled cell"))
     notes.changes.append(Change("excel_table", None, outside, detail))
     return bounds
 
@@ -878,7 +878,7 @@ def _horizontal(merged: list[tuple[int, int, int, int]], r: int) -> list[tuple[i
     return [bounds for bounds in merged if bounds[0] == r and bounds[3] > bounds[1]]
 
 
-def _header(rows, merged, h: int, name: str, sheet: str, notes: _Notes) -> tuple[int, int, list[str]]:
+def _header(rows, merged, h: int, name: str, sheet: str, notes: Notes) -> tuple[int, int, list[str]]:
     """The header's first and last rows and its names, combining a two-row header under merged group cells."""
     if h >= 1 and _is_sub_header(rows, merged, h - 1, h):
         top, bottom = h - 1, h
@@ -917,7 +917,7 @@ def _unmerge_header(rows, merged, h: int, name: str, sheet: str) -> None:
                 rows[h][c] = ""
     if shared:
         ranges = ", ".join(f"{_range_text(b)} {rows[h][b[1]]!r}" for b in shared[:_SHOWN])
-        cells = _count_of(len(shared), "cell")
+        cells = count_of(len(shared), "cell")
         raise LoadError(MERGED_HEADER.format(sheet=sheet, name=name, cells=cells, ranges=ranges))
 
 
@@ -953,7 +953,7 @@ def _numeric_column(rows: list[list[str]], c: int) -> bool:
     return bool(values) and all(_is_number(v) for v in values)
 
 
-def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, notes: _Notes) -> None:
+def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, notes: Notes) -> None:
     skipped = [r for r in range(top) if any(rows[r])]
     if not skipped:
         return
@@ -964,19 +964,19 @@ def _note_title_rows(rows: list[list[str]], top: int, filled: set, sheet: str, n
 
     shown = "; ".join(f"row {r + 1}: {cells(r)}" for r in skipped[:_SHOWN])
     more = f"; and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else ""
-    rows_phrase = _count_of(len(skipped), "row")
+    rows_phrase = count_of(len(skipped), "row")
     detail = SKIPPED_TITLE_ROWS.format(rows=rows_phrase, sheet=sheet, header=top + 1, shown=shown + more)
     notes.changes.append(Change("skipped_rows", None, len(skipped), detail))
 
 
-def _note_blank_rows(bottom: int, data_rows: list[int], height: int, sheet: str, notes: _Notes) -> None:
+def _note_blank_rows(bottom: int, data_rows: list[int], height: int, sheet: str, notes: Notes) -> None:
     kept = set(data_rows)
     end = data_rows[-1] if data_rows else bottom  # blank rows after the data (or a table) are not inside it
     blank = [r for r in range(bottom + 1, min(end, height)) if r not in kept]
     if not blank:
         return
     shown = _numbers([r + 1 for r in blank], "row")
-    detail = SKIPPED_BLANK_ROWS.format(rows=_count_of(len(blank), "blank row"), sheet=sheet, shown=shown)
+    detail = SKIPPED_BLANK_ROWS.format(rows=count_of(len(blank), "blank row"), sheet=sheet, shown=shown)
     notes.changes.append(Change("blank_rows", None, len(blank), detail))
 
 
@@ -986,17 +986,17 @@ def _numbers(numbers: list[int], noun: str) -> str:
     return f"{noun}{'s' if len(numbers) > 1 else ''} {shown}{more}"
 
 
-def _kept_columns(rows, header, data_rows: list[int], width: int, sheet: str, notes: _Notes, outside: set) -> list[int]:
+def _kept_columns(rows, header, data_rows: list[int], width: int, sheet: str, notes: Notes, outside: set) -> list[int]:
     """Columns with a header or a value; the others (around an offset table, spacers) are dropped and reported
     (except those ``outside`` an Excel table, which its own note covers)."""
     used = [c for c in range(width) if header[c].strip() or any(rows[r][c].strip() for r in data_rows)]
     kept = set(used)
     dropped = [c for c in range(width) if c not in kept and c not in outside]
     if dropped and used:
-        letters = _and_list([_column_letter(c) for c in dropped[:_SHOWN]])
+        letters = and_list([_column_letter(c) for c in dropped[:_SHOWN]])
         if len(dropped) > _SHOWN:
             letters += f" and {len(dropped) - _SHOWN} more"
-        detail = DROPPED_EMPTY_COLUMNS.format(columns=_count_of(len(dropped), "column"), sheet=sheet, letters=letters)
+        detail = DROPPED_EMPTY_COLUMNS.format(columns=count_of(len(dropped), "column"), sheet=sheet, letters=letters)
         notes.changes.append(Change("dropped_empty", None, len(dropped), detail))
     return used
 
@@ -1011,16 +1011,16 @@ def _refuse_uncached(uncached: list[tuple[int, int]], top: int, keep: list[int],
         return
     order = sorted(found, key=lambda c: -found[c])
     parts = [f"{found[c]:,} in column {names[position[c]]!r}" for c in order[:_SHOWN]]
-    parts[0] = f"{_count_of(found[order[0]], 'formula')} in column {names[position[order[0]]]!r}"
+    parts[0] = f"{count_of(found[order[0]], 'formula')} in column {names[position[order[0]]]!r}"
     if len(order) > _SHOWN:
         parts.append(f"{sum(found[c] for c in order[_SHOWN:]):,} in {len(order) - _SHOWN} more columns")
     first_row, first_column = cells[0]
     cell = f"{_column_letter(first_column)}{first_row + 1}"
-    message = UNCACHED_FORMULAS.format(counts=_and_list(parts), sheet=sheet, name=name, cell=cell)
+    message = UNCACHED_FORMULAS.format(counts=and_list(parts), sheet=sheet, name=name, cell=cell)
     raise LoadError(message, column=names[position[order[0]]])
 
 
-def _note_merged_data(filled: set[tuple[int, int]], merged, bottom: int, keep: list[int], names, notes: _Notes):
+def _note_merged_data(filled: set[tuple[int, int]], merged, bottom: int, keep: list[int], names, notes: Notes):
     if not filled:
         return
     for c, column_name in zip(keep, names, strict=True):
@@ -1029,18 +1029,18 @@ def _note_merged_data(filled: set[tuple[int, int]], merged, bottom: int, keep: l
             continue
         spans = [b for b in merged if b[1] <= c <= b[3] and b[2] > bottom and (b[2] > b[0] or b[3] > b[1])]
         ranges = ", ".join(_range_text(b) for b in spans[:_SHOWN]) + (" ..." if len(spans) > _SHOWN else "")
-        detail = MERGED_DATA.format(cells=_count_of(count, "cell"), column=column_name, ranges=ranges)
+        detail = MERGED_DATA.format(cells=count_of(count, "cell"), column=column_name, ranges=ranges)
         notes.changes.append(Change("merged_cells", column_name, count, detail))
 
 
-def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str, notes: _Notes) -> None:
+def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str, notes: Notes) -> None:
     rows = sorted(set(grid.hidden_rows) & set(data_rows))
     if rows:
         one = len(rows) == 1
         notes.warnings.append(
             Notice(
                 HIDDEN_ROWS.format(
-                    rows=_count_of(len(rows), "row"),
+                    rows=count_of(len(rows), "row"),
                     sheet=sheet,
                     verb="is" if one else "are",
                     shown=_numbers([r + 1 for r in rows], "row"),
@@ -1053,11 +1053,11 @@ def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str,
     columns = sorted(set(grid.hidden_columns) & set(keep))
     if columns:
         one = len(columns) == 1
-        letters = _and_list([_column_letter(c) for c in columns[:_SHOWN]])
+        letters = and_list([_column_letter(c) for c in columns[:_SHOWN]])
         notes.warnings.append(
             Notice(
                 HIDDEN_COLUMNS.format(
-                    columns=_count_of(len(columns), "column"),
+                    columns=count_of(len(columns), "column"),
                     sheet=sheet,
                     verb="is" if one else "are",
                     shown=letters + (f" and {len(columns) - _SHOWN} more" if len(columns) > _SHOWN else ""),
@@ -1067,7 +1067,7 @@ def _note_hidden(grid: _Grid, data_rows: list[int], keep: list[int], sheet: str,
         )
 
 
-def _column_values(cells: list[str], column_name: str, nulls: frozenset[str], notes: _Notes):
+def _column_values(cells: list[str], column_name: str, nulls: frozenset[str], notes: Notes):
     """One raw column: error values and always-missing spellings as null; the error count is reported."""
     values = pa.array(cells, pa.large_string())
     errors = pc.is_in(values, value_set=_ERROR_VALUES)
@@ -1076,7 +1076,7 @@ def _column_values(cells: list[str], column_name: str, nulls: frozenset[str], no
         counts = pc.value_counts(values.filter(errors)).to_pylist()
         counts.sort(key=lambda item: (-item["counts"], _ERROR_ORDER[item["values"]]))
         parts = ", ".join(f"{item['values']!r} ({item['counts']:,})" for item in counts)
-        detail = EXCEL_ERROR_NOTE.format(cells=_count_of(total, "cell"), column=column_name, parts=parts)
+        detail = EXCEL_ERROR_NOTE.format(cells=count_of(total, "cell"), column=column_name, parts=parts)
         notes.changes.append(Change("excel_error", column_name, total, detail))
     # The same whole-cell missing spellings as the CSV reader, so every format is treated alike.
     missing = pc.or_(errors, pc.is_in(values, value_set=pa.array(sorted(nulls), pa.large_string())))

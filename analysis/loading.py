@@ -420,7 +420,7 @@ class LoadReport:
         Warnings that carry a remedy are worded for ``surface``: "python" (``na_values=[...]``), "cli"
         (``--na-values ...``) or "app" (the message alone: the app words the remedy by its control).
         """
-        shape = f"{_count_of(self.rows, 'row')} × {_count_of(self.columns, 'column')}"
+        shape = f"{count_of(self.rows, 'row')} × {count_of(self.columns, 'column')}"
         first = f"Read {shape} from {self.name} ({self._describe_source()})."
         warnings = [w.text_for(surface) if isinstance(w, Notice) else str(w) for w in self.warnings]
         return [first, *(change.detail for change in self.changes), *warnings]
@@ -506,7 +506,7 @@ def grouped_changes(changes: Sequence[Change]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Limits:
+class Limits:
     max_bytes: int
     max_columns: int
     max_rows: int | None
@@ -514,20 +514,20 @@ class _Limits:
 
 
 @dataclass
-class _Notes:
+class Notes:
     """Changes and warnings collected while loading, in the order they were found."""
 
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     maybe_decimal_comma: bool = False  # a column kept as text could use decimal commas ('1,234')
 
-    def extend(self, other: _Notes) -> None:
+    def extend(self, other: Notes) -> None:
         self.changes.extend(other.changes)
         self.warnings.extend(other.warnings)
 
 
 @dataclass
-class _RawTable:
+class RawTable:
     """Columns before inference: header cells as read, and one Arrow column per header cell."""
 
     header: list[str]
@@ -537,7 +537,7 @@ class _RawTable:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
-    notes: _Notes = field(default_factory=_Notes)
+    notes: Notes = field(default_factory=Notes)
     sheets: tuple[str, ...] = ()  # every sheet of a workbook
     given_nulls: list[int] | None = None  # nulls the source itself held (Parquet), per column
 
@@ -579,11 +579,11 @@ def load_table(
     LoadError
         When the source cannot be read as a table, or breaks a limit.
     """
-    limits = _Limits(max_bytes, max_columns, max_rows, max_uncompressed_bytes)
-    raw_bytes, name = _read_source(source, name, max_bytes)
+    limits = Limits(max_bytes, max_columns, max_rows, max_uncompressed_bytes)
+    raw_bytes, name = read_source(source, name, max_bytes)
     size, digest = len(raw_bytes), _Digest(raw_bytes)
     try:
-        payload, compression = _unwrap(raw_bytes, name, limits.max_uncompressed_bytes)
+        payload, compression = unwrap(raw_bytes, name, limits.max_uncompressed_bytes)
         rules = _MissingRules.build(na_values)
         raw = _read_payload(payload, name, sheet, limits, rules)
         frame, notes = _build_frame(raw, name, rules, limits)
@@ -612,7 +612,7 @@ def load_table(
 # --- reading the source -----------------------------------------------------------------------------
 
 
-def _read_source(source: Any, name: str | None, max_bytes: int) -> tuple[Source, str]:
+def read_source(source: Any, name: str | None, max_bytes: int) -> tuple[Source, str]:
     if isinstance(source, (str, os.PathLike)):
         return _read_path(os.fspath(source), name, max_bytes)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -672,19 +672,19 @@ def _read_file_object(source: Any, name: str, max_bytes: int) -> bytes:
         total += len(part)
     data = b"".join(parts)
     if len(data) > max_bytes:
-        raise LoadError(TOO_LARGE_STREAM.format(name=name, limit=_format_size(max_bytes)), remedy=Remedy("max_bytes"))
+        raise LoadError(TOO_LARGE_STREAM.format(name=name, limit=format_size(max_bytes)), remedy=Remedy("max_bytes"))
     return data
 
 
 def _check_size(size: int, name: str, max_bytes: int) -> None:
     if size > max_bytes:
         raise LoadError(
-            TOO_LARGE.format(name=name, size=_format_size(size), limit=_format_size(max_bytes)),
+            TOO_LARGE.format(name=name, size=format_size(size), limit=format_size(max_bytes)),
             remedy=Remedy("max_bytes"),
         )
 
 
-def _format_size(size: int) -> str:
+def format_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size:,} bytes"
     return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
@@ -733,7 +733,7 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _IGNORED_ZIP_NAMES = (".DS_Store", "Thumbs.db")
 
 
-def _unwrap(data: Source, name: str, cap: int) -> tuple[Source, str | None]:
+def unwrap(data: Source, name: str, cap: int) -> tuple[Source, str | None]:
     """Decompress a gzip or single-file zip source; return the payload and the compression used."""
     if _starts(data, _GZIP_MAGIC):
         inner = _gunzip(data, name, cap)
@@ -768,7 +768,7 @@ def _gunzip(data: Source, name: str, cap: int) -> bytes:
             total += len(part)
             if total > cap:
                 raise LoadError(
-                    TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)),
+                    TOO_LARGE_UNCOMPRESSED.format(name=name, limit=format_size(cap)),
                     remedy=Remedy("max_uncompressed_bytes"),
                 )
             parts.append(part)
@@ -820,18 +820,18 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, c
     # The declared size can lie, so the read is bounded as well.
     if member.file_size > cap:
         raise LoadError(
-            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
         )
     with archive.open(member) as handle:
         data = handle.read(cap + 1)
     if len(data) > cap:
         raise LoadError(
-            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=format_size(cap)), remedy=Remedy("max_uncompressed_bytes")
         )
     return data
 
 
-def _read_payload(payload: Source, name: str, sheet, limits: _Limits, rules: _MissingRules) -> _RawTable:
+def _read_payload(payload: Source, name: str, sheet, limits: Limits, rules: _MissingRules) -> RawTable:
     """Read the decompressed source into raw columns, with always-missing spellings already null."""
     if _starts(payload, _PARQUET_MAGIC):
         return _read_parquet(payload, name, limits, rules)
@@ -863,7 +863,7 @@ class _Text:
     encoding: str
     sample: str
     complete: bool  # the sample holds the whole content
-    notes: _Notes = field(default_factory=_Notes)
+    notes: Notes = field(default_factory=Notes)
     skipped_lines: int = 0  # physical lines of the file before `start` (lines above the header)
 
 
@@ -961,7 +961,7 @@ def _not_utf8(payload: Source, start: int, encoding: str, name: str, skipped_lin
     if valid >= invalid:
         where = _invalid_utf8_lines(text, invalid, skipped_lines + 1, _LISTED_LINES)
         note = UTF8_INVALID_NOTE.format(
-            count=_count_of(invalid, "byte"), verb="is" if invalid == 1 else "are", where=where
+            count=count_of(invalid, "byte"), verb="is" if invalid == 1 else "are", where=where
         )
         decoded = _transcoded(_INVALID_BYTE.sub("\ufffd", text), encoding, note, name)
     else:  # a legacy encoding: its first few lines show why
@@ -983,7 +983,7 @@ def _invalid_utf8_lines(text: str, invalid: int, first_line: int, limit: int) ->
         listed += 1
     parts = [f"line {n:,}: {'byte' if len(b) == 1 else 'bytes'} {', '.join(b)}" for n, b in lines.items()]
     if listed < invalid:
-        parts.append(f"and {_count_of(invalid - listed, 'more byte')} after line {max(lines):,}")
+        parts.append(f"and {count_of(invalid - listed, 'more byte')} after line {max(lines):,}")
     return "; ".join(parts)
 
 
@@ -1004,7 +1004,7 @@ def _transcoded(text: str, encoding: str, note: str, name: str) -> _Text:
         raise LoadError(NOT_A_TABLE.format(name=name, found=f"a NUL character at position {nul:,}"))
     sample = text[:_SAMPLE_BYTES]
     _check_text_sample(sample, name)
-    return _Text(text.encode("utf-8"), 0, encoding, sample, len(sample) == len(text), _Notes(warnings=[note]))
+    return _Text(text.encode("utf-8"), 0, encoding, sample, len(sample) == len(text), Notes(warnings=[note]))
 
 
 def _check_text_sample(sample: str, name: str) -> None:
@@ -1022,7 +1022,7 @@ _MAX_BLOCK_SIZE = (1 << 31) - 1
 _EXPECTED_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.DOTALL)
 
 
-def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+def _read_csv(payload: Source, name: str, limits: Limits, rules: _MissingRules) -> RawTable:
     text = _decode(payload, name)
     if not text.sample.strip() and (text.complete or not text.data[text.start :].strip()):
         got = "0 bytes" if not payload else "only whitespace"
@@ -1038,18 +1038,18 @@ def _read_csv(payload: Source, name: str, limits: _Limits, rules: _MissingRules)
     text = _skip_above_header(text, sniffed)
     if text.complete and not text.sample.strip():
         raise LoadError(EMPTY.format(name=name, got="only a 'sep=' line declaring the delimiter"))
-    _check_columns(len(sniffed_header), name, limits.max_columns)
+    check_columns(len(sniffed_header), name, limits.max_columns)
     table, text = _parse_csv(text, delimiter, len(sniffed_header), name, rules.always)
-    _check_columns(table.num_columns, name, limits.max_columns)
+    check_columns(table.num_columns, name, limits.max_columns)
     header = _csv_header(table, sniffed_header)
     _warn_header_like_data(header, text.notes)
     columns = [column.slice(1) for column in table.columns]
     columns = _drop_repeated_headers(columns, [column[0] for column in table.columns], text, delimiter, text.notes)
     columns = _drop_total_rows(columns, text, name, text.notes)
-    return _RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
+    return RawTable(header, columns, "csv", True, text.encoding, delimiter, None, text.notes)
 
 
-def _warn_header_like_data(header: list[str], notes: _Notes) -> None:
+def _warn_header_like_data(header: list[str], notes: Notes) -> None:
     numbers = [cell.strip() for cell in header if _PLAIN_NUMBER.fullmatch(cell.strip())]
     years = [n for n in numbers if re.fullmatch(r"(?:19|20)\d\d", n)]  # columns per year are common headers
     if len(numbers) >= 2 and len(numbers) * 3 >= len(header) and len(years) < len(numbers):
@@ -1069,7 +1069,7 @@ def _rows_over_limit(name: str, got: int, limit: int) -> LoadError:
     return LoadError(ROWS_OVER_LIMIT.format(name=name, got=got, limit=limit), remedy=Remedy("max_rows", got))
 
 
-def _check_columns(count: int, name: str, limit: int) -> None:
+def check_columns(count: int, name: str, limit: int) -> None:
     if count > limit:
         raise LoadError(TOO_MANY_COLUMNS.format(name=name, got=count, limit=limit), remedy=Remedy("max_columns"))
 
@@ -1173,9 +1173,9 @@ def _skip_above_header(text: _Text, sniffed: _Sniffed) -> _Text:
         kind, count = "delimiter_line", 1
     else:
         count = len(sniffed.above)
-        detail = SKIPPED_ABOVE_HEADER.format(lines=_count_of(count, "line"), header=sniffed.header_line, shown=shown)
+        detail = SKIPPED_ABOVE_HEADER.format(lines=count_of(count, "line"), header=sniffed.header_line, shown=shown)
         kind = "skipped_lines"
-    notes = _Notes(changes=[*text.notes.changes, Change(kind, None, count, detail)], warnings=list(text.notes.warnings))
+    notes = Notes(changes=[*text.notes.changes, Change(kind, None, count, detail)], warnings=list(text.notes.warnings))
     return replace(
         text,
         start=text.start + len(skipped.encode("utf-8")),
@@ -1247,11 +1247,11 @@ def _csv_error(exc: pa.ArrowInvalid, text: _Text, delimiter: str, name: str) -> 
     found = _first_bad_row(text.data[text.start :].decode("utf-8", errors="replace"), delimiter, expected)
     if found is None:
         start = _line_start(match.group(3))
-        got = _count_of(int(match.group(2)), "field")
+        got = count_of(int(match.group(2)), "field")
         return LoadError(BAD_ROW_UNLOCATED.format(got=got, expected=expected, start=start))
     line, got, start = found
     line += text.skipped_lines
-    message = BAD_ROW.format(line=line, got=_count_of(got, "field"), expected=expected, start=start)
+    message = BAD_ROW.format(line=line, got=count_of(got, "field"), expected=expected, start=start)
     return LoadError(message, line=line)
 
 
@@ -1319,7 +1319,7 @@ def _refuse_other_formats(sample: str, name: str) -> None:
     if _MARKUP_START.match(sample):
         if "<html" in head or "<!doctype html" in head or "<table" in head or "<body" in head:
             tables = sample.lower().count("<table")
-            what = "an HTML page" + (f" with {_count_of(tables, 'table')} in it" if tables else "")
+            what = "an HTML page" + (f" with {count_of(tables, 'table')} in it" if tables else "")
             _refuse_as(name, what, _HOW_HTML, sample)
         if "<workbook" in head or "urn:schemas-microsoft-com:office:spreadsheet" in head:
             _refuse_as(name, "an Excel 2003 XML spreadsheet", "Open it in Excel and save it as .xlsx or CSV.", sample)
@@ -1362,18 +1362,18 @@ def _markdown_cells(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in _CELL_SPLIT.split(line)]
 
 
-def _read_markdown(text: _Text, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+def _read_markdown(text: _Text, name: str, limits: Limits, rules: _MissingRules) -> RawTable:
     """Read a Markdown pipe table: cells between '|', the alignment line under the header skipped."""
     content = bytes(text.data[text.start :]).decode("utf-8", errors="replace")
     lines = [(n, line) for n, line in enumerate(content.splitlines(), start=text.skipped_lines + 1) if line.strip()]
     (header_line, header_text), (rule_line, rule_text) = lines[0], lines[1]
     header = _markdown_cells(header_text)
-    _check_columns(len(header), name, limits.max_columns)
+    check_columns(len(header), name, limits.max_columns)
     rows = []
     for number, line in lines[2:]:
         cells = _markdown_cells(line)
         if len(cells) != len(header):
-            got = _count_of(len(cells), "field")
+            got = count_of(len(cells), "field")
             message = BAD_ROW.format(line=number, got=got, expected=len(header), start=_line_start(line))
             raise LoadError(message, line=number)
         rows.append(cells)
@@ -1385,10 +1385,10 @@ def _read_markdown(text: _Text, name: str, limits: _Limits, rules: _MissingRules
         for cells in (zip(*rows, strict=True) if rows else [()] * len(header))
     ]
     detail = MARKDOWN_NOTE.format(header=header_line, line=rule_line, rule=_line_start(rule_text))
-    notes = _Notes(
+    notes = Notes(
         changes=[*text.notes.changes, Change("markdown", None, 1, detail)], warnings=list(text.notes.warnings)
     )
-    return _RawTable(header, columns, "csv", True, text.encoding, "|", None, notes)
+    return RawTable(header, columns, "csv", True, text.encoding, "|", None, notes)
 
 
 def _refuse_printed_table(sample: str, name: str) -> None:
@@ -1425,7 +1425,7 @@ _TOTAL_WORD = re.compile(
 _MAX_TOTAL_ROWS = 3
 
 
-def _drop_total_rows(columns: list[pa.ChunkedArray], text: _Text, name: str, notes: _Notes) -> list[pa.ChunkedArray]:
+def _drop_total_rows(columns: list[pa.ChunkedArray], text: _Text, name: str, notes: Notes) -> list[pa.ChunkedArray]:
     """Remove rows at the end that are totals (a 'Total' label, or sums of the columns), reporting them."""
     rows = len(columns[0]) if columns else 0
     found = 0
@@ -1437,7 +1437,7 @@ def _drop_total_rows(columns: list[pa.ChunkedArray], text: _Text, name: str, not
     if found == rows:
         raise LoadError(TOTALS_ONLY.format(name=name, rows=shown))
     verb, pronoun = ("is", "it") if found == 1 else ("are", "one")
-    detail = TOTAL_ROWS_REMOVED.format(rows=_count_of(found, "row"), verb=verb, pronoun=pronoun, shown=shown)
+    detail = TOTAL_ROWS_REMOVED.format(rows=count_of(found, "row"), verb=verb, pronoun=pronoun, shown=shown)
     notes.changes.append(Change("total_rows", None, found, detail))
     return [column.slice(0, rows - found) for column in columns]
 
@@ -1489,7 +1489,7 @@ def _count_newlines(data: Source, start: int, end: int) -> int:
     return int(np.count_nonzero(np.frombuffer(data, np.uint8, count=end - start, offset=start) == 10))
 
 
-def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, delimiter: str, notes: _Notes):
+def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _Text, delimiter: str, notes: Notes):
     """Remove rows that repeat the header (files concatenated with their headers), reporting their lines.
 
     A repeat may differ from the header in letter case, surrounding spaces or Unicode form ('ID' under 'id').
@@ -1528,9 +1528,9 @@ def _drop_repeated_headers(columns: list[pa.ChunkedArray], header: list, text: _
         for row in zip(*(column.take(repeats[:_LISTED_SPELLINGS]).to_pylist() for column in columns), strict=True)
     }
     where = _repeated_header_lines(text, spellings, repeats.size)
-    where = where or f"data rows {_and_list([f'{r + 1:,}' for r in repeats[:10]])}"
+    where = where or f"data rows {and_list([f'{r + 1:,}' for r in repeats[:10]])}"
     verb = "repeats" if repeats.size == 1 else "repeat"
-    detail = REPEATED_HEADER_REMOVED.format(rows=_count_of(repeats.size, "row"), verb=verb, where=where)
+    detail = REPEATED_HEADER_REMOVED.format(rows=count_of(repeats.size, "row"), verb=verb, where=where)
     notes.changes.append(Change("repeated_header", None, int(repeats.size), detail))
     mask = pa.array(keep)
     return [column.filter(mask) for column in columns]
@@ -1569,14 +1569,14 @@ def _repeated_header_lines(text: _Text, spellings: set[str], count: int) -> str 
         return None
     found.sort()
     lines = [_count_newlines(data, text.start, at + 1) + 1 + text.skipped_lines for at in found]
-    shown = _and_list([f"{n:,}" for n in lines[:10]]) + (f" and {count - 10:,} more" if count > 10 else "")
+    shown = and_list([f"{n:,}" for n in lines[:10]]) + (f" and {count - 10:,} more" if count > 10 else "")
     return ("line " if count == 1 else "lines ") + shown
 
 
 # --- Parquet ----------------------------------------------------------------------------------------
 
 
-def _read_parquet(payload: Source, name: str, limits: _Limits, rules: _MissingRules) -> _RawTable:
+def _read_parquet(payload: Source, name: str, limits: Limits, rules: _MissingRules) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
@@ -1589,7 +1589,7 @@ def _read_parquet(payload: Source, name: str, limits: _Limits, rules: _MissingRu
     given_nulls = [column.null_count for column in columns]  # missing in the file itself: not a change
     columns = [_null_spellings(column, rules) for column in columns]
     header = [str(n) for n in table.column_names]
-    return _RawTable(header, columns, "parquet", infer_numbers=False, given_nulls=given_nulls)
+    return RawTable(header, columns, "parquet", infer_numbers=False, given_nulls=given_nulls)
 
 
 def _null_spellings(column: pa.ChunkedArray, rules: _MissingRules) -> pa.ChunkedArray:
@@ -1602,15 +1602,15 @@ def _null_spellings(column: pa.ChunkedArray, rules: _MissingRules) -> pa.Chunked
     return pc.if_else(spelled, pa.scalar(None, pa.large_string()), column)
 
 
-def _check_parquet_limits(parquet, name: str, limits: _Limits) -> None:
+def _check_parquet_limits(parquet, name: str, limits: Limits) -> None:
     metadata = parquet.metadata
-    _check_columns(len(parquet.schema_arrow), name, limits.max_columns)
+    check_columns(len(parquet.schema_arrow), name, limits.max_columns)
     if limits.max_rows is not None and metadata.num_rows > limits.max_rows:
         raise _rows_over_limit(name, metadata.num_rows, limits.max_rows)
     expanded = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
     if expanded > limits.max_uncompressed_bytes:
         raise LoadError(
-            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=_format_size(limits.max_uncompressed_bytes)),
+            TOO_LARGE_UNCOMPRESSED.format(name=name, limit=format_size(limits.max_uncompressed_bytes)),
             remedy=Remedy("max_uncompressed_bytes"),
         )
 
@@ -1641,16 +1641,16 @@ def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.
 _PARALLEL_MIN_CELLS = 200_000
 
 
-def _build_frame(raw: _RawTable, name: str, rules: _MissingRules, limits: _Limits) -> tuple[pd.DataFrame, _Notes]:
-    notes = _Notes()
+def _build_frame(raw: RawTable, name: str, rules: _MissingRules, limits: Limits) -> tuple[pd.DataFrame, Notes]:
+    notes = Notes()
     names = _column_names(raw.header, notes)
-    _check_columns(len(names), name, limits.max_columns)
+    check_columns(len(names), name, limits.max_columns)
     if not names:
         raise LoadError(EMPTY.format(name=name, got="no columns"))
     names, raw.columns, raw.given_nulls = _drop_redundant_columns(raw, names, notes)
     rows = len(raw.columns[0])
     if rows == 0:
-        raise LoadError(HEADER_ONLY.format(name=name, columns=_count_of(len(names), "column")))
+        raise LoadError(HEADER_ONLY.format(name=name, columns=count_of(len(names), "column")))
     if limits.max_rows is not None and rows > limits.max_rows:
         raise _rows_over_limit(name, rows, limits.max_rows)
     notes.extend(raw.notes)
@@ -1697,7 +1697,7 @@ def _keep_dot_groups_as_text(results: list[_ColumnResult], jobs: list[tuple], na
             example=example,
             as_point=f"{as_point:g}",
             as_groups=f"{as_groups:,}",
-            others=_and_list([repr(n) for n in commas[:3]]),
+            others=and_list([repr(n) for n in commas[:3]]),
         )
         kept.notes.warnings.append(message)
         results[index] = kept
@@ -1719,7 +1719,7 @@ def _infer_all(jobs: list[tuple], context: _ColumnContext, cells: int) -> list[_
     return [done[i] for i in range(len(jobs))]
 
 
-def _column_names(header: list[str], notes: _Notes) -> list[str]:
+def _column_names(header: list[str], notes: Notes) -> list[str]:
     names, trimmed = [], 0
     for position, cell in enumerate(header, start=1):
         name = str(cell).strip()
@@ -1730,12 +1730,12 @@ def _column_names(header: list[str], notes: _Notes) -> list[str]:
             notes.changes.append(Change("renamed_header", name, 1, detail))
         names.append(name)
     if trimmed:
-        detail = f"Trimmed surrounding spaces in {_count_of(trimmed, 'column name')}."
+        detail = f"Trimmed surrounding spaces in {count_of(trimmed, 'column name')}."
         notes.changes.append(Change("trimmed", None, trimmed, detail))
     return names
 
 
-def _drop_redundant_columns(raw: _RawTable, names: list[str], notes: _Notes):
+def _drop_redundant_columns(raw: RawTable, names: list[str], notes: Notes):
     """Keep once the columns that repeat a name and every value; drop empty unnamed trailing columns.
 
     Columns sharing a name but not every value are refused, naming them. Returns the names, columns
@@ -1749,7 +1749,7 @@ def _drop_redundant_columns(raw: _RawTable, names: list[str], notes: _Notes):
     return [names[i] for i in keep], [raw.columns[i] for i in keep], [given[i] for i in keep]
 
 
-def _keep_unique_columns(columns: list[pa.ChunkedArray], names: list[str], notes: _Notes) -> list[int]:
+def _keep_unique_columns(columns: list[pa.ChunkedArray], names: list[str], notes: Notes) -> list[int]:
     positions: dict[str, list[int]] = {}
     for index, column_name in enumerate(names):
         positions.setdefault(column_name, []).append(index)
@@ -1759,13 +1759,13 @@ def _keep_unique_columns(columns: list[pa.ChunkedArray], names: list[str], notes
     # Cells are compared as read (untrimmed text), so "equal" means equal in the file.
     differing = {n: p for n, p in repeated.items() if not all(columns[i].equals(columns[p[0]]) for i in p[1:])}
     if differing:
-        where = "; ".join(f"{n!r} at columns {_and_list([i + 1 for i in p])}" for n, p in differing.items())
+        where = "; ".join(f"{n!r} at columns {and_list([i + 1 for i in p])}" for n, p in differing.items())
         raise LoadError(DUPLICATE_COLUMNS.format(where=where), column=next(iter(differing)))
     dropped = set()
     for column_name, where in repeated.items():
         dropped.update(where[1:])
         detail = DUPLICATE_KEPT_ONCE.format(
-            column=column_name, times=_times(len(where)), where=_and_list([i + 1 for i in where]), first=where[0] + 1
+            column=column_name, times=_times(len(where)), where=and_list([i + 1 for i in where]), first=where[0] + 1
         )
         notes.changes.append(Change("duplicate_column", column_name, len(where) - 1, detail))
     return [i for i in range(len(names)) if i not in dropped]
@@ -1775,7 +1775,7 @@ def _times(count: int) -> str:
     return {2: "twice", 3: "three times"}.get(count, f"{count} times")
 
 
-def _drop_empty_trailing(raw: _RawTable, names: list[str], keep: list[int], notes: _Notes) -> list[int]:
+def _drop_empty_trailing(raw: RawTable, names: list[str], keep: list[int], notes: Notes) -> list[int]:
     # A trailing delimiter on every line makes a last column with no name and no value: not data.
     empty = []
     while len(keep) - len(empty) > 1:
@@ -1790,13 +1790,13 @@ def _drop_empty_trailing(raw: _RawTable, names: list[str], keep: list[int], note
     notes.changes[:] = [
         c for c in notes.changes if not (c.kind == "renamed_header" and c.column in {names[i] for i in empty})
     ]
-    where = _and_list(sorted(i + 1 for i in empty))
-    detail = EMPTY_COLUMNS_DROPPED.format(count=_count_of(len(empty), "column"), where=where)
+    where = and_list(sorted(i + 1 for i in empty))
+    detail = EMPTY_COLUMNS_DROPPED.format(count=count_of(len(empty), "column"), where=where)
     notes.changes.append(Change("dropped_empty", None, len(empty), detail))
     return keep[: len(keep) - len(empty)]
 
 
-def _and_list(items: list[Any]) -> str:
+def and_list(items: list[Any]) -> str:
     words = [str(item) for item in items]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -1908,7 +1908,7 @@ class _ColumnContext:
 @dataclass
 class _ColumnResult:
     values: pa.ChunkedArray
-    notes: _Notes
+    notes: Notes
     dot_groups: str | None = None  # read with '.' as the decimal mark, but every value could group thousands
 
 
@@ -1921,7 +1921,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 def _infer_column(column: pa.ChunkedArray, column_name: str, given_nulls: int, context: _ColumnContext):
     """Trim, find missing values and numbers in one column; return a _ColumnResult."""
-    notes = _Notes()
+    notes = Notes()
     if not pa.types.is_large_string(column.type):
         return _ColumnResult(_finish_typed(column, column_name, notes), notes)
     spelled = column.null_count - given_nulls  # always-missing cells, marked null while reading
@@ -1953,7 +1953,7 @@ def _dot_groups_example(column: pa.ChunkedArray, values: pa.ChunkedArray, sample
     return dotted[0].as_py().strip() if len(dotted) else None
 
 
-def _parse_clean_numbers(column, sample: list[str], column_name: str, notes: _Notes) -> pa.ChunkedArray | None:
+def _parse_clean_numbers(column, sample: list[str], column_name: str, notes: Notes) -> pa.ChunkedArray | None:
     """Fast path for a column of plain numbers: cast first, check afterwards (None: take the full path).
 
     A successful cast proves there is nothing to trim and no ambiguous missing value. Spellings such
@@ -1978,7 +1978,7 @@ def _try_casts(values: pa.ChunkedArray, kinds: list[pa.DataType]) -> pa.ChunkedA
     return None
 
 
-def _infer_text_or_numbers(column, sample, spelled: int, column_name: str, context: _ColumnContext, notes: _Notes):
+def _infer_text_or_numbers(column, sample, spelled: int, column_name: str, context: _ColumnContext, notes: Notes):
     rules = context.rules
     column, changed = _trim(column, column_name, notes)
     if changed.size:
@@ -1997,7 +1997,7 @@ def _infer_text_or_numbers(column, sample, spelled: int, column_name: str, conte
     return column
 
 
-def _trim(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> tuple[pa.ChunkedArray, np.ndarray]:
+def _trim(column: pa.ChunkedArray, column_name: str, notes: Notes) -> tuple[pa.ChunkedArray, np.ndarray]:
     """Return the column trimmed of surrounding whitespace, and the positions of the cells that changed."""
     suspects = [_chunk_trim_suspects(chunk) for chunk in column.chunks]
     if not any(edges for edges, _ in suspects):
@@ -2015,10 +2015,10 @@ def _trim(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> tuple[pa.
 
 
 def _cells(count: int) -> str:
-    return _count_of(count, "cell")
+    return count_of(count, "cell")
 
 
-def _count_of(count: int, noun: str) -> str:
+def count_of(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
@@ -2101,7 +2101,7 @@ def _number_screen(column: pa.ChunkedArray, sample: list[str], ambiguous: _Spell
     return all(_PLAIN_INT.fullmatch(value) for value in values)
 
 
-def _note_missing(notes: _Notes, column_name: str, rules: _MissingRules, spelled: int, ambiguous: dict) -> None:
+def _note_missing(notes: Notes, column_name: str, rules: _MissingRules, spelled: int, ambiguous: dict) -> None:
     total = spelled + sum(ambiguous.values())
     if not total:
         return
@@ -2111,7 +2111,7 @@ def _note_missing(notes: _Notes, column_name: str, rules: _MissingRules, spelled
     else:
         parts = [f"{spelled:,} {how}"] if spelled else []
         parts += [f"{s!r} ({n:,})" for s, n in ambiguous.items()]
-        spellings = _and_list([repr(s) for s in ambiguous])
+        spellings = and_list([repr(s) for s in ambiguous])
         verb = "counts" if len(ambiguous) == 1 else "count"
         detail = MISSING_AMBIGUOUS_NOTE.format(
             cells=_cells(total), column=column_name, parts=", ".join(parts), spellings=spellings, verb=verb
@@ -2119,7 +2119,7 @@ def _note_missing(notes: _Notes, column_name: str, rules: _MissingRules, spelled
     notes.changes.append(Change("missing", column_name, total, detail))
 
 
-def _warn_ambiguous_kept(notes: _Notes, column_name: str, ambiguous: dict) -> None:
+def _warn_ambiguous_kept(notes: Notes, column_name: str, ambiguous: dict) -> None:
     if not ambiguous:
         return
     spelled = ", ".join(f"{s!r} ({n:,})" for s, n in ambiguous.items())
@@ -2137,7 +2137,7 @@ _DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 
 
-def _parse_numbers(values, ambiguous: _Spelled, integers: bool, column_name: str, context, notes: _Notes):
+def _parse_numbers(values, ambiguous: _Spelled, integers: bool, column_name: str, context, notes: Notes):
     """Return the column as int64/float64, or None when it stays text (with the reason noted)."""
     values = _with_nulls(values, ambiguous.positions)
     numbers = _try_casts(values, [pa.int64(), pa.float64()] if integers else [pa.float64()])
@@ -2146,7 +2146,7 @@ def _parse_numbers(values, ambiguous: _Spelled, integers: bool, column_name: str
     return _parse_separated(values, column_name, context, notes)
 
 
-def _accept_numbers(values: pa.ChunkedArray, numbers: pa.ChunkedArray, column_name: str, notes: _Notes):
+def _accept_numbers(values: pa.ChunkedArray, numbers: pa.ChunkedArray, column_name: str, notes: Notes):
     """Return `numbers`, or None (noting why) when the column must stay text."""
     reason = _text_reason(values, numbers)
     if reason is None:
@@ -2233,7 +2233,7 @@ def _whole_numbers_beyond_int64(values: pa.ChunkedArray, floats: np.ndarray) -> 
     return beyond[[bool(_WHOLE_NUMBER.fullmatch(text)) for text in texts]]
 
 
-def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _ColumnContext, notes: _Notes):
+def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _ColumnContext, notes: Notes):
     """Parse numbers written with thousands separators or decimal commas, when unambiguous."""
     valid = values.filter(values.is_valid()) if values.null_count else values
     with_comma = valid.filter(pc.match_substring(valid, ","))
@@ -2259,7 +2259,7 @@ def _parse_separated(values: pa.ChunkedArray, column_name: str, context: _Column
     return None
 
 
-def _parse_dot_groups(values, valid, column_name: str, context: _ColumnContext, notes: _Notes):
+def _parse_dot_groups(values, valid, column_name: str, context: _ColumnContext, notes: Notes):
     """'1.234.567' can only group thousands with '.': parse such a column in a file that may use decimal commas."""
     if context.delimiter in (",", None):
         return None
@@ -2280,7 +2280,7 @@ _SEPARATOR_NAMES = {
 }
 
 
-def _separated_result(cleaned, kind: str, count: int, column_name: str, notes: _Notes):
+def _separated_result(cleaned, kind: str, count: int, column_name: str, notes: Notes):
     numbers = _try_casts(cleaned, [pa.int64(), pa.float64()])
     if numbers is None:
         return None
@@ -2294,7 +2294,7 @@ def _separated_result(cleaned, kind: str, count: int, column_name: str, notes: _
 # --- typed (Parquet) columns ------------------------------------------------------------------------
 
 
-def _finish_typed(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> pa.ChunkedArray:
+def _finish_typed(column: pa.ChunkedArray, column_name: str, notes: Notes) -> pa.ChunkedArray:
     """Bring a typed numeric column to int64/float64, never holding an infinity."""
     if pa.types.is_integer(column.type):
         return _finish_integers(column, column_name, notes)
@@ -2308,7 +2308,7 @@ def _finish_typed(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> p
     return pc.if_else(infinite, pa.scalar(None, pa.float64()), floats)
 
 
-def _finish_integers(column: pa.ChunkedArray, column_name: str, notes: _Notes) -> pa.ChunkedArray:
+def _finish_integers(column: pa.ChunkedArray, column_name: str, notes: Notes) -> pa.ChunkedArray:
     low, high = (-_EXACT_FLOAT_LIMIT, _EXACT_FLOAT_LIMIT) if column.null_count else (-(2**63), 2**63 - 1)
     smallest, largest = pc.min(column).as_py(), pc.max(column).as_py()
     if largest is None or (low <= smallest and largest <= high):

@@ -39,6 +39,7 @@ from analysis.loading import LoadReport
 from analysis.metrics import METRIC_NAMES, MetricValue
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 from analysis.tables import comparison_table, group_table, q_text, text_rows
+from analysis.version import __version__
 
 __all__ = [
     "CSP",
@@ -282,7 +283,7 @@ def chart_specs(
     """The Vega-Lite specs the report draws for one attribute: the app's charts (:mod:`analysis.charts`) as
     ``chart.to_dict()``. Favourable rate, TPR/FPR when there is a label and, with ``detail``, calibration
     (score and label) and every decision value's share (multi-valued decisions)."""
-    from analysis import charts  # altair is imported only when a report draws charts
+    import analysis.charts as charts  # altair is imported only when a report draws charts
 
     figures = [
         charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence),
@@ -719,8 +720,6 @@ def _method_notes(result: AuditResult, explanation: Mapping | None, notes: Seque
 
 
 def _versions(result: AuditResult) -> list[tuple[str, str]]:
-    from analysis import __version__  # the package's version; imported here to avoid a cycle
-
     rows = [("ParityLab", __version__), ("Python", platform.python_version())]
     rows += [(p, _version(p)) for p in VERSIONED_PACKAGES]
     recorded = getattr(result, "versions", None)

@@ -258,10 +258,6 @@ class SpecSuggestion:
         """Why ``column`` got its role."""
         return next(r.reason for r in self.roles if r.column == column)
 
-    def columns_with(self, role: Role) -> tuple[str, ...]:
-        """The columns suggested for ``role``, in table order."""
-        return tuple(r.column for r in self.roles if r.role == role)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {

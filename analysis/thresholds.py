@@ -38,7 +38,7 @@ from analysis.metrics import (
     rates,
 )
 from analysis.spec import AuditSpec, ProtectedAttribute
-from analysis.validation import _checked
+from analysis.validation import run_checks
 from analysis.values import matches_any
 from analysis.wording import Remedy
 
@@ -274,7 +274,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     """
     if spec.score is None:
         raise SpecError(NEEDS_SCORE, remedy=Remedy("score"))
-    checked = _checked(df, spec)
+    checked = run_checks(df, spec)
     checked.validation.raise_for_errors()
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
     attr = attribute_of(spec, attribute)

@@ -671,7 +671,7 @@ def _validate_and_encode(
     df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None
 ) -> tuple[SpecValidation, dict[str, GroupCodes]]:
     """:func:`validate_spec`, plus the group codes of each protected attribute it encoded (by column)."""
-    checked = _checked(df, spec, dataset_sha256=dataset_sha256)
+    checked = run_checks(df, spec, dataset_sha256=dataset_sha256)
     return checked.validation, checked.encoded
 
 
@@ -685,7 +685,7 @@ class _Checked:
     spec: AuditSpec
 
 
-def _checked(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> _Checked:
+def run_checks(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> _Checked:
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
     checker = _Checker(df, spec, dataset_sha256)
@@ -698,6 +698,6 @@ def checked_table(df: pd.DataFrame, spec: AuditSpec) -> tuple[pd.DataFrame, Audi
 
     With ``spec.merge_variants`` these are the table and spec with spelling variants merged; else the inputs.
     """
-    checked = _checked(df, spec)
+    checked = run_checks(df, spec)
     checked.validation.raise_for_errors()
     return checked.df, checked.spec

@@ -154,7 +154,7 @@ def shown_spelling(text: str) -> str:
     return ascii(text) if unusual or unicodedata.normalize("NFC", text) != text else repr(text)
 
 
-def _is_text(series: pd.Series) -> bool:
+def is_text(series: pd.Series) -> bool:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         dtype = dtype.categories.dtype
@@ -171,7 +171,7 @@ def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
     tuple of VariantGroup
         One group per value spelled in more than one way, the most rows first.
     """
-    if not _is_text(series):
+    if not is_text(series):
         return ()
     # Distinct values first (a cheaper pass than counting); rows are counted only when variants exist.
     keys = {key for raw in series.unique() if (key := value_key(raw)) is not None}

@@ -17,8 +17,8 @@ from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import (
     Scalar,
     VariantGroup,
-    _is_text,
     distinct_keys,
+    is_text,
     merge_spellings,
     value_key,
     value_variants,
@@ -71,7 +71,7 @@ class MergedTable:
 
 def _spelling_of(series: pd.Series) -> dict[str, str]:
     """Variant key -> the column's spelling of it (its most frequent, once variants are merged)."""
-    if not _is_text(series):
+    if not is_text(series):
         return {}
     spelled: dict[str, str] = {}
     for key in distinct_keys(series):  # most frequent first

@@ -151,6 +151,7 @@ ROUNDING = 0.0005
 # --- determinism and import -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_generator_is_deterministic_and_matches_committed_files(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
@@ -176,6 +177,7 @@ def test_csv_bytes_are_utf8_with_unix_line_ends():
         data.decode("utf-8")
 
 
+@pytest.mark.slow
 def test_import_has_no_side_effects_and_no_app_imports(tmp_path):
     code = (
         "import importlib.util, sys\n"

@@ -446,6 +446,7 @@ def test_the_app_refuses_an_oversized_upload_server_side(small_upload_limit, nav
     assert any("Still working with" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["model.pkl", "model.joblib", "script.py", "noext"])
 def test_the_app_refuses_other_types_server_side(name, navigation_pages):
     at = apptest_upload(name, b"\x80\x04K\x01.")

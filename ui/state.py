@@ -42,7 +42,6 @@ __all__ = [
     "queue_widgets",
     "recall",
     "remember",
-    "remember_for_report",
     "set_dataset",
     "set_spec",
     "set_widgets",
@@ -442,26 +441,17 @@ def recall(kind: str, context: Any) -> Any:
 REPORT_PARTS = ("explanation", "mitigation")
 
 
-def remember_for_report(kind: str, data_key: str, spec: AuditSpec, value: dict[str, Any]) -> None:
-    """Keep a part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this data (as read) and spec."""
-    remember(f"report::{kind}", (data_key, spec.to_json()), value)
-
-
 # The kind another page remembers (``remember``) a report part under, with a context that starts with
-# (Dataset.data_key, spec JSON): the report uses it when nothing was kept with remember_for_report.
+# (Dataset.data_key, spec JSON).
 PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison"}
 
 
 def for_report(kind: str, data_key: str, spec: AuditSpec) -> dict[str, Any] | None:
     """The part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec, if any.
 
-    Kept by :func:`remember_for_report`, or remembered by its own page under :data:`PAGE_KINDS`
-    (then as its ``to_dict()``).
+    Remembered by its own page under :data:`PAGE_KINDS` (then as its ``to_dict()``).
     """
     spec_json = spec.to_json()
-    kept = recall(f"report::{kind}", (data_key, spec_json))
-    if kept is not None:
-        return kept
     stored = st.session_state.get(RESULTS, {}).get(PAGE_KINDS.get(kind, kind))
     if stored is None:
         return None

@@ -356,6 +356,7 @@ def test_generated_tables_equal_fairlearn_and_are_finite_or_null(data):
         assert (fpr.value is None) == (group.counts["fp"] + group.counts["tn"] == 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(generated_tables)
 def test_generated_tables_equal_aif360_where_defined(data):
@@ -898,6 +899,7 @@ def comparable(result: AuditResult) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_merged_variants_give_the_numbers_of_the_table_fixed_by_hand(loans, loan_audit):
     from dataclasses import replace
 

@@ -146,6 +146,7 @@ def test_suggest_prints_a_usable_spec(tmp_path):
     assert "customer_language" in json.loads(out)["attributes"]
 
 
+@pytest.mark.slow
 def test_module_entry_point_help_and_exit_codes():
     help_text = subprocess.run(
         [sys.executable, "-m", "analysis", "audit", "--help"], capture_output=True, text=True, cwd=ROOT, check=True
@@ -165,6 +166,7 @@ def test_bad_option_value_is_bad_input():
     assert "argument --confidence: expects a number between 0 and 1 (exclusive), such as 0.95; got '95'" in err
 
 
+@pytest.mark.slow
 def test_html_report_from_the_command_line_is_the_engines_report(tmp_path):
     from analysis.loading import load_table
     from analysis.report import render_html
@@ -337,6 +339,7 @@ def test_a_missing_sheet_is_named(workbook):
     assert code == 2 and "has no sheet '7'" in err  # neither a name nor an index: the name is reported
 
 
+@pytest.mark.slow
 def test_reading_options_on_every_command_that_reads_data():
     for command in ("suggest", "audit", "explain", "mitigate"):
         text = subprocess.run([sys.executable, "-m", "analysis", command, "--help"], capture_output=True, text=True,

@@ -148,6 +148,7 @@ def test_decisions_csv_rows_and_neutralized_cells(tmp_path):
     assert (rows["new_positive"] == (rows["score"] >= cut).astype(int)).all()
 
 
+@pytest.mark.slow
 def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     data = tmp_path / "loans-2000.csv"
     loans.iloc[:2000].to_csv(data, index=False)

@@ -92,6 +92,7 @@ SYNTHETIC_SPEC = AuditSpec(decision="d", positive=("Y",), protected=("g",))
 # --- SHAP values --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["loan_decision", "loan_score"])
 def test_shap_values_plus_expected_value_equal_the_raw_output(name, loans, request):
     e = request.getfixturevalue(name)
@@ -102,6 +103,7 @@ def test_shap_values_plus_expected_value_equal_the_raw_output(name, loans, reque
     np.testing.assert_allclose(s.raw_output, raw, atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
 def test_lightgbm_contributions_agree_with_shap_tree_explainer(loan_decision, loans):
     shap = pytest.importorskip("shap")
     e = loan_decision

@@ -1134,6 +1134,7 @@ def csv_like(draw) -> bytes:
     return text.encode(encoding, errors="replace")
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(csv_like(), st.sampled_from([None, ["?"], ["-999", ""]]))
 def test_csv_like_text_loads_or_is_refused(payload, na_values):

@@ -188,6 +188,7 @@ def test_apply_thresholds_when_every_row_gets_one_decision():
 # --- the comparison --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_method_is_compared_on_the_held_out_rows(comparison, sample):
     assert [r.method for r in comparison.rows] == list(METHODS)
     assert all(r.status == "ok" for r in comparison.rows), [(r.method, r.status) for r in comparison.rows]
@@ -274,6 +275,7 @@ def test_mitigations_reduce_the_disparity(comparison):
     assert comparison.row("thresholds").disparate_impact_min > base.disparate_impact_min
 
 
+@pytest.mark.slow
 def test_without_label_or_score_the_target_is_the_decision_and_the_score_a_model(loans):
     df = loans.sample(3000, random_state=2).reset_index(drop=True)
     spec = AuditSpec.from_dict(LOAN_SPEC.to_dict() | {"score": None, "label": None, "label_positive": []})
@@ -396,6 +398,7 @@ def test_quantile_groups_are_the_whole_table_s(monkeypatch):
         assert set(row.selection_rate) == labels and set(row.flips) == labels
 
 
+@pytest.mark.slow
 def test_comparison_is_deterministic():
     df, spec = _tiny(400, seed=3)
     runs = [compare_mitigations(df, spec, random_state=7).to_dict() for _ in range(2)]
@@ -478,6 +481,7 @@ def test_reweighing_weights_equal_aif360_for_every_group_of_many(source, loans):
 # --- our optimiser against ThresholdOptimizer on the other sample -----------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("constraint", "fairlearn_name"),
     [("demographic_parity", "demographic_parity"), ("equal_opportunity", "true_positive_rate_parity")],

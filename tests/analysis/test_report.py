@@ -118,6 +118,7 @@ def read_csv(data: bytes) -> pd.DataFrame:
 # ---------------------------------------------------------------- content
 
 
+@pytest.mark.slow
 def test_the_report_holds_verdict_dataset_spec_groups_findings_and_versions(loans, loans_html):
     table, result = loans
     html = loans_html
@@ -168,6 +169,7 @@ def test_every_chart_is_inline_svg(loans, loans_html):
     assert "<svg" not in render_html(loans[1], charts=False)
 
 
+@pytest.mark.slow
 def test_single_attributes_also_get_calibration_and_decision_value_charts():
     frame = hostile_frame()
     frame["score"] = [(i % 10) / 10 for i in range(len(frame))]
@@ -378,6 +380,7 @@ def test_loader_notes_about_personal_data_columns_are_left_out_by_default():
 # ---------------------------------------------------------------- reproducible
 
 
+@pytest.mark.slow
 def test_the_same_result_gives_the_same_report_after_a_json_round_trip(hostile):
     again = AuditResult.from_json(hostile.to_json())
     assert render_html(again, generated_at=WHEN) == render_html(hostile, generated_at=WHEN)

@@ -87,6 +87,7 @@ def _recount(df: pd.DataFrame, thresholds: dict[str, float]) -> dict[str, dict[s
 # --- curves ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10_000),
@@ -239,6 +240,7 @@ def _satisfies(value: float, constraint: str, tolerance: float) -> bool:
     return value <= tolerance + 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("constraint", CONSTRAINTS)
 @pytest.mark.parametrize("objective", ["accuracy", "cost"])
 @pytest.mark.parametrize(("seed", "tolerance"), [(3, 0.05), (11, 0.05), (7, 0.0)])
@@ -280,6 +282,7 @@ def _keep_rate_key(df: pd.DataFrame, thresholds: dict[str, float], target: int) 
     return abs(int(new.sum()) - target), int((new != df["d"].eq("Y").to_numpy()).sum())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("constraint", ["demographic_parity", "four_fifths", "equal_opportunity", "equalized_odds"])
 @pytest.mark.parametrize(("groups", "tolerance"), [(2, 0.0), (2, 0.05), (2, 0.2), (3, 0.05), (3, 0.2)])
 @pytest.mark.parametrize("threshold_decisions", [True, False])

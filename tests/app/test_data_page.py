@@ -61,6 +61,7 @@ def test_confirming_suggested_roles_puts_the_spec_in_session(app):
     assert any("Decision:" in m.value for m in app.sidebar.markdown)
 
 
+@pytest.mark.slow
 def test_switching_sample(app):
     app.selectbox(key=W.SAMPLE).set_value("Support tickets").run()
     assert not app.exception
@@ -72,6 +73,7 @@ def test_switching_sample(app):
     assert f"**Dataset:** {md('support_tickets.csv')}" in [m.value for m in app.sidebar.markdown]
 
 
+@pytest.mark.slow
 def test_upload_edit_roles_and_confirm(app):
     upload(app, "mine.csv", CSV)
     assert not app.exception
@@ -129,6 +131,7 @@ def test_saved_spec_can_be_loaded(app):
     assert confirmed.min_group_size == 50
 
 
+@pytest.mark.slow
 def test_roles_survive_a_visit_to_another_page(app):
     app.multiselect(key=W.PROTECTED).set_value(["ethnicity"]).run()
     app.button(key=W.CONFIRM).click().run()
@@ -148,6 +151,7 @@ def test_personal_data_is_flagged_with_a_warning(app):
     assert len(flagged) == 1 and "e\\-mail addresses" in flagged[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["pages/fairness.py", "pages/drivers.py", "pages/mitigation.py", "pages/report.py"])
 def test_the_sidebar_is_shown_on_a_page_that_stops_early(app, page):
     """Without confirmed roles these pages stop early (st.stop); the sidebar still names the data and says why."""
@@ -200,6 +204,7 @@ def variants_csv() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@pytest.mark.slow
 def test_spelling_variants_are_warned_and_merged_with_one_tick(app):
     from analysis import audit
     from tests.app.apptest import run

@@ -213,6 +213,7 @@ def test_feature_names_stay_data(explanation):
     assert FEATURES[4] in spec["layer"][1]["encoding"]["y"]["sort"]
 
 
+@pytest.mark.slow
 def test_every_builder_takes_a_real_explanation():
     table = load_table(Path(__file__).resolve().parents[2] / "sample_data" / "loan_approvals.csv").data.iloc[:3000]
     spec = suggest_spec(table)

@@ -66,6 +66,7 @@ def test_without_confirmed_roles_the_page_sends_you_to_the_data_page():
     assert not at.metric and not at.get("vega_lite_chart") and not at.number_input
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", [LOANS, TICKETS])
 def test_every_section_renders_for_both_samples(sample):
     at = drivers_page(sample)
@@ -102,6 +103,7 @@ def test_every_section_renders_for_both_samples(sample):
     assert any("Not run: the surrogate did not see the protected attributes" in t for t in texts(at))
 
 
+@pytest.mark.slow
 def test_loans_ethnicity_gap_is_led_by_region_and_region_is_flagged():
     at = drivers_page(LOANS)
     run(at.selectbox(key=W.DRIVERS_ATTRIBUTE).set_value("ethnicity"))
@@ -125,6 +127,7 @@ def test_loans_ethnicity_gap_is_led_by_region_and_region_is_flagged():
     assert "from the cache" in at.status[0].label
 
 
+@pytest.mark.slow
 def test_a_decision_surrogate_shows_accuracy_auc_probabilities_and_the_flip_test():
     at = drivers_page(LOANS, roles={W.SCORE: "(none)"}, **{W.DRIVERS_PROTECTED: True})
     assert at.session_state[SPEC].score is None
@@ -190,6 +193,7 @@ def test_names_from_the_data_are_escaped():
     assert not any("](javascript:" in t or "![i](" in t for t in shown)
 
 
+@pytest.mark.slow
 def test_a_surrogate_that_cannot_reproduce_the_decisions_says_so():
     lines = ["sex,income,decision"] + [
         f"{'FM'[i % 2]},{(i * 7919) % 101},{'go' if (i * 2654435761) % 97 < 48 else 'stop'}" for i in range(1200)

@@ -113,6 +113,7 @@ def test_without_confirmed_roles_the_page_sends_you_to_the_data_page():
     assert not at.radio  # no controls either: nothing to control yet
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", [LOANS, TICKETS])
 def test_every_tab_and_intersection_renders_for_both_samples(sample):
     at = fairness_page(sample)
@@ -169,6 +170,7 @@ def test_loans_ethnicity_shows_the_engines_numbers():
     assert any(md(finding.text) in m.value for m in at.markdown)
 
 
+@pytest.mark.slow
 def test_loans_charts_carry_the_engines_values():
     at = open_tab(fairness_page(LOANS), "ethnicity")
     ethnicity = engine(at).attributes["ethnicity"]
@@ -194,6 +196,7 @@ def test_loans_charts_carry_the_engines_values():
     assert len(diagonal) == 1
 
 
+@pytest.mark.slow
 def test_confidence_level_changes_the_intervals():
     at = open_tab(fairness_page(LOANS), "ethnicity")
     cell95 = group_table(at).loc["B", "favourable rate (95% CI)"]
@@ -215,6 +218,7 @@ def test_confidence_level_changes_the_intervals():
     assert at.radio(key=W.CONFIDENCE).value == 0.99
 
 
+@pytest.mark.slow
 def test_tickets_multi_valued_decision_shows_the_distribution():
     at = fairness_page(TICKETS)
     language = engine(at).attributes["customer_language"]
@@ -232,6 +236,7 @@ def test_tickets_multi_valued_decision_shows_the_distribution():
     assert card.value == f"{language.summary.metrics['disparate_impact_min'].value:.3f}"
 
 
+@pytest.mark.slow
 def test_intersection_cells_under_the_minimum_are_neither_listed_nor_charted():
     at = open_tab(fairness_page(LOANS), "Intersections")
     run(at.selectbox(key=W.INTERSECTION).set_value("gender × age"))
@@ -267,6 +272,7 @@ EDGE_ROLES = {
 }
 
 
+@pytest.mark.slow
 def test_undefined_values_are_never_shown_as_zero_and_group_names_are_escaped():
     at = upload_and_confirm(new_app(), EDGE_ROLES)
     sex = engine(at).attributes["sex"]
@@ -283,6 +289,7 @@ def test_undefined_values_are_never_shown_as_zero_and_group_names_are_escaped():
     assert md("Not computed (no score column): AUC, Brier score, calibration.") in [i.value for i in at.info]
 
 
+@pytest.mark.slow
 def test_a_single_group_attribute_says_not_computable():
     at = upload_and_confirm(new_app(), EDGE_ROLES)
     open_tab(at, "site")
@@ -295,6 +302,7 @@ def test_a_single_group_attribute_says_not_computable():
     assert not any("datum" in layer["encoding"].get("x", {}) for layer in spec["layer"])  # no reference, no rule
 
 
+@pytest.mark.slow
 def test_without_a_label_error_rate_metrics_ask_for_one():
     at = new_app()
     run(at.selectbox(key=W.LABEL).set_value("(none)"))

@@ -31,6 +31,7 @@ def arrow_pool():
     pa.set_memory_pool(pool)
 
 
+@pytest.mark.slow
 def test_release_memory_frees_dataframes_held_only_by_a_cycle(gc_disabled):
     # A closed session's DataFrame is reachable only through a reference cycle, as in the server.
     df = pd.DataFrame({"group": [f"g{i % 7}" for i in range(10_000)], "decision": range(10_000)})

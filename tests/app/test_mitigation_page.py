@@ -150,6 +150,7 @@ def test_the_page_opens_on_todays_cut_with_every_section():
     assert at.button(key=W.MITIGATION_COMPARE).label.startswith("Compare with retraining (takes ~")
 
 
+@pytest.mark.slow
 def test_a_spec_whose_decision_is_score_at_threshold_starts_there_and_a_slow_frontier_waits_for_a_click():
     at = mitigation_page(roles={W.DECISION: "(none)", W.THRESHOLD: 0.65})
     assert at.session_state[SPEC].threshold == 0.65
@@ -179,6 +180,7 @@ def test_the_support_tickets_sample_works_with_its_six_language_groups():
     assert what_if(curves, sliders).summary["equal_opportunity_range"].value <= tolerance
 
 
+@pytest.mark.slow
 def test_moving_a_group_slider_shows_what_the_engine_computes_for_it():
     at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
     run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
@@ -200,6 +202,7 @@ def test_moving_a_group_slider_shows_what_the_engine_computes_for_it():
     assert dict(zip(rules["group"], rules["threshold"], strict=True)) == thresholds
 
 
+@pytest.mark.slow
 def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
     at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "age"})
     run(at.slider(key=W.mitigation_single("age")).set_value(0.62))
@@ -237,6 +240,7 @@ def test_optimize_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_p
     assert at.slider(key=W.mitigation_threshold("ethnicity", "A")).value == expected.thresholds["A"]
 
 
+@pytest.mark.slow
 def test_optimizing_when_today_is_already_fairer_says_what_the_optimizer_gives_back():
     at = mitigation_page()  # gender: today's decisions pass the four-fifths rule with room to spare
     run(at.button(key=W.MITIGATION_OPTIMIZE).click())
@@ -264,6 +268,7 @@ def test_an_infeasible_constraint_is_reported_with_the_best_achievable():
     assert sliders == expected.thresholds
 
 
+@pytest.mark.slow
 def test_without_a_label_only_selection_rate_constraints_are_offered_and_the_page_says_why():
     at = mitigation_page(roles={W.LABEL: "(none)"})
     assert at.session_state[SPEC].label is None
@@ -303,6 +308,7 @@ def test_without_a_score_the_thresholds_act_on_the_model_score_labeled_as_such(d
     assert_shows(at, what_if(curves, shared), baseline(curves))
 
 
+@pytest.mark.slow
 def test_the_downloads_hold_the_engine_output_for_the_thresholds_shown(downloads):
     at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
     run(at.button(key=W.MITIGATION_OPTIMIZE).click())
@@ -399,6 +405,7 @@ def test_with_many_groups_the_comparison_shows_flips_by_group_in_one_column():
     assert f"{LINK} +{ours['to_positive']}/−{ours['to_negative']}" in table["flips by group"].iloc[1]
 
 
+@pytest.mark.slow
 def test_group_names_from_the_data_are_escaped_in_labels_and_text():
     lines = ["sex,score,decision"] + [
         f'"{["F", LINK, IMAGE][i % 3]}",{(i * 37 % 100) / 100:.2f},{"go" if (i * 37 % 100) >= 50 else "stop"}'

@@ -65,6 +65,7 @@ def profile_row(at: AppTest, column: str) -> pd.Series:
     return profile.set_index("column").loc[column]
 
 
+@pytest.mark.slow
 def test_treating_question_marks_as_missing_changes_every_number(app):
     upload(app, "survey.csv", SURVEY)
     assert profile_row(app, "region")["missing"] == 0
@@ -106,6 +107,7 @@ def test_a_new_reading_forgets_results_computed_from_the_old_one(app):
     assert app.session_state["paritylab.results"] == {"speed": (None, 1.0)}
 
 
+@pytest.mark.slow
 def test_the_data_page_names_the_file_after_another_page_and_reads_it_again(app):
     upload(app, "survey.csv", SURVEY)
     confirm_survey_roles(app)
@@ -121,6 +123,7 @@ def test_the_data_page_names_the_file_after_another_page_and_reads_it_again(app)
     assert app.session_state[UPLOAD].data == SURVEY  # the bytes of this upload only
 
 
+@pytest.mark.slow
 def test_roles_that_no_longer_apply_are_dropped_and_said(app):
     upload(app, "survey.csv", SURVEY)
     run(app.selectbox(key=W.DECISION).set_value("decision"))
@@ -202,6 +205,7 @@ def test_a_real_bad_spec_shows_no_command_line_flag(app):
     assert not any("--" in m for m in messages), messages
 
 
+@pytest.mark.slow
 def test_fairness_warnings_are_worded_for_the_app(app, monkeypatch):
     """The audit keeps its warnings as text; the Fairness page shows them worded by the control."""
     problem = Problem(

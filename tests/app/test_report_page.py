@@ -117,6 +117,7 @@ def test_the_page_offers_the_four_downloads_and_says_what_is_not_computed():
     assert at.checkbox(key=W.REPORT_PII).value is False
 
 
+@pytest.mark.slow
 def test_the_download_bytes_are_the_engines_output_for_the_audit(downloads):
     at = report_page()
     assert button(at, W.REPORT_HTML).proto.deferred_file_id  # drawn on click only
@@ -132,6 +133,7 @@ def test_the_download_bytes_are_the_engines_output_for_the_audit(downloads):
     assert 'id="monitoring"' not in html and "not computed — visit the Drivers page" in html
 
 
+@pytest.mark.slow
 def test_the_personal_data_opt_in_changes_the_exports(downloads):
     at = report_page()
     spec = replace(at.session_state[SPEC], pii_columns=("gender",))
@@ -153,6 +155,7 @@ def test_the_personal_data_opt_in_changes_the_exports(downloads):
     assert data_of(at, W.REPORT_CSV, downloads) == metrics_csv(result, include_pii=True)
 
 
+@pytest.mark.slow
 def test_resuming_from_a_saved_result_restores_its_spec():
     at = report_page()
     spec = at.session_state[SPEC]
@@ -176,6 +179,7 @@ def test_resuming_from_a_saved_result_restores_its_spec():
     assert at.session_state[SPEC].min_group_size == 50
 
 
+@pytest.mark.slow
 def test_a_result_of_other_data_warns_and_names_both_hashes():
     at = report_page()
     data = at.session_state[DATASET]
@@ -194,6 +198,7 @@ def test_a_file_that_is_not_a_result_is_refused_with_the_reason():
     assert "got an object with keys" in at.error[0].value and "decision" in at.error[0].value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", [W.REPORT_RESUME, W.REPORT_BEFORE])
 def test_a_damaged_result_is_refused_naming_the_field(key):
     at = report_page()
@@ -217,6 +222,7 @@ def test_the_audit_json_download_records_how_the_file_was_read(downloads):
     assert data["load"] == json.loads(json.dumps(report.to_dict())) and data["load"]["rows"] == report.rows
 
 
+@pytest.mark.slow
 def test_comparing_with_an_identical_earlier_result_finds_no_change_and_adds_monitoring(downloads):
     at = report_page()
     earlier = AuditResult.from_json(data_of(at, W.REPORT_JSON, downloads))
@@ -258,6 +264,7 @@ def test_a_worsening_beyond_tolerance_is_a_regression_unless_the_significance_bo
     assert at.error[0].value == md(strict["summary"]) and "and significantly (q < 0.05)" in strict["summary"]
 
 
+@pytest.mark.slow
 def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
     at = report_page()
     data, spec = at.session_state[DATASET], at.session_state[SPEC]
@@ -265,13 +272,15 @@ def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
         "fidelity": {"accuracy": 0.9, "auc": 0.93, "low": False, "message": "The surrogate agrees with 90%."},
         "global_importance": [{"feature": "income", "mean_abs_shap": 0.5}],
     }
-    at.session_state["paritylab.results"] = {"report::explanation": ((data.data_key, spec.to_json()), explanation)}
+    context = (data.data_key, spec.to_json(), "options")
+    at.session_state["paritylab.results"] = {"explanation": (context, explanation)}
     run(at)
     assert "Drivers: included" in "\n".join(m.value for m in at.markdown)
     html = data_of(at, W.REPORT_HTML, downloads).decode()
     assert "The surrogate agrees with 90%." in html and '<td>income</td><td class="num">0.5000</td>' in html
 
 
+@pytest.mark.slow
 def test_the_mitigation_pages_comparison_for_this_spec_goes_into_the_report(downloads):
     at = report_page()
     data, spec = at.session_state[DATASET], at.session_state[SPEC]
