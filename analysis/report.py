@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -40,6 +40,11 @@ from analysis.metrics import METRIC_NAMES, MetricValue
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 from analysis.tables import comparison_table, group_table, q_text, text_rows
 from analysis.version import __version__
+
+if TYPE_CHECKING:
+    from analysis.compare import AuditComparison
+    from analysis.explain import Explanation
+    from analysis.mitigation import MitigationComparison
 
 __all__ = [
     "CSP",
@@ -70,7 +75,7 @@ CSV_COLUMNS = (
 )
 VERSIONED_PACKAGES = ("numpy", "pandas", "scipy", "pyarrow", "vl-convert-python")
 MAX_IMPORTANCE_ROWS = 12
-MAX_GENERIC_ROWS = 500
+MAX_TABLE_ROWS = 500
 
 PII_OMITTED = (
     "The audit of {name} is left out of this export: {columns} {verb} marked as personal data (pii_columns), "
@@ -139,11 +144,6 @@ def _table(header: Sequence[str] | None, rows: Sequence[Sequence[object]], *, nu
 
 def _list(items: Sequence[object]) -> str:
     return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>" if items else ""
-
-
-def _as_dict(value: Any) -> Any:
-    """A result record's ``to_dict()``, or the value itself (already a dict)."""
-    return value.to_dict() if hasattr(value, "to_dict") else value
 
 
 def _version(package: str) -> str:
@@ -523,12 +523,13 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
     return "".join(out), count
 
 
-def _drivers_section(explanation: Mapping[str, Any] | None, pii: set[str], include_pii: bool) -> str:
-    if explanation is None:
+def _drivers_section(record: Explanation | None, pii: set[str], include_pii: bool) -> str:
+    if record is None:
         return (
             '<p class="note">Not computed: the drivers (a surrogate model of the decisions and its SHAP values) '
             "were not computed for this report — visit the Drivers page, then make the report again.</p>"
         )
+    explanation = record.to_dict()
     out = []
     fidelity = explanation.get("fidelity") or {}
     model = explanation.get("model") or {}
@@ -584,27 +585,6 @@ def _cell(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
-def _generic(data: Any, depth: int = 0) -> str:
-    """Any JSON-like value as escaped HTML: scalars in a table, lists of records as tables, nested sections."""
-    if isinstance(data, Mapping):
-        scalars = [(k, _cell(v)) for k, v in data.items() if not isinstance(v, (Mapping, list, tuple))]
-        out = [_table(None, scalars)] if scalars else []
-        for key, value in data.items():
-            if isinstance(value, (Mapping, list, tuple)) and value:
-                title = f"<h{min(4 + depth, 6)}>{_esc(key)}</h{min(4 + depth, 6)}>"
-                out.append(title + (_generic(value, depth + 1) if depth < 2 else f"<pre>{_esc(_cell(value))}</pre>"))
-        return "".join(out)
-    if isinstance(data, (list, tuple)):
-        if data and all(isinstance(r, Mapping) for r in data):
-            header = list(dict.fromkeys(k for r in data for k in r))
-            rows = [[_cell(r.get(k)) for k in header] for r in data[:MAX_GENERIC_ROWS]]
-            more = len(data) - MAX_GENERIC_ROWS
-            tail = f'<p class="note">{more:,} more rows not shown.</p>' if more > 0 else ""
-            return _table(header, rows) + tail
-        return _list([_cell(v) for v in data])
-    return f"<p>{_esc(_cell(data))}</p>"
-
-
 def _flip_text(flips: Any) -> str:
     if not isinstance(flips, Mapping):
         return "—"
@@ -613,15 +593,12 @@ def _flip_text(flips: Any) -> str:
     return f"{up:,} to positive, {down:,} to negative"
 
 
-def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
-    """A mitigation comparison (``MitigationComparison.to_dict()``): one row per method; other shapes generically."""
-    if not isinstance(data, Mapping):
-        return _generic(data)
-    if data.get("attribute") in pii and not include_pii:
+def _mitigation_section(comparison: MitigationComparison, pii: set[str], include_pii: bool) -> str:
+    """A mitigation comparison: its settings, one row per method, the thresholds and the notes."""
+    data = comparison.to_dict()
+    if data["attribute"] in pii and not include_pii:
         return f'<p class="note">{_esc(PII_MITIGATION.format(attribute=data["attribute"]))}</p>'
-    methods = data.get("rows")
-    if not (isinstance(methods, list) and methods and all(isinstance(r, Mapping) and "method" in r for r in methods)):
-        return _generic(data)
+    methods = data["rows"]
     settings = [(k, _cell(data[k])) for k in MITIGATION_SETTINGS if k in data and data[k] is not None]
     header = ["method", "status", "accuracy", *(METRIC_NAMES[name] for name in SUMMARY_FIGURES), "decisions changed"]
     flip_headers, flip_cells = flip_columns([r.get("flips") for r in methods])
@@ -647,10 +624,9 @@ def _mitigation_section(data: Any, pii: set[str], include_pii: bool) -> str:
     return out + _list(notes)
 
 
-def _comparison_section(data: Any, dropped: set[str]) -> str:
-    """A monitoring comparison (``AuditComparison.to_dict()``): summary, warnings, regressions and every row."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("rows"), list):
-        return _generic(data)
+def _comparison_section(comparison: AuditComparison, dropped: set[str]) -> str:
+    """A monitoring comparison: summary, warnings, regressions and every row."""
+    data = comparison.to_dict()
     out = [f"<p>{_esc(data.get('summary', ''))}</p>"] if data.get("summary") else []
     stamps = []
     for side in ("before", "after"):
@@ -676,7 +652,7 @@ def _comparison_section(data: Any, dropped: set[str]) -> str:
     regressions = [line(r) for r in rows if r.get("regression")]
     if regressions:
         out.append("<h4>Regressions</h4>" + _table(header, regressions, numeric=(3, 4, 5, 6)))
-    shown = rows[:MAX_GENERIC_ROWS]
+    shown = rows[:MAX_TABLE_ROWS]
     out.append(
         f"<h4>Every metric ({len(rows):,})</h4>" + _table(header, [line(r) for r in shown], numeric=(3, 4, 5, 6))
     )
@@ -685,7 +661,7 @@ def _comparison_section(data: Any, dropped: set[str]) -> str:
     return "".join(out)
 
 
-def _method_notes(result: AuditResult, explanation: Mapping | None, notes: Sequence[str]) -> str:
+def _method_notes(result: AuditResult, explanation: Explanation | None, notes: Sequence[str]) -> str:
     o = result.options
     items = [
         f"Intervals at {o.confidence:.0%} confidence: Wilson score intervals for rates, Katz log intervals for "
@@ -700,11 +676,10 @@ def _method_notes(result: AuditResult, explanation: Mapping | None, notes: Seque
         "A rate with no rows in its denominator is undefined (shown as “undefined (n=0)”), never 0.",
     ]
     if explanation is not None:
-        fidelity = explanation.get("fidelity") or {}
+        fidelity = explanation.fidelity
         items.append(
             "Drivers describe a surrogate model of the decisions, as far as it agrees with them (held-out "
-            f"accuracy {_fmt(fidelity.get('accuracy'))}, AUC {_fmt(fidelity.get('auc'))}); they show association, "
-            "not cause."
+            f"accuracy {_fmt(fidelity.accuracy)}, AUC {_fmt(fidelity.auc)}); they show association, not cause."
         )
     else:
         items.append("Drivers (surrogate model and SHAP values): not computed — visit the Drivers page.")
@@ -751,13 +726,42 @@ def _contents(mitigation: bool, comparison: bool) -> str:
     return f'<nav class="meta">{links}</nav>'
 
 
+RECORDS = {
+    "load_report": ("LoadReport", "load_table(...).report"),
+    "explanation": ("Explanation", "explain(df, spec)"),
+    "mitigation": ("MitigationComparison", "compare_mitigations(df, spec)"),
+    "comparison": ("AuditComparison", "compare_audits(before, after)"),
+}
+
+
+def _check_records(**parts: Any) -> None:
+    """Each part is its engine record (or None): never a dict, whose shape nobody checked."""
+    from analysis.compare import AuditComparison
+    from analysis.explain import Explanation
+    from analysis.mitigation import MitigationComparison
+
+    kinds = {
+        "load_report": LoadReport,
+        "explanation": Explanation,
+        "mitigation": MitigationComparison,
+        "comparison": AuditComparison,
+    }
+    for name, value in parts.items():
+        if value is not None and not isinstance(value, kinds[name]):
+            record, made_by = RECORDS[name]
+            raise TypeError(
+                f"render_html({name}=...) takes a {record} ({made_by}), got {type(value).__name__}. "
+                "Pass the record itself, not its to_dict()."
+            )
+
+
 def render_html(
     result: AuditResult,
     *,
-    load_report: LoadReport | Mapping[str, Any] | None = None,
-    explanation: Any = None,
-    mitigation: Any = None,
-    comparison: Any = None,
+    load_report: LoadReport | None = None,
+    explanation: Explanation | None = None,
+    mitigation: MitigationComparison | None = None,
+    comparison: AuditComparison | None = None,
     title: str | None = None,
     include_pii: bool = False,
     charts: bool = True,
@@ -770,12 +774,15 @@ def render_html(
     result
         The audit.
     load_report
-        The :class:`analysis.LoadReport` of the table (or its ``to_dict()``), for the dataset card (optional).
+        The :class:`analysis.LoadReport` of the table, for the dataset card (optional).
     explanation
-        The drivers: an :class:`analysis.Explanation` or its ``to_dict()`` (optional).
-    mitigation, comparison
-        A mitigation comparison and a monitoring comparison: result records or their
-        ``to_dict()``, shown as tables (optional).
+        The drivers: :func:`analysis.explain`'s :class:`~analysis.explain.Explanation` (optional).
+    mitigation
+        The retraining comparison: :func:`analysis.compare_mitigations`'s
+        :class:`~analysis.mitigation.MitigationComparison` (optional).
+    comparison
+        The monitoring comparison: :func:`analysis.compare_audits`'s
+        :class:`~analysis.compare.AuditComparison` (optional).
     title
         The page title; default names the dataset.
     include_pii
@@ -793,9 +800,7 @@ def render_html(
     """
     pii = set(result.spec.pii_columns)
     shown, notes = (result, ()) if include_pii else without_pii(result)
-    explanation = _as_dict(explanation)
-    if isinstance(load_report, Mapping):
-        load_report = LoadReport.from_dict(dict(load_report))
+    _check_records(load_report=load_report, explanation=explanation, mitigation=mitigation, comparison=comparison)
     title = title or f"ParityLab audit report — {result.dataset.name or 'dataset'}"
     made, created = _timestamp(result, generated_at)
     sections = [
@@ -819,11 +824,11 @@ def render_html(
     sections.append('<h2 id="drivers">Drivers</h2>' + _drivers_section(explanation, pii, include_pii))
     if mitigation is not None:
         sections.append('<h2 id="mitigation">Mitigation</h2>')
-        sections.append(_mitigation_section(_as_dict(mitigation), pii, include_pii))
+        sections.append(_mitigation_section(mitigation, pii, include_pii))
     if comparison is not None:
         dropped = set() if include_pii else set(_pii_audits(result))
         sections.append('<h2 id="monitoring">Monitoring: comparison with an earlier audit</h2>')
-        sections.append(_comparison_section(_as_dict(comparison), dropped))
+        sections.append(_comparison_section(comparison, dropped))
     sections.append('<h2 id="method">Method notes and limitations</h2>' + _method_notes(result, explanation, notes))
     versions = _versions(result)
     sections.append('<h2 id="versions">Versions</h2>' + _table(["software", "version"], versions))

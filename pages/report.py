@@ -12,6 +12,8 @@ import streamlit as st
 from analysis import AuditSpec, LoadReport, ParityLabError
 from analysis.audit import AuditResult
 from analysis.compare import AuditComparison, compare_audits, render_comparison_html
+from analysis.explain import Explanation
+from analysis.mitigation import MitigationComparison
 from analysis.report import metrics_csv, render_html, verdict, without_pii
 from ui import cached, state
 from ui.frame import require_spec, run_audit
@@ -73,7 +75,9 @@ def show_verdict(result: AuditResult, include_pii: bool) -> None:
         st.caption(say(note))
 
 
-def show_parts(explanation: dict | None, mitigation: dict | None, comparison: AuditComparison | None) -> None:
+def show_parts(
+    explanation: Explanation | None, mitigation: MitigationComparison | None, comparison: AuditComparison | None
+) -> None:
     st.markdown("**In the report**")
     lines = ["- The verdict, the dataset card, the spec, every group table with intervals, the charts and findings"]
     lines.append(
@@ -310,7 +314,7 @@ mitigation = state.for_report("mitigation", dataset.data_key, spec)
 parts = {
     "explanation": explanation,
     "mitigation": mitigation,
-    "comparison": comparison.to_dict() if comparison is not None else None,
+    "comparison": comparison,
 }
 with downloads:
     show_parts(explanation, mitigation, comparison)

@@ -437,7 +437,7 @@ def recall(kind: str, context: Any) -> Any:
 
 
 # What the Report page adds to the report when another page computed it: "explanation" (the Drivers
-# page's Explanation.to_dict()) and "mitigation" (the Mitigation page's comparison, to_dict()).
+# page's Explanation) and "mitigation" (the Mitigation page's MitigationComparison), as records.
 REPORT_PARTS = ("explanation", "mitigation")
 
 
@@ -446,10 +446,10 @@ REPORT_PARTS = ("explanation", "mitigation")
 PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison"}
 
 
-def for_report(kind: str, data_key: str, spec: AuditSpec) -> dict[str, Any] | None:
+def for_report(kind: str, data_key: str, spec: AuditSpec) -> Any | None:
     """The part of the report (``kind`` in :data:`REPORT_PARTS`) computed for this dataset and spec, if any.
 
-    Remembered by its own page under :data:`PAGE_KINDS` (then as its ``to_dict()``).
+    The record its own page remembered under :data:`PAGE_KINDS` (an Explanation, a MitigationComparison).
     """
     spec_json = spec.to_json()
     stored = st.session_state.get(RESULTS, {}).get(PAGE_KINDS.get(kind, kind))
@@ -458,4 +458,4 @@ def for_report(kind: str, data_key: str, spec: AuditSpec) -> dict[str, Any] | No
     context, value = stored
     if not isinstance(context, tuple) or tuple(context[:2]) != (data_key, spec_json):
         return None
-    return value.to_dict() if hasattr(value, "to_dict") else value
+    return value

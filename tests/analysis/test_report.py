@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import analysis
-from analysis import AuditSpec, load_table
+from analysis import AuditSpec, LoadReport, load_table
 from analysis.audit import AuditResult, audit
 from analysis.compare import compare_audits
 from analysis.report import CSP, CSV_COLUMNS, metrics_csv, render_html, verdict, without_pii
@@ -234,49 +234,57 @@ def test_chart_labels_from_data_are_escaped_inside_the_svg(hostile_html):
     assert "<script" not in axis and "<img" not in axis
 
 
+def hostile_with_features() -> tuple[pd.DataFrame, AuditSpec]:
+    """The hostile table with two features named like payloads: one stands in for the protected attribute."""
+    frame = hostile_frame()
+    rng = np.random.default_rng(3)
+    code = frame[IMG].map({g: i for i, g in enumerate(GROUPS)}).to_numpy()
+    frame[JS_LINK] = code + rng.normal(0, 0.3, len(frame))  # a proxy of the protected attribute
+    frame[FORMULA] = rng.normal(0, 1, len(frame))
+    frame["score"] = np.clip(0.2 + 0.15 * (frame["approved"] == "Y") + rng.uniform(0, 0.6, len(frame)), 0, 1)
+    return frame, hostile_spec(features=(JS_LINK, FORMULA), score="score")
+
+
+@pytest.mark.slow
 def test_drivers_mitigation_and_monitoring_sections_escape_their_data(hostile):
-    explanation = {
-        "model": {"kind": "LightGBM", "target": "decision", "n_rows": 400},
-        "fidelity": {"accuracy": 0.91, "auc": 0.95, "r2": None, "low": False, "message": f"Faithful {SCRIPT}"},
-        "sampled_rows": 400,
-        "global_importance": [{"feature": IMG, "mean_abs_shap": 0.25}, {"feature": "income", "mean_abs_shap": 0.1}],
-        "gap": {IMG: {SCRIPT: {"sentence": f"Of the gap between {SCRIPT} and {IMG}, most comes from income."}}},
-        "recoverability": {"site": {"sentence": "The features reveal site no better than chance."}},
-        "proxies": {"site": [{"feature": JS_LINK, "score": 0.4, "flag": True}]},
-    }
-    mitigation = {
-        "attribute": IMG,
-        "constraint": "four_fifths",
-        "tolerance": 0.0,
-        "rows": [
-            {"method": "baseline", "label": SCRIPT, "status": "ok", "accuracy": 0.8, "disparate_impact_min": 0.7}
-            | {"flips": {FORMULA: {"to_positive": 3, "to_negative": 1}, "b": {"to_positive": 2, "to_negative": 0}}},
-            {"method": "reweighing", "label": "reweighing", "status": "not available", "reason": JS_LINK},
-        ],
-        "thresholds": {FORMULA: 0.4},
-        "notes": [f"Held out 30% ({IMG})."],
-    }
+    from analysis.explain import explain
+    from analysis.mitigation import compare_mitigations
+
+    frame, spec = hostile_with_features()
+    explanation = explain(frame, spec, sample_size=200)
+    mitigation = compare_mitigations(frame, spec, attribute=IMG, constraint="four_fifths", tolerance=0.0)
     comparison = compare_audits(hostile, hostile)
     html = render_html(hostile, explanation=explanation, mitigation=mitigation, comparison=comparison, charts=False)
-    assert f'<td>{escape(IMG)}</td><td class="num">0.2500</td>' in html
-    assert escape(f"Of the gap between {SCRIPT} and {IMG}, most comes from income.") in html
-    assert escape(f"{JS_LINK} predicts site (score 0.400)") in html
-    cells = '<td class="num">0.800</td><td class="num">0.700</td><td class="num">—</td>'
-    assert f"<td>{escape(SCRIPT)}</td><td>ok</td>{cells}" in html
-    assert "<td>5 to positive, 1 to negative</td>" in html
-    assert f"<td>not available: {escape(JS_LINK)}</td>" in html
-    assert (
-        f"<td>{escape(FORMULA)}</td><td>0.400</td>" in html and f"<li>{escape(f'Held out 30% ({IMG}).')}</li>" in html
-    )
+    drivers = html.split('id="drivers"', 1)[1].split("<h2", 1)[0]
+    assert f"<td>{escape(JS_LINK)}</td>" in drivers and f"<td>{escape(FORMULA)}</td>" in drivers
+    top = explanation.global_importance[0]
+    assert f'<td>{escape(top.feature)}</td><td class="num">{top.mean_abs_shap:.4f}</td>' in drivers
+    assert escape(f"{JS_LINK} predicts {IMG}") in drivers  # the proxy, flagged
+    section = html.split('id="mitigation"', 1)[1].split("<h2", 1)[0]
+    for group, threshold in mitigation.thresholds.items():
+        assert f"<td>{escape(group)}</td><td>{threshold:.3f}</td>" in section
+    baseline = mitigation.row("baseline")
+    cells = "".join(f'<td class="num">{"—" if v is None else f"{v:.3f}"}</td>' for v in (
+        baseline.accuracy, baseline.disparate_impact_min, baseline.favorable_rate_ratio))  # fmt: skip
+    assert f"<td>current decisions</td><td>ok</td>{cells}" in section
     monitoring = html.split('id="monitoring"', 1)[1].split("<h2", 1)[0]
     assert escape(comparison.summary) in monitoring and "Nothing changed" in monitoring
     assert f"<h4>Every metric ({len(comparison.rows):,})</h4>" in monitoring
     row = next(r for r in comparison.rows if r.group is not None and r.metric is not None)
     assert f"<tr><td>{escape(row.attribute)}</td><td>{escape(row.group)}</td><td>{row.metric}</td>" in monitoring
-    assert SCRIPT not in html and IMG not in html
-    generic = render_html(hostile, mitigation={"what": [{"a": SCRIPT, "b": 1.5}]}, charts=False)
-    assert f"<td>{escape(SCRIPT)}</td><td>1.5</td>" in generic and SCRIPT not in generic
-    assert "not computed" not in html.split('id="drivers"', 1)[1].split("<h2", 1)[0]
+    for payload in (SCRIPT, IMG, FORMULA):
+        assert payload not in html
+    assert "not computed" not in drivers
+
+
+def test_the_report_takes_records_not_dicts(hostile):
+    comparison = compare_audits(hostile, hostile)
+    with pytest.raises(TypeError, match=r"render_html\(comparison=\.\.\.\) takes a AuditComparison"):
+        render_html(hostile, comparison=comparison.to_dict(), charts=False)
+    with pytest.raises(TypeError, match=r"takes a MitigationComparison \(compare_mitigations"):
+        render_html(hostile, mitigation={"what": [{"a": SCRIPT, "b": 1.5}]}, charts=False)
+    with pytest.raises(TypeError, match="takes a LoadReport"):
+        render_html(hostile, load_report={"rows": 1}, charts=False)
 
 
 def test_without_drivers_the_report_says_where_to_compute_them(hostile_html):
@@ -357,8 +365,12 @@ def test_a_personal_data_attribute_is_left_out_of_both_exports_unless_asked_for(
     html = render_html(result, charts=False)
     assert "<td>plain</td>" not in html and escape("=1+2") not in html
     assert "marked as personal data" in html
-    before = compare_audits(result, result).to_dict()
-    monitored = render_html(result, comparison=before, mitigation={"attribute": "site", "rows": []}, charts=False)
+    before = compare_audits(result, result)
+    from analysis.mitigation import compare_mitigations
+
+    frame, _ = hostile_with_features()
+    mitigation = compare_mitigations(frame, hostile_spec(features=(JS_LINK,), score="score"), attribute="site")
+    monitored = render_html(result, comparison=before, mitigation=mitigation, charts=False)
     monitoring = monitored.split('id="monitoring"', 1)[1].split("<h2", 1)[0]
     assert "<tr><td>site</td>" not in monitoring and "<tr><td>" + escape(IMG) + "</td>" in monitoring
     assert "The mitigation comparison for site is left out" in monitored
@@ -387,10 +399,11 @@ def test_the_same_result_gives_the_same_report_after_a_json_round_trip(hostile):
     assert metrics_csv(again) == metrics_csv(hostile)
 
 
-def test_the_load_report_may_be_given_as_its_dict(loans):
+def test_the_load_report_read_back_from_its_dict_gives_the_same_report(loans):
     table, result = loans
     as_object = render_html(result, load_report=table.report, charts=False, generated_at=WHEN)
-    assert render_html(result, load_report=table.report.to_dict(), charts=False, generated_at=WHEN) == as_object
+    again = LoadReport.from_dict(table.report.to_dict())
+    assert render_html(result, load_report=again, charts=False, generated_at=WHEN) == as_object
     assert "<td>Columns</td><td>13</td>" in as_object
 
 

@@ -18,6 +18,8 @@ from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec
 from analysis.audit import AuditResult, audit
+from analysis.explain import explain
+from analysis.mitigation import MitigationComparison, MitigationRow
 from analysis.report import metrics_csv, render_html
 from tests.analysis.test_compare import double_the_bias
 from tests.app.apptest import new_app, run
@@ -268,29 +270,41 @@ def test_a_worsening_beyond_tolerance_is_a_regression_unless_the_significance_bo
 def test_a_drivers_explanation_kept_for_the_report_goes_into_it(downloads):
     at = report_page()
     data, spec = at.session_state[DATASET], at.session_state[SPEC]
-    explanation = {
-        "fidelity": {"accuracy": 0.9, "auc": 0.93, "low": False, "message": "The surrogate agrees with 90%."},
-        "global_importance": [{"feature": "income", "mean_abs_shap": 0.5}],
-    }
+    explanation = explain(data.table.data, spec, sample_size=300)
     context = (data.data_key, spec.to_json(), "options")
     at.session_state["paritylab.results"] = {"explanation": (context, explanation)}
     run(at)
     assert "Drivers: included" in "\n".join(m.value for m in at.markdown)
     html = data_of(at, W.REPORT_HTML, downloads).decode()
-    assert "The surrogate agrees with 90%." in html and '<td>income</td><td class="num">0.5000</td>' in html
+    top = explanation.global_importance[0]
+    assert html_escape(explanation.fidelity.message) in html
+    assert f'<td>{html_escape(top.feature)}</td><td class="num">{top.mean_abs_shap:.4f}</td>' in html
 
 
 @pytest.mark.slow
 def test_the_mitigation_pages_comparison_for_this_spec_goes_into_the_report(downloads):
     at = report_page()
     data, spec = at.session_state[DATASET], at.session_state[SPEC]
-    comparison = {
-        "attribute": "ethnicity",
-        "constraint": "four_fifths",
-        "rows": [{"method": "thresholds", "label": "our per-group thresholds", "status": "ok", "accuracy": 0.75}],
-    }
+    row = MitigationRow(method="thresholds", label="our per-group thresholds", status="ok", accuracy=0.75)
+    comparison = MitigationComparison(
+        rows=(row,),
+        attribute="ethnicity",
+        constraint="four_fifths",
+        tolerance=0.0,
+        objective="accuracy",
+        target="label",
+        score_source="spec",
+        train_rows=14_000,
+        test_rows=6_000,
+        random_state=0,
+        thresholds={},
+        thresholds_feasible=True,
+        thresholds_reason=None,
+    )
     other_spec = replace(spec, min_group_size=99).to_json()
-    at.session_state["paritylab.results"] = {"mitigation_comparison": ((data.data_key, other_spec, "ethnicity"), {})}
+    at.session_state["paritylab.results"] = {
+        "mitigation_comparison": ((data.data_key, other_spec, "ethnicity"), comparison)
+    }
     run(at)
     assert "Mitigation comparison: not computed" in "\n".join(m.value for m in at.markdown)  # another spec's
     context = (data.data_key, spec.to_json(), "x")
