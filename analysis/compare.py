@@ -37,6 +37,7 @@ import numpy as np
 from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
 from analysis.audit_json import json_kind
 from analysis.errors import ParityLabError
+from analysis.metrics import COMPARISONS, METRICS
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
 __all__ = [
@@ -61,36 +62,21 @@ WALD_DIFFERENCE = "wald z (difference)"
 WALD_LOG_RATIO = "wald z (log ratio)"
 WALD_FALLBACK = "wald z (difference; a rate of 0 has no log ratio)"
 
-# Rate → (successes, total) from a group's recorded counts.
-RATE_COUNTS = {
-    "favorable_rate": lambda c: (c["favorable"], c["n"]),
-    "selection_rate": lambda c: (c["positives"], c["n"]),
-    "base_rate": lambda c: (c["tp"] + c["fn"], c["tp"] + c["fn"] + c["fp"] + c["tn"]),
-    "tpr": lambda c: (c["tp"], c["tp"] + c["fn"]),
-    "fpr": lambda c: (c["fp"], c["fp"] + c["tn"]),
-    "fnr": lambda c: (c["fn"], c["tp"] + c["fn"]),
-    "precision": lambda c: (c["tp"], c["tp"] + c["fp"]),
-    "npv": lambda c: (c["tn"], c["tn"] + c["fn"]),
-    "accuracy": lambda c: (c["tp"] + c["tn"], c["tp"] + c["fn"] + c["fp"] + c["tn"]),
-}
-RATES = tuple(RATE_COUNTS)
-# Group against the reference: (scale, rates); a difference over several rates is their mean.
-GROUP_DISPARITIES = {
-    "disparate_impact": ("ratio", ("favorable_rate",)),
-    "statistical_parity_difference": ("difference", ("favorable_rate",)),
-    "equal_opportunity_difference": ("difference", ("tpr",)),
-    "fpr_difference": ("difference", ("fpr",)),
-    "average_odds_difference": ("difference", ("tpr", "fpr")),
-    "predictive_parity_difference": ("difference", ("precision",)),
-}
-# Per attribute: (scale, rates it may come from, "reference" (a group vs the reference) or "range" (max vs min)).
+# What is compared, from the metrics registry: the rates (successes and total from a group's recorded
+# counts), each group's disparities against the reference ((scale, rates); a difference over several rates
+# is their mean) and each attribute's summary disparities ((scale, rates, "reference" or "range")).
+RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "fnr", "precision", "npv", "accuracy")
+GROUP_DISPARITIES = {name: (METRICS[name].scale, METRICS[name].rates) for name in COMPARISONS}
 SUMMARY_DISPARITIES = {
-    "disparate_impact_min": ("ratio", ("favorable_rate",), "reference"),
-    "favorable_rate_ratio": ("ratio", ("favorable_rate",), "range"),
-    "demographic_parity_ratio": ("ratio", ("selection_rate",), "range"),
-    "demographic_parity_difference": ("difference", ("selection_rate",), "range"),
-    "equalized_odds_difference": ("difference", ("tpr", "fpr"), "range"),
-    "equalized_odds_ratio": ("ratio", ("tpr", "fpr"), "range"),
+    name: (METRICS[name].scale, METRICS[name].rates, METRICS[name].against)
+    for name in (
+        "disparate_impact_min",
+        "favorable_rate_ratio",
+        "demographic_parity_ratio",
+        "demographic_parity_difference",
+        "equalized_odds_difference",
+        "equalized_odds_ratio",
+    )
 }
 RATIOS = {name for name, spec in (GROUP_DISPARITIES | SUMMARY_DISPARITIES).items() if spec[0] == "ratio"}
 # Spec fields that change what a metric means when they differ between the audits.
@@ -386,7 +372,8 @@ class _Estimate:
 
 def _proportion(group: GroupMetrics, rate: str) -> tuple[int, int] | None:
     try:
-        return RATE_COUNTS[rate](group.counts)
+        info = METRICS[rate]
+        return sum(group.counts[c] for c in info.numerator), sum(group.counts[c] for c in info.denominator)
     except KeyError:  # no label: the counts hold no confusion matrix
         return None
 

@@ -410,7 +410,6 @@ def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.
     rates = ["selection_rate"] + ([] if curves.positive_is_favorable else ["favorable_rate"])
     if curves.has_label:
         rates += ["tpr", "fpr", "precision", "accuracy"]
-    titles = {"selection_rate": "selection rate", "favorable_rate": "favourable rate", "tpr": "TPR", "fpr": "FPR"}
     rows = []
     for group, record in current.groups.items():
         row: dict[str, object] = {
@@ -420,11 +419,11 @@ def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.
             "selection rate today": rate_cell(before.groups[group], "selection_rate"),
         }
         for name in rates:
-            row[titles.get(name, name)] = rate_cell(record, name)
+            row[title(name)] = rate_cell(record, name)
         row["→ positive"] = current.flips[group]["to_positive"]
         row["→ negative"] = current.flips[group]["to_negative"]
-        small = record.counts["n"] < curves.min_group_size
-        row["note"] = f"under {curves.min_group_size} rows: not in the summaries or constraints" if small else ""
+        compared = record.compared
+        row["note"] = "" if compared else f"under {curves.min_group_size} rows: not in the summaries or constraints"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -30,7 +30,7 @@ from analysis.charts import (
     group_role,
     threshold_rate,
 )
-from analysis.metrics import rate_denominator
+from analysis.metrics import rate_denominator, title
 
 __all__ = [
     "ROLES",
@@ -488,13 +488,19 @@ def dependence_chart(explanation: Any, feature: str, *, color_by: str | None = N
 # The builders below read ``analysis.thresholds`` results (``Frontier``, ``WhatIf``,
 # ``ThresholdCurves``) and tag every spec with ``usermeta = {"chart": kind, ...}``.
 
+
 # Constraint → (WhatIf summary key of its measure, axis title).
+def _measure(name: str, note: str) -> tuple[str, str]:
+    words = title(name)
+    return name, f"{words[0].upper()}{words[1:]}{note}"
+
+
 MEASURES = {
-    "demographic_parity": ("demographic_parity_difference", "Demographic parity difference (largest − smallest rate)"),
-    "four_fifths": ("favorable_rate_ratio", "Lowest ÷ highest favourable rate (four-fifths rule: at least 0.8)"),
-    "equal_opportunity": ("equal_opportunity_range", "TPR range (largest − smallest)"),
-    "equalized_odds": ("equalized_odds_difference", "Equalized odds difference (larger of the TPR and FPR ranges)"),
-    "predictive_parity": ("predictive_parity_range", "Precision range (largest − smallest)"),
+    "demographic_parity": _measure("demographic_parity_difference", " (largest − smallest selection rate)"),
+    "four_fifths": _measure("favorable_rate_ratio", ": the four-fifths rule asks for at least 0.8"),
+    "equal_opportunity": _measure("equal_opportunity_range", " (largest − smallest)"),
+    "equalized_odds": _measure("equalized_odds_difference", " (larger of the TPR and FPR ranges)"),
+    "predictive_parity": _measure("predictive_parity_range", " (largest − smallest)"),
 }
 # Objective → (WhatIf summary key, axis title).
 OBJECTIVE_MEASURES = {
@@ -607,21 +613,21 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
 # --- rates at the chosen thresholds -----------------------------------------------------------
 
 
-RATE_TITLES = {"selection_rate": "selection rate", "tpr": "TPR", "fpr": "FPR"}
+RATE_TITLES = {name: title(name) for name in ("selection_rate", "tpr", "fpr")}
 
 
 def threshold_rates_data(current: Any, before: Any) -> pd.DataFrame:
     """One row per group, rate (selection rate; TPR and FPR with a label) and decision set (the current
     decisions, these thresholds): the rate (null when undefined) and its denominator."""
     rows = []
-    for name, title in RATE_TITLES.items():
+    for name, words in RATE_TITLES.items():
         for decisions, result in zip(DECISION_SETS, (before, current), strict=True):
             for group, record in result.groups.items():
                 if name not in record.metrics:
                     continue
                 n = rate_denominator(name, record.counts)
                 rows.append(
-                    {"group": group, "rate": title, "decisions": decisions, "value": record.metrics[name].value}
+                    {"group": group, "rate": words, "decisions": decisions, "value": record.metrics[name].value}
                     | {"n": n}
                 )
     return pd.DataFrame(rows, columns=["group", "rate", "decisions", "value", "n"])

@@ -88,7 +88,7 @@ def test_frontier_chart_encodes_the_measures_and_marks_the_four_fifths_line(curv
     # Baseline, single threshold and the current choice are drawn on top, larger than the frontier's points.
     assert markers["transform"] == [{"filter": "(datum.kind !== 'optimised thresholds')"}]
     assert markers["mark"]["size"] > points["mark"]["size"]
-    assert points["encoding"]["x"]["title"].startswith("Lowest ÷ highest favourable rate")
+    assert points["encoding"]["x"]["title"].startswith("Four-fifths ratio (lowest ÷ highest favourable rate)")
     assert points["encoding"]["y"]["title"].startswith("Accuracy")
 
     cost = spec_of(charts.frontier_chart(frontier(curves, constraint="demographic_parity", objective="cost", points=4)))
