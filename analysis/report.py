@@ -36,6 +36,7 @@ from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
 from analysis.metrics import METRIC_NAMES, RATES, MetricValue, rate_denominator
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
+from analysis.options import CONFIDENCE, FOUR_FIFTHS
 
 __all__ = [
     "CSP",
@@ -462,7 +463,7 @@ def _distribution_spec(audit: AttributeAudit) -> dict[str, Any] | None:
 
 
 def chart_specs(
-    audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95, detail: bool = True
+    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE, detail: bool = True
 ) -> list[dict]:
     """The report's Vega-Lite specs for one attribute: favourable rate, TPR/FPR when there is a label and,
     with ``detail``, calibration (score and label) and every decision value's share (multi-valued decisions)."""
