@@ -19,6 +19,7 @@ import pandas as pd
 
 from analysis.audit import AttributeAudit
 from analysis.metrics import MetricValue, rate_denominator
+from analysis.options import CONFIDENCE, FOUR_FIFTHS
 
 __all__ = [
     "ROLES",
@@ -115,7 +116,9 @@ def threshold_rate(audit: AttributeAudit, di_threshold: float) -> float | None:
     return di_threshold * rate.value
 
 
-def favorable_rate_chart(audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95) -> Any:
+def favorable_rate_chart(
+    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE
+) -> Any:
     """Favourable rate by group with its interval, and a rule at ``di_threshold`` × the reference's rate."""
     data = favorable_rate_data(audit)
     level = f"{confidence:.0%} CI"
@@ -168,7 +171,7 @@ def error_rates_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["group", "rate", "n", "role", "value", "ci_low", "ci_high"])
 
 
-def error_rates_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def error_rates_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """TPR and FPR by group with their intervals (the equalized-odds view); None without a label."""
     data = error_rates_data(audit)
     if data is None:
@@ -215,7 +218,7 @@ def calibration_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=columns)
 
 
-def calibration_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def calibration_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """Observed rate of positive labels against the mean score per decile, by group, with the diagonal."""
     data = calibration_data(audit)
     if data is None:
@@ -269,7 +272,7 @@ def decision_distribution_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["group", "decision", "order", "count", "value", "ci_low", "ci_high"])
 
 
-def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """Stacked bars: the share of every decision value in each group (multi-valued decisions only)."""
     data = decision_distribution_data(audit)
     if data is None:
@@ -721,7 +724,10 @@ def dependence_chart(explanation: Any, feature: str, *, color_by: str | None = N
 # Constraint → (WhatIf summary key of its measure, axis title).
 MEASURES = {
     "demographic_parity": ("demographic_parity_difference", "Demographic parity difference (largest − smallest rate)"),
-    "four_fifths": ("favorable_rate_ratio", "Lowest ÷ highest favourable rate (four-fifths rule: at least 0.8)"),
+    "four_fifths": (
+        "favorable_rate_ratio",
+        f"Lowest ÷ highest favourable rate (four-fifths rule: at least {FOUR_FIFTHS:g})",
+    ),
     "equal_opportunity": ("equal_opportunity_range", "TPR range (largest − smallest)"),
     "equalized_odds": ("equalized_odds_difference", "Equalized odds difference (larger of the TPR and FPR ranges)"),
     "predictive_parity": ("predictive_parity_range", "Precision range (largest − smallest)"),
@@ -784,7 +790,7 @@ def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
 
 def frontier_chart(front: Any, current: Any | None = None) -> Any:
     """The objective against the constraint's measure along the frontier, with the current decisions, the best
-    single threshold and the chosen thresholds marked (four-fifths: a rule at 0.8)."""
+    single threshold and the chosen thresholds marked (four-fifths: a rule at the four-fifths floor)."""
     data = frontier_data(front, current)
     x_title = MEASURES[front.constraint][1]
     y_title = CHANGED_TITLE if front.objective == "selection_rate" else OBJECTIVE_MEASURES[front.objective][1]
@@ -829,7 +835,7 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
     layers = [line, points, markers]
     if front.constraint == "four_fifths":
         one_row = alt.Chart(data).transform_aggregate(rows="count()")
-        layers.insert(0, one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(0.8)))
+        layers.insert(0, one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(FOUR_FIFTHS)))
     chart = alt.layer(*layers).properties(height=340)
     return _tag(chart, "frontier", constraint=front.constraint, objective=front.objective)
 
