@@ -6,7 +6,7 @@ are imported only inside the functions that use them.
 
 from analysis.audit import AttributeAudit, AuditResult, Finding, GroupMetrics, MetricValue, audit
 from analysis.compare import AuditComparison, ComparisonRow, compare_audits, load_audit, render_comparison_html
-from analysis.errors import ExplainError, LoadError, ParityLabError, SpecError
+from analysis.errors import ExplainError, LoadError, OptionError, ParityLabError, SpecError
 from analysis.explain import (
     Explanation,
     ExplanationSample,
@@ -84,6 +84,7 @@ __all__ = [
     "ModelInfo",
     "ModelScores",
     "Optimization",
+    "OptionError",
     "ParityLabError",
     "Problem",
     "ProtectedAttribute",

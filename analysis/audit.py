@@ -73,6 +73,17 @@ from analysis.metrics import (
     finite,
     rate_parts,
 )
+from analysis.options import (
+    ALPHA,
+    CONFIDENCE,
+    FOUR_FIFTHS,
+    GAP_THRESHOLD,
+    MIN_CELL_SIZE,
+    MIN_GROUP_SIZE,
+    POWER,
+    check_fraction,
+    check_whole,
+)
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -113,8 +124,6 @@ __all__ = [
 ]
 
 AUDIT_SCHEMA_VERSION = 1
-FINDING_ALPHA = 0.05
-DETECTION_POWER = 0.8
 
 SCORE_METRICS = ("auc", "brier")
 LABEL_SUMMARY = ("equalized_odds_difference", "equalized_odds_ratio")
@@ -130,7 +139,6 @@ OK = "ok"
 TOO_SMALL = "too small to conclude"
 NOT_COMPUTABLE = "not computable"
 
-BAD_OPTION = "audit() option {name} must be {expected}, got {got!r}. {fix}"
 NO_DECISIONS = (
     "No row has a decision: the {column} column is empty in every row. "
     "Choose a decision column with values, or fill it in the source data."
@@ -432,11 +440,6 @@ class DatasetInfo:
         return cls(**{k: data[k] for k in ("name", "rows", "rows_audited", "sha256")})
 
 
-def _check_fraction(name: str, value: object, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise SpecError(BAD_OPTION.format(name=name, expected="a number between 0 and 1", got=value, fix=example))
-
-
 @dataclass(frozen=True)
 class AuditOptions:
     """The audit's settings, recorded in the result.
@@ -457,27 +460,23 @@ class AuditOptions:
         A finding needs q < alpha; the detectable gap is stated at this power.
     """
 
-    confidence: float = 0.95
-    di_threshold: float = 0.8
-    gap_threshold: float = 0.1
-    min_group_size: int = 30
-    min_cell_size: int = 10
-    alpha: float = FINDING_ALPHA
-    power: float = DETECTION_POWER
+    confidence: float = CONFIDENCE
+    di_threshold: float = FOUR_FIFTHS
+    gap_threshold: float = GAP_THRESHOLD
+    min_group_size: int = MIN_GROUP_SIZE
+    min_cell_size: int = MIN_CELL_SIZE
+    alpha: float = ALPHA
+    power: float = POWER
 
     def __post_init__(self) -> None:
-        _check_fraction("confidence", self.confidence, "Use e.g. confidence=0.95.")
-        _check_fraction("di_threshold", self.di_threshold, "Use e.g. di_threshold=0.8 (the four-fifths rule).")
-        _check_fraction("gap_threshold", self.gap_threshold, "Use e.g. gap_threshold=0.1.")
-        _check_fraction("alpha", self.alpha, "Use e.g. alpha=0.05.")
-        _check_fraction("power", self.power, "Use e.g. power=0.8.")
-        for name in ("min_group_size", "min_cell_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                fix = f"Use e.g. {name}=10."
-                raise SpecError(
-                    BAD_OPTION.format(name=name, expected="a whole number of at least 1", got=value, fix=fix)
-                )
+        check_fraction("audit()", "confidence", self.confidence, f"Use e.g. confidence={CONFIDENCE:g}.")
+        rule = f"Use e.g. di_threshold={FOUR_FIFTHS:g} (the four-fifths rule)."
+        check_fraction("audit()", "di_threshold", self.di_threshold, rule)
+        check_fraction("audit()", "gap_threshold", self.gap_threshold, f"Use e.g. gap_threshold={GAP_THRESHOLD:g}.")
+        check_fraction("audit()", "alpha", self.alpha, f"Use e.g. alpha={ALPHA:g}.")
+        check_fraction("audit()", "power", self.power, f"Use e.g. power={POWER:g}.")
+        check_whole("audit()", "min_group_size", self.min_group_size, 1, f"Use e.g. min_group_size={MIN_GROUP_SIZE}.")
+        check_whole("audit()", "min_cell_size", self.min_cell_size, 1, f"Use e.g. min_cell_size={MIN_CELL_SIZE}.")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -962,7 +961,7 @@ def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str
     m = d.comparisons["disparate_impact"].at(i)
     ref = d.grouping.labels[d.reference]
     if m.value < options.di_threshold:
-        rule = "four-fifths" if options.di_threshold == 0.8 else f"{options.di_threshold:g}"
+        rule = "four-fifths" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g}"
         verdict = f"below the {rule} threshold"
     else:
         verdict = f"group {ref}'s rate is below {options.di_threshold:g} of theirs"
@@ -1253,10 +1252,10 @@ def audit(
     df: pd.DataFrame,
     spec: AuditSpec,
     *,
-    confidence: float = 0.95,
-    di_threshold: float = 0.8,
-    gap_threshold: float = 0.1,
-    min_cell_size: int = 10,
+    confidence: float = CONFIDENCE,
+    di_threshold: float = FOUR_FIFTHS,
+    gap_threshold: float = GAP_THRESHOLD,
+    min_cell_size: int = MIN_CELL_SIZE,
     dataset_name: str | None = None,
     dataset_sha256: str | None = None,
     load_report: LoadReport | None = None,

@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis.audit import AttributeAudit
 from analysis.metrics import MetricValue
+from analysis.options import CONFIDENCE, FOUR_FIFTHS
 
 __all__ = [
     "ERROR_RATES",
@@ -102,7 +103,9 @@ def threshold_rate(audit: AttributeAudit, di_threshold: float) -> float | None:
     return di_threshold * rate.value
 
 
-def favorable_rate_chart(audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95) -> Any:
+def favorable_rate_chart(
+    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE
+) -> Any:
     """Favourable rate by group with its interval, and a rule at ``di_threshold`` × the reference's rate."""
     data = favorable_rate_data(audit)
     level = f"{confidence:.0%} CI"
@@ -155,7 +158,7 @@ def error_rates_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["group", "rate", "n", "role", "value", "ci_low", "ci_high"])
 
 
-def error_rates_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def error_rates_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """TPR and FPR by group with their intervals (the equalized-odds view); None without a label."""
     data = error_rates_data(audit)
     if data is None:
@@ -202,7 +205,7 @@ def calibration_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=columns)
 
 
-def calibration_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def calibration_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """Observed rate of positive labels against the mean score per decile, by group, with the diagonal."""
     data = calibration_data(audit)
     if data is None:
@@ -258,7 +261,7 @@ def decision_distribution_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["group", "decision", "order", "count", "value", "ci_low", "ci_high"])
 
 
-def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = 0.95) -> Any | None:
+def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
     """Stacked bars: the share of every decision value in each group (multi-valued decisions only)."""
     data = decision_distribution_data(audit)
     if data is None:

@@ -16,6 +16,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analysis.errors import ParityLabError, SpecError
+from analysis.options import (
+    ALPHA,
+    COMPARE_TOLERANCE,
+    CONFIDENCE,
+    DEFAULT_TOLERANCE,
+    FOUR_FIFTHS,
+    SAMPLE_SIZE,
+    SEED,
+    default_tolerance,
+)
 
 __all__ = ["main"]
 
@@ -229,15 +239,15 @@ def _audit_parser(commands: Any) -> None:
     )
     out.add_argument(
         "--confidence",
-        type=_number("0.95", low=0, high=1, open_range=True),
-        default=0.95,
-        help="interval coverage (default 0.95)",
+        type=_number(f"{CONFIDENCE:g}", low=0, high=1, open_range=True),
+        default=CONFIDENCE,
+        help=f"interval coverage (default {CONFIDENCE:g})",
     )
     out.add_argument(
         "--fail-below-di",
-        type=_number("0.8", low=0),
+        type=_number(f"{FOUR_FIFTHS:g}", low=0),
         metavar="X",
-        help="exit 1 if any attribute's lowest disparate impact is below X, e.g. 0.8",
+        help=f"exit 1 if any attribute's lowest disparate impact is below X, e.g. {FOUR_FIFTHS:g}",
     )
     out.add_argument(
         "--fail-above-eod",
@@ -263,7 +273,11 @@ def _explain_parser(commands: Any) -> None:
     explain.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
     explain.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     explain.add_argument(
-        "--sample-size", type=int, default=5000, metavar="N", help="rows to compute SHAP values for (default 5000)"
+        "--sample-size",
+        type=int,
+        default=SAMPLE_SIZE,
+        metavar="N",
+        help=f"rows to compute SHAP values for (default {SAMPLE_SIZE})",
     )
     explain.add_argument(
         "--include-protected",
@@ -271,7 +285,7 @@ def _explain_parser(commands: Any) -> None:
         help="let the surrogate see the protected attributes, and run the flip test",
     )
     explain.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
-    explain.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    explain.add_argument("--seed", type=int, default=SEED, metavar="S", help=f"random seed (default {SEED})")
     _reading_options(explain)
 
 
@@ -293,10 +307,13 @@ def _compare_parser(commands: Any) -> None:
     )
     compare.add_argument(
         "--tolerance",
-        type=_number("0.02", low=0, high=1),
-        default=0.02,
+        type=_number(f"{COMPARE_TOLERANCE:g}", low=0, high=1),
+        default=COMPARE_TOLERANCE,
         metavar="T",
-        help="a difference metric regresses when its absolute value grows by more than T (default 0.02)",
+        help=(
+            "a difference metric regresses when its absolute value grows by more than T "
+            f"(default {COMPARE_TOLERANCE:g})"
+        ),
     )
     compare.add_argument(
         "--di-tolerance",
@@ -306,9 +323,9 @@ def _compare_parser(commands: Any) -> None:
     )
     compare.add_argument(
         "--alpha",
-        type=_number("0.05", low=0, high=1, open_range=True),
-        default=0.05,
-        help="significance level of the q-values (default 0.05)",
+        type=_number(f"{ALPHA:g}", low=0, high=1, open_range=True),
+        default=ALPHA,
+        help=f"significance level of the q-values (default {ALPHA:g})",
     )
     # Significance used to be required by default; the old opt-out is accepted (and said to be the default now).
     compare.add_argument("--ignore-significance", action="store_true", help=argparse.SUPPRESS)
@@ -794,10 +811,13 @@ def _mitigate_parser(commands: Any) -> None:
     )
     mitigate.add_argument(
         "--tolerance",
-        type=_number("0.05", low=0),
+        type=_number(f"{DEFAULT_TOLERANCE:g}", low=0),
         default=None,
         metavar="T",
-        help="allowed range of the constrained rate, default 0.05; four_fifths: ratio >= 0.8 - T, default 0",
+        help=(
+            f"allowed range of the constrained rate, default {DEFAULT_TOLERANCE:g}; four_fifths: ratio >= "
+            f"{FOUR_FIFTHS:g} - T, default {default_tolerance('four_fifths'):g}"
+        ),
     )
     mitigate.add_argument(
         "--objective",
@@ -816,7 +836,9 @@ def _mitigate_parser(commands: Any) -> None:
     mitigate.add_argument(
         "--decisions", metavar="OUT.csv", help="write every row's old and new decision (row id, group, score) as CSV"
     )
-    mitigate.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the model score (default 0)")
+    mitigate.add_argument(
+        "--seed", type=int, default=SEED, metavar="S", help=f"seed of the model score (default {SEED})"
+    )
     _reading_options(mitigate)
 
 
@@ -843,7 +865,7 @@ def _mitigate_text(result: dict[str, Any], name: str) -> str:
 
     within = f"within {result['tolerance']:g}"
     if result["constraint"] == "four_fifths":
-        within = f"(lowest / highest favorable rate >= {0.8 - result['tolerance']:g})"
+        within = f"(lowest / highest favorable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
     lines = [
         f"ParityLab mitigation of {_plain(name)}: {_plain(result['attribute'])}, {result['constraint']} "
         f"{within}, objective {result['objective']}",

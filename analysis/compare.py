@@ -38,6 +38,7 @@ from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValu
 from analysis.audit_json import json_kind
 from analysis.errors import ParityLabError
 from analysis.metrics import COMPARISONS, METRICS
+from analysis.options import ALPHA, COMPARE_TOLERANCE, check_fraction, check_number
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
 __all__ = [
@@ -51,8 +52,6 @@ __all__ = [
 ]
 
 COMPARISON_SCHEMA_VERSION = 1
-DEFAULT_TOLERANCE = 0.02
-DEFAULT_ALPHA = 0.05
 # Two recorded numbers are "the same" when they differ by less than this (they are JSON floats).
 SAME = 1e-9
 
@@ -91,7 +90,6 @@ MEANING_FIELDS = (
     "min_group_size",
 )
 
-BAD_SETTING = "compare_audits() option {name} must be {expected}, got {got!r}. {fix}"
 NOT_AUDIT_RESULTS = (
     "compare_audits() compares two AuditResult objects, got {before} and {after}. "
     "Read saved results with load_audit(path) or AuditResult.from_json(text)."
@@ -707,12 +705,9 @@ def _attribute_warnings(before: AuditResult, after: AuditResult) -> list[str]:
 
 def _check_settings(tolerance: object, di_tolerance: object, alpha: object) -> None:
     for name, value in (("tolerance", tolerance), ("di_tolerance", di_tolerance)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            fix = f"Use e.g. {name}=0.02 (0 flags any worsening)."
-            raise ParityLabError(BAD_SETTING.format(name=name, expected="a number in [0, 1)", got=value, fix=fix))
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        fix = "Use e.g. alpha=0.05."
-        raise ParityLabError(BAD_SETTING.format(name="alpha", expected="a number between 0 and 1", got=alpha, fix=fix))
+        fix = f"Use e.g. {name}={COMPARE_TOLERANCE:g} (0 flags any worsening)."
+        check_number("compare_audits()", name, value, low=0, high=1, fix=fix)
+    check_fraction("compare_audits()", "alpha", alpha, f"Use e.g. alpha={ALPHA:g}.")
 
 
 def _adjust(rows: list[_Row]) -> dict[int, float]:
@@ -730,9 +725,9 @@ def compare_audits(
     before: AuditResult,
     after: AuditResult,
     *,
-    tolerance: float = DEFAULT_TOLERANCE,
+    tolerance: float = COMPARE_TOLERANCE,
     di_tolerance: float | None = None,
-    alpha: float = DEFAULT_ALPHA,
+    alpha: float = ALPHA,
     require_significance: bool = False,
 ) -> AuditComparison:
     """Compare two audits: every group's rates and disparities, before and after, with tests on the counts.

@@ -6,6 +6,7 @@ and the CLI can catch exactly these and show their message; anything else is a b
     ParityLabError
     ├── LoadError      the file cannot be read as a table (format, encoding, shape, limits)
     ├── SpecError      an AuditSpec is malformed, or does not fit the table it is applied to
+    │   └── OptionError    an option passed to an engine function is out of range (also a ValueError)
     └── ExplainError   the data cannot train a surrogate model (no features, one class, too few rows)
 
 Messages say what was expected, what arrived, and how to fix it.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from analysis.wording import Remedy, Surface, worded
 
-__all__ = ["ExplainError", "LoadError", "ParityLabError", "SpecError"]
+__all__ = ["ExplainError", "LoadError", "OptionError", "ParityLabError", "SpecError"]
 
 
 class ParityLabError(Exception):
@@ -84,4 +85,17 @@ class SpecError(ParityLabError):
 
 
 class ExplainError(ParityLabError):
-    """The data cannot be explained: no usable feature, one decision class, too few rows, a bad option."""
+    """The data cannot be explained: no usable feature, one decision class, too few rows."""
+
+
+class OptionError(SpecError, ValueError):
+    """An option's value is out of range, e.g. ``audit(di_threshold=1.5)``.
+
+    A :class:`SpecError` (an option is part of what the analysis is asked to do, and callers that
+    caught SpecError for bad options still do) and a ``ValueError``. The checks that raise it are in
+    :mod:`analysis.options`. ``option`` names the option concerned.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None, remedy: Remedy | None = None):
+        super().__init__(message, remedy=remedy)
+        self.option = option

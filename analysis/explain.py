@@ -38,6 +38,7 @@ from analysis.counts import Grouping, count_groups, outcomes
 from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import evaluate
+from analysis.options import SAMPLE_SIZE, SEED, check_flag, check_whole
 from analysis.spec import AuditSpec
 from analysis.surrogate import (
     MAX_TRAIN_ROWS,
@@ -81,7 +82,6 @@ MAX_RECOVER_ROWS = 20_000
 MAX_PROXY_ROWS = 100_000
 MAX_FLIP_ROWS = 200_000
 GAP_CHECK = 1e-9
-BAD_OPTION = "explain() option {name} must be {expected}, got {got!r}. {fix}"
 NO_FEATURES = (
     "Expected at least one feature column to explain the decisions, got none{dropped}. "
     "List the columns that may explain the decisions in the spec's 'features' (protected attributes, "
@@ -681,20 +681,9 @@ def _flip_shares(
 
 
 def _check_options(sample_size: object, include_protected: object, random_state: object) -> None:
-    if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
-        raise ExplainError(
-            BAD_OPTION.format(
-                name="sample_size", expected="a whole number of at least 1", got=sample_size, fix="E.g. 5000."
-            )
-        )
-    if not isinstance(include_protected, bool):
-        raise ExplainError(
-            BAD_OPTION.format(name="include_protected", expected="True or False", got=include_protected, fix="")
-        )
-    if isinstance(random_state, bool) or not isinstance(random_state, int) or random_state < 0:
-        raise ExplainError(
-            BAD_OPTION.format(name="random_state", expected="a whole number ≥ 0", got=random_state, fix="E.g. 0.")
-        )
+    check_whole("explain()", "sample_size", sample_size, 1, f"Use e.g. sample_size={SAMPLE_SIZE}.")
+    check_flag("explain()", "include_protected", include_protected)
+    check_whole("explain()", "random_state", random_state, 0, f"Use e.g. random_state={SEED}.")
 
 
 def _groupings(df: pd.DataFrame, spec: AuditSpec) -> list[Grouping]:
@@ -724,9 +713,9 @@ def explain(
     df: pd.DataFrame,
     spec: AuditSpec,
     *,
-    sample_size: int = 5000,
+    sample_size: int = SAMPLE_SIZE,
     include_protected: bool = False,
-    random_state: int = 0,
+    random_state: int = SEED,
 ) -> Explanation:
     """Explain what drives the decisions with a LightGBM surrogate and its SHAP values.
 
@@ -750,6 +739,8 @@ def explain(
 
     Raises
     ------
+    OptionError
+        When an option is out of range (also a SpecError).
     SpecError
         When the spec does not fit the table.
     ExplainError

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from analysis.groups import MISSING_GROUP
+from analysis.options import FOUR_FIFTHS, MIN_GROUP_SIZE  # re-exported: the defaults live in analysis.options
 
 __all__ = [
     "COMPARISONS",
@@ -60,11 +61,6 @@ __all__ = [
     "rates",
     "title",
 ]
-
-FOUR_FIFTHS = 0.8
-"""The four-fifths rule's floor: the default ``di_threshold`` of the audit, the optimizer and the gates."""
-MIN_GROUP_SIZE = 30
-"""The default minimum group size: smaller groups are "too small to conclude" and enter no summary."""
 
 OK = "ok"
 NOT_COMPUTABLE = "not computable"

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.audit import AttributeAudit, audit
+from analysis.options import SEED, check_costs, default_tolerance
 from analysis.spec import AuditSpec
 from analysis.thresholds import (
     Optimization,
     WhatIf,
     attribute_of,
     baseline,
-    check_costs,
-    default_tolerance,
     objective_value,
     optimize,
     threshold_curves,
@@ -134,7 +133,7 @@ def mitigate(
     objective: str = "accuracy",
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
-    random_state: int = 0,
+    random_state: int = SEED,
     model: ModelScores | None = None,
     load_report: LoadReport | None = None,
     dataset_name: str | None = None,
@@ -152,14 +151,14 @@ def mitigate(
         Group → threshold, or one number for every group; None to optimize.
     constraint, tolerance, objective, cost_fp, benefit_tp
         As :func:`analysis.thresholds.optimize` (used when ``thresholds`` is None); ``tolerance``
-        defaults to :func:`analysis.thresholds.default_tolerance` of the constraint.
+        defaults to :func:`analysis.options.default_tolerance` of the constraint.
     load_report, dataset_name
         How the file was read, and its name, for the record.
     """
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
 
     column = attribute_of(spec, attribute).column  # a bad attribute fails before any model is trained
-    check_costs(cost_fp, benefit_tp)  # and so does a bad cost
+    check_costs("mitigate()", cost_fp, benefit_tp)  # and so does a bad cost
     score_label = None
     if spec.score is None:
         model = model if model is not None else model_scores(df, spec, random_state=random_state)

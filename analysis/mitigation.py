@@ -31,6 +31,16 @@ from analysis.counts import outcomes
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import encode_groups
 from analysis.metrics import metric_table
+from analysis.options import (
+    SEED,
+    TEST_SIZE,
+    check_choice,
+    check_costs,
+    check_fraction,
+    check_number,
+    check_whole,
+    default_tolerance,
+)
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.surrogate import (
     NO_FEATURES,
@@ -49,9 +59,7 @@ from analysis.thresholds import (
     NEEDS_LABEL,
     NEEDS_LABEL_OBJECTIVE,
     OBJECTIVES,
-    UNKNOWN_OPTION,
     attribute_of,
-    check_costs,
     curves_from_arrays,
     optimize,
 )
@@ -119,10 +127,6 @@ TOO_FEW = (
     "Expected at least 2 rows of each decision to model them out of fold, got {positive} positive and "
     "{negative} negative. Use a larger table."
 )
-BAD_FOLDS = "folds must be a whole number of at least 2, got {got!r}."
-BAD_SEED = "random_state must be a whole number ≥ 0, got {got!r}."
-BAD_TEST_SIZE = "test_size must be a number strictly between 0 and 1, got {got!r}. E.g. 0.3."
-BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
 COLUMN_TAKEN = (
     "The table already has a column '{column}', where the model score would go. Rename that column, "
     "or put its name in the spec's 'score' if it is a score."
@@ -196,11 +200,6 @@ def _num(value: object) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _check_int(value: object, minimum: int, template: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise SpecError(template.format(got=value))
 
 
 def _decision_target(df: pd.DataFrame, spec: AuditSpec, columns) -> tuple[np.ndarray, np.ndarray]:
@@ -278,7 +277,7 @@ class ModelScores:
 
 
 def model_scores(
-    df: pd.DataFrame, spec: AuditSpec, *, folds: int = DEFAULT_FOLDS, random_state: int = 0
+    df: pd.DataFrame, spec: AuditSpec, *, folds: int = DEFAULT_FOLDS, random_state: int = SEED
 ) -> ModelScores:
     """A score for tables without one: each row's out-of-fold probability of the positive decision.
 
@@ -298,8 +297,8 @@ def model_scores(
     SpecError
         When the spec does not fit the table, there are no feature columns, or only one kind of decision.
     """
-    _check_int(folds, 2, BAD_FOLDS)
-    _check_int(random_state, 0, BAD_SEED)
+    check_whole("model_scores()", "folds", folds, 2, f"Use e.g. folds={DEFAULT_FOLDS}.")
+    check_whole("model_scores()", "random_state", random_state, 0, f"Use e.g. random_state={SEED}.")
     df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
     columns = feature_columns(df, spec, include_protected=False)
     decided, y = _decision_target(df, spec, columns)
@@ -561,15 +560,12 @@ class _Setting:
 
 
 def _check_options(constraint, tolerance, objective, test_size, random_state, has_label) -> None:
-    if constraint not in CONSTRAINTS:
-        raise SpecError(UNKNOWN_OPTION.format(name="constraint", allowed=list(CONSTRAINTS), got=constraint))
-    if objective not in OBJECTIVES:
-        raise SpecError(UNKNOWN_OPTION.format(name="objective", allowed=list(OBJECTIVES), got=objective))
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (0 <= tolerance < math.inf):
-        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0 < test_size < 1:
-        raise SpecError(BAD_TEST_SIZE.format(got=test_size))
-    _check_int(random_state, 0, BAD_SEED)
+    where = "compare_mitigations()"
+    check_choice(where, "constraint", constraint, CONSTRAINTS)
+    check_choice(where, "objective", objective, OBJECTIVES)
+    check_number(where, "tolerance", tolerance, low=0, fix=f"Use e.g. tolerance={default_tolerance(constraint):g}.")
+    check_fraction(where, "test_size", test_size, f"Use e.g. test_size={TEST_SIZE:g}.")
+    check_whole(where, "random_state", random_state, 0, f"Use e.g. random_state={SEED}.")
     if not has_label and constraint in LABEL_CONSTRAINTS:
         raise SpecError(NEEDS_LABEL.format(constraint=constraint), remedy=Remedy("label"))
     if not has_label and objective == "cost":
@@ -795,12 +791,12 @@ def compare_mitigations(
     *,
     attribute: str | None = None,
     constraint: str = "demographic_parity",
-    tolerance: float = 0.05,
+    tolerance: float | None = None,
     objective: str = "accuracy",
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
-    test_size: float = 0.3,
-    random_state: int = 0,
+    test_size: float = TEST_SIZE,
+    random_state: int = SEED,
 ) -> MitigationComparison:
     """Compare post-processing and retraining mitigations on the same held-out rows.
 
@@ -811,7 +807,8 @@ def compare_mitigations(
     attribute
         The protected column to mitigate for; default the spec's first.
     constraint, tolerance, objective, cost_fp, benefit_tp
-        As :func:`analysis.thresholds.optimise`. Without a label, only demographic_parity and
+        As :func:`analysis.thresholds.optimize` (``tolerance`` defaults to
+        :func:`analysis.options.default_tolerance` of the constraint). Without a label, only demographic_parity and
         four_fifths, and the objectives accuracy (agreement with the current decisions) and selection_rate.
     test_size
         Share of rows held out, stratified by group × decision (× label).
@@ -829,8 +826,10 @@ def compare_mitigations(
         When the spec does not fit the table, an option is invalid, or too few rows remain.
     """
     has_label = spec.label is not None
+    if tolerance is None:
+        tolerance = default_tolerance(constraint) if constraint in CONSTRAINTS else 0.0
     _check_options(constraint, tolerance, objective, test_size, random_state, has_label)
-    check_costs(cost_fp, benefit_tp)  # before any model is trained
+    check_costs("compare_mitigations()", cost_fp, benefit_tp)  # before any model is trained
     df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
     attr = attribute_of(spec, attribute)
     seed = int(random_state)

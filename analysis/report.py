@@ -38,6 +38,7 @@ from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
 from analysis.metrics import METRIC_NAMES, MetricValue
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
+from analysis.options import CONFIDENCE, FOUR_FIFTHS
 from analysis.tables import comparison_table, group_table, q_text, text_rows
 from analysis.version import __version__
 
@@ -278,7 +279,7 @@ SCHEMA_VERSION = re.compile(r"/v(\d+\.\d+)[.\d]*\.json$")
 
 
 def chart_specs(
-    audit: AttributeAudit, *, di_threshold: float = 0.8, confidence: float = 0.95, detail: bool = True
+    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE, detail: bool = True
 ) -> list[dict]:
     """The Vega-Lite specs the report draws for one attribute: the app's charts (:mod:`analysis.charts`) as
     ``chart.to_dict()``. Favourable rate, TPR/FPR when there is a label and, with ``detail``, calibration

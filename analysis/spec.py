@@ -17,6 +17,7 @@ from difflib import get_close_matches
 from typing import Any
 
 from analysis.errors import SpecError
+from analysis.options import MIN_GROUP_SIZE
 from analysis.values import Scalar, value_key
 from analysis.wording import Remedy
 
@@ -326,7 +327,7 @@ class AuditSpec:
     intersections: tuple[tuple[str, ...], ...] | None = None
     id_columns: tuple[str, ...] = ()
     pii_columns: tuple[str, ...] = ()
-    min_group_size: int = 30
+    min_group_size: int = MIN_GROUP_SIZE
     max_levels: int = 50
     dataset_sha256: str | None = None
     merge_variants: bool = False

@@ -22,6 +22,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from analysis.options import ALPHA, CONFIDENCE, POWER, check_fraction
+
 __all__ = [
     "DENSE_AUC_CELLS",
     "ScoreRanks",
@@ -38,8 +40,6 @@ __all__ = [
     "z_value",
 ]
 
-BAD_CONFIDENCE = "confidence must be a number strictly between 0 and 1 (e.g. 0.95), got {value!r}."
-BAD_PROBABILITY = "{name} must be a number strictly between 0 and 1, got {value!r}. Use e.g. {example}."
 # Fisher's exact test replaces chi-square when an expected cell count falls below this
 # (Cochran's rule for 2x2 tables).
 MIN_EXPECTED = 5.0
@@ -49,8 +49,7 @@ CHI_SQUARE = "chi-square"
 
 def z_value(confidence: float) -> float:
     """Two-sided standard normal quantile for ``confidence`` (1.959964 for 0.95)."""
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise ValueError(BAD_CONFIDENCE.format(value=confidence))
+    check_fraction("z_value()", "confidence", confidence, f"Use e.g. confidence={CONFIDENCE:g}.")
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
@@ -65,7 +64,7 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return out
 
 
-def wilson_interval(successes, totals, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(successes, totals, *, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for proportions ``successes / totals``.
 
     Parameters
@@ -94,7 +93,7 @@ def wilson_interval(successes, totals, *, confidence: float = 0.95) -> tuple[np.
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
-def katz_interval(x1, n1, x2, n2, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def katz_interval(x1, n1, x2, n2, *, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ratio of proportions ``(x1/n1) / (x2/n2)`` with the Katz log interval.
 
     The interval is exp(log ratio ± z·se), se² = 1/x1 − 1/n1 + 1/x2 − 1/n2 (Katz et al. 1978).
@@ -117,7 +116,7 @@ def katz_interval(x1, n1, x2, n2, *, confidence: float = 0.95) -> tuple[np.ndarr
     return ratio, low, high
 
 
-def newcombe_interval(x1, n1, x2, n2, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def newcombe_interval(x1, n1, x2, n2, *, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Difference of proportions ``x1/n1 − x2/n2`` with Newcombe's hybrid score interval.
 
     Method 10 of Newcombe (1998), built from the two Wilson intervals (l, u):
@@ -232,7 +231,7 @@ def benjamini_hochberg(p_values) -> np.ndarray:
     return q
 
 
-def minimum_detectable_difference(n1, n2, rate, *, alpha: float = 0.05, power: float = 0.8) -> np.ndarray:
+def minimum_detectable_difference(n1, n2, rate, *, alpha: float = ALPHA, power: float = POWER) -> np.ndarray:
     """Smallest gap between two proportions a two-sided test would detect with ``power``.
 
     Normal approximation with unpooled variances: the gap δ solves
@@ -245,9 +244,8 @@ def minimum_detectable_difference(n1, n2, rate, *, alpha: float = 0.05, power: f
     numpy.ndarray
         δ, NaN where a size is 0 or the rate is undefined.
     """
-    for name, value, example in (("alpha", alpha, "0.05"), ("power", power, "0.8")):
-        if not 0 < value < 1:
-            raise ValueError(BAD_PROBABILITY.format(name=name, value=value, example=example))
+    check_fraction("minimum_detectable_difference()", "alpha", alpha, f"Use e.g. alpha={ALPHA:g}.")
+    check_fraction("minimum_detectable_difference()", "power", power, f"Use e.g. power={POWER:g}.")
     n1, n2, r = _floats(n1, n2, rate)
     z2 = (z_value(1 - alpha) + NormalDist().inv_cdf(power)) ** 2
     r = np.maximum(r, 1 - r)  # by symmetry, measure the gap from the rate farther from 0.5
@@ -259,7 +257,7 @@ def minimum_detectable_difference(n1, n2, rate, *, alpha: float = 0.05, power: f
     return np.where((n1 > 0) & (n2 > 0) & np.isfinite(delta), delta, np.nan)
 
 
-def hanley_mcneil_interval(auc, n_pos, n_neg, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def hanley_mcneil_interval(auc, n_pos, n_neg, *, confidence: float = CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
     """Hanley & McNeil (1982) normal interval for an AUC, clipped to [0, 1]."""
     a, n1, n0 = _floats(auc, n_pos, n_neg)
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)

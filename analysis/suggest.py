@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import SpecError
+from analysis.options import MIN_GROUP_SIZE
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import Scalar, distinct_keys, variant_key
@@ -185,7 +186,7 @@ class RoleDraft:
     features: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     pii_columns: tuple[str, ...] = ()
-    min_group_size: int = 30
+    min_group_size: int = MIN_GROUP_SIZE
     merge_variants: bool = False
 
     @property

@@ -37,6 +37,7 @@ from analysis.metrics import (
     evaluate,
     rates,
 )
+from analysis.options import check_choice, check_costs, check_number, default_tolerance
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.validation import run_checks
 from analysis.values import matches_any
@@ -52,9 +53,7 @@ __all__ = [
     "WhatIf",
     "attribute_of",
     "baseline",
-    "check_costs",
     "curves_from_arrays",
-    "default_tolerance",
     "frontier",
     "objective_value",
     "optimize",
@@ -73,10 +72,6 @@ CONSTRAINTS: tuple[str, ...] = (
 )
 OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate")
 LABEL_CONSTRAINTS = ("equal_opportunity", "equalized_odds", "predictive_parity")
-DEFAULT_TOLERANCE = 0.05
-"""The default tolerance of a constraint's range (selection rate, TPR, …): library, CLI and page."""
-DEFAULT_TOLERANCES = {"four_fifths": 0.0}
-"""Per-constraint defaults that differ: four_fifths' tolerance lowers the 0.8 floor, so 0 is the rule itself."""
 EPS = 1e-12
 # Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
 MAX_PAIRS = 1_000_000
@@ -98,16 +93,9 @@ NEEDS_LABEL_OBJECTIVE = (
     "The objective '{objective}' needs the true outcome; the spec has no label. "
     "Keep the overall selection rate as the objective instead."
 )
-UNKNOWN_OPTION = "{name} must be one of {allowed}, got {got!r}."
 UNKNOWN_GROUPS = "Thresholds given for unknown group(s) {groups}; the groups are {known}."
 MISSING_GROUPS = "No threshold given for group(s) {groups}; give one per group, or a single number for all."
 BAD_THRESHOLD = "Threshold for group {group!r} must be a finite number, got {got!r}."
-BAD_COST = (
-    "{name} must be a finite number ≥ 0 (the cost of a false positive / the benefit of a true positive, in "
-    "the same units), got {got!r}. For example a false-positive cost of 5 and a true-positive benefit of 1 say "
-    "'a wrong approval costs five times what a right one gains'."
-)
-BAD_TOLERANCE = "tolerance must be a finite number ≥ 0, got {got!r}."
 INFEASIBLE = (
     "{name} within tolerance {tolerance:g} cannot be met with deterministic per-group thresholds on these data; "
     "the smallest achievable {measure} is {best:.6g}, and the thresholds shown achieve it."
@@ -538,7 +526,7 @@ def what_if(
     cost_fp, benefit_tp
         Utility = benefit_tp × TP − cost_fp × FP (a false positive's cost vs a true positive's benefit).
     """
-    check_costs(cost_fp, benefit_tp)
+    check_costs("what_if()", cost_fp, benefit_tp)
     t = _threshold_array(curves, thresholds)
     c = _counts(curves, curves.below(t))
     return _what_if(curves, t, c, cost_fp, benefit_tp)
@@ -941,28 +929,10 @@ def _smallest_tolerance(groups, constraint) -> float:
     return hi
 
 
-def default_tolerance(constraint: str) -> float:
-    """The default tolerance of a constraint: 0 for four_fifths (the 0.8 floor itself), else 0.05."""
-    return DEFAULT_TOLERANCES.get(constraint, DEFAULT_TOLERANCE)
-
-
-def check_costs(cost_fp: Any, benefit_tp: Any) -> None:
-    """Refuse a cost or benefit that is not a finite number ≥ 0 (a SpecError naming it)."""
-    for name, value in (("cost_fp", cost_fp), ("benefit_tp", benefit_tp)):
-        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value) or value < 0:
-            raise SpecError(BAD_COST.format(name=name, got=value))
-
-
-def _check_options(curves, constraint, objective, tolerance):
-    if constraint not in CONSTRAINTS:
-        raise SpecError(UNKNOWN_OPTION.format(name="constraint", allowed=list(CONSTRAINTS), got=constraint))
-    if objective not in OBJECTIVES:
-        raise SpecError(UNKNOWN_OPTION.format(name="objective", allowed=list(OBJECTIVES), got=objective))
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
-        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
-    if not math.isfinite(tolerance):
-        raise SpecError(BAD_TOLERANCE.format(got=tolerance))
+def _check_options(where, curves, constraint, objective, tolerance):
+    check_choice(where, "constraint", constraint, CONSTRAINTS)
+    check_choice(where, "objective", objective, OBJECTIVES)
+    check_number(where, "tolerance", tolerance, low=0, fix=f"Use e.g. tolerance={default_tolerance(constraint):g}.")
     if not curves.has_label and constraint in LABEL_CONSTRAINTS:
         raise SpecError(NEEDS_LABEL.format(constraint=constraint), remedy=Remedy("label"))
     if not curves.has_label and objective in ("accuracy", "cost"):
@@ -973,7 +943,7 @@ def optimize(
     curves: ThresholdCurves,
     *,
     constraint: Constraint,
-    tolerance: float = 0.0,
+    tolerance: float | None = None,
     objective: Objective = "accuracy",
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
@@ -989,6 +959,9 @@ def optimize(
     - ``equal_opportunity``: TPR range ≤ tolerance; ``predictive_parity``: precision range ≤
       tolerance (a group selecting nobody has no precision and cannot take part);
     - ``equalized_odds``: TPR range ≤ tolerance and FPR range ≤ tolerance.
+
+    ``tolerance`` defaults to :func:`analysis.options.default_tolerance` of the constraint (0.05; 0
+    for four_fifths), as in :func:`analysis.mitigate` and the CLI.
 
     Objectives: ``accuracy`` (correct decisions) and ``cost`` (benefit_tp × TP − cost_fp × FP),
     both summed over groups; ``selection_rate``: keep the overall number selected at today's
@@ -1010,8 +983,10 @@ def optimize(
     constraint, ``feasible`` is False, the reason gives the
     smallest achievable value, and the thresholds shown achieve it.
     """
-    check_costs(cost_fp, benefit_tp)
-    _check_options(curves, constraint, objective, tolerance)
+    check_costs("optimize()", cost_fp, benefit_tp)
+    if tolerance is None:
+        tolerance = default_tolerance(constraint) if constraint in CONSTRAINTS else 0.0
+    _check_options("optimize()", curves, constraint, objective, tolerance)
     return _optimize(curves, constraint, float(tolerance), objective, cost_fp, benefit_tp)
 
 
@@ -1175,8 +1150,8 @@ def frontier(
 
     Also the baseline (the current decisions, :func:`baseline`) and the best single shared threshold.
     """
-    _check_options(curves, constraint, objective, 0.0)
-    check_costs(cost_fp, benefit_tp)
+    _check_options("frontier()", curves, constraint, objective, 0.0)
+    check_costs("frontier()", cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
     free = _optimize(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
     if constraint == "four_fifths":
@@ -1200,7 +1175,7 @@ def frontier(
 
 def baseline(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> WhatIf:
     """The current decisions as a :class:`WhatIf` (scored rows with a decision; no thresholds, no flips)."""
-    check_costs(cost_fp, benefit_tp)
+    check_costs("baseline()", cost_fp, benefit_tp)
     c = {k: np.asarray(v, dtype=np.int64) for k, v in curves.current.items()}
     zero = np.zeros(curves.n_groups, dtype=np.int64)
     return _what_if(curves, None, c | {"to_positive": zero, "to_negative": zero}, cost_fp, benefit_tp)

@@ -11,6 +11,7 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, ProtectedAttribute, SpecValidation
 from analysis.loading import DEFAULT_MAX_BYTES
+from analysis.options import MIN_GROUP_SIZE
 from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
@@ -312,7 +313,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
             W.PROTECTED: [],
             W.IDS: [],
             W.PII: [],
-            W.MIN_GROUP: 30,
+            W.MIN_GROUP: MIN_GROUP_SIZE,
             W.FEATURES: columns,
             W.MERGE_VARIANTS: False,
         }
@@ -574,7 +575,7 @@ def spec_from_widgets(df: pd.DataFrame) -> AuditSpec:
         features=features,
         id_columns=tuple(state.get(W.IDS) or ()),
         pii_columns=tuple(state.get(W.PII) or ()),
-        min_group_size=int(state.get(W.MIN_GROUP) or 30),
+        min_group_size=int(state.get(W.MIN_GROUP) or MIN_GROUP_SIZE),
         merge_variants=bool(state.get(W.MERGE_VARIANTS) or False),
     )
     if loaded is None:

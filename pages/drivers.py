@@ -12,6 +12,7 @@ import streamlit as st
 from analysis import AuditSpec, Explanation, LocalExplanation, ParityLabError, explain_row
 from analysis.counts import outcomes
 from analysis.explain import PROXY_THRESHOLD
+from analysis.options import SAMPLE_SIZE, SEED
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -22,12 +23,11 @@ NOTHING_YET = (
     "features on the Data page first."
 )
 
-DEFAULT_SAMPLE_SIZE = 5000
 MIN_SAMPLE_SIZE, MAX_SAMPLE_SIZE = 100, 50_000
 TOP_FEATURES = 15
 EXAMPLES_PER_KIND = 3
 BY_VALUE = "feature value"
-OPTION_DEFAULTS = {W.DRIVERS_SAMPLE_SIZE: DEFAULT_SAMPLE_SIZE, W.DRIVERS_SEED: 0, W.DRIVERS_PROTECTED: False}
+OPTION_DEFAULTS = {W.DRIVERS_SAMPLE_SIZE: SAMPLE_SIZE, W.DRIVERS_SEED: SEED, W.DRIVERS_PROTECTED: False}
 KEEP = {"persist_state": "session"}
 
 SURROGATE_NOTE = """

@@ -7,6 +7,7 @@ import streamlit as st
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
 from analysis.metrics import GLOSSARY, METRIC_NAMES, METRICS, title
+from analysis.options import ALPHA, CONFIDENCE, FOUR_FIFTHS
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts
@@ -139,7 +140,7 @@ def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
 
 
 def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
-    rule = "four-fifths rule" if options.di_threshold == 0.8 else f"{options.di_threshold:g} rule"
+    rule = "four-fifths rule" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g} rule"
     if passed is None:
         return f"{rule}: not computable", "gray"
     return (f"passes the {rule}", "green") if passed else (f"fails the {rule}", "red")
@@ -245,7 +246,7 @@ def show_findings(audit: AttributeAudit) -> None:
     gaps = [f for f in audit.findings if f.kind == "gap"]
     notes = [f for f in audit.findings if f.kind != "gap"]
     if gaps:
-        st.markdown(f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} beyond the threshold with q < 0.05:")
+        st.markdown(f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''} beyond the threshold with q < {ALPHA:g}:")
         bullets(gaps[:8])
         if len(gaps) > 8:
             with st.expander(f"{len(gaps) - 8} more"):
@@ -437,7 +438,7 @@ dataset, spec = require_spec(NOTHING_YET)
 confidence = st.radio(
     "Confidence level of every interval",
     CONFIDENCE_LEVELS,
-    index=CONFIDENCE_LEVELS.index(0.95),
+    index=CONFIDENCE_LEVELS.index(CONFIDENCE),
     format_func=lambda c: f"{c:.0%}",
     key=W.CONFIDENCE,
     horizontal=True,

@@ -16,7 +16,8 @@ from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, enc
 from analysis.metrics import rate_denominator, title
 from analysis.mitigate import Mitigation, mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
-from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, default_tolerance, what_if
+from analysis.options import FOUR_FIFTHS, default_tolerance
+from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -30,7 +31,7 @@ NOTHING_YET = (
 SINGLE, PER_GROUP = "One threshold for everyone", "A threshold per group"
 MODES = (SINGLE, PER_GROUP)
 CONSTRAINT_NAMES = {
-    "four_fifths": "Four-fifths rule (rate ratio ≥ 0.8)",
+    "four_fifths": f"Four-fifths rule (rate ratio ≥ {FOUR_FIFTHS:g})",
     "demographic_parity": "Demographic parity (selection rates)",
     "equal_opportunity": "Equal opportunity (TPR)",
     "equalized_odds": "Equalized odds (TPR and FPR)",
@@ -55,7 +56,8 @@ OBJECTIVE_SHORT = {
     "selection_rate": "closeness to today's overall selection rate (then the fewest decisions changed)",
 }
 TOLERANCE_MEANING = {
-    "four_fifths": "the lowest favourable rate must be at least (0.8 − tolerance) × the highest; 0 is the rule itself",
+    "four_fifths": f"the lowest favourable rate must be at least ({FOUR_FIFTHS:g} − tolerance) × the highest; "
+    "0 is the rule itself",
     "demographic_parity": "selection rates may differ by at most this much between groups",
     "equal_opportunity": "TPRs may differ by at most this much between groups",
     "equalized_odds": "TPRs, and FPRs, may each differ by at most this much between groups",
@@ -332,8 +334,8 @@ def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
             value(before, "favorable_rate_ratio"),
             better="higher",
             help_text="The lowest group's favourable rate divided by the highest group's (groups with at least the "
-            "minimum group size). The four-fifths rule asks for at least 0.8. The same number as the Fairness "
-            "page's four-fifths ratio for today's decisions.",
+            f"minimum group size). The four-fifths rule asks for at least {FOUR_FIFTHS:g}. The same number as the "
+            "Fairness page's four-fifths ratio for today's decisions.",
         )
     with cards[1]:
         headline(

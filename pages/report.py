@@ -14,6 +14,7 @@ from analysis.audit import AuditResult
 from analysis.compare import AuditComparison, compare_audits, render_comparison_html
 from analysis.explain import Explanation
 from analysis.mitigation import MitigationComparison
+from analysis.options import ALPHA, COMPARE_TOLERANCE, CONFIDENCE
 from analysis.report import metrics_csv, render_html, verdict, without_pii
 from ui import cached, state
 from ui.frame import require_spec, run_audit
@@ -32,7 +33,6 @@ PII_HELP = (
     "A protected attribute that is also marked as personal data has personal data as its group labels. "
     "Off: its audit (and every intersection with it) is left out of the exports, and they say so."
 )
-DEFAULT_TOLERANCE = 0.02
 CHANGE_COLUMNS = [
     "attribute",
     "group",
@@ -210,7 +210,7 @@ def compare_with(file, result: AuditResult) -> AuditComparison | None:
         "Tolerance",
         min_value=0.0,
         max_value=1.0,
-        value=DEFAULT_TOLERANCE,
+        value=COMPARE_TOLERANCE,
         step=0.01,
         format="%.3f",
         key=W.REPORT_TOLERANCE,
@@ -222,7 +222,7 @@ def compare_with(file, result: AuditResult) -> AuditComparison | None:
         key=W.REPORT_SIGNIFICANCE,
         help=(
             "Off: any fairness metric that got worse beyond the tolerance is a regression (q-values are shown "
-            "either way). On: only significant changes (q < 0.05) count; use it when period-to-period noise "
+            f"either way). On: only significant changes (q < {ALPHA:g}) count; use it when period-to-period noise "
             "exceeds your tolerance."
         ),
     )
@@ -283,7 +283,7 @@ def show_comparison(comparison: AuditComparison) -> None:
 
 st.title("Report")
 dataset, spec = require_spec(NOTHING_YET)
-confidence = float(state.get(W.CONFIDENCE) or 0.95)  # the Fairness page's level, when it was set there
+confidence = float(state.get(W.CONFIDENCE) or CONFIDENCE)  # the Fairness page's level, when it was set there
 result = run_audit(dataset, spec, confidence)
 st.caption(
     md(f"The audit of {stamp(result)} at {confidence:.0%} confidence (set on the Fairness page).")

@@ -31,6 +31,7 @@ from analysis.charts import (
     threshold_rate,
 )
 from analysis.metrics import rate_denominator, title
+from analysis.options import FOUR_FIFTHS
 
 __all__ = [
     "ROLES",
@@ -497,7 +498,7 @@ def _measure(name: str, note: str) -> tuple[str, str]:
 
 MEASURES = {
     "demographic_parity": _measure("demographic_parity_difference", " (largest − smallest selection rate)"),
-    "four_fifths": _measure("favorable_rate_ratio", ": the four-fifths rule asks for at least 0.8"),
+    "four_fifths": _measure("favorable_rate_ratio", f": the four-fifths rule asks for at least {FOUR_FIFTHS:g}"),
     "equal_opportunity": _measure("equal_opportunity_range", " (largest − smallest)"),
     "equalized_odds": _measure("equalized_odds_difference", " (larger of the TPR and FPR ranges)"),
     "predictive_parity": _measure("predictive_parity_range", " (largest − smallest)"),
@@ -560,7 +561,7 @@ def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
 
 def frontier_chart(front: Any, current: Any | None = None) -> Any:
     """The objective against the constraint's measure along the frontier, with the current decisions, the best
-    single threshold and the chosen thresholds marked (four-fifths: a rule at 0.8)."""
+    single threshold and the chosen thresholds marked (four-fifths: a rule at the four-fifths floor)."""
     data = frontier_data(front, current)
     x_title = MEASURES[front.constraint][1]
     y_title = CHANGED_TITLE if front.objective == "selection_rate" else OBJECTIVE_MEASURES[front.objective][1]
@@ -605,7 +606,7 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
     layers = [line, points, markers]
     if front.constraint == "four_fifths":
         one_row = alt.Chart(data).transform_aggregate(rows="count()")
-        layers.insert(0, one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(0.8)))
+        layers.insert(0, one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(FOUR_FIFTHS)))
     chart = alt.layer(*layers).properties(height=340)
     return _tag(chart, "frontier", constraint=front.constraint, objective=front.objective)
 

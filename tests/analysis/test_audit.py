@@ -844,7 +844,7 @@ def test_options_are_keyword_only_and_checked(loans):
     spec = AuditSpec(decision="approved", positive=["Y"], protected=["ethnicity"])
     with pytest.raises(TypeError):
         audit(loans, spec, 0.9)
-    with pytest.raises(SpecError, match="audit\\(\\) option confidence must be a number between 0 and 1"):
+    with pytest.raises(SpecError, match="audit\\(\\) option confidence must be a number strictly between 0 and 1"):
         audit(loans, spec, confidence=95)
     with pytest.raises(SpecError, match="min_cell_size must be a whole number of at least 1"):
         audit(loans, spec, min_cell_size=0)

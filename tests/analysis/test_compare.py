@@ -172,7 +172,7 @@ def test_tolerance_and_significance_decide_a_regression(before, after):
     assert any(r.metric == "demographic_parity_difference" for r in wide_di.regressions)
     with pytest.raises(ParityLabError, match="option tolerance must be a number in"):
         compare_audits(before, after, tolerance=-0.1)
-    with pytest.raises(ParityLabError, match="option alpha must be a number between 0 and 1"):
+    with pytest.raises(ParityLabError, match="option alpha must be a number strictly between 0 and 1"):
         compare_audits(before, after, alpha=1.5)
     with pytest.raises(ParityLabError, match="compares two AuditResult objects, got dict and AuditResult"):
         compare_audits(before.to_dict(), after)

@@ -14,6 +14,7 @@ import pytest
 import analysis
 from analysis import AuditSpec, ExplainError, ParityLabError, SpecError, explain, explain_row
 from analysis.cli import main
+from analysis.errors import OptionError
 from analysis.explain import (
     MIN_SAMPLE_PER_GROUP,
     NO_FEATURES,
@@ -381,7 +382,7 @@ def test_a_spec_that_does_not_fit_is_a_spec_error():
     [({"sample_size": 0}, "sample_size"), ({"sample_size": 2.5}, "sample_size"), ({"random_state": -1}, "random")],
 )
 def test_bad_options_are_refused(options, match):
-    with pytest.raises(ExplainError, match=match):
+    with pytest.raises(OptionError, match=match):
         explain(_synthetic(200), SYNTHETIC_SPEC, **options)
 
 

@@ -11,7 +11,7 @@ def test_all_names_exist_once():
 
 
 def test_every_public_error_derives_from_the_base():
-    for name in ("LoadError", "SpecError"):
+    for name in ("LoadError", "SpecError", "ExplainError", "OptionError"):
         assert issubclass(getattr(analysis, name), analysis.ParityLabError)
 
 
