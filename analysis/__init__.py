@@ -31,22 +31,12 @@ from analysis.mitigation import (
     compare_mitigations,
     model_scores,
 )
+from analysis.optimizer import Frontier, FrontierPoint, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.report import metrics_csv, render_html
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
-from analysis.thresholds import (
-    Frontier,
-    FrontierPoint,
-    Optimization,
-    ThresholdCurves,
-    WhatIf,
-    baseline,
-    frontier,
-    optimize,
-    threshold_curves,
-    what_if,
-)
+from analysis.thresholds import ThresholdCurves, WhatIf, baseline, threshold_curves, what_if
 from analysis.validation import Problem, SpecValidation, validate_spec
 from analysis.values import VariantGroup, value_variants
 from analysis.variants import MergedTable, find_variants, merge_variants

@@ -790,7 +790,7 @@ SHOWN_MITIGATE_METRICS = (
 
 
 def _mitigate_parser(commands: Any) -> None:
-    from analysis.thresholds import CONSTRAINTS, OBJECTIVES
+    from analysis.optimizer import CONSTRAINTS, OBJECTIVES
 
     mitigate = commands.add_parser(
         "mitigate",

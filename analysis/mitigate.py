@@ -2,7 +2,7 @@
 
 :func:`mitigate` takes a table and its spec, puts a score on it when the spec has none (a model of
 the decisions, :func:`analysis.mitigation.model_scores`), finds per-group thresholds with the exact
-optimizer (:func:`analysis.thresholds.optimize`) or takes the ones given, and returns one
+optimizer (:func:`analysis.optimizer.optimize`) or takes the ones given, and returns one
 :class:`Mitigation` record: the thresholds, the current decisions and the new ones measured by the
 metrics module (over the scored rows, as the Mitigation page's sliders show them, and as full
 audits of the table), and the flips. ``python -m analysis mitigate`` prints it and writes its
@@ -18,18 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.audit import AttributeAudit, audit
+from analysis.optimizer import Optimization, objective_value, optimize
 from analysis.options import SEED, check_costs, default_tolerance
 from analysis.spec import AuditSpec
-from analysis.thresholds import (
-    Optimization,
-    WhatIf,
-    attribute_of,
-    baseline,
-    objective_value,
-    optimize,
-    threshold_curves,
-    what_if,
-)
+from analysis.thresholds import WhatIf, attribute_of, baseline, threshold_curves, what_if
 
 if TYPE_CHECKING:
     from analysis.loading import LoadReport
@@ -150,7 +142,7 @@ def mitigate(
     thresholds
         Group → threshold, or one number for every group; None to optimize.
     constraint, tolerance, objective, cost_fp, benefit_tp
-        As :func:`analysis.thresholds.optimize` (used when ``thresholds`` is None); ``tolerance``
+        As :func:`analysis.optimizer.optimize` (used when ``thresholds`` is None); ``tolerance``
         defaults to :func:`analysis.options.default_tolerance` of the constraint.
     load_report, dataset_name
         How the file was read, and its name, for the record.

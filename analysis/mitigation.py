@@ -31,6 +31,7 @@ from analysis.counts import outcomes
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import encode_groups
 from analysis.metrics import metric_table
+from analysis.optimizer import CONSTRAINTS, LABEL_CONSTRAINTS, NEEDS_LABEL, NEEDS_LABEL_OBJECTIVE, OBJECTIVES, optimize
 from analysis.options import (
     SEED,
     TEST_SIZE,
@@ -53,16 +54,7 @@ from analysis.surrogate import (
     stratified_split,
 )
 from analysis.surrogate import auc as surrogate_auc
-from analysis.thresholds import (
-    CONSTRAINTS,
-    LABEL_CONSTRAINTS,
-    NEEDS_LABEL,
-    NEEDS_LABEL_OBJECTIVE,
-    OBJECTIVES,
-    attribute_of,
-    curves_from_arrays,
-    optimize,
-)
+from analysis.thresholds import attribute_of, curves_from_arrays
 from analysis.validation import checked_table
 from analysis.values import matches_any
 from analysis.variants import merge_variants
@@ -807,7 +799,7 @@ def compare_mitigations(
     attribute
         The protected column to mitigate for; default the spec's first.
     constraint, tolerance, objective, cost_fp, benefit_tp
-        As :func:`analysis.thresholds.optimize` (``tolerance`` defaults to
+        As :func:`analysis.optimizer.optimize` (``tolerance`` defaults to
         :func:`analysis.options.default_tolerance` of the constraint). Without a label, only demographic_parity and
         four_fifths, and the objectives accuracy (agreement with the current decisions) and selection_rate.
     test_size

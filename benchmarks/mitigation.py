@@ -46,8 +46,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.mitigation import compare_mitigations, model_scores
+from analysis.optimizer import optimize
 from analysis.spec import AuditSpec
-from analysis.thresholds import optimize, threshold_curves, what_if
+from analysis.thresholds import threshold_curves, what_if
 
 SPEC = AuditSpec(score="score", threshold=0.5, label="label", label_positive=(1,), protected=("group",))
 SHARES = (0.55, 0.25, 0.13, 0.07)

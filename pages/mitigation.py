@@ -16,8 +16,9 @@ from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, enc
 from analysis.metrics import rate_denominator, title
 from analysis.mitigate import Mitigation, mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
+from analysis.optimizer import Optimization
 from analysis.options import FOUR_FIFTHS, default_tolerance
-from analysis.thresholds import Optimization, ThresholdCurves, WhatIf, baseline, what_if
+from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W

@@ -27,8 +27,9 @@ from analysis import (
     validate_spec,
 )
 from analysis.audit import AuditResult, audit
+from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile
-from analysis.thresholds import Frontier, Optimization, ThresholdCurves, frontier, optimize, threshold_curves
+from analysis.thresholds import ThresholdCurves, threshold_curves
 from ui.state import Reading, Upload
 
 __all__ = [

@@ -15,7 +15,8 @@ from analysis import AuditSpec, load_table
 from analysis.audit import audit
 from analysis.cli import main
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
-from analysis.thresholds import optimize, threshold_curves, what_if
+from analysis.optimizer import optimize
+from analysis.thresholds import threshold_curves, what_if
 from tests.analysis.test_cli import only_notes
 
 ROOT = Path(__file__).resolve().parents[2]

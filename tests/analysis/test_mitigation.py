@@ -22,7 +22,8 @@ from analysis.mitigation import (
     compare_mitigations,
     model_scores,
 )
-from analysis.thresholds import optimize, threshold_curves, what_if
+from analysis.optimizer import optimize
+from analysis.thresholds import threshold_curves, what_if
 
 ROOT = Path(__file__).resolve().parents[2]
 FEATURES = ["region", "income", "credit_history_years", "debt_to_income", "loan_amount", "employment_years"]

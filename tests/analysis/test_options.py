@@ -18,6 +18,7 @@ from analysis.errors import OptionError
 from analysis.explain import explain
 from analysis.mitigate import mitigate
 from analysis.mitigation import compare_mitigations, model_scores
+from analysis.optimizer import CONSTRAINTS, optimize
 from analysis.options import (
     ALPHA,
     COMPARE_TOLERANCE,
@@ -41,7 +42,6 @@ from analysis.options import (
 )
 from analysis.spec import AuditSpec
 from analysis.stats import minimum_detectable_difference, z_value
-from analysis.thresholds import CONSTRAINTS, optimize
 
 
 def refused(check, *args, **kwargs) -> OptionError:

@@ -17,15 +17,9 @@ from hypothesis import strategies as st
 
 from analysis import AuditSpec, SpecError, load_table
 from analysis.audit import audit
-from analysis.thresholds import (
-    CONSTRAINTS,
-    FOUR_FIFTHS,
-    baseline,
-    frontier,
-    optimize,
-    threshold_curves,
-    what_if,
-)
+from analysis.optimizer import CONSTRAINTS, frontier, optimize
+from analysis.options import FOUR_FIFTHS
+from analysis.thresholds import baseline, threshold_curves, what_if
 from analysis.validation import validate_spec
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "loan_approvals.csv"
@@ -452,7 +446,7 @@ def test_four_fifths_frontier_runs_from_the_free_optimum_to_parity(loan_curves):
 @settings(max_examples=60, deadline=None)
 @given(values=st.lists(st.integers(-3, 3), min_size=1, max_size=40), data=st.data())
 def test_range_argmax_equals_a_scan(values, data):
-    from analysis.thresholds import _RangeArgmax
+    from analysis.optimizer import _RangeArgmax
 
     arr = np.array(values, dtype=float)
     lo = data.draw(st.integers(0, arr.size))
@@ -468,7 +462,7 @@ def test_range_argmax_equals_a_scan(values, data):
     strict=st.booleans(),
 )
 def test_count_below_equals_searchsorted(values, bounds, strict):
-    from analysis.thresholds import _count_below
+    from analysis.optimizer import _count_below
 
     v, b = np.sort(np.array(values, dtype=float)), np.sort(np.array(bounds, dtype=float))
     expected = np.searchsorted(v, b, side="left" if strict else "right")
@@ -535,7 +529,7 @@ def test_equalized_odds_leaves_out_a_group_without_negative_labels():
 @pytest.mark.parametrize("tolerance", [0.0, 0.02, 0.1])
 def test_equalized_odds_pruned_floor_pairs_give_the_full_grids_optimum(monkeypatch, tolerance):
     """Only (TPR floor, FPR floor) pairs an optimum can have are searched; every TPR × FPR gives the same."""
-    from analysis import thresholds
+    import analysis.optimizer as optimizer
 
     rng = np.random.default_rng(5)
     rows = 3000
@@ -551,7 +545,7 @@ def test_equalized_odds_pruned_floor_pairs_give_the_full_grids_optimum(monkeypat
         l1, l2 = (a.ravel() for a in np.meshgrid(tprs, fprs, indexing="ij"))
         return l1, l2, l1.size
 
-    monkeypatch.setattr(thresholds, "_floor_pairs", every_pair)
+    monkeypatch.setattr(optimizer, "_floor_pairs", every_pair)
     full = optimize(curves, constraint="equalized_odds", tolerance=tolerance)
     assert pruned.exact and full.exact and pruned.feasible == full.feasible
     assert pruned.objective_value == pytest.approx(full.objective_value, abs=1e-12)

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from analysis import baseline, csv_bytes, decision_changes, optimize, threshold_curves, what_if
 from analysis.mitigate import mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
-from analysis.thresholds import default_tolerance
+from analysis.options import default_tolerance
 from tests.app.apptest import new_app, run
 from ui.state import DATASET, RESULTS, SPEC, W
 from ui.text import md
