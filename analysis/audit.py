@@ -380,6 +380,12 @@ class AttributeAudit:
     calibration: Calibration | None = None
     decision_distribution: DecisionDistribution | None = None
 
+    def highest_group(self) -> str | None:
+        """The group with the highest favourable rate among the groups compared (the four-fifths rule's yardstick)."""
+        rates = {g: self.groups[g].metrics["favorable_rate"].value for g in self.summary.groups_compared}
+        rates = {g: r for g, r in rates.items() if r is not None}
+        return max(rates, key=rates.get) if rates else None
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         out = {

@@ -95,12 +95,13 @@ def favorable_rate_data(audit: AttributeAudit) -> pd.DataFrame:
 
 
 def threshold_rate(audit: AttributeAudit, di_threshold: float) -> float | None:
-    """``di_threshold`` times the reference group's favourable rate (None without a reference)."""
-    reference = audit.groups.get(audit.reference_group) if audit.reference_group is not None else None
-    rate = reference.metrics.get("favorable_rate") if reference is not None else None
-    if rate is None or rate.value is None:
-        return None
-    return di_threshold * rate.value
+    """The four-fifths line: ``di_threshold`` times the highest favourable rate of the groups compared.
+
+    A group whose rate is below it fails the four-fifths rule (the verdict reads the four-fifths ratio, the
+    lowest rate over the highest); None when the summary is not computable.
+    """
+    group = audit.highest_group()
+    return None if group is None else di_threshold * audit.groups[group].metrics["favorable_rate"].value
 
 
 def favorable_rate_chart(

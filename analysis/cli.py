@@ -69,6 +69,10 @@ GATE_DI = (
     "Gate breached: the lowest impact ratio vs the reference group for '{name}' is {value:.3f} (group {group}), "
     "below --fail-below-di {limit:g}."
 )
+GATE_FOUR_FIFTHS = (
+    "Gate breached: '{name}' fails the four-fifths rule: its four-fifths ratio (lowest ÷ highest favourable rate) "
+    "is {value:.3f}, below {limit:g} (--fail-four-fifths)."
+)
 GATE_EOD = "Gate breached: equalized odds difference for '{name}' is {value:.3f}, above --fail-above-eod {limit:g}."
 GATE_UNDEFINED = "Gate {flag} could not be checked for '{name}': {reason}."
 OTHER_DATA_WARNING = "warning: {spec_path}: {text}\n"
@@ -247,7 +251,15 @@ def _audit_parser(commands: Any) -> None:
         "--fail-below-di",
         type=_number(f"{FOUR_FIFTHS:g}", low=0),
         metavar="X",
-        help=f"exit 1 if any attribute's lowest disparate impact is below X, e.g. {FOUR_FIFTHS:g}",
+        help="exit 1 if any attribute's lowest impact ratio vs the reference group (a group's favourable rate "
+        f"over the reference group's) is below X, e.g. {FOUR_FIFTHS:g}; for the four-fifths rule itself (lowest ÷ "
+        "highest favourable rate) use --fail-four-fifths",
+    )
+    out.add_argument(
+        "--fail-four-fifths",
+        action="store_true",
+        help=f"exit 1 if any attribute fails the four-fifths rule: its lowest favourable rate is below {FOUR_FIFTHS:g} "
+        "of its highest (the four-fifths ratio)",
     )
     out.add_argument(
         "--fail-above-eod",
@@ -471,6 +483,7 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
     for name, attr in result.attributes.items():
         if attr.status != "ok":  # a gate on an attribute that cannot be audited must not pass
             gates = (("--fail-below-di", args.fail_below_di), ("--fail-above-eod", args.fail_above_eod))
+            gates += (("--fail-four-fifths", True if args.fail_four_fifths else None),)
             reason = attr.reason or attr.status
             breaches += [GATE_UNDEFINED.format(flag=f, name=name, reason=reason) for f, v in gates if v is not None]
             continue
@@ -482,6 +495,14 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
                 breaches.append(GATE_UNDEFINED.format(flag="--fail-below-di", name=name, reason=reason))
             elif di.value < args.fail_below_di:
                 breaches.append(GATE_DI.format(name=name, value=di.value, group=di.group, limit=args.fail_below_di))
+        if args.fail_four_fifths:
+            ratio = summary.get("favorable_rate_ratio")
+            if attr.summary.four_fifths_pass is None or ratio is None or ratio.value is None:
+                reason = ratio.reason if ratio is not None and ratio.reason else "the four-fifths ratio is undefined"
+                breaches.append(GATE_UNDEFINED.format(flag="--fail-four-fifths", name=name, reason=reason))
+            elif not attr.summary.four_fifths_pass:
+                limit = result.options.di_threshold
+                breaches.append(GATE_FOUR_FIFTHS.format(name=name, value=ratio.value, limit=limit))
         if args.fail_above_eod is not None:
             eod = summary.get("equalized_odds_difference")
             if eod is None or eod.value is None:
@@ -493,13 +514,17 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
 
 
 def _summary_text(result: Any) -> str:
-    """Human-readable findings, one attribute after another."""
+    """Human-readable headline and findings, one attribute after another."""
+    from analysis.report import summary_line
+
     lines = [f"ParityLab audit of {result.dataset.name} ({result.dataset.rows:,} rows)"]
     for audit in [*result.attributes.values(), *result.intersections.values()]:
         lines.append("")
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
         if audit.status != "ok":
             lines.append(f"  {audit.status}: {audit.reason}")
+        elif summary_line(audit):
+            lines.append(f"  {summary_line(audit)}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
         lines += [f"  - {finding.text}" for finding in shown]
         if len(shown) < len(audit.findings):
@@ -852,16 +877,16 @@ IGNORE_SIGNIFICANCE_DEFAULT = (
     "it is significant); the flag can be dropped. --require-significance asks for significance too."
 )
 LESS_EQUAL = (
-    "Note: the constraint is met, but the rates are less equal than now (lowest impact ratio vs the reference "
-    "group {before:.3f} -> "
-    "{after:.3f}): the objective gains from the room the tolerance allows. Lower --tolerance, or choose "
-    "--objective selection_rate, to stay closer to the current decisions."
+    "Note: the constraint is met, but today's decisions do better on its measure ({measure} {before:.3f} now, "
+    "{after:.3f} at these thresholds): the objective gains from the room the tolerance allows. Lower --tolerance, "
+    "or choose --objective selection_rate, to stay closer to the current decisions."
 )
 
 
-def _mitigate_text(result: dict[str, Any], name: str) -> str:
-    """Human-readable thresholds, feasibility, before/after disparities and flips."""
+def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None) -> str:
+    """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better)."""
     from analysis.metrics import title
+    from analysis.optimizer import CONSTRAINT_MEASURES
 
     within = f"within {result['tolerance']:g}"
     if result["constraint"] == "four_fifths":
@@ -897,9 +922,9 @@ def _mitigate_text(result: dict[str, Any], name: str) -> str:
     lines.append(f"  four-fifths rule: {_pass_text(before)} -> {_pass_text(after)}")
     before_value, value = result["objective_value_before"], result["objective_value"]
     lines.append(f"  objective ({result['objective']}): {_fmt_value(before_value)} -> {_fmt_value(value)}")
-    di_before, di_after = (s.get("disparate_impact_min", {}).get("value") for s in (before, after))
-    if di_before is not None and di_after is not None and di_after < di_before:
-        lines.append(LESS_EQUAL.format(before=di_before, after=di_after))
+    if given_back is not None:
+        measure = title(CONSTRAINT_MEASURES[result["constraint"]])
+        lines.append(LESS_EQUAL.format(measure=measure, before=given_back[0], after=given_back[1]))
     lines.append("")
     lines.append(MITIGATE_CAVEAT)
     return "\n".join(lines) + "\n"
@@ -919,6 +944,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
 
     from analysis.exports import csv_bytes, decision_changes
     from analysis.mitigate import mitigate
+    from analysis.optimizer import gives_back
     from analysis.spec import AuditSpec
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
@@ -937,7 +963,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         random_state=args.seed,
         load_report=table.report,
     )
-    out = result.to_dict() | {"decisions_csv": args.decisions}
+    out = result.to_dict()
     if args.decisions:
         df, scored_spec = table.data, spec
         if result.model is not None:
@@ -950,7 +976,8 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     if args.json:
         _write(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n", args.json, stdout)
     if args.json != "-":
-        stdout.write(_mitigate_text(out, table.report.name))
+        given_back = None if result.optimization is None else gives_back(result.optimization, result.before)
+        stdout.write(_mitigate_text(out, table.report.name, given_back))
     return EXIT_OK
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -110,6 +110,8 @@ class MetricInfo:
         whether it compares with the ``"reference"`` group or takes the ``"range"`` of the groups.
     fairlearn, aif360
         The equivalent in each library (None when there is none), as the cross-check tests use it.
+    short
+        A shorter name for a card label (the title otherwise).
     """
 
     name: str
@@ -125,6 +127,12 @@ class MetricInfo:
     against: str | None = None
     fairlearn: str | None = None
     aif360: str | None = None
+    short: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The short name a card or an axis shows (the title when there is no shorter one)."""
+        return self.short or self.title
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -243,6 +251,15 @@ _REGISTRY = (
 )  # fmt: skip
 # Metric → (what it means, when it matters): the glossary beside the numbers (titles are the registry's).
 GLOSSARY: dict[str, tuple[str, str]] = {
+    "favorable_rate_ratio": (
+        "The lowest favourable rate of the groups compared divided by the highest: 1 means every group receives "
+        "the favourable outcome equally often. The **four-fifths rule** (US EEOC guidelines) reads a ratio below "
+        "0.8 as evidence of adverse impact. Unlike the disparate impact of each group, it does not depend on which "
+        "group is the reference.",
+        "Decisions that hand out an opportunity or a benefit, when the question is whether any group receives it "
+        "markedly less often than the best-treated group. It ignores who was qualified: read it with the error "
+        "rates when the true outcome is known.",
+    ),
     "disparate_impact": (
         "A group's favourable rate divided by the reference group's: 1 means the same rate, 0.5 half as "
         "often. The **four-fifths rule** (US EEOC guidelines) reads a ratio below 0.8 against the group with "
@@ -290,7 +307,8 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     ),
 }
 
-METRICS: dict[str, MetricInfo] = {m.name: m for m in _REGISTRY}
+_SHORT = {"favorable_rate_ratio": "four-fifths ratio", "disparate_impact_min": "lowest impact ratio vs reference"}
+METRICS: dict[str, MetricInfo] = {m.name: replace(m, short=_SHORT.get(m.name)) for m in _REGISTRY}
 """Every metric by name; :func:`title` gives its plain name."""
 METRIC_NAMES: dict[str, str] = {name: m.title for name, m in METRICS.items()}
 RATES: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.kind == "rate")

@@ -25,12 +25,14 @@ from analysis.wording import Remedy
 
 __all__ = [
     "CONSTRAINTS",
+    "CONSTRAINT_MEASURES",
     "LABEL_CONSTRAINTS",
     "OBJECTIVES",
     "Frontier",
     "FrontierPoint",
     "Optimization",
     "frontier",
+    "gives_back",
     "objective_value",
     "optimize",
 ]
@@ -640,15 +642,31 @@ class Frontier:
         }
 
 
+CONSTRAINT_MEASURES = {
+    "demographic_parity": "demographic_parity_difference",
+    "four_fifths": "favorable_rate_ratio",
+    "equal_opportunity": "equal_opportunity_range",
+    "equalized_odds": "equalized_odds_difference",
+    "predictive_parity": "predictive_parity_range",
+}
+"""Constraint → the summary metric it bounds (the what-if's and the frontier's x axis)."""
+
+
 def _measure(result: WhatIf, constraint: str) -> float | None:
-    names = {
-        "demographic_parity": "demographic_parity_difference",
-        "four_fifths": "favorable_rate_ratio",
-        "equal_opportunity": "equal_opportunity_range",
-        "equalized_odds": "equalized_odds_difference",
-        "predictive_parity": "predictive_parity_range",
-    }
-    return result.summary[names[constraint]].value
+    return result.summary[CONSTRAINT_MEASURES[constraint]].value
+
+
+def gives_back(result: Optimization, today: WhatIf) -> tuple[float, float] | None:
+    """(today's, the answer's) value of the constraint's measure when today's decisions do better on it.
+
+    The optimizer only keeps the measure within the tolerance while it maximises the objective, so a feasible
+    answer can be less equal than today's decisions; None when it is not (or either value is undefined).
+    """
+    found, now = _measure(result.what_if, result.constraint), _measure(today, result.constraint)
+    if not result.feasible or found is None or now is None:
+        return None
+    better = now > found if result.constraint == "four_fifths" else now < found  # a ratio is fairer when higher
+    return (now, found) if better else None
 
 
 def frontier(

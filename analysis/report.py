@@ -53,6 +53,7 @@ __all__ = [
     "chart_specs",
     "metrics_csv",
     "render_html",
+    "summary_line",
     "verdict",
     "without_pii",
 ]
@@ -451,7 +452,8 @@ def _spec_section(result: AuditResult) -> str:
     )
 
 
-def _summary_line(audit: AttributeAudit) -> str:
+def summary_line(audit: AttributeAudit) -> str:
+    """One attribute's headline in words: the four-fifths ratio and verdict, the lowest impact ratio, parity, odds."""
     s = audit.summary
     parts = []
     ratio = s.metrics.get("favorable_rate_ratio")
@@ -485,8 +487,8 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
     if audit.reference_group is not None:
         reference = f"Reference group: {audit.reference_group} ({audit.reference_rule})."
         out.append(f"<p>{_esc(reference)}</p>")
-    if _summary_line(audit):
-        out.append(f"<p>{_esc(_summary_line(audit))}</p>")
+    if summary_line(audit):
+        out.append(f"<p>{_esc(summary_line(audit))}</p>")
     out.append("<h4>Findings</h4>" + (_list([f.text for f in audit.findings]) or "<p>None.</p>"))
     count = 0
     if charts and audit.groups:
@@ -501,10 +503,12 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
         ]
         out.append(f'<div class="charts">{"".join(drawn)}</div>')
         count = len(drawn)
-        if audit.reference_group is not None:
+        highest = audit.highest_group()
+        if highest is not None:
             out.append(
-                f'<p class="note">Dashed line: {options.di_threshold:g} × the reference group\'s favourable rate; '
-                "a group left of it fails the four-fifths rule. Bars: confidence intervals.</p>"
+                f'<p class="note">Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups '
+                f"compared (group {_esc(highest)}); a group left of it fails the four-fifths rule. Bars: confidence "
+                "intervals.</p>"
             )
     groups = group_table(audit, options.confidence)
     out.append("<h4>Groups</h4>" + _table(list(groups.columns), text_rows(groups), numeric=(1, 2)))

@@ -110,16 +110,22 @@ def glossary_expander(names: list[str]) -> None:
 
 
 def card_label(name: str) -> str:
-    """A summary metric's title from the registry, as a card label ("Four-fifths ratio (…)")."""
-    words = title(name)
+    """A summary metric's short name from the registry, as a card label ("Four-fifths ratio")."""
+    words = METRICS[name].label
     return words[0].upper() + words[1:]
+
+
+def help_text(name: str) -> str:
+    """A card's tooltip: the metric's full title and meaning, from the registry."""
+    words = title(name)
+    return f"{words[0].upper()}{words[1:]}: {METRICS[name].meaning}"
 
 
 def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
     summary = audit.summary
     m = summary.metrics["favorable_rate_ratio"]
-    label, short = card_label("favorable_rate_ratio"), METRICS["favorable_rate_ratio"].meaning
+    label, short = card_label("favorable_rate_ratio"), help_text("favorable_rate_ratio")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -128,15 +134,16 @@ def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
         st.metric(label, number(m.value), delta=verdict, delta_color=color, delta_arrow="off", help=short, border=True)
         rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in summary.groups_compared}
         rates = {g: r for g, r in rates.items() if r is not None}
-        if rates:
-            low, high = min(rates, key=rates.get), max(rates, key=rates.get)
+        high = audit.highest_group()
+        if high is not None:
+            low = min(rates, key=rates.get)
             st.caption(
                 f"Group **{md(low)}** receives the favourable outcome {rates[low]:.1%} of the time, group "
                 f"**{md(high)}** {rates[high]:.1%}: the lowest favourable rate is {m.value:.2f}× the highest of the "
                 f"{len(summary.groups_compared)} groups compared. The four-fifths rule asks for at least "
                 f"{options.di_threshold:g}."
             )
-    glossary_expander(["disparate_impact"])
+    glossary_expander(["favorable_rate_ratio"])
 
 
 def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
@@ -149,7 +156,7 @@ def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str
 def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The lowest impact ratio vs the reference group, with its interval and q-value."""
     m = audit.summary.metrics["disparate_impact_min"]
-    label, short = card_label("disparate_impact_min"), METRICS["disparate_impact_min"].meaning
+    label, short = card_label("disparate_impact_min"), help_text("disparate_impact_min")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -163,12 +170,13 @@ def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
             f"Group **{md(m.group)}** receives the favourable outcome at {m.value:.2f}× the rate of the reference "
             f"group **{md(audit.reference_group)}** ({ci}{q_phrase(m.q_value)})."
         )
+    glossary_expander(["disparate_impact"])
 
 
 def parity_card(audit: AttributeAudit) -> None:
     metrics = audit.summary.metrics
     m, ratio = metrics["demographic_parity_difference"], metrics["demographic_parity_ratio"]
-    label, short = card_label("demographic_parity_difference"), METRICS["demographic_parity_difference"].meaning
+    label, short = card_label("demographic_parity_difference"), help_text("demographic_parity_difference")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -183,7 +191,7 @@ def parity_card(audit: AttributeAudit) -> None:
 
 
 def equalized_odds_card(audit: AttributeAudit, spec: AuditSpec) -> None:
-    label, short = card_label("equalized_odds_difference"), METRICS["equalized_odds_difference"].meaning
+    label, short = card_label("equalized_odds_difference"), help_text("equalized_odds_difference")
     m = audit.summary.metrics.get("equalized_odds_difference")
     if m is None:
         st.metric(label, "needs a label", help=short, border=True)
@@ -278,10 +286,11 @@ def show_rate_charts(audit: AttributeAudit, options: AuditOptions) -> None:
         st.markdown("**Favourable rate by group**")
         figure = charts.favorable_rate_chart(audit, di_threshold=options.di_threshold, confidence=options.confidence)
         chart(figure, "favorable_rate", audit, "Favourable rate by group with confidence intervals.")
-        if audit.reference_group is not None:
+        highest = audit.highest_group()
+        if highest is not None:
             st.caption(
-                f"Dashed line: {options.di_threshold:g} × the favourable rate of the reference group "
-                f"**{md(audit.reference_group)}**. A group left of it fails the four-fifths rule."
+                f"Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups compared "
+                f"(group **{md(highest)}**). A group left of it fails the four-fifths rule."
             )
     with right:
         st.markdown("**Error rates by group (equalized odds)**")

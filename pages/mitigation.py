@@ -16,7 +16,7 @@ from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, enc
 from analysis.metrics import rate_denominator, title
 from analysis.mitigate import Mitigation, mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
-from analysis.optimizer import Optimization
+from analysis.optimizer import Optimization, gives_back
 from analysis.options import FOUR_FIFTHS, default_tolerance
 from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
@@ -330,11 +330,12 @@ def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
     ratio = value(current, "favorable_rate_ratio")
     with cards[0]:
         headline(
-            "Four-fifths ratio (lowest ÷ highest favourable rate)",
+            "Four-fifths ratio",
             ratio,
             value(before, "favorable_rate_ratio"),
             better="higher",
-            help_text="The lowest group's favourable rate divided by the highest group's (groups with at least the "
+            help_text="Four-fifths ratio: the lowest group's favourable rate divided by the highest group's (groups "
+            "with at least the "
             f"minimum group size). The four-fifths rule asks for at least {FOUR_FIFTHS:g}. The same number as the "
             "Fairness page's four-fifths ratio for today's decisions.",
         )
@@ -553,16 +554,15 @@ def show_optimization(result: Optimization, current: WhatIf, before: WhatIf) -> 
         )
     measure_key, measure_title = charts.MEASURES[result.constraint]
     objective_key, objective_title = charts.OBJECTIVE_MEASURES[result.objective]
-    found, today = value(result.what_if, measure_key), value(before, measure_key)
-    if found is not None and today is not None and result.feasible:
-        fairer_today = today > found if result.constraint == "four_fifths" else today < found
-        if fairer_today:
-            st.info(
-                f"Today's decisions already do better on this measure ({today:.3f} against {found:.3f}): the "
-                f"optimiser stays within the constraint while maximising {OBJECTIVE_SHORT[result.objective]}, so "
-                "it may give back some of today's fairness. To ask for more, choose a stricter constraint (e.g. "
-                "demographic parity with a small tolerance), or read the frontier below."
-            )
+    given_back = gives_back(result, before)
+    if given_back is not None:
+        today, found = given_back
+        st.info(
+            f"Today's decisions already do better on this measure ({today:.3f} against {found:.3f}): the "
+            f"optimiser stays within the constraint while maximising {OBJECTIVE_SHORT[result.objective]}, so "
+            "it may give back some of today's fairness. To ask for more, choose a stricter constraint (e.g. "
+            "demographic parity with a small tolerance), or read the frontier below."
+        )
     cards = st.columns(3)
     cards[0].metric(measure_title.split(" (")[0], number(value(result.what_if, measure_key)), border=True)
     cards[1].metric(objective_title.split(" (")[0], number(value(result.what_if, objective_key), ",.3f"), border=True)

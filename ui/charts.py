@@ -31,6 +31,7 @@ from analysis.charts import (
     threshold_rate,
 )
 from analysis.metrics import rate_denominator, title
+from analysis.optimizer import CONSTRAINT_MEASURES
 from analysis.options import FOUR_FIFTHS
 
 __all__ = [
@@ -496,13 +497,14 @@ def _measure(name: str, note: str) -> tuple[str, str]:
     return name, f"{words[0].upper()}{words[1:]}{note}"
 
 
-MEASURES = {
-    "demographic_parity": _measure("demographic_parity_difference", " (largest − smallest selection rate)"),
-    "four_fifths": _measure("favorable_rate_ratio", f": the four-fifths rule asks for at least {FOUR_FIFTHS:g}"),
-    "equal_opportunity": _measure("equal_opportunity_range", " (largest − smallest)"),
-    "equalized_odds": _measure("equalized_odds_difference", " (larger of the TPR and FPR ranges)"),
-    "predictive_parity": _measure("predictive_parity_range", " (largest − smallest)"),
+MEASURE_NOTES = {
+    "demographic_parity": " (largest − smallest selection rate)",
+    "four_fifths": f": the four-fifths rule asks for at least {FOUR_FIFTHS:g}",
+    "equal_opportunity": " (largest − smallest)",
+    "equalized_odds": " (larger of the TPR and FPR ranges)",
+    "predictive_parity": " (largest − smallest)",
 }
+MEASURES = {c: _measure(CONSTRAINT_MEASURES[c], note) for c, note in MEASURE_NOTES.items()}
 # Objective → (WhatIf summary key, axis title).
 OBJECTIVE_MEASURES = {
     "accuracy": ("accuracy", "Accuracy (share of correct decisions)"),

@@ -456,3 +456,25 @@ def test_suggest_says_each_role_and_why_on_stderr_and_keeps_stdout_the_spec():
     assert "role: 'applicant_id': identifier: every row has its own value" in roles
     assert "role: 'gender': protected attribute: name contains 'gender'; 3 groups" in roles
     assert any(line.startswith("role: 'approved': decision: ") for line in roles)
+
+
+def test_the_four_fifths_gate_reads_the_four_fifths_ratio_whatever_the_reference(capsys):
+    """With reference C the lowest impact ratio vs C is 0.936 (above 0.8), but the four-fifths ratio is 0.714."""
+    args = [
+        "audit",
+        LOANS,
+        "--decision",
+        "approved",
+        "--positive",
+        "Y",
+        "--protected",
+        "ethnicity",
+        "--reference",
+        "ethnicity=C",
+    ]
+    assert main([*args, "--fail-below-di", "0.8"]) == 0
+    assert main([*args, "--fail-four-fifths"]) == 1
+    out, err = capsys.readouterr()
+    assert "its four-fifths ratio (lowest ÷ highest favourable rate) is 0.714, below 0.8 (--fail-four-fifths)" in err
+    assert "Four-fifths ratio (lowest ÷ highest favourable rate) 0.714: fails the four-fifths rule" in out
+    assert "lowest impact ratio vs the reference group 0.936" in out

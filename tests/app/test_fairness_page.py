@@ -20,8 +20,8 @@ FAIRNESS = "pages/fairness.py"
 LOANS, TICKETS = "Loan approvals", "Support tickets"
 LINK = "[x](javascript:alert(1))"
 
-LOWEST = "Lowest impact ratio vs the reference group"
-FOUR_FIFTHS = "Four-fifths ratio (lowest ÷ highest favourable rate)"
+LOWEST = "Lowest impact ratio vs reference"
+FOUR_FIFTHS = "Four-fifths ratio"
 
 
 def edge_csv() -> bytes:
