@@ -135,7 +135,7 @@ def test_loader_errors_reach_the_page_without_code(data, limits):
 def test_engine_messages_that_reach_pages_carry_no_code():
     import importlib
 
-    from analysis import audit_json, spec, thresholds
+    from analysis import audit_json, optimizer, spec
     from analysis.errors import SpecError
     from analysis.wording import Remedy
     from ui.text import say
@@ -145,8 +145,8 @@ def test_engine_messages_that_reach_pages_carry_no_code():
         say(audit_json.damaged("attributes", "is missing")),
         say(audit.NOT_AN_AUDIT.format(kind="a list")),
         say(spec.SPEC_EMPTY),
-        say(SpecError(thresholds.NEEDS_LABEL.format(constraint="equal_opportunity"), remedy=Remedy("label"))),
-        say(SpecError(thresholds.NEEDS_LABEL_OBJECTIVE.format(objective="cost"), remedy=Remedy("objective"))),
+        say(SpecError(optimizer.NEEDS_LABEL.format(constraint="equal_opportunity"), remedy=Remedy("label"))),
+        say(SpecError(optimizer.NEEDS_LABEL_OBJECTIVE.format(objective="cost"), remedy=Remedy("objective"))),
     ]
     for text in texts:
         _no_cli_or_python(text)
