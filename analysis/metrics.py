@@ -763,8 +763,16 @@ class MetricTable:
 
     def group_metrics(self, group: str) -> dict[str, MetricValue]:
         """One group's rates then comparisons, by name."""
-        names = [*self.rates, *self.comparisons]
-        return {name: self.metric(group, name) for name in names}
+        return self.every_group_metrics()[group]
+
+    def every_group_metrics(self) -> dict[str, dict[str, MetricValue]]:
+        """Every group's rates then comparisons, by name (each array read once: what-if queries are hot)."""
+        columns = [(name, values.tolist(), self.rate_reasons[name]) for name, values in self.rates.items()]
+        columns += [(name, values.tolist(), self.comparison_reasons[name]) for name, values in self.comparisons.items()]
+        return {
+            group: {name: MetricValue.of(values[i], reasons[i]) for name, values, reasons in columns}
+            for i, group in enumerate(self.labels)
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: groups (counts, rates, comparisons), the reference and the summary."""

@@ -34,6 +34,7 @@ from analysis.metrics import (
     MetricValue,
     evaluate,
 )
+from analysis.metrics import rates as metric_rates
 from analysis.options import check_costs
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.validation import run_checks
@@ -474,7 +475,7 @@ def what_if(
 def _overall(curves: ThresholdCurves, c: Mapping[str, np.ndarray], cost_fp: float, benefit_tp: float):
     """The pooled rates of every scored row, as one group, and the utility and flip totals."""
     pooled = {k: np.array([int(np.sum(v))]) for k, v in c.items()}
-    rates = evaluate(_metric_counts(curves, pooled, ("all",)), min_group_size=0).rates
+    rates = metric_rates(_metric_counts(curves, pooled, ("all",)), ("selection_rate", "accuracy"))
     out = {"selection_rate": MetricValue.of(rates["selection_rate"][0], None)}
     if "tp" in c:
         out["accuracy"] = MetricValue.of(rates["accuracy"][0], None)
@@ -486,12 +487,13 @@ def _overall(curves: ThresholdCurves, c: Mapping[str, np.ndarray], cost_fp: floa
 
 def _what_if(curves, t, c, cost_fp, benefit_tp) -> WhatIf:
     table = _evaluate(curves, c)
+    metrics = table.every_group_metrics()
     groups = {}
     for i, g in enumerate(curves.labels):
         counts = table.counts.group(i)
         flips = {"to_positive": int(c["to_positive"][i]), "to_negative": int(c["to_negative"][i])}
         threshold = None if t is None else float(t[i])
-        groups[g] = WhatIfGroup(threshold, counts, table.group_metrics(g), flips, bool(table.compared[i]))
+        groups[g] = WhatIfGroup(threshold, counts, metrics[g], flips, bool(table.compared[i]))
     return WhatIf(
         attribute=curves.attribute,
         thresholds={} if t is None else {g: float(x) for g, x in zip(curves.labels, t, strict=True)},
