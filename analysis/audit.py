@@ -382,9 +382,17 @@ class AttributeAudit:
 
     def highest_group(self) -> str | None:
         """The group with the highest favourable rate among the groups compared (the four-fifths rule's yardstick)."""
-        rates = {g: self.groups[g].metrics["favorable_rate"].value for g in self.summary.groups_compared}
-        rates = {g: r for g, r in rates.items() if r is not None}
+        rates = self._compared_rates()
         return max(rates, key=rates.get) if rates else None
+
+    def lowest_group(self) -> str | None:
+        """The group with the lowest favourable rate among the groups compared (the four-fifths ratio's numerator)."""
+        rates = self._compared_rates()
+        return min(rates, key=rates.get) if rates else None
+
+    def _compared_rates(self) -> dict[str, float]:
+        rates = {g: self.groups[g].metrics["favorable_rate"].value for g in self.summary.groups_compared}
+        return {g: r for g, r in rates.items() if r is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -963,12 +971,21 @@ def _who(d: _Draft, i: int) -> str:
     return " and ".join(f"{column} = {value}" for column, value in pairs)
 
 
+def _reference_is_highest(d: _Draft) -> bool:
+    """Whether the reference has the highest favourable rate of the groups compared (then DI is the rule's ratio)."""
+    rate = d.table.rates["favorable_rate"]
+    compared = d.table.compared & np.isfinite(rate)
+    return bool(compared.any()) and rate[d.reference] >= rate[compared].max()
+
+
 def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str:
     m = d.comparisons["disparate_impact"].at(i)
     ref = d.grouping.labels[d.reference]
-    if m.value < options.di_threshold:
+    if m.value < options.di_threshold and _reference_is_highest(d):
         rule = "four-fifths" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g}"
         verdict = f"below the {rule} threshold"
+    elif m.value < options.di_threshold:  # against a reference that is not the highest group: not the rule itself
+        verdict = f"below {options.di_threshold:g} of group {ref}'s rate"
     else:
         verdict = f"group {ref}'s rate is below {options.di_threshold:g} of theirs"
     ci = f"{words.confidence} CI {m.ci_low:.2f}–{m.ci_high:.2f}; " if m.ci_low is not None else ""

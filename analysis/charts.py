@@ -107,7 +107,7 @@ def threshold_rate(audit: AttributeAudit, di_threshold: float) -> float | None:
 def favorable_rate_chart(
     audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE
 ) -> Any:
-    """Favourable rate by group with its interval, and a rule at ``di_threshold`` × the reference's rate."""
+    """Favourable rate by group with its interval, and the four-fifths line (``di_threshold`` × the highest rate)."""
     data = favorable_rate_data(audit)
     level = f"{confidence:.0%} CI"
     base = alt.Chart(data).encode(y=_group_axis(audit))

@@ -331,7 +331,8 @@ def _compare_parser(commands: Any) -> None:
         "--di-tolerance",
         type=_number("0.05", low=0, high=1),
         metavar="T",
-        help="a ratio metric (disparate impact) regresses when it falls by more than T (default: --tolerance)",
+        help="a ratio metric (disparate impact, the four-fifths ratio, the parity and odds ratios) regresses when it "
+        "falls by more than T (default: --tolerance)",
     )
     compare.add_argument(
         "--alpha",

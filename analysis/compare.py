@@ -37,7 +37,7 @@ import numpy as np
 from analysis.audit import AttributeAudit, AuditResult, GroupMetrics, MetricValue
 from analysis.audit_json import json_kind
 from analysis.errors import ParityLabError
-from analysis.metrics import COMPARISONS, METRICS
+from analysis.metrics import COMPARISONS, METRICS, rate_counts
 from analysis.options import ALPHA, COMPARE_TOLERANCE, check_fraction, check_number
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
@@ -370,8 +370,7 @@ class _Estimate:
 
 def _proportion(group: GroupMetrics, rate: str) -> tuple[int, int] | None:
     try:
-        info = METRICS[rate]
-        return sum(group.counts[c] for c in info.numerator), sum(group.counts[c] for c in info.denominator)
+        return rate_counts(rate, group.counts)
     except KeyError:  # no label: the counts hold no confusion matrix
         return None
 

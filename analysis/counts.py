@@ -133,7 +133,7 @@ class Outcomes:
         Whether the spec has a label column.
     decided, positive
         Rows with a decision; rows whose decision is positive.
-    labelled, label_positive
+    labeled, label_positive
         Rows with a decision and a label; rows whose label is positive (None without label).
     """
 

@@ -29,7 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
+from analysis.errors import OptionError
 from analysis.groups import MISSING_GROUP
 from analysis.options import FOUR_FIFTHS, MIN_GROUP_SIZE  # re-exported: the defaults live in analysis.options
 
@@ -55,6 +57,7 @@ __all__ = [
     "finite",
     "group_counts",
     "metric_table",
+    "rate_counts",
     "rate_denominator",
     "rate_from_counts",
     "rate_parts",
@@ -67,6 +70,7 @@ NOT_COMPUTABLE = "not computable"
 
 REASON_REFERENCE = "this is the reference group"
 REASON_ONE_GROUP = "not computable: only one group ({group!r}); there is nothing to compare it with"
+REASON_NO_GROUP = "not computable: no group to compare"
 REASON_NO_REFERENCE = "not computable: no group has a defined favorable rate"
 REASON_FEW_ELIGIBLE = "not computable: fewer than two groups have at least {minimum} rows"
 REASON_REFERENCE_ZERO = "undefined: the reference group's favorable rate is 0"
@@ -78,6 +82,9 @@ RULE_NAMED = "named in the spec"
 RULE_HIGHEST = "highest favorable rate among groups with at least {minimum} rows"
 RULE_NOT_MISSING = ", not counting the (missing) group"
 RULE_NONE_BIG = "highest favorable rate (no group has enough rows to be reliable)"
+RULE_NONE_BIG_BUT_MISSING = (
+    "highest favorable rate among groups other than (missing) (none of them has at least {minimum} rows)"
+)
 RULE_ONLY_MISSING = "highest favorable rate (only the missing-value group has a rate)"
 
 
@@ -329,6 +336,12 @@ def rate_denominator(name: str, counts: Mapping[str, int]) -> int:
     return sum(int(counts.get(c, 0)) for c in METRICS[name].denominator)
 
 
+def rate_counts(name: str, counts: Mapping[str, int]) -> tuple[int, int]:
+    """Rate ``name``'s (numerator, denominator) from a group's recorded counts (KeyError when one is absent)."""
+    info = METRICS[name]
+    return sum(int(counts[c]) for c in info.numerator), sum(int(counts[c]) for c in info.denominator)
+
+
 def rate_from_counts(name: str, counts: Mapping[str, int]) -> float | None:
     """Rate ``name`` of a group from its recorded counts; None when its denominator is 0 (undefined)."""
     den = rate_denominator(name, counts)
@@ -573,7 +586,7 @@ def choose_reference(
     among groups with at least ``min_group_size`` rows, never the (missing) group unless it is the
     only group with a rate. Ties go to the larger group, then to the first.
     """
-    if named is not None and named in c.labels:
+    if named is not None and named in c.labels and shown[c.labels.index(named)]:
         return c.labels.index(named), RULE_NAMED
     defined = shown & np.isfinite(favorable_rate)
     real = ~c.missing
@@ -586,6 +599,8 @@ def choose_reference(
             rule += RULE_NOT_MISSING  # the sentence would be false without it
     if not candidates.any():
         candidates, rule = defined & real, RULE_NONE_BIG
+        if (defined & c.missing & big).any():  # (missing) is large: the sentence must not say no group is
+            rule = RULE_NONE_BIG_BUT_MISSING.format(minimum=min_group_size)
     if not candidates.any():
         candidates, rule = defined, RULE_ONLY_MISSING
     if not candidates.any():
@@ -833,7 +848,8 @@ def evaluate(
         for name, (_, den) in parts.items()
     }
     if reason is None and shown.sum() < 2:
-        reason = REASON_ONE_GROUP.format(group=counts.labels[0] if counts.labels else "")
+        visible = np.flatnonzero(shown)
+        reason = REASON_ONE_GROUP.format(group=counts.labels[visible[0]]) if visible.size else REASON_NO_GROUP
     ref = rule = None
     if reason is None:
         ref, rule = choose_reference(counts, values["favorable_rate"], shown, reference, min_group_size)
@@ -884,9 +900,9 @@ def evaluate(
 
 
 def _known(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(is known, as bool) for a 0/1 / bool array where NaN or None means unknown."""
+    """(is known, as bool) for a 0/1 / bool array where NaN, None or pandas' NA means unknown."""
     arr = np.asarray(values, dtype=object)
-    known = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in arr], dtype=bool)
+    known = ~pd.isna(arr).astype(bool)
     out = np.zeros(arr.size, dtype=bool)
     out[known] = arr[known].astype(float) != 0
     return known, out
@@ -917,16 +933,22 @@ def group_counts(
     """
     decided, positive = _known(y_pred)
     raw = np.asarray(groups, dtype=object)
-    names = np.array(
-        [MISSING_GROUP if g is None or (isinstance(g, float) and math.isnan(g)) else str(g) for g in raw], dtype=object
-    )
-    if names.size != decided.size or (y_true is not None and np.asarray(y_true).size != decided.size):
-        raise ValueError(f"y_pred, groups and y_true must have one value per row, got {decided.size}, {names.size}.")
+    names = np.where(pd.isna(raw), MISSING_GROUP, raw.astype(str)).astype(object)
+    sizes = {"y_pred": decided.size, "groups": names.size}
+    if y_true is not None:
+        sizes["y_true"] = np.asarray(y_true, dtype=object).size
+    if len(set(sizes.values())) > 1:
+        got = ", ".join(f"{k} {v:,}" for k, v in sizes.items())
+        raise OptionError(f"group_counts() takes one value per row in each array, got {got}. Pass equal lengths.")
     found = {str(g) for g in names.tolist()}
     if labels is None:
         labels = sorted(found - {MISSING_GROUP}) + ([MISSING_GROUP] if MISSING_GROUP in found else [])
     elif found - set(labels):
-        raise ValueError(f"groups {sorted(found - set(labels))} are not among labels {list(labels)}.")
+        unknown = sorted(found - set(labels))
+        raise OptionError(
+            f"group_counts() option labels must list every group, got {list(labels)}; {unknown} are not among them. "
+            "Add them to labels, or leave labels out."
+        )
     labels = tuple(labels)
     index = {g: i for i, g in enumerate(labels)}
     codes = np.array([index[g] for g in names.tolist()], dtype=np.int64)

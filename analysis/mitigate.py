@@ -127,6 +127,7 @@ def mitigate(
     benefit_tp: float = 1.0,
     random_state: int = SEED,
     model: ModelScores | None = None,
+    optimization: Optimization | None = None,
     load_report: LoadReport | None = None,
     dataset_name: str | None = None,
 ) -> Mitigation:
@@ -144,6 +145,9 @@ def mitigate(
     constraint, tolerance, objective, cost_fp, benefit_tp
         As :func:`analysis.optimizer.optimize` (used when ``thresholds`` is None); ``tolerance``
         defaults to :func:`analysis.options.default_tolerance` of the constraint.
+    optimization
+        An answer of the optimizer already found on this table (the Mitigation page's), used instead of
+        optimizing again; its settings are the record's.
     load_report, dataset_name
         How the file was read, and its name, for the record.
     """
@@ -159,8 +163,10 @@ def mitigate(
     else:
         model = None
     curves = threshold_curves(df, spec, attribute=column)
-    optimization = None
-    if thresholds is None:
+    if optimization is not None:  # found already: its thresholds, measured at these costs
+        after = what_if(curves, optimization.thresholds, cost_fp=cost_fp, benefit_tp=benefit_tp)
+        mode = "optimized"
+    elif thresholds is None:
         tolerance = default_tolerance(constraint) if tolerance is None else tolerance
         optimization = optimize(
             curves,

@@ -6,7 +6,7 @@
   It is "a model of your decisions", not the model that made them, and is labelled so everywhere
   (:data:`MODEL_SCORE_LABEL`).
 - :func:`compare_mitigations`: one table comparing, on a held-out split, the current decisions,
-  our per-group thresholds (:func:`analysis.thresholds.optimise`), fairlearn's randomised
+  our per-group thresholds (:func:`analysis.optimizer.optimize`), fairlearn's randomised
   ``ThresholdOptimizer``, aif360-style reweighing then retraining, and fairlearn's
   ``ExponentiatedGradient`` (demographic parity and equalized odds).
 
@@ -386,7 +386,7 @@ class MitigationRow:
         Machine name (see :data:`METHODS`) and plain words.
     status
         ``"ok"``, ``"not available"`` or ``"failed: <reason>"``; ``reason`` says why when not ok.
-    randomised
+    randomized
         Whether decisions are drawn at random (fairlearn's methods); figures are for one draw.
     accuracy
         Share of held-out rows whose decision equals the target (the label, else the current decision).

@@ -65,7 +65,7 @@ NEEDS_LABEL_OBJECTIVE = (
 )
 INFEASIBLE = (
     "{name} within tolerance {tolerance:g} cannot be met with deterministic per-group thresholds on these data; "
-    "the smallest achievable {measure} is {best:.6g}, and the thresholds shown achieve it."
+    "the smallest achievable {measure} is {best}, and the thresholds shown achieve it."
 )
 NOT_EXACT = "the search over equalized-odds floors was subsampled ({pairs:,} pairs exceed {limit:,}); not exact"
 MEASURES = {
@@ -418,17 +418,6 @@ def _selection_search(groups: list[_Group], windows, target: int):
     return scores, best_picks
 
 
-def _achieved(groups: list[_Group], choice: list[int], constraint: str) -> float | None:
-    m = np.array([grp.metric[j] for grp, j in zip(groups, choice, strict=True)])
-    if constraint == "four_fifths":
-        return 1.0 if m.max() == 0 else float(m.min() / m.max())
-    out = float(m.max() - m.min())
-    if constraint == "equalized_odds":
-        s = np.array([grp.second[j] for grp, j in zip(groups, choice, strict=True)])
-        out = max(out, float(s.max() - s.min()))
-    return out if math.isfinite(out) else None
-
-
 def _best(groups, constraint, tolerance, target=None):
     total, picks_at, exact = _search(groups, constraint, tolerance, target)
     if not np.isfinite(total).any():
@@ -510,7 +499,7 @@ def optimize(
 
 
 def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> Optimization:
-    """:func:`optimise` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
+    """:func:`optimize` without the option checks; four_fifths takes a negative tolerance (a floor above 0.8)."""
     groups = _groups(curves, constraint, objective, cost_fp, benefit_tp)
     compared = compared_groups(curves.sizes, curves.min_group_size)
     if compared.sum() < 2:
@@ -546,22 +535,24 @@ def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
         outside = sum(int(groups[g].selected[picks[g]]) for g in alone)
         target = int(np.rint(_target(curves) * curves.sizes.sum())) - outside
     choice, exact = _best(inside, constraint, float(tolerance), target)
-    feasible, reason = choice is not None, None
+    feasible = choice is not None
     if choice is None:
-        best = _smallest_tolerance(inside, constraint)
-        choice, exact = _best(inside, constraint, best, target)
-        measure = "ratio" if constraint == "four_fifths" else "range"
-        shown = _achieved(inside, choice, constraint)
-        reason = INFEASIBLE.format(name=constraint, tolerance=tolerance, measure=measure, best=shown)
-        if not exact[0]:
-            reason += f" Caution: {NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)}."
-    elif not exact[0]:
-        reason = NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)
+        choice, exact = _best(inside, constraint, _smallest_tolerance(inside, constraint), target)
     for g, j in zip(constrained, choice, strict=True):
         picks[g] = j
     t = np.array([grp.thresholds[j] for grp, j in zip(groups, picks, strict=True)])
     chosen = dict(zip(curves.labels, t.tolist(), strict=True))
     result = what_if(curves, chosen, cost_fp=cost_fp, benefit_tp=benefit_tp)  # the metrics at the thresholds
+    achieved = _measure(result, constraint)  # the what-if's own summary: the metrics module's definition
+    reason = None
+    if not feasible:
+        measure = "ratio" if constraint == "four_fifths" else "range"
+        best = "undefined" if achieved is None else f"{achieved:.6g}"
+        reason = INFEASIBLE.format(name=constraint, tolerance=tolerance, measure=measure, best=best)
+        if not exact[0]:
+            reason += f" Caution: {NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)}."
+    elif not exact[0]:
+        reason = NOT_EXACT.format(pairs=exact[1], limit=MAX_PAIRS)
     return Optimization(
         constraint=constraint,
         tolerance=float(tolerance),
@@ -569,7 +560,7 @@ def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
         thresholds=result.thresholds,
         feasible=feasible,
         reason=reason,
-        achieved=_achieved(inside, choice, constraint),
+        achieved=achieved,
         objective_value=objective_value(result, objective),
         exact=exact[0],
         constrained_groups=tuple(curves.labels[g] for g in constrained),

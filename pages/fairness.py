@@ -6,14 +6,14 @@ import streamlit as st
 
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import GLOSSARY, METRIC_NAMES, METRICS, title
+from analysis.metrics import GLOSSARY, METRIC_NAMES
 from analysis.options import ALPHA, CONFIDENCE, FOUR_FIFTHS
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts
 from ui.frame import audit_warnings, require_spec, run_audit
 from ui.state import W
-from ui.text import md
+from ui.text import md, metric_help, metric_label
 
 NOTHING_YET = (
     "Nothing to audit yet. Confirm which columns hold the decision and the protected attributes on the Data page first."
@@ -27,7 +27,8 @@ GUIDE = """
 **Start from who is harmed, and how.**
 
 - **Assistive decision** — the positive decision helps the person (a loan, a benefit, a faster reply). The harm is
-  being left out. Compare favourable rates (*disparate impact*, the four-fifths rule) and, with a label, the TPR
+  being left out. Compare favourable rates (the *four-fifths ratio*, lowest ÷ highest, and each group's
+  *disparate impact* against the reference) and, with a label, the TPR
   (*equal opportunity*): among people who deserved the help, did every group get it equally often?
 - **Punitive decision** — the positive decision harms the person (a fraud flag, a high-risk score, an
   investigation). The harm is being wrongly flagged. Compare the FPR (*FPR difference*): among people who did
@@ -101,7 +102,7 @@ def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
 def glossary(names: list[str]) -> None:
     for name in names:
         meaning, matters = GLOSSARY[name]
-        st.markdown(f"**{card_label(name)}.** {meaning}  \n*When it matters:* {matters}")
+        st.markdown(f"**{metric_label(name)}.** {meaning}  \n*When it matters:* {matters}")
 
 
 def glossary_expander(names: list[str]) -> None:
@@ -109,34 +110,20 @@ def glossary_expander(names: list[str]) -> None:
         glossary(names)
 
 
-def card_label(name: str) -> str:
-    """A summary metric's short name from the registry, as a card label ("Four-fifths ratio")."""
-    words = METRICS[name].label
-    return words[0].upper() + words[1:]
-
-
-def help_text(name: str) -> str:
-    """A card's tooltip: the metric's full title and meaning, from the registry."""
-    words = title(name)
-    return f"{words[0].upper()}{words[1:]}: {METRICS[name].meaning}"
-
-
 def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
     summary = audit.summary
     m = summary.metrics["favorable_rate_ratio"]
-    label, short = card_label("favorable_rate_ratio"), help_text("favorable_rate_ratio")
+    label, short = metric_label("favorable_rate_ratio"), metric_help("favorable_rate_ratio")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
     else:
         verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
         st.metric(label, number(m.value), delta=verdict, delta_color=color, delta_arrow="off", help=short, border=True)
-        rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in summary.groups_compared}
-        rates = {g: r for g, r in rates.items() if r is not None}
-        high = audit.highest_group()
+        low, high = audit.lowest_group(), audit.highest_group()
         if high is not None:
-            low = min(rates, key=rates.get)
+            rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in (low, high)}
             st.caption(
                 f"Group **{md(low)}** receives the favourable outcome {rates[low]:.1%} of the time, group "
                 f"**{md(high)}** {rates[high]:.1%}: the lowest favourable rate is {m.value:.2f}× the highest of the "
@@ -156,7 +143,7 @@ def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str
 def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The lowest impact ratio vs the reference group, with its interval and q-value."""
     m = audit.summary.metrics["disparate_impact_min"]
-    label, short = card_label("disparate_impact_min"), help_text("disparate_impact_min")
+    label, short = metric_label("disparate_impact_min"), metric_help("disparate_impact_min")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -176,7 +163,7 @@ def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
 def parity_card(audit: AttributeAudit) -> None:
     metrics = audit.summary.metrics
     m, ratio = metrics["demographic_parity_difference"], metrics["demographic_parity_ratio"]
-    label, short = card_label("demographic_parity_difference"), help_text("demographic_parity_difference")
+    label, short = metric_label("demographic_parity_difference"), metric_help("demographic_parity_difference")
     if m.value is None:
         st.metric(label, "undefined", help=short, border=True)
         st.caption(md(m.reason or "undefined"))
@@ -191,7 +178,7 @@ def parity_card(audit: AttributeAudit) -> None:
 
 
 def equalized_odds_card(audit: AttributeAudit, spec: AuditSpec) -> None:
-    label, short = card_label("equalized_odds_difference"), help_text("equalized_odds_difference")
+    label, short = metric_label("equalized_odds_difference"), metric_help("equalized_odds_difference")
     m = audit.summary.metrics.get("equalized_odds_difference")
     if m is None:
         st.metric(label, "needs a label", help=short, border=True)

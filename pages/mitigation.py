@@ -22,7 +22,7 @@ from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
-from ui.text import md, say
+from ui.text import md, metric_help, metric_label, say
 
 NOTHING_YET = (
     "Nothing to mitigate yet. Confirm which columns hold the decision and the protected attributes (and, if you "
@@ -327,43 +327,23 @@ def headline(label: str, now: float | None, before: float | None, *, better: str
 def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
     top = st.columns(3)
     cards = top + (st.columns(3) if has_label else [])  # three per row: the labels stay readable
-    ratio = value(current, "favorable_rate_ratio")
-    with cards[0]:
-        headline(
-            "Four-fifths ratio",
-            ratio,
-            value(before, "favorable_rate_ratio"),
-            better="higher",
-            help_text="Four-fifths ratio: the lowest group's favourable rate divided by the highest group's (groups "
-            "with at least the "
-            f"minimum group size). The four-fifths rule asks for at least {FOUR_FIFTHS:g}. The same number as the "
-            "Fairness page's four-fifths ratio for today's decisions.",
-        )
-    with cards[1]:
-        headline(
-            "Demographic parity difference",
-            value(current, "demographic_parity_difference"),
-            value(before, "demographic_parity_difference"),
-            better="lower",
-            help_text="Largest minus smallest selection rate between groups (0 = every group selected equally often).",
-        )
+    shown = [("favorable_rate_ratio", "higher"), ("demographic_parity_difference", "lower")]
     if has_label:
-        with cards[2]:
+        shown += [("equalized_odds_difference", "lower"), ("accuracy", "higher")]
+    notes = {
+        "favorable_rate_ratio": f" The four-fifths rule asks for at least {FOUR_FIFTHS:g}; today's value is the "
+        "Fairness page's four-fifths ratio.",
+    }
+    for card, (name, better) in zip(cards, shown, strict=False):
+        with card:
             headline(
-                "Equalized odds difference",
-                value(current, "equalized_odds_difference"),
-                value(before, "equalized_odds_difference"),
-                better="lower",
-                help_text="The larger of the TPR range and the FPR range between groups (0 = errors fall equally).",
+                metric_label(name),
+                value(current, name),
+                value(before, name),
+                better=better,
+                help_text=metric_help(name) + notes.get(name, ""),
             )
-        with cards[3]:
-            headline(
-                "Accuracy",
-                value(current, "accuracy"),
-                value(before, "accuracy"),
-                better="higher",
-                help_text="Share of rows with a label whose decision matches the true outcome.",
-            )
+    if has_label:
         with cards[4]:
             now, then = value(current, "utility"), value(before, "utility")
             st.metric(
@@ -750,11 +730,13 @@ def thresholds_record(
     current: WhatIf,
     optimization: Optimization | None,
 ) -> Mitigation:
-    """The engine's mitigation record of the thresholds shown: the optimizer's, while the sliders hold them."""
+    """The engine's mitigation record of the thresholds shown: the optimizer's answer while the sliders hold it.
+
+    Made when the download is clicked, from the model score and the optimizer's answer the page already has.
+    """
     settings: dict[str, Any] = {}
     if optimization is not None and optimization.thresholds == current.thresholds:
-        settings = {"constraint": optimization.constraint, "tolerance": optimization.tolerance}
-        settings |= {"objective": optimization.objective, "thresholds": None}
+        settings["optimization"] = optimization  # found on this table already: not searched again
     elif mode == SINGLE:
         settings["thresholds"] = next(iter(current.thresholds.values()))
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from analysis.metrics import METRICS
 from analysis.wording import Remedy, fill
 
 __all__ = ["WIDGETS", "WIDGETS_GENERIC", "app_remedy", "md", "say"]
@@ -100,3 +101,15 @@ def say(item: object) -> str:
     if hasattr(item, "text_for"):
         return md(item.text_for("app", app_text=app_remedy(remedy)))
     return md(item)
+
+
+def metric_label(name: str) -> str:
+    """A metric's short name from the registry, capitalised for a card label ("Four-fifths ratio")."""
+    words = METRICS[name].label
+    return words[0].upper() + words[1:]
+
+
+def metric_help(name: str) -> str:
+    """A card's tooltip: the metric's full title and meaning, from the registry."""
+    words = METRICS[name].title
+    return f"{words[0].upper()}{words[1:]}: {METRICS[name].meaning}"

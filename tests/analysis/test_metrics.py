@@ -63,6 +63,20 @@ def test_a_zero_denominator_is_undefined_with_its_reason_never_zero():
     assert table.metric("b", "fpr").value == 0.0  # a real 0: its denominator has rows
 
 
+def test_the_rule_never_says_no_group_is_large_when_the_missing_group_is():
+    table = evaluate(Counts.of(("a", "b", "(missing)"), [10, 12, 100], [5, 9, 90]), min_group_size=30)
+    assert table.reference_group == "b"
+    assert table.reference_rule == (
+        "highest favorable rate among groups other than (missing) (none of them has at least 30 rows)"
+    )
+    hidden = evaluate(Counts.of(("a", "b", "c"), [40, 50, 60], [20, 30, 40]), shown=np.array([False, True, False]))
+    assert hidden.reason == "not computable: only one group ('b'); there is nothing to compare it with"
+    none = evaluate(Counts.of(("a", "b"), [4, 5], [2, 3]), shown=np.array([False, False]))
+    assert none.reason == "not computable: no group to compare"
+    cells = evaluate(Counts.of(("a", "b", "c"), [40, 50, 60], [20, 30, 40]), reference="a", shown=np.array([0, 1, 1]))
+    assert cells.reference_group == "c"  # a reference that is not shown is not used
+
+
 def test_the_reference_is_the_highest_rate_among_large_real_groups_and_the_rule_says_so():
     c = Counts.of(("low", "high", "tiny", "(missing)"), [100, 100, 5, 40], [40, 70, 5, 38])
     table = evaluate(c, min_group_size=30)
@@ -123,10 +137,14 @@ def test_group_counts_leave_out_rows_without_a_decision_and_keep_a_missing_group
     assert c.n.tolist() == [2, 1, 1] and c.positives.tolist() == [1, 0, 1]
     assert (c.tp.tolist(), c.fp.tolist(), c.fn.tolist()) == ([1, 0, 0], [0, 0, 1], [0, 1, 0])
     assert c.missing.tolist() == [False, False, True]
-    with pytest.raises(ValueError, match="one value per row"):
+    with pytest.raises(ValueError, match="one value per row in each array, got y_pred 2, groups 1"):
         group_counts([1, 0], ["a"])
-    with pytest.raises(ValueError, match="not among labels"):
+    with pytest.raises(ValueError, match=r"\['z'\] are not among them"):
         group_counts([1, 0], ["a", "z"], labels=["a"])
+    nullable = group_counts(
+        pd.array([1, None, 0], dtype="Int64"), ["a", "a", "b"], pd.array([1, 1, None], dtype="Int64")
+    )
+    assert nullable.n.tolist() == [1, 1] and nullable.tp.tolist() == [1, 0] and nullable.fn.tolist() == [0, 0]
 
 
 def test_metric_table_equals_fairlearn_and_aif360_on_the_same_arrays():
@@ -203,4 +221,15 @@ def test_the_registry_describes_every_metric_it_names():
     assert METRICS["equalized_odds_difference"].fairlearn == "fairlearn.metrics.equalized_odds_difference"
     assert METRICS["disparate_impact"].aif360 == "ClassificationMetric.disparate_impact"
     assert METRICS["favorable_rate_ratio"].label == "four-fifths ratio"
+
+
+def test_the_four_fifths_ratio_of_a_harmful_decision_equals_fairlearns_ratio_of_the_negative_decision():
+    from fairlearn.metrics import demographic_parity_ratio
+
+    rng = np.random.default_rng(11)
+    groups = rng.choice(["a", "b", "c"], 3000)
+    y_pred = (rng.random(3000) < np.where(groups == "b", 0.3, 0.5)).astype(int)
+    table = metric_table(y_pred, groups, positive_is_favorable=False)
+    expected = demographic_parity_ratio(np.zeros(3000), 1 - y_pred, sensitive_features=groups)
+    assert table.summary.metrics["favorable_rate_ratio"].value == pytest.approx(expected, abs=TOL)
     assert METRICS["tpr"].to_dict()["denominator"] == ["tp", "fn"]
