@@ -128,7 +128,7 @@ def favorable_rate_chart(
     layers = [bars, points]
     line = threshold_rate(audit, di_threshold)
     if line is not None:
-        words = f"{di_threshold:g} × the highest rate ({line:.3f}): the four-fifths line"
+        words = f"{di_threshold:g} × highest rate ({line:.3f})"
         one_row = alt.Chart(data).transform_aggregate(rows="count()")
         rule = one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(line))
         label = rule.mark_text(align="left", dx=4, dy=-6, color="#c0504d", fontSize=11).encode(

@@ -524,8 +524,8 @@ def _summary_text(result: Any) -> str:
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
         if audit.status != "ok":
             lines.append(f"  {audit.status}: {audit.reason}")
-        elif summary_line(audit):
-            lines.append(f"  {summary_line(audit)}")
+        elif headline := summary_line(audit, result.options.di_threshold):
+            lines.append(f"  {headline}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
         lines += [f"  - {finding.text}" for finding in shown]
         if len(shown) < len(audit.findings):

@@ -55,6 +55,7 @@ __all__ = [
     "divide",
     "evaluate",
     "finite",
+    "four_fifths_words",
     "group_counts",
     "metric_table",
     "rate_counts",
@@ -709,6 +710,14 @@ def _summaries(
     return out
 
 
+def four_fifths_words(passed: bool | None, di_threshold: float = FOUR_FIFTHS) -> str:
+    """The verdict in words: "passes the four-fifths rule", "fails …" or "…: not computable", naming the floor."""
+    rule = "four-fifths rule" if di_threshold == FOUR_FIFTHS else f"{di_threshold:g} rule"
+    if passed is None:
+        return f"{rule}: not computable"
+    return f"passes the {rule}" if passed else f"fails the {rule}"
+
+
 def four_fifths_pass(ratio: MetricValue, di_threshold: float = FOUR_FIFTHS) -> bool | None:
     """The four-fifths verdict: whether the four-fifths ratio is at least ``di_threshold`` (None if undefined)."""
     return None if ratio.value is None else bool(ratio.value >= di_threshold)
@@ -799,8 +808,8 @@ class MetricTable:
             "min_group_size": self.min_group_size,
             "groups": {
                 g: {"counts": self.counts.group(i), "compared": bool(self.compared[i])}
-                | {k: m.to_dict() for k, m in self.group_metrics(g).items()}
-                for i, g in enumerate(self.labels)
+                | {k: m.to_dict() for k, m in metrics.items()}
+                for i, (g, metrics) in enumerate(self.every_group_metrics().items())
             },
             "summary": self.summary.to_dict(),
         }

@@ -36,7 +36,7 @@ import pandas as pd
 from analysis.audit import AttributeAudit, AuditResult
 from analysis.exports import csv_bytes
 from analysis.loading import LoadReport
-from analysis.metrics import METRIC_NAMES, MetricValue
+from analysis.metrics import METRIC_NAMES, MetricValue, four_fifths_words
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
 from analysis.tables import comparison_table, group_table, q_text, text_rows
@@ -452,7 +452,7 @@ def _spec_section(result: AuditResult) -> str:
     )
 
 
-def summary_line(audit: AttributeAudit) -> str:
+def summary_line(audit: AttributeAudit, di_threshold: float = FOUR_FIFTHS) -> str:
     """One attribute's headline in words: the four-fifths ratio and verdict, the lowest impact ratio, parity, odds."""
     s = audit.summary
     parts = []
@@ -462,7 +462,7 @@ def summary_line(audit: AttributeAudit) -> str:
         if ratio.value is None:
             text += f" ({ratio.reason or 'undefined'})"
         elif s.four_fifths_pass is not None:
-            text += ": passes the four-fifths rule" if s.four_fifths_pass else ": fails the four-fifths rule"
+            text += f": {four_fifths_words(s.four_fifths_pass, di_threshold)}"
         parts.append(text)
     m = s.metrics.get("disparate_impact_min")
     if m is not None:
@@ -487,8 +487,9 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
     if audit.reference_group is not None:
         reference = f"Reference group: {audit.reference_group} ({audit.reference_rule})."
         out.append(f"<p>{_esc(reference)}</p>")
-    if summary_line(audit):
-        out.append(f"<p>{_esc(summary_line(audit))}</p>")
+    headline = summary_line(audit, result.options.di_threshold)
+    if headline:
+        out.append(f"<p>{_esc(headline)}</p>")
     out.append("<h4>Findings</h4>" + (_list([f.text for f in audit.findings]) or "<p>None.</p>"))
     count = 0
     if charts and audit.groups:
@@ -731,29 +732,22 @@ def _contents(mitigation: bool, comparison: bool) -> str:
     return f'<nav class="meta">{links}</nav>'
 
 
+# What render_html takes for each optional part: the record, and the call that makes it (for the message).
 RECORDS = {
-    "load_report": ("LoadReport", "load_table(...).report"),
-    "explanation": ("Explanation", "explain(df, spec)"),
-    "mitigation": ("MitigationComparison", "compare_mitigations(df, spec)"),
-    "comparison": ("AuditComparison", "compare_audits(before, after)"),
+    "load_report": ("analysis.loading", "LoadReport", "load_table(...).report"),
+    "explanation": ("analysis.explain", "Explanation", "explain(df, spec)"),
+    "mitigation": ("analysis.mitigation", "MitigationComparison", "compare_mitigations(df, spec)"),
+    "comparison": ("analysis.compare", "AuditComparison", "compare_audits(before, after)"),
 }
 
 
 def _check_records(**parts: Any) -> None:
     """Each part is its engine record (or None): never a dict, whose shape nobody checked."""
-    from analysis.compare import AuditComparison
-    from analysis.explain import Explanation
-    from analysis.mitigation import MitigationComparison
+    import importlib
 
-    kinds = {
-        "load_report": LoadReport,
-        "explanation": Explanation,
-        "mitigation": MitigationComparison,
-        "comparison": AuditComparison,
-    }
     for name, value in parts.items():
-        if value is not None and not isinstance(value, kinds[name]):
-            record, made_by = RECORDS[name]
+        module, record, made_by = RECORDS[name]
+        if value is not None and not isinstance(value, getattr(importlib.import_module(module), record)):
             raise TypeError(
                 f"render_html({name}=...) takes a {record} ({made_by}), got {type(value).__name__}. "
                 "Pass the record itself, not its to_dict()."

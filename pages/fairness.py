@@ -6,8 +6,8 @@ import streamlit as st
 
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import GLOSSARY, METRIC_NAMES
-from analysis.options import ALPHA, CONFIDENCE, FOUR_FIFTHS
+from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue, four_fifths_words
+from analysis.options import ALPHA, CONFIDENCE
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts
@@ -110,17 +110,23 @@ def glossary_expander(names: list[str]) -> None:
         glossary(names)
 
 
+def summary_card(name: str, m: MetricValue, **delta: str) -> bool:
+    """A summary metric's card, labelled from the registry; undefined says why. Whether the value is defined."""
+    label, short = metric_label(name), metric_help(name)
+    if m.value is None:
+        st.metric(label, "undefined", help=short, border=True)
+        st.caption(md(m.reason or "undefined"))
+        return False
+    st.metric(label, number(m.value), help=short, border=True, **delta)
+    return True
+
+
 def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
     summary = audit.summary
     m = summary.metrics["favorable_rate_ratio"]
-    label, short = metric_label("favorable_rate_ratio"), metric_help("favorable_rate_ratio")
-    if m.value is None:
-        st.metric(label, "undefined", help=short, border=True)
-        st.caption(md(m.reason or "undefined"))
-    else:
-        verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
-        st.metric(label, number(m.value), delta=verdict, delta_color=color, delta_arrow="off", help=short, border=True)
+    verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
+    if summary_card("favorable_rate_ratio", m, delta=verdict, delta_color=color, delta_arrow="off"):
         low, high = audit.lowest_group(), audit.highest_group()
         if high is not None:
             rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in (low, high)}
@@ -134,21 +140,14 @@ def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
 
 
 def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
-    rule = "four-fifths rule" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g} rule"
-    if passed is None:
-        return f"{rule}: not computable", "gray"
-    return (f"passes the {rule}", "green") if passed else (f"fails the {rule}", "red")
+    color = "gray" if passed is None else "green" if passed else "red"
+    return four_fifths_words(passed, options.di_threshold), color
 
 
 def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
     """The lowest impact ratio vs the reference group, with its interval and q-value."""
     m = audit.summary.metrics["disparate_impact_min"]
-    label, short = metric_label("disparate_impact_min"), metric_help("disparate_impact_min")
-    if m.value is None:
-        st.metric(label, "undefined", help=short, border=True)
-        st.caption(md(m.reason or "undefined"))
-    else:
-        st.metric(label, number(m.value), help=short, border=True)
+    if summary_card("disparate_impact_min", m):
         if m.ci_low is not None and m.ci_high is not None:
             ci = f"{level(options)} {m.ci_low:.3f}–{m.ci_high:.3f}; "
         else:
@@ -163,12 +162,7 @@ def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
 def parity_card(audit: AttributeAudit) -> None:
     metrics = audit.summary.metrics
     m, ratio = metrics["demographic_parity_difference"], metrics["demographic_parity_ratio"]
-    label, short = metric_label("demographic_parity_difference"), metric_help("demographic_parity_difference")
-    if m.value is None:
-        st.metric(label, "undefined", help=short, border=True)
-        st.caption(md(m.reason or "undefined"))
-    else:
-        st.metric(label, number(m.value), help=short, border=True)
+    if summary_card("demographic_parity_difference", m):
         ratio_text = f"ratio {ratio.value:.3f}" if ratio.value is not None else f"ratio {md(ratio.reason)}"
         st.caption(
             f"The largest gap in selection rate between two of the {len(audit.summary.groups_compared)} groups "
@@ -183,11 +177,7 @@ def equalized_odds_card(audit: AttributeAudit, spec: AuditSpec) -> None:
     if m is None:
         st.metric(label, "needs a label", help=short, border=True)
         st.caption("Choose a label column (the true outcome) on the Data page to compare error rates.")
-    elif m.value is None:
-        st.metric(label, "undefined", help=short, border=True)
-        st.caption(md(m.reason or "undefined"))
-    else:
-        st.metric(label, number(m.value), help=short, border=True)
+    elif summary_card("equalized_odds_difference", m):
         ratio = audit.summary.metrics.get("equalized_odds_ratio")
         ratio_text = f" (ratio {ratio.value:.3f})" if ratio is not None and ratio.value is not None else ""
         st.caption(
