@@ -80,6 +80,7 @@ REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
 REASON_ALL_ZERO = "{rate} is 0 in every group: the groups are equal, so the ratio is 1 (as fairlearn counts it)"
 REASON_NO_DI = "undefined: no group has a defined disparate impact"
 RULE_NAMED = "named in the spec"
+RULE_NAMED_UNUSABLE = "; the reference named in the spec, {group!r}, has no rows with a decision here"
 RULE_HIGHEST = "highest favorable rate among groups with at least {minimum} rows"
 RULE_NOT_MISSING = ", not counting the (missing) group"
 RULE_NONE_BIG = "highest favorable rate (no group has enough rows to be reliable)"
@@ -583,13 +584,13 @@ def choose_reference(
 ) -> tuple[int | None, str | None]:
     """The reference group's index and a true sentence on how it was chosen.
 
-    The group named in the spec when it is among the groups; otherwise the highest favourable rate
+    The group named in the spec when it is shown and has a favourable rate; otherwise the highest favourable rate
     among groups with at least ``min_group_size`` rows, never the (missing) group unless it is the
     only group with a rate. Ties go to the larger group, then to the first.
     """
-    if named is not None and named in c.labels and shown[c.labels.index(named)]:
-        return c.labels.index(named), RULE_NAMED
     defined = shown & np.isfinite(favorable_rate)
+    if named is not None and named in c.labels and defined[c.labels.index(named)]:
+        return c.labels.index(named), RULE_NAMED
     real = ~c.missing
     big = c.n >= min_group_size
     rule = RULE_HIGHEST.format(minimum=min_group_size)
@@ -606,6 +607,8 @@ def choose_reference(
         candidates, rule = defined, RULE_ONLY_MISSING
     if not candidates.any():
         return None, None
+    if named is not None:  # named, but without a row to compare with (or not shown): say why it is not used
+        rule += RULE_NAMED_UNUSABLE.format(group=named)
     order = np.lexsort((-c.n, -np.where(candidates, favorable_rate, -np.inf)))
     return int(order[0]), rule
 

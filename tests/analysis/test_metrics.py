@@ -233,3 +233,9 @@ def test_the_four_fifths_ratio_of_a_harmful_decision_equals_fairlearns_ratio_of_
     expected = demographic_parity_ratio(np.zeros(3000), 1 - y_pred, sensitive_features=groups)
     assert table.summary.metrics["favorable_rate_ratio"].value == pytest.approx(expected, abs=TOL)
     assert METRICS["tpr"].to_dict()["denominator"] == ["tp", "fn"]
+
+
+def test_a_named_reference_without_rows_is_not_used_and_the_rule_says_so():
+    table = evaluate(Counts.of(("a", "b", "c"), [0, 50, 60], [0, 30, 40]), reference="a")
+    assert table.reference_group == "c"
+    assert table.reference_rule.endswith("; the reference named in the spec, 'a', has no rows with a decision here")
