@@ -41,6 +41,7 @@ from analysis.validation import Problem, SpecValidation, validate_spec
 from analysis.values import VariantGroup, value_variants
 from analysis.variants import MergedTable, find_variants, merge_variants
 from analysis.version import __version__
+from analysis.words import DecisionWords, decision_words
 
 __all__ = [
     "MISSING_GROUP",
@@ -52,6 +53,7 @@ __all__ = [
     "ColumnProfile",
     "ColumnRole",
     "ComparisonRow",
+    "DecisionWords",
     "ExplainError",
     "Explanation",
     "ExplanationSample",
@@ -94,6 +96,7 @@ __all__ = [
     "compare_mitigations",
     "csv_bytes",
     "decision_changes",
+    "decision_words",
     "encode_groups",
     "explain",
     "explain_row",

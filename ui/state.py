@@ -8,6 +8,7 @@ Uploaded data lives here, in this session's memory only; nothing is written to d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "DATASET",
     "SPEC",
     "Dataset",
+    "Focus",
     "Reading",
     "Upload",
     "W",
@@ -27,6 +29,9 @@ __all__ = [
     "apply_queued_widgets",
     "clear_spec",
     "dataset",
+    "focus",
+    "focus_changed",
+    "follow_focus",
     "for_report",
     "forget_file",
     "forget_loaded_spec",
@@ -43,6 +48,7 @@ __all__ = [
     "recall",
     "remember",
     "set_dataset",
+    "set_focus",
     "set_spec",
     "set_widgets",
     "spec",
@@ -62,6 +68,7 @@ REREAD = "paritylab.reread_notes"
 FORGOTTEN = "paritylab.forgotten_upload"
 FAILED_READ = "paritylab.failed_read"
 LOADED_SPEC = "paritylab.loaded_spec"
+FOCUS = "paritylab.focus"
 
 
 class W:
@@ -299,7 +306,7 @@ def forget_file(file_id: str) -> None:
 
     The app then opens its default sample. The uploader may still show the file: it is not read again.
     """
-    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR, LOADED_SPEC):
+    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR, LOADED_SPEC, FOCUS):
         st.session_state.pop(key, None)
     _forget_results()
     st.session_state[FORGOTTEN] = file_id
@@ -343,13 +350,68 @@ def spec() -> AuditSpec | None:
 
 
 def set_spec(value: AuditSpec) -> None:
-    """Confirm ``value`` as the spec for the current dataset."""
+    """Confirm ``value`` as the spec for the current dataset (other roles forget the focus)."""
+    if spec() != value:
+        st.session_state.pop(FOCUS, None)
     st.session_state[SPEC] = value
 
 
 def clear_spec() -> None:
-    """Forget the confirmed spec."""
+    """Forget the confirmed spec (and the focus, which was chosen among its attributes)."""
     st.session_state.pop(SPEC, None)
+    st.session_state.pop(FOCUS, None)
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The attribute (a protected column, or an intersection as the audit names it) and group every page opens on.
+
+    Set once — by the overview to the worst gap, or by the user on any page — and read by every page, so a
+    presenter does not pick the attribute again on each page. ``group`` is None when no group is singled out.
+    """
+
+    attribute: str
+    group: str | None = None
+
+
+def focus() -> Focus | None:
+    """The session's focus, if one was set for the confirmed spec."""
+    return st.session_state.get(FOCUS)
+
+
+def set_focus(attribute: str, group: str | None = None) -> None:
+    """Make ``attribute`` (and ``group``) the focus every page opens on."""
+    st.session_state[FOCUS] = Focus(attribute, group)
+
+
+def follow_focus(key: str, options: Sequence[str], *, part: str = "attribute", default: str | None = None) -> None:
+    """Before drawing the picker ``key`` over ``options``: show the focus's ``part`` when it is an option.
+
+    Otherwise keep the picker's own value if it is still an option, else ``default`` (or the first option).
+    Pass :func:`focus_changed` as the picker's ``on_change`` so that a pick on any page moves the focus.
+    """
+    if not options:
+        return
+    current = focus()
+    wanted = None if current is None else getattr(current, part)
+    if wanted in options:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+
+
+def focus_changed(key: str, *, part: str = "attribute") -> None:
+    """``on_change`` of a picker that follows the focus: the picked value becomes the focus's ``part``.
+
+    A new attribute drops the group (it belonged to the old attribute); a new group keeps the attribute.
+    """
+    value = st.session_state.get(key)
+    current = focus()
+    if part == "attribute":
+        keep = current is not None and current.attribute == value
+        set_focus(value, current.group if keep else None)
+    elif current is not None:
+        set_focus(current.attribute, value)
 
 
 def roles_initialized_for() -> str | None:
