@@ -216,8 +216,8 @@ def test_not_computable_gaps_come_last_with_their_reason():
 def test_no_gap_headline_names_the_closest_call():
     result = two_groups((50, 100), (51, 100))
     assert headline(result) == (
-        "No gap detected in who are approved: every attribute passes four-fifths and no difference is significant; "
-        "the closest is g (a vs b, four-fifths ratio 0.98): " + verdict_for(result, "g").text + "."
+        "No gap detected in how often groups are approved: every attribute passes four-fifths and no difference is "
+        "significant; the closest is g (a vs b, four-fifths ratio 0.98): " + verdict_for(result, "g").text + "."
     )
 
 
