@@ -517,15 +517,21 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
 def _summary_text(result: Any) -> str:
     """Human-readable headline and findings, one attribute after another."""
     from analysis.report import summary_line
+    from analysis.story import headline, rank_gaps
 
+    gaps = rank_gaps(result)
+    by_name = {gap.attribute: gap for gap in gaps}
     lines = [f"ParityLab audit of {result.dataset.name} ({result.dataset.rows:,} rows)"]
+    lines.append(f"Largest gap: {headline(result, gaps)}")
     for audit in [*result.attributes.values(), *result.intersections.values()]:
+        gap = by_name[audit.name]
         lines.append("")
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
+        lines.append(f"  Verdict: {gap.sentence}")
         if audit.status != "ok":
             lines.append(f"  {audit.status}: {audit.reason}")
-        elif headline := summary_line(audit, result.options.di_threshold):
-            lines.append(f"  {headline}")
+        elif line := summary_line(audit, result.options.di_threshold, verdict=gap.verdict):
+            lines.append(f"  {line}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
         lines += [f"  - {finding.text}" for finding in shown]
         if len(shown) < len(audit.findings):

@@ -36,6 +36,13 @@ def test_audit_prints_findings_and_exits_0():
     assert code == 0 and only_notes(err)
     assert out.startswith("ParityLab audit of loan_approvals.csv (20,000 rows)")
     assert "Those with ethnicity = B are approved at 0.71x the rate of group A" in out
+    lines = out.splitlines()
+    assert lines[1] == "Largest gap: " + lines[lines.index("ethnicity: reference group A") + 1].removeprefix(
+        "  Verdict: "
+    )
+    assert lines[1].endswith("(49% vs 68%; 95% CI 0.69–0.74; q < 0.001): below four-fifths and significant.")
+    gender = lines[lines.index("gender: reference group Female") + 1]
+    assert gender.startswith("  Verdict: Those with gender = ") and ": no gap detected (a gap of " in gender
 
 
 def test_json_to_stdout_is_only_json_and_round_trips():
@@ -476,5 +483,7 @@ def test_the_four_fifths_gate_reads_the_four_fifths_ratio_whatever_the_reference
     assert main([*args, "--fail-four-fifths"]) == 1
     out, err = capsys.readouterr()
     assert "its four-fifths ratio (lowest ÷ highest favourable rate) is 0.714, below 0.8 (--fail-four-fifths)" in err
-    assert "Four-fifths ratio (lowest ÷ highest favourable rate) 0.714: fails the four-fifths rule" in out
+    assert "Four-fifths ratio (lowest ÷ highest favourable rate) 0.714: below four-fifths and significant" in out
+    # The verdict compares the worst-treated group with the best-treated one, whatever the reference.
+    assert "  Verdict: Those with ethnicity = B are approved at 0.71x the rate of those with ethnicity = A (" in out
     assert "lowest impact ratio vs the reference group 0.936" in out
