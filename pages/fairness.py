@@ -6,8 +6,9 @@ import streamlit as st
 
 from analysis import AuditSpec
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue, four_fifths_words
+from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue
 from analysis.options import ALPHA, CONFIDENCE
+from analysis.story import gap_for
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts
@@ -121,27 +122,27 @@ def summary_card(name: str, m: MetricValue, **delta: str) -> bool:
     return True
 
 
-def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
-    """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
-    summary = audit.summary
+def four_fifths_card(audit: AttributeAudit, result: AuditResult) -> None:
+    """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and the attribute's verdict."""
+    summary, options = audit.summary, result.options
     m = summary.metrics["favorable_rate_ratio"]
-    verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
-    if summary_card("favorable_rate_ratio", m, delta=verdict, delta_color=color, delta_arrow="off"):
-        low, high = audit.lowest_group(), audit.highest_group()
-        if high is not None:
-            rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in (low, high)}
-            st.caption(
-                f"Group **{md(low)}** receives the favourable outcome {rates[low]:.1%} of the time, group "
-                f"**{md(high)}** {rates[high]:.1%}: the lowest favourable rate is {m.value:.2f}× the highest of the "
-                f"{len(summary.groups_compared)} groups compared. The four-fifths rule asks for at least "
-                f"{options.di_threshold:g}."
-            )
+    gap = gap_for(result, audit.name)  # the one verdict, as the report and the command line give it
+    color = VERDICT_COLORS[gap.verdict.code]
+    if summary_card("favorable_rate_ratio", m, delta=gap.verdict.text, delta_color=color, delta_arrow="off"):
+        st.caption(
+            f"{md(gap.sentence)} Of the {len(summary.groups_compared)} groups compared, the four-fifths rule asks "
+            f"the lowest favourable rate to be at least {options.di_threshold:g}× the highest."
+        )
     glossary_expander(["favorable_rate_ratio"])
 
 
-def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
-    color = "gray" if passed is None else "green" if passed else "red"
-    return four_fifths_words(passed, options.di_threshold), color
+VERDICT_COLORS = {
+    "fails": "red",
+    "fails_inconclusive": "orange",
+    "significant_gap": "orange",
+    "no_gap": "green",
+    "not_computable": "gray",
+}
 
 
 def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
@@ -211,7 +212,7 @@ def groups_card(audit: AttributeAudit, spec: AuditSpec) -> None:
 def summary_cards(audit: AttributeAudit, result: AuditResult) -> None:
     top = st.columns(3)
     with top[0]:
-        four_fifths_card(audit, result.options)
+        four_fifths_card(audit, result)
     with top[1]:
         lowest_impact_card(audit, result.options)
     with top[2]:
