@@ -42,6 +42,7 @@ from analysis.options import CONFIDENCE, FOUR_FIFTHS
 from analysis.story import Gap, Verdict, gap_for, headline, rank_gaps
 from analysis.tables import comparison_table, group_table, q_text, text_rows
 from analysis.version import __version__
+from analysis.words import DecisionWords, decision_words
 
 if TYPE_CHECKING:
     from analysis.compare import AuditComparison
@@ -281,7 +282,12 @@ SCHEMA_VERSION = re.compile(r"/v(\d+\.\d+)[.\d]*\.json$")
 
 
 def chart_specs(
-    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE, detail: bool = True
+    audit: AttributeAudit,
+    *,
+    di_threshold: float = FOUR_FIFTHS,
+    confidence: float = CONFIDENCE,
+    detail: bool = True,
+    words: DecisionWords | None = None,
 ) -> list[dict]:
     """The Vega-Lite specs the report draws for one attribute: the app's charts (:mod:`analysis.charts`) as
     ``chart.to_dict()``. Favourable rate, TPR/FPR when there is a label and, with ``detail``, calibration
@@ -289,7 +295,7 @@ def chart_specs(
     import analysis.charts as charts  # altair is imported only when a report draws charts
 
     figures = [
-        charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence),
+        charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence, words=words),
         charts.error_rates_chart(audit, confidence=confidence),
     ]
     if detail:
@@ -497,8 +503,13 @@ def _audit_section(
     if charts and audit.groups:
         # Calibration and decision-value charts for single attributes only: per intersection cell they are
         # unreadable (the Fairness page has them, and the group tables hold every number).
+        words = decision_words(result.spec)
         specs = chart_specs(
-            audit, di_threshold=options.di_threshold, confidence=options.confidence, detail=scope == "attribute"
+            audit,
+            di_threshold=options.di_threshold,
+            confidence=options.confidence,
+            detail=scope == "attribute",
+            words=words,
         )
         drawn = [
             f'<div class="chart"><p class="title">{_esc(CHART_TITLES[s["usermeta"]["chart"]])}</p>{_svg(s)}</div>'
@@ -508,11 +519,18 @@ def _audit_section(
         count = len(drawn)
         highest = audit.highest_group()
         if highest is not None:
-            out.append(
-                f'<p class="note">Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups '
-                f"compared (group {_esc(highest)}); a group left of it fails the four-fifths rule. Bars: confidence "
-                "intervals.</p>"
-            )
+            if words.harmful:
+                line = (
+                    f"Dashed line: one minus {options.di_threshold:g} × the highest favourable rate of the groups "
+                    f"compared (group {_esc(highest)}), on the scale of the {_esc(words.share)}; a group right of it "
+                    "fails the four-fifths rule."
+                )
+            else:
+                line = (
+                    f"Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups compared "
+                    f"(group {_esc(highest)}); a group left of it fails the four-fifths rule."
+                )
+            out.append(f'<p class="note">{line} Bars: confidence intervals.</p>')
     groups = group_table(audit, options.confidence)
     out.append("<h4>Groups</h4>" + _table(list(groups.columns), text_rows(groups), numeric=(1, 2)))
     comparisons = comparison_table(audit, options.confidence)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import AuditSpec
+from analysis import AuditSpec, DecisionWords, decision_words
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
 from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue
 from analysis.options import ALPHA, CONFIDENCE
@@ -258,14 +258,23 @@ def chart(figure: object, kind: str, audit: AttributeAudit, description: str) ->
     st.altair_chart(figure, key=W.fairness_chart(kind, audit.name), width="stretch", alt=description)
 
 
-def show_rate_charts(audit: AttributeAudit, options: AuditOptions) -> None:
+def show_rate_charts(audit: AttributeAudit, options: AuditOptions, words: DecisionWords) -> None:
     left, right = st.columns(2)
     with left:
-        st.markdown("**Favourable rate by group**")
-        figure = charts.favorable_rate_chart(audit, di_threshold=options.di_threshold, confidence=options.confidence)
-        chart(figure, "favorable_rate", audit, "Favourable rate by group with confidence intervals.")
+        # A harmful decision is shown as the share given it (flagged), with the four-fifths line on that scale.
+        what = words.share if words.harmful else "favourable rate"
+        st.markdown(f"**{md(what.capitalize())} by group**")
+        figure = charts.favorable_rate_chart(
+            audit, di_threshold=options.di_threshold, confidence=options.confidence, words=words
+        )
+        chart(figure, "favorable_rate", audit, f"{what.capitalize()} by group with confidence intervals.")
         highest = audit.highest_group()
-        if highest is not None:
+        if highest is not None and words.harmful:
+            st.caption(
+                f"Dashed line: one minus {options.di_threshold:g} × the highest favourable rate of the groups "
+                f"compared (group **{md(highest)}**). A group right of it fails the four-fifths rule."
+            )
+        elif highest is not None:
             st.caption(
                 f"Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups compared "
                 f"(group **{md(highest)}**). A group left of it fails the four-fifths rule."
@@ -334,7 +343,7 @@ def attribute_section(audit: AttributeAudit, result: AuditResult) -> None:
     summary_cards(audit, result)
     show_findings(audit)
     show_suppressed(audit, options)
-    show_rate_charts(audit, options)
+    show_rate_charts(audit, options, decision_words(result.spec))
     show_group_tables(audit, options)
     show_score_and_distribution(audit, options)
 

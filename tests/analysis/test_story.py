@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency, false_discovery_control
 
-from analysis import AuditSpec, ProtectedAttribute, audit, load_table, suggest_spec
+from analysis import AuditSpec, ProtectedAttribute, audit, decision_words, load_table, suggest_spec
 from analysis.stats import minimum_detectable_difference
 from analysis.story import VERDICTS, gap_for, headline, rank_gaps, verdict_for, worst_gap
 from tests.lookalikes import compas_like
@@ -227,3 +227,26 @@ def test_verdicts_and_gaps_are_plain_json(loan_result):
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)[1]["verdict"]["code"] == "fails"
     assert data[1]["attribute"] == "ethnicity" and data[1]["verdict"]["q_value"] == data[1]["q_value"]
+
+
+def test_the_favorable_rate_chart_of_a_harmful_decision_shows_the_share_flagged(compas_result):
+    from analysis import charts
+
+    race = compas_result.attributes["race"]
+    words = decision_words(compas_result.spec)
+    spec = charts.favorable_rate_chart(race, di_threshold=0.8, confidence=0.95, words=words).to_dict()
+    bars, _, rule, label = spec["layer"]
+    assert bars["encoding"]["x"]["title"] == "Share flagged (with 95% CI)"
+    data = charts.favorable_rate_data(race, harmful=True)
+    flagged = {g: m.metrics["selection_rate"].value for g, m in race.groups.items()}
+    assert dict(zip(data["group"], data["value"], strict=True)) == flagged
+    best = race.groups[race.highest_group()].metrics["favorable_rate"].value
+    assert rule["encoding"]["x"]["datum"] == pytest.approx(1 - 0.8 * best)
+    assert (
+        label["encoding"]["text"]["value"]
+        == f"1 − 0.8 × highest favourable rate ({1 - 0.8 * best:.3f}): right of it fails"
+    )
+    # A group right of the line on this scale is exactly a group below four-fifths on the favourable scale.
+    for group, m in race.groups.items():
+        if group in race.summary.groups_compared:
+            assert (flagged[group] > 1 - 0.8 * best) is (m.metrics["favorable_rate"].value < 0.8 * best)
