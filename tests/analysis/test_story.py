@@ -250,3 +250,29 @@ def test_the_favorable_rate_chart_of_a_harmful_decision_shows_the_share_flagged(
     for group, m in race.groups.items():
         if group in race.summary.groups_compared:
             assert (flagged[group] > 1 - 0.8 * best) is (m.metrics["favorable_rate"].value < 0.8 * best)
+
+
+def test_a_failure_that_could_be_chance_reads_the_same_everywhere(tmp_path, capsys):
+    """The issue's contradiction ("fails the four-fifths rule" beside "no significant gap") cannot be written."""
+    from analysis.cli import main
+    from analysis.report import render_html, summary_line
+
+    result = two_groups((8, 20), (12, 20), min_group_size=5)
+    statement = VERDICTS["fails_inconclusive"].format(rule="four-fifths")
+    g = result.attributes["g"]
+    finding = next(f for f in g.findings if f.metric == "disparate_impact")
+    assert finding.kind == "no_gap" and finding.text.startswith(
+        "Below four-fifths for g (four-fifths ratio 0.67), but no significant gap was found in how often they are "
+        "approved: no group is below 0.8x the rate of group b with q < 0.05."
+    )
+    line = summary_line(g, verdict=verdict_for(result, "g"))
+    assert line.startswith(f"Four-fifths ratio (lowest ÷ highest favourable rate) 0.667: {statement};")
+    html = render_html(result, charts=False)
+    rows = ["g,approved"] + ["a,Y"] * 8 + ["a,N"] * 12 + ["b,Y"] * 12 + ["b,N"] * 8
+    (tmp_path / "small.csv").write_text("\n".join(rows) + "\n")
+    result.spec.save(tmp_path / "spec.json")
+    assert main(["audit", str(tmp_path / "small.csv"), "--spec", str(tmp_path / "spec.json")]) == 0
+    cli = capsys.readouterr().out
+    for text in (html, cli, line):
+        assert statement in text.replace("&#x27;", "'")
+        assert "fails the four-fifths rule" not in text and "below four-fifths and significant" not in text
