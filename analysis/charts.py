@@ -124,7 +124,8 @@ def favorable_rate_chart(
     """Favourable rate by group with its interval, and the four-fifths line (``di_threshold`` × the highest rate).
 
     With ``words`` of a harmful decision (:func:`analysis.words.decision_words`), the chart shows the share
-    given it ("Share flagged"), and the four-fifths line on that scale: a group right of it fails.
+    given it ("Share flagged"), and the four-fifths line on that scale (one minus ``di_threshold`` × the highest
+    favourable rate): a group right of it fails.
     """
     harmful = words is not None and words.harmful
     data = favorable_rate_data(audit, harmful=harmful)
@@ -151,7 +152,9 @@ def favorable_rate_chart(
     line = threshold_rate(audit, di_threshold, harmful=harmful)
     if line is not None:
         if harmful:
-            words_ = f"1 − {di_threshold:g} × highest favourable rate ({line:.3f}): right of it fails"
+            # Short, so that it fits the app's half-width chart; the note beside the chart says which side fails.
+            rule_name = "four-fifths" if di_threshold == FOUR_FIFTHS else f"{di_threshold:g}"
+            words_ = f"{rule_name} line ({line:.3f})"
         else:
             words_ = f"{di_threshold:g} × highest rate ({line:.3f})"
         # The label sits on the side of the line with more room, so that it is never cut off at the edge.

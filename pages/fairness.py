@@ -127,13 +127,20 @@ def four_fifths_card(audit: AttributeAudit, result: AuditResult) -> None:
     summary, options = audit.summary, result.options
     m = summary.metrics["favorable_rate_ratio"]
     gap = gap_for(result, audit.name)  # the one verdict, as the report and the command line give it
-    color = VERDICT_COLORS[gap.verdict.code]
-    if summary_card("favorable_rate_ratio", m, delta=gap.verdict.text, delta_color=color, delta_arrow="off"):
+    defined = summary_card("favorable_rate_ratio", m)
+    # Under the card, not as its delta: a delta is cut to one line, and the statement must be read whole.
+    st.markdown(verdict_markdown(gap.verdict.code, gap.verdict.text))
+    if defined:
         st.caption(
             f"{md(gap.sentence)} Of the {len(summary.groups_compared)} groups compared, the four-fifths rule asks "
             f"the lowest favourable rate to be at least {options.di_threshold:g}× the highest."
         )
     glossary_expander(["favorable_rate_ratio"])
+
+
+def verdict_markdown(code: str, text: str) -> str:
+    """The verdict statement in bold, coloured by verdict: ``:red[**below four-fifths and significant**]``."""
+    return f":{VERDICT_COLORS[code]}[**{md(text)}**]"
 
 
 VERDICT_COLORS = {

@@ -242,10 +242,7 @@ def test_the_favorable_rate_chart_of_a_harmful_decision_shows_the_share_flagged(
     assert dict(zip(data["group"], data["value"], strict=True)) == flagged
     best = race.groups[race.highest_group()].metrics["favorable_rate"].value
     assert rule["encoding"]["x"]["datum"] == pytest.approx(1 - 0.8 * best)
-    assert (
-        label["encoding"]["text"]["value"]
-        == f"1 − 0.8 × highest favourable rate ({1 - 0.8 * best:.3f}): right of it fails"
-    )
+    assert label["encoding"]["text"]["value"] == f"four-fifths line ({1 - 0.8 * best:.3f})"
     # A group right of the line on this scale is exactly a group below four-fifths on the favourable scale.
     for group, m in race.groups.items():
         if group in race.summary.groups_compared:

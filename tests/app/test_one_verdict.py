@@ -36,7 +36,8 @@ def test_the_page_the_report_and_the_cli_give_each_attribute_the_same_verdict(tm
         gap = gap_for(result, name)
         codes.add(gap.verdict.code)
         open_tab(at, md(name))
-        assert metric(at, FOUR_FIFTHS).delta == gap.verdict.text  # the page
+        assert f"[**{md(gap.verdict.text)}**]" in " ".join(m.value for m in at.markdown)  # the page, under the card
+        assert metric(at, FOUR_FIFTHS).value == f"{gap.ratio:.3f}"
         assert any(c.value.startswith(md(gap.sentence)) for c in at.caption)
         assert f"<b>Verdict:</b> {escape(gap.sentence)}</p>" in html  # the report's section
         assert f"{escape(name)} (four-fifths ratio {gap.ratio:.2f}): {escape(gap.verdict.text)}" in html  # its verdict
@@ -45,5 +46,5 @@ def test_the_page_the_report_and_the_cli_give_each_attribute_the_same_verdict(tm
     worst = rank_gaps(result)[0]
     assert f"Largest gap: {worst.sentence}\n" in cli and escape(worst.sentence) in html
     # Never the old contradiction: bare four-fifths words beside "no significant gap".
-    for text in (cli, html, *(m.delta or "" for m in at.metric)):
+    for text in (cli, html, *(m.value for m in at.markdown), *(m.delta or "" for m in at.metric)):
         assert "fails the four-fifths rule" not in text and "passes the four-fifths rule" not in text
