@@ -514,6 +514,16 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
     return breaches
 
 
+def _audit_json(result: Any) -> str:
+    """The audit result's JSON with its gaps ranked under ``"gaps"`` (``AuditResult.from_dict`` ignores the key)."""
+    import json
+
+    from analysis.story import rank_gaps
+
+    data = result.to_dict() | {"gaps": [gap.to_dict() for gap in rank_gaps(result)]}
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def _summary_text(result: Any) -> str:
     """Human-readable headline and findings, one attribute after another."""
     from analysis.report import summary_line
@@ -602,7 +612,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if warning != other_data:  # said above, with the spec file's name
             stderr.write(WARNING_LINE.format(name=_printable(table.report.name), text=_printable(_cli_text(warning))))
     if args.json:
-        _write(result.to_json(), args.json, stdout)
+        _write(_audit_json(result), args.json, stdout)
     if args.html:
         from analysis.report import render_html
 
