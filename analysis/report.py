@@ -697,6 +697,11 @@ def _method_notes(result: AuditResult, explanation: Explanation | None, notes: S
         f"needs q < {o.alpha:g} and an effect beyond the threshold: disparate impact below {o.di_threshold:g} (or "
         f"above its inverse), or a TPR/FPR gap larger than {o.gap_threshold:g}.",
         f"Where no gap was found, the finding states the gap the sample could have detected ({o.power:.0%} power).",
+        "Each attribute's verdict compares its worst-treated group (lowest favourable rate) with its best-treated "
+        "one (highest): below four-fifths and significant; below four-fifths but not conclusive (the test cannot "
+        "tell the gap from chance); passing four-fifths but with a significant gap; no gap detected (with the gap "
+        "its sizes could have detected); or not computable. The pair's q-value is the audit's own when the "
+        "best-treated group is the reference; otherwise the pair is tested and adjusted with the audit's tests.",
         f"Groups under {o.min_group_size:,} rows are marked too small to conclude: shown, but left out of the "
         f"summaries and findings. Intersection cells under {o.min_cell_size:,} rows are suppressed entirely.",
         "A rate with no rows in its denominator is undefined (shown as “undefined (n=0)”), never 0.",
