@@ -360,7 +360,7 @@ class Explanation:
     reference: dict[str, str | None] = field(default_factory=dict)
     mean_output: float = 0.0
     mean_probability: float | None = None
-    decision_words: str = "being selected"
+    decision_words: str = "the positive decision"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (the public contract; every number finite or null)."""
@@ -705,7 +705,7 @@ def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]
 
 
 def _decision_words(spec: AuditSpec) -> str:
-    """``"being approved"``, ``"being flagged (score_text in Medium, High)"``: the decision in its own terms."""
+    """What the surrogate's probability is the chance of: ``"being approved"``, ``"being flagged (…)"``."""
     words = decision_words(spec)
     return f"being {words.verb}" if words.named else f"being {words.verb} ({words.condition})"
 
