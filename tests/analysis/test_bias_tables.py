@@ -326,3 +326,31 @@ def test_the_cli_flags_name_the_fix():
     with pytest.raises(OptionError) as caught:
         bias_tables(df, spec_of(), sex="outcome")
     assert "pass --sex" in caught.value.message_for("cli")
+
+
+def test_the_html_report_has_an_audit_tables_section():
+    from analysis.report import render_html
+
+    cells = {("F", "white"): (40, 24), ("M", "white"): (40, 24), ("F", "black"): (20, 6), ("M", "black"): (20, 6)}
+    df, spec = people(cells), spec_of()
+    tables = bias_tables(df, spec, format="four-fifths")
+    html = render_html(audit(df, spec), tables=tables, charts=False)
+    section = html[html.index('<h2 id="audit-tables">') : html.index('<h2 id="method">')]
+    assert '<a href="#audit-tables">Audit tables</a>' in html
+    assert "<strong>EEOC four-fifths table</strong>" in section
+    assert (
+        "<h3>race — 0 individuals of unknown category left out; four-fifths ratio 0.500, fails the four-fifths "
+        in section
+    )
+    assert '<td>black</td><td class="num">40</td><td class="num">30.0%</td><td class="num">0.500</td>' in section
+    assert "29 CFR 1607.4(D)" in section and "What these tables do not establish" in section
+    assert 'id="audit-tables"' not in render_html(audit(df, spec), charts=False)  # optional
+    # A sex column marked as personal data: its categories are personal data, left out unless asked for.
+    private = spec_of(pii_columns=["sex"])
+    hidden = render_html(audit(df, private), tables=bias_tables(df, private), charts=False)
+    assert "The audit tables are left out: &#x27;sex&#x27; is marked as personal data" in hidden
+    assert "<h3>sex —" in render_html(
+        audit(df, private), tables=bias_tables(df, private), include_pii=True, charts=False
+    )
+    with pytest.raises(TypeError, match="takes a BiasTables"):
+        render_html(audit(df, spec), tables=tables.to_dict(), charts=False)
