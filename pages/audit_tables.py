@@ -18,8 +18,8 @@ NOTHING_YET = (
     "No tables yet. Confirm which columns hold the decision and the protected attributes on the Data page first."
 )
 FORMAT_LABELS = {
-    "ll144": "NYC Local Law 144 bias audit (6 RCNY § 5-301)",
-    "four-fifths": "EEOC four-fifths table (29 CFR 1607.4(D))",
+    "ll144": "NYC Local Law 144",
+    "four-fifths": "EEOC four-fifths rule",
 }
 MODE_LABELS = {
     "selection": "Selection rates (the decision)",
@@ -102,7 +102,12 @@ for name, table in tables.tables.items():
         ratio = "undefined" if table.lowest_ratio is None else f"{table.lowest_ratio:.3f}"
         line = f"Four-fifths ratio {ratio}: {verdict(table, tables.threshold)}. " + line
     st.caption(md(line))
-    st.dataframe(shown(tables, name), hide_index=True, width="stretch")
+    st.dataframe(
+        shown(tables, name),
+        hide_index=True,
+        width="stretch",
+        column_config={"individuals": st.column_config.NumberColumn(format="localized")},
+    )
 st.markdown("#### Notes")
 st.markdown("\n".join(f"- {md(note)}" for note in tables.notes))
 stem = f"{data.name.rsplit('.', 1)[0]}-{table_format}"
