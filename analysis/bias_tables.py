@@ -95,17 +95,12 @@ FOUR_FIFTHS_SCORING = (
 NO_ONE = "No individual has a {what} ({column!r} is empty in every row), so there is nothing to tabulate."
 
 NOTE_HIGHEST = "highest rate"
-NOTE_BELOW = "below four-fifths: under {threshold:g} × the highest rate"
+NOTE_BELOW = "below four-fifths (under {threshold:g} × the highest rate)"
 NOTE_NONE = "no individuals: rate undefined (n=0)"
-NOTE_SMALL = (
-    "under 2% of the individuals in this table ({share:.1%}): left out of the impact ratios, as 6 RCNY § 5-301(d) "
-    "allows"
-)
-NOTE_SMALL_SHARE = (
-    "under {limit:.0%} of the individuals in this table ({share:.1%}): left out of the impact ratios, as 6 RCNY "
-    "§ 5-301(d) allows for categories under 2%"
-)
-NOTE_FEW = "fewer than {minimum} individuals: too small to conclude, left out of the ratio (as in the audit)"
+# Row notes are short (they sit in a table cell); the notes of the tables say why, with the rule.
+NOTE_SMALL = "under 2% of the table ({share:.1%}): not in the impact ratios"
+NOTE_SMALL_SHARE = "under {limit:.0%} of the table ({share:.1%}): not in the impact ratios"
+NOTE_FEW = "fewer than {minimum}: too small to conclude, not in the ratio"
 NOTE_TOP_ZERO = "undefined: the highest rate is 0"
 
 

@@ -30,6 +30,7 @@ KEEP_SMALL_HELP = (
     "6 RCNY § 5-301(d) lets an auditor leave a category under 2% of the data out of the impact ratios (it is still "
     "shown with its count and rate). Ticked, every category is in the ratios."
 )
+ROW_HEIGHT = 35  # st.dataframe's row height in pixels
 REPORT_NOTE = "The Report page's HTML report includes these tables, in the format and with the columns chosen here."
 
 
@@ -83,8 +84,10 @@ if sex is None or race is None:
     st.info(CHOOSE.format(what=missing[0], hints=missing[1]))
     st.stop()
 try:
+    # A pick that is still the guess goes to the engine as a guess, so the notes say the column was guessed.
+    named_sex, named_race = (None if sex == guess_sex else sex), (None if race == guess_race else race)
     tables = cached.bias_tables(
-        data.data_key, spec.to_json(), table_format, sex, race, mode, not keep_small, data.table.data
+        data.data_key, spec.to_json(), table_format, named_sex, named_race, mode, not keep_small, data.table.data
     )
 except ParityLabError as exc:
     st.error(say(exc))
@@ -106,6 +109,7 @@ for name, table in tables.tables.items():
         shown(tables, name),
         hide_index=True,
         width="stretch",
+        height=ROW_HEIGHT * (len(table.rows) + 1) + 3,  # every row visible: no scrolling inside a short table
         column_config={"individuals": st.column_config.NumberColumn(format="localized")},
     )
 st.markdown("#### Notes")
