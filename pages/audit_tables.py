@@ -30,6 +30,14 @@ KEEP_SMALL_HELP = (
     "6 RCNY § 5-301(d) lets an auditor leave a category under 2% of the data out of the impact ratios (it is still "
     "shown with its count and rate). Ticked, every category is in the ratios."
 )
+# The note gets the room: the numbers are short, and a note cut off would hide why a ratio is missing.
+COLUMNS = {
+    "category": st.column_config.TextColumn(width="medium"),
+    "individuals": st.column_config.NumberColumn(format="localized", width="small"),
+    "rate": st.column_config.TextColumn(width="small"),
+    "impact ratio": st.column_config.TextColumn(width="small"),
+    "note": st.column_config.TextColumn(width="large"),
+}
 ROW_HEIGHT = 35  # st.dataframe's row height in pixels
 REPORT_NOTE = "The Report page's HTML report includes these tables, in the format and with the columns chosen here."
 
@@ -110,7 +118,7 @@ for name, table in tables.tables.items():
         hide_index=True,
         width="stretch",
         height=ROW_HEIGHT * (len(table.rows) + 1) + 3,  # every row visible: no scrolling inside a short table
-        column_config={"individuals": st.column_config.NumberColumn(format="localized")},
+        column_config=COLUMNS,
     )
 st.markdown("#### Notes")
 st.markdown("\n".join(f"- {md(note)}" for note in tables.notes))
