@@ -98,8 +98,8 @@ NOTE_HIGHEST = "highest rate"
 NOTE_BELOW = "below four-fifths (under {threshold:g} × the highest rate)"
 NOTE_NONE = "no individuals: rate undefined (n=0)"
 # Row notes are short (they sit in a table cell); the notes of the tables say why, with the rule.
-NOTE_SMALL = "under 2% of the table ({share:.1%}): not in the impact ratios"
-NOTE_SMALL_SHARE = "under {limit:.0%} of the table ({share:.1%}): not in the impact ratios"
+NOTE_SMALL = "under 2% of the table ({share}): not in the impact ratios"
+NOTE_SMALL_SHARE = "under {limit:.0%} of the table ({share}): not in the impact ratios"
 NOTE_FEW = "fewer than {minimum}: too small to conclude, not in the ratio"
 NOTE_TOP_ZERO = "undefined: the highest rate is 0"
 
@@ -307,6 +307,11 @@ def _ratios(rate: np.ndarray, included: np.ndarray) -> tuple[np.ndarray, int | N
     return np.where(included, ratio, np.nan), top
 
 
+def _percent(share: float) -> str:
+    """A share as a percentage, never "0.0%" for a category that has individuals."""
+    return f"{share:.1%}" if share >= 0.0005 else "<0.1%"
+
+
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -349,7 +354,7 @@ def _ll144(counts: Counts, exclude_small: bool, small_share: float) -> tuple[tup
             note = NOTE_NONE
         elif small[i]:
             template = NOTE_SMALL if small_share == SMALL_CATEGORY_SHARE else NOTE_SMALL_SHARE
-            note = template.format(share=float(share[i]), limit=small_share)
+            note = template.format(share=_percent(float(share[i])), limit=small_share)
         elif top is not None and rate[top] == 0:
             note = NOTE_TOP_ZERO
         elif i == top:

@@ -224,6 +224,9 @@ def test_categories_under_two_percent_are_shown_but_left_out_of_the_ratios():
     assert race["tiny"].n == 1 and race["tiny"].note == "under 2% of the table (1.0%): not in the impact ratios"
     assert race["a"].impact_ratio == 1.0 and race["a"].note == "highest rate"  # the highest of those in the ratios
     assert any("left out of the impact ratios" in n and "race: tiny (n=1)" in n for n in result.notes)
+    # A share that rounds to 0.0% is still said to be above 0.
+    few = rows_of(bias_tables(people({("F", "a"): (2400, 1200), ("F", "b"): (1, 1)}), spec_of()), "race")
+    assert few["b"].note == "under 2% of the table (<0.1%): not in the impact ratios"
     kept = rows_of(bias_tables(people(cells), spec_of(), exclude_small=False), "race")
     assert not kept["tiny"].excluded and kept["tiny"].impact_ratio == 1.0
     assert kept["a"].impact_ratio == pytest.approx(45 / 99)

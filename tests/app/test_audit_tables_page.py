@@ -91,3 +91,20 @@ def test_the_report_includes_the_tables(downloads):  # noqa: F811
     html = data_of(at, W.REPORT_HTML, downloads).decode("utf-8")
     assert '<h2 id="audit-tables">Audit tables</h2>' in html
     assert "EEOC four-fifths table" in html and "fails the four-fifths rule" in html
+
+
+def test_without_a_race_column_the_page_asks_for_one():
+    """The support tickets name no race/ethnicity column: the page says so, and tabulates the column chosen."""
+    at = new_app()
+    run(at.selectbox(key=W.SAMPLE).set_value("Support tickets"))
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page(PAGE)
+    run(at)
+    assert at.selectbox(key=W.TABLES_RACE).value is None
+    assert not at.dataframe
+    assert "Choose the protected attribute that holds race/ethnicity" in at.info[0].value
+    protected = at.session_state[SPEC].protected_columns
+    other = next(c for c in protected if c != at.selectbox(key=W.TABLES_SEX).value)
+    run(at.selectbox(key=W.TABLES_RACE).set_value(other))
+    assert len(at.dataframe) == 3
+    assert f"The race/ethnicity column is '{other}' (as named)." in plain(at.markdown)
