@@ -34,6 +34,7 @@ Definitions
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,9 @@ CITATIONS = {
     "four-fifths": "Uniform Guidelines on Employee Selection Procedures, 29 CFR 1607.4(D) (the four-fifths rule)",
 }
 TITLES = {"ll144": "NYC Local Law 144 bias audit", "four-fifths": "EEOC four-fifths table"}
+# Guessing the columns: a word of the name that is one of NAME_WORDS ("Gender", "race_ethnicity"; so "essex" and
+# "sexual_orientation" are not taken for sex while a better name exists), else a name containing a NAME_HINTS entry.
+NAME_WORDS = {"sex": ("sex", "gender"), "race": ("race", "ethnic", "ethnicity")}
 NAME_HINTS = {"sex": ("sex", "gender"), "race": ("race", "ethnic")}
 ROLE_WORDS = {"sex": "sex", "race": "race/ethnicity"}
 
@@ -257,8 +261,14 @@ class BiasTables:
 
 
 def _guess(protected: tuple[str, ...], role: str) -> str | None:
+    """The first column whose name has a word like the role's (``Gender``, ``race_ethnicity``); else a name that
+    contains one (``applicantGender``)."""
     hints = NAME_HINTS[role]
-    found = [c for c in protected if any(h in c.lower() for h in hints)]
+
+    def word_match(column: str) -> bool:
+        return any(word in NAME_WORDS[role] for word in re.split(r"[^a-z]+", column.lower()))
+
+    found = [c for c in protected if word_match(c)] or [c for c in protected if any(h in c.lower() for h in hints)]
     return found[0] if found else None
 
 

@@ -1033,7 +1033,11 @@ def _tables_parser(commands: Any) -> None:
     )
     tables.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     tables.add_argument("--json", metavar="PATH", help="write the tables as JSON to PATH, or - for standard output")
-    tables.add_argument("--csv", metavar="PATH", help="write one row per category (with its table's name) as CSV")
+    tables.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="write one row per category (with its table's name) as CSV to PATH, or - for standard output",
+    )
     _reading_options(tables)
 
 

@@ -298,6 +298,11 @@ def test_the_json_has_the_documented_keys():
 def test_columns_are_named_or_guessed_and_never_silently():
     spec = AuditSpec(decision="d", positive=("Y",), protected=("age", "Gender", "Race_Ethnicity"))
     assert guess_columns(spec) == ("Gender", "Race_Ethnicity")
+    # A word of the name decides before a part of a word: "sexual_orientation" and "essex" are not sex.
+    words = AuditSpec(decision="d", positive=("Y",), protected=("sexual_orientation", "essex", "sex", "ethnic_group"))
+    assert guess_columns(words) == ("sex", "ethnic_group")
+    camel = AuditSpec(decision="d", positive=("Y",), protected=("applicantGender", "applicantRace"))
+    assert guess_columns(camel) == ("applicantGender", "applicantRace")
     df = people({("F", "a"): (40, 20), ("M", "b"): (40, 10)})
     df["group"] = df["race"]
     result = bias_tables(df, spec_of(protected=["sex", "race", "group"]), race="group")
