@@ -62,7 +62,7 @@ __all__ = [
     "bias_tables",
     "guess_columns",
     "ll144_rows",
-    "verdict",
+    "table_verdict",
 ]
 
 FORMATS = ("ll144", "four-fifths")
@@ -646,6 +646,6 @@ def bias_tables(
     )
 
 
-def verdict(table: BiasTable, threshold: float = FOUR_FIFTHS) -> str:
+def table_verdict(table: BiasTable, threshold: float = FOUR_FIFTHS) -> str:
     """A four-fifths table's verdict in words ("fails the four-fifths rule"), from :func:`four_fifths_words`."""
     return four_fifths_words(table.passes, threshold)

@@ -1054,10 +1054,10 @@ def _tables_text(result: Any, name: str) -> str:
         lines.append("")
         head = f"{_plain(table.name)}  ({table.unknown:,} of unknown category, left out)"
         if result.format == "four-fifths":
-            from analysis.bias_tables import verdict
+            from analysis.bias_tables import table_verdict
 
             lowest = "undefined" if table.lowest_ratio is None else f"{table.lowest_ratio:.3f}"
-            head += f": four-fifths ratio {lowest}, {verdict(table, result.threshold)}"
+            head += f": four-fifths ratio {lowest}, {table_verdict(table, result.threshold)}"
         lines.append(head)
         cells = [("category", "n", "rate", "impact ratio", "note")]
         for r in table.rows:

@@ -752,9 +752,9 @@ def _tables_section(tables: BiasTables, pii: set[str], include_pii: bool) -> str
     for table in tables.tables.values():
         head = f"{table.name} — {table.unknown:,} individuals of unknown category left out"
         if tables.format == "four-fifths":
-            from analysis.bias_tables import verdict
+            from analysis.bias_tables import table_verdict
 
-            head += f"; four-fifths ratio {_fmt(table.lowest_ratio)}, {verdict(table, tables.threshold)}"
+            head += f"; four-fifths ratio {_fmt(table.lowest_ratio)}, {table_verdict(table, tables.threshold)}"
         rows = [
             (
                 r.category,

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import ParityLabError
-from analysis.bias_tables import FORMATS, BiasTables, guess_columns, verdict
+from analysis.bias_tables import FORMATS, BiasTables, guess_columns, table_verdict
 from analysis.exports import csv_bytes
 from ui import cached, state
 from ui.frame import require_spec
@@ -111,7 +111,7 @@ for name, table in tables.tables.items():
     line = f"{table.unknown:,} individuals of unknown category, counted and left out of the table."
     if tables.format == "four-fifths":
         ratio = "undefined" if table.lowest_ratio is None else f"{table.lowest_ratio:.3f}"
-        line = f"Four-fifths ratio {ratio}: {verdict(table, tables.threshold)}. " + line
+        line = f"Four-fifths ratio {ratio}: {table_verdict(table, tables.threshold)}. " + line
     st.caption(md(line))
     st.dataframe(
         shown(tables, name),
