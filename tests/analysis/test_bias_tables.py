@@ -119,7 +119,7 @@ def test_the_rules_selection_example_from_individuals():
 
 
 def scoring_example() -> pd.DataFrame:
-    """6 RCNY § 5-301(c)'s example of scoring rates, as 168 individuals: 84 score high (60 and up), 84 low (up to 40).
+    """6 RCNY § 5-301's example of scoring rates ("culture fit") as 168 individuals, 84 scoring high, 84 low.
 
     Sex: Male 92 (50 above the median), Female 76 (34). Race: the rule's Hispanic or Latino 28 (18), White 40 (15),
     Black 32 (16), Native Hawaiian or Pacific Islander 8 (5), Asian 24 (10); the last two categories are ours
