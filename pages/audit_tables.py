@@ -33,9 +33,9 @@ KEEP_SMALL_HELP = (
 # The note gets the room: the numbers are short, and a note cut off would hide why a ratio is missing.
 COLUMNS = {
     "category": st.column_config.TextColumn(width="medium"),
-    "individuals": st.column_config.NumberColumn(format="localized", width="small"),
-    "rate": st.column_config.TextColumn(width="small"),
-    "impact ratio": st.column_config.TextColumn(width="small"),
+    "individuals": st.column_config.NumberColumn(format="localized", width=100),  # pixels: the headers fit
+    "rate": st.column_config.TextColumn(width=80),
+    "impact ratio": st.column_config.TextColumn(width=110),
     "note": st.column_config.TextColumn(width="large"),
 }
 ROW_HEIGHT = 35  # st.dataframe's row height in pixels
