@@ -69,6 +69,7 @@ pages = [
     st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
     st.Page("pages/drivers.py", title="Drivers", icon="🔍"),
     st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
+    st.Page("pages/audit_tables.py", title="Audit tables", icon=":material/table_chart:"),
     st.Page("pages/report.py", title="Report", icon="📝"),
 ]
 st.navigation(pages).run()

@@ -1,6 +1,6 @@
 """Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``,
-``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``
-and ``python -m analysis suggest DATA``.
+``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``,
+``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths`` and ``python -m analysis suggest DATA``.
 
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
 input or usage, with the message on stderr and nothing on stdout.
@@ -182,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     _explain_parser(commands)
     _compare_parser(commands)
     _mitigate_parser(commands)
+    _tables_parser(commands)
     suggest = commands.add_parser(
         "suggest",
         help="suggest column roles for a file and print the spec as JSON",
@@ -998,6 +999,138 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     return EXIT_OK
 
 
+TABLES_EPILOG = """\
+examples:
+  python -m analysis tables hiring.csv --spec hiring-spec.json --format ll144
+  python -m analysis tables hiring.csv --spec hiring-spec.json --format ll144 --sex gender --race ethnicity \\
+      --json tables.json --csv tables.csv
+  python -m analysis tables hiring.csv --spec hiring-spec.json --format four-fifths --json -
+  python -m analysis tables scores.csv --spec scores-spec.json --format ll144 --mode scoring
+
+ll144: NYC Local Law 144 bias audit (6 RCNY § 5-301): per category of sex, race/ethnicity and their intersection,
+the number of individuals, the selection rate (or, with --mode scoring, the share scoring above the median score),
+the impact ratio (÷ the highest category's rate) and the individuals of unknown category; categories under 2% of
+their table are left out of the impact ratios (--keep-small keeps them). four-fifths: EEOC four-fifths table
+(29 CFR 1607.4(D)): each group's selection rate, the ratio to the highest rate and whether it is below 0.8.
+exit codes: 0 ok, 2 bad input or usage.
+"""
+
+
+def _tables_parser(commands: Any) -> None:
+    from analysis.bias_tables import FORMATS, MODES
+
+    tables = commands.add_parser(
+        "tables",
+        help="audit tables in the formats users are asked for (NYC Local Law 144, EEOC four-fifths)",
+        description="Audit tables per category of sex, race/ethnicity and their intersection, as a rule asks.",
+        epilog=TABLES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tables.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    tables.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    tables.add_argument("--format", choices=FORMATS, required=True, help="ll144 or four-fifths")
+    tables.add_argument(
+        "--sex", metavar="COL", help="the protected column holding sex (default: the one named sex or gender)"
+    )
+    tables.add_argument(
+        "--race", metavar="COL", help="the protected column holding race/ethnicity (default: named race or ethnic…)"
+    )
+    tables.add_argument(
+        "--mode",
+        choices=MODES,
+        help="selection (a decision) or scoring (a score: the share above the median); default selection when the "
+        "spec has a decision, else scoring",
+    )
+    tables.add_argument(
+        "--keep-small",
+        action="store_true",
+        help="ll144: keep categories under 2%% of their table in the impact ratios (default: left out, as the rule "
+        "allows)",
+    )
+    tables.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
+    tables.add_argument("--json", metavar="PATH", help="write the tables as JSON to PATH, or - for standard output")
+    tables.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="write one row per category (with its table's name) as CSV to PATH, or - for standard output",
+    )
+    _reading_options(tables)
+
+
+def _share(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.1%}"
+
+
+def _tables_text(result: Any, name: str) -> str:
+    """The tables as text: one block per table, then the notes."""
+    lines = [f"ParityLab {result.title} of {_plain(name)} ({result.mode} mode; {result.rate_name})"]
+    if result.median_score is not None:
+        lines.append(f"Median score of the full sample: {result.median_score:.6g}")
+    for table in result.tables.values():
+        lines.append("")
+        head = f"{_plain(table.name)}  ({table.unknown:,} of unknown category, left out)"
+        if result.format == "four-fifths":
+            from analysis.bias_tables import table_verdict
+
+            lowest = "undefined" if table.lowest_ratio is None else f"{table.lowest_ratio:.3f}"
+            head += f": four-fifths ratio {lowest}, {table_verdict(table, result.threshold)}"
+        lines.append(head)
+        cells = [("category", "n", "rate", "impact ratio", "note")]
+        for r in table.rows:
+            ratio = "excluded" if r.excluded else "undefined" if r.impact_ratio is None else f"{r.impact_ratio:.3f}"
+            cells.append((_printable(r.category, SHOWN_NAME), f"{r.n:,}", _share(r.rate), ratio, r.note))
+        widths = [max(len(row[i]) for row in cells) for i in range(4)]
+        for row in cells:
+            text = "  ".join(
+                c.rjust(w) if 0 < i < 4 else c.ljust(w) for i, (c, w) in enumerate(zip(row[:4], widths, strict=True))
+            )
+            lines.append(("  " + text + "  " + row[4]).rstrip())
+    lines.append("")
+    lines += [f"Note: {_plain(note)}" for note in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from analysis.bias_tables import bias_tables
+    from analysis.exports import csv_bytes
+    from analysis.spec import AuditSpec
+
+    if args.json == "-" and args.csv == "-":
+        raise SpecError("--json - and --csv - cannot both write to standard output; give one of them a file path.")
+    spec = _with_merge_variants(AuditSpec.load(args.spec), args)
+    table = _load(args, stderr)
+    _warn_other_data(spec, table.report, args.spec, stderr)
+    _variant_warnings(table.data, spec, stderr)
+    result = bias_tables(
+        table.data,
+        spec,
+        format=args.format,
+        sex=args.sex,
+        race=args.race,
+        mode=args.mode,
+        exclude_small=not args.keep_small,
+    )
+    for role, column, source in (("sex", result.sex, result.sex_source), ("race", result.race, result.race_source)):
+        if source == "guessed":
+            stderr.write(
+                f"note: {role} column {_printable(column)!r}, guessed from its name (--{role} COL to choose)\n"
+            )
+    if args.csv:
+        data = csv_bytes(result.to_frame())
+        if args.csv == "-":
+            stdout.write(data.decode("utf-8"))
+        else:
+            try:
+                Path(args.csv).write_bytes(data)
+            except OSError as exc:
+                raise SpecError(CANNOT_WRITE.format(path=args.csv, reason=exc.strerror or exc)) from exc
+    if args.json:
+        _write(result.to_json(), args.json, stdout)
+    if "-" not in (args.json, args.csv):
+        stdout.write(_tables_text(result, table.report.name))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -1021,6 +1154,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _run_compare(args, stdout, stderr)
         if args.command == "mitigate":
             return _run_mitigate(args, stdout, stderr)
+        if args.command == "tables":
+            return _run_tables(args, stdout, stderr)
         return _run_suggest(args, stdout, stderr)
     except ParityLabError as exc:
         stderr.write(f"error: {_cli_text(exc)}\n")

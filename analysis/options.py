@@ -31,6 +31,7 @@ __all__ = [
     "POWER",
     "SAMPLE_SIZE",
     "SEED",
+    "SMALL_CATEGORY_SHARE",
     "TEST_SIZE",
     "OptionError",
     "check_choice",
@@ -46,6 +47,8 @@ FOUR_FIFTHS = 0.8
 """The four-fifths rule: a group's favourable rate below 0.8 × the highest is adverse impact (US EEOC)."""
 MIN_GROUP_SIZE = 30
 """Groups with fewer rows are "too small to conclude": shown, left out of summaries and findings."""
+SMALL_CATEGORY_SHARE = 0.02
+"""NYC Local Law 144 audit tables: a category under this share of its table may be left out of the impact ratios."""
 MIN_CELL_SIZE = 10
 """Intersection cells with fewer rows are suppressed."""
 CONFIDENCE = 0.95

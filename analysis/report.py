@@ -45,6 +45,7 @@ from analysis.version import __version__
 from analysis.words import DecisionWords, decision_words
 
 if TYPE_CHECKING:
+    from analysis.bias_tables import BiasTables
     from analysis.compare import AuditComparison
     from analysis.explain import Explanation
     from analysis.mitigation import MitigationComparison
@@ -740,7 +741,7 @@ def _timestamp(result: AuditResult, generated_at: datetime | None) -> tuple[str,
     return made, None if created is None else str(created)
 
 
-def _contents(mitigation: bool, comparison: bool) -> str:
+def _contents(mitigation: bool, comparison: bool, tables: bool = False) -> str:
     """Links to the sections (fixed anchors: no data reaches an href)."""
     entries = [
         ("verdict", "Verdict"),
@@ -750,11 +751,49 @@ def _contents(mitigation: bool, comparison: bool) -> str:
         ("drivers", "Drivers"),
         ("mitigation", "Mitigation") if mitigation else None,
         ("monitoring", "Monitoring") if comparison else None,
+        ("audit-tables", "Audit tables") if tables else None,
         ("method", "Method and limitations"),
         ("versions", "Versions"),
     ]
     links = " · ".join(f'<a href="#{anchor}">{text}</a>' for anchor, text in filter(None, entries))
     return f'<nav class="meta">{links}</nav>'
+
+
+TABLES_PII = (
+    "The audit tables are left out: {columns} {are} marked as personal data, so their categories are personal data. "
+    "Include personal-data attributes to add them."
+)
+
+
+def _tables_section(tables: BiasTables, pii: set[str], include_pii: bool) -> str:
+    """The audit tables in their rule's format: one table per category set, then the rule's notes."""
+    private = [c for c in (tables.sex, tables.race) if c in pii]
+    if private and not include_pii:
+        columns = " and ".join(f"'{c}'" for c in private)
+        return f"<p>{_esc(TABLES_PII.format(columns=columns, are='are' if len(private) > 1 else 'is'))}</p>"
+    parts = [f"<p><strong>{_esc(tables.title)}</strong> ({_esc(tables.mode)} mode; {_esc(tables.rate_name)}).</p>"]
+    if tables.median_score is not None:
+        parts.append(f"<p>Median score of the full sample: {_esc(f'{tables.median_score:.6g}')}.</p>")
+    for table in tables.tables.values():
+        head = f"{table.name} — {table.unknown:,} individuals of unknown category left out"
+        if tables.format == "four-fifths":
+            from analysis.bias_tables import table_verdict
+
+            head += f"; four-fifths ratio {_fmt(table.lowest_ratio)}, {table_verdict(table, tables.threshold)}"
+        rows = [
+            (
+                r.category,
+                f"{r.n:,}",
+                _fmt(r.rate, ".1%"),
+                "excluded" if r.excluded else _fmt(r.impact_ratio),
+                r.note,
+            )
+            for r in table.rows
+        ]
+        parts.append(f"<h3>{_esc(head)}</h3>")
+        parts.append(_table(["category", "individuals", "rate", "impact ratio", "note"], rows, numeric=(1, 2, 3)))
+    parts.append(_list(tables.notes))
+    return "\n".join(parts)
 
 
 # What render_html takes for each optional part: the record, and the call that makes it (for the message).
@@ -763,6 +802,7 @@ RECORDS = {
     "explanation": ("analysis.explain", "Explanation", "explain(df, spec)"),
     "mitigation": ("analysis.mitigation", "MitigationComparison", "compare_mitigations(df, spec)"),
     "comparison": ("analysis.compare", "AuditComparison", "compare_audits(before, after)"),
+    "tables": ("analysis.bias_tables", "BiasTables", "bias_tables(df, spec)"),
 }
 
 
@@ -790,6 +830,7 @@ def render_html(
     include_pii: bool = False,
     charts: bool = True,
     generated_at: datetime | None = None,
+    tables: BiasTables | None = None,
 ) -> str:
     """The audit as one self-contained HTML page that opens offline and requests nothing.
 
@@ -807,6 +848,9 @@ def render_html(
     comparison
         The monitoring comparison: :func:`analysis.compare_audits`'s
         :class:`~analysis.compare.AuditComparison` (optional).
+    tables
+        Audit tables in a rule's format (NYC Local Law 144, EEOC four-fifths):
+        :func:`analysis.bias_tables.bias_tables`'s :class:`~analysis.bias_tables.BiasTables` (optional).
     title
         The page title; default names the dataset.
     include_pii
@@ -824,7 +868,9 @@ def render_html(
     """
     pii = set(result.spec.pii_columns)
     shown, notes = (result, ()) if include_pii else without_pii(result)
-    _check_records(load_report=load_report, explanation=explanation, mitigation=mitigation, comparison=comparison)
+    _check_records(
+        load_report=load_report, explanation=explanation, mitigation=mitigation, comparison=comparison, tables=tables
+    )
     title = title or f"ParityLab audit report — {result.dataset.name or 'dataset'}"
     made, created = _timestamp(result, generated_at)
     gaps = rank_gaps(result)  # of the full result: the q-values do not depend on what the report leaves out
@@ -833,7 +879,7 @@ def render_html(
         f'<p class="meta">Made {_esc(made)}'
         + (f" from an audit recorded {_esc(created)}" if created else "")
         + f" by ParityLab. Dataset SHA-256 <code>{_esc(result.dataset.sha256)}</code>.</p>",
-        _contents(mitigation is not None, comparison is not None),
+        _contents(mitigation is not None, comparison is not None, tables is not None),
         f'<h2 id="verdict">Verdict</h2><p class="verdict">{_esc(verdict(shown, gaps))}</p>',
     ]
     if notes:
@@ -854,6 +900,8 @@ def render_html(
         dropped = set() if include_pii else set(_pii_audits(result))
         sections.append('<h2 id="monitoring">Monitoring: comparison with an earlier audit</h2>')
         sections.append(_comparison_section(comparison, dropped))
+    if tables is not None:
+        sections.append('<h2 id="audit-tables">Audit tables</h2>' + _tables_section(tables, pii, include_pii))
     sections.append('<h2 id="method">Method notes and limitations</h2>' + _method_notes(result, explanation, notes))
     versions = _versions(result)
     sections.append('<h2 id="versions">Versions</h2>' + _table(["software", "version"], versions))

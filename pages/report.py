@@ -11,6 +11,7 @@ import streamlit as st
 
 from analysis import AuditSpec, LoadReport, ParityLabError
 from analysis.audit import AuditResult
+from analysis.bias_tables import BiasTables
 from analysis.compare import AuditComparison, compare_audits, render_comparison_html
 from analysis.explain import Explanation
 from analysis.mitigation import MitigationComparison
@@ -76,7 +77,10 @@ def show_verdict(result: AuditResult, include_pii: bool) -> None:
 
 
 def show_parts(
-    explanation: Explanation | None, mitigation: MitigationComparison | None, comparison: AuditComparison | None
+    explanation: Explanation | None,
+    mitigation: MitigationComparison | None,
+    comparison: AuditComparison | None,
+    tables: BiasTables | None = None,
 ) -> None:
     st.markdown("**In the report**")
     lines = ["- The verdict, the dataset card, the spec, every group table with intervals, the charts and findings"]
@@ -89,6 +93,11 @@ def show_parts(
         "- Mitigation comparison: included (from the Mitigation page)"
         if mitigation is not None
         else "- Mitigation comparison: not computed — compare methods on the Mitigation page to include it"
+    )
+    lines.append(
+        f"- Audit tables: the {tables.title} (from the Audit tables page)"
+        if tables is not None
+        else "- Audit tables: not made — open the Audit tables page to include them"
     )
     lines.append(
         "- Monitoring: the comparison with the earlier result uploaded below"
@@ -311,11 +320,13 @@ show_resume(dataset, spec)
 
 explanation = state.for_report("explanation", dataset.data_key, spec)
 mitigation = state.for_report("mitigation", dataset.data_key, spec)
+tables = state.for_report("tables", dataset.data_key, spec)
 parts = {
     "explanation": explanation,
     "mitigation": mitigation,
     "comparison": comparison,
+    "tables": tables,
 }
 with downloads:
-    show_parts(explanation, mitigation, comparison)
+    show_parts(explanation, mitigation, comparison, tables)
     show_downloads(dataset, spec, result, {k: v for k, v in parts.items() if v is not None}, include_pii)

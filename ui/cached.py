@@ -27,6 +27,7 @@ from analysis import (
     validate_spec,
 )
 from analysis.audit import AuditResult, audit
+from analysis.bias_tables import BiasTables
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile
 from analysis.thresholds import ThresholdCurves, threshold_curves
@@ -35,6 +36,7 @@ from ui.state import Reading, Upload
 __all__ = [
     "SAMPLES",
     "audit_result",
+    "bias_tables",
     "curves",
     "explanation",
     "group_sizes",
@@ -113,6 +115,24 @@ def audit_result(
     return audit(
         _df, spec, confidence=confidence, dataset_name=dataset_name, dataset_sha256=sha256, load_report=_load_report
     )
+
+
+@st.cache_data(**SESSION)
+def bias_tables(
+    data_key: str,
+    spec_json: str,
+    table_format: str,
+    sex: str | None,
+    race: str | None,
+    mode: str | None,
+    exclude_small: bool,
+    _df: pd.DataFrame,
+) -> BiasTables:
+    """The audit tables of these data under a spec in a rule's format (``"ll144"``, ``"four-fifths"``)."""
+    from analysis.bias_tables import bias_tables as make
+
+    spec = AuditSpec.from_json(spec_json)
+    return make(_df, spec, format=table_format, sex=sex, race=race, mode=mode, exclude_small=exclude_small)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 4}))

@@ -123,6 +123,13 @@ class W:
     MITIGATION_COMPARE = "mitigation_compare"
     MITIGATION_THRESHOLDS_JSON = "mitigation_thresholds_json"
     MITIGATION_DECISIONS_CSV = "mitigation_decisions_csv"
+    TABLES_FORMAT = "tables_format"
+    TABLES_SEX = "tables_sex"
+    TABLES_RACE = "tables_race"
+    TABLES_MODE = "tables_mode"
+    TABLES_KEEP_SMALL = "tables_keep_small"
+    TABLES_CSV = "tables_download_csv"
+    TABLES_JSON = "tables_download_json"
     REPORT_PII = "report_include_pii"
     REPORT_HTML = "report_download_html"
     REPORT_JSON = "report_download_json"
@@ -499,13 +506,14 @@ def recall(kind: str, context: Any) -> Any:
 
 
 # What the Report page adds to the report when another page computed it: "explanation" (the Drivers
-# page's Explanation) and "mitigation" (the Mitigation page's MitigationComparison), as records.
-REPORT_PARTS = ("explanation", "mitigation")
+# page's Explanation), "mitigation" (the Mitigation page's MitigationComparison) and "tables" (the Audit tables
+# page's BiasTables), as records.
+REPORT_PARTS = ("explanation", "mitigation", "tables")
 
 
 # The kind another page remembers (``remember``) a report part under, with a context that starts with
 # (Dataset.data_key, spec JSON).
-PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison"}
+PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison", "tables": "bias_tables"}
 
 
 def for_report(kind: str, data_key: str, spec: AuditSpec) -> Any | None:

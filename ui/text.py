@@ -53,11 +53,15 @@ WIDGETS: dict[str, str] = {
     "max_columns": "drop the columns you do not need before uploading",
     "merge_variants": "tick 'Merge values that differ only in case, spaces or invisible characters' on the Data page",
     # The selectbox shows descriptions, not the objective's code name, so the value is not quoted.
+    "sex": "choose {value} in 'Sex column' on the Audit tables page",
+    "race": "choose {value} in 'Race/ethnicity column' on the Audit tables page",
     "objective": "choose another objective in 'Objective' on the Mitigation page",
 }
 # The wording when a remedy names no column or value that its WIDGETS entry needs (missing ones read
 # "the column" / "a value"); options absent here read well with those words.
 WIDGETS_GENERIC: dict[str, str] = {
+    "sex": "choose the sex column in 'Sex column' on the Audit tables page",
+    "race": "choose the race/ethnicity column in 'Race/ethnicity column' on the Audit tables page",
     "threshold": "set 'Threshold' on the Data page",
     "bins": "type edges in 'Bin edges for {column}' on the Data page",
     "reference": "choose the reference group in 'Reference group for {column}' on the Data page",
