@@ -510,7 +510,10 @@ OBJECTIVE_MEASURES = {
     "accuracy": ("accuracy", "Accuracy (share of correct decisions)"),
     "cost": ("utility", "Net benefit (benefit × TP − cost × FP)"),
     "selection_rate": ("selection_rate", "Overall selection rate"),
+    "changes": ("selection_rate", "Decisions changed"),
 }
+# Objectives whose frontier is drawn as the decisions changed (fewer is better).
+COUNTING = ("selection_rate", "changes")
 # "Keep the selection rate" points keep today's rate where the constraint allows (the tooltip shows the rate):
 # what differs between them is how many decisions change.
 CHANGED_TITLE = "Decisions changed (fewer is better)"
@@ -532,7 +535,7 @@ def summary_value(result: Any, key: str) -> float | None:
 def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
     """One row per point: the frontier's points (by disparity), the current decisions, the best single
     threshold and, given a ``WhatIf``, the thresholds chosen now; ``disparity`` is the constraint's measure."""
-    changed = front.objective == "selection_rate"
+    changed = front.objective in COUNTING
     rows = [
         {"kind": FRONTIER_KINDS[0], "order": i, "tolerance": p.tolerance} | _point_values(p, changed)
         for i, p in enumerate(front.points)
@@ -551,7 +554,10 @@ def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
             {"kind": FRONTIER_KINDS[3], "order": None, "tolerance": None}
             | {"disparity": summary_value(current, measure), "objective": y, "rate": summary_value(current, rate_key)}
         )
-    return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective", "rate"])
+    out = pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective", "rate"])
+    if front.objective == "changes":  # its objective value is the count changed, not a rate
+        out["rate"] = None
+    return out
 
 
 def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
@@ -566,7 +572,7 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
     single threshold and the chosen thresholds marked (four-fifths: a rule at the four-fifths floor)."""
     data = frontier_data(front, current)
     x_title = MEASURES[front.constraint][1]
-    y_title = CHANGED_TITLE if front.objective == "selection_rate" else OBJECTIVE_MEASURES[front.objective][1]
+    y_title = CHANGED_TITLE if front.objective in COUNTING else OBJECTIVE_MEASURES[front.objective][1]
     x = alt.X("disparity:Q", title=x_title, scale=alt.Scale(zero=False))
     y = alt.Y("objective:Q", title=y_title, scale=alt.Scale(zero=False))
     tooltip = [
