@@ -20,6 +20,7 @@ import numpy as np
 from analysis.errors import SpecError
 from analysis.metrics import FOUR_FIFTHS, Counts, compared_groups, rates
 from analysis.options import GOAL_TPR_TOLERANCE, check_choice, check_costs, check_number, default_tolerance
+from analysis.progress import Clock, ProgressCallback
 from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
 from analysis.wording import Remedy
 from analysis.words import DecisionWords
@@ -679,8 +680,13 @@ def frontier(
     points: int = 25,
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
+    progress: ProgressCallback | None = None,
 ) -> Frontier:
     """Optimise at ``points`` tolerances from 0 to the unconstrained optimum's disparity; keep the Pareto front.
+
+    ``progress`` is called with an :class:`analysis.progress.Step` after the unconstrained optimum, after each
+    tolerance and after the best single threshold, with the time left extrapolated from the optimisations
+    done so far on these data.
 
     For ``four_fifths`` the ratio floor runs from the unconstrained optimum's ratio to 1 (a point's
     ``tolerance`` is 0.8 − floor, negative where the floor is stricter than the rule).
@@ -690,21 +696,26 @@ def frontier(
     _check_options("frontier()", curves, constraint, objective, 0.0)
     check_costs("frontier()", cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
+    count = max(int(points), 2)
+    clock = Clock([1.0] * (1 + count) + [0.05], progress)
     free = _optimize(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
+    clock.stage("Found the unconstrained optimum")
     if constraint == "four_fifths":
         # Sweep the ratio floor from the unconstrained optimum's ratio up to parity (1.0), so the
         # front shows what each step towards equal rates costs, even when 0.8 is already met.
-        tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, max(int(points), 2))
+        tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, count)
     else:
-        tolerances = np.linspace(0.0, free.achieved or 0.0, max(int(points), 2))
+        tolerances = np.linspace(0.0, free.achieved or 0.0, count)
     found = [_point("optimized", loose, free.what_if, constraint, free.objective_value, True)]
-    for tol in tolerances:
+    for i, tol in enumerate(tolerances, start=1):
         result = _optimize(curves, constraint, float(tol), objective, cost_fp, benefit_tp)
         found.append(
             _point("optimized", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
         )
+        clock.stage(f"Optimised at tolerance {i} of {count}")
     front = _pareto(found, constraint, objective)
     single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)
+    clock.stage("Found the best single threshold")
     now = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
     base = _point("baseline", None, now, constraint, objective_value(now, objective), True)
     return Frontier(constraint, objective, tuple(front), single, base)

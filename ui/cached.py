@@ -174,9 +174,15 @@ def trade_off_frontier(
     cost_fp: float,
     benefit_tp: float,
     _curves: ThresholdCurves,
+    _progress=None,
 ) -> Frontier:
-    """The objective against the disparity as the tolerance varies, on the curves of (data as read, spec, attribute)."""
-    return frontier(_curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp)
+    """The objective against the disparity as the tolerance varies, on the curves of (data as read, spec, attribute).
+
+    ``_progress`` (not part of the cache key) receives each completed stage (:class:`analysis.progress.Step`).
+    """
+    return frontier(
+        _curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp, progress=_progress
+    )
 
 
 @st.cache_data(**(SESSION | {"max_entries": 2}))
@@ -190,8 +196,12 @@ def mitigation_comparison(
     cost_fp: float,
     benefit_tp: float,
     _df: pd.DataFrame,
+    _progress=None,
 ):
-    """Baseline, our thresholds and retraining approaches on one held-out split (trains several models)."""
+    """Baseline, our thresholds and retraining approaches on one held-out split (trains several models).
+
+    ``_progress`` (not part of the cache key) receives each completed stage (:class:`analysis.progress.Step`).
+    """
     from analysis.mitigation import compare_mitigations
 
     return compare_mitigations(
@@ -203,4 +213,5 @@ def mitigation_comparison(
         objective=objective,
         cost_fp=cost_fp,
         benefit_tp=benefit_tp,
+        progress=_progress,
     )
