@@ -675,9 +675,12 @@ def threshold_rates_chart(current: Any, before: Any) -> Any:
 # --- score distribution per group -------------------------------------------------------------
 
 
-def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: int = 30) -> pd.DataFrame:
+def score_distribution_data(
+    curves: Any, thresholds: dict[str, float], *, bins: int = 30, sides: tuple[str, str] = SIDES
+) -> pd.DataFrame:
     """Per group, the share of its scored rows in each of ``bins`` equal-width score bins (common edges),
-    each bin on the side of the group's threshold its middle falls; and one ``threshold`` row per group."""
+    each bin on the side of the group's threshold its middle falls (named by ``sides``: below, at or above);
+    and one ``threshold`` row per group."""
     scores = np.asarray(curves.scores, dtype=float)
     low, high = float(scores.min()), float(scores.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
@@ -690,7 +693,7 @@ def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: 
         for k in range(bins):
             rows.append(
                 {"kind": "bin", "group": group, "start": edges[k], "end": edges[k + 1], "rows": int(counts[k])}
-                | {"share": counts[k] / max(values.size, 1), "side": SIDES[int(middles[k] >= cut)], "threshold": None}
+                | {"share": counts[k] / max(values.size, 1), "side": sides[int(middles[k] >= cut)], "threshold": None}
             )
         rows.append(
             {"kind": "threshold", "group": group, "start": None, "end": None, "rows": int(values.size)}
@@ -699,9 +702,14 @@ def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: 
     return pd.DataFrame(rows, columns=["kind", "group", "start", "end", "rows", "share", "side", "threshold"])
 
 
-def score_distribution_chart(curves: Any, thresholds: dict[str, float], *, score_title: str, bins: int = 30) -> Any:
-    """One histogram of the score per group (share of the group's rows), with its threshold as a rule."""
-    data = score_distribution_data(curves, thresholds, bins=bins)
+def score_distribution_chart(
+    curves: Any, thresholds: dict[str, float], *, score_title: str, bins: int = 30, sides: tuple[str, str] = SIDES
+) -> Any:
+    """One histogram of the score per group (share of the group's rows), with its threshold as a rule.
+
+    ``sides`` names the decision below and at or above the threshold, e.g. ``("not flagged", "flagged")``.
+    """
+    data = score_distribution_data(curves, thresholds, bins=bins, sides=sides)
     x = alt.X("start:Q", title=score_title, bin="binned", scale=alt.Scale(zero=False))
     bars = (
         alt.Chart()
@@ -713,7 +721,7 @@ def score_distribution_chart(curves: Any, thresholds: dict[str, float], *, score
             y=alt.Y("share:Q", title="share", axis=alt.Axis(format=".0%", tickCount=3)),
             color=alt.Color(
                 "side:N",
-                scale=alt.Scale(domain=list(SIDES), range=list(SIDE_COLORS)),
+                scale=alt.Scale(domain=list(sides), range=list(SIDE_COLORS)),
                 legend=alt.Legend(title=None, orient="top"),
             ),
             tooltip=[

@@ -123,6 +123,7 @@ class W:
     MITIGATION_COMPARE = "mitigation_compare"
     MITIGATION_THRESHOLDS_JSON = "mitigation_thresholds_json"
     MITIGATION_DECISIONS_CSV = "mitigation_decisions_csv"
+    MITIGATION_RESET = "mitigation_reset"
     REPORT_PII = "report_include_pii"
     REPORT_HTML = "report_download_html"
     REPORT_JSON = "report_download_json"
@@ -169,6 +170,11 @@ class W:
     def mitigation_threshold(attribute: str, group: str) -> str:
         """One group's threshold slider."""
         return f"mitigation_threshold::{attribute}::{group}"
+
+    @staticmethod
+    def mitigation_goal(attribute: str) -> str:
+        """The goal picked for one attribute (each opens on its own default)."""
+        return f"mitigation_goal::{attribute}"
 
     @staticmethod
     def mitigation_single(attribute: str) -> str:
