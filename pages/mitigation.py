@@ -766,8 +766,6 @@ def staged(status: Any, title_text: str, *, group: str | None = None, every: int
     pending = {"seconds": 0.0, "from": 1}
 
     def report(step: Step) -> None:
-        if step.remaining is not None and "estimate" not in first and not step.finished:
-            first["estimate"] = step.elapsed + step.remaining
         grouped = group is not None and step.stage.startswith(group)
         pending["seconds"] += step.seconds
         if not grouped:
@@ -778,6 +776,11 @@ def staged(status: Any, title_text: str, *, group: str | None = None, every: int
             index = step.stage[len(group) :].split(" of ")[0].strip()
             status.write(f"{group}s {pending['from']}–{index} of {count} ({pending['seconds']:.1f} s)")
             pending.update(seconds=0.0, **{"from": int(index) + 1})
+        else:
+            grouped = None  # no line written: the estimate is recorded with the lines
+        # The first estimate written with a line: after the first model fit, or the first five tolerances.
+        if grouped is not None and step.remaining is not None and "estimate" not in first and not step.finished:
+            first["estimate"] = step.elapsed + step.remaining
         left = "" if step.remaining is None else f"; about {math.ceil(step.remaining)} s left"
         status.update(label=f"{title_text}: {step.done} of {step.total} stages done{left}")
 
