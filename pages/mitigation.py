@@ -700,8 +700,9 @@ def show_optimization(
     what = f"{CONSTRAINT_SHORT[result.constraint]} (tolerance {result.tolerance:g})"
     if result.feasible:
         st.success(
-            f"**Feasible.** These thresholds meet {what} on these rows with the best "
-            f"{OBJECTIVE_SHORT[result.objective]} possible. The sliders above were set to them."
+            f"**Feasible.** These thresholds meet {what} on these rows with the "
+            f"{'' if result.objective == 'changes' else 'best '}{OBJECTIVE_SHORT[result.objective]} possible. "
+            "The sliders above were set to them."
         )
         if result.reason:
             st.caption(md(result.reason))
@@ -722,11 +723,15 @@ def show_optimization(
             "it may give back some of today's fairness. To ask for more, choose a stricter constraint (e.g. "
             "demographic parity with a small tolerance), or read the frontier below."
         )
-    cards = st.columns(3)
+    counted = result.objective == "changes"  # its objective is the count of changed decisions: one card for both
+    cards = st.columns(2 if counted else 3)
     cards[0].metric(measure_title.split(" (")[0], number(value(result.what_if, measure_key)), border=True)
-    cards[1].metric(objective_title.split(" (")[0], number(value(result.what_if, objective_key), ",.3f"), border=True)
+    if not counted:
+        cards[1].metric(
+            objective_title.split(" (")[0], number(value(result.what_if, objective_key), ",.3f"), border=True
+        )
     up, down = changed_totals(result.what_if, start)
-    cards[2].metric("Decisions changed", f"{up + down:,}", help=changed_help(start), border=True)
+    cards[-1].metric("Decisions changed", f"{up + down:,}", help=changed_help(start), border=True)
     if up + down:
         st.markdown(f"{up:,} {words.newly} and {down:,} {words.no_longer}, against today's decisions.")
     constrained = set(result.constrained_groups)
@@ -804,6 +809,7 @@ def show_frontier(
         )
         if not st.button("Draw the frontier", key=W.MITIGATION_FRONTIER):
             return
+    drawn = front is None
     if front is None:
         started = time.perf_counter()
         try:
@@ -823,13 +829,17 @@ def show_frontier(
             return
         state.remember("mitigation_frontier", where, front)
     timing = state.recall("mitigation_frontier_timing", where)
-    if timing is not None:
+    if timing is not None and not drawn:  # just drawn: its status says so already
         st.caption(f"The frontier {timing.words()}.")
     figure = charts.frontier_chart(front, current)
     st.altair_chart(figure, key=W.mitigation_chart("frontier"), width="stretch", alt="Objective against disparity.")
     fairer = "right" if constraint == "four_fifths" else "left"
+    if objective == "changes":
+        point = "the fewest decisions the optimiser must change"
+    else:
+        point = f"the optimiser's best {OBJECTIVE_SHORT[objective]}"
     st.caption(
-        f"Each blue point is the optimiser's best {OBJECTIVE_SHORT[objective]} at one tolerance; fairer is "
+        f"Each blue point is {point} to meet {CONSTRAINT_SHORT[constraint]} at one tolerance; fairer is "
         f"to the {fairer}. The line steps because deterministic thresholds cannot do better between the points. "
         "Grey square: today's decisions; orange diamond: the best single threshold for everyone; red triangle: "
         "the thresholds on the sliders."
@@ -900,7 +910,8 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
         "It trains several models, which takes seconds to a minute: each stage is listed as it completes, with "
         "the time left estimated from the stages already timed on these rows."
     )
-    if st.button("Compare with retraining", key=W.MITIGATION_COMPARE):
+    clicked = st.button("Compare with retraining", key=W.MITIGATION_COMPARE)
+    if clicked:
         started = time.perf_counter()
         try:
             with st.status("Comparing with retraining…", expanded=True) as status:
@@ -927,7 +938,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
     if result is None:
         return
     timing = state.recall("mitigation_comparison_timing", where)
-    if timing is not None:
+    if timing is not None and not clicked:  # just run: its status says so already
         st.caption(f"The comparison {timing.words()}.")
     asked = (
         f"{CONSTRAINT_SHORT[result.constraint]}, tolerance {result.tolerance:g}, "
