@@ -187,17 +187,17 @@ def scored_table(dataset: state.Dataset, spec: AuditSpec) -> Scored:
     return Scored(with_score, scored_spec, model, MODEL_SCORE_LABEL)
 
 
-def show_score_source(scored: Scored) -> None:
+def show_score_source(scored: Scored, words: DecisionWords) -> None:
     if scored.model is None:
         st.caption(
-            f"Score: the column **{md(scored.title)}** (higher = more likely to get the positive decision). A "
-            "threshold turns it into decisions: score ≥ threshold gets the positive decision."
+            f"Score: the column **{md(scored.title)}** (higher = more likely {words.verb}). A threshold turns it "
+            f"into decisions: score ≥ threshold means {words.verb}."
         )
         return
     auc = "undefined" if scored.model.auc is None else f"{scored.model.auc:.3f}"
     st.info(
         f"The spec names no score column, so the thresholds act on a **{md(MODEL_SCORE_LABEL)}**: each row's "
-        f"out-of-fold probability of the positive decision from a model trained on the features (out-of-fold AUC "
+        f"out-of-fold probability of being {words.verb} from a model trained on the features (out-of-fold AUC "
         f"against the current decisions: **{auc}**). It imitates the decisions; it is not the model that made "
         "them, so the thresholds found here are for that imitation. Add the real score on the Data page if you "
         "have it."
@@ -851,7 +851,7 @@ def show_frontier(
 # ---------------------------------------------------------------- retraining comparison
 
 
-def comparison_table(result: MitigationComparison) -> pd.DataFrame:
+def comparison_table(result: MitigationComparison, words: DecisionWords) -> pd.DataFrame:
     rows = []
     groups = sorted({g for r in result.rows for g in r.selection_rate}, key=str)
     flip_headers, flip_cells = flip_columns([r.flips for r in result.rows])
@@ -865,8 +865,8 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
         }
         if result.target == "label":
             row["net benefit"] = r.utility
-        row["→ positive"] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
-        row["→ negative"] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
+        row[words.newly] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
+        row[words.no_longer] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
         row.update(zip(flip_headers, cells, strict=True))
         for g in groups:
             row[f"selection rate: {g}"] = r.selection_rate.get(g)
@@ -946,7 +946,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
     )
     st.markdown(f"**Comparison for {md(result.attribute)}** ({md(asked)}; {result.test_rows:,} held-out rows)")
     number_format = st.column_config.NumberColumn(format="%.3f")
-    table = comparison_table(result)
+    table = comparison_table(result, decision_words(spec))
     st.dataframe(
         table,
         hide_index=True,
@@ -1063,7 +1063,7 @@ st.write(
 words = decision_words(spec)
 attribute = pick_attribute(spec)
 scored = scored_table(dataset, spec)
-show_score_source(scored)
+show_score_source(scored, words)
 curves = load_curves(dataset, scored, attribute)
 where = context(dataset, spec, attribute)
 

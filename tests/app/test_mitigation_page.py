@@ -533,3 +533,46 @@ def test_without_a_score_column_nothing_is_changed_at_the_start_and_the_unreprod
     assert (table[APPROVED] == 0).all() and (table[NO_LONGER] == 0).all()
     ratio = start.what_if.summary["favorable_rate_ratio"].value
     assert ratio >= today.summary["favorable_rate_ratio"].value - 1e-12  # never worse than today at the start
+
+
+def harmful_page() -> AppTest:
+    """A crafted table whose positive decision ('High' risk) harms the person, on the Mitigation page."""
+    lines = ["race,score,risk"] + [
+        f"{'ab'[i % 2]},{(i * 37 % 100) / 100:.2f},{'High' if (i * 37 % 100) >= 40 + 20 * (i % 2) else 'Low'}"
+        for i in range(400)
+    ]
+    at = new_app(timeout=120)
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("risk.csv", ("\n".join(lines) + "\n").encode(), "text/csv")))
+    for key, value in {W.DECISION: "risk", W.LABEL: "(none)", W.SCORE: "score"}.items():
+        run(at.selectbox(key=key).set_value(value))
+    run(at.multiselect(key=W.POSITIVE).set_value(["High"]))
+    run(at.checkbox(key=W.FAVORABLE).set_value(False))
+    run(at.multiselect(key=W.PROTECTED).set_value(["race"]))
+    run(at.button(key=W.CONFIRM).click())
+    at.session_state[FOCUS] = Focus("race")
+    at.switch_page(MITIGATION)
+    return run(at)
+
+
+@pytest.mark.slow
+def test_a_harmful_decision_reads_as_the_harm_on_cards_sentences_and_charts():
+    at = harmful_page()
+    spec = at.session_state[SPEC]
+    assert spec.positive_is_favorable is False
+    words = decision_words(spec)
+    assert (words.newly, words.no_longer) == ("would newly be flagged", "would no longer be flagged")
+    # Group a is flagged more (its cut is lower): today fails the four-fifths rule, so a goal is offered.
+    assert at.radio(key=W.mitigation_goal("race")).value == "four_fifths_fewest"
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    sentence = next(m.value for m in at.markdown if "people's decisions change" in m.value)
+    assert "would newly be flagged" in sentence or "would no longer be flagged" in sentence
+    ratio = next(m.value for m in at.markdown if "four-fifths ratio" in m.value)
+    assert "lowest share not flagged of any group" in ratio
+    table = group_table(at)
+    assert {"would newly be flagged", "would no longer be flagged"} <= set(table.columns)
+    _, data = charts(at)["score_distribution"]
+    assert set(data["side"].dropna()) <= {"flagged", "not flagged"}
+    shown = [e.value for kind in ("markdown", "caption", "info", "success", "warning") for e in getattr(at, kind)]
+    negated = ("not receive", "positive decision", "lose it", "get the positive")
+    assert not [t for t in shown if any(n in t for n in negated)]
