@@ -611,8 +611,14 @@ def goal_caption(name: str, has_label: bool) -> str:
     )
 
 
+def goal_changed(key: str, attribute: str, start: Start, shared: float) -> None:
+    """Picking "nothing to do" puts the sliders back on today's decisions."""
+    if state.get(key) == NOTHING:
+        reset_to_start(attribute, start, shared)
+
+
 def goal_controls(
-    curves: ThresholdCurves, today: WhatIf, words: DecisionWords
+    curves: ThresholdCurves, today: WhatIf, start: Start, words: DecisionWords
 ) -> tuple[str, tuple[str, float, str, bool]]:
     """The goal in plain words (a preset, nothing, or custom) and the constraint × tolerance × objective it means.
 
@@ -631,6 +637,8 @@ def goal_controls(
         captions=[goal_caption(name, curves.has_label) for name in options],
         key=key,
         **KEEP,
+        on_change=goal_changed,
+        args=(key, curves.attribute, start, shared_threshold(curves, start)),
     )
     with st.expander("Custom goal: every constraint, tolerance and objective", expanded=goal == CUSTOM):
         raw = custom_controls(curves)
@@ -1098,7 +1106,7 @@ st.info(IN_SAMPLE)
 
 st.divider()
 st.subheader("Choose a goal")
-goal, choice = goal_controls(curves, before, words)
+goal, choice = goal_controls(curves, before, start, words)
 if choice[3]:
     run_optimizer(dataset, scored, curves, choice, costs, where)
 optimization = state.recall("mitigation_optimization", where) if goal != NOTHING else None

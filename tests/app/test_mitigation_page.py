@@ -489,6 +489,18 @@ def test_on_an_attribute_that_fails_the_default_goal_passes_the_rule_with_the_fe
     sentence = next(m.value for m in at.markdown if "people's decisions change" in m.value)
     assert f"{up:,.0f} would newly be approved and {down:,.0f} would no longer be approved" in sentence
     assert at.success[0].value.startswith("**Feasible.**")
+    # One click goes back to today's decisions.
+    run(at.button(key=W.MITIGATION_RESET).click())
+    assert at.radio(key=W.MITIGATION_MODE).value == SINGLE
+    assert at.slider(key=W.mitigation_single("ethnicity")).value == 0.5
+    assert metric(at, "Decisions changed").value == "0"
+    assert not any(b.key == W.MITIGATION_RESET for b in at.button)
+    # So does picking "nothing to do" after an optimisation.
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    assert metric(at, "Decisions changed").value == "320"
+    run(at.radio(key=W.mitigation_goal("ethnicity")).set_value("nothing"))
+    assert metric(at, "Decisions changed").value == "0"
+    assert any(i.value.startswith("Nothing is changed. Today's decisions on ethnicity fail") for i in at.info)
 
 
 def test_a_goal_needing_a_label_is_shown_unavailable_with_why():
