@@ -460,7 +460,9 @@ def show_start(start: Start, today: WhatIf, scored: Scored, words: DecisionWords
     else:
         lead = f"The sliders start from today's decisions: the thresholds on {score} reproducing them best ({where})."
     if unreproducible == 0:
-        st.caption(f"{lead} They reproduce every one of today's {decided:,} decisions.")
+        st.caption(
+            f"{lead} They reproduce all {decided:,} of today's decisions: none is left that no threshold reproduces."
+        )
         return
     share = unreproducible / decided if decided else 0.0
     text = (
@@ -988,14 +990,18 @@ def thresholds_record(
     mode: str,
     current: WhatIf,
     optimization: Optimization | None,
+    start: Start,
 ) -> Mitigation:
-    """The engine's mitigation record of the thresholds shown: the optimizer's answer while the sliders hold it.
+    """The engine's mitigation record of the thresholds shown: the optimizer's answer while the sliders hold it,
+    goal "nothing" while they hold today's decisions (as ``python -m analysis mitigate --goal nothing``).
 
     Made when the download is clicked, from the model score and the optimizer's answer the page already has.
     """
     settings: dict[str, Any] = {}
     if optimization is not None and optimization.thresholds == current.thresholds:
         settings["optimization"] = optimization  # found on this table already: not searched again
+    elif current.thresholds == start.thresholds:
+        settings["goal"] = NOTHING
     elif mode == SINGLE:
         settings["thresholds"] = next(iter(current.thresholds.values()))
     else:
@@ -1019,12 +1025,13 @@ def show_exports(
     mode: str,
     current: WhatIf,
     optimization: Optimization | None,
+    start: Start,
 ):
     st.subheader("Take the thresholds with you")
     left, right = st.columns(2)
 
     def thresholds_json() -> str:
-        record = thresholds_record(dataset, spec, scored, mode, current, optimization)
+        record = thresholds_record(dataset, spec, scored, mode, current, optimization, start)
         return json.dumps(record.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
 
     left.download_button(
@@ -1118,4 +1125,4 @@ show_frontier(dataset, scored, curves, choice, costs, current)
 st.divider()
 show_comparison(dataset, spec, curves, choice, costs)
 st.divider()
-show_exports(dataset, spec, scored, mode, current, optimization)
+show_exports(dataset, spec, scored, mode, current, optimization, start)

@@ -158,7 +158,8 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     spec = AuditSpec.from_dict(SPEC.to_dict() | {"score": None, "protected": ["ethnicity"]})
     spec.save(spec_file)
     target = tmp_path / "m.json"
-    code, out, err = run(["mitigate", data, "--spec", spec_file, "--json", target])
+    argv = ["mitigate", data, "--spec", spec_file, "--constraint", "demographic_parity"]
+    code, out, err = run([*argv, "--json", target])
     assert code == 0 and only_notes(err)
     assert f"Score: {MODEL_SCORE_LABEL}, as the spec has no score" in out
     result = json.loads(target.read_text())
@@ -169,6 +170,11 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     expected = optimize(threshold_curves(scored_df, scored_spec), constraint="demographic_parity", tolerance=0.05)
     assert result["thresholds"]["ethnicity"] == expected.thresholds
     assert result["before"] == audit(scored_df, scored_spec).attributes["ethnicity"].to_dict()
+    # The start is the engine's on the model score: today's counts kept where the most agreement would be worse.
+    from analysis.mitigate import starting_point
+
+    assert result["start"] == starting_point(threshold_curves(scored_df, scored_spec))[0].to_dict()
+    assert result["start"]["total_unreproducible"] > 0
 
 
 @pytest.mark.parametrize(

@@ -454,7 +454,7 @@ def test_group_names_from_the_data_are_escaped_in_labels_and_text():
 # ---------------------------------------------------------------- starting from today, goals, focus
 
 
-def test_on_an_attribute_that_passes_the_page_opens_on_nothing_to_do_and_changes_nothing():
+def test_on_an_attribute_that_passes_the_page_opens_on_nothing_to_do_and_changes_nothing(downloads):
     at = mitigation_page()  # loans, gender: four-fifths ratio 0.976 today
     assert at.radio(key=W.mitigation_goal("gender")).value == "nothing"
     assert at.radio(key=W.mitigation_goal("gender")).options[0] == "Nothing to do: keep today's decisions"
@@ -466,7 +466,12 @@ def test_on_an_attribute_that_passes_the_page_opens_on_nothing_to_do_and_changes
     assert metric(at, "Four-fifths ratio").value == "0.976"
     assert "No decision changes from today's." in next(m.value for m in at.markdown if "four-fifths ratio" in m.value)
     starts = next(c.value for c in at.caption if c.value.startswith("The sliders start from today's decisions"))
-    assert "**0.5** for everyone" in starts and "every one of today's 20,000 decisions" in starts
+    assert "**0.5** for everyone" in starts and "all 20,000 of today's decisions: none is left" in starts
+    # The thresholds download is the command line's record for goal "nothing" (python -m analysis mitigate).
+    payload = json.loads(downloads["paritylab-thresholds.json"]())
+    assert payload["goal"] == "nothing" and payload["mode"] == "start"
+    assert payload["start"]["total_unreproducible"] == 0
+    assert all(c == {"to_positive": 0, "to_negative": 0} for c in payload["changed"].values())
 
 
 @pytest.mark.slow
