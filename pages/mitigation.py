@@ -770,14 +770,16 @@ class Timing(NamedTuple):
             return "was already computed in this session"
         text = f"took {self.seconds:.1f} s"
         if self.estimate is not None:
-            text += f" (estimated {self.estimate:.0f} s once its first stage had been timed on these data)"
+            text += f" (estimated {self.estimate:.0f} s once its first stages had been timed on these data)"
         return text
 
 
-def staged(status: Any, title_text: str, *, group: str | None = None, every: int = 1):
+def staged(status: Any, title_text: str, *, group: str | None = None, every: int = 1, settle: int = 1):
     """A progress callback writing one line per completed stage into ``status`` (lines of ``group`` stages are
-    written every ``every`` stages), and keeping the time left in its label; returns it and its first estimate."""
+    written every ``every`` stages), and keeping the time left in its label; returns it and its first estimate,
+    the one written with the ``settle``-th line that has one (one timed stage can be a noisy rate)."""
     first: dict[str, float] = {}
+    seen = {"lines": 0}
     pending = {"seconds": 0.0, "from": 1}
 
     def report(step: Step) -> None:
@@ -795,7 +797,9 @@ def staged(status: Any, title_text: str, *, group: str | None = None, every: int
             grouped = None  # no line written: the estimate is recorded with the lines
         # The first estimate written with a line: after the first model fit, or the first five tolerances.
         if grouped is not None and step.remaining is not None and "estimate" not in first and not step.finished:
-            first["estimate"] = step.elapsed + step.remaining
+            seen["lines"] += 1
+            if seen["lines"] >= settle:
+                first["estimate"] = step.elapsed + step.remaining
         left = "" if step.remaining is None else f"; about {math.ceil(step.remaining)} s left"
         status.update(label=f"{title_text}: {step.done} of {step.total} stages done{left}")
 
@@ -925,7 +929,7 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
         started = time.perf_counter()
         try:
             with st.status("Comparing with retraining…", expanded=True) as status:
-                report, first = staged(status, "Comparing with retraining")
+                report, first = staged(status, "Comparing with retraining", settle=2)
                 result = cached.mitigation_comparison(
                     dataset.data_key,
                     spec.to_json(),
