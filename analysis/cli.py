@@ -809,15 +809,18 @@ examples:
   python -m analysis mitigate loans.csv --spec loans-spec.json
   python -m analysis mitigate loans.csv --spec loans-spec.json --attribute ethnicity --constraint four_fifths \\
       --objective accuracy --json mitigation.json --decisions new-decisions.csv
+  python -m analysis mitigate loans.csv --spec loans-spec.json --attribute ethnicity --goal four_fifths_fewest
   python -m analysis mitigate loans.csv --spec loans-spec.json --constraint equal_opportunity --tolerance 0.02 \\
       --objective cost --cost-fp 5 --benefit-tp 1 --json -
 
-Per-group thresholds on the spec's score (decision = score >= the group's threshold) that meet the constraint
-on these data and maximise the objective. Without a score in the spec, the thresholds apply to a model score
-(a model of your decisions: out-of-fold LightGBM probabilities). Figures are on the same data the thresholds
-were chosen on, so they are optimistic; the Mitigation page also shows held-out figures. Group-specific
-thresholds use the protected attribute at decision time, which raises disparate-treatment concerns in
-lending and hiring.
+Per-group thresholds on the spec's score (decision = score >= the group's threshold) that meet the goal or
+constraint on these data. Everything starts from the thresholds that reproduce today's decisions best (their
+count of decisions no threshold reproduces is stated); by default, nothing changes when today's decisions pass
+the four-fifths rule, and otherwise the rule is met with the fewest changed decisions. Without a score in the
+spec, the thresholds apply to a model score (a model of your decisions: out-of-fold LightGBM probabilities).
+Figures are on the same data the thresholds were chosen on, so they are optimistic; the Mitigation page also
+shows held-out figures. Group-specific thresholds use the protected attribute at decision time, which raises
+disparate-treatment concerns in lending and hiring.
 exit codes: 0 ok (also when the constraint cannot be met: then "feasible" is false), 2 bad input or usage.
 """
 MITIGATE_CAVEAT = (
@@ -833,7 +836,7 @@ SHOWN_MITIGATE_METRICS = (
 
 
 def _mitigate_parser(commands: Any) -> None:
-    from analysis.optimizer import CONSTRAINTS, OBJECTIVES
+    from analysis.optimizer import CONSTRAINTS, GOALS, OBJECTIVES
 
     mitigate = commands.add_parser(
         "mitigate",
@@ -850,7 +853,19 @@ def _mitigate_parser(commands: Any) -> None:
     mitigate.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     mitigate.add_argument("--attribute", metavar="COL", help="the protected attribute (default: the spec's first)")
     mitigate.add_argument(
-        "--constraint", choices=CONSTRAINTS, default="demographic_parity", help="default demographic_parity"
+        "--goal",
+        choices=list(GOALS),
+        default=None,
+        help="a goal in plain words: nothing (keep today's decisions), four_fifths_fewest (pass the four-fifths "
+        "rule with the fewest changed decisions), equal_tpr (equal true-positive rates within 0.02, needs a "
+        "label), keep_count (pass the four-fifths rule keeping today's count of positive decisions). Default, "
+        "without --constraint: nothing when today's decisions pass the four-fifths rule, else four_fifths_fewest",
+    )
+    mitigate.add_argument(
+        "--constraint",
+        choices=CONSTRAINTS,
+        default=None,
+        help="a raw constraint instead of a goal (with --tolerance and --objective)",
     )
     mitigate.add_argument(
         "--tolerance",
@@ -906,13 +921,16 @@ def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, f
     from analysis.metrics import title
     from analysis.optimizer import CONSTRAINT_MEASURES
 
-    within = f"within {result['tolerance']:g}"
+    within = f"within {result['tolerance']:g}" if result["tolerance"] is not None else ""
     if result["constraint"] == "four_fifths":
         within = f"(lowest / highest favorable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
-    lines = [
-        f"ParityLab mitigation of {_plain(name)}: {_plain(result['attribute'])}, {result['constraint']} "
-        f"{within}, objective {result['objective']}",
-    ]
+    if result["mode"] == "start":
+        asked = "nothing to do (goal 'nothing'): today's decisions, reproduced by thresholds"
+    else:
+        asked = f"{result['constraint']} {within}, objective {result['objective']}"
+        if result["goal"]:
+            asked += f" (goal '{result['goal']}')"
+    lines = [f"ParityLab mitigation of {_plain(name)}: {_plain(result['attribute'])}, {asked}"]
     if result["score_source"] == "model":
         auc = result["model_score"]["auc"]
         lines.append(
@@ -921,15 +939,30 @@ def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, f
         )
     else:
         lines.append(f"Score: the spec's score column '{_plain(result['score_column'])}'.")
-    lines.append("Feasible on these data: yes." if result["feasible"] else "Feasible on these data: NO.")
+    start = result["start"]
+    unreproducible, decided = start["total_unreproducible"], sum(start["decided"].values())
+    lines.append(
+        f"Starting point: the thresholds that reproduce today's decisions best; {unreproducible:,} of "
+        f"{decided:,} decisions no threshold on this score reproduces (not counted as changes below)."
+    )
+    if start["rule"] == "today_rates":
+        lines.append(
+            f"  (The thresholds reproducing the most decisions would lower the four-fifths ratio to "
+            f"{start['most_agreement_measure']:.3f}, so each group starts at today's count of positive decisions.)"
+        )
+    if result["mode"] == "start":
+        lines.append("Nothing to do: " + _pass_text(result["before"]["summary"], words=True))
+    else:
+        lines.append("Feasible on these data: yes." if result["feasible"] else "Feasible on these data: NO.")
     if result["reason"]:
         lines.append(f"  {result['reason']}")
     lines.append("")
-    lines.append("Thresholds (positive decision when score >= threshold), and decisions that change:")
+    lines.append("Thresholds (positive decision when score >= threshold), and the decisions they change from today's:")
     for group, t in result["thresholds"][result["attribute"]].items():
-        flips = result["flips"][group]
+        changed = result["changed"][group]
         lines.append(
-            f"  {_plain(group)}: {t:.4g}  (to positive {flips['to_positive']:,}, to negative {flips['to_negative']:,})"
+            f"  {_plain(group)}: {t:.4g}  (to positive {changed['to_positive']:,}, "
+            f"to negative {changed['to_negative']:,})"
         )
     lines.append("")
     lines.append("Before -> after:")
@@ -938,8 +971,10 @@ def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, f
         if key in before and key in after:
             lines.append(f"  {title(key)}: {_fmt_value(before[key]['value'])} -> {_fmt_value(after[key]['value'])}")
     lines.append(f"  four-fifths rule: {_pass_text(before)} -> {_pass_text(after)}")
-    before_value, value = result["objective_value_before"], result["objective_value"]
-    lines.append(f"  objective ({result['objective']}): {_fmt_value(before_value)} -> {_fmt_value(value)}")
+    if result["objective"] is not None:
+        before_value, value = result["objective_value_before"], result["objective_value"]
+        shown = (lambda v: f"{v:,.0f}") if result["objective"] == "changes" else _fmt_value
+        lines.append(f"  objective ({result['objective']}): {shown(before_value)} -> {shown(value)}")
     if given_back is not None:
         measure = title(CONSTRAINT_MEASURES[result["constraint"]])
         lines.append(LESS_EQUAL.format(measure=measure, before=given_back[0], after=given_back[1]))
@@ -952,8 +987,16 @@ def _fmt_value(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
 
-def _pass_text(summary: dict[str, Any]) -> str:
+def _pass_text(summary: dict[str, Any], *, words: bool = False) -> str:
     passed = summary.get("four_fifths_pass")
+    if words:
+        if passed is None:
+            return "the four-fifths ratio of today's decisions is not computable; they are kept."
+        return (
+            "today's decisions already pass the four-fifths rule; they are kept."
+            if passed
+            else "today's decisions fail the four-fifths rule, and goal 'nothing' keeps them."
+        )
     return "not computable" if passed is None else "pass" if passed else "fail"
 
 
@@ -973,6 +1016,7 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         table.data,
         spec,
         attribute=args.attribute,
+        goal=args.goal,
         constraint=args.constraint,
         tolerance=args.tolerance,
         objective=args.objective,

@@ -18,19 +18,46 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.audit import AttributeAudit, audit
-from analysis.optimizer import Optimization, objective_value, optimize
-from analysis.options import SEED, check_costs, default_tolerance
+from analysis.errors import OptionError
+from analysis.optimizer import GOALS, NOTHING, Optimization, default_goal, goal_unavailable, objective_value, optimize
+from analysis.options import SEED, check_choice, check_costs, default_tolerance
 from analysis.spec import AuditSpec
-from analysis.thresholds import WhatIf, attribute_of, baseline, threshold_curves, what_if
+from analysis.thresholds import (
+    Start,
+    ThresholdCurves,
+    WhatIf,
+    attribute_of,
+    baseline,
+    changed_decisions,
+    reproducing_thresholds,
+    threshold_curves,
+    what_if,
+)
 
 if TYPE_CHECKING:
     from analysis.loading import LoadReport
     from analysis.mitigation import ModelScores
 
-__all__ = ["THRESHOLDS_SCHEMA_VERSION", "Mitigation", "mitigate"]
+__all__ = ["THRESHOLDS_SCHEMA_VERSION", "Mitigation", "mitigate", "starting_point"]
 
 THRESHOLDS_SCHEMA_VERSION = 1
-MODES = ("optimized", "per_group", "single")
+MODES = ("start", "optimized", "per_group", "single")
+GOAL_UNAVAILABLE = "mitigate() option goal={goal!r} {reason}."
+GOAL_AND_CONSTRAINT = (
+    "mitigate() takes a goal or a constraint, not both: got goal={goal!r} and constraint={constraint!r}. "
+    "Drop one of them."
+)
+
+
+def starting_point(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> tuple[Start, WhatIf]:
+    """Where every mitigation starts: the thresholds reproducing today's decisions, and today's decisions.
+
+    The Mitigation page's sliders and ``python -m analysis mitigate`` both start here
+    (:func:`analysis.thresholds.reproducing_thresholds`); changes are counted from it
+    (:func:`analysis.thresholds.changed_decisions`).
+    """
+    start = reproducing_thresholds(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
+    return start, baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +69,15 @@ class Mitigation:
     attribute
         The protected column the thresholds are per group of.
     mode
-        ``"optimized"`` (found by the optimizer), ``"per_group"`` or ``"single"`` (given).
+        ``"start"`` (the thresholds reproducing today's decisions: goal "nothing"), ``"optimized"`` (found by
+        the optimizer), ``"per_group"`` or ``"single"`` (given).
+    goal
+        The goal in plain words asked for (:data:`analysis.optimizer.GOALS`), or None for a raw constraint or
+        given thresholds.
+    start
+        The starting point (:func:`starting_point`): what the thresholds are measured from; ``changed`` counts
+        the decisions the thresholds change from today's that the start reproduces, and
+        ``start.unreproducible`` the ones no threshold reproduces (``flips`` is both together).
     thresholds
         Group → threshold (decision = score ≥ threshold).
     optimization
@@ -73,6 +108,13 @@ class Mitigation:
     benefit_tp: float
     dataset: dict[str, Any]
     load: LoadReport | None = None
+    goal: str | None = None
+    start: Start | None = None
+
+    @property
+    def changed(self) -> dict[str, dict[str, int]]:
+        """Group → decisions changed from today's, not counting those no threshold reproduces."""
+        return changed_decisions(self.after, self.start) if self.start is not None else self.flips
 
     @property
     def flips(self) -> dict[str, dict[str, int]]:
@@ -87,7 +129,10 @@ class Mitigation:
             "schema_version": THRESHOLDS_SCHEMA_VERSION,
             "attribute": self.attribute,
             "mode": self.mode,
+            "goal": self.goal,
             "thresholds": {self.attribute: dict(self.thresholds)},
+            "start": None if self.start is None else self.start.to_dict(),
+            "changed": {g: dict(f) for g, f in self.changed.items()},
             "constraint": None if opt is None else opt.constraint,
             "tolerance": None if opt is None else opt.tolerance,
             "objective": objective,
@@ -120,7 +165,8 @@ def mitigate(
     *,
     attribute: str | None = None,
     thresholds: dict[str, float] | float | None = None,
-    constraint: str = "demographic_parity",
+    goal: str | None = None,
+    constraint: str | None = None,
     tolerance: float | None = None,
     objective: str = "accuracy",
     cost_fp: float = 1.0,
@@ -141,9 +187,15 @@ def mitigate(
     attribute
         The protected column (default: the spec's first).
     thresholds
-        Group → threshold, or one number for every group; None to optimize.
+        Group → threshold, or one number for every group; None to follow the goal or the constraint.
+    goal
+        A goal in plain words (:data:`analysis.optimizer.GOALS`): ``"nothing"`` keeps the starting
+        thresholds (today's decisions, reproduced), the others name a constraint × objective × tolerance.
+        Without a goal, a constraint or thresholds, the default goal
+        (:func:`analysis.optimizer.default_goal`): nothing to do when today's decisions pass the
+        four-fifths rule, else the rule with the fewest changed decisions — never worse than today.
     constraint, tolerance, objective, cost_fp, benefit_tp
-        As :func:`analysis.optimizer.optimize` (used when ``thresholds`` is None); ``tolerance``
+        As :func:`analysis.optimizer.optimize` (used when ``thresholds`` and ``goal`` are None); ``tolerance``
         defaults to :func:`analysis.options.default_tolerance` of the constraint.
     optimization
         An answer of the optimizer already found on this table (the Mitigation page's), used instead of
@@ -163,9 +215,23 @@ def mitigate(
     else:
         model = None
     curves = threshold_curves(df, spec, attribute=column)
+    start, today = starting_point(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
+    if goal is None and constraint is None and thresholds is None and optimization is None:
+        goal = default_goal(today)
+    if goal is not None:
+        if constraint is not None:
+            raise OptionError(GOAL_AND_CONSTRAINT.format(goal=goal, constraint=constraint), option="goal")
+        check_choice("mitigate()", "goal", goal, list(GOALS))
+        reason = goal_unavailable(goal, curves.has_label)
+        if reason:
+            raise OptionError(GOAL_UNAVAILABLE.format(goal=goal, reason=reason), option="goal")
+        chosen = GOALS[goal]
+        constraint, objective, tolerance = chosen.constraint, chosen.objective, chosen.tolerance
     if optimization is not None:  # found already: its thresholds, measured at these costs
         after = what_if(curves, optimization.thresholds, cost_fp=cost_fp, benefit_tp=benefit_tp)
         mode = "optimized"
+    elif goal == NOTHING:
+        after, mode = start.what_if, "start"
     elif thresholds is None:
         tolerance = default_tolerance(constraint) if tolerance is None else tolerance
         optimization = optimize(
@@ -187,7 +253,7 @@ def mitigate(
         mode=mode,
         thresholds=dict(after.thresholds),
         optimization=optimization,
-        before=baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp),
+        before=today,
         after=after,
         audit_before=audit(df, spec, dataset_name=name).attributes[column],
         audit_after=audit(after_df, after_spec, dataset_name=name).attributes[column],
@@ -198,4 +264,6 @@ def mitigate(
         benefit_tp=float(benefit_tp),
         dataset={"name": name, "rows": len(df), "sha256": None if load_report is None else load_report.sha256},
         load=load_report,
+        goal=goal,
+        start=start,
     )

@@ -19,26 +19,33 @@ import numpy as np
 
 from analysis.errors import SpecError
 from analysis.metrics import FOUR_FIFTHS, Counts, compared_groups, rates
-from analysis.options import check_choice, check_costs, check_number, default_tolerance
+from analysis.options import GOAL_TPR_TOLERANCE, check_choice, check_costs, check_number, default_tolerance
+from analysis.progress import Clock, ProgressCallback
 from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
 from analysis.wording import Remedy
+from analysis.words import DecisionWords
 
 __all__ = [
     "CONSTRAINTS",
     "CONSTRAINT_MEASURES",
+    "GOALS",
     "LABEL_CONSTRAINTS",
+    "NOTHING",
     "OBJECTIVES",
     "Frontier",
     "FrontierPoint",
+    "Goal",
     "Optimization",
+    "default_goal",
     "frontier",
     "gives_back",
+    "goal_unavailable",
     "objective_value",
     "optimize",
 ]
 
 Constraint = Literal["demographic_parity", "four_fifths", "equal_opportunity", "equalized_odds", "predictive_parity"]
-Objective = Literal["accuracy", "cost", "selection_rate"]
+Objective = Literal["accuracy", "cost", "selection_rate", "changes"]
 CONSTRAINTS: tuple[str, ...] = (
     "demographic_parity",
     "four_fifths",
@@ -46,7 +53,9 @@ CONSTRAINTS: tuple[str, ...] = (
     "equalized_odds",
     "predictive_parity",
 )
-OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate")
+OBJECTIVES: tuple[str, ...] = ("accuracy", "cost", "selection_rate", "changes")
+# Objectives ranked by how many of today's decisions change (fewer is better), not by a rate.
+COUNTING_OBJECTIVES = ("selection_rate", "changes")
 LABEL_CONSTRAINTS = ("equal_opportunity", "equalized_odds", "predictive_parity")
 EPS = 1e-12
 # Above this many (TPR floor, FPR floor) pairs, equalized odds searches a subsample of floors.
@@ -191,9 +200,9 @@ def _groups(curves, constraint, objective, cost_fp, benefit_tp) -> list[_Group]:
         c, rates = _candidate_rates(curves, g, below)
         flips = c["to_positive"] + c["to_negative"]
         correct = (c["tp"] + c["tn"]).astype(float) if curves.has_label else np.zeros(below.size)
-        if objective == "selection_rate":
-            # Alone (outside the constraint) a group keeps as many of today's decisions as it can; ties go to
-            # the more accurate candidate. The overall rate is kept by the search (_selection_search).
+        if objective in COUNTING_OBJECTIVES:
+            # Keep as many of today's decisions as possible; ties go to the more accurate candidate. For
+            # selection_rate the overall rate is kept first, by the search (_selection_search).
             value = -flips + correct / (2.0 * (1 + curves.sizes.sum()))
         else:
             value = _objective_values(c, objective, cost_fp, benefit_tp)
@@ -471,9 +480,10 @@ def optimize(
     ``tolerance`` defaults to :func:`analysis.options.default_tolerance` of the constraint (0.05; 0
     for four_fifths), as in :func:`analysis.mitigate` and the CLI.
 
-    Objectives: ``accuracy`` (correct decisions) and ``cost`` (benefit_tp × TP − cost_fp × FP),
-    both summed over groups; ``selection_rate``: keep the overall number selected at today's
-    (r0 × scored rows, r0 today's overall selection rate) as closely as the constraint allows,
+    Objectives: ``accuracy`` (correct decisions), ``cost`` (benefit_tp × TP − cost_fp × FP) and
+    ``changes`` (the fewest of today's decisions changed, then accurate), summed over groups;
+    ``selection_rate``: keep the overall number selected at today's (r0 × scored rows, r0 today's
+    overall selection rate) as closely as the constraint allows,
     then change few of today's decisions (the fewest when they are a threshold of the score),
     then be accurate — e.g. "pass the four-fifths rule without changing how
     many we approve".
@@ -570,7 +580,9 @@ def _optimize(curves, constraint, tolerance, objective, cost_fp, benefit_tp) -> 
 
 
 def objective_value(result: WhatIf, objective: str) -> float | None:
-    """The objective's value in a what-if: accuracy, utility or the overall selection rate."""
+    """The objective's value in a what-if: accuracy, utility, the overall selection rate, or the decisions changed."""
+    if objective == "changes":
+        return float(result.summary["flips_to_positive"].value + result.summary["flips_to_negative"].value)
     if objective == "accuracy":
         return result.summary["accuracy"].value
     if objective == "cost":
@@ -668,8 +680,13 @@ def frontier(
     points: int = 25,
     cost_fp: float = 1.0,
     benefit_tp: float = 1.0,
+    progress: ProgressCallback | None = None,
 ) -> Frontier:
     """Optimise at ``points`` tolerances from 0 to the unconstrained optimum's disparity; keep the Pareto front.
+
+    ``progress`` is called with an :class:`analysis.progress.Step` after the unconstrained optimum, after each
+    tolerance and after the best single threshold, with the time left extrapolated from the optimisations
+    done so far on these data.
 
     For ``four_fifths`` the ratio floor runs from the unconstrained optimum's ratio to 1 (a point's
     ``tolerance`` is 0.8 − floor, negative where the floor is stricter than the rule).
@@ -679,21 +696,27 @@ def frontier(
     _check_options("frontier()", curves, constraint, objective, 0.0)
     check_costs("frontier()", cost_fp, benefit_tp)
     loose = FOUR_FIFTHS if constraint == "four_fifths" else 1.0
+    count = max(int(points), 2)
+    # The unconstrained optimum does not cost what a tolerance does (its search is looser): not a rate to time by.
+    clock = Clock([0.0] + [1.0] * count + [0.05], progress)
     free = _optimize(curves, constraint, loose, objective, cost_fp, benefit_tp)  # effectively unconstrained
+    clock.stage("Found the unconstrained optimum")
     if constraint == "four_fifths":
         # Sweep the ratio floor from the unconstrained optimum's ratio up to parity (1.0), so the
         # front shows what each step towards equal rates costs, even when 0.8 is already met.
-        tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, max(int(points), 2))
+        tolerances = FOUR_FIFTHS - np.linspace(min(free.achieved or 0.0, 1.0), 1.0, count)
     else:
-        tolerances = np.linspace(0.0, free.achieved or 0.0, max(int(points), 2))
+        tolerances = np.linspace(0.0, free.achieved or 0.0, count)
     found = [_point("optimized", loose, free.what_if, constraint, free.objective_value, True)]
-    for tol in tolerances:
+    for i, tol in enumerate(tolerances, start=1):
         result = _optimize(curves, constraint, float(tol), objective, cost_fp, benefit_tp)
         found.append(
             _point("optimized", float(tol), result.what_if, constraint, result.objective_value, result.feasible)
         )
+        clock.stage(f"Optimised at tolerance {i} of {count}")
     front = _pareto(found, constraint, objective)
     single = _single_threshold(curves, constraint, objective, cost_fp, benefit_tp)
+    clock.stage("Found the best single threshold")
     now = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
     base = _point("baseline", None, now, constraint, objective_value(now, objective), True)
     return Frontier(constraint, objective, tuple(front), single, base)
@@ -713,7 +736,7 @@ def _pareto(found: list[FrontierPoint], constraint: str, objective: str) -> list
     sign = -1.0 if constraint == "four_fifths" else 1.0  # four_fifths: a higher ratio is fairer
 
     def goodness(p: FrontierPoint) -> float:
-        return -float(p.changed) if objective == "selection_rate" else p.objective_value
+        return -float(p.changed) if objective in COUNTING_OBJECTIVES else p.objective_value
 
     usable = [p for p in found if p.feasible and p.disparity is not None and p.objective_value is not None]
     usable.sort(key=lambda p: (sign * p.disparity, -goodness(p)))
@@ -737,7 +760,7 @@ def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> Fro
         lo, hi = curves.offsets[g], curves.offsets[g + 1]
         below = np.searchsorted(curves.scores[lo:hi], candidates, side="left")
         c = curves.counts_at_below(g, below)
-        if objective == "selection_rate":
+        if objective in COUNTING_OBJECTIVES:
             selected += c["selected"]
             flips += c["to_positive"] + c["to_negative"]
         else:
@@ -745,7 +768,80 @@ def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> Fro
     if objective == "selection_rate":
         target = int(np.rint(_target(curves) * curves.sizes.sum()))
         k = int(np.lexsort((flips, np.abs(selected - target)))[0])
+    elif objective == "changes":
+        k = int(np.argmin(flips))
     else:
         k = int(np.argmax(total))
     w = what_if(curves, float(candidates[k]), cost_fp=cost_fp, benefit_tp=benefit_tp)
     return _point("single_threshold", None, w, constraint, objective_value(w, objective), True)
+
+
+# --- goals in plain words -----------------------------------------------------------------------
+
+
+NOTHING = "nothing"
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A goal in plain words, mapped onto the optimizer's constraint × objective × tolerance.
+
+    ``constraint`` is None for :data:`NOTHING` (keep today's decisions: the optimizer does not run).
+    """
+
+    name: str
+    constraint: str | None
+    objective: str | None
+    tolerance: float | None
+    needs_label: bool = False
+
+    def words(self, decision: DecisionWords) -> str:
+        """The goal as the user reads it, in the decision's own words (``"keep the number approved today"``)."""
+        if self.name == NOTHING:
+            return "Nothing to do: keep today's decisions"
+        if self.name == "four_fifths_fewest":
+            return "Pass the four-fifths rule with the fewest changed decisions"
+        if self.name == "equal_tpr":
+            return f"Equal true-positive rates within {self.tolerance:g}, with the fewest changed decisions"
+        return f"Pass the four-fifths rule and keep the number {decision.verb} today"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "name": self.name,
+            "constraint": self.constraint,
+            "objective": self.objective,
+            "tolerance": self.tolerance,
+            "needs_label": self.needs_label,
+        }
+
+
+GOALS: dict[str, Goal] = {
+    g.name: g
+    for g in (
+        Goal(NOTHING, None, None, None),
+        Goal("four_fifths_fewest", "four_fifths", "changes", default_tolerance("four_fifths")),
+        Goal("equal_tpr", "equal_opportunity", "changes", GOAL_TPR_TOLERANCE, needs_label=True),
+        Goal("keep_count", "four_fifths", "selection_rate", default_tolerance("four_fifths")),
+    )
+}
+"""The goals offered first, in the order shown; "Custom goal" takes any constraint × objective × tolerance."""
+
+NO_LABEL_GOAL = (
+    "needs the true outcome (a label column), to know who truly was a positive case; choose one on the Data page"
+)
+
+
+def goal_unavailable(name: str, has_label: bool) -> str | None:
+    """Why the goal cannot run on these data (None when it can)."""
+    return NO_LABEL_GOAL if GOALS[name].needs_label and not has_label else None
+
+
+def default_goal(today: WhatIf) -> str:
+    """The goal a page or command starts on: :data:`NOTHING` unless today's decisions fail the four-fifths rule.
+
+    A goal never runs by default: this only says which one is offered first. An attribute that already passes
+    (or whose ratio is undefined) has nothing to do; one that fails is offered the four-fifths rule with the
+    fewest changed decisions, which can only raise its ratio.
+    """
+    return "four_fifths_fewest" if today.four_fifths_pass is False else NOTHING

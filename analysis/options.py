@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_TOLERANCES",
     "FOUR_FIFTHS",
     "GAP_THRESHOLD",
+    "GOAL_TPR_TOLERANCE",
     "MIN_CELL_SIZE",
     "MIN_GROUP_SIZE",
     "POWER",
@@ -63,6 +64,8 @@ DEFAULT_TOLERANCE = 0.05
 """The default tolerance of a mitigation constraint's range (selection rate, TPR, …)."""
 DEFAULT_TOLERANCES = {"four_fifths": 0.0}
 """Per-constraint defaults that differ: four_fifths' tolerance lowers the 0.8 floor, so 0 is the rule itself."""
+GOAL_TPR_TOLERANCE = 0.02
+"""The Mitigation goal "equal true-positive rates within …": the largest TPR range it allows."""
 COMPARE_TOLERANCE = 0.02
 """Comparing audits: a difference metric regresses when its absolute value grows by more than this."""
 SAMPLE_SIZE = 5000

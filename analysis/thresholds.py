@@ -42,12 +42,15 @@ from analysis.values import matches_any
 from analysis.wording import Remedy
 
 __all__ = [
+    "Start",
     "ThresholdCurves",
     "WhatIf",
     "WhatIfGroup",
     "attribute_of",
     "baseline",
+    "changed_decisions",
     "curves_from_arrays",
+    "reproducing_thresholds",
     "threshold_curves",
     "what_if",
 ]
@@ -517,3 +520,175 @@ def baseline(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float
     c = {k: np.asarray(v, dtype=np.int64) for k, v in curves.current.items()}
     zero = np.zeros(curves.n_groups, dtype=np.int64)
     return _what_if(curves, None, c | {"to_positive": zero, "to_negative": zero}, cost_fp, benefit_tp)
+
+
+# --- the starting point: today's decisions as thresholds ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """Per group, the threshold on the score that reproduces today's decisions best, and what it cannot.
+
+    Attributes
+    ----------
+    thresholds
+        Group → threshold (decision = score ≥ threshold) agreeing with the most of the group's current
+        decisions; among equally good thresholds, the one selecting closest to today's count, then the
+        roundest number in the interval of scores that gives those decisions.
+    agree, decided
+        Per group, scored rows with a decision whose decision the threshold reproduces, and all of them.
+    unreproducible
+        Per group, ``decided − agree``: decisions no threshold on this score can reproduce (0 when today's
+        decision is a cut of the score).
+    what_if
+        :func:`what_if` at these thresholds: its flips against today's decisions are exactly the
+        unreproducible ones.
+    rule
+        ``"most_agreement"``, or ``"today_rates"`` when the most-agreeing thresholds would have made the
+        four-fifths ratio worse than today's (``most_agreement_measure``, the ratio they give) and each
+        group keeps today's count selected instead.
+    """
+
+    thresholds: dict[str, float]
+    agree: dict[str, int]
+    decided: dict[str, int]
+    unreproducible: dict[str, int]
+    what_if: WhatIf
+    rule: str = "most_agreement"
+    most_agreement_measure: float | None = None
+
+    @property
+    def total_unreproducible(self) -> int:
+        """Decisions, over every group, that no threshold per group reproduces."""
+        return int(sum(self.unreproducible.values()))
+
+    @property
+    def total_decided(self) -> int:
+        """Scored rows with a decision, over every group."""
+        return int(sum(self.decided.values()))
+
+    @property
+    def shared(self) -> float | None:
+        """The one threshold every group starts at, when they all start at the same; else None."""
+        values = set(self.thresholds.values())
+        return next(iter(values)) if len(values) == 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (without the what-if)."""
+        return {
+            "thresholds": dict(self.thresholds),
+            "agree": dict(self.agree),
+            "decided": dict(self.decided),
+            "unreproducible": dict(self.unreproducible),
+            "total_unreproducible": self.total_unreproducible,
+            "rule": self.rule,
+            "most_agreement_measure": self.most_agreement_measure,
+        }
+
+
+def _roundest(low: float, high: float) -> float:
+    """The number with the fewest decimals in ``(low, high]`` (``high`` itself when none is shorter)."""
+    if not math.isfinite(low):
+        return high
+    for decimals in range(0, 13):
+        scale = 10.0**decimals
+        candidate = math.floor(low * scale + 1) / scale  # the first multiple of 10**-decimals above low
+        candidate = round(candidate, decimals)
+        if low < candidate <= high:
+            return float(candidate)
+    return high
+
+
+def _pick(curves: ThresholdCurves, g: int, *, keep_count: bool) -> tuple[float, int]:
+    """Group ``g``'s starting threshold and how many of its decisions it reproduces.
+
+    By the most agreement (then the count closest to today's), or with ``keep_count`` by the count
+    closest to today's (then the most agreement); last, the lower threshold.
+    """
+    start = curves.offsets[g]
+    candidates, below = curves.candidates(g)
+    negatives = curves.cum_current_neg[start + below] - curves.cum_current_neg[start]
+    positives_above = curves.cum_current_pos[curves.offsets[g + 1]] - curves.cum_current_pos[start + below]
+    agreement = negatives + positives_above
+    distance = np.abs(curves.sizes[g] - below - _today_count(curves, g))
+    keys = (distance, -agreement) if keep_count else (-agreement, distance)
+    k = int(np.lexsort((np.arange(below.size), *reversed(keys)))[0])
+    scores = curves.scores[start : curves.offsets[g + 1]]
+    low = float(scores[below[k] - 1]) if below[k] > 0 else -math.inf
+    return _roundest(low, float(candidates[k])), int(agreement[k])
+
+
+def _today_count(curves: ThresholdCurves, g: int) -> float:
+    """Today's positive decisions in group ``g``, scaled to its scored rows (some may have no decision)."""
+    decided, chosen = int(curves.current["n"][g]), int(curves.current["selected"][g])
+    return chosen / decided * curves.sizes[g] if decided else 0.0
+
+
+def _worse(measure: str, now: float | None, then: float | None) -> bool:
+    if now is None or then is None:
+        return False
+    higher_is_fairer = measure == "favorable_rate_ratio"
+    return now < then - 1e-12 if higher_is_fairer else now > then + 1e-12
+
+
+START_MEASURE = "favorable_rate_ratio"
+
+
+def reproducing_thresholds(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> Start:
+    """Per group, the threshold on the score that reproduces the most of today's decisions (the starting point).
+
+    An exact sweep over each group's sorted scores: at the candidate leaving the lowest ``k`` rows
+    negative, the agreement is the current negatives among them plus the current positives above.
+    Rows without a decision count for neither. When those thresholds would make the four-fifths ratio
+    worse than today's (a score that imitates the decisions, e.g. a model score, can reproduce more of
+    them by selecting fewer in a small group), each group instead keeps today's count selected (then
+    reproduces the most it can): the starting point never makes the fairness measure worse.
+
+    Parameters
+    ----------
+    curves
+        From :func:`threshold_curves`.
+    cost_fp, benefit_tp
+        For the what-if at the thresholds (as :func:`what_if`).
+    """
+    today = baseline(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
+    best_measure = None
+    for keep_count in (False, True):
+        picks = [_pick(curves, g, keep_count=keep_count) for g in range(curves.n_groups)]
+        thresholds = {group: t for group, (t, _) in zip(curves.labels, picks, strict=True)}
+        result = what_if(curves, thresholds, cost_fp=cost_fp, benefit_tp=benefit_tp)
+        measure = result.value(START_MEASURE)
+        if keep_count or not _worse(START_MEASURE, measure, today.value(START_MEASURE)):
+            break
+        best_measure = measure
+    decided = {group: int(curves.current["n"][g]) for g, group in enumerate(curves.labels)}
+    agree = {group: a for group, (_, a) in zip(curves.labels, picks, strict=True)}
+    return Start(
+        thresholds=thresholds,
+        agree=agree,
+        decided=decided,
+        unreproducible={g: decided[g] - agree[g] for g in curves.labels},
+        what_if=result,
+        rule="today_rates" if keep_count else "most_agreement",
+        most_agreement_measure=best_measure,
+    )
+
+
+def changed_decisions(result: WhatIf, start: Start) -> dict[str, dict[str, int]]:
+    """Per group, the decisions ``result`` changes from today's, not counting those no threshold reproduces.
+
+    Counted against today's actual decisions: a row counts when its decision at ``result``'s thresholds
+    differs from today's and the starting thresholds (:func:`reproducing_thresholds`) reproduce it. A
+    decision the starting thresholds cannot reproduce is not a change anyone made; it is reported
+    separately (:attr:`Start.unreproducible`). So every count is 0 at the start, and equals ``result.flips``
+    when today's decisions are a cut of the score. Within a group only one threshold moves, so the
+    changes run one way: ``to_positive`` (newly positive) or ``to_negative`` (no longer positive).
+    """
+    out = {}
+    for group, flips in result.flips.items():
+        before = start.what_if.flips[group]
+        out[group] = {
+            "to_positive": max(0, int(flips["to_positive"]) - int(before["to_positive"])),
+            "to_negative": max(0, int(flips["to_negative"]) - int(before["to_negative"])),
+        }
+    return out

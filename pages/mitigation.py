@@ -13,12 +13,15 @@ import pandas as pd
 import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
+from analysis.counts import INTERSECTION_SEPARATOR
 from analysis.metrics import rate_denominator, title
-from analysis.mitigate import Mitigation, mitigate
+from analysis.mitigate import Mitigation, mitigate, starting_point
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
-from analysis.optimizer import Optimization, gives_back
+from analysis.optimizer import GOALS, NOTHING, Optimization, default_goal, gives_back, goal_unavailable
 from analysis.options import FOUR_FIFTHS, default_tolerance
-from analysis.thresholds import ThresholdCurves, WhatIf, baseline, what_if
+from analysis.progress import Step
+from analysis.thresholds import Start, ThresholdCurves, WhatIf, changed_decisions, what_if
+from analysis.words import DecisionWords, decision_words
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -50,12 +53,17 @@ OBJECTIVE_NAMES = {
     "accuracy": "Accuracy (most correct decisions)",
     "cost": "Net benefit (benefit × TP − cost × FP)",
     "selection_rate": "Keep today's overall selection rate, changing the fewest decisions",
+    "changes": "Fewest changed decisions",
 }
 OBJECTIVE_SHORT = {
     "accuracy": "accuracy",
     "cost": "net benefit",
     "selection_rate": "closeness to today's overall selection rate (then the fewest decisions changed)",
+    "changes": "fewest changed decisions",
 }
+CUSTOM = "custom"
+# What the frontier and the comparison use when the goal is "nothing to do": the first goal that acts.
+FALLBACK_GOAL = "four_fifths_fewest"
 TOLERANCE_MEANING = {
     "four_fifths": f"the lowest favourable rate must be at least ({FOUR_FIFTHS:g} − tolerance) × the highest; "
     "0 is the rule itself",
@@ -67,9 +75,8 @@ TOLERANCE_MEANING = {
 # Equalized odds sweeps pairs of rate floors: the frontier takes seconds, so it waits for a click;
 # so does any frontier on tables above this many scored rows.
 AUTO_FRONTIER_ROWS = 200_000
-# Seconds per (row × group) of the retraining comparison, measured on the loan sample; replaced by
-# this session's own measurement once a comparison has run.
-COMPARE_SECONDS_PER_UNIT = 1.5e-4
+# The frontier's progress shows one line per this many tolerances.
+FRONTIER_LINE_EVERY = 5
 KEEP = {"persist_state": "session"}
 
 DISPARATE_TREATMENT = (
@@ -129,21 +136,42 @@ def context(dataset: state.Dataset, spec: AuditSpec, attribute: str) -> tuple[st
 # ---------------------------------------------------------------- score and curves
 
 
+def focus_column(columns: list[str]) -> str | None:
+    """The first column of the focus when the focus is an intersection of protected columns; else None."""
+    current = state.focus()
+    if current is None or current.attribute in columns or INTERSECTION_SEPARATOR not in current.attribute:
+        return None
+    first = current.attribute.split(INTERSECTION_SEPARATOR)[0]
+    return first if first in columns else None
+
+
 def pick_attribute(spec: AuditSpec) -> str:
     columns = list(spec.protected_columns)
     if not columns:
         st.info("No protected attribute to set thresholds for: choose one on the Data page.")
         st.stop()
-    if state.get(W.MITIGATION_ATTRIBUTE) not in columns:
-        state.set_widgets({W.MITIGATION_ATTRIBUTE: columns[0]})
+    first = focus_column(columns)
+    intersection = state.focus().attribute if first else None
+    if first:  # a pick here moves the focus to that column, so an intersection focus is never this page's own
+        state.set_widgets({W.MITIGATION_ATTRIBUTE: first})
+    else:
+        state.follow_focus(W.MITIGATION_ATTRIBUTE, columns)
     # Selectbox options are drawn as plain text; labels are Markdown.
-    return st.selectbox(
+    picked = st.selectbox(
         "Protected attribute",
         columns,
         key=W.MITIGATION_ATTRIBUTE,
         **KEEP,
+        on_change=state.focus_changed,
+        kwargs={"key": W.MITIGATION_ATTRIBUTE},
         help="The groups whose thresholds you move. Numeric attributes are binned as confirmed on the Data page.",
     )
+    if intersection is not None:
+        st.caption(
+            f"The focus is the intersection **{md(intersection)}**; thresholds are set per group of one column, "
+            f"so this page opens on its first column, **{md(picked)}**."
+        )
+    return picked
 
 
 def scored_table(dataset: state.Dataset, spec: AuditSpec) -> Scored:
@@ -159,17 +187,17 @@ def scored_table(dataset: state.Dataset, spec: AuditSpec) -> Scored:
     return Scored(with_score, scored_spec, model, MODEL_SCORE_LABEL)
 
 
-def show_score_source(scored: Scored) -> None:
+def show_score_source(scored: Scored, words: DecisionWords) -> None:
     if scored.model is None:
         st.caption(
-            f"Score: the column **{md(scored.title)}** (higher = more likely to get the positive decision). A "
-            "threshold turns it into decisions: score ≥ threshold gets the positive decision."
+            f"Score: the column **{md(scored.title)}** (higher = more likely {words.verb}). A threshold turns it "
+            f"into decisions: score ≥ threshold means {words.verb}."
         )
         return
     auc = "undefined" if scored.model.auc is None else f"{scored.model.auc:.3f}"
     st.info(
         f"The spec names no score column, so the thresholds act on a **{md(MODEL_SCORE_LABEL)}**: each row's "
-        f"out-of-fold probability of the positive decision from a model trained on the features (out-of-fold AUC "
+        f"out-of-fold probability of being {words.verb} from a model trained on the features (out-of-fold AUC "
         f"against the current decisions: **{auc}**). It imitates the decisions; it is not the model that made "
         "them, so the thresholds found here are for that imitation. Add the real score on the Data page if you "
         "have it."
@@ -199,16 +227,15 @@ def resolution(low: float, high: float) -> tuple[float, str]:
     return 10.0**exponent, f"%.{max(0, -exponent)}f"
 
 
-def default_threshold(curves: ThresholdCurves, spec: AuditSpec) -> float:
-    """Where the sliders start.
+def shared_threshold(curves: ThresholdCurves, start: Start) -> float:
+    """Where the one-threshold slider starts: the groups' common starting threshold when they share one.
 
-    A spec whose decision *is* ``score ≥ threshold`` starts at that threshold: the current decisions
-    exactly. Otherwise the one shared threshold whose overall selection rate is closest to the current
-    decisions' rate (over scored rows), so the page opens on "the score, cut where we cut today".
+    Otherwise the one shared threshold whose overall selection rate is closest to the current
+    decisions' rate (over scored rows): "the score, cut where we cut today".
     """
     low, high = bounds(curves)
-    if spec.decision is None and spec.threshold is not None:
-        return min(max(float(spec.threshold), low), high)
+    if start.shared is not None:
+        return min(max(float(start.shared), low), high)
     ordered = np.sort(curves.scores)
     candidates = np.append(np.unique(ordered), high)
     selected = ordered.size - np.searchsorted(ordered, candidates, side="left")
@@ -257,17 +284,31 @@ def keep_in_range(key: str, low: float, high: float, default: float) -> None:
         state.set_widgets({key: default})
 
 
-def threshold_controls(curves: ThresholdCurves, spec: AuditSpec) -> tuple[str, dict[str, float]]:
-    """The mode and one slider (or one per group); returns the mode and every group's threshold."""
+def starting_mode(start: Start) -> str:
+    return SINGLE if start.shared is not None else PER_GROUP
+
+
+def reset_to_start(attribute: str, start: Start, shared: float) -> None:
+    """Queue today's decisions (the starting thresholds) for the sliders."""
+    queued = {W.mitigation_threshold(attribute, g): float(t) for g, t in start.thresholds.items()}
+    state.queue_widgets({W.MITIGATION_MODE: starting_mode(start), W.mitigation_single(attribute): shared} | queued)
+
+
+def threshold_controls(curves: ThresholdCurves, start: Start, words: DecisionWords) -> tuple[str, dict[str, float]]:
+    """The mode and one slider (or one per group); returns the mode and every group's threshold.
+
+    Every slider starts at today's decisions: the thresholds reproducing them best (:class:`Start`).
+    """
     attribute, groups = curves.attribute, curves.labels
     low, high = bounds(curves)
     step, shown = resolution(low, high)
-    start = default_threshold(curves, spec)
-    if state.get(W.MITIGATION_MODE) not in MODES:
-        state.set_widgets({W.MITIGATION_MODE: SINGLE})
-    keep_in_range(W.mitigation_single(attribute), low, high, start)
+    shared = shared_threshold(curves, start)
+    first_visit = state.get(W.mitigation_single(attribute)) is None
+    if state.get(W.MITIGATION_MODE) not in MODES or first_visit:
+        state.set_widgets({W.MITIGATION_MODE: starting_mode(start)})
+    keep_in_range(W.mitigation_single(attribute), low, high, shared)
     for group in groups:
-        keep_in_range(W.mitigation_threshold(attribute, group), low, high, start)
+        keep_in_range(W.mitigation_threshold(attribute, group), low, high, start.thresholds[group])
     mode = st.radio(
         "Thresholds",
         MODES,
@@ -281,7 +322,7 @@ def threshold_controls(curves: ThresholdCurves, spec: AuditSpec) -> tuple[str, d
     sizes = dict(zip(groups, curves.sizes.tolist(), strict=True))
     if mode == SINGLE:
         shared = st.slider(
-            f"Threshold for everyone (score ≥ threshold gets the positive decision; {sum(sizes.values()):,} rows)",
+            f"Threshold for everyone (score ≥ threshold: {words.verb}; {sum(sizes.values()):,} rows)",
             min_value=low,
             max_value=high,
             step=step,
@@ -324,7 +365,23 @@ def headline(label: str, now: float | None, before: float | None, *, better: str
     st.metric(label, number(now), delta=delta, delta_color=color, delta_arrow=arrow, help=help_text, border=True)
 
 
-def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
+def changed_totals(current: WhatIf, start: Start) -> tuple[int, int]:
+    """Decisions changed from today's (newly positive, no longer positive), without the unreproducible ones."""
+    changed = changed_decisions(current, start)
+    return sum(c["to_positive"] for c in changed.values()), sum(c["to_negative"] for c in changed.values())
+
+
+def changed_help(start: Start) -> str:
+    text = "Decisions at these thresholds that differ from today's decisions."
+    if start.total_unreproducible:
+        text += (
+            f" Not counted: the {start.total_unreproducible:,} of today's decisions that no threshold on this score "
+            "reproduces (they differ at the start too: nobody changed them)."
+        )
+    return text
+
+
+def show_headlines(current: WhatIf, before: WhatIf, start: Start, has_label: bool, words: DecisionWords) -> None:
     top = st.columns(3)
     cards = top + (st.columns(3) if has_label else [])  # three per row: the labels stay readable
     shown = [("favorable_rate_ratio", "higher"), ("demographic_parity_difference", "lower")]
@@ -357,40 +414,75 @@ def show_headlines(current: WhatIf, before: WhatIf, has_label: bool) -> None:
                 border=True,
             )
     with cards[-1]:
-        up, down = int(value(current, "flips_to_positive") or 0), int(value(current, "flips_to_negative") or 0)
-        st.metric(
-            "Decisions that change",
-            f"{up + down:,}",
-            help="Rows whose decision at these thresholds differs from the current decision.",
-            border=True,
-        )
-    st.markdown(sentence(current, before, has_label))
+        up, down = changed_totals(current, start)
+        st.metric("Decisions changed", f"{up + down:,}", help=changed_help(start), border=True)
+    st.markdown(sentence(current, before, start, has_label, words))
 
 
-def sentence(current: WhatIf, before: WhatIf, has_label: bool) -> str:
-    """The headline in plain words."""
+def sentence(current: WhatIf, before: WhatIf, start: Start, has_label: bool, words: DecisionWords) -> str:
+    """The headline in plain words, in the decision's own terms (a harmful decision is named as the harm)."""
     parts = []
     ratio, then = value(current, "favorable_rate_ratio"), value(before, "favorable_rate_ratio")
     if ratio is not None:
         verdict = "passes" if current.four_fifths_pass else "fails"
-        now_text = f" (today {then:.2f}×)" if then is not None else ""
+        now_text = f" (today {then:.2f})" if then is not None else ""
         parts.append(
-            f"At these thresholds the group with the lowest favourable rate gets it {ratio:.2f}× as often as the "
-            f"group with the highest{now_text}: this **{verdict}** the four-fifths rule."
+            f"At these thresholds the four-fifths ratio — the lowest share {words.favorable} of any group over the "
+            f"highest — is {ratio:.2f}{now_text}: this **{verdict}** the four-fifths rule."
         )
     accuracy, accuracy_then = value(current, "accuracy"), value(before, "accuracy")
     if has_label and accuracy is not None and accuracy_then is not None:
         parts.append(f"Accuracy is {accuracy:.3f} ({accuracy - accuracy_then:+.3f} against today's decisions).")
-    up, down = int(value(current, "flips_to_positive") or 0), int(value(current, "flips_to_negative") or 0)
-    parts.append(
-        f"{up + down:,} people's decisions change: {up:,} would newly get the positive decision and {down:,} would "
-        "lose it."
-    )
+    up, down = changed_totals(current, start)
+    if up + down == 0:
+        parts.append("No decision changes from today's.")
+    else:
+        parts.append(
+            f"{up + down:,} people's decisions change from today's: {up:,} {words.newly} and {down:,} "
+            f"{words.no_longer}."
+        )
     return " ".join(parts)
 
 
-def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.DataFrame:
-    """Per group: size, threshold, rates now and at the thresholds, and the decisions that flip."""
+def show_start(start: Start, today: WhatIf, scored: Scored, words: DecisionWords) -> None:
+    """Where the sliders start, and how many of today's decisions no threshold reproduces."""
+    if start.shared is not None:
+        where = f"at **{start.shared:g}** for everyone"
+    else:
+        where = "at " + ", ".join(f"**{md(g)}** {t:g}" for g, t in start.thresholds.items())
+    score = "the model score" if scored.model is not None else f"**{md(scored.title)}**"
+    unreproducible, decided = start.total_unreproducible, start.total_decided
+    if start.rule == "today_rates":
+        lead = (
+            f"The sliders start from today's decisions: on {score}, the thresholds that keep each group's number "
+            f"{words.verb} at today's ({where})."
+        )
+    else:
+        lead = f"The sliders start from today's decisions: the thresholds on {score} reproducing them best ({where})."
+    if unreproducible == 0:
+        st.caption(
+            f"{lead} They reproduce all {decided:,} of today's decisions: none is left that no threshold reproduces."
+        )
+        return
+    share = unreproducible / decided if decided else 0.0
+    text = (
+        f"{lead} They reproduce {decided - unreproducible:,} of today's {decided:,} decisions; **{unreproducible:,} "
+        f"({share:.1%}) cannot be reproduced by any threshold on this score**. Those are not counted as changes "
+        "anywhere on this page; they are why the figures at the start can differ slightly from today's."
+    )
+    if start.rule == "today_rates" and start.most_agreement_measure is not None:
+        text += (
+            f" (The thresholds reproducing the most decisions would have lowered the four-fifths ratio to "
+            f"{start.most_agreement_measure:.3f}, from today's {today.value('favorable_rate_ratio'):.3f}.)"
+        )
+    st.info(text)
+
+
+def group_table(
+    current: WhatIf, before: WhatIf, curves: ThresholdCurves, start: Start, words: DecisionWords
+) -> pd.DataFrame:
+    """Per group: size, threshold, rates now and at the thresholds, and the decisions changed from today's."""
+    changed = changed_decisions(current, start)
     rates = ["selection_rate"] + ([] if curves.positive_is_favorable else ["favorable_rate"])
     if curves.has_label:
         rates += ["tpr", "fpr", "precision", "accuracy"]
@@ -404,25 +496,40 @@ def group_table(current: WhatIf, before: WhatIf, curves: ThresholdCurves) -> pd.
         }
         for name in rates:
             row[title(name)] = rate_cell(record, name)
-        row["→ positive"] = current.flips[group]["to_positive"]
-        row["→ negative"] = current.flips[group]["to_negative"]
+        row[words.newly] = changed[group]["to_positive"]
+        row[words.no_longer] = changed[group]["to_negative"]
+        if start.total_unreproducible:
+            row["not reproducible"] = start.unreproducible[group]
         compared = record.compared
         row["note"] = "" if compared else f"under {curves.min_group_size} rows: not in the summaries or constraints"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def show_groups(current: WhatIf, before: WhatIf, curves: ThresholdCurves, scored: Scored, decimals: str) -> None:
+def show_groups(
+    current: WhatIf,
+    before: WhatIf,
+    curves: ThresholdCurves,
+    scored: Scored,
+    decimals: str,
+    start: Start,
+    words: DecisionWords,
+) -> None:
     st.dataframe(
-        group_table(current, before, curves),
+        group_table(current, before, curves, start, words),
         hide_index=True,
         key=W.mitigation_table("groups"),
         column_config={"threshold": st.column_config.NumberColumn(format=decimals)},
     )
+    unreproducible = (
+        " 'not reproducible': today's decisions no threshold on this score reproduces, not counted as changes."
+        if start.total_unreproducible
+        else ""
+    )
     st.caption(
-        "Rates at these thresholds (score ≥ the group's threshold gets the positive decision) over rows with a "
-        "score; TPR, FPR, precision and accuracy over rows with a label. → positive / → negative: decisions that "
-        "would change, against today's."
+        f"Rates at these thresholds (score ≥ the group's threshold: {words.verb}) over rows with a score; TPR, FPR, "
+        f"precision and accuracy over rows with a label. '{words.newly}' / '{words.no_longer}': decisions that "
+        f"would change from today's.{unreproducible}"
     )
     for row in curves.left_out:
         st.warning(md(f"{row['rows']:,} rows left out — {row['reason']}."))
@@ -432,13 +539,14 @@ def show_groups(current: WhatIf, before: WhatIf, curves: ThresholdCurves, scored
         figure, key=W.mitigation_chart("threshold_rates"), alt="Rates by group, today and at the thresholds."
     )
     st.markdown("**The score in each group, with its threshold**")
-    figure = charts.score_distribution_chart(curves, current.thresholds, score_title=scored.title)
+    sides = (f"not {words.verb}", words.verb)
+    figure = charts.score_distribution_chart(curves, current.thresholds, score_title=scored.title, sides=sides)
     st.altair_chart(
         figure, key=W.mitigation_chart("score_distribution"), width="stretch", alt="Score histogram per group."
     )
     st.caption(
-        "The share of each group's rows at each score; the red line is the group's threshold, and the blue bars "
-        "get the positive decision."
+        f"The share of each group's rows at each score; the red line is the group's threshold, and the blue bars "
+        f"are {words.verb}."
     )
 
 
@@ -450,9 +558,12 @@ def tolerance_for_constraint() -> None:
     state.set_widgets({W.MITIGATION_TOLERANCE: default_tolerance(constraint)})
 
 
-def optimizer_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
+def custom_controls(curves: ThresholdCurves) -> tuple[str, float, str]:
+    """The raw constraint × tolerance × objective of "Custom goal"."""
     constraints = list(CONSTRAINT_NAMES) if curves.has_label else list(SELECTION_CONSTRAINTS)
-    objectives = ["accuracy", "cost", "selection_rate"] if curves.has_label else ["selection_rate"]
+    objectives = ["selection_rate", "changes"]
+    if curves.has_label:
+        objectives = ["accuracy", "cost", *objectives]
     if state.get(W.MITIGATION_CONSTRAINT) not in constraints:
         state.set_widgets({W.MITIGATION_CONSTRAINT: constraints[0]})
         tolerance_for_constraint()
@@ -483,8 +594,84 @@ def optimizer_controls(curves: ThresholdCurves) -> tuple[str, float, str, bool]:
         "Objective", objectives, format_func=OBJECTIVE_NAMES.get, key=W.MITIGATION_OBJECTIVE, **KEEP
     )
     st.caption(f"Tolerance {tolerance:g}: {TOLERANCE_MEANING[constraint]}.")
-    clicked = st.button("Optimise", key=W.MITIGATION_OPTIMIZE, type="primary")
-    return constraint, float(tolerance), objective, clicked
+    return constraint, float(tolerance), objective
+
+
+def goal_caption(name: str, has_label: bool) -> str:
+    """What a goal asks the optimiser for, or why it is unavailable."""
+    if name == NOTHING:
+        return "Keep today's decisions: the optimiser does not run."
+    if name == CUSTOM:
+        return "Any constraint, tolerance and objective: set them under 'Custom goal' below."
+    reason = goal_unavailable(name, has_label)
+    if reason:
+        return f"Unavailable on these data: it {reason}."
+    goal = GOALS[name]
+    return (
+        f"Constraint: {CONSTRAINT_SHORT[goal.constraint]}, tolerance {goal.tolerance:g}; objective: "
+        f"{OBJECTIVE_SHORT[goal.objective]}."
+    )
+
+
+def goal_changed(key: str, attribute: str, start: Start, shared: float) -> None:
+    """Picking "nothing to do" puts the sliders back on today's decisions."""
+    if state.get(key) == NOTHING:
+        reset_to_start(attribute, start, shared)
+
+
+def goal_controls(
+    curves: ThresholdCurves, today: WhatIf, start: Start, words: DecisionWords
+) -> tuple[str, tuple[str, float, str, bool]]:
+    """The goal in plain words (a preset, nothing, or custom) and the constraint × tolerance × objective it means.
+
+    With "nothing to do" the constraint, tolerance and objective are those of the first goal that acts (for the
+    frontier and the comparison, which show what acting would cost); the optimiser itself does not run.
+    """
+    key = W.mitigation_goal(curves.attribute)
+    options = [*GOALS, CUSTOM]
+    if state.get(key) not in options:
+        state.set_widgets({key: default_goal(today)})
+    labels = {name: GOALS[name].words(words) for name in GOALS} | {CUSTOM: "Custom goal"}
+    goal = st.radio(
+        "Goal",
+        options,
+        format_func=labels.get,
+        captions=[goal_caption(name, curves.has_label) for name in options],
+        key=key,
+        **KEEP,
+        on_change=goal_changed,
+        args=(key, curves.attribute, start, shared_threshold(curves, start)),
+    )
+    with st.expander("Custom goal: every constraint, tolerance and objective", expanded=goal == CUSTOM):
+        raw = custom_controls(curves)
+    if goal == CUSTOM:
+        constraint, tolerance, objective = raw
+    else:
+        chosen = GOALS[FALLBACK_GOAL if goal == NOTHING else goal]
+        constraint, tolerance, objective = chosen.constraint, float(chosen.tolerance), chosen.objective
+    ratio = today.value("favorable_rate_ratio")
+    ratio_text = "undefined" if ratio is None else f"{ratio:.3f}"
+    attribute = md(curves.attribute)
+    if goal == NOTHING:
+        if today.four_fifths_pass:
+            st.success(
+                f"**Nothing to do.** Today's decisions on {attribute} already pass the four-fifths rule (ratio "
+                f"{ratio_text}, at least {FOUR_FIFTHS:g}), so nothing is changed. The sliders hold today's "
+                "decisions; pick a goal above to ask for more."
+            )
+        elif today.four_fifths_pass is None:
+            st.info(f"Nothing is changed. The four-fifths ratio of today's decisions on {attribute} is undefined.")
+        else:
+            st.info(
+                f"Nothing is changed. Today's decisions on {attribute} fail the four-fifths rule (ratio "
+                f"{ratio_text}); pick a goal above to see what passing it would take."
+            )
+        return goal, (constraint, tolerance, objective, False)
+    reason = goal_unavailable(goal, curves.has_label) if goal in GOALS else None
+    if reason:
+        st.warning(f"This goal is unavailable on these data: it {reason}.")
+    clicked = st.button("Find these thresholds", key=W.MITIGATION_OPTIMIZE, type="primary", disabled=bool(reason))
+    return goal, (constraint, tolerance, objective, clicked)
 
 
 def apply_thresholds(attribute: str, thresholds: dict[str, float]) -> None:
@@ -517,12 +704,15 @@ def run_optimizer(
     apply_thresholds(curves.attribute, result.thresholds)
 
 
-def show_optimization(result: Optimization, current: WhatIf, before: WhatIf) -> None:
+def show_optimization(
+    result: Optimization, current: WhatIf, before: WhatIf, start: Start, words: DecisionWords
+) -> None:
     what = f"{CONSTRAINT_SHORT[result.constraint]} (tolerance {result.tolerance:g})"
     if result.feasible:
         st.success(
-            f"**Feasible.** These thresholds meet {what} on these rows with the best "
-            f"{OBJECTIVE_SHORT[result.objective]} possible. The sliders above were set to them."
+            f"**Feasible.** These thresholds meet {what} on these rows with the "
+            f"{'' if result.objective == 'changes' else 'best '}{OBJECTIVE_SHORT[result.objective]} possible. "
+            "The sliders above were set to them."
         )
         if result.reason:
             st.caption(md(result.reason))
@@ -543,11 +733,17 @@ def show_optimization(result: Optimization, current: WhatIf, before: WhatIf) -> 
             "it may give back some of today's fairness. To ask for more, choose a stricter constraint (e.g. "
             "demographic parity with a small tolerance), or read the frontier below."
         )
-    cards = st.columns(3)
+    counted = result.objective == "changes"  # its objective is the count of changed decisions: one card for both
+    cards = st.columns(2 if counted else 3)
     cards[0].metric(measure_title.split(" (")[0], number(value(result.what_if, measure_key)), border=True)
-    cards[1].metric(objective_title.split(" (")[0], number(value(result.what_if, objective_key), ",.3f"), border=True)
-    flips = int(value(result.what_if, "flips_to_positive") or 0) + int(value(result.what_if, "flips_to_negative") or 0)
-    cards[2].metric("Decisions that change", f"{flips:,}", border=True)
+    if not counted:
+        cards[1].metric(
+            objective_title.split(" (")[0], number(value(result.what_if, objective_key), ",.3f"), border=True
+        )
+    up, down = changed_totals(result.what_if, start)
+    cards[-1].metric("Decisions changed", f"{up + down:,}", help=changed_help(start), border=True)
+    if up + down:
+        st.markdown(f"{up:,} {words.newly} and {down:,} {words.no_longer}, against today's decisions.")
     constrained = set(result.constrained_groups)
     rows = [
         {"group": g, "threshold": t, "constrained": "yes" if g in constrained else "no: too small, own best threshold"}
@@ -563,6 +759,53 @@ def show_optimization(result: Optimization, current: WhatIf, before: WhatIf) -> 
 # ---------------------------------------------------------------- frontier
 
 
+class Timing(NamedTuple):
+    """How long a long step took, and what was estimated once its first costed stage had been timed."""
+
+    seconds: float
+    estimate: float | None
+
+    def words(self) -> str:
+        if self.estimate is None and self.seconds < 0.5:
+            return "was already computed in this session"
+        text = f"took {self.seconds:.1f} s"
+        if self.estimate is not None:
+            text += f" (estimated {self.estimate:.0f} s once its first stages had been timed on these data)"
+        return text
+
+
+def staged(status: Any, title_text: str, *, group: str | None = None, every: int = 1, settle: int = 1):
+    """A progress callback writing one line per completed stage into ``status`` (lines of ``group`` stages are
+    written every ``every`` stages), and keeping the time left in its label; returns it and its first estimate,
+    the one written with the ``settle``-th line that has one (one timed stage can be a noisy rate)."""
+    first: dict[str, float] = {}
+    seen = {"lines": 0}
+    pending = {"seconds": 0.0, "from": 1}
+
+    def report(step: Step) -> None:
+        grouped = group is not None and step.stage.startswith(group)
+        pending["seconds"] += step.seconds
+        if not grouped:
+            status.write(f"{step.stage} ({step.seconds:.1f} s)")
+            pending.update(seconds=0.0)
+        elif step.done % every == 0 or step.finished:
+            count = step.stage.rsplit(" of ", 1)[-1]
+            index = step.stage[len(group) :].split(" of ")[0].strip()
+            status.write(f"{group}s {pending['from']}–{index} of {count} ({pending['seconds']:.1f} s)")
+            pending.update(seconds=0.0, **{"from": int(index) + 1})
+        else:
+            grouped = None  # no line written: the estimate is recorded with the lines
+        # The first estimate written with a line: after the first model fit, or the first five tolerances.
+        if grouped is not None and step.remaining is not None and "estimate" not in first and not step.finished:
+            seen["lines"] += 1
+            if seen["lines"] >= settle:
+                first["estimate"] = step.elapsed + step.remaining
+        left = "" if step.remaining is None else f"; about {math.ceil(step.remaining)} s left"
+        status.update(label=f"{title_text}: {step.done} of {step.total} stages done{left}")
+
+    return report, first
+
+
 def show_frontier(
     dataset: state.Dataset, scored: Scored, curves: ThresholdCurves, choice: tuple, costs: Costs, current: WhatIf
 ) -> None:
@@ -570,27 +813,47 @@ def show_frontier(
     st.subheader("The trade-off: how much each step towards parity costs")
     where = (dataset.data_key, scored.spec.to_json(), curves.attribute, constraint, objective, *costs)
     front = state.recall("mitigation_frontier", where)
-    if front is None and (constraint == "equalized_odds" or int(curves.sizes.sum()) > AUTO_FRONTIER_ROWS):
+    slow = constraint == "equalized_odds" or int(curves.sizes.sum()) > AUTO_FRONTIER_ROWS
+    if front is None and slow:
         st.caption(
             "Drawing the frontier runs the optimiser about 25 times"
             + (" over pairs of TPR and FPR floors" if constraint == "equalized_odds" else "")
-            + ": it can take a while on these data."
+            + ": it can take a while on these data. Each stage is listed as it completes, with the time left "
+            "estimated from the optimisations already timed."
         )
         if not st.button("Draw the frontier", key=W.MITIGATION_FRONTIER):
             return
+    drawn = front is None
     if front is None:
+        started = time.perf_counter()
         try:
-            with st.spinner("Optimising at every tolerance…"):
-                front = cached.trade_off_frontier(*where, curves)
+            if slow:
+                with st.status("Drawing the frontier…", expanded=True) as status:
+                    report, first = staged(status, "Drawing the frontier", group="Optimised at tolerance",
+                                           every=FRONTIER_LINE_EVERY)  # fmt: skip
+                    front = cached.staged_frontier(constraint, objective, *costs, curves, report)
+                    timing = Timing(time.perf_counter() - started, first.get("estimate"))
+                    status.update(label=f"The frontier {timing.words()}", state="complete", expanded=False)
+                state.remember("mitigation_frontier_timing", where, timing)
+            else:
+                with st.spinner("Optimising at every tolerance…"):
+                    front = cached.trade_off_frontier(*where, curves)
         except ParityLabError as exc:
             st.error(say(exc))
             return
         state.remember("mitigation_frontier", where, front)
+    timing = state.recall("mitigation_frontier_timing", where)
+    if timing is not None and not drawn:  # just drawn: its status says so already
+        st.caption(f"The frontier {timing.words()}.")
     figure = charts.frontier_chart(front, current)
     st.altair_chart(figure, key=W.mitigation_chart("frontier"), width="stretch", alt="Objective against disparity.")
     fairer = "right" if constraint == "four_fifths" else "left"
+    if objective == "changes":
+        point = "the fewest decisions the optimiser must change"
+    else:
+        point = f"the optimiser's best {OBJECTIVE_SHORT[objective]}"
     st.caption(
-        f"Each blue point is the optimiser's best {OBJECTIVE_SHORT[objective]} at one tolerance; fairer is "
+        f"Each blue point is {point} to meet {CONSTRAINT_SHORT[constraint]} at one tolerance; fairer is "
         f"to the {fairer}. The line steps because deterministic thresholds cannot do better between the points. "
         "Grey square: today's decisions; orange diamond: the best single threshold for everyone; red triangle: "
         "the thresholds on the sliders."
@@ -602,12 +865,7 @@ def show_frontier(
 # ---------------------------------------------------------------- retraining comparison
 
 
-def compare_estimate(curves: ThresholdCurves) -> int:
-    per_unit = state.recall("mitigation_compare_speed", None) or COMPARE_SECONDS_PER_UNIT
-    return max(5, round(per_unit * int(curves.sizes.sum()) * curves.n_groups))
-
-
-def comparison_table(result: MitigationComparison) -> pd.DataFrame:
+def comparison_table(result: MitigationComparison, words: DecisionWords) -> pd.DataFrame:
     rows = []
     groups = sorted({g for r in result.rows for g in r.selection_rate}, key=str)
     flip_headers, flip_cells = flip_columns([r.flips for r in result.rows])
@@ -621,8 +879,8 @@ def comparison_table(result: MitigationComparison) -> pd.DataFrame:
         }
         if result.target == "label":
             row["net benefit"] = r.utility
-        row["→ positive"] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
-        row["→ negative"] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
+        row[words.newly] = sum(f["to_positive"] for f in r.flips.values()) if r.flips else None
+        row[words.no_longer] = sum(f["to_negative"] for f in r.flips.values()) if r.flips else None
         row.update(zip(flip_headers, cells, strict=True))
         for g in groups:
             row[f"selection rate: {g}"] = r.selection_rate.get(g)
@@ -662,11 +920,16 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
         "constraint, tolerance and objective chosen above."
     )
     where = context(dataset, spec, curves.attribute)
-    label = f"Compare with retraining (takes ~{compare_estimate(curves)} s)"
-    if st.button(label, key=W.MITIGATION_COMPARE):
+    st.caption(
+        "It trains several models, which takes seconds to a minute: each stage is listed as it completes, with "
+        "the time left estimated from the stages already timed on these rows."
+    )
+    clicked = st.button("Compare with retraining", key=W.MITIGATION_COMPARE)
+    if clicked:
         started = time.perf_counter()
         try:
-            with st.spinner("Training and evaluating every method…"):
+            with st.status("Comparing with retraining…", expanded=True) as status:
+                report, first = staged(status, "Comparing with retraining", settle=2)
                 result = cached.mitigation_comparison(
                     dataset.data_key,
                     spec.to_json(),
@@ -676,26 +939,28 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
                     objective,
                     *costs,
                     dataset.table.data,
+                    report,
                 )
+                timing = Timing(time.perf_counter() - started, first.get("estimate"))
+                status.update(label=f"The comparison {timing.words()}", state="complete", expanded=False)
         except ParityLabError as exc:
             st.error(say(exc))
             return
-        seconds = time.perf_counter() - started
-        if seconds > 1:  # a real run, not the cache: this session's own speed for the next estimate
-            state.remember(
-                "mitigation_compare_speed", None, seconds / max(int(curves.sizes.sum()) * curves.n_groups, 1)
-            )
         state.remember("mitigation_comparison", where, result)
+        state.remember("mitigation_comparison_timing", where, timing)
     result = state.recall("mitigation_comparison", where)
     if result is None:
         return
+    timing = state.recall("mitigation_comparison_timing", where)
+    if timing is not None and not clicked:  # just run: its status says so already
+        st.caption(f"The comparison {timing.words()}.")
     asked = (
         f"{CONSTRAINT_SHORT[result.constraint]}, tolerance {result.tolerance:g}, "
         f"objective {OBJECTIVE_SHORT[result.objective]}"
     )
     st.markdown(f"**Comparison for {md(result.attribute)}** ({md(asked)}; {result.test_rows:,} held-out rows)")
     number_format = st.column_config.NumberColumn(format="%.3f")
-    table = comparison_table(result)
+    table = comparison_table(result, decision_words(spec))
     st.dataframe(
         table,
         hide_index=True,
@@ -729,14 +994,18 @@ def thresholds_record(
     mode: str,
     current: WhatIf,
     optimization: Optimization | None,
+    start: Start,
 ) -> Mitigation:
-    """The engine's mitigation record of the thresholds shown: the optimizer's answer while the sliders hold it.
+    """The engine's mitigation record of the thresholds shown: the optimizer's answer while the sliders hold it,
+    goal "nothing" while they hold today's decisions (as ``python -m analysis mitigate --goal nothing``).
 
     Made when the download is clicked, from the model score and the optimizer's answer the page already has.
     """
     settings: dict[str, Any] = {}
     if optimization is not None and optimization.thresholds == current.thresholds:
         settings["optimization"] = optimization  # found on this table already: not searched again
+    elif current.thresholds == start.thresholds:
+        settings["goal"] = NOTHING
     elif mode == SINGLE:
         settings["thresholds"] = next(iter(current.thresholds.values()))
     else:
@@ -760,12 +1029,13 @@ def show_exports(
     mode: str,
     current: WhatIf,
     optimization: Optimization | None,
+    start: Start,
 ):
     st.subheader("Take the thresholds with you")
     left, right = st.columns(2)
 
     def thresholds_json() -> str:
-        record = thresholds_record(dataset, spec, scored, mode, current, optimization)
+        record = thresholds_record(dataset, spec, scored, mode, current, optimization, start)
         return json.dumps(record.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
 
     left.download_button(
@@ -805,43 +1075,58 @@ st.title("Mitigation")
 dataset, spec = require_spec(NOTHING_YET)
 state.apply_queued_widgets()
 st.write(
-    "What would it take to close the gap, and what would it cost? Move the thresholds and watch every metric "
-    "move, ask the optimiser for the best thresholds under a fairness constraint, and compare with retraining."
+    "What would it take to close the gap, and what would it cost? Everything starts from today's decisions: pick a "
+    "goal in plain words, or move the thresholds yourself and watch every metric move, then see the trade-off and "
+    "compare with retraining."
 )
+words = decision_words(spec)
 attribute = pick_attribute(spec)
 scored = scored_table(dataset, spec)
-show_score_source(scored)
+show_score_source(scored, words)
 curves = load_curves(dataset, scored, attribute)
 where = context(dataset, spec, attribute)
 
 st.subheader("Try thresholds")
 costs = cost_inputs(curves)
-mode, thresholds = threshold_controls(curves, scored.spec)
-if mode == PER_GROUP:
-    st.warning(DISPARATE_TREATMENT, icon="⚖️")
 try:
-    current = what_if(curves, thresholds, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
-    before = baseline(curves, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
+    start, before = starting_point(curves, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
 except ParityLabError as exc:
     st.error(say(exc))
     st.stop()
+show_start(start, before, scored, words)
+mode, thresholds = threshold_controls(curves, start, words)
+if thresholds != start.thresholds and len(set(thresholds.values())) > 1:
+    st.warning(DISPARATE_TREATMENT, icon=":material/balance:")
+try:
+    current = what_if(curves, thresholds, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
+except ParityLabError as exc:
+    st.error(say(exc))
+    st.stop()
+if thresholds != start.thresholds:
+    st.button(
+        "Back to today's decisions",
+        key=W.MITIGATION_RESET,
+        on_click=reset_to_start,
+        args=(attribute, start, shared_threshold(curves, start)),
+        help="Set the sliders to the thresholds that reproduce today's decisions.",
+    )
 st.caption("Each card compares these thresholds with today's decisions (the small figure under it).")
-show_headlines(current, before, curves.has_label)
-show_groups(current, before, curves, scored, resolution(*bounds(curves))[1])
+show_headlines(current, before, start, curves.has_label, words)
+show_groups(current, before, curves, scored, resolution(*bounds(curves))[1], start, words)
 st.info(IN_SAMPLE)
 
 st.divider()
-st.subheader("Ask the optimiser")
-choice = optimizer_controls(curves)
+st.subheader("Choose a goal")
+goal, choice = goal_controls(curves, before, start, words)
 if choice[3]:
     run_optimizer(dataset, scored, curves, choice, costs, where)
-optimization = state.recall("mitigation_optimization", where)
+optimization = state.recall("mitigation_optimization", where) if goal != NOTHING else None
 if optimization is not None:
-    show_optimization(optimization, current, before)
+    show_optimization(optimization, current, before, start, words)
 
 st.divider()
 show_frontier(dataset, scored, curves, choice, costs, current)
 st.divider()
 show_comparison(dataset, spec, curves, choice, costs)
 st.divider()
-show_exports(dataset, spec, scored, mode, current, optimization)
+show_exports(dataset, spec, scored, mode, current, optimization, start)

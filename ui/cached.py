@@ -45,6 +45,7 @@ __all__ = [
     "mitigation_comparison",
     "optimization",
     "profiles",
+    "staged_frontier",
     "suggestion",
     "surrogate_scores",
     "trade_off_frontier",
@@ -195,11 +196,23 @@ def trade_off_frontier(
     benefit_tp: float,
     _curves: ThresholdCurves,
 ) -> Frontier:
-    """The objective against the disparity as the tolerance varies, on the curves of (data as read, spec, attribute)."""
+    """The objective against the disparity as the tolerance varies, on the curves of (data as read, spec, attribute).
+
+    For the frontiers drawn as the page opens (a fraction of a second); :func:`staged_frontier` reports progress.
+    """
     return frontier(_curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp)
 
 
-@st.cache_data(**(SESSION | {"max_entries": 2}))
+def staged_frontier(
+    constraint: str, objective: str, cost_fp: float, benefit_tp: float, curves: ThresholdCurves, progress
+) -> Frontier:
+    """The frontier that waits for a click (seconds): not cached, so that ``progress`` can draw each stage as it
+    completes (:class:`analysis.progress.Step`); the page remembers the result for the session."""
+    return frontier(
+        curves, constraint=constraint, objective=objective, cost_fp=cost_fp, benefit_tp=benefit_tp, progress=progress
+    )
+
+
 def mitigation_comparison(
     data_key: str,
     spec_json: str,
@@ -210,8 +223,13 @@ def mitigation_comparison(
     cost_fp: float,
     benefit_tp: float,
     _df: pd.DataFrame,
+    _progress=None,
 ):
-    """Baseline, our thresholds and retraining approaches on one held-out split (trains several models)."""
+    """Baseline, our thresholds and retraining approaches on one held-out split (trains several models).
+
+    Not cached: ``_progress`` draws each completed stage (:class:`analysis.progress.Step`) as it happens, which a
+    cached function cannot; the page remembers the result for the session (``state.remember``).
+    """
     from analysis.mitigation import compare_mitigations
 
     return compare_mitigations(
@@ -223,4 +241,5 @@ def mitigation_comparison(
         objective=objective,
         cost_fp=cost_fp,
         benefit_tp=benefit_tp,
+        progress=_progress,
     )

@@ -510,7 +510,10 @@ OBJECTIVE_MEASURES = {
     "accuracy": ("accuracy", "Accuracy (share of correct decisions)"),
     "cost": ("utility", "Net benefit (benefit × TP − cost × FP)"),
     "selection_rate": ("selection_rate", "Overall selection rate"),
+    "changes": ("selection_rate", "Decisions changed"),
 }
+# Objectives whose frontier is drawn as the decisions changed (fewer is better).
+COUNTING = ("selection_rate", "changes")
 # "Keep the selection rate" points keep today's rate where the constraint allows (the tooltip shows the rate):
 # what differs between them is how many decisions change.
 CHANGED_TITLE = "Decisions changed (fewer is better)"
@@ -532,7 +535,7 @@ def summary_value(result: Any, key: str) -> float | None:
 def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
     """One row per point: the frontier's points (by disparity), the current decisions, the best single
     threshold and, given a ``WhatIf``, the thresholds chosen now; ``disparity`` is the constraint's measure."""
-    changed = front.objective == "selection_rate"
+    changed = front.objective in COUNTING
     rows = [
         {"kind": FRONTIER_KINDS[0], "order": i, "tolerance": p.tolerance} | _point_values(p, changed)
         for i, p in enumerate(front.points)
@@ -551,7 +554,10 @@ def frontier_data(front: Any, current: Any | None = None) -> pd.DataFrame:
             {"kind": FRONTIER_KINDS[3], "order": None, "tolerance": None}
             | {"disparity": summary_value(current, measure), "objective": y, "rate": summary_value(current, rate_key)}
         )
-    return pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective", "rate"])
+    out = pd.DataFrame(rows, columns=["kind", "order", "tolerance", "disparity", "objective", "rate"])
+    if front.objective == "changes":  # its objective value is the count changed, not a rate
+        out["rate"] = None
+    return out
 
 
 def _point_values(point: Any, changed: bool) -> dict[str, float | None]:
@@ -566,7 +572,7 @@ def frontier_chart(front: Any, current: Any | None = None) -> Any:
     single threshold and the chosen thresholds marked (four-fifths: a rule at the four-fifths floor)."""
     data = frontier_data(front, current)
     x_title = MEASURES[front.constraint][1]
-    y_title = CHANGED_TITLE if front.objective == "selection_rate" else OBJECTIVE_MEASURES[front.objective][1]
+    y_title = CHANGED_TITLE if front.objective in COUNTING else OBJECTIVE_MEASURES[front.objective][1]
     x = alt.X("disparity:Q", title=x_title, scale=alt.Scale(zero=False))
     y = alt.Y("objective:Q", title=y_title, scale=alt.Scale(zero=False))
     tooltip = [
@@ -669,9 +675,12 @@ def threshold_rates_chart(current: Any, before: Any) -> Any:
 # --- score distribution per group -------------------------------------------------------------
 
 
-def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: int = 30) -> pd.DataFrame:
+def score_distribution_data(
+    curves: Any, thresholds: dict[str, float], *, bins: int = 30, sides: tuple[str, str] = SIDES
+) -> pd.DataFrame:
     """Per group, the share of its scored rows in each of ``bins`` equal-width score bins (common edges),
-    each bin on the side of the group's threshold its middle falls; and one ``threshold`` row per group."""
+    each bin on the side of the group's threshold its middle falls (named by ``sides``: below, at or above);
+    and one ``threshold`` row per group."""
     scores = np.asarray(curves.scores, dtype=float)
     low, high = float(scores.min()), float(scores.max())
     edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
@@ -684,7 +693,7 @@ def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: 
         for k in range(bins):
             rows.append(
                 {"kind": "bin", "group": group, "start": edges[k], "end": edges[k + 1], "rows": int(counts[k])}
-                | {"share": counts[k] / max(values.size, 1), "side": SIDES[int(middles[k] >= cut)], "threshold": None}
+                | {"share": counts[k] / max(values.size, 1), "side": sides[int(middles[k] >= cut)], "threshold": None}
             )
         rows.append(
             {"kind": "threshold", "group": group, "start": None, "end": None, "rows": int(values.size)}
@@ -693,9 +702,14 @@ def score_distribution_data(curves: Any, thresholds: dict[str, float], *, bins: 
     return pd.DataFrame(rows, columns=["kind", "group", "start", "end", "rows", "share", "side", "threshold"])
 
 
-def score_distribution_chart(curves: Any, thresholds: dict[str, float], *, score_title: str, bins: int = 30) -> Any:
-    """One histogram of the score per group (share of the group's rows), with its threshold as a rule."""
-    data = score_distribution_data(curves, thresholds, bins=bins)
+def score_distribution_chart(
+    curves: Any, thresholds: dict[str, float], *, score_title: str, bins: int = 30, sides: tuple[str, str] = SIDES
+) -> Any:
+    """One histogram of the score per group (share of the group's rows), with its threshold as a rule.
+
+    ``sides`` names the decision below and at or above the threshold, e.g. ``("not flagged", "flagged")``.
+    """
+    data = score_distribution_data(curves, thresholds, bins=bins, sides=sides)
     x = alt.X("start:Q", title=score_title, bin="binned", scale=alt.Scale(zero=False))
     bars = (
         alt.Chart()
@@ -707,7 +721,7 @@ def score_distribution_chart(curves: Any, thresholds: dict[str, float], *, score
             y=alt.Y("share:Q", title="share", axis=alt.Axis(format=".0%", tickCount=3)),
             color=alt.Color(
                 "side:N",
-                scale=alt.Scale(domain=list(SIDES), range=list(SIDE_COLORS)),
+                scale=alt.Scale(domain=list(sides), range=list(SIDE_COLORS)),
                 legend=alt.Legend(title=None, orient="top"),
             ),
             tooltip=[

@@ -130,6 +130,7 @@ class W:
     TABLES_KEEP_SMALL = "tables_keep_small"
     TABLES_CSV = "tables_download_csv"
     TABLES_JSON = "tables_download_json"
+    MITIGATION_RESET = "mitigation_reset"
     REPORT_PII = "report_include_pii"
     REPORT_HTML = "report_download_html"
     REPORT_JSON = "report_download_json"
@@ -176,6 +177,11 @@ class W:
     def mitigation_threshold(attribute: str, group: str) -> str:
         """One group's threshold slider."""
         return f"mitigation_threshold::{attribute}::{group}"
+
+    @staticmethod
+    def mitigation_goal(attribute: str) -> str:
+        """The goal picked for one attribute (each opens on its own default)."""
+        return f"mitigation_goal::{attribute}"
 
     @staticmethod
     def mitigation_single(attribute: str) -> str:

@@ -85,12 +85,13 @@ def test_json_equals_the_engine(loans, spec_path):
 
 def test_text_output_and_another_attribute(loans, spec_path, tmp_path):
     target = tmp_path / "m.json"
-    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--json", target])
+    argv = ["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--constraint", "demographic_parity"]
+    code, out, err = run([*argv, "--json", target])
     assert code == 0 and only_notes(err)
     data = json.loads(target.read_text())
     groups = threshold_curves(loans, SPEC, attribute="gender").labels
     assert set(data["thresholds"]["gender"]) == set(groups)
-    assert data["constraint"] == "demographic_parity" and data["tolerance"] == 0.05
+    assert data["constraint"] == "demographic_parity" and data["tolerance"] == 0.05 and data["goal"] is None
     assert out.startswith("ParityLab mitigation of loan_approvals.csv: gender, demographic_parity within 0.05")
     assert "Feasible on these data: yes." in out
     assert "disparate-treatment" in out
@@ -157,7 +158,8 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     spec = AuditSpec.from_dict(SPEC.to_dict() | {"score": None, "protected": ["ethnicity"]})
     spec.save(spec_file)
     target = tmp_path / "m.json"
-    code, out, err = run(["mitigate", data, "--spec", spec_file, "--json", target])
+    argv = ["mitigate", data, "--spec", spec_file, "--constraint", "demographic_parity"]
+    code, out, err = run([*argv, "--json", target])
     assert code == 0 and only_notes(err)
     assert f"Score: {MODEL_SCORE_LABEL}, as the spec has no score" in out
     result = json.loads(target.read_text())
@@ -168,6 +170,11 @@ def test_without_a_score_the_model_score_is_used(loans, tmp_path):
     expected = optimize(threshold_curves(scored_df, scored_spec), constraint="demographic_parity", tolerance=0.05)
     assert result["thresholds"]["ethnicity"] == expected.thresholds
     assert result["before"] == audit(scored_df, scored_spec).attributes["ethnicity"].to_dict()
+    # The start is the engine's on the model score: today's counts kept where the most agreement would be worse.
+    from analysis.mitigate import starting_point
+
+    assert result["start"] == starting_point(threshold_curves(scored_df, scored_spec))[0].to_dict()
+    assert result["start"]["total_unreproducible"] > 0
 
 
 @pytest.mark.parametrize(
@@ -238,3 +245,49 @@ def test_merge_variants_flag_on_mitigate_and_explain_is_read_into_the_spec(loans
     args = _parser().parse_args(["explain", str(path), "--spec", str(spec_path), "--merge-variants"])
     assert _with_merge_variants(SPEC, args).merge_variants is True
     assert _with_merge_variants(SPEC, _parser().parse_args(["explain", str(path), "--spec", "x"])) is SPEC
+
+
+def test_by_default_the_command_starts_from_today_and_changes_nothing_on_an_attribute_that_passes(loans, spec_path):
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--json", "-"])
+    assert code == 0 and only_notes(err)
+    data = json.loads(out)
+    # The loan sample's decision is exactly model_score >= 0.5: the start reproduces every decision.
+    assert data["goal"] == "nothing" and data["mode"] == "start" and data["constraint"] is None
+    assert data["start"]["total_unreproducible"] == 0 and data["start"]["rule"] == "most_agreement"
+    assert set(data["start"]["thresholds"].values()) == {0.5}
+    assert data["thresholds"]["gender"] == data["start"]["thresholds"]
+    assert all(f == {"to_positive": 0, "to_negative": 0} for f in data["changed"].values())
+    assert data["after"]["summary"]["favorable_rate_ratio"] == data["before"]["summary"]["favorable_rate_ratio"]
+    code, text, _ = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender"])
+    assert "nothing to do (goal 'nothing')" in text
+    assert "0 of 20,000 decisions no threshold on this score reproduces" in text
+    assert "today's decisions already pass the four-fifths rule; they are kept." in text
+
+
+def test_by_default_a_failing_attribute_passes_with_the_fewest_changes_counted_from_the_start(loans, spec_path):
+    from analysis.mitigate import starting_point
+
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--attribute", "ethnicity", "--json", "-"])
+    assert code == 0 and only_notes(err)
+    data = json.loads(out)
+    assert (data["goal"], data["constraint"], data["objective"], data["tolerance"]) == (
+        "four_fifths_fewest", "four_fifths", "changes", 0.0)  # fmt: skip
+    curves = threshold_curves(loans, SPEC, attribute="ethnicity")
+    start, today = starting_point(curves)
+    assert data["start"] == start.to_dict()
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0, objective="changes")
+    assert data["thresholds"]["ethnicity"] == expected.thresholds
+    # Nothing is unreproducible on this score, so the changes are the flips against today's decisions.
+    assert data["changed"] == data["flips"] == expected.what_if.flips
+    assert data["objective_value"] == sum(f["to_positive"] + f["to_negative"] for f in data["flips"].values())
+    assert today.value("favorable_rate_ratio") < 0.8 <= data["after"]["summary"]["favorable_rate_ratio"]["value"]
+
+
+def test_goal_and_constraint_together_or_a_goal_needing_a_label_is_exit_2(tmp_path, spec_path):
+    code, out, err = run(["mitigate", LOANS, "--spec", spec_path, "--goal", "nothing", "--constraint", "four_fifths"])
+    assert code == 2 and out == "" and "takes a goal or a constraint, not both" in err
+    data, _ = _crafted(tmp_path)
+    spec = tmp_path / "no-label.json"
+    AuditSpec(score="s", threshold=0.5, protected=("g",), min_group_size=1).save(spec)
+    code, out, err = run(["mitigate", data, "--spec", spec, "--goal", "equal_tpr"])
+    assert code == 2 and out == "" and "goal='equal_tpr' needs the true outcome" in err

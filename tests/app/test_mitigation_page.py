@@ -13,8 +13,10 @@ from analysis import baseline, csv_bytes, decision_changes, optimize, threshold_
 from analysis.mitigate import mitigate
 from analysis.mitigation import MODEL_SCORE_LABEL, model_scores
 from analysis.options import default_tolerance
+from analysis.thresholds import changed_decisions, reproducing_thresholds
+from analysis.words import decision_words
 from tests.app.apptest import new_app, run
-from ui.state import DATASET, RESULTS, SPEC, W
+from ui.state import DATASET, FOCUS, RESULTS, SPEC, Focus, W
 from ui.text import md
 
 MITIGATION = "pages/mitigation.py"
@@ -22,8 +24,14 @@ SINGLE, PER_GROUP = "One threshold for everyone", "A threshold per group"
 LOANS, TICKETS = "Loan approvals", "Support tickets"
 
 
-def mitigation_page(sample: str = LOANS, *, roles: dict | None = None, **widgets) -> AppTest:
-    """The app with the sample's suggested roles (changed by ``roles``) confirmed, on the Mitigation page."""
+APPROVED, NO_LONGER = "would newly be approved", "would no longer be approved"
+
+
+def mitigation_page(
+    sample: str = LOANS, *, roles: dict | None = None, attribute: str = "gender", goal: str | None = None, **widgets
+) -> AppTest:
+    """The app with the sample's suggested roles (changed by ``roles``) confirmed, on the Mitigation page, with
+    ``attribute`` the shared focus (and ``goal`` picked for it)."""
     at = new_app(timeout=120)
     if sample != LOANS:
         run(at.selectbox(key=W.SAMPLE).set_value(sample))
@@ -31,6 +39,9 @@ def mitigation_page(sample: str = LOANS, *, roles: dict | None = None, **widgets
         widget = at.number_input(key=key) if isinstance(value, float) else at.selectbox(key=key)
         run(widget.set_value(value))
     run(at.button(key=W.CONFIRM).click())
+    at.session_state[FOCUS] = Focus(attribute)
+    if goal is not None:
+        at.session_state[W.mitigation_goal(attribute)] = goal
     for key, value in widgets.items():
         at.session_state[key] = value
     at.switch_page(MITIGATION)
@@ -58,8 +69,10 @@ def fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.3f}"
 
 
-def assert_shows(at: AppTest, result, before) -> None:
-    """The cards and the group table show exactly the engine's numbers for these thresholds."""
+def assert_shows(at: AppTest, result, before, changed: dict | None = None) -> None:
+    """The cards and the group table show exactly the engine's numbers for these thresholds (``changed``: the
+    decisions changed from today's, by default the flips: the samples' decisions are a cut of their score)."""
+    changed = result.flips if changed is None else changed
     s, b = result.summary, before.summary
     cards = {
         "Four-fifths ratio": "favorable_rate_ratio",
@@ -72,9 +85,10 @@ def assert_shows(at: AppTest, result, before) -> None:
         assert card.value == fmt(s[key].value)
         assert card.delta == f"{s[key].value - b[key].value:+.3f}"
     assert metric(at, "Net benefit").value == f"{s['utility'].value:,.1f}"
-    flips = int(s["flips_to_positive"].value + s["flips_to_negative"].value)
-    assert metric(at, "Decisions that change").value == f"{flips:,}"
+    flips = sum(c["to_positive"] + c["to_negative"] for c in changed.values())
+    assert metric(at, "Decisions changed").value == f"{flips:,}"
     table = group_table(at).set_index("group")
+    words = decision_words(at.session_state[SPEC])
     assert list(table.index) == list(result.groups)
     for group, record in result.groups.items():
         row = table.loc[group]
@@ -82,8 +96,8 @@ def assert_shows(at: AppTest, result, before) -> None:
         assert row["threshold"] == result.thresholds[group]
         for column, name in {"selection rate": "selection_rate", "TPR": "tpr", "FPR": "fpr"}.items():
             assert row[column] == fmt(record.metrics[name].value)
-        assert row["→ positive"] == result.flips[group]["to_positive"]
-        assert row["→ negative"] == result.flips[group]["to_negative"]
+        assert row[words.newly] == changed[group]["to_positive"]
+        assert row[words.no_longer] == changed[group]["to_negative"]
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, pd.DataFrame]]:
@@ -136,10 +150,10 @@ def test_the_page_opens_on_todays_cut_with_every_section():
     assert shared == 0.5
     curves = curves_of(at, attribute)
     assert_shows(at, what_if(curves, shared), baseline(curves))
-    assert metric(at, "Decisions that change").value == "0"
+    assert metric(at, "Decisions changed").value == "0"
     assert [s.value for s in at.subheader] == [
         "Try thresholds",
-        "Ask the optimiser",
+        "Choose a goal",
         "The trade-off: how much each step towards parity costs",
         "Compared with retraining, on held-out rows",
         "Take the thresholds with you",
@@ -147,7 +161,7 @@ def test_the_page_opens_on_todays_cut_with_every_section():
     assert {"threshold_rates", "score_distribution", "frontier"} <= set(charts(at))
     assert any("optimistic" in i.value for i in at.info)
     assert not at.warning  # the disparate-treatment warning belongs to per-group thresholds
-    assert at.button(key=W.MITIGATION_COMPARE).label.startswith("Compare with retraining (takes ~")
+    assert at.button(key=W.MITIGATION_COMPARE).label == "Compare with retraining"
 
 
 @pytest.mark.slow
@@ -155,8 +169,9 @@ def test_a_spec_whose_decision_is_score_at_threshold_starts_there_and_a_slow_fro
     at = mitigation_page(roles={W.DECISION: "(none)", W.THRESHOLD: 0.65})
     assert at.session_state[SPEC].threshold == 0.65
     assert at.slider(key=W.mitigation_single("gender")).value == 0.65
-    assert metric(at, "Decisions that change").value == "0"  # the starting point is today's decisions
+    assert metric(at, "Decisions changed").value == "0"  # the starting point is today's decisions
     assert "frontier" in charts(at)
+    run(at.radio(key=W.mitigation_goal("gender")).set_value("custom"))
     run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("equalized_odds"))
     assert "frontier" not in charts(at)  # equalized odds searches pairs of floors: drawn on demand
     assert at.button(key=W.MITIGATION_FRONTIER).label == "Draw the frontier"
@@ -164,7 +179,7 @@ def test_a_spec_whose_decision_is_score_at_threshold_starts_there_and_a_slow_fro
 
 @pytest.mark.slow
 def test_the_support_tickets_sample_works_with_its_six_language_groups():
-    at = mitigation_page(TICKETS, **{W.MITIGATION_ATTRIBUTE: "customer_language"})
+    at = mitigation_page(TICKETS, attribute="customer_language", goal="custom")
     run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
     curves = curves_of(at, "customer_language")
     assert len(curves.labels) == 6
@@ -182,15 +197,16 @@ def test_the_support_tickets_sample_works_with_its_six_language_groups():
 
 @pytest.mark.slow
 def test_moving_a_group_slider_shows_what_the_engine_computes_for_it():
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    at = mitigation_page(attribute="ethnicity")
     run(at.radio(key=W.MITIGATION_MODE).set_value(PER_GROUP))
     keys = {g: W.mitigation_threshold("ethnicity", g) for g in "ABCD"}
     assert [at.slider(key=k).value for k in keys.values()] == [0.5] * 4  # started at the shared threshold
-    assert "disparate treatment" in at.warning[0].value
+    assert not at.warning  # the same threshold for everyone: no disparate treatment yet
     before_move = metric(at, "Four-fifths ratio").value
     run(at.slider(key=keys["B"]).set_value(0.3712))
     thresholds = {g: at.slider(key=k).value for g, k in keys.items()}
     assert thresholds == {"A": 0.5, "B": 0.3712, "C": 0.5, "D": 0.5}
+    assert "disparate treatment" in at.warning[0].value
     curves = curves_of(at, "ethnicity")
     moved = what_if(curves, thresholds)
     assert_shows(at, moved, baseline(curves))
@@ -204,7 +220,7 @@ def test_moving_a_group_slider_shows_what_the_engine_computes_for_it():
 
 @pytest.mark.slow
 def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "age"})
+    at = mitigation_page(attribute="age")
     run(at.slider(key=W.mitigation_single("age")).set_value(0.62))
     run(at.number_input(key=W.MITIGATION_COST_FP).set_value(3.0))
     curves = curves_of(at, "age")
@@ -217,7 +233,7 @@ def test_one_threshold_for_everyone_and_the_costs_move_the_figures():
 
 @pytest.mark.slow
 def test_optimize_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_pass_it():
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    at = mitigation_page(attribute="ethnicity", goal="custom")
     assert at.selectbox(key=W.MITIGATION_CONSTRAINT).value == "four_fifths"
     assert at.number_input(key=W.MITIGATION_TOLERANCE).value == 0.0
     assert metric(at, "Four-fifths ratio").value == "0.714"  # fails today
@@ -242,7 +258,7 @@ def test_optimize_for_the_four_fifths_rule_sets_the_sliders_to_thresholds_that_p
 
 @pytest.mark.slow
 def test_optimizing_when_today_is_already_fairer_says_what_the_optimizer_gives_back():
-    at = mitigation_page()  # gender: today's decisions pass the four-fifths rule with room to spare
+    at = mitigation_page(goal="custom")  # gender: today's decisions pass the four-fifths rule with room to spare
     run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     curves = curves_of(at, "gender")
     found = optimize(curves, constraint="four_fifths", tolerance=0.0).what_if.summary["favorable_rate_ratio"].value
@@ -254,7 +270,7 @@ def test_optimizing_when_today_is_already_fairer_says_what_the_optimizer_gives_b
 
 @pytest.mark.slow
 def test_an_infeasible_constraint_is_reported_with_the_best_achievable():
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "age"})
+    at = mitigation_page(attribute="age", goal="custom")
     run(at.selectbox(key=W.MITIGATION_CONSTRAINT).set_value("predictive_parity"))
     # The constraint's default tolerance, the same as the library's and the CLI's.
     assert at.number_input(key=W.MITIGATION_TOLERANCE).value == default_tolerance("predictive_parity") == 0.05
@@ -270,14 +286,14 @@ def test_an_infeasible_constraint_is_reported_with_the_best_achievable():
 
 @pytest.mark.slow
 def test_without_a_label_only_selection_rate_constraints_are_offered_and_the_page_says_why():
-    at = mitigation_page(roles={W.LABEL: "(none)"})
+    at = mitigation_page(roles={W.LABEL: "(none)"}, goal="custom")
     assert at.session_state[SPEC].label is None
     assert at.selectbox(key=W.MITIGATION_CONSTRAINT).options == [
         "Four-fifths rule (rate ratio ≥ 0.8)",
         "Demographic parity (selection rates)",
     ]
     keep_rate = "Keep today's overall selection rate, changing the fewest decisions"
-    assert at.selectbox(key=W.MITIGATION_OBJECTIVE).options == [keep_rate]
+    assert at.selectbox(key=W.MITIGATION_OBJECTIVE).options == [keep_rate, "Fewest changed decisions"]
     assert any("no label" in i.value and "Equal opportunity, equalized odds" in i.value for i in at.info)
     assert not any(m.label in ("Accuracy", "Equalized odds difference", "Net benefit") for m in at.metric)
     assert W.MITIGATION_COST_FP not in [n.key for n in at.number_input]
@@ -304,13 +320,16 @@ def test_without_a_score_the_thresholds_act_on_the_model_score_labeled_as_such(d
     assert payload["model_score"]["auc"] == pytest.approx(scores.auc)
     scored_df, scored_spec = scores.apply(df, spec)
     curves = threshold_curves(scored_df, scored_spec, attribute="gender")
-    shared = at.slider(key=W.mitigation_single("gender")).value
-    assert_shows(at, what_if(curves, shared), baseline(curves))
+    start = reproducing_thresholds(curves)
+    assert at.radio(key=W.MITIGATION_MODE).value == PER_GROUP  # the groups start at their own thresholds
+    sliders = {g: at.slider(key=W.mitigation_threshold("gender", g)).value for g in curves.labels}
+    assert sliders == start.thresholds
+    assert_shows(at, what_if(curves, sliders), baseline(curves), changed_decisions(start.what_if, start))
 
 
 @pytest.mark.slow
 def test_the_downloads_hold_the_engine_output_for_the_thresholds_shown(downloads):
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    at = mitigation_page(attribute="ethnicity", goal="custom")
     run(at.button(key=W.MITIGATION_OPTIMIZE).click())
     df, spec = table_and_spec(at)
     curves = threshold_curves(df, spec, attribute="ethnicity")
@@ -337,7 +356,7 @@ def test_the_downloads_hold_the_engine_output_for_the_thresholds_shown(downloads
 
 @pytest.mark.slow
 def test_the_retraining_comparison_shows_held_out_figures_beside_in_sample_ones():
-    at = mitigation_page(**{W.MITIGATION_ATTRIBUTE: "ethnicity"})
+    at = mitigation_page(attribute="ethnicity")
     assert not any("held-out rows (" in str(d.value.columns) for d in at.dataframe)
     run(at.button(key=W.MITIGATION_COMPARE).click())
     table = next(d.value for d in at.dataframe if "method" in d.value.columns)
@@ -430,3 +449,147 @@ def test_group_names_from_the_data_are_escaped_in_labels_and_text():
     ]
     assert not any("](javascript:" in t or "![i](" in t for t in shown)
     assert set(group_table(at)["group"]) == {"F", LINK, IMAGE}  # a dataframe shows them as plain text
+
+
+# ---------------------------------------------------------------- starting from today, goals, focus
+
+
+def test_on_an_attribute_that_passes_the_page_opens_on_nothing_to_do_and_changes_nothing(downloads):
+    at = mitigation_page()  # loans, gender: four-fifths ratio 0.976 today
+    assert at.radio(key=W.mitigation_goal("gender")).value == "nothing"
+    assert at.radio(key=W.mitigation_goal("gender")).options[0] == "Nothing to do: keep today's decisions"
+    note = next(s.value for s in at.success if "Nothing to do" in s.value)
+    assert "already pass the four-fifths rule (ratio 0.976" in note
+    assert not any(b.key == W.MITIGATION_OPTIMIZE for b in at.button)  # the optimiser does not run by default
+    assert RESULTS not in at.session_state or "mitigation_optimization" not in at.session_state[RESULTS]
+    assert metric(at, "Decisions changed").value == "0"
+    assert metric(at, "Four-fifths ratio").value == "0.976"
+    assert "No decision changes from today's." in next(m.value for m in at.markdown if "four-fifths ratio" in m.value)
+    starts = next(c.value for c in at.caption if c.value.startswith("The sliders start from today's decisions"))
+    assert "**0.5** for everyone" in starts and "all 20,000 of today's decisions: none is left" in starts
+    # The thresholds download is the command line's record for goal "nothing" (python -m analysis mitigate).
+    payload = json.loads(downloads["paritylab-thresholds.json"]())
+    assert payload["goal"] == "nothing" and payload["mode"] == "start"
+    assert payload["start"]["total_unreproducible"] == 0
+    assert all(c == {"to_positive": 0, "to_negative": 0} for c in payload["changed"].values())
+
+
+@pytest.mark.slow
+def test_on_an_attribute_that_fails_the_default_goal_passes_the_rule_with_the_fewest_changes():
+    at = mitigation_page(attribute="ethnicity")
+    goal = at.radio(key=W.mitigation_goal("ethnicity"))
+    assert goal.value == "four_fifths_fewest"
+    assert goal.options[1] == "Pass the four-fifths rule with the fewest changed decisions"
+    assert metric(at, "Decisions changed").value == "0"  # picking a goal runs nothing until it is asked for
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    curves = curves_of(at, "ethnicity")
+    expected = optimize(curves, constraint="four_fifths", tolerance=0.0, objective="changes")
+    sliders = {g: at.slider(key=W.mitigation_threshold("ethnicity", g)).value for g in curves.labels}
+    assert sliders == expected.thresholds
+    shown = what_if(curves, sliders)
+    assert shown.four_fifths_pass and shown.summary["favorable_rate_ratio"].value >= 0.8
+    assert metric(at, "Decisions changed").value == "320"
+    up = shown.summary["flips_to_positive"].value
+    down = shown.summary["flips_to_negative"].value
+    sentence = next(m.value for m in at.markdown if "people's decisions change" in m.value)
+    assert f"{up:,.0f} would newly be approved and {down:,.0f} would no longer be approved" in sentence
+    assert at.success[0].value.startswith("**Feasible.**")
+    # One click goes back to today's decisions.
+    run(at.button(key=W.MITIGATION_RESET).click())
+    assert at.radio(key=W.MITIGATION_MODE).value == SINGLE
+    assert at.slider(key=W.mitigation_single("ethnicity")).value == 0.5
+    assert metric(at, "Decisions changed").value == "0"
+    assert not any(b.key == W.MITIGATION_RESET for b in at.button)
+    # So does picking "nothing to do" after an optimisation.
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    assert metric(at, "Decisions changed").value == "320"
+    run(at.radio(key=W.mitigation_goal("ethnicity")).set_value("nothing"))
+    assert metric(at, "Decisions changed").value == "0"
+    assert any(i.value.startswith("Nothing is changed. Today's decisions on ethnicity fail") for i in at.info)
+
+
+def test_a_goal_needing_a_label_is_shown_unavailable_with_why():
+    at = mitigation_page(roles={W.LABEL: "(none)"}, attribute="ethnicity", goal="equal_tpr")
+    radio = at.radio(key=W.mitigation_goal("ethnicity"))
+    assert "Equal true-positive rates within 0.02, with the fewest changed decisions" in radio.options
+    assert any("unavailable on these data: it needs the true outcome" in w.value for w in at.warning)
+    assert at.button(key=W.MITIGATION_OPTIMIZE).disabled
+    run(at.radio(key=W.mitigation_goal("ethnicity")).set_value("keep_count"))
+    assert radio.options[3] == "Pass the four-fifths rule and keep the number approved today"
+    assert not at.button(key=W.MITIGATION_OPTIMIZE).disabled
+
+
+def test_the_attribute_picker_follows_the_focus_and_moves_it():
+    at = mitigation_page(attribute="ethnicity")
+    assert at.selectbox(key=W.MITIGATION_ATTRIBUTE).value == "ethnicity"
+    run(at.selectbox(key=W.MITIGATION_ATTRIBUTE).set_value("age"))
+    assert at.session_state[FOCUS] == Focus("age")
+    # An intersection as the focus: the page opens on its first column and says so.
+    at.session_state[FOCUS] = Focus("gender × ethnicity")
+    run(at)
+    assert at.selectbox(key=W.MITIGATION_ATTRIBUTE).value == "gender"
+    assert any("intersection **gender × ethnicity**" in c.value and "first column" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_without_a_score_column_nothing_is_changed_at_the_start_and_the_unreproducible_are_stated():
+    at = mitigation_page(roles={W.SCORE: "(none)"}, attribute="ethnicity")
+    df, spec = table_and_spec(at)
+    scored_df, scored_spec = model_scores(df, spec).apply(df, spec)
+    curves = threshold_curves(scored_df, scored_spec, attribute="ethnicity")
+    from analysis.mitigate import starting_point
+
+    start, today = starting_point(curves)
+    assert start.total_unreproducible > 0  # a model of the decisions does not reproduce every one
+    assert metric(at, "Decisions changed").value == "0"
+    assert at.radio(key=W.MITIGATION_MODE).value == (SINGLE if start.shared is not None else PER_GROUP)
+    note = next(i.value for i in at.info if "cannot be reproduced by any threshold" in i.value)
+    assert f"**{start.total_unreproducible:,} (" in note and "not counted as changes" in note
+    table = group_table(at).set_index("group")
+    assert table["not reproducible"].to_dict() == start.unreproducible
+    assert (table[APPROVED] == 0).all() and (table[NO_LONGER] == 0).all()
+    ratio = start.what_if.summary["favorable_rate_ratio"].value
+    assert ratio >= today.summary["favorable_rate_ratio"].value - 1e-12  # never worse than today at the start
+
+
+def harmful_page() -> AppTest:
+    """A crafted table whose positive decision ('High' risk) harms the person, on the Mitigation page."""
+    lines = ["race,score,risk"] + [
+        f"{'ab'[i % 2]},{(i * 37 % 100) / 100:.2f},{'High' if (i * 37 % 100) >= 40 + 20 * (i % 2) else 'Low'}"
+        for i in range(400)
+    ]
+    at = new_app(timeout=120)
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("risk.csv", ("\n".join(lines) + "\n").encode(), "text/csv")))
+    for key, value in {W.DECISION: "risk", W.LABEL: "(none)", W.SCORE: "score"}.items():
+        run(at.selectbox(key=key).set_value(value))
+    run(at.multiselect(key=W.POSITIVE).set_value(["High"]))
+    run(at.checkbox(key=W.FAVORABLE).set_value(False))
+    run(at.multiselect(key=W.PROTECTED).set_value(["race"]))
+    run(at.button(key=W.CONFIRM).click())
+    at.session_state[FOCUS] = Focus("race")
+    at.switch_page(MITIGATION)
+    return run(at)
+
+
+@pytest.mark.slow
+def test_a_harmful_decision_reads_as_the_harm_on_cards_sentences_and_charts():
+    at = harmful_page()
+    spec = at.session_state[SPEC]
+    assert spec.positive_is_favorable is False
+    words = decision_words(spec)
+    assert (words.newly, words.no_longer) == ("would newly be flagged", "would no longer be flagged")
+    # Group a is flagged more (its cut is lower): today fails the four-fifths rule, so a goal is offered.
+    assert at.radio(key=W.mitigation_goal("race")).value == "four_fifths_fewest"
+    run(at.button(key=W.MITIGATION_OPTIMIZE).click())
+    sentence = next(m.value for m in at.markdown if "people's decisions change" in m.value)
+    assert "would newly be flagged" in sentence or "would no longer be flagged" in sentence
+    ratio = next(m.value for m in at.markdown if "four-fifths ratio" in m.value)
+    assert "lowest share not flagged of any group" in ratio
+    table = group_table(at)
+    assert {"would newly be flagged", "would no longer be flagged"} <= set(table.columns)
+    _, data = charts(at)["score_distribution"]
+    assert set(data["side"].dropna()) <= {"flagged", "not flagged"}
+    shown = [e.value for kind in ("markdown", "caption", "info", "success", "warning") for e in getattr(at, kind)]
+    negated = ("not receive", "positive decision", "lose it", "get the positive")
+    assert not [t for t in shown if any(n in t for n in negated)]
