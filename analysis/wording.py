@@ -107,6 +107,12 @@ OPTIONS: dict[str, Option] = {
         "pass max_columns={value}", "drop the columns you do not need", python_generic="pass a larger max_columns"
     ),
     "merge_variants": Option("set merge_variants=True", "pass --merge-variants"),
+    "decision_order": Option(
+        "set decision_order=[{value}] (lowest first), or decision_order=[] for no order",
+        "pass --decision-order {value} (lowest first), or --decision-order none for no order",
+        ",",
+        python_generic="set decision_order to the decision's values, lowest first",
+    ),
     "objective": Option("pass objective={value}", "pass --objective {value}", python_generic="pass another objective"),
 }
 

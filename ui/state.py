@@ -93,6 +93,7 @@ class W:
     PII = "spec_pii"
     MIN_GROUP = "spec_min_group"
     MERGE_VARIANTS = "spec_merge_variants"
+    DECISION_ORDER = "spec_decision_order"
     CONFIRM = "spec_confirm"
     SPEC_UPLOAD = "spec_upload"
     DROP_KEPT = "spec_drop_kept"
