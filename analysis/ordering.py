@@ -33,9 +33,9 @@ SCALES: tuple[tuple[str, tuple[frozenset[str], ...]], ...] = tuple(
                 "critical|urgent|severe|extreme",
             ),
         ),
-        ("quality", ("very poor|very bad", "poor|bad", "fair|average|ok", "good", "very good", "excellent")),
-        ("severity", ("trivial", "minor", "major", "critical", "blocker")),
-        ("agreement", ("strongly disagree", "disagree", "neutral", "agree", "strongly agree")),
+        ("quality levels", ("very poor|very bad", "poor|bad", "fair|average|ok", "good", "very good", "excellent")),
+        ("severity levels", ("trivial", "minor", "major", "critical", "blocker")),
+        ("agreement levels", ("strongly disagree", "disagree", "neutral", "agree", "strongly agree")),
     )
 )
 # P1 (or Priority 1, Sev 1) is the most urgent: the lowest number is the highest level.

@@ -469,7 +469,7 @@ def order_input(series: pd.Series) -> None:
     st.multiselect(ORDER_LABEL, options, key=W.DECISION_ORDER, placeholder="not ordered", help=ORDER_HELP, **KEEP)
     picked = tuple(state.get(W.DECISION_ORDER) or ())
     if recognised is not None and picked == recognised.values:
-        note = f"Recognised from the values ({recognised.how}): {recognised.shown()}."
+        note = f"Recognised from the values as {recognised.how}: {recognised.shown()}."
         positive = tuple(state.get(W.POSITIVE) or ())
         suggested = tuple(positive_values(values))
         top = recognised.top(len(positive))
