@@ -324,7 +324,7 @@ class DecisionDistribution:
     """For a decision with more than two values: each value's count and share per group.
 
     ``values`` are in the decision's order, lowest first, when it has one (``order`` then says how it was
-    found: ``"levels"``, ``"set in the spec"``, …; see :mod:`analysis.ordering`), else most frequent first.
+    found: ``"levels"``, ``"set in the spec"``, …; see :mod:`analysis.ordering`), else in sort order.
     """
 
     values: tuple[str, ...]

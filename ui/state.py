@@ -159,6 +159,11 @@ class W:
         return f"fairness_table::{kind}::{attribute}"
 
     @staticmethod
+    def intersection_cells(intersection: str) -> str:
+        """The Fairness page's pick of the cells of one intersection that its charts and table show."""
+        return f"fairness_cells::{intersection}"
+
+    @staticmethod
     def drivers_chart(kind: str) -> str:
         return f"drivers_chart::{kind}"
 

@@ -147,13 +147,14 @@ def test_charts_that_do_not_apply_are_none():
 def test_decision_distribution_chart():
     group = audit(decisions(), spec(decision="tier", positive=["high"])).attributes["group"]
     dist = group.decision_distribution
-    assert dist.values == ("high", "low", "mid")
+    assert (dist.values, dist.order) == (("low", "mid", "high"), "levels")  # an ordered decision, lowest first
     data = charts.decision_distribution_data(group)
     assert len(data) == len(group.groups) * 3
     assert data.groupby("group")["value"].sum().to_dict() == pytest.approx(dict.fromkeys(group.groups, 1.0))
     b = data[data["group"] == "B"].set_index("decision")
-    assert b.loc["mid", "count"] == dist.counts["B"][2]
-    assert b.loc["mid", "ci_low"] == pytest.approx(dist.shares["B"][2].ci_low)
+    assert b.loc["mid", "count"] == dist.counts["B"][1]
+    assert b.loc["mid", "ci_low"] == pytest.approx(dist.shares["B"][1].ci_low)
+    assert list(b["order"]) == [0, 1, 2]
     encoding = charts.decision_distribution_chart(group).to_dict()["encoding"]
     assert encoding["x"] | {"axis": None} == {
         "field": "value",
@@ -162,8 +163,25 @@ def test_decision_distribution_chart():
         "title": "Share of the group's decisions",
         "axis": None,
     }
-    assert encoding["color"]["sort"] == ["high", "low", "mid"]
+    assert encoding["color"]["sort"] == ["low", "mid", "high"]
+    assert encoding["color"]["scale"] == {
+        "domain": ["low", "mid", "high"],
+        "scheme": {"name": "blues", "extent": [0.3, 1.0]},
+    }
+    assert encoding["color"]["legend"] == {
+        "title": "decision, lowest first",
+        "orient": "top",
+        "columns": 3,
+        "labelLimit": 300,
+        "symbolLimit": 0,
+    }
     assert encoding["order"]["field"] == "order"
+    # Without an order: distinct colours, the values in sort order, and the legend does not say "lowest".
+    unordered = audit(decisions(), spec(decision="tier", positive=["high"], decision_order=[])).attributes["group"]
+    color = charts.decision_distribution_chart(unordered).to_dict()["encoding"]["color"]
+    assert unordered.decision_distribution.order is None
+    assert color["sort"] == list(unordered.decision_distribution.values) == ["high", "low", "mid"]
+    assert (color["scale"], color["legend"]["title"]) == ({"domain": ["high", "low", "mid"]}, "decision")
 
 
 def test_intersection_charts_leave_out_exactly_the_suppressed_cells(full):
