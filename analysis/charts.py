@@ -41,6 +41,7 @@ __all__ = [
     "favorable_rate_chart",
     "favorable_rate_data",
     "group_role",
+    "ordered_colors",
     "threshold_rate",
 ]
 
@@ -94,7 +95,8 @@ def _role_color() -> alt.Color:
     return alt.Color(
         "role:N",
         scale=alt.Scale(domain=list(ROLES), range=list(ROLE_COLORS)),
-        legend=alt.Legend(title=None, orient="top", labelLimit=LABEL_LIMIT),
+        # Two columns: the three entries in one row overflow a chart in half the page at 1280 px.
+        legend=alt.Legend(title=None, orient="top", columns=2, labelLimit=LABEL_LIMIT),
     )
 
 
@@ -156,9 +158,11 @@ def favorable_rate_chart(
         words = f"{di_threshold:g} × highest rate ({line:.3f})"
         one_row = alt.Chart(data).transform_aggregate(rows="count()")
         rule = one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(line))
-        label = rule.mark_text(align="left", dx=4, dy=-6, color="#c0504d", fontSize=11).encode(
-            y=alt.value(0), text=alt.value(words)
-        )
+        # The words go on the side of the line with room for them (about a third of the axis).
+        right = line <= 0.6
+        label = rule.mark_text(
+            align="left" if right else "right", dx=4 if right else -4, dy=-6, color="#c0504d", fontSize=11
+        ).encode(y=alt.value(0), text=alt.value(words))
         layers += [rule, label]
     chart = alt.layer(*layers).properties(height=alt.Step(ROW_STEP))
     return _meta(chart, "favorable_rate", audit)
@@ -196,7 +200,7 @@ def error_rates_chart(
     color = alt.Color(
         "rate:N",
         scale=alt.Scale(domain=list(ERROR_RATES.values()), range=list(ERROR_COLORS)),
-        legend=alt.Legend(title=None, orient="top", labelLimit=LABEL_LIMIT),
+        legend=alt.Legend(title=None, orient="top", columns=1, labelLimit=LABEL_LIMIT),  # one row overflows
     )
     base = alt.Chart(data).encode(y=_group_axis(audit, groups), yOffset=alt.YOffset("rate:N"), color=color)
     bars = base.mark_rule(strokeWidth=2).encode(
@@ -277,11 +281,13 @@ def calibration_chart(
     # and in the report.
     pick = alt.selection_point(name="group_pick", fields=[field], bind="legend")
     lines_shown = list(dict.fromkeys(data[field]))
-    legend = alt.Legend(
-        title=title, orient="bottom", columns=min(4, max(1, len(lines_shown))), labelLimit=LABEL_LIMIT, symbolLimit=0
-    )
-    color = alt.Color(f"{field}:N", sort=lines_shown, legend=legend)
+    # Small multiples span the page: four columns fit; a single chart shares it, two do.
+    columns = min(4 if panels else 2, max(1, len(lines_shown)))
+    legend = alt.Legend(title=title, orient="bottom", columns=columns, labelLimit=LABEL_LIMIT, symbolLimit=0)
+    # Ten distinct hues (the theme's palette pairs light and dark shades, which look alike as thin lines).
+    color = alt.Color(f"{field}:N", sort=lines_shown, legend=legend, scale=alt.Scale(scheme="tableau10"))
     opacity = alt.condition(pick, alt.value(1.0), alt.value(0.15))
+    faint = alt.condition(pick, alt.value(0.45), alt.value(0.08))  # intervals behind the lines
     x = alt.X("mean_score:Q", title="Mean score in the bin", scale=alt.Scale(domain=[low, high], nice=False))
     y = alt.Y("value:Q", title=f"Observed positive rate ({level})", scale=alt.Scale(domain=[0, 1]))
     tooltip = [
@@ -297,7 +303,7 @@ def calibration_chart(
     # The layers take the data from the layer (or the facet) above them, so that a facet can split it.
     base = alt.Chart().encode(x=x, color=color, opacity=opacity)
     lines = base.mark_line(point=True).encode(y=y, tooltip=tooltip).add_params(pick).properties(name="lines")
-    bars = base.mark_rule().encode(y="ci_low:Q", y2="ci_high:Q")
+    bars = base.mark_rule().encode(y="ci_low:Q", y2="ci_high:Q", opacity=faint)
     layers = [bars, lines]
     if low >= 0 and high <= 1:  # scores are probabilities: perfect calibration is the diagonal
         diagonal = alt.Chart().transform_aggregate(rows="count()").mark_rule(color="#888888", strokeDash=[4, 4])
@@ -323,6 +329,25 @@ def calibration_chart(
 
 
 # --- decision-value distribution ---------------------------------------------------------------
+
+
+# Light to dark blue (ColorBrewer Blues): an ordered decision's values, lowest first.
+ORDERED_COLORS = ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
+
+
+def ordered_colors(n: int) -> list[str]:
+    """``n`` distinct colours light to dark, spread evenly along :data:`ORDERED_COLORS` (interpolated)."""
+    if n <= 1:
+        return [ORDERED_COLORS[-1]] * n
+    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in ORDERED_COLORS]
+    out = []
+    for k in range(n):
+        at = k * (len(stops) - 1) / (n - 1)
+        i = min(int(at), len(stops) - 2)
+        t = at - i
+        rgb = (round(a + (b - a) * t) for a, b in zip(stops[i], stops[i + 1], strict=True))
+        out.append("#" + "".join(f"{v:02x}" for v in rgb))
+    return out
 
 
 def decision_distribution_data(audit: AttributeAudit, groups: Sequence[str] | None = None) -> pd.DataFrame | None:
@@ -355,7 +380,7 @@ def decision_distribution_chart(
     dist = audit.decision_distribution
     values = list(dist.values)
     if dist.order is not None:
-        scale = alt.Scale(domain=values, scheme={"name": "blues", "extent": [0.3, 1.0]})
+        scale = alt.Scale(domain=values, range=ordered_colors(len(values)))
         title = "decision, lowest first"
     else:
         scale = alt.Scale(domain=values)

@@ -65,6 +65,7 @@ CHANGED_INTRO = (
 )
 SHOWN_CHARS = 120
 KEPT_INTRO = "Kept from the loaded spec (this page has no control for them; confirming keeps them): "
+WIDE_TABLE = "Long cells are cut short: drag a column header's edge to widen it, or scroll the table sideways."
 ORDER_LABEL = "Order of the decision values, lowest first"
 ORDER_HELP = (
     "Ordered values (Low < Medium < High, P4 < P3 < P2 < P1) are listed in this order in the pickers, the charts and "
@@ -300,7 +301,16 @@ def show_table(data: Dataset) -> None:
             }
         )
     st.subheader("Columns")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="profile")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="profile",
+        column_config={
+            "most common values": st.column_config.TextColumn(width="medium"),
+            "why": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.caption(WIDE_TABLE)
 
 
 # ---------------------------------------------------------------- roles
@@ -502,10 +512,12 @@ def outcome_inputs(df: pd.DataFrame, columns: list[str]) -> None:
         )
         if decision != NONE:
             st.checkbox(
-                "The positive decision benefits the person (an approval, a higher priority)",
+                # Short enough for one line in half the page at 1280 px: the examples are in the help.
+                "The positive decision benefits the person",
                 key=W.FAVORABLE,
                 **KEEP,
-                help="Untick it when the positive decision harms the person, e.g. 'flagged as high risk'.",
+                help="Ticked for an approval or a higher priority. Untick it when the positive decision harms the "
+                "person, e.g. 'flagged as high risk'.",
             )
             order_input(df[decision])
     with right:

@@ -87,7 +87,8 @@ def show_group_tables(audit: AttributeAudit, options: AuditOptions, cells: list[
         "Favourable rate: the share who received the outcome that benefits the person (the selection rate, or one "
         "minus it when the positive decision harms). Base rate: the share whose true outcome is positive. "
         "q: the test's p-value adjusted for every test of this audit (Benjamini–Hochberg). "
-        f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the summaries."
+        f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the "
+        "summaries. A wide table scrolls sideways; drag a column header's edge to widen it."
     )
     with st.expander("All comparisons with the reference group, and what each metric means"):
         st.dataframe(

@@ -166,7 +166,7 @@ def test_decision_distribution_chart():
     assert encoding["color"]["sort"] == ["low", "mid", "high"]
     assert encoding["color"]["scale"] == {
         "domain": ["low", "mid", "high"],
-        "scheme": {"name": "blues", "extent": [0.3, 1.0]},
+        "range": ["#c6dbef", "#4292c6", "#08306b"],  # light to dark, lowest first
     }
     assert encoding["color"]["legend"] == {
         "title": "decision, lowest first",
