@@ -57,6 +57,8 @@ LABEL_LIMIT = 300
 MAX_LINES = 8  # more groups than this in one calibration chart: one small chart per group of the first attribute
 PANEL = 200  # width and height of each small chart, in pixels
 PANEL_COLUMNS = 3
+CALIBRATION_HEIGHT = 320  # the plot and its axes, in pixels
+LEGEND_ROW = 30  # one row of a legend below a chart
 WIDTH = 420  # the report's width; the app stretches every chart to its column instead
 RATE_AXIS = alt.Axis(format=".0%")
 
@@ -312,7 +314,9 @@ def calibration_chart(
             diagonal.encode(x=alt.datum(low), y=alt.datum(low), x2=alt.datum(high), y2=alt.datum(high)),
         )
     if not panels:
-        chart = alt.layer(*layers, data=data).properties(height=360)
+        # The height includes the legend below the plot (the app fits the chart to it): room for every row of it.
+        rows = -(-len(lines_shown) // columns)
+        chart = alt.layer(*layers, data=data).properties(height=CALIBRATION_HEIGHT + LEGEND_ROW * rows)
         return _meta(chart, "calibration", audit)
     order = list(dict.fromkeys(audit.groups[g].values[audit.columns[0]] for g in data["group"]))
     chart = (
