@@ -54,7 +54,7 @@ class ValueOrder:
     values
         The values (canonical text, as :func:`analysis.values.value_key` spells them), lowest first.
     how
-        How the order was found, in words: ``"levels"``, ``"priority codes (P1 is the most urgent)"``,
+        How the order was found, in words: ``"levels"``, ``"priority codes, P1 the most urgent"``,
         ``"numbers"``, ``"by their leading numbers"``, … or ``"set in the spec"``.
     """
 
@@ -125,7 +125,7 @@ def recognize_order(values: Iterable[object]) -> ValueOrder | None:
     codes = {k: int(m.group(1)) for k, w in words.items() if (m := PRIORITY.match(w))}
     if len(codes) == len(keys) and len(set(codes.values())) == len(keys):
         ordered = sorted(keys, key=codes.__getitem__, reverse=True)
-        return ValueOrder(tuple(ordered), f"priority codes ({ordered[-1]} is the most urgent)")
+        return ValueOrder(tuple(ordered), f"priority codes, {ordered[-1]} the most urgent")
     numbered = {k: m for k, w in words.items() if (m := NUMBERED.match(w))}
     if len(numbered) == len(keys):
         found = _by_scale({k: m.group(2).strip() for k, m in numbered.items()})

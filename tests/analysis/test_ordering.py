@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
         (["Excellent", "Poor", "Good"], ("Poor", "Good", "Excellent"), "quality levels"),
         (["Major", "Minor", "Blocker"], ("Minor", "Major", "Blocker"), "severity levels"),
         (["Agree", "Disagree", "Neutral"], ("Disagree", "Neutral", "Agree"), "agreement levels"),
-        (["P2", "P1", "P4", "P3"], ("P4", "P3", "P2", "P1"), "priority codes (P1 is the most urgent)"),
-        (["p0", "p1"], ("p1", "p0"), "priority codes (p0 is the most urgent)"),
-        (["Priority 2", "Priority 1"], ("Priority 2", "Priority 1"), "priority codes (Priority 1 is the most urgent)"),
-        (["Sev-3", "Sev-1", "Sev-2"], ("Sev-3", "Sev-2", "Sev-1"), "priority codes (Sev-1 is the most urgent)"),
+        (["P2", "P1", "P4", "P3"], ("P4", "P3", "P2", "P1"), "priority codes, P1 the most urgent"),
+        (["p0", "p1"], ("p1", "p0"), "priority codes, p0 the most urgent"),
+        (["Priority 2", "Priority 1"], ("Priority 2", "Priority 1"), "priority codes, Priority 1 the most urgent"),
+        (["Sev-3", "Sev-1", "Sev-2"], ("Sev-3", "Sev-2", "Sev-1"), "priority codes, Sev-1 the most urgent"),
         (["2-Medium", "1-Low", "3-High"], ("1-Low", "2-Medium", "3-High"), "numbered levels, by their words"),
         (
             ["1 - Critical", "3 - Medium", "2 - High", "4 - Low"],
@@ -191,7 +191,7 @@ def test_the_support_tickets_priorities_are_in_order():
     df = pd.read_csv(ROOT / "sample_data" / "support_tickets.csv")
     result = audit(df, AuditSpec(decision="ai_priority", positive=["P1", "P2"], protected=["customer_language"]))
     dist = result.attributes["customer_language"].decision_distribution
-    assert (dist.values, dist.order) == (("P4", "P3", "P2", "P1"), "priority codes (P1 is the most urgent)")
+    assert (dist.values, dist.order) == (("P4", "P3", "P2", "P1"), "priority codes, P1 the most urgent")
     assert type(dist).from_dict(dist.to_dict()) == dist
 
 
@@ -209,3 +209,53 @@ def test_compas_score_text_is_low_medium_high():
     assert suggested.positive == ("Medium", "High")
     dist = audit(df, suggested).attributes["race"].decision_distribution
     assert (dist.values, dist.order) == (("Low", "Medium", "High"), "levels")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    from analysis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_the_command_line_honours_the_order(tmp_path):
+    import json
+
+    data = tmp_path / "risk.csv"
+    frame().to_csv(data, index=False)
+    base = ["audit", str(data), "--decision", "risk", "--positive", "High", "--protected", "group", "--json", "-"]
+    for flag, values, order in (
+        ([], ["Low", "Medium", "High"], "levels"),
+        (["--decision-order", "High,Medium,Low"], ["High", "Medium", "Low"], "set in the spec"),
+        (["--decision-order", "none"], ["High", "Low", "Medium"], None),
+    ):
+        code, out, _ = run_cli(*base, *flag)
+        result = json.loads(out)
+        dist = result["attributes"]["group"]["decision_distribution"]
+        assert (dist["values"], dist["order"]) == (values, order), flag
+        assert result["spec"]["decision_order"] == (None if not flag else [] if order is None else values)
+    spec = tmp_path / "spec.json"
+    spec.write_text(
+        AuditSpec(decision="risk", positive=["High"], protected=["group"], decision_order=["Low"]).to_json()
+    )
+    code, _, err = run_cli("audit", str(data), "--spec", str(spec))
+    assert code != 0
+    assert "leaves out ['High', 'Medium'] of column 'risk'" in err
+    assert "pass --decision-order Low,Medium,High (lowest first), or --decision-order none for no order" in err
+
+
+def test_the_report_states_the_order():
+    from analysis.report import render_html
+
+    for order, shown in (
+        (None, "<td>Order of the decision values</td><td>Low &lt; Medium &lt; High (levels)</td>"),
+        ((), "<td>Order of the decision values</td><td>not ordered</td>"),
+        (
+            ("High", "Medium", "Low"),
+            "<td>Order of the decision values</td><td>High &lt; Medium &lt; Low (set in the spec)</td>",
+        ),
+    ):
+        assert shown in render_html(audit(frame(), spec(decision_order=order)), charts=False)

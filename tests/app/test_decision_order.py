@@ -36,7 +36,7 @@ def test_the_priorities_are_recognised_and_listed_in_order(tickets):
     assert tickets.multiselect(key=W.POSITIVE).options == PRIORITIES
     assert tickets.multiselect(key=W.POSITIVE).value == ["P1", "P2"]
     assert (
-        "Recognised from the values as priority codes (P1 is the most urgent): P4 < P3 < P2 < P1. "
+        "Recognised from the values as priority codes, P1 the most urgent: P4 < P3 < P2 < P1. "
         "The suggested positive values are its top 2 levels: P2, P1." in captions(tickets)
     )
     assert confirm(tickets).decision_order is None  # the recognised order: nothing to record
