@@ -306,6 +306,7 @@ def show_table(data: Dataset) -> None:
         hide_index=True,
         key="profile",
         column_config={
+            "column": st.column_config.TextColumn(pinned=True),
             "most common values": st.column_config.TextColumn(width="medium"),
             "why": st.column_config.TextColumn(width="large"),
         },

@@ -81,7 +81,11 @@ def show_group_tables(audit: AttributeAudit, options: AuditOptions, cells: list[
         table if cells is None else table[table["group"].isin(cells)],
         hide_index=True,
         key=W.fairness_table("groups", audit.name),
-        column_config={"share": st.column_config.NumberColumn("share", format="percent")},
+        column_config={
+            # Pinned and wide enough for an intersection's cell names, so they stay readable while scrolling.
+            "group": st.column_config.TextColumn("group", width="medium", pinned=True),
+            "share": st.column_config.NumberColumn("share", format="percent"),
+        },
     )
     st.caption(
         "Favourable rate: the share who received the outcome that benefits the person (the selection rate, or one "
