@@ -294,11 +294,14 @@ def show_rate_charts(audit: AttributeAudit, options: AuditOptions, cells: list[s
             )
 
 
-def base_rate_note(audit: AttributeAudit) -> None:
+def base_rate_note(audit: AttributeAudit, cells: list[str] | None = None) -> None:
     rates = {
         g: m.metrics["base_rate"].value
         for g, m in audit.groups.items()
-        if m.status == "ok" and "base_rate" in m.metrics and m.metrics["base_rate"].value is not None
+        if (cells is None or g in cells)
+        and m.status == "ok"
+        and "base_rate" in m.metrics
+        and m.metrics["base_rate"].value is not None
     }
     if len(rates) < 2:
         return
@@ -340,7 +343,7 @@ def show_score_and_distribution(audit: AttributeAudit, options: AuditOptions, ce
                 f"{how}: the mean score against the share whose true outcome was positive. On the dashed diagonal "
                 "the score means the same risk in every group. Click a legend entry to highlight it."
             )
-            base_rate_note(audit)
+            base_rate_note(audit, cells)
     if distribution is not None:
         with right if calibration is not None else left:
             st.markdown("**Every decision value by group**")

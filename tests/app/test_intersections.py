@@ -70,6 +70,8 @@ def test_picking_a_group_shows_its_cells_only(page):
     )
     highest = crossed.groups[crossed.highest_group()].metrics["favorable_rate"].value
     assert rule["encoding"]["x"]["datum"] == pytest.approx(0.8 * highest)
+    note = next(c.value for c in page.caption if c.value.startswith("Base rates here run from"))
+    assert "Female" in note and "Male" not in note and "Non" not in note  # the cells shown only
     # The summaries above still compare every cell.
     assert any(m.label == "Groups compared" and m.value.endswith(f"of {len(crossed.groups)}") for m in page.metric)
     run(page.selectbox(key=W.intersection_cells(CROSSED)).select("(every cell)"))
