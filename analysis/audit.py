@@ -84,6 +84,7 @@ from analysis.options import (
     check_fraction,
     check_whole,
 )
+from analysis.ordering import decision_order, order_values
 from analysis.spec import AuditSpec
 from analysis.stats import (
     auc_by_group,
@@ -321,11 +322,16 @@ class Calibration:
 
 @dataclass(frozen=True)
 class DecisionDistribution:
-    """For a decision with more than two values: each value's count and share per group."""
+    """For a decision with more than two values: each value's count and share per group.
+
+    ``values`` are in the decision's order, lowest first, when it has one (``order`` then says how it was
+    found: ``"levels"``, ``"set in the spec"``, …; see :mod:`analysis.ordering`), else in sort order.
+    """
 
     values: tuple[str, ...]
     counts: dict[str, tuple[int, ...]]
     shares: dict[str, tuple[MetricValue, ...]]
+    order: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict: ``{"values": [...], "groups": {group: {value: {"count", "share"}}}}``."""
@@ -336,7 +342,7 @@ class DecisionDistribution:
             }
             for g in self.counts
         }
-        return {"values": list(self.values), "groups": groups}
+        return {"values": list(self.values), "order": self.order, "groups": groups}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DecisionDistribution:
@@ -347,6 +353,7 @@ class DecisionDistribution:
             values=values,
             counts={g: tuple(cells[v]["count"] for v in values) for g, cells in groups.items()},
             shares={g: tuple(MetricValue.from_dict(cells[v]["share"]) for v in values) for g, cells in groups.items()},
+            order=data.get("order"),
         )
 
 
@@ -809,7 +816,12 @@ def _calibration(
 
 
 def _distribution(
-    grouping: Grouping, value_codes: np.ndarray, values: tuple[str, ...], shown: np.ndarray, confidence: float
+    grouping: Grouping,
+    value_codes: np.ndarray,
+    values: tuple[str, ...],
+    order: str | None,
+    shown: np.ndarray,
+    confidence: float,
 ) -> DecisionDistribution:
     table = count_values(grouping, value_codes, len(values))
     totals = np.repeat(table.sum(axis=1, keepdims=True), len(values), axis=1)
@@ -822,7 +834,7 @@ def _distribution(
         shares[label] = tuple(
             MetricValue(finite(share[g, v]), finite(low[g, v]), finite(high[g, v])) for v in range(len(values))
         )
-    return DecisionDistribution(values=values, counts=counts, shares=shares)
+    return DecisionDistribution(values=values, counts=counts, shares=shares, order=order)
 
 
 # --- one grouping, before q-values ------------------------------------------------------------
@@ -1281,8 +1293,8 @@ def _groupings(
     return singles, crossed
 
 
-def _decision_values(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """Value codes of a decision column with more than two values (else None)."""
+def _decision_values(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, tuple[str, ...], str | None] | None:
+    """Value codes of a decision column with more than two values, in its order when it has one (else None)."""
     if spec.decision is None:
         return None
     column = df[spec.decision]
@@ -1292,8 +1304,12 @@ def _decision_values(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, tup
     labels = encoded.labels[:-1] if encoded.missing_count else encoded.labels
     if len(labels) <= 2:
         return None
-    codes = np.where(encoded.codes < len(labels), encoded.codes, -1)
-    return codes, tuple(labels)
+    order = decision_order(spec.decision_order, labels)
+    ordered = order_values(labels, order)
+    # Codes renumbered so that code i is ordered[i].
+    position = np.array([ordered.index(label) for label in labels], dtype=np.int64)
+    codes = np.where(encoded.codes < len(labels), position[np.minimum(encoded.codes, len(labels) - 1)], -1)
+    return codes, tuple(ordered), None if order is None else order.how
 
 
 def audit(

@@ -15,6 +15,7 @@ imports it only when it draws charts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
@@ -33,6 +34,7 @@ __all__ = [
     "ROW_STEP",
     "calibration_chart",
     "calibration_data",
+    "calibration_panels",
     "decision_distribution_chart",
     "decision_distribution_data",
     "error_rates_chart",
@@ -40,6 +42,7 @@ __all__ = [
     "favorable_rate_chart",
     "favorable_rate_data",
     "group_role",
+    "ordered_colors",
     "threshold_rate",
 ]
 
@@ -49,6 +52,14 @@ ROLE_COLORS = ("#1f4e9c", "#5b8fd6", "#b0b0b0")
 ERROR_RATES = {"tpr": "TPR (true positive rate)", "fpr": "FPR (false positive rate)"}
 ERROR_COLORS = ("#2a7f62", "#c0504d")
 ROW_STEP = 26  # pixels per group on the vertical axis
+# Longest label drawn in full, in pixels (about 45 characters): a longer group name is cut with an ellipsis, and
+# its tooltip shows it whole. Legends list every entry (Vega-Lite's default stops at 30 with "…").
+LABEL_LIMIT = 300
+MAX_LINES = 8  # more groups than this in one calibration chart: one small chart per group of the first attribute
+PANEL = 200  # width and height of each small chart, in pixels
+PANEL_COLUMNS = 3
+CALIBRATION_HEIGHT = 320  # the plot and its axes, in pixels
+LEGEND_ROW = 30  # one row of a legend below a chart
 WIDTH = 420  # the report's width; the app stretches every chart to its column instead
 RATE_AXIS = alt.Axis(format=".0%")
 
@@ -71,23 +82,34 @@ def _meta(chart: alt.TopLevelMixin, kind: str, audit: AttributeAudit) -> Any:
     return chart.properties(width=WIDTH, usermeta={"chart": kind, "attribute": audit.name})
 
 
-def _group_axis(audit: AttributeAudit) -> alt.Y:
-    return alt.Y("group:N", sort=list(audit.groups), title=None, axis=alt.Axis(labelLimit=260))
+def _groups(audit: AttributeAudit, groups: Sequence[str] | None) -> list[str]:
+    """The groups a chart draws, in the audit's order: all of them, or those of ``groups`` the audit has."""
+    if groups is None:
+        return list(audit.groups)
+    wanted = set(groups)
+    return [g for g in audit.groups if g in wanted]
+
+
+def _group_axis(audit: AttributeAudit, groups: Sequence[str] | None = None) -> alt.Y:
+    return alt.Y("group:N", sort=_groups(audit, groups), title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
 
 
 def _role_color() -> alt.Color:
     return alt.Color(
         "role:N",
         scale=alt.Scale(domain=list(ROLES), range=list(ROLE_COLORS)),
-        legend=alt.Legend(title=None, orient="top"),
+        # Two columns: the three entries in one row overflow a chart in half the page at 1280 px.
+        legend=alt.Legend(title=None, orient="top", columns=2, labelLimit=LABEL_LIMIT),
     )
 
 
 # --- favourable rate ------------------------------------------------------------------------
 
 
-def favorable_rate_data(audit: AttributeAudit, *, harmful: bool = False) -> pd.DataFrame:
-    """One row per group: n, role, favourable rate and its interval.
+def favorable_rate_data(
+    audit: AttributeAudit, groups: Sequence[str] | None = None, *, harmful: bool = False
+) -> pd.DataFrame:
+    """One row per group (or per group of ``groups``): n, role, favourable rate and its interval.
 
     With ``harmful`` (the positive decision harms the person), the share given the decision instead: the share
     flagged, which is one minus the favourable rate.
@@ -95,7 +117,8 @@ def favorable_rate_data(audit: AttributeAudit, *, harmful: bool = False) -> pd.D
     rate = "selection_rate" if harmful else "favorable_rate"
     rows = [
         {"group": group, "n": m.n, "role": group_role(audit, group)} | _interval(m.metrics.get(rate))
-        for group, m in audit.groups.items()
+        for group in _groups(audit, groups)
+        for m in (audit.groups[group],)
     ]
     return pd.DataFrame(rows, columns=["group", "n", "role", "value", "ci_low", "ci_high"])
 
@@ -120,18 +143,20 @@ def favorable_rate_chart(
     di_threshold: float = FOUR_FIFTHS,
     confidence: float = CONFIDENCE,
     words: DecisionWords | None = None,
+    groups: Sequence[str] | None = None,
 ) -> Any:
     """Favourable rate by group with its interval, and the four-fifths line (``di_threshold`` × the highest rate).
 
     With ``words`` of a harmful decision (:func:`analysis.words.decision_words`), the chart shows the share
     given it ("Share flagged"), and the four-fifths line on that scale (one minus ``di_threshold`` × the highest
-    favourable rate): a group right of it fails.
+    favourable rate): a group right of it fails. ``groups``: draw only these groups (e.g. the cells of an
+    intersection that share one group); the line is still the one of every group compared.
     """
     harmful = words is not None and words.harmful
-    data = favorable_rate_data(audit, harmful=harmful)
+    data = favorable_rate_data(audit, groups, harmful=harmful)
     level = f"{confidence:.0%} CI"
     what = words.share if harmful else "favourable rate"
-    base = alt.Chart(data).encode(y=_group_axis(audit))
+    base = alt.Chart(data).encode(y=_group_axis(audit, groups))
     bars = base.mark_rule(strokeWidth=2).encode(
         x=alt.X(
             "ci_low:Q", title=f"{what.capitalize()} (with {level})", axis=RATE_AXIS, scale=alt.Scale(domain=[0, 1])
@@ -172,12 +197,13 @@ def favorable_rate_chart(
 # --- error rates (equalized odds) ----------------------------------------------------------
 
 
-def error_rates_data(audit: AttributeAudit) -> pd.DataFrame | None:
-    """One row per group and rate (TPR, FPR), with its interval; None when there is no label."""
+def error_rates_data(audit: AttributeAudit, groups: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """One row per group (of ``groups``) and rate (TPR, FPR), with its interval; None when there is no label."""
     if not any("tpr" in m.metrics for m in audit.groups.values()):
         return None
     rows = []
-    for group, m in audit.groups.items():
+    for group in _groups(audit, groups):
+        m = audit.groups[group]
         counts = m.counts
         denominators = {
             "tpr": counts.get("tp", 0) + counts.get("fn", 0),
@@ -189,18 +215,20 @@ def error_rates_data(audit: AttributeAudit) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["group", "rate", "n", "role", "value", "ci_low", "ci_high"])
 
 
-def error_rates_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
-    """TPR and FPR by group with their intervals (the equalized-odds view); None without a label."""
-    data = error_rates_data(audit)
+def error_rates_chart(
+    audit: AttributeAudit, *, confidence: float = CONFIDENCE, groups: Sequence[str] | None = None
+) -> Any | None:
+    """TPR and FPR by group (of ``groups``) with their intervals (the equalized-odds view); None without a label."""
+    data = error_rates_data(audit, groups)
     if data is None:
         return None
     level = f"{confidence:.0%} CI"
     color = alt.Color(
         "rate:N",
         scale=alt.Scale(domain=list(ERROR_RATES.values()), range=list(ERROR_COLORS)),
-        legend=alt.Legend(title=None, orient="top"),
+        legend=alt.Legend(title=None, orient="top", columns=1, labelLimit=LABEL_LIMIT),  # one row overflows
     )
-    base = alt.Chart(data).encode(y=_group_axis(audit), yOffset=alt.YOffset("rate:N"), color=color)
+    base = alt.Chart(data).encode(y=_group_axis(audit, groups), yOffset=alt.YOffset("rate:N"), color=color)
     bars = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("ci_low:Q", title=f"Rate (with {level})", axis=RATE_AXIS, scale=alt.Scale(domain=[0, 1])),
         x2="ci_high:Q",
@@ -222,34 +250,70 @@ def error_rates_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) 
 # --- calibration ----------------------------------------------------------------------------
 
 
-def calibration_data(audit: AttributeAudit) -> pd.DataFrame | None:
-    """One row per group and score bin: mean score, observed rate and its interval; None without one."""
+def calibration_data(audit: AttributeAudit, groups: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """One row per group (of ``groups``) and score bin: mean score, observed rate and its interval; None without
+    a score and a label.
+
+    ``panel`` is the group's value of the first attribute and ``line`` the rest of its name (``"Female"`` in
+    ``"B × Female"``): an intersection's small charts are one per panel, a line per cell. For one attribute
+    the panel is empty and the line is the group.
+    """
     if audit.calibration is None:
         return None
     rows = [
-        {"group": group, "bin": b.bin, "low": b.low, "high": b.high, "n": b.n, "mean_score": b.mean_score}
+        {"group": group, "panel": panel, "line": line}
+        | {"bin": b.bin, "low": b.low, "high": b.high, "n": b.n, "mean_score": b.mean_score}
         | _interval(b.observed_rate)
-        for group, bins in audit.calibration.groups.items()
-        for b in bins
+        for group in _groups(audit, groups)
+        for panel, line in (_panel_line(audit, group),)
+        for b in audit.calibration.groups.get(group, ())
     ]
-    columns = ["group", "bin", "low", "high", "n", "mean_score", "value", "ci_low", "ci_high"]
+    columns = ["group", "panel", "line", "bin", "low", "high", "n", "mean_score", "value", "ci_low", "ci_high"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def calibration_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
-    """Observed rate of positive labels against the mean score per decile, by group, with the diagonal."""
-    data = calibration_data(audit)
+def _panel_line(audit: AttributeAudit, group: str) -> tuple[str, str]:
+    if len(audit.columns) < 2:
+        return "", group
+    values = [audit.groups[group].values[c] for c in audit.columns]
+    return values[0], " × ".join(values[1:])
+
+
+def calibration_panels(audit: AttributeAudit, groups: Sequence[str] | None = None) -> bool:
+    """Whether the calibration chart of these groups is drawn as small charts, one per group of the first
+    attribute: an intersection with more than :data:`MAX_LINES` cells drawn."""
+    data = calibration_data(audit, groups)
+    return data is not None and len(audit.columns) > 1 and data["group"].nunique() > MAX_LINES
+
+
+def calibration_chart(
+    audit: AttributeAudit, *, confidence: float = CONFIDENCE, groups: Sequence[str] | None = None
+) -> Any | None:
+    """Observed rate of positive labels against the mean score per decile, by group, with the diagonal.
+
+    An intersection with more than :data:`MAX_LINES` cells drawn gets one small chart per group of its first
+    attribute, a line per cell (coloured by the other attributes), so that no chart has more than a few lines
+    and its legend lists a few entries, not every cell. ``groups``: draw only these groups.
+    """
+    data = calibration_data(audit, groups)
     if data is None:
         return None
+    panels = calibration_panels(audit, groups)
+    field, title = ("line", " × ".join(audit.columns[1:])) if panels else ("group", "group")
     level = f"{confidence:.0%} CI"
     edges = audit.calibration.edges
     low, high = min(edges), max(edges)
     # Named, not numbered by altair: the spec is then the same in the app (which renumbers altair's names)
     # and in the report.
-    pick = alt.selection_point(name="group_pick", fields=["group"], bind="legend")
-    legend = alt.Legend(title="group", orient="bottom", columns=4, labelLimit=200)
-    color = alt.Color("group:N", sort=list(audit.groups), legend=legend)
+    pick = alt.selection_point(name="group_pick", fields=[field], bind="legend")
+    lines_shown = list(dict.fromkeys(data[field]))
+    # Small multiples span the page: four columns fit; a single chart shares it, two do.
+    columns = min(4 if panels else 2, max(1, len(lines_shown)))
+    legend = alt.Legend(title=title, orient="bottom", columns=columns, labelLimit=LABEL_LIMIT, symbolLimit=0)
+    # Ten distinct hues (the theme's palette pairs light and dark shades, which look alike as thin lines).
+    color = alt.Color(f"{field}:N", sort=lines_shown, legend=legend, scale=alt.Scale(scheme="tableau10"))
     opacity = alt.condition(pick, alt.value(1.0), alt.value(0.15))
+    faint = alt.condition(pick, alt.value(0.45), alt.value(0.08))  # intervals behind the lines
     x = alt.X("mean_score:Q", title="Mean score in the bin", scale=alt.Scale(domain=[low, high], nice=False))
     y = alt.Y("value:Q", title=f"Observed positive rate ({level})", scale=alt.Scale(domain=[0, 1]))
     tooltip = [
@@ -262,50 +326,101 @@ def calibration_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) 
         alt.Tooltip("ci_low:Q", title=f"{level} low", format=".3f"),
         alt.Tooltip("ci_high:Q", title=f"{level} high", format=".3f"),
     ]
-    base = alt.Chart(data).encode(x=x, color=color, opacity=opacity)
+    # The layers take the data from the layer (or the facet) above them, so that a facet can split it.
+    base = alt.Chart().encode(x=x, color=color, opacity=opacity)
     lines = base.mark_line(point=True).encode(y=y, tooltip=tooltip).add_params(pick).properties(name="lines")
-    bars = base.mark_rule().encode(y="ci_low:Q", y2="ci_high:Q")
+    bars = base.mark_rule().encode(y="ci_low:Q", y2="ci_high:Q", opacity=faint)
     layers = [bars, lines]
     if low >= 0 and high <= 1:  # scores are probabilities: perfect calibration is the diagonal
-        diagonal = alt.Chart(data).transform_aggregate(rows="count()").mark_rule(color="#888888", strokeDash=[4, 4])
+        diagonal = alt.Chart().transform_aggregate(rows="count()").mark_rule(color="#888888", strokeDash=[4, 4])
         layers.insert(
             0,
             diagonal.encode(x=alt.datum(low), y=alt.datum(low), x2=alt.datum(high), y2=alt.datum(high)),
         )
-    chart = alt.layer(*layers).properties(height=360)
-    return _meta(chart, "calibration", audit)
+    if not panels:
+        # The height includes the legend below the plot (the app fits the chart to it): room for every row of it.
+        rows = -(-len(lines_shown) // columns)
+        chart = alt.layer(*layers, data=data).properties(height=CALIBRATION_HEIGHT + LEGEND_ROW * rows)
+        return _meta(chart, "calibration", audit)
+    order = list(dict.fromkeys(audit.groups[g].values[audit.columns[0]] for g in data["group"]))
+    chart = (
+        alt.layer(*layers)
+        .properties(width=PANEL, height=PANEL)
+        .facet(
+            facet=alt.Facet("panel:N", sort=order, title=audit.columns[0], header=alt.Header(labelLimit=PANEL)),
+            columns=PANEL_COLUMNS,
+            data=data,
+        )
+        .resolve_scale(x="shared", y="shared")
+    )
+    return chart.properties(usermeta={"chart": "calibration", "attribute": audit.name})
 
 
 # --- decision-value distribution ---------------------------------------------------------------
 
 
-def decision_distribution_data(audit: AttributeAudit) -> pd.DataFrame | None:
-    """One row per group and decision value: count, share and its interval; None for a binary decision."""
+# Light to dark blue (ColorBrewer Blues): an ordered decision's values, lowest first.
+ORDERED_COLORS = ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
+
+
+def ordered_colors(n: int) -> list[str]:
+    """``n`` distinct colours light to dark, spread evenly along :data:`ORDERED_COLORS` (interpolated)."""
+    if n <= 1:
+        return [ORDERED_COLORS[-1]] * n
+    stops = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in ORDERED_COLORS]
+    out = []
+    for k in range(n):
+        at = k * (len(stops) - 1) / (n - 1)
+        i = min(int(at), len(stops) - 2)
+        t = at - i
+        rgb = (round(a + (b - a) * t) for a, b in zip(stops[i], stops[i + 1], strict=True))
+        out.append("#" + "".join(f"{v:02x}" for v in rgb))
+    return out
+
+
+def decision_distribution_data(audit: AttributeAudit, groups: Sequence[str] | None = None) -> pd.DataFrame | None:
+    """One row per group (of ``groups``) and decision value: count, share and its interval; None for a binary
+    decision. ``order`` numbers the values as the audit lists them (lowest first for an ordered decision)."""
     dist = audit.decision_distribution
     if dist is None:
         return None
     rows = [
         {"group": group, "decision": value, "order": k, "count": count} | _interval(share)
-        for group in dist.counts
+        for group in _groups(audit, groups)
+        if group in dist.counts
         for k, (value, count, share) in enumerate(zip(dist.values, dist.counts[group], dist.shares[group], strict=True))
     ]
     return pd.DataFrame(rows, columns=["group", "decision", "order", "count", "value", "ci_low", "ci_high"])
 
 
-def decision_distribution_chart(audit: AttributeAudit, *, confidence: float = CONFIDENCE) -> Any | None:
-    """Stacked bars: the share of every decision value in each group (multi-valued decisions only)."""
-    data = decision_distribution_data(audit)
+def decision_distribution_chart(
+    audit: AttributeAudit, *, confidence: float = CONFIDENCE, groups: Sequence[str] | None = None
+) -> Any | None:
+    """Stacked bars: the share of every decision value in each group (multi-valued decisions only).
+
+    An ordered decision (Low < Medium < High) is stacked and coloured in its order, light to dark, and its
+    legend says so; other values get distinct colours, in sort order.
+    """
+    data = decision_distribution_data(audit, groups)
     if data is None:
         return None
     level = f"{confidence:.0%} CI"
-    values = list(audit.decision_distribution.values)
+    dist = audit.decision_distribution
+    values = list(dist.values)
+    if dist.order is not None:
+        scale = alt.Scale(domain=values, range=ordered_colors(len(values)))
+        title = "decision, lowest first"
+    else:
+        scale = alt.Scale(domain=values)
+        title = "decision"
+    legend = alt.Legend(title=title, orient="top", columns=min(len(values), 5), labelLimit=LABEL_LIMIT, symbolLimit=0)
     chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=_group_axis(audit),
+            y=_group_axis(audit, groups),
             x=alt.X("value:Q", title="Share of the group's decisions", axis=RATE_AXIS, stack="zero"),
-            color=alt.Color("decision:N", sort=values, legend=alt.Legend(title="decision", orient="top")),
+            color=alt.Color("decision:N", sort=values, scale=scale, legend=legend),
             order=alt.Order("order:Q"),
             tooltip=[
                 alt.Tooltip("group:N", title="group"),

@@ -235,6 +235,12 @@ def _audit_parser(commands: Any) -> None:
         "--reference", metavar="COL=GROUP", action="append", help="the reference group, e.g. --reference ethnicity=A"
     )
     spec.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
+    spec.add_argument(
+        "--decision-order",
+        metavar="V1,V2,...",
+        help="the decision's values lowest first, e.g. --decision-order Low,Medium,High, or 'none' when they have "
+        "no order (default: recognised from the values, e.g. Low < Medium < High, P4 < ... < P1)",
+    )
     out = audit.add_argument_group("output and gates")
     out.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     out.add_argument(
@@ -391,6 +397,10 @@ def _spec_from_args(args: argparse.Namespace, name: str, df: Any, saved: Any = N
         base["positive_is_favorable"] = False
     if args.merge_variants:
         base["merge_variants"] = True
+    order = getattr(args, "decision_order", None)
+    if order is not None:
+        none = order.strip().lower() in ("none", "")
+        base["decision_order"] = [] if none else [v.strip() for v in order.split(",") if v.strip()]
     if args.protected:
         base["protected"] = [{"column": c} for c in args.protected]
     if not base.get("decision") and not base.get("score"):

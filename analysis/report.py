@@ -417,6 +417,16 @@ def _load_lines(load_report: LoadReport, pii: set[str], include_pii: bool) -> li
     return first + kept
 
 
+def _decision_order(result: AuditResult) -> str:
+    """``'P4 < P3 < P2 < P1 (priority codes …)'`` as the audit listed them, or why there is none."""
+    dist = next((a.decision_distribution for a in result.attributes.values() if a.decision_distribution), None)
+    if dist is None:
+        return "— (two values)" if result.spec.decision else "—"
+    if dist.order is None:
+        return "not ordered"
+    return f"{' < '.join(dist.values)} ({dist.order})"
+
+
 def _spec_section(result: AuditResult) -> str:
     spec = result.spec
     positive = ", ".join(str(v) for v in spec.positive) or "—"
@@ -433,6 +443,7 @@ def _spec_section(result: AuditResult) -> str:
     rows = [
         ("Decision", spec.decision or f"score {spec.score} ≥ {_fmt(spec.threshold, 'g')}"),
         ("Positive decision values", positive),
+        ("Order of the decision values", _decision_order(result)),
         ("The positive decision", "benefits the person" if spec.positive_is_favorable else "harms the person"),
         ("Label (true outcome)", spec.label or "— (none: error rates not computed)"),
         ("Positive label values", ", ".join(str(v) for v in spec.label_positive) or "—"),

@@ -74,6 +74,18 @@ BAD_SHA256 = (
     "Spec field 'dataset_sha256' must be the SHA-256 of the data file (64 hexadecimal characters), got {got}. "
     "Remove the field, or save the spec again from ParityLab."
 )
+BAD_ORDER = (
+    "Spec field 'decision_order' must be a list of the decision column's values, lowest first, e.g. "
+    '["Low", "Medium", "High"], or [] when they have no order; got {got}.'
+)
+ORDER_REPEATS = (
+    "Spec field 'decision_order' names {value} more than once; name each value of the decision column once, "
+    "lowest first."
+)
+ORDER_WITHOUT_DECISION = (
+    "Spec field 'decision_order' orders the values of the decision column, but the spec names no decision column. "
+    "Remove 'decision_order', or name the decision column."
+)
 BINS_AND_QUANTILES = (
     "Protected attribute '{column}' has both 'bins' and 'quantiles'; choose one "
     "(bins are fixed edges such as [25, 40, 60]; quantiles is a number of equal-size groups)."
@@ -111,6 +123,23 @@ def _scalars(name: str, values: object) -> tuple[Scalar, ...]:
             continue
         seen.add(key)
         out.append(value.strip() if isinstance(value, str) else value)
+    return tuple(out)
+
+
+def _order(value: object) -> tuple[str, ...] | None:
+    """A decision order: None (recognise it), () (no order) or distinct values, lowest first (as canonical text)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, Mapping)) or not isinstance(value, Iterable):
+        raise SpecError(BAD_ORDER.format(got=_shown(value)))
+    out: list[str] = []
+    for item in value:
+        key = value_key(item) if _is_scalar(item) else None
+        if not key:
+            raise SpecError(BAD_ORDER.format(got=_shown(list(value) if not isinstance(value, list) else value)))
+        if key in out:
+            raise SpecError(ORDER_REPEATS.format(value=_shown(key)))
+        out.append(key)
     return tuple(out)
 
 
@@ -313,6 +342,10 @@ class AuditSpec:
         case, spaces, invisible characters or Unicode form (``'Yes'``, ``'yes'``, ``'YES\\u200b'``) as one
         value, spelled as its most frequent spelling; validation lists every merge. Default False: they
         are different values, and validation warns about them.
+    decision_order
+        The decision's values lowest first (``("Low", "Medium", "High")``; ``("P4", "P3", "P2", "P1")``), shown
+        in that order everywhere. None (the default) recognises the order from the values
+        (:func:`analysis.ordering.recognize_order`); ``()`` says they have no order.
     """
 
     decision: str | None = None
@@ -331,6 +364,7 @@ class AuditSpec:
     max_levels: int = 50
     dataset_sha256: str | None = None
     merge_variants: bool = False
+    decision_order: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -352,8 +386,11 @@ class AuditSpec:
         set_(self, "max_levels", _positive_int("max_levels", self.max_levels))
         set_(self, "dataset_sha256", _sha256(self.dataset_sha256))
         set_(self, "merge_variants", _flag("merge_variants", self.merge_variants))
+        set_(self, "decision_order", _order(self.decision_order))
         if self.decision is None and self.score is None:
             raise SpecError(NEEDS_DECISION, remedy=Remedy("decision"))
+        if self.decision is None and self.decision_order is not None:
+            raise SpecError(ORDER_WITHOUT_DECISION, remedy=Remedy("decision"))
 
     @staticmethod
     def _protected(values: object) -> tuple[ProtectedAttribute, ...]:
@@ -413,6 +450,7 @@ class AuditSpec:
             "max_levels": self.max_levels,
             "dataset_sha256": self.dataset_sha256,
             "merge_variants": self.merge_variants,
+            "decision_order": None if self.decision_order is None else list(self.decision_order),
         }
 
     @classmethod

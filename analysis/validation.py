@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.errors import SpecError
 from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
+from analysis.ordering import order_values, recognize_order
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import (
     VariantGroup,
@@ -53,6 +54,15 @@ THRESHOLD_OUTSIDE = (
     "so every row gets the same decision."
 )
 THRESHOLD_OUTSIDE_FIX = "Choose a threshold within the scores' range."
+ORDER_UNKNOWN = (
+    "The order of the decision values ('decision_order') names {values}, which {verb} not a value of column "
+    "'{column}'; its values are {all}."
+)
+ORDER_INCOMPLETE = (
+    "The order of the decision values ('decision_order') leaves out {values} of column '{column}', so it cannot "
+    "place every decision."
+)
+ORDER_FIX = "Name every value of the decision column once, lowest first, or no value when they have no order."
 NO_PROTECTED = "The spec names no protected attribute, so there is nothing to compare."
 NO_PROTECTED_FIX = "Name at least one protected attribute."
 SAME_COLUMN = "Column '{column}' is used as both {first} and {second}."
@@ -398,6 +408,24 @@ class _Checker:
                 )
                 return
         self.check_outcome("positive", spec.decision, spec.positive, "decision", "positive")
+        self.check_order()
+
+    def check_order(self) -> None:
+        """An explicit decision order names each value of the decision column, and nothing else."""
+        spec = self.spec
+        if not spec.decision_order:
+            return
+        values = distinct_keys(self.df[spec.decision])
+        unknown = [v for v in spec.decision_order if v not in values]
+        left_out = [v for v in values if v not in spec.decision_order]
+        remedy = Remedy("decision_order", list(order_values(values, recognize_order(values))), column=spec.decision)
+        if unknown:
+            verb = "is" if len(unknown) == 1 else "are"
+            message = ORDER_UNKNOWN.format(values=_show(unknown), verb=verb, column=spec.decision, all=_show(values))
+            self.add("error", "decision_order", message, ORDER_FIX, spec.decision, remedy)
+        if left_out:
+            message = ORDER_INCOMPLETE.format(values=_show(left_out), column=spec.decision)
+            self.add("error", "decision_order", message, ORDER_FIX, spec.decision, remedy)
 
     def check_outcome(self, field: str, column: str, positive: Sequence[object], what: str, option: str) -> None:
         series = self.df[column]

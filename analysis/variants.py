@@ -87,6 +87,14 @@ def _respelled(values: tuple[Scalar, ...], spelled: dict[str, str]) -> tuple[Sca
     return tuple(out)
 
 
+def _respelled_order(spec: AuditSpec, spelled) -> tuple[str, ...] | None:
+    """The decision order in the merged spelling; two spellings of one value keep their first place."""
+    if not spec.decision_order:
+        return spec.decision_order
+    respelled = _respelled(spec.decision_order, spelled(spec.decision, spec.decision_order))
+    return tuple(dict.fromkeys(str(v) for v in respelled))
+
+
 def _respelled_reference(attr: ProtectedAttribute, df: pd.DataFrame) -> ProtectedAttribute:
     if attr.reference is None or attr.binned or attr.column not in df.columns:
         return attr
@@ -124,5 +132,6 @@ def merge_variants(
         positive=_respelled(spec.positive, spelled(spec.decision, spec.positive)),
         label_positive=_respelled(spec.label_positive, spelled(spec.label, spec.label_positive)),
         protected=tuple(_respelled_reference(a, out) for a in spec.protected),
+        decision_order=_respelled_order(spec, spelled),
     )
     return MergedTable(out, merged, groups)

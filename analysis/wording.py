@@ -113,6 +113,12 @@ OPTIONS: dict[str, Option] = {
         "pass --race {value}",
         python_generic="pass race= a protected column holding race/ethnicity",
     ),
+    "decision_order": Option(
+        "set decision_order=[{value}] (lowest first), or decision_order=[] for no order",
+        "pass --decision-order {value} (lowest first), or --decision-order none for no order",
+        ",",
+        python_generic="set decision_order to the decision's values, lowest first",
+    ),
     "objective": Option("pass objective={value}", "pass --objective {value}", python_generic="pass another objective"),
 }
 

@@ -12,6 +12,7 @@ import streamlit as st
 from analysis import AuditSpec, ParityLabError, ProtectedAttribute, SpecValidation
 from analysis.loading import DEFAULT_MAX_BYTES
 from analysis.options import MIN_GROUP_SIZE
+from analysis.ordering import ValueOrder, decision_order, order_values, recognize_order
 from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
@@ -54,6 +55,7 @@ FORM_FIELDS = frozenset(
         "pii_columns",
         "min_group_size",
         "merge_variants",
+        "decision_order",
     }
 )
 ATTRIBUTE_FORM_FIELDS = frozenset({"column", "bins", "quantiles", "reference"})
@@ -63,6 +65,13 @@ CHANGED_INTRO = (
 )
 SHOWN_CHARS = 120
 KEPT_INTRO = "Kept from the loaded spec (this page has no control for them; confirming keeps them): "
+WIDE_TABLE = "Long cells are cut short: drag a column header's edge to widen it, or scroll the table sideways."
+ORDER_LABEL = "Order of the decision values, lowest first"
+ORDER_HELP = (
+    "Ordered values (Low < Medium < High, P4 < P3 < P2 < P1) are listed in this order in the pickers, the charts and "
+    "the report. To change it, clear the box and pick every value again, lowest first; leave it empty when the "
+    "values have no order."
+)
 
 
 # ---------------------------------------------------------------- choosing the data
@@ -292,7 +301,17 @@ def show_table(data: Dataset) -> None:
             }
         )
     st.subheader("Columns")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="profile")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="profile",
+        column_config={
+            "column": st.column_config.TextColumn(pinned=True),
+            "most common values": st.column_config.TextColumn(width="medium"),
+            "why": st.column_config.TextColumn(width="large"),
+        },
+    )
+    st.caption(WIDE_TABLE)
 
 
 # ---------------------------------------------------------------- roles
@@ -316,6 +335,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
             W.MIN_GROUP: MIN_GROUP_SIZE,
             W.FEATURES: columns,
             W.MERGE_VARIANTS: False,
+            W.DECISION_ORDER: [],
         }
     protected = [a.column for a in spec.protected if a.column in columns]
     values: dict[str, object] = {
@@ -331,6 +351,7 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
         W.PII: [c for c in spec.pii_columns if c in columns],
         W.MIN_GROUP: spec.min_group_size,
         W.MERGE_VARIANTS: spec.merge_variants,
+        W.DECISION_ORDER: order_widget_value(spec, df),
     }
     values[W.FEATURES] = list(spec.feature_columns(columns))
     for attr in spec.protected:
@@ -338,6 +359,14 @@ def role_widget_values(spec: AuditSpec | RoleDraft | None, df: pd.DataFrame) -> 
         values[W.quantiles(attr.column)] = attr.quantiles or 0
         values[W.reference(attr.column)] = attr.reference or DEFAULT_REFERENCE
     return values
+
+
+def order_widget_value(spec: AuditSpec | RoleDraft, df: pd.DataFrame) -> list[str]:
+    """The order control's value for ``spec``: its decision's order in use (the spec's, or the recognised one)."""
+    if spec.decision not in df.columns:
+        return []
+    order = decision_order(getattr(spec, "decision_order", None), distinct_keys(df[spec.decision]))
+    return list(order.values) if order is not None else []
 
 
 def init_roles(data: Dataset) -> None:
@@ -398,6 +427,9 @@ def reset_positive(column_key: str, positive_key: str, df: pd.DataFrame) -> None
     column = state.get(column_key)
     values = distinct_keys(df[column]) if column in df.columns else []
     state.set_widgets({positive_key: positive_values(values)[:MAX_PICKABLE_VALUES]})
+    if column_key == W.DECISION:  # the new decision's own order, if its values have one
+        order = recognize_order(values) if len(values) <= MAX_PICKABLE_VALUES else None
+        state.set_widgets({W.DECISION_ORDER: list(order.values) if order is not None else []})
 
 
 def keep_valid(key: str, options: list[str]) -> None:
@@ -422,9 +454,48 @@ def outcome_picker(df: pd.DataFrame, columns: list[str], role: tuple[str, str], 
     column = state.get(column_key)
     if column != NONE:
         options = distinct_keys(df[column])[:MAX_PICKABLE_VALUES]
+        if column_key == W.DECISION:
+            options = order_values(options, form_order())
         keep_valid(positive_key, options)
         st.multiselect(positive_label, options, key=positive_key, **KEEP)
     return column
+
+
+def form_order() -> ValueOrder | None:
+    """The decision order the order control shows (values it leaves out follow, most frequent first)."""
+    picked = tuple(state.get(W.DECISION_ORDER) or ())
+    return ValueOrder(picked, "picked") if picked else None
+
+
+def order_input(series: pd.Series) -> None:
+    """The control for the order of the decision values, and what the page recognised or suggested from it."""
+    values = distinct_keys(series)
+    recognised = recognize_order(values) if len(values) <= MAX_PICKABLE_VALUES else None
+    keep_valid(W.DECISION_ORDER, values)
+    if len(values) <= 2 and recognised is None and not state.get(W.DECISION_ORDER):
+        return  # two values without an order: nothing to order
+    if len(values) > MAX_PICKABLE_VALUES:
+        return
+    options = order_values(values, recognised)
+    st.multiselect(ORDER_LABEL, options, key=W.DECISION_ORDER, placeholder="not ordered", help=ORDER_HELP, **KEEP)
+    picked = tuple(state.get(W.DECISION_ORDER) or ())
+    if recognised is not None and picked == recognised.values:
+        note = f"Recognised from the values as {recognised.how}: {recognised.shown()}."
+        positive = tuple(state.get(W.POSITIVE) or ())
+        suggested = tuple(positive_values(values))
+        top = recognised.top(len(positive))
+        if positive and set(positive) == set(top) and set(suggested) == set(top):
+            levels = "level" if len(top) == 1 else f"{len(top)} levels"
+            note += f" The suggested positive values are its top {levels}: {', '.join(top)}."
+    elif picked and len(picked) < len(values):
+        note = "Pick every value, lowest first, or clear the box when the values have no order."
+    elif picked:
+        note = "Your order: " + " < ".join(picked) + "."
+    elif recognised is not None:
+        note = f"Not ordered (the values look ordered, {recognised.shown()}; pick them to order them again)."
+    else:
+        note = "No order recognised: the values are listed most frequent first. Pick them lowest first to order them."
+    st.caption(md(note))
 
 
 def outcome_inputs(df: pd.DataFrame, columns: list[str]) -> None:
@@ -442,11 +513,14 @@ def outcome_inputs(df: pd.DataFrame, columns: list[str]) -> None:
         )
         if decision != NONE:
             st.checkbox(
-                "The positive decision benefits the person (an approval, a higher priority)",
+                # Short enough for one line in half the page at 1280 px: the examples are in the help.
+                "The positive decision benefits the person",
                 key=W.FAVORABLE,
                 **KEEP,
-                help="Untick it when the positive decision harms the person, e.g. 'flagged as high risk'.",
+                help="Ticked for an approval or a higher priority. Untick it when the positive decision harms the "
+                "person, e.g. 'flagged as high risk'.",
             )
+            order_input(df[decision])
     with right:
         outcome_picker(
             df,
@@ -577,6 +651,7 @@ def spec_from_widgets(df: pd.DataFrame) -> AuditSpec:
         pii_columns=tuple(state.get(W.PII) or ()),
         min_group_size=int(state.get(W.MIN_GROUP) or MIN_GROUP_SIZE),
         merge_variants=bool(state.get(W.MERGE_VARIANTS) or False),
+        decision_order=order_from_widget(df[decision], loaded) if decision else None,
     )
     if loaded is None:
         return spec
@@ -586,6 +661,23 @@ def spec_from_widgets(df: pd.DataFrame) -> AuditSpec:
     if loaded.features is None and every_column.feature_columns(df.columns) == features:
         spec = every_column
     return spec
+
+
+def order_from_widget(series: pd.Series, loaded: AuditSpec | None) -> tuple[str, ...] | None:
+    """The spec's ``decision_order`` for what the order control shows.
+
+    None when it shows the recognised order (or nothing, with none recognised); the loaded spec's own value when
+    it means the same order (so a loaded ``["Low", "Medium", "High"]`` stays as written); else the values picked
+    (``()``: no order).
+    """
+    picked = tuple(state.get(W.DECISION_ORDER) or ())
+    values = distinct_keys(series)
+    if loaded is not None and loaded.decision == series.name:
+        in_use = decision_order(loaded.decision_order, values)
+        if (in_use.values if in_use is not None else ()) == picked:
+            return loaded.decision_order
+    recognised = recognize_order(values) if len(values) <= MAX_PICKABLE_VALUES else None
+    return None if picked == (recognised.values if recognised is not None else ()) else picked
 
 
 def attribute_from_widgets(column: str, loaded: AuditSpec | None) -> ProtectedAttribute:

@@ -22,6 +22,7 @@ NOTHING_YET = (
 
 CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
 INTERSECTIONS = "Intersections"
+EVERY_CELL = "(every cell)"
 
 
 GUIDE = """
@@ -74,19 +75,25 @@ def condition(column: str, values: tuple[object, ...]) -> str:
 # ---------------------------------------------------------------- tables
 
 
-def show_group_tables(audit: AttributeAudit, options: AuditOptions) -> None:
+def show_group_tables(audit: AttributeAudit, options: AuditOptions, cells: list[str] | None = None) -> None:
     st.markdown("**Groups**")
+    table = group_table(audit, options.confidence)
     st.dataframe(
-        group_table(audit, options.confidence),
+        table if cells is None else table[table["group"].isin(cells)],
         hide_index=True,
         key=W.fairness_table("groups", audit.name),
-        column_config={"share": st.column_config.NumberColumn("share", format="percent")},
+        column_config={
+            # Pinned and wide enough for an intersection's cell names, so they stay readable while scrolling.
+            "group": st.column_config.TextColumn("group", width="medium", pinned=True),
+            "share": st.column_config.NumberColumn("share", format="percent"),
+        },
     )
     st.caption(
         "Favourable rate: the share who received the outcome that benefits the person (the selection rate, or one "
         "minus it when the positive decision harms). Base rate: the share whose true outcome is positive. "
         "q: the test's p-value adjusted for every test of this audit (Benjamini–Hochberg). "
-        f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the summaries."
+        f"Groups under {options.min_group_size} rows are *too small to conclude*: shown, but left out of the "
+        "summaries. A wide table scrolls sideways; drag a column header's edge to widen it."
     )
     with st.expander("All comparisons with the reference group, and what each metric means"):
         st.dataframe(
@@ -261,18 +268,22 @@ def show_suppressed(audit: AttributeAudit, options: AuditOptions) -> None:
         )
 
 
-def chart(figure: object, kind: str, audit: AttributeAudit, description: str) -> None:
-    st.altair_chart(figure, key=W.fairness_chart(kind, audit.name), width="stretch", alt=description)
+def chart(figure: object, kind: str, audit: AttributeAudit, description: str, *, stretch: bool = True) -> None:
+    # Small multiples keep their own size: stretching applies to a single chart only.
+    width = "stretch" if stretch else "content"
+    st.altair_chart(figure, key=W.fairness_chart(kind, audit.name), width=width, alt=description)
 
 
-def show_rate_charts(audit: AttributeAudit, options: AuditOptions, words: DecisionWords) -> None:
+def show_rate_charts(
+    audit: AttributeAudit, options: AuditOptions, words: DecisionWords, cells: list[str] | None = None
+) -> None:
     left, right = st.columns(2)
     with left:
         # A harmful decision is shown as the share given it (flagged), with the four-fifths line on that scale.
         what = words.share if words.harmful else "favourable rate"
         st.markdown(f"**{md(what.capitalize())} by group**")
         figure = charts.favorable_rate_chart(
-            audit, di_threshold=options.di_threshold, confidence=options.confidence, words=words
+            audit, di_threshold=options.di_threshold, confidence=options.confidence, words=words, groups=cells
         )
         chart(figure, "favorable_rate", audit, f"{what.capitalize()} by group with confidence intervals.")
         highest = audit.highest_group()
@@ -288,7 +299,7 @@ def show_rate_charts(audit: AttributeAudit, options: AuditOptions, words: Decisi
             )
     with right:
         st.markdown("**Error rates by group (equalized odds)**")
-        figure = charts.error_rates_chart(audit, confidence=options.confidence)
+        figure = charts.error_rates_chart(audit, confidence=options.confidence, groups=cells)
         if figure is None:
             st.info("TPR and FPR need the true outcome: choose a label column on the Data page.")
         else:
@@ -300,11 +311,14 @@ def show_rate_charts(audit: AttributeAudit, options: AuditOptions, words: Decisi
             )
 
 
-def base_rate_note(audit: AttributeAudit) -> None:
+def base_rate_note(audit: AttributeAudit, cells: list[str] | None = None) -> None:
     rates = {
         g: m.metrics["base_rate"].value
         for g, m in audit.groups.items()
-        if m.status == "ok" and "base_rate" in m.metrics and m.metrics["base_rate"].value is not None
+        if (cells is None or g in cells)
+        and m.status == "ok"
+        and "base_rate" in m.metrics
+        and m.metrics["base_rate"].value is not None
     }
     if len(rates) < 2:
         return
@@ -316,43 +330,65 @@ def base_rate_note(audit: AttributeAudit) -> None:
     )
 
 
-def show_score_and_distribution(audit: AttributeAudit, options: AuditOptions) -> None:
-    calibration = charts.calibration_chart(audit, confidence=options.confidence)
-    distribution = charts.decision_distribution_chart(audit, confidence=options.confidence)
+def show_score_and_distribution(audit: AttributeAudit, options: AuditOptions, cells: list[str] | None = None) -> None:
+    calibration = charts.calibration_chart(audit, confidence=options.confidence, groups=cells)
+    distribution = charts.decision_distribution_chart(audit, confidence=options.confidence, groups=cells)
     if calibration is None and distribution is None:
         return
-    left, right = st.columns(2)
+    panels = calibration is not None and charts.calibration_panels(audit, cells)
+    # Small multiples take the page's width; a single calibration chart shares it with the distribution.
+    left, right = (st.container(), st.container()) if panels else st.columns(2)
     if calibration is not None:
         with left:
             st.markdown("**Calibration by group**")
-            chart(calibration, "calibration", audit, "Observed rate of positive labels against mean score per decile.")
-            st.caption(
-                "Each point is a score decile: the mean score against the share whose true outcome was positive. "
-                "On the dashed diagonal the score means the same risk in every group. Click a group in the legend "
-                "to highlight it."
+            chart(
+                calibration,
+                "calibration",
+                audit,
+                "Observed rate of positive labels against mean score per decile.",
+                stretch=not panels,
             )
-            base_rate_note(audit)
+            if panels:
+                first, rest = audit.columns[0], " × ".join(audit.columns[1:])
+                how = (
+                    f"One small chart per group of {md(first)}, a line per cell, coloured by {md(rest)}. "
+                    "Each point is a score decile"
+                )
+            else:
+                how = "Each point is a score decile"
+            st.caption(
+                f"{how}: the mean score against the share whose true outcome was positive. On the dashed diagonal "
+                "the score means the same risk in every group. Click a legend entry to highlight it."
+            )
+            base_rate_note(audit, cells)
     if distribution is not None:
         with right if calibration is not None else left:
             st.markdown("**Every decision value by group**")
             chart(distribution, "decision_distribution", audit, "Share of each decision value by group.")
+            ordered = audit.decision_distribution.order
+            order = (
+                f" The values are in their order, lowest first ({md(' < '.join(audit.decision_distribution.values))}"
+                f": {md(ordered)}; change it on the Data page)."
+                if ordered
+                else ""
+            )
             st.caption(
                 "The decision has more than two values; the audit above compares the positive ones "
-                "with the rest. These bars show each value's share in each group."
+                f"with the rest. These bars show each value's share in each group.{order}"
             )
 
 
-def attribute_section(audit: AttributeAudit, result: AuditResult) -> None:
-    """Everything about one protected attribute (or one intersection)."""
+def attribute_section(audit: AttributeAudit, result: AuditResult, cells: list[str] | None = None) -> None:
+    """Everything about one protected attribute (or one intersection; ``cells``: the cells its charts show)."""
     options = result.options
     if audit.status != "ok":
         st.warning(md(f"Disparities for {audit.name} are {audit.reason}."))
     summary_cards(audit, result)
     show_findings(audit)
     show_suppressed(audit, options)
-    show_rate_charts(audit, options, decision_words(result.spec))
-    show_group_tables(audit, options)
-    show_score_and_distribution(audit, options)
+    show_rate_charts(audit, options, decision_words(result.spec), cells)
+    show_group_tables(audit, options, cells)
+    show_score_and_distribution(audit, options, cells)
 
 
 def intersections_section(result: AuditResult) -> None:
@@ -366,7 +402,30 @@ def intersections_section(result: AuditResult) -> None:
         help="Groups formed by combining attributes, e.g. ethnicity × gender. Cells with fewer than "
         f"{result.options.min_cell_size} rows are suppressed.",
     )
-    attribute_section(result.intersections[name], result)
+    audit = result.intersections[name]
+    attribute_section(audit, result, cell_picker(audit))
+
+
+def cell_picker(audit: AttributeAudit) -> list[str] | None:
+    """Pick the cells the intersection's charts and table show: every cell, or those of one group of its first
+    attribute (e.g. ethnicity = B: B × Female, B × Male). None for every cell."""
+    first = audit.columns[0]
+    cells: dict[str, list[str]] = {}
+    for group, metrics in audit.groups.items():
+        cells.setdefault(metrics.values[first], []).append(group)
+    if len(cells) < 2:
+        return None
+    labels = {EVERY_CELL: f"every cell ({len(audit.groups)})"}
+    labels |= {value: f"{first} = {value} ({len(groups)} cells)" for value, groups in cells.items()}
+    picked = st.selectbox(
+        "Cells shown in the charts and the table",
+        list(labels),
+        format_func=labels.__getitem__,
+        key=W.intersection_cells(audit.name),
+        help=f"Show every cell, or only the cells of one group of {first}, to read a few at a time. The summaries "
+        "above and the four-fifths line always compare every cell.",
+    )
+    return None if picked == EVERY_CELL else cells[picked]
 
 
 # ---------------------------------------------------------------- page frame

@@ -93,6 +93,7 @@ class W:
     PII = "spec_pii"
     MIN_GROUP = "spec_min_group"
     MERGE_VARIANTS = "spec_merge_variants"
+    DECISION_ORDER = "spec_decision_order"
     CONFIRM = "spec_confirm"
     SPEC_UPLOAD = "spec_upload"
     DROP_KEPT = "spec_drop_kept"
@@ -164,6 +165,11 @@ class W:
     @staticmethod
     def fairness_table(kind: str, attribute: str) -> str:
         return f"fairness_table::{kind}::{attribute}"
+
+    @staticmethod
+    def intersection_cells(intersection: str) -> str:
+        """The Fairness page's pick of the cells of one intersection that its charts and table show."""
+        return f"fairness_cells::{intersection}"
 
     @staticmethod
     def drivers_chart(kind: str) -> str:

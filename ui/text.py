@@ -52,6 +52,10 @@ WIDGETS: dict[str, str] = {
     "max_uncompressed_bytes": "upload a smaller file",
     "max_columns": "drop the columns you do not need before uploading",
     "merge_variants": "tick 'Merge values that differ only in case, spaces or invisible characters' on the Data page",
+    "decision_order": (
+        "pick every value of {column}, lowest first, in 'Order of the decision values' on the Data page (clear it "
+        "when they have no order)"
+    ),
     # The selectbox shows descriptions, not the objective's code name, so the value is not quoted.
     "sex": "choose {value} in 'Sex column' on the Audit tables page",
     "race": "choose {value} in 'Race/ethnicity column' on the Audit tables page",

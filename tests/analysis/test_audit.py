@@ -475,7 +475,8 @@ def test_tickets_find_the_injected_bias_for_every_language(tickets, ticket_audit
 
 def test_multi_valued_decisions_get_their_distribution_by_group(tickets, ticket_audit, loan_audit):
     dist = ticket_audit.attributes["customer_language"].decision_distribution
-    assert dist.values == ("P1", "P2", "P3", "P4")
+    # P1 is the most urgent: listed lowest first, as everywhere the values of an ordered decision are listed.
+    assert (dist.values, dist.order) == (("P4", "P3", "P2", "P1"), "priority codes, P1 the most urgent")
     expected = pd.crosstab(tickets["customer_language"], tickets["ai_priority"])
     for lang, counts in dist.counts.items():
         assert list(counts) == expected.loc[lang, list(dist.values)].tolist()

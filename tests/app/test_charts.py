@@ -147,13 +147,14 @@ def test_charts_that_do_not_apply_are_none():
 def test_decision_distribution_chart():
     group = audit(decisions(), spec(decision="tier", positive=["high"])).attributes["group"]
     dist = group.decision_distribution
-    assert dist.values == ("high", "low", "mid")
+    assert (dist.values, dist.order) == (("low", "mid", "high"), "levels")  # an ordered decision, lowest first
     data = charts.decision_distribution_data(group)
     assert len(data) == len(group.groups) * 3
     assert data.groupby("group")["value"].sum().to_dict() == pytest.approx(dict.fromkeys(group.groups, 1.0))
     b = data[data["group"] == "B"].set_index("decision")
-    assert b.loc["mid", "count"] == dist.counts["B"][2]
-    assert b.loc["mid", "ci_low"] == pytest.approx(dist.shares["B"][2].ci_low)
+    assert b.loc["mid", "count"] == dist.counts["B"][1]
+    assert b.loc["mid", "ci_low"] == pytest.approx(dist.shares["B"][1].ci_low)
+    assert list(b["order"]) == [0, 1, 2]
     encoding = charts.decision_distribution_chart(group).to_dict()["encoding"]
     assert encoding["x"] | {"axis": None} == {
         "field": "value",
@@ -162,8 +163,25 @@ def test_decision_distribution_chart():
         "title": "Share of the group's decisions",
         "axis": None,
     }
-    assert encoding["color"]["sort"] == ["high", "low", "mid"]
+    assert encoding["color"]["sort"] == ["low", "mid", "high"]
+    assert encoding["color"]["scale"] == {
+        "domain": ["low", "mid", "high"],
+        "range": ["#c6dbef", "#4292c6", "#08306b"],  # light to dark, lowest first
+    }
+    assert encoding["color"]["legend"] == {
+        "title": "decision, lowest first",
+        "orient": "top",
+        "columns": 3,
+        "labelLimit": 300,
+        "symbolLimit": 0,
+    }
     assert encoding["order"]["field"] == "order"
+    # Without an order: distinct colours, the values in sort order, and the legend does not say "lowest".
+    unordered = audit(decisions(), spec(decision="tier", positive=["high"], decision_order=[])).attributes["group"]
+    color = charts.decision_distribution_chart(unordered).to_dict()["encoding"]["color"]
+    assert unordered.decision_distribution.order is None
+    assert color["sort"] == list(unordered.decision_distribution.values) == ["high", "low", "mid"]
+    assert (color["scale"], color["legend"]["title"]) == ({"domain": ["high", "low", "mid"]}, "decision")
 
 
 def test_intersection_charts_leave_out_exactly_the_suppressed_cells(full):
@@ -226,3 +244,87 @@ def test_the_app_and_the_report_share_one_definition_of_each_audit_chart():
 
     for name in ("favorable_rate_chart", "error_rates_chart", "calibration_chart", "decision_distribution_chart"):
         assert getattr(charts, name) is getattr(engine_charts, name)
+
+
+def legends(spec: dict) -> list[dict]:
+    """Every legend of a chart spec (in layers, facets and encodings)."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("legend"), dict):
+                found.append(node["legend"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found
+
+
+def test_no_legend_or_label_is_cut_short(full):
+    """Legends list every entry and fit half the page at 1280 px; group labels keep up to 300 px."""
+    tier = audit(decisions(), spec(decision="tier", positive=["high"])).attributes["group"]
+    built = {
+        "favorable_rate": charts.favorable_rate_chart(full["group"]).to_dict(),
+        "error_rates": charts.error_rates_chart(full["group"]).to_dict(),
+        "calibration": charts.calibration_chart(full["group"]).to_dict(),
+        "decision_distribution": charts.decision_distribution_chart(tier).to_dict(),
+    }
+    columns = {"favorable_rate": 2, "error_rates": 1, "calibration": 2, "decision_distribution": 3}
+    for kind, chart in built.items():
+        found = legends(chart)
+        assert found, kind
+        for legend in found:
+            assert legend["labelLimit"] == 300, kind
+            assert legend["columns"] == columns[kind], kind
+    assert all(legend["symbolLimit"] == 0 for legend in legends(built["calibration"]))
+    for kind in ("favorable_rate", "error_rates", "decision_distribution"):
+        text = str(built[kind])
+        assert "'labelLimit': 300" in text and "'field': 'group'" in text
+    # The calibration chart is tall enough for its plot and every row of its legend (4 groups: 2 rows).
+    assert built["calibration"]["height"] == 320 + 30 * 2
+
+
+def four_fifths_label(chart: dict) -> dict:
+    return next(layer for layer in chart["layer"] if layer["mark"]["type"] == "text")["mark"]
+
+
+def test_the_four_fifths_words_sit_where_there_is_room(full):
+    group = full["group"]
+    highest = group.groups[group.highest_group()].metrics["favorable_rate"].value
+    for threshold in (0.5, 0.8):
+        label = four_fifths_label(charts.favorable_rate_chart(group, di_threshold=threshold).to_dict())
+        line = threshold * highest
+        assert (label["align"], label["dx"]) == (("left", 4) if line <= 0.6 else ("right", -4)), line
+
+
+def test_a_few_groups_of_a_chart_are_drawn_on_request(full):
+    crossed = full["group × band"]
+    some = [g for g, m in crossed.groups.items() if m.values["group"] == "A"]
+    assert len(some) == 2
+    assert set(charts.favorable_rate_data(crossed, some)["group"]) == set(some)
+    assert set(charts.error_rates_data(crossed, some)["group"]) == set(some)
+    assert set(charts.calibration_data(crossed, some)["group"]) == set(some)
+    chart = charts.favorable_rate_chart(crossed, groups=some).to_dict()
+    assert chart["layer"][0]["encoding"]["y"]["sort"] == some
+    # With few cells the calibration is one chart, coloured by cell; the panel and line name each cell's parts.
+    data = charts.calibration_data(crossed)
+    assert not charts.calibration_panels(crossed)
+    row = data.iloc[0]
+    assert row["group"] == f"{row['panel']} × {row['line']}"
+    single = charts.calibration_data(full["group"])
+    assert set(single["panel"]) == {""} and list(single["line"]) == list(single["group"])
+
+
+def test_ordered_colours_run_light_to_dark_without_repeats():
+    from analysis.charts import ordered_colors
+
+    assert ordered_colors(3) == ["#c6dbef", "#4292c6", "#08306b"]
+    for n in range(2, 12):
+        colours = ordered_colors(n)
+        assert len(set(colours)) == n
+        darkness = [sum(int(c[i : i + 2], 16) for i in (1, 3, 5)) for c in colours]
+        assert darkness == sorted(darkness, reverse=True)

@@ -36,6 +36,7 @@ EVERYTHING = AuditSpec(
     max_levels=10,
     dataset_sha256=hashlib.sha256(LOANS).hexdigest(),
     merge_variants=True,
+    decision_order=("N", "Y"),
 )
 
 
@@ -74,6 +75,7 @@ def test_a_loaded_spec_is_confirmed_with_every_field(app):
     assert app.number_input(key=W.quantiles("age")).value == 4
     assert app.text_input(key=W.bins("income")).value == "30000, 60000"
     assert app.selectbox(key=W.reference("age")).value == "29–36"
+    assert app.multiselect(key=W.DECISION_ORDER).value == ["N", "Y"]
     kept = [plain(c.value) for c in app.caption if "Kept from the loaded spec" in c.value]
     assert kept == [
         "Kept from the loaded spec (this page has no control for them; confirming keeps them): "
