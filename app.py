@@ -15,7 +15,7 @@ from ui.text import md, say
 
 DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
 
-st.set_page_config(page_title="ParityLab", page_icon="⚖️", layout="wide")
+st.set_page_config(page_title="ParityLab", page_icon=":material/balance:", layout="wide")
 # Closed sessions' DataFrames sit in reference cycles and freed memory stays in Arrow's and malloc's pools:
 # a background thread gives it back to the OS (started once per server process).
 memory.start_janitor()
@@ -34,7 +34,7 @@ def ensure_dataset() -> None:
 
 def sidebar() -> None:
     """The shared sidebar: the dataset and the confirmed roles (drawn into the sidebar's slot)."""
-    st.markdown("### ⚖️ ParityLab")
+    st.markdown("### :material/balance: ParityLab")
     st.caption("Runs on this machine. Sends nothing anywhere.")
     data = state.dataset()
     if data is None:
@@ -65,11 +65,13 @@ sidebar_slot = st.sidebar.empty()
 with sidebar_slot.container():
     sidebar()
 pages = [
-    st.Page("pages/data.py", title="Data", icon="📄", default=True),
-    st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
-    st.Page("pages/drivers.py", title="Drivers", icon="🔍"),
-    st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
-    st.Page("pages/report.py", title="Report", icon="📝"),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+    st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:"),
+    st.Page("pages/fairness.py", title="Fairness", icon=":material/balance:"),
+    st.Page("pages/drivers.py", title="Drivers", icon=":material/manage_search:"),
+    st.Page("pages/mitigation.py", title="Mitigation", icon=":material/tune:"),
+    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+    st.Page("pages/workshop.py", title="Workshop", icon=":material/co_present:"),
 ]
 st.navigation(pages).run()
 with sidebar_slot.container():

@@ -818,7 +818,7 @@ st.subheader("Try thresholds")
 costs = cost_inputs(curves)
 mode, thresholds = threshold_controls(curves, scored.spec)
 if mode == PER_GROUP:
-    st.warning(DISPARATE_TREATMENT, icon="⚖️")
+    st.warning(DISPARATE_TREATMENT, icon=":material/balance:")
 try:
     current = what_if(curves, thresholds, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)
     before = baseline(curves, cost_fp=costs.cost_fp, benefit_tp=costs.benefit_tp)

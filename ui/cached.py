@@ -29,6 +29,7 @@ from analysis import (
 from analysis.audit import AuditResult, audit
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile
+from analysis.story import Gap, rank_gaps
 from analysis.thresholds import ThresholdCurves, threshold_curves
 from ui.state import Reading, Upload
 
@@ -37,6 +38,7 @@ __all__ = [
     "audit_result",
     "curves",
     "explanation",
+    "gaps",
     "group_sizes",
     "load_sample",
     "load_upload",
@@ -204,3 +206,9 @@ def mitigation_comparison(
         cost_fp=cost_fp,
         benefit_tp=benefit_tp,
     )
+
+
+@st.cache_data(**SESSION)
+def gaps(data_key: str, spec_json: str, confidence: float, _result: AuditResult) -> tuple[Gap, ...]:
+    """Every attribute's and intersection's gap of the audit of (data as read, spec, confidence), most unequal first."""
+    return rank_gaps(_result)
