@@ -188,28 +188,39 @@ def reveal_drivers(result: AuditResult, gap: Gap, data: Dataset) -> None:
         st.info("No feature to test as a proxy: add feature columns on the Data page.")
         return
     column, top = max(proxies, key=lambda cp: cp[1].score)
-    left, right = st.columns([1, 2])
-    left.metric(f"Strongest proxy for {column}", top.feature, border=True)
-    with right:
-        verdict = "a likely proxy" if top.flag else "below the proxy threshold"
-        st.markdown(
-            md(
-                f"{top.feature} alone predicts {column} with a normalised mutual information of {top.score:.2f} "
-                f"({verdict}, {PROXY_THRESHOLD:g}). Leaving {column} out of the model does not stop it from using "
-                f"{top.feature} in its place."
-            )
-        )
-        recoverability = found.recoverability.get(column)
-        if recoverability is not None:
-            st.markdown(md(recoverability.sentence))
-    decomposition = found.gap.get(column, {}).get(gap.group) if not gap.intersection else None
+    # The gap's own decomposition (a protected column's group against its reference): its largest part.
+    decomposition = None if gap.intersection else found.gap.get(column, {}).get(gap.group)
+    driver = decomposition.contributions[0][0] if decomposition is not None and decomposition.contributions else None
+    left, right = st.columns(2)
+    if driver is not None:
+        left.metric(f"Biggest part of the gap for {gap.group}", driver, border=True)
+    right.metric(f"Strongest proxy for {column}", top.feature, border=True)
     if decomposition is not None:
         st.markdown(f"### {md(decomposition.sentence)}")
-    top_proxies = found.proxies.get(column, ())
+    verdict = "a likely proxy" if top.flag else "below the proxy threshold"
+    lines = [
+        f"{top.feature} alone predicts {column} with a normalised mutual information of {top.score:.2f} ({verdict}, "
+        f"threshold {PROXY_THRESHOLD:g}): leaving {column} out of a model does not stop it from using "
+        f"{top.feature} in its place."
+    ]
+    if driver is not None and driver != top.feature:
+        lines.append(
+            f"Here the gap comes mostly through {driver}, not through {top.feature}: a feature can carry a group's "
+            "disadvantage without predicting the group on its own."
+        )
+    recoverability = found.recoverability.get(column)
+    if recoverability is not None:
+        lines.append(recoverability.sentence)
+    st.markdown(md(" ".join(lines)))
     figure = charts.proxy_chart(
-        top_proxies, attribute=column, threshold=PROXY_THRESHOLD, score_title="normalised mutual information", top=8
+        found.proxies.get(column, ()),
+        attribute=column,
+        threshold=PROXY_THRESHOLD,
+        score_title="normalised mutual information",
+        top=8,
     )
     st.altair_chart(figure, key=W.workshop_chart("drivers"), width="stretch", alt="Proxy strength of each feature.")
+    st.caption("The surrogate model imitates the decisions; its SHAP values show association, not cause.")
 
 
 def frontier_attribute(result: AuditResult, gap: Gap) -> str:
