@@ -35,6 +35,7 @@ from analysis.optimizer import Frontier, FrontierPoint, Optimization, frontier, 
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.report import metrics_csv, render_html
 from analysis.spec import AuditSpec, ProtectedAttribute
+from analysis.story import VERDICTS, Gap, Verdict, gap_for, headline, rank_gaps, verdict_for, worst_gap
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
 from analysis.thresholds import ThresholdCurves, WhatIf, baseline, threshold_curves, what_if
 from analysis.validation import Problem, SpecValidation, validate_spec
@@ -45,6 +46,7 @@ from analysis.words import DecisionWords, decision_words
 
 __all__ = [
     "MISSING_GROUP",
+    "VERDICTS",
     "AttributeAudit",
     "AuditComparison",
     "AuditResult",
@@ -62,6 +64,7 @@ __all__ = [
     "Finding",
     "Frontier",
     "FrontierPoint",
+    "Gap",
     "GapDecomposition",
     "GroupCodes",
     "GroupMetrics",
@@ -87,6 +90,7 @@ __all__ = [
     "SpecValidation",
     "ThresholdCurves",
     "VariantGroup",
+    "Verdict",
     "WhatIf",
     "__version__",
     "apply_thresholds",
@@ -102,6 +106,8 @@ __all__ = [
     "explain_row",
     "find_variants",
     "frontier",
+    "gap_for",
+    "headline",
     "load_audit",
     "load_table",
     "merge_variants",
@@ -110,6 +116,7 @@ __all__ = [
     "neutralize_formulas",
     "optimize",
     "profile_columns",
+    "rank_gaps",
     "render_comparison_html",
     "render_html",
     "suggest_roles",
@@ -117,5 +124,7 @@ __all__ = [
     "threshold_curves",
     "validate_spec",
     "value_variants",
+    "verdict_for",
     "what_if",
+    "worst_gap",
 ]
