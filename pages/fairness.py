@@ -410,9 +410,13 @@ def tab_labels(result: AuditResult) -> dict[str, str | None]:
 
 
 def open_on_focus(labels: dict[str, str | None], result: AuditResult) -> None:
-    """Before drawing the tabs: open the focus's tab (an intersection opens the Intersections tab)."""
+    """Before drawing the tabs: open the focus's tab when the focus moved (an intersection: the Intersections tab).
+
+    Otherwise the tabs keep the one open (a tab picked moves the focus: see :func:`tab_changed`).
+    """
+    moved = state.focus_moved(W.FAIRNESS_TAB)
     focus = state.focus()
-    if focus is None:
+    if focus is None or not (moved or state.get(W.FAIRNESS_TAB) not in labels):
         return
     by_name = {name: label for label, name in labels.items() if name is not None}
     if focus.attribute in by_name:

@@ -31,6 +31,7 @@ __all__ = [
     "dataset",
     "focus",
     "focus_changed",
+    "focus_moved",
     "follow_focus",
     "for_report",
     "forget_file",
@@ -74,6 +75,7 @@ FORGOTTEN = "paritylab.forgotten_upload"
 FAILED_READ = "paritylab.failed_read"
 LOADED_SPEC = "paritylab.loaded_spec"
 FOCUS = "paritylab.focus"
+FOLLOWED = "paritylab.followed_focus"
 WORKSHOP_STEP = "paritylab.workshop_step"
 WORKSHOP_REVEALED = "paritylab.workshop_revealed"
 
@@ -471,6 +473,18 @@ def reset_workshop() -> None:
     """Back to the first step of the tour, every answer hidden again."""
     st.session_state[WORKSHOP_STEP] = 0
     st.session_state[WORKSHOP_REVEALED] = frozenset()
+
+
+def focus_moved(key: str) -> bool:
+    """Whether the focus moved since the picker ``key`` last asked (and note that it has seen this focus).
+
+    For a picker that follows the focus only when it moves, and otherwise keeps its own value.
+    """
+    seen = st.session_state.setdefault(FOLLOWED, {})
+    current = focus()
+    moved = seen.get(key) != current
+    seen[key] = current
+    return moved
 
 
 def roles_initialized_for() -> str | None:
