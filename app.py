@@ -6,6 +6,8 @@ Run with ``streamlit run app.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from analysis import ParityLabError
@@ -14,8 +16,10 @@ from ui.state import Dataset
 from ui.text import md, say
 
 DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
+FAVICON = Path(__file__).resolve().parent / "ui" / "favicon.svg"
 
-st.set_page_config(page_title="ParityLab", page_icon=":material/balance:", layout="wide")
+# A local image, not a Material icon: Streamlit fetches a Material favicon from fonts.gstatic.com.
+st.set_page_config(page_title="ParityLab", page_icon=str(FAVICON), layout="wide")
 # Closed sessions' DataFrames sit in reference cycles and freed memory stays in Arrow's and malloc's pools:
 # a background thread gives it back to the OS (started once per server process).
 memory.start_janitor()

@@ -173,15 +173,15 @@ class W:
     @staticmethod
     def overview_focus(index: int) -> str:
         """The button that makes the overview's gap ``index`` the focus."""
-        return f"overview_focus::{index}"
+        return f"overview_focus_{index}"
 
     @staticmethod
     def workshop_reveal(step: str) -> str:
-        return f"workshop_reveal::{step}"
+        return f"workshop_reveal_{step}"
 
     @staticmethod
     def workshop_chart(step: str) -> str:
-        return f"workshop_chart::{step}"
+        return f"workshop_chart_{step}"
 
     @staticmethod
     def fairness_chart(kind: str, attribute: str) -> str:

@@ -60,7 +60,7 @@ def test_confirming_lands_on_the_overview_which_leads_with_the_injected_bias(sam
     chart = at.get("vega_lite_chart")
     assert len(chart) == 1
     # One row per gap, every attribute and intersection, with its focus button; the one in focus is disabled.
-    rows = {b.key: b for b in at.button if b.key.startswith("overview_focus::")}
+    rows = {b.key: b for b in at.button if b.key.startswith("overview_focus_")}
     assert len(rows) == len(gaps)
     assert [b.label for b in rows.values()].count("In focus") == 1
     for gap in gaps:
