@@ -86,11 +86,12 @@ def show_headline(result: AuditResult, gaps: tuple[Gap, ...], lead: Gap | None, 
 
 def by_size_note(worst: Gap, lead: Gap, story: samples.SampleStory) -> str:
     """Why a sample leads with its injected bias when another attribute's gap is larger."""
-    why = story.caveats.get(worst.attribute, "")
+    why = story.caveats.get(worst.attribute, "").rstrip(".")
+    said = f"; the data card says: {why}" if why else ""
     return (
         f"Ranked by size alone, {worst.attribute} comes first (ratio {worst.ratio:.2f}, {worst.group} vs "
-        f"{worst.reference})" + (f"; the data card says: {why}" if why else "") + ". The ranking below shows every "
-        f"gap by its size: focus on {worst.attribute} there to follow it instead of {lead.attribute}."
+        f"{worst.reference}){said}. The ranking below shows every gap by its size: focus on {worst.attribute} there "
+        f"to follow it instead of {lead.attribute}."
     )
 
 
@@ -130,11 +131,11 @@ def show_focus(result: AuditResult, gap: Gap, confidence: float) -> None:
             st.caption(md(f"{sizes_text(gap)}; {detectable_text(gap)}."))
         else:
             st.caption(md(gap.sentence))
-        st.page_link("pages/drivers.py", label="What drives it? See the Drivers page", icon=":material/manage_search:")
-        st.page_link(
-            "pages/mitigation.py", label="What would fixing it cost? See the Mitigation page", icon=":material/tune:"
-        )
-        st.page_link("pages/fairness.py", label="Every metric: the Fairness page", icon=":material/balance:")
+    # Full width, so that no label is cut at 1280 px.
+    drivers, mitigation, fairness = st.columns([2, 3, 2])
+    drivers.page_link("pages/drivers.py", label="What drives it? → Drivers", icon=":material/manage_search:")
+    mitigation.page_link("pages/mitigation.py", label="What would fixing it cost? → Mitigation", icon=":material/tune:")
+    fairness.page_link("pages/fairness.py", label="Every metric → Fairness", icon=":material/balance:")
 
 
 def gap_row(index: int, gap: Gap, focus: Gap | None, confidence: float) -> None:

@@ -41,8 +41,9 @@ PRESENTATION_CSS = """
 .st-key-workshop_tour h2 { font-size: 2.6rem; line-height: 1.2; }
 .st-key-workshop_tour h3 { font-size: 1.9rem; line-height: 1.25; }
 .st-key-workshop_tour p, .st-key-workshop_tour li { font-size: 1.3rem; line-height: 1.5; }
-.st-key-workshop_tour [data-testid="stMetricValue"] { font-size: 3.2rem; line-height: 1.15; }
-.st-key-workshop_tour [data-testid="stMetricLabel"] p { font-size: 1.15rem; }
+.st-key-workshop_tour [data-testid="stMetricValue"],
+.st-key-workshop_tour [data-testid="stMetricValue"] * { font-size: 3.2rem; line-height: 1.15; }
+.st-key-workshop_tour [data-testid="stMetricLabel"] * { font-size: 1.15rem; }
 .st-key-workshop_tour [data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
 .st-key-workshop_tour button p { font-size: 1.2rem; }
 </style>

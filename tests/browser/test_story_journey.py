@@ -25,6 +25,12 @@ def shots(page, output_path: str, name: str) -> None:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(400)  # charts re-lay out to the new width
         shot(page, output_path, f"{name}_{label}")
+        # The page scrolls inside the app's main area: a second picture of its lower part.
+        page.mouse.move(width * 0.6, height * 0.6)
+        page.mouse.wheel(0, height - 150)
+        page.wait_for_timeout(300)
+        shot(page, output_path, f"{name}_{label}_lower")
+        page.mouse.wheel(0, -20 * height)
     page.set_viewport_size({"width": 1440, "height": 1000})
 
 
@@ -51,11 +57,11 @@ def test_the_story_from_the_overview_to_the_workshop(app_page, guard, output_pat
     shots(page, output_path, "overview")
 
     # Its links open the drivers and the mitigation of the gap in focus.
-    page.get_by_role("link", name="What drives it? See the Drivers page").click()
+    page.get_by_role("link", name="What drives it? → Drivers").click()
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").filter(has_text="Drivers").first).to_be_visible()
     go_to(page, "Overview")
-    page.get_by_role("link", name="What would fixing it cost? See the Mitigation page").click()
+    page.get_by_role("link", name="What would fixing it cost? → Mitigation").click()
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").filter(has_text="Mitigation").first).to_be_visible()
     # The focus was carried through both: the Fairness page opens on it.
