@@ -42,7 +42,9 @@ PRESENTATION_CSS = """
 .st-key-workshop_tour h3 { font-size: 1.9rem; line-height: 1.25; }
 .st-key-workshop_tour p, .st-key-workshop_tour li { font-size: 1.3rem; line-height: 1.5; }
 .st-key-workshop_tour [data-testid="stMetricValue"],
-.st-key-workshop_tour [data-testid="stMetricValue"] * { font-size: 3.2rem; line-height: 1.15; }
+.st-key-workshop_tour [data-testid="stMetricValue"] * {
+  font-size: 3rem; line-height: 1.15; white-space: normal; overflow-wrap: anywhere;
+}
 .st-key-workshop_tour [data-testid="stMetricLabel"] * { font-size: 1.15rem; }
 .st-key-workshop_tour [data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
 .st-key-workshop_tour button p { font-size: 1.2rem; }
@@ -152,9 +154,9 @@ def reveal_chance(result: AuditResult, gap: Gap) -> None:
     )
     st.markdown(
         md(
-            f"{sizes}{detect}If the groups were treated alike, a gap this large would turn up by chance with a "
-            f"probability about the q-value (adjusted for every test of the audit); below "
-            f"{result.options.alpha:g} the audit calls it significant."
+            f"{sizes}{detect}The q-value is the test's p-value — how often a gap at least this large would turn up "
+            "by chance if both groups were treated alike — adjusted for every test of the audit; below "
+            f"{result.options.alpha:g} the audit calls the gap significant."
         )
     )
 
