@@ -97,9 +97,10 @@ from analysis.stats import (
     wilson_interval,
 )
 from analysis.validation import run_checks
-from analysis.values import condition, value_key
+from analysis.values import condition
 from analysis.version import __version__
 from analysis.wording import Notice
+from analysis.words import DecisionWords, decision_words
 
 if TYPE_CHECKING:
     from analysis.loading import LoadReport
@@ -672,45 +673,31 @@ class _Series:
 
 @dataclass(frozen=True)
 class _Words:
-    """How the sentences name the decision and the label, from the spec."""
+    """How the sentences name the decision and the label, from the spec (the decision's words are
+    :func:`analysis.words.decision_words`': a harmful decision reads as the harm, never a negated benefit)."""
 
-    favorable: str
-    positive: str
+    decision: DecisionWords
     label_positive: str
     label_negative: str
     confidence: str
 
+    @property
+    def are(self) -> str:
+        """``"are approved"``, ``"are flagged (score_text in Medium, High)"``."""
+        return self.decision.are
 
-YES_VALUES = {"y", "yes", "true", "t", "1"}
-
-
-def _verb(spec: AuditSpec) -> str | None:
-    """A participle naming the positive decision ("approved"), when the spec's words give one."""
-    keys = [str(value_key(v)).lower() for v in spec.positive]
-    words = spec.decision.replace("_", " ").replace("-", " ").lower().split()
-    if words and words[0] in ("is", "was"):
-        words = words[1:]
-    if words and words[0].endswith("ed") and set(keys) <= YES_VALUES:
-        return " ".join(words)
-    if len(keys) == 1 and keys[0].isalpha() and keys[0].endswith("ed"):
-        return keys[0]
-    return None
+    @property
+    def harmful(self) -> bool:
+        return self.decision.harmful
 
 
 def _words(spec: AuditSpec, confidence: float) -> _Words:
-    if spec.decision is None:
-        verb, decided = None, f"{spec.score} ≥ {spec.threshold:g}"
-    else:
-        verb, decided = _verb(spec), condition(spec.decision, spec.positive)
-    positive = f"are {verb}" if verb else f"receive the positive decision ({decided})"
-    negative = f"are not {verb}" if verb else f"do not receive the positive decision ({decided})"
     label_pos = label_neg = ""
     if spec.label is not None:
         label_pos = condition(spec.label, spec.label_positive)
         label_neg = condition(spec.label, spec.label_positive, negate=True)
     return _Words(
-        favorable=positive if spec.positive_is_favorable else negative,
-        positive=positive,
+        decision=decision_words(spec),
         label_positive=label_pos,
         label_negative=label_neg,
         confidence=f"{confidence * 100:g}%",
@@ -978,20 +965,47 @@ def _reference_is_highest(d: _Draft) -> bool:
     return bool(compared.any()) and rate[d.reference] >= rate[compared].max()
 
 
+def _rule_name(options: AuditOptions) -> str:
+    return "four-fifths" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g}"
+
+
 def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str:
     m = d.comparisons["disparate_impact"].at(i)
-    ref = d.grouping.labels[d.reference]
-    if m.value < options.di_threshold and _reference_is_highest(d):
-        rule = "four-fifths" if options.di_threshold == FOUR_FIFTHS else f"{options.di_threshold:g}"
-        verdict = f"below the {rule} threshold"
-    elif m.value < options.di_threshold:  # against a reference that is not the highest group: not the rule itself
-        verdict = f"below {options.di_threshold:g} of group {ref}'s rate"
+    ref, t = d.grouping.labels[d.reference], options.di_threshold
+    if m.value < t and _reference_is_highest(d):
+        verdict = f"below the {_rule_name(options)} threshold"
+    elif m.value < t:  # against a reference that is not the highest group: not the rule itself
+        verdict = (
+            f"an impact ratio below {t:g} against group {ref}"
+            if words.harmful
+            else f"below {t:g} of group {ref}'s rate"
+        )
+    elif words.harmful:
+        verdict = f"group {ref}'s impact ratio against them is below {t:g}"
     else:
-        verdict = f"group {ref}'s rate is below {options.di_threshold:g} of theirs"
+        verdict = f"group {ref}'s rate is below {t:g} of theirs"
+    if words.harmful:
+        return _harm_sentence(d, i, words, m, verdict, options.confidence)
     ci = f"{words.confidence} CI {m.ci_low:.2f}–{m.ci_high:.2f}; " if m.ci_low is not None else ""
     return (
-        f"Those with {_who(d, i)} {words.favorable} at {m.value:.2f}x the rate of group {ref} "
+        f"Those with {_who(d, i)} {words.are} at {m.value:.2f}x the rate of group {ref} "
         f"({ci}{_fmt_q(m.q_value)}) — {verdict}."
+    )
+
+
+def _harm_sentence(d: _Draft, i: int, words: _Words, m: MetricValue, verdict: str, confidence: float) -> str:
+    """A harmful decision's disparate impact told as the harm: flagged at 1.74x the rate of group …"""
+    c, r = d.table.counts, d.reference
+    ref, rate = d.grouping.labels[r], d.rates["selection_rate"].value
+    harm, low, high = katz_interval(c.positives[i], c.n[i], c.positives[r], c.n[r], confidence=confidence)
+    tail = f"{_fmt_q(m.q_value)}; impact ratio {m.value:.2f}"
+    if not np.isfinite(harm):  # no one in the reference group is given the decision
+        how = f"at a rate of {rate[i]:.0%}, against none of group {ref}"
+        return f"Those with {_who(d, i)} {words.are} {how} ({tail}) — {verdict}."
+    ci = f"; {words.confidence} CI {float(low):.2f}–{float(high):.2f}" if np.isfinite(low) else ""
+    return (
+        f"Those with {_who(d, i)} {words.are} at {float(harm):.2f}x the rate of group {ref} "
+        f"({rate[i]:.0%} vs {rate[r]:.0%}{ci}; {tail}) — {verdict}."
     )
 
 
@@ -1005,7 +1019,7 @@ def _gap_sentence(d: _Draft, i: int, name: str, words: _Words) -> str:
     gap = f"{abs(m.value):.2f} {'lower' if m.value < 0 else 'higher'}"
     numbers = f"{rate[i]:.2f} vs {rate[r]:.2f}; {words.confidence} CI of the gap {m.ci_low:+.2f} to {m.ci_high:+.2f}"
     return (
-        f"Among those whose true outcome is {outcome} ({among}), those with {_who(d, i)} {words.positive} "
+        f"Among those whose true outcome is {outcome} ({among}), those with {_who(d, i)} {words.are} "
         f"at a rate {gap} than group {d.grouping.labels[r]} ({numbers}; {_fmt_q(m.q_value)})."
     )
 
@@ -1040,14 +1054,25 @@ def _detectable(d: _Draft, name: str, targets: np.ndarray, options: AuditOptions
 
 def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> str:
     ref = d.grouping.labels[d.reference]
+    t = options.di_threshold
     if name == "disparate_impact":
-        how = f"how often they {words.favorable}"
-        rule = f"no group is below {options.di_threshold:g}x the rate of group {ref}"
+        how = f"how often they {words.are}"
+        if words.harmful:
+            rule = f"no group's impact ratio against group {ref} is below {t:g} or above {1 / t:.3g}"
+        else:
+            rule = f"no group is below {t:g}x the rate of group {ref}"
     else:
         outcome = "positive" if name == "equal_opportunity_difference" else "negative"
         condition = words.label_positive if outcome == "positive" else words.label_negative
-        how = f"how often those whose true outcome is {outcome} ({condition}) {words.positive}"
+        how = f"how often those whose true outcome is {outcome} ({condition}) {words.are}"
         rule = f"no group differs from group {ref} by more than {options.gap_threshold:g}"
+    ratio = d.table.summary.metrics.get("favorable_rate_ratio")
+    if name == "disparate_impact" and d.table.summary.four_fifths_pass is False and ratio is not None:
+        # The rule fails but no test is significant: say both, so no reader sees "no gap" beside "fails".
+        return (
+            f"Below {_rule_name(options)} for {d.grouping.name} (four-fifths ratio {ratio.value:.2f}), but no "
+            f"significant gap was found in {how}: {rule} with q < {options.alpha:g}."
+        )
     return (
         f"No significant gap was found between groups of {d.grouping.name} in {how}: {rule} with q < {options.alpha:g}."
     )

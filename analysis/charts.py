@@ -23,6 +23,7 @@ import pandas as pd
 from analysis.audit import AttributeAudit
 from analysis.metrics import MetricValue
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
+from analysis.words import DecisionWords
 
 __all__ = [
     "ERROR_RATES",
@@ -85,54 +86,83 @@ def _role_color() -> alt.Color:
 # --- favourable rate ------------------------------------------------------------------------
 
 
-def favorable_rate_data(audit: AttributeAudit) -> pd.DataFrame:
-    """One row per group: n, role, favourable rate and its interval."""
+def favorable_rate_data(audit: AttributeAudit, *, harmful: bool = False) -> pd.DataFrame:
+    """One row per group: n, role, favourable rate and its interval.
+
+    With ``harmful`` (the positive decision harms the person), the share given the decision instead: the share
+    flagged, which is one minus the favourable rate.
+    """
+    rate = "selection_rate" if harmful else "favorable_rate"
     rows = [
-        {"group": group, "n": m.n, "role": group_role(audit, group)} | _interval(m.metrics.get("favorable_rate"))
+        {"group": group, "n": m.n, "role": group_role(audit, group)} | _interval(m.metrics.get(rate))
         for group, m in audit.groups.items()
     ]
     return pd.DataFrame(rows, columns=["group", "n", "role", "value", "ci_low", "ci_high"])
 
 
-def threshold_rate(audit: AttributeAudit, di_threshold: float) -> float | None:
+def threshold_rate(audit: AttributeAudit, di_threshold: float, *, harmful: bool = False) -> float | None:
     """The four-fifths line: ``di_threshold`` times the highest favourable rate of the groups compared.
 
     A group whose rate is below it fails the four-fifths rule (the verdict reads the four-fifths ratio, the
-    lowest rate over the highest); None when the summary is not computable.
+    lowest rate over the highest); None when the summary is not computable. With ``harmful``, the same line on
+    the scale of the share given the decision (one minus it): a group above it fails.
     """
     group = audit.highest_group()
-    return None if group is None else di_threshold * audit.groups[group].metrics["favorable_rate"].value
+    if group is None:
+        return None
+    line = di_threshold * audit.groups[group].metrics["favorable_rate"].value
+    return 1 - line if harmful else line
 
 
 def favorable_rate_chart(
-    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE
+    audit: AttributeAudit,
+    *,
+    di_threshold: float = FOUR_FIFTHS,
+    confidence: float = CONFIDENCE,
+    words: DecisionWords | None = None,
 ) -> Any:
-    """Favourable rate by group with its interval, and the four-fifths line (``di_threshold`` × the highest rate)."""
-    data = favorable_rate_data(audit)
+    """Favourable rate by group with its interval, and the four-fifths line (``di_threshold`` × the highest rate).
+
+    With ``words`` of a harmful decision (:func:`analysis.words.decision_words`), the chart shows the share
+    given it ("Share flagged"), and the four-fifths line on that scale (one minus ``di_threshold`` × the highest
+    favourable rate): a group right of it fails.
+    """
+    harmful = words is not None and words.harmful
+    data = favorable_rate_data(audit, harmful=harmful)
     level = f"{confidence:.0%} CI"
+    what = words.share if harmful else "favourable rate"
     base = alt.Chart(data).encode(y=_group_axis(audit))
     bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low:Q", title=f"Favourable rate (with {level})", axis=RATE_AXIS, scale=alt.Scale(domain=[0, 1])),
+        x=alt.X(
+            "ci_low:Q", title=f"{what.capitalize()} (with {level})", axis=RATE_AXIS, scale=alt.Scale(domain=[0, 1])
+        ),
         x2="ci_high:Q",
         color=_role_color(),
     )
     tooltip = [
         alt.Tooltip("group:N", title="group"),
         alt.Tooltip("n:Q", title="rows", format=","),
-        alt.Tooltip("value:Q", title="favourable rate", format=".3f"),
+        alt.Tooltip("value:Q", title=what, format=".3f"),
         alt.Tooltip("ci_low:Q", title=f"{level} low", format=".3f"),
         alt.Tooltip("ci_high:Q", title=f"{level} high", format=".3f"),
         alt.Tooltip("role:N", title="role"),
     ]
     points = base.mark_point(filled=True, size=70).encode(x="value:Q", color=_role_color(), tooltip=tooltip)
     layers = [bars, points]
-    line = threshold_rate(audit, di_threshold)
+    line = threshold_rate(audit, di_threshold, harmful=harmful)
     if line is not None:
-        words = f"{di_threshold:g} × highest rate ({line:.3f})"
+        if harmful:
+            # Short, so that it fits the app's half-width chart; the note beside the chart says which side fails.
+            rule_name = "four-fifths" if di_threshold == FOUR_FIFTHS else f"{di_threshold:g}"
+            words_ = f"{rule_name} line ({line:.3f})"
+        else:
+            words_ = f"{di_threshold:g} × highest rate ({line:.3f})"
+        # The label sits on the side of the line with more room, so that it is never cut off at the edge.
+        side = {"align": "left", "dx": 4} if line <= 0.5 else {"align": "right", "dx": -4}
         one_row = alt.Chart(data).transform_aggregate(rows="count()")
         rule = one_row.mark_rule(color="#c0504d", strokeDash=[6, 4]).encode(x=alt.datum(line))
-        label = rule.mark_text(align="left", dx=4, dy=-6, color="#c0504d", fontSize=11).encode(
-            y=alt.value(0), text=alt.value(words)
+        label = rule.mark_text(dy=-6, color="#c0504d", fontSize=11, **side).encode(
+            y=alt.value(0), text=alt.value(words_)
         )
         layers += [rule, label]
     chart = alt.layer(*layers).properties(height=alt.Step(ROW_STEP))

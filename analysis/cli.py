@@ -514,18 +514,34 @@ def _gates(result: Any, args: argparse.Namespace) -> list[str]:
     return breaches
 
 
+def _audit_json(result: Any) -> str:
+    """The audit result's JSON with its gaps ranked under ``"gaps"`` (``AuditResult.from_dict`` ignores the key)."""
+    import json
+
+    from analysis.story import rank_gaps
+
+    data = result.to_dict() | {"gaps": [gap.to_dict() for gap in rank_gaps(result)]}
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def _summary_text(result: Any) -> str:
     """Human-readable headline and findings, one attribute after another."""
     from analysis.report import summary_line
+    from analysis.story import headline, rank_gaps
 
+    gaps = rank_gaps(result)
+    by_name = {gap.attribute: gap for gap in gaps}
     lines = [f"ParityLab audit of {result.dataset.name} ({result.dataset.rows:,} rows)"]
+    lines.append(f"Largest gap: {headline(result, gaps)}")
     for audit in [*result.attributes.values(), *result.intersections.values()]:
+        gap = by_name[audit.name]
         lines.append("")
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
+        lines.append(f"  Verdict: {gap.sentence}")
         if audit.status != "ok":
             lines.append(f"  {audit.status}: {audit.reason}")
-        elif headline := summary_line(audit, result.options.di_threshold):
-            lines.append(f"  {headline}")
+        elif line := summary_line(audit, result.options.di_threshold, verdict=gap.verdict):
+            lines.append(f"  {line}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
         lines += [f"  - {finding.text}" for finding in shown]
         if len(shown) < len(audit.findings):
@@ -596,7 +612,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         if warning != other_data:  # said above, with the spec file's name
             stderr.write(WARNING_LINE.format(name=_printable(table.report.name), text=_printable(_cli_text(warning))))
     if args.json:
-        _write(result.to_json(), args.json, stdout)
+        _write(_audit_json(result), args.json, stdout)
     if args.html:
         from analysis.report import render_html
 

@@ -39,8 +39,10 @@ from analysis.loading import LoadReport
 from analysis.metrics import METRIC_NAMES, MetricValue, four_fifths_words
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
+from analysis.story import Gap, Verdict, gap_for, headline, rank_gaps
 from analysis.tables import comparison_table, group_table, q_text, text_rows
 from analysis.version import __version__
+from analysis.words import DecisionWords, decision_words
 
 if TYPE_CHECKING:
     from analysis.compare import AuditComparison
@@ -280,7 +282,12 @@ SCHEMA_VERSION = re.compile(r"/v(\d+\.\d+)[.\d]*\.json$")
 
 
 def chart_specs(
-    audit: AttributeAudit, *, di_threshold: float = FOUR_FIFTHS, confidence: float = CONFIDENCE, detail: bool = True
+    audit: AttributeAudit,
+    *,
+    di_threshold: float = FOUR_FIFTHS,
+    confidence: float = CONFIDENCE,
+    detail: bool = True,
+    words: DecisionWords | None = None,
 ) -> list[dict]:
     """The Vega-Lite specs the report draws for one attribute: the app's charts (:mod:`analysis.charts`) as
     ``chart.to_dict()``. Favourable rate, TPR/FPR when there is a label and, with ``detail``, calibration
@@ -288,7 +295,7 @@ def chart_specs(
     import analysis.charts as charts  # altair is imported only when a report draws charts
 
     figures = [
-        charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence),
+        charts.favorable_rate_chart(audit, di_threshold=di_threshold, confidence=confidence, words=words),
         charts.error_rates_chart(audit, confidence=confidence),
     ]
     if detail:
@@ -324,11 +331,14 @@ def _scope_audits(result: AuditResult) -> list[tuple[str, AttributeAudit]]:
     ]
 
 
-def verdict(result: AuditResult) -> str:
-    """One paragraph in plain words: what was audited and where significant gaps were found."""
+def verdict(result: AuditResult, gaps: Sequence[Gap] | None = None) -> str:
+    """One paragraph in plain words: what was audited, the largest gap, and every attribute's verdict.
+
+    ``gaps`` is :func:`analysis.story.rank_gaps`' output when already computed (the report passes the full
+    result's, so that a report without personal-data attributes keeps the same q-values).
+    """
     spec, info, options = result.spec, result.dataset, result.options
     audits = [a for _, a in _scope_audits(result)]
-    favorable = "the favourable outcome"
     target = spec.decision if spec.decision else f"{spec.score} ≥ {_fmt(spec.threshold, 'g')}"
     opening = (
         f"ParityLab audited {info.rows_audited:,} of {info.rows:,} rows of {info.name or 'the dataset'} "
@@ -338,41 +348,29 @@ def verdict(result: AuditResult) -> str:
     )
     if not audits:
         return opening + " No attribute could be shown in this report."
-    gaps = [a for a in audits if any(f.kind == "gap" for f in a.findings)]
-    failing = [a for a in audits if a.summary.four_fifths_pass is False]
-    parts = [opening]
-    if gaps:
+    names = {a.name for a in audits}
+    ranked = [g for g in (rank_gaps(result) if gaps is None else gaps) if g.attribute in names]
+    parts = [opening, headline(result, ranked)]
+    with_findings = [a for a in audits if any(f.kind == "gap" for f in a.findings)]
+    if with_findings:
         described = []
-        for a in gaps:
+        for a in with_findings:
             count = sum(1 for f in a.findings if f.kind == "gap")
             described.append(f"{a.name} ({count} gap{'s' if count > 1 else ''})")
         parts.append(
             f"Significant gaps beyond the thresholds (q < {options.alpha:g} after Benjamini–Hochberg) were found "
             f"for {', '.join(described)}."
         )
-    else:
-        parts.append(f"No significant gap beyond the thresholds (q < {options.alpha:g}) was found.")
-    if failing:
-        worst = []
-        for a in failing:
-            m = a.summary.metrics.get("favorable_rate_ratio")
-            if m is not None and m.value is not None:
-                worst.append(f"{a.name} ({METRIC_NAMES['favorable_rate_ratio']} {m.value:.2f})")
-            else:
-                worst.append(a.name)
-        parts.append(
-            f"{len(failing)} of {len(audits)} fail the four-fifths rule for {favorable} "
-            f"(the lowest favourable rate below {options.di_threshold:g} of the highest): {'; '.join(worst)}."
-        )
-    with_gaps = {a.name for a in gaps}
-    quiet = [a.name for a in audits if a.name not in with_gaps and a.status == "ok"]
-    if gaps and quiet:
-        parts.append(f"No significant gap for {', '.join(quiet)}.")
-    blocked = [a.name for a in audits if a.status != "ok"]
-    if blocked:
-        parts.append(f"Not computable: {', '.join(blocked)}.")
+    parts.append("Verdicts, most unequal first: " + "; ".join(_verdict_item(g) for g in ranked) + ".")
     parts.append("These are statistical differences in the recorded decisions, not proof of intent or cause.")
     return " ".join(parts)
+
+
+def _verdict_item(gap: Gap) -> str:
+    """``"ethnicity (four-fifths ratio 0.71): below four-fifths and significant"``."""
+    if gap.ratio is None:
+        return f"{gap.attribute}: {gap.verdict.text}"
+    return f"{gap.attribute} (four-fifths ratio {gap.ratio:.2f}): {gap.verdict.text}"
 
 
 def _dataset_card(result: AuditResult, load_report: LoadReport | None, pii: set[str], include_pii: bool) -> str:
@@ -452,8 +450,12 @@ def _spec_section(result: AuditResult) -> str:
     )
 
 
-def summary_line(audit: AttributeAudit, di_threshold: float = FOUR_FIFTHS) -> str:
-    """One attribute's headline in words: the four-fifths ratio and verdict, the lowest impact ratio, parity, odds."""
+def summary_line(audit: AttributeAudit, di_threshold: float = FOUR_FIFTHS, *, verdict: Verdict | None = None) -> str:
+    """One attribute's headline in words: the four-fifths ratio and verdict, the lowest impact ratio, parity, odds.
+
+    Pass the attribute's :class:`~analysis.story.Verdict` (:func:`analysis.story.verdict_for`): its statement
+    replaces the bare four-fifths words, so the line never says "fails" where the test is not conclusive.
+    """
     s = audit.summary
     parts = []
     ratio = s.metrics.get("favorable_rate_ratio")
@@ -461,6 +463,8 @@ def summary_line(audit: AttributeAudit, di_threshold: float = FOUR_FIFTHS) -> st
         text = f"{METRIC_NAMES['favorable_rate_ratio'].capitalize()} {_fmt(ratio.value)}"
         if ratio.value is None:
             text += f" ({ratio.reason or 'undefined'})"
+        elif verdict is not None:
+            text += f": {verdict.text}"
         elif s.four_fifths_pass is not None:
             text += f": {four_fifths_words(s.four_fifths_pass, di_threshold)}"
         parts.append(text)
@@ -478,7 +482,9 @@ def summary_line(audit: AttributeAudit, di_threshold: float = FOUR_FIFTHS) -> st
     return "; ".join(parts) + "." if parts else ""
 
 
-def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index: int, charts: bool) -> tuple[str, int]:
+def _audit_section(
+    scope: str, audit: AttributeAudit, result: AuditResult, index: int, charts: bool, gaps: Sequence[Gap] | None = None
+) -> tuple[str, int]:
     """One attribute's (or intersection's) section, and how many charts it holds."""
     options = result.options
     out = [f'<section id="audit-{index}"><h3>{_esc(audit.name)} <small class="meta">({_esc(scope)})</small></h3>']
@@ -487,16 +493,23 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
     if audit.reference_group is not None:
         reference = f"Reference group: {audit.reference_group} ({audit.reference_rule})."
         out.append(f"<p>{_esc(reference)}</p>")
-    headline = summary_line(audit, result.options.di_threshold)
-    if headline:
-        out.append(f"<p>{_esc(headline)}</p>")
+    gap = gap_for(result, audit.name) if gaps is None else next(g for g in gaps if g.attribute == audit.name)
+    out.append(f'<p class="verdict-line"><b>Verdict:</b> {_esc(gap.sentence)}</p>')
+    line = summary_line(audit, result.options.di_threshold, verdict=gap.verdict)
+    if line:
+        out.append(f"<p>{_esc(line)}</p>")
     out.append("<h4>Findings</h4>" + (_list([f.text for f in audit.findings]) or "<p>None.</p>"))
     count = 0
     if charts and audit.groups:
         # Calibration and decision-value charts for single attributes only: per intersection cell they are
         # unreadable (the Fairness page has them, and the group tables hold every number).
+        words = decision_words(result.spec)
         specs = chart_specs(
-            audit, di_threshold=options.di_threshold, confidence=options.confidence, detail=scope == "attribute"
+            audit,
+            di_threshold=options.di_threshold,
+            confidence=options.confidence,
+            detail=scope == "attribute",
+            words=words,
         )
         drawn = [
             f'<div class="chart"><p class="title">{_esc(CHART_TITLES[s["usermeta"]["chart"]])}</p>{_svg(s)}</div>'
@@ -506,11 +519,18 @@ def _audit_section(scope: str, audit: AttributeAudit, result: AuditResult, index
         count = len(drawn)
         highest = audit.highest_group()
         if highest is not None:
-            out.append(
-                f'<p class="note">Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups '
-                f"compared (group {_esc(highest)}); a group left of it fails the four-fifths rule. Bars: confidence "
-                "intervals.</p>"
-            )
+            if words.harmful:
+                line = (
+                    f"Dashed line: one minus {options.di_threshold:g} × the highest favourable rate of the groups "
+                    f"compared (group {_esc(highest)}), on the scale of the {_esc(words.share)}; a group right of it "
+                    "fails the four-fifths rule."
+                )
+            else:
+                line = (
+                    f"Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups compared "
+                    f"(group {_esc(highest)}); a group left of it fails the four-fifths rule."
+                )
+            out.append(f'<p class="note">{line} Bars: confidence intervals.</p>')
     groups = group_table(audit, options.confidence)
     out.append("<h4>Groups</h4>" + _table(list(groups.columns), text_rows(groups), numeric=(1, 2)))
     comparisons = comparison_table(audit, options.confidence)
@@ -677,6 +697,11 @@ def _method_notes(result: AuditResult, explanation: Explanation | None, notes: S
         f"needs q < {o.alpha:g} and an effect beyond the threshold: disparate impact below {o.di_threshold:g} (or "
         f"above its inverse), or a TPR/FPR gap larger than {o.gap_threshold:g}.",
         f"Where no gap was found, the finding states the gap the sample could have detected ({o.power:.0%} power).",
+        "Each attribute's verdict compares its worst-treated group (lowest favourable rate) with its best-treated "
+        "one (highest): below four-fifths and significant; below four-fifths but not conclusive (the test cannot "
+        "tell the gap from chance); passing four-fifths but with a significant gap; no gap detected (with the gap "
+        "its sizes could have detected); or not computable. The pair's q-value is the audit's own when the "
+        "best-treated group is the reference; otherwise the pair is tested and adjusted with the audit's tests.",
         f"Groups under {o.min_group_size:,} rows are marked too small to conclude: shown, but left out of the "
         f"summaries and findings. Intersection cells under {o.min_cell_size:,} rows are suppressed entirely.",
         "A rate with no rows in its denominator is undefined (shown as “undefined (n=0)”), never 0.",
@@ -802,13 +827,14 @@ def render_html(
     _check_records(load_report=load_report, explanation=explanation, mitigation=mitigation, comparison=comparison)
     title = title or f"ParityLab audit report — {result.dataset.name or 'dataset'}"
     made, created = _timestamp(result, generated_at)
+    gaps = rank_gaps(result)  # of the full result: the q-values do not depend on what the report leaves out
     sections = [
         f"<h1>{_esc(title)}</h1>",
         f'<p class="meta">Made {_esc(made)}'
         + (f" from an audit recorded {_esc(created)}" if created else "")
         + f" by ParityLab. Dataset SHA-256 <code>{_esc(result.dataset.sha256)}</code>.</p>",
         _contents(mitigation is not None, comparison is not None),
-        f'<h2 id="verdict">Verdict</h2><p class="verdict">{_esc(verdict(shown))}</p>',
+        f'<h2 id="verdict">Verdict</h2><p class="verdict">{_esc(verdict(shown, gaps))}</p>',
     ]
     if notes:
         sections.append(_list(notes))
@@ -817,7 +843,7 @@ def render_html(
     sections.append('<h2 id="groups">Groups, findings and charts</h2>')
     total_charts = 0
     for index, (scope, audit) in enumerate(_scope_audits(shown)):
-        section, count = _audit_section(scope, audit, shown, index, charts)
+        section, count = _audit_section(scope, audit, shown, index, charts, gaps)
         sections.append(section)
         total_charts += count
     sections.append('<h2 id="drivers">Drivers</h2>' + _drivers_section(explanation, pii, include_pii))

@@ -424,7 +424,7 @@ def headline(result: AuditResult, gaps: Sequence[Gap] | None = None) -> str:
     words = decision_words(result.spec)
     rule = _rule(result.options.di_threshold)
     return (
-        f"No gap detected in who {words.are}: every attribute passes {rule} and no difference is significant; "
-        f"the closest is {worst.attribute} ({worst.group} vs {worst.reference}, four-fifths ratio {worst.ratio:.2f}): "
-        f"{worst.verdict.text}."
+        f"No gap detected in how often groups {words.are}: every attribute passes {rule} and no difference is "
+        f"significant; the closest is {worst.attribute} ({worst.group} vs {worst.reference}, four-fifths ratio "
+        f"{worst.ratio:.2f}): {worst.verdict.text}."
     )

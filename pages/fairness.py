@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import AuditSpec
+from analysis import AuditSpec, DecisionWords, decision_words
 from analysis.audit import AttributeAudit, AuditOptions, AuditResult
-from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue, four_fifths_words
+from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue
 from analysis.options import ALPHA, CONFIDENCE
+from analysis.story import gap_for
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts, state
@@ -121,27 +122,34 @@ def summary_card(name: str, m: MetricValue, **delta: str) -> bool:
     return True
 
 
-def four_fifths_card(audit: AttributeAudit, options: AuditOptions) -> None:
-    """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and its verdict."""
-    summary = audit.summary
+def four_fifths_card(audit: AttributeAudit, result: AuditResult) -> None:
+    """The four-fifths ratio (lowest ÷ highest favourable rate of the groups compared) and the attribute's verdict."""
+    summary, options = audit.summary, result.options
     m = summary.metrics["favorable_rate_ratio"]
-    verdict, color = four_fifths_verdict(summary.four_fifths_pass, options)
-    if summary_card("favorable_rate_ratio", m, delta=verdict, delta_color=color, delta_arrow="off"):
-        low, high = audit.lowest_group(), audit.highest_group()
-        if high is not None:
-            rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in (low, high)}
-            st.caption(
-                f"Group **{md(low)}** receives the favourable outcome {rates[low]:.1%} of the time, group "
-                f"**{md(high)}** {rates[high]:.1%}: the lowest favourable rate is {m.value:.2f}× the highest of the "
-                f"{len(summary.groups_compared)} groups compared. The four-fifths rule asks for at least "
-                f"{options.di_threshold:g}."
-            )
+    gap = gap_for(result, audit.name)  # the one verdict, as the report and the command line give it
+    defined = summary_card("favorable_rate_ratio", m)
+    # Under the card, not as its delta: a delta is cut to one line, and the statement must be read whole.
+    st.markdown(verdict_markdown(gap.verdict.code, gap.verdict.text))
+    if defined:
+        st.caption(
+            f"{md(gap.sentence)} Of the {len(summary.groups_compared)} groups compared, the four-fifths rule asks "
+            f"the lowest favourable rate to be at least {options.di_threshold:g}× the highest."
+        )
     glossary_expander(["favorable_rate_ratio"])
 
 
-def four_fifths_verdict(passed: bool | None, options: AuditOptions) -> tuple[str, str]:
-    color = "gray" if passed is None else "green" if passed else "red"
-    return four_fifths_words(passed, options.di_threshold), color
+def verdict_markdown(code: str, text: str) -> str:
+    """The verdict statement in bold, coloured by verdict: ``:red[**below four-fifths and significant**]``."""
+    return f":{VERDICT_COLORS[code]}[**{md(text)}**]"
+
+
+VERDICT_COLORS = {
+    "fails": "red",
+    "fails_inconclusive": "orange",
+    "significant_gap": "orange",
+    "no_gap": "green",
+    "not_computable": "gray",
+}
 
 
 def lowest_impact_card(audit: AttributeAudit, options: AuditOptions) -> None:
@@ -211,7 +219,7 @@ def groups_card(audit: AttributeAudit, spec: AuditSpec) -> None:
 def summary_cards(audit: AttributeAudit, result: AuditResult) -> None:
     top = st.columns(3)
     with top[0]:
-        four_fifths_card(audit, result.options)
+        four_fifths_card(audit, result)
     with top[1]:
         lowest_impact_card(audit, result.options)
     with top[2]:
@@ -257,14 +265,23 @@ def chart(figure: object, kind: str, audit: AttributeAudit, description: str) ->
     st.altair_chart(figure, key=W.fairness_chart(kind, audit.name), width="stretch", alt=description)
 
 
-def show_rate_charts(audit: AttributeAudit, options: AuditOptions) -> None:
+def show_rate_charts(audit: AttributeAudit, options: AuditOptions, words: DecisionWords) -> None:
     left, right = st.columns(2)
     with left:
-        st.markdown("**Favourable rate by group**")
-        figure = charts.favorable_rate_chart(audit, di_threshold=options.di_threshold, confidence=options.confidence)
-        chart(figure, "favorable_rate", audit, "Favourable rate by group with confidence intervals.")
+        # A harmful decision is shown as the share given it (flagged), with the four-fifths line on that scale.
+        what = words.share if words.harmful else "favourable rate"
+        st.markdown(f"**{md(what.capitalize())} by group**")
+        figure = charts.favorable_rate_chart(
+            audit, di_threshold=options.di_threshold, confidence=options.confidence, words=words
+        )
+        chart(figure, "favorable_rate", audit, f"{what.capitalize()} by group with confidence intervals.")
         highest = audit.highest_group()
-        if highest is not None:
+        if highest is not None and words.harmful:
+            st.caption(
+                f"Dashed line: one minus {options.di_threshold:g} × the highest favourable rate of the groups "
+                f"compared (group **{md(highest)}**). A group right of it fails the four-fifths rule."
+            )
+        elif highest is not None:
             st.caption(
                 f"Dashed line: {options.di_threshold:g} × the highest favourable rate of the groups compared "
                 f"(group **{md(highest)}**). A group left of it fails the four-fifths rule."
@@ -333,7 +350,7 @@ def attribute_section(audit: AttributeAudit, result: AuditResult) -> None:
     summary_cards(audit, result)
     show_findings(audit)
     show_suppressed(audit, options)
-    show_rate_charts(audit, options)
+    show_rate_charts(audit, options, decision_words(result.spec))
     show_group_tables(audit, options)
     show_score_and_distribution(audit, options)
 

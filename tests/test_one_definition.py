@@ -25,6 +25,7 @@ from analysis.metrics import METRICS, SUMMARIES, metric_table
 from analysis.mitigate import mitigate
 from analysis.report import metrics_csv, render_html
 from analysis.spec import AuditSpec
+from analysis.story import verdict_for
 from analysis.thresholds import baseline, threshold_curves, what_if
 
 THRESHOLD = 0.5
@@ -170,9 +171,11 @@ def check_every_surface(df: pd.DataFrame, spec: AuditSpec) -> None:
         value = attr.summary.metrics[name].value
         if value is not None:
             assert f"{value:.3f}" in page, name
+    verdict = verdict_for(result, attr.name)
+    assert verdict.text in page  # the one verdict, which rests on the audit's four-fifths verdict
+    assert verdict.four_fifths_pass == attr.summary.four_fifths_pass
     if attr.summary.four_fifths_pass is not None:
-        verdict = "passes the four-fifths rule" if attr.summary.four_fifths_pass else "fails the four-fifths rule"
-        assert verdict in page
+        assert verdict.code.startswith("fails") is (not attr.summary.four_fifths_pass)
     for group, audited in attr.groups.items():
         rate = audited.metrics["favorable_rate"]
         if rate.value is not None:

@@ -296,7 +296,11 @@ def test_unfavorable_decisions_flip_the_favorable_rate_like_aif360s_favorable_la
                 aif.statistical_parity_difference(), abs=TOL
             )
     texts = [f.text for f in attr.findings if f.metric == "disparate_impact"]
-    assert texts and all("are not approved at" in t for t in texts)
+    # The harm told as the harm: approved (here harmful) at 1.40x the rate of B, never "are not approved".
+    assert texts and all(
+        re.match(r"Those with ethnicity = \w are approved at 1\.\d\dx the rate of group B \(", t) for t in texts
+    )
+    assert all("impact ratio 0." in t and " not " not in t for t in texts)
 
 
 def _table(draw_rows, groups, p_decision, p_label):
@@ -454,7 +458,7 @@ def test_tickets_find_the_injected_bias_for_every_language(tickets, ticket_audit
         assert di.ci_high < 1 and di.q_value < 0.05
     text = next(f.text for f in language.findings if f.group == "Japanese" and f.metric == "disparate_impact")
     assert text.startswith(
-        "Those with customer_language = Japanese receive the positive decision (ai_priority in P1, P2) at 0.64x "
+        "Those with customer_language = Japanese are selected (ai_priority in P1, P2) at 0.64x "
         "the rate of group English (95% CI "
     )
     # Binned into English / non-English, as the data card states the effect.
@@ -762,7 +766,7 @@ def test_the_score_and_threshold_can_make_the_decision(loans):
     by_decision = audit(loans, AuditSpec.from_dict({**spec.to_dict(), "decision": "approved", "positive": ["Y"]}))
     assert by_score["selection_rate"] == by_decision.attributes["ethnicity"].groups["B"].metrics["selection_rate"]
     text = audit(loans, spec).attributes["ethnicity"].findings[0].text
-    assert "receive the positive decision (model_score ≥ 0.5)" in text
+    assert "are selected (model_score ≥ 0.5)" in text
 
 
 # --- the JSON contract ---------------------------------------------------------------------

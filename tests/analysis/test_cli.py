@@ -36,6 +36,13 @@ def test_audit_prints_findings_and_exits_0():
     assert code == 0 and only_notes(err)
     assert out.startswith("ParityLab audit of loan_approvals.csv (20,000 rows)")
     assert "Those with ethnicity = B are approved at 0.71x the rate of group A" in out
+    lines = out.splitlines()
+    assert lines[1] == "Largest gap: " + lines[lines.index("ethnicity: reference group A") + 1].removeprefix(
+        "  Verdict: "
+    )
+    assert lines[1].endswith("(49% vs 68%; 95% CI 0.69–0.74; q < 0.001): below four-fifths and significant.")
+    gender = lines[lines.index("gender: reference group Female") + 1]
+    assert gender.startswith("  Verdict: Those with gender = ") and ": no gap detected (a gap of " in gender
 
 
 def test_json_to_stdout_is_only_json_and_round_trips():
@@ -48,6 +55,11 @@ def test_json_to_stdout_is_only_json_and_round_trips():
     assert set(data["intersections"]) == {"ethnicity × gender"}
     di = data["attributes"]["ethnicity"]["groups"]["B"]["disparate_impact"]
     assert di["ci_low"] < di["value"] < di["ci_high"] < 0.8
+    # The ranked gaps ride along under their own key, each with its one verdict; the result reads back without it.
+    gaps = data.pop("gaps")
+    assert [g["attribute"] for g in gaps] == ["ethnicity", "gender", "ethnicity × gender"]
+    assert gaps[0]["verdict"]["text"] == "below four-fifths and significant" and gaps[0]["group"] == "B"
+    assert gaps[0]["q_value"] == di["q_value"]
     assert AuditResult.from_dict(data).to_dict() == data
 
 
@@ -290,7 +302,9 @@ def test_the_loaders_changes_go_to_stderr_and_into_the_json(padded):
     ]  # fmt: skip
     assert list(json.loads(out)["attributes"]["gender"]["groups"]) == ["?", "Female", "Male"]  # " Male" is "Male"
     again = AuditResult.from_json(out)
-    assert again.load.changes[0].count == 40 and again.to_json() == out
+    data = json.loads(out)
+    assert data.pop("gaps")[0]["attribute"] == "gender"  # the ranked gaps, which the result does not hold
+    assert again.load.changes[0].count == 40 and json.loads(again.to_json()) == data
 
 
 def test_na_values_are_repeatable_and_reported(padded):
@@ -476,5 +490,7 @@ def test_the_four_fifths_gate_reads_the_four_fifths_ratio_whatever_the_reference
     assert main([*args, "--fail-four-fifths"]) == 1
     out, err = capsys.readouterr()
     assert "its four-fifths ratio (lowest ÷ highest favourable rate) is 0.714, below 0.8 (--fail-four-fifths)" in err
-    assert "Four-fifths ratio (lowest ÷ highest favourable rate) 0.714: fails the four-fifths rule" in out
+    assert "Four-fifths ratio (lowest ÷ highest favourable rate) 0.714: below four-fifths and significant" in out
+    # The verdict compares the worst-treated group with the best-treated one, whatever the reference.
+    assert "  Verdict: Those with ethnicity = B are approved at 0.71x the rate of those with ethnicity = A (" in out
     assert "lowest impact ratio vs the reference group 0.936" in out

@@ -18,6 +18,7 @@ from analysis import AuditSpec, LoadReport, load_table
 from analysis.audit import AuditResult, audit
 from analysis.compare import compare_audits
 from analysis.report import CSP, CSV_COLUMNS, metrics_csv, render_html, verdict, without_pii
+from analysis.story import gap_for, headline, verdict_for
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(1)</script>"
@@ -146,8 +147,13 @@ def test_the_verdict_names_the_attributes_with_gaps_and_the_four_fifths_failures
     assert failing == ["ethnicity"]  # the loan sample's planted bias
     # The four-fifths verdict quotes the four-fifths ratio, the measure it is decided on.
     ratio = result.attributes["ethnicity"].summary.metrics["favorable_rate_ratio"]
-    assert f"ethnicity (four-fifths ratio (lowest ÷ highest favourable rate) {ratio.value:.2f})" in text
-    assert "fail the four-fifths rule" in text
+    # The largest gap first, in one sentence; then every attribute's one verdict, most unequal first.
+    assert headline(result) in text and headline(result).startswith("Those with ethnicity = B are approved at 0.71x")
+    assert (
+        f"Verdicts, most unequal first: ethnicity (four-fifths ratio {ratio.value:.2f}): below four-fifths and "
+        f"significant; gender (four-fifths ratio 0.98): {verdict_for(result, 'gender').text}; gender × ethnicity "
+    ) in text
+    assert verdict_for(result, "gender").text.startswith("no gap detected (a gap of ")
     assert f"{result.dataset.rows_audited:,} of {result.dataset.rows:,} rows" in text
 
 
@@ -409,11 +415,18 @@ def test_the_load_report_read_back_from_its_dict_gives_the_same_report(loans):
 
 def test_the_verdict_says_where_no_gap_was_found(hostile):
     text = verdict(hostile)
-    assert f"were found for {IMG} (" in text and "No significant gap for site." in text
+    assert f"were found for {IMG} (" in text and "site (four-fifths ratio " in text
+    assert (
+        f"; site (four-fifths ratio {gap_for(hostile, 'site').ratio:.2f}): {verdict_for(hostile, 'site').text}" in text
+    )
     frame = pd.DataFrame({"g": ["a", "b"] * 100, "d": ["Y", "Y", "N", "N"] * 50})
-    calm = verdict(audit(frame, AuditSpec(decision="d", positive=("Y",), protected=("g",))))
-    assert "No significant gap beyond the thresholds (q < 0.05) was found." in calm
-    assert "fail the four-fifths rule" not in calm and "not proof of intent or cause" in calm
+    calm_result = audit(frame, AuditSpec(decision="d", positive=("Y",), protected=("g",)))
+    calm = verdict(calm_result)
+    assert headline(calm_result).startswith("No gap detected in how often groups are selected (d = Y)") and (
+        headline(calm_result) in calm
+    )
+    assert "g (four-fifths ratio 1.00): no gap detected (a gap of " in calm
+    assert "below four-fifths" not in calm and "Significant gaps" not in calm and "not proof of intent or cause" in calm
 
 
 def _mitigation_comparison(groups: list[str]):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2_contingency, false_discovery_control
 
-from analysis import AuditSpec, ProtectedAttribute, audit, load_table, suggest_spec
+from analysis import AuditSpec, ProtectedAttribute, audit, decision_words, load_table, suggest_spec
 from analysis.stats import minimum_detectable_difference
 from analysis.story import VERDICTS, gap_for, headline, rank_gaps, verdict_for, worst_gap
 from tests.lookalikes import compas_like
@@ -216,8 +216,8 @@ def test_not_computable_gaps_come_last_with_their_reason():
 def test_no_gap_headline_names_the_closest_call():
     result = two_groups((50, 100), (51, 100))
     assert headline(result) == (
-        "No gap detected in who are approved: every attribute passes four-fifths and no difference is significant; "
-        "the closest is g (a vs b, four-fifths ratio 0.98): " + verdict_for(result, "g").text + "."
+        "No gap detected in how often groups are approved: every attribute passes four-fifths and no difference is "
+        "significant; the closest is g (a vs b, four-fifths ratio 0.98): " + verdict_for(result, "g").text + "."
     )
 
 
@@ -227,3 +227,49 @@ def test_verdicts_and_gaps_are_plain_json(loan_result):
     text = json.dumps(data, allow_nan=False)
     assert json.loads(text)[1]["verdict"]["code"] == "fails"
     assert data[1]["attribute"] == "ethnicity" and data[1]["verdict"]["q_value"] == data[1]["q_value"]
+
+
+def test_the_favorable_rate_chart_of_a_harmful_decision_shows_the_share_flagged(compas_result):
+    from analysis import charts
+
+    race = compas_result.attributes["race"]
+    words = decision_words(compas_result.spec)
+    spec = charts.favorable_rate_chart(race, di_threshold=0.8, confidence=0.95, words=words).to_dict()
+    bars, _, rule, label = spec["layer"]
+    assert bars["encoding"]["x"]["title"] == "Share flagged (with 95% CI)"
+    data = charts.favorable_rate_data(race, harmful=True)
+    flagged = {g: m.metrics["selection_rate"].value for g, m in race.groups.items()}
+    assert dict(zip(data["group"], data["value"], strict=True)) == flagged
+    best = race.groups[race.highest_group()].metrics["favorable_rate"].value
+    assert rule["encoding"]["x"]["datum"] == pytest.approx(1 - 0.8 * best)
+    assert label["encoding"]["text"]["value"] == f"four-fifths line ({1 - 0.8 * best:.3f})"
+    # A group right of the line on this scale is exactly a group below four-fifths on the favourable scale.
+    for group, m in race.groups.items():
+        if group in race.summary.groups_compared:
+            assert (flagged[group] > 1 - 0.8 * best) is (m.metrics["favorable_rate"].value < 0.8 * best)
+
+
+def test_a_failure_that_could_be_chance_reads_the_same_everywhere(tmp_path, capsys):
+    """The issue's contradiction ("fails the four-fifths rule" beside "no significant gap") cannot be written."""
+    from analysis.cli import main
+    from analysis.report import render_html, summary_line
+
+    result = two_groups((8, 20), (12, 20), min_group_size=5)
+    statement = VERDICTS["fails_inconclusive"].format(rule="four-fifths")
+    g = result.attributes["g"]
+    finding = next(f for f in g.findings if f.metric == "disparate_impact")
+    assert finding.kind == "no_gap" and finding.text.startswith(
+        "Below four-fifths for g (four-fifths ratio 0.67), but no significant gap was found in how often they are "
+        "approved: no group is below 0.8x the rate of group b with q < 0.05."
+    )
+    line = summary_line(g, verdict=verdict_for(result, "g"))
+    assert line.startswith(f"Four-fifths ratio (lowest ÷ highest favourable rate) 0.667: {statement};")
+    html = render_html(result, charts=False)
+    rows = ["g,approved"] + ["a,Y"] * 8 + ["a,N"] * 12 + ["b,Y"] * 12 + ["b,N"] * 8
+    (tmp_path / "small.csv").write_text("\n".join(rows) + "\n")
+    result.spec.save(tmp_path / "spec.json")
+    assert main(["audit", str(tmp_path / "small.csv"), "--spec", str(tmp_path / "spec.json")]) == 0
+    cli = capsys.readouterr().out
+    for text in (html, cli, line):
+        assert statement in text.replace("&#x27;", "'")
+        assert "fails the four-fifths rule" not in text and "below four-fifths and significant" not in text

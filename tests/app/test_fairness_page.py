@@ -11,6 +11,7 @@ from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
 from analysis.audit import AuditResult, audit
+from analysis.story import gap_for
 from tests.app.apptest import new_app, run
 from ui.state import DATASET, SPEC, W
 from ui.text import md
@@ -144,7 +145,11 @@ def test_loans_ethnicity_shows_the_engines_numbers():
     # The verdict sits on the four-fifths ratio's own card, never on the ratio vs the reference.
     four_fifths = metric(at, FOUR_FIFTHS)
     assert four_fifths.value == f"{ethnicity.summary.metrics['favorable_rate_ratio'].value:.3f}"
-    assert four_fifths.delta == "fails the four-fifths rule"
+    # The one verdict, word for word as the report and the command line give it, with its sentence below.
+    gap = gap_for(engine(at), "ethnicity")
+    assert gap.verdict.text == "below four-fifths and significant" and four_fifths.delta in (None, "")
+    assert f":red[**{md(gap.verdict.text)}**]" in [m.value for m in at.markdown]
+    assert any(c.value.startswith(md(gap.sentence)) for c in at.caption)
     assert card.delta in (None, "")
     assert any(f"95% CI {lowest.ci_low:.3f}–{lowest.ci_high:.3f}" in c.value and "**B**" in c.value for c in at.caption)
     eod = ethnicity.summary.metrics["equalized_odds_difference"].value
