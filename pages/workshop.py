@@ -28,7 +28,7 @@ NOTHING_YET = (
     "The tour needs data with confirmed roles: pick a sample above, or load your own file and confirm its roles "
     "on the Data page."
 )
-OWN_DATA = "The data loaded on the Data page"
+OWN_DATA = "Your own file (loaded on the Data page)"
 # The Data page's source choice for a sample (its radio's option).
 SAMPLE_SOURCE = "Sample dataset"
 STEPS = ("who", "chance", "drivers", "cost")
@@ -80,8 +80,15 @@ def data_chosen() -> None:
         state.reset_workshop()
 
 
+def sync_choice() -> None:
+    """Show the session's data in the picker, but keep 'your own file' picked while the presenter loads it."""
+    now, shown = choice_now(), state.get(W.WORKSHOP_SAMPLE)
+    if now == OWN_DATA or shown is None or (shown != OWN_DATA and shown != now):
+        state.set_widgets({W.WORKSHOP_SAMPLE: now})
+
+
 def choose_data() -> None:
-    state.set_widgets({W.WORKSHOP_SAMPLE: choice_now()})
+    sync_choice()
     st.radio(
         "Data for the tour",
         [*cached.SAMPLES, OWN_DATA],
@@ -91,6 +98,10 @@ def choose_data() -> None:
         help="A sample starts with its suggested roles confirmed. Your own file: load it and confirm its roles on "
         "the Data page first.",
     )
+    if state.get(W.WORKSHOP_SAMPLE) == OWN_DATA and choice_now() != OWN_DATA:
+        st.info("Load your file on the Data page and confirm its roles there: the tour then runs on it.")
+        st.page_link("pages/data.py", label="Go to the Data page", icon=":material/table_view:")
+        st.stop()
     data, spec = state.dataset(), state.spec()
     if data is not None and spec is None and choice_now() != OWN_DATA:
         title = choice_now()

@@ -13,6 +13,7 @@ from ui.text import md
 
 WORKSHOP = "pages/workshop.py"
 STEPS = ("who", "chance", "drivers", "cost")
+OWN = "Your own file (loaded on the Data page)"
 
 pytestmark = pytest.mark.slow
 
@@ -125,3 +126,28 @@ def test_a_harmful_decision_asks_who_is_flagged_most_often():
     assert metrics(at)["Group"] == focus.group == gap.group
     assert metrics(at)[f"Share approved: {gap.group}"] == f"{gap.harm_rate:.0%}"
     assert gap.harm_rate > gap.reference_harm_rate
+
+
+def test_own_file_the_tour_runs_on_the_upload_confirmed_on_the_data_page():
+    at = workshop()
+    run(at.radio(key=W.WORKSHOP_SAMPLE).set_value(OWN))
+    # A sample is still loaded: the presenter is sent to the Data page, the choice stays.
+    assert any("Load your file on the Data page" in i.value for i in at.info)
+    assert at.radio(key=W.WORKSHOP_SAMPLE).value == OWN
+    at.switch_page("pages/data.py")
+    run(at)
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    rows = ["id,group,decision"] + [
+        f"{i},{'a' if i % 2 else 'b'},{'yes' if i % (3 if i % 2 else 2) else 'no'}" for i in range(600)
+    ]
+    run(at.file_uploader(key=W.UPLOAD).set_value(("mine.csv", ("\n".join(rows) + "\n").encode(), "text/csv")))
+    run(at.multiselect(key=W.POSITIVE).set_value(["yes"]))
+    run(at.multiselect(key=W.PROTECTED).set_value(["group"]))
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page(WORKSHOP)
+    run(at)
+    assert at.radio(key=W.WORKSHOP_SAMPLE).value == OWN
+    assert questions(at) == ["## Which group is selected least often?"]
+    run(at.button(key=W.workshop_reveal("who")).click())
+    gap = gap_for(audit(at.session_state[DATASET].table.data, at.session_state[SPEC]), "group")
+    assert metrics(at)["Group"] == gap.group
