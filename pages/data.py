@@ -83,7 +83,7 @@ def choose_dataset() -> None:
 def sample_story(title: str) -> None:
     """What bias was injected into the sample, how large, and what to look for (from its data card)."""
     story = samples.sample_story(title)
-    st.info(md(f"**The story of this sample.** The bias injected on purpose: {story.mechanism}. {story.hint}"))
+    st.info("**The story of this sample.** " + md(f"The bias injected on purpose: {story.mechanism}. {story.hint}"))
     with st.expander("The injected bias and its size (from the data card, sample_data/README.md)"):
         st.markdown(story.injected)  # the data card's own Markdown
         st.dataframe(
