@@ -55,7 +55,6 @@ from analysis.surrogate import (
 from analysis.surrogate import auc as surrogate_auc
 from analysis.validation import checked_table
 from analysis.values import condition, matches_any, value_key
-from analysis.words import decision_words
 
 __all__ = [
     "Explanation",
@@ -360,7 +359,7 @@ class Explanation:
     reference: dict[str, str | None] = field(default_factory=dict)
     mean_output: float = 0.0
     mean_probability: float | None = None
-    decision_words: str = "being selected"
+    decision_words: str = "the positive decision"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (the public contract; every number finite or null)."""
@@ -705,9 +704,9 @@ def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]
 
 
 def _decision_words(spec: AuditSpec) -> str:
-    """``"being approved"``, ``"being flagged (score_text in Medium, High)"``: the decision in its own terms."""
-    words = decision_words(spec)
-    return f"being {words.verb}" if words.named else f"being {words.verb} ({words.condition})"
+    if spec.decision is not None:
+        return f"the positive decision ({condition(spec.decision, spec.positive)})"
+    return f"the positive decision ({spec.score} ≥ {spec.threshold:g})"
 
 
 def explain(

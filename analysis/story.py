@@ -201,11 +201,17 @@ def _pair(audit: AttributeAudit) -> _Pair:
     ratio = audit.summary.metrics.get("favorable_rate_ratio")
     if audit.status != "ok" or ratio is None or ratio.value is None or audit.summary.four_fifths_pass is None:
         return _Pair(audit)
-    low, high = audit.lowest_group(), audit.highest_group()
-    ref = audit.reference_group
-    rate = audit.groups[high].metrics["favorable_rate"].value
-    if ref in audit.summary.groups_compared and audit.groups[ref].metrics["favorable_rate"].value == rate:
-        high = ref  # a tie with the reference: the audit's comparison is the pair
+    rates = {g: audit.groups[g].metrics["favorable_rate"].value for g in audit.summary.groups_compared}
+    rates = {g: r for g, r in rates.items() if r is not None}
+    if len(rates) < 2:
+        return _Pair(audit)
+    ref, best = audit.reference_group, max(rates.values())
+    # The highest group as AttributeAudit.highest_group names it, or the reference when it ties: then the pair is
+    # the audit's own comparison. The lowest is never the same group, even when every rate is equal.
+    high = ref if rates.get(ref) == best else audit.highest_group()
+    low = audit.lowest_group()
+    if low == high:
+        low = min((g for g in rates if g != high), key=rates.get)
     pair = _Pair(audit, low, high)
     if high == ref and low != ref:
         di = audit.groups[low].metrics["disparate_impact"]

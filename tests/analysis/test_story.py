@@ -264,7 +264,7 @@ def test_a_failure_that_could_be_chance_reads_the_same_everywhere(tmp_path, caps
     )
     line = summary_line(g, verdict=verdict_for(result, "g"))
     assert line.startswith(f"Four-fifths ratio (lowest ÷ highest favourable rate) 0.667: {statement};")
-    html = render_html(result, charts=False)
+    html = render_html(result, charts=False).split('<h2 id="method">')[0]  # the notes list every verdict
     rows = ["g,approved"] + ["a,Y"] * 8 + ["a,N"] * 12 + ["b,Y"] * 12 + ["b,N"] * 8
     (tmp_path / "small.csv").write_text("\n".join(rows) + "\n")
     result.spec.save(tmp_path / "spec.json")
@@ -273,3 +273,10 @@ def test_a_failure_that_could_be_chance_reads_the_same_everywhere(tmp_path, caps
     for text in (html, cli, line):
         assert statement in text.replace("&#x27;", "'")
         assert "fails the four-fifths rule" not in text and "below four-fifths and significant" not in text
+
+
+def test_equal_rates_still_compare_two_groups():
+    result = two_groups((50, 100), (50, 100))
+    gap = gap_for(result, "g")
+    assert gap.group != gap.reference and {gap.group, gap.reference} == {"a", "b"}
+    assert gap.ratio == 1 and gap.p_value == pytest.approx(1.0) and gap.verdict.code == "no_gap"
