@@ -6,6 +6,8 @@ Run with ``streamlit run app.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from analysis import ParityLabError
@@ -14,8 +16,10 @@ from ui.state import Dataset
 from ui.text import md, say
 
 DEFAULT_SAMPLE = next(iter(cached.SAMPLES))
+FAVICON = Path(__file__).resolve().parent / "ui" / "favicon.svg"
 
-st.set_page_config(page_title="ParityLab", page_icon="⚖️", layout="wide")
+# A local image, not a Material icon: Streamlit fetches a Material favicon from fonts.gstatic.com.
+st.set_page_config(page_title="ParityLab", page_icon=str(FAVICON), layout="wide")
 # Closed sessions' DataFrames sit in reference cycles and freed memory stays in Arrow's and malloc's pools:
 # a background thread gives it back to the OS (started once per server process).
 memory.start_janitor()
@@ -34,7 +38,7 @@ def ensure_dataset() -> None:
 
 def sidebar() -> None:
     """The shared sidebar: the dataset and the confirmed roles (drawn into the sidebar's slot)."""
-    st.markdown("### ⚖️ ParityLab")
+    st.markdown("### :material/balance: ParityLab")
     st.caption("Runs on this machine. Sends nothing anywhere.")
     data = state.dataset()
     if data is None:
@@ -65,12 +69,14 @@ sidebar_slot = st.sidebar.empty()
 with sidebar_slot.container():
     sidebar()
 pages = [
-    st.Page("pages/data.py", title="Data", icon="📄", default=True),
-    st.Page("pages/fairness.py", title="Fairness", icon="⚖️"),
-    st.Page("pages/drivers.py", title="Drivers", icon="🔍"),
-    st.Page("pages/mitigation.py", title="Mitigation", icon="🎚️"),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
+    st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:"),
+    st.Page("pages/fairness.py", title="Fairness", icon=":material/balance:"),
+    st.Page("pages/drivers.py", title="Drivers", icon=":material/manage_search:"),
+    st.Page("pages/mitigation.py", title="Mitigation", icon=":material/tune:"),
     st.Page("pages/audit_tables.py", title="Audit tables", icon=":material/table_chart:"),
-    st.Page("pages/report.py", title="Report", icon="📝"),
+    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+    st.Page("pages/workshop.py", title="Workshop", icon=":material/co_present:"),
 ]
 st.navigation(pages).run()
 with sidebar_slot.container():

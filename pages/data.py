@@ -16,7 +16,7 @@ from analysis.ordering import ValueOrder, decision_order, order_values, recogniz
 from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
-from ui import cached, state
+from ui import cached, samples, state
 from ui.roles import roles_that_apply
 from ui.state import Dataset, W
 from ui.text import md, say
@@ -86,6 +86,27 @@ def choose_dataset() -> None:
         current = state.dataset()
         if current is None or current.key != f"sample:{title}":
             state.set_dataset(Dataset(cached.load_sample(title), "sample", f"sample:{title}"))
+        sample_story(title)
+
+
+def sample_story(title: str) -> None:
+    """What bias was injected into the sample, how large, and what to look for (from its data card)."""
+    story = samples.sample_story(title)
+    st.info("**The story of this sample.** " + md(f"The bias injected on purpose: {story.mechanism}. {story.hint}"))
+    with st.expander("The injected bias and its size (from the data card, sample_data/README.md)"):
+        st.markdown(story.injected)  # the data card's own Markdown
+        st.dataframe(
+            pd.DataFrame(
+                [(e.name, e.true_size, f"{e.committed:.3f} ± {e.se:.3f}") for e in story.effects],
+                columns=["effect", "true size", "in this file ± SE"],
+            ),
+            hide_index=True,
+            key=W.SAMPLE_STORY,
+        )
+        st.caption(
+            "True size: the generating process's value, measured on a 2,000,000-row run; in this file: the value "
+            "measured in the bundled CSV, with its standard error. Definitions are in the data card."
+        )
 
 
 def reading() -> state.Reading:
@@ -801,9 +822,10 @@ def roles_section(data: Dataset) -> None:
     check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
     show_problems(check, spec, data)
     # A callback runs before the next script run, so the sidebar (drawn first) already shows the new spec.
-    st.button(
+    if st.button(
         "Confirm roles", key=W.CONFIRM, type="primary", disabled=not check.ok, on_click=state.set_spec, args=(spec,)
-    )
+    ):
+        st.switch_page("pages/overview.py")  # the story starts with the biggest gap
     confirmed = state.spec()
     if confirmed == spec:
         st.success("These roles are confirmed for the audit.")

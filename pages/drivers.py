@@ -162,7 +162,7 @@ def show_fidelity(explanation: Explanation) -> None:
     for column, (label, value, help_text) in zip(columns, cards, strict=False):
         column.metric(label, number(value), help=help_text, border=True)
     if fidelity.low:
-        st.warning("**Low fidelity.** " + md(fidelity.message), icon="⚠️")
+        st.warning("**Low fidelity.** " + md(fidelity.message), icon=":material/warning:")
     else:
         st.caption(md(fidelity.message))
 

@@ -11,7 +11,7 @@ from analysis.options import ALPHA, CONFIDENCE
 from analysis.story import gap_for
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
-from ui import charts
+from ui import charts, state
 from ui.frame import audit_warnings, require_spec, run_audit
 from ui.state import W
 from ui.text import md, metric_help, metric_label
@@ -395,10 +395,13 @@ def intersections_section(result: AuditResult) -> None:
     if not result.intersections:
         st.info("Intersections need at least two protected attributes: add another on the Data page.")
         return
+    state.follow_focus(W.INTERSECTION, list(result.intersections))
     name = st.selectbox(
         "Intersection",
         list(result.intersections),
         key=W.INTERSECTION,
+        on_change=state.focus_changed,
+        kwargs={"key": W.INTERSECTION},
         help="Groups formed by combining attributes, e.g. ethnicity × gender. Cells with fewer than "
         f"{result.options.min_cell_size} rows are suppressed.",
     )
@@ -482,9 +485,37 @@ def tab_labels(result: AuditResult) -> dict[str, str | None]:
     return labels
 
 
+def open_on_focus(labels: dict[str, str | None], result: AuditResult) -> None:
+    """Before drawing the tabs: open the focus's tab when the focus moved (an intersection: the Intersections tab).
+
+    Otherwise the tabs keep the one open (a tab picked moves the focus: see :func:`tab_changed`).
+    """
+    moved = state.focus_moved(W.FAIRNESS_TAB)
+    focus = state.focus()
+    if focus is None or not (moved or state.get(W.FAIRNESS_TAB) not in labels):
+        return
+    by_name = {name: label for label, name in labels.items() if name is not None}
+    if focus.attribute in by_name:
+        state.set_widgets({W.FAIRNESS_TAB: by_name[focus.attribute]})
+    elif focus.attribute in result.intersections:
+        state.set_widgets({W.FAIRNESS_TAB: INTERSECTIONS})
+
+
+def tab_changed(labels: dict[str, str | None], intersections: list[str]) -> None:
+    """A tab picked moves the focus to its attribute (the Intersections tab: to the intersection shown)."""
+    name = labels.get(state.get(W.FAIRNESS_TAB))
+    if name is None:
+        shown = state.get(W.INTERSECTION)
+        name = shown if shown in intersections else next(iter(intersections), None)
+    current = state.focus()
+    if name is not None and (current is None or current.attribute != name):
+        state.set_focus(name)
+
+
 def show_tabs(result: AuditResult) -> None:
     labels = tab_labels(result)
-    tabs = st.tabs(list(labels), key=W.FAIRNESS_TAB, on_change="rerun")
+    open_on_focus(labels, result)
+    tabs = st.tabs(list(labels), key=W.FAIRNESS_TAB, on_change=tab_changed, args=(labels, list(result.intersections)))
     for tab, name in zip(tabs, labels.values(), strict=True):
         if not tab.open:
             continue

@@ -193,7 +193,7 @@ def show_resume(data: state.Dataset, spec: AuditSpec) -> None:
         )
     if saved.spec == spec:
         st.caption("Its spec is the one in use.")
-        st.page_link("pages/fairness.py", label="See its audit on the Fairness page", icon="⚖️")
+        st.page_link("pages/fairness.py", label="See its audit on the Fairness page", icon=":material/balance:")
         return
     if st.button("Use this result's spec", key=W.REPORT_RESTORE):
         restore_spec(data, saved.spec)

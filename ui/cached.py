@@ -30,6 +30,7 @@ from analysis.audit import AuditResult, audit
 from analysis.bias_tables import BiasTables
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile
+from analysis.story import Gap, rank_gaps
 from analysis.thresholds import ThresholdCurves, threshold_curves
 from ui.state import Reading, Upload
 
@@ -39,6 +40,7 @@ __all__ = [
     "bias_tables",
     "curves",
     "explanation",
+    "gaps",
     "group_sizes",
     "load_sample",
     "load_upload",
@@ -243,3 +245,9 @@ def mitigation_comparison(
         benefit_tp=benefit_tp,
         progress=_progress,
     )
+
+
+@st.cache_data(**SESSION)
+def gaps(data_key: str, spec_json: str, confidence: float, _result: AuditResult) -> tuple[Gap, ...]:
+    """Every attribute's and intersection's gap of the audit of (data as read, spec, confidence), most unequal first."""
+    return rank_gaps(_result)

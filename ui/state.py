@@ -31,6 +31,7 @@ __all__ = [
     "dataset",
     "focus",
     "focus_changed",
+    "focus_moved",
     "follow_focus",
     "for_report",
     "forget_file",
@@ -47,12 +48,17 @@ __all__ = [
     "queue_widgets",
     "recall",
     "remember",
+    "reset_workshop",
+    "reveal_step",
+    "revealed_steps",
     "set_dataset",
     "set_focus",
     "set_spec",
     "set_widgets",
+    "set_workshop_step",
     "spec",
     "upload",
+    "workshop_step",
 ]
 
 DATASET = "paritylab.dataset"
@@ -69,6 +75,9 @@ FORGOTTEN = "paritylab.forgotten_upload"
 FAILED_READ = "paritylab.failed_read"
 LOADED_SPEC = "paritylab.loaded_spec"
 FOCUS = "paritylab.focus"
+FOLLOWED = "paritylab.followed_focus"
+WORKSHOP_STEP = "paritylab.workshop_step"
+WORKSHOP_REVEALED = "paritylab.workshop_revealed"
 
 
 class W:
@@ -76,6 +85,7 @@ class W:
 
     SOURCE = "data_source"
     SAMPLE = "sample_name"
+    SAMPLE_STORY = "sample_story_effects"
     UPLOAD = "upload"
     FORGET_UPLOAD = "upload_forget"
     NA_VALUES = "na_values"
@@ -97,6 +107,17 @@ class W:
     CONFIRM = "spec_confirm"
     SPEC_UPLOAD = "spec_upload"
     DROP_KEPT = "spec_drop_kept"
+    OVERVIEW_GAPS = "overview_gaps"
+    OVERVIEW_CHART = "overview_chart"
+    OVERVIEW_DRIVERS = "overview_drivers"
+    OVERVIEW_MITIGATION = "overview_mitigation"
+    OVERVIEW_FAIRNESS = "overview_fairness"
+    WORKSHOP_SAMPLE = "workshop_sample"
+    WORKSHOP_USE_SAMPLE = "workshop_use_sample"
+    WORKSHOP_PREVIOUS = "workshop_previous"
+    WORKSHOP_NEXT = "workshop_next"
+    WORKSHOP_RESET = "workshop_reset"
+    WORKSHOP_TOUR = "workshop_tour"  # the tour's container: the presentation CSS is scoped to .st-key-workshop_tour
     CONFIDENCE = "fairness_confidence"
     FAIRNESS_TAB = "fairness_tab"
     INTERSECTION = "fairness_intersection"
@@ -157,6 +178,19 @@ class W:
     @staticmethod
     def reference(column: str) -> str:
         return f"spec_reference::{column}"
+
+    @staticmethod
+    def overview_focus(index: int) -> str:
+        """The button that makes the overview's gap ``index`` the focus."""
+        return f"overview_focus_{index}"
+
+    @staticmethod
+    def workshop_reveal(step: str) -> str:
+        return f"workshop_reveal_{step}"
+
+    @staticmethod
+    def workshop_chart(step: str) -> str:
+        return f"workshop_chart_{step}"
 
     @staticmethod
     def fairness_chart(kind: str, attribute: str) -> str:
@@ -371,7 +405,8 @@ def spec() -> AuditSpec | None:
 def set_spec(value: AuditSpec) -> None:
     """Confirm ``value`` as the spec for the current dataset (other roles forget the focus)."""
     if spec() != value:
-        st.session_state.pop(FOCUS, None)
+        for key in (FOCUS, WORKSHOP_STEP, WORKSHOP_REVEALED):
+            st.session_state.pop(key, None)
     st.session_state[SPEC] = value
 
 
@@ -431,6 +466,44 @@ def focus_changed(key: str, *, part: str = "attribute") -> None:
         set_focus(value, current.group if keep else None)
     elif current is not None:
         set_focus(current.attribute, value)
+
+
+def workshop_step() -> int:
+    """The workshop tour's current step (0 = the first)."""
+    return st.session_state.get(WORKSHOP_STEP, 0)
+
+
+def set_workshop_step(step: int) -> None:
+    """Move the workshop tour to ``step``."""
+    st.session_state[WORKSHOP_STEP] = step
+
+
+def revealed_steps() -> frozenset[str]:
+    """The workshop steps whose answer has been revealed."""
+    return st.session_state.get(WORKSHOP_REVEALED, frozenset())
+
+
+def reveal_step(step: str) -> None:
+    """Reveal the answer of the workshop step ``step``."""
+    st.session_state[WORKSHOP_REVEALED] = revealed_steps() | {step}
+
+
+def reset_workshop() -> None:
+    """Back to the first step of the tour, every answer hidden again."""
+    st.session_state[WORKSHOP_STEP] = 0
+    st.session_state[WORKSHOP_REVEALED] = frozenset()
+
+
+def focus_moved(key: str) -> bool:
+    """Whether the focus moved since the picker ``key`` last asked (and note that it has seen this focus).
+
+    For a picker that follows the focus only when it moves, and otherwise keeps its own value.
+    """
+    seen = st.session_state.setdefault(FOLLOWED, {})
+    current = focus()
+    moved = seen.get(key) != current
+    seen[key] = current
+    return moved
 
 
 def roles_initialized_for() -> str | None:

@@ -20,3 +20,10 @@ def run(node) -> AppTest:
     at = node.run()
     assert not at.exception, at.exception
     return at
+
+
+def back_to_data(at: AppTest) -> AppTest:
+    """After 'Confirm roles' (which opens the Overview page), go back to the Data page."""
+    assert [t.value for t in at.title] == ["Overview"]
+    at.switch_page("pages/data.py")
+    return run(at)

@@ -279,7 +279,7 @@ EDGE_ROLES = {
 
 @pytest.mark.slow
 def test_undefined_values_are_never_shown_as_zero_and_group_names_are_escaped():
-    at = upload_and_confirm(new_app(), EDGE_ROLES)
+    at = open_tab(upload_and_confirm(new_app(), EDGE_ROLES), "sex")  # it opens on the overview's focus
     sex = engine(at).attributes["sex"]
     assert sex.groups[LINK].metrics["tpr"].value is None
     table = group_table(at)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec, ProtectedAttribute
-from tests.app.apptest import new_app, run
+from tests.app.apptest import back_to_data, new_app, run
 from ui.state import SPEC, W
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +87,7 @@ def test_a_loaded_spec_is_confirmed_with_every_field(app):
     for field in fields(AuditSpec):
         assert getattr(confirmed, field.name) == getattr(EVERYTHING, field.name), field.name
     assert confirmed == EVERYTHING
+    back_to_data(app)
     assert any("These roles are confirmed" in s.value for s in app.success)
 
 
@@ -145,6 +146,7 @@ def test_what_the_form_cannot_show_of_a_loaded_spec_is_named(app):
     ]
     run(app.button(key=W.CONFIRM).click())
     assert (app.session_state[SPEC].positive, app.session_state[SPEC].features) == (("Y",), ("income",))
+    back_to_data(app)
     assert not any("Not all of the loaded spec" in w.value for w in app.warning)  # said once, on loading
 
 

@@ -17,7 +17,7 @@ import ui.cached
 from analysis import MISSING_GROUP, AuditSpec, ProtectedAttribute
 from analysis.validation import Problem, SpecValidation
 from analysis.wording import Remedy
-from tests.app.apptest import new_app, run
+from tests.app.apptest import back_to_data, new_app, run
 from ui.state import DATASET, SPEC, UPLOAD, Reading, W
 
 
@@ -52,6 +52,7 @@ def confirm_survey_roles(at: AppTest) -> None:
     run(at.multiselect(key=W.PROTECTED).set_value(["region"]))
     run(at.button(key=W.CONFIRM).click())
     assert at.session_state[SPEC].protected_columns == ("region",)
+    back_to_data(at)
 
 
 def fairness_groups(at: AppTest) -> pd.DataFrame:
@@ -130,7 +131,7 @@ def test_roles_that_no_longer_apply_are_dropped_and_said(app):
     run(app.multiselect(key=W.POSITIVE).set_value(["yes"]))
     run(app.multiselect(key=W.PROTECTED).set_value(["region"]))
     run(app.selectbox(key=W.reference("region")).set_value("?"))
-    run(app.button(key=W.CONFIRM).click())
+    back_to_data(run(app.button(key=W.CONFIRM).click()))
     run(app.multiselect(key=W.NA_VALUES).set_value(["?"]))
     # The roles are kept in the form; the reference group '?' is gone, so the confirmation is withdrawn.
     assert app.selectbox(key=W.DECISION).value == "decision"

@@ -182,14 +182,18 @@ def upload(page, path: Path | str) -> None:
     wait_for_app(page)
 
 
-def confirm_roles(page) -> None:
-    """Click 'Confirm roles' on the Data page and wait for the confirmation."""
+def confirm_roles(page, *, back_to_data: bool = True) -> None:
+    """Click 'Confirm roles' on the Data page, wait for the Overview page it opens, and (by default) go back to
+    the Data page and check the confirmation there."""
     from playwright.sync_api import expect
 
     wait_for_app(page)  # not mid-rerun, when the old run's button can still be in the page too
     page.get_by_role("button", name="Confirm roles").click()
     wait_for_app(page)
-    expect(page.get_by_text("These roles are confirmed for the audit.")).to_be_visible()
+    expect(page.get_by_test_id("stHeading").filter(has_text="Overview").first).to_be_visible()
+    if back_to_data:
+        go_to(page, "Data")
+        expect(page.get_by_text("These roles are confirmed for the audit.")).to_be_visible()
 
 
 def open_expander(page, title: str) -> None:
