@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analysis import AuditSpec
-from tests.app.apptest import new_app, run
+from tests.app.apptest import back_to_data, new_app, run
 from ui.state import SPEC, W
 
 PRIORITIES = ["P4", "P3", "P2", "P1"]
@@ -25,7 +25,9 @@ def captions(at: AppTest) -> list[str]:
 
 
 def confirm(at: AppTest) -> AuditSpec:
+    """Confirm the roles (the app then opens the Overview) and come back to the Data page."""
     run(at.button(key=W.CONFIRM).click())
+    back_to_data(at)
     return at.session_state[SPEC]
 
 
