@@ -309,7 +309,7 @@ def test_explanation_pickles_and_explains_rows_after_a_round_trip(loan_decision,
     assert [abs(s) for _, _, s in local.contributions] == sorted(
         (abs(s) for _, _, s in local.contributions), reverse=True
     )
-    assert local.sentence.startswith("This row's predicted chance of the positive decision (approved = Y) is")
+    assert local.sentence.startswith("This row's predicted chance of being approved is")
     assert "largest push down" in local.sentence
     json.dumps(local.to_dict(), allow_nan=False)
 
