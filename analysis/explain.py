@@ -39,7 +39,7 @@ from analysis.counts import Grouping, count_groups, outcomes
 from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import evaluate
-from analysis.options import SAMPLE_SIZE, SEED, check_flag, check_whole
+from analysis.options import MIN_GROUP_SIZE, SAMPLE_SIZE, SEED, check_flag, check_whole
 from analysis.spec import AuditSpec
 from analysis.surrogate import (
     MAX_TRAIN_ROWS,
@@ -376,6 +376,13 @@ class Explanation:
     mean_output: float = 0.0
     mean_probability: float | None = None
     decision_words: str = "the positive decision"
+    group_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    min_group_size: int = MIN_GROUP_SIZE
+
+    def too_small(self, attribute: str, group: str) -> bool:
+        """Whether ``group`` of ``attribute`` has fewer rows with a decision than the spec's ``min_group_size``
+        (the audit calls it too small to conclude)."""
+        return self.group_sizes.get(attribute, {}).get(group, 0) < self.min_group_size
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (the public contract; every number finite or null)."""
@@ -402,6 +409,8 @@ class Explanation:
             "proxies": {a: [p.to_dict() for p in scores] for a, scores in self.proxies.items()},
             "recoverability": {a: r.to_dict() for a, r in self.recoverability.items()},
             "flip_test": flip,
+            "group_sizes": {a: dict(sizes) for a, sizes in self.group_sizes.items()},
+            "min_group_size": self.min_group_size,
         }
 
 
@@ -708,15 +717,19 @@ def _groupings(df: pd.DataFrame, spec: AuditSpec) -> list[Grouping]:
     ]
 
 
-def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]) -> list[int | None]:
-    """Each attribute's reference group, chosen exactly as the audit chooses it."""
+def _references(
+    df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]
+) -> tuple[list[int | None], list[np.ndarray]]:
+    """Each attribute's reference group, chosen exactly as the audit chooses it, and its groups' sizes (rows
+    with a decision, as the audit counts them)."""
     state = outcomes(df, spec)
-    out = []
+    out, sizes = [], []
     for attr, grouping in zip(spec.protected, groupings, strict=True):
         counts = count_groups(grouping, state).for_metrics(spec.positive_is_favorable)
         ref = evaluate(counts, min_group_size=spec.min_group_size, reference=attr.reference).reference
         out.append(ref)
-    return out
+        sizes.append(np.asarray(counts.n, dtype=np.int64))
+    return out, sizes
 
 
 def _decision_words(spec: AuditSpec) -> str:
@@ -757,6 +770,7 @@ class SurrogateStage:
     fidelity: Fidelity
     groupings: tuple[Grouping, ...] = field(repr=False)
     references: tuple[int | None, ...]
+    group_sizes: dict[str, dict[str, int]]
     codes: tuple[np.ndarray, ...] = field(repr=False)
     include_protected: bool
     random_state: int
@@ -848,7 +862,7 @@ def explain_surrogate(
     per_row = (time.perf_counter() - fitted) / max(1, test.size)
     fidelity = _fidelity(kind, y[test], raw_test, spec)
     groupings = _groupings(df, spec)
-    references = _references(df, spec, groupings)
+    references, sizes = _references(df, spec, groupings)
     model = ModelInfo(
         kind="lightgbm",
         target=kind,
@@ -873,6 +887,10 @@ def explain_surrogate(
         fidelity=fidelity,
         groupings=tuple(groupings),
         references=tuple(references),
+        group_sizes={
+            g.name: {g.labels[i]: int(n[i]) for i in range(len(g.labels))}
+            for g, n in zip(groupings, sizes, strict=True)
+        },
         codes=tuple(g.codes[known] for g in groupings),
         include_protected=include_protected,
         random_state=random_state,
@@ -1098,6 +1116,8 @@ def explanation_from(
         mean_output=float(raw[uniform].mean()),
         mean_probability=float((1 / (1 + np.exp(-raw[uniform]))).mean()) if stage.kind == "decision" else None,
         decision_words=_decision_words(stage.spec),
+        group_sizes=stage.group_sizes,
+        min_group_size=stage.spec.min_group_size,
     )
 
 

@@ -146,8 +146,8 @@ def test_a_decision_surrogate_shows_accuracy_auc_probabilities_and_the_flip_test
     assert at.number_input(key=W.DRIVERS_ROW).value == row
     spec, _ = charts(at)["local_waterfall"]
     assert spec["usermeta"]["row"] == row
-    assert metric(at, "Probability of the positive decision")
-    assert any(md("This row's predicted chance of the positive decision") in t for t in texts(at))
+    assert 0 <= float(metric(at, "Probability of being approved").value) <= 1
+    assert any(md("This row's predicted chance of being approved is") in t for t in texts(at))
 
 
 def test_no_feature_columns_is_a_clear_message():
