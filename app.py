@@ -23,6 +23,7 @@ st.set_page_config(page_title="ParityLab", page_icon=str(FAVICON), layout="wide"
 # Closed sessions' DataFrames sit in reference cycles and freed memory stays in Arrow's and malloc's pools:
 # a background thread gives it back to the OS (started once per server process).
 memory.start_janitor()
+cached.preload_model_libraries()  # LightGBM and scikit-learn, for the Drivers and Mitigation pages
 
 
 def ensure_dataset() -> None:

@@ -27,7 +27,8 @@ scikit-learn and shap are imported only inside the functions that use them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,12 +39,13 @@ from analysis.counts import Grouping, count_groups, outcomes
 from analysis.errors import ExplainError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import evaluate
-from analysis.options import SAMPLE_SIZE, SEED, check_flag, check_whole
+from analysis.options import MIN_GROUP_SIZE, SAMPLE_SIZE, SEED, check_flag, check_whole
 from analysis.spec import AuditSpec
 from analysis.surrogate import (
     MAX_TRAIN_ROWS,
     RECOVER_PARAMS,
     SURROGATE_PARAMS,
+    TEST_SHARE,
     Surrogate,
     as_float,
     feature_columns,
@@ -55,6 +57,7 @@ from analysis.surrogate import (
 from analysis.surrogate import auc as surrogate_auc
 from analysis.validation import checked_table
 from analysis.values import condition, matches_any, value_key
+from analysis.words import decision_words
 
 __all__ = [
     "Explanation",
@@ -65,10 +68,20 @@ __all__ = [
     "LocalExplanation",
     "ModelInfo",
     "ProxyScore",
+    "ProxyStage",
     "Recoverability",
+    "ShapStage",
     "Surrogate",
+    "SurrogateStage",
+    "estimate_seconds",
     "explain",
+    "explain_flips",
+    "explain_proxies",
     "explain_row",
+    "explain_shap",
+    "explain_surrogate",
+    "explanation_from",
+    "proxy_units",
 ]
 
 EXPLAIN_SCHEMA_VERSION = 1
@@ -81,6 +94,9 @@ RECOVERABLE_MARGIN = 0.10
 MAX_RECOVER_ROWS = 20_000
 MAX_PROXY_ROWS = 100_000
 MAX_FLIP_ROWS = 200_000
+# SHAP values are computed in chunks when progress is reported: a small first one gives an early estimate.
+FIRST_CHUNK = 250
+CHUNK = 1_000
 GAP_CHECK = 1e-9
 NO_FEATURES = (
     "Expected at least one feature column to explain the decisions, got none{dropped}. "
@@ -360,6 +376,13 @@ class Explanation:
     mean_output: float = 0.0
     mean_probability: float | None = None
     decision_words: str = "the positive decision"
+    group_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    min_group_size: int = MIN_GROUP_SIZE
+
+    def too_small(self, attribute: str, group: str) -> bool:
+        """Whether ``group`` of ``attribute`` has fewer rows with a decision than the spec's ``min_group_size``
+        (the audit calls it too small to conclude)."""
+        return self.group_sizes.get(attribute, {}).get(group, 0) < self.min_group_size
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (the public contract; every number finite or null)."""
@@ -386,6 +409,8 @@ class Explanation:
             "proxies": {a: [p.to_dict() for p in scores] for a, scores in self.proxies.items()},
             "recoverability": {a: r.to_dict() for a, r in self.recoverability.items()},
             "flip_test": flip,
+            "group_sizes": {a: dict(sizes) for a, sizes in self.group_sizes.items()},
+            "min_group_size": self.min_group_size,
         }
 
 
@@ -692,21 +717,408 @@ def _groupings(df: pd.DataFrame, spec: AuditSpec) -> list[Grouping]:
     ]
 
 
-def _references(df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]) -> list[int | None]:
-    """Each attribute's reference group, chosen exactly as the audit chooses it."""
+def _references(
+    df: pd.DataFrame, spec: AuditSpec, groupings: Sequence[Grouping]
+) -> tuple[list[int | None], list[np.ndarray]]:
+    """Each attribute's reference group, chosen exactly as the audit chooses it, and its groups' sizes (rows
+    with a decision, as the audit counts them)."""
     state = outcomes(df, spec)
-    out = []
+    out, sizes = [], []
     for attr, grouping in zip(spec.protected, groupings, strict=True):
         counts = count_groups(grouping, state).for_metrics(spec.positive_is_favorable)
         ref = evaluate(counts, min_group_size=spec.min_group_size, reference=attr.reference).reference
         out.append(ref)
-    return out
+        sizes.append(np.asarray(counts.n, dtype=np.int64))
+    return out, sizes
 
 
 def _decision_words(spec: AuditSpec) -> str:
-    if spec.decision is not None:
-        return f"the positive decision ({condition(spec.decision, spec.positive)})"
-    return f"the positive decision ({spec.score} ≥ {spec.threshold:g})"
+    """What the surrogate's probability is the chance of: ``"being approved"``, ``"being flagged (…)"``."""
+    words = decision_words(spec)
+    return f"being {words.verb}" if words.named else f"being {words.verb} ({words.condition})"
+
+
+# --- the stages -------------------------------------------------------------------------------------------------
+# explain() runs four stages; the Drivers page runs them one by one (showing each as it completes and drawing the
+# first views before the proxies are computed). Each stage hands the random generator's state on to the next, so
+# the stages run one by one give exactly explain()'s result.
+
+
+def _rng(state: Mapping[str, Any]) -> np.random.Generator:
+    """A generator continuing from ``state`` (the stage's own copy: a cached stage is never advanced)."""
+    generator = np.random.default_rng()
+    generator.bit_generator.state = dict(state)
+    return generator
+
+
+@dataclass(frozen=True, eq=False)
+class SurrogateStage:
+    """Stage 1 of :func:`explain`: the surrogate fitted and tested, the groups and their references.
+
+    ``seconds`` is how long the fit took and ``fit_units`` its size (training rows × features × trees),
+    so later stages can be estimated from this data's measured speed (:func:`estimate_seconds`).
+    """
+
+    df: pd.DataFrame = field(repr=False)
+    spec: AuditSpec
+    kind: Literal["decision", "score"]
+    positions: np.ndarray = field(repr=False)
+    train: np.ndarray = field(repr=False)
+    test: np.ndarray = field(repr=False)
+    surrogate: Surrogate = field(repr=False)
+    model: ModelInfo
+    fidelity: Fidelity
+    groupings: tuple[Grouping, ...] = field(repr=False)
+    references: tuple[int | None, ...]
+    group_sizes: dict[str, dict[str, int]]
+    codes: tuple[np.ndarray, ...] = field(repr=False)
+    include_protected: bool
+    random_state: int
+    rng_state: Mapping[str, Any] = field(repr=False)
+    seconds: float = 0.0
+    predict_seconds_per_row: float = 0.0
+
+    @property
+    def fit_units(self) -> float:
+        """Training rows × features × trees of the surrogate's fit."""
+        return float(self.train.size * len(self.model.features) * SURROGATE_PARAMS["n_estimators"])
+
+    def table(self) -> pd.DataFrame:
+        """The rows with a decision (or score)."""
+        return self.df.iloc[self.positions]
+
+
+@dataclass(frozen=True, eq=False)
+class ShapStage:
+    """Stage 2 of :func:`explain`: SHAP values of the stratified sample, their summaries by group and the gaps."""
+
+    sample_size: int
+    rows: np.ndarray = field(repr=False)
+    uniform: np.ndarray = field(repr=False)
+    shap: np.ndarray = field(repr=False)
+    expected_value: float
+    raw_output: np.ndarray = field(repr=False)
+    by_group: dict[str, dict[str, dict[str, float]]]
+    gap: dict[str, dict[str, GapDecomposition]]
+    rng_state: Mapping[str, Any] = field(repr=False)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class ProxyStage:
+    """Stage 3 of :func:`explain`: per protected attribute, its proxies and how well the features recover it."""
+
+    proxies: dict[str, tuple[ProxyScore, ...]]
+    recoverability: dict[str, Recoverability]
+    seconds: float = 0.0
+
+
+def explain_surrogate(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    include_protected: bool = False,
+    random_state: int = SEED,
+    progress: Callable[[int, int], None] | None = None,
+) -> SurrogateStage:
+    """Stage 1 of :func:`explain`: fit the surrogate and measure its fidelity on held-out rows.
+
+    Parameters
+    ----------
+    df, spec, include_protected, random_state
+        As :func:`explain`.
+    progress
+        Called as ``progress(trees_done, trees)`` while the surrogate trains.
+
+    Returns
+    -------
+    SurrogateStage
+    """
+    check_flag("explain()", "include_protected", include_protected)
+    check_whole("explain()", "random_state", random_state, 0, f"Use e.g. random_state={SEED}.")
+    started = time.perf_counter()
+    df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
+    kind, target, known = _target(df, spec)
+    positions = np.flatnonzero(known)
+    table = df.iloc[positions]
+    y = target[known]
+    _check_target(kind, y, spec)
+    columns = feature_columns(df, spec, include_protected)
+    if not columns:
+        raise ExplainError(NO_FEATURES.format(dropped=""))
+    rng = np.random.default_rng(random_state)
+    train, test = holdout_split(y, kind == "decision", rng)
+    prep, notes = prepare_features(table.iloc[train], columns)
+    if not prep.features:
+        raise ExplainError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
+    booster = fit_booster(
+        prep.frame(table.iloc[train]), y[train], kind, random_state, SURROGATE_PARAMS, progress=progress
+    )
+    fitted = time.perf_counter()
+    positive = matches_any(df[spec.decision], spec.positive)[known] if spec.decision else None
+    threshold, rule = _threshold(spec, y, positive, kind)
+    surrogate = Surrogate(booster, prep, kind, threshold)
+    raw_test = surrogate.raw(table.iloc[test])
+    per_row = (time.perf_counter() - fitted) / max(1, test.size)
+    fidelity = _fidelity(kind, y[test], raw_test, spec)
+    groupings = _groupings(df, spec)
+    references, sizes = _references(df, spec, groupings)
+    model = ModelInfo(
+        kind="lightgbm",
+        target=kind,
+        units="log-odds" if kind == "decision" else "score",
+        features=prep.features,
+        n_rows=len(table),
+        n_train=int(train.size),
+        n_test=int(test.size),
+        threshold=threshold if kind == "score" else None,
+        threshold_rule=rule,
+        notes=notes,
+    )
+    return SurrogateStage(
+        df=df,
+        spec=spec,
+        kind=kind,
+        positions=positions,
+        train=train,
+        test=test,
+        surrogate=surrogate,
+        model=model,
+        fidelity=fidelity,
+        groupings=tuple(groupings),
+        references=tuple(references),
+        group_sizes={
+            g.name: {g.labels[i]: int(n[i]) for i in range(len(g.labels))}
+            for g, n in zip(groupings, sizes, strict=True)
+        },
+        codes=tuple(g.codes[known] for g in groupings),
+        include_protected=include_protected,
+        random_state=random_state,
+        rng_state=rng.bit_generator.state,
+        seconds=fitted - started,
+        predict_seconds_per_row=per_row,
+    )
+
+
+def explain_shap(
+    stage: SurrogateStage, *, sample_size: int = SAMPLE_SIZE, progress: Callable[[int, int], None] | None = None
+) -> ShapStage:
+    """Stage 2 of :func:`explain`: SHAP values of a stratified sample, by group, and the gaps decomposed.
+
+    Parameters
+    ----------
+    stage
+        From :func:`explain_surrogate`.
+    sample_size
+        As :func:`explain`.
+    progress
+        Called as ``progress(rows_done, rows)`` after each chunk of rows (the first chunk is small, so that
+        the time the rest will take can be estimated early).
+
+    Returns
+    -------
+    ShapStage
+    """
+    check_whole("explain()", "sample_size", sample_size, 1, f"Use e.g. sample_size={SAMPLE_SIZE}.")
+    started = time.perf_counter()
+    rng = _rng(stage.rng_state)
+    rows, uniform = _stratified_sample(stage.positions.size, stage.codes, sample_size, rng)
+    contrib = _contributions(stage.surrogate, stage.table().iloc[rows], progress)
+    shap_values, expected = contrib[:, :-1], float(contrib[0, -1])
+    raw = shap_values.sum(axis=1) + expected
+    by_group, gap = {}, {}
+    for grouping, ref, attr_codes in zip(stage.groupings, stage.references, stage.codes, strict=True):
+        by_group[grouping.name], gap[grouping.name] = _attribute_summaries(
+            grouping.name, grouping.labels, attr_codes[rows], ref, shap_values, raw, stage.model.features,
+            stage.model.units,
+        )  # fmt: skip
+    return ShapStage(
+        sample_size=sample_size,
+        rows=rows,
+        uniform=uniform,
+        shap=shap_values,
+        expected_value=expected,
+        raw_output=raw,
+        by_group=by_group,
+        gap=gap,
+        rng_state=rng.bit_generator.state,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _contributions(surrogate: Surrogate, rows: pd.DataFrame, progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """SHAP values (and the base value) of ``rows``, in chunks when someone is told of the progress."""
+    if progress is None:
+        return surrogate.contributions(rows)
+    parts, done = [], 0
+    for size in _chunks(len(rows)):
+        parts.append(surrogate.contributions(rows.iloc[done : done + size]))
+        done += size
+        progress(done, len(rows))
+    return np.concatenate(parts)
+
+
+def _chunks(n: int) -> list[int]:
+    """Chunk sizes for ``n`` rows: a small first chunk (an early estimate of the rest), then larger ones."""
+    sizes, done = [], 0
+    while done < n:
+        size = min(n - done, FIRST_CHUNK if not sizes else CHUNK)
+        sizes.append(size)
+        done += size
+    return sizes
+
+
+def _pool(stage: SurrogateStage, shap: ShapStage, rng: np.random.Generator) -> np.ndarray:
+    """The rows the recoverability models learn from: the SHAP sample, or a random 20,000 of a larger table."""
+    n = stage.positions.size
+    return shap.rows if n <= MAX_RECOVER_ROWS else np.sort(rng.choice(n, MAX_RECOVER_ROWS, replace=False))
+
+
+def proxy_units(stage: SurrogateStage) -> float:
+    """Size of stage 3's model fits (rows × features × trees, times the classes of a multiclass attribute)."""
+    rows = min(stage.positions.size, MAX_RECOVER_ROWS) * (1 - TEST_SHARE)
+    features = max(1, len(stage.model.features) - 1)
+    units = 0.0
+    for grouping in stage.groupings:
+        classes = len(grouping.labels)
+        units += rows * features * RECOVER_PARAMS["n_estimators"] * (1 if classes <= 2 else classes)
+    return units
+
+
+def estimate_seconds(stage: SurrogateStage, what: Literal["proxies", "flip"]) -> float:
+    """Seconds stage 3 (``"proxies"``) or 4 (``"flip"``) should take, from the speed measured in stage 1.
+
+    Model fits are assumed to cost the same per row × feature × tree as the surrogate's fit; the flip test the
+    same per row predicted as the fidelity check.
+    """
+    if what == "proxies":
+        return stage.seconds / max(1.0, stage.fit_units) * proxy_units(stage)
+    rows = stage.positions.size if stage.positions.size <= MAX_FLIP_ROWS else stage.train.size
+    return 2 * rows * len(stage.groupings) * stage.predict_seconds_per_row
+
+
+def explain_proxies(
+    stage: SurrogateStage, shap: ShapStage, *, progress: Callable[[int, int], None] | None = None
+) -> ProxyStage:
+    """Stage 3 of :func:`explain`: each protected attribute's proxies and its recoverability.
+
+    Parameters
+    ----------
+    stage, shap
+        From :func:`explain_surrogate` and :func:`explain_shap`.
+    progress
+        Called as ``progress(attributes_done, attributes)``.
+
+    Returns
+    -------
+    ProxyStage
+    """
+    started = time.perf_counter()
+    rng = _rng(shap.rng_state)
+    table, features, prep = stage.table(), stage.model.features, stage.surrogate.prep
+    pool = _pool(stage, shap, rng)
+    train = stage.train
+    proxy_rows = train[:MAX_PROXY_ROWS] if train.size > MAX_PROXY_ROWS else train
+    binned = {c: _binned(table[c].iloc[proxy_rows]) for c in features}
+    pool_frame = prep.frame(table.iloc[pool])
+    proxies, recover = {}, {}
+    for i, (grouping, attr_codes) in enumerate(zip(stage.groupings, stage.codes, strict=True)):
+        name = grouping.name
+        others = [c for c in features if c != name]
+        proxies[name] = _proxies(binned, attr_codes[proxy_rows], others)
+        recover[name] = _recoverability(
+            name, pool_frame[prep.names(others)], attr_codes[pool], grouping.labels, stage.random_state
+        )
+        if progress is not None:
+            progress(i + 1, len(stage.groupings))
+    return ProxyStage(proxies, recover, time.perf_counter() - started)
+
+
+def explain_flips(
+    stage: SurrogateStage, *, progress: Callable[[int, int], None] | None = None
+) -> dict[str, dict[str, float]] | None:
+    """Stage 4 of :func:`explain`: the flip test (None unless the surrogate sees the protected attributes).
+
+    Parameters
+    ----------
+    stage
+        From :func:`explain_surrogate`.
+    progress
+        Called as ``progress(attributes_done, attributes)``.
+
+    Returns
+    -------
+    dict or None
+        attribute → group → share of surrogate decisions that change.
+    """
+    if not stage.include_protected:
+        return None
+    table = stage.table()
+    flip_rows = np.arange(len(table)) if len(table) <= MAX_FLIP_ROWS else stage.train
+    flip = {}
+    items = list(zip(stage.spec.protected, stage.groupings, stage.references, stage.codes, strict=True))
+    for i, (attr, grouping, ref, attr_codes) in enumerate(items):
+        if ref is not None:
+            value = _reference_value(stage.df[grouping.name], grouping.codes, ref, attr.binned)
+            flip[grouping.name] = _flip_shares(
+                stage.surrogate, table.iloc[flip_rows], grouping.name, value, attr_codes[flip_rows], grouping.labels
+            )
+        if progress is not None:
+            progress(i + 1, len(items))
+    return flip
+
+
+def explanation_from(
+    stage: SurrogateStage,
+    shap: ShapStage,
+    proxies: ProxyStage | None = None,
+    flips: dict[str, dict[str, float]] | None = None,
+) -> Explanation:
+    """The :class:`Explanation` of the stages run so far (without stage 3, no proxies or recoverability yet).
+
+    Parameters
+    ----------
+    stage, shap, proxies, flips
+        From :func:`explain_surrogate`, :func:`explain_shap`, :func:`explain_proxies`, :func:`explain_flips`.
+
+    Returns
+    -------
+    Explanation
+    """
+    positions, rows, features = stage.positions, shap.rows, stage.model.features
+    groupings, raw, uniform = stage.groupings, shap.raw_output, shap.uniform
+    sample = ExplanationSample(
+        rows=positions[rows],
+        shap=shap.shap,
+        values=stage.df.iloc[positions[rows]][list(features)].set_axis(positions[rows]),
+        expected_value=shap.expected_value,
+        raw_output=raw,
+        groups={g.name: tuple(g.labels[c] for c in c_[rows]) for g, c_ in zip(groupings, stage.codes, strict=True)},
+        uniform=uniform,
+    )
+    return Explanation(
+        model=stage.model,
+        fidelity=stage.fidelity,
+        sample_size=shap.sample_size,
+        random_state=stage.random_state,
+        global_importance=_global_importance(shap.shap, uniform, features),
+        by_group=shap.by_group,
+        gap=shap.gap,
+        proxies={} if proxies is None else proxies.proxies,
+        recoverability={} if proxies is None else proxies.recoverability,
+        flip_test=flips if stage.include_protected else None,
+        sample=sample,
+        surrogate=stage.surrogate,
+        include_protected=stage.include_protected,
+        reference={
+            g.name: None if r is None else g.labels[r] for g, r in zip(groupings, stage.references, strict=True)
+        },
+        mean_output=float(raw[uniform].mean()),
+        mean_probability=float((1 / (1 + np.exp(-raw[uniform]))).mean()) if stage.kind == "decision" else None,
+        decision_words=_decision_words(stage.spec),
+        group_sizes=stage.group_sizes,
+        min_group_size=stage.spec.min_group_size,
+    )
 
 
 def explain(
@@ -718,6 +1130,9 @@ def explain(
     random_state: int = SEED,
 ) -> Explanation:
     """Explain what drives the decisions with a LightGBM surrogate and its SHAP values.
+
+    Runs :func:`explain_surrogate`, :func:`explain_shap`, :func:`explain_proxies` and :func:`explain_flips`
+    and combines them (:func:`explanation_from`).
 
     Parameters
     ----------
@@ -747,94 +1162,9 @@ def explain(
         When the data cannot train a surrogate (no features, one class, too few rows).
     """
     _check_options(sample_size, include_protected, random_state)
-    df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
-    kind, target, known = _target(df, spec)
-    table = df.iloc[np.flatnonzero(known)]
-    positions = np.flatnonzero(known)
-    y = target[known]
-    _check_target(kind, y, spec)
-    columns = feature_columns(df, spec, include_protected)
-    if not columns:
-        raise ExplainError(NO_FEATURES.format(dropped=""))
-    rng = np.random.default_rng(random_state)
-    train, test = holdout_split(y, kind == "decision", rng)
-    prep, notes = prepare_features(table.iloc[train], columns)
-    if not prep.features:
-        raise ExplainError(NO_FEATURES.format(dropped=" after leaving out: " + " ".join(notes)))
-    booster = fit_booster(prep.frame(table.iloc[train]), y[train], kind, random_state, SURROGATE_PARAMS)
-    positive = matches_any(df[spec.decision], spec.positive)[known] if spec.decision else None
-    threshold, rule = _threshold(spec, y, positive, kind)
-    surrogate = Surrogate(booster, prep, kind, threshold)
-    fidelity = _fidelity(kind, y[test], surrogate.raw(table.iloc[test]), spec)
-    groupings = _groupings(df, spec)
-    references = _references(df, spec, groupings)
-    codes = [g.codes[known] for g in groupings]
-    rows, uniform = _stratified_sample(len(table), codes, sample_size, rng)
-    contrib = surrogate.contributions(table.iloc[rows])
-    shap_values, expected = contrib[:, :-1], float(contrib[0, -1])
-    raw = shap_values.sum(axis=1) + expected
-    units = "log-odds" if kind == "decision" else "score"
-    features = prep.features
-    by_group, gap, proxies, recover, flip = {}, {}, {}, {}, {} if include_protected else None
-    pool = rows if len(table) <= MAX_RECOVER_ROWS else np.sort(rng.choice(len(table), MAX_RECOVER_ROWS, replace=False))
-    flip_rows = np.arange(len(table)) if len(table) <= MAX_FLIP_ROWS else train
-    proxy_rows = train[:MAX_PROXY_ROWS] if train.size > MAX_PROXY_ROWS else train
-    binned = {c: _binned(table[c].iloc[proxy_rows]) for c in features}
-    pool_frame = prep.frame(table.iloc[pool])
-    for attr, grouping, ref, attr_codes in zip(spec.protected, groupings, references, codes, strict=True):
-        name = grouping.name
-        by_group[name], gap[name] = _attribute_summaries(
-            name, grouping.labels, attr_codes[rows], ref, shap_values, raw, features, units
-        )
-        others = [c for c in features if c != name]
-        proxies[name] = _proxies(binned, attr_codes[proxy_rows], others)
-        recover[name] = _recoverability(
-            name, pool_frame[prep.names(others)], attr_codes[pool], grouping.labels, random_state
-        )
-        if flip is not None and ref is not None:
-            value = _reference_value(df[name], grouping.codes, ref, attr.binned)
-            flip[name] = _flip_shares(
-                surrogate, table.iloc[flip_rows], name, value, attr_codes[flip_rows], grouping.labels
-            )
-    sample = ExplanationSample(
-        rows=positions[rows],
-        shap=shap_values,
-        values=df.iloc[positions[rows]][list(features)].set_axis(positions[rows]),
-        expected_value=expected,
-        raw_output=raw,
-        groups={g.name: tuple(g.labels[c] for c in c_[rows]) for g, c_ in zip(groupings, codes, strict=True)},
-        uniform=uniform,
-    )
-    return Explanation(
-        model=ModelInfo(
-            kind="lightgbm",
-            target=kind,
-            units=units,
-            features=features,
-            n_rows=len(table),
-            n_train=int(train.size),
-            n_test=int(test.size),
-            threshold=threshold if kind == "score" else None,
-            threshold_rule=rule,
-            notes=notes,
-        ),
-        fidelity=fidelity,
-        sample_size=sample_size,
-        random_state=random_state,
-        global_importance=_global_importance(shap_values, uniform, features),
-        by_group=by_group,
-        gap=gap,
-        proxies=proxies,
-        recoverability=recover,
-        flip_test=flip,
-        sample=sample,
-        surrogate=surrogate,
-        include_protected=include_protected,
-        reference={g.name: None if r is None else g.labels[r] for g, r in zip(groupings, references, strict=True)},
-        mean_output=float(raw[uniform].mean()),
-        mean_probability=float((1 / (1 + np.exp(-raw[uniform]))).mean()) if kind == "decision" else None,
-        decision_words=_decision_words(spec),
-    )
+    stage = explain_surrogate(df, spec, include_protected=include_protected, random_state=random_state)
+    shap = explain_shap(stage, sample_size=sample_size)
+    return explanation_from(stage, shap, explain_proxies(stage, shap), explain_flips(stage))
 
 
 def _value_text(value: object) -> str:

@@ -19,7 +19,7 @@ LightGBM and scikit-learn are imported only inside the functions that use them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -253,7 +253,13 @@ class Surrogate:
 
 
 def fit_booster(
-    x: pd.DataFrame, y: np.ndarray, kind: str, seed: int, params: Mapping[str, Any], weight: np.ndarray | None = None
+    x: pd.DataFrame,
+    y: np.ndarray,
+    kind: str,
+    seed: int,
+    params: Mapping[str, Any],
+    weight: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Any:
     """A fitted LightGBM booster.
 
@@ -271,6 +277,8 @@ def fit_booster(
         LightGBM parameters, e.g. :data:`SURROGATE_PARAMS`.
     weight
         Optional weight per row.
+    progress
+        Called as ``progress(trees_done, trees)`` after each boosting round.
 
     Returns
     -------
@@ -280,7 +288,14 @@ def fit_booster(
 
     model_class = lightgbm.LGBMRegressor if kind == "score" else lightgbm.LGBMClassifier
     model = model_class(random_state=seed, **params)
-    model.fit(x, y, sample_weight=weight)
+    callbacks = None
+    if progress is not None:
+
+        def report(env: Any) -> None:
+            progress(env.iteration - env.begin_iteration + 1, env.end_iteration - env.begin_iteration)
+
+        callbacks = [report]
+    model.fit(x, y, sample_weight=weight, callbacks=callbacks)
     return model.booster_
 
 

@@ -9,10 +9,26 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from analysis import AuditSpec, Explanation, LocalExplanation, ParityLabError, explain_row
-from analysis.counts import outcomes
-from analysis.explain import PROXY_THRESHOLD
+from analysis import (
+    AuditSpec,
+    DecisionWords,
+    Explanation,
+    LocalExplanation,
+    ParityLabError,
+    decision_words,
+    explain_row,
+)
+from analysis.counts import INTERSECTION_SEPARATOR, outcomes
+from analysis.explain import (
+    PROXY_THRESHOLD,
+    ProxyStage,
+    ShapStage,
+    SurrogateStage,
+    estimate_seconds,
+    explanation_from,
+)
 from analysis.options import SAMPLE_SIZE, SEED
+from analysis.surrogate import SURROGATE_PARAMS
 from ui import cached, charts, state
 from ui.frame import require_spec
 from ui.state import W
@@ -29,6 +45,8 @@ EXAMPLES_PER_KIND = 3
 BY_VALUE = "feature value"
 OPTION_DEFAULTS = {W.DRIVERS_SAMPLE_SIZE: SAMPLE_SIZE, W.DRIVERS_SEED: SEED, W.DRIVERS_PROTECTED: False}
 KEEP = {"persist_state": "session"}
+SURROGATE_TREES = SURROGATE_PARAMS["n_estimators"]
+PROGRESS_EVERY_S = 0.25  # the fewest seconds between two updates of the status label
 
 SURROGATE_NOTE = """
 A **surrogate model** (gradient-boosted trees) is trained to reproduce the decisions from the feature columns;
@@ -98,29 +116,125 @@ def show_options() -> Options:
     )
 
 
-def run_explain(data: state.Dataset, spec: AuditSpec, options: Options) -> Explanation:
-    started = time.perf_counter()
-    with st.status("Training the surrogate model and computing SHAP values…", expanded=False) as status:
-        st.write(f"Surrogate model of the decisions in {data.table.report.rows:,} rows, then exact tree SHAP values.")
+class Stages:
+    """The page's computation, stage by stage, each a line in one status box as it completes.
+
+    While a stage runs, the box's label says what it does and, once the stage has reported some progress, how
+    long the rest should take at the speed measured so far on these data.
+    """
+
+    def __init__(self, data: state.Dataset, spec: AuditSpec, options: Options) -> None:
+        self.data, self.spec, self.options = data, spec, options
+        self.started = time.perf_counter()
+        self.computed = False
+        self.box = st.status("Explaining the decisions…", expanded=True)
+
+    def run(self, kind: str, key: tuple, label: str, unit: str, compute, done_line) -> object:
+        """Run ``compute(progress)`` under ``label``; write ``done_line(result, seconds)`` when it is done.
+
+        ``kind`` and ``key`` name the stage as ``cached`` remembers it: a remembered stage adds no line.
+        """
+        remembered = cached.is_remembered(kind, key)
+        began = time.perf_counter()
+        if not remembered:
+            self.box.update(label=label + "…")
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if done < total and now - last[0] < PROGRESS_EVERY_S:
+                return
+            last[0] = now
+            left = (now - began) / max(done, 1) * (total - done)
+            self.box.update(label=f"{label}: {done:,} of {total:,} {unit} (about {seconds(left)} left)…")
+
         try:
-            result = cached.explanation(
-                data.data_key,
-                spec.to_json(),
-                options.sample_size,
-                options.include_protected,
-                options.random_state,
-                data.table.data,
-            )
+            result = compute(progress)
         except ParityLabError as exc:
-            status.update(label="The decisions could not be explained", state="error")
-            error = say(exc)
+            self.box.update(label="The decisions could not be explained", state="error", expanded=True)
+            st.error(say(exc))
+            st.stop()
+        took = time.perf_counter() - began
+        if not remembered:
+            self.computed = True
+            self.box.write(done_line(result, took))
+        return result
+
+    def finish(self) -> None:
+        if self.computed:
+            label = f"Drivers ready in {seconds(time.perf_counter() - self.started)}"
         else:
-            seconds = time.perf_counter() - started
-            took = "from the cache" if seconds < 0.5 else f"in {seconds:.1f} s"
-            status.update(label=f"Surrogate model and SHAP values ready ({took})", state="complete")
-            return result
-    st.error(error)
-    st.stop()
+            label = "Drivers ready, from the cache (computed earlier in this session)"
+        self.box.update(label=label, state="complete", expanded=False)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def surrogate_key(data: state.Dataset, spec: AuditSpec, options: Options) -> tuple:
+    return (data.data_key, spec.to_json(), options.include_protected, options.random_state)
+
+
+def run_surrogate(stages: Stages) -> SurrogateStage:
+    data, spec, options = stages.data, stages.spec, stages.options
+    rows = data.table.report.rows
+    return stages.run(
+        "surrogate",
+        surrogate_key(data, spec, options),
+        f"Fitting the surrogate model to the decisions in {rows:,} rows",
+        "trees",
+        lambda progress: cached.surrogate_stage(
+            data.data_key, spec.to_json(), options.include_protected, options.random_state, data.table.data, progress
+        ),
+        lambda stage, took: (
+            f"Fitted the surrogate model on {stage.model.n_train:,} rows × {len(stage.model.features)} features "
+            f"({SURROGATE_TREES} trees) in {seconds(took)}; tested on {stage.model.n_test:,} held-out rows."
+        ),
+    )
+
+
+def run_shap(stages: Stages, stage: SurrogateStage) -> ShapStage:
+    key = surrogate_key(stages.data, stages.spec, stages.options)
+    size = stages.options.sample_size
+    return stages.run(
+        "shap",
+        (*key, size),
+        f"SHAP values for about {min(size, stage.model.n_rows):,} rows",
+        "rows",
+        lambda progress: cached.shap_stage(key, stage, size, progress),
+        lambda shap, took: f"SHAP values for {shap.rows.size:,} rows in {seconds(took)}.",
+    )
+
+
+def run_proxies(stages: Stages, stage: SurrogateStage, shap: ShapStage) -> ProxyStage:
+    key = (*surrogate_key(stages.data, stages.spec, stages.options), stages.options.sample_size)
+    n = len(stage.groupings)
+    estimate = estimate_seconds(stage, "proxies")
+    return stages.run(
+        "proxies",
+        key,
+        f"Proxies for {n} attribute{'s' if n != 1 else ''} (about {seconds(estimate)} at the surrogate fit's speed)",
+        "attributes",
+        lambda progress: cached.proxy_stage(key, stage, shap, progress),
+        lambda _, took: f"Proxies and recoverability for {n} attribute{'s' if n != 1 else ''} in {seconds(took)}.",
+    )
+
+
+def run_flips(stages: Stages, stage: SurrogateStage) -> dict | None:
+    if not stage.include_protected:
+        return None
+    key = surrogate_key(stages.data, stages.spec, stages.options)
+    n = len(stage.groupings)
+    estimate = estimate_seconds(stage, "flip")
+    return stages.run(
+        "flips",
+        key,
+        f"Flip test for {n} attribute{'s' if n != 1 else ''} (about {seconds(estimate)} at the fidelity check's speed)",
+        "attributes",
+        lambda progress: cached.flip_stage(key, stage, progress),
+        lambda _, took: f"Flip test for {n} attribute{'s' if n != 1 else ''} in {seconds(took)}.",
+    )
 
 
 def show_scope(explanation: Explanation) -> None:
@@ -189,20 +303,44 @@ def show_global(explanation: Explanation, attributes: list[str]) -> None:
         )
 
 
+def intersection_parts(attribute: str) -> list[str]:
+    return attribute.split(INTERSECTION_SEPARATOR)
+
+
+def opened_from_intersection(attributes: list[str]) -> str | None:
+    """When the focus is an intersection: its first column (the surrogate is explained per column), else None."""
+    focus = state.focus()
+    if focus is None or focus.attribute in attributes or INTERSECTION_SEPARATOR not in focus.attribute:
+        return None
+    first = intersection_parts(focus.attribute)[0]
+    return first if first in attributes else None
+
+
 def pick_attribute(explanation: Explanation) -> str | None:
     attributes = list(explanation.by_group)
     if not attributes:
         st.info("No protected attribute to compare groups by: choose one on the Data page.")
         return None
-    keep_valid(W.DRIVERS_ATTRIBUTE, attributes)
+    first = opened_from_intersection(attributes)
+    if first is not None:
+        state.set_widgets({W.DRIVERS_ATTRIBUTE: first})  # a pick here moves the focus off the intersection
+    state.follow_focus(W.DRIVERS_ATTRIBUTE, attributes)
     # Selectbox options are drawn as plain text (radio options and labels are Markdown: those go through md()).
-    return st.selectbox(
+    attribute = st.selectbox(
         "Protected attribute",
         attributes,
         key=W.DRIVERS_ATTRIBUTE,
         **KEEP,
+        on_change=state.focus_changed,
+        kwargs={"key": W.DRIVERS_ATTRIBUTE},
         help="Used by the sections below: drivers by group, the gap, proxies and the dependence view.",
     )
+    if first is not None and attribute == first:
+        st.caption(
+            f"The focus is the intersection **{md(state.focus().attribute)}**; the surrogate's drivers are read "
+            f"one attribute at a time, so this page opens on its first attribute, **{md(first)}**."
+        )
+    return attribute
 
 
 def show_by_group(explanation: Explanation, attribute: str) -> None:
@@ -215,6 +353,71 @@ def show_by_group(explanation: Explanation, attribute: str) -> None:
     )
 
 
+def gap_label(explanation: Explanation, attribute: str, group: str) -> str:
+    """A group's name in the picker: too-small groups say so (as the Fairness page calls them)."""
+    if not explanation.too_small(attribute, group):
+        return group
+    n = explanation.group_sizes.get(attribute, {}).get(group, 0)
+    return f"{group} (n={n:,}, too small to conclude)"
+
+
+def default_gap_group(explanation: Explanation, attribute: str, groups: list[str]) -> str:
+    """The group with the largest |gap| among groups large enough to conclude (the largest group if none is)."""
+    gaps = explanation.gap[attribute]
+    large = [g for g in groups if not explanation.too_small(attribute, g)]
+    if large:
+        return max(large, key=lambda g: abs(gaps[g].total))
+    return max(groups, key=lambda g: explanation.group_sizes.get(attribute, {}).get(g, 0))
+
+
+def focus_group(attribute: str) -> str | None:
+    """The focus's group as a group of ``attribute`` (its part of an intersection's group)."""
+    focus = state.focus()
+    if focus is None or focus.group is None:
+        return None
+    if focus.attribute == attribute:
+        return focus.group
+    if INTERSECTION_SEPARATOR in focus.attribute and intersection_parts(focus.attribute)[0] == attribute:
+        return intersection_parts(focus.group)[0]
+    return None
+
+
+def gap_group_picked(attribute: str) -> None:
+    """The picked group becomes the focus's group (with this attribute, if the focus was on another one)."""
+    focus = state.focus()
+    if focus is not None and focus.attribute == attribute:
+        state.focus_changed(W.DRIVERS_GAP_GROUP, part="group")
+    else:
+        state.set_focus(attribute, state.get(W.DRIVERS_GAP_GROUP))
+
+
+def pick_gap_group(explanation: Explanation, attribute: str, groups: list[str]) -> str:
+    """The group picker: opens on the focus's group when it is large enough, else the largest gap among those that are.
+
+    Too-small groups stay pickable (labelled so); one picked here stays picked.
+    """
+    current = state.get(W.DRIVERS_GAP_GROUP)
+    large = [g for g in groups if not explanation.too_small(attribute, g)]
+    eligible = large + ([current] if current in groups and current not in large else [])
+    wanted = focus_group(attribute)
+    if wanted in large and state.focus() is not None and state.focus().attribute != attribute:
+        state.set_widgets({W.DRIVERS_GAP_GROUP: wanted})  # the intersection's group, on its first attribute
+    state.follow_focus(
+        W.DRIVERS_GAP_GROUP, eligible, part="group", default=default_gap_group(explanation, attribute, groups)
+    )
+    if state.get(W.DRIVERS_GAP_GROUP) not in groups:
+        state.set_widgets({W.DRIVERS_GAP_GROUP: default_gap_group(explanation, attribute, groups)})
+    return st.selectbox(
+        "Group compared with the reference",
+        groups,
+        key=W.DRIVERS_GAP_GROUP,
+        **KEEP,
+        format_func=lambda g: gap_label(explanation, attribute, g),
+        on_change=gap_group_picked,
+        args=(attribute,),
+    )
+
+
 def show_gap(explanation: Explanation, attribute: str) -> None:
     st.subheader("Where the gap comes from")
     gaps = explanation.gap.get(attribute, {})
@@ -222,8 +425,7 @@ def show_gap(explanation: Explanation, attribute: str) -> None:
         st.info(md(f"No group of {attribute} to compare with a reference group."))
         return
     groups = list(gaps)
-    keep_valid(W.DRIVERS_GAP_GROUP, groups, default=max(groups, key=lambda g: abs(gaps[g].total)))
-    group = st.selectbox("Group compared with the reference", groups, key=W.DRIVERS_GAP_GROUP, **KEEP)
+    group = pick_gap_group(explanation, attribute, groups)
     gap = gaps[group]
     left, right = st.columns([1, 3])
     with left:
@@ -234,6 +436,12 @@ def show_gap(explanation: Explanation, attribute: str) -> None:
         figure = charts.gap_waterfall_chart(gap, attribute=attribute, group=group, unit=unit(explanation))
         chart(figure, "gap_waterfall", "Waterfall of the gap between the group and the reference, by feature.")
     st.markdown(md(gap.sentence))
+    if explanation.too_small(attribute, group):
+        n = explanation.group_sizes.get(attribute, {}).get(group, 0)
+        st.warning(
+            f"**{md(group)}** has {n:,} rows with a decision, under the minimum group size of "
+            f"{explanation.min_group_size}: too small to conclude. Its gap could be chance.",
+        )
     st.caption(
         f"Each bar is one feature's share of the gap between **{md(group)}** and the reference group "
         f"**{md(gap.reference)}**: the difference between the two groups' mean SHAP values. The bars add up to "
@@ -306,19 +514,25 @@ def show_dependence(explanation: Explanation, attribute: str | None) -> None:
 # ---------------------------------------------------------------- one row
 
 
-def examples(explanation: Explanation, df: pd.DataFrame, spec: AuditSpec, attribute: str | None) -> dict[int, str]:
-    """Sampled rows worth a look: the lowest outputs, and per group the lowest output among unfavourable decisions."""
+def examples(
+    explanation: Explanation, df: pd.DataFrame, spec: AuditSpec, attribute: str | None, words: DecisionWords
+) -> dict[int, str]:
+    """Sampled rows worth a look: the least favourable outputs, and per group the least favourable output among
+    unfavourable decisions (the lowest when the positive decision benefits the person, else the highest)."""
     sample = explanation.sample
     rows = np.asarray(sample.rows)
     output = np.asarray(sample.raw_output, dtype=float)
-    order = np.argsort(output, kind="stable")
-    lowest = "lowest scored" if explanation.model.target == "score" else "least likely to get the positive decision"
-    found = {int(rows[i]): f"row {rows[i]:,} — {lowest}" for i in order[:EXAMPLES_PER_KIND]}
+    order = np.argsort(-output if words.harmful else output, kind="stable")
+    if explanation.model.target == "score":
+        worst = "highest scored" if words.harmful else "lowest scored"
+    else:
+        worst = f"most likely to be {words.verb}" if words.harmful else f"least likely to be {words.verb}"
+    found = {int(rows[i]): f"row {rows[i]:,} — {worst}" for i in order[:EXAMPLES_PER_KIND]}
     if attribute is None:
         return found
     decisions = outcomes(df.iloc[rows], spec)  # the sampled rows' real decisions
     favorable = decisions.positive if spec.positive_is_favorable else decisions.decided & ~decisions.positive
-    ordered = order[(decisions.decided & ~favorable)[order]]  # unfavourable decisions, lowest output first
+    ordered = order[(decisions.decided & ~favorable)[order]]  # unfavourable decisions, least favourable first
     groups = np.asarray(sample.groups[attribute], dtype=object)[ordered]
     for group in dict.fromkeys(groups):
         row = int(rows[ordered[groups == group][0]])
@@ -360,10 +574,12 @@ def pick_row(choices: dict[int, str], rows: int) -> int:
     return int(state.get(W.DRIVERS_ROW))
 
 
-def show_local(explanation: Explanation, data: state.Dataset, spec: AuditSpec, attribute: str | None) -> None:
+def show_local(
+    explanation: Explanation, data: state.Dataset, spec: AuditSpec, attribute: str | None, words: DecisionWords
+) -> None:
     st.subheader("Why this row?")
     df = data.table.data
-    row = pick_row(examples(explanation, df, spec, attribute), len(df))
+    row = pick_row(examples(explanation, df, spec, attribute, words), len(df))
     local = local_explanation(explanation, df, row)
     if local is None:
         return
@@ -371,7 +587,7 @@ def show_local(explanation: Explanation, data: state.Dataset, spec: AuditSpec, a
     with left:
         st.metric(f"Surrogate output ({unit(explanation)})", f"{local.output:+.3f}", border=True)
         if local.probability is not None:
-            st.metric("Probability of the positive decision", number(local.probability), border=True)
+            st.metric(f"Probability of being {words.verb}", number(local.probability), border=True)
         st.caption(f"The waterfall starts at the surrogate's base value, {local.base_value:+.3f}: its average output.")
     with right:
         figure = charts.local_waterfall_chart(local, unit=unit(explanation))
@@ -387,8 +603,12 @@ def show_local(explanation: Explanation, data: state.Dataset, spec: AuditSpec, a
 st.title("Drivers")
 dataset, spec = require_spec(NOTHING_YET)
 options = show_options()
-explanation = run_explain(dataset, spec, options)
-state.remember("explanation", (dataset.data_key, spec.to_json(), options), explanation)  # for the Report page
+words = decision_words(spec)
+stages = Stages(dataset, spec, options)
+surrogate = run_surrogate(stages)
+shap_values = run_shap(stages, surrogate)
+# The first views need only the surrogate and the SHAP values: drawn before the proxies are computed.
+explanation = explanation_from(surrogate, shap_values)
 show_scope(explanation)
 show_fidelity(explanation)
 show_global(explanation, list(explanation.sample.groups))
@@ -397,7 +617,13 @@ attribute = pick_attribute(explanation)
 if attribute is not None:
     show_by_group(explanation, attribute)
     show_gap(explanation, attribute)
+explanation = explanation_from(
+    surrogate, shap_values, run_proxies(stages, surrogate, shap_values), run_flips(stages, surrogate)
+)
+stages.finish()
+state.remember("explanation", (dataset.data_key, spec.to_json(), options), explanation)  # for the Report page
+if attribute is not None:
     show_proxies(explanation, attribute)
 show_flip_test(explanation)
 show_dependence(explanation, attribute)
-show_local(explanation, dataset, spec, attribute)
+show_local(explanation, dataset, spec, attribute, words)

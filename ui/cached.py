@@ -8,6 +8,9 @@ from uploaded data are session-scoped, so one session never sees another's.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +23,6 @@ from analysis import (
     SpecSuggestion,
     SpecValidation,
     encode_groups,
-    explain,
     load_table,
     profile_columns,
     suggest_roles,
@@ -28,10 +30,20 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.bias_tables import BiasTables
+from analysis.explain import (
+    ProxyStage,
+    ShapStage,
+    SurrogateStage,
+    explain_flips,
+    explain_proxies,
+    explain_shap,
+    explain_surrogate,
+)
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile
 from analysis.story import Gap, rank_gaps
 from analysis.thresholds import ThresholdCurves, threshold_curves
+from ui import state
 from ui.state import Reading, Upload
 
 __all__ = [
@@ -40,16 +52,22 @@ __all__ = [
     "bias_tables",
     "curves",
     "explanation",
+    "flip_stage",
     "gaps",
     "group_sizes",
+    "is_remembered",
     "load_sample",
     "load_upload",
     "mitigation_comparison",
     "optimization",
+    "preload_model_libraries",
     "profiles",
+    "proxy_stage",
+    "shap_stage",
     "staged_frontier",
     "suggestion",
     "surrogate_scores",
+    "surrogate_stage",
     "trade_off_frontier",
     "validation",
 ]
@@ -138,16 +156,109 @@ def bias_tables(
     return make(_df, spec, format=table_format, sex=sex, race=race, mode=mode, exclude_small=exclude_small)
 
 
-@st.cache_data(**(SESSION | {"max_entries": 4}))
+# --- the Drivers page's stages ----------------------------------------------------------------------
+# Remembered in the session (ui.state.remember) rather than with st.cache_data: the page shows each stage's
+# progress as it runs, and a cached function cannot write to a block created outside it. One entry per stage:
+# a new sample size reuses the fitted surrogate, and only what depends on it is computed again.
+
+
+def surrogate_stage(
+    data_key: str,
+    spec_json: str,
+    include_protected: bool,
+    random_state: int,
+    _df: pd.DataFrame,
+    progress: Callable[[int, int], None] | None = None,
+) -> SurrogateStage:
+    """Stage 1 of the explanation of these data under a spec (given as JSON): the fitted surrogate."""
+    context = (data_key, spec_json, include_protected, random_state)
+    found = state.recall("drivers_surrogate", context)
+    if found is None:
+        spec = AuditSpec.from_json(spec_json)
+        found = explain_surrogate(
+            _df, spec, include_protected=include_protected, random_state=random_state, progress=progress
+        )
+        state.remember("drivers_surrogate", context, found)
+    return found
+
+
+def shap_stage(
+    context: tuple, stage: SurrogateStage, sample_size: int, progress: Callable[[int, int], None] | None = None
+) -> ShapStage:
+    """Stage 2: SHAP values of the sample (``context``: the key of ``stage``, as :func:`surrogate_stage` took it)."""
+    key = (*context, sample_size)
+    found = state.recall("drivers_shap", key)
+    if found is None:
+        found = explain_shap(stage, sample_size=sample_size, progress=progress)
+        state.remember("drivers_shap", key, found)
+    return found
+
+
+def proxy_stage(
+    context: tuple, stage: SurrogateStage, shap: ShapStage, progress: Callable[[int, int], None] | None = None
+) -> ProxyStage:
+    """Stage 3: proxies and recoverability (``context``: the key of ``shap``, as :func:`shap_stage` took it)."""
+    found = state.recall("drivers_proxies", context)
+    if found is None:
+        found = explain_proxies(stage, shap, progress=progress)
+        state.remember("drivers_proxies", context, found)
+    return found
+
+
+def flip_stage(
+    context: tuple, stage: SurrogateStage, progress: Callable[[int, int], None] | None = None
+) -> dict[str, dict[str, float]] | None:
+    """Stage 4: the flip test (``context``: the key of ``stage``)."""
+    found = state.recall("drivers_flips", context)
+    if found is None:
+        found = ("computed", explain_flips(stage, progress=progress))
+        state.remember("drivers_flips", context, found)
+    return found[1]
+
+
 def explanation(
     data_key: str, spec_json: str, sample_size: int, include_protected: bool, random_state: int, _df: pd.DataFrame
 ) -> Explanation:
-    """The SHAP explanation of the surrogate model of these data under a spec (given as JSON).
+    """The whole explanation (the flip test only with ``include_protected``), as the Drivers page runs it.
 
-    Fewer entries than the other caches: each holds a trained model and a sample of SHAP values.
+    Through the same remembered stages, so the Workshop and the Drivers page reuse each other's work.
     """
-    spec = AuditSpec.from_json(spec_json)
-    return explain(_df, spec, sample_size=sample_size, include_protected=include_protected, random_state=random_state)
+    from analysis.explain import explanation_from
+
+    context = (data_key, spec_json, include_protected, random_state)
+    stage = surrogate_stage(data_key, spec_json, include_protected, random_state, _df)
+    shap = shap_stage(context, stage, sample_size)
+    proxies = proxy_stage((*context, sample_size), stage, shap)
+    flips = flip_stage(context, stage) if include_protected else None
+    return explanation_from(stage, shap, proxies, flips)
+
+
+def is_remembered(kind: str, context: tuple) -> bool:
+    """Whether the stage ``kind`` ("surrogate", "shap", "proxies", "flips") was computed for ``context``."""
+    return state.recall(f"drivers_{kind}", context) is not None
+
+
+def preload_model_libraries() -> threading.Thread:
+    """Import LightGBM and scikit-learn in the background, once per server process.
+
+    They take 1.5-3 s to import; done while the user is on the Data page, the Drivers page does not wait for them.
+    """
+    global _preload
+    with _preload_lock:
+        if _preload is None:
+
+            def load() -> None:
+                with contextlib.suppress(Exception):  # the page imports them again and reports any failure
+                    import lightgbm  # noqa: F401
+                    import sklearn.metrics  # noqa: F401
+
+            _preload = threading.Thread(target=load, name="paritylab-preload-models", daemon=True)
+            _preload.start()
+        return _preload
+
+
+_preload: threading.Thread | None = None
+_preload_lock = threading.Lock()
 
 
 # --- mitigation ---------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def test_explanation_pickles_and_explains_rows_after_a_round_trip(loan_decision,
     assert [abs(s) for _, _, s in local.contributions] == sorted(
         (abs(s) for _, _, s in local.contributions), reverse=True
     )
-    assert local.sentence.startswith("This row's predicted chance of the positive decision (approved = Y) is")
+    assert local.sentence.startswith("This row's predicted chance of being approved is")
     assert "largest push down" in local.sentence
     json.dumps(local.to_dict(), allow_nan=False)
 
@@ -471,3 +471,63 @@ def test_merged_spelling_variants_explain_like_the_table_fixed_by_hand():
     assert np.allclose(merged.sample.shap, expected.sample.shap)
     apart = explain(messy, SYNTHETIC_SPEC, sample_size=500)
     assert set(apart.by_group["g"]) == {"a", "b", "A", "B"}
+
+
+# --- the stages ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("include_protected", [False, True])
+def test_the_stages_run_one_by_one_with_progress_give_explains_result(loans, include_protected):
+    from analysis.explain import explain_flips, explain_proxies, explain_shap, explain_surrogate, explanation_from
+
+    spec = dataclasses.replace(analysis.suggest_spec(loans), score=None, label=None, label_positive=())
+    whole = explain(loans, spec, sample_size=1500, include_protected=include_protected)
+    seen: dict[str, list] = {"fit": [], "shap": [], "proxies": [], "flips": []}
+    stage = explain_surrogate(
+        loans, spec, include_protected=include_protected, progress=lambda d, t: seen["fit"].append((d, t))
+    )
+    shap = explain_shap(stage, sample_size=1500, progress=lambda d, t: seen["shap"].append((d, t)))
+    first = explanation_from(stage, shap)  # the page's first views: no proxies yet
+    assert first.proxies == {} and first.recoverability == {}
+    proxies = explain_proxies(stage, shap, progress=lambda d, t: seen["proxies"].append((d, t)))
+    flips = explain_flips(stage, progress=lambda d, t: seen["flips"].append((d, t)))
+    staged = explanation_from(stage, shap, proxies, flips)
+    assert json.dumps(staged.to_dict(), sort_keys=True) == json.dumps(whole.to_dict(), sort_keys=True)
+    # Chunked SHAP values (the progress path) are the same numbers, and still add up to the raw output.
+    np.testing.assert_array_equal(staged.sample.shap, whole.sample.shap)
+    np.testing.assert_allclose(
+        staged.sample.shap.sum(axis=1) + staged.sample.expected_value, staged.sample.raw_output, atol=1e-12
+    )
+    rows = whole.sample.rows.size
+    assert seen["fit"][0] == (1, 100) and seen["fit"][-1] == (100, 100)
+    assert seen["shap"][0] == (250, rows) and seen["shap"][-1] == (rows, rows)
+    assert seen["proxies"] == [(1, 3), (2, 3), (3, 3)]
+    assert seen["flips"] == ([(1, 3), (2, 3), (3, 3)] if include_protected else [])
+    assert (whole.flip_test is not None) == include_protected
+
+
+def test_estimates_scale_with_the_measured_fit(loan_decision, loans):
+    from analysis.explain import estimate_seconds, explain_surrogate, proxy_units
+
+    spec = dataclasses.replace(analysis.suggest_spec(loans), score=None, label=None, label_positive=())
+    stage = explain_surrogate(loans, spec)
+    assert stage.seconds > 0 and stage.fit_units == stage.model.n_train * len(stage.model.features) * 100
+    # Multiclass fits (more than two groups) grow with the classes.
+    rows, features = min(len(loans), 20_000) * 0.75, len(stage.model.features) - 1
+    classes = sum(len(g.labels) if len(g.labels) > 2 else 1 for g in stage.groupings)
+    assert classes >= 3 * 3
+    assert proxy_units(stage) == pytest.approx(rows * features * 30 * classes)
+    assert estimate_seconds(stage, "proxies") == pytest.approx(stage.seconds / stage.fit_units * proxy_units(stage))
+    assert estimate_seconds(stage, "flip") == pytest.approx(2 * len(loans) * 3 * stage.predict_seconds_per_row)
+
+
+def test_group_sizes_are_the_audits_and_small_groups_are_too_small(loan_decision, loans):
+    audit = analysis.audit(loans, dataclasses.replace(analysis.suggest_spec(loans), score=None))
+    for name, attribute in audit.attributes.items():
+        expected = {g: m.n for g, m in attribute.groups.items()}
+        assert {g: n for g, n in loan_decision.group_sizes[name].items() if g in expected} == expected
+    sizes = loan_decision.group_sizes["gender"]
+    assert loan_decision.min_group_size == 30
+    assert [g for g in sizes if loan_decision.too_small("gender", g)] == [g for g, n in sizes.items() if n < 30]
+    assert loan_decision.to_dict()["group_sizes"] == loan_decision.group_sizes
