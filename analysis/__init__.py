@@ -5,6 +5,7 @@ are imported only inside the functions that use them.
 """
 
 from analysis.audit import AttributeAudit, AuditResult, Finding, GroupMetrics, MetricValue, audit
+from analysis.bias_tables import BiasTable, BiasTables, bias_tables
 from analysis.compare import AuditComparison, ComparisonRow, compare_audits, load_audit, render_comparison_html
 from analysis.errors import ExplainError, LoadError, OptionError, ParityLabError, SpecError
 from analysis.explain import (
@@ -51,6 +52,8 @@ __all__ = [
     "AuditComparison",
     "AuditResult",
     "AuditSpec",
+    "BiasTable",
+    "BiasTables",
     "Change",
     "ColumnProfile",
     "ColumnRole",
@@ -96,6 +99,7 @@ __all__ = [
     "apply_thresholds",
     "audit",
     "baseline",
+    "bias_tables",
     "compare_audits",
     "compare_mitigations",
     "csv_bytes",
