@@ -1086,7 +1086,9 @@ def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> 
             f"significant gap was found in {how}: {rule} with q < {options.alpha:g}."
         )
     return (
-        f"No significant gap was found between groups of {d.grouping.name} in {how}: {rule} with q < {options.alpha:g}."
+        # "Beyond the thresholds": a smaller gap can still be significant, and the verdict then says so.
+        f"No gap beyond the thresholds was found between groups of {d.grouping.name} in {how}: {rule} "
+        f"with q < {options.alpha:g}."
     )
 
 

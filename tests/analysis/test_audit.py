@@ -441,8 +441,8 @@ def test_loan_findings_say_it_in_plain_words(loan_audit):
     quiet = [f for f in loan_audit.attributes["gender"].findings if f.kind == "no_gap"]
     assert {f.metric for f in quiet} == {"disparate_impact", "equal_opportunity_difference", "fpr_difference"}
     assert quiet[0].text.startswith(
-        "No significant gap was found between groups of gender in how often they are approved: no group is below 0.8x "
-        "the rate of group Male with q < 0.05. With these sample sizes, a gap of 0.0"
+        "No gap beyond the thresholds was found between groups of gender in how often they are approved: "
+        "no group is below 0.8x the rate of group Male with q < 0.05. With these sample sizes, a gap of 0.0"
     )
     assert "could have been detected (80% power, α = 0.05)" in quiet[0].text
     assert 0 < quiet[0].detectable_gap < 0.2
