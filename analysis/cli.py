@@ -926,14 +926,20 @@ LESS_EQUAL = (
 )
 
 
-def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None) -> str:
-    """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better)."""
+def _mitigate_text(
+    result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None, words: Any = None
+) -> str:
+    """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better).
+
+    ``words`` (``analysis.words.DecisionWords``) names the decision in the thresholds' lines ("newly flagged"),
+    so a harmful decision reads as the harm, not as "to positive".
+    """
     from analysis.metrics import title
     from analysis.optimizer import CONSTRAINT_MEASURES
 
     within = f"within {result['tolerance']:g}" if result["tolerance"] is not None else ""
     if result["constraint"] == "four_fifths":
-        within = f"(lowest / highest favorable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
+        within = f"(lowest / highest favourable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
     if result["mode"] == "start":
         asked = "nothing to do (goal 'nothing'): today's decisions, reproduced by thresholds"
     else:
@@ -967,13 +973,13 @@ def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, f
     if result["reason"]:
         lines.append(f"  {result['reason']}")
     lines.append("")
-    lines.append("Thresholds (positive decision when score >= threshold), and the decisions they change from today's:")
+    verb = "positive decision" if words is None else words.verb
+    up, down = ("to positive", "to negative") if words is None else (f"newly {verb}", f"no longer {verb}")
+    lines.append(f"Thresholds ({verb} when score >= threshold), and the decisions they change from today's:")
     for group, t in result["thresholds"][result["attribute"]].items():
         changed = result["changed"][group]
-        lines.append(
-            f"  {_plain(group)}: {t:.4g}  (to positive {changed['to_positive']:,}, "
-            f"to negative {changed['to_negative']:,})"
-        )
+        moved = f"{up} {changed['to_positive']:,}, {down} {changed['to_negative']:,}"
+        lines.append(f"  {_plain(group)}: {t:.4g}  ({moved})")
     lines.append("")
     lines.append("Before -> after:")
     before, after = result["before"]["summary"], result["after"]["summary"]
@@ -1049,7 +1055,9 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         _write(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n", args.json, stdout)
     if args.json != "-":
         given_back = None if result.optimization is None else gives_back(result.optimization, result.before)
-        stdout.write(_mitigate_text(out, table.report.name, given_back))
+        from analysis.words import decision_words
+
+        stdout.write(_mitigate_text(out, table.report.name, given_back, decision_words(spec)))
     return EXIT_OK
 
 
