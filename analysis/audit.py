@@ -1085,6 +1085,18 @@ def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> 
             f"Below {_rule_name(options)} for {d.grouping.name} (four-fifths ratio {ratio.value:.2f}), but no "
             f"significant gap was found in {how}: {rule} with q < {options.alpha:g}."
         )
+    q = d.comparisons[name].q
+    shown = np.flatnonzero(d.shown & ~d.small & (np.arange(len(d.grouping.labels)) != d.reference))
+    small = [int(i) for i in shown if q is not None and np.isfinite(q[i]) and q[i] < options.alpha]
+    if small:
+        # A difference inside the bounds can still be significant (the verdict then says "passes …, but with a
+        # significant gap"): say so here too, so "no significant gap" never stands beside it.
+        i = min(small, key=lambda j: q[j])
+        return (
+            f"No gap beyond the bounds was found between groups of {d.grouping.name} in {how}: {rule} with "
+            f"q < {options.alpha:g}; a smaller difference is significant ({d.grouping.labels[i]} vs {ref}, "
+            f"{_fmt_q(q[i])})."
+        )
     return (
         f"No significant gap was found between groups of {d.grouping.name} in {how}: {rule} with q < {options.alpha:g}."
     )
