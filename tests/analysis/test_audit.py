@@ -580,7 +580,7 @@ def test_reference_default_is_the_highest_favorable_rate_among_large_groups():
     # The (missing) group has the highest rate, so the rule says it was not counted.
     assert (
         attr.reference_rule
-        == "highest favorable rate among groups with at least 30 rows, not counting the (missing) group"
+        == "highest favourable rate among groups with at least 30 rows, not counting the (missing) group"
     )
     assert attr.groups["tiny_perfect"].status == "too small to conclude"
     assert attr.summary.groups_compared == ("big_high", "big_low", "(missing)")
@@ -695,7 +695,7 @@ def test_many_tiny_groups_are_too_small_to_conclude():
     )
     assert not [f for f in attr.findings if f.kind in ("gap", "no_gap")]
     assert [f.kind for f in attr.findings] == ["too_small"]
-    assert attr.reference_rule.startswith("highest favorable rate (no group has enough rows")
+    assert attr.reference_rule.startswith("highest favourable rate (no group has enough rows")
 
 
 def test_a_constant_score_has_a_null_auc():
