@@ -550,7 +550,9 @@ def _summary_text(result: Any) -> str:
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
         lines.append(f"  Verdict: {gap.sentence}")
         if audit.status != "ok":
-            lines.append(f"  {audit.status}: {audit.reason}")
+            # The reason may already start with its status ("not computable: only one group …"): say it once.
+            reason = str(audit.reason or "").removeprefix(f"{audit.status}: ")
+            lines.append(f"  {audit.status}: {reason}")
         elif line := summary_line(audit, result.options.di_threshold, verdict=gap.verdict):
             lines.append(f"  {line}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
