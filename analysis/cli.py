@@ -168,11 +168,18 @@ def _whole_number(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are the package's errors (exit 2, message on stderr)."""
 
+    # The command given, when the top-level parser reports the error (unrecognised arguments are its to report).
+    command: str | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise SpecError(f"{message}. See 'python -m analysis {self.prog.split()[-1]} --help'.")
+        name = self.prog.removeprefix("python -m analysis").strip() or self.command
+        raise SpecError(f"{message}. See 'python -m analysis{f' {name}' if name else ''} --help'.")
 
 
-def _parser() -> argparse.ArgumentParser:
+_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "suggest")
+
+
+def _parser() -> _Parser:
     parser = _Parser(
         prog="python -m analysis",
         description="ParityLab: audit decisions for differences between protected groups.",
@@ -1208,6 +1215,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = _parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser.command = next((a for a in given if a in _COMMANDS), None)
     try:
         args = parser.parse_args(argv)
         if args.command == "audit":

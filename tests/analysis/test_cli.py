@@ -504,3 +504,12 @@ def test_an_attribute_with_one_group_says_not_computable_once_per_line(tmp_path)
     assert code == 0
     assert "  not computable: only one group ('F'); there is nothing to compare it with" in out
     assert "not computable: not computable" not in out
+
+
+@pytest.mark.parametrize("command", ["audit", "suggest"])
+def test_an_unrecognised_argument_points_to_its_commands_help(command):
+    code, out, err = run([command, "data.csv", "--bogus"])
+    assert code == 2 and out == ""
+    assert f"unrecognized arguments: --bogus. See 'python -m analysis {command} --help'." in err
+    code, _, err = run([])
+    assert code == 2 and "See 'python -m analysis --help'." in err
