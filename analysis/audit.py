@@ -998,6 +998,8 @@ def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str
         verdict = f"group {ref}'s rate is below {t:g} of theirs"
     if words.harmful:
         return _harm_sentence(d, i, words, m, verdict, options.confidence)
+    if m.value == 0:  # as the verdict says it: "none of them", not "at 0.00x the rate"
+        return f"None of those with {_who(d, i)} {words.are}, unlike group {ref} ({_fmt_q(m.q_value)}) — {verdict}."
     ci = f"{words.confidence} CI {m.ci_low:.2f}–{m.ci_high:.2f}; " if m.ci_low is not None else ""
     return (
         f"Those with {_who(d, i)} {words.are} at {m.value:.2f}x the rate of group {ref} "

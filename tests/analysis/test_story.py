@@ -291,3 +291,12 @@ def test_a_group_never_given_a_favourable_decision_reads_as_none_of_them_not_as_
         "q < 0.001): below four-fifths and significant."
     )
     assert "0.00x" not in headline(result)
+
+
+def test_the_finding_about_a_group_never_given_the_decision_says_none_of_them_too():
+    df = pd.DataFrame({"age": ["young"] * 100 + ["old"] * 100, "hired": ["no"] * 100 + ["yes", "no"] * 50})
+    result = audit(df, AuditSpec(decision="hired", positive=("yes",), protected=("age",)))
+    (finding,) = [f for f in result.attributes["age"].findings if f.metric == "disparate_impact"]
+    assert finding.text == (
+        "None of those with age = young are hired, unlike group old (q < 0.001) — below the four-fifths threshold."
+    )
