@@ -998,6 +998,8 @@ def _di_sentence(d: _Draft, i: int, words: _Words, options: AuditOptions) -> str
         verdict = f"group {ref}'s rate is below {t:g} of theirs"
     if words.harmful:
         return _harm_sentence(d, i, words, m, verdict, options.confidence)
+    if m.value == 0:  # as the verdict says it: "none of them", not "at 0.00x the rate"
+        return f"None of those with {_who(d, i)} {words.are}, unlike group {ref} ({_fmt_q(m.q_value)}) — {verdict}."
     ci = f"{words.confidence} CI {m.ci_low:.2f}–{m.ci_high:.2f}; " if m.ci_low is not None else ""
     return (
         f"Those with {_who(d, i)} {words.are} at {m.value:.2f}x the rate of group {ref} "
@@ -1084,6 +1086,18 @@ def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> 
         return (
             f"Below {_rule_name(options)} for {d.grouping.name} (four-fifths ratio {ratio.value:.2f}), but no "
             f"significant gap was found in {how}: {rule} with q < {options.alpha:g}."
+        )
+    q = d.comparisons[name].q
+    shown = np.flatnonzero(d.shown & ~d.small & (np.arange(len(d.grouping.labels)) != d.reference))
+    small = [int(i) for i in shown if q is not None and np.isfinite(q[i]) and q[i] < options.alpha]
+    if small:
+        # A difference inside the bounds can still be significant (the verdict then says "passes …, but with a
+        # significant gap"): say so here too, so "no significant gap" never stands beside it.
+        i = min(small, key=lambda j: q[j])
+        return (
+            f"No gap beyond the bounds was found between groups of {d.grouping.name} in {how}: {rule} with "
+            f"q < {options.alpha:g}; a smaller difference is significant ({d.grouping.labels[i]} vs {ref}, "
+            f"{_fmt_q(q[i])})."
         )
     return (
         # "Beyond the thresholds": a smaller gap can still be significant, and the verdict then says so.

@@ -472,6 +472,14 @@ def _notes(result: dict[str, Any], words: Any, spec: AuditSpec) -> tuple[str, ..
                 f"{name}: {table.unknown:,} individuals with an unknown category are counted here and left out of "
                 "the table."
             )
+    for name, table in result["tables"].items():
+        present = [r.category for r in table.rows if r.n > 0]
+        if len(present) == 1:
+            # Its impact ratio is 1 by definition: say so, as the audit says "not computable".
+            notes.append(
+                f"{name}: only one category ({present[0]}) has individuals, so there is nothing to compare it with: "
+                "its impact ratio of 1 says nothing about bias."
+            )
     if fmt == "ll144":
         excluded = [(name, r) for name, t in result["tables"].items() for r in t.rows if r.excluded]
         if excluded:

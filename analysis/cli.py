@@ -168,11 +168,18 @@ def _whole_number(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors are the package's errors (exit 2, message on stderr)."""
 
+    # The command given, when the top-level parser reports the error (unrecognised arguments are its to report).
+    command: str | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise SpecError(f"{message}. See 'python -m analysis {self.prog.split()[-1]} --help'.")
+        name = self.prog.removeprefix("python -m analysis").strip() or self.command
+        raise SpecError(f"{message}. See 'python -m analysis{f' {name}' if name else ''} --help'.")
 
 
-def _parser() -> argparse.ArgumentParser:
+_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "suggest")
+
+
+def _parser() -> _Parser:
     parser = _Parser(
         prog="python -m analysis",
         description="ParityLab: audit decisions for differences between protected groups.",
@@ -550,7 +557,9 @@ def _summary_text(result: Any) -> str:
         lines.append(f"{audit.name}: reference group {audit.reference_group}" if audit.reference_group else audit.name)
         lines.append(f"  Verdict: {gap.sentence}")
         if audit.status != "ok":
-            lines.append(f"  {audit.status}: {audit.reason}")
+            # The reason may already start with its status ("not computable: only one group …"): say it once.
+            reason = str(audit.reason or "").removeprefix(f"{audit.status}: ")
+            lines.append(f"  {audit.status}: {reason}")
         elif line := summary_line(audit, result.options.di_threshold, verdict=gap.verdict):
             lines.append(f"  {line}")
         shown = audit.findings if len(audit.columns) == 1 else audit.findings[:SHOWN_INTERSECTION_FINDINGS]
@@ -926,14 +935,20 @@ LESS_EQUAL = (
 )
 
 
-def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None) -> str:
-    """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better)."""
+def _mitigate_text(
+    result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None, words: Any = None
+) -> str:
+    """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better).
+
+    ``words`` (``analysis.words.DecisionWords``) names the decision in the thresholds' lines ("newly flagged"),
+    so a harmful decision reads as the harm, not as "to positive".
+    """
     from analysis.metrics import title
     from analysis.optimizer import CONSTRAINT_MEASURES
 
     within = f"within {result['tolerance']:g}" if result["tolerance"] is not None else ""
     if result["constraint"] == "four_fifths":
-        within = f"(lowest / highest favorable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
+        within = f"(lowest / highest favourable rate >= {FOUR_FIFTHS - result['tolerance']:g})"
     if result["mode"] == "start":
         asked = "nothing to do (goal 'nothing'): today's decisions, reproduced by thresholds"
     else:
@@ -967,13 +982,13 @@ def _mitigate_text(result: dict[str, Any], name: str, given_back: tuple[float, f
     if result["reason"]:
         lines.append(f"  {result['reason']}")
     lines.append("")
-    lines.append("Thresholds (positive decision when score >= threshold), and the decisions they change from today's:")
+    verb = "positive decision" if words is None else words.verb
+    up, down = ("to positive", "to negative") if words is None else (f"newly {verb}", f"no longer {verb}")
+    lines.append(f"Thresholds ({verb} when score >= threshold), and the decisions they change from today's:")
     for group, t in result["thresholds"][result["attribute"]].items():
         changed = result["changed"][group]
-        lines.append(
-            f"  {_plain(group)}: {t:.4g}  (to positive {changed['to_positive']:,}, "
-            f"to negative {changed['to_negative']:,})"
-        )
+        moved = f"{up} {changed['to_positive']:,}, {down} {changed['to_negative']:,}"
+        lines.append(f"  {_plain(group)}: {t:.4g}  ({moved})")
     lines.append("")
     lines.append("Before -> after:")
     before, after = result["before"]["summary"], result["after"]["summary"]
@@ -1049,7 +1064,9 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         _write(json.dumps(out, indent=2, ensure_ascii=False, allow_nan=False) + "\n", args.json, stdout)
     if args.json != "-":
         given_back = None if result.optimization is None else gives_back(result.optimization, result.before)
-        stdout.write(_mitigate_text(out, table.report.name, given_back))
+        from analysis.words import decision_words
+
+        stdout.write(_mitigate_text(out, table.report.name, given_back, decision_words(spec)))
     return EXIT_OK
 
 
@@ -1198,6 +1215,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = _parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser.command = next((a for a in given if a in _COMMANDS), None)
     try:
         args = parser.parse_args(argv)
         if args.command == "audit":

@@ -72,22 +72,22 @@ NOT_COMPUTABLE = "not computable"
 REASON_REFERENCE = "this is the reference group"
 REASON_ONE_GROUP = "not computable: only one group ({group!r}); there is nothing to compare it with"
 REASON_NO_GROUP = "not computable: no group to compare"
-REASON_NO_REFERENCE = "not computable: no group has a defined favorable rate"
+REASON_NO_REFERENCE = "not computable: no group has a defined favourable rate"
 REASON_FEW_ELIGIBLE = "not computable: fewer than two groups have at least {minimum} rows"
-REASON_REFERENCE_ZERO = "undefined: the reference group's favorable rate is 0"
+REASON_REFERENCE_ZERO = "undefined: the reference group's favourable rate is 0"
 REASON_REFERENCE_RATE = "undefined: {rate} is undefined for the reference group"
 REASON_RANGE = "undefined: {rate} is defined for fewer than two groups"
 REASON_ALL_ZERO = "{rate} is 0 in every group: the groups are equal, so the ratio is 1 (as fairlearn counts it)"
 REASON_NO_DI = "undefined: no group has a defined disparate impact"
 RULE_NAMED = "named in the spec"
 RULE_NAMED_UNUSABLE = "; the reference named in the spec, {group!r}, has no rows with a decision here"
-RULE_HIGHEST = "highest favorable rate among groups with at least {minimum} rows"
+RULE_HIGHEST = "highest favourable rate among groups with at least {minimum} rows"
 RULE_NOT_MISSING = ", not counting the (missing) group"
-RULE_NONE_BIG = "highest favorable rate (no group has enough rows to be reliable)"
+RULE_NONE_BIG = "highest favourable rate (no group has enough rows to be reliable)"
 RULE_NONE_BIG_BUT_MISSING = (
-    "highest favorable rate among groups other than (missing) (none of them has at least {minimum} rows)"
+    "highest favourable rate among groups other than (missing) (none of them has at least {minimum} rows)"
 )
-RULE_ONLY_MISSING = "highest favorable rate (only the missing-value group has a rate)"
+RULE_ONLY_MISSING = "highest favourable rate (only the missing-value group has a rate)"
 
 
 # --- the registry ------------------------------------------------------------------------------
@@ -644,7 +644,7 @@ def _comparison_reasons(
         own = next((reasons[r][i] for r in parts if reasons[r][i] is not None), None)
         if any(not np.isfinite(rates[r][ref]) for r in parts):
             undefined = next(r for r in parts if not np.isfinite(rates[r][ref]))
-            out.append(REASON_REFERENCE_RATE.format(rate="the " + title(undefined).replace("favourable", "favorable")))
+            out.append(REASON_REFERENCE_RATE.format(rate="the " + title(undefined)))
         elif own is not None:
             out.append(own)
         elif name == "disparate_impact" and rates["favorable_rate"][ref] == 0:
@@ -692,7 +692,7 @@ def _summaries(
             di_min = MetricValue(float(di[worst]), group=labels[worst])
         else:
             di_min = MetricValue.undefined(REASON_NO_DI)
-    _, favorable_ratio = _range(rates["favorable_rate"], groups, "the favorable rate")
+    _, favorable_ratio = _range(rates["favorable_rate"], groups, "the favourable rate")
     dp_diff, dp_ratio = _range(rates["selection_rate"], groups, "the selection rate")
     out = {
         "disparate_impact_min": di_min,

@@ -79,7 +79,7 @@ INFEASIBLE = (
 NOT_EXACT = "the search over equalized-odds floors was subsampled ({pairs:,} pairs exceed {limit:,}); not exact"
 MEASURES = {
     "demographic_parity": "selection rate",
-    "four_fifths": "favorable rate",
+    "four_fifths": "favourable rate",
     "equal_opportunity": "true positive rate (it needs positive labels)",
     "equalized_odds": "pair of error rates (TPR needs positive labels, FPR negative ones)",
     "predictive_parity": "precision (it needs selected rows)",

@@ -277,6 +277,15 @@ CHART_TITLES = {
     "calibration": "Calibration by group: observed positive rate per score decile",
     "decision_distribution": "Share of every decision value by group",
 }
+
+
+def _chart_title(chart: str, words: DecisionWords) -> str:
+    """A chart's heading; a harmful decision's rate chart is headed as the share given it, as it is drawn."""
+    if chart == "favorable_rate" and words.harmful:
+        return f"{words.share.capitalize()} by group"
+    return CHART_TITLES[chart]
+
+
 # The font is set when drawing, not in the spec: in the app the spec takes Streamlit's theme.
 SVG_CONFIG = {"font": "sans-serif"}
 SCHEMA_VERSION = re.compile(r"/v(\d+\.\d+)[.\d]*\.json$")
@@ -524,7 +533,8 @@ def _audit_section(
             words=words,
         )
         drawn = [
-            f'<div class="chart"><p class="title">{_esc(CHART_TITLES[s["usermeta"]["chart"]])}</p>{_svg(s)}</div>'
+            f'<div class="chart"><p class="title">{_esc(_chart_title(s["usermeta"]["chart"], words))}</p>{_svg(s)}'
+            "</div>"
             for s in specs
         ]
         out.append(f'<div class="charts">{"".join(drawn)}</div>')

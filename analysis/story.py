@@ -298,6 +298,12 @@ def _sentence(result: AuditResult, audit: AttributeAudit, gap: dict[str, Any], v
     who, whom = _who(audit, gap["group"]), _who(audit, gap["reference"])
     conf = f"{result.options.confidence * 100:g}% CI"
     q = f"; {_fmt_q(gap['q_value'])}" if gap["q_value"] is not None else ""
+    if not gap["harmful"] and gap["rate"] == 0:
+        # "at 0.00x the rate" says less than "none of them" (and a ratio of 0 has no interval to give).
+        return (
+            f"None of those with {who} {words.are}, against {gap['reference_rate']:.0%} of those with {whom} "
+            f"(four-fifths ratio 0{q}): {verdict.text}."
+        )
     if not gap["harmful"]:
         ci = f"; {conf} {gap['ci_low']:.2f}–{gap['ci_high']:.2f}" if gap["ci_low"] is not None else ""
         rates = f"{gap['rate']:.0%} vs {gap['reference_rate']:.0%}"

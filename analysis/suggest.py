@@ -848,6 +848,18 @@ class _Suggester:
             self.notes.append(f"Could not tell which values of '{column}' mean the positive {what}; choose them.")
         return chosen
 
+    def score_threshold(self, score: str) -> tuple[float, str]:
+        """A threshold for a score with no decision: 0.5 for a probability, else the middle of its range.
+
+        0.5 on a 0–100 score would make nearly every row positive, an audit of nothing.
+        """
+        values = pd.to_numeric(self.df[score], errors="coerce").dropna()
+        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        if low >= 0.0 and high <= 1.0:
+            return 0.5, "a probability's middle"
+        middle = float(f"{(low + high) / 2:.3g}")
+        return middle, f"the middle of its range, {low:g} to {high:g}"
+
     def favorability(self, column: str, positive: list[Scalar], label: str | None, label_positive: list[Scalar]):
         """Whether the positive decision benefits the person, and why."""
         words = {str(v).strip().lower() for v in positive}
@@ -886,18 +898,24 @@ class _Suggester:
         positive = self.positives(decision, "decision") if decision else []
         label_positive = self.positives(label, "outcome") if label else []
         favorable = True
+        threshold = None
         if decision is None and score is None:
             self.notes.append(NO_DECISION)
         elif decision is None:
-            self.notes.append(f"No decision column was recognised; the score '{score}' at 0.5 makes the decisions.")
+            threshold, where = self.score_threshold(score)
+            self.notes.append(
+                f"No decision column was recognised; the score '{score}' at {threshold:g} ({where}) makes the "
+                "decisions. Set the threshold your decisions use."
+            )
         if label is None and (decision or score):
             self.notes.append("No label (true outcome) column was recognised; error-rate metrics need one.")
         outcome = decision or score
         if outcome:
             favorable, why = self.favorability(outcome, positive, label, label_positive)
-            shown = ", ".join(str(v) for v in positive) if decision else "score >= 0.5"
+            shown = ", ".join(str(v) for v in positive) if decision else f"score >= {threshold:g}"
             verdict = "benefits the person" if favorable else "harms the person, so positive is unfavourable"
-            self.notes.append(f"'{outcome}' = {shown} sounds like a decision that {verdict}: {why}.")
+            said = f"'{outcome}' = {shown}" if shown else f"'{outcome}'"  # no positive values chosen yet
+            self.notes.append(f"{said} sounds like a decision that {verdict}: {why}.")
             if fallback:
                 self.notes.append(
                     f"'{decision}' is the only outcome-like column, so it is audited as the decision: how often "
@@ -911,7 +929,7 @@ class _Suggester:
             label=label,
             label_positive=tuple(label_positive),
             score=score,
-            threshold=0.5 if decision is None and score is not None else None,
+            threshold=threshold,
             protected=tuple(protected),
             features=features,
             id_columns=tuple(c for c, r in self.roles.items() if r.role == "id"),

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.errors import SpecError
 from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
-from analysis.ordering import order_values, recognize_order
+from analysis.ordering import decision_order, order_values, recognize_order
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.values import (
     VariantGroup,
@@ -432,6 +432,11 @@ class _Checker:
         values = distinct_keys(series)
         if not positive:
             example = values[0] if values else "VALUE"
+            order = decision_order(self.spec.decision_order, values) if field == "positive" and values else None
+            ranked = [v for v in order.values if v in values] if order is not None else []
+            if ranked:
+                # An ordered decision (Low < Medium < High, P4 < … < P1): the highest value, not the first by name.
+                example = ranked[-1]
             self.add(
                 "error",
                 field,

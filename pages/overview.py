@@ -12,6 +12,7 @@ import streamlit as st
 from analysis.audit import AuditResult
 from analysis.options import CONFIDENCE
 from analysis.story import Gap
+from analysis.words import decision_words
 from ui import cached, charts, samples, state
 from ui.frame import audit_of, focus_gap, leading_gap, require_spec, run_audit, sample_story
 from ui.state import W
@@ -107,15 +108,20 @@ def show_focus(result: AuditResult, gap: Gap, confidence: float) -> None:
     st.subheader(md(f"In focus: {gap.attribute}"))
     left, right = st.columns([3, 2], gap="large")
     with left:
+        # A harmful decision is drawn as the share given it, as the verdict beside it and the Fairness page say it.
+        words = decision_words(result.spec)
+        what = words.share if words.harmful else "favourable rate"
         figure = charts.favorable_rate_chart(
-            audit, di_threshold=result.options.di_threshold, confidence=result.options.confidence
+            audit, di_threshold=result.options.di_threshold, confidence=result.options.confidence, words=words
         )
         st.altair_chart(
-            figure, key=W.OVERVIEW_CHART, width="stretch", alt=f"Favourable rate by group of {gap.attribute}."
+            figure, key=W.OVERVIEW_CHART, width="stretch", alt=f"{what.capitalize()} by group of {gap.attribute}."
         )
+        line, side = ("the four-fifths line on that scale", "right") if words.harmful else (None, "left")
         st.caption(
-            f"Favourable rate of each group of **{md(gap.attribute)}** with its {confidence:.0%} interval; the "
-            "dashed line is four-fifths of the highest rate: a group left of it fails the four-fifths rule."
+            f"{what.capitalize()} of each group of **{md(gap.attribute)}** with its {confidence:.0%} interval; the "
+            f"dashed line is {line or 'four-fifths of the highest rate'}: a group {side} of it fails the "
+            "four-fifths rule."
         )
     with right:
         st.markdown(f"**{verdict_line(gap)}**")

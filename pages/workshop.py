@@ -140,10 +140,14 @@ def reveal_who(result: AuditResult, gap: Gap, words: DecisionWords) -> None:
     middle.metric(f"{words.share.capitalize()}: {gap.group}", pct(mine), border=True)
     right.metric(f"{words.share.capitalize()}: {gap.reference}", pct(theirs), border=True)
     audit = audit_of(result, gap)
+    # Drawn in the cards' terms: the share given the decision when it harms the person.
     figure = charts.favorable_rate_chart(
-        audit, di_threshold=result.options.di_threshold, confidence=result.options.confidence
+        audit, di_threshold=result.options.di_threshold, confidence=result.options.confidence, words=words
     )
-    st.altair_chart(figure, key=W.workshop_chart("who"), width="stretch", alt=f"Favourable rate by {gap.attribute}.")
+    what = words.share if words.harmful else "favourable rate"
+    st.altair_chart(
+        figure, key=W.workshop_chart("who"), width="stretch", alt=f"{what.capitalize()} by {gap.attribute}."
+    )
     st.markdown(md(gap.sentence))
 
 

@@ -580,7 +580,7 @@ def test_reference_default_is_the_highest_favorable_rate_among_large_groups():
     # The (missing) group has the highest rate, so the rule says it was not counted.
     assert (
         attr.reference_rule
-        == "highest favorable rate among groups with at least 30 rows, not counting the (missing) group"
+        == "highest favourable rate among groups with at least 30 rows, not counting the (missing) group"
     )
     assert attr.groups["tiny_perfect"].status == "too small to conclude"
     assert attr.summary.groups_compared == ("big_high", "big_low", "(missing)")
@@ -695,7 +695,7 @@ def test_many_tiny_groups_are_too_small_to_conclude():
     )
     assert not [f for f in attr.findings if f.kind in ("gap", "no_gap")]
     assert [f.kind for f in attr.findings] == ["too_small"]
-    assert attr.reference_rule.startswith("highest favorable rate (no group has enough rows")
+    assert attr.reference_rule.startswith("highest favourable rate (no group has enough rows")
 
 
 def test_a_constant_score_has_a_null_auc():
@@ -956,3 +956,24 @@ def test_a_literal_missing_value_is_audited_apart_from_the_missing_cells():
     assert groups["(missing) [value]"].counts["positives"] == 30
     assert groups["(missing)"].counts["positives"] == 20
     assert any("text '(missing)' in 40 cells" in w for w in result.warnings)
+
+
+def test_a_significant_gap_inside_the_four_fifths_bounds_is_never_called_no_significant_gap():
+    """0.55 vs 0.60 approved on 5,000 rows each: ratio 0.92 (passes) with q < 0.001. The verdict says "passes
+    four-fifths, but with a significant gap", so the finding must not say "No significant gap was found"."""
+    from analysis.story import verdict_for
+
+    n = 5000
+    df = pd.DataFrame(
+        {
+            "g": ["a"] * n + ["b"] * n,
+            "approved": ["Y"] * 3000 + ["N"] * 2000 + ["Y"] * 2750 + ["N"] * 2250,
+        }
+    )
+    result = audit(df, AuditSpec(decision="approved", positive=("Y",), protected=("g",)))
+    attribute = result.attributes["g"]
+    assert verdict_for(result, "g").code == "significant_gap"
+    quiet = [f for f in attribute.findings if f.kind == "no_gap" and f.metric == "disparate_impact"]
+    assert len(quiet) == 1
+    assert not quiet[0].text.startswith("No significant gap")
+    assert "a smaller difference is significant (b vs a, q < 0.001)" in quiet[0].text

@@ -365,3 +365,15 @@ def test_the_html_report_has_an_audit_tables_section():
     )
     with pytest.raises(TypeError, match="takes a BiasTables"):
         render_html(audit(df, spec), tables=tables.to_dict(), charts=False)
+
+
+def test_a_sex_column_with_one_category_is_said_to_have_nothing_to_compare():
+    df = pd.DataFrame({"sex": ["F"] * 80, "race": ["a", "b"] * 40, "hired": ["yes", "no", "no", "no"] * 20})
+    spec = AuditSpec(decision="hired", positive=("yes",), protected=("sex", "race"))
+    result = bias_tables(df, spec, format="ll144")
+    assert [(r.category, r.impact_ratio) for r in result.tables["sex"].rows] == [("F", 1.0)]
+    assert (
+        "sex: only one category (F) has individuals, so there is nothing to compare it with: its impact ratio of 1 "
+        "says nothing about bias."
+    ) in result.notes
+    assert not any(note.startswith("race: only one") for note in result.notes)

@@ -494,3 +494,22 @@ def test_the_four_fifths_gate_reads_the_four_fifths_ratio_whatever_the_reference
     # The verdict compares the worst-treated group with the best-treated one, whatever the reference.
     assert "  Verdict: Those with ethnicity = B are approved at 0.71x the rate of those with ethnicity = A (" in out
     assert "lowest impact ratio vs the reference group 0.936" in out
+
+
+def test_an_attribute_with_one_group_says_not_computable_once_per_line(tmp_path):
+    data, spec = tmp_path / "one.csv", tmp_path / "one-spec.json"
+    data.write_text("sex,g,approved\n" + "".join(f"F,{'ab'[i % 2]},{'YN'[i % 3 == 0]}\n" for i in range(60)))
+    AuditSpec(decision="approved", positive=("Y",), protected=("sex", "g")).save(spec)
+    code, out, _ = run(["audit", data, "--spec", spec])
+    assert code == 0
+    assert "  not computable: only one group ('F'); there is nothing to compare it with" in out
+    assert "not computable: not computable" not in out
+
+
+@pytest.mark.parametrize("command", ["audit", "suggest"])
+def test_an_unrecognised_argument_points_to_its_commands_help(command):
+    code, out, err = run([command, "data.csv", "--bogus"])
+    assert code == 2 and out == ""
+    assert f"unrecognized arguments: --bogus. See 'python -m analysis {command} --help'." in err
+    code, _, err = run([])
+    assert code == 2 and "See 'python -m analysis --help'." in err

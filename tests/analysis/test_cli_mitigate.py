@@ -204,7 +204,7 @@ def test_four_fifths_defaults_to_the_rule_and_says_when_rates_grow_less_equal(sp
         ["mitigate", LOANS, "--spec", spec_path, "--attribute", "gender", "--constraint", "four_fifths"]
     )
     assert code == 0 and only_notes(err)
-    assert "four_fifths (lowest / highest favorable rate >= 0.8)" in out
+    assert "four_fifths (lowest / highest favourable rate >= 0.8)" in out
     # On gender the current decisions are nearly equal (four-fifths ratio 0.976); maximising accuracy uses the
     # room down to 0.8. The note reads the constraint's own measure, as the Mitigation page does.
     assert (
@@ -291,3 +291,21 @@ def test_goal_and_constraint_together_or_a_goal_needing_a_label_is_exit_2(tmp_pa
     AuditSpec(score="s", threshold=0.5, protected=("g",), min_group_size=1).save(spec)
     code, out, err = run(["mitigate", data, "--spec", spec, "--goal", "equal_tpr"])
     assert code == 2 and out == "" and "goal='equal_tpr' needs the true outcome" in err
+
+
+def test_the_thresholds_lines_name_a_harmful_decision_as_the_harm(tmp_path):
+    """Risk 'High' flags the person: the lines say "newly flagged" / "no longer flagged", not "to positive"."""
+    rng = np.random.default_rng(3)
+    score = rng.integers(1, 11, 400)
+    group = np.where(np.arange(400) < 200, "a", "b")
+    score = np.where(group == "a", np.minimum(score + 3, 10), score)  # group a is flagged far more often
+    df = pd.DataFrame({"g": group, "s": score, "risk": np.where(score >= 5, "High", "Low")})
+    data, spec = tmp_path / "risk.csv", tmp_path / "risk-spec.json"
+    df.to_csv(data, index=False)
+    AuditSpec(decision="risk", positive=("High",), positive_is_favorable=False, score="s", protected=("g",)).save(spec)
+    code, out, err = run(["mitigate", data, "--spec", spec])
+    assert code == 0, err
+    assert "Thresholds (flagged when score >= threshold)" in out
+    assert "to positive" not in out and "to negative" not in out
+    assert "newly flagged" in out and "no longer flagged" in out
+    assert "favorable" not in out

@@ -67,7 +67,7 @@ def test_the_rule_never_says_no_group_is_large_when_the_missing_group_is():
     table = evaluate(Counts.of(("a", "b", "(missing)"), [10, 12, 100], [5, 9, 90]), min_group_size=30)
     assert table.reference_group == "b"
     assert table.reference_rule == (
-        "highest favorable rate among groups other than (missing) (none of them has at least 30 rows)"
+        "highest favourable rate among groups other than (missing) (none of them has at least 30 rows)"
     )
     hidden = evaluate(Counts.of(("a", "b", "c"), [40, 50, 60], [20, 30, 40]), shown=np.array([False, True, False]))
     assert hidden.reason == "not computable: only one group ('b'); there is nothing to compare it with"
@@ -83,13 +83,13 @@ def test_the_reference_is_the_highest_rate_among_large_real_groups_and_the_rule_
     assert table.reference_group == "high"
     assert (
         table.reference_rule
-        == "highest favorable rate among groups with at least 30 rows, not counting the (missing) group"
+        == "highest favourable rate among groups with at least 30 rows, not counting the (missing) group"
     )
     assert table.compared.tolist() == [True, True, False, True]
     named = evaluate(c, min_group_size=30, reference="low")
     assert (named.reference_group, named.reference_rule) == ("low", "named in the spec")
     quiet = evaluate(Counts.of(("low", "high", "(missing)"), [100, 100, 40], [40, 70, 1]), min_group_size=30)
-    assert quiet.reference_rule == "highest favorable rate among groups with at least 30 rows"
+    assert quiet.reference_rule == "highest favourable rate among groups with at least 30 rows"
 
 
 def test_two_ratios_two_names_and_the_verdict_reads_the_four_fifths_ratio():
@@ -117,7 +117,7 @@ def test_when_every_rate_is_zero_the_ratio_is_one_as_fairlearn_counts_it():
     table = evaluate(Counts.of(("a", "b"), [50, 50], [0, 0]), min_group_size=30)
     ratio = table.summary.metrics["favorable_rate_ratio"]
     assert ratio.value == 1.0 and "0 in every group" in ratio.reason
-    assert table.metric("b", "disparate_impact").reason == "undefined: the reference group's favorable rate is 0"
+    assert table.metric("b", "disparate_impact").reason == "undefined: the reference group's favourable rate is 0"
 
 
 def test_a_harmful_positive_decision_makes_the_negative_one_favourable():

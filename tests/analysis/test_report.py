@@ -189,6 +189,11 @@ def test_single_attributes_also_get_calibration_and_decision_value_charts():
         "Share of every decision value by group",
     ]
     assert titles == per_attribute * 2 + per_attribute[:2]  # two attributes, then the intersection
+    # A harmful decision's rate chart is drawn as the share given it, and headed so.
+    harmful = audit(frame, hostile_spec(decision="tier", positive=("P1",), score="score", positive_is_favorable=False))
+    titles = CHART.findall(render_html(harmful, charts=True))
+    assert "Favourable rate by group" not in titles
+    assert titles[0] == "Share flagged by group"
 
 
 # ---------------------------------------------------------------- nothing leaves the page

@@ -280,3 +280,23 @@ def test_equal_rates_still_compare_two_groups():
     gap = gap_for(result, "g")
     assert gap.group != gap.reference and {gap.group, gap.reference} == {"a", "b"}
     assert gap.ratio == 1 and gap.p_value == pytest.approx(1.0) and gap.verdict.code == "no_gap"
+
+
+def test_a_group_never_given_a_favourable_decision_reads_as_none_of_them_not_as_0_00x():
+    df = pd.DataFrame({"age": ["young"] * 100 + ["old"] * 100, "hired": ["no"] * 100 + ["yes", "no"] * 50})
+    result = audit(df, AuditSpec(decision="hired", positive=("yes",), protected=("age",)))
+    gap = gap_for(result, "age")
+    assert gap.sentence == (
+        "None of those with age = young are hired, against 50% of those with age = old (four-fifths ratio 0; "
+        "q < 0.001): below four-fifths and significant."
+    )
+    assert "0.00x" not in headline(result)
+
+
+def test_the_finding_about_a_group_never_given_the_decision_says_none_of_them_too():
+    df = pd.DataFrame({"age": ["young"] * 100 + ["old"] * 100, "hired": ["no"] * 100 + ["yes", "no"] * 50})
+    result = audit(df, AuditSpec(decision="hired", positive=("yes",), protected=("age",)))
+    (finding,) = [f for f in result.attributes["age"].findings if f.metric == "disparate_impact"]
+    assert finding.text == (
+        "None of those with age = young are hired, unlike group old (q < 0.001) — below the four-fifths threshold."
+    )

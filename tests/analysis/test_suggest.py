@@ -382,7 +382,8 @@ def test_integer_deciles_are_a_score_and_dates_are_unused():
     )
     suggestion = suggest_roles(df)
     spec = suggestion.spec
-    assert (spec.score, spec.decision, spec.threshold) == ("risk_decile", None, 0.5)
+    # The middle of 1..10: 0.5 would make every row positive.
+    assert (spec.score, spec.decision, spec.threshold) == ("risk_decile", None, 5.5)
     assert suggestion.reason_of("risk_decile") == "score: name contains 'decile'; 10 whole numbers from 1 to 10"
     assert (spec.label, spec.label_positive) == ("reoffended", (1,))
     assert suggestion.role_of("screened_on") == "unused" and "dates" in suggestion.reason_of("screened_on")
@@ -500,3 +501,19 @@ def test_spellings_of_one_value_count_once_when_the_positive_value_is_picked():
     assert spec.decision == "approved" and spec.positive == ("Yes",)
     warnings = [p.message for p in validate_spec(df, spec).warnings]
     assert any("include 'Yes' but not 'yes' (6)" in w for w in warnings)
+
+
+def test_a_score_on_0_to_100_without_a_decision_is_cut_at_the_middle_of_its_range_not_at_half_a_point():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"credit_score": rng.integers(0, 101, 200), "race": rng.choice(["a", "b"], 200)})
+    suggestion = suggest_roles(df)
+    assert (suggestion.spec.decision, suggestion.spec.threshold) == (None, 50)
+    assert any("'credit_score' at 50 (the middle of its range, 0 to 100)" in note for note in suggestion.notes)
+
+
+def test_a_decision_without_recognised_positive_values_reads_without_an_empty_condition():
+    df = pd.DataFrame({"ticket_priority": ["P1", "p2", "P 3", "P4", "P10"] * 40, "language": ["en", "de"] * 100})
+    suggestion = suggest_roles(df)
+    assert suggestion.spec.decision == "ticket_priority" and suggestion.spec.positive == ()
+    assert any(note.startswith("'ticket_priority' sounds like a decision") for note in suggestion.notes)
+    assert not any("=  sounds" in note for note in suggestion.notes)

@@ -308,3 +308,16 @@ def test_with_the_merge_a_spec_value_spelled_otherwise_than_the_column_is_respel
     assert merged.df is clean and merged.groups == {}
     # Without the merge the spelling must match (up to surrounding spaces).
     assert not validate_spec(clean, spec(positive=["YES"])).ok
+
+
+def test_an_ordered_decision_without_positive_values_suggests_its_highest_value_not_its_most_frequent():
+    df = pd.DataFrame({"ticket_priority": ["P10"] * 40 + ["P4", "P 3", "p2", "P1"] * 10, "language": ["en", "de"] * 40})
+    (problem,) = validate_spec(df, spec(decision="ticket_priority", positive=[], protected=["language"])).errors
+    assert problem.remedy == Remedy("positive", "P1", column="ticket_priority")  # P1 the most urgent
+    df = pd.DataFrame({"risk": ["Low"] * 50 + ["Medium", "High"] * 15, "race": ["a", "b"] * 40})
+    (problem,) = validate_spec(df, spec(decision="risk", positive=[], protected=["race"])).errors
+    assert problem.remedy == Remedy("positive", "High", column="risk")
+    # An order set in the spec is the one used.
+    ordered = spec(decision="risk", positive=[], protected=["race"], decision_order=["High", "Medium", "Low"])
+    (problem,) = validate_spec(df, ordered).errors
+    assert problem.remedy == Remedy("positive", "Low", column="risk")

@@ -113,3 +113,21 @@ def test_the_overview_links_to_drivers_and_mitigation():
     at = confirmed(LOANS)
     links = {link.proto.page for link in at.get("page_link")}
     assert {"drivers", "mitigation", "fairness"} <= links
+
+
+def test_a_harmful_decision_is_drawn_as_the_share_flagged_as_its_verdict_says_it():
+    """COMPAS: the verdict says "flagged at 4.19x … (65% vs 16%)"; the chart beside it must not show the share
+    not flagged (35% vs 84%) under the title "Favourable rate", as the Fairness page does not."""
+    import json
+
+    from tests.lookalikes import compas_like
+
+    at = new_app()
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("compas-scores-two-years.csv", compas_like(n=1500), "text/csv")))
+    run(at.button(key=W.CONFIRM).click())
+    assert at.session_state[SPEC].positive_is_favorable is False
+    titles = json.dumps([json.loads(e.proto.spec) for e in at.get("vega_lite_chart")])
+    assert "Share flagged (with 95% CI)" in titles and "Favourable rate (with" not in titles
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Share flagged of each group of") and "a group right of it fails" in c for c in captions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -126,6 +128,9 @@ def test_a_harmful_decision_asks_who_is_flagged_most_often():
     assert metrics(at)["Group"] == focus.group == gap.group
     assert metrics(at)[f"Share approved: {gap.group}"] == f"{gap.harm_rate:.0%}"
     assert gap.harm_rate > gap.reference_harm_rate
+    # The chart under the cards shows the same share, not the favourable rate.
+    titles = json.dumps([json.loads(e.proto.spec) for e in at.get("vega_lite_chart")])
+    assert "Share approved (with 95% CI)" in titles and "Favourable rate (with" not in titles
 
 
 def test_own_file_the_tour_runs_on_the_upload_confirmed_on_the_data_page():
