@@ -1095,7 +1095,7 @@ def _no_gap_text(d: _Draft, name: str, words: _Words, options: AuditOptions) -> 
         # significant gap"): say so here too, so "no significant gap" never stands beside it.
         i = min(small, key=lambda j: q[j])
         return (
-            f"No gap beyond the bounds was found between groups of {d.grouping.name} in {how}: {rule} with "
+            f"No gap beyond the thresholds was found between groups of {d.grouping.name} in {how}: {rule} with "
             f"q < {options.alpha:g}; a smaller difference is significant ({d.grouping.labels[i]} vs {ref}, "
             f"{_fmt_q(q[i])})."
         )
