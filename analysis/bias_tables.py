@@ -241,8 +241,12 @@ class BiasTables:
         return TITLES[self.format]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape: format, mode, median_score (scoring mode only), tables and unknown."""
-        out: dict[str, Any] = {"format": self.format, "mode": self.mode}
+        """The JSON shape: format, mode, median_score (scoring mode only), tables and unknown.
+
+        Also ``rate_name``: what every ``rate`` is ("selection rate (share not flagged)" for a harmful decision),
+        so that a reader of the JSON alone does not take the share not flagged for the share flagged.
+        """
+        out: dict[str, Any] = {"format": self.format, "mode": self.mode, "rate_name": self.rate_name}
         if self.mode == "scoring":
             out["median_score"] = self.median_score
         out["tables"] = {name: [r.to_dict() for r in t.rows] for name, t in self.tables.items()}

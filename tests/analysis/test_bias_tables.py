@@ -261,6 +261,7 @@ def test_a_harmful_decision_is_tabulated_as_its_favourable_rate():
     assert (sex["F"].rate, sex["M"].rate) == (0.7, 0.5)  # the share not flagged
     assert sex["M"].impact_ratio == pytest.approx(0.5 / 0.7)
     assert result.rate_name == "selection rate (share not flagged)"
+    assert result.to_dict()["rate_name"] == "selection rate (share not flagged)"  # the JSON alone says so too
     assert any("harms the person" in n and "not being flagged" in n for n in result.notes)
     assert audit(df, spec).attributes["sex"].groups["M"].metrics["favorable_rate"].value == 0.5
 
@@ -286,7 +287,8 @@ def test_the_four_fifths_example():
 def test_the_json_has_the_documented_keys():
     result = bias_tables(people({("F", "a"): (40, 20), ("M", "b"): (40, 10)}), spec_of())
     out = result.to_dict()
-    assert list(out) == ["format", "mode", "tables", "unknown"]
+    assert list(out) == ["format", "mode", "rate_name", "tables", "unknown"]
+    assert out["rate_name"] == "selection rate (share selected)"
     assert list(out["tables"]) == ["sex", "race", "sex × race"]
     assert set(out["tables"]["sex"][0]) == {"category", "n", "rate", "impact_ratio", "excluded", "note"}
     assert json.loads(result.to_json()) == out
