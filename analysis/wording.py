@@ -107,10 +107,12 @@ OPTIONS: dict[str, Option] = {
         "pass max_columns={value}", "drop the columns you do not need", python_generic="pass a larger max_columns"
     ),
     "merge_variants": Option("set merge_variants=True", "pass --merge-variants"),
-    "sex": Option("pass sex={value}", "pass --sex {value}", python_generic="pass sex= a protected column holding sex"),
+    "sex": Option(
+        "pass sex={column}", "pass --sex {column}", python_generic="pass sex= a protected column holding sex"
+    ),
     "race": Option(
-        "pass race={value}",
-        "pass --race {value}",
+        "pass race={column}",
+        "pass --race {column}",
         python_generic="pass race= a protected column holding race/ethnicity",
     ),
     "decision_order": Option(

@@ -339,6 +339,11 @@ def test_the_cli_flags_name_the_fix():
     with pytest.raises(OptionError) as caught:
         bias_tables(df, spec_of(), sex="outcome")
     assert "pass --sex" in caught.value.message_for("cli")
+    # Without a column to guess, the fix names a column to pass, not a value.
+    with pytest.raises(OptionError) as caught:
+        bias_tables(df, AuditSpec(decision="outcome", positive=("Y",), protected=("sex",)))
+    assert caught.value.message_for("cli").endswith("pass --race COLUMN.")
+    assert "pass race= a protected column holding race/ethnicity" in caught.value.message_for("python")
 
 
 def test_the_html_report_has_an_audit_tables_section():
