@@ -109,11 +109,11 @@ def test_payloads_never_run_and_nothing_leaves_the_machine(app_page, guard, tmp_
     # The sidebar shows the payload header as text.
     expect(page.get_by_test_id("stSidebar")).to_contain_text(GENDER)
 
-    for title in ("Fairness", "Drivers", "Mitigation", "Report"):
-        if not (PAGES_DIR / f"{title.lower()}.py").exists():
+    for title in ("Overview", "Fairness", "Drivers", "Mitigation", "Audit tables", "Workshop", "Report"):
+        if not (PAGES_DIR / f"{title.lower().replace(' ', '_')}.py").exists():
             continue
         go_to(page, title)
-        shot(page, output_path, title.lower())
+        shot(page, output_path, title.lower().replace(" ", "_"))
         no_payload_elements(page, title)
     assert guard.dialogs == [] and guard.external_requests == []
 
