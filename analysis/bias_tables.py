@@ -354,6 +354,19 @@ def ll144_rows(
                   exclude_small, small_share)[0]  # fmt: skip
 
 
+def _row(counts: Counts, i: int, rate: np.ndarray, ratio: float | None, excluded: bool, note: str) -> TableRow:
+    """Category ``i``'s row: its counts and rate from ``counts``, with the table's ratio, exclusion and note."""
+    return TableRow(
+        category=counts.labels[i],
+        n=int(counts.n[i]),
+        selected=int(counts.favorable[i]),
+        rate=_finite(rate[i]),
+        impact_ratio=ratio,
+        excluded=excluded,
+        note=note,
+    )
+
+
 def _ll144(counts: Counts, exclude_small: bool, small_share: float) -> tuple[tuple[TableRow, ...], int | None]:
     rate = rates(counts, ("favorable_rate",))["favorable_rate"]
     total = int(counts.n.sum())
@@ -363,7 +376,7 @@ def _ll144(counts: Counts, exclude_small: bool, small_share: float) -> tuple[tup
         small = (counts.n > 0) & (share < small_share)
     ratio, top = _ratios(rate, ~small)
     rows = []
-    for i, category in enumerate(counts.labels):
+    for i in range(len(counts.labels)):
         if counts.n[i] == 0:
             note = NOTE_NONE
         elif small[i]:
@@ -375,17 +388,7 @@ def _ll144(counts: Counts, exclude_small: bool, small_share: float) -> tuple[tup
             note = NOTE_HIGHEST
         else:
             note = ""
-        rows.append(
-            TableRow(
-                category=category,
-                n=int(counts.n[i]),
-                selected=int(counts.favorable[i]),
-                rate=_finite(rate[i]),
-                impact_ratio=_finite(ratio[i]),
-                excluded=bool(small[i]),
-                note=note,
-            )
-        )
+        rows.append(_row(counts, i, rate, _finite(ratio[i]), bool(small[i]), note))
     return tuple(rows), top
 
 
@@ -399,7 +402,7 @@ def _four_fifths(
     ratio_value = table.summary.metrics.get("favorable_rate_ratio")
     passes = table.summary.four_fifths_pass
     rows = []
-    for i, category in enumerate(counts.labels):
+    for i in range(len(counts.labels)):
         value = _finite(ratio[i])
         if counts.n[i] == 0:
             note = NOTE_NONE
@@ -413,17 +416,7 @@ def _four_fifths(
             note = NOTE_BELOW.format(threshold=threshold)
         else:
             note = ""
-        rows.append(
-            TableRow(
-                category=category,
-                n=int(counts.n[i]),
-                selected=int(counts.favorable[i]),
-                rate=_finite(rate[i]),
-                impact_ratio=value,
-                excluded=not bool(compared[i]),
-                note=note,
-            )
-        )
+        rows.append(_row(counts, i, rate, value, not bool(compared[i]), note))
     lowest = None if ratio_value is None else ratio_value.value
     return tuple(rows), top, lowest, passes
 
