@@ -205,6 +205,16 @@ def test_validation_of_a_counted_table_equals_the_rows(name):
     assert expanded.problems, "each case is there for its problems"
 
 
+def test_a_counted_table_is_validated_with_its_weights_columns_and_edges():
+    df, spec = generated(5), AuditSpec.from_dict(BAD_SPECS["an incomplete order, an unknown feature"])
+    table = compress(df, spec)
+    assert_same_json(validate_spec(table, spec).to_dict(), validate_spec(df, spec).to_dict())
+    binned = AuditSpec(decision="approved", positive=["Y"], protected=[{"column": "income", "quantiles": 3}])
+    table = compress(df, binned)
+    table = CountedTable(table.frame, table.weights, table.rows, table.columns, edges={"income": (20.0, 50.0)})
+    assert list(validate_spec(table, binned).group_sizes["income"]) == ["<20", "20–50", "≥50", "(missing)"]
+
+
 def test_the_too_many_levels_remedy_has_the_weighted_quartiles():
     df, spec = generated(6), AuditSpec.from_dict(BAD_SPECS["too many levels (a numeric remedy)"])
     table = compress(df, spec)
