@@ -52,6 +52,7 @@ __all__ = [
     "baseline",
     "changed_decisions",
     "checked_counts",
+    "counted_spec",
     "curves_from_arrays",
     "reproducing_thresholds",
     "threshold_curves",
@@ -247,9 +248,13 @@ def _cumulative(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
     return out
 
 
-def _counted_spec(table: CountedTable, spec: AuditSpec) -> AuditSpec:
-    """The spec as checked on a counted frame: quantile bins cut at the source's edges, and the source's
-    columns the frame does not hold (features, identifiers) left to the engine that read them."""
+def counted_spec(table: CountedTable, spec: AuditSpec) -> AuditSpec:
+    """The spec to check and cut groups with on a counted frame.
+
+    Quantile bins become bins at the source's edges (the table's ``edges``, else those of every row it
+    stands for); the source's columns the frame does not hold (features, identifiers) are left out, as
+    the engine that counted the rows read them. A column the source lacks stays, to be reported.
+    """
     frame = table.frame
     protected = []
     for attr in spec.protected:
@@ -291,7 +296,7 @@ def checked_counts(source: pd.DataFrame | CountedTable, spec: AuditSpec) -> tupl
         extra = {"weights": source.weights, "columns": source.columns, "edges": source.edges}
         checked = run_checks(source.frame, spec, **{k: v for k, v in extra.items() if k in accepted})
     else:  # validation that does not know counted tables yet: check the frame with the spec it can check
-        checked = run_checks(source.frame, _counted_spec(source, spec))
+        checked = run_checks(source.frame, counted_spec(source, spec))
     checked.validation.raise_for_errors()
     return checked, source.weights
 
