@@ -53,8 +53,13 @@ GOAL_AND_CONSTRAINT = (
 )
 NEEDS_SAMPLE = (
     "mitigate() on counted rows ({rows:,} source rows counted by the {engine} engine) cannot {what}: that needs "
-    "the rows themselves. Give the spec a score column, or run it on a sample of the rows read into a DataFrame "
-    "(the engines' sample_duckdb / sample_spark give a stratified one)."
+    "the rows themselves. Give the spec a score column, or pass sample= a stratified sample of the rows as a "
+    "DataFrame (the engines' sample_duckdb / sample_spark give one)."
+)
+NOT_A_SAMPLE = "mitigate() option sample must be a pandas DataFrame of the source's rows, got {got}."
+SAMPLED = (
+    "The model score was trained on a stratified sample of {rows:,} rows (of {total:,} source rows); the "
+    "thresholds were found and measured on that sample."
 )
 GRID_THRESHOLDS = (
     "The thresholds found are points of that grid, where the counts equal those of the raw score; at a "
@@ -201,6 +206,7 @@ def mitigate(
     optimization: Optimization | None = None,
     load_report: LoadReport | None = None,
     dataset_name: str | None = None,
+    sample: pd.DataFrame | None = None,
 ) -> Mitigation:
     """Per-group thresholds on the score — found by the optimizer, or given — and what they change.
 
@@ -229,6 +235,11 @@ def mitigate(
         optimizing again; its settings are the record's.
     load_report, dataset_name
         How the file was read, and its name, for the record.
+    sample
+        For counted rows and a spec without a score only: a stratified sample of the source's rows (every
+        column; e.g. the engines' ``sample_duckdb`` / ``sample_spark`` with ``per_group``). The model score is
+        trained on it, and the thresholds are found and measured on it; the record says so. Without it,
+        counted rows and no score are refused.
     """
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
 
@@ -239,9 +250,14 @@ def mitigate(
     counted = table is not None and table.weights is not None
     score_label = None
     if spec.score is None:
-        if counted:
+        if counted and sample is None:
             what = "train a model score (the spec names no score column)"
             raise SpecError(NEEDS_SAMPLE.format(rows=table.rows, engine=table.engine, what=what))
+        if counted:
+            options = {"attribute": attribute, "thresholds": thresholds, "goal": goal, "constraint": constraint}
+            options |= {"tolerance": tolerance, "objective": objective, "cost_fp": cost_fp, "benefit_tp": benefit_tp}
+            options |= {"random_state": random_state, "model": model, "optimization": optimization}
+            return _on_sample(table, spec, sample, options, load_report, dataset_name)
         model = model if model is not None else model_scores(df, spec, random_state=random_state)
         df, spec = model.apply(df, spec)
         score_label = MODEL_SCORE_LABEL
@@ -312,6 +328,26 @@ def mitigate(
         start=start,
         scores=_resolution(table, df, spec.score),
     )
+
+
+def _on_sample(
+    table: CountedTable,
+    spec: AuditSpec,
+    sample: pd.DataFrame,
+    options: dict[str, Any],
+    load_report: LoadReport | None,
+    dataset_name: str | None,
+) -> Mitigation:
+    """:func:`mitigate` on a sample of a counted table's rows, the model score trained on it, said in the record."""
+    if not isinstance(sample, pd.DataFrame):
+        raise SpecError(NOT_A_SAMPLE.format(got=type(sample).__name__))
+    load_report = load_report if load_report is not None else table.load
+    name = dataset_name or (load_report.name if load_report is not None else table.name)
+    result = mitigate(sample, spec, **options, load_report=load_report, dataset_name=name)
+    note = SAMPLED.format(rows=len(sample), total=table.rows)
+    model = replace(result.model, notes=(note, *result.model.notes))
+    sha256 = load_report.sha256 if load_report is not None else table.sha256
+    return replace(result, model=model, dataset=result.dataset | {"sha256": sha256})
 
 
 def _resolution(table: CountedTable | None, df: pd.DataFrame, score: str) -> ScoreResolution:

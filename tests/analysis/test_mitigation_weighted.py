@@ -291,3 +291,22 @@ def test_counted_rows_without_a_score_or_for_retraining_need_a_sample():
         model_scores(counted, spec)
     with pytest.raises(SpecError, match=r"compare_mitigations\(\) cannot retrain models .*sample"):
         compare_mitigations(compress(df, SPECS["decision"]), SPECS["decision"])
+
+
+@pytest.mark.slow
+def test_a_model_score_for_counted_rows_is_trained_on_the_sample_given():
+    spec = replace(SPECS["decision"], score=None)
+    df = table(11, rows=400)
+    counted = replace(compress(df, spec), name="loans.parquet")
+    sample = df.iloc[::2].reset_index(drop=True)
+    got = mitigate(counted, spec, sample=sample, goal="four_fifths_fewest").to_dict()
+    expected = mitigate(sample, spec, goal="four_fifths_fewest", dataset_name="loans.parquet").to_dict()
+    note = got["model_score"]["notes"][0]
+    assert note == (
+        "The model score was trained on a stratified sample of 200 rows (of 400 source rows); the thresholds "
+        "were found and measured on that sample."
+    )
+    assert got["model_score"]["notes"][1:] == expected["model_score"]["notes"]
+    got["model_score"]["notes"] = expected["model_score"]["notes"]
+    same(got, expected)
+    assert got["dataset"] == {"name": "loans.parquet", "rows": 200, "sha256": None}
