@@ -12,7 +12,6 @@ dict — one thresholds schema.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -367,8 +366,4 @@ def _attribute_audit(
     # The re-made decisions may sit in a new column (no decision column in the spec): one of the table's now.
     columns = tuple(dict.fromkeys([*table.columns, *map(str, frame.columns)]))
     counted = replace(table, frame=frame, columns=columns)
-    if "engine" in inspect.signature(audit).parameters:  # the audit that takes counted tables
-        return audit(counted, spec, dataset_name=name).attributes[column]
-    # An audit that reads rows only: the counted rows, each as often as it occurs (the rows it stands for).
-    rows = frame.loc[frame.index.repeat(table.weights)].reset_index(drop=True)
-    return audit(rows, counted_spec(counted, spec), dataset_name=name).attributes[column]
+    return audit(counted, spec, dataset_name=name).attributes[column]

@@ -18,7 +18,6 @@ the answer on the rows it counts.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -264,7 +263,7 @@ def counted_spec(table: CountedTable, spec: AuditSpec) -> AuditSpec:
             edges = table.edges.get(attr.column)
             if edges is None:  # not given by the engine: the edges of every source row (as the audit cuts them)
                 values = frame[attr.column].to_numpy(dtype=float, na_value=np.nan)
-                edges = quantile_edges(pd.Series(np.repeat(values, table.weight)), int(attr.quantiles))
+                edges = quantile_edges(pd.Series(values), int(attr.quantiles), weights=table.weights)
             attr = replace(attr, bins=tuple(edges), quantiles=None)
         protected.append(attr)
 
@@ -285,7 +284,7 @@ def checked_counts(source: pd.DataFrame | CountedTable, spec: AuditSpec) -> tupl
     """Validate ``spec`` on a table or a counted table (raising on errors); return ``(checked, weights)``.
 
     ``checked`` is :func:`analysis.validation.run_checks`' answer (errors raised), computed with the table's
-    weights, columns and edges where that function takes them; ``weights`` is None for a DataFrame.
+    weights, columns and edges; ``weights`` is None for a DataFrame.
     """
     if isinstance(source, pd.DataFrame):
         checked = run_checks(source, spec)
@@ -293,12 +292,7 @@ def checked_counts(source: pd.DataFrame | CountedTable, spec: AuditSpec) -> tupl
         return checked, None
     if not isinstance(source, CountedTable):
         raise SpecError(NOT_A_TABLE.format(got=type(source).__name__))
-    accepted = inspect.signature(run_checks).parameters
-    if "weights" in accepted:
-        extra = {"weights": source.weights, "columns": source.columns, "edges": source.edges}
-        checked = run_checks(source.frame, spec, **{k: v for k, v in extra.items() if k in accepted})
-    else:  # validation that does not know counted tables yet: check the frame with the spec it can check
-        checked = run_checks(source.frame, counted_spec(source, spec))
+    checked = run_checks(source.frame, spec, weights=source.weights, columns=source.columns, edges=source.edges)
     checked.validation.raise_for_errors()
     return checked, source.weights
 
