@@ -23,6 +23,7 @@ import csv
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -48,7 +49,7 @@ from analysis.engine_sql import (
 )
 from analysis.errors import LoadError, SpecError
 from analysis.groups import MISSING_GROUP, bin_labels
-from analysis.loading import HEADER_ONLY, LoadReport, type_columns
+from analysis.loading import ALWAYS_MISSING, HEADER_ONLY, LoadReport, type_columns
 
 if TYPE_CHECKING:
     from analysis.spec import AuditSpec, ProtectedAttribute
@@ -94,11 +95,15 @@ NEW_DECISION = "new_decision"
 GROUP = "group"
 
 _DELIMITERS = (",", "\t", ";", "|")
+_CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 _QUIET_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger", "py4j", "py4j.clientserver")
 _LOG4J = (
     "rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\nappender.console.type = Console\n"
     "appender.console.name = console\nappender.console.target = SYSTEM_ERR\nappender.console.layout.type = "
     "PatternLayout\nappender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex{0}\n"
+    # a failed task is said by the error raised in Python; the executor's own report of it is noise
+    "logger.executor.name = org.apache.spark.executor.Executor\nlogger.executor.level = off\n"
+    "logger.tasks.name = org.apache.spark.scheduler.TaskSetManager\nlogger.tasks.level = off\n"
 )
 
 
@@ -163,12 +168,19 @@ def spark_session(session: Any = None, master: str | None = None) -> Any:
 
 
 @contextlib.contextmanager
-def _spark_job(what: str, name: str) -> Iterator[None]:
-    """Run Spark work: its failure becomes a :class:`SparkError` with the first line of Spark's message."""
+def _spark_job(what: str, name: str, *, csv_of: Any = None) -> Iterator[None]:
+    """Run Spark work: its failure becomes a :class:`SparkError` with the first line of Spark's message.
+
+    ``csv_of`` (a session) reads CSV rows whole while the work runs, so that a row with too many or too few
+    cells fails the job, as the loader refuses it (Spark otherwise parses only the columns a query reads).
+    """
     loggers = [logging.getLogger(n) for n in _QUIET_LOGGERS]
     levels = [logger.level for logger in loggers]
     for logger in loggers:  # pyspark logs every failed query with its JVM stack trace
         logger.setLevel(logging.CRITICAL)
+    pruning = csv_of.conf.get(_CSV_PRUNING, None) if csv_of is not None else None
+    if csv_of is not None:
+        csv_of.conf.set(_CSV_PRUNING, "false")
     try:
         yield
     except SparkError:
@@ -176,12 +188,31 @@ def _spark_job(what: str, name: str) -> Iterator[None]:
     except Exception as exc:
         if not _is_spark_error(exc):
             raise
-        reason = first_line(exc.getMessage() if hasattr(exc, "getCondition") else exc)
-        reason = reason if reason.endswith(".") else reason + "."
-        raise SparkError(JOB_FAILED.format(what=what, name=name, reason=reason)) from None
+        raise SparkError(JOB_FAILED.format(what=what, name=name, reason=_reason(exc))) from None
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+        if csv_of is not None:
+            if pruning is None:
+                csv_of.conf.unset(_CSV_PRUNING)
+            else:
+                csv_of.conf.set(_CSV_PRUNING, pruning)
+
+
+def _reason(exc: BaseException) -> str:
+    """Spark's message, first lines only: the outermost and the innermost cause (a JVM error's chain)."""
+    lines = [first_line(exc.getMessage() if hasattr(exc, "getCondition") else exc)]
+    cause = getattr(exc, "java_exception", None)
+    if cause is not None:
+        lines = []
+        while cause is not None and len(lines) < 20:
+            message = cause.getMessage()
+            if message:
+                lines.append(first_line(message))
+            cause = cause.getCause()
+        lines = [lines[0], lines[-1]] if len(lines) > 1 and lines[0] != lines[-1] else lines[:1]
+    cleaned = [re.sub(r"\s*SQLSTATE: \w+\.?$", "", line).strip().rstrip(".") for line in lines or ["unknown error"]]
+    return "; ".join(cleaned) + "."
 
 
 def _is_spark_error(exc: BaseException) -> bool:
@@ -202,6 +233,7 @@ class _Source:
     files: SourceFiles | None = None
     arrow: dict[str, pa.DataType] = field(default_factory=dict)  # the files' own column types
     delimiter: str | None = None
+    strict: Any = None  # the session, for CSV: rows are read whole (see _spark_job)
 
 
 def _read(spark: Any, source: Any, name: str | None) -> _Source:
@@ -227,7 +259,7 @@ def _read(spark: Any, source: Any, name: str | None) -> _Source:
         df = spark.read.csv(
             list(files.paths), schema=schema, header=True, sep=delimiter, quote='"', escape='"', mode="FAILFAST"
         )
-    return _Source(df, label, "csv", files, delimiter=delimiter)
+    return _Source(df, label, "csv", files, delimiter=delimiter, strict=spark)
 
 
 def _parquet_schema(files: SourceFiles, name: str) -> dict[str, pa.DataType]:
@@ -380,7 +412,7 @@ def count_spark(
             F.max(score).alias("high"),
         ]
     aggregates += [F.count(numeric[a.column]).alias(f"n{i}") for i, a in enumerate(quantiled)]
-    with _spark_job("count the rows of", read.name):
+    with _spark_job("count the rows of", read.name, csv_of=read.strict):
         stats = df.agg(*aggregates).collect()[0].asDict()
     rows = int(stats[ROWS])
     if rows == 0 and read.files is not None:
@@ -445,7 +477,7 @@ def _quantile_edges(df, attributes: list[ProtectedAttribute], numeric: dict, cou
     for i, (column, (n, _, needed)) in enumerate(wanted.items()):
         fractions = F.array(*[F.lit(_exact_fraction(rank, n)) for rank in needed])
         aggregates.append(F.percentile(numeric[column], fractions).alias(f"q{i}"))
-    with _spark_job("compute the quantiles of", read.name):
+    with _spark_job("compute the quantiles of", read.name, csv_of=read.strict):
         found = df.agg(*aggregates).collect()[0]
     edges = {a.column: () for a in attributes if numeric.get(a.column) is not None}
     for i, (column, (_, ranks, needed)) in enumerate(wanted.items()):
@@ -502,7 +534,7 @@ def _grouped(df, names, numeric, spec: AuditSpec, scores: ScoreResolution | None
             extra.append(F.min(F.when(value.isNotNull(), ref)).alias(f"m{i}"))
         else:
             keys.append(ref.alias(f"k{i}"))
-    with _spark_job("count", read.name):
+    with _spark_job("count", read.name, csv_of=read.strict):
         grouped = df.groupBy(*keys).agg(F.count(F.lit(1)).alias(ROWS), *extra) if keys else None
         if grouped is None:
             return pa.table({ROWS: pa.array([df.count()], pa.int64())})
@@ -561,10 +593,22 @@ def _group_keys(df, spec: AuditSpec | None, read: _Source) -> list:
         if attribute.bins is not None and value is not None:
             keys.append(sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in attribute.bins), F.lit(0)))
         else:
-            keys.append(F.col(f"`{attribute.column.replace('`', '``')}`"))
+            keys.append(_as_loaded(df, attribute.column))
     if spec.decision in columns:
-        keys.append(F.col(f"`{spec.decision.replace('`', '``')}`"))
+        keys.append(_as_loaded(df, spec.decision))
     return keys
+
+
+def _as_loaded(df: Any, column: str) -> Any:
+    """A text column trimmed, its missing spellings missing: values as the loader reads them (others as they are)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    ref = F.col(f"`{column.replace('`', '``')}`")
+    if not isinstance(df.schema[column].dataType, StringType):
+        return ref
+    trimmed = F.regexp_replace(ref, r"^\s+|\s+$", "")
+    return F.when(~trimmed.isin(list(ALWAYS_MISSING)), trimmed)
 
 
 def sample_spark(
@@ -605,7 +649,7 @@ def sample_spark(
         picked = picked.drop("__rank__")
     if rows is not None:
         picked = picked.orderBy("__order__").limit(int(rows))
-    with _spark_job("sample", read.name):
+    with _spark_job("sample", read.name, csv_of=read.strict):
         table = picked.orderBy("__order__").drop("__order__").toArrow()
     arrays = []
     for column in table.column_names:
@@ -661,7 +705,7 @@ def export_decisions_spark(
         old = F.when(decision.isNull() | (decision == ""), None).otherwise(decision.isin(positive).cast("int"))
     new = F.when(score.isNotNull(), (score >= cut).cast("int")).otherwise(old)
     out = df.withColumn(GROUP, group).withColumn(NEW_DECISION, new)
-    with _spark_job("write the decisions of", read.name):
+    with _spark_job("write the decisions of", read.name, csv_of=read.strict):
         out.write.mode("overwrite").format(format).option("header", "true").save(os.fspath(path))
     return os.fspath(path)
 
@@ -685,6 +729,6 @@ def _group_label(df, attribute: ProtectedAttribute, spec: AuditSpec, read: _Sour
     else:
         text = F.col(f"`{attribute.column.replace('`', '``')}`").cast("string")
         label = F.when(text.isNull(), F.lit(MISSING_GROUP)).otherwise(text)
-    with _spark_job("list the groups of", read.name):
+    with _spark_job("list the groups of", read.name, csv_of=read.strict):
         present = [r[0] for r in df.select(label.alias("g")).distinct().collect()]
     return label, sorted(present)
