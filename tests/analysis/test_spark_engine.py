@@ -63,6 +63,9 @@ def spark():
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
+            # tiny tables: compiling generated code for each query costs more than running it interpreted
+            .config("spark.sql.codegen.wholeStage", "false")
+            .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .getOrCreate()
         )
@@ -138,14 +141,20 @@ def assert_same_counts(counted, df: pd.DataFrame, spec: AuditSpec) -> None:
         assert counted.frame[column].dtype == df[column].dtype, column
 
 
-@pytest.mark.parametrize("kind", ["parquet", "csv"])
-def test_counts_equal_compress_of_the_loaded_file(spark, tmp_path, kind):
+@pytest.fixture(scope="module")
+def loans(spark, tmp_path_factory):
+    """The generated table as Parquet and CSV files, each loaded and counted once for the module."""
     from analysis.spark_engine import count_spark
 
-    df = table()
-    path = (write_parquet if kind == "parquet" else write_csv)(df, tmp_path / f"loans.{kind}")
-    loaded = load_table(path)
-    counted = count_spark(path, SPEC, session=spark)
+    df, folder = table(), tmp_path_factory.mktemp("loans")
+    paths = {"parquet": write_parquet(df, folder / "loans.parquet"), "csv": write_csv(df, folder / "loans.csv")}
+    return df, {kind: (path, load_table(path), count_spark(path, SPEC, session=spark)) for kind, path in paths.items()}
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_counts_equal_compress_of_the_loaded_file(loans, kind):
+    df, files = loans
+    _, loaded, counted = files[kind]
     assert counted.engine == "spark" and counted.rows == len(df) == loaded.report.rows
     assert counted.columns == tuple(loaded.data.columns)
     assert counted.sha256 == loaded.report.sha256
@@ -158,19 +167,16 @@ def test_counts_equal_compress_of_the_loaded_file(spark, tmp_path, kind):
     assert "NA" in countries and "" not in countries
     assert set(counted.frame["gender"].dropna()) == {"F", "M"}
     if kind == "parquet":
-        assert counted.load.changes == loaded.report.changes[: len(counted.load.changes)]
         assert [c for c in loaded.report.changes if c.column in counted.frame] == list(counted.load.changes)
         assert counted.load.warnings == loaded.report.warnings
+        assert counted.load.changes and counted.load.warnings
     else:
         assert counted.load is None
 
 
-def test_binned_attribute_is_counted_per_bin_by_its_smallest_value(spark, tmp_path):
-    from analysis.spark_engine import count_spark
-
-    df = table()
-    path = write_parquet(df, tmp_path / "loans.parquet")
-    counted = count_spark(path, SPEC, session=spark)
+def test_binned_attribute_is_counted_per_bin_by_its_smallest_value(loans):
+    df, files = loans
+    counted = files["parquet"][2]
     ages = df["age"].dropna()
     smallest = {ages[ages < 25].min(), ages[(ages >= 25) & (ages < 40)].min(), ages[(ages >= 40) & (ages < 60)].min()}
     smallest.add(ages[ages >= 60].min())
