@@ -95,6 +95,7 @@ NEW_DECISION = "new_decision"
 GROUP = "group"
 
 _DELIMITERS = (",", "\t", ";", "|")
+_REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # file:// too: Spark's own path syntax
 _CSV_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
 _QUIET_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger", "py4j", "py4j.clientserver")
 _LOG4J = (
@@ -246,6 +247,8 @@ def _read(spark: Any, source: Any, name: str | None) -> _Source:
             return _Source(spark.table(table), name or table, "parquet")
     if not isinstance(source, (str, os.PathLike)):
         raise SparkError(NOT_A_SOURCE.format(prefix=TABLE_PREFIX, kind=type(source).__name__))
+    if _REMOTE.match(os.fspath(source)):
+        return _read_remote(spark, os.fspath(source), name)
     files = source_files(source)
     label = name or files.name
     if files.format == "parquet":
@@ -260,6 +263,18 @@ def _read(spark: Any, source: Any, name: str | None) -> _Source:
             list(files.paths), schema=schema, header=True, sep=delimiter, quote='"', escape='"', mode="FAILFAST"
         )
     return _Source(df, label, "csv", files, delimiter=delimiter, strict=spark)
+
+
+def _read_remote(spark: Any, url: str, name: str | None) -> _Source:
+    """A URL Spark reads itself (HDFS, S3, …): Parquet unless it names CSV or TSV files; every CSV cell as text."""
+    label = name or url.rstrip("/").rsplit("/", 1)[-1] or url
+    stem = url.lower().removesuffix(".gz")
+    with _spark_job("read", label):
+        if stem.endswith((".csv", ".tsv", ".txt")):
+            sep = "\t" if stem.endswith(".tsv") else ","
+            df = spark.read.csv(url, header=True, sep=sep, quote='"', escape='"', mode="FAILFAST")
+            return _Source(df, label, "csv", delimiter=sep, strict=spark)
+        return _Source(spark.read.parquet(url), label, "parquet")
 
 
 def _parquet_schema(files: SourceFiles, name: str) -> dict[str, pa.DataType]:
