@@ -13,6 +13,12 @@ missing), and equals :func:`analysis.engine.compress` of the loaded table:
   ``percentile``, never the approximate ``percentile_approx``);
 - a binned numeric protected attribute is counted per bin, each bin represented by its smallest value.
 
+CSV files are read as plain delimited text: the header on the first line, RFC 4180 quotes, UTF-8, the
+delimiter sniffed from the header (``,`` ``\\t`` ``;`` ``|``); a row with too many or too few cells fails.
+The loader's repairs of messy files (title lines, total rows, repeated headers, other encodings) are not
+made here: load such a file with the pandas engine. A URL (``s3a://``, ``hdfs://``, ``file://``) is read by
+Spark itself, without the schema checks, and hashed by its counts.
+
 pyspark and Java are needed only here and imported only when a function runs.
 """
 
@@ -572,12 +578,14 @@ def _typed(counted: pa.Table, names, spec, scores, binned, read: _Source, na_val
             with contextlib.suppress(pa.ArrowException):
                 values = values.cast(kind)  # the file's own type (Spark widens unsigned and time types)
         arrays.append(values)
-    table = pa.table(arrays, names=names)
+    # typed in the source's column order, so that the changes are listed in the loader's order
+    order = sorted(range(len(names)), key=lambda i: columns.index(names[i]))
+    table = pa.table([arrays[i] for i in order], names=[names[i] for i in order])
     single = read.files is not None and read.format == "parquet" and len(read.files.paths) == 1
     typed = type_columns(
         table, format=read.format, delimiter=read.delimiter, na_values=na_values, weights=weights if single else None
     )
-    frame, merged = regroup(typed.data, weights)
+    frame, merged = regroup(typed.data[names], weights)
     return frame, merged, (typed.changes, typed.warnings) if single else None
 
 

@@ -174,6 +174,38 @@ def test_counts_equal_compress_of_the_loaded_file(loans, kind):
         assert counted.load is None
 
 
+def test_every_parquet_type_is_read_as_the_loader_reads_it(spark, tmp_path):
+    import datetime as dt
+    import decimal
+
+    from analysis.spark_engine import count_spark
+
+    day, noon = dt.date(2020, 1, 1), dt.datetime(2020, 1, 1, 12, 30)
+    table = pa.table(
+        {
+            "d": pa.array([day, dt.date(2021, 5, 3), None, day, dt.date(2022, 2, 2), day]),
+            "ts": pa.array([noon, None, noon, dt.datetime(2021, 1, 1), noon, None], pa.timestamp("us")),
+            "tz": pa.array([noon, None, noon, dt.datetime(2021, 1, 1), noon, None], pa.timestamp("ms", tz="UTC")),
+            "u": pa.array([1, 2, 3, 2**63 + 5, 1, 1], pa.uint64()),  # beyond int64: text
+            "dec": pa.array([decimal.Decimal("1.50"), None, decimal.Decimal("2.25")] * 2, pa.decimal128(5, 2)),
+            "f32": pa.array([0.1, 0.2, None, 0.1, float("inf"), 0.3], pa.float32()),
+            "cat": pa.array(["x", "y", "x", None, "NA", "y"]).dictionary_encode(),
+            "b": pa.array([True, None, False, True, True, False]),
+            "i8": pa.array([1, None, 3, 1, 2, 2], pa.int8()),
+        }
+    )
+    pq.write_table(table, tmp_path / "types.parquet")
+    spec = AuditSpec(
+        decision="b", positive=("true",), label="cat", score="f32", protected=("d", "ts", "tz", "u", "dec", "i8")
+    )
+    loaded = load_table(tmp_path / "types.parquet")
+    counted = count_spark(str(tmp_path / "types.parquet"), spec, session=spark)
+    reference = compress(loaded.data, spec)
+    pd.testing.assert_frame_equal(counted.frame, reference.frame)
+    np.testing.assert_array_equal(counted.weights, reference.weights)
+    assert counted.load.changes == loaded.report.changes
+
+
 def test_binned_attribute_is_counted_per_bin_by_its_smallest_value(loans):
     df, files = loans
     counted = files["parquet"][2]
