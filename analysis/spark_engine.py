@@ -53,7 +53,7 @@ from analysis.engine_sql import (
     score_anchor,
     source_files,
 )
-from analysis.errors import LoadError, SpecError
+from analysis.errors import LoadError, OptionError, SpecError
 from analysis.groups import MISSING_GROUP, bin_labels
 from analysis.loading import ALWAYS_MISSING, HEADER_ONLY, LoadReport, type_columns
 
@@ -97,6 +97,10 @@ NOT_A_SOURCE = (
 NO_SCORE = "Exporting new decisions needs the spec's score column (the thresholds cut the score). Name it in the spec."
 NO_ATTRIBUTE = "{attribute!r} is not one of the spec's protected attributes ({known}). Pass one of them."
 MISSING_THRESHOLD = "No threshold for group(s) {groups} of {column!r}: every group needs one, e.g. {example}. Add them."
+SAMPLE_UNBOUNDED = (
+    "A sample needs a bound: pass rows=N (at most N rows), per_group=N with a spec (up to N rows of every group), "
+    "or both."
+)
 NEW_DECISION = "new_decision"
 GROUP = "group"
 
@@ -661,6 +665,8 @@ def sample_spark(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    if rows is None and per_group is None:
+        raise OptionError(SAMPLE_UNBOUNDED, option="rows")
     spark = spark_session(session)
     read = _read(spark, source, None)
     df = read.df
@@ -723,14 +729,25 @@ def export_decisions_spark(
     score = _numeric_expression(df, spec.score, read.format)
     old = F.lit(None).cast("int")
     if spec.decision in df.columns:
-        decision = F.trim(F.col(f"`{spec.decision.replace('`', '``')}`").cast("string"))
-        positive = [str(v) for v in spec.positive]
-        old = F.when(decision.isNull() | (decision == ""), None).otherwise(decision.isin(positive).cast("int"))
+        number = _numeric_expression(df, spec.decision, "parquet")
+        if number is not None:  # 1 and 1.0 are one value, as the audit reads them
+            numbers = [float(v) for v in spec.positive if isinstance(v, (int, float)) or _is_number(v)]
+            old = F.when(number.isNotNull(), number.isin(numbers).cast("int"))
+        else:
+            decision = _as_loaded(df, spec.decision)
+            old = F.when(decision.isNotNull(), decision.isin([str(v) for v in spec.positive]).cast("int"))
     new = F.when(score.isNotNull(), (score >= cut).cast("int")).otherwise(old)
     out = df.withColumn(GROUP, group).withColumn(NEW_DECISION, new)
     with _spark_job("write the decisions of", read.name, csv_of=read.strict):
         out.write.mode("overwrite").format(format).option("header", "true").save(os.fspath(path))
     return os.fspath(path)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _group_label(df, attribute: ProtectedAttribute, spec: AuditSpec, read: _Source) -> tuple[Any, list[str]]:
@@ -750,7 +767,7 @@ def _group_label(df, attribute: ProtectedAttribute, spec: AuditSpec, read: _Sour
             F.element_at(F.array(*map(F.lit, names)), code + 1)
         )
     else:
-        text = F.col(f"`{attribute.column.replace('`', '``')}`").cast("string")
+        text = _as_loaded(df, attribute.column).cast("string")
         label = F.when(text.isNull(), F.lit(MISSING_GROUP)).otherwise(text)
     with _spark_job("list the groups of", read.name, csv_of=read.strict):
         present = [r[0] for r in df.select(label.alias("g")).distinct().collect()]

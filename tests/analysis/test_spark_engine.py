@@ -293,12 +293,20 @@ def test_errors_name_what_is_wrong(spark, tmp_path):
         count_spark("table:nowhere.loans", SPEC, session=spark)
 
 
-def test_missing_java_is_said_before_the_jvm_starts(monkeypatch):
-    from analysis import spark_engine
+def test_missing_java_or_pyspark_is_said_before_the_jvm_starts(spark, monkeypatch):
+    import sys
 
+    from pyspark.sql import SparkSession
+
+    from analysis.spark_engine import SparkError, spark_session
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
     monkeypatch.setenv("JAVA_HOME", "/nonexistent/java")
-    with pytest.raises(spark_engine.SparkError, match="apt-get install openjdk-17-jre-headless"):
-        spark_engine._check_java()
+    with pytest.raises(SparkError, match=r"found none \(JAVA_HOME is '/nonexistent/java'.*apt-get install openjdk-17"):
+        spark_session()
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(SparkError, match=r"pip install -r requirements-spark.txt"):
+        spark_session()
 
 
 def test_sample_keeps_at_most_per_group_and_rows(spark, tmp_path):
@@ -315,6 +323,8 @@ def test_sample_keeps_at_most_per_group_and_rows(spark, tmp_path):
     assert len(cells) == len(loaded.groupby(["gender", "decision"], dropna=False).size())
     again = sample_spark(path, spec=spec, per_group=3, session=spark)
     pd.testing.assert_frame_equal(sample, again)
+    with pytest.raises(ValueError, match="A sample needs a bound: pass rows=N"):
+        sample_spark(path, session=spark)
     bounded = sample_spark(path, rows=50, seed=1, session=spark)
     assert len(bounded) == 50 and bounded["id"].is_unique
     assert set(bounded["id"]) <= set(df["id"])
