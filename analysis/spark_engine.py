@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from analysis.engine import CountedTable, ScoreResolution, counted_columns, score_grid
+from analysis.engine import EXACT_SCORES, CountedTable, ScoreResolution, counted_columns, score_grid
 from analysis.engine_sql import (
     SourceFiles,
     counted_sha256,
@@ -97,6 +97,11 @@ NOT_A_SOURCE = (
 NO_SCORE = "Exporting new decisions needs the spec's score column (the thresholds cut the score). Name it in the spec."
 NO_ATTRIBUTE = "{attribute!r} is not one of the spec's protected attributes ({known}). Pass one of them."
 MISSING_THRESHOLD = "No threshold for group(s) {groups} of {column!r}: every group needs one, e.g. {example}. Add them."
+NUMBERS_DIFFER = (
+    "Spark reads {spark:,} numbers in column {column!r} of {name}, the loader {loaded:,}: the column writes numbers "
+    "in a format Spark does not read (decimal commas or thousands separators). Save the file as Parquet, or with "
+    "plain numbers such as 1234.5, or use the pandas engine."
+)
 SAMPLE_UNBOUNDED = (
     "A sample needs a bound: pass rows=N (at most N rows), per_group=N with a spec (up to N rows of every group), "
     "or both."
@@ -437,6 +442,8 @@ def count_spark(
             F.max(score).alias("high"),
         ]
     aggregates += [F.count(numeric[a.column]).alias(f"n{i}") for i, a in enumerate(quantiled)]
+    if score is not None:
+        aggregates.append(F.count(score).alias("scored"))
     with _spark_job("count the rows of", read.name, csv_of=read.strict):
         stats = df.agg(*aggregates).collect()[0].asDict()
     rows = int(stats[ROWS])
@@ -450,6 +457,15 @@ def count_spark(
     binned = _binned(spec, names, edges, df, read)
     counted = _grouped(df, names, numeric, spec, scores, binned, read)
     frame, weights, report = _typed(counted, names, spec, scores, binned, read, na_values, rows, columns)
+    numbers = {a.column: int(stats[f"n{i}"]) for i, a in enumerate(quantiled)}
+    if scores is not None and not scores.exact:
+        numbers[spec.score] = int(stats["scored"])
+    elif scores is not None and pd.api.types.is_numeric_dtype(frame[spec.score].dtype):
+        # every distinct score is in the counted frame: its count as the loader reads the numbers
+        scores = ScoreResolution(int(frame[spec.score].nunique()))
+        if scores.distinct > EXACT_SCORES:
+            numbers[spec.score] = int(stats["scored"])
+    _check_numbers_read_alike(frame, weights, numbers, read)
     sha256 = files_sha256(read.files) if read.files is not None else counted_sha256(frame, weights)
     load = None
     if report is not None:
@@ -468,6 +484,20 @@ def count_spark(
             warnings=report[1],
         )
     return CountedTable(frame, weights, rows, columns, "spark", sha256, read.name, load, scores, edges)
+
+
+def _check_numbers_read_alike(frame: pd.DataFrame, weights: np.ndarray, numbers: dict[str, int], read: _Source):
+    """Spark read a CSV column's numbers for the score's grid and the quantiles; the loader's reading types the
+    counts. Where they disagree (decimal commas, thousands separators), the grid or the edges would be wrong."""
+    for column, spark_count in numbers.items():
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        loaded = int(weights[values.notna().to_numpy()].sum())
+        if loaded != spark_count:
+            raise LoadError(
+                NUMBERS_DIFFER.format(column=column, name=read.name, spark=spark_count, loaded=loaded), column=column
+            )
 
 
 def _numeric_expression(df: Any, column: str, format: str) -> Any:
