@@ -625,11 +625,11 @@ def _typed(counted: pa.Table, names, spec, scores, binned, read: _Source, na_val
 
 def _representatives(codes: pa.ChunkedArray, smallest: pa.ChunkedArray) -> pa.ChunkedArray:
     """Each row's bin represented by the smallest value of that bin over every row."""
-    least: dict[int, Any] = {}
-    for code, value in zip(codes.to_pylist(), smallest.to_pylist(), strict=True):
-        if code is not None and value is not None and (code not in least or value < least[code]):
-            least[code] = value
-    return pa.chunked_array([pa.array([least.get(c) for c in codes.to_pylist()], smallest.type)])
+    import pyarrow.compute as pc
+
+    per_bin = pa.table({"code": codes, "least": smallest}).group_by("code").aggregate([("least", "min")])
+    where = pc.index_in(codes, value_set=per_bin.column("code"))
+    return per_bin.column("least_min").take(where)
 
 
 # --- samples and exports ----------------------------------------------------------------------------
