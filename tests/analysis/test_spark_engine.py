@@ -297,13 +297,14 @@ def test_a_semicolon_csv_with_decimal_commas(spark, tmp_path):
     from analysis.spark_engine import count_spark
 
     path = tmp_path / "semi.csv"
-    path.write_text("d;s;g;x\nY;0,5;a;1,5\nN;0,25;b;2,5\nY;;a;3\nN;0,75;NA;4\n")
+    path.write_text("d;s;g;x\nY;0,5;a;1,5\nN;0,25;b;2,5\nY;NA;a;3\nN;0,75;NA;4\n")  # NA: missing score
     loaded = load_table(path)
     spec = AuditSpec(decision="d", positive=("Y",), score="s", protected=("g",))
     counted = count_spark(str(path), spec, session=spark)
     reference = compress(loaded.data, spec)
     pd.testing.assert_frame_equal(counted.frame, reference.frame)
     assert counted.scores.distinct == 3 and counted.frame["s"].dtype == np.float64
+    assert counted.frame["s"].isna().sum() == 1 and "NA" in set(counted.frame["g"])  # NA is a group's value
     binned = AuditSpec(decision="d", positive=("Y",), protected=(ProtectedAttribute("x", quantiles=2),))
     with pytest.raises(LoadError, match=r"Spark reads 2 numbers in column 'x' of semi.csv, the loader 4"):
         count_spark(str(path), binned, session=spark)
