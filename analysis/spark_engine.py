@@ -426,26 +426,13 @@ def count_spark(
     """
     spark = spark_session(session, master)
     read = _read(spark, source, name)
-    from pyspark.sql import functions as F
-
     df = read.df
     columns = tuple(df.columns)
     names = list(counted_columns(spec, columns))
     numeric = {c: _numeric_expression(df, c, read.format) for c in names}
     quantiled = [a for a in spec.protected if a.quantiles is not None and a.column in names]
-    aggregates = [F.count(F.lit(1)).alias(ROWS)]
     score = numeric.get(spec.score) if spec.score in names else None
-    if score is not None:
-        aggregates += [
-            F.count_distinct(score).alias("distinct"),
-            F.min(score).alias("low"),
-            F.max(score).alias("high"),
-        ]
-    aggregates += [F.count(numeric[a.column]).alias(f"n{i}") for i, a in enumerate(quantiled)]
-    if score is not None:
-        aggregates.append(F.count(score).alias("scored"))
-    with _spark_job("count the rows of", read.name, csv_of=read.strict):
-        stats = df.agg(*aggregates).collect()[0].asDict()
+    stats = _statistics(df, score, [numeric[a.column] for a in quantiled], read)
     rows = int(stats[ROWS])
     if rows == 0 and read.files is not None:
         raise LoadError(HEADER_ONLY.format(name=read.name, columns=f"{len(columns)} columns"))
@@ -484,6 +471,23 @@ def count_spark(
             warnings=report[1],
         )
     return CountedTable(frame, weights, rows, columns, "spark", sha256, read.name, load, scores, edges)
+
+
+def _statistics(df: Any, score: Any, quantiled: list, read: _Source) -> dict[str, Any]:
+    """One pass: the rows; the score's distinct finite values, range and count; each quantiled column's count."""
+    from pyspark.sql import functions as F
+
+    aggregates = [F.count(F.lit(1)).alias(ROWS)]
+    if score is not None:
+        aggregates += [
+            F.count_distinct(score).alias("distinct"),
+            F.min(score).alias("low"),
+            F.max(score).alias("high"),
+            F.count(score).alias("scored"),
+        ]
+    aggregates += [F.count(value).alias(f"n{i}") for i, value in enumerate(quantiled)]
+    with _spark_job("count the rows of", read.name, csv_of=read.strict):
+        return df.agg(*aggregates).collect()[0].asDict()
 
 
 def _check_numbers_read_alike(frame: pd.DataFrame, weights: np.ndarray, numbers: dict[str, int], read: _Source):

@@ -85,6 +85,7 @@ def table(n: int = 400, seed: int = 1) -> pd.DataFrame:
     age = rng.integers(18, 80, n).astype(float)
     age[rng.random(n) < 0.05] = np.nan
     income = np.round(rng.gamma(2.0, 20_000, n), 0)
+    income[rng.random(n) < 0.05] = np.nan
     country = rng.choice(np.array(["DE", "NA", "FR", ""], dtype=object), n, p=[0.4, 0.2, 0.3, 0.1])
     flag = rng.random(n) < 0.5
     return pd.DataFrame(
