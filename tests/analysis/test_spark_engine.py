@@ -243,7 +243,7 @@ def test_a_folder_of_parquet_files_counts_as_one_table(spark, tmp_path):
 def test_a_spark_dataframe_and_a_rounded_score(spark, tmp_path):
     from analysis.spark_engine import count_spark
 
-    n = 120_000
+    n = 100_200  # just over EXACT_SCORES distinct scores
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"score": rng.random(n), "group": rng.choice(["a", "b"], n)})
     spec = AuditSpec(score="score", threshold=0.3, protected=("group",))
