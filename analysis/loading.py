@@ -1675,9 +1675,11 @@ def type_columns(
     na_values
         Extra spellings of missing, as in :func:`load_table`.
     weights
-        Source rows per row of ``table`` (a counted table): the changes of a Parquet table are then counted in
-        source rows. Without weights every row is one source row.
+        Source rows per row of ``table`` (a counted table, ``format="parquet"`` only): the changes are then
+        counted in source rows. Without weights every row is one source row.
     """
+    if weights is not None and format != "parquet":
+        raise ValueError("type_columns counts changes in source rows for format='parquet' only; pass weights=None.")
     rules = _MissingRules.build(na_values)
     names = [str(n) for n in table.column_names]
     if format == "parquet":
