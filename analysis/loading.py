@@ -121,7 +121,9 @@ __all__ = [
     "LoadReport",
     "LoadedTable",
     "TypedColumns",
+    "TypedCounts",
     "load_table",
+    "type_columns",
     "type_counted_columns",
 ]
 
@@ -1638,11 +1640,105 @@ def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.
     return column.cast(pa.large_string())  # booleans, dates, times: text the user maps later
 
 
-# --- columns counted elsewhere (an engine's distinct rows) -----------------------------------------
+# --- typing columns read by another engine --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class TypedColumns:
+    """Columns typed as :func:`load_table` types a file's, with the changes made on the way.
+
+    ``changes`` and ``warnings`` count source rows when the columns came with weights.
+    """
+
+    data: pd.DataFrame
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def type_columns(
+    table: pa.Table,
+    *,
+    format: str = "parquet",
+    delimiter: str | None = None,
+    na_values: Any = None,
+    weights: np.ndarray | None = None,
+) -> TypedColumns:
+    """Type the columns of an Arrow table as :func:`load_table` types those of a file: for engines that read files.
+
+    Parameters
+    ----------
+    table
+        Columns as the file holds them (``format="parquet"``: typed; ``"csv"``: every cell as text).
+    format
+        ``"parquet"``: the columns keep their types, text is trimmed and its missing spellings found;
+        ``"csv"``: text is inferred as the loader infers a CSV file's columns (numbers, missing values).
+    delimiter
+        The CSV file's delimiter (decimal commas are read only in files not delimited by commas).
+    na_values
+        Extra spellings of missing, as in :func:`load_table`.
+    weights
+        Source rows per row of ``table`` (a counted table, ``format="parquet"`` only): the changes are then
+        counted in source rows. Without weights every row is one source row.
+    """
+    if weights is not None and format != "parquet":
+        raise ValueError("type_columns counts changes in source rows for format='parquet' only; pass weights=None.")
+    rules = _MissingRules.build(na_values)
+    names = [str(n) for n in table.column_names]
+    if format == "parquet":
+        raw = [_parquet_column(table.column(i), names[i], "the table") for i in range(table.num_columns)]
+    else:
+        raw = [table.column(i).cast(pa.large_string()) for i in range(table.num_columns)]
+    given = [column.null_count for column in raw] if format == "parquet" else [0] * len(raw)
+    spelled = [_null_spellings(column, rules) for column in raw]
+    context = _ColumnContext(rules, format != "parquet", delimiter)
+    jobs = list(zip(spelled, names, given, strict=True))
+    results = [_infer_column(*job, context) for job in jobs]
+    if format != "parquet":
+        _keep_dot_groups_as_text(results, jobs, names, context)
+    frame = pa.table([result.values for result in results], names=names).to_pandas()
+    if weights is not None and format == "parquet":
+        notes = Notes()
+        for column, result, name in zip(raw, results, names, strict=True):
+            notes.extend(_weighted_notes(column, result.values, name, rules, np.asarray(weights, dtype=np.int64)))
+    else:
+        notes = Notes()
+        for result in results:
+            notes.extend(result.notes)
+    return TypedColumns(frame, tuple(notes.changes), tuple(notes.warnings))
+
+
+def _weighted_notes(raw: pa.ChunkedArray, values: pa.ChunkedArray, name: str, rules: _MissingRules, weights):
+    """A Parquet column's changes as the loader words them, each counted in source rows (``weights`` per row)."""
+    notes = Notes()
+    valid = _valid(raw) & np.ones(len(raw), dtype=bool)
+    if pa.types.is_large_string(raw.type) and pa.types.is_large_string(values.type):
+        always = pa.array(rules.always, pa.large_string())
+        spelled = _numpy(pc.is_in(raw, value_set=always), False) & valid
+        trimmed = pc.utf8_trim_whitespace(raw)
+        changed = valid & ~spelled & (_cell_lengths(raw) != _cell_lengths(trimmed))
+        if changed.any():
+            notes.changes.append(_trimmed_change(name, int(weights[changed].sum())))
+        revealed = changed & _numpy(pc.is_in(trimmed, value_set=always), False)
+        _note_missing(notes, name, rules, int(weights[spelled | revealed].sum()), {})
+        kept = {}
+        for spelling in rules.ambiguous:
+            count = int(weights[_numpy(pc.equal(trimmed, spelling), False) & valid].sum())
+            if count:
+                kept[spelling] = count
+        _warn_ambiguous_kept(notes, name, kept)
+    elif pa.types.is_floating(raw.type):
+        infinite = _numpy(pc.is_inf(raw.cast(pa.float64())), False)
+        if infinite.any():
+            notes.changes.append(_infinite_change(name, int(weights[infinite].sum())))
+    elif pa.types.is_integer(raw.type) and pa.types.is_large_string(values.type):
+        counted = Notes()
+        _finish_integers(raw, name, counted)  # the loader's sentence, then its count in source rows
+        notes.changes.extend(replace(c, count=int(weights[valid].sum())) for c in counted.changes)
+    return notes
+
+
+@dataclass(frozen=True)
+class TypedCounts:
     """Distinct rows typed as :func:`load_table` types their columns, with the changes counted in rows.
 
     Attributes
@@ -1660,7 +1756,7 @@ class TypedColumns:
 
 def type_counted_columns(
     table: pa.Table, weights: np.ndarray, *, name: str, file_format: str = "parquet", na_values: Any = None
-) -> TypedColumns:
+) -> TypedCounts:
     """Type an engine's distinct rows column by column as :func:`load_table` types a file's columns.
 
     Parameters
@@ -1677,7 +1773,7 @@ def type_counted_columns(
 
     Returns
     -------
-    TypedColumns
+    TypedCounts
         Values equal to the loader's for the same cells; changes and warnings counted with ``weights``.
     """
     rules = _MissingRules.build(na_values)
@@ -1694,12 +1790,14 @@ def type_counted_columns(
         given = column.null_count if file_format == "parquet" else 0
         result = _infer_column(_null_spellings(column, rules), column_name, given, context)
         values.append(result.values)
-        notes.extend(_weighted_notes(result, column, column_name, rules, weights, given == 0))
+        notes.extend(_weighted_cell_notes(result, column, column_name, rules, weights, given == 0))
     frame = pa.table(values, names=list(table.column_names)).to_pandas() if values else pd.DataFrame()
-    return TypedColumns(frame, tuple(notes.changes), tuple(notes.warnings))
+    return TypedCounts(frame, tuple(notes.changes), tuple(notes.warnings))
 
 
-def _weighted_notes(result: _ColumnResult, column: pa.ChunkedArray, column_name: str, rules, weights, empty) -> Notes:
+def _weighted_cell_notes(
+    result: _ColumnResult, column: pa.ChunkedArray, column_name: str, rules, weights, empty
+) -> Notes:
     """``result``'s notes with each count of distinct cells replaced by the rows those cells stand for."""
     notes = Notes()
     if not result.notes.changes and not result.notes.warnings:
@@ -2126,9 +2224,12 @@ def _trim(column: pa.ChunkedArray, column_name: str, notes: Notes) -> tuple[pa.C
     changed = np.flatnonzero((_cell_lengths(column) != _cell_lengths(trimmed)) & _valid(column))
     if not changed.size:
         return column, _NO_POSITIONS
-    detail = f"Trimmed surrounding spaces in {_cells(changed.size)} of {column_name!r}."
-    notes.changes.append(Change("trimmed", column_name, int(changed.size), detail))
+    notes.changes.append(_trimmed_change(column_name, int(changed.size)))
     return trimmed, changed
+
+
+def _trimmed_change(column_name: str, count: int) -> Change:
+    return Change("trimmed", column_name, count, f"Trimmed surrounding spaces in {_cells(count)} of {column_name!r}.")
 
 
 def _cells(count: int) -> str:
@@ -2420,9 +2521,13 @@ def _finish_typed(column: pa.ChunkedArray, column_name: str, notes: Notes) -> pa
     count = int(pc.sum(infinite).as_py() or 0)
     if not count:
         return floats
-    detail = f"Treated {_cells(count)} of {column_name!r} holding an infinite value as missing."
-    notes.changes.append(Change("infinite", column_name, count, detail))
+    notes.changes.append(_infinite_change(column_name, count))
     return pc.if_else(infinite, pa.scalar(None, pa.float64()), floats)
+
+
+def _infinite_change(column_name: str, count: int) -> Change:
+    detail = f"Treated {_cells(count)} of {column_name!r} holding an infinite value as missing."
+    return Change("infinite", column_name, count, detail)
 
 
 def _finish_integers(column: pa.ChunkedArray, column_name: str, notes: Notes) -> pa.ChunkedArray:

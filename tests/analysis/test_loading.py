@@ -1051,8 +1051,40 @@ def test_module_exports():
         "Change",
         "LoadReport",
         "LoadedTable",
+        "TypedColumns",
+        "TypedCounts",
         "load_table",
+        "type_columns",
+        "type_counted_columns",
     }
+
+
+def test_type_columns_types_an_arrow_table_as_the_loader_types_the_file(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "g": [" a", "a", "NA", "N/A", None, "  ", "b"],
+            "f": [1.0, np.inf, None, 2.0, np.nan, 3.0, 1.0],
+            "i": [1, 2, 3, 4, 5, 6, 7],
+            "b": [True, False, None, True, True, False, True],
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    loaded = loading.load_table(tmp_path / "t.parquet")
+    typed = loading.type_columns(table)
+    pd.testing.assert_frame_equal(typed.data, loaded.data)
+    assert typed.changes == loaded.report.changes and typed.warnings == loaded.report.warnings
+    # each row standing for several source rows: the same sentences, counted in source rows
+    weighted = loading.type_columns(table, weights=np.array([3, 1, 2, 1, 1, 4, 1]))
+    counts = {(c.kind, c.column): c.count for c in weighted.changes}
+    assert counts == {("trimmed", "g"): 7, ("missing", "g"): 5, ("infinite", "f"): 1}
+    assert "'NA' (2)" in weighted.warnings[0]
+    text = pa.table({"x": ["1", " 2", "NA", None], "y": ["007", "8", "9", "10"]})
+    as_csv = loading.type_columns(text, format="csv", delimiter=",")
+    csv_loaded = load("x,y\n1,007\n 2,8\nNA,9\n,10\n", name="t.csv")
+    pd.testing.assert_frame_equal(as_csv.data, csv_loaded.data)
 
 
 # --- big inputs: memory-mapped, parallel, many chunks --------------------------------------------------
