@@ -793,7 +793,7 @@ def _report(source: _Source, name, rows, columns, sha256, changes, warnings) -> 
         format=fmt,
         compression="gzip" if compressed else None,
         encoding="utf-8" if source.kind == "csv" else None,
-        delimiter=None,
+        delimiter=_delimiter(files[0]) if source.kind == "csv" else None,
         sheet=None,
         rows=rows,
         columns=columns,
