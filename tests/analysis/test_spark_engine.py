@@ -9,7 +9,6 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -48,30 +47,6 @@ SPEC = AuditSpec(
         ProtectedAttribute("country"),
     ),
 )
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    from analysis.spark_engine import spark_session
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark's note about pandas versions
-        session = spark_session(
-            SparkSession.builder.master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            # tiny tables: compiling generated code for each query costs more than running it interpreted
-            .config("spark.sql.codegen.wholeStage", "false")
-            .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
-        )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def table(n: int = 400, seed: int = 1) -> pd.DataFrame:
