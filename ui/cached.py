@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -30,6 +31,7 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.bias_tables import BiasTables
+from analysis.engine import CountedTable
 from analysis.explain import (
     ProxyStage,
     ShapStage,
@@ -39,17 +41,25 @@ from analysis.explain import (
     explain_shap,
     explain_surrogate,
 )
+from analysis.mitigation import ModelScores
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
+from analysis.options import SEED
 from analysis.profile import ColumnProfile
 from analysis.story import Gap, rank_gaps
+from analysis.stratified import StratifiedSample
 from analysis.thresholds import ThresholdCurves, threshold_curves
 from ui import state
-from ui.state import Reading, Upload
+from ui.state import Dataset, Reading, Upload
 
 __all__ = [
+    "MODEL_PER_GROUP",
+    "PREVIEW_ROWS",
     "SAMPLES",
+    "ThresholdRows",
     "audit_result",
+    "audited",
     "bias_tables",
+    "counted",
     "curves",
     "explanation",
     "flip_stage",
@@ -59,15 +69,19 @@ __all__ = [
     "load_sample",
     "load_upload",
     "mitigation_comparison",
+    "modelled",
+    "open_path",
     "optimization",
     "preload_model_libraries",
     "profiles",
     "proxy_stage",
     "shap_stage",
     "staged_frontier",
+    "stratified_sample",
     "suggestion",
     "surrogate_scores",
     "surrogate_stage",
+    "threshold_rows",
     "trade_off_frontier",
     "validation",
 ]
@@ -90,6 +104,90 @@ def load_sample(title: str) -> LoadedTable:
 def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
     """An uploaded file, parsed in memory with these reading options (the caller keeps it in session state)."""
     return load_table(upload.data, name=upload.name, na_values=list(reading.na_values) or None, sheet=reading.sheet)
+
+
+# --- a file or folder opened by path: read by DuckDB, never whole ------------------------------------
+
+PREVIEW_ROWS = 200_000  # rows read for the preview, the column profiles and the suggested roles
+
+
+def open_path(location: str, reading: Reading) -> LoadedTable:
+    """A file, folder, glob or DuckDB database file on this machine: a bounded sample of its rows, and a report of
+    the whole source (its rows, columns and hash), read by DuckDB (the caller keeps it in session state)."""
+    from analysis.duckdb_engine import open_source
+
+    return open_source(location, rows=PREVIEW_ROWS, na_values=list(reading.na_values) or None)
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Counting every row with DuckDB…"}))
+def counted(data_key: str, spec_json: str, location: str, na_values: tuple[str, ...] = ()) -> CountedTable:
+    """Every row of the source at ``location`` counted by DuckDB: one row per combination of the spec's columns."""
+    from analysis.engine import count_table
+
+    spec = AuditSpec.from_json(spec_json)
+    return count_table(location, spec, engine="duckdb", na_values=list(na_values) or None)
+
+
+@st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
+def stratified_sample(
+    data_key: str, spec_json: str, per_group: int, seed: int, location: str, source_rows: int
+) -> tuple[pd.DataFrame, StratifiedSample]:
+    """Rows of the source drawn by DuckDB so that every group of every protected attribute keeps its rows up to
+    ``per_group``, and what was drawn (for the pages, the report and the JSON)."""
+    from analysis.duckdb_engine import sample_duckdb
+
+    spec = AuditSpec.from_json(spec_json)
+    df = sample_duckdb(location, rows=per_group, spec=spec, per_group=per_group, seed=seed)
+    return df, StratifiedSample(len(df), source_rows, per_group, "duckdb", seed)
+
+
+def audited(data: Dataset, spec: AuditSpec) -> pd.DataFrame | CountedTable:
+    """What an audit of ``data`` reads: the table in memory, or the engine's counts of every row of the source."""
+    if not data.sampled:
+        return data.table.data
+    return counted(data.data_key, spec.to_json(), data.location, data.reading.na_values)
+
+
+def modelled(
+    data: Dataset, spec: AuditSpec, per_group: int, seed: int
+) -> tuple[str, pd.DataFrame, StratifiedSample | None]:
+    """The rows a model of ``data`` is trained on, their key for the caches, and how they were drawn.
+
+    In memory: the whole table (drawn: None). From a path: a stratified sample drawn by the engine, every group
+    keeping its rows up to ``per_group``.
+    """
+    if not data.sampled:
+        return data.data_key, data.table.data, None
+    df, drawn = stratified_sample(data.data_key, spec.to_json(), per_group, seed, data.location, data.rows)
+    return f"{data.data_key}|stratified:{per_group}:{seed}", df, drawn
+
+
+# Rows per group the mitigation page's models learn from, for a source read by an engine (they train several models).
+MODEL_PER_GROUP = 20_000
+
+
+class ThresholdRows(NamedTuple):
+    """The rows thresholds act on: the spec's own score, or a model score added to the rows and the spec.
+
+    ``key`` names the rows in the caches; ``drawn`` says how they were drawn when the engine sampled them (a spec
+    without a score on a source read by an engine: the model is trained and applied on a stratified sample).
+    """
+
+    key: str
+    rows: pd.DataFrame | CountedTable
+    spec: AuditSpec
+    model: ModelScores | None
+    drawn: StratifiedSample | None
+
+
+def threshold_rows(data: Dataset, spec: AuditSpec, *, per_group: int = MODEL_PER_GROUP) -> ThresholdRows:
+    """The rows and spec the Mitigation page's thresholds act on (raises ParityLabError)."""
+    if spec.score is not None:
+        return ThresholdRows(data.data_key, audited(data, spec), spec, None, None)
+    key, df, drawn = modelled(data, spec, per_group, SEED)
+    model = surrogate_scores(key, spec.to_json(), df)
+    with_score, scored_spec = model.apply(df, spec)
+    return ThresholdRows(key, with_score, scored_spec, model, drawn)
 
 
 @st.cache_data(**SESSION)

@@ -27,7 +27,13 @@ def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditR
     """The (cached) audit of the dataset under its spec; a ParityLab error is shown and stops the page."""
     try:
         return cached.audit_result(
-            data.data_key, spec.to_json(), confidence, data.table.data, data.name, data.sha256, data.table.report
+            data.data_key,
+            spec.to_json(),
+            confidence,
+            cached.audited(data, spec),
+            data.name,
+            data.sha256,
+            data.table.report,
         )
     except ParityLabError as exc:
         st.error(say(exc))
