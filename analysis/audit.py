@@ -8,7 +8,8 @@ dump → load → dump is unchanged. The same data and spec give the same JSON, 
     AuditResult
     ├── created_at         when the audit ran (UTC, ISO 8601); None in results saved before it was recorded
     ├── versions           ParityLab, Python and the libraries the audit used
-    ├── dataset            DatasetInfo: name, rows, rows_audited, sha256
+    ├── engine             what counted the rows: "pandas", "duckdb" or "spark" (see analysis.engine)
+    ├── dataset            DatasetInfo: name, rows, rows_audited, sha256, score_resolution
     ├── load               how the file was read (LoadReport: format, encoding, changes, warnings); None if not given
     ├── spec               the AuditSpec
     ├── options            AuditOptions: confidence, thresholds, minimum sizes
@@ -104,6 +105,7 @@ from analysis.wording import Notice
 from analysis.words import DecisionWords, decision_words
 
 if TYPE_CHECKING:
+    from analysis.engine import CountedTable, ScoreResolution
     from analysis.loading import LoadReport
 
 __all__ = [
@@ -445,21 +447,39 @@ class AttributeAudit:
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Which table was audited: its name, rows, rows with a decision, and content hash."""
+    """Which table was audited: its name, rows, rows with a decision, and content hash.
+
+    ``score_resolution`` is None when every distinct score was kept; when an engine rounded a score
+    with very many distinct values to a grid (:class:`analysis.engine.ScoreResolution`), that grid.
+    """
 
     name: str | None
     rows: int
     rows_audited: int
     sha256: str
+    score_resolution: ScoreResolution | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {"name": self.name, "rows": self.rows, "rows_audited": self.rows_audited, "sha256": self.sha256}
+        resolution = None if self.score_resolution is None else self.score_resolution.to_dict()
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "rows_audited": self.rows_audited,
+            "sha256": self.sha256,
+            "score_resolution": resolution,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetInfo:
-        """Read :meth:`to_dict` output."""
-        return cls(**{k: data[k] for k in ("name", "rows", "rows_audited", "sha256")})
+        """Read :meth:`to_dict` output (results saved before ``score_resolution`` read as exact)."""
+        from analysis.engine import ScoreResolution
+
+        resolution = data.get("score_resolution")
+        return cls(
+            **{k: data[k] for k in ("name", "rows", "rows_audited", "sha256")},
+            score_resolution=None if resolution is None else ScoreResolution.from_dict(resolution),
+        )
 
 
 @dataclass(frozen=True)
@@ -535,6 +555,9 @@ class AuditResult:
     load
         How the data file was read (:class:`analysis.LoadReport`: format, encoding, delimiter, rows,
         the loader's changes and warnings); None when the audit was given a DataFrame without it.
+    engine
+        What counted the rows (``"pandas"``, ``"duckdb"``, ``"spark"``); ``"pandas"`` in results saved
+        before it was recorded. Every engine gives the same numbers.
     """
 
     dataset: DatasetInfo
@@ -549,6 +572,7 @@ class AuditResult:
     created_at: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     load: LoadReport | None = None
+    engine: str = "pandas"
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -561,6 +585,7 @@ class AuditResult:
             "schema_version": self.schema_version,
             "created_at": self.created_at,
             "versions": dict(self.versions),
+            "engine": self.engine,
             "dataset": self.dataset.to_dict(),
             "load": None if self.load is None else self.load.to_dict(),
             "spec": self.spec.to_dict(),
@@ -616,6 +641,7 @@ class AuditResult:
             created_at=data.get("created_at"),
             versions={str(k): str(v) for k, v in dict(versions).items()},
             load=None if data.get("load") is None else LoadReport.from_dict(data["load"]),
+            engine=str(data.get("engine") or "pandas"),
         )
 
     @classmethod
@@ -822,8 +848,9 @@ def _distribution(
     order: str | None,
     shown: np.ndarray,
     confidence: float,
+    weights: np.ndarray | None = None,
 ) -> DecisionDistribution:
-    table = count_values(grouping, value_codes, len(values))
+    table = count_values(grouping, value_codes, len(values), weights)
     totals = np.repeat(table.sum(axis=1, keepdims=True), len(values), axis=1)
     low, high = wilson_interval(table, totals, confidence=confidence)
     share = divide(table, totals)
@@ -1231,17 +1258,17 @@ def _skipped(spec: AuditSpec) -> tuple[dict[str, str], ...]:
 
 def _left_out(state: Outcomes, scored: ScoredRows | None, spec: AuditSpec) -> tuple[dict[str, Any], ...]:
     out = []
-    missing = int((~state.decided).sum())
+    missing = state.total(~state.decided)
     if missing:
         what = f"the {spec.decision} column" if spec.decision else f"the score {spec.score}"
         out.append({"rows": missing, "reason": f"no decision ({what} is missing): left out of the audit"})
     if state.has_label:
-        unlabeled = int((state.decided & ~state.labeled).sum())
+        unlabeled = state.total(state.decided & ~state.labeled)
         if unlabeled:
             reason = f"no label ({spec.label} is missing): left out of error-rate metrics"
             out.append({"rows": unlabeled, "reason": reason})
     if scored is not None:
-        unscored = int(state.labeled.sum()) - scored.size
+        unscored = state.total(state.labeled) - scored.total
         if unscored:
             reason = f"no score ({spec.score} is missing): left out of AUC, Brier score and calibration"
             out.append({"rows": unscored, "reason": reason})
@@ -1293,14 +1320,21 @@ def _now() -> str:
 
 
 def _groupings(
-    df: pd.DataFrame, spec: AuditSpec, encoded: dict[str, GroupCodes] | None = None
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    encoded: dict[str, GroupCodes] | None = None,
+    *,
+    weights: np.ndarray | None = None,
+    edges: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[list[Grouping], list[Grouping]]:
-    encoded = encoded or {}
+    encoded, edges = encoded or {}, edges or {}
     singles = [
         Grouping.from_codes(
             encoded[a.column]
             if a.column in encoded
-            else encode_groups(df[a.column], bins=a.bins, quantiles=a.quantiles)
+            else encode_groups(
+                df[a.column], bins=a.bins, quantiles=a.quantiles, weights=weights, edges=edges.get(a.column)
+            )
         )
         for a in spec.protected
     ]
@@ -1328,10 +1362,24 @@ def _decision_values(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, tup
     return codes, tuple(ordered), None if order is None else order.how
 
 
+def _counted(source: Any, spec: AuditSpec, engine: str | None, name: str | None) -> CountedTable | None:
+    """The counted table to audit, or None for a DataFrame audited in memory (today's path, unweighted)."""
+    from analysis.engine import CountedTable
+
+    if isinstance(source, CountedTable):
+        return source
+    if isinstance(source, pd.DataFrame) and engine in (None, "pandas"):
+        return None
+    from analysis.engine import count_table  # paths, globs, relations and Spark DataFrames: read by an engine
+
+    return count_table(source, spec, engine=engine, name=name)
+
+
 def audit(
-    df: pd.DataFrame,
+    source: pd.DataFrame | CountedTable | Any,
     spec: AuditSpec,
     *,
+    engine: str | None = None,
     confidence: float = CONFIDENCE,
     di_threshold: float = FOUR_FIFTHS,
     gap_threshold: float = GAP_THRESHOLD,
@@ -1344,10 +1392,16 @@ def audit(
 
     Parameters
     ----------
-    df
-        The table (as :func:`analysis.load_table` returns it).
+    source
+        The table (as :func:`analysis.load_table` returns it); or a :class:`analysis.engine.CountedTable`
+        (its distinct combinations with their counts: the same result as the rows they stand for); or
+        anything an engine reads (a path, glob, DuckDB relation or Spark DataFrame, see
+        :func:`analysis.engine.count_table`).
     spec
         Which columns are the decision, label, score and protected attributes.
+    engine
+        ``"pandas"``, ``"duckdb"`` or ``"spark"`` to count ``source`` with; None chooses (a DataFrame is
+        audited in memory).
     confidence
         Coverage of every interval.
     di_threshold, gap_threshold
@@ -1356,11 +1410,13 @@ def audit(
     min_cell_size
         Intersection cells with fewer rows are suppressed from the groups.
     dataset_name, dataset_sha256
-        Recorded in the result; the hash defaults to :func:`dataset_sha256` of ``df``. When
-        given and the spec records another hash, the result's warnings say so.
+        Recorded in the result; the name defaults to the counted table's, the hash to its
+        ``sha256`` or to :func:`dataset_sha256` of the table. When given and the spec records
+        another hash, the result's warnings say so.
     load_report
-        How ``df`` was read (:attr:`analysis.LoadedTable.report`): recorded as the result's ``load``,
-        so the JSON says what the loader changed (the app and the CLI pass it).
+        How the table was read (:attr:`analysis.LoadedTable.report`): recorded as the result's ``load``,
+        so the JSON says what the loader changed (the app and the CLI pass it); defaults to the counted
+        table's ``load``.
 
     Returns
     -------
@@ -1379,16 +1435,25 @@ def audit(
         min_cell_size=min_cell_size,
     )
     created_at = _now()
-    checked = run_checks(df, spec, dataset_sha256=dataset_sha256)
+    table = _counted(source, spec, engine, dataset_name)
+    df = source if table is None else table.frame
+    weights = None if table is None else table.weights
+    if table is not None:
+        dataset_name = table.name if dataset_name is None else dataset_name
+        dataset_sha256 = table.sha256 if dataset_sha256 is None else dataset_sha256
+        load_report = table.load if load_report is None else load_report
+    columns = None if table is None else table.columns
+    edges = None if table is None else table.edges
+    checked = run_checks(df, spec, dataset_sha256=dataset_sha256, weights=weights, columns=columns, edges=edges)
     validation, encoded = checked.validation, checked.encoded
     validation.raise_for_errors()
     # With merge_variants, counted on the merged table and spec; the result records the spec as given.
     given, given_df, df, spec = spec, df, checked.df, checked.spec
-    state = outcomes(df, spec)
+    state = outcomes(df, spec, weights=weights)
     if not state.decided.any():
         raise SpecError(NO_DECISIONS.format(column=spec.decision or spec.score))
     words = _words(spec, confidence)
-    singles, crossed = _groupings(df, spec, encoded)
+    singles, crossed = _groupings(df, spec, encoded, weights=weights, edges=edges)
     named = {a.column: a.reference for a in spec.protected}
     drafts = [_draft(g, state, spec, options, words, named=named[g.name]) for g in singles]
     drafts += [_draft(g, state, spec, options, words) for g in crossed]
@@ -1402,15 +1467,17 @@ def audit(
             d.score, sums = _score_metrics(d.grouping, scored, confidence)
             d.calibration = _calibration(d.grouping, scored, sums, d.shown, confidence)
         if values is not None:
-            d.distribution = _distribution(d.grouping, *values, d.shown, confidence)
-    total = int(state.decided.sum())
+            d.distribution = _distribution(d.grouping, *values, d.shown, confidence, weights)
+    total = state.total(state.decided)
     audits = [_attribute(d, spec, options, words, total) for d in drafts]
+    resolution = None if table is None or table.scores is None or table.scores.exact else table.scores
     return AuditResult(
         dataset=DatasetInfo(
             name=dataset_name,
-            rows=len(df),
+            rows=len(df) if table is None else table.rows,
             rows_audited=total,
             sha256=dataset_sha256 if dataset_sha256 is not None else _hash(given_df),
+            score_resolution=resolution,
         ),
         spec=given,
         options=options,
@@ -1423,4 +1490,5 @@ def audit(
         created_at=created_at,
         versions=library_versions(),
         load=load_report,
+        engine="pandas" if table is None else table.engine,
     )

@@ -174,6 +174,16 @@ def _check_result(root: _Walker) -> None:
         audited.fail(f"is {audited.data:,}, more than the dataset's {rows:,} rows")
     dataset.field("name").text(optional=True)
     dataset.field("sha256").text()
+    resolution = dataset.field("score_resolution", required=False)
+    if resolution is not None and resolution.data is not None:
+        resolution.field("distinct").count()
+        for name in ("step", "anchor"):
+            value = resolution.field(name, required=False)
+            if value is not None:
+                value.number(optional=True)
+    engine = root.field("engine", required=False)
+    if engine is not None:
+        engine.text(optional=True)
     root.field("spec").object()  # AuditSpec.from_dict checks its fields
     for name, option in root.field("options").fields():
         option.count() if name.startswith("min_") else option.number()

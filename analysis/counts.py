@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,7 @@ STATES = 3
 CALIBRATION_BINS = 10
 
 NOT_BOOL = "Expected a boolean mask with one value per row ({rows:,}), got {got}."
+NOT_WEIGHTS = "Expected whole-number weights with one value per row ({rows:,}), got {got}."
 LEFT_OUT_NO_DECISION = "no decision: left out of the audit"
 LEFT_OUT_NO_LABEL = "no label: left out of the error-rate metrics (in the selection rates)"
 
@@ -135,6 +136,9 @@ class Outcomes:
         Rows with a decision; rows whose decision is positive.
     labeled, label_positive
         Rows with a decision and a label; rows whose label is positive (None without label).
+    weights
+        Source rows each row stands for (int64; a :class:`analysis.engine.CountedTable`'s), or None when
+        each row is one: every count made from these outcomes is then a sum of weights.
     """
 
     cell: np.ndarray
@@ -143,6 +147,7 @@ class Outcomes:
     positive: np.ndarray
     labeled: np.ndarray | None = None
     label_positive: np.ndarray | None = None
+    weights: np.ndarray | None = None
 
     @property
     def cells(self) -> int:
@@ -153,6 +158,16 @@ class Outcomes:
     def rows(self) -> int:
         """Rows in the table."""
         return int(self.cell.size)
+
+    def total(self, mask: np.ndarray) -> int:
+        """Source rows where ``mask`` holds (rows of the table when unweighted, else their weights)."""
+        if self.weights is None:
+            return int(mask.sum())
+        return int(self.weights[mask].sum())
+
+    def weighted(self, weights: np.ndarray | None) -> Outcomes:
+        """The same outcomes, each row standing for ``weights`` source rows."""
+        return replace(self, weights=None if weights is None else _weights(weights, self.rows))
 
     @classmethod
     def from_masks(
@@ -182,6 +197,13 @@ class Outcomes:
         )
 
 
+def _weights(values: np.ndarray, rows: int) -> np.ndarray:
+    values = np.asarray(values)
+    if values.shape != (rows,) or values.dtype.kind not in "iu":
+        raise ValueError(NOT_WEIGHTS.format(rows=rows, got=f"{values.dtype} of shape {values.shape}"))
+    return values.astype(np.int64, copy=False)
+
+
 def _mask(values: np.ndarray, rows: int) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype != bool or values.shape != (rows,):
@@ -199,24 +221,27 @@ def _decision_masks(df: pd.DataFrame, spec: AuditSpec) -> tuple[np.ndarray, np.n
         return decided & (scores >= spec.threshold), decided
 
 
-def outcomes(df: pd.DataFrame, spec: AuditSpec) -> Outcomes:
+def outcomes(df: pd.DataFrame, spec: AuditSpec, *, weights: np.ndarray | None = None) -> Outcomes:
     """Each row's decision and label state under ``spec``, computed once per audit.
 
     The decision is positive when the decision column's value is one of ``spec.positive``
     (or, without a decision column, when the score is at least ``spec.threshold``). A row
     with a missing decision is left out of the audit; a row with a missing label is left
-    out of the error-rate metrics only.
+    out of the error-rate metrics only. With ``weights`` (source rows per row), every count
+    made from the outcomes counts source rows.
     """
     positive, decided = _decision_masks(df, spec)
     if spec.label is None:
-        return Outcomes.from_masks(positive, decided=decided)
-    label = df[spec.label]
-    return Outcomes.from_masks(
-        positive,
-        decided=decided,
-        label_positive=matches_any(label, spec.label_positive),
-        label_known=label.notna().to_numpy(),
-    )
+        state = Outcomes.from_masks(positive, decided=decided)
+    else:
+        label = df[spec.label]
+        state = Outcomes.from_masks(
+            positive,
+            decided=decided,
+            label_positive=matches_any(label, spec.label_positive),
+            label_known=label.notna().to_numpy(),
+        )
+    return state if weights is None else state.weighted(weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -297,12 +322,13 @@ def count_groups(grouping: Grouping, outcomes: Outcomes) -> GroupCounts:
     grouping
         Group code per row.
     outcomes
-        Per-row states from :func:`outcomes`, shared by every grouping of an audit.
+        Per-row states from :func:`outcomes`, shared by every grouping of an audit (with their
+        weights, if any: the counts are then sums of weights).
     """
     k = outcomes.cells
     index = grouping.codes * k
     index += outcomes.cell
-    table = np.bincount(index, minlength=grouping.n_groups * k).reshape(grouping.n_groups, k)
+    table = _bincount(index, outcomes.weights, grouping.n_groups * k).reshape(grouping.n_groups, k)
     if not outcomes.has_label:
         n = table[:, NEGATIVE] + table[:, POSITIVE]
         return GroupCounts(grouping, n=n, positives=table[:, POSITIVE], decision_missing=table[:, MISSING])
@@ -321,11 +347,24 @@ def count_groups(grouping: Grouping, outcomes: Outcomes) -> GroupCounts:
     )
 
 
-def count_values(grouping: Grouping, value_codes: np.ndarray, n_values: int) -> np.ndarray:
-    """Rows per (group, value) as an ``(n_groups, n_values)`` matrix; negative value codes are left out."""
+def _bincount(index: np.ndarray, weights: np.ndarray | None, size: int) -> np.ndarray:
+    """``np.bincount`` as int64 counts; with weights, their sums (whole numbers, exact below 2⁵³ rows)."""
+    if weights is None:
+        return np.bincount(index, minlength=size)
+    return np.rint(np.bincount(index, weights=weights, minlength=size)).astype(np.int64)
+
+
+def count_values(
+    grouping: Grouping, value_codes: np.ndarray, n_values: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows per (group, value) as an ``(n_groups, n_values)`` matrix; negative value codes are left out.
+
+    With ``weights``, sums of the rows' weights.
+    """
     keep = value_codes >= 0
     index = grouping.codes[keep] * n_values + value_codes[keep]
-    return np.bincount(index, minlength=grouping.n_groups * n_values).reshape(grouping.n_groups, n_values)
+    weights = None if weights is None else np.asarray(weights)[keep]
+    return _bincount(index, weights, grouping.n_groups * n_values).reshape(grouping.n_groups, n_values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -344,6 +383,8 @@ class ScoredRows:
         Calibration bin (score decile over these rows) of each.
     edges
         Bin boundaries, lowest score to highest: ``len(edges) - 1`` bins.
+    weights
+        Source rows each stands for, or None when each is one.
     """
 
     rows: np.ndarray | None
@@ -352,6 +393,7 @@ class ScoredRows:
     ranks: ScoreRanks
     bins: np.ndarray
     edges: tuple[float, ...]
+    weights: np.ndarray | None = None
 
     @property
     def n_bins(self) -> int:
@@ -360,8 +402,13 @@ class ScoredRows:
 
     @property
     def size(self) -> int:
-        """Number of scored rows."""
+        """Number of scored rows (of the table: see :attr:`total` for the source rows they stand for)."""
         return int(self.scores.size)
+
+    @property
+    def total(self) -> int:
+        """Source rows scored: :attr:`size`, or the sum of the weights."""
+        return self.size if self.weights is None else int(self.weights.sum())
 
     @property
     def is_probability(self) -> bool:
@@ -374,34 +421,61 @@ class ScoredRows:
 
 
 def _decile_bins(ranks: ScoreRanks, n_bins: int) -> tuple[np.ndarray, tuple[float, ...]]:
-    """Bin of each row, and the edges: deciles as ``np.quantile`` computes them, from the sorted scores."""
+    """Bin of each row, and the edges: deciles as ``np.quantile`` computes them, from the sorted scores.
+
+    With weights, the order statistics of the repeated scores, found through cumulative weights: the same
+    formula on the same numbers, so the same edges.
+    """
     ordered = ranks.ordered
     if ordered.size == 0:
         return np.zeros(0, dtype=np.int64), ()
-    position = np.linspace(0, 1, n_bins + 1) * (ordered.size - 1)
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, ordered.size - 1)
-    cuts = np.unique(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
-    # Bin each distinct score once, then spread to rows through their tie block.
     distinct = ordered[np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])]
+    if ranks.weights is None:
+        size, at = ordered.size, ordered.__getitem__
+    else:
+        per_score = np.rint(np.bincount(ranks.block, weights=ranks.weights, minlength=distinct.size))
+        cumulative = np.cumsum(per_score.astype(np.int64))
+        size = int(cumulative[-1])
+
+        def at(k: np.ndarray) -> np.ndarray:
+            return distinct[np.searchsorted(cumulative, k, side="right")]
+
+    position = np.linspace(0, 1, n_bins + 1) * (size - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, size - 1)
+    low, high = at(below), at(above)
+    cuts = np.unique(low + (position - below) * (high - low))
+    # Bin each distinct score once, then spread to rows through their tie block.
     bin_of_block = np.clip(np.searchsorted(cuts, distinct, side="right") - 1, 0, max(cuts.size - 2, 0))
     return bin_of_block[ranks.block], tuple(float(c) for c in cuts)
 
 
-def scored_rows(scores: np.ndarray, outcomes: Outcomes, *, n_bins: int = CALIBRATION_BINS) -> ScoredRows:
+def scored_rows(
+    scores: np.ndarray,
+    outcomes: Outcomes,
+    *,
+    n_bins: int = CALIBRATION_BINS,
+    weights: np.ndarray | None = None,
+) -> ScoredRows:
     """Select the rows with a decision, a label and a finite score; sort and bin their scores once.
 
     Bins are the score's deciles over these rows (fewer when scores repeat); each bin
-    includes its lower edge, the last also its upper edge.
+    includes its lower edge, the last also its upper edge. ``weights`` (source rows per row;
+    by default the outcomes') make the deciles, AUC and sums those of the repeated rows.
     """
     scores = np.asarray(scores, dtype=float)
+    weights = outcomes.weights if weights is None else np.asarray(weights, dtype=np.int64)
     keep = outcomes.labeled & np.isfinite(scores)
+    if weights is not None:
+        keep &= weights > 0
     rows = None if keep.all() else np.flatnonzero(keep)
     values = scores if rows is None else scores[rows]
     positive = outcomes.label_positive if rows is None else outcomes.label_positive[rows]
-    ranks = rank_scores(values, positive)
+    if weights is not None and rows is not None:
+        weights = weights[rows]
+    ranks = rank_scores(values, positive, weights)
     bins, edges = _decile_bins(ranks, n_bins)
-    return ScoredRows(rows=rows, scores=values, positive=positive, ranks=ranks, bins=bins, edges=edges)
+    return ScoredRows(rows=rows, scores=values, positive=positive, ranks=ranks, bins=bins, edges=edges, weights=weights)
 
 
 @dataclass(frozen=True, eq=False)
@@ -435,10 +509,15 @@ def count_scores(grouping: Grouping, scored: ScoredRows) -> ScoreCounts:
     def table(weights: np.ndarray | None) -> np.ndarray:
         return np.bincount(index, weights=weights, minlength=math.prod(shape)).reshape(shape)
 
+    w = scored.weights
     # Scores beyond ~1e154 overflow s²; the Brier score is reported only for scores in [0, 1]
     # (audit marks it undefined otherwise), so the overflow needs no warning.
     with np.errstate(over="ignore", invalid="ignore"):
-        n, score, square = table(None), table(scored.scores), table(scored.scores * scored.scores)
+        if w is None:
+            n, score, square = table(None), table(scored.scores), table(scored.scores * scored.scores)
+        else:
+            n = np.rint(table(w)).astype(np.int64)
+            score, square = table(w * scored.scores), table(w * (scored.scores * scored.scores))
         # Σ(s − y)² = Σs² − 2Σ_{y=1} s + Σy, with y in {0, 1}.
         squared_error = (square.sum(axis=2) - 2 * score[:, :, 1] + n[:, :, 1]).sum(axis=1)
     return ScoreCounts(

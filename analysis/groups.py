@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import SpecError
+from analysis.stats import repeated_quantile
 from analysis.values import value_key
 
 __all__ = ["LITERAL_MISSING_GROUP", "MISSING_GROUP", "GroupCodes", "bin_labels", "encode_groups", "quantile_edges"]
@@ -81,13 +82,21 @@ def bin_labels(edges: Sequence[float]) -> list[str]:
     return labels
 
 
-def quantile_edges(values: pd.Series, quantiles: int) -> tuple[float, ...]:
-    """Inner edges that cut ``values`` into ``quantiles`` bins of about equal size."""
+def quantile_edges(values: pd.Series, quantiles: int, weights: np.ndarray | None = None) -> tuple[float, ...]:
+    """Inner edges that cut ``values`` into ``quantiles`` bins of about equal size.
+
+    With ``weights`` (rows each value stands for), the edges of the repeated values, exactly.
+    """
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
-    numbers = numbers[~np.isnan(numbers)]
+    known = ~np.isnan(numbers)
+    numbers = numbers[known]
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.int64)[known]
+        numbers, weights = numbers[weights > 0], weights[weights > 0]
     if numbers.size == 0:
         return ()
-    inner = np.quantile(numbers, np.linspace(0, 1, quantiles + 1)[1:-1])
+    q = np.linspace(0, 1, quantiles + 1)[1:-1]
+    inner = np.quantile(numbers, q) if weights is None else repeated_quantile(numbers, weights, q)
     return tuple(float(e) for e in np.unique(inner))
 
 
@@ -129,6 +138,8 @@ def encode_groups(
     *,
     bins: Sequence[float] | None = None,
     quantiles: int | None = None,
+    weights: np.ndarray | None = None,
+    edges: Sequence[float] | None = None,
 ) -> GroupCodes:
     """Encode one protected attribute's column as integer group codes.
 
@@ -140,6 +151,12 @@ def encode_groups(
         Inner bin edges for a numeric column, e.g. ``(25, 40, 60)``.
     quantiles
         Cut a numeric column into this many equal-frequency bins instead.
+    weights
+        Rows each row stands for (a :class:`analysis.engine.CountedTable`'s): group sizes and quantile
+        edges are those of the repeated rows.
+    edges
+        The quantile bins' inner edges, already computed over every source row (by an engine): used
+        instead of computing them from ``series``.
 
     Returns
     -------
@@ -149,12 +166,17 @@ def encode_groups(
         with the missing cells.
     """
     column = str(series.name)
-    edges: tuple[float, ...] | None = None
+    given, edges = edges, None
     if bins is not None or quantiles is not None:
         if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
             examples = [str(v) for v in series.dropna().unique()[:3]]
             raise SpecError(BINS_NOT_NUMERIC.format(column=column, examples=examples), problems=())
-        edges = _check_edges(column, bins) if bins is not None else quantile_edges(series, int(quantiles))
+        if bins is not None:
+            edges = _check_edges(column, bins)
+        elif given is not None:
+            edges = tuple(float(e) for e in given)
+        else:
+            edges = quantile_edges(series, int(quantiles), weights)
         codes, labels = _encode_binned(series, edges)
     else:
         codes, labels = _encode_values(series)
@@ -163,6 +185,8 @@ def encode_groups(
         codes = np.where(missing, len(labels), codes)
         labels = [*labels, MISSING_GROUP]
     counts = np.bincount(codes, minlength=len(labels))
+    if weights is not None:
+        counts = np.rint(np.bincount(codes, weights=weights, minlength=len(labels))).astype(np.int64)
     if edges is not None:
         # Empty bins say nothing; keep labels for groups that have rows.
         keep = np.flatnonzero(counts)

@@ -35,6 +35,7 @@ __all__ = [
     "mover_average_interval",
     "newcombe_interval",
     "rank_scores",
+    "repeated_quantile",
     "two_proportion_test",
     "wilson_interval",
     "z_value",
@@ -285,6 +286,8 @@ class ScoreRanks:
         Number of distinct scores.
     positive
         Label per row (bool).
+    weights
+        Rows each row stands for (int64), or None when each is one row.
     """
 
     order: np.ndarray
@@ -292,10 +295,14 @@ class ScoreRanks:
     block: np.ndarray
     n_blocks: int
     positive: np.ndarray
+    weights: np.ndarray | None = None
 
 
-def rank_scores(scores: np.ndarray, positive: np.ndarray) -> ScoreRanks:
-    """Sort ``scores`` once and number their distinct values (for :func:`auc_by_group`)."""
+def rank_scores(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> ScoreRanks:
+    """Sort ``scores`` once and number their distinct values (for :func:`auc_by_group`).
+
+    ``weights`` (rows each row stands for) make every count downstream that of the repeated rows.
+    """
     scores = np.asarray(scores, dtype=float)
     order = np.argsort(scores)
     ordered = scores[order]
@@ -305,7 +312,40 @@ def rank_scores(scores: np.ndarray, positive: np.ndarray) -> ScoreRanks:
     block = np.empty(ordered.size, dtype=np.int64)
     block[order] = np.cumsum(new_value) - 1
     n_blocks = int(new_value.sum())
-    return ScoreRanks(order, ordered, block, n_blocks, positive=np.asarray(positive, dtype=bool))
+    weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+    return ScoreRanks(order, ordered, block, n_blocks, positive=np.asarray(positive, dtype=bool), weights=weights)
+
+
+def repeated_quantile(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(np.repeat(values, weights), q)`` (linear method) without repeating the values.
+
+    Numpy's formula, step for step: the virtual index ``(n − 1)·q`` in the repeated sorted values, the
+    value at a position found by cumulative weights, and numpy's two-sided interpolation, so the result is the
+    same number, not merely a close one.
+    """
+    values, weights = np.asarray(values, dtype=float), np.asarray(weights, dtype=np.int64)
+    q = np.asarray(q, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ordered, cumulative = values[order], np.cumsum(weights[order])
+    n = int(cumulative[-1]) if cumulative.size else 0
+    if n == 0:
+        return np.full(q.shape, np.nan)
+    virtual = (n - 1) * q
+    below = np.floor(virtual)
+    above = below + 1
+    top = virtual >= n - 1
+    below[top] = above[top] = n - 1
+    bottom = virtual < 0
+    below[bottom] = above[bottom] = 0
+
+    def at(position: np.ndarray) -> np.ndarray:
+        return ordered[np.searchsorted(cumulative, position.astype(np.int64), side="right")]
+
+    a, b, t = at(below), at(above), virtual - np.floor(virtual)
+    diff = b - a
+    out = a + diff * t
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
+    return out
 
 
 # Above this many (group, distinct score) cells, AUC sorts by group instead of tabulating.
@@ -315,7 +355,10 @@ DENSE_AUC_CELLS = 4_000_000
 def _auc_dense(codes: np.ndarray, ranks: ScoreRanks, n_groups: int) -> tuple[np.ndarray, ...]:
     """Positives and negatives per (group, distinct score), by one bincount."""
     index = codes * (2 * ranks.n_blocks) + ranks.block * 2 + ranks.positive
-    table = np.bincount(index, minlength=n_groups * ranks.n_blocks * 2).reshape(n_groups, ranks.n_blocks, 2)
+    table = np.bincount(index, weights=ranks.weights, minlength=n_groups * ranks.n_blocks * 2)
+    if ranks.weights is not None:
+        table = np.rint(table).astype(np.int64)  # whole counts, so the sums below are the repeated rows' exactly
+    table = table.reshape(n_groups, ranks.n_blocks, 2)
     neg, pos = table[:, :, 0], table[:, :, 1]
     below = np.cumsum(neg, axis=1) - neg
     wins = (pos * (below + 0.5 * neg)).sum(axis=1)
@@ -328,16 +371,27 @@ def _auc_sorted(codes: np.ndarray, ranks: ScoreRanks, n_groups: int) -> tuple[np
     small = by_score.astype(np.int16) if n_groups <= np.iinfo(np.int16).max else by_score
     perm = ranks.order[np.argsort(small, kind="stable")]  # numpy radix-sorts 16-bit keys
     block, y = ranks.block[perm], ranks.positive[perm]
+    w = None if ranks.weights is None else ranks.weights[perm]
     sizes = np.bincount(codes, minlength=n_groups)
-    ends = np.cumsum(sizes)
+    if ranks.weights is not None:
+        rows = sizes  # rows of each group, to find its blocks; its weight counts its positives and negatives
+        sizes = np.bincount(codes, weights=ranks.weights, minlength=n_groups)
+        sizes = np.rint(sizes).astype(np.int64)
+    else:
+        rows = sizes
+    ends = np.cumsum(rows)
     change = np.empty(block.size, dtype=bool)
     change[:1] = True
     np.not_equal(block[1:], block[:-1], out=change[1:])
     change[ends[(ends > 0) & (ends < block.size)]] = True  # a group's first row starts a block
     starts = np.flatnonzero(change)
     block_group = np.searchsorted(ends, starts, side="right")
-    block_pos = np.add.reduceat(y, starts, dtype=np.int64) if starts.size else np.zeros(0, np.int64)
-    block_neg = np.diff(np.append(starts, block.size)) - block_pos
+    if w is None:
+        block_pos = np.add.reduceat(y, starts, dtype=np.int64) if starts.size else np.zeros(0, np.int64)
+        block_neg = np.diff(np.append(starts, block.size)) - block_pos
+    else:
+        block_pos = np.add.reduceat(w * y, starts, dtype=np.int64) if starts.size else np.zeros(0, np.int64)
+        block_neg = (np.add.reduceat(w, starts, dtype=np.int64) if starts.size else np.zeros(0, np.int64)) - block_pos
     before = np.cumsum(block_neg) - block_neg  # negatives before each block, all groups
     first = np.append(before, 0)[np.minimum(np.searchsorted(block_group, np.arange(n_groups)), before.size)]
     below = before - first[block_group]
@@ -353,6 +407,7 @@ def auc_by_group(
     n_groups: int,
     *,
     ranks: ScoreRanks | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ROC AUC per group: the Mann–Whitney statistic, ties counted as one half.
 
@@ -370,7 +425,9 @@ def auc_by_group(
     n_groups
         Number of groups.
     ranks
-        ``rank_scores(scores, positive)`` if already computed.
+        ``rank_scores(scores, positive, weights)`` if already computed (it carries the weights then).
+    weights
+        Rows each row stands for (ignored when ``ranks`` is given): the result is that of the repeated rows.
 
     Returns
     -------
@@ -378,7 +435,7 @@ def auc_by_group(
         AUC is NaN when a group lacks either class or its scores are all equal
         (``constant`` is True then).
     """
-    ranks = rank_scores(scores, positive) if ranks is None else ranks
+    ranks = rank_scores(scores, positive, weights) if ranks is None else ranks
     codes = np.asarray(codes, dtype=np.int64)
     if n_groups * ranks.n_blocks <= DENSE_AUC_CELLS:
         wins, n_pos, n_neg, blocks = _auc_dense(codes, ranks, n_groups)

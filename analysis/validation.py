@@ -267,11 +267,23 @@ def dataset_mismatch(spec: AuditSpec, dataset_sha256: str | None, *, dataset_nam
 class _Checker:
     """Collects problems; one method per spec field."""
 
-    def __init__(self, df: pd.DataFrame, spec: AuditSpec, dataset_sha256: str | None = None):
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        spec: AuditSpec,
+        dataset_sha256: str | None = None,
+        *,
+        weights: np.ndarray | None = None,
+        columns: Sequence[str] | None = None,
+        edges: dict[str, Sequence[float]] | None = None,
+    ):
         self.df = df
         self.spec = spec
         self.dataset_sha256 = dataset_sha256
-        self.columns = [str(c) for c in df.columns]
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.int64)
+        self.rows = len(df) if self.weights is None else int(self.weights.sum())
+        self.edges = dict(edges or {})
+        self.columns = [str(c) for c in (df.columns if columns is None else columns)]
         self.problems: list[Problem] = []
         self.group_sizes: dict[str, dict[str, int]] = {}
         self.encoded: dict[str, GroupCodes] = {}  # kept so the audit does not encode each attribute again
@@ -322,8 +334,8 @@ class _Checker:
         """
         spec = self.spec
         if spec.merge_variants:
-            found = find_variants(self.df, spec)
-            merged = merge_variants(self.df, spec, found)
+            found = find_variants(self.df, spec, weights=self.weights)
+            merged = merge_variants(self.df, spec, found, weights=self.weights)
             self.df, self.spec = merged.df, merged.spec
             for column, groups in found.items():
                 for group in groups:
@@ -336,7 +348,7 @@ class _Checker:
             ("label_positive", spec.label, spec.label_positive, "outcome"),
         ):
             if column in self.columns and column not in spec.protected_columns:
-                groups = value_variants(self.df[column])
+                groups = value_variants(self.df[column], self.weights)
                 self.warn_variants(field, column, groups)
                 self.check_split(column, positive, groups, field, what)
 
@@ -415,7 +427,7 @@ class _Checker:
         spec = self.spec
         if not spec.decision_order:
             return
-        values = distinct_keys(self.df[spec.decision])
+        values = distinct_keys(self.df[spec.decision], self.weights)
         unknown = [v for v in spec.decision_order if v not in values]
         left_out = [v for v in values if v not in spec.decision_order]
         remedy = Remedy("decision_order", list(order_values(values, recognize_order(values))), column=spec.decision)
@@ -429,7 +441,7 @@ class _Checker:
 
     def check_outcome(self, field: str, column: str, positive: Sequence[object], what: str, option: str) -> None:
         series = self.df[column]
-        values = distinct_keys(series)
+        values = distinct_keys(series, self.weights)
         if not positive:
             example = values[0] if values else "VALUE"
             order = decision_order(self.spec.decision_order, values) if field == "positive" and values else None
@@ -473,9 +485,10 @@ class _Checker:
         )
 
     def check_missing(self, field: str, series: pd.Series, consequence: str) -> None:
-        missing = int(series.isna().sum())
+        absent = series.isna().to_numpy()
+        missing = int(absent.sum()) if self.weights is None else int(self.weights[absent].sum())
         if missing:
-            share = missing / max(len(series), 1)
+            share = missing / max(self.rows, 1)
             self.add(
                 "warning",
                 field,
@@ -531,7 +544,8 @@ class _Checker:
                 numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
                 remedy = None
                 if numeric:
-                    edges = [int(e) if float(e).is_integer() else float(e) for e in quantile_edges(series, 4)]
+                    cuts = quantile_edges(series, 4, self.weights)
+                    edges = [int(e) if float(e).is_integer() else float(e) for e in cuts]
                     fix, remedy = TOO_MANY_LEVELS_NUMERIC_FIX, Remedy("bins", edges, column=column)
                 else:
                     fix = TOO_MANY_LEVELS_TEXT_FIX
@@ -545,7 +559,9 @@ class _Checker:
                 )
                 return
         try:
-            groups = encode_groups(series, bins=attr.bins, quantiles=attr.quantiles)
+            groups = encode_groups(
+                series, bins=attr.bins, quantiles=attr.quantiles, weights=self.weights, edges=self.edges.get(column)
+            )
         except SpecError as exc:
             self.add("error", "protected", str(exc), BIN_PROBLEM_FIX.format(column=column), column)
             return
@@ -655,6 +671,8 @@ class _Checker:
                 self.check_feature_values(column)
 
     def check_feature_values(self, column: str) -> None:
+        if column not in self.df.columns:
+            return  # a source column that was not counted (a counted table holds only the audit's columns)
         values = self.df[column].dropna()
         if len(values) and values.nunique() == 1:
             value = value_key(values.iloc[0])
@@ -677,18 +695,30 @@ def _only_numbers(series: pd.Series) -> bool:
     return all(isinstance(v, (int, float, np.number)) and not _is_bool(v) for v in values)
 
 
-def validate_spec(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> SpecValidation:
+def validate_spec(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    dataset_sha256: str | None = None,
+    weights: np.ndarray | None = None,
+    columns: Sequence[str] | None = None,
+    edges: dict[str, Sequence[float]] | None = None,
+) -> SpecValidation:
     """Check that ``spec`` fits ``df``; report every problem, each with a fix.
 
     Parameters
     ----------
     df
-        The table (as returned by :func:`analysis.load_table`).
+        The table (as returned by :func:`analysis.load_table`), or a counted table's ``frame``.
     spec
         The spec to check.
     dataset_sha256
         The table's SHA-256 (:attr:`analysis.LoadReport.sha256`). When given and the spec
         records another hash, a warning says so (see :func:`dataset_mismatch`).
+    weights, columns, edges
+        For a :class:`analysis.engine.CountedTable`: source rows per row of ``df`` (every count is
+        then of source rows), every source column (``df`` holds only those counted; a feature's
+        values are then not checked) and quantile edges computed over every source row.
 
     Returns
     -------
@@ -697,15 +727,7 @@ def validate_spec(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | No
         attribute. Never raises for a problem of the spec; call
         :meth:`SpecValidation.raise_for_errors` to turn errors into a :class:`SpecError`.
     """
-    return _validate_and_encode(df, spec, dataset_sha256=dataset_sha256)[0]
-
-
-def _validate_and_encode(
-    df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None
-) -> tuple[SpecValidation, dict[str, GroupCodes]]:
-    """:func:`validate_spec`, plus the group codes of each protected attribute it encoded (by column)."""
-    checked = run_checks(df, spec, dataset_sha256=dataset_sha256)
-    return checked.validation, checked.encoded
+    return run_checks(df, spec, dataset_sha256=dataset_sha256, weights=weights, columns=columns, edges=edges).validation
 
 
 @dataclass(frozen=True)
@@ -718,10 +740,21 @@ class _Checked:
     spec: AuditSpec
 
 
-def run_checks(df: pd.DataFrame, spec: AuditSpec, *, dataset_sha256: str | None = None) -> _Checked:
+def run_checks(
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    *,
+    dataset_sha256: str | None = None,
+    weights: np.ndarray | None = None,
+    columns: Sequence[str] | None = None,
+    edges: dict[str, Sequence[float]] | None = None,
+) -> _Checked:
+    """Validate and encode (see :func:`validate_spec` for the parameters); the table and spec to compute on."""
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
-    checker = _Checker(df, spec, dataset_sha256)
+    if weights is not None and len(weights) != len(df):
+        raise ValueError(f"Expected one weight per row of the table ({len(df):,}), got {len(weights):,}.")
+    checker = _Checker(df, spec, dataset_sha256, weights=weights, columns=columns, edges=edges)
     validation = checker.run()
     return _Checked(validation, checker.encoded, checker.df, checker.spec)
 

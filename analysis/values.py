@@ -21,6 +21,7 @@ __all__ = [
     "Scalar",
     "VariantGroup",
     "condition",
+    "counted_values",
     "counted_variants",
     "distinct_keys",
     "matches_any",
@@ -62,9 +63,19 @@ def value_key(value: object) -> str | None:
     return str(value).strip()
 
 
-def distinct_keys(series: pd.Series) -> list[str]:
-    """Distinct non-missing canonical values of a column, most frequent first."""
-    counts = series.value_counts(dropna=True, sort=False)
+def counted_values(series: pd.Series, weights: np.ndarray | None = None) -> pd.Series:
+    """Rows per distinct non-missing raw value (``series.value_counts``); with ``weights``, their sums."""
+    if weights is None:
+        return series.value_counts(dropna=True, sort=False)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    keep = codes >= 0
+    sums = np.bincount(codes[keep], weights=np.asarray(weights)[keep], minlength=len(uniques))
+    return pd.Series(np.rint(sums).astype(np.int64), index=uniques)
+
+
+def distinct_keys(series: pd.Series, weights: np.ndarray | None = None) -> list[str]:
+    """Distinct non-missing canonical values of a column, most frequent first (rows counted by ``weights``)."""
+    counts = counted_values(series, weights)
     merged: dict[str, int] = {}
     for raw, count in counts.items():
         key = value_key(raw)
@@ -161,10 +172,11 @@ def is_text(series: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
 
 
-def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
+def value_variants(series: pd.Series, weights: np.ndarray | None = None) -> tuple[VariantGroup, ...]:
     """Groups of a text column's values that differ only by case, spaces, invisibles or Unicode form.
 
     Works on the column's distinct values, not on its rows. Numeric and boolean columns have none.
+    Rows are counted by ``weights`` (source rows per row) when given.
 
     Returns
     -------
@@ -178,7 +190,7 @@ def value_variants(series: pd.Series) -> tuple[VariantGroup, ...]:
     if len({variant_key(k) for k in keys}) == len(keys):
         return ()
     counts: dict[str, int] = {}
-    for raw, count in series.value_counts(dropna=True, sort=False).items():
+    for raw, count in counted_values(series, weights).items():
         key = value_key(raw)
         if key is not None:
             counts[key] = counts.get(key, 0) + int(count)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from analysis.spec import AuditSpec, ProtectedAttribute
@@ -39,12 +40,17 @@ def variant_columns(spec: AuditSpec) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys(out))
 
 
-def find_variants(df: pd.DataFrame, spec: AuditSpec) -> dict[str, tuple[VariantGroup, ...]]:
-    """Spelling variants per column the spec compares (columns without any are left out)."""
+def find_variants(
+    df: pd.DataFrame, spec: AuditSpec, *, weights: np.ndarray | None = None
+) -> dict[str, tuple[VariantGroup, ...]]:
+    """Spelling variants per column the spec compares (columns without any are left out).
+
+    Rows are counted by ``weights`` (source rows per row of a counted table) when given.
+    """
     found = {}
     for _, column in variant_columns(spec):
         if column in df.columns and column not in found:
-            groups = value_variants(df[column])
+            groups = value_variants(df[column], weights)
             if groups:
                 found[column] = groups
     return found
@@ -69,12 +75,12 @@ class MergedTable:
     groups: dict[str, tuple[VariantGroup, ...]]
 
 
-def _spelling_of(series: pd.Series) -> dict[str, str]:
+def _spelling_of(series: pd.Series, weights: np.ndarray | None = None) -> dict[str, str]:
     """Variant key -> the column's spelling of it (its most frequent, once variants are merged)."""
     if not is_text(series):
         return {}
     spelled: dict[str, str] = {}
-    for key in distinct_keys(series):  # most frequent first
+    for key in distinct_keys(series, weights):  # most frequent first
         spelled.setdefault(variant_key(key), key)
     return spelled
 
@@ -95,15 +101,19 @@ def _respelled_order(spec: AuditSpec, spelled) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(str(v) for v in respelled))
 
 
-def _respelled_reference(attr: ProtectedAttribute, df: pd.DataFrame) -> ProtectedAttribute:
+def _respelled_reference(attr: ProtectedAttribute, df: pd.DataFrame, weights: np.ndarray | None) -> ProtectedAttribute:
     if attr.reference is None or attr.binned or attr.column not in df.columns:
         return attr
-    spelled = _spelling_of(df[attr.column])
+    spelled = _spelling_of(df[attr.column], weights)
     return replace(attr, reference=spelled.get(variant_key(attr.reference), attr.reference))
 
 
 def merge_variants(
-    df: pd.DataFrame, spec: AuditSpec, groups: dict[str, tuple[VariantGroup, ...]] | None = None
+    df: pd.DataFrame,
+    spec: AuditSpec,
+    groups: dict[str, tuple[VariantGroup, ...]] | None = None,
+    *,
+    weights: np.ndarray | None = None,
 ) -> MergedTable:
     """The table and spec with the variants merged when ``spec.merge_variants`` is set (else unchanged).
 
@@ -113,10 +123,12 @@ def merge_variants(
         The table and its spec.
     groups
         The variants already found by :func:`find_variants`, to save finding them again.
+    weights
+        Source rows per row of a counted table (the most frequent spelling is then counted in source rows).
     """
     if not spec.merge_variants:
         return MergedTable(df, spec, {})
-    groups = find_variants(df, spec) if groups is None else groups
+    groups = find_variants(df, spec, weights=weights) if groups is None else groups
     out = df.copy(deep=False) if groups else df
     for column, found in groups.items():
         out[column] = merge_spellings(df[column], found)
@@ -125,13 +137,13 @@ def merge_variants(
     # a column without variants: the spec's spelling is then one more variant.
     def spelled(column: str | None, values: tuple[Scalar, ...]) -> dict[str, str]:
         wanted = any(isinstance(v, str) for v in values) and column in out.columns
-        return _spelling_of(out[column]) if wanted else {}
+        return _spelling_of(out[column], weights) if wanted else {}
 
     merged = replace(
         spec,
         positive=_respelled(spec.positive, spelled(spec.decision, spec.positive)),
         label_positive=_respelled(spec.label_positive, spelled(spec.label, spec.label_positive)),
-        protected=tuple(_respelled_reference(a, out) for a in spec.protected),
+        protected=tuple(_respelled_reference(a, out, weights) for a in spec.protected),
         decision_order=_respelled_order(spec, spelled),
     )
     return MergedTable(out, merged, groups)

@@ -781,7 +781,9 @@ def test_the_json_has_the_documented_shape(loan_audit, loans):
         "rows": 20000,
         "rows_audited": 20000,
         "sha256": dataset_sha256(loans),
+        "score_resolution": None,
     }
+    assert data["engine"] == "pandas"
     assert data["spec"] == LOAN_SPEC.to_dict()
     eth = data["attributes"]["ethnicity"]
     assert eth["reference_group"] == "A"
