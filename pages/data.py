@@ -26,11 +26,11 @@ SAMPLE_SOURCE, UPLOAD_SOURCE, PATH_SOURCE = "Sample dataset", "Upload a file", "
 PATH_LABEL = "Path of a file, folder or DuckDB database on this computer"
 PATH_HELP = (
     "A Parquet or CSV file, a folder of them (every file in it, read as one table), a glob such as "
-    "/data/decisions/*.parquet, or a DuckDB database file with the table after '::' "
-    "(/data/audit.duckdb::decisions). DuckDB reads it where it is: nothing is copied or uploaded, and there is no "
-    "size limit. A sample of its rows is shown here; the audit counts every row."
+    "/data/decisions/*.parquet, or a DuckDB database file with its table after a colon "
+    "(/data/audit.duckdb:decisions; a database of one table needs none). DuckDB reads it where it is: nothing is "
+    "copied or uploaded, and there is no size limit. A sample of its rows is shown here; the audit counts every row."
 )
-PATH_PLACEHOLDER = "/data/decisions/  or  /data/decisions/*.parquet  or  /data/audit.duckdb::decisions"
+PATH_PLACEHOLDER = "/data/decisions/  or  /data/decisions/*.parquet  or  /data/audit.duckdb:decisions"
 UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods")
 NA_CHOICES = ("NA", "?", "-", "none", "unknown")
 NONE = "(none)"

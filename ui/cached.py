@@ -109,23 +109,31 @@ def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
 # --- a file or folder opened by path: read by DuckDB, never whole ------------------------------------
 
 PREVIEW_ROWS = 200_000  # rows read for the preview, the column profiles and the suggested roles
+# A spec naming no column of any source: its count is the source's load report alone.
+NO_COLUMNS = AuditSpec(decision="\0")
 
 
 def open_path(location: str, reading: Reading) -> LoadedTable:
-    """A file, folder, glob or DuckDB database file on this machine: a bounded sample of its rows, and a report of
-    the whole source (its rows, columns and hash), read by DuckDB (the caller keeps it in session state)."""
-    from analysis.duckdb_engine import open_source
+    """A file, folder, glob or DuckDB database table on this machine, read by DuckDB: a bounded sample of its rows
+    (at most :data:`PREVIEW_ROWS`) and the report of the whole source (its rows, columns, changes and SHA-256).
 
-    return open_source(location, rows=PREVIEW_ROWS, na_values=list(reading.na_values) or None)
+    Not cached: the caller keeps it in session state (the files may change on disk between two readings).
+    """
+    from analysis.duckdb_engine import count_duckdb, sample_duckdb
+
+    na_values = list(reading.na_values) or None
+    # Counting no column reads what every count reports (rows, columns, hash, the loader's changes) in one pass.
+    report = count_duckdb(location, NO_COLUMNS, na_values=na_values).load
+    sample = sample_duckdb(location, rows=PREVIEW_ROWS, na_values=na_values)
+    return LoadedTable(sample, report)
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Counting every row with DuckDB…"}))
 def counted(data_key: str, spec_json: str, location: str, na_values: tuple[str, ...] = ()) -> CountedTable:
     """Every row of the source at ``location`` counted by DuckDB: one row per combination of the spec's columns."""
-    from analysis.engine import count_table
+    from analysis.duckdb_engine import count_duckdb
 
-    spec = AuditSpec.from_json(spec_json)
-    return count_table(location, spec, engine="duckdb", na_values=list(na_values) or None)
+    return count_duckdb(location, AuditSpec.from_json(spec_json), na_values=list(na_values) or None)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
