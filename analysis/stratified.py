@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StratifiedSample"]
+__all__ = ["ENGINE_NAMES", "StratifiedSample"]
+
+ENGINE_NAMES = {"pandas": "pandas", "duckdb": "DuckDB", "spark": "Apache Spark"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class StratifiedSample:
         """A plain sentence for the pages and the report: ``what`` on a stratified sample of N rows…"""
         return (
             f"{what} on a stratified sample of {self.rows:,} of the {self.source_rows:,} rows, drawn by "
-            f"{self.engine} (seed {self.seed}): every group keeps its rows up to {self.per_group:,}."
+            f"{ENGINE_NAMES.get(self.engine, self.engine)} (seed {self.seed}): every group keeps its rows up to {self.per_group:,}."
         )
 
     def to_dict(self) -> dict[str, Any]:

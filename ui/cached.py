@@ -9,6 +9,7 @@ from uploaded data are session-scoped, so one session never sees another's.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.bias_tables import BiasTables
-from analysis.engine import CountedTable
+from analysis.engine import CountedTable, counted_columns
 from analysis.explain import (
     ProxyStage,
     ShapStage,
@@ -59,7 +60,9 @@ __all__ = [
     "audit_result",
     "audited",
     "bias_tables",
+    "checks",
     "counted",
+    "counting_key",
     "curves",
     "explanation",
     "flip_stage",
@@ -128,12 +131,30 @@ def open_path(location: str, reading: Reading) -> LoadedTable:
     return LoadedTable(sample, report)
 
 
+def counting_key(spec: AuditSpec) -> str:
+    """The spec's fields that decide what the engine counts (the roles' columns, their bins and the score's anchor):
+    picking features or positive values does not count the rows again."""
+    return json.dumps(
+        {
+            "columns": list(counted_columns(spec)),
+            "anchor": spec.threshold if spec.decision is None else None,
+            "binning": [[a.column, a.bins, a.quantiles] for a in spec.protected],
+            "max_levels": spec.max_levels,
+        }
+    )
+
+
 @st.cache_data(**(SESSION | {"show_spinner": "Counting every row with DuckDB…"}))
-def counted(data_key: str, spec_json: str, location: str, na_values: tuple[str, ...] = ()) -> CountedTable:
-    """Every row of the source at ``location`` counted by DuckDB: one row per combination of the spec's columns."""
+def counted(
+    data_key: str, counting: str, location: str, na_values: tuple[str, ...] = (), *, _spec: AuditSpec
+) -> CountedTable:
+    """Every row of the source at ``location`` counted by DuckDB: one row per combination of the spec's columns.
+
+    Keyed by :func:`counting_key` of ``_spec``: specs that count the same columns the same way share one count.
+    """
     from analysis.duckdb_engine import count_duckdb
 
-    return count_duckdb(location, AuditSpec.from_json(spec_json), na_values=list(na_values) or None)
+    return count_duckdb(location, _spec, na_values=list(na_values) or None)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
@@ -153,7 +174,7 @@ def audited(data: Dataset, spec: AuditSpec) -> pd.DataFrame | CountedTable:
     """What an audit of ``data`` reads: the table in memory, or the engine's counts of every row of the source."""
     if not data.sampled:
         return data.table.data
-    return counted(data.data_key, spec.to_json(), data.location, data.reading.na_values)
+    return counted(data.data_key, counting_key(spec), data.location, data.reading.na_values, _spec=spec)
 
 
 def modelled(
@@ -211,9 +232,20 @@ def suggestion(data_key: str, _df: pd.DataFrame) -> SpecSuggestion:
 
 
 @st.cache_data(**SESSION)
-def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame) -> SpecValidation:
-    """Problems of a spec (given as JSON, so it hashes cheaply) on these data (the file's hash: ``sha256``)."""
-    return validate_spec(_df, AuditSpec.from_json(spec_json), dataset_sha256=sha256)
+def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame | CountedTable) -> SpecValidation:
+    """Problems of a spec (given as JSON, so it hashes cheaply) on these data (the file's hash: ``sha256``), or on an
+    engine's counts of every row of them."""
+    spec = AuditSpec.from_json(spec_json)
+    if isinstance(_df, CountedTable):
+        return validate_spec(
+            _df.frame, spec, dataset_sha256=sha256, weights=_df.weights, columns=_df.columns, edges=_df.edges
+        )
+    return validate_spec(_df, spec, dataset_sha256=sha256)
+
+
+def checks(data: Dataset, spec: AuditSpec) -> SpecValidation:
+    """Problems of ``spec`` on ``data``: on every row (counted by the engine for a source read by one)."""
+    return validation(data.data_key, spec.to_json(), data.sha256, audited(data, spec))
 
 
 @st.cache_data(**SESSION)
