@@ -43,7 +43,8 @@ class StratifiedSample:
         """A plain sentence for the pages and the report: ``what`` on a stratified sample of N rows…"""
         return (
             f"{what} on a stratified sample of {self.rows:,} of the {self.source_rows:,} rows, drawn by "
-            f"{ENGINE_NAMES.get(self.engine, self.engine)} (seed {self.seed}): every group keeps its rows up to {self.per_group:,}."
+            f"{ENGINE_NAMES.get(self.engine, self.engine)} (seed {self.seed}): every group keeps its rows up to "
+            f"{self.per_group:,}."
         )
 
     def to_dict(self) -> dict[str, Any]:
