@@ -166,7 +166,7 @@ def stratified_sample(
     from analysis.duckdb_engine import sample_duckdb
 
     spec = AuditSpec.from_json(spec_json)
-    df = sample_duckdb(location, rows=per_group, spec=spec, per_group=per_group, seed=seed)
+    df = sample_duckdb(location, spec=spec, per_group=per_group, seed=seed)
     return df, StratifiedSample(len(df), source_rows, per_group, "duckdb", seed)
 
 
