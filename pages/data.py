@@ -927,6 +927,12 @@ st.title("Data")
 st.write(
     "Load the decisions to audit: a sample, or your own file. Everything stays in this browser session's "
     "memory on this machine; nothing is uploaded anywhere else or written to disk."
+    + (
+        " A file or folder opened by its path is read where it is, by DuckDB (which may spill a very large count "
+        "to a temporary folder)."
+        if local_paths_allowed()
+        else ""
+    )
 )
 choose_dataset()
 error = state.load_error()  # already worded for the app and escaped
