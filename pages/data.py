@@ -226,8 +226,8 @@ def sample_statement(data: Dataset) -> str:
     shown = len(data.table.data)
     if shown < data.rows:
         return (
-            f"Showing a sample of {shown:,} of {data.rows:,} rows (the preview, the column profiles and the suggested "
-            "roles are read from it); the audit counts every row with DuckDB."
+            f"Showing a sample of {shown:,} of {data.rows:,} rows; the audit counts every row with DuckDB. The "
+            "preview and the suggested roles are read from the sample; the column profiles count every row."
         )
     return f"Showing all {data.rows:,} rows; the audit counts them with DuckDB."
 
@@ -384,7 +384,11 @@ def show_table(data: Dataset) -> None:
         st.dataframe(df.head(1000), key="preview")
     suggestion = cached.suggestion(data.data_key, df)
     rows = []
-    for profile in cached.profiles(data.data_key, df):
+    if data.sampled:  # the profiles count every row; the suggestion reads the sample
+        profiles = cached.source_profiles(data.data_key, data.location, df)
+    else:
+        profiles = cached.profiles(data.data_key, df)
+    for profile in profiles:
         rows.append(
             {
                 "column": profile.name,

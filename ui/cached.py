@@ -49,6 +49,7 @@ from analysis.profile import ColumnProfile
 from analysis.story import Gap, rank_gaps
 from analysis.stratified import StratifiedSample
 from analysis.thresholds import ThresholdCurves, threshold_curves
+from analysis.values import value_key
 from ui import state
 from ui.state import Dataset, Reading, Upload
 
@@ -79,6 +80,7 @@ __all__ = [
     "profiles",
     "proxy_stage",
     "shap_stage",
+    "source_profiles",
     "staged_frontier",
     "stratified_sample",
     "suggestion",
@@ -152,9 +154,9 @@ def counted(
 
     Keyed by :func:`counting_key` of ``_spec``: specs that count the same columns the same way share one count.
     """
-    from analysis.duckdb_engine import count_duckdb
+    from analysis.engine import count_table
 
-    return count_duckdb(location, _spec, na_values=list(na_values) or None)
+    return count_table(location, _spec, engine="duckdb", na_values=list(na_values) or None)
 
 
 @st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
@@ -217,6 +219,28 @@ def threshold_rows(data: Dataset, spec: AuditSpec, *, per_group: int = MODEL_PER
     model = surrogate_scores(key, spec.to_json(), df)
     with_score, scored_spec = model.apply(df, spec)
     return ThresholdRows(key, with_score, scored_spec, model, drawn)
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Profiling every column with DuckDB…"}))
+def source_profiles(data_key: str, location: str, _sample: pd.DataFrame) -> tuple[ColumnProfile, ...]:
+    """Column profiles of every row of the source at ``location``: the counts, ranges and most common values from
+    DuckDB's statistics, each column's kind from the sample (typed as the loader types it)."""
+    from analysis.duckdb_engine import column_statistics
+
+    kinds = {p.name: p.kind for p in profile_columns(_sample)}
+    return tuple(
+        ColumnProfile(
+            c.name,
+            kinds.get(c.name, "text"),
+            c.rows,
+            c.missing,
+            c.distinct,
+            tuple((value_key(v), n) for v, n in c.top),
+            c.minimum,
+            c.maximum,
+        )
+        for c in column_statistics(location).columns
+    )
 
 
 @st.cache_data(**SESSION)

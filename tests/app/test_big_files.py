@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis import load_table
+from analysis import load_table, profile_columns
 from analysis.audit import audit
 from analysis.bias_tables import bias_tables
 from analysis.duckdb_engine import sample_duckdb
@@ -62,11 +62,18 @@ def test_a_folder_opened_by_path_shows_a_sample_and_says_so(local_run, folder, l
     assert len(data.table.data) == PREVIEW  # no full table in memory
     statements = [i.value for i in at.info if "Showing a sample" in i.value]
     assert statements == [
-        f"Showing a sample of {PREVIEW:,} of {len(loans):,} rows (the preview, the column profiles and the "
-        "suggested roles are read from it); the audit counts every row with DuckDB."
+        f"Showing a sample of {PREVIEW:,} of {len(loans):,} rows; the audit counts every row with DuckDB. The "
+        "preview and the suggested roles are read from the sample; the column profiles count every row."
     ]
     assert not at.error
     assert at.button(key=W.CONFIRM)  # the roles are suggested from the sample
+    # The column profiles count every row, as the loader profiles the whole table.
+    profiles = next(d.value for d in at.dataframe if "suggested role" in d.value.columns).set_index("column")
+    expected = {p.name: p for p in profile_columns(loans)}
+    for column in loans.columns:
+        shown = profiles.loc[column]
+        assert (shown["distinct"], shown["missing"]) == (expected[column].distinct, expected[column].missing), column
+        assert shown["type"] == expected[column].kind, column
 
 
 def test_nothing_at_the_path_is_said_in_the_path_box(local_run, tmp_path):
