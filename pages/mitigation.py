@@ -1029,8 +1029,10 @@ def thresholds_record(
     else:
         settings["thresholds"] = dict(current.thresholds)
     rows = dataset.table.data
-    if dataset.sampled:  # the counts of every row, or the sample the model score was trained on
-        rows = scored.df if scored.model is None else cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)[1]
+    if dataset.sampled:  # the engine's counts of every row; a model score acts on the sample it was trained on
+        rows = cached.audited(dataset, spec)
+        if scored.model is not None:
+            settings["sample"] = cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)[1]
     return mitigate(
         rows,
         spec,

@@ -211,11 +211,11 @@ class ThresholdRows(NamedTuple):
     drawn: StratifiedSample | None
 
 
-def threshold_rows(data: Dataset, spec: AuditSpec, *, per_group: int = MODEL_PER_GROUP) -> ThresholdRows:
+def threshold_rows(data: Dataset, spec: AuditSpec) -> ThresholdRows:
     """The rows and spec the Mitigation page's thresholds act on (raises ParityLabError)."""
     if spec.score is not None:
         return ThresholdRows(data.data_key, audited(data, spec), spec, None, None)
-    key, df, drawn = modelled(data, spec, per_group, SEED)
+    key, df, drawn = modelled(data, spec, MODEL_PER_GROUP, SEED)
     model = surrogate_scores(key, spec.to_json(), df)
     with_score, scored_spec = model.apply(df, spec)
     return ThresholdRows(key, with_score, scored_spec, model, drawn)

@@ -14,6 +14,7 @@ from analysis.bias_tables import bias_tables
 from analysis.duckdb_engine import sample_duckdb
 from analysis.report import render_html
 from analysis.story import rank_gaps
+from analysis.stratified import StratifiedSample
 from tests.app.apptest import new_app, run
 from ui import cached, local
 from ui.local import LOCAL_PATHS_SETTING
@@ -208,3 +209,30 @@ def state_for_report(at: AppTest, kind: str):
     stored = results[{"explanation": "explanation", "tables": "bias_tables"}[kind]]
     assert stored[0][:2] == (data.data_key, spec.to_json())
     return stored[1]
+
+
+@pytest.mark.slow
+def test_without_a_score_the_mitigation_models_train_on_a_stratified_sample_and_say_so(
+    local_run, folder, loans, monkeypatch
+):
+    per_group = 2_000
+    monkeypatch.setattr(cached, "MODEL_PER_GROUP", per_group)
+    at = open_path(folder)
+    run(at.selectbox(key=W.SCORE).set_value("(none)"))  # the thresholds then act on a model score
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page("pages/mitigation.py")
+    at.run(timeout=300)
+    assert not at.exception and not at.error
+    spec = at.session_state[SPEC]
+    rows = len(sample_duckdb(str(folder), spec=spec, per_group=per_group))
+    assert rows < len(loans)
+    drawn = StratifiedSample(rows, len(loans), per_group, "duckdb")
+    assert md(drawn.describe("The model score is trained and every figure below measured")) in [
+        i.value for i in at.info
+    ]
+    at.button(key=W.MITIGATION_COMPARE).click()
+    at.run(timeout=600)
+    assert not at.exception and not at.error
+    comparison = at.session_state["paritylab.results"]["mitigation_comparison"][1]
+    assert comparison.to_dict()["notes"][-1] == drawn.describe("Compared")
+    assert comparison.train_rows + comparison.test_rows == rows
