@@ -236,3 +236,15 @@ def test_without_a_score_the_mitigation_models_train_on_a_stratified_sample_and_
     comparison = at.session_state["paritylab.results"]["mitigation_comparison"][1]
     assert comparison.to_dict()["notes"][-1] == drawn.describe("Compared")
     assert comparison.train_rows + comparison.test_rows == rows
+
+
+@pytest.mark.parametrize(("setting", "remedy"), [("1", "Open it by its path instead"), ("0", "--engine duckdb")])
+def test_a_file_over_the_upload_limit_points_to_opening_it_by_path_or_the_command_line(monkeypatch, setting, remedy):
+    monkeypatch.setenv(LOCAL_PATHS_SETTING, setting)
+    monkeypatch.setattr("analysis.loading.DEFAULT_MAX_BYTES", 2**20)  # 1 MB, read by the page on each run
+    at = new_app()
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("big.csv", b"a,b\n" + b"1,2\n" * 300_000, "text/csv")))
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("'big\\.csv' is 1\\.1 MB; the limit is 1 MB\\."), errors
+    assert md(remedy) in errors[0]
