@@ -113,7 +113,7 @@ def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
 
 # --- a file or folder opened by path: read by DuckDB, never whole ------------------------------------
 
-PREVIEW_ROWS = 200_000  # rows read for the preview, the column profiles and the suggested roles
+PREVIEW_ROWS = 200_000  # rows read for the preview and the suggested roles
 # A spec naming no column of any source: its count is the source's load report alone.
 NO_COLUMNS = AuditSpec(decision="\0")
 

@@ -77,13 +77,29 @@ def test_a_folder_opened_by_path_shows_a_sample_and_says_so(local_run, folder, l
         assert shown["type"] == expected[column].kind, column
 
 
-def test_nothing_at_the_path_is_said_in_the_path_box(local_run, tmp_path):
-    missing = tmp_path / "no-such-folder"
-    at = open_path(missing)
+def schema_mismatch(tmp_path: Path) -> Path:
+    """Two Parquet files of which one lacks a column."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pd.DataFrame({"id": [1, 2], "decision": ["y", "n"]}).to_parquet(folder / "a.parquet", index=False)
+    pd.DataFrame({"id": [3]}).to_parquet(folder / "b.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda tmp: tmp / "no-such-folder", "No file matches {path}: expected a Parquet or CSV file"),
+        (schema_mismatch, "Column 'decision' is in a.parquet but not in b.parquet"),
+    ],
+)
+def test_a_bad_path_is_said_for_the_path_box_with_the_engines_message(local_run, tmp_path, make, said):
+    location = make(tmp_path)
+    at = open_path(location)
     errors = [e.value for e in at.error]
     assert len(errors) == 1
-    assert errors[0].startswith("Could not open the path in 'Path of a file, folder or DuckDB database")
-    assert "no\\-such\\-folder" in errors[0]  # the engine's message names the path (escaped for Markdown)
+    assert errors[0].startswith(md("Could not open the path in 'Path of a file, folder or DuckDB database on this"))
+    assert md(said.format(path=location)) in errors[0]  # the engine's message, escaped for Markdown
     assert at.session_state[DATASET].source == "sample"  # the sample stays loaded
 
 
