@@ -685,7 +685,7 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
 
 def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> list[str]:
     try:
-        return list(cached.group_sizes(data.data_key, column, bins, quantiles, data.table.data[column]))
+        return list(cached.groups_of(data, column, bins, quantiles))
     except ParityLabError:
         return []
 

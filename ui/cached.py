@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +23,7 @@ from analysis import (
     AuditSpec,
     Explanation,
     LoadedTable,
+    ProtectedAttribute,
     SpecSuggestion,
     SpecValidation,
     encode_groups,
@@ -69,6 +71,7 @@ __all__ = [
     "flip_stage",
     "gaps",
     "group_sizes",
+    "groups_of",
     "is_remembered",
     "load_sample",
     "load_upload",
@@ -278,6 +281,18 @@ def group_sizes(
 ) -> dict[str, int]:
     """Rows per group of one protected attribute (binned when ``bins`` or ``quantiles`` is given)."""
     return encode_groups(_series, bins=bins, quantiles=quantiles).sizes()
+
+
+def groups_of(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> dict[str, int]:
+    """Rows per group of one protected attribute of ``data``: of every row (counted by the engine for a source
+    read by one, its quantile bins cut where every row cuts them)."""
+    if not data.sampled:
+        return group_sizes(data.data_key, column, bins, quantiles, data.table.data[column])
+    spec = replace(NO_COLUMNS, protected=(ProtectedAttribute(column, bins=bins, quantiles=quantiles),))
+    table = audited(data, spec)
+    return encode_groups(
+        table.frame[column], bins=bins, quantiles=quantiles, weights=table.weights, edges=table.edges.get(column)
+    ).sizes()
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))

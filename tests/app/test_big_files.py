@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis import load_table, profile_columns
+from analysis import encode_groups, load_table, profile_columns
 from analysis.audit import audit
 from analysis.bias_tables import bias_tables
 from analysis.duckdb_engine import sample_duckdb
@@ -68,6 +68,13 @@ def test_a_folder_opened_by_path_shows_a_sample_and_says_so(local_run, folder, l
     ]
     assert not at.error
     assert at.button(key=W.CONFIRM)  # the roles are suggested from the sample
+    # A protected attribute's groups are those of every row: quantile bins cut where every row cuts them.
+    at.session_state[W.PROTECTED] = ["gender", "age"]
+    at.session_state[W.bins("age")] = ""  # instead of the suggested bins
+    at.session_state[W.quantiles("age")] = 4
+    run(at)
+    expected_groups = encode_groups(loans["age"], quantiles=4).labels
+    assert at.selectbox(key=W.reference("age")).options[1:] == list(expected_groups)
     # The column profiles count every row, as the loader profiles the whole table.
     profiles = next(d.value for d in at.dataframe if "suggested role" in d.value.columns).set_index("column")
     expected = {p.name: p for p in profile_columns(loans)}
