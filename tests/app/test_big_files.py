@@ -271,3 +271,21 @@ def test_a_file_over_the_upload_limit_points_to_opening_it_by_path_or_the_comman
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("'big\\.csv' is 1\\.1 MB; the limit is 1 MB\\."), errors
     assert md(remedy) in errors[0]
+
+
+@pytest.mark.slow
+def test_a_table_of_a_duckdb_database_opens_by_path(local_run, tmp_path, loans):
+    import duckdb
+
+    database = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("loans", loans)
+        con.execute("CREATE TABLE decisions AS SELECT * FROM loans")
+        con.execute("CREATE TABLE other AS SELECT 1 AS x")
+    at = open_path(f"{database}:decisions")
+    data = at.session_state[DATASET]
+    assert (data.rows, data.name, len(data.table.data)) == (len(loans), "audit.duckdb:decisions", PREVIEW)
+    assert not at.error
+    at = open_path(database)  # two tables: the engine asks for one, named in the path box
+    assert [md("Could not open the path in")] == [e.value[: len(md("Could not open the path in"))] for e in at.error]
+    assert md("expected one named") in at.error[0].value
