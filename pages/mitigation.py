@@ -1073,8 +1073,9 @@ def show_exports(
     )
     if dataset.sampled:
         right.caption(
-            f"One decision per row of the {dataset.rows:,} rows is too much to make here: export them with the "
-            "command line, which DuckDB writes to a file (python -m analysis mitigate --help)."
+            f"One decision per row of the {dataset.rows:,} rows is too many to make here: the command line writes "
+            "them with DuckDB (python -m analysis mitigate DATA --spec SPEC.json --engine duckdb --export "
+            "decisions.parquet; the thresholds act on the spec's score column)."
         )
         return
     df, scored_spec, attribute = scored.df, scored.spec, current.attribute
