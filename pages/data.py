@@ -173,6 +173,8 @@ def upload_file() -> None:
         key=W.UPLOAD,
         on_change=new_upload_chosen,
     )
+    if local_paths_allowed():  # the uploader refuses a bigger file in the browser, before this script sees it
+        st.caption(f"Bigger than 200 MB? Open it by its path instead: choose '{PATH_SOURCE}' above.")
     kept = take_upload(file)
     if kept is not None:
         read_upload(kept, reading())
