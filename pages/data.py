@@ -174,7 +174,8 @@ def upload_file() -> None:
         on_change=new_upload_chosen,
     )
     if local_paths_allowed():  # the uploader refuses a bigger file in the browser, before this script sees it
-        st.caption(f"Bigger than 200 MB? Open it by its path instead: choose '{PATH_SOURCE}' above.")
+        limit = f"{DEFAULT_MAX_BYTES / 2**20:,.0f} MB"
+        st.caption(f"Bigger than {limit}? Open it by its path instead: choose '{PATH_SOURCE}' above.")
     kept = take_upload(file)
     if kept is not None:
         read_upload(kept, reading())
