@@ -305,3 +305,16 @@ def test_reading_options_read_the_path_again(local_run, tmp_path):
     assert after.reading.na_values == ("unknown",)
     assert pd.api.types.is_numeric_dtype(after.table.data["income"])
     assert int(after.table.data["income"].isna().sum()) == 40
+
+
+@pytest.mark.slow
+def test_read_it_again_reads_files_that_changed_on_disk(local_run, folder, loans):
+    at = open_path(folder)
+    assert at.session_state[DATASET].rows == len(loans)
+    loans.iloc[:100].to_parquet(folder / "part-9.parquet", index=False)  # a file added since
+    run(at)
+    assert at.session_state[DATASET].rows == len(loans)  # kept until asked
+    run(at.button(key=W.PATH_REREAD).click())
+    data = at.session_state[DATASET]
+    assert data.rows == len(loans) + 100
+    assert f"Read {len(loans) + 100:,} rows" in at.success[0].value
