@@ -225,7 +225,8 @@ def read_path(location: str, options: state.Reading) -> None:
     if not again and ((current is not None and current.key == key) or state.failed_read() == key):
         return
     try:
-        table = cached.open_path(location, options)
+        with st.spinner("Reading the source and a sample of its rows with DuckDB…"):
+            table = cached.open_path(location, options)
     except ParityLabError as exc:
         state.set_load_error(md(f"Could not open the path in '{PATH_LABEL}':") + " " + say(exc), read=key)
         return
