@@ -138,6 +138,10 @@ def test_overview_and_fairness_equal_the_pandas_audit_of_the_same_rows(local_run
             assert any(text.startswith(ratio) and sizes in text for text in shown), gap.attribute
     at.switch_page("pages/fairness.py")
     run(at)
+    assert any(
+        c.value.startswith(f"20,000 of 20,000 rows of **{md(folder)}** audited (counted by DuckDB). ")
+        for c in at.caption
+    )
     for name, attribute in expected.attributes.items():
         at.session_state[W.FAIRNESS_TAB] = md(name)
         run(at)
