@@ -17,11 +17,20 @@ from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, samples, state
+from ui.local import local_paths_allowed
 from ui.roles import roles_that_apply
 from ui.state import Dataset, W
 from ui.text import md, say
 
-SAMPLE_SOURCE, UPLOAD_SOURCE = "Sample dataset", "Upload a file"
+SAMPLE_SOURCE, UPLOAD_SOURCE, PATH_SOURCE = "Sample dataset", "Upload a file", "Open a file or folder on this computer"
+PATH_LABEL = "Path of a file, folder or DuckDB database on this computer"
+PATH_HELP = (
+    "A Parquet or CSV file, a folder of them (every file in it, read as one table), a glob such as "
+    "/data/decisions/*.parquet, or a DuckDB database file with its table after a colon "
+    "(/data/audit.duckdb:decisions; a database of one table needs none). DuckDB reads it where it is: nothing is "
+    "copied or uploaded, and there is no size limit. A sample of its rows is shown here; the audit counts every row."
+)
+PATH_PLACEHOLDER = "/data/decisions/  or  /data/decisions/*.parquet  or  /data/audit.duckdb:decisions"
 UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods")
 NA_CHOICES = ("NA", "?", "-", "none", "unknown")
 NONE = "(none)"
@@ -78,9 +87,14 @@ ORDER_HELP = (
 
 
 def choose_dataset() -> None:
-    st.radio("Data source", [SAMPLE_SOURCE, UPLOAD_SOURCE], key=W.SOURCE, **KEEP, horizontal=True)
+    sources = [SAMPLE_SOURCE, UPLOAD_SOURCE, *([PATH_SOURCE] if local_paths_allowed() else [])]
+    if state.get(W.SOURCE) not in sources:  # e.g. a path chosen before the app was shared on a network
+        state.set_widgets({W.SOURCE: SAMPLE_SOURCE})
+    st.radio("Data source", sources, key=W.SOURCE, **KEEP, horizontal=True)
     if state.get(W.SOURCE) == UPLOAD_SOURCE:
         upload_file()
+    elif state.get(W.SOURCE) == PATH_SOURCE:
+        open_by_path()
     else:
         title = st.selectbox("Sample dataset", list(cached.SAMPLES), key=W.SAMPLE, **KEEP)
         current = state.dataset()
@@ -118,14 +132,7 @@ def reading_options(has_file: bool) -> None:
     with st.expander("Reading options"):
         if not has_file:
             st.caption("They apply to the file you upload next, and read it again whenever you change them.")
-        st.multiselect(
-            "Also treat these spellings as missing in every column",
-            NA_CHOICES,
-            key=W.NA_VALUES,
-            **KEEP,
-            help="Empty cells, N/A, null and NaN are always missing. NA, ? and - are missing only in numeric "
-            "columns, because in text columns they can be real values (NA is Namibia's country code).",
-        )
+        na_values_input()
         sheets = workbook_sheets()
         if len(sheets) > 1:
             if state.get(W.SHEET) not in sheets:  # "the first sheet": name the one that was read
@@ -133,6 +140,17 @@ def reading_options(has_file: bool) -> None:
             st.selectbox("Excel sheet", sheets, key=W.SHEET, **KEEP, help="The workbook's sheets, in its order.")
         else:
             st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
+
+
+def na_values_input() -> None:
+    st.multiselect(
+        "Also treat these spellings as missing in every column",
+        NA_CHOICES,
+        key=W.NA_VALUES,
+        **KEEP,
+        help="Empty cells, N/A, null and NaN are always missing. NA, ? and - are missing only in numeric "
+        "columns, because in text columns they can be real values (NA is Namibia's country code).",
+    )
 
 
 def workbook_sheets() -> list[str]:
@@ -159,6 +177,9 @@ def upload_file() -> None:
         key=W.UPLOAD,
         on_change=new_upload_chosen,
     )
+    if local_paths_allowed():  # the uploader refuses a bigger file in the browser, before this script sees it
+        limit = f"{DEFAULT_MAX_BYTES / 2**20:,.0f} MB"
+        st.caption(f"Bigger than {limit}? Open it by its path instead: choose '{PATH_SOURCE}' above.")
     kept = take_upload(file)
     if kept is not None:
         read_upload(kept, reading())
@@ -168,6 +189,59 @@ def upload_file() -> None:
         st.info("Choose a file to upload. Until then the current dataset stays loaded.")
     else:
         show_loaded(kept)
+
+
+def open_by_path() -> None:
+    """The path box: a file, folder, glob or DuckDB database on this machine, read by DuckDB (local runs only)."""
+    st.text_input(PATH_LABEL, key=W.PATH, **KEEP, placeholder=PATH_PLACEHOLDER, help=PATH_HELP)
+    with st.expander("Reading options"):
+        st.caption("They read the path again whenever you change them.")
+        na_values_input()
+    location = (state.get(W.PATH) or "").strip()
+    if not location:
+        st.info("Type a path and press Enter. Until then the current dataset stays loaded.")
+        return
+    options = state.Reading(tuple(state.get(W.NA_VALUES) or ()))
+    read_path(location, options)
+    current = state.dataset()
+    if current is not None and current.key == path_key(location, options):
+        st.button(
+            "Read it again",
+            key=W.PATH_REREAD,
+            on_click=state.read_path_again,
+            help="Reads the files again, e.g. after they changed on disk (every result is recomputed from them).",
+        )
+
+
+def path_key(location: str, options: state.Reading) -> str:
+    return f"path:{location}:{options.key()}"
+
+
+def read_path(location: str, options: state.Reading) -> None:
+    """Open ``location`` with DuckDB and ``options`` unless it is the loaded dataset already (or failed as it is)."""
+    key = path_key(location, options)
+    current = state.dataset()
+    again = state.take_read_path_again()
+    if not again and ((current is not None and current.key == key) or state.failed_read() == key):
+        return
+    try:
+        with st.spinner("Reading the source and a sample of its rows with DuckDB…"):
+            table = cached.open_path(location, options)
+    except ParityLabError as exc:
+        state.set_load_error(md(f"Could not open the path in '{PATH_LABEL}':") + " " + say(exc), read=key)
+        return
+    state.set_dataset(Dataset(table, "path", key, options, engine="duckdb", location=location))
+
+
+def sample_statement(data: Dataset) -> str:
+    """What the page shows of a source read by DuckDB, and what the audit counts."""
+    shown = len(data.table.data)
+    if shown < data.rows:
+        return (
+            f"Showing a sample of {shown:,} of {data.rows:,} rows; the audit counts every row with DuckDB. The "
+            "preview and the suggested roles are read from the sample; the column profiles count every row."
+        )
+    return f"Showing all {data.rows:,} rows; the audit counts them with DuckDB."
 
 
 def take_upload(file) -> state.Upload | None:
@@ -266,6 +340,16 @@ def show_loaded(kept: state.Upload) -> None:
     )
 
 
+BIGGER_LOCAL = (
+    f"Open it by its path instead: choose '{PATH_SOURCE}' under Data source above; DuckDB reads it where it is, "
+    "without this limit, and the audit counts every row."
+)
+BIGGER_SHARED = (
+    "Upload a sample of the rows, or audit the whole file on your own machine: "
+    "python -m analysis audit FILE --engine duckdb (or run the app there and open the file by its path)."
+)
+
+
 def upload_problem(name: str, size: int) -> str | None:
     """Server-side check of an upload's type and size (the browser's checks can be bypassed)."""
     suffix = PurePath(name.lower()).suffix.lstrip(".")
@@ -276,7 +360,7 @@ def upload_problem(name: str, size: int) -> str | None:
         return (
             # MB as Streamlit's uploader counts them (2**20 bytes), so the limit reads "200 MB" in both places.
             f"'{name}' is {size / 2**20:,.1f} MB; the limit is {DEFAULT_MAX_BYTES / 2**20:,.0f} MB. "
-            "Upload a sample of the rows, or use the command line for larger files."
+            + (BIGGER_LOCAL if local_paths_allowed() else BIGGER_SHARED)
         )
     return None
 
@@ -288,6 +372,8 @@ def show_load_report(data: Dataset) -> None:
     report = data.table.report
     lines = report.summary()
     st.success(md(lines[0]))
+    if data.sampled:
+        st.info(sample_statement(data), icon=":material/database:")
     if len(report.sheets) > 1:
         listing = ", ".join(f"{position}. {name}" for position, name in enumerate(report.sheets, start=1))
         st.caption(
@@ -305,11 +391,16 @@ def show_load_report(data: Dataset) -> None:
 
 def show_table(data: Dataset) -> None:
     df = data.table.data
-    with st.expander(f"Preview: first {min(len(df), 1000):,} of {len(df):,} rows", expanded=False):
+    of = f"{len(df):,} sampled rows" if data.sampled else f"{len(df):,} rows"
+    with st.expander(f"Preview: first {min(len(df), 1000):,} of {of}", expanded=False):
         st.dataframe(df.head(1000), key="preview")
     suggestion = cached.suggestion(data.data_key, df)
     rows = []
-    for profile in cached.profiles(data.data_key, df):
+    if data.sampled:  # the profiles count every row; the suggestion reads the sample
+        profiles = cached.source_profiles(data.data_key, data.location, df)
+    else:
+        profiles = cached.profiles(data.data_key, df)
+    for profile in profiles:
         rows.append(
             {
                 "column": profile.name,
@@ -606,7 +697,7 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
 
 def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> list[str]:
     try:
-        return list(cached.group_sizes(data.data_key, column, bins, quantiles, data.table.data[column]))
+        return list(cached.groups_of(data, column, bins, quantiles))
     except ParityLabError:
         return []
 
@@ -819,7 +910,11 @@ def roles_section(data: Dataset) -> None:
     if just_loaded:
         show_changed(state.loaded_spec(), spec)
     show_kept(spec, data)
-    check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
+    try:
+        check = cached.checks(data, spec)  # on every row: DuckDB counts them for a path
+    except ParityLabError as exc:
+        st.error(say(exc))
+        return
     show_problems(check, spec, data)
     # A callback runs before the next script run, so the sidebar (drawn first) already shows the new spec.
     if st.button(
@@ -848,6 +943,12 @@ st.title("Data")
 st.write(
     "Load the decisions to audit: a sample, or your own file. Everything stays in this browser session's "
     "memory on this machine; nothing is uploaded anywhere else or written to disk."
+    + (
+        " A file or folder opened by its path is read where it is, by DuckDB (which may spill a very large count "
+        "to a temporary folder)."
+        if local_paths_allowed()
+        else ""
+    )
 )
 choose_dataset()
 error = state.load_error()  # already worded for the app and escaped

@@ -9,6 +9,7 @@ interval and q-value), what drives it (the proxy, from the Drivers explanation) 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import streamlit as st
 
@@ -185,7 +186,10 @@ def explanation(data: Dataset, spec):
     started = time.perf_counter()
     with st.status("Training a model of the decisions and computing SHAP values…", expanded=False) as status:
         try:
-            result = cached.explanation(data.data_key, spec.to_json(), SAMPLE_SIZE, False, SEED, data.table.data)
+            key, df, drawn = cached.modelled(data, spec, SAMPLE_SIZE, SEED)
+            result = replace(
+                cached.explanation(key, spec.to_json(), SAMPLE_SIZE, False, SEED, df), training_sample=drawn
+            )
         except ParityLabError as exc:
             status.update(label="The decisions could not be explained", state="error")
             st.error(say(exc))
@@ -239,6 +243,8 @@ def reveal_drivers(result: AuditResult, gap: Gap, data: Dataset) -> None:
     )
     st.altair_chart(figure, key=W.workshop_chart("drivers"), width="stretch", alt="Proxy strength of each feature.")
     st.caption("The surrogate model imitates the decisions; its SHAP values show association, not cause.")
+    if found.training_sample is not None:  # a source opened by path: the model learnt from a sample DuckDB drew
+        st.caption(md(found.training_sample.describe("It is trained")))
 
 
 def frontier_attribute(result: AuditResult, gap: Gap) -> str:
@@ -247,14 +253,12 @@ def frontier_attribute(result: AuditResult, gap: Gap) -> str:
 
 
 def reveal_cost(result: AuditResult, gap: Gap, data: Dataset, words: DecisionWords) -> None:
-    spec, df = result.spec, data.table.data
     attribute = frontier_attribute(result, gap)
     try:
         with st.spinner("Optimising thresholds at every tolerance…"):
-            if spec.score is None:
-                model = cached.surrogate_scores(data.data_key, spec.to_json(), df)
-                df, spec = model.apply(df, spec)
-            curves = cached.curves(data.data_key, spec.to_json(), attribute, df)
+            rows = cached.threshold_rows(data, result.spec)
+            spec = rows.spec
+            curves = cached.curves(rows.key, spec.to_json(), attribute, rows.rows)
             front = cached.trade_off_frontier(
                 data.data_key, spec.to_json(), attribute, CONSTRAINT, OBJECTIVE, 1.0, 1.0, curves
             )
@@ -287,6 +291,8 @@ def reveal_cost(result: AuditResult, gap: Gap, data: Dataset, words: DecisionWor
         "group uses the protected attribute at decision time (disparate treatment, generally unlawful in lending "
         "and hiring): read it as the size of the problem, not as a fix. The Mitigation page has every option."
     )
+    if rows.drawn is not None:
+        st.caption(md(rows.drawn.describe("The model score is trained and these figures measured")))
 
 
 # ---------------------------------------------------------------- the tour
