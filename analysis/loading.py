@@ -120,7 +120,9 @@ __all__ = [
     "Change",
     "LoadReport",
     "LoadedTable",
+    "TypedColumns",
     "load_table",
+    "type_counted_columns",
 ]
 
 Source = bytes | mmap.mmap  # the source's bytes: read into memory, or a mapped file
@@ -1634,6 +1636,121 @@ def _parquet_column(column: pa.ChunkedArray, column_name: str, name: str) -> pa.
     if pa.types.is_decimal(kind):
         return column.cast(pa.float64())
     return column.cast(pa.large_string())  # booleans, dates, times: text the user maps later
+
+
+# --- columns counted elsewhere (an engine's distinct rows) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class TypedColumns:
+    """Distinct rows typed as :func:`load_table` types their columns, with the changes counted in rows.
+
+    Attributes
+    ----------
+    frame
+        The rows, typed (text as ``str``, int64, float64); the same length and order as the input.
+    changes, warnings
+        What the loader would report for a table holding each row ``weights`` times.
+    """
+
+    frame: pd.DataFrame
+    changes: tuple[Change, ...]
+    warnings: tuple[str, ...]
+
+
+def type_counted_columns(
+    table: pa.Table, weights: np.ndarray, *, name: str, file_format: str = "parquet", na_values: Any = None
+) -> TypedColumns:
+    """Type an engine's distinct rows column by column as :func:`load_table` types a file's columns.
+
+    Parameters
+    ----------
+    table
+        Distinct rows as the engine read them: typed columns (``file_format="parquet"``: text, numbers,
+        booleans, dates) or text cells (``"csv"``, whose numbers are then inferred).
+    weights
+        Source rows per row of ``table``: the changes' counts are of source rows.
+    name
+        The source's name, for messages.
+    na_values
+        Extra spellings of missing, as for :func:`load_table`.
+
+    Returns
+    -------
+    TypedColumns
+        Values equal to the loader's for the same cells; changes and warnings counted with ``weights``.
+    """
+    rules = _MissingRules.build(na_values)
+    context = _ColumnContext(rules, file_format != "parquet", None)
+    weights = np.asarray(weights, dtype=np.int64)
+    values, notes = [], Notes()
+    for index, column_name in enumerate(table.column_names):
+        column = table.column(index)
+        if file_format == "parquet":
+            column = _parquet_column(column, column_name, name)
+        elif not pa.types.is_large_string(column.type):
+            column = column.cast(pa.large_string())
+        # A text file has no missing cells of its own: an empty cell is spelled missing, and reported.
+        given = column.null_count if file_format == "parquet" else 0
+        result = _infer_column(_null_spellings(column, rules), column_name, given, context)
+        values.append(result.values)
+        notes.extend(_weighted_notes(result, column, column_name, rules, weights, given == 0))
+    frame = pa.table(values, names=list(table.column_names)).to_pandas() if values else pd.DataFrame()
+    return TypedColumns(frame, tuple(notes.changes), tuple(notes.warnings))
+
+
+def _weighted_notes(result: _ColumnResult, column: pa.ChunkedArray, column_name: str, rules, weights, empty) -> Notes:
+    """``result``'s notes with each count of distinct cells replaced by the rows those cells stand for."""
+    notes = Notes()
+    if not result.notes.changes and not result.notes.warnings:
+        return notes
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    text = pa.types.is_large_string(column.type)
+    trimmed = pc.utf8_trim_whitespace(column) if text else None
+
+    def rows(mask) -> int:
+        return int(weights[np.asarray(mask, dtype=bool)].sum())
+
+    def spelled_as(spellings, cells) -> np.ndarray:
+        return _numpy(pc.is_in(cells, value_set=pa.array(list(spellings), pa.large_string())), False)
+
+    numeric_result = not pa.types.is_large_string(result.values.type)
+    ambiguous = {}
+    if text:
+        for spelling in rules.ambiguous:
+            count = rows(valid & _numpy(pc.equal(trimmed, spelling), False))
+            if count:
+                ambiguous[spelling] = count
+    for change in result.notes.changes:
+        if change.kind == "trimmed":
+            changed = valid & ~spelled_as(rules.always, column) & _numpy(pc.not_equal(trimmed, column), False)
+            count = rows(changed)
+            detail = f"Trimmed surrounding spaces in {_cells(count)} of {column_name!r}."
+            notes.changes.append(Change("trimmed", column_name, count, detail))
+        elif change.kind == "missing" and text:
+            spelled = rows(valid & spelled_as(rules.always, trimmed)) + (rows(~valid) if empty else 0)
+            _note_missing(notes, column_name, rules, spelled, ambiguous if numeric_result else {})
+        elif change.kind == "infinite":
+            infinite = _numpy(pc.is_inf(column.cast(pa.float64())), False)
+            count = rows(valid & infinite)
+            detail = f"Treated {_cells(count)} of {column_name!r} holding an infinite value as missing."
+            notes.changes.append(Change("infinite", column_name, count, detail))
+        elif change.kind == "kept_text" and not text:  # integers too wide for int64 or float64
+            notes.changes.append(replace(change, count=rows(valid)))
+        else:  # CSV number parsing: counted in distinct cells, and said so
+            detail = f"{change.detail} (counted in distinct values, not rows)"
+            notes.changes.append(replace(change, detail=detail))
+    kept = ambiguous if not numeric_result else {}
+    unweighted = Notes()
+    if text and not numeric_result:
+        counts = {s: int(_numpy(pc.equal(trimmed, s), False)[valid].sum()) for s in rules.ambiguous}
+        _warn_ambiguous_kept(unweighted, column_name, {s: n for s, n in counts.items() if n})
+    for warning in result.notes.warnings:
+        if unweighted.warnings and warning == unweighted.warnings[0]:
+            _warn_ambiguous_kept(notes, column_name, kept)
+        else:
+            notes.warnings.append(warning)
+    return notes
 
 
 # --- from raw columns to a DataFrame --------------------------------------------------------------

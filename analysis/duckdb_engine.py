@@ -1,0 +1,1073 @@
+"""The DuckDB engine: the audit's counts from files too large for memory, in one ``GROUP BY``.
+
+DuckDB (embedded, out of core) reads Parquet or CSV files, folders, globs, a table of a DuckDB
+database, a DuckDB relation or a pandas DataFrame, and reduces the rows to the distinct
+combinations of the spec's columns (:func:`count_duckdb`). The small result comes back through
+Arrow and is typed as :func:`analysis.load_table` types the same file, so the audit on it equals
+the audit on the loaded file.
+
+Sources
+-------
+- a path to a ``.parquet``/``.pq``, ``.csv``, ``.tsv`` or ``.csv.gz`` file;
+- a folder (every such file under it, recursively), a glob (``data/*.parquet``), or a list of these;
+- a DuckDB database file with its table: ``"shop.duckdb:loans"`` (or ``table="loans"``);
+  a database holding a single table needs no table name;
+- a ``duckdb.DuckDBPyRelation``, or a pandas DataFrame (already loaded: its values are kept as they are).
+
+Limits
+------
+A CSV file is read by DuckDB (its dialect sniffed, every cell as text); the loader's whole-file repairs
+(total rows, repeated headers, encodings other than UTF-8) are not made, and its load report lists the
+changes in the counted columns only. A protected attribute with more than ``spec.max_levels`` values is
+counted with its first ``max_levels + 1`` values only (enough for validation to refuse it; the load
+report's warnings give the true number).
+"""
+
+from __future__ import annotations
+
+import glob as globbing
+import hashlib
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.engine import WEIGHT, CountedTable, ScoreResolution, counted_columns, score_grid
+from analysis.errors import LoadError, OptionError, SpecError
+from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, bin_labels
+from analysis.loading import ALWAYS_MISSING, AMBIGUOUS_MISSING, Change, LoadReport, type_counted_columns
+from analysis.values import counted_variants, matches_any, value_key
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from analysis.spec import AuditSpec, ProtectedAttribute
+
+__all__ = [
+    "BIN_REPRESENTATIVES_FROM",
+    "MEMORY_LIMIT",
+    "THREADS",
+    "ColumnStatistics",
+    "TableStatistics",
+    "column_statistics",
+    "count_duckdb",
+    "export_decisions_duckdb",
+    "sample_duckdb",
+]
+
+THREADS = 2
+MEMORY_LIMIT = "2GB"  # beyond it DuckDB spills to its temporary directory
+# A binned attribute with more distinct values than this is counted by one value per bin (its smallest).
+BIN_REPRESENTATIVES_FROM = 1_000
+DISTINCT_EXACT_UP_TO = 100_000  # column_statistics counts distinct values exactly up to here
+TOP_VALUES = 5
+
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+NOTHING_MATCHED = (
+    "No file matches {pattern}: expected a Parquet or CSV file, a folder of them or a glob such as data/*.parquet. "
+    "Check the path and the pattern."
+)
+EMPTY_FOLDER = (
+    "The folder {folder} holds no Parquet or CSV file (expected names ending in .parquet, .csv or .csv.gz). "
+    "Pick the folder that holds the data files."
+)
+UNKNOWN_SUFFIX = (
+    "{path} is not a file the DuckDB engine reads: expected .parquet, .csv, .tsv, .csv.gz or a .duckdb "
+    "database. Convert it to Parquet or CSV, or load it with the pandas engine."
+)
+MIXED_FORMATS = (
+    "The files mix Parquet ({parquet}) and CSV ({csv}): expected files of one format. Point to one kind at a time."
+)
+SCHEMA_DIFFERS = (
+    "Column {column!r} is {type} in {file} but {first_type} in {first}: expected every file to give a column "
+    "one type. Rewrite {file} with the same types, or leave it out."
+)
+COLUMN_LACKING = (
+    "Column {column!r} is in {having} but not in {lacking}: expected every file to have the same columns. "
+    "Add the column to those files, or leave them out."
+)
+CSV_UNREADABLE = (
+    "{name} could not be read as CSV: {reason} Expected a delimited text file with a header row and the same "
+    "number of cells on every line; fix that line, or convert the file to Parquet."
+)
+SOURCE_UNREADABLE = "{name} could not be read: {reason} Check that it is a Parquet, CSV or DuckDB file."
+NEEDS_TABLE = (
+    "{path} is a DuckDB database with tables {tables}: expected one named. Pass 'file.duckdb:table' (or table=...)."
+)
+NO_SUCH_TABLE = "{path} has no table {table!r}; its tables are {tables}. Name one of them."
+NOT_A_SOURCE = (
+    "The DuckDB engine reads a path, a glob, a list of paths, a DuckDB relation or a pandas DataFrame; "
+    "got {type}. Pass one of those."
+)
+NO_SCORE = "Exporting decisions needs a score column to apply thresholds to; the spec has none. Name the score column."
+NO_ATTRIBUTE = "The spec has no protected attribute {attribute!r}; it has {names}. Name one of them."
+MISSING_THRESHOLDS = "No threshold for group(s) {groups} of {column!r}; give one per group, e.g. {example}."
+BAD_OUTPUT = (
+    "Cannot write decisions as {format!r}: expected a path ending in .parquet or .csv, or format='parquet'/'csv'."
+)
+TOO_MANY_VALUES_NOTE = (
+    "Column {column!r} has {levels:,} distinct values; the counted table keeps its first {kept:,} (enough for the "
+    "check on the number of groups), so its other values are not counted apart."
+)
+CSV_CHANGES_NOTE = (
+    "Changes in columns the audit does not read are not listed: the DuckDB engine types only the counted columns "
+    "of a CSV file."
+)
+
+_NUMERIC_TYPE = re.compile(r"(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL.*)")
+_FLOAT_TYPE = re.compile(r"(FLOAT|DOUBLE|REAL)")
+_TEXT_TYPE = re.compile(r"VARCHAR|TEXT|STRING")
+# Arrow's Unicode trim trims these (and more ASCII controls); a superset only makes more cells suspect.
+_EDGE_SPACE = r"[\s\v\x{1c}-\x{1f}\x{85}\x{a0}\p{Z}]"
+
+
+# --- SQL text ---------------------------------------------------------------------------------------
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _double(value: float) -> str:
+    return f"CAST({_text(repr(float(value)))} AS DOUBLE)"
+
+
+def _literal(value: Any, sql_type: str) -> str:
+    """A value of the column's own type, written exactly (floats by their shortest repr)."""
+    if isinstance(value, float):
+        return f"CAST({_text(repr(value))} AS {sql_type})"
+    return f"CAST({_text(str(value))} AS {sql_type})"
+
+
+def _bin_index(number: str, edges: Sequence[float]) -> str:
+    """The bin ``np.searchsorted(edges, x, side="right")`` gives: how many edges are at most x."""
+    if not edges:
+        return "0"
+    cases = " ".join(f"WHEN {number} >= {_double(e)} THEN {i + 1}" for i, e in reversed(list(enumerate(edges))))
+    return f"(CASE {cases} ELSE 0 END)"
+
+
+# --- sources ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """Where the rows come from and how DuckDB reads them (every query reads the view ``src``)."""
+
+    kind: str  # parquet, csv, table, relation, dataframe
+    name: str
+    files: tuple[str, ...] = ()
+    root: str | None = None
+    scan: str = ""
+    relation: Any = None
+    frame: pd.DataFrame | None = None
+    database: str | None = None
+
+
+class _Session:
+    """A DuckDB connection with the source as view ``src``; runs queries, returns Arrow tables."""
+
+    def __init__(self, source: _Source, connection: Any = None) -> None:
+        import duckdb
+
+        self.source = source
+        self._own = connection is None and source.kind != "relation"
+        if source.kind == "relation":
+            self.con = None
+        else:
+            self.con = connection if connection is not None else _connect(duckdb)
+            if source.database is not None:
+                self.con.execute(f"ATTACH {_text(source.database)} AS paritylab_db (READ_ONLY)")
+            if source.kind == "dataframe":
+                self.con.register("src", source.frame)
+            else:
+                self._run(f"CREATE OR REPLACE TEMP VIEW src AS {source.scan}", fetch=False)
+        described = self.sql("DESCRIBE SELECT * FROM src")
+        self.columns = tuple(str(c) for c in described.column("column_name").to_pylist())
+        self.types = dict(zip(self.columns, (str(t) for t in described.column("column_type").to_pylist()), strict=True))
+
+    def sql(self, query: str) -> pa.Table:
+        return self._run(query, fetch=True)
+
+    def _run(self, query: str, *, fetch: bool):
+        import duckdb
+
+        try:
+            if self.source.kind == "relation":
+                return self.source.relation.query("src", query).to_arrow_table()
+            if not fetch:
+                self.con.execute(query)
+                return None
+            return self.con.sql(query).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _read_error(self.source, exc) from None
+
+    def close(self) -> None:
+        if self._own and self.con is not None:
+            self.con.close()
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def numeric(self, column: str) -> str | None:
+        """SQL giving the column as a double (None when it is not numbers)."""
+        sql_type = self.types.get(column, "")
+        if self.source.kind == "csv":
+            return f"TRY_CAST(trim({_ident(column)}) AS DOUBLE)"
+        if _NUMERIC_TYPE.fullmatch(sql_type):
+            return f"CAST({_ident(column)} AS DOUBLE)"
+        return None
+
+    @property
+    def file_format(self) -> str:
+        return "csv" if self.source.kind == "csv" else "parquet"
+
+
+def _connect(duckdb: Any):
+    temp = os.path.join(tempfile.gettempdir(), "paritylab-duckdb")
+    config = {"threads": THREADS, "memory_limit": MEMORY_LIMIT, "temp_directory": temp}
+    return duckdb.connect(":memory:", config=config)
+
+
+def _read_error(source: _Source, exc: Exception) -> LoadError:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = " ".join(lines[:3])[:400]
+    reason = reason if reason.endswith(".") else reason + "."
+    if source.kind == "csv":
+        return LoadError(CSV_UNREADABLE.format(name=source.name, reason=reason))
+    return LoadError(SOURCE_UNREADABLE.format(name=source.name, reason=reason))
+
+
+def _resolve(source: Any, table: str | None = None) -> _Source:
+    if isinstance(source, pd.DataFrame):
+        return _Source("dataframe", "table", frame=source)
+    if type(source).__name__ == "DuckDBPyRelation":
+        return _Source("relation", getattr(source, "alias", None) or "relation", relation=source)
+    if isinstance(source, (str, os.PathLike)):
+        paths = [os.fspath(source)]
+    elif isinstance(source, Sequence) and source and all(isinstance(p, (str, os.PathLike)) for p in source):
+        paths = [os.fspath(p) for p in source]
+    else:
+        raise LoadError(NOT_A_SOURCE.format(type=type(source).__name__))
+    if len(paths) == 1:
+        database = _database(paths[0], table)
+        if database is not None:
+            return database
+    files, root = _expand(paths)
+    parquet = [f for f in files if f.lower().endswith(PARQUET_SUFFIXES)]
+    csv = [f for f in files if f.lower().endswith(CSV_SUFFIXES)]
+    if parquet and csv:
+        raise LoadError(MIXED_FORMATS.format(parquet=_names(parquet, root), csv=_names(csv, root)))
+    name = os.path.basename(files[0]) if len(files) == 1 else _display(paths)
+    listed = "[" + ", ".join(_text(f) for f in files) + "]"
+    if parquet:
+        _check_parquet_schemas(files, root)
+        return _Source("parquet", name, tuple(files), root, f"SELECT * FROM read_parquet({listed})")
+    _check_csv_headers(files, root)
+    scan = f"SELECT * FROM read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
+    return _Source("csv", name, tuple(files), root, scan)
+
+
+def _display(paths: list[str]) -> str:
+    return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
+
+
+def _database(path: str, table: str | None) -> _Source | None:
+    head, sep, tail = path.rpartition(":")
+    if sep and head.lower().endswith(DATABASE_SUFFIXES) and os.sep not in tail and "/" not in tail:
+        path, table = head, table or tail
+    if not path.lower().endswith(DATABASE_SUFFIXES):
+        return None
+    if not os.path.isfile(path):
+        raise LoadError(NOTHING_MATCHED.format(pattern=path))
+    import duckdb
+
+    with duckdb.connect(path, read_only=True) as con:
+        tables = [str(r[0]) for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    if table is None and len(tables) == 1:
+        table = tables[0]
+    if table is None:
+        raise LoadError(NEEDS_TABLE.format(path=path, tables=", ".join(map(repr, tables)) or "none"))
+    if table not in tables:
+        raise LoadError(NO_SUCH_TABLE.format(path=path, table=table, tables=", ".join(map(repr, tables)) or "none"))
+    name = f"{os.path.basename(path)}:{table}"
+    return _Source("table", name, (path,), None, f"SELECT * FROM paritylab_db.{_ident(table)}", database=path)
+
+
+def _expand(paths: list[str]) -> tuple[list[str], str]:
+    files: list[str] = []
+    for path in paths:
+        if any(ch in path for ch in "*?["):
+            found = sorted(f for f in globbing.glob(path, recursive=True) if os.path.isfile(f))
+            if not found:
+                raise LoadError(NOTHING_MATCHED.format(pattern=path))
+            files += found
+        elif os.path.isdir(path):
+            found = sorted(
+                os.path.join(top, f)
+                for top, _, names in os.walk(path)
+                for f in names
+                if f.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES)
+            )
+            if not found:
+                raise LoadError(EMPTY_FOLDER.format(folder=path))
+            files += found
+        elif os.path.isfile(path):
+            if not path.lower().endswith(PARQUET_SUFFIXES + CSV_SUFFIXES):
+                raise LoadError(UNKNOWN_SUFFIX.format(path=path))
+            files.append(path)
+        else:
+            raise LoadError(NOTHING_MATCHED.format(pattern=path))
+    files = list(dict.fromkeys(files))
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        root = paths[0]
+    else:
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    return files, root
+
+
+def _relative(path: str, root: str) -> str:
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+
+
+def _names(files: Sequence[str], root: str | None, shown: int = 3) -> str:
+    names = [_relative(f, root) if root else f for f in files]
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _arrow_kind(kind: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return "string"
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return "binary"
+    return str(kind)
+
+
+def _check_parquet_schemas(files: list[str], root: str) -> None:
+    if len(files) < 2:
+        return
+    import pyarrow.parquet as pq
+
+    schemas = {}
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (OSError, ValueError) as exc:
+            reason = str(exc).strip() or type(exc).__name__
+            raise LoadError(SOURCE_UNREADABLE.format(name=_relative(path, root), reason=reason + ".")) from None
+        schemas[path] = {f.name: _arrow_kind(f.type) for f in schema}
+    _check_same_columns(schemas, root)
+    first = files[0]
+    for path in files[1:]:
+        for column, kind in schemas[path].items():
+            if kind != schemas[first][column]:
+                raise LoadError(
+                    SCHEMA_DIFFERS.format(
+                        column=column,
+                        type=kind,
+                        file=_relative(path, root),
+                        first_type=schemas[first][column],
+                        first=_relative(first, root),
+                    )
+                )
+
+
+def _check_same_columns(schemas: dict[str, Any], root: str) -> None:
+    every = list(dict.fromkeys(c for columns in schemas.values() for c in columns))
+    for column in every:
+        lacking = [f for f, columns in schemas.items() if column not in columns]
+        if lacking:
+            having = [f for f in schemas if f not in lacking]
+            raise LoadError(
+                COLUMN_LACKING.format(column=column, having=_names(having, root), lacking=_names(lacking, root))
+            )
+
+
+def _check_csv_headers(files: list[str], root: str) -> None:
+    if len(files) < 2:
+        return
+    import duckdb
+
+    headers = {}
+    with duckdb.connect() as con:
+        for path in files:
+            try:
+                described = con.execute(
+                    f"DESCRIBE SELECT * FROM read_csv({_text(path)}, all_varchar = true, header = true)"
+                ).fetchall()
+            except duckdb.Error as exc:
+                source = _Source("csv", _relative(path, root))
+                raise _read_error(source, exc) from None
+            headers[path] = {str(row[0]): "text" for row in described}
+    _check_same_columns(headers, root)
+
+
+# --- hashing ----------------------------------------------------------------------------------------
+
+
+def _file_sha256(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _files_sha256(source: _Source) -> str:
+    if len(source.files) == 1:
+        return _file_sha256(source.files[0])
+    lines = sorted(f"{_relative(f, source.root)}\t{_file_sha256(f)}\n" for f in source.files)
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def _frame_sha256(frame: pd.DataFrame, weights: np.ndarray) -> str:
+    digest = hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    digest.update(np.asarray(weights, dtype="<i8").tobytes())
+    return digest.hexdigest()
+
+
+# --- counting ---------------------------------------------------------------------------------------
+
+
+def _score_anchor(spec: AuditSpec) -> float:
+    return float(spec.threshold) if spec.decision is None and spec.threshold is not None else 0.0
+
+
+def _quantile_points(quantiles: int) -> list[float]:
+    return [float(q) for q in np.linspace(0, 1, quantiles + 1)[1:-1]]
+
+
+@dataclass
+class _Plan:
+    """What the first pass found: rows, the score's grid, quantile edges, and how each column is grouped."""
+
+    rows: int = 0
+    scores: ScoreResolution | None = None
+    edges: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    expressions: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
+    """One pass over the rows for what the grouping needs: rows, score range and distinct count, edges, levels."""
+    items = ["count(*) AS rows"]
+    score = session.numeric(spec.score) if spec.score in names else None
+    if score is not None:
+        finite = f"FILTER (WHERE isfinite({score}))"
+        items += [f"count(DISTINCT {score}) {finite}", f"min({score}) {finite}", f"max({score}) {finite}"]
+    tags: list[tuple[str, ProtectedAttribute]] = []
+    for attr in spec.protected:
+        if attr.column not in names:
+            continue
+        number = session.numeric(attr.column)
+        if attr.quantiles is not None and number is not None:
+            points = "[" + ", ".join(_double(q) for q in _quantile_points(attr.quantiles)) + "]"
+            items.append(f"quantile_cont({number}, {points}) FILTER (WHERE isfinite({number}))")
+            tags.append(("edges", attr))
+        items.append(f"approx_count_distinct({_ident(attr.column)})")
+        tags.append(("levels", attr))
+    values = list(session.sql("SELECT " + ", ".join(items) + " FROM src").to_pylist()[0].values())
+    plan = _Plan(rows=int(values.pop(0)))
+    if score is not None:
+        distinct, low, high = values[:3]
+        del values[:3]
+        low = math.nan if low is None else float(low)
+        high = math.nan if high is None else float(high)
+        plan.scores = score_grid(int(distinct), low, high, _score_anchor(spec))
+    approx: dict[str, int] = {}
+    levels = []
+    for (tag, attr), value in zip(tags, values, strict=True):
+        if tag == "edges":
+            plan.edges[attr.column] = tuple(float(e) for e in np.unique(np.asarray(value or [], dtype=float)))
+        else:
+            approx[attr.column] = int(value)
+            levels.append(attr)
+    for name in names:
+        plan.expressions[name] = _ident(name)
+    if plan.scores is not None and not plan.scores.exact:
+        anchor, step = _double(plan.scores.anchor), _double(plan.scores.step)
+        rounded = f"{anchor} + floor(({score} - {anchor}) / {step}) * {step}"
+        plan.expressions[spec.score] = f"CASE WHEN isfinite({score}) THEN {rounded} ELSE {score} END"
+    for attr in levels:
+        if attr.column in (spec.decision, spec.label, spec.score):
+            continue  # counted as that role needs
+        if attr.binned:
+            edges = attr.bins if attr.bins is not None else plan.edges.get(attr.column)
+            if edges is not None and approx[attr.column] > BIN_REPRESENTATIVES_FROM:
+                plan.expressions[attr.column] = _representatives(session, attr.column, tuple(edges))
+        elif approx[attr.column] > spec.max_levels:
+            _limit_levels(session, attr.column, spec.max_levels, plan)
+    return plan
+
+
+def _representatives(session: _Session, column: str, edges: tuple[float, ...]) -> str:
+    """SQL putting each row's value as the smallest value of its bin (the bin Python's encoding finds)."""
+    number = session.numeric(column)
+    if number is None:
+        return _ident(column)
+    index = _bin_index(number, edges)
+    found = session.sql(
+        f"SELECT {index} AS bin, arg_min({_ident(column)}, {number}) AS rep FROM src "
+        f"WHERE isfinite({number}) GROUP BY bin"
+    ).to_pylist()
+    sql_type = session.types[column]
+    cases = " ".join(f"WHEN {int(r['bin'])} THEN {_literal(r['rep'], sql_type)}" for r in found)
+    if not cases:
+        return _ident(column)
+    return (
+        f"CASE WHEN {number} IS NULL OR NOT isfinite({number}) THEN {_ident(column)} ELSE CASE {index} {cases} END END"
+    )
+
+
+def _limit_levels(session: _Session, column: str, max_levels: int, plan: _Plan) -> None:
+    """Count only the first ``max_levels + 1`` values of a column with too many (validation refuses it)."""
+    raw = _ident(column)
+    distinct = int(session.sql(f"SELECT count(DISTINCT {raw}) AS n FROM src").column("n")[0].as_py())
+    if distinct <= max_levels:
+        return
+    kept = session.sql(
+        f"SELECT DISTINCT {raw} AS v FROM src WHERE {raw} IS NOT NULL ORDER BY v LIMIT {max_levels + 1}"
+    ).column("v")
+    sql_type = session.types[column]
+    literals = ", ".join(_literal(v, sql_type) for v in kept.to_pylist())
+    last = _literal(kept[-1].as_py(), sql_type)
+    plan.expressions[column] = f"CASE WHEN {raw} IS NULL OR {raw} IN ({literals}) THEN {raw} ELSE {last} END"
+    plan.warnings.append(TOO_MANY_VALUES_NOTE.format(column=column, levels=distinct, kept=max_levels + 1))
+
+
+def _typed(session: _Session, table: pa.Table, weights: np.ndarray, na_values: Any):
+    """The Arrow result typed as the loader types it (a DataFrame source keeps its own dtypes)."""
+    if session.source.kind == "dataframe":
+        frame = table.to_pandas()
+        original = session.source.frame
+        for name in frame.columns:
+            if frame[name].dtype != original[name].dtype and not frame[name].isna().any():
+                frame[name] = frame[name].astype(original[name].dtype)
+        return frame, (), ()
+    typed = type_counted_columns(
+        table, weights, name=session.source.name, file_format=session.file_format, na_values=na_values
+    )
+    return typed.frame, typed.changes, typed.warnings
+
+
+def _regroup(frame: pd.DataFrame, weights: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sum the weights of rows that typing made equal (' a' and 'a'; 'N/A' and a missing cell), as compress sorts."""
+    counted = frame.assign(**{WEIGHT: weights})
+    counted = counted.groupby(names, dropna=False, sort=True, observed=True)[WEIGHT].sum().reset_index()
+    out = counted.pop(WEIGHT).to_numpy(dtype=np.int64)
+    for name in names:
+        if counted[name].dtype != frame[name].dtype and not counted[name].isna().any():
+            counted[name] = counted[name].astype(frame[name].dtype)
+    return counted, out
+
+
+def count_duckdb(
+    source: Any,
+    spec: AuditSpec,
+    *,
+    name: str | None = None,
+    connection: Any = None,
+    na_values: Any = None,
+    table: str | None = None,
+) -> CountedTable:
+    """Count the distinct combinations of the spec's columns with DuckDB, out of core.
+
+    Parameters
+    ----------
+    source
+        A Parquet/CSV path, folder, glob or list of paths; ``"file.duckdb:table"``; a DuckDB relation; or a
+        pandas DataFrame (see the module's docstring).
+    spec
+        Whose columns are counted (those present in the source; validation reports the others).
+    name
+        The source's name for messages and the report (default: the file's name).
+    connection
+        A DuckDB connection to use (default: a new in-memory one, 2 threads, spilling to a temporary folder).
+    na_values
+        Extra spellings of missing, as for :func:`analysis.load_table`.
+    table
+        The table of a DuckDB database file (instead of ``"file.duckdb:table"``).
+
+    Returns
+    -------
+    CountedTable
+        Its frame and weights equal :func:`analysis.engine.compress` of the loaded file.
+    """
+    resolved = _resolve(source, table)
+    with ThreadPoolExecutor(max_workers=1) as pool, _Session(resolved, connection) as session:
+        hashing = pool.submit(_files_sha256, resolved) if resolved.files and resolved.kind != "table" else None
+        names = counted_columns(spec, session.columns)
+        plan = _plan(session, spec, names)
+        frame, weights, changes, warnings = _count(session, names, plan, na_values)
+        if resolved.kind in ("parquet", "table", "relation"):
+            changes, warnings = _column_changes(session, na_values)
+        elif resolved.kind == "csv":
+            warnings = (*warnings, CSV_CHANGES_NOTE)
+        sha256 = hashing.result() if hashing is not None else _frame_sha256(frame, weights)
+    report = None
+    if resolved.kind != "dataframe":
+        report = _report(resolved, name, plan.rows, len(session.columns), sha256, changes, (*warnings, *plan.warnings))
+    return CountedTable(
+        frame,
+        weights,
+        plan.rows,
+        session.columns,
+        engine="duckdb",
+        sha256=sha256,
+        name=name or resolved.name,
+        load=report,
+        scores=plan.scores,
+        edges=dict(plan.edges),
+    )
+
+
+def _count(session: _Session, names: tuple[str, ...], plan: _Plan, na_values: Any):
+    if not names:
+        return pd.DataFrame(index=range(0)), np.zeros(0, np.int64), (), ()
+    select = ", ".join(f"{plan.expressions[n]} AS {_ident(n)}" for n in names)
+    result = session.sql(f"SELECT {select}, count(*) AS {_ident(WEIGHT)} FROM src GROUP BY ALL")
+    weights = result.column(WEIGHT).to_numpy().astype(np.int64)
+    result = result.drop_columns([WEIGHT])
+    typed, changes, warnings = _typed(session, result, weights, na_values)
+    frame, weights = _regroup(typed, weights, list(names))
+    return frame, weights, changes, warnings
+
+
+def _column_changes(session: _Session, na_values: Any) -> tuple[tuple[Change, ...], tuple[str, ...]]:
+    """The loader's changes for every column, from the few cells that can change (counted in rows)."""
+    import pyarrow as pa
+
+    user = [na_values] if isinstance(na_values, str) else list(na_values or ())
+    spellings = list(dict.fromkeys([*ALWAYS_MISSING, *(str(v).strip() for v in user), *AMBIGUOUS_MISSING]))
+    listed = ", ".join(_text(s) for s in spellings)
+    parts: dict[str, pa.Table] = {}
+    numeric = []
+    for column, sql_type in session.types.items():
+        raw = _ident(column)
+        if _TEXT_TYPE.fullmatch(sql_type):
+            parts[column] = session.sql(
+                f"SELECT {raw} AS v, count(*) AS n FROM src WHERE {raw} IN ({listed}) "
+                f"OR regexp_matches({raw}, '^{_EDGE_SPACE}|{_EDGE_SPACE}$') GROUP BY v ORDER BY v"
+            )
+        elif _NUMERIC_TYPE.fullmatch(sql_type) and not sql_type.startswith("DECIMAL"):
+            numeric.append(column)
+    if numeric:
+        items = []
+        for column in numeric:
+            raw = _ident(column)
+            infinite = f"count(*) FILTER (WHERE isinf({raw}))" if _FLOAT_TYPE.fullmatch(session.types[column]) else "0"
+            items += [f"min({raw})", f"max({raw})", f"count({raw})", f"count(*) - count({raw})", infinite]
+        found = session.sql("SELECT " + ", ".join(items) + " FROM src")
+        for i, column in enumerate(numeric):
+            low, high, valid, nulls, infinite = (found.column(5 * i + k) for k in range(5))
+            parts[column] = _numeric_cells(low, high, int(valid[0].as_py()), int(nulls[0].as_py()), infinite)
+    changes, warnings = [], []
+    for column in session.columns:
+        part = parts.get(column)
+        if part is None or part.num_rows == 0:
+            continue
+        cells = pa.table({column: part.column(0)})
+        typed = type_counted_columns(cells, part.column(1).to_numpy(), name=session.source.name, na_values=na_values)
+        changes += typed.changes
+        warnings += typed.warnings
+    return tuple(changes), tuple(warnings)
+
+
+def _numeric_cells(low, high, valid: int, nulls: int, infinite) -> pa.Table:
+    """Cells standing for a numeric column: its extremes (for the width check) and its infinities, with counts."""
+    import pyarrow as pa
+
+    infinite = int(infinite[0].as_py())
+    kind = low.type
+    values = [low[0].as_py(), high[0].as_py(), None]
+    counts = [valid, 0, nulls]
+    if infinite and pa.types.is_floating(kind):
+        values, counts = [math.inf, 1.0, None], [infinite, valid - infinite, nulls]
+    return pa.table({"v": pa.array(values, type=kind), "n": pa.array(counts, pa.int64())})
+
+
+def _report(source: _Source, name, rows, columns, sha256, changes, warnings) -> LoadReport:
+    files = source.files
+    size = sum(os.path.getsize(f) for f in files)
+    fmt = "duckdb" if source.kind == "table" else source.kind
+    if source.kind == "relation":
+        fmt = "duckdb"
+    compressed = bool(files) and all(f.lower().endswith(".gz") for f in files)
+    notes = list(warnings)
+    if len(files) > 1:
+        kind = "Parquet" if source.kind == "parquet" else "CSV"
+        notes.insert(0, f"Read {len(files):,} {kind} files: {_names(files, source.root, shown=20)}.")
+    return LoadReport(
+        name=name or source.name,
+        format=fmt,
+        compression="gzip" if compressed else None,
+        encoding="utf-8" if source.kind == "csv" else None,
+        delimiter=None,
+        sheet=None,
+        rows=rows,
+        columns=columns,
+        size_bytes=size,
+        sha256=sha256,
+        changes=tuple(changes),
+        warnings=tuple(notes),
+    )
+
+
+# --- samples ----------------------------------------------------------------------------------------
+
+
+def _row_hash(session: _Session, seed: int) -> str:
+    """A per-row pseudo-random key: the hash of the row's cells and the seed (equal rows are interchangeable)."""
+    cells = ", ".join(_ident(c) for c in session.columns)
+    return f"hash({cells}, {int(seed)})"
+
+
+def _group_expression(session: _Session, attr: ProtectedAttribute, edges: Mapping[str, Sequence[float]]) -> str:
+    number = session.numeric(attr.column)
+    chosen = attr.bins if attr.bins is not None else edges.get(attr.column)
+    if attr.binned and number is not None and chosen is not None:
+        return f"CASE WHEN isfinite({number}) THEN {_bin_index(number, chosen)} END"
+    raw = _ident(attr.column)
+    return f"trim(CAST({raw} AS VARCHAR))"
+
+
+def sample_duckdb(
+    source: Any,
+    *,
+    rows: int | None = None,
+    spec: AuditSpec | None = None,
+    per_group: int | None = None,
+    seed: int = 0,
+    na_values: Any = None,
+) -> pd.DataFrame:
+    """A reproducible random sample of the rows (every column, typed as the loader types it).
+
+    Parameters
+    ----------
+    rows
+        Keep this many rows at random (all when the source has fewer).
+    spec, per_group
+        Stratify: every group of **each** of the spec's protected attributes keeps up to ``per_group`` of its
+        rows (all of a smaller group), so no group is lost to the sample. With ``rows`` too, the sample is
+        those rows plus the rows at random.
+    seed
+        The same seed gives the same sample of the same rows.
+    """
+    if rows is None and per_group is None:
+        raise OptionError("sample_duckdb needs rows=N or spec and per_group=N; got neither. Pass one of them.")
+    if per_group is not None and spec is None:
+        raise OptionError("per_group needs the spec whose protected attributes are the groups; pass spec=...")
+    resolved = _resolve(source)
+    with _Session(resolved) as session:
+        key = _row_hash(session, seed)
+        keep = []
+        ranks = [f"{key} AS __key__"]
+        if rows is not None:
+            ranks.append(f"row_number() OVER (ORDER BY {key}) AS __rank__")
+            keep.append(f"__rank__ <= {int(rows)}")
+        if per_group is not None:
+            plan = _plan(session, spec, counted_columns(spec, session.columns))
+            for i, attr in enumerate(a for a in spec.protected if a.column in session.columns):
+                group = _group_expression(session, attr, plan.edges)
+                ranks.append(f"row_number() OVER (PARTITION BY {group} ORDER BY {key}) AS __rank{i}__")
+                keep.append(f"__rank{i}__ <= {int(per_group)}")
+        cells = ", ".join(_ident(c) for c in session.columns)
+        where = " OR ".join(keep) or "true"
+        result = session.sql(
+            f"SELECT {cells} FROM (SELECT *, {', '.join(ranks)} FROM src) WHERE {where} ORDER BY __key__"
+        )
+        frame, _, _ = _typed(session, result, np.ones(result.num_rows, np.int64), na_values)
+    return frame.reset_index(drop=True)
+
+
+# --- column statistics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnStatistics:
+    """One column of a large source, summarised without loading it.
+
+    Attributes
+    ----------
+    name, type
+        The column and its DuckDB type (``VARCHAR`` for every CSV column).
+    rows, missing
+        Rows, and cells that are empty or missing (a text cell spelled as missing, e.g. ``N/A``, counts).
+    distinct, distinct_exact
+        Distinct non-missing values; exact when ``distinct_exact``, else DuckDB's estimate (over
+        :data:`DISTINCT_EXACT_UP_TO`).
+    minimum, maximum
+        For numbers (None otherwise).
+    top
+        The most frequent values with their rows (columns with an exact distinct count only).
+    """
+
+    name: str
+    type: str
+    rows: int
+    missing: int
+    distinct: int
+    distinct_exact: bool
+    minimum: float | None = None
+    maximum: float | None = None
+    top: tuple[tuple[Any, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "rows": self.rows,
+            "missing": self.missing,
+            "distinct": self.distinct,
+            "distinct_exact": self.distinct_exact,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "top": [[value, count] for value, count in self.top],
+        }
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    """Per-column statistics of a source (see :func:`column_statistics`)."""
+
+    name: str
+    rows: int
+    columns: tuple[ColumnStatistics, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields."""
+        return {"name": self.name, "rows": self.rows, "columns": [c.to_dict() for c in self.columns]}
+
+    def column(self, name: str) -> ColumnStatistics:
+        """The statistics of one column."""
+        return next(c for c in self.columns if c.name == name)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def column_statistics(source: Any) -> TableStatistics:
+    """Type, missing cells, distinct values, range and the most frequent values of every column."""
+    resolved = _resolve(source)
+    spellings = ", ".join(_text(s) for s in ALWAYS_MISSING)
+    with _Session(resolved) as session:
+        items = ["count(*)"]
+        for column, sql_type in session.types.items():
+            raw = _ident(column)
+            missing = f"count(*) - count({raw})"
+            if _TEXT_TYPE.fullmatch(sql_type):
+                missing += f" + count(*) FILTER (WHERE trim({raw}) IN ({spellings}))"
+            number = session.numeric(column) if resolved.kind != "csv" else None
+            low, high = (f"min({number})", f"max({number})") if number else ("NULL", "NULL")
+            items += [missing, f"approx_count_distinct({raw})", low, high]
+        values = list(session.sql("SELECT " + ", ".join(items) + " FROM src").to_pylist()[0].values())
+        rows = int(values.pop(0))
+        found = []
+        for column in session.columns:
+            missing, approx, low, high = values[:4]
+            del values[:4]
+            found.append([column, int(missing), int(approx), low, high])
+        exact = [f for f in found if f[2] <= DISTINCT_EXACT_UP_TO]
+        if exact:
+            counted = session.sql(
+                "SELECT " + ", ".join(f"count(DISTINCT {_ident(f[0])})" for f in exact) + " FROM src"
+            ).to_pylist()[0]
+            for f, n in zip(exact, counted.values(), strict=True):
+                f[2] = int(n)
+        stats = []
+        for column, missing, distinct, low, high in found:
+            is_exact = distinct <= DISTINCT_EXACT_UP_TO
+            top = ()
+            if is_exact:
+                raw = _ident(column)
+                top_rows = session.sql(
+                    f"SELECT {raw} AS v, count(*) AS n FROM src WHERE {raw} IS NOT NULL "
+                    f"GROUP BY v ORDER BY n DESC, v LIMIT {TOP_VALUES}"
+                ).to_pylist()
+                top = tuple((_plain(r["v"]), int(r["n"])) for r in top_rows)
+            stats.append(
+                ColumnStatistics(
+                    column,
+                    session.types[column],
+                    rows,
+                    missing,
+                    distinct,
+                    is_exact,
+                    None if low is None else float(low),
+                    None if high is None else float(high),
+                    top,
+                )
+            )
+    return TableStatistics(resolved.name, rows, tuple(stats))
+
+
+# --- exporting decisions ----------------------------------------------------------------------------
+
+
+def _output_format(path: str, fmt: str | None) -> str:
+    chosen = (fmt or "").lower() or ("parquet" if str(path).lower().endswith(PARQUET_SUFFIXES) else "")
+    if not chosen and str(path).lower().endswith((".csv", ".csv.gz")):
+        chosen = "csv"
+    if chosen not in ("parquet", "csv"):
+        raise OptionError(BAD_OUTPUT.format(format=fmt or os.path.basename(str(path))))
+    return chosen
+
+
+def _value_labels(session, counted: CountedTable, spec: AuditSpec, column: str) -> tuple[list, list[str]]:
+    """Each raw value of an unbinned attribute → its group label, as the encoding (and variant merge) names it."""
+    import pyarrow as pa
+
+    raw = session.sql(f"SELECT DISTINCT {_ident(column)} AS v FROM src WHERE {_ident(column)} IS NOT NULL")
+    values = raw.column("v")
+    typed, _, _ = _typed(session, pa.table({column: values}), np.ones(len(values), np.int64), None)
+    keys = [value_key(v) if not pd.isna(v) else None for v in typed[column]]
+    if spec.merge_variants:
+        weights = counted.weight
+        rows: dict[str, int] = {}
+        for value, weight in zip(counted.frame[column], weights, strict=True):
+            key = None if pd.isna(value) else value_key(value)
+            if key is not None:
+                rows[key] = rows.get(key, 0) + int(weight)
+        kept = {s: g.kept for g in counted_variants(column, rows) for s, _ in g.spellings}
+        keys = [kept.get(k, k) if k is not None else None for k in keys]
+    labels = [MISSING_GROUP if k is None else (LITERAL_MISSING_GROUP if k == MISSING_GROUP else k) for k in keys]
+    return values.to_pylist(), labels
+
+
+def _decision_sql(session, spec: AuditSpec) -> str:
+    """SQL: 1 for a positive decision, 0 for another, NULL for none (as analysis.counts.outcomes reads it)."""
+    if spec.decision is None:
+        score = session.numeric(spec.score)
+        return f"CASE WHEN isfinite({score}) THEN CAST({score} >= {_double(spec.threshold)} AS INTEGER) END"
+    import pyarrow as pa
+
+    column = _ident(spec.decision)
+    raw = session.sql(f"SELECT DISTINCT {column} AS v FROM src WHERE {column} IS NOT NULL").column("v")
+    typed, _, _ = _typed(session, pa.table({spec.decision: raw}), np.ones(len(raw), np.int64), None)
+    positive = matches_any(typed[spec.decision], spec.positive)
+    known = typed[spec.decision].notna().to_numpy()
+    sql_type = session.types[spec.decision]
+    cases = " ".join(
+        f"WHEN {column} = {_literal(v, sql_type)} THEN {int(p)}"
+        for v, p, k in zip(raw.to_pylist(), positive, known, strict=True)
+        if k
+    )
+    return f"(CASE {cases} END)" if cases else "CAST(NULL AS INTEGER)"
+
+
+def export_decisions_duckdb(
+    source: Any,
+    spec: AuditSpec,
+    attribute: str | None,
+    thresholds: Mapping[str, float],
+    path: str | os.PathLike,
+    *,
+    format: str | None = None,
+    na_values: Any = None,
+) -> str:
+    """Write every source row with its group and new decision, streamed by DuckDB (never held in memory).
+
+    Parameters
+    ----------
+    source, spec
+        The rows (as for :func:`count_duckdb`) and their spec, which must name a score column.
+    attribute
+        The protected column the thresholds are per group of (None: the spec's first).
+    thresholds
+        Group label → threshold; a row is positive when its score is at least its group's threshold.
+        A row without a finite score keeps its decision (as :func:`analysis.exports.decision_changes`).
+    path, format
+        Where to write; Parquet or CSV, from ``format`` or the path's extension.
+
+    Returns
+    -------
+    str
+        The path written. Two columns follow the source's: ``group`` and ``new_positive`` (1, 0 or empty),
+        each suffixed with ``_`` until its name is new.
+    """
+    if spec.score is None:
+        raise SpecError(NO_SCORE)
+    attrs = [a for a in spec.protected if attribute is None or a.column == attribute]
+    if not attrs:
+        names = ", ".join(repr(a.column) for a in spec.protected) or "none"
+        raise SpecError(NO_ATTRIBUTE.format(attribute=attribute, names=names))
+    attr = attrs[0]
+    chosen = _output_format(os.fspath(path), format)
+    counted = count_duckdb(source, spec, na_values=na_values)
+    with _Session(_resolve(source)) as session:
+        group_sql, labels = _group_labels(session, counted, spec, attr)
+        absent = [g for g in labels if g not in thresholds]
+        if absent:
+            example = ", ".join(f"{g}=0.5" for g in labels[:2])
+            raise SpecError(MISSING_THRESHOLDS.format(groups=absent, column=attr.column, example=example))
+        cuts = " ".join(f"WHEN {_text(g)} THEN {_double(thresholds[g])}" for g in labels)
+        score = session.numeric(spec.score) or "CAST(NULL AS DOUBLE)"
+        old = _decision_sql(session, spec)
+        new = f"CASE WHEN isfinite({score}) THEN CAST({score} >= (CASE __group__ {cuts} END) AS INTEGER) ELSE {old} END"
+        group_name, new_name = _fresh("group", session.columns), _fresh("new_positive", session.columns)
+        cells = ", ".join(_ident(c) for c in session.columns)
+        query = (
+            f"SELECT {cells}, __group__ AS {_ident(group_name)}, {new} AS {_ident(new_name)} "
+            f"FROM (SELECT *, {group_sql} AS __group__ FROM src)"
+        )
+        options = "FORMAT parquet" if chosen == "parquet" else "FORMAT csv, HEADER true"
+        if session.con is None:  # a relation: its own connection writes
+            written = session.source.relation.query("src", query)
+            written.write_parquet(os.fspath(path)) if chosen == "parquet" else written.write_csv(os.fspath(path))
+        else:
+            session._run(f"COPY ({query}) TO {_text(os.fspath(path))} ({options})", fetch=False)
+    return os.fspath(path)
+
+
+def _fresh(name: str, columns: Sequence[str]) -> str:
+    while name in columns:
+        name += "_"
+    return name
+
+
+def _group_labels(session, counted: CountedTable, spec: AuditSpec, attr: ProtectedAttribute) -> tuple[str, list[str]]:
+    """SQL naming each row's group as the encoding does, and the labels of the groups present."""
+    if attr.binned:
+        edges = tuple(attr.bins if attr.bins is not None else counted.edges.get(attr.column, ()))
+        number = session.numeric(attr.column)
+        names = bin_labels(edges) if edges else ["all"]
+        cases = " ".join(f"WHEN {i} THEN {_text(label)}" for i, label in enumerate(names))
+        binned = f"CASE {_bin_index(number, edges)} {cases} END"
+        group = f"CASE WHEN isfinite({number}) THEN ({binned}) ELSE {_text(MISSING_GROUP)} END"
+        present = session.sql(f"SELECT DISTINCT {group} AS g FROM src").column("g").to_pylist()
+        return group, [label for label in [*names, MISSING_GROUP] if label in present]
+    values, labels = _value_labels(session, counted, spec, attr.column)
+    raw = _ident(attr.column)
+    sql_type = session.types[attr.column]
+    cases = " ".join(
+        f"WHEN {raw} = {_literal(v, sql_type)} THEN {_text(g)}" for v, g in zip(values, labels, strict=True)
+    )
+    group = f"CASE {cases} ELSE {_text(MISSING_GROUP)} END" if cases else _text(MISSING_GROUP)
+    rows_missing = session.sql(f"SELECT count(*) AS n FROM src WHERE {raw} IS NULL").column("n")[0].as_py()
+    present = list(dict.fromkeys(g for g in labels if g != MISSING_GROUP))
+    if rows_missing or MISSING_GROUP in labels:
+        present.append(MISSING_GROUP)
+    return group, present
