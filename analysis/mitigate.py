@@ -12,13 +12,16 @@ dict — one thresholds schema.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.audit import AttributeAudit, audit
-from analysis.errors import OptionError
+from analysis.engine import CountedTable, ScoreResolution
+from analysis.errors import OptionError, SpecError
 from analysis.optimizer import GOALS, NOTHING, Optimization, default_goal, goal_unavailable, objective_value, optimize
 from analysis.options import SEED, check_choice, check_costs, default_tolerance
 from analysis.spec import AuditSpec
@@ -29,6 +32,7 @@ from analysis.thresholds import (
     attribute_of,
     baseline,
     changed_decisions,
+    counted_spec,
     reproducing_thresholds,
     threshold_curves,
     what_if,
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
     from analysis.loading import LoadReport
     from analysis.mitigation import ModelScores
 
-__all__ = ["THRESHOLDS_SCHEMA_VERSION", "Mitigation", "mitigate", "starting_point"]
+__all__ = ["THRESHOLDS_SCHEMA_VERSION", "Mitigation", "mitigate", "score_note", "starting_point"]
 
 THRESHOLDS_SCHEMA_VERSION = 1
 MODES = ("start", "optimized", "per_group", "single")
@@ -47,6 +51,27 @@ GOAL_AND_CONSTRAINT = (
     "mitigate() takes a goal or a constraint, not both: got goal={goal!r} and constraint={constraint!r}. "
     "Drop one of them."
 )
+NEEDS_SAMPLE = (
+    "mitigate() on counted rows ({rows:,} source rows counted by the {engine} engine) cannot {what}: that needs "
+    "the rows themselves. Give the spec a score column, or pass sample= a stratified sample of the rows as a "
+    "DataFrame (the engines' sample_duckdb / sample_spark give one)."
+)
+NOT_A_SAMPLE = "mitigate() option sample must be a pandas DataFrame of the source's rows, got {got}."
+SAMPLED = (
+    "The model score was trained on a stratified sample of {rows:,} rows (of {total:,} source rows); the "
+    "thresholds were found and measured on that sample."
+)
+GRID_THRESHOLDS = (
+    "The thresholds found are points of that grid, where the counts equal those of the raw score; at a "
+    "threshold between grid points the counts are those of the next grid point up."
+)
+
+
+def score_note(resolution: ScoreResolution) -> str:
+    """What the score's resolution means for thresholds, in one or two sentences."""
+    if resolution.exact:
+        return resolution.describe()
+    return f"{resolution.describe()} {GRID_THRESHOLDS}"
 
 
 def starting_point(curves: ThresholdCurves, *, cost_fp: float = 1.0, benefit_tp: float = 1.0) -> tuple[Start, WhatIf]:
@@ -91,6 +116,9 @@ class Mitigation:
         The score the thresholds act on; ``model`` is the model score's record when the spec had none.
     dataset, load
         The table's name, rows and SHA-256, and how the file was read (None for a DataFrame).
+    scores
+        How the score was counted (:class:`analysis.engine.ScoreResolution`): exact, or rounded to a grid
+        whose points the thresholds found are.
     """
 
     attribute: str
@@ -110,6 +138,7 @@ class Mitigation:
     load: LoadReport | None = None
     goal: str | None = None
     start: Start | None = None
+    scores: ScoreResolution | None = None
 
     @property
     def changed(self) -> dict[str, dict[str, int]]:
@@ -150,6 +179,7 @@ class Mitigation:
             "score_column": self.score_column,
             "score_label": self.score_label,
             "model_score": None if self.model is None else self.model.to_dict(),
+            "scores": None if self.scores is None else self.scores.to_dict() | {"note": score_note(self.scores)},
             "flips": {g: dict(f) for g, f in self.flips.items()},
             "before": self.audit_before.to_dict(),
             "after": self.audit_after.to_dict(),
@@ -160,7 +190,7 @@ class Mitigation:
 
 
 def mitigate(
-    df: pd.DataFrame,
+    source: pd.DataFrame | CountedTable,
     spec: AuditSpec,
     *,
     attribute: str | None = None,
@@ -176,14 +206,17 @@ def mitigate(
     optimization: Optimization | None = None,
     load_report: LoadReport | None = None,
     dataset_name: str | None = None,
+    sample: pd.DataFrame | None = None,
 ) -> Mitigation:
     """Per-group thresholds on the score — found by the optimizer, or given — and what they change.
 
     Parameters
     ----------
-    df, spec
-        The table and its spec. Without a score in the spec, the thresholds act on the model score
-        (``model``, else :func:`analysis.mitigation.model_scores` with ``random_state``).
+    source, spec
+        The table (or a :class:`analysis.engine.CountedTable`) and its spec. Without a score in the spec, the
+        thresholds act on the model score (``model``, else :func:`analysis.mitigation.model_scores` with
+        ``random_state``), which needs the rows themselves, not counted ones. On a score counted on a grid,
+        the thresholds found are grid points and the record's ``scores`` says so.
     attribute
         The protected column (default: the spec's first).
     thresholds
@@ -202,19 +235,37 @@ def mitigate(
         optimizing again; its settings are the record's.
     load_report, dataset_name
         How the file was read, and its name, for the record.
+    sample
+        For counted rows and a spec without a score only: a stratified sample of the source's rows (every
+        column; e.g. the engines' ``sample_duckdb`` / ``sample_spark`` with ``per_group``). The model score is
+        trained on it, and the thresholds are found and measured on it; the record says so. Without it,
+        counted rows and no score are refused.
     """
     from analysis.mitigation import MODEL_SCORE_LABEL, apply_thresholds, model_scores
 
     column = attribute_of(spec, attribute).column  # a bad attribute fails before any model is trained
     check_costs("mitigate()", cost_fp, benefit_tp)  # and so does a bad cost
+    table = source if isinstance(source, CountedTable) else None
+    df = source.frame if table is not None else source
+    counted = table is not None and table.weights is not None
     score_label = None
     if spec.score is None:
+        if counted and sample is None:
+            what = "train a model score (the spec names no score column)"
+            raise SpecError(NEEDS_SAMPLE.format(rows=table.rows, engine=table.engine, what=what))
+        if counted:
+            options = {"attribute": attribute, "thresholds": thresholds, "goal": goal, "constraint": constraint}
+            options |= {"tolerance": tolerance, "objective": objective, "cost_fp": cost_fp, "benefit_tp": benefit_tp}
+            options |= {"random_state": random_state, "model": model, "optimization": optimization}
+            return _on_sample(table, spec, sample, options, load_report, dataset_name)
         model = model if model is not None else model_scores(df, spec, random_state=random_state)
         df, spec = model.apply(df, spec)
         score_label = MODEL_SCORE_LABEL
     else:
         model = None
-    curves = threshold_curves(df, spec, attribute=column)
+    if table is not None:
+        table = replace(table, frame=df)
+    curves = threshold_curves(table if table is not None else df, spec, attribute=column)
     start, today = starting_point(curves, cost_fp=cost_fp, benefit_tp=benefit_tp)
     if goal is None and constraint is None and thresholds is None and optimization is None:
         goal = default_goal(today)
@@ -246,8 +297,17 @@ def mitigate(
     else:
         after = what_if(curves, thresholds, cost_fp=cost_fp, benefit_tp=benefit_tp)
         mode = "per_group" if isinstance(thresholds, dict) else "single"
-    after_df, after_spec = apply_thresholds(df, spec, after.thresholds, attribute=column)
+    # On counted rows, quantile bins are cut where the source's rows cut them.
+    cut = counted_spec(table, spec) if counted else spec
+    after_df, after_spec = apply_thresholds(df, cut, after.thresholds, attribute=column)
+    if counted:
+        after_spec = replace(after_spec, protected=spec.protected, features=spec.features)
+        after_spec = replace(after_spec, id_columns=spec.id_columns, pii_columns=spec.pii_columns)
+    load_report = load_report if load_report is not None or table is None else table.load
     name = dataset_name or (load_report.name if load_report is not None else None)
+    if name is None and table is not None:
+        name = table.name
+    sha256 = load_report.sha256 if load_report is not None else (None if table is None else table.sha256)
     return Mitigation(
         attribute=column,
         mode=mode,
@@ -255,15 +315,58 @@ def mitigate(
         optimization=optimization,
         before=today,
         after=after,
-        audit_before=audit(df, spec, dataset_name=name).attributes[column],
-        audit_after=audit(after_df, after_spec, dataset_name=name).attributes[column],
+        audit_before=_attribute_audit(table, df, spec, column, name),
+        audit_after=_attribute_audit(table, after_df, after_spec, column, name),
         score_column=spec.score,
         score_label=score_label,
         model=model,
         cost_fp=float(cost_fp),
         benefit_tp=float(benefit_tp),
-        dataset={"name": name, "rows": len(df), "sha256": None if load_report is None else load_report.sha256},
+        dataset={"name": name, "rows": len(df) if table is None else table.rows, "sha256": sha256},
         load=load_report,
         goal=goal,
         start=start,
+        scores=_resolution(table, df, spec.score),
     )
+
+
+def _on_sample(
+    table: CountedTable,
+    spec: AuditSpec,
+    sample: pd.DataFrame,
+    options: dict[str, Any],
+    load_report: LoadReport | None,
+    dataset_name: str | None,
+) -> Mitigation:
+    """:func:`mitigate` on a sample of a counted table's rows, the model score trained on it, said in the record."""
+    if not isinstance(sample, pd.DataFrame):
+        raise SpecError(NOT_A_SAMPLE.format(got=type(sample).__name__))
+    load_report = load_report if load_report is not None else table.load
+    name = dataset_name or (load_report.name if load_report is not None else table.name)
+    result = mitigate(sample, spec, **options, load_report=load_report, dataset_name=name)
+    note = SAMPLED.format(rows=len(sample), total=table.rows)
+    model = replace(result.model, notes=(note, *result.model.notes))
+    sha256 = load_report.sha256 if load_report is not None else table.sha256
+    return replace(result, model=model, dataset=result.dataset | {"sha256": sha256})
+
+
+def _resolution(table: CountedTable | None, df: pd.DataFrame, score: str) -> ScoreResolution:
+    """How the score was counted: the table's record, else exact with its distinct finite values."""
+    if table is not None and table.scores is not None:
+        return table.scores
+    values = df[score].to_numpy(dtype=float, na_value=np.nan)
+    return ScoreResolution(int(np.unique(values[np.isfinite(values)]).size))
+
+
+def _attribute_audit(
+    table: CountedTable | None, frame: pd.DataFrame, spec: AuditSpec, column: str, name: str | None
+) -> AttributeAudit:
+    """The attribute's audit of ``frame``: the table's rows, or counted rows standing for the table's."""
+    if table is None or table.weights is None:
+        return audit(frame, spec, dataset_name=name).attributes[column]
+    counted = replace(table, frame=frame)
+    if "engine" in inspect.signature(audit).parameters:  # the audit that takes counted tables
+        return audit(counted, spec, dataset_name=name).attributes[column]
+    # An audit that reads rows only: the counted rows, each as often as it occurs (the rows it stands for).
+    rows = frame.loc[frame.index.repeat(table.weights)].reset_index(drop=True)
+    return audit(rows, counted_spec(counted, spec), dataset_name=name).attributes[column]

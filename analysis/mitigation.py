@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.counts import outcomes
+from analysis.engine import CountedTable
 from analysis.errors import ParityLabError, SpecError
 from analysis.groups import encode_groups
 from analysis.metrics import metric_table
@@ -130,6 +131,11 @@ TOO_FEW_SPLIT = (
     "(rows need a decision{label}{score})."
 )
 MIN_SPLIT_ROWS = 20
+NEEDS_ROWS = (
+    "{where} cannot {what} on counted rows ({rows:,} source rows counted by the {engine} engine): models "
+    "train on the rows themselves. Run it on a sample of the rows read into a DataFrame (the engines' "
+    "sample_duckdb / sample_spark give a stratified one)."
+)
 NEEDS_SCORE = (
     "Applying thresholds needs a score column; the spec names none. Use model_scores(df, spec).apply(df, spec) "
     "for a {label}, or set 'score'."
@@ -211,6 +217,15 @@ def _num(value: object) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _rows(where: str, what: str, source: Any) -> pd.DataFrame:
+    """The rows of ``source``: a DataFrame, or a counted table's frame when each of its rows is one source row."""
+    if not isinstance(source, CountedTable):
+        return source
+    if source.weights is None:
+        return source.frame
+    raise SpecError(NEEDS_ROWS.format(where=where, rows=source.rows, engine=source.engine, what=what))
 
 
 def _decision_target(df: pd.DataFrame, spec: AuditSpec, columns) -> tuple[np.ndarray, np.ndarray]:
@@ -308,6 +323,7 @@ def model_scores(
     SpecError
         When the spec does not fit the table, there are no feature columns, or only one kind of decision.
     """
+    df = _rows("model_scores()", "train a model score", df)
     check_whole("model_scores()", "folds", folds, 2, f"Use e.g. folds={DEFAULT_FOLDS}.")
     check_whole("model_scores()", "random_state", random_state, 0, f"Use e.g. random_state={SEED}.")
     df, spec = checked_table(df, spec)  # spelling variants merged if the spec asks
@@ -849,6 +865,7 @@ def compare_mitigations(
     SpecError
         When the spec does not fit the table, an option is invalid, or too few rows remain.
     """
+    df = _rows("compare_mitigations()", "retrain models on held-out rows", df)
     has_label = spec.label is not None
     if tolerance is None:
         tolerance = default_tolerance(constraint) if constraint in CONSTRAINTS else 0.0

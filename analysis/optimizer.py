@@ -754,12 +754,10 @@ def _single_threshold(curves, constraint, objective, cost_fp, benefit_tp) -> Fro
     the one changing fewest decisions.
     """
     everything = np.unique(curves.scores)
-    candidates = np.append(everything, np.nextafter(everything[-1], np.inf))
+    candidates = np.append(everything, curves.above_top(everything[-1]))
     total, selected, flips = (np.zeros(candidates.size) for _ in range(3))
     for g in range(curves.n_groups):
-        lo, hi = curves.offsets[g], curves.offsets[g + 1]
-        below = np.searchsorted(curves.scores[lo:hi], candidates, side="left")
-        c = curves.counts_at_below(g, below)
+        c = curves.counts_at_below(g, curves.below_at(g, candidates))
         if objective in COUNTING_OBJECTIVES:
             selected += c["selected"]
             flips += c["to_positive"] + c["to_negative"]

@@ -16,17 +16,19 @@ replaced by ``score ≥ threshold`` of the row's group.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.counts import outcomes
+from analysis.engine import CountedTable, ScoreResolution
 from analysis.errors import SpecError
-from analysis.groups import encode_groups
+from analysis.groups import encode_groups, quantile_edges
 from analysis.metrics import (
     MIN_GROUP_SIZE,
     Counts,
@@ -49,6 +51,8 @@ __all__ = [
     "attribute_of",
     "baseline",
     "changed_decisions",
+    "checked_counts",
+    "counted_spec",
     "curves_from_arrays",
     "reproducing_thresholds",
     "threshold_curves",
@@ -66,6 +70,7 @@ MISSING_GROUPS = "No threshold given for group(s) {groups}; give one per group, 
 BAD_THRESHOLD = "Threshold for group {group!r} must be a finite number, got {got!r}."
 LEFT_OUT_NO_SCORE = "no score ({column} is missing): left out of the threshold curves"
 FLIPS_NOTE = "flips count rows with a current decision and a score"
+NOT_A_TABLE = "Expected a pandas DataFrame or an analysis.engine.CountedTable, got {got}."
 
 
 # --- curves -----------------------------------------------------------------------------------
@@ -77,7 +82,13 @@ class ThresholdCurves:
 
     Rows are sorted by (group, score); group ``g`` holds rows ``offsets[g]:offsets[g + 1]``.
     ``cum_*[k]`` counts rows among the first ``k`` sorted rows (length ``rows + 1``), so a group's
-    count below a threshold is ``cum[offsets[g] + below] − cum[offsets[g]]``.
+    count below a threshold is ``cum[offsets[g] + k] − cum[offsets[g]]`` at the position ``k`` of
+    its first score ≥ the threshold.
+
+    A row may stand for several source rows (a :class:`analysis.engine.CountedTable`): then
+    ``cum_rows`` holds the cumulative source rows and every ``cum_*`` counts source rows. Every count
+    the curves give — :attr:`sizes`, :meth:`below`, :meth:`counts_at_below`, :meth:`candidates`,
+    ``current`` — is in source rows; positions are internal (:meth:`position`).
 
     Attributes
     ----------
@@ -96,6 +107,11 @@ class ThresholdCurves:
         From the spec.
     left_out
         ``{"rows", "reason"}`` for rows without a score, and for groups without scored rows.
+    cum_rows
+        Cumulative source rows along the sorted rows; None when each row is one source row.
+    resolution
+        How the score was counted (:class:`analysis.engine.ScoreResolution`); on a grid (not exact),
+        every candidate threshold is a grid point, where the counts are those of the raw score.
     """
 
     attribute: str
@@ -111,6 +127,8 @@ class ThresholdCurves:
     reference: str | None = None
     min_group_size: int = MIN_GROUP_SIZE
     left_out: tuple[dict[str, Any], ...] = ()
+    cum_rows: np.ndarray | None = None
+    resolution: ScoreResolution | None = None
 
     @property
     def has_label(self) -> bool:
@@ -124,25 +142,62 @@ class ThresholdCurves:
 
     @property
     def sizes(self) -> np.ndarray:
-        """Scored rows per group."""
-        return np.diff(self.offsets)
+        """Scored (source) rows per group."""
+        if self.cum_rows is None:
+            return np.diff(self.offsets)
+        return self._group_total(self.cum_rows)
+
+    @property
+    def weighted(self) -> bool:
+        """Whether a row may stand for several source rows."""
+        return self.cum_rows is not None
+
+    @property
+    def grid(self) -> bool:
+        """Whether the scores were rounded to a grid (candidate thresholds are then grid points)."""
+        return self.resolution is not None and not self.resolution.exact
 
     def _group_total(self, cum: np.ndarray) -> np.ndarray:
         return cum[self.offsets[1:]] - cum[self.offsets[:-1]]
 
+    def _rows(self, g: int, position: np.ndarray) -> np.ndarray:
+        """Source rows among group ``g``'s first ``position`` sorted rows."""
+        if self.cum_rows is None:
+            return position
+        start = self.offsets[g]
+        return self.cum_rows[start + position] - self.cum_rows[start]
+
+    def position(self, g: int, below: np.ndarray) -> np.ndarray:
+        """The sorted position in group ``g`` after its lowest ``below`` source rows (``below`` itself unweighted).
+
+        ``below`` must fall between rows (as :meth:`below` and :meth:`candidates` give it).
+        """
+        if self.cum_rows is None:
+            return below
+        start, end = self.offsets[g], self.offsets[g + 1]
+        # Weights are ≥ 1, so the cumulative rows rise strictly and each count is one position.
+        return np.searchsorted(self.cum_rows[start : end + 1], self.cum_rows[start] + below, side="left")
+
+    def below_at(self, g: int, thresholds: np.ndarray) -> np.ndarray:
+        """Group ``g``'s source rows with score < each threshold (vectorised in ``thresholds``)."""
+        lo, hi = self.offsets[g], self.offsets[g + 1]
+        return self._rows(g, np.searchsorted(self.scores[lo:hi], thresholds, side="left"))
+
     def below(self, thresholds: np.ndarray) -> np.ndarray:
-        """Per group, the number of its rows with score < its threshold (one searchsorted each)."""
+        """Per group, the number of its (source) rows with score < its threshold (one searchsorted each)."""
         out = np.empty(self.n_groups, dtype=np.int64)
         for g in range(self.n_groups):
             lo, hi = self.offsets[g], self.offsets[g + 1]
             out[g] = np.searchsorted(self.scores[lo:hi], thresholds[g], side="left")
+        if self.cum_rows is not None:
+            out = self.cum_rows[self.offsets[:-1] + out] - self.cum_rows[self.offsets[:-1]]
         return out
 
     def counts_at_below(self, g: int, below: np.ndarray) -> dict[str, np.ndarray]:
-        """Group ``g``'s counts when its lowest ``below`` rows are decided negative (vectorised in ``below``)."""
+        """Group ``g``'s counts when its lowest ``below`` (source) rows are decided negative (vectorised)."""
         start = self.offsets[g]
-        n = self.offsets[g + 1] - start
-        idx = start + below
+        n = self._rows(g, self.offsets[g + 1] - start)
+        idx = start + self.position(g, below)
 
         def above(cum: np.ndarray) -> np.ndarray:
             return cum[self.offsets[g + 1]] - cum[idx]
@@ -157,14 +212,21 @@ class ThresholdCurves:
         return out
 
     def candidates(self, g: int) -> tuple[np.ndarray, np.ndarray]:
-        """Group ``g``'s distinct thresholds (each distinct score, then one above the top) and rows below each."""
+        """Group ``g``'s distinct thresholds (each distinct score, then one above the top), source rows below each."""
         s = self.scores[self.offsets[g] : self.offsets[g + 1]]
         first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-        thresholds = np.append(s[first], np.nextafter(s[-1], np.inf))
-        return thresholds, np.append(first, s.size)
+        thresholds = np.append(s[first], self.above_top(s[-1]))
+        return thresholds, self._rows(g, np.append(first, s.size))
+
+    def above_top(self, top: float) -> float:
+        """The candidate above the top score ``top``: the next float, or on a grid the next grid point."""
+        if not self.grid:
+            return np.nextafter(top, np.inf)
+        step, anchor = self.resolution.step, self.resolution.anchor
+        return anchor + (round((top - anchor) / step) + 1) * step
 
     def current_selected(self) -> np.ndarray:
-        """Current positive decisions per group (scored rows)."""
+        """Current positive decisions per group (scored source rows)."""
         return self._group_total(self.cum_current_pos)
 
 
@@ -180,19 +242,75 @@ def attribute_of(spec: AuditSpec, attribute: str | None) -> ProtectedAttribute:
     raise SpecError(NOT_PROTECTED.format(attribute=attribute, columns=list(spec.protected_columns)))
 
 
-def _cumulative(mask: np.ndarray) -> np.ndarray:
+def _cumulative(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     out = np.zeros(mask.size + 1, dtype=np.int64)
-    np.cumsum(mask, out=out[1:])
+    np.cumsum(mask if weights is None else np.where(mask, weights, 0), out=out[1:])
     return out
 
 
-def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None = None) -> ThresholdCurves:
+def counted_spec(table: CountedTable, spec: AuditSpec) -> AuditSpec:
+    """The spec to check and cut groups with on a counted frame.
+
+    Quantile bins become bins at the source's edges (the table's ``edges``, else those of every row it
+    stands for); the source's columns the frame does not hold (features, identifiers) are left out, as
+    the engine that counted the rows read them. A column the source lacks stays, to be reported.
+    """
+    frame = table.frame
+    protected = []
+    for attr in spec.protected:
+        if attr.quantiles is not None and attr.column in frame.columns:
+            edges = table.edges.get(attr.column)
+            if edges is None:  # not given by the engine: the edges of every source row (as the audit cuts them)
+                values = frame[attr.column].to_numpy(dtype=float, na_value=np.nan)
+                edges = quantile_edges(pd.Series(np.repeat(values, table.weight)), int(attr.quantiles))
+            attr = replace(attr, bins=tuple(edges), quantiles=None)
+        protected.append(attr)
+
+    def held(names: Sequence[str] | None) -> tuple[str, ...] | None:
+        # A name the source lacks stays, so that the check still reports it.
+        return None if names is None else tuple(c for c in names if c in frame.columns or c not in table.columns)
+
+    return replace(
+        spec,
+        protected=tuple(protected),
+        features=held(spec.features),
+        id_columns=held(spec.id_columns),
+        pii_columns=held(spec.pii_columns),
+    )
+
+
+def checked_counts(source: pd.DataFrame | CountedTable, spec: AuditSpec) -> tuple[Any, np.ndarray | None]:
+    """Validate ``spec`` on a table or a counted table (raising on errors); return ``(checked, weights)``.
+
+    ``checked`` is :func:`analysis.validation.run_checks`' answer (errors raised), computed with the table's
+    weights, columns and edges where that function takes them; ``weights`` is None for a DataFrame.
+    """
+    if isinstance(source, pd.DataFrame):
+        checked = run_checks(source, spec)
+        checked.validation.raise_for_errors()
+        return checked, None
+    if not isinstance(source, CountedTable):
+        raise SpecError(NOT_A_TABLE.format(got=type(source).__name__))
+    accepted = inspect.signature(run_checks).parameters
+    if "weights" in accepted:
+        extra = {"weights": source.weights, "columns": source.columns, "edges": source.edges}
+        checked = run_checks(source.frame, spec, **{k: v for k, v in extra.items() if k in accepted})
+    else:  # validation that does not know counted tables yet: check the frame with the spec it can check
+        checked = run_checks(source.frame, counted_spec(source, spec))
+    checked.validation.raise_for_errors()
+    return checked, source.weights
+
+
+def threshold_curves(
+    source: pd.DataFrame | CountedTable, spec: AuditSpec, *, attribute: str | None = None
+) -> ThresholdCurves:
     """Sort each group's scores once and take cumulative counts along them.
 
     Parameters
     ----------
-    df
-        The table.
+    source
+        The table, or a :class:`analysis.engine.CountedTable` (its counts are weights; a score counted
+        on a grid makes every candidate threshold a grid point).
     spec
         Needs a score column; the label is optional (without it only selection rates exist).
     attribute
@@ -205,8 +323,7 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
     """
     if spec.score is None:
         raise SpecError(NEEDS_SCORE, remedy=Remedy("score"))
-    checked = run_checks(df, spec)
-    checked.validation.raise_for_errors()
+    checked, weights = checked_counts(source, spec)
     df, spec, encoded = checked.df, checked.spec, checked.encoded  # spelling variants merged if the spec asks
     attr = attribute_of(spec, attribute)
     groups = encoded.get(attr.column)
@@ -233,6 +350,8 @@ def threshold_curves(df: pd.DataFrame, spec: AuditSpec, *, attribute: str | None
         reference=attr.reference,
         min_group_size=spec.min_group_size,
         score_name=spec.score,
+        weights=weights,
+        resolution=None if isinstance(source, pd.DataFrame) else source.scores,
     )
 
 
@@ -250,6 +369,8 @@ def curves_from_arrays(
     reference: str | None = None,
     min_group_size: int = MIN_GROUP_SIZE,
     score_name: str = "score",
+    weights: np.ndarray | None = None,
+    resolution: ScoreResolution | None = None,
 ) -> ThresholdCurves:
     """:class:`ThresholdCurves` from arrays: one score, group code, decision state and label state per row.
 
@@ -263,6 +384,10 @@ def curves_from_arrays(
         Whether the row has a current decision, and whether it is positive.
     label_known, label_positive
         Whether the row has a label, and whether it is positive (None without a label).
+    weights
+        Source rows each row stands for (integers ≥ 1); None: one each.
+    resolution
+        How the score was counted (a grid makes the candidate thresholds grid points).
     """
     scored = np.isfinite(scores)
     if not scored.any():
@@ -273,23 +398,31 @@ def curves_from_arrays(
     small = np.int16 if len(labels) < 2**15 else np.int64
     order = order[np.argsort(codes[order].astype(small), kind="stable")]
     rows = np.flatnonzero(scored)[order]
+    w = None if weights is None else np.asarray(weights, dtype=np.int64)[rows]
     sizes = np.bincount(codes, minlength=len(labels))
     keep = np.flatnonzero(sizes)
     sorted_codes = np.repeat(np.arange(keep.size), sizes[keep])
+
+    def tally(cell: np.ndarray, mask: np.ndarray, length: int) -> np.ndarray:
+        if w is None:
+            return np.bincount(cell[mask], minlength=length)
+        return np.bincount(cell[mask], weights=w[mask], minlength=length).astype(np.int64)
+
     decided, chosen = np.asarray(decided, dtype=bool), np.asarray(positive, dtype=bool)
-    current = {"n": np.bincount(sorted_codes[decided[rows]], minlength=keep.size)}
-    current["selected"] = np.bincount(sorted_codes[chosen[rows]], minlength=keep.size)
+    current = {"n": tally(sorted_codes, decided[rows], keep.size)}
+    current["selected"] = tally(sorted_codes, chosen[rows], keep.size)
     label_pos = label_neg = None
     if label_known is not None:
         known = np.asarray(label_known, dtype=bool)[rows]
         truth = np.asarray(label_positive, dtype=bool)[rows]
-        label_pos, label_neg = _cumulative(known & truth), _cumulative(known & ~truth)
+        label_pos, label_neg = _cumulative(known & truth, w), _cumulative(known & ~truth, w)
         cell = sorted_codes * 4 + chosen[rows] * 2 + truth
-        table = np.bincount(cell[known & decided[rows]], minlength=4 * keep.size).reshape(keep.size, 4)
+        table = tally(cell, known & decided[rows], 4 * keep.size).reshape(keep.size, 4)
         current |= {"tn": table[:, 0], "fn": table[:, 1], "fp": table[:, 2], "tp": table[:, 3]}
     left_out = []
-    if (~scored).sum():
-        left_out.append({"rows": int((~scored).sum()), "reason": LEFT_OUT_NO_SCORE.format(column=score_name)})
+    unscored = int((~scored).sum()) if weights is None else int(np.asarray(weights, dtype=np.int64)[~scored].sum())
+    if unscored:
+        left_out.append({"rows": unscored, "reason": LEFT_OUT_NO_SCORE.format(column=score_name)})
     empty = [labels[g] for g in np.flatnonzero(sizes == 0)]
     if empty:
         left_out.append({"rows": 0, "reason": f"groups without a scored row: {', '.join(empty)}"})
@@ -300,13 +433,15 @@ def curves_from_arrays(
         offsets=np.r_[0, np.cumsum(sizes[keep])].astype(np.int64),
         cum_label_pos=label_pos,
         cum_label_neg=label_neg,
-        cum_current_pos=_cumulative(chosen[rows]),
-        cum_current_neg=_cumulative((decided & ~chosen)[rows]),
+        cum_current_pos=_cumulative(chosen[rows], w),
+        cum_current_neg=_cumulative((decided & ~chosen)[rows], w),
         positive_is_favorable=positive_is_favorable,
         reference=reference,
         min_group_size=min_group_size,
         left_out=tuple(left_out),
         current=current,
+        cum_rows=None if w is None else _cumulative(np.ones(w.size, dtype=bool), w),
+        resolution=resolution,
     )
 
 
@@ -607,14 +742,16 @@ def _pick(curves: ThresholdCurves, g: int, *, keep_count: bool) -> tuple[float, 
     """
     start = curves.offsets[g]
     candidates, below = curves.candidates(g)
-    negatives = curves.cum_current_neg[start + below] - curves.cum_current_neg[start]
-    positives_above = curves.cum_current_pos[curves.offsets[g + 1]] - curves.cum_current_pos[start + below]
+    at = start + curves.position(g, below)
+    negatives = curves.cum_current_neg[at] - curves.cum_current_neg[start]
+    positives_above = curves.cum_current_pos[curves.offsets[g + 1]] - curves.cum_current_pos[at]
     agreement = negatives + positives_above
     distance = np.abs(curves.sizes[g] - below - _today_count(curves, g))
     keys = (distance, -agreement) if keep_count else (-agreement, distance)
     k = int(np.lexsort((np.arange(below.size), *reversed(keys)))[0])
-    scores = curves.scores[start : curves.offsets[g + 1]]
-    low = float(scores[below[k] - 1]) if below[k] > 0 else -math.inf
+    if curves.grid:  # between grid points the raw scores are unknown: the grid point itself
+        return float(candidates[k]), int(agreement[k])
+    low = float(curves.scores[at[k] - 1]) if below[k] > 0 else -math.inf
     return _roundest(low, float(candidates[k])), int(agreement[k])
 
 
