@@ -319,7 +319,7 @@ def rank_scores(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray | 
 def repeated_quantile(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:
     """``np.quantile(np.repeat(values, weights), q)`` (linear method) without repeating the values.
 
-    Numpy's formula, step for step: the virtual index ``n·q + (1 − q) − 1`` in the repeated sorted values, the
+    Numpy's formula, step for step: the virtual index ``(n − 1)·q`` in the repeated sorted values, the
     value at a position found by cumulative weights, and numpy's two-sided interpolation, so the result is the
     same number, not merely a close one.
     """
@@ -330,7 +330,7 @@ def repeated_quantile(values: np.ndarray, weights: np.ndarray, q: np.ndarray) ->
     n = int(cumulative[-1]) if cumulative.size else 0
     if n == 0:
         return np.full(q.shape, np.nan)
-    virtual = n * q + (1 + q * -1) - 1
+    virtual = (n - 1) * q
     below = np.floor(virtual)
     above = below + 1
     top = virtual >= n - 1
