@@ -25,7 +25,9 @@ report's warnings give the true number).
 
 from __future__ import annotations
 
+import csv
 import glob as globbing
+import gzip
 import hashlib
 import math
 import os
@@ -251,8 +253,45 @@ def _read_error(source: _Source, exc: Exception) -> LoadError:
     reason = " ".join(lines[:3])[:400]
     reason = reason if reason.endswith(".") else reason + "."
     if source.kind == "csv":
+        for path in source.files:
+            bad = _first_bad_line(path)
+            if bad is not None:
+                name = os.path.basename(path)
+                return LoadError(CSV_UNREADABLE.format(name=name, reason=bad))
         return LoadError(CSV_UNREADABLE.format(name=source.name, reason=reason))
     return LoadError(SOURCE_UNREADABLE.format(name=source.name, reason=reason))
+
+
+def _open_text(path: str):
+    if path.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
+    return open(path, encoding="utf-8", errors="replace", newline="")
+
+
+def _delimiter(path: str) -> str:
+    """The delimiter of a text file: the candidate its header line holds most of (a comma on a tie)."""
+    with _open_text(path) as handle:
+        header = handle.readline()
+    return max((",", "\t", ";", "|"), key=header.count)
+
+
+def _first_bad_line(path: str) -> str | None:
+    """Where a CSV file first breaks: the line whose cells do not match the header's, said as a sentence."""
+    delimiter = _delimiter(path)
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+            for row in reader:
+                if row and len(row) != len(header):
+                    start = delimiter.join(row)[:60]
+                    return (
+                        f"line {reader.line_num} has {len(row)} cells but the header has {len(header)} "
+                        f"(it starts {start!r})."
+                    )
+        except csv.Error as exc:
+            return f"line {reader.line_num}: {exc}."
+    return None
 
 
 def _resolve(source: Any, table: str | None = None) -> _Source:
@@ -281,7 +320,9 @@ def _resolve(source: Any, table: str | None = None) -> _Source:
         _check_parquet_schemas(files, root)
         return _Source("parquet", name, tuple(files), root, f"SELECT * FROM read_parquet({listed})")
     _check_csv_headers(files, root)
-    scan = f"SELECT * FROM read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
+    delimiter = _text(_delimiter(files[0]))
+    options = f"all_varchar = true, header = true, union_by_name = true, delim = {delimiter}"
+    scan = f"SELECT * FROM read_csv({listed}, {options})"
     return _Source("csv", name, tuple(files), root, scan)
 
 
@@ -414,11 +455,10 @@ def _check_csv_headers(files: list[str], root: str) -> None:
     with duckdb.connect() as con:
         for path in files:
             try:
-                described = con.execute(
-                    f"DESCRIBE SELECT * FROM read_csv({_text(path)}, all_varchar = true, header = true)"
-                ).fetchall()
+                scan = f"read_csv({_text(path)}, all_varchar = true, header = true, delim = {_text(_delimiter(path))})"
+                described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
             except duckdb.Error as exc:
-                source = _Source("csv", _relative(path, root))
+                source = _Source("csv", _relative(path, root), (path,))
                 raise _read_error(source, exc) from None
             headers[path] = {str(row[0]): "text" for row in described}
     _check_same_columns(headers, root)
@@ -448,6 +488,13 @@ def _frame_sha256(frame: pd.DataFrame, weights: np.ndarray) -> str:
 # --- counting ---------------------------------------------------------------------------------------
 
 
+def _one_row(session: _Session, items: Sequence[str]) -> list[Any]:
+    """The values of a one-row aggregate query, in the order of ``items``."""
+    named = ", ".join(f"{item} AS c{i}" for i, item in enumerate(items))
+    row = session.sql(f"SELECT {named} FROM src").to_pylist()[0]
+    return [row[f"c{i}"] for i in range(len(items))]
+
+
 def _score_anchor(spec: AuditSpec) -> float:
     return float(spec.threshold) if spec.decision is None and spec.threshold is not None else 0.0
 
@@ -469,7 +516,7 @@ class _Plan:
 
 def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
     """One pass over the rows for what the grouping needs: rows, score range and distinct count, edges, levels."""
-    items = ["count(*) AS rows"]
+    items = ["count(*)"]
     score = session.numeric(spec.score) if spec.score in names else None
     if score is not None:
         finite = f"FILTER (WHERE isfinite({score}))"
@@ -485,7 +532,7 @@ def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
             tags.append(("edges", attr))
         items.append(f"approx_count_distinct({_ident(attr.column)})")
         tags.append(("levels", attr))
-    values = list(session.sql("SELECT " + ", ".join(items) + " FROM src").to_pylist()[0].values())
+    values = _one_row(session, items)
     plan = _Plan(rows=int(values.pop(0)))
     if score is not None:
         distinct, low, high = values[:3]
@@ -883,7 +930,7 @@ def column_statistics(source: Any) -> TableStatistics:
             number = session.numeric(column) if resolved.kind != "csv" else None
             low, high = (f"min({number})", f"max({number})") if number else ("NULL", "NULL")
             items += [missing, f"approx_count_distinct({raw})", low, high]
-        values = list(session.sql("SELECT " + ", ".join(items) + " FROM src").to_pylist()[0].values())
+        values = _one_row(session, items)
         rows = int(values.pop(0))
         found = []
         for column in session.columns:
@@ -892,10 +939,8 @@ def column_statistics(source: Any) -> TableStatistics:
             found.append([column, int(missing), int(approx), low, high])
         exact = [f for f in found if f[2] <= DISTINCT_EXACT_UP_TO]
         if exact:
-            counted = session.sql(
-                "SELECT " + ", ".join(f"count(DISTINCT {_ident(f[0])})" for f in exact) + " FROM src"
-            ).to_pylist()[0]
-            for f, n in zip(exact, counted.values(), strict=True):
+            counted = _one_row(session, [f"count(DISTINCT {_ident(f[0])})" for f in exact])
+            for f, n in zip(exact, counted, strict=True):
                 f[2] = int(n)
         stats = []
         for column, missing, distinct, low, high in found:

@@ -19,6 +19,7 @@ exact); :class:`ScoreResolution` records it and the audit JSON says so.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,9 @@ __all__ = [
     "EXACT_SCORES",
     "CountedTable",
     "ScoreResolution",
+    "choose_engine",
     "compress",
+    "count_table",
     "counted_columns",
     "score_grid",
 ]
@@ -185,3 +188,101 @@ def compress(df: pd.DataFrame, spec: AuditSpec, *, scores: ScoreResolution | Non
         if counted[name].dtype != df[name].dtype and not counted[name].isna().any():
             counted[name] = counted[name].astype(df[name].dtype)
     return CountedTable(counted, weights, len(df), tuple(map(str, df.columns)), scores=scores)
+
+
+UNKNOWN_ENGINE = (
+    "Unknown engine {engine!r}: expected one of {engines}. Pick one, or leave it out to choose by the source."
+)
+_DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1024 / 1024:,.0f} MB"
+
+
+def choose_engine(source: Any, engine: str | None = None) -> tuple[str, str]:
+    """The engine for a source, and the reason as a sentence (said on stderr).
+
+    An engine named wins. Otherwise: a pandas DataFrame → pandas; a DuckDB relation → duckdb; a Spark
+    DataFrame → spark; a folder, glob, list of paths, DuckDB database or a file over the in-memory limit
+    (:data:`analysis.loading.DEFAULT_MAX_BYTES`) → duckdb; any other file → pandas.
+    """
+    from analysis.loading import DEFAULT_MAX_BYTES
+
+    if engine is not None:
+        if engine not in ENGINES:
+            raise _unknown_engine(engine)
+        return engine, f"Using the {_ENGINE_NAMES[engine]} engine, as asked."
+    kind = type(source)
+    if isinstance(source, pd.DataFrame):
+        return "pandas", "Using the pandas engine: the table is already in memory."
+    if kind.__name__ == "DuckDBPyRelation":
+        return "duckdb", "Using the DuckDB engine: the source is a DuckDB relation."
+    if kind.__module__.startswith("pyspark") and kind.__name__ == "DataFrame":
+        return "spark", "Using the Spark engine: the source is a Spark DataFrame."
+    if isinstance(source, (list, tuple)):
+        if len(source) == 1:
+            return choose_engine(source[0])
+        return "duckdb", f"Using the DuckDB engine: the source is {len(source)} files."
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        name = os.path.basename(path.rstrip("/\\")) or path
+        if any(ch in path for ch in "*?["):
+            return "duckdb", f"Using the DuckDB engine: {path} is a pattern of several files."
+        if os.path.isdir(path):
+            return "duckdb", f"Using the DuckDB engine: {name} is a folder of files."
+        head, sep, _ = path.rpartition(":")
+        if path.lower().endswith(_DATABASE_SUFFIXES) or (sep and head.lower().endswith(_DATABASE_SUFFIXES)):
+            return "duckdb", f"Using the DuckDB engine: {name} is a DuckDB database."
+        size = os.path.getsize(path) if os.path.isfile(path) else 0
+        if size > DEFAULT_MAX_BYTES:
+            return "duckdb", (
+                f"Using the DuckDB engine: {name} is {_size_text(size)}, over the "
+                f"{_size_text(DEFAULT_MAX_BYTES)} in-memory limit."
+            )
+        return "pandas", f"Using the pandas engine: {name} fits in memory."
+    return "pandas", "Using the pandas engine."
+
+
+_ENGINE_NAMES = {"pandas": "pandas", "duckdb": "DuckDB", "spark": "Spark"}
+
+
+def _unknown_engine(engine: Any) -> Exception:
+    from analysis.errors import OptionError
+
+    return OptionError(UNKNOWN_ENGINE.format(engine=engine, engines=", ".join(ENGINES)))
+
+
+def count_table(
+    source: Any,
+    spec: AuditSpec,
+    *,
+    engine: str | None = None,
+    name: str | None = None,
+    na_values: Any = None,
+    spark: Any = None,
+    spark_master: str | None = None,
+) -> CountedTable:
+    """Read ``source`` with the engine chosen by :func:`choose_engine` and count its rows.
+
+    The pandas engine loads a path (:func:`analysis.load_table`) and keeps every row (weights None), as
+    a DataFrame passed in; DuckDB and Spark count the spec's columns (:func:`analysis.duckdb_engine.count_duckdb`,
+    :func:`analysis.spark_engine.count_spark`).
+    """
+    chosen, _ = choose_engine(source, engine)
+    if chosen == "pandas":
+        if isinstance(source, pd.DataFrame):
+            return CountedTable(source, None, len(source), tuple(map(str, source.columns)), name=name)
+        from analysis.loading import load_table
+
+        loaded = load_table(source, name=name, na_values=na_values)
+        df, report = loaded.data, loaded.report
+        columns = tuple(map(str, df.columns))
+        return CountedTable(df, None, len(df), columns, sha256=report.sha256, load=report, name=name or report.name)
+    if chosen == "duckdb":
+        from analysis.duckdb_engine import count_duckdb
+
+        return count_duckdb(source, spec, name=name, na_values=na_values)
+    from analysis.spark_engine import count_spark
+
+    return count_spark(source, spec, session=spark, master=spark_master, name=name)
