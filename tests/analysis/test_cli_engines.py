@@ -1,0 +1,241 @@
+"""Tests of the command line on every engine: ``--engine pandas|duckdb|spark`` give the same JSON (except
+``created_at`` and ``engine``), the automatic choice is said on stderr, folders and globs are read, errors are one
+line with exit code 2, suggest and explain say what they sampled, and mitigate --export writes every row."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cli import main
+from analysis.spec import AuditSpec
+from tests.helpers_json import assert_same_json, without
+
+SPEC = {
+    "decision": "approved",
+    "positive": ["Y"],
+    "label": "repaid",
+    "label_positive": [1],
+    "score": "score",
+    "protected": [
+        {"column": "gender"},
+        {"column": "ethnicity", "reference": "A"},
+        {"column": "age", "bins": [30, 50]},
+    ],
+    "id_columns": ["id"],
+}
+# A decision of three ordered values, and a protected attribute binned at its quartiles (computed over every row).
+TIERS = {
+    "decision": "tier",
+    "positive": ["High", "Medium"],
+    "protected": [{"column": "ethnicity"}, {"column": "income", "quantiles": 4}],
+}
+VOLATILE = ("created_at", "engine")
+
+
+def run(argv: list[object]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main([str(a) for a in argv], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def decisions(n: int = 3_000, seed: int = 1) -> pd.DataFrame:
+    """Decisions with missing values, a missing group, unlabeled rows, a three-valued decision and a numeric age."""
+    rng = np.random.default_rng(seed)
+    ethnicity = rng.choice(["A", "B", "C"], n, p=[0.6, 0.3, 0.1])
+    gender = rng.choice(["F", "M", ""], n, p=[0.46, 0.46, 0.08])  # empty: the (missing) group
+    score = np.round(rng.random(n) - 0.08 * (ethnicity == "B"), 3)  # ties, as real scores have
+    approved = np.where(score >= 0.5, "Y", "N").astype(object)
+    approved[rng.random(n) < 0.03] = None  # undecided rows: left out of the audit, and counted as such
+    repaid = np.where(rng.random(n) < 0.4 + 0.4 * score, 1.0, 0.0)
+    repaid[rng.random(n) < 0.2] = np.nan  # unlabeled rows
+    age = rng.integers(18, 80, n).astype(float)
+    age[rng.random(n) < 0.05] = np.nan
+    income = np.round(rng.lognormal(10, 0.5, n), 2)
+    tier = np.where(score > 0.7, "High", np.where(score > 0.4, "Medium", "Low"))
+    return pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "approved": approved,
+            "repaid": repaid,
+            "score": score,
+            "gender": pd.Series(gender).replace("", None),
+            "ethnicity": ethnicity,
+            "age": age,
+            "income": income,
+            "tier": tier,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """The same decisions as CSV, as Parquet, and split into a folder of Parquet parts; the specs beside them."""
+    root = tmp_path_factory.mktemp("engines")
+    df = decisions()
+    df.to_csv(root / "decisions.csv", index=False)
+    df.to_parquet(root / "decisions.parquet", index=False)
+    parts = root / "parts"
+    parts.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(len(df)), 3)):
+        df.iloc[part].to_parquet(parts / f"part-{i}.parquet", index=False)
+    AuditSpec.from_dict(SPEC).save(root / "spec.json")
+    AuditSpec.from_dict(TIERS).save(root / "tiers.json")
+    return {
+        "root": root,
+        "csv": root / "decisions.csv",
+        "parquet": root / "decisions.parquet",
+        "parts": parts,
+        "spec": root / "spec.json",
+        "tiers": root / "tiers.json",
+    }
+
+
+def audit_json(data: Path, spec: Path, *engine: str) -> tuple[dict, str]:
+    code, out, err = run(["audit", data, "--spec", spec, "--json", "-", *engine])
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def without_source(data: dict) -> dict:
+    """The result without what names how it was read (the load report, the file's hash and name)."""
+    out = without(data, (*VOLATILE, "load"))
+    out["dataset"] = without(out["dataset"], ("sha256", "name"))
+    return out
+
+
+# --- audit: the same JSON on every engine ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+@pytest.mark.parametrize("spec", ["spec", "tiers"])
+def test_audit_json_is_the_same_on_pandas_and_duckdb(files, kind, spec):
+    pandas_result, pandas_err = audit_json(files[kind], files[spec], "--engine", "pandas")
+    duck_result, duck_err = audit_json(files[kind], files[spec], "--engine", "duckdb")
+    assert (pandas_result["engine"], duck_result["engine"]) == ("pandas", "duckdb")
+    # A CSV file's load report differs as the engine's docstring says (DuckDB sniffs the dialect and types the
+    # counted columns only); everything audited is the same, and a Parquet file's report too.
+    volatile = (*VOLATILE, "load") if kind == "csv" else VOLATILE
+    assert_same_json(without(pandas_result, volatile), without(duck_result, volatile))
+    pandas_load, duck_load = pandas_result["load"], duck_result["load"]
+    assert [pandas_load[k] for k in ("rows", "columns", "sha256")] == [
+        duck_load[k] for k in ("rows", "columns", "sha256")
+    ]
+    assert pandas_result["dataset"]["rows"] == duck_result["dataset"]["rows"] == 3_000
+    assert pandas_result["dataset"]["sha256"] == duck_result["dataset"]["sha256"]
+    assert "Using the" not in pandas_err + duck_err  # an engine asked for is not announced
+
+
+def test_the_text_summary_names_the_engine_and_its_rows(files):
+    code, out, _ = run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "duckdb"])
+    first = out.splitlines()[0]
+    assert code == 0 and first.startswith("ParityLab audit of decisions.parquet (3,000 rows counted by DuckDB into ")
+    combinations = int(first.split(" into ")[1].split()[0].replace(",", ""))
+    assert 1_000 < combinations < 3_000  # fewer than the rows: scores tie within groups
+    code, out, _ = run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "pandas"])
+    assert out.splitlines()[0] == "ParityLab audit of decisions.parquet (3,000 rows)"
+
+
+# --- the automatic choice --------------------------------------------------------------------------------------
+
+
+def test_a_small_file_goes_to_pandas_quietly(files):
+    result, err = audit_json(files["parquet"], files["spec"])
+    assert result["engine"] == "pandas" and "engine" not in err
+    assert all(line.startswith("warning: decisions.parquet: ") for line in err.splitlines())  # the spec's only
+
+
+def test_a_file_over_the_limit_goes_to_duckdb_and_says_why(files, monkeypatch):
+    import analysis.loading
+
+    monkeypatch.setattr(analysis.loading, "DEFAULT_MAX_BYTES", 1_000)  # the in-memory limit the choice reads
+    result, err = audit_json(files["parquet"], files["spec"])
+    assert result["engine"] == "duckdb"
+    choice = [line for line in err.splitlines() if not line.startswith("warning: ")]
+    assert choice == [
+        "Using the DuckDB engine: decisions.parquet is 0 MB, over the 0 MB in-memory limit "
+        "(--engine to choose another)."
+    ]
+    pandas_result, _ = audit_json(files["parquet"], files["spec"], "--engine", "pandas")
+    assert_same_json(without(pandas_result, VOLATILE), without(result, VOLATILE))
+
+
+def test_too_large_for_pandas_names_the_flag(files, monkeypatch):
+    import analysis.loading
+
+    monkeypatch.setattr(analysis.loading, "DEFAULT_MAX_BYTES", 1_000)
+    monkeypatch.setattr(analysis.loading.load_table, "__kwdefaults__", {
+        **analysis.loading.load_table.__kwdefaults__, "max_bytes": 1_000})  # fmt: skip
+    code, out, err = run(["audit", files["csv"], "--spec", files["spec"], "--engine", "pandas"])
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert "the limit is 1,000 bytes for a file read into memory" in err
+    assert err.rstrip().endswith(
+        "To fix it, pass --engine duckdb, which counts the rows out of core, with no size limit."
+    )
+
+
+# --- folders, globs and their errors ---------------------------------------------------------------------------
+
+
+def test_a_folder_and_a_glob_count_every_part(files):
+    whole, _ = audit_json(files["parquet"], files["spec"], "--engine", "duckdb")
+    folder, err = audit_json(files["parts"], files["spec"])
+    assert folder["engine"] == "duckdb" and err.startswith("Using the DuckDB engine: ")
+    globbed, _ = audit_json(files["parts"] / "part-*.parquet", files["spec"])
+    assert folder["dataset"]["rows"] == globbed["dataset"]["rows"] == 3_000
+    assert_same_json(without_source(whole), without_source(folder))
+    assert_same_json(without_source(folder), without_source(globbed))
+
+
+def test_a_glob_matching_nothing_is_one_line_exit_2(files):
+    code, out, err = run(["audit", files["root"] / "nothing-*.parquet", "--spec", files["spec"]])
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert err.startswith("error: No file matches ") and "nothing-*.parquet" in err
+
+
+def test_parts_of_different_columns_are_one_line_exit_2(files, tmp_path):
+    parts = tmp_path / "mixed"
+    shutil.copytree(files["parts"], parts)
+    decisions(10).rename(columns={"gender": "sex"}).to_parquet(parts / "part-9.parquet", index=False)
+    code, out, err = run(["audit", parts, "--spec", files["spec"], "--engine", "duckdb"])
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert "part-9.parquet" in err or "sex" in err or "gender" in err
+
+
+def test_spark_master_conflicts_with_another_engine(files):
+    code, out, err = run(["audit", files["csv"], "--spec", files["spec"], "--engine", "duckdb",
+                          "--spark-master", "local[1]"])  # fmt: skip
+    assert (code, out) == (2, "") and "--spark-master runs the command on Spark, but --engine duckdb" in err
+
+
+def test_sheet_with_duckdb_is_a_usage_error(files):
+    code, out, err = run(["audit", files["csv"], "--spec", files["spec"], "--engine", "duckdb", "--sheet", "1"])
+    assert (code, out) == (2, "") and "--sheet applies to a file read into memory" in err
+
+
+def test_max_rows_is_checked_on_duckdb(files):
+    code, out, err = run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "duckdb",
+                          "--max-rows", "100"])  # fmt: skip
+    assert (code, out) == (2, "") and "has 3,000 data rows; the limit is 100" in err and "--max-rows 3000" in err
+
+
+# --- compare: results of two engines ---------------------------------------------------------------------------
+
+
+def test_compare_a_pandas_result_with_a_duckdb_result(files, tmp_path):
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert run(["audit", files["csv"], "--spec", files["spec"], "--engine", "pandas", "--json", before])[0] == 0
+    assert run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "duckdb", "--json", after])[0] == 0
+    code, out, err = run(["compare", before, after, "--fail-on-regression", "--json", "-"])
+    assert code == 0, err
+    comparison = json.loads(out)
+    assert comparison["regression_count"] == 0 and len(comparison["rows"]) > 100
+    assert {r["status"] for r in comparison["rows"]} == {"compared"}
+    changes = [r["change"] for r in comparison["rows"] if r["change"] is not None]
+    assert changes and max(abs(c) for c in changes) < 1e-12
