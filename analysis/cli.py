@@ -907,6 +907,9 @@ def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 
     from analysis.suggest import suggest_roles, suggest_spec
 
+    engine = _engine(args, stderr)
+    if engine != "pandas":
+        return _suggest_at_scale(args, engine, stdout, stderr)
     table = _load(args, stderr)
     suggestion = suggest_roles(table.data)
     # The reasons go to stderr, so that stdout stays the spec JSON alone.
@@ -923,6 +926,156 @@ def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     else:
         stdout.write(text)
     return EXIT_OK
+
+
+SUGGESTED_FROM = "Suggested from a sample of {sample:,} of {rows:,} rows drawn by {engine}; {checked}."
+SUGGESTED_FROM_ALL = "Suggested from all {rows:,} rows, read by {engine}."
+CHECKED = {
+    "duckdb": "column statistics over every row, and the suggested columns' values counted over every row",
+    "spark": "the suggested columns' values counted over every row",
+}
+OUTSIDE_SAMPLE = "'{column}' has {what} found only outside the sample: {values}."
+POSITIVE_FROM_ALL = "The positive values of '{column}' are chosen from every value: {chosen} (the sample's: {was})."
+POSITIVE_KEPT = "The positive values of '{column}' stay {chosen}."
+THRESHOLD_FROM_ALL = (
+    "'{column}' ranges from {low:g} to {high:g} over every row; the threshold is {threshold:g} (the sample's: {was:g})."
+)
+NOT_UNIQUE = "'{column}' has {distinct:,} distinct values in {rows:,} rows, so it does not identify rows: check it."
+NOT_EMPTY = "'{column}' is empty in the sample but has {filled:,} values over every row: check its role."
+SHOWN_VALUES = 5
+
+
+def _suggest_at_scale(args: argparse.Namespace, engine: str, stdout: TextIO, stderr: TextIO) -> int:
+    """``suggest`` on a large source: roles from a bounded sample, checked against every row.
+
+    The sample decides the roles; the engine then counts the suggested columns over every row, so that a
+    decision or label value, or a group, present only outside the sample is still seen (and the positive
+    values and a score's threshold are chosen from every value), and DuckDB's column statistics check what
+    the sample says about identifiers and empty columns.
+    """
+    from dataclasses import replace
+
+    from analysis.suggest import suggest_roles, suggest_spec
+
+    sample = _sample(args, engine, stderr, rows=SAMPLE_ROWS)
+    suggestion = suggest_roles(sample)
+    spec = suggestion.spec or suggest_spec(sample)  # SpecError (with its remedy) when no decision or score
+    table = _counted(args, engine, spec, stderr)
+    name = _printable(table.name or _source_name(args.data))
+    engine_name = ENGINE_NAMES[engine]
+    if len(sample) >= table.rows:
+        said = SUGGESTED_FROM_ALL.format(rows=table.rows, engine=engine_name)
+    else:
+        said = SUGGESTED_FROM.format(sample=len(sample), rows=table.rows, engine=engine_name, checked=CHECKED[engine])
+    stderr.write(NOTE_LINE.format(name=name, text=said))
+    spec, notes = _checked_over_every_row(spec, sample, table)
+    if engine == "duckdb" and len(sample) < table.rows:
+        from analysis.duckdb_engine import column_statistics
+
+        notes += _statistics_notes(suggestion, sample, column_statistics(args.data))
+    for role in suggestion.roles:
+        reason = role.reason if role.role != "feature" else f"feature: {role.reason}"
+        stderr.write(ROLE_LINE.format(column=_printable(role.column), reason=_printable(reason)))
+    for note in (*suggestion.notes, *notes):
+        stderr.write(f"note: {_printable(note)}\n")
+    text = replace(spec, dataset_sha256=table.sha256).to_json()
+    if args.json:
+        _write(text, args.json, stdout)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def _rows_by_value(table: Any, column: str) -> dict[Any, int]:
+    """Every non-missing value of a counted column with its source rows, most frequent first."""
+    import pandas as pd
+
+    values = pd.Series(table.weight, index=pd.Index(table.frame[column]), dtype="int64")
+    totals = values[values.index.notna()].groupby(level=0, sort=False).sum()
+    return {k: int(v) for k, v in totals.sort_values(ascending=False, kind="stable").items()}
+
+
+def _shown(rows: dict[Any, int]) -> str:
+    items = [f"{_printable(v)!r} ({n:,} rows)" for v, n in list(rows.items())[:SHOWN_VALUES]]
+    more = len(rows) - SHOWN_VALUES
+    return ", ".join(items) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _checked_over_every_row(spec: Any, sample: Any, table: Any) -> tuple[Any, list[str]]:
+    """The spec with its positive values (and a score's threshold) chosen from every row; what changed, said."""
+    from dataclasses import replace
+
+    from analysis.suggest import positive_values
+
+    notes: list[str] = []
+    for role, field in (("decision", "positive"), ("label", "label_positive")):
+        column = getattr(spec, role)
+        if column is None or column not in table.frame.columns:
+            continue
+        every = _rows_by_value(table, column)
+        seen = set(sample[column].dropna().tolist())
+        outside = {v: n for v, n in every.items() if v not in seen}
+        if not outside:
+            continue
+        notes.append(OUTSIDE_SAMPLE.format(column=column, what="values", values=_shown(outside)))
+        chosen = list(positive_values([str(v) for v in every]))
+        numeric = sample[column].dtype.kind in "iuf"
+        if numeric:
+            chosen = [float(v) if "." in v else int(v) for v in chosen]
+        was = list(getattr(spec, field))
+        if chosen and chosen != was:
+            spec = replace(spec, **{field: tuple(chosen)})
+            notes.append(POSITIVE_FROM_ALL.format(column=column, chosen=_values_text(chosen), was=_values_text(was)))
+        else:
+            notes.append(POSITIVE_KEPT.format(column=column, chosen=_values_text(was) or "unchosen"))
+    for attribute in spec.protected:
+        if attribute.binned or attribute.column not in table.frame.columns:
+            continue
+        seen = set(sample[attribute.column].dropna().tolist())
+        outside = {v: n for v, n in _rows_by_value(table, attribute.column).items() if v not in seen}
+        if outside:
+            notes.append(OUTSIDE_SAMPLE.format(column=attribute.column, what="groups", values=_shown(outside)))
+    if spec.decision is None and spec.score is not None and spec.threshold is not None:
+        threshold, low, high = _threshold_over(table, spec.score)
+        if threshold is not None and threshold != spec.threshold:
+            notes.append(
+                THRESHOLD_FROM_ALL.format(
+                    column=spec.score, low=low, high=high, threshold=threshold, was=spec.threshold
+                )
+            )
+            spec = replace(spec, threshold=threshold)
+    return spec, notes
+
+
+def _values_text(values: Sequence[Any]) -> str:
+    return ", ".join(_printable(v) for v in values)
+
+
+def _threshold_over(table: Any, score: str) -> tuple[float | None, float, float]:
+    """A score's threshold by suggest's rule (0.5 for a probability, else the middle of its range), over every row."""
+    import numpy as np
+
+    values = table.frame[score].to_numpy(dtype=float, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None, 0.0, 0.0
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        return 0.5, low, high
+    return float(f"{(low + high) / 2:.3g}"), low, high
+
+
+def _statistics_notes(suggestion: Any, sample: Any, statistics: Any) -> list[str]:
+    """What every row's column statistics say against the sample: identifiers that repeat, columns not empty."""
+    notes = []
+    for role in suggestion.roles:
+        column = statistics.column(role.column)
+        filled = column.rows - column.missing
+        if role.role == "id" and column.distinct_exact and column.distinct < filled:
+            notes.append(NOT_UNIQUE.format(column=role.column, distinct=column.distinct, rows=filled))
+        if sample[role.column].notna().sum() == 0 and filled > 0:
+            notes.append(NOT_EMPTY.format(column=role.column, filled=filled))
+    return notes
 
 
 def _printable(text: object, width: int | None = None) -> str:

@@ -239,3 +239,111 @@ def test_compare_a_pandas_result_with_a_duckdb_result(files, tmp_path):
     assert {r["status"] for r in comparison["rows"]} == {"compared"}
     changes = [r["change"] for r in comparison["rows"] if r["change"] is not None]
     assert changes and max(abs(c) for c in changes) < 1e-12
+
+
+# --- suggest on a large source: a sample, checked against every row ------------------------------------------
+
+
+def priorities(n: int = 5_000, seed: int = 3) -> pd.DataFrame:
+    """Ticket priorities Low/Medium/High, with two Critical tickets and two of ethnicity D: rare enough to miss."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "ticket_id": np.arange(1, n + 1),
+            "priority": rng.choice(["Low", "Medium", "High"], n),
+            "gender": rng.choice(["F", "M"], n),
+            "ethnicity": rng.choice(["A", "B", "C"], n),
+        }
+    )
+    df.loc[[17, 4_321], "priority"] = "Critical"
+    df.loc[[99, 3_000], "ethnicity"] = "D"
+    return df
+
+
+def test_suggest_on_a_large_file_says_sample_and_checks_every_row(tmp_path, monkeypatch):
+    import analysis.cli
+    import analysis.loading
+
+    path = tmp_path / "tickets.parquet"
+    priorities().to_parquet(path, index=False)
+    monkeypatch.setattr(analysis.loading, "DEFAULT_MAX_BYTES", 1_000)  # a stand-in for a large file
+    monkeypatch.setattr(analysis.cli, "SAMPLE_ROWS", 100)
+    code, out, err = run(["suggest", path])
+    assert code == 0, err
+    lines = err.splitlines()
+    assert lines[0].startswith("Using the DuckDB engine: tickets.parquet is ")
+    assert lines[1] == (
+        "note: tickets.parquet: Suggested from a sample of 100 of 5,000 rows drawn by DuckDB; column statistics over "
+        "every row, and the suggested columns' values counted over every row."
+    )
+    spec = AuditSpec.from_json(out)
+    assert spec.decision == "priority" and spec.protected_columns == ("gender", "ethnicity")
+    # The sample's values are Low < Medium < High (positive: the upper half, Medium and High); over every row
+    # Critical is there too, and the upper half is High and Critical.
+    assert spec.positive == ("High", "Critical")
+    assert "note: 'priority' has values found only outside the sample: 'Critical' (2 rows)." in lines
+    assert "note: The positive values of 'priority' are chosen from every value: High, Critical (the sample's: " \
+        "Medium, High)." in lines  # fmt: skip
+    assert "note: 'ethnicity' has groups found only outside the sample: 'D' (2 rows)." in lines
+    # The spec records the file it was made on: the audit of that file (by either engine) does not warn.
+    for engine in ("duckdb", "pandas"):
+        result, err = audit_json(path, _saved(tmp_path, spec), "--engine", engine)
+        assert result["dataset"]["sha256"] == spec.dataset_sha256 and "other data" not in err
+
+
+def _saved(tmp_path: Path, spec: AuditSpec) -> Path:
+    path = tmp_path / "suggested.json"
+    spec.save(path)
+    return path
+
+
+def test_suggest_on_duckdb_reads_every_row_of_a_small_file_and_agrees_with_pandas(files):
+    code, duck, err = run(["suggest", files["parquet"], "--engine", "duckdb"])
+    assert code == 0 and "note: decisions.parquet: Suggested from all 3,000 rows, read by DuckDB." in err
+    code, pandas_spec, _ = run(["suggest", files["parquet"]])
+    assert code == 0 and AuditSpec.from_json(duck) == AuditSpec.from_json(pandas_spec)
+
+
+# --- mitigate: the same thresholds from counted rows; --export writes every row ------------------------------
+
+
+def mitigate_json(data: Path, spec: Path, *more: object) -> tuple[dict, str]:
+    code, out, err = run(["mitigate", data, "--spec", spec, "--attribute", "ethnicity", "--json", "-", *more])
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def test_mitigate_json_is_the_same_on_pandas_and_duckdb(files):
+    pandas_result, _ = mitigate_json(files["parquet"], files["spec"], "--engine", "pandas")
+    duck_result, _ = mitigate_json(files["parquet"], files["spec"], "--engine", "duckdb")
+    assert (pandas_result["engine"], duck_result["engine"]) == ("pandas", "duckdb")
+    assert_same_json(without(pandas_result, ("engine",)), without(duck_result, ("engine",)))
+    assert duck_result["scores"]["exact"] is True and duck_result["scores"]["note"].startswith("Scores are exact (")
+    code, out, _ = run(["mitigate", files["parquet"], "--spec", files["spec"], "--engine", "duckdb"])
+    assert code == 0 and f"  {duck_result['scores']['note']}" in out.splitlines()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_mitigate_export_writes_every_row_with_its_new_decision(files, tmp_path, engine, suffix):
+    path = tmp_path / f"decisions{suffix}"
+    result, err = mitigate_json(files["parquet"], files["spec"], "--engine", engine, "--export", path)
+    assert f"note: {files['parquet']}: wrote {path}: every row with its group of 'ethnicity' and its new " \
+        "decision (new_positive)." in err.splitlines()  # fmt: skip
+    written = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    source = decisions()
+    assert list(written.columns) == [*source.columns, "group", "new_positive"]
+    assert len(written) == len(source) and written["id"].tolist() == source["id"].tolist()
+    thresholds = result["thresholds"]["ethnicity"]
+    score = source["score"].to_numpy()
+    assert (written["group"] == source["ethnicity"]).all()
+    expected = (score >= source["ethnicity"].map(thresholds).to_numpy()).astype(int)
+    assert written["new_positive"].tolist() == expected.tolist()
+    # Against today's decisions, the new ones change as many as the flips the JSON counts.
+    old = source["approved"].map({"Y": 1, "N": 0})
+    decided = old.notna().to_numpy()
+    to_positive = (decided & (old.to_numpy() == 0) & (expected == 1)).sum()
+    to_negative = (decided & (old.to_numpy() == 1) & (expected == 0)).sum()
+    flips = result["flips"]
+    assert to_positive == sum(f["to_positive"] for f in flips.values())
+    assert to_negative == sum(f["to_negative"] for f in flips.values())
