@@ -850,7 +850,8 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
         _warn_other_data(spec, table.sha256, table.name, args.spec, stderr)
         df, drawn = _engine_sample(args, engine, table, spec, stderr, rows=max(SAMPLE_ROWS, args.sample_size))
         name, load = drawn["name"], None if table.load is None else table.load.to_dict()
-        stderr.write(NOTE_LINE.format(name=_printable(name), text=_drawn_text(drawn)))
+        if args.json == "-":  # else the text says it
+            stderr.write(NOTE_LINE.format(name=_printable(name), text=_drawn_text(drawn)))
     _variant_warnings(df if engine == "pandas" else table, spec, stderr)
     result = explain(
         df,
@@ -876,6 +877,9 @@ DRAWN = (
 )
 
 
+DRAWN_ALL = "the surrogate model and its SHAP values are on all {rows:,} rows, read by {engine}."
+
+
 def _engine_sample(
     args: argparse.Namespace, engine: str, table: Any, spec: Any, stderr: TextIO, *, rows: int
 ) -> tuple[Any, dict[str, Any]]:
@@ -893,6 +897,8 @@ def _engine_sample(
 
 
 def _drawn_text(drawn: dict[str, Any]) -> str:
+    if drawn["rows"] >= drawn["of"]:
+        return DRAWN_ALL.format(rows=drawn["of"], engine=ENGINE_NAMES[drawn["engine"]])
     return DRAWN.format(
         sample=drawn["rows"],
         rows=drawn["of"],

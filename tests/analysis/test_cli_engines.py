@@ -347,3 +347,28 @@ def test_mitigate_export_writes_every_row_with_its_new_decision(files, tmp_path,
     flips = result["flips"]
     assert to_positive == sum(f["to_positive"] for f in flips.values())
     assert to_negative == sum(f["to_negative"] for f in flips.values())
+
+
+# --- explain: on a stratified sample the engine draws ----------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_explain_on_duckdb_says_which_sample(files, tmp_path, monkeypatch):
+    import analysis.cli
+
+    spec = tmp_path / "explain-spec.json"
+    AuditSpec.from_dict(SPEC | {"features": ["income", "tier"]}).save(spec)
+    monkeypatch.setattr(analysis.cli, "SAMPLE_ROWS", 500)
+    code, out, err = run(["explain", files["parquet"], "--spec", spec, "--engine", "duckdb", "--sample-size", "150",
+                          "--json", "-"])  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    drawn = data["engine_sample"]
+    assert (data["engine"], drawn["engine"], drawn["of"], drawn["per_group"], drawn["seed"]) == (
+        "duckdb", "duckdb", 3_000, 150, 0)  # fmt: skip
+    # 500 rows at random, and every group of every attribute keeps 150 of its rows: more than 500, fewer than all.
+    assert 500 < drawn["rows"] < 3_000 and data["sample_size"] == 150
+    assert (
+        f"note: decisions.parquet: the surrogate model and its SHAP values are on a stratified sample of "
+        f"{drawn['rows']:,} of 3,000 rows drawn by DuckDB (every group keeps its rows up to 150; seed 0)."
+    ) in err.splitlines()
