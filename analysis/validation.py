@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from analysis.engine import CountedTable
 from analysis.errors import SpecError
 from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, GroupCodes, encode_groups, quantile_edges
 from analysis.ordering import decision_order, order_values, recognize_order
@@ -696,7 +697,7 @@ def _only_numbers(series: pd.Series) -> bool:
 
 
 def validate_spec(
-    df: pd.DataFrame,
+    df: pd.DataFrame | CountedTable,
     spec: AuditSpec,
     *,
     dataset_sha256: str | None = None,
@@ -709,7 +710,8 @@ def validate_spec(
     Parameters
     ----------
     df
-        The table (as returned by :func:`analysis.load_table`), or a counted table's ``frame``.
+        The table (as returned by :func:`analysis.load_table`), or a :class:`analysis.engine.CountedTable`
+        (its frame is checked with its weights, columns and edges), or such a table's ``frame``.
     spec
         The spec to check.
     dataset_sha256
@@ -741,7 +743,7 @@ class _Checked:
 
 
 def run_checks(
-    df: pd.DataFrame,
+    df: pd.DataFrame | CountedTable,
     spec: AuditSpec,
     *,
     dataset_sha256: str | None = None,
@@ -750,6 +752,10 @@ def run_checks(
     edges: dict[str, Sequence[float]] | None = None,
 ) -> _Checked:
     """Validate and encode (see :func:`validate_spec` for the parameters); the table and spec to compute on."""
+    if isinstance(df, CountedTable):
+        columns = df.columns if columns is None else columns
+        edges = df.edges if edges is None else edges
+        df, weights = df.frame, df.weights if weights is None else weights
     if not isinstance(df, pd.DataFrame):
         raise SpecError(f"validate_spec expects a pandas DataFrame, got {type(df).__name__}.")
     if weights is not None and len(weights) != len(df):

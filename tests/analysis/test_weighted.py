@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analysis import AuditSpec, load_table
+from analysis import AuditSpec, SpecError, load_table
 from analysis import stats as stats_module
 from analysis.audit import AuditResult, audit
 from analysis.counts import Grouping, count_groups, count_values, outcomes, scored_rows
@@ -201,6 +203,16 @@ def test_validation_of_a_counted_table_equals_the_rows(name):
     counted = validate_spec(table.frame, spec, dataset_sha256=HASH, weights=table.weights, columns=table.columns)
     assert_same_json(expanded.to_dict(), counted.to_dict())
     assert expanded.problems, "each case is there for its problems"
+
+
+def test_a_counted_table_is_validated_with_its_weights_columns_and_edges():
+    df, spec = generated(5), AuditSpec.from_dict(BAD_SPECS["an incomplete order, an unknown feature"])
+    table = compress(df, spec)
+    assert_same_json(validate_spec(table, spec).to_dict(), validate_spec(df, spec).to_dict())
+    binned = AuditSpec(decision="approved", positive=["Y"], protected=[{"column": "income", "quantiles": 3}])
+    table = compress(df, binned)
+    table = CountedTable(table.frame, table.weights, table.rows, table.columns, edges={"income": (20.0, 50.0)})
+    assert list(validate_spec(table, binned).group_sizes["income"]) == ["<20", "20–50", "≥50", "(missing)"]
 
 
 def test_the_too_many_levels_remedy_has_the_weighted_quartiles():
@@ -411,3 +423,53 @@ def test_the_samples_counted_give_the_same_audit(file, spec):
     counted = audit(table, spec, dataset_name=file, dataset_sha256=loaded.report.sha256, load_report=loaded.report)
     assert_same_json(without(expanded.to_dict(), ["created_at"]), without(counted.to_dict(), ["created_at"]))
     assert len(table.frame) < len(df)
+
+
+# --- small tables, every corner ----------------------------------------------------------------------
+
+ROW = st.tuples(
+    st.sampled_from(["Y", "N", "y", None]),
+    st.sampled_from([0.0, 1.0, None]),
+    st.sampled_from([0.1, 0.5, 0.9, None]),
+    st.sampled_from(["a", "b", "A", "(missing)", None]),
+    st.sampled_from([21.0, 35.0, 50.0, None]),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(ROW, min_size=1, max_size=40),
+    merge=st.booleans(),
+    by_score=st.booleans(),
+    quantiles=st.sampled_from([None, 2, 3]),
+)
+def test_small_tables_audit_alike_or_fail_alike(rows, merge, by_score, quantiles):
+    df = pd.DataFrame(
+        {
+            "decision": pd.array([r[0] for r in rows], dtype="str"),
+            "label": np.array([np.nan if r[1] is None else r[1] for r in rows]),
+            "score": np.array([np.nan if r[2] is None else r[2] for r in rows]),
+            "group": pd.array([r[3] for r in rows], dtype="str"),
+            "age": np.array([np.nan if r[4] is None else r[4] for r in rows]),
+        }
+    )
+    decision = {"score": "score", "threshold": 0.5} if by_score else {"decision": "decision", "positive": ["Y"]}
+    age = {"column": "age", "quantiles": quantiles} if quantiles else {"column": "age", "bins": [30]}
+    spec = AuditSpec.from_dict(
+        {
+            **decision,
+            "label": "label",
+            "label_positive": [1],
+            **({} if by_score else {"score": "score"}),
+            "protected": ["group", age],
+            "merge_variants": merge,
+            "min_group_size": 2,
+        }
+    )
+    outcomes_ = []
+    for source in (df, compress(df, spec)):
+        try:
+            outcomes_.append(without(audit(source, spec, dataset_sha256=HASH).to_dict(), ["created_at"]))
+        except SpecError as exc:
+            outcomes_.append(str(exc))
+    assert_same_json(*outcomes_)
