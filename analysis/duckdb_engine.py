@@ -691,12 +691,30 @@ def _count(session: _Session, names: tuple[str, ...], plan: _Plan, na_values: An
     if not names:
         return pd.DataFrame(index=range(0)), np.zeros(0, np.int64), (), ()
     select = ", ".join(f"{plan.expressions[n]} AS {_ident(n)}" for n in names)
-    result = session.sql(f"SELECT {select}, count(*) AS {_ident(WEIGHT)} FROM src GROUP BY ALL")
+    # Sorted as compress sorts (text by code point, missing last), so the frame's order is reproducible.
+    order = ", ".join(f"{i + 1} ASC NULLS LAST" for i in range(len(names)))
+    result = session.sql(f"SELECT {select}, count(*) AS {_ident(WEIGHT)} FROM src GROUP BY ALL ORDER BY {order}")
     weights = result.column(WEIGHT).to_numpy().astype(np.int64)
     result = result.drop_columns([WEIGHT])
     typed, changes, warnings = _typed(session, result, weights, na_values)
-    frame, weights = _regroup(typed, weights, list(names))
+    if session.file_format == "csv" or _may_merge(result, changes):
+        frame, weights = _regroup(typed, weights, list(names))
+    else:  # every combination is still distinct, and in compress's order
+        frame = typed
     return frame, weights, changes, warnings
+
+
+def _may_merge(result: pa.Table, changes: Sequence[Change]) -> bool:
+    """Whether typing can have made two distinct rows equal: a change to a cell, or NaN beside missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if changes:
+        return True
+    for column in result.columns:
+        if pa.types.is_floating(column.type) and column.null_count and pc.any(pc.is_nan(column)).as_py():
+            return True
+    return False
 
 
 def _column_changes(session: _Session, na_values: Any) -> tuple[tuple[Change, ...], tuple[str, ...]]:
@@ -713,7 +731,8 @@ def _column_changes(session: _Session, na_values: Any) -> tuple[tuple[Change, ..
         if _TEXT_TYPE.fullmatch(sql_type):
             parts[column] = session.sql(
                 f"SELECT {raw} AS v, count(*) AS n FROM src WHERE {raw} IN ({listed}) "
-                f"OR regexp_matches({raw}, '^{_EDGE_SPACE}|{_EDGE_SPACE}$') GROUP BY v ORDER BY v"
+                f"OR ({_edge_bytes(raw)} AND regexp_matches({raw}, '^{_EDGE_SPACE}|{_EDGE_SPACE}$')) "
+                "GROUP BY v ORDER BY v"
             )
         elif _NUMERIC_TYPE.fullmatch(sql_type) and not sql_type.startswith("DECIMAL"):
             numeric.append(column)
@@ -737,6 +756,12 @@ def _column_changes(session: _Session, na_values: Any) -> tuple[tuple[Change, ..
         changes += typed.changes
         warnings += typed.warnings
     return tuple(changes), tuple(warnings)
+
+
+def _edge_bytes(raw: str) -> str:
+    """A cheap first screen: the cell starts or ends with a control, a space or a non-ASCII character."""
+    first, last = f"ord(left({raw}, 1))", f"ord(right({raw}, 1))"
+    return f"({first} <= 32 OR {last} <= 32 OR {first} >= 127 OR {last} >= 127)"
 
 
 def _numeric_cells(low, high, valid: int, nulls: int, infinite) -> pa.Table:

@@ -360,3 +360,15 @@ def test_count_table_dispatches(files, table):
     _assert_same_counts(by_duckdb, compress(by_pandas.frame, SPEC))
     with pytest.raises(OptionError):
         count_table(table, SPEC, engine="nope")
+
+
+def test_the_frame_is_in_compress_order(tmp_path):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(
+        {"d": rng.choice(["b", "a", "é", "Z"], 400), "g": rng.choice(["x", "y"], 400), "s": rng.integers(0, 9, 400)}
+    )
+    path = _write(df, tmp_path / "plain.parquet")
+    spec = AuditSpec(decision="d", positive=["a"], score="s", protected=["g"])
+    got, want = count_duckdb(path, spec), compress(load_table(path).data, spec)
+    pd.testing.assert_frame_equal(got.frame.reset_index(drop=True), want.frame.reset_index(drop=True))
+    np.testing.assert_array_equal(got.weights, want.weights)
