@@ -364,7 +364,9 @@ def _attribute_audit(
     """The attribute's audit of ``frame``: the table's rows, or counted rows standing for the table's."""
     if table is None or table.weights is None:
         return audit(frame, spec, dataset_name=name).attributes[column]
-    counted = replace(table, frame=frame)
+    # The re-made decisions may sit in a new column (no decision column in the spec): one of the table's now.
+    columns = tuple(dict.fromkeys([*table.columns, *map(str, frame.columns)]))
+    counted = replace(table, frame=frame, columns=columns)
     if "engine" in inspect.signature(audit).parameters:  # the audit that takes counted tables
         return audit(counted, spec, dataset_name=name).attributes[column]
     # An audit that reads rows only: the counted rows, each as often as it occurs (the rows it stands for).

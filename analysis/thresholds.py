@@ -11,7 +11,9 @@ the flips at any threshold come from one ``np.searchsorted`` per group. The deci
 - the exact optimizer and the frontier are in :mod:`analysis.optimizer`.
 
 Metrics agree with :func:`analysis.audit.audit` on the same table with the decision column
-replaced by ``score ≥ threshold`` of the row's group.
+replaced by ``score ≥ threshold`` of the row's group. On an :class:`analysis.engine.CountedTable`
+every count is in source rows (each counted row weighs what it stands for), so every answer equals
+the answer on the rows it counts.
 """
 
 from __future__ import annotations

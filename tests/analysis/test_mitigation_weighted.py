@@ -16,6 +16,7 @@ import pytest
 
 from analysis.engine import EXACT_SCORES, CountedTable, ScoreResolution, compress, score_grid
 from analysis.errors import SpecError
+from analysis.groups import quantile_edges
 from analysis.mitigate import mitigate
 from analysis.mitigation import compare_mitigations, model_scores
 from analysis.optimizer import CONSTRAINTS, LABEL_CONSTRAINTS, OBJECTIVES, frontier, optimize
@@ -40,7 +41,7 @@ def table(seed: int, *, rows: int = 700, decimals: int | None = 2) -> pd.DataFra
     decision = np.where(rng.random(rows) < 0.8, cut, rng.random(rows) < 0.5)  # not a cut of the score
     decision = np.where(decision, "Y", "N").astype(object)
     decision[rng.random(rows) < 0.04] = None
-    age = rng.integers(18, 80, rows).astype(float)
+    age = np.round(18 + rng.gamma(2.0, 8.0, rows))  # skewed: counted rows alone would cut other quantiles
     return pd.DataFrame(
         {
             "decision": pd.array(decision, dtype="str"),
@@ -217,6 +218,20 @@ def test_mitigate_on_counted_rows_writes_the_json_of_the_table(kwargs):
     assert got["scores"]["distinct"] == df["score"].nunique()
 
 
+@pytest.mark.parametrize(
+    "kind, kwargs",
+    [
+        ("harmful", {"goal": "four_fifths_fewest"}),
+        ("score_decision", {"goal": "keep_count", "attribute": "age"}),  # new decision column; quantile bins
+        ("no_label", {"constraint": "demographic_parity", "objective": "changes", "attribute": "age"}),
+    ],
+)
+def test_mitigate_on_counted_rows_for_every_kind_of_decision(kind, kwargs):
+    spec = SPECS[kind]
+    df = table(12)
+    same(mitigate(compress(df, spec), spec, **kwargs).to_dict(), mitigate(df, spec, **kwargs).to_dict())
+
+
 def grid_counts(df: pd.DataFrame, spec: AuditSpec, thresholds: dict[str, float]) -> dict[str, dict[str, int]]:
     """Per group, the counts of decisions taken on the raw score with the given thresholds."""
     raw = df["score"].to_numpy(dtype=float)
@@ -310,3 +325,16 @@ def test_a_model_score_for_counted_rows_is_trained_on_the_sample_given():
     got["model_score"]["notes"] = expected["model_score"]["notes"]
     same(got, expected)
     assert got["dataset"] == {"name": "loans.parquet", "rows": 200, "sha256": None}
+
+
+def test_quantile_bins_of_counted_rows_are_cut_where_the_source_rows_cut_them():
+    spec = replace(SPECS["decision"], features=None)
+    df = table(13, rows=2000, decimals=1)
+    rng = np.random.default_rng(13)
+    df["age"] = rng.choice([20.0, 30.0, 40.0, 50.0, 60.0], len(df), p=[0.6, 0.25, 0.1, 0.04, 0.01])
+    counted = compress(df, spec)
+    assert quantile_edges(counted.frame["age"], 3) != quantile_edges(df["age"], 3)  # the frame alone cuts elsewhere
+    raw, curves = threshold_curves(df, spec, attribute="age"), threshold_curves(counted, spec, attribute="age")
+    assert_same_curves(raw, curves)
+    kwargs = {"goal": "four_fifths_fewest", "attribute": "age"}
+    same(mitigate(counted, spec, **kwargs).to_dict(), mitigate(df, spec, **kwargs).to_dict())
