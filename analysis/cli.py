@@ -1460,6 +1460,7 @@ DECISIONS_IN_MEMORY = (
 
 EXPORTED = "note: {name}: wrote {path}: every row with its group of '{attribute}' and its new decision ({column}).\n"
 EXPORT_COLUMNS = ("group", "new_positive")  # as the DuckDB engine names them, each suffixed with _ until new
+SPARK_NEW_DECISION = "new_decision"  # as the Spark engine names it
 
 
 def _export(args: argparse.Namespace, engine: str, source: Any, spec: Any, result: Any, stderr: TextIO) -> None:
@@ -1481,8 +1482,9 @@ def _export(args: argparse.Namespace, engine: str, source: Any, spec: Any, resul
         export_decisions_spark(args.data, spec, attribute, thresholds, path, session=session, format=chosen)
     else:
         _export_pandas(source, spec, result, path)
+    column = SPARK_NEW_DECISION if engine == "spark" else EXPORT_COLUMNS[1]
     stderr.write(EXPORTED.format(name=_printable(args.data), path=_printable(path), attribute=_printable(attribute),
-                                 column=EXPORT_COLUMNS[1]))  # fmt: skip
+                                 column=column))  # fmt: skip
 
 
 def _export_pandas(df: Any, spec: Any, result: Any, path: str) -> None:

@@ -4,9 +4,12 @@ line with exit code 2, suggest and explain say what they sampled, and mitigate -
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -372,3 +375,65 @@ def test_explain_on_duckdb_says_which_sample(files, tmp_path, monkeypatch):
         f"note: decisions.parquet: the surrogate model and its SHAP values are on a stratified sample of "
         f"{drawn['rows']:,} of 3,000 rows drawn by DuckDB (every group keeps its rows up to 150; seed 0)."
     ) in err.splitlines()
+
+
+# --- Spark ----------------------------------------------------------------------------------------------------
+
+HAVE_PYSPARK = importlib.util.find_spec("pyspark") is not None
+HAVE_JAVA = bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
+HAVE_ENGINE = importlib.util.find_spec("analysis.spark_engine") is not None
+needs_spark = pytest.mark.skipif(
+    not (HAVE_PYSPARK and HAVE_JAVA and HAVE_ENGINE),
+    reason="the Spark engine needs pyspark and Java (pip install -r requirements-spark.txt; Java 17)",
+)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """One local Spark session for the module: the command line uses the active session, so the JVM starts once."""
+    from pyspark.sql import SparkSession
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark's note about pandas versions
+        session = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("engine", [("--engine", "spark"), ("--spark-master", "local[2]")])
+@pytest.mark.usefixtures("spark")
+@pytest.mark.spark
+@pytest.mark.slow
+@needs_spark
+def test_audit_json_is_the_same_on_spark(files, engine):
+    pandas_result, _ = audit_json(files["parquet"], files["spec"], "--engine", "pandas")
+    spark_result, err = audit_json(files["parquet"], files["spec"], *engine)
+    assert spark_result["engine"] == "spark" and "Using the" not in err
+    assert_same_json(without(pandas_result, (*VOLATILE, "load")), without(spark_result, (*VOLATILE, "load")))
+    code, out, _ = run(["audit", files["parts"], "--spec", files["spec"], *engine])
+    assert code == 0 and out.startswith("ParityLab audit of parts (3,000 rows counted by Spark into ")
+
+
+@pytest.mark.usefixtures("spark")
+@pytest.mark.spark
+@pytest.mark.slow
+@needs_spark
+def test_mitigate_on_spark_exports_every_row(files, tmp_path):
+    pandas_result, _ = mitigate_json(files["parquet"], files["spec"], "--engine", "pandas")
+    path = tmp_path / "decisions.parquet"
+    spark_result, err = mitigate_json(files["parquet"], files["spec"], "--engine", "spark", "--export", path)
+    assert_same_json(without(pandas_result, ("engine", "load")), without(spark_result, ("engine", "load")))
+    assert "its new decision (new_decision)." in err
+    written = pd.read_parquet(path).sort_values("id", ignore_index=True)
+    source = decisions()
+    assert len(written) == len(source) and written["id"].tolist() == source["id"].tolist()
+    cut = source["ethnicity"].map(spark_result["thresholds"]["ethnicity"]).to_numpy()
+    assert written["new_decision"].tolist() == (source["score"].to_numpy() >= cut).astype(int).tolist()
