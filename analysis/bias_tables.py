@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.counts import INTERSECTION_SEPARATOR, outcomes
+from analysis.engine import CountedTable
 from analysis.errors import OptionError, SpecError
 from analysis.groups import GroupCodes, encode_groups
 from analysis.metrics import Counts, divide, evaluate, four_fifths_words, rates
@@ -428,6 +429,15 @@ def _encoded(df: pd.DataFrame, spec: AuditSpec, column: str, encoded: Mapping[st
     return encode_groups(df[column], bins=attribute.bins, quantiles=attribute.quantiles)
 
 
+def _median(scores: np.ndarray, weights: np.ndarray) -> float:
+    """The median of ``scores`` each repeated ``weights`` times (as ``np.median`` of the repeated values)."""
+    order = np.argsort(scores, kind="stable")
+    values, ends = scores[order], np.cumsum(weights[order])
+    total = int(ends[-1])
+    middle = np.searchsorted(ends, [(total - 1) // 2, total // 2], side="right")
+    return float(values[middle].mean())
+
+
 def _known(groups: GroupCodes) -> tuple[np.ndarray, tuple[str, ...]]:
     """Which rows have a known category, and the known categories (the missing group is last when present)."""
     labels = groups.labels[:-1] if groups.missing_count else groups.labels
@@ -510,7 +520,7 @@ def _notes(result: dict[str, Any], words: Any, spec: AuditSpec) -> tuple[str, ..
 
 
 def bias_tables(
-    df: pd.DataFrame,
+    df: pd.DataFrame | CountedTable,
     spec: AuditSpec,
     *,
     format: str = "ll144",
@@ -522,6 +532,8 @@ def bias_tables(
     threshold: float = FOUR_FIFTHS,
 ) -> BiasTables:
     """The audit tables of ``df`` under ``spec`` in ``format``: per category of sex, race/ethnicity and both.
+
+    ``df`` may be an engine's :class:`analysis.engine.CountedTable`: every count is then of the source rows.
 
     Parameters
     ----------
@@ -553,9 +565,13 @@ def bias_tables(
     check_flag(where, "exclude_small", exclude_small)
     check_fraction(where, "small_share", small_share, "Use e.g. small_share=0.02 (the rule's 2%).")
     check_fraction(where, "threshold", threshold, f"Use e.g. threshold={FOUR_FIFTHS:g} (the four-fifths rule).")
-    checked = run_checks(df, spec)
+    weights = columns = edges = None
+    if isinstance(df, CountedTable):  # an engine's counts: every row counts as the source rows it stands for
+        df, weights, columns, edges = df.frame, df.weights, df.columns, df.edges
+    checked = run_checks(df, spec, weights=weights, columns=columns, edges=edges)
     checked.validation.raise_for_errors()
     df, spec = checked.df, checked.spec
+    weight = np.ones(len(df), np.int64) if weights is None else np.asarray(weights, np.int64)
     sex, sex_source = _column(spec, "sex", sex)
     race, race_source = _column(spec, "race", race)
     if sex == race:
@@ -571,7 +587,7 @@ def bias_tables(
     median = None
     scored = 0
     if mode == "selection":
-        state = outcomes(df, spec)
+        state = outcomes(df, spec, weights=weights)
         assessed, counted = state.decided, state.positive
         if not assessed.any():
             raise SpecError(NO_ONE.format(what="decision", column=spec.decision or spec.score))
@@ -580,8 +596,8 @@ def bias_tables(
         assessed = ~np.isnan(scores)
         if not assessed.any():
             raise SpecError(NO_ONE.format(what="score", column=spec.score))
-        median = float(np.median(scores[assessed]))
-        scored = int(assessed.sum())
+        median = _median(scores[assessed], weight[assessed])
+        scored = int(weight[assessed].sum())
         with np.errstate(invalid="ignore"):
             counted = assessed & (scores > median)  # the rule: "above the median"; a tie is not above
     sex_groups, race_groups = (_encoded(df, spec, c, checked.encoded) for c in (sex, race))
@@ -598,10 +614,10 @@ def bias_tables(
     for name, columns, codes, known, labels in parts:
         rows_in = assessed & known
         k = len(labels)
-        n = np.bincount(codes[rows_in], minlength=k)
-        hits = np.bincount(codes[rows_in & counted], minlength=k)
+        n = np.bincount(codes[rows_in], weights=weight[rows_in], minlength=k).astype(np.int64)
+        hits = np.bincount(codes[rows_in & counted], weights=weight[rows_in & counted], minlength=k).astype(np.int64)
         counts = Counts.of(labels, n, hits, positive_is_favorable=spec.positive_is_favorable, missing=np.zeros(k, bool))
-        unknown = int((assessed & ~known).sum())
+        unknown = int(weight[assessed & ~known].sum())
         if format == "ll144":
             rows, top = _ll144(counts, exclude_small, small_share)
             defined = [r.impact_ratio for r in rows if r.impact_ratio is not None]
@@ -629,7 +645,7 @@ def bias_tables(
         "exclude_small": exclude_small,
         "small_share": small_share,
         "min_group_size": spec.min_group_size,
-        "left_out": int((~assessed).sum()),
+        "left_out": int(weight[~assessed].sum()),
     }
     return BiasTables(
         format=format,
@@ -641,7 +657,7 @@ def bias_tables(
         median_score=median,
         tables=tables,
         rate_name=rate_name,
-        assessed=int(assessed.sum()),
+        assessed=int(weight[assessed].sum()),
         left_out=result["left_out"],
         exclude_small=exclude_small,
         small_share=small_share,

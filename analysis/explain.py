@@ -41,6 +41,7 @@ from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import evaluate
 from analysis.options import MIN_GROUP_SIZE, SAMPLE_SIZE, SEED, check_flag, check_whole
 from analysis.spec import AuditSpec
+from analysis.stratified import StratifiedSample
 from analysis.surrogate import (
     MAX_TRAIN_ROWS,
     RECOVER_PARAMS,
@@ -378,6 +379,8 @@ class Explanation:
     decision_words: str = "the positive decision"
     group_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     min_group_size: int = MIN_GROUP_SIZE
+    # Set when the table explained is a stratified sample an engine drew from a larger source.
+    training_sample: StratifiedSample | None = None
 
     def too_small(self, attribute: str, group: str) -> bool:
         """Whether ``group`` of ``attribute`` has fewer rows with a decision than the spec's ``min_group_size``
@@ -411,6 +414,7 @@ class Explanation:
             "flip_test": flip,
             "group_sizes": {a: dict(sizes) for a, sizes in self.group_sizes.items()},
             "min_group_size": self.min_group_size,
+            "training_sample": None if self.training_sample is None else self.training_sample.to_dict(),
         }
 
 

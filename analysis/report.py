@@ -40,6 +40,7 @@ from analysis.metrics import METRIC_NAMES, MetricValue, four_fifths_words
 from analysis.mitigation import SUMMARY_FIGURES, flip_columns
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
 from analysis.story import Gap, Verdict, gap_for, headline, rank_gaps
+from analysis.stratified import StratifiedSample
 from analysis.tables import comparison_table, group_table, q_text, text_rows
 from analysis.version import __version__
 from analysis.words import DecisionWords, decision_words
@@ -594,6 +595,9 @@ def _drivers_section(record: Explanation | None, pii: set[str], include_pii: boo
         ("Rows explained (SHAP sample)", explanation.get("sampled_rows", "—")),
     ]
     out.append(_table(None, rows))
+    if explanation.get("training_sample"):  # the source was too large to model whole
+        drawn = StratifiedSample.from_dict(explanation["training_sample"])
+        out.append(f'<p class="note">{_esc(drawn.describe("The surrogate was trained"))}</p>')
     importance = list(explanation.get("global_importance") or ())[:MAX_IMPORTANCE_ROWS]
     if importance:
         out.append("<h4>Strongest drivers overall (mean |SHAP|)</h4>")

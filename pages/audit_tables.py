@@ -95,7 +95,14 @@ try:
     # A pick that is still the guess goes to the engine as a guess, so the notes say the column was guessed.
     named_sex, named_race = (None if sex == guess_sex else sex), (None if race == guess_race else race)
     tables = cached.bias_tables(
-        data.data_key, spec.to_json(), table_format, named_sex, named_race, mode, not keep_small, data.table.data
+        data.data_key,
+        spec.to_json(),
+        table_format,
+        named_sex,
+        named_race,
+        mode,
+        not keep_small,
+        cached.audited(data, spec),
     )
 except ParityLabError as exc:
     st.error(say(exc))

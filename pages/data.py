@@ -17,11 +17,20 @@ from analysis.suggest import RoleDraft, positive_values
 from analysis.validation import dataset_mismatch
 from analysis.values import distinct_keys, value_key
 from ui import cached, samples, state
+from ui.local import local_paths_allowed
 from ui.roles import roles_that_apply
 from ui.state import Dataset, W
 from ui.text import md, say
 
-SAMPLE_SOURCE, UPLOAD_SOURCE = "Sample dataset", "Upload a file"
+SAMPLE_SOURCE, UPLOAD_SOURCE, PATH_SOURCE = "Sample dataset", "Upload a file", "Open a file or folder on this computer"
+PATH_LABEL = "Path of a file, folder or DuckDB database on this computer"
+PATH_HELP = (
+    "A Parquet or CSV file, a folder of them (every file in it, read as one table), a glob such as "
+    "/data/decisions/*.parquet, or a DuckDB database file with its table after a colon "
+    "(/data/audit.duckdb:decisions; a database of one table needs none). DuckDB reads it where it is: nothing is "
+    "copied or uploaded, and there is no size limit. A sample of its rows is shown here; the audit counts every row."
+)
+PATH_PLACEHOLDER = "/data/decisions/  or  /data/decisions/*.parquet  or  /data/audit.duckdb:decisions"
 UPLOAD_TYPES = ("csv", "tsv", "txt", "psv", "gz", "zip", "parquet", "xlsx", "xlsm", "xls", "xlsb", "ods")
 NA_CHOICES = ("NA", "?", "-", "none", "unknown")
 NONE = "(none)"
@@ -78,9 +87,14 @@ ORDER_HELP = (
 
 
 def choose_dataset() -> None:
-    st.radio("Data source", [SAMPLE_SOURCE, UPLOAD_SOURCE], key=W.SOURCE, **KEEP, horizontal=True)
+    sources = [SAMPLE_SOURCE, UPLOAD_SOURCE, *([PATH_SOURCE] if local_paths_allowed() else [])]
+    if state.get(W.SOURCE) not in sources:  # e.g. a path chosen before the app was shared on a network
+        state.set_widgets({W.SOURCE: SAMPLE_SOURCE})
+    st.radio("Data source", sources, key=W.SOURCE, **KEEP, horizontal=True)
     if state.get(W.SOURCE) == UPLOAD_SOURCE:
         upload_file()
+    elif state.get(W.SOURCE) == PATH_SOURCE:
+        open_by_path()
     else:
         title = st.selectbox("Sample dataset", list(cached.SAMPLES), key=W.SAMPLE, **KEEP)
         current = state.dataset()
@@ -168,6 +182,54 @@ def upload_file() -> None:
         st.info("Choose a file to upload. Until then the current dataset stays loaded.")
     else:
         show_loaded(kept)
+
+
+def open_by_path() -> None:
+    """The path box: a file, folder, glob or DuckDB database on this machine, read by DuckDB (local runs only)."""
+    st.text_input(PATH_LABEL, key=W.PATH, **KEEP, placeholder=PATH_PLACEHOLDER, help=PATH_HELP)
+    location = (state.get(W.PATH) or "").strip()
+    if not location:
+        st.info("Type a path and press Enter. Until then the current dataset stays loaded.")
+        return
+    read_path(location)
+    current = state.dataset()
+    if current is not None and current.key == path_key(location):
+        st.button(
+            "Read it again",
+            key=W.PATH_REREAD,
+            on_click=state.read_path_again,
+            help="Reads the files again, e.g. after they changed on disk (every result is recomputed from them).",
+        )
+
+
+def path_key(location: str) -> str:
+    return f"path:{location}"
+
+
+def read_path(location: str) -> None:
+    """Open ``location`` with DuckDB unless it is the loaded dataset already (or failed as it is)."""
+    key = path_key(location)
+    current = state.dataset()
+    again = state.take_read_path_again()
+    if not again and ((current is not None and current.key == key) or state.failed_read() == key):
+        return
+    try:
+        table = cached.open_path(location, state.Reading())
+    except ParityLabError as exc:
+        state.set_load_error(md(f"Could not open the path in '{PATH_LABEL}':") + " " + say(exc), read=key)
+        return
+    state.set_dataset(Dataset(table, "path", key, engine="duckdb", location=location))
+
+
+def sample_statement(data: Dataset) -> str:
+    """What the page shows of a source read by DuckDB, and what the audit counts."""
+    shown = len(data.table.data)
+    if shown < data.rows:
+        return (
+            f"Showing a sample of {shown:,} of {data.rows:,} rows; the audit counts every row with DuckDB. The "
+            "preview and the suggested roles are read from the sample; the column profiles count every row."
+        )
+    return f"Showing all {data.rows:,} rows; the audit counts them with DuckDB."
 
 
 def take_upload(file) -> state.Upload | None:
@@ -266,6 +328,16 @@ def show_loaded(kept: state.Upload) -> None:
     )
 
 
+BIGGER_LOCAL = (
+    f"Open it by its path instead: choose '{PATH_SOURCE}' under Data source above; DuckDB reads it where it is, "
+    "without this limit, and the audit counts every row."
+)
+BIGGER_SHARED = (
+    "Upload a sample of the rows, or audit the whole file on your own machine: "
+    "python -m analysis audit FILE --engine duckdb (or run the app there and open the file by its path)."
+)
+
+
 def upload_problem(name: str, size: int) -> str | None:
     """Server-side check of an upload's type and size (the browser's checks can be bypassed)."""
     suffix = PurePath(name.lower()).suffix.lstrip(".")
@@ -276,7 +348,7 @@ def upload_problem(name: str, size: int) -> str | None:
         return (
             # MB as Streamlit's uploader counts them (2**20 bytes), so the limit reads "200 MB" in both places.
             f"'{name}' is {size / 2**20:,.1f} MB; the limit is {DEFAULT_MAX_BYTES / 2**20:,.0f} MB. "
-            "Upload a sample of the rows, or use the command line for larger files."
+            + (BIGGER_LOCAL if local_paths_allowed() else BIGGER_SHARED)
         )
     return None
 
@@ -288,6 +360,8 @@ def show_load_report(data: Dataset) -> None:
     report = data.table.report
     lines = report.summary()
     st.success(md(lines[0]))
+    if data.sampled:
+        st.info(sample_statement(data), icon=":material/database:")
     if len(report.sheets) > 1:
         listing = ", ".join(f"{position}. {name}" for position, name in enumerate(report.sheets, start=1))
         st.caption(
@@ -305,11 +379,16 @@ def show_load_report(data: Dataset) -> None:
 
 def show_table(data: Dataset) -> None:
     df = data.table.data
-    with st.expander(f"Preview: first {min(len(df), 1000):,} of {len(df):,} rows", expanded=False):
+    of = f"{len(df):,} sampled rows" if data.sampled else f"{len(df):,} rows"
+    with st.expander(f"Preview: first {min(len(df), 1000):,} of {of}", expanded=False):
         st.dataframe(df.head(1000), key="preview")
     suggestion = cached.suggestion(data.data_key, df)
     rows = []
-    for profile in cached.profiles(data.data_key, df):
+    if data.sampled:  # the profiles count every row; the suggestion reads the sample
+        profiles = cached.source_profiles(data.data_key, data.location, df)
+    else:
+        profiles = cached.profiles(data.data_key, df)
+    for profile in profiles:
         rows.append(
             {
                 "column": profile.name,
@@ -819,7 +898,11 @@ def roles_section(data: Dataset) -> None:
     if just_loaded:
         show_changed(state.loaded_spec(), spec)
     show_kept(spec, data)
-    check = cached.validation(data.data_key, spec.to_json(), data.sha256, df)
+    try:
+        check = cached.checks(data, spec)  # on every row: DuckDB counts them for a path
+    except ParityLabError as exc:
+        st.error(say(exc))
+        return
     show_problems(check, spec, data)
     # A callback runs before the next script run, so the sidebar (drawn first) already shows the new spec.
     if st.button(
@@ -848,6 +931,12 @@ st.title("Data")
 st.write(
     "Load the decisions to audit: a sample, or your own file. Everything stays in this browser session's "
     "memory on this machine; nothing is uploaded anywhere else or written to disk."
+    + (
+        " A file or folder opened by its path is read where it is, by DuckDB (which may spill a very large count "
+        "to a temporary folder)."
+        if local_paths_allowed()
+        else ""
+    )
 )
 choose_dataset()
 error = state.load_error()  # already worded for the app and escaped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -125,6 +126,12 @@ class Stages:
 
     def __init__(self, data: state.Dataset, spec: AuditSpec, options: Options) -> None:
         self.data, self.spec, self.options = data, spec, options
+        # The rows the surrogate learns from: the table, or a stratified sample the engine draws from a big source.
+        try:
+            self.key, self.df, self.drawn = cached.modelled(data, spec, options.sample_size, options.random_state)
+        except ParityLabError as exc:
+            st.error(say(exc))
+            st.stop()
         self.started = time.perf_counter()
         self.computed = False
         self.box = st.status("Explaining the decisions…", expanded=True)
@@ -172,20 +179,20 @@ def seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
 
 
-def surrogate_key(data: state.Dataset, spec: AuditSpec, options: Options) -> tuple:
-    return (data.data_key, spec.to_json(), options.include_protected, options.random_state)
+def surrogate_key(stages: Stages) -> tuple:
+    return (stages.key, stages.spec.to_json(), stages.options.include_protected, stages.options.random_state)
 
 
 def run_surrogate(stages: Stages) -> SurrogateStage:
-    data, spec, options = stages.data, stages.spec, stages.options
-    rows = data.table.report.rows
+    spec, options = stages.spec, stages.options
+    rows = len(stages.df)
     return stages.run(
         "surrogate",
-        surrogate_key(data, spec, options),
+        surrogate_key(stages),
         f"Fitting the surrogate model to the decisions in {rows:,} rows",
         "trees",
         lambda progress: cached.surrogate_stage(
-            data.data_key, spec.to_json(), options.include_protected, options.random_state, data.table.data, progress
+            stages.key, spec.to_json(), options.include_protected, options.random_state, stages.df, progress
         ),
         lambda stage, took: (
             f"Fitted the surrogate model on {stage.model.n_train:,} rows × {len(stage.model.features)} features "
@@ -195,7 +202,7 @@ def run_surrogate(stages: Stages) -> SurrogateStage:
 
 
 def run_shap(stages: Stages, stage: SurrogateStage) -> ShapStage:
-    key = surrogate_key(stages.data, stages.spec, stages.options)
+    key = surrogate_key(stages)
     size = stages.options.sample_size
     return stages.run(
         "shap",
@@ -208,7 +215,7 @@ def run_shap(stages: Stages, stage: SurrogateStage) -> ShapStage:
 
 
 def run_proxies(stages: Stages, stage: SurrogateStage, shap: ShapStage) -> ProxyStage:
-    key = (*surrogate_key(stages.data, stages.spec, stages.options), stages.options.sample_size)
+    key = (*surrogate_key(stages), stages.options.sample_size)
     n = len(stage.groupings)
     estimate = estimate_seconds(stage, "proxies")
     return stages.run(
@@ -224,7 +231,7 @@ def run_proxies(stages: Stages, stage: SurrogateStage, shap: ShapStage) -> Proxy
 def run_flips(stages: Stages, stage: SurrogateStage) -> dict | None:
     if not stage.include_protected:
         return None
-    key = surrogate_key(stages.data, stages.spec, stages.options)
+    key = surrogate_key(stages)
     n = len(stage.groupings)
     estimate = estimate_seconds(stage, "flip")
     return stages.run(
@@ -239,6 +246,8 @@ def run_flips(stages: Stages, stage: SurrogateStage) -> dict | None:
 
 def show_scope(explanation: Explanation) -> None:
     model = explanation.model
+    if explanation.training_sample is not None:
+        st.info(md(explanation.training_sample.describe("The surrogate is trained")), icon=":material/database:")
     target = "the decision" if model.target == "decision" else "the score"
     protected = "including" if explanation.flip_test is not None else "without"
     st.caption(
@@ -575,10 +584,10 @@ def pick_row(choices: dict[int, str], rows: int) -> int:
 
 
 def show_local(
-    explanation: Explanation, data: state.Dataset, spec: AuditSpec, attribute: str | None, words: DecisionWords
+    explanation: Explanation, df: pd.DataFrame, spec: AuditSpec, attribute: str | None, words: DecisionWords
 ) -> None:
+    """One row of the table explained (of the stratified sample, for a source read by an engine)."""
     st.subheader("Why this row?")
-    df = data.table.data
     row = pick_row(examples(explanation, df, spec, attribute, words), len(df))
     local = local_explanation(explanation, df, row)
     if local is None:
@@ -608,7 +617,7 @@ stages = Stages(dataset, spec, options)
 surrogate = run_surrogate(stages)
 shap_values = run_shap(stages, surrogate)
 # The first views need only the surrogate and the SHAP values: drawn before the proxies are computed.
-explanation = explanation_from(surrogate, shap_values)
+explanation = replace(explanation_from(surrogate, shap_values), training_sample=stages.drawn)
 show_scope(explanation)
 show_fidelity(explanation)
 show_global(explanation, list(explanation.sample.groups))
@@ -617,8 +626,9 @@ attribute = pick_attribute(explanation)
 if attribute is not None:
     show_by_group(explanation, attribute)
     show_gap(explanation, attribute)
-explanation = explanation_from(
-    surrogate, shap_values, run_proxies(stages, surrogate, shap_values), run_flips(stages, surrogate)
+explanation = replace(
+    explanation_from(surrogate, shap_values, run_proxies(stages, surrogate, shap_values), run_flips(stages, surrogate)),
+    training_sample=stages.drawn,
 )
 stages.finish()
 state.remember("explanation", (dataset.data_key, spec.to_json(), options), explanation)  # for the Report page
@@ -626,4 +636,4 @@ if attribute is not None:
     show_proxies(explanation, attribute)
 show_flip_test(explanation)
 show_dependence(explanation, attribute)
-show_local(explanation, dataset, spec, attribute, words)
+show_local(explanation, stages.df, spec, attribute, words)

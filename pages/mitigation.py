@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -14,12 +15,14 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError, csv_bytes, decision_changes, encode_groups
 from analysis.counts import INTERSECTION_SEPARATOR
+from analysis.engine import CountedTable
 from analysis.metrics import rate_denominator, title
 from analysis.mitigate import Mitigation, mitigate, starting_point
 from analysis.mitigation import MODEL_SCORE_LABEL, SUMMARY_FIGURES, MitigationComparison, ModelScores, flip_columns
 from analysis.optimizer import GOALS, NOTHING, Optimization, default_goal, gives_back, goal_unavailable
-from analysis.options import FOUR_FIFTHS, default_tolerance
+from analysis.options import FOUR_FIFTHS, SEED, default_tolerance
 from analysis.progress import Step
+from analysis.stratified import StratifiedSample
 from analysis.thresholds import Start, ThresholdCurves, WhatIf, changed_decisions, what_if
 from analysis.words import DecisionWords, decision_words
 from ui import cached, charts, state
@@ -94,12 +97,18 @@ IN_SAMPLE = (
 
 
 class Scored(NamedTuple):
-    """The table and spec the thresholds act on: the spec's own score, or a model score added to both."""
+    """The table and spec the thresholds act on: the spec's own score, or a model score added to both.
 
-    df: pd.DataFrame
+    ``df`` is the engine's counts of every row for a source read by an engine with a score column; ``key`` names
+    the rows in the caches and ``drawn`` says how an engine sampled them (a model score on a big source).
+    """
+
+    df: pd.DataFrame | CountedTable
     spec: AuditSpec
     model: ModelScores | None
     title: str
+    key: str
+    drawn: StratifiedSample | None = None
 
 
 class Costs(NamedTuple):
@@ -175,19 +184,20 @@ def pick_attribute(spec: AuditSpec) -> str:
 
 
 def scored_table(dataset: state.Dataset, spec: AuditSpec) -> Scored:
-    df = dataset.table.data
-    if spec.score is not None:
-        return Scored(df, spec, None, spec.score)
     try:
-        model = cached.surrogate_scores(dataset.data_key, spec.to_json(), df)
-        with_score, scored_spec = model.apply(df, spec)
+        rows = cached.threshold_rows(dataset, spec)
     except ParityLabError as exc:
         st.error(say(exc))
         st.stop()
-    return Scored(with_score, scored_spec, model, MODEL_SCORE_LABEL)
+    title = spec.score if rows.model is None else MODEL_SCORE_LABEL
+    return Scored(rows.rows, rows.spec, rows.model, title, rows.key, rows.drawn)
 
 
 def show_score_source(scored: Scored, words: DecisionWords) -> None:
+    if scored.drawn is not None:
+        st.info(md(scored.drawn.describe("The model score is trained and every figure below measured")))
+    elif isinstance(scored.df, CountedTable):
+        st.caption(f"Every figure on this page counts all {scored.df.rows:,} rows, as DuckDB counted them.")
     if scored.model is None:
         st.caption(
             f"Score: the column **{md(scored.title)}** (higher = more likely {words.verb}). A threshold turns it "
@@ -209,7 +219,7 @@ def show_score_source(scored: Scored, words: DecisionWords) -> None:
 
 def load_curves(dataset: state.Dataset, scored: Scored, attribute: str) -> ThresholdCurves:
     try:
-        return cached.curves(dataset.data_key, scored.spec.to_json(), attribute, scored.df)
+        return cached.curves(scored.key, scored.spec.to_json(), attribute, scored.df)
     except ParityLabError as exc:
         st.error(say(exc))
         st.stop()
@@ -924,10 +934,16 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
         "It trains several models, which takes seconds to a minute: each stage is listed as it completes, with "
         "the time left estimated from the stages already timed on these rows."
     )
+    if dataset.sampled:
+        st.caption(
+            f"The models train on a stratified sample of the {dataset.rows:,} rows, drawn by DuckDB: every group "
+            f"keeps its rows up to {cached.MODEL_PER_GROUP:,}."
+        )
     clicked = st.button("Compare with retraining", key=W.MITIGATION_COMPARE)
     if clicked:
         started = time.perf_counter()
         try:
+            _, rows, drawn = cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)
             with st.status("Comparing with retraining…", expanded=True) as status:
                 report, first = staged(status, "Comparing with retraining", settle=2)
                 result = cached.mitigation_comparison(
@@ -938,9 +954,11 @@ def show_comparison(dataset: state.Dataset, spec: AuditSpec, curves: ThresholdCu
                     tolerance,
                     objective,
                     *costs,
-                    dataset.table.data,
+                    rows,
                     report,
                 )
+                if drawn is not None:  # said in its notes, which the report and the JSON carry
+                    result = replace(result, notes=(*result.notes, drawn.describe("Compared")))
                 timing = Timing(time.perf_counter() - started, first.get("estimate"))
                 status.update(label=f"The comparison {timing.words()}", state="complete", expanded=False)
         except ParityLabError as exc:
@@ -1010,8 +1028,11 @@ def thresholds_record(
         settings["thresholds"] = next(iter(current.thresholds.values()))
     else:
         settings["thresholds"] = dict(current.thresholds)
+    rows = dataset.table.data
+    if dataset.sampled:  # the counts of every row, or the sample the model score was trained on
+        rows = scored.df if scored.model is None else cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)[1]
     return mitigate(
-        dataset.table.data,
+        rows,
         spec,
         attribute=current.attribute,
         cost_fp=current.cost_fp,
@@ -1048,6 +1069,12 @@ def show_exports(
         "the flips, and the optimizer's settings when the sliders hold its thresholds: the same JSON as "
         "`python -m analysis mitigate --json`. Made when you click.",
     )
+    if dataset.sampled:
+        right.caption(
+            f"One decision per row of the {dataset.rows:,} rows is too much to make here: export them with the "
+            "command line, which DuckDB writes to a file (python -m analysis mitigate --help)."
+        )
+        return
     df, scored_spec, attribute = scored.df, scored.spec, current.attribute
     attr = next(a for a in scored_spec.protected if a.column == attribute)
     labels = encode_groups(df[attribute], bins=attr.bins, quantiles=attr.quantiles).labels

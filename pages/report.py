@@ -200,7 +200,11 @@ def show_resume(data: state.Dataset, spec: AuditSpec) -> None:
 
 
 def restore_spec(data: state.Dataset, spec: AuditSpec) -> None:
-    check = cached.validation(data.data_key, spec.to_json(), data.sha256, data.table.data)
+    try:
+        check = cached.checks(data, spec)
+    except ParityLabError as exc:  # the engine could not read the source again
+        st.error(say(exc))
+        return
     if not check.ok:
         problems = " ".join(say(p) for p in check.errors)
         st.error("The saved spec does not fit the loaded dataset: " + problems)

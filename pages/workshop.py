@@ -9,6 +9,7 @@ interval and q-value), what drives it (the proxy, from the Drivers explanation) 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import streamlit as st
 
@@ -185,7 +186,10 @@ def explanation(data: Dataset, spec):
     started = time.perf_counter()
     with st.status("Training a model of the decisions and computing SHAP values…", expanded=False) as status:
         try:
-            result = cached.explanation(data.data_key, spec.to_json(), SAMPLE_SIZE, False, SEED, data.table.data)
+            key, df, drawn = cached.modelled(data, spec, SAMPLE_SIZE, SEED)
+            result = replace(
+                cached.explanation(key, spec.to_json(), SAMPLE_SIZE, False, SEED, df), training_sample=drawn
+            )
         except ParityLabError as exc:
             status.update(label="The decisions could not be explained", state="error")
             st.error(say(exc))
@@ -247,14 +251,12 @@ def frontier_attribute(result: AuditResult, gap: Gap) -> str:
 
 
 def reveal_cost(result: AuditResult, gap: Gap, data: Dataset, words: DecisionWords) -> None:
-    spec, df = result.spec, data.table.data
     attribute = frontier_attribute(result, gap)
     try:
         with st.spinner("Optimising thresholds at every tolerance…"):
-            if spec.score is None:
-                model = cached.surrogate_scores(data.data_key, spec.to_json(), df)
-                df, spec = model.apply(df, spec)
-            curves = cached.curves(data.data_key, spec.to_json(), attribute, df)
+            rows = cached.threshold_rows(data, result.spec)
+            spec = rows.spec
+            curves = cached.curves(rows.key, spec.to_json(), attribute, rows.rows)
             front = cached.trade_off_frontier(
                 data.data_key, spec.to_json(), attribute, CONSTRAINT, OBJECTIVE, 1.0, 1.0, curves
             )

@@ -9,9 +9,11 @@ from uploaded data are session-scoped, so one session never sees another's.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -30,6 +32,7 @@ from analysis import (
 )
 from analysis.audit import AuditResult, audit
 from analysis.bias_tables import BiasTables
+from analysis.engine import CountedTable, counted_columns
 from analysis.explain import (
     ProxyStage,
     ShapStage,
@@ -39,17 +42,28 @@ from analysis.explain import (
     explain_shap,
     explain_surrogate,
 )
+from analysis.mitigation import ModelScores
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
+from analysis.options import SEED
 from analysis.profile import ColumnProfile
 from analysis.story import Gap, rank_gaps
+from analysis.stratified import StratifiedSample
 from analysis.thresholds import ThresholdCurves, threshold_curves
+from analysis.values import value_key
 from ui import state
-from ui.state import Reading, Upload
+from ui.state import Dataset, Reading, Upload
 
 __all__ = [
+    "MODEL_PER_GROUP",
+    "PREVIEW_ROWS",
     "SAMPLES",
+    "ThresholdRows",
     "audit_result",
+    "audited",
     "bias_tables",
+    "checks",
+    "counted",
+    "counting_key",
     "curves",
     "explanation",
     "flip_stage",
@@ -59,15 +73,20 @@ __all__ = [
     "load_sample",
     "load_upload",
     "mitigation_comparison",
+    "modelled",
+    "open_path",
     "optimization",
     "preload_model_libraries",
     "profiles",
     "proxy_stage",
     "shap_stage",
+    "source_profiles",
     "staged_frontier",
+    "stratified_sample",
     "suggestion",
     "surrogate_scores",
     "surrogate_stage",
+    "threshold_rows",
     "trade_off_frontier",
     "validation",
 ]
@@ -92,6 +111,138 @@ def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
     return load_table(upload.data, name=upload.name, na_values=list(reading.na_values) or None, sheet=reading.sheet)
 
 
+# --- a file or folder opened by path: read by DuckDB, never whole ------------------------------------
+
+PREVIEW_ROWS = 200_000  # rows read for the preview, the column profiles and the suggested roles
+# A spec naming no column of any source: its count is the source's load report alone.
+NO_COLUMNS = AuditSpec(decision="\0")
+
+
+def open_path(location: str, reading: Reading) -> LoadedTable:
+    """A file, folder, glob or DuckDB database table on this machine, read by DuckDB: a bounded sample of its rows
+    (at most :data:`PREVIEW_ROWS`) and the report of the whole source (its rows, columns, changes and SHA-256).
+
+    Not cached: the caller keeps it in session state (the files may change on disk between two readings).
+    """
+    from analysis.duckdb_engine import count_duckdb, sample_duckdb
+
+    na_values = list(reading.na_values) or None
+    # Counting no column reads what every count reports (rows, columns, hash, the loader's changes) in one pass.
+    report = count_duckdb(location, NO_COLUMNS, na_values=na_values).load
+    sample = sample_duckdb(location, rows=PREVIEW_ROWS, na_values=na_values)
+    return LoadedTable(sample, report)
+
+
+def counting_key(spec: AuditSpec) -> str:
+    """The spec's fields that decide what the engine counts (the roles' columns, their bins and the score's anchor):
+    picking features or positive values does not count the rows again."""
+    return json.dumps(
+        {
+            "columns": list(counted_columns(spec)),
+            "anchor": spec.threshold if spec.decision is None else None,
+            "binning": [[a.column, a.bins, a.quantiles] for a in spec.protected],
+            "max_levels": spec.max_levels,
+        }
+    )
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Counting every row with DuckDB…"}))
+def counted(
+    data_key: str, counting: str, location: str, na_values: tuple[str, ...] = (), *, _spec: AuditSpec
+) -> CountedTable:
+    """Every row of the source at ``location`` counted by DuckDB: one row per combination of the spec's columns.
+
+    Keyed by :func:`counting_key` of ``_spec``: specs that count the same columns the same way share one count.
+    """
+    from analysis.engine import count_table
+
+    return count_table(location, _spec, engine="duckdb", na_values=list(na_values) or None)
+
+
+@st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
+def stratified_sample(
+    data_key: str, spec_json: str, per_group: int, seed: int, location: str, source_rows: int
+) -> tuple[pd.DataFrame, StratifiedSample]:
+    """Rows of the source drawn by DuckDB so that every group of every protected attribute keeps its rows up to
+    ``per_group``, and what was drawn (for the pages, the report and the JSON)."""
+    from analysis.duckdb_engine import sample_duckdb
+
+    spec = AuditSpec.from_json(spec_json)
+    df = sample_duckdb(location, spec=spec, per_group=per_group, seed=seed)
+    return df, StratifiedSample(len(df), source_rows, per_group, "duckdb", seed)
+
+
+def audited(data: Dataset, spec: AuditSpec) -> pd.DataFrame | CountedTable:
+    """What an audit of ``data`` reads: the table in memory, or the engine's counts of every row of the source."""
+    if not data.sampled:
+        return data.table.data
+    return counted(data.data_key, counting_key(spec), data.location, data.reading.na_values, _spec=spec)
+
+
+def modelled(
+    data: Dataset, spec: AuditSpec, per_group: int, seed: int
+) -> tuple[str, pd.DataFrame, StratifiedSample | None]:
+    """The rows a model of ``data`` is trained on, their key for the caches, and how they were drawn.
+
+    In memory: the whole table (drawn: None). From a path: a stratified sample drawn by the engine, every group
+    keeping its rows up to ``per_group``.
+    """
+    if not data.sampled:
+        return data.data_key, data.table.data, None
+    df, drawn = stratified_sample(data.data_key, spec.to_json(), per_group, seed, data.location, data.rows)
+    return f"{data.data_key}|stratified:{per_group}:{seed}", df, drawn
+
+
+# Rows per group the mitigation page's models learn from, for a source read by an engine (they train several models).
+MODEL_PER_GROUP = 20_000
+
+
+class ThresholdRows(NamedTuple):
+    """The rows thresholds act on: the spec's own score, or a model score added to the rows and the spec.
+
+    ``key`` names the rows in the caches; ``drawn`` says how they were drawn when the engine sampled them (a spec
+    without a score on a source read by an engine: the model is trained and applied on a stratified sample).
+    """
+
+    key: str
+    rows: pd.DataFrame | CountedTable
+    spec: AuditSpec
+    model: ModelScores | None
+    drawn: StratifiedSample | None
+
+
+def threshold_rows(data: Dataset, spec: AuditSpec, *, per_group: int = MODEL_PER_GROUP) -> ThresholdRows:
+    """The rows and spec the Mitigation page's thresholds act on (raises ParityLabError)."""
+    if spec.score is not None:
+        return ThresholdRows(data.data_key, audited(data, spec), spec, None, None)
+    key, df, drawn = modelled(data, spec, per_group, SEED)
+    model = surrogate_scores(key, spec.to_json(), df)
+    with_score, scored_spec = model.apply(df, spec)
+    return ThresholdRows(key, with_score, scored_spec, model, drawn)
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Profiling every column with DuckDB…"}))
+def source_profiles(data_key: str, location: str, _sample: pd.DataFrame) -> tuple[ColumnProfile, ...]:
+    """Column profiles of every row of the source at ``location``: the counts, ranges and most common values from
+    DuckDB's statistics, each column's kind from the sample (typed as the loader types it)."""
+    from analysis.duckdb_engine import column_statistics
+
+    kinds = {p.name: p.kind for p in profile_columns(_sample)}
+    return tuple(
+        ColumnProfile(
+            c.name,
+            kinds.get(c.name, "text"),
+            c.rows,
+            c.missing,
+            c.distinct,
+            tuple((value_key(v), n) for v, n in c.top),
+            c.minimum,
+            c.maximum,
+        )
+        for c in column_statistics(location).columns
+    )
+
+
 @st.cache_data(**SESSION)
 def profiles(data_key: str, _df: pd.DataFrame) -> tuple[ColumnProfile, ...]:
     """Column profiles of these data."""
@@ -105,9 +256,20 @@ def suggestion(data_key: str, _df: pd.DataFrame) -> SpecSuggestion:
 
 
 @st.cache_data(**SESSION)
-def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame) -> SpecValidation:
-    """Problems of a spec (given as JSON, so it hashes cheaply) on these data (the file's hash: ``sha256``)."""
-    return validate_spec(_df, AuditSpec.from_json(spec_json), dataset_sha256=sha256)
+def validation(data_key: str, spec_json: str, sha256: str, _df: pd.DataFrame | CountedTable) -> SpecValidation:
+    """Problems of a spec (given as JSON, so it hashes cheaply) on these data (the file's hash: ``sha256``), or on an
+    engine's counts of every row of them."""
+    spec = AuditSpec.from_json(spec_json)
+    if isinstance(_df, CountedTable):
+        return validate_spec(
+            _df.frame, spec, dataset_sha256=sha256, weights=_df.weights, columns=_df.columns, edges=_df.edges
+        )
+    return validate_spec(_df, spec, dataset_sha256=sha256)
+
+
+def checks(data: Dataset, spec: AuditSpec) -> SpecValidation:
+    """Problems of ``spec`` on ``data``: on every row (counted by the engine for a source read by one)."""
+    return validation(data.data_key, spec.to_json(), data.sha256, audited(data, spec))
 
 
 @st.cache_data(**SESSION)

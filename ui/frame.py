@@ -27,7 +27,13 @@ def run_audit(data: state.Dataset, spec: AuditSpec, confidence: float) -> AuditR
     """The (cached) audit of the dataset under its spec; a ParityLab error is shown and stops the page."""
     try:
         return cached.audit_result(
-            data.data_key, spec.to_json(), confidence, data.table.data, data.name, data.sha256, data.table.report
+            data.data_key,
+            spec.to_json(),
+            confidence,
+            cached.audited(data, spec),
+            data.name,
+            data.sha256,
+            data.table.report,
         )
     except ParityLabError as exc:
         st.error(say(exc))
@@ -40,7 +46,7 @@ def audit_warnings(data: state.Dataset, spec: AuditSpec, result: AuditResult) ->
     The result keeps its warnings as text (they are part of its JSON); the validation that produced them is
     cached and still holds them as problems, whose remedies :func:`ui.text.say` words by the page's controls.
     """
-    check = cached.validation(data.data_key, spec.to_json(), data.sha256, data.table.data)
+    check = cached.checks(data, spec)
     worded = {problem.text: say(problem) for problem in check.warnings}
     return [worded.get(warning, say(warning)) for warning in result.warnings]
 

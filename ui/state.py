@@ -46,6 +46,7 @@ __all__ = [
     "pop_reread_notes",
     "queue_roles",
     "queue_widgets",
+    "read_path_again",
     "recall",
     "remember",
     "reset_workshop",
@@ -57,6 +58,7 @@ __all__ = [
     "set_widgets",
     "set_workshop_step",
     "spec",
+    "take_read_path_again",
     "upload",
     "workshop_step",
 ]
@@ -73,6 +75,7 @@ UPLOAD = "paritylab.upload"
 REREAD = "paritylab.reread_notes"
 FORGOTTEN = "paritylab.forgotten_upload"
 FAILED_READ = "paritylab.failed_read"
+READ_PATH_AGAIN = "paritylab.read_path_again"
 LOADED_SPEC = "paritylab.loaded_spec"
 FOCUS = "paritylab.focus"
 FOLLOWED = "paritylab.followed_focus"
@@ -88,6 +91,8 @@ class W:
     SAMPLE_STORY = "sample_story_effects"
     UPLOAD = "upload"
     FORGET_UPLOAD = "upload_forget"
+    PATH = "data_path"
+    PATH_REREAD = "data_path_reread"
     NA_VALUES = "na_values"
     SHEET = "sheet"
     DECISION = "spec_decision"
@@ -272,9 +277,13 @@ class Dataset:
     """The table this session works on, where it came from and how it was read."""
 
     table: LoadedTable
-    source: str  # "sample" or "upload"
-    key: str  # identifies the source: sample name, or the upload's file id plus options
+    source: str  # "sample", "upload" or "path"
+    key: str  # identifies the source: sample name, the upload's file id plus options, or the path
     reading: Reading = Reading()
+    # "duckdb" for a file or folder opened by path: ``table.data`` then holds a bounded sample of its rows (for
+    # the preview, profiles and roles) and the engine counts every row for the audit; "pandas": every row.
+    engine: str = "pandas"
+    location: str | None = None  # the path as opened (a file, folder, glob or DuckDB database file)
 
     @property
     def name(self) -> str:
@@ -283,6 +292,16 @@ class Dataset:
     @property
     def sha256(self) -> str:
         return self.table.report.sha256
+
+    @property
+    def sampled(self) -> bool:
+        """Whether ``table.data`` is a sample: the engine reads the source itself for every count."""
+        return self.engine != "pandas"
+
+    @property
+    def rows(self) -> int:
+        """Rows in the source (every row, also when ``table.data`` is a sample)."""
+        return self.table.report.rows
 
     @property
     def data_key(self) -> str:
@@ -363,6 +382,17 @@ def forget_file(file_id: str) -> None:
         st.session_state.pop(key, None)
     _forget_results()
     st.session_state[FORGOTTEN] = file_id
+
+
+def read_path_again() -> None:
+    """Ask the Data page to read the path it shows again (its files may have changed on disk)."""
+    st.session_state[READ_PATH_AGAIN] = True
+    st.session_state.pop(LOAD_ERROR, None)
+
+
+def take_read_path_again() -> bool:
+    """Whether the path is to be read again (once)."""
+    return bool(st.session_state.pop(READ_PATH_AGAIN, False))
 
 
 def forgotten_file() -> str | None:
