@@ -183,6 +183,26 @@ def test_too_large_for_pandas_names_the_flag(files, monkeypatch):
     )
 
 
+# --- tables: the same counts from counted rows -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [("--format", "ll144"), ("--format", "four-fifths"),
+                                     ("--format", "ll144", "--mode", "scoring")])  # fmt: skip
+def test_tables_are_the_same_on_pandas_and_duckdb(files, options):
+    results = {}
+    for engine in ("pandas", "duckdb"):
+        code, out, err = run(["tables", files["parquet"], "--spec", files["spec"], *options, "--json", "-",
+                              "--engine", engine])  # fmt: skip
+        assert code == 0, err
+        results[engine] = json.loads(out)
+    assert_same_json(results["pandas"], results["duckdb"])
+    # Every assessed row is in a category or unknown: the decided rows, or in scoring mode the scored ones.
+    source = decisions()
+    assessed = source["score" if "scoring" in options else "approved"].notna().sum()
+    gender = results["duckdb"]["tables"]["gender"]
+    assert sum(row["n"] for row in gender) + results["duckdb"]["unknown"]["gender"] == assessed
+
+
 # --- folders, globs and their errors ---------------------------------------------------------------------------
 
 
