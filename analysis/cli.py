@@ -2,6 +2,13 @@
 ``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``,
 ``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths`` and ``python -m analysis suggest DATA``.
 
+Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``): pandas reads
+the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
+(:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or ``file.duckdb:table`` is audited
+the same way. Without ``--engine``, :func:`analysis.engine.choose_engine` chooses, and a choice other than
+pandas is said on stderr. What needs rows rather than counts (role suggestions, the surrogate model, a model
+score) uses a sample the engine draws, and says so.
+
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
 input or usage, with the message on stderr and nothing on stdout.
 """
@@ -1403,6 +1410,8 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     engine = _engine(args, stderr)
+    if args.decisions and engine != "pandas":  # said before any row is read
+        raise SpecError(DECISIONS_IN_MEMORY.format(engine=ENGINE_NAMES[engine]))
     if engine == "pandas":
         table = _load(args, stderr)
         source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
@@ -1432,8 +1441,6 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     if args.export:
         _export(args, engine, source, spec, result, stderr)
     if args.decisions:
-        if engine != "pandas":
-            raise SpecError(DECISIONS_IN_MEMORY.format(engine=ENGINE_NAMES[engine]))
         df, scored_spec = source, spec
         if result.model is not None:
             df, scored_spec = result.model.apply(df, spec)

@@ -227,8 +227,39 @@ def test_parts_of_different_columns_are_one_line_exit_2(files, tmp_path):
     shutil.copytree(files["parts"], parts)
     decisions(10).rename(columns={"gender": "sex"}).to_parquet(parts / "part-9.parquet", index=False)
     code, out, err = run(["audit", parts, "--spec", files["spec"], "--engine", "duckdb"])
-    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and err.startswith("error: ")
-    assert "part-9.parquet" in err or "sex" in err or "gender" in err
+    assert (code, out) == (2, "") and err == (
+        "error: Column 'gender' is in part-0.parquet, part-1.parquet, part-2.parquet but not in part-9.parquet: "
+        "expected every file to have the same columns. Add the column to those files, or leave them out.\n"
+    )
+
+
+def test_a_folder_with_the_pandas_engine_is_a_usage_error(files):
+    code, out, err = run(["audit", files["parts"], "--spec", files["spec"], "--engine", "pandas"])
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert "The pandas engine reads one file into memory" in err and "pass --engine duckdb (or spark)" in err
+
+
+def test_a_table_of_a_duckdb_database(files, tmp_path):
+    import duckdb
+
+    database = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE loans AS SELECT * FROM read_parquet(?)", [str(files["parquet"])])
+        con.execute("CREATE TABLE other AS SELECT 1 AS x")
+    whole, _ = audit_json(files["parquet"], files["spec"], "--engine", "duckdb")
+    table, err = audit_json(f"{database}:loans", files["spec"])
+    assert table["engine"] == "duckdb" and err.splitlines()[0] == (
+        "Using the DuckDB engine: shop.duckdb:loans is a DuckDB database (--engine to choose another)."
+    )
+    assert_same_json(without_source(whole), without_source(table))
+    code, out, err = run(["audit", database, "--spec", files["spec"]])
+    assert (code, out) == (2, "") and "is a DuckDB database with tables 'loans', 'other'" in err
+
+
+def test_without_a_spec_duckdb_suggests_one_from_a_sample(files):
+    code, out, err = run(["audit", files["parquet"], "--engine", "duckdb"])
+    assert (code, out) == (2, "") and err.startswith("error: Name the decision and the protected attributes")
+    assert "--decision approved --positive Y --label repaid --label-positive 1 --score score" in err
 
 
 def test_spark_master_conflicts_with_another_engine(files):
@@ -246,6 +277,16 @@ def test_max_rows_is_checked_on_duckdb(files):
     code, out, err = run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "duckdb",
                           "--max-rows", "100"])  # fmt: skip
     assert (code, out) == (2, "") and "has 3,000 data rows; the limit is 100" in err and "--max-rows 3000" in err
+
+
+def test_the_in_memory_limits_name_the_engine_on_the_command_line():
+    from analysis.wording import Remedy
+
+    assert (
+        Remedy("max_bytes").text("cli") == "pass --engine duckdb, which counts the rows out of core, with no size limit"
+    )
+    assert Remedy("max_uncompressed_bytes").text("cli").startswith("pass --engine duckdb, which counts CSV, ")
+    assert Remedy("max_bytes").text("python") == "pass a larger max_bytes, or audit the file with engine='duckdb'"
 
 
 # --- compare: results of two engines ---------------------------------------------------------------------------
@@ -334,6 +375,12 @@ def mitigate_json(data: Path, spec: Path, *more: object) -> tuple[dict, str]:
     code, out, err = run(["mitigate", data, "--spec", spec, "--attribute", "ethnicity", "--json", "-", *more])
     assert code == 0, err
     return json.loads(out), err
+
+
+def test_mitigate_decisions_csv_needs_the_pandas_engine(files, tmp_path):
+    code, out, err = run(["mitigate", files["parquet"], "--spec", files["spec"], "--engine", "duckdb",
+                          "--decisions", tmp_path / "x.csv"])  # fmt: skip
+    assert (code, out) == (2, "") and "pass --export PATH" in err and not (tmp_path / "x.csv").exists()
 
 
 def test_mitigate_json_is_the_same_on_pandas_and_duckdb(files):
