@@ -722,7 +722,13 @@ def _counted(args: argparse.Namespace, engine: str, spec: Any, stderr: TextIO) -
     from analysis.loading import ROWS_OVER_LIMIT
     from analysis.wording import Remedy
 
-    table = count_table(args.data, spec, engine=engine, na_values=args.na_values, spark_master=args.spark_master)
+    if engine == "spark":  # count_table does not pass the missing spellings on to Spark; count_spark takes them
+        from analysis.spark_engine import count_spark, spark_session
+
+        session = spark_session(master=args.spark_master)
+        table = count_spark(args.data, spec, session=session, na_values=args.na_values)
+    else:
+        table = count_table(args.data, spec, engine=engine, na_values=args.na_values)
     _announce(args, stderr)
     name = _printable(table.name or _source_name(args.data))
     if table.load is not None:
@@ -1309,12 +1315,18 @@ LESS_EQUAL = (
 
 
 def _mitigate_text(
-    result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None, words: Any = None
+    result: dict[str, Any],
+    name: str,
+    given_back: tuple[float, float] | None = None,
+    words: Any = None,
+    *,
+    sampled: bool = False,
 ) -> str:
     """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better).
 
     ``words`` (``analysis.words.DecisionWords``) names the decision in the thresholds' lines ("newly flagged"),
-    so a harmful decision reads as the harm, not as "to positive".
+    so a harmful decision reads as the harm, not as "to positive". ``sampled``: the model score was trained on
+    an engine's sample, which the model's first note says.
     """
     from analysis.metrics import title
     from analysis.optimizer import CONSTRAINT_MEASURES
@@ -1335,6 +1347,8 @@ def _mitigate_text(
             f"Score: {result['score_label']}, as the spec has no score; out-of-fold AUC "
             f"{'undefined' if auc is None else f'{auc:.3f}'} against the current decisions."
         )
+        if sampled:
+            lines.append(f"  {result['model_score']['notes'][0]}")
     else:
         lines.append(f"Score: the spec's score column '{_plain(result['score_column'])}'.")
     if result.get("scores"):
@@ -1412,6 +1426,8 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     engine = _engine(args, stderr)
     if args.decisions and engine != "pandas":  # said before any row is read
         raise SpecError(DECISIONS_IN_MEMORY.format(engine=ENGINE_NAMES[engine]))
+    if args.export and engine != "pandas" and spec.score is None:
+        raise SpecError(EXPORT_NEEDS_SCORE.format(engine=ENGINE_NAMES[engine]))
     if engine == "pandas":
         table = _load(args, stderr)
         source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
@@ -1455,10 +1471,15 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         given_back = None if result.optimization is None else gives_back(result.optimization, result.before)
         from analysis.words import decision_words
 
-        stdout.write(_mitigate_text(out, name, given_back, decision_words(spec)))
+        stdout.write(_mitigate_text(out, name, given_back, decision_words(spec), sampled=sample is not None))
     return EXIT_OK
 
 
+EXPORT_NEEDS_SCORE = (
+    "--export on the {engine} engine applies the thresholds to the spec's score column, and the spec names none "
+    "(a model score exists only for the sample it is trained on). Name the score column in the spec, or pass "
+    "--engine pandas."
+)
 DECISIONS_IN_MEMORY = (
     "--decisions builds its table in memory, but the {engine} engine reads this data; pass --export PATH "
     "(every row with its new decision, written by the engine), or --engine pandas."

@@ -504,3 +504,23 @@ def test_mitigate_on_spark_exports_every_row(files, tmp_path):
     assert len(written) == len(source) and written["id"].tolist() == source["id"].tolist()
     cut = source["ethnicity"].map(spark_result["thresholds"]["ethnicity"]).to_numpy()
     assert written["new_decision"].tolist() == (source["score"].to_numpy() >= cut).astype(int).tolist()
+
+
+@pytest.mark.slow
+def test_mitigate_without_a_score_on_duckdb_trains_on_a_sample(files, tmp_path, monkeypatch):
+    import analysis.cli
+
+    spec = tmp_path / "no-score.json"
+    AuditSpec.from_dict({k: v for k, v in SPEC.items() if k != "score"} | {"features": ["income", "tier"]}).save(spec)
+    monkeypatch.setattr(analysis.cli, "SAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(analysis.cli, "SAMPLE_PER_GROUP", 300)
+    code, out, err = run(["mitigate", spec.parent / "missing.parquet", "--spec", spec, "--engine", "duckdb",
+                          "--export", tmp_path / "x.parquet"])  # fmt: skip
+    assert (code, out) == (2, "") and "--export on the DuckDB engine applies the thresholds" in err
+    code, out, err = run(["mitigate", files["parquet"], "--spec", spec, "--engine", "duckdb"])
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if "stratified sample" in line)
+    sampled = int(line.split("stratified sample of ")[1].split()[0].replace(",", ""))
+    assert 1_000 < sampled < 3_000 and line.endswith(
+        f"of {sampled:,} rows (of 3,000 source rows); the thresholds were found and measured on that sample."
+    )
