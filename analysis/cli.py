@@ -698,7 +698,8 @@ def _engine(args: argparse.Namespace, stderr: TextIO) -> str:
     args.engine_note = f"{_printable(reason).rstrip('.')} {CHOOSE_ANOTHER}\n" if asked is None else None
     if engine != "pandas" and args.sheet is not None:
         raise SpecError(IN_MEMORY_ONLY.format(flag="--sheet", engine=ENGINE_NAMES[engine], name=_printable(args.data)))
-    if engine == "pandas" and (any(ch in args.data for ch in "*?[") or Path(args.data).is_dir()):
+    many = Path(args.data).is_dir() or (any(ch in args.data for ch in "*?[") and not Path(args.data).is_file())
+    if engine == "pandas" and many:
         raise SpecError(ONE_FILE.format(data=_printable(args.data)))
     return engine
 

@@ -135,6 +135,19 @@ def test_audit_json_is_the_same_on_pandas_and_duckdb(files, kind, spec):
     assert "Using the" not in pandas_err + duck_err  # an engine asked for is not announced
 
 
+def test_na_values_reach_the_engine(tmp_path):
+    df = decisions(600)
+    df["ethnicity"] = df["ethnicity"].where(df.index % 7 != 0, "?")
+    path, spec = tmp_path / "marked.csv", tmp_path / "spec.json"
+    df.to_csv(path, index=False)
+    AuditSpec.from_dict(SPEC).save(spec)
+    results = [audit_json(path, spec, "--engine", engine, "--na-values", "?")[0] for engine in ("pandas", "duckdb")]
+    assert_same_json(without(results[0], (*VOLATILE, "load")), without(results[1], (*VOLATILE, "load")))
+    groups = results[1]["attributes"]["ethnicity"]["groups"]
+    marked = (df.index % 7 == 0) & df["approved"].notna()  # the group's decided rows: its n
+    assert "?" not in groups and groups["(missing)"]["n"] == marked.sum() > 70
+
+
 def test_the_text_summary_names_the_engine_and_its_rows(files):
     code, out, _ = run(["audit", files["parquet"], "--spec", files["spec"], "--engine", "duckdb"])
     first = out.splitlines()[0]
