@@ -537,3 +537,17 @@ def test_mitigate_without_a_score_on_duckdb_trains_on_a_sample(files, tmp_path, 
     assert 1_000 < sampled < 3_000 and line.endswith(
         f"of {sampled:,} rows (of 3,000 source rows); the thresholds were found and measured on that sample."
     )
+
+
+def test_a_score_counted_on_a_grid_is_said(files, monkeypatch):
+    import analysis.engine
+
+    monkeypatch.setattr(analysis.engine, "EXACT_SCORES", 100)  # the test's 990 distinct scores: past the limit
+    audit_result, _ = audit_json(files["parquet"], files["spec"], "--engine", "duckdb")
+    resolution = audit_result["dataset"]["score_resolution"]
+    assert resolution["exact"] is False and resolution["distinct"] > 100 and resolution["step"] > 0
+    result, _ = mitigate_json(files["parquet"], files["spec"], "--engine", "duckdb")
+    assert result["scores"] == resolution | {"note": result["scores"]["note"]}
+    assert f"rounded down to multiples of {resolution['step']:g}" in result["scores"]["note"]
+    code, out, _ = run(["mitigate", files["parquet"], "--spec", files["spec"], "--engine", "duckdb"])
+    assert code == 0 and f"  {result['scores']['note']}" in out.splitlines()
