@@ -47,8 +47,12 @@ examples:
   python -m analysis audit tickets.csv --spec tickets-spec.json --json - --fail-below-di 0.8
   python -m analysis audit loans.csv --spec loans-spec.json --json audit.json --html audit.html
   python -m analysis audit scores.csv --score risk --threshold 0.7 --unfavorable --protected race
+  python -m analysis audit 'decisions/*.parquet' --spec loans-spec.json --json audit.json
+  python -m analysis audit warehouse.duckdb:loans --spec loans-spec.json --engine duckdb
+  python -m analysis audit decisions/ --spec loans-spec.json --spark-master spark://host:7077
 
-Options given on the command line override the same fields of --spec.
+Options given on the command line override the same fields of --spec. A file over 200 MB, a folder, a glob or a
+DuckDB table is counted by DuckDB unless --engine says otherwise (said on stderr).
 exit codes: 0 ok, 1 a --fail-* gate was breached, 2 bad input or usage.
 """
 
@@ -57,8 +61,11 @@ examples:
   python -m analysis explain loans.csv --spec loans-spec.json
   python -m analysis explain tickets.csv --spec tickets-spec.json --sample-size 2000 --json drivers.json
   python -m analysis explain loans.csv --spec loans-spec.json --include-protected --json -
+  python -m analysis explain big.parquet --spec loans-spec.json --engine duckdb --sample-size 2000
 
-A LightGBM surrogate model of the decisions (or of the score) is explained with SHAP values.
+A LightGBM surrogate model of the decisions (or of the score) is explained with SHAP values. With DuckDB or Spark,
+the surrogate trains on a stratified sample the engine draws: 100,000 rows at random, and every group of every
+protected attribute keeps its rows up to --sample-size (said in the output).
 exit codes: 0 ok, 2 bad input or usage.
 """
 SHOWN_DRIVERS = 5
@@ -335,7 +342,8 @@ def _explain_parser(commands: Any) -> None:
         type=int,
         default=SAMPLE_SIZE,
         metavar="N",
-        help=f"rows to compute SHAP values for (default {SAMPLE_SIZE})",
+        help=f"rows to compute SHAP values for (default {SAMPLE_SIZE}); with DuckDB or Spark also the rows each group "
+        "keeps in the sample the surrogate trains on",
     )
     explain.add_argument(
         "--include-protected",
@@ -1204,6 +1212,7 @@ examples:
   python -m analysis mitigate loans.csv --spec loans-spec.json --attribute ethnicity --goal four_fifths_fewest
   python -m analysis mitigate loans.csv --spec loans-spec.json --constraint equal_opportunity --tolerance 0.02 \\
       --objective cost --cost-fp 5 --benefit-tp 1 --json -
+  python -m analysis mitigate 'decisions/*.parquet' --spec loans-spec.json --export new-decisions.parquet
 
 Per-group thresholds on the spec's score (decision = score >= the group's threshold) that meet the goal or
 constraint on these data. Everything starts from the thresholds that reproduce today's decisions best (their
