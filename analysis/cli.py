@@ -988,7 +988,9 @@ def _suggest_at_scale(args: argparse.Namespace, engine: str, stdout: TextIO, std
     sample = _sample(args, engine, stderr, rows=SAMPLE_ROWS)
     suggestion = suggest_roles(sample)
     spec = suggestion.spec or suggest_spec(sample)  # SpecError (with its remedy) when no decision or score
-    table = _counted(args, engine, spec, stderr)
+    # Every row's values of the suggested columns; a score only when it makes the decisions (its range sets the
+    # threshold), as a score's distinct values multiply the combinations to count.
+    table = _counted(args, engine, spec if spec.decision is None else replace(spec, score=None), stderr)
     name = _printable(table.name or _source_name(args.data))
     engine_name = ENGINE_NAMES[engine]
     if len(sample) >= table.rows:
