@@ -49,6 +49,7 @@ def sidebar() -> None:
     st.markdown(f"**Dataset:** {md(data.name)}")
     read = f" · read with {', '.join(data.reading.na_values)} as missing" if data.reading.na_values else ""
     sheet = f" · sheet {report.sheet}" if report.sheet else ""
+    sheet += " · counted by DuckDB" if data.sampled else ""
     st.caption(f"{report.rows:,} rows × {report.columns:,} columns · SHA-256 {report.sha256[:12]}…" + md(sheet + read))
     spec = state.spec()
     if spec is None:

@@ -173,6 +173,9 @@ def upload_file() -> None:
         key=W.UPLOAD,
         on_change=new_upload_chosen,
     )
+    if local_paths_allowed():  # the uploader refuses a bigger file in the browser, before this script sees it
+        limit = f"{DEFAULT_MAX_BYTES / 2**20:,.0f} MB"
+        st.caption(f"Bigger than {limit}? Open it by its path instead: choose '{PATH_SOURCE}' above.")
     kept = take_upload(file)
     if kept is not None:
         read_upload(kept, reading())
@@ -685,7 +688,7 @@ def protected_inputs(data: Dataset, columns: list[str]) -> None:
 
 def group_labels(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> list[str]:
     try:
-        return list(cached.group_sizes(data.data_key, column, bins, quantiles, data.table.data[column]))
+        return list(cached.groups_of(data, column, bins, quantiles))
     except ParityLabError:
         return []
 

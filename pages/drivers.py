@@ -588,6 +588,8 @@ def show_local(
 ) -> None:
     """One row of the table explained (of the stratified sample, for a source read by an engine)."""
     st.subheader("Why this row?")
+    if explanation.training_sample is not None:
+        st.caption("Rows are numbered by their position in the stratified sample the surrogate was trained on.")
     row = pick_row(examples(explanation, df, spec, attribute, words), len(df))
     local = local_explanation(explanation, df, row)
     if local is None:

@@ -1029,8 +1029,10 @@ def thresholds_record(
     else:
         settings["thresholds"] = dict(current.thresholds)
     rows = dataset.table.data
-    if dataset.sampled:  # the counts of every row, or the sample the model score was trained on
-        rows = scored.df if scored.model is None else cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)[1]
+    if dataset.sampled:  # the engine's counts of every row; a model score acts on the sample it was trained on
+        rows = cached.audited(dataset, spec)
+        if scored.model is not None:
+            settings["sample"] = cached.modelled(dataset, spec, cached.MODEL_PER_GROUP, SEED)[1]
     return mitigate(
         rows,
         spec,
@@ -1071,8 +1073,9 @@ def show_exports(
     )
     if dataset.sampled:
         right.caption(
-            f"One decision per row of the {dataset.rows:,} rows is too much to make here: export them with the "
-            "command line, which DuckDB writes to a file (python -m analysis mitigate --help)."
+            f"One decision per row of the {dataset.rows:,} rows is too many to make here: the command line writes "
+            "them with DuckDB (python -m analysis mitigate DATA --spec SPEC.json --engine duckdb --export "
+            "decisions.parquet; the thresholds act on the spec's score column)."
         )
         return
     df, scored_spec, attribute = scored.df, scored.spec, current.attribute

@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -22,6 +23,7 @@ from analysis import (
     AuditSpec,
     Explanation,
     LoadedTable,
+    ProtectedAttribute,
     SpecSuggestion,
     SpecValidation,
     encode_groups,
@@ -69,6 +71,7 @@ __all__ = [
     "flip_stage",
     "gaps",
     "group_sizes",
+    "groups_of",
     "is_remembered",
     "load_sample",
     "load_upload",
@@ -113,7 +116,7 @@ def load_upload(upload: Upload, reading: Reading) -> LoadedTable:
 
 # --- a file or folder opened by path: read by DuckDB, never whole ------------------------------------
 
-PREVIEW_ROWS = 200_000  # rows read for the preview, the column profiles and the suggested roles
+PREVIEW_ROWS = 200_000  # rows read for the preview and the suggested roles
 # A spec naming no column of any source: its count is the source's load report alone.
 NO_COLUMNS = AuditSpec(decision="\0")
 
@@ -211,11 +214,11 @@ class ThresholdRows(NamedTuple):
     drawn: StratifiedSample | None
 
 
-def threshold_rows(data: Dataset, spec: AuditSpec, *, per_group: int = MODEL_PER_GROUP) -> ThresholdRows:
+def threshold_rows(data: Dataset, spec: AuditSpec) -> ThresholdRows:
     """The rows and spec the Mitigation page's thresholds act on (raises ParityLabError)."""
     if spec.score is not None:
         return ThresholdRows(data.data_key, audited(data, spec), spec, None, None)
-    key, df, drawn = modelled(data, spec, per_group, SEED)
+    key, df, drawn = modelled(data, spec, MODEL_PER_GROUP, SEED)
     model = surrogate_scores(key, spec.to_json(), df)
     with_score, scored_spec = model.apply(df, spec)
     return ThresholdRows(key, with_score, scored_spec, model, drawn)
@@ -278,6 +281,18 @@ def group_sizes(
 ) -> dict[str, int]:
     """Rows per group of one protected attribute (binned when ``bins`` or ``quantiles`` is given)."""
     return encode_groups(_series, bins=bins, quantiles=quantiles).sizes()
+
+
+def groups_of(data: Dataset, column: str, bins: tuple[float, ...] | None, quantiles: int | None) -> dict[str, int]:
+    """Rows per group of one protected attribute of ``data``: of every row (counted by the engine for a source
+    read by one, its quantile bins cut where every row cuts them)."""
+    if not data.sampled:
+        return group_sizes(data.data_key, column, bins, quantiles, data.table.data[column])
+    spec = replace(NO_COLUMNS, protected=(ProtectedAttribute(column, bins=bins, quantiles=quantiles),))
+    table = audited(data, spec)
+    return encode_groups(
+        table.frame[column], bins=bins, quantiles=quantiles, weights=table.weights, edges=table.edges.get(column)
+    ).sizes()
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Auditing the decisions…"}))

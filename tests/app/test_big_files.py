@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analysis import load_table, profile_columns
+from analysis import encode_groups, load_table, profile_columns
 from analysis.audit import audit
 from analysis.bias_tables import bias_tables
 from analysis.duckdb_engine import sample_duckdb
 from analysis.report import render_html
 from analysis.story import rank_gaps
+from analysis.stratified import StratifiedSample
 from tests.app.apptest import new_app, run
 from ui import cached, local
 from ui.local import LOCAL_PATHS_SETTING
@@ -67,6 +68,13 @@ def test_a_folder_opened_by_path_shows_a_sample_and_says_so(local_run, folder, l
     ]
     assert not at.error
     assert at.button(key=W.CONFIRM)  # the roles are suggested from the sample
+    # A protected attribute's groups are those of every row: quantile bins cut where every row cuts them.
+    at.session_state[W.PROTECTED] = ["gender", "age"]
+    at.session_state[W.bins("age")] = ""  # instead of the suggested bins
+    at.session_state[W.quantiles("age")] = 4
+    run(at)
+    expected_groups = encode_groups(loans["age"], quantiles=4).labels
+    assert at.selectbox(key=W.reference("age")).options[1:] == list(expected_groups)
     # The column profiles count every row, as the loader profiles the whole table.
     profiles = next(d.value for d in at.dataframe if "suggested role" in d.value.columns).set_index("column")
     expected = {p.name: p for p in profile_columns(loans)}
@@ -76,13 +84,29 @@ def test_a_folder_opened_by_path_shows_a_sample_and_says_so(local_run, folder, l
         assert shown["type"] == expected[column].kind, column
 
 
-def test_nothing_at_the_path_is_said_in_the_path_box(local_run, tmp_path):
-    missing = tmp_path / "no-such-folder"
-    at = open_path(missing)
+def schema_mismatch(tmp_path: Path) -> Path:
+    """Two Parquet files of which one lacks a column."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pd.DataFrame({"id": [1, 2], "decision": ["y", "n"]}).to_parquet(folder / "a.parquet", index=False)
+    pd.DataFrame({"id": [3]}).to_parquet(folder / "b.parquet", index=False)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda tmp: tmp / "no-such-folder", "No file matches {path}: expected a Parquet or CSV file"),
+        (schema_mismatch, "Column 'decision' is in a.parquet but not in b.parquet"),
+    ],
+)
+def test_a_bad_path_is_said_for_the_path_box_with_the_engines_message(local_run, tmp_path, make, said):
+    location = make(tmp_path)
+    at = open_path(location)
     errors = [e.value for e in at.error]
     assert len(errors) == 1
-    assert errors[0].startswith("Could not open the path in 'Path of a file, folder or DuckDB database")
-    assert "no\\-such\\-folder" in errors[0]  # the engine's message names the path (escaped for Markdown)
+    assert errors[0].startswith(md("Could not open the path in 'Path of a file, folder or DuckDB database on this"))
+    assert md(said.format(path=location)) in errors[0]  # the engine's message, escaped for Markdown
     assert at.session_state[DATASET].source == "sample"  # the sample stays loaded
 
 
@@ -208,3 +232,60 @@ def state_for_report(at: AppTest, kind: str):
     stored = results[{"explanation": "explanation", "tables": "bias_tables"}[kind]]
     assert stored[0][:2] == (data.data_key, spec.to_json())
     return stored[1]
+
+
+@pytest.mark.slow
+def test_without_a_score_the_mitigation_models_train_on_a_stratified_sample_and_say_so(
+    local_run, folder, loans, monkeypatch
+):
+    per_group = 2_000
+    monkeypatch.setattr(cached, "MODEL_PER_GROUP", per_group)
+    at = open_path(folder)
+    run(at.selectbox(key=W.SCORE).set_value("(none)"))  # the thresholds then act on a model score
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page("pages/mitigation.py")
+    at.run(timeout=300)
+    assert not at.exception and not at.error
+    spec = at.session_state[SPEC]
+    rows = len(sample_duckdb(str(folder), spec=spec, per_group=per_group))
+    assert rows < len(loans)
+    drawn = StratifiedSample(rows, len(loans), per_group, "duckdb")
+    assert md(drawn.describe("The model score is trained and every figure below measured")) in [
+        i.value for i in at.info
+    ]
+    at.button(key=W.MITIGATION_COMPARE).click()
+    at.run(timeout=600)
+    assert not at.exception and not at.error
+    comparison = at.session_state["paritylab.results"]["mitigation_comparison"][1]
+    assert comparison.to_dict()["notes"][-1] == drawn.describe("Compared")
+    assert comparison.train_rows + comparison.test_rows == rows
+
+
+@pytest.mark.parametrize(("setting", "remedy"), [("1", "Open it by its path instead"), ("0", "--engine duckdb")])
+def test_a_file_over_the_upload_limit_points_to_opening_it_by_path_or_the_command_line(monkeypatch, setting, remedy):
+    monkeypatch.setenv(LOCAL_PATHS_SETTING, setting)
+    monkeypatch.setattr("analysis.loading.DEFAULT_MAX_BYTES", 2**20)  # 1 MB, read by the page on each run
+    at = new_app()
+    run(at.radio(key=W.SOURCE).set_value("Upload a file"))
+    run(at.file_uploader(key=W.UPLOAD).set_value(("big.csv", b"a,b\n" + b"1,2\n" * 300_000, "text/csv")))
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("'big\\.csv' is 1\\.1 MB; the limit is 1 MB\\."), errors
+    assert md(remedy) in errors[0]
+
+
+@pytest.mark.slow
+def test_a_table_of_a_duckdb_database_opens_by_path(local_run, tmp_path, loans):
+    import duckdb
+
+    database = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.register("loans", loans)
+        con.execute("CREATE TABLE decisions AS SELECT * FROM loans")
+        con.execute("CREATE TABLE other AS SELECT 1 AS x")
+    at = open_path(f"{database}:decisions")
+    data = at.session_state[DATASET]
+    assert (data.rows, data.name, len(data.table.data)) == (len(loans), "audit.duckdb:decisions", PREVIEW)
+    assert not at.error
+    at = open_path(database)  # two tables: the engine asks for one, named in the path box
+    assert [md("Could not open the path in")] == [e.value[: len(md("Could not open the path in"))] for e in at.error]
+    assert md("expected one named") in at.error[0].value
