@@ -1611,9 +1611,11 @@ def _share(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.1%}"
 
 
-def _tables_text(result: Any, name: str) -> str:
-    """The tables as text: one block per table, then the notes."""
+def _tables_text(result: Any, name: str, counted: Any = None) -> str:
+    """The tables as text: one block per table, then the notes (``counted``: an engine's CountedTable, named)."""
     lines = [f"ParityLab {result.title} of {_plain(name)} ({result.mode} mode; {result.rate_name})"]
+    if counted is not None:
+        lines.append(f"Counted by {ENGINE_NAMES[counted.engine]}: {counted.rows:,} rows.")
     if result.median_score is not None:
         lines.append(f"Median score of the full sample: {result.median_score:.6g}")
     for table in result.tables.values():
@@ -1666,8 +1668,8 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         mode=args.mode,
         exclude_small=not args.keep_small,
     )
-    for role, column, source in (("sex", result.sex, result.sex_source), ("race", result.race, result.race_source)):
-        if source == "guessed":
+    for role, column, chosen in (("sex", result.sex, result.sex_source), ("race", result.race, result.race_source)):
+        if chosen == "guessed":
             stderr.write(
                 f"note: {role} column {_printable(column)!r}, guessed from its name (--{role} COL to choose)\n"
             )
@@ -1683,7 +1685,7 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     if args.json:
         _write(result.to_json(), args.json, stdout)
     if "-" not in (args.json, args.csv):
-        stdout.write(_tables_text(result, name))
+        stdout.write(_tables_text(result, name, source if engine != "pandas" else None))
     return EXIT_OK
 
 

@@ -209,6 +209,8 @@ def test_tables_are_the_same_on_pandas_and_duckdb(files, options):
         assert code == 0, err
         results[engine] = json.loads(out)
     assert_same_json(results["pandas"], results["duckdb"])
+    code, out, _ = run(["tables", files["parquet"], "--spec", files["spec"], *options, "--engine", "duckdb"])
+    assert code == 0 and out.splitlines()[1] == "Counted by DuckDB: 3,000 rows."
     # Every assessed row is in a category or unknown: the decided rows, or in scoring mode the scored ones.
     source = decisions()
     assessed = source["score" if "scoring" in options else "approved"].notna().sum()
