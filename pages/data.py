@@ -132,14 +132,7 @@ def reading_options(has_file: bool) -> None:
     with st.expander("Reading options"):
         if not has_file:
             st.caption("They apply to the file you upload next, and read it again whenever you change them.")
-        st.multiselect(
-            "Also treat these spellings as missing in every column",
-            NA_CHOICES,
-            key=W.NA_VALUES,
-            **KEEP,
-            help="Empty cells, N/A, null and NaN are always missing. NA, ? and - are missing only in numeric "
-            "columns, because in text columns they can be real values (NA is Namibia's country code).",
-        )
+        na_values_input()
         sheets = workbook_sheets()
         if len(sheets) > 1:
             if state.get(W.SHEET) not in sheets:  # "the first sheet": name the one that was read
@@ -147,6 +140,17 @@ def reading_options(has_file: bool) -> None:
             st.selectbox("Excel sheet", sheets, key=W.SHEET, **KEEP, help="The workbook's sheets, in its order.")
         else:
             st.text_input("Excel sheet (name or number; empty = the first sheet)", key=W.SHEET, **KEEP)
+
+
+def na_values_input() -> None:
+    st.multiselect(
+        "Also treat these spellings as missing in every column",
+        NA_CHOICES,
+        key=W.NA_VALUES,
+        **KEEP,
+        help="Empty cells, N/A, null and NaN are always missing. NA, ? and - are missing only in numeric "
+        "columns, because in text columns they can be real values (NA is Namibia's country code).",
+    )
 
 
 def workbook_sheets() -> list[str]:
@@ -190,13 +194,17 @@ def upload_file() -> None:
 def open_by_path() -> None:
     """The path box: a file, folder, glob or DuckDB database on this machine, read by DuckDB (local runs only)."""
     st.text_input(PATH_LABEL, key=W.PATH, **KEEP, placeholder=PATH_PLACEHOLDER, help=PATH_HELP)
+    with st.expander("Reading options"):
+        st.caption("They read the path again whenever you change them.")
+        na_values_input()
     location = (state.get(W.PATH) or "").strip()
     if not location:
         st.info("Type a path and press Enter. Until then the current dataset stays loaded.")
         return
-    read_path(location)
+    options = state.Reading(tuple(state.get(W.NA_VALUES) or ()))
+    read_path(location, options)
     current = state.dataset()
-    if current is not None and current.key == path_key(location):
+    if current is not None and current.key == path_key(location, options):
         st.button(
             "Read it again",
             key=W.PATH_REREAD,
@@ -205,23 +213,24 @@ def open_by_path() -> None:
         )
 
 
-def path_key(location: str) -> str:
-    return f"path:{location}"
+def path_key(location: str, options: state.Reading) -> str:
+    return f"path:{location}:{options.key()}"
 
 
-def read_path(location: str) -> None:
-    """Open ``location`` with DuckDB unless it is the loaded dataset already (or failed as it is)."""
-    key = path_key(location)
+def read_path(location: str, options: state.Reading) -> None:
+    """Open ``location`` with DuckDB and ``options`` unless it is the loaded dataset already (or failed as it is)."""
+    key = path_key(location, options)
     current = state.dataset()
     again = state.take_read_path_again()
     if not again and ((current is not None and current.key == key) or state.failed_read() == key):
         return
     try:
-        table = cached.open_path(location, state.Reading())
+        with st.spinner("Reading the source and a sample of its rows with DuckDB…"):
+            table = cached.open_path(location, options)
     except ParityLabError as exc:
         state.set_load_error(md(f"Could not open the path in '{PATH_LABEL}':") + " " + say(exc), read=key)
         return
-    state.set_dataset(Dataset(table, "path", key, engine="duckdb", location=location))
+    state.set_dataset(Dataset(table, "path", key, options, engine="duckdb", location=location))
 
 
 def sample_statement(data: Dataset) -> str:

@@ -9,6 +9,7 @@ from analysis.audit import AttributeAudit, AuditOptions, AuditResult
 from analysis.metrics import GLOSSARY, METRIC_NAMES, MetricValue
 from analysis.options import ALPHA, CONFIDENCE
 from analysis.story import gap_for
+from analysis.stratified import ENGINE_NAMES
 from analysis.tables import comparison_table, group_table
 from analysis.values import value_key
 from ui import charts, state
@@ -439,7 +440,9 @@ def show_scope(result: AuditResult, warnings: list[str]) -> None:
     target = condition(spec.decision, spec.positive) if spec.decision else f"{md(spec.score)} ≥ {spec.threshold:g}"
     benefit = "benefits" if spec.positive_is_favorable else "harms"
     st.caption(
-        f"{info.rows_audited:,} of {info.rows:,} rows of **{md(info.name)}** audited. Positive decision: {target} "
+        f"{info.rows_audited:,} of {info.rows:,} rows of **{md(info.name)}** audited"
+        + (f" (counted by {ENGINE_NAMES.get(result.engine, result.engine)})" if result.engine != "pandas" else "")
+        + f". Positive decision: {target} "
         f"(it {benefit} the person). Intervals: Wilson (rates), Katz (ratios), Newcombe (differences); q-values: "
         "Fisher's exact or chi-square tests, Benjamini–Hochberg over the whole audit."
     )

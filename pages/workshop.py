@@ -243,6 +243,8 @@ def reveal_drivers(result: AuditResult, gap: Gap, data: Dataset) -> None:
     )
     st.altair_chart(figure, key=W.workshop_chart("drivers"), width="stretch", alt="Proxy strength of each feature.")
     st.caption("The surrogate model imitates the decisions; its SHAP values show association, not cause.")
+    if found.training_sample is not None:  # a source opened by path: the model learnt from a sample DuckDB drew
+        st.caption(md(found.training_sample.describe("It is trained")))
 
 
 def frontier_attribute(result: AuditResult, gap: Gap) -> str:
@@ -289,6 +291,8 @@ def reveal_cost(result: AuditResult, gap: Gap, data: Dataset, words: DecisionWor
         "group uses the protected attribute at decision time (disparate treatment, generally unlawful in lending "
         "and hiring): read it as the size of the problem, not as a fix. The Mitigation page has every option."
     )
+    if rows.drawn is not None:
+        st.caption(md(rows.drawn.describe("The model score is trained and these figures measured")))
 
 
 # ---------------------------------------------------------------- the tour

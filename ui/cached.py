@@ -164,14 +164,20 @@ def counted(
 
 @st.cache_data(**(SESSION | {"max_entries": 4, "show_spinner": "Drawing a stratified sample with DuckDB…"}))
 def stratified_sample(
-    data_key: str, spec_json: str, per_group: int, seed: int, location: str, source_rows: int
+    data_key: str,
+    spec_json: str,
+    per_group: int,
+    seed: int,
+    location: str,
+    source_rows: int,
+    na_values: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, StratifiedSample]:
     """Rows of the source drawn by DuckDB so that every group of every protected attribute keeps its rows up to
     ``per_group``, and what was drawn (for the pages, the report and the JSON)."""
     from analysis.duckdb_engine import sample_duckdb
 
     spec = AuditSpec.from_json(spec_json)
-    df = sample_duckdb(location, spec=spec, per_group=per_group, seed=seed)
+    df = sample_duckdb(location, spec=spec, per_group=per_group, seed=seed, na_values=list(na_values) or None)
     return df, StratifiedSample(len(df), source_rows, per_group, "duckdb", seed)
 
 
@@ -192,7 +198,9 @@ def modelled(
     """
     if not data.sampled:
         return data.data_key, data.table.data, None
-    df, drawn = stratified_sample(data.data_key, spec.to_json(), per_group, seed, data.location, data.rows)
+    df, drawn = stratified_sample(
+        data.data_key, spec.to_json(), per_group, seed, data.location, data.rows, data.reading.na_values
+    )
     return f"{data.data_key}|stratified:{per_group}:{seed}", df, drawn
 
 

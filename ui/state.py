@@ -281,7 +281,7 @@ class Dataset:
     key: str  # identifies the source: sample name, the upload's file id plus options, or the path
     reading: Reading = Reading()
     # "duckdb" for a file or folder opened by path: ``table.data`` then holds a bounded sample of its rows (for
-    # the preview, profiles and roles) and the engine counts every row for the audit; "pandas": every row.
+    # the preview and the suggested roles) and the engine counts every row; "pandas": every row in memory.
     engine: str = "pandas"
     location: str | None = None  # the path as opened (a file, folder, glob or DuckDB database file)
 

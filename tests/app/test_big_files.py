@@ -138,6 +138,10 @@ def test_overview_and_fairness_equal_the_pandas_audit_of_the_same_rows(local_run
             assert any(text.startswith(ratio) and sizes in text for text in shown), gap.attribute
     at.switch_page("pages/fairness.py")
     run(at)
+    assert any(
+        c.value.startswith(f"20,000 of 20,000 rows of **{md(folder)}** audited (counted by DuckDB). ")
+        for c in at.caption
+    )
     for name, attribute in expected.attributes.items():
         at.session_state[W.FAIRNESS_TAB] = md(name)
         run(at)
@@ -289,3 +293,32 @@ def test_a_table_of_a_duckdb_database_opens_by_path(local_run, tmp_path, loans):
     at = open_path(database)  # two tables: the engine asks for one, named in the path box
     assert [md("Could not open the path in")] == [e.value[: len(md("Could not open the path in"))] for e in at.error]
     assert md("expected one named") in at.error[0].value
+
+
+@pytest.mark.slow
+def test_reading_options_read_the_path_again(local_run, tmp_path):
+    csv = tmp_path / "decisions.csv"
+    rows = [f"{i},{'unknown' if i % 10 == 0 else i % 7},{'yes' if i % 3 else 'no'},{'AB'[i % 2]}" for i in range(400)]
+    csv.write_text("id,income,approved,group\n" + "\n".join(rows) + "\n")
+    at = open_path(csv)
+    before = at.session_state[DATASET]
+    assert not pd.api.types.is_numeric_dtype(before.table.data["income"])  # 'unknown' is a value of a text column
+    run(at.multiselect(key=W.NA_VALUES).set_value(["unknown"]))
+    after = at.session_state[DATASET]
+    assert after.data_key != before.data_key and after.rows == before.rows == 400
+    assert after.reading.na_values == ("unknown",)
+    assert pd.api.types.is_numeric_dtype(after.table.data["income"])
+    assert int(after.table.data["income"].isna().sum()) == 40
+
+
+@pytest.mark.slow
+def test_read_it_again_reads_files_that_changed_on_disk(local_run, folder, loans):
+    at = open_path(folder)
+    assert at.session_state[DATASET].rows == len(loans)
+    loans.iloc[:100].to_parquet(folder / "part-9.parquet", index=False)  # a file added since
+    run(at)
+    assert at.session_state[DATASET].rows == len(loans)  # kept until asked
+    run(at.button(key=W.PATH_REREAD).click())
+    data = at.session_state[DATASET]
+    assert data.rows == len(loans) + 100
+    assert f"Read {len(loans) + 100:,} rows" in at.success[0].value
