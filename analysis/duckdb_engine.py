@@ -20,7 +20,10 @@ A CSV file is read by DuckDB (its dialect sniffed, every cell as text); the load
 (total rows, repeated headers, encodings other than UTF-8) are not made, and its load report lists the
 changes in the counted columns only. A protected attribute with more than ``spec.max_levels`` values is
 counted with its first ``max_levels + 1`` values only (enough for validation to refuse it; the load
-report's warnings give the true number).
+report's warnings give the true number). A CSV column's numbers for quantile edges, bins and the score
+grid are read by DuckDB (``TRY_CAST``): a number the loader parses with thousands separators counts as
+missing there. A sample of a CSV file is typed from the sampled rows. A DuckDB table's ``sha256`` is
+that of the counted frame and weights (a database file changes when any of its tables does).
 """
 
 from __future__ import annotations
@@ -793,7 +796,7 @@ def _report(source: _Source, name, rows, columns, sha256, changes, warnings) -> 
         format=fmt,
         compression="gzip" if compressed else None,
         encoding="utf-8" if source.kind == "csv" else None,
-        delimiter=None,
+        delimiter=_delimiter(files[0]) if source.kind == "csv" else None,
         sheet=None,
         rows=rows,
         columns=columns,

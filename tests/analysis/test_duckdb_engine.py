@@ -125,6 +125,8 @@ def test_a_parquet_file_gets_the_loaders_report(files):
 def test_csv_report_counts_the_counted_columns_in_rows(files):
     loaded = load_table(files["csv"]).report
     report = count_duckdb(files["csv"], SPEC).load
+    for name in ("name", "format", "compression", "encoding", "delimiter", "rows", "columns", "size_bytes", "sha256"):
+        assert getattr(report, name) == getattr(loaded, name), name
     counted = {"decision", "label", "score", "gender", "age"}
     assert [c for c in report.changes] == [c for c in loaded.changes if c.column in counted]
     assert duck.CSV_CHANGES_NOTE in report.warnings
@@ -291,13 +293,15 @@ def test_a_stratified_sample_keeps_every_group_up_to_the_cap(files):
     assert all(n >= 25 for n in groups.values())
 
 
-@pytest.mark.parametrize("suffix", ["parquet", "csv"])
-def test_exported_decisions_match_the_pandas_computation(files, tmp_path, suffix):
-    spec = AuditSpec.from_dict({**SPEC.to_dict(), "merge_variants": True})
-    df = load_table(files["parquet"]).data
-    thresholds = {"female": 0.4, "male": 0.6, "(missing)": 0.5, "(missing) [value]": 0.3, "NA": 0.2}
+@pytest.mark.parametrize(
+    ("source", "suffix", "merge"), [("parquet", "parquet", True), ("parquet", "csv", True), ("csv", "parquet", False)]
+)
+def test_exported_decisions_match_the_pandas_computation(files, tmp_path, source, suffix, merge):
+    spec = AuditSpec.from_dict({**SPEC.to_dict(), "merge_variants": merge})
+    df = load_table(files[source]).data
+    thresholds = {"female": 0.4, "male": 0.6, "(missing)": 0.5, "(missing) [value]": 0.3, "NA": 0.2, "Female": 0.1}
     want = decision_changes(df, spec, thresholds, attribute="gender")
-    out = export_decisions_duckdb(files["parquet"], spec, "gender", thresholds, tmp_path / f"out.{suffix}")
+    out = export_decisions_duckdb(files[source], spec, "gender", thresholds, tmp_path / f"out.{suffix}")
     written = pd.read_parquet(out) if suffix == "parquet" else pd.read_csv(out, keep_default_na=False, na_values=[""])
     assert len(written) == 3000
     assert written["group"].tolist() == want["group"].tolist()

@@ -1051,8 +1051,27 @@ def test_module_exports():
         "Change",
         "LoadReport",
         "LoadedTable",
+        "TypedColumns",
         "load_table",
+        "type_counted_columns",
     }
+
+
+def test_counted_columns_are_typed_as_loaded_with_changes_counted_in_rows():
+    import pyarrow as pa
+
+    text = pa.array([" a", "a", "N/A", "NA", None])
+    cells = pa.table({"t": text, "x": pa.array([1.5, float("inf"), None, 2.0, 3.0])})
+    typed = loading.type_counted_columns(cells, np.array([3, 4, 5, 6, 7]), name="t.parquet")
+    assert typed.frame["t"].tolist()[:2] == ["a", "a"]
+    assert typed.frame["t"].isna().tolist() == [False, False, True, False, True]
+    assert typed.frame["x"].isna().tolist() == [False, True, True, False, False]
+    assert [(c.kind, c.column, c.count) for c in typed.changes] == [
+        ("trimmed", "t", 3),
+        ("missing", "t", 5),
+        ("infinite", "x", 4),
+    ]
+    assert "'NA' (6)" in typed.warnings[0]
 
 
 # --- big inputs: memory-mapped, parallel, many chunks --------------------------------------------------
