@@ -2,6 +2,13 @@
 ``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``,
 ``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths`` and ``python -m analysis suggest DATA``.
 
+Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``): pandas reads
+the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
+(:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or ``file.duckdb:table`` is audited
+the same way. Without ``--engine``, :func:`analysis.engine.choose_engine` chooses, and a choice other than
+pandas is said on stderr. What needs rows rather than counts (role suggestions, the surrogate model, a model
+score) uses a sample the engine draws, and says so.
+
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
 input or usage, with the message on stderr and nothing on stdout.
 """
@@ -40,8 +47,12 @@ examples:
   python -m analysis audit tickets.csv --spec tickets-spec.json --json - --fail-below-di 0.8
   python -m analysis audit loans.csv --spec loans-spec.json --json audit.json --html audit.html
   python -m analysis audit scores.csv --score risk --threshold 0.7 --unfavorable --protected race
+  python -m analysis audit 'decisions/*.parquet' --spec loans-spec.json --json audit.json
+  python -m analysis audit warehouse.duckdb:loans --spec loans-spec.json --engine duckdb
+  python -m analysis audit decisions/ --spec loans-spec.json --spark-master spark://host:7077
 
-Options given on the command line override the same fields of --spec.
+Options given on the command line override the same fields of --spec. A file over 200 MB, a folder, a glob or a
+DuckDB table is counted by DuckDB unless --engine says otherwise (said on stderr).
 exit codes: 0 ok, 1 a --fail-* gate was breached, 2 bad input or usage.
 """
 
@@ -50,8 +61,11 @@ examples:
   python -m analysis explain loans.csv --spec loans-spec.json
   python -m analysis explain tickets.csv --spec tickets-spec.json --sample-size 2000 --json drivers.json
   python -m analysis explain loans.csv --spec loans-spec.json --include-protected --json -
+  python -m analysis explain big.parquet --spec loans-spec.json --engine duckdb --sample-size 2000
 
-A LightGBM surrogate model of the decisions (or of the score) is explained with SHAP values.
+A LightGBM surrogate model of the decisions (or of the score) is explained with SHAP values. With DuckDB or Spark,
+the surrogate trains on a stratified sample the engine draws: 100,000 rows at random, and every group of every
+protected attribute keeps its rows up to --sample-size (said in the output).
 exit codes: 0 ok, 2 bad input or usage.
 """
 SHOWN_DRIVERS = 5
@@ -154,6 +168,25 @@ def _reading_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    """--engine and --spark-master: what reads and counts the rows."""
+    from analysis.engine import ENGINES
+
+    engine = parser.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="what reads the rows: pandas (into memory, as the app does), duckdb (out of core: large files, folders, "
+        "globs, DuckDB tables) or spark (Apache Spark); default: pandas for a single file that fits in memory, else "
+        "duckdb (the choice and why is said on stderr)",
+    )
+    engine.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="run on this Spark master, e.g. local[4] or spark://host:7077 (implies --engine spark)",
+    )
+
+
 def _whole_number(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -195,12 +228,17 @@ def _parser() -> _Parser:
         help="suggest column roles for a file and print the spec as JSON",
         description="Suggest column roles (decision, label, score, protected, ...) with reasons.",
     )
-    suggest.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    suggest.add_argument("data", metavar="DATA", help=DATA_HELP)
     suggest.add_argument("--json", metavar="PATH", help="write the spec JSON here (default: standard output)")
     _reading_options(suggest)
+    _engine_options(suggest)
     return parser
 
 
+DATA_HELP = (
+    "the decisions: a file (CSV, TSV, .gz, .zip, Parquet, .xlsx), a folder or a quoted glob of CSV or Parquet files "
+    "('data/*.parquet'), or FILE.duckdb:TABLE (a table of a DuckDB database)"
+)
 MERGE_VARIANTS_HELP = "count values that differ only in case, spaces or invisible characters as one (Yes/yes/YES)"
 
 
@@ -212,7 +250,7 @@ def _audit_parser(commands: Any) -> None:
         epilog=AUDIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    audit.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    audit.add_argument("data", metavar="DATA", help=DATA_HELP)
     spec = audit.add_argument_group("what to audit (or --spec)")
     spec.add_argument("--spec", metavar="SPEC.json", help="a saved spec (from the app or 'suggest')")
     spec.add_argument("--decision", metavar="COL", help="the decision column, e.g. --decision approved")
@@ -282,6 +320,7 @@ def _audit_parser(commands: Any) -> None:
         help="exit 1 if any attribute's equalized odds difference is above Y, e.g. 0.1 (needs --label)",
     )
     _reading_options(audit)
+    _engine_options(audit)
 
 
 def _explain_parser(commands: Any) -> None:
@@ -295,7 +334,7 @@ def _explain_parser(commands: Any) -> None:
         epilog=EXPLAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    explain.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    explain.add_argument("data", metavar="DATA", help=DATA_HELP)
     explain.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
     explain.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     explain.add_argument(
@@ -303,7 +342,8 @@ def _explain_parser(commands: Any) -> None:
         type=int,
         default=SAMPLE_SIZE,
         metavar="N",
-        help=f"rows to compute SHAP values for (default {SAMPLE_SIZE})",
+        help=f"rows to compute SHAP values for (default {SAMPLE_SIZE}); with DuckDB or Spark also the rows each group "
+        "keeps in the sample the surrogate trains on",
     )
     explain.add_argument(
         "--include-protected",
@@ -313,6 +353,7 @@ def _explain_parser(commands: Any) -> None:
     explain.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
     explain.add_argument("--seed", type=int, default=SEED, metavar="S", help=f"random seed (default {SEED})")
     _reading_options(explain)
+    _engine_options(explain)
 
 
 def _compare_parser(commands: Any) -> None:
@@ -386,7 +427,8 @@ def _edges(column: str, text: str) -> list[float]:
         raise SpecError(BAD_BINS.format(column=column, got=text)) from None
 
 
-def _spec_from_args(args: argparse.Namespace, name: str, df: Any, saved: Any = None):
+def _spec_from_args(args: argparse.Namespace, name: str, rows: Any, saved: Any = None):
+    """The spec from --spec and the flags; ``rows()`` gives the table (or a sample) a suggestion is made from."""
     from analysis.spec import AuditSpec
 
     base: dict[str, Any] = saved.to_dict() if saved is not None else {}
@@ -411,7 +453,7 @@ def _spec_from_args(args: argparse.Namespace, name: str, df: Any, saved: Any = N
     if args.protected:
         base["protected"] = [{"column": c} for c in args.protected]
     if not base.get("decision") and not base.get("score"):
-        raise SpecError(NO_SPEC.format(name=name, command=_suggested_command(df)))
+        raise SpecError(NO_SPEC.format(name=name, command=_suggested_command(rows())))
     base["protected"] = _apply_attribute_options(base.get("protected", []), args)
     return AuditSpec.from_dict(base)
 
@@ -433,11 +475,19 @@ def _about_variants(warning: Any) -> bool:
 
 
 def _variant_warnings(df: Any, spec: Any, stderr: TextIO) -> None:
-    """Spelling-variant warnings (and merges) for commands that print no audit of their own."""
+    """Spelling-variant warnings (and merges) for commands that print no audit of their own.
+
+    ``df`` is the table, or the CountedTable an engine made (its counts are then of every source row).
+    """
+    from analysis.engine import CountedTable
     from analysis.validation import validate_spec
     from analysis.wording import Notice
 
-    notices = [Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validate_spec(df, spec).warnings]
+    if isinstance(df, CountedTable):
+        validation = validate_spec(df.frame, spec, weights=df.weights, columns=df.columns, edges=df.edges)
+    else:
+        validation = validate_spec(df, spec)
+    notices = [Notice(f"{p.message} {p.fix}".strip(), p.remedy) for p in validation.warnings]
     _print_spec_warnings([n for n in notices if _about_variants(n)], stderr)
 
 
@@ -542,14 +592,22 @@ def _audit_json(result: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _summary_text(result: Any) -> str:
-    """Human-readable headline and findings, one attribute after another."""
+def _summary_text(result: Any, counted: Any = None) -> str:
+    """Human-readable headline and findings, one attribute after another.
+
+    ``counted`` (the CountedTable an engine other than pandas made) is named in the first line.
+    """
     from analysis.report import summary_line
     from analysis.story import headline, rank_gaps
 
     gaps = rank_gaps(result)
     by_name = {gap.attribute: gap for gap in gaps}
-    lines = [f"ParityLab audit of {result.dataset.name} ({result.dataset.rows:,} rows)"]
+    rows = f"{result.dataset.rows:,} rows"
+    if counted is not None:
+        combinations = len(counted.frame)
+        rows += f" counted by {ENGINE_NAMES[counted.engine]} into {combinations:,} combination"
+        rows += "" if combinations == 1 else "s"
+    lines = [f"ParityLab audit of {_printable(result.dataset.name)} ({rows})"]
     lines.append(f"Largest gap: {headline(result, gaps)}")
     for audit in [*result.attributes.values(), *result.intersections.values()]:
         gap = by_name[audit.name]
@@ -571,11 +629,17 @@ def _summary_text(result: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _warn_other_data(spec: Any, report: Any, spec_path: str, stderr: TextIO) -> str | None:
+def _check_gates(args: argparse.Namespace, spec: Any) -> None:
+    """A gate that cannot be checked is a usage error, said before any row is read."""
+    if args.fail_above_eod is not None and spec.label is None:
+        raise SpecError(NEEDS_LABEL.format(flag="--fail-above-eod"))
+
+
+def _warn_other_data(spec: Any, sha256: str | None, name: str | None, spec_path: str, stderr: TextIO) -> str | None:
     """Say on stderr when the spec records the hash of other data (the command still runs); its text, or None."""
     from analysis.validation import dataset_mismatch
 
-    problem = dataset_mismatch(spec, report.sha256, dataset_name=report.name)
+    problem = dataset_mismatch(spec, sha256, dataset_name=name)
     if problem is None:
         return None
     stderr.write(OTHER_DATA_WARNING.format(spec_path=spec_path, text=_printable(problem.text_for("cli"))))
@@ -608,6 +672,103 @@ def _load(args: argparse.Namespace, stderr: TextIO) -> Any:
     return table
 
 
+ENGINE_NAMES = {"pandas": "pandas", "duckdb": "DuckDB", "spark": "Spark"}
+# Rows the engine draws for what needs the rows themselves (role suggestions, the surrogate model).
+SAMPLE_ROWS = 100_000
+SAMPLE_PER_GROUP = 10_000  # with SAMPLE_ROWS: every group keeps this many of its rows (all of a smaller group)
+SPARK_MASTER_CONFLICT = (
+    "--spark-master runs the command on Spark, but --engine {engine} was given; leave out --engine, or pass "
+    "--engine spark."
+)
+CHOOSE_ANOTHER = "(--engine to choose another)."
+ONE_FILE = (
+    "The pandas engine reads one file into memory, but {data} is a folder or a pattern of files; pass --engine "
+    "duckdb (or spark) to read every file, or name one file."
+)
+IN_MEMORY_ONLY = (
+    "{flag} applies to a file read into memory, but the {engine} engine reads {name}; leave out {flag}, or pass "
+    "--engine pandas."
+)
+
+
+def _engine(args: argparse.Namespace, stderr: TextIO) -> str:
+    """The engine that reads DATA: the one asked for, else the automatic choice (said on stderr unless pandas)."""
+    from analysis.engine import choose_engine
+
+    asked = args.engine
+    if args.spark_master:
+        if asked not in (None, "spark"):
+            raise SpecError(SPARK_MASTER_CONFLICT.format(engine=asked))
+        asked = "spark"
+    engine, reason = choose_engine(args.data, asked)
+    # Quiet for the ordinary small file; a choice the user did not type, and that changes how rows are read, is
+    # said, once the engine has read the source (so that a source it cannot read is one line: the error).
+    args.engine_note = f"{_printable(reason).rstrip('.')} {CHOOSE_ANOTHER}\n" if asked is None else None
+    if engine != "pandas" and args.sheet is not None:
+        raise SpecError(IN_MEMORY_ONLY.format(flag="--sheet", engine=ENGINE_NAMES[engine], name=_printable(args.data)))
+    many = Path(args.data).is_dir() or (any(ch in args.data for ch in "*?[") and not Path(args.data).is_file())
+    if engine == "pandas" and many:
+        raise SpecError(ONE_FILE.format(data=_printable(args.data)))
+    return engine
+
+
+def _announce(args: argparse.Namespace, stderr: TextIO) -> None:
+    """The automatic choice of engine on stderr, the first time the engine has read DATA."""
+    if getattr(args, "engine_note", None):
+        stderr.write(args.engine_note)
+        args.engine_note = None
+
+
+def _source_name(data: str) -> str:
+    """DATA as messages name it before an engine has read it."""
+    return Path(data.split(".duckdb:", 1)[0] + ".duckdb").name if ".duckdb:" in data else Path(data).name or data
+
+
+def _counted(args: argparse.Namespace, engine: str, spec: Any, stderr: TextIO) -> Any:
+    """DATA counted by ``engine`` into a CountedTable; the reading notes go to stderr, --max-rows is checked."""
+    from analysis.engine import count_table
+    from analysis.errors import LoadError
+    from analysis.loading import ROWS_OVER_LIMIT
+    from analysis.wording import Remedy
+
+    if engine == "spark":  # count_table does not pass the missing spellings on to Spark; count_spark takes them
+        from analysis.spark_engine import count_spark, spark_session
+
+        session = spark_session(master=args.spark_master)
+        table = count_spark(args.data, spec, session=session, na_values=args.na_values)
+    else:
+        table = count_table(args.data, spec, engine=engine, na_values=args.na_values)
+    _announce(args, stderr)
+    name = _printable(table.name or _source_name(args.data))
+    if table.load is not None:
+        for text in table.load.change_lines():
+            stderr.write(NOTE_LINE.format(name=name, text=_printable(text)))
+        for warning in table.load.warnings:
+            stderr.write(WARNING_LINE.format(name=name, text=_printable(_cli_text(warning))))
+    if args.max_rows is not None and table.rows > args.max_rows:
+        message = ROWS_OVER_LIMIT.format(name=name, got=table.rows, limit=args.max_rows)
+        raise LoadError(message, remedy=Remedy("max_rows", table.rows))
+    return table
+
+
+def _sample(
+    args: argparse.Namespace, engine: str, stderr: TextIO, *, rows: int, spec: Any = None, per_group: int | None = None
+) -> Any:
+    """Up to ``rows`` rows of DATA drawn by ``engine`` (stratified by the spec's groups with ``per_group``)."""
+    seed, options = getattr(args, "seed", SEED), {"spec": spec, "per_group": per_group, "na_values": args.na_values}
+    if engine == "spark":
+        from analysis.spark_engine import sample_spark, spark_session
+
+        session = spark_session(master=args.spark_master)
+        df = sample_spark(args.data, rows=rows, seed=seed, session=session, **options)
+    else:
+        from analysis.duckdb_engine import sample_duckdb
+
+        df = sample_duckdb(args.data, rows=rows, seed=seed, **options)
+    _announce(args, stderr)
+    return df
+
+
 def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from analysis.audit import audit
     from analysis.spec import AuditSpec
@@ -615,44 +776,59 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.json == "-" and args.html == "-":
         raise SpecError(ONE_STDOUT)
     saved = AuditSpec.load(args.spec) if args.spec else None  # a bad spec file fails before the data is read
-    table = _load(args, stderr)
-    spec = _spec_from_args(args, table.report.name, table.data, saved)
-    if args.fail_above_eod is not None and spec.label is None:  # a gate that cannot be checked is a usage error
-        raise SpecError(NEEDS_LABEL.format(flag="--fail-above-eod"))
-    other_data = _warn_other_data(spec, table.report, args.spec, stderr)
+    engine = _engine(args, stderr)
+    if engine == "pandas":
+        table = _load(args, stderr)
+        spec = _spec_from_args(args, table.report.name, lambda: table.data, saved)
+        _check_gates(args, spec)
+        source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
+    else:
+        # The spec says which columns to count; only a missing one needs rows (a sample) to suggest from.
+        sample = lambda: _sample(args, engine, stderr, rows=SAMPLE_ROWS)  # noqa: E731
+        spec = _spec_from_args(args, _source_name(args.data), sample, saved)
+        _check_gates(args, spec)
+        source = _counted(args, engine, spec, stderr)
+        name, sha256, report = source.name or _source_name(args.data), source.sha256, source.load
+    other_data = _warn_other_data(spec, sha256, name, args.spec, stderr)
     result = audit(
-        table.data,
+        source,
         spec,
         confidence=args.confidence,
-        dataset_name=table.report.name,
-        dataset_sha256=table.report.sha256,
-        load_report=table.report,
+        dataset_name=name,
+        dataset_sha256=sha256,
+        load_report=report,
     )
     for warning in result.warnings:
         if warning != other_data:  # said above, with the spec file's name
-            stderr.write(WARNING_LINE.format(name=_printable(table.report.name), text=_printable(_cli_text(warning))))
+            stderr.write(WARNING_LINE.format(name=_printable(name), text=_printable(_cli_text(warning))))
     if args.json:
         _write(_audit_json(result), args.json, stdout)
     if args.html:
         from analysis.report import render_html
 
-        _write(render_html(result, load_report=table.report), args.html, stdout)
+        _write(render_html(result, load_report=report), args.html, stdout)
     if "-" not in (args.json, args.html):
-        stdout.write(_summary_text(result))
+        stdout.write(_summary_text(result, source if engine != "pandas" else None))
     breaches = _gates(result, args)
     for message in breaches:
         stderr.write(message + "\n")
     return EXIT_GATE if breaches else EXIT_OK
 
 
-def _explain_text(result: Any, name: str) -> str:
-    """Human-readable drivers: fidelity, top drivers, the biggest gap and the top proxy per attribute."""
+def _explain_text(result: Any, name: str, drawn: dict[str, Any] | None = None) -> str:
+    """Human-readable drivers: fidelity, top drivers, the biggest gap and the top proxy per attribute.
+
+    ``drawn`` describes the sample an engine other than pandas drew (said in the second line).
+    """
     model = result.model
     lines = [
-        f"ParityLab explanation of {name} (surrogate: {model.kind}, target: {model.target}, "
+        f"ParityLab explanation of {_printable(name)} (surrogate: {model.kind}, target: {model.target}, "
         f"SHAP on {result.sample.rows.size:,} sampled rows, seed {result.random_state})",
-        result.fidelity.message,
     ]
+    if drawn is not None:
+        text = _drawn_text(drawn)
+        lines.append(text[0].upper() + text[1:])
+    lines.append(result.fidelity.message)
     lines += [f"Note: {note}" for note in model.notes]
     lines.append("")
     lines.append(f"Top drivers (mean |SHAP|, {model.units}):")
@@ -683,23 +859,75 @@ def _run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     from analysis.spec import AuditSpec
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
-    table = _load(args, stderr)
-    _warn_other_data(spec, table.report, args.spec, stderr)
-    _variant_warnings(table.data, spec, stderr)
+    engine = _engine(args, stderr)
+    drawn = None
+    if engine == "pandas":
+        table = _load(args, stderr)
+        _warn_other_data(spec, table.report.sha256, table.report.name, args.spec, stderr)
+        df, name, load = table.data, table.report.name, table.report.to_dict()
+    else:
+        # The surrogate needs rows, not counts: a stratified sample the engine draws, every group keeping its
+        # rows up to --sample-size (so a small group is explained on all of its rows).
+        table = _counted(args, engine, spec, stderr)  # every row: how many, and the spelling checks over all
+        _warn_other_data(spec, table.sha256, table.name, args.spec, stderr)
+        df, drawn = _engine_sample(args, engine, table, spec, stderr, rows=max(SAMPLE_ROWS, args.sample_size))
+        name, load = drawn["name"], None if table.load is None else table.load.to_dict()
+        if args.json == "-":  # else the text says it
+            stderr.write(NOTE_LINE.format(name=_printable(name), text=_drawn_text(drawn)))
+    _variant_warnings(df if engine == "pandas" else table, spec, stderr)
     result = explain(
-        table.data,
+        df,
         spec,
         sample_size=args.sample_size,
         include_protected=args.include_protected,
         random_state=args.seed,
     )
     if args.json:
-        data = result.to_dict() | {"load": table.report.to_dict()}
+        data = result.to_dict() | {"load": load, "engine": engine}
+        if drawn is not None:
+            data["engine_sample"] = {k: v for k, v in drawn.items() if k != "name"}
         text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         _write(text, args.json, stdout)
     if args.json != "-":
-        stdout.write(_explain_text(result, table.report.name))
+        stdout.write(_explain_text(result, name, drawn))
     return EXIT_OK
+
+
+DRAWN = (
+    "the surrogate model and its SHAP values are on a stratified sample of {sample:,} of {rows:,} rows drawn by "
+    "{engine} (every group keeps its rows up to {per_group:,}; seed {seed})."
+)
+
+
+DRAWN_ALL = "the surrogate model and its SHAP values are on all {rows:,} rows, read by {engine}."
+
+
+def _engine_sample(
+    args: argparse.Namespace, engine: str, table: Any, spec: Any, stderr: TextIO, *, rows: int
+) -> tuple[Any, dict[str, Any]]:
+    """A stratified sample of DATA (counted as ``table``) drawn by ``engine``, and what it is (text and JSON)."""
+    df = _sample(args, engine, stderr, rows=rows, spec=spec, per_group=args.sample_size)
+    drawn = {
+        "engine": engine,
+        "rows": len(df),
+        "of": int(table.rows),
+        "per_group": int(args.sample_size),
+        "seed": int(args.seed),
+        "name": table.name or _source_name(args.data),
+    }
+    return df, drawn
+
+
+def _drawn_text(drawn: dict[str, Any]) -> str:
+    if drawn["rows"] >= drawn["of"]:
+        return DRAWN_ALL.format(rows=drawn["of"], engine=ENGINE_NAMES[drawn["engine"]])
+    return DRAWN.format(
+        sample=drawn["rows"],
+        rows=drawn["of"],
+        engine=ENGINE_NAMES[drawn["engine"]],
+        per_group=drawn["per_group"],
+        seed=drawn["seed"],
+    )
 
 
 def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -707,6 +935,9 @@ def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
 
     from analysis.suggest import suggest_roles, suggest_spec
 
+    engine = _engine(args, stderr)
+    if engine != "pandas":
+        return _suggest_at_scale(args, engine, stdout, stderr)
     table = _load(args, stderr)
     suggestion = suggest_roles(table.data)
     # The reasons go to stderr, so that stdout stays the spec JSON alone.
@@ -723,6 +954,158 @@ def _run_suggest(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> in
     else:
         stdout.write(text)
     return EXIT_OK
+
+
+SUGGESTED_FROM = "Suggested from a sample of {sample:,} of {rows:,} rows drawn by {engine}; {checked}."
+SUGGESTED_FROM_ALL = "Suggested from all {rows:,} rows, read by {engine}."
+CHECKED = {
+    "duckdb": "column statistics over every row, and the suggested columns' values counted over every row",
+    "spark": "the suggested columns' values counted over every row",
+}
+OUTSIDE_SAMPLE = "'{column}' has {what} found only outside the sample: {values}."
+POSITIVE_FROM_ALL = "The positive values of '{column}' are chosen from every value: {chosen} (the sample's: {was})."
+POSITIVE_KEPT = "The positive values of '{column}' stay {chosen}."
+THRESHOLD_FROM_ALL = (
+    "'{column}' ranges from {low:g} to {high:g} over every row; the threshold is {threshold:g} (the sample's: {was:g})."
+)
+NOT_UNIQUE = "'{column}' has {distinct:,} distinct values in {rows:,} rows, so it does not identify rows: check it."
+NOT_EMPTY = "'{column}' is empty in the sample but has {filled:,} values over every row: check its role."
+SHOWN_VALUES = 5
+
+
+def _suggest_at_scale(args: argparse.Namespace, engine: str, stdout: TextIO, stderr: TextIO) -> int:
+    """``suggest`` on a large source: roles from a bounded sample, checked against every row.
+
+    The sample decides the roles; the engine then counts the suggested columns over every row, so that a
+    decision or label value, or a group, present only outside the sample is still seen (and the positive
+    values and a score's threshold are chosen from every value), and DuckDB's column statistics check what
+    the sample says about identifiers and empty columns.
+    """
+    from dataclasses import replace
+
+    from analysis.suggest import suggest_roles, suggest_spec
+
+    sample = _sample(args, engine, stderr, rows=SAMPLE_ROWS)
+    suggestion = suggest_roles(sample)
+    spec = suggestion.spec or suggest_spec(sample)  # SpecError (with its remedy) when no decision or score
+    # Every row's values of the suggested columns; a score only when it makes the decisions (its range sets the
+    # threshold), as a score's distinct values multiply the combinations to count.
+    table = _counted(args, engine, spec if spec.decision is None else replace(spec, score=None), stderr)
+    name = _printable(table.name or _source_name(args.data))
+    engine_name = ENGINE_NAMES[engine]
+    if len(sample) >= table.rows:
+        said = SUGGESTED_FROM_ALL.format(rows=table.rows, engine=engine_name)
+    else:
+        said = SUGGESTED_FROM.format(sample=len(sample), rows=table.rows, engine=engine_name, checked=CHECKED[engine])
+    stderr.write(NOTE_LINE.format(name=name, text=said))
+    spec, notes = _checked_over_every_row(spec, sample, table)
+    if engine == "duckdb" and len(sample) < table.rows:
+        from analysis.duckdb_engine import column_statistics
+
+        notes += _statistics_notes(suggestion, sample, column_statistics(args.data))
+    for role in suggestion.roles:
+        reason = role.reason if role.role != "feature" else f"feature: {role.reason}"
+        stderr.write(ROLE_LINE.format(column=_printable(role.column), reason=_printable(reason)))
+    for note in (*suggestion.notes, *notes):
+        stderr.write(f"note: {_printable(note)}\n")
+    text = replace(spec, dataset_sha256=table.sha256).to_json()
+    if args.json:
+        _write(text, args.json, stdout)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
+def _rows_by_value(table: Any, column: str) -> dict[Any, int]:
+    """Every non-missing value of a counted column with its source rows, most frequent first."""
+    import pandas as pd
+
+    values = pd.Series(table.weight, index=pd.Index(table.frame[column]), dtype="int64")
+    totals = values[values.index.notna()].groupby(level=0, sort=False).sum()
+    return {k: int(v) for k, v in totals.sort_values(ascending=False, kind="stable").items()}
+
+
+def _shown(rows: dict[Any, int]) -> str:
+    items = [f"{_printable(v)!r} ({n:,} rows)" for v, n in list(rows.items())[:SHOWN_VALUES]]
+    more = len(rows) - SHOWN_VALUES
+    return ", ".join(items) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _checked_over_every_row(spec: Any, sample: Any, table: Any) -> tuple[Any, list[str]]:
+    """The spec with its positive values (and a score's threshold) chosen from every row; what changed, said."""
+    from dataclasses import replace
+
+    from analysis.suggest import positive_values
+
+    notes: list[str] = []
+    for role, field in (("decision", "positive"), ("label", "label_positive")):
+        column = getattr(spec, role)
+        if column is None or column not in table.frame.columns:
+            continue
+        every = _rows_by_value(table, column)
+        seen = set(sample[column].dropna().tolist())
+        outside = {v: n for v, n in every.items() if v not in seen}
+        if not outside:
+            continue
+        notes.append(OUTSIDE_SAMPLE.format(column=column, what="values", values=_shown(outside)))
+        chosen = list(positive_values([str(v) for v in every]))
+        numeric = sample[column].dtype.kind in "iuf"
+        if numeric:
+            chosen = [float(v) if "." in v else int(v) for v in chosen]
+        was = list(getattr(spec, field))
+        if chosen and chosen != was:
+            spec = replace(spec, **{field: tuple(chosen)})
+            notes.append(POSITIVE_FROM_ALL.format(column=column, chosen=_values_text(chosen), was=_values_text(was)))
+        else:
+            notes.append(POSITIVE_KEPT.format(column=column, chosen=_values_text(was) or "unchosen"))
+    for attribute in spec.protected:
+        if attribute.binned or attribute.column not in table.frame.columns:
+            continue
+        seen = set(sample[attribute.column].dropna().tolist())
+        outside = {v: n for v, n in _rows_by_value(table, attribute.column).items() if v not in seen}
+        if outside:
+            notes.append(OUTSIDE_SAMPLE.format(column=attribute.column, what="groups", values=_shown(outside)))
+    if spec.decision is None and spec.score is not None and spec.threshold is not None:
+        threshold, low, high = _threshold_over(table, spec.score)
+        if threshold is not None and threshold != spec.threshold:
+            notes.append(
+                THRESHOLD_FROM_ALL.format(
+                    column=spec.score, low=low, high=high, threshold=threshold, was=spec.threshold
+                )
+            )
+            spec = replace(spec, threshold=threshold)
+    return spec, notes
+
+
+def _values_text(values: Sequence[Any]) -> str:
+    return ", ".join(_printable(v) for v in values)
+
+
+def _threshold_over(table: Any, score: str) -> tuple[float | None, float, float]:
+    """A score's threshold by suggest's rule (0.5 for a probability, else the middle of its range), over every row."""
+    import numpy as np
+
+    values = table.frame[score].to_numpy(dtype=float, na_value=np.nan)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None, 0.0, 0.0
+    low, high = float(values.min()), float(values.max())
+    if low >= 0.0 and high <= 1.0:
+        return 0.5, low, high
+    return float(f"{(low + high) / 2:.3g}"), low, high
+
+
+def _statistics_notes(suggestion: Any, sample: Any, statistics: Any) -> list[str]:
+    """What every row's column statistics say against the sample: identifiers that repeat, columns not empty."""
+    notes = []
+    for role in suggestion.roles:
+        column = statistics.column(role.column)
+        filled = column.rows - column.missing
+        if role.role == "id" and column.distinct_exact and column.distinct < filled:
+            notes.append(NOT_UNIQUE.format(column=role.column, distinct=column.distinct, rows=filled))
+        if sample[role.column].notna().sum() == 0 and filled > 0:
+            notes.append(NOT_EMPTY.format(column=role.column, filled=filled))
+    return notes
 
 
 def _printable(text: object, width: int | None = None) -> str:
@@ -831,6 +1214,7 @@ examples:
   python -m analysis mitigate loans.csv --spec loans-spec.json --attribute ethnicity --goal four_fifths_fewest
   python -m analysis mitigate loans.csv --spec loans-spec.json --constraint equal_opportunity --tolerance 0.02 \\
       --objective cost --cost-fp 5 --benefit-tp 1 --json -
+  python -m analysis mitigate 'decisions/*.parquet' --spec loans-spec.json --export new-decisions.parquet
 
 Per-group thresholds on the spec's score (decision = score >= the group's threshold) that meet the goal or
 constraint on these data. Everything starts from the thresholds that reproduce today's decisions best (their
@@ -867,7 +1251,7 @@ def _mitigate_parser(commands: Any) -> None:
         epilog=MITIGATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    mitigate.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    mitigate.add_argument("data", metavar="DATA", help=DATA_HELP)
     mitigate.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
     mitigate.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
     mitigate.add_argument("--attribute", metavar="COL", help="the protected attribute (default: the spec's first)")
@@ -914,9 +1298,16 @@ def _mitigate_parser(commands: Any) -> None:
         "--decisions", metavar="OUT.csv", help="write every row's old and new decision (row id, group, score) as CSV"
     )
     mitigate.add_argument(
+        "--export",
+        metavar="PATH",
+        help="write every row of DATA, all its columns, with its new decision, as Parquet (PATH ending .parquet) "
+        "or CSV; streamed by the engine, so it works on data of any size",
+    )
+    mitigate.add_argument(
         "--seed", type=int, default=SEED, metavar="S", help=f"seed of the model score (default {SEED})"
     )
     _reading_options(mitigate)
+    _engine_options(mitigate)
 
 
 def _plain(text: object) -> str:
@@ -936,12 +1327,18 @@ LESS_EQUAL = (
 
 
 def _mitigate_text(
-    result: dict[str, Any], name: str, given_back: tuple[float, float] | None = None, words: Any = None
+    result: dict[str, Any],
+    name: str,
+    given_back: tuple[float, float] | None = None,
+    words: Any = None,
+    *,
+    sampled: bool = False,
 ) -> str:
     """Human-readable thresholds, feasibility, before/after disparities and flips (and what today does better).
 
     ``words`` (``analysis.words.DecisionWords``) names the decision in the thresholds' lines ("newly flagged"),
-    so a harmful decision reads as the harm, not as "to positive".
+    so a harmful decision reads as the harm, not as "to positive". ``sampled``: the model score was trained on
+    an engine's sample, which the model's first note says.
     """
     from analysis.metrics import title
     from analysis.optimizer import CONSTRAINT_MEASURES
@@ -962,8 +1359,12 @@ def _mitigate_text(
             f"Score: {result['score_label']}, as the spec has no score; out-of-fold AUC "
             f"{'undefined' if auc is None else f'{auc:.3f}'} against the current decisions."
         )
+        if sampled:
+            lines.append(f"  {result['model_score']['notes'][0]}")
     else:
         lines.append(f"Score: the spec's score column '{_plain(result['score_column'])}'.")
+    if result.get("scores"):
+        lines.append(f"  {result['scores']['note']}")
     start = result["start"]
     unreproducible, decided = start["total_unreproducible"], sum(start["decided"].values())
     lines.append(
@@ -1034,12 +1435,26 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from analysis.spec import AuditSpec
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
-    table = _load(args, stderr)
-    _warn_other_data(spec, table.report, args.spec, stderr)
-    _variant_warnings(table.data, spec, stderr)
+    engine = _engine(args, stderr)
+    if args.decisions and engine != "pandas":  # said before any row is read
+        raise SpecError(DECISIONS_IN_MEMORY.format(engine=ENGINE_NAMES[engine]))
+    if args.export and engine != "pandas" and spec.score is None:
+        raise SpecError(EXPORT_NEEDS_SCORE.format(engine=ENGINE_NAMES[engine]))
+    if engine == "pandas":
+        table = _load(args, stderr)
+        source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
+    else:
+        source = _counted(args, engine, spec, stderr)
+        name, sha256, report = source.name or _source_name(args.data), source.sha256, source.load
+    _warn_other_data(spec, sha256, name, args.spec, stderr)
+    _variant_warnings(source, spec, stderr)
+    sample = None
+    if engine != "pandas" and spec.score is None:  # a model score trains on rows: a stratified sample of them
+        sample = _sample(args, engine, stderr, rows=SAMPLE_ROWS, spec=spec, per_group=SAMPLE_PER_GROUP)
     result = mitigate(
-        table.data,
+        source,
         spec,
+        sample=sample,
         attribute=args.attribute,
         goal=args.goal,
         constraint=args.constraint,
@@ -1048,11 +1463,13 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         cost_fp=args.cost_fp,
         benefit_tp=args.benefit_tp,
         random_state=args.seed,
-        load_report=table.report,
+        load_report=report,
     )
-    out = result.to_dict()
+    out = result.to_dict() | {"engine": engine}
+    if args.export:
+        _export(args, engine, source, spec, result, stderr)
     if args.decisions:
-        df, scored_spec = table.data, spec
+        df, scored_spec = source, spec
         if result.model is not None:
             df, scored_spec = result.model.apply(df, spec)
         data = csv_bytes(decision_changes(df, scored_spec, result.thresholds, attribute=result.attribute))
@@ -1066,8 +1483,69 @@ def _run_mitigate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         given_back = None if result.optimization is None else gives_back(result.optimization, result.before)
         from analysis.words import decision_words
 
-        stdout.write(_mitigate_text(out, table.report.name, given_back, decision_words(spec)))
+        stdout.write(_mitigate_text(out, name, given_back, decision_words(spec), sampled=sample is not None))
     return EXIT_OK
+
+
+EXPORT_NEEDS_SCORE = (
+    "--export on the {engine} engine applies the thresholds to the spec's score column, and the spec names none "
+    "(a model score exists only for the sample it is trained on). Name the score column in the spec, or pass "
+    "--engine pandas."
+)
+DECISIONS_IN_MEMORY = (
+    "--decisions builds its table in memory, but the {engine} engine reads this data; pass --export PATH "
+    "(every row with its new decision, written by the engine), or --engine pandas."
+)
+
+
+EXPORTED = "note: {name}: wrote {path}: every row with its group of '{attribute}' and its new decision ({column}).\n"
+EXPORT_COLUMNS = ("group", "new_positive")  # as the DuckDB engine names them, each suffixed with _ until new
+SPARK_NEW_DECISION = "new_decision"  # as the Spark engine names it
+
+
+def _export(args: argparse.Namespace, engine: str, source: Any, spec: Any, result: Any, stderr: TextIO) -> None:
+    """Every row of DATA with its group and new decision, written to --export by the engine that read it.
+
+    DuckDB and Spark stream the rows from the source to the file; pandas writes the loaded table.
+    """
+    path, attribute = args.export, result.attribute
+    thresholds = result.thresholds
+    if engine == "duckdb":
+        from analysis.duckdb_engine import export_decisions_duckdb
+
+        export_decisions_duckdb(args.data, spec, attribute, thresholds, path, na_values=args.na_values)
+    elif engine == "spark":
+        from analysis.spark_engine import export_decisions_spark, spark_session
+
+        session = spark_session(master=args.spark_master)
+        chosen = "csv" if str(path).lower().endswith(".csv") else "parquet"
+        export_decisions_spark(args.data, spec, attribute, thresholds, path, session=session, format=chosen)
+    else:
+        _export_pandas(source, spec, result, path)
+    column = SPARK_NEW_DECISION if engine == "spark" else EXPORT_COLUMNS[1]
+    stderr.write(EXPORTED.format(name=_printable(args.data), path=_printable(path), attribute=_printable(attribute),
+                                 column=column))  # fmt: skip
+
+
+def _export_pandas(df: Any, spec: Any, result: Any, path: str) -> None:
+    """The loaded table with two more columns, its group and its new decision, as Parquet or CSV."""
+    from analysis.exports import csv_bytes, decision_changes
+
+    scored, scored_spec = (df, spec) if result.model is None else result.model.apply(df, spec)
+    changes = decision_changes(scored, scored_spec, result.thresholds, attribute=result.attribute)
+    out = df.copy()
+    for column in EXPORT_COLUMNS:
+        name = column
+        while name in out.columns:
+            name += "_"
+        out[name] = changes[column].to_numpy()
+    try:
+        if str(path).lower().endswith((".parquet", ".pq", ".parq")):
+            out.to_parquet(path, index=False)
+        else:
+            Path(path).write_bytes(csv_bytes(out))
+    except OSError as exc:
+        raise SpecError(CANNOT_WRITE.format(path=path, reason=exc.strerror or exc)) from exc
 
 
 TABLES_EPILOG = """\
@@ -1097,7 +1575,7 @@ def _tables_parser(commands: Any) -> None:
         epilog=TABLES_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tables.add_argument("data", metavar="DATA", help="the decisions file (CSV, TSV, .gz, .zip, Parquet, .xlsx)")
+    tables.add_argument("data", metavar="DATA", help=DATA_HELP)
     tables.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
     tables.add_argument("--format", choices=FORMATS, required=True, help="ll144 or four-fifths")
     tables.add_argument(
@@ -1126,15 +1604,18 @@ def _tables_parser(commands: Any) -> None:
         help="write one row per category (with its table's name) as CSV to PATH, or - for standard output",
     )
     _reading_options(tables)
+    _engine_options(tables)
 
 
 def _share(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.1%}"
 
 
-def _tables_text(result: Any, name: str) -> str:
-    """The tables as text: one block per table, then the notes."""
+def _tables_text(result: Any, name: str, counted: Any = None) -> str:
+    """The tables as text: one block per table, then the notes (``counted``: an engine's CountedTable, named)."""
     lines = [f"ParityLab {result.title} of {_plain(name)} ({result.mode} mode; {result.rate_name})"]
+    if counted is not None:
+        lines.append(f"Counted by {ENGINE_NAMES[counted.engine]}: {counted.rows:,} rows.")
     if result.median_score is not None:
         lines.append(f"Median score of the full sample: {result.median_score:.6g}")
     for table in result.tables.values():
@@ -1169,11 +1650,17 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     if args.json == "-" and args.csv == "-":
         raise SpecError("--json - and --csv - cannot both write to standard output; give one of them a file path.")
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
-    table = _load(args, stderr)
-    _warn_other_data(spec, table.report, args.spec, stderr)
-    _variant_warnings(table.data, spec, stderr)
+    engine = _engine(args, stderr)
+    if engine == "pandas":
+        table = _load(args, stderr)
+        source, name, sha256 = table.data, table.report.name, table.report.sha256
+    else:
+        source = _counted(args, engine, spec, stderr)
+        name, sha256 = source.name or _source_name(args.data), source.sha256
+    _warn_other_data(spec, sha256, name, args.spec, stderr)
+    _variant_warnings(source, spec, stderr)
     result = bias_tables(
-        table.data,
+        source,
         spec,
         format=args.format,
         sex=args.sex,
@@ -1181,8 +1668,8 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         mode=args.mode,
         exclude_small=not args.keep_small,
     )
-    for role, column, source in (("sex", result.sex, result.sex_source), ("race", result.race, result.race_source)):
-        if source == "guessed":
+    for role, column, chosen in (("sex", result.sex, result.sex_source), ("race", result.race, result.race_source)):
+        if chosen == "guessed":
             stderr.write(
                 f"note: {role} column {_printable(column)!r}, guessed from its name (--{role} COL to choose)\n"
             )
@@ -1198,7 +1685,7 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     if args.json:
         _write(result.to_json(), args.json, stdout)
     if "-" not in (args.json, args.csv):
-        stdout.write(_tables_text(result, table.report.name))
+        stdout.write(_tables_text(result, name, source if engine != "pandas" else None))
     return EXIT_OK
 
 

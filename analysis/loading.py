@@ -139,11 +139,10 @@ AMBIGUOUS_MISSING = ("NA", "?", "-")
 # --- messages (expected, got, fix) ------------------------------------------------------------------
 
 NOT_FOUND = "Could not open {path}: {reason}. Check the path and that the file is readable."
-TOO_LARGE = "{name} is {size}; the limit is {limit}. Load a smaller file (for example a sample of the rows)."
-TOO_LARGE_STREAM = (
-    "{name} is more than {limit}; the limit is {limit}. Load a smaller file (for example a sample of the rows)."
-)
-TOO_LARGE_UNCOMPRESSED = "{name} decompresses to more than {limit}; the limit is {limit}. Load a smaller file."
+# The remedy (a smaller file; on the command line another engine) is worded per surface (analysis.wording).
+TOO_LARGE = "{name} is {size}; the limit is {limit} for a file read into memory."
+TOO_LARGE_STREAM = "{name} is more than {limit}; the limit is {limit} for a file read into memory."
+TOO_LARGE_UNCOMPRESSED = "{name} decompresses to more than {limit}; the limit is {limit} for a file read into memory."
 TOO_MANY_COLUMNS = (
     "{name} has {got:,} columns; the limit is {limit:,}. Drop the columns you do not need before loading."
 )

@@ -96,12 +96,17 @@ OPTIONS: dict[str, Option] = {
         "pass sheet={value}", "pass --sheet {value}", python_generic="pass the sheet's name or position as sheet"
     ),
     "max_rows": Option("pass max_rows={value}", "pass --max-rows {value}", python_generic="pass a larger max_rows"),
-    # The command line keeps the default size limits (it has no flags for them).
-    "max_bytes": Option("pass max_bytes={value}", "load a smaller file", python_generic="pass a larger max_bytes"),
+    # The command line keeps the in-memory limits (no flags for them): past them, another engine reads the rows.
+    "max_bytes": Option(
+        "pass max_bytes={value}",
+        "pass --engine duckdb, which counts the rows out of core, with no size limit",
+        python_generic="pass a larger max_bytes, or audit the file with engine='duckdb'",
+    ),
     "max_uncompressed_bytes": Option(
         "pass max_uncompressed_bytes={value}",
-        "load a smaller file",
-        python_generic="pass a larger max_uncompressed_bytes",
+        "pass --engine duckdb, which counts CSV, gzip-compressed CSV and Parquet out of core, with no size limit "
+        "(save a workbook or a zip archive's file as CSV first)",
+        python_generic="pass a larger max_uncompressed_bytes, or audit the file with engine='duckdb'",
     ),
     "max_columns": Option(
         "pass max_columns={value}", "drop the columns you do not need", python_generic="pass a larger max_columns"
