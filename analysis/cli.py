@@ -646,6 +646,14 @@ def _warn_other_data(spec: Any, sha256: str | None, name: str | None, spec_path:
     return problem.text
 
 
+def _unnamed_other_data(spec: Any, sha256: str | None) -> str | None:
+    """The audit's own wording of the other-data warning (as in its result's warnings), or None."""
+    from analysis.validation import dataset_mismatch
+
+    problem = dataset_mismatch(spec, sha256)
+    return None if problem is None else f"{problem.message} {problem.fix}".strip()
+
+
 def _cli_text(item: object) -> str:
     """An engine error, problem or notice in command-line words (flags), for a terminal."""
     if isinstance(item, SpecError) and item.problems:
@@ -798,8 +806,10 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         dataset_sha256=sha256,
         load_report=report,
     )
+    # The audit words the same warning without the spec file's name: said once, above.
+    said = {other_data, _unnamed_other_data(spec, sha256)} - {None}
     for warning in result.warnings:
-        if warning != other_data:  # said above, with the spec file's name
+        if str(warning) not in said:
             stderr.write(WARNING_LINE.format(name=_printable(name), text=_printable(_cli_text(warning))))
     if args.json:
         _write(_audit_json(result), args.json, stdout)

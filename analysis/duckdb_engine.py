@@ -413,6 +413,14 @@ def _arrow_kind(kind: Any) -> str:
     return str(kind)
 
 
+_NUMBER_KINDS = re.compile(r"u?int(8|16|32|64)|halffloat|float|double|decimal.*")
+
+
+def _family(kind: str) -> str:
+    """What the loader makes of a Parquet type: any width of integer or float is a number, read alike."""
+    return "number" if _NUMBER_KINDS.fullmatch(kind) and kind != "uint64" else kind
+
+
 def _check_parquet_schemas(files: list[str], root: str) -> None:
     if len(files) < 2:
         return
@@ -430,7 +438,7 @@ def _check_parquet_schemas(files: list[str], root: str) -> None:
     first = files[0]
     for path in files[1:]:
         for column, kind in schemas[path].items():
-            if kind != schemas[first][column]:
+            if _family(kind) != _family(schemas[first][column]):
                 raise LoadError(
                     SCHEMA_DIFFERS.format(
                         column=column,

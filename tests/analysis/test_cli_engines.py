@@ -553,3 +553,11 @@ def test_a_score_counted_on_a_grid_is_said(files, monkeypatch):
     assert f"rounded down to multiples of {resolution['step']:g}" in result["scores"]["note"]
     code, out, _ = run(["mitigate", files["parquet"], "--spec", files["spec"], "--engine", "duckdb"])
     assert code == 0 and f"  {result['scores']['note']}" in out.splitlines()
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_a_spec_of_other_data_is_said_once(files, tmp_path, engine):
+    spec = AuditSpec.from_dict({**SPEC, "dataset_sha256": "0" * 64})
+    spec.save(tmp_path / "other.json")
+    code, _, err = run(["audit", files["parquet"], "--spec", tmp_path / "other.json", "--engine", engine])
+    assert code in (0, 1) and err.count("This spec was made on data with SHA-256 000000000000") == 1

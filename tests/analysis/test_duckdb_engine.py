@@ -176,6 +176,16 @@ def test_parquet_files_with_different_types_name_the_file_column_and_types(tmp_p
     assert "'amount'" in message and "b.parquet" in message and "string" in message and "int64" in message
 
 
+def test_parts_written_with_other_number_widths_are_one_table(tmp_path):
+    # Tools write the same integer column as int32 in one part and int64 in another; the loader reads both alike.
+    df = _table(60)
+    _write(df.iloc[:30], tmp_path / "a.parquet")
+    narrow = df.iloc[30:].assign(amount=df["amount"].iloc[30:].astype("int32"))
+    _write(narrow, tmp_path / "b.parquet")
+    got = count_duckdb(str(tmp_path), SPEC)
+    assert got.rows == 60 and int(got.weights.sum()) == 60
+
+
 def test_a_column_lacking_in_some_files_names_the_column_and_the_files(tmp_path):
     df = _table(50)
     _write(df, tmp_path / "a.parquet")
