@@ -333,12 +333,19 @@ def threshold_curves(
     if spec.label is not None:
         label_known = df[spec.label].notna().to_numpy()
         label_positive = matches_any(df[spec.label], spec.label_positive)
+    codes, decided, positive = groups.codes, state.decided, state.positive
+    if weights is not None:
+        # Counted rows differ in columns one attribute's curves do not read: merge those (far fewer rows).
+        rows, weights = _merged_rows(scores, codes, (decided, positive, label_known, label_positive), weights)
+        scores, codes, decided, positive = scores[rows], codes[rows], decided[rows], positive[rows]
+        if label_known is not None:
+            label_known, label_positive = label_known[rows], label_positive[rows]
     return curves_from_arrays(
         scores,
-        groups.codes,
+        codes,
         groups.labels,
-        decided=state.decided,
-        positive=state.positive,
+        decided=decided,
+        positive=positive,
         label_known=label_known,
         label_positive=label_positive,
         attribute=attr.column,
@@ -349,6 +356,28 @@ def threshold_curves(
         weights=weights,
         resolution=None if isinstance(source, pd.DataFrame) else source.scores,
     )
+
+
+def _merged_rows(
+    scores: np.ndarray, codes: np.ndarray, masks: Sequence[np.ndarray | None], weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row for each distinct (group, score, states), with its weights summed: the rows to keep and theirs.
+
+    Curves read counts only at tie-block boundaries, so rows equal in all of these merge without changing one.
+    Rows without a finite score merge per group and states (each is left out of the curves alike).
+    """
+    key = np.asarray(codes, dtype=np.int64)
+    for mask in masks:
+        if mask is not None:
+            key = key * 2 + np.asarray(mask, dtype=np.int64)
+    value = np.where(np.isfinite(scores), scores, np.inf)
+    order = np.lexsort((value, key))
+    k, v = key[order], value[order]
+    start = np.empty(order.size, dtype=bool)
+    start[:1] = True
+    start[1:] = (k[1:] != k[:-1]) | (v[1:] != v[:-1])
+    starts = np.flatnonzero(start)
+    return order[starts], np.add.reduceat(np.asarray(weights, dtype=np.int64)[order], starts)
 
 
 def curves_from_arrays(
