@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.engine import WEIGHT, CountedTable, ScoreResolution, counted_columns, score_grid
+from analysis.engine_sql import counted_sha256, file_sha256, regroup, score_anchor
 from analysis.errors import LoadError, OptionError, SpecError
 from analysis.groups import LITERAL_MISSING_GROUP, MISSING_GROUP, bin_labels
 from analysis.loading import ALWAYS_MISSING, AMBIGUOUS_MISSING, Change, LoadReport, type_counted_columns
@@ -482,22 +483,11 @@ def _check_csv_headers(files: list[str], root: str) -> None:
 # --- hashing ----------------------------------------------------------------------------------------
 
 
-def _file_sha256(path: str) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _files_sha256(source: _Source) -> str:
     if len(source.files) == 1:
-        return _file_sha256(source.files[0])
-    lines = sorted(f"{_relative(f, source.root)}\t{_file_sha256(f)}\n" for f in source.files)
+        return file_sha256(source.files[0])
+    lines = sorted(f"{_relative(f, source.root)}\t{file_sha256(f)}\n" for f in source.files)
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-
-
-def _frame_sha256(frame: pd.DataFrame, weights: np.ndarray) -> str:
-    digest = hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
-    digest.update(np.asarray(weights, dtype="<i8").tobytes())
-    return digest.hexdigest()
 
 
 # --- counting ---------------------------------------------------------------------------------------
@@ -508,10 +498,6 @@ def _one_row(session: _Session, items: Sequence[str]) -> list[Any]:
     named = ", ".join(f"{item} AS c{i}" for i, item in enumerate(items))
     row = session.sql(f"SELECT {named} FROM src").to_pylist()[0]
     return [row[f"c{i}"] for i in range(len(items))]
-
-
-def _score_anchor(spec: AuditSpec) -> float:
-    return float(spec.threshold) if spec.decision is None and spec.threshold is not None else 0.0
 
 
 def _quantile_points(quantiles: int) -> list[float]:
@@ -558,7 +544,7 @@ def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
         del values[:3]
         low = math.nan if low is None else float(low)
         high = math.nan if high is None else float(high)
-        plan.scores = score_grid(int(distinct), low, high, _score_anchor(spec))
+        plan.scores = score_grid(int(distinct), low, high, score_anchor(spec))
     approx: dict[str, int] = {}
     levels = []
     for (tag, attr), value in zip(tags, values, strict=True):
@@ -672,17 +658,6 @@ def _typed(session: _Session, table: pa.Table, weights: np.ndarray, na_values: A
     return typed.frame, typed.changes, typed.warnings
 
 
-def _regroup(frame: pd.DataFrame, weights: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Sum the weights of rows that typing made equal (' a' and 'a'; 'N/A' and a missing cell), as compress sorts."""
-    counted = frame.assign(**{WEIGHT: weights})
-    counted = counted.groupby(names, dropna=False, sort=True, observed=True)[WEIGHT].sum().reset_index()
-    out = counted.pop(WEIGHT).to_numpy(dtype=np.int64)
-    for name in names:
-        if counted[name].dtype != frame[name].dtype and not counted[name].isna().any():
-            counted[name] = counted[name].astype(frame[name].dtype)
-    return counted, out
-
-
 def count_duckdb(
     source: Any,
     spec: AuditSpec,
@@ -727,7 +702,7 @@ def count_duckdb(
             changes, warnings = _column_changes(session, na_values, counted=counted, plain=plain)
         elif resolved.kind == "csv":
             warnings = (*warnings, CSV_CHANGES_NOTE)
-        sha256 = hashing.result() if hashing is not None else _frame_sha256(frame, weights)
+        sha256 = hashing.result() if hashing is not None else counted_sha256(frame, weights)
     report = None
     if resolved.kind != "dataframe":
         report = _report(resolved, name, plan.rows, len(session.columns), sha256, changes, (*warnings, *plan.warnings))
@@ -764,7 +739,7 @@ def _count(session: _Session, names: tuple[str, ...], plan: _Plan, na_values: An
     result = result.drop_columns([WEIGHT])
     typed, changes, warnings = _typed(session, result, weights, na_values)
     if session.file_format == "csv" or _may_merge(result, changes):
-        frame, weights = _regroup(typed, weights, list(names))
+        frame, weights = regroup(typed[list(names)], weights)
     else:  # every combination is still distinct, and in compress's order
         frame = typed
     return frame, weights, changes, warnings, counted

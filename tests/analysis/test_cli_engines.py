@@ -9,7 +9,6 @@ import io
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -468,26 +467,6 @@ needs_spark = pytest.mark.skipif(
     not (HAVE_PYSPARK and HAVE_JAVA and HAVE_ENGINE),
     reason="the Spark engine needs pyspark and Java (pip install -r requirements-spark.txt; Java 17)",
 )
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """One local Spark session for the module: the command line uses the active session, so the JVM starts once."""
-    from pyspark.sql import SparkSession
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # pyspark's note about pandas versions
-        session = (
-            SparkSession.builder.master("local[2]")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
-        )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.mark.parametrize("engine", [("--engine", "spark"), ("--spark-master", "local[2]")])
