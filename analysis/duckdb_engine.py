@@ -522,8 +522,8 @@ def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
     items = ["count(*)"]
     score = session.numeric(spec.score) if spec.score in names else None
     if score is not None:
-        finite = f"FILTER (WHERE isfinite({score}))"
-        items += [f"count(DISTINCT {score}) {finite}", f"min({score}) {finite}", f"max({score}) {finite}"]
+        items += [f"count(DISTINCT {score})", f"min({score})", f"max({score})"]
+    listed = _listed_columns(session, names)
     tags: list[tuple[str, ProtectedAttribute]] = []
     for attr in spec.protected:
         if attr.column not in names:
@@ -533,33 +533,40 @@ def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
             points = "[" + ", ".join(_double(q) for q in _quantile_points(attr.quantiles)) + "]"
             items.append(f"quantile_cont({number}, {points}) FILTER (WHERE isfinite({number}))")
             tags.append(("edges", attr))
-        items.append(f"approx_count_distinct({_ident(attr.column)})")
-        tags.append(("levels", attr))
-    # Two queries: DuckDB computes a DISTINCT beside approximate counts of text columns many times slower.
+        if attr.column not in listed:
+            items.append(f"approx_count_distinct({_ident(attr.column)})")
+            tags.append(("levels", attr))
+    # Separate queries: DuckDB computes a DISTINCT beside approximate counts (or lists) many times slower.
     first = 4 if score is not None else 1
     values = _one_row(session, items[:first]) + (_one_row(session, items[first:]) if items[first:] else [])
     plan = _Plan(rows=int(values.pop(0)))
     if score is not None:
         distinct, low, high = values[:3]
         del values[:3]
+        if low is None or not (math.isfinite(low) and math.isfinite(high)):
+            # Infinities or NaN (NaN sorts highest): count the finite scores only.
+            finite = f"FILTER (WHERE isfinite({score}))"
+            found = [f"count(DISTINCT {score}) {finite}", f"min({score}) {finite}", f"max({score}) {finite}"]
+            distinct, low, high = _one_row(session, found)
         low = math.nan if low is None else float(low)
         high = math.nan if high is None else float(high)
         plan.scores = score_grid(int(distinct), low, high, score_anchor(spec))
-    approx: dict[str, int] = {}
-    levels = []
+    approx: dict[str, int] = {n: len(v) for n, v in listed.items()}
+    levels = [a for a in spec.protected if a.column in listed]
     for (tag, attr), value in zip(tags, values, strict=True):
         if tag == "edges":
             plan.edges[attr.column] = tuple(float(e) for e in np.unique(np.asarray(value or [], dtype=float)))
         else:
             approx[attr.column] = int(value)
             levels.append(attr)
+    levels.sort(key=spec.protected.index)
     for name in names:
         plan.expressions[name] = _ident(name)
     if plan.scores is not None and not plan.scores.exact:
         anchor, step = _double(plan.scores.anchor), _double(plan.scores.step)
         rounded = f"{anchor} + floor(({score} - {anchor}) / {step}) * {step}"
         plan.expressions[spec.score] = f"CASE WHEN isfinite({score}) THEN {rounded} ELSE {score} END"
-    _plan_codes(session, names, plan, approx)
+    plan.codes = {n: v for n, v in listed.items() if len(v) <= CODED_VALUES}
     for attr in levels:
         if attr.column in (spec.decision, spec.label, spec.score):
             continue  # counted as that role needs
@@ -574,21 +581,19 @@ def _plan(session: _Session, spec: AuditSpec, names: tuple[str, ...]) -> _Plan:
     return plan
 
 
-def _plan_codes(session: _Session, names: Sequence[str], plan: _Plan, approx: Mapping[str, int]) -> None:
-    """Group text columns of few values by an integer code: DuckDB groups and sorts integers several times faster.
+def _listed_columns(session: _Session, names: Sequence[str]) -> dict[str, list[str]]:
+    """Every distinct value of each text column counted, sorted (one query; not for CSV, read as text).
 
-    A protected attribute with too many values (validation refuses it) keeps its text.
+    They give exact levels for validation, and let text of few values be grouped by an integer code: DuckDB
+    groups and sorts integers several times faster.
     """
-    text = [n for n in names if _TEXT_TYPE.fullmatch(session.types.get(n, "")) and approx.get(n, 0) <= CODED_VALUES]
+    text = [n for n in names if _TEXT_TYPE.fullmatch(session.types.get(n, ""))]
     if not text or session.source.kind == "csv":
-        return
+        return {}
     found = session.sql(
         "SELECT " + ", ".join(f"list(DISTINCT {_ident(n)}) AS c{i}" for i, n in enumerate(text)) + " FROM src"
     )
-    for i, name in enumerate(text):
-        values = sorted(v for v in found.column(f"c{i}")[0].as_py() if v is not None)
-        if len(values) <= CODED_VALUES:
-            plan.codes[name] = values
+    return {name: sorted(v for v in found.column(f"c{i}")[0].as_py() if v is not None) for i, name in enumerate(text)}
 
 
 def _coded(column: str, values: Sequence[str]) -> str:
@@ -800,6 +805,10 @@ def _column_changes(
                 f"OR ({_edge_bytes(raw)} AND regexp_matches({raw}, '^{_EDGE_SPACE}|{_EDGE_SPACE}$')) "
                 "GROUP BY v ORDER BY v"
             )
+    if numeric and session.source.kind == "parquet":
+        for column, found in _footer_numbers(session.source.files, numeric).items():
+            parts[column] = _numeric_cells(*found)
+        numeric = [c for c in numeric if c not in parts]
     if numeric:
         items = []
         for column in numeric:
@@ -820,6 +829,46 @@ def _column_changes(
         changes += typed.changes
         warnings += typed.warnings
     return tuple(changes), tuple(warnings)
+
+
+def _footer_numbers(files: Sequence[str], columns: Sequence[str]) -> dict[str, tuple]:
+    """Numeric columns' extremes and missing counts from the Parquet files' statistics, where every row group has them.
+
+    A float column whose extremes are infinite is left out (its infinities must be counted from the rows).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found: dict[str, list] = {c: [None, None, 0, 0] for c in columns}
+    kinds: dict[str, Any] = {}
+    for path in files:
+        parquet = pq.ParquetFile(path)
+        schema = parquet.schema_arrow
+        names = parquet.metadata.schema.names
+        for g in range(parquet.metadata.num_row_groups):
+            group = parquet.metadata.row_group(g)
+            for column in list(found):
+                if column not in names or column not in schema.names:
+                    found.pop(column)
+                    continue
+                stats = group.column(names.index(column)).statistics
+                if stats is None or not stats.has_min_max or stats.null_count is None:
+                    if group.num_rows:
+                        found.pop(column)
+                    continue
+                entry = found[column]
+                entry[0] = stats.min if entry[0] is None else min(entry[0], stats.min)
+                entry[1] = stats.max if entry[1] is None else max(entry[1], stats.max)
+                entry[2] += group.num_rows - stats.null_count
+                entry[3] += stats.null_count
+                kinds[column] = schema.field(column).type
+    out = {}
+    for column, (low, high, valid, nulls) in found.items():
+        if column not in kinds or (isinstance(low, float) and not (math.isfinite(low) and math.isfinite(high))):
+            continue
+        kind = kinds[column]
+        out[column] = (pa.array([low], kind), pa.array([high], kind), valid, nulls, pa.array([0], pa.int64()))
+    return out
 
 
 def _edge_bytes(raw: str) -> str:

@@ -386,3 +386,22 @@ def test_the_frame_is_in_compress_order(tmp_path):
     got, want = count_duckdb(path, spec), compress(load_table(path).data, spec)
     pd.testing.assert_frame_equal(got.frame.reset_index(drop=True), want.frame.reset_index(drop=True))
     np.testing.assert_array_equal(got.weights, want.weights)
+
+
+def test_columns_the_audit_does_not_read_are_reported_from_footers_or_rows(tmp_path):
+    # A feature with infinities, a wide unsigned integer and a plain number: the loader's report, counted alike
+    # whether the footer's statistics answer (no infinity) or the rows must be read (infinities).
+    df = _table(200)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    ratio = np.linspace(0, 1, len(df))
+    ratio[[3, 7]] = np.inf
+    table = table.append_column("ratio", pa.array(ratio))
+    table = table.append_column("big", pa.array(np.full(len(df), 2**63 + 5, dtype=np.uint64)))
+    table = table.append_column("plain", pa.array(np.arange(len(df), dtype=np.int32)))
+    path = tmp_path / "features.parquet"
+    pq.write_table(table, path, row_group_size=64)
+    loaded = load_table(path).report
+    report = count_duckdb(str(path), SPEC).load
+    assert report.changes == loaded.changes and report.warnings == loaded.warnings
+    kinds = {(c.kind, c.column) for c in report.changes}
+    assert ("infinite", "ratio") in kinds and ("kept_text", "big") in kinds
