@@ -292,7 +292,7 @@ def checked_counts(source: pd.DataFrame | CountedTable, spec: AuditSpec) -> tupl
         return checked, None
     if not isinstance(source, CountedTable):
         raise SpecError(NOT_A_TABLE.format(got=type(source).__name__))
-    checked = run_checks(source.frame, spec, weights=source.weights, columns=source.columns, edges=source.edges)
+    checked = run_checks(source, spec)  # a counted table is checked with its weights, columns and edges
     checked.validation.raise_for_errors()
     return checked, source.weights
 
