@@ -35,6 +35,7 @@ from analysis.mitigation import (
 from analysis.optimizer import Frontier, FrontierPoint, Optimization, frontier, optimize
 from analysis.profile import ColumnProfile, profile_columns
 from analysis.report import metrics_csv, render_html
+from analysis.slices import Slice, SliceSearch, find_slices
 from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.story import VERDICTS, Gap, Verdict, gap_for, headline, rank_gaps, verdict_for, worst_gap
 from analysis.suggest import ColumnRole, SpecSuggestion, suggest_roles, suggest_spec
@@ -88,6 +89,8 @@ __all__ = [
     "ProtectedAttribute",
     "ProxyScore",
     "Recoverability",
+    "Slice",
+    "SliceSearch",
     "SpecError",
     "SpecSuggestion",
     "SpecValidation",
@@ -108,6 +111,7 @@ __all__ = [
     "encode_groups",
     "explain",
     "explain_row",
+    "find_slices",
     "find_variants",
     "frontier",
     "gap_for",

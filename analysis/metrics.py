@@ -45,6 +45,7 @@ __all__ = [
     "METRIC_NAMES",
     "MIN_GROUP_SIZE",
     "RATES",
+    "SLICE_METRICS",
     "SUMMARIES",
     "Counts",
     "MetricInfo",
@@ -325,6 +326,17 @@ LABEL_RATES: tuple[str, ...] = tuple(n for n in RATES if METRICS[n].needs_label)
 COMPARISONS: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.kind == "comparison")
 LABEL_COMPARISONS: tuple[str, ...] = tuple(n for n in COMPARISONS if METRICS[n].needs_label)
 SUMMARIES: tuple[str, ...] = tuple(n for n, m in METRICS.items() if m.kind == "summary")
+
+ERROR_RATE = _rate("error_rate", "error rate", "Share of labeled rows whose decision differs from the true outcome "
+                   "(1 − accuracy).", ("fp", "fn"), LABELED, better="lower", fl="1 - sklearn.metrics.accuracy_score",
+                   aif=_CM + "error_rate")  # fmt: skip
+SLICE_METRICS: dict[str, tuple[MetricInfo, str]] = {
+    "favorable_rate": (METRICS["favorable_rate"], "higher"),
+    "fpr": (METRICS["fpr"], "lower"),
+    "fnr": (METRICS["fnr"], "lower"),
+    "error_rate": (ERROR_RATE, "lower"),
+}
+"""The metrics a slice search ranks by, each with the direction that is better for the people in a slice."""
 
 
 def title(name: str) -> str:
