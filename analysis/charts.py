@@ -24,6 +24,7 @@ import pandas as pd
 from analysis.audit import AttributeAudit
 from analysis.metrics import MetricValue
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
+from analysis.slices import SliceSearch
 from analysis.words import DecisionWords
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "favorable_rate_data",
     "group_role",
     "ordered_colors",
+    "slices_chart",
+    "slices_data",
     "threshold_rate",
 ]
 
@@ -434,3 +437,72 @@ def decision_distribution_chart(
         .properties(height=alt.Step(ROW_STEP))
     )
     return _meta(chart, "decision_distribution", audit)
+
+
+# --- slices ----------------------------------------------------------------------------------
+
+
+SLICE_STATES = ("significant", "not conclusive")
+SLICE_COLORS = ("#c0504d", "#b0b0b0")
+
+
+def slices_data(search: SliceSearch) -> pd.DataFrame:
+    """One row per slice of the top-k, worst first: its metric with the interval, the rest's value, its state."""
+    rows = [
+        {
+            "slice": s.key,
+            "n": s.n,
+            "value": s.value,
+            "ci_low": s.low,
+            "ci_high": s.high,
+            "rest": s.rest_value,
+            "q_value": s.q_value,
+            "state": SLICE_STATES[0] if s.significant else SLICE_STATES[1],
+        }
+        for s in search.slices
+    ]
+    columns = ["slice", "n", "value", "ci_low", "ci_high", "rest", "q_value", "state"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def slices_chart(search: SliceSearch, *, confidence: float = CONFIDENCE) -> Any:
+    """The metric in each slice of the top-k with its interval, against the whole data's value (the dashed line).
+
+    Significant slices (q below the search's alpha) are red, the others grey ("not conclusive").
+    """
+    data = slices_data(search)
+    level = f"{confidence:.0%} CI"
+    what = search.title
+    order = list(data["slice"])
+    y = alt.Y("slice:N", sort=order, title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+    color = alt.Color(
+        "state:N",
+        scale=alt.Scale(domain=list(SLICE_STATES), range=list(SLICE_COLORS)),
+        legend=alt.Legend(title=None, orient="bottom"),
+    )
+    base = alt.Chart(data).encode(y=y)
+    x = alt.X("ci_low:Q", title=f"{what.capitalize()} in the slice (with {level})", axis=RATE_AXIS,
+              scale=alt.Scale(domain=[0, 1]))  # fmt: skip
+    bars = base.mark_rule(strokeWidth=2).encode(x=x, x2="ci_high:Q", color=color)
+    tooltip = [
+        alt.Tooltip("slice:N", title="slice"),
+        alt.Tooltip("n:Q", title="rows", format=","),
+        alt.Tooltip("value:Q", title=what, format=".3f"),
+        alt.Tooltip("ci_low:Q", title=f"{level} low", format=".3f"),
+        alt.Tooltip("ci_high:Q", title=f"{level} high", format=".3f"),
+        alt.Tooltip("rest:Q", title="rest of the data", format=".3f"),
+        alt.Tooltip("q_value:Q", title="q-value", format=".2g"),
+    ]
+    points = base.mark_point(filled=True, size=70).encode(x="value:Q", color=color, tooltip=tooltip)
+    layers = [bars, points]
+    if search.overall is not None:
+        overall = search.overall
+        side = {"align": "left", "dx": 4} if overall <= 0.5 else {"align": "right", "dx": -4}
+        one_row = alt.Chart(data).transform_aggregate(rows="count()")
+        rule = one_row.mark_rule(color="#555555", strokeDash=[6, 4]).encode(x=alt.datum(overall))
+        label = rule.mark_text(dy=-6, color="#555555", fontSize=11, **side).encode(
+            y=alt.value(0), text=alt.value(f"all rows ({overall:.3f})")
+        )
+        layers += [rule, label]
+    chart = alt.layer(*layers).properties(height=alt.Step(ROW_STEP))
+    return chart.properties(width=WIDTH, usermeta={"chart": "slices", "metric": search.metric})
