@@ -354,7 +354,8 @@ class _Data:
     levels: list[int]
     n: int
     h: int
-    counter: Any  # has count(subset) -> (n, h) arrays of shape [levels of subset]; composition(terms)
+    # count_many(subsets) -> per subset (n, h) arrays shaped by its levels; composition(subset, cell); protected
+    counter: Any
 
 
 class _ArrayCounter:
@@ -389,6 +390,9 @@ class _ArrayCounter:
         cells = np.rint(cells).astype(np.int64) if self.weights is not None else cells.astype(np.int64)
         cells = cells.reshape(size, 2)
         return (cells[:, 0] + cells[:, 1]).reshape(shape), cells[:, 1].reshape(shape)
+
+    def count_many(self, subsets: Sequence[tuple[int, ...]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.count(subset) for subset in subsets]
 
     def composition(
         self, subset: tuple[int, ...], cell: tuple[int, ...]
@@ -592,6 +596,7 @@ def _search(data: _Data, *, max_depth: int, min_support: int, top_k: int, alpha:
     for depth in range(1, min(max_depth, m) + 1):
         current = _Level()
         level_found: list[_Found] = []
+        todo: list[tuple[tuple[int, ...], np.ndarray]] = []
         for subset in itertools.combinations(range(m), depth):
             combinations += 1
             support, bound = _inherited(subset, previous, levels)
@@ -604,8 +609,11 @@ def _search(data: _Data, *, max_depth: int, min_support: int, top_k: int, alpha:
                 pruned += int(candidates.sum())
                 current.support[subset], current.bound[subset] = support, np.full(support.shape, -np.inf)
                 continue
+            todo.append((subset, bound))
+        # One request per level (one GROUP BY with grouping sets in a database).
+        counts = data.counter.count_many([subset for subset, _ in todo])
+        for (subset, bound), (n, h) in zip(todo, counts, strict=True):
             counted_combinations += 1
-            n, h = data.counter.count(subset)
             current.counted[subset] = (n, h)
             current.support[subset] = n
             current.bound[subset] = np.minimum(bound, _child_bound(n, h, s, N, H))
