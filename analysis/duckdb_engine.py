@@ -1254,3 +1254,195 @@ def _group_labels(session, counted: CountedTable, spec: AuditSpec, attr: Protect
     if rows_missing or MISSING_GROUP in labels:
         present.append(MISSING_GROUP)
     return group, present
+
+
+# --- slice discovery -----------------------------------------------------------------------------------------
+
+RELATION_SLICES = (
+    "A slice search reads a DuckDB relation only through its file or table: pass the Parquet/CSV path, folder, glob "
+    "or 'file.duckdb:table' instead."
+)
+SLICE_DISTINCT_LIMIT = 100_000  # a feature with more distinct values is left out (its bins need every value)
+_CASE_LIMIT = 64  # up to this many distinct values a column is coded by CASE, beyond by a join
+
+
+def _distinct_counts(session: _Session, columns: Sequence[str], where: str) -> pa.Table:
+    select = ", ".join(_ident(c) for c in columns)
+    return session.sql(f"SELECT {select}, count(*) AS {_ident(WEIGHT)} FROM src {where} GROUP BY ALL ORDER BY ALL")
+
+
+def _typed_values(session: _Session, table: pa.Table, columns: Sequence[str], na_values: Any) -> pd.DataFrame:
+    weights = table.column(WEIGHT).to_numpy().astype(np.int64)
+    raw = table.select(list(columns))
+    if session.source.kind == "dataframe":
+        return raw.to_pandas()
+    return type_counted_columns(raw, weights, name=session.source.name, file_format=session.file_format,
+                                na_values=na_values).frame  # fmt: skip
+
+
+def _code_sql(session: _Session, column: str, raw: pa.Array, codes: np.ndarray, alias: str) -> tuple[str, str]:
+    """SQL giving each row its code from the column's distinct raw values (CASE, or a join for many)."""
+    values = raw.to_pylist()
+    if len(values) <= _CASE_LIMIT:
+        sql_type = session.types[column]
+        cases = []
+        for value, code in zip(values, codes.tolist(), strict=True):
+            test = f"{_ident(column)} IS NULL" if value is None else f"{_ident(column)} = {_literal(value, sql_type)}"
+            if isinstance(value, float) and math.isnan(value):
+                test = f"isnan({_ident(column)})"
+            cases.append(f"WHEN {test} THEN {int(code)}")
+        return f"CAST(CASE {' '.join(cases)} END AS INTEGER) AS {alias}", ""
+    import pyarrow as pa
+
+    name = f"paritylab_map_{alias}"
+    session.con.register(name, pa.table({"raw": raw, "code": pa.array(codes, pa.int32())}))
+    join = f" LEFT JOIN {name} ON src.{_ident(column)} IS NOT DISTINCT FROM {name}.raw"
+    return f"{name}.code AS {alias}", join
+
+
+def _counted_values(session: _Session, column: str, joined: str) -> pa.Table:
+    """A column's distinct values over the rows a search counts, with their rows."""
+    query = f"SELECT src.{_ident(column)} AS v, count(*) AS w FROM {joined} GROUP BY ALL ORDER BY ALL"
+    return session.sql(query).rename_columns([column, WEIGHT])
+
+
+class _DuckSlices:
+    """A slice search's counts from DuckDB: the coded rows in a temporary table, one query per level."""
+
+    def __init__(self, session: _Session, columns: int, protected: dict[str, tuple[str, tuple[str, ...]]]) -> None:
+        self.session, self.columns, self._protected = session, columns, protected
+        self.protected = {name: labels for name, (_, labels) in protected.items()}
+
+    def _levels(self, levels: Sequence[int]) -> None:
+        self.levels = list(levels)
+
+    def count_many(self, subsets: Sequence[tuple[int, ...]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if not subsets:
+            return []
+        width = max(len(s) for s in subsets)
+        parts = []
+        for k, subset in enumerate(subsets):
+            keys = [f"c{f}" for f in subset]
+            padded = keys + ["NULL"] * (width - len(keys))
+            select = ", ".join(f"{v} AS x{i}" for i, v in enumerate(padded))
+            grouped = ", ".join(keys)
+            parts.append(
+                f"SELECT {k} AS s, {select}, sum(w) AS n, sum(w * h) AS h FROM paritylab_coded GROUP BY {grouped}"
+            )
+        found = self.session.sql(" UNION ALL ".join(parts)).to_pydict()
+        out = []
+        which = np.asarray(found["s"], dtype=np.int64)
+        for k, subset in enumerate(subsets):
+            shape = tuple(self.levels[f] for f in subset)
+            rows = np.flatnonzero(which == k)
+            index = tuple(np.asarray(found[f"x{i}"], dtype=np.int64)[rows] for i in range(len(subset)))
+            n, h = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+            n[index] = np.asarray(found["n"], dtype=np.int64)[rows]
+            h[index] = np.asarray(found["h"], dtype=np.int64)[rows]
+            out.append((n, h))
+        return out
+
+    def composition(self, subset: tuple[int, ...], cell: tuple[int, ...]):
+        where = " AND ".join(f"c{f} = {int(v)}" for f, v in zip(subset, cell, strict=True))
+        out = []
+        for name, (alias, labels) in self._protected.items():
+            found = self.session.sql(
+                f"SELECT {alias} AS g, sum(w) FILTER (WHERE {where}) AS inside, sum(w) AS total "
+                f"FROM paritylab_coded GROUP BY {alias}"
+            ).to_pydict()
+            within, overall = np.zeros(len(labels)), np.zeros(len(labels))
+            for g, a, b in zip(found["g"], found["inside"], found["total"], strict=True):
+                within[int(g)], overall[int(g)] = a or 0, b or 0
+            out.append((name, labels, within, overall))
+        return out
+
+
+def slice_data_duckdb(
+    source: Any,
+    spec: AuditSpec,
+    info: Any,
+    *,
+    features: Sequence[str] | None = None,
+    include_protected: bool = True,
+    connection: Any = None,
+    na_values: Any = None,
+):
+    """What :func:`analysis.find_slices` searches, counted by DuckDB (the levels' grouped counts run there).
+
+    The spec is validated on the engine's counted table; the decision, label and every term are typed as the
+    loader types them (from each column's distinct values), so the slices equal those of the loaded table.
+    """
+    from analysis.slices import SLICE_METRICS, SliceData, encode_feature, feature_columns, row_states, usable_levels
+    from analysis.validation import run_checks
+
+    resolved = _resolve(source)
+    if resolved.kind == "relation":
+        raise OptionError(RELATION_SLICES, option="data")
+    counted = count_duckdb(source, spec, connection=connection, na_values=na_values)
+    checked = run_checks(counted, spec)
+    checked.validation.raise_for_errors()
+    spec = checked.spec
+    better = next(b for i, b in SLICE_METRICS.values() if i.name == info.name)
+    session = _Session(resolved, connection)
+    roles = [c for c in (spec.decision if spec.decision is not None else spec.score, spec.label) if c is not None]
+    found = _distinct_counts(session, roles, "")
+    typed = _typed_values(session, found, roles, na_values)
+    population, numerator = row_states(typed, spec, info)
+    harm = numerator if better == "lower" else population & ~numerator
+    import pyarrow as pa
+
+    role_table = found.select(roles).rename_columns([f"r{i}" for i in range(len(roles))])
+    role_table = role_table.append_column("counted", pa.array(population)).append_column("harm", pa.array(harm))
+    session.con.register("paritylab_roles", role_table)
+    on = " AND ".join(f"src.{_ident(c)} IS NOT DISTINCT FROM paritylab_roles.r{i}" for i, c in enumerate(roles))
+    joined = f"src JOIN paritylab_roles ON {on} AND paritylab_roles.counted"
+    columns = feature_columns(session.columns, spec, features, include_protected)
+    selected, joins, used_features = [], [], []
+    approx = _one_row(session, [f"approx_count_distinct({_ident(c)})" for c in columns]) if columns else []
+    for i, column in enumerate(columns):
+        if approx[i] > 2 * SLICE_DISTINCT_LIMIT:
+            why = f"about {approx[i]:,} distinct values: too many for the DuckDB engine's bins (bin it first)"
+            used_features.append(encode_feature_skipped(column, why))
+            continue
+        table = _counted_values(session, column, joined)
+        frame = _typed_values(session, table, [column], na_values)
+        weights = table.column(WEIGHT).to_numpy().astype(np.int64)
+        feature, codes = encode_feature(frame[column], weights=weights)
+        used_features.append(feature)
+        if codes is None:
+            continue
+        expression, join = _code_sql(session, column, table.column(column), codes, f"c{len(selected)}")
+        selected.append(expression)
+        joins.append(join)
+    levels = usable_levels(used_features)
+    protected: dict[str, tuple[str, tuple[str, ...]]] = {}
+    from analysis.groups import encode_groups
+
+    for attr in spec.protected:
+        if attr.column not in session.columns:
+            continue
+        table = _counted_values(session, attr.column, joined)
+        frame = _typed_values(session, table, [attr.column], na_values)
+        weights = table.column(WEIGHT).to_numpy().astype(np.int64)
+        groups = encode_groups(frame[attr.column], bins=attr.bins, quantiles=attr.quantiles, weights=weights)
+        alias = f"p{len(protected)}"
+        expression, join = _code_sql(session, attr.column, table.column(attr.column), np.asarray(groups.codes), alias)
+        selected.append(expression)
+        joins.append(join)
+        protected[attr.column] = (alias, tuple(groups.labels))
+    session._run(
+        "CREATE OR REPLACE TEMP TABLE paritylab_coded AS SELECT " + ", ".join(selected) +
+        ", CAST(paritylab_roles.harm AS INTEGER) AS h, count(*) AS w FROM " + joined + "".join(joins) + " GROUP BY ALL",
+        fetch=False,
+    )  # fmt: skip
+    totals = session.sql("SELECT sum(w) AS n, sum(w * h) AS h FROM paritylab_coded").to_pylist()[0]
+    counter = _DuckSlices(session, len(levels), protected)
+    counter._levels(levels)
+    return SliceData(used_features, levels, int(totals["n"] or 0), int(totals["h"] or 0), counter)
+
+
+def encode_feature_skipped(column: str, why: str):
+    """A feature left out of a slice search, with why."""
+    from analysis.slices import SliceFeature
+
+    return SliceFeature(column, skipped=why)

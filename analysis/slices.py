@@ -347,7 +347,7 @@ def default_min_support(rows: int, spec: AuditSpec) -> int:
 
 
 @dataclass
-class _Data:
+class SliceData:
     """Per feature its value labels; the counter answers (rows, harmful rows) per combination's cells."""
 
     features: list[SliceFeature]
@@ -417,7 +417,7 @@ def _metric(metric: str, spec: AuditSpec) -> tuple[MetricInfo, str]:
     return info, better
 
 
-def _row_states(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo) -> tuple[np.ndarray, np.ndarray]:
+def row_states(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo) -> tuple[np.ndarray, np.ndarray]:
     """Rows the metric counts, and of those the numerator's (the counts the metrics module names)."""
     from analysis.counts import outcomes
 
@@ -436,56 +436,60 @@ def _row_states(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo) -> tuple[np
     return counted, numerator & counted
 
 
-def _encode_feature(series: pd.Series, max_values: int, bins: int) -> tuple[SliceFeature, np.ndarray | None]:
+def encode_feature(
+    series: pd.Series, *, weights: np.ndarray | None = None, max_values: int = SLICE_MAX_VALUES, bins: int = SLICE_BINS
+) -> tuple[SliceFeature, np.ndarray | None]:
+    """A column as slice terms: its values (numbers with many values cut into quantile bins), missing as a value.
+
+    With ``weights`` (rows each entry stands for: an engine's distinct values), the same terms as the repeated
+    rows give. Returns the feature and each entry's code, or the feature with the reason it is left out and None.
+    """
     column = str(series.name)
     numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
     distinct = int(series.nunique(dropna=True))
     if distinct == 0:
         return SliceFeature(column, skipped="every cell is missing"), None
     if numeric and distinct > max_values:
-        groups = encode_groups(series, quantiles=bins)
+        groups = encode_groups(series, quantiles=bins, weights=weights)
         binned = True
     elif distinct > MAX_FEATURE_VALUES:
         why = f"{distinct:,} distinct values: too many to be terms (at most {MAX_FEATURE_VALUES}; bin or group it)"
         return SliceFeature(column, skipped=why), None
     else:
-        groups = encode_groups(series)
+        groups = encode_groups(series, weights=weights)
         binned = False
     if len(groups.labels) < 2:
         return SliceFeature(column, values=groups.labels, skipped="one value only: it cannot split the data"), None
     return SliceFeature(column, values=groups.labels, binned=binned), np.asarray(groups.codes, dtype=np.int64)
 
 
-def _feature_columns(
-    df: pd.DataFrame, spec: AuditSpec, features: Sequence[str] | None, include_protected: bool
+def feature_columns(
+    columns: Sequence[str], spec: AuditSpec, features: Sequence[str] | None, include_protected: bool
 ) -> list[str]:
+    """The columns a search uses as terms: ``features``, or the spec's features (and protected attributes)."""
+    columns = [str(c) for c in columns]
     if features is not None:
-        missing = [c for c in features if c not in df.columns]
+        missing = [c for c in features if c not in columns]
         if missing:
-            shown = ", ".join(map(str, list(df.columns)[:20]))
-            raise SpecError(NOT_A_COLUMN.format(column=missing[0], columns=shown))
+            raise SpecError(NOT_A_COLUMN.format(column=missing[0], columns=", ".join(columns[:20])))
         return list(dict.fromkeys(map(str, features)))
-    columns = [c for c in spec.feature_columns(df.columns) if c not in spec.protected_columns]
+    chosen = [c for c in spec.feature_columns(columns) if c not in spec.protected_columns]
     if include_protected:
-        columns += [c for c in spec.protected_columns if c in df.columns]
-    return columns
+        chosen += [c for c in spec.protected_columns if c in columns]
+    return chosen
 
 
-def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: Sequence[str]) -> _Data:
-    counted, numerator = _row_states(df, spec, info)
+def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: Sequence[str]) -> SliceData:
+    counted, numerator = row_states(df, spec, info)
     rows = np.flatnonzero(counted)
     part = df.iloc[rows]
     features, codes = [], []
     for column in columns:
-        feature, code = _encode_feature(part[column].rename(column), SLICE_MAX_VALUES, SLICE_BINS)
+        feature, code = encode_feature(part[column].rename(column))
         features.append(feature)
         if code is not None:
             codes.append(code)
-    used = [f for f in features if f.skipped is None]
-    if not used:
-        why = "; ".join(f"{f.column}: {f.skipped}" for f in features) or "the table has no feature columns."
-        raise SpecError(NO_FEATURES.format(why=why))
-    levels = [len(f.values) for f in used]
+    levels = usable_levels(features)
     harm = numerator[rows] if _better(info) == "lower" else ~numerator[rows]
     protected = {}
     for attr in spec.protected:
@@ -493,7 +497,16 @@ def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: S
             g = encode_groups(part[attr.column], bins=attr.bins, quantiles=attr.quantiles)
             protected[attr.column] = (np.asarray(g.codes), tuple(g.labels))
     counter = _ArrayCounter(codes, levels, harm, None, protected)
-    return _Data(features, levels, int(rows.size), int(harm.sum()), counter)
+    return SliceData(features, levels, int(rows.size), int(harm.sum()), counter)
+
+
+def usable_levels(features: Sequence[SliceFeature]) -> list[int]:
+    """Values per used feature; refuses a search with none."""
+    used = [f for f in features if f.skipped is None]
+    if not used:
+        why = "; ".join(f"{f.column}: {f.skipped}" for f in features) or "the table has no feature columns."
+        raise SpecError(NO_FEATURES.format(why=why))
+    return [len(f.values) for f in used]
 
 
 def _better(info: MetricInfo) -> str:
@@ -582,7 +595,7 @@ def _fold(found: _Found, previous: _Level, levels: Sequence[int], extensions: Ma
     found.folded_into = np.where(folded, target, -1)
 
 
-def _search(data: _Data, *, max_depth: int, min_support: int, top_k: int, alpha: float):
+def _search(data: SliceData, *, max_depth: int, min_support: int, top_k: int, alpha: float):
     levels, s, N, H = data.levels, min_support, data.n, data.h
     m = len(levels)
     previous = _Level()
@@ -706,12 +719,12 @@ def find_slices(
         from analysis.validation import checked_table
 
         df, spec = checked_table(data, spec)
-        columns = _feature_columns(df, spec, features, include_protected)
+        columns = feature_columns(df.columns, spec, features, include_protected)
         prepared, engine_name = _memory_data(df, spec, info, columns), "pandas"
     else:
         from analysis.duckdb_engine import slice_data_duckdb
 
-        prepared = slice_data_duckdb(data, spec, info, better, features=features, include_protected=include_protected)
+        prepared = slice_data_duckdb(data, spec, info, features=features, include_protected=include_protected)
         engine_name = "duckdb"
     support = default_min_support(prepared.n, spec) if min_support is None else int(min_support)
     found, pruned, combinations, counted = _search(
@@ -744,7 +757,7 @@ def find_slices(
     )
 
 
-def _report(data: _Data, found: list[_Found], pruned: int, better: str, *, top_k: int, alpha: float,
+def _report(data: SliceData, found: list[_Found], pruned: int, better: str, *, top_k: int, alpha: float,
             confidence: float) -> tuple[tuple[Slice, ...], int]:  # fmt: skip
     tested = sum(f.cells.size for f in found)
     p_all = np.concatenate([f.p for f in found] + [np.ones(pruned)]) if found or pruned else np.zeros(0)
@@ -777,7 +790,7 @@ def _fold_counts(found: list[_Found]) -> dict[tuple[tuple[int, ...], int], int]:
     return counts
 
 
-def _slice(data: _Data, f: _Found, j: int, better: str, q: float, alpha: float, confidence: float,
+def _slice(data: SliceData, f: _Found, j: int, better: str, q: float, alpha: float, confidence: float,
            folded: int) -> Slice:  # fmt: skip
     shape = tuple(data.levels[i] for i in f.subset)
     cell = tuple(int(x) for x in np.unravel_index(int(f.cells[j]), shape))
