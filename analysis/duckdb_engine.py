@@ -1384,6 +1384,9 @@ def slice_data_duckdb(
     spec = checked.spec
     better = next(b for i, b in SLICE_METRICS.values() if i.name == info.name)
     session = _Session(resolved, connection)
+    if resolved.kind == "csv":  # read once: every level's query would parse the text again
+        session._run("CREATE TEMP TABLE paritylab_csv AS SELECT * FROM src", fetch=False)
+        session._run("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM paritylab_csv", fetch=False)
     roles = [c for c in (spec.decision if spec.decision is not None else spec.score, spec.label) if c is not None]
     found = _distinct_counts(session, roles, "")
     typed = _typed_values(session, found, roles, na_values)
