@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import OptionError, SpecError
-from analysis.groups import encode_groups
+from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import SLICE_METRICS, MetricInfo
 from analysis.options import ALPHA, CONFIDENCE, check_choice, check_fraction, check_whole
 from analysis.spec import AuditSpec
@@ -451,6 +451,12 @@ def encode_feature(
         return SliceFeature(column, skipped="every cell is missing"), None
     if numeric and distinct > max_values:
         groups = encode_groups(series, quantiles=bins, weights=weights)
+        if len([g for g in groups.labels if g != MISSING_GROUP]) < 2:
+            # Most rows share one value (a count that is mostly 0): its quantiles coincide. Split at the
+            # second-smallest value instead: the smallest value against everything above it.
+            present = series.dropna() if weights is None else series[(np.asarray(weights) > 0) & series.notna()]
+            second = float(np.unique(present.to_numpy(dtype=float))[1])
+            groups = encode_groups(series, bins=(second,), weights=weights)
         binned = True
     elif distinct > MAX_FEATURE_VALUES:
         why = f"{distinct:,} distinct values: too many to be terms (at most {MAX_FEATURE_VALUES}; bin or group it)"
