@@ -64,6 +64,11 @@ NO_FEATURES = (
     "No column can be a slice term: {why} Name features in the spec, or pick columns with at most "
     f"{MAX_FEATURE_VALUES} values (numeric columns are binned)."
 )
+SLICE_ENGINES = ("pandas", "duckdb")
+COUNTED_SLICES = (
+    "A slice search needs every row's features, which a counted table no longer has: pass the table itself, or "
+    "its file with engine='duckdb'."
+)
 NOT_A_COLUMN = "Feature {column!r} is not a column of the table. Columns: {columns}."
 
 
@@ -721,6 +726,14 @@ def find_slices(
     check_fraction("find_slices", "alpha", alpha, "Use a level such as 0.05.")
     if min_support is not None:
         check_whole("find_slices", "min_support", min_support, 1, "Use a number of rows, e.g. 100.")
+    if engine is not None:
+        check_choice("find_slices", "engine", engine, SLICE_ENGINES, "Leave it out to choose by the data.")
+    if getattr(data, "weights", None) is not None or type(data).__name__ == "CountedTable":
+        raise OptionError(COUNTED_SLICES, option="data")
+    if engine == "pandas" and not isinstance(data, pd.DataFrame):
+        from analysis.loading import load_table
+
+        data = load_table(data).data
     if isinstance(data, pd.DataFrame) and engine in (None, "pandas"):
         from analysis.validation import checked_table
 

@@ -103,3 +103,19 @@ def test_duckdb_relation_is_refused_with_the_fix():
     relation = duckdb.sql("SELECT 1 AS x")
     with pytest.raises(OptionError, match="pass the Parquet/CSV path"):
         find_slices(relation, SPEC, engine="duckdb")
+
+
+def test_a_path_with_the_pandas_engine_is_loaded(files):
+    expected = find_slices(load_table(files["csv"]).data, SPEC, max_depth=1, min_support=100)
+    found = find_slices(str(files["csv"]), SPEC, max_depth=1, min_support=100, engine="pandas")
+    assert found.to_dict() == expected.to_dict()
+
+
+def test_unknown_engine_and_counted_tables_are_refused(files):
+    from analysis.engine import count_table
+
+    with pytest.raises(OptionError, match="engine"):
+        find_slices(str(files["csv"]), SPEC, engine="spark")
+    counted = count_table(str(files["parquet"]), SPEC, engine="duckdb")
+    with pytest.raises(OptionError, match="counted table"):
+        find_slices(counted, SPEC)
