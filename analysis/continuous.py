@@ -1,0 +1,370 @@
+"""Continuous outcomes by group: waiting times, amounts offered, credit limits — not a yes/no decision.
+
+For one numeric outcome and one grouping (integer codes, as :func:`analysis.encode_groups` gives), each group
+gets its mean with a t interval, its median with the exact distribution-free (order-statistic) interval, its
+p10/p50/p90, and the share of its rows above a threshold (the user's, or the overall median: the NYC LL144
+"scoring rate") with a Wilson interval. Each group is compared with the reference group (the best-off group
+with enough rows unless one is named): the difference of means with Welch's interval and test, the ratio of
+means (a log-scale delta-method interval, for positive means), the difference of medians (its interval by MOVER
+from the two exact median intervals, Zou & Donner 2008), the Mann–Whitney U test, the Kolmogorov–Smirnov
+distance and test, the quantile gaps, and the scoring-rate impact ratio (Katz interval) with its test.
+:func:`adjust` gives Benjamini–Hochberg q-values over every test of several attributes at once, as the audit
+adjusts its family.
+
+The tests are scipy's (``ttest_ind(equal_var=False)``, ``mannwhitneyu``, ``ks_2samp``), imported when used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from analysis.errors import OptionError
+from analysis.options import CONFIDENCE, check_fraction, check_whole
+from analysis.stats import benjamini_hochberg, katz_interval, two_proportion_test, wilson_interval, z_value
+
+__all__ = [
+    "ContinuousAttribute",
+    "ContinuousComparison",
+    "ContinuousGroup",
+    "adjust",
+    "continuous_by_group",
+    "median_interval",
+]
+
+QUANTILES = (0.1, 0.5, 0.9)
+TESTS = ("welch", "mann_whitney", "ks", "scoring_rate")
+NOT_NUMBERS = (
+    "The outcome has {count:,} values that are not finite numbers (e.g. {examples}). Clean them, or treat them as "
+    "missing before the audit."
+)
+BAD_CODES = "Expected one group code per outcome value ({values:,}), got {codes:,}."
+
+
+def _none(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def median_interval(sorted_values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
+    """Exact distribution-free interval for the median from order statistics (as ``scipy.stats.quantile_test``).
+
+    The interval ``[x_(k), x_(n-k+1)]`` with the largest ``k`` whose binomial(n, 1/2) tail
+    ``P(B ≤ k - 1)`` is at most ``(1 - confidence) / 2``; undefined (None) when no ``k`` qualifies (small n).
+    """
+    from scipy.stats import binom
+
+    n = int(sorted_values.size)
+    if n == 0:
+        return None, None
+    alpha = 1 - confidence
+    k = int(binom.ppf(alpha / 2, n, 0.5))  # smallest k with P(B ≤ k) ≥ alpha/2
+    if binom.cdf(k, n, 0.5) > alpha / 2:
+        k -= 1
+    # x_(k+1) .. x_(n-k) in 1-based order statistics covers the median with probability ≥ confidence.
+    if k < 0:
+        return None, None
+    return float(sorted_values[k]), float(sorted_values[n - k - 1])
+
+
+@dataclass(frozen=True)
+class ContinuousGroup:
+    """One group's outcome: size, mean and median with intervals, quantiles and scoring rate."""
+
+    group: str
+    n: int
+    mean: float | None
+    mean_low: float | None
+    mean_high: float | None
+    median: float | None
+    median_low: float | None
+    median_high: float | None
+    quantiles: dict[str, float | None]
+    above: int
+    share_above: float | None
+    share_above_low: float | None
+    share_above_high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class ContinuousComparison:
+    """One group against the reference: differences, ratios, tests (p-values; q-values after :func:`adjust`)."""
+
+    group: str
+    reference: str
+    mean_difference: float | None
+    mean_difference_low: float | None
+    mean_difference_high: float | None
+    mean_ratio: float | None
+    mean_ratio_low: float | None
+    mean_ratio_high: float | None
+    median_difference: float | None
+    median_difference_low: float | None
+    median_difference_high: float | None
+    quantile_gaps: dict[str, float | None]
+    ks_distance: float | None
+    impact_ratio: float | None
+    impact_ratio_low: float | None
+    impact_ratio_high: float | None
+    p_values: dict[str, float | None]
+    q_values: dict[str, float | None] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class ContinuousAttribute:
+    """An outcome audited over one grouping: every group, and every group against the reference."""
+
+    attribute: str
+    outcome: str
+    higher_is_better: bool
+    threshold: float | None
+    threshold_source: str  # "given" or "overall median"
+    reference: str | None
+    reference_rule: str
+    groups: tuple[ContinuousGroup, ...]
+    comparisons: tuple[ContinuousComparison, ...]
+    missing: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("groups", "comparisons")}
+        return out | {
+            "groups": [g.to_dict() for g in self.groups],
+            "comparisons": [c.to_dict() for c in self.comparisons],
+        }
+
+
+def _group(label: str, x: np.ndarray, threshold: float | None, confidence: float) -> ContinuousGroup:
+    n = int(x.size)
+    xs = np.sort(x)
+    mean = float(xs.mean()) if n else math.nan
+    low = high = None
+    if n >= 2:
+        from scipy.stats import t
+
+        half = float(t.ppf(0.5 + confidence / 2, n - 1)) * float(xs.std(ddof=1)) / math.sqrt(n)
+        low, high = mean - half, mean + half
+    m_low, m_high = median_interval(xs, confidence)
+    quantiles = {f"p{round(q * 100)}": _none(float(np.quantile(xs, q))) if n else None for q in QUANTILES}
+    above = int((xs > threshold).sum()) if threshold is not None else 0
+    s_low, s_high = wilson_interval(above, n, confidence=confidence)
+    return ContinuousGroup(
+        group=label,
+        n=n,
+        mean=_none(mean),
+        mean_low=_none(low) if low is not None else None,
+        mean_high=_none(high) if high is not None else None,
+        median=_none(float(np.median(xs))) if n else None,
+        median_low=m_low,
+        median_high=m_high,
+        quantiles=quantiles,
+        above=above,
+        share_above=above / n if n and threshold is not None else None,
+        share_above_low=_none(float(s_low)) if threshold is not None else None,
+        share_above_high=_none(float(s_high)) if threshold is not None else None,
+    )
+
+
+def _welch(
+    x: np.ndarray, y: np.ndarray, confidence: float
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """Difference of means x − y, Welch's interval and two-sided p-value."""
+    from scipy.stats import t, ttest_ind
+
+    if x.size < 2 or y.size < 2:
+        return None, None, None, None
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    d = float(x.mean() - y.mean())
+    se = math.sqrt(vx + vy)
+    if se == 0:
+        return d, d, d, (1.0 if d == 0 else 0.0)
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    half = float(t.ppf(0.5 + confidence / 2, df)) * se
+    p = float(ttest_ind(x, y, equal_var=False).pvalue)
+    return d, d - half, d + half, p
+
+
+def _mean_ratio(x: np.ndarray, y: np.ndarray, confidence: float) -> tuple[float | None, float | None, float | None]:
+    """Ratio of means x̄ / ȳ with a delta-method interval on the log scale (positive means only)."""
+    if x.size < 2 or y.size < 2:
+        return None, None, None
+    mx, my = float(x.mean()), float(y.mean())
+    if mx <= 0 or my <= 0:
+        return None, None, None
+    se = math.sqrt(x.var(ddof=1) / (x.size * mx**2) + y.var(ddof=1) / (y.size * my**2))
+    z = z_value(confidence)
+    ratio = mx / my
+    return ratio, ratio * math.exp(-z * se), ratio * math.exp(z * se)
+
+
+def _mover(d: float, est1, low1, high1, est2, low2, high2) -> tuple[float | None, float | None]:
+    """MOVER interval for est1 − est2 from each estimate's own interval (Zou & Donner 2008)."""
+    if None in (est1, low1, high1, est2, low2, high2):
+        return None, None
+    low = d - math.sqrt((est1 - low1) ** 2 + (high2 - est2) ** 2)
+    high = d + math.sqrt((high1 - est1) ** 2 + (est2 - low2) ** 2)
+    return low, high
+
+
+def _compare(
+    g: ContinuousGroup, r: ContinuousGroup, x: np.ndarray, y: np.ndarray, confidence: float
+) -> ContinuousComparison:
+    from scipy.stats import ks_2samp, mannwhitneyu
+
+    d, d_low, d_high, p_welch = _welch(x, y, confidence)
+    ratio, r_low, r_high = _mean_ratio(x, y, confidence)
+    md = None if g.median is None or r.median is None else g.median - r.median
+    md_low, md_high = (None, None) if md is None else _mover(
+        md, g.median, g.median_low, g.median_high, r.median, r.median_low, r.median_high
+    )  # fmt: skip
+    p_mw = ks = p_ks = None
+    if x.size and y.size:
+        p_mw = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+        result = ks_2samp(x, y)
+        ks, p_ks = float(result.statistic), float(result.pvalue)
+    gaps = {
+        k: (None if g.quantiles[k] is None or r.quantiles[k] is None else g.quantiles[k] - r.quantiles[k])
+        for k in g.quantiles
+    }
+    impact = i_low = i_high = p_share = None
+    if g.share_above is not None and r.share_above is not None:
+        ir, il, ih = katz_interval(g.above, g.n, r.above, r.n, confidence=confidence)
+        impact, i_low, i_high = _none(float(ir)), _none(float(il)), _none(float(ih))
+        p, _ = two_proportion_test(g.above, g.n, r.above, r.n)
+        p_share = _none(float(p))
+    return ContinuousComparison(
+        group=g.group,
+        reference=r.group,
+        mean_difference=_none(d) if d is not None else None,
+        mean_difference_low=d_low,
+        mean_difference_high=d_high,
+        mean_ratio=ratio,
+        mean_ratio_low=r_low,
+        mean_ratio_high=r_high,
+        median_difference=md,
+        median_difference_low=md_low,
+        median_difference_high=md_high,
+        quantile_gaps=gaps,
+        ks_distance=ks,
+        impact_ratio=impact,
+        impact_ratio_low=i_low,
+        impact_ratio_high=i_high,
+        p_values={"welch": p_welch, "mann_whitney": p_mw, "ks": p_ks, "scoring_rate": p_share},
+    )
+
+
+def _reference(groups: Sequence[ContinuousGroup], named: str | None, higher_is_better: bool, min_size: int,
+               missing_label: str | None) -> tuple[int | None, str]:  # fmt: skip
+    labels = [g.group for g in groups]
+    if named is not None and named in labels and groups[labels.index(named)].n:
+        return labels.index(named), "named in the spec"
+    candidates = [
+        i for i, g in enumerate(groups) if g.n >= min_size and g.group != missing_label and g.mean is not None
+    ]
+    rule = f"the {'highest' if higher_is_better else 'lowest'} mean among groups with at least {min_size} rows"
+    if not candidates:
+        candidates = [i for i, g in enumerate(groups) if g.mean is not None and g.group != missing_label]
+        rule = f"the {'highest' if higher_is_better else 'lowest'} mean (no group has {min_size} rows)"
+    if not candidates:
+        return None, "no group has a value"
+    sign = 1 if higher_is_better else -1
+    best = max(candidates, key=lambda i: (sign * groups[i].mean, groups[i].n, -i))
+    return best, rule
+
+
+def continuous_by_group(
+    values: np.ndarray,
+    codes: np.ndarray,
+    labels: Sequence[str],
+    *,
+    attribute: str = "group",
+    outcome: str = "outcome",
+    higher_is_better: bool = True,
+    threshold: float | None = None,
+    reference: str | None = None,
+    min_group_size: int = 30,
+    missing_label: str | None = "(missing)",
+    confidence: float = CONFIDENCE,
+) -> ContinuousAttribute:
+    """Describe a numeric outcome per group and compare every group with the reference.
+
+    Parameters
+    ----------
+    values
+        The outcome per row; NaN is missing (left out and counted in ``missing``); infinities are refused.
+    codes, labels
+        Each row's group code, indexing ``labels`` (as :class:`analysis.GroupCodes` gives).
+    higher_is_better
+        Whether a larger outcome is better for the person (an amount offered) or worse (a waiting time).
+    threshold
+        The scoring-rate threshold: the share of each group strictly above it; None uses the overall median.
+    reference
+        The group compared with; None: the best-off group (by mean) with at least ``min_group_size`` rows.
+
+    Returns
+    -------
+    ContinuousAttribute
+        p-values only: give every attribute of the audit to :func:`adjust` for q-values.
+    """
+    check_fraction("continuous_by_group", "confidence", confidence, "Use e.g. 0.95.")
+    check_whole("continuous_by_group", "min_group_size", min_group_size, 1, "Use e.g. 30.")
+    values = np.asarray(values, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
+    if codes.shape != values.shape:
+        raise OptionError(BAD_CODES.format(values=values.size, codes=codes.size), option="codes")
+    infinite = np.isinf(values)
+    if infinite.any():
+        examples = ", ".join(str(v) for v in np.unique(values[infinite])[:3])
+        raise OptionError(NOT_NUMBERS.format(count=int(infinite.sum()), examples=examples), option="values")
+    known = ~np.isnan(values)
+    source = "given"
+    if threshold is None and known.any():
+        threshold, source = float(np.median(values[known])), "overall median"
+    per_group = [values[known & (codes == i)] for i in range(len(labels))]
+    groups = tuple(_group(str(label), x, threshold, confidence) for label, x in zip(labels, per_group, strict=True))
+    ref, rule = _reference(groups, reference, higher_is_better, min_group_size, missing_label)
+    comparisons = ()
+    if ref is not None:
+        comparisons = tuple(
+            _compare(groups[i], groups[ref], per_group[i], per_group[ref], confidence)
+            for i in range(len(groups))
+            if i != ref and groups[i].n
+        )
+    return ContinuousAttribute(
+        attribute=attribute,
+        outcome=outcome,
+        higher_is_better=bool(higher_is_better),
+        threshold=threshold,
+        threshold_source=source,
+        reference=None if ref is None else groups[ref].group,
+        reference_rule=rule,
+        groups=groups,
+        comparisons=comparisons,
+        missing=int((~known).sum()),
+    )
+
+
+def adjust(attributes: Sequence[ContinuousAttribute]) -> tuple[ContinuousAttribute, ...]:
+    """The same attributes with Benjamini–Hochberg q-values over every test of every comparison of them all."""
+    p = [c.p_values[t] for a in attributes for c in a.comparisons for t in TESTS]
+    q = benjamini_hochberg(np.array([np.nan if v is None else v for v in p], dtype=float))
+    out, k = [], 0
+    for a in attributes:
+        comparisons = []
+        for c in a.comparisons:
+            values = {t: _none(float(q[k + i])) for i, t in enumerate(TESTS)}
+            comparisons.append(replace(c, q_values=values))
+            k += len(TESTS)
+        out.append(replace(a, comparisons=tuple(comparisons)))
+    return tuple(out)
