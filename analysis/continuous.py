@@ -31,9 +31,12 @@ __all__ = [
     "ContinuousAttribute",
     "ContinuousComparison",
     "ContinuousGroup",
+    "OutcomeAudit",
     "adjust",
+    "audit_outcome",
     "continuous_by_group",
     "median_interval",
+    "outcome_values",
 ]
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -368,3 +371,122 @@ def adjust(attributes: Sequence[ContinuousAttribute]) -> tuple[ContinuousAttribu
             k += len(TESTS)
         out.append(replace(a, comparisons=tuple(comparisons)))
     return tuple(out)
+
+
+NOT_A_COLUMN = "Outcome column {column!r} is not in the table. Columns: {columns}."
+TEXT_IN_NUMBERS = (
+    "Outcome column '{column}' has {count:,} {cells} (e.g. {examples}). A continuous outcome "
+    "needs numbers: correct those cells, or make them empty to leave them out."
+)
+NEGATIVE_DURATIONS = (
+    "Outcome column '{column}' holds {count:,} negative {durations} (e.g. {examples}): a waiting time cannot be below "
+    "0. Check how it was computed (end before start?), or make those cells empty to leave them out."
+)
+
+
+@dataclass(frozen=True)
+class OutcomeAudit:
+    """A continuous outcome audited over every protected attribute and intersection of a spec."""
+
+    outcome: str
+    higher_is_better: bool
+    duration: bool
+    rows: int
+    missing: int
+    attributes: dict[str, ContinuousAttribute]
+    intersections: dict[str, ContinuousAttribute]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "outcome": self.outcome,
+            "higher_is_better": self.higher_is_better,
+            "duration": self.duration,
+            "rows": self.rows,
+            "missing": self.missing,
+            "attributes": {k: v.to_dict() for k, v in self.attributes.items()},
+            "intersections": {k: v.to_dict() for k, v in self.intersections.items()},
+        }
+
+
+def outcome_values(df: Any, column: str, *, duration: bool = False) -> np.ndarray:
+    """The outcome column as floats (NaN where missing), refusing text among the numbers and negative durations."""
+    import pandas as pd
+
+    if column not in df.columns:
+        raise OptionError(
+            NOT_A_COLUMN.format(column=column, columns=", ".join(map(str, df.columns[:20]))), option="outcome"
+        )
+    series = df[column]
+    numbers = pd.to_numeric(series, errors="coerce")
+    bad = numbers.isna() & series.notna()
+    if pd.api.types.is_bool_dtype(series.dtype):
+        bad = series.notna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in pd.unique(series[bad])[:3])
+        count = int(bad.sum())
+        cells = "cell that is not a number" if count == 1 else "cells that are not numbers"
+        message = TEXT_IN_NUMBERS.format(column=column, count=count, cells=cells, examples=examples)
+        raise OptionError(message, option="outcome")
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        raise OptionError(NOT_NUMBERS.format(count=int(infinite.sum()), examples="inf"), option="outcome")
+    if duration and (values < 0).any():
+        negative = values[values < 0]
+        examples = ", ".join(f"{v:g}" for v in negative[:3])
+        durations = "duration" if negative.size == 1 else "durations"
+        message = NEGATIVE_DURATIONS.format(column=column, count=negative.size, durations=durations, examples=examples)
+        raise OptionError(message, option="outcome")
+    return values
+
+
+def audit_outcome(
+    df: Any,
+    spec: Any,
+    outcome: str,
+    *,
+    higher_is_better: bool = True,
+    duration: bool = False,
+    threshold: float | None = None,
+    confidence: float = CONFIDENCE,
+) -> OutcomeAudit:
+    """Audit a continuous outcome over the spec's protected attributes and intersections (BH over all of them).
+
+    Parameters
+    ----------
+    df, spec
+        The table and the audit's spec (its protected attributes, intersections, minimum group size).
+    outcome
+        The numeric column: a waiting time, an amount offered.
+    higher_is_better
+        Whether more is better for the person.
+    duration
+        The outcome is a duration: negative values are refused.
+    threshold
+        The scoring-rate threshold (default: the overall median).
+    """
+    from analysis.audit import _groupings
+    from analysis.validation import checked_table
+
+    df, spec = checked_table(df, spec)
+    values = outcome_values(df, outcome, duration=duration)
+    singles, crossed = _groupings(df, spec)
+    named = {a.column: a.reference for a in spec.protected}
+
+    def one(grouping: Any, reference: str | None) -> ContinuousAttribute:
+        return continuous_by_group(values, grouping.codes, grouping.labels, attribute=grouping.name,
+                                   outcome=outcome, higher_is_better=higher_is_better, threshold=threshold,
+                                   reference=reference, min_group_size=spec.min_group_size,
+                                   confidence=confidence)  # fmt: skip
+
+    found = adjust([one(g, named.get(g.name)) for g in singles] + [one(g, None) for g in crossed])
+    return OutcomeAudit(
+        outcome=outcome,
+        higher_is_better=bool(higher_is_better),
+        duration=bool(duration),
+        rows=int(values.size),
+        missing=int(np.isnan(values).sum()),
+        attributes={a.attribute: a for a in found[: len(singles)]},
+        intersections={a.attribute: a for a in found[len(singles) :]},
+    )

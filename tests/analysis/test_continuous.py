@@ -99,3 +99,40 @@ def test_a_named_reference_and_tiny_groups():
 def test_infinities_are_refused_with_the_count():
     with pytest.raises(OptionError, match="2 values that are not finite"):
         continuous_by_group(np.array([1.0, np.inf, -np.inf]), np.array([0, 0, 1]), ("a", "b"))
+
+
+def test_audit_outcome_on_the_tickets_sample():
+    from pathlib import Path
+
+    from analysis import load_table, suggest_spec
+    from analysis.continuous import audit_outcome
+
+    df = load_table(Path(__file__).resolve().parents[2] / "sample_data" / "support_tickets.csv").data
+    spec = suggest_spec(df)
+    result = audit_outcome(df, spec, "first_response_hours", higher_is_better=False, duration=True)
+    language = result.attributes["customer_language"]
+    assert language.reference == "English"  # the shortest mean wait
+    known = df["first_response_hours"].notna()
+    for c in language.comparisons:
+        rows = known & (df["customer_language"] == c.group)
+        ref = known & (df["customer_language"] == "English")
+        x, y = df.loc[rows, "first_response_hours"], df.loc[ref, "first_response_hours"]
+        assert c.mean_difference == pytest.approx(x.mean() - y.mean())
+        assert c.mean_difference > 0 and c.q_values["mann_whitney"] < 0.05
+    assert set(result.intersections) == {" × ".join(t) for t in spec.intersection_sets()}
+    assert result.to_dict()["outcome"] == "first_response_hours"
+
+
+def test_outcome_values_refuse_text_and_negative_durations():
+    import pandas as pd
+
+    from analysis.continuous import outcome_values
+
+    df = pd.DataFrame({"wait": ["1.5", "n/a?", "3", None], "amount": [1.0, -2.0, 3.0, None]})
+    with pytest.raises(OptionError, match=r"1 cell that is not a number \(e.g. 'n/a\?'\)"):
+        outcome_values(df, "wait")
+    with pytest.raises(OptionError, match=r"1 negative duration \(e.g. -2\)"):
+        outcome_values(df, "amount", duration=True)
+    assert np.isnan(outcome_values(df, "amount")[3])
+    with pytest.raises(OptionError, match="'missing_col' is not in the table"):
+        outcome_values(df, "missing_col")
