@@ -1410,7 +1410,7 @@ def slice_data_duckdb(
         table = _counted_values(session, column, joined)
         frame = _typed_values(session, table, [column], na_values)
         weights = table.column(WEIGHT).to_numpy().astype(np.int64)
-        feature, codes = encode_feature(frame[column], weights=weights)
+        feature, codes = encode_feature(frame[column], weights=weights, attribute=spec.attribute(column))
         used_features.append(feature)
         if codes is None:
             continue

@@ -36,7 +36,7 @@ from analysis.errors import OptionError, SpecError
 from analysis.groups import MISSING_GROUP, encode_groups
 from analysis.metrics import SLICE_METRICS, MetricInfo
 from analysis.options import ALPHA, CONFIDENCE, check_choice, check_fraction, check_whole
-from analysis.spec import AuditSpec
+from analysis.spec import AuditSpec, ProtectedAttribute
 from analysis.stats import benjamini_hochberg, katz_interval, newcombe_interval, two_proportion_test, wilson_interval
 
 __all__ = [
@@ -310,6 +310,21 @@ class SliceSearch:
             tail = "none is worse than the rest of the data"
         return f"Searched {what} by {self.title}: {tail}."
 
+    def terms_note(self) -> str:
+        """How columns became terms: which numbers were binned, that missing is a value, which were left out."""
+        binned = [f.column for f in self.features if f.binned and f.skipped is None]
+        left = [f"{f.column} ({f.skipped})" for f in self.features if f.skipped is not None]
+        parts = []
+        if binned:
+            parts.append(
+                f"Numbers cut into bins (protected attributes as the spec bins them; other numbers into quartiles, "
+                f"or at their second-smallest value when most rows share one): {', '.join(binned)}."
+            )
+        parts.append('A missing cell is a value of its own, "(missing)".')
+        if left:
+            parts.append(f"Left out: {'; '.join(left)}.")
+        return " ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("features", "slices", "protected")}
@@ -318,6 +333,7 @@ class SliceSearch:
             "family": self.family,
             "protected": list(self.protected),
             "summary": self.summary(),
+            "terms_note": self.terms_note(),
             "features": [f.to_dict() for f in self.features],
             "slices": [s.to_dict() for s in self.slices],
         }
@@ -442,14 +458,25 @@ def row_states(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo) -> tuple[np.
 
 
 def encode_feature(
-    series: pd.Series, *, weights: np.ndarray | None = None, max_values: int = SLICE_MAX_VALUES, bins: int = SLICE_BINS
+    series: pd.Series,
+    *,
+    weights: np.ndarray | None = None,
+    max_values: int = SLICE_MAX_VALUES,
+    bins: int = SLICE_BINS,
+    attribute: ProtectedAttribute | None = None,
 ) -> tuple[SliceFeature, np.ndarray | None]:
     """A column as slice terms: its values (numbers with many values cut into quantile bins), missing as a value.
 
     With ``weights`` (rows each entry stands for: an engine's distinct values), the same terms as the repeated
-    rows give. Returns the feature and each entry's code, or the feature with the reason it is left out and None.
+    rows give. A protected ``attribute`` binned in the spec keeps the spec's bins, so its terms are the audit's
+    groups. Returns the feature and each entry's code, or the feature with the reason it is left out and None.
     """
     column = str(series.name)
+    if attribute is not None and attribute.binned:
+        groups = encode_groups(series, bins=attribute.bins, quantiles=attribute.quantiles, weights=weights)
+        if len(groups.labels) < 2:
+            return SliceFeature(column, values=groups.labels, skipped="one group only: it cannot split the data"), None
+        return SliceFeature(column, values=groups.labels, binned=True), np.asarray(groups.codes, dtype=np.int64)
     numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
     distinct = int(series.nunique(dropna=True))
     if distinct == 0:
@@ -496,7 +523,7 @@ def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: S
     part = df.iloc[rows]
     features, codes = [], []
     for column in columns:
-        feature, code = encode_feature(part[column].rename(column))
+        feature, code = encode_feature(part[column].rename(column), attribute=spec.attribute(column))
         features.append(feature)
         if code is not None:
             codes.append(code)

@@ -410,6 +410,10 @@ class AuditSpec:
         """The protected attributes' column names."""
         return tuple(a.column for a in self.protected)
 
+    def attribute(self, column: str) -> ProtectedAttribute | None:
+        """The protected attribute of ``column``, or None when it is not protected."""
+        return next((a for a in self.protected if a.column == column), None)
+
     def role_columns(self) -> tuple[str, ...]:
         """Columns with a role other than feature: decision, label, score, protected, IDs, PII."""
         named = (self.decision, self.label, self.score, *self.protected_columns, *self.id_columns)
