@@ -1319,7 +1319,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _groupings(
+def groupings(
     df: pd.DataFrame,
     spec: AuditSpec,
     encoded: dict[str, GroupCodes] | None = None,
@@ -1327,6 +1327,7 @@ def _groupings(
     weights: np.ndarray | None = None,
     edges: Mapping[str, Sequence[float]] | None = None,
 ) -> tuple[list[Grouping], list[Grouping]]:
+    """The audit's groupings of ``df``: one per protected attribute, then one per intersection."""
     encoded, edges = encoded or {}, edges or {}
     singles = [
         Grouping.from_codes(
@@ -1453,7 +1454,7 @@ def audit(
     if not state.decided.any():
         raise SpecError(NO_DECISIONS.format(column=spec.decision or spec.score))
     words = _words(spec, confidence)
-    singles, crossed = _groupings(df, spec, encoded, weights=weights, edges=edges)
+    singles, crossed = groupings(df, spec, encoded, weights=weights, edges=edges)
     named = {a.column: a.reference for a in spec.protected}
     drafts = [_draft(g, state, spec, options, words, named=named[g.name]) for g in singles]
     drafts += [_draft(g, state, spec, options, words) for g in crossed]

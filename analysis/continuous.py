@@ -466,12 +466,12 @@ def audit_outcome(
     threshold
         The scoring-rate threshold (default: the overall median).
     """
-    from analysis.audit import _groupings
+    from analysis.audit import groupings
     from analysis.validation import checked_table
 
     df, spec = checked_table(df, spec)
     values = outcome_values(df, outcome, duration=duration)
-    singles, crossed = _groupings(df, spec)
+    singles, crossed = groupings(df, spec)
     named = {a.column: a.reference for a in spec.protected}
 
     def one(grouping: Any, reference: str | None) -> ContinuousAttribute:
