@@ -1280,9 +1280,32 @@ def _typed_values(session: _Session, table: pa.Table, columns: Sequence[str], na
                                 na_values=na_values).frame  # fmt: skip
 
 
+def _range_sql(session: _Session, column: str, raw: pa.Array, codes: np.ndarray, alias: str) -> str | None:
+    """For a number column whose codes rise with its value (bins): SQL by ranges, far cheaper than a join."""
+    number = session.numeric(column)
+    if number is None or session.source.kind == "csv" or not _NUMERIC_TYPE.fullmatch(session.types[column]):
+        return None
+    values = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=float)
+    known = ~np.isnan(values)
+    order = np.argsort(values[known], kind="stable")
+    sorted_values, sorted_codes = values[known][order], codes[known][order]
+    if sorted_codes.size == 0 or np.any(np.diff(sorted_codes) < 0):
+        return None
+    missing = codes[~known]
+    if missing.size and np.unique(missing).size > 1:
+        return None
+    starts = np.flatnonzero(np.diff(sorted_codes)) + 1  # first value of each later code
+    cases = [f"WHEN {number} IS NULL OR isnan({number}) THEN {int(missing[0]) if missing.size else -1}"]
+    cases += [f"WHEN {number} < {_double(sorted_values[i])} THEN {int(sorted_codes[i - 1])}" for i in starts]
+    return f"CAST(CASE {' '.join(cases)} ELSE {int(sorted_codes[-1])} END AS INTEGER) AS {alias}"
+
+
 def _code_sql(session: _Session, column: str, raw: pa.Array, codes: np.ndarray, alias: str) -> tuple[str, str]:
-    """SQL giving each row its code from the column's distinct raw values (CASE, or a join for many)."""
+    """SQL giving each row its code from the column's distinct raw values (CASE, ranges, or a join for many)."""
     values = raw.to_pylist()
+    ranged = _range_sql(session, column, raw, codes, alias) if len(values) > 2 else None
+    if ranged is not None:
+        return ranged, ""
     if len(values) <= _CASE_LIMIT:
         sql_type = session.types[column]
         cases = []
@@ -1300,10 +1323,27 @@ def _code_sql(session: _Session, column: str, raw: pa.Array, codes: np.ndarray, 
     return f"{name}.code AS {alias}", join
 
 
-def _counted_values(session: _Session, column: str, joined: str) -> pa.Table:
-    """A column's distinct values over the rows a search counts, with their rows."""
-    query = f"SELECT src.{_ident(column)} AS v, count(*) AS w FROM {joined} GROUP BY ALL ORDER BY ALL"
-    return session.sql(query).rename_columns([column, WEIGHT])
+def _all_counted_values(session: _Session, columns: Sequence[str], joined: str) -> dict[str, pa.Table]:
+    """Each column's distinct values over the rows a search counts, with their rows (one pass: grouping sets)."""
+    import pyarrow.compute as pc
+
+    if not columns:
+        return {}
+    aliases = [f"v{i}" for i in range(len(columns))]
+    inner = ", ".join(f"src.{_ident(c)} AS {a}" for c, a in zip(columns, aliases, strict=True))
+    sets = ", ".join(f"({a})" for a in aliases)
+    found = session.sql(
+        f"SELECT GROUPING({', '.join(aliases)}) AS g, {', '.join(aliases)}, count(*) AS w "
+        f"FROM (SELECT {inner} FROM {joined}) GROUP BY GROUPING SETS ({sets})"
+    )
+    out = {}
+    width = len(columns)
+    for i, column in enumerate(columns):
+        grouped = ((1 << width) - 1) ^ (1 << (width - 1 - i))  # every bit set but this column's: grouped by it alone
+        part = found.filter(pc.equal(found.column("g"), grouped)).select([aliases[i], "w"])
+        part = part.rename_columns([column, WEIGHT])
+        out[column] = part.take(pc.sort_indices(part, sort_keys=[(column, "ascending")]))
+    return out
 
 
 class _DuckSlices:
@@ -1402,12 +1442,15 @@ def slice_data_duckdb(
     columns = feature_columns(session.columns, spec, features, include_protected)
     selected, joins, used_features = [], [], []
     approx = _one_row(session, [f"approx_count_distinct({_ident(c)})" for c in columns]) if columns else []
+    wide = {c for i, c in enumerate(columns) if approx[i] > 2 * SLICE_DISTINCT_LIMIT}
+    attributes = [a.column for a in spec.protected if a.column in session.columns]
+    listed = _all_counted_values(session, [c for c in dict.fromkeys([*columns, *attributes]) if c not in wide], joined)
     for i, column in enumerate(columns):
-        if approx[i] > 2 * SLICE_DISTINCT_LIMIT:
+        if column in wide:
             why = f"about {approx[i]:,} distinct values: too many for the DuckDB engine's bins (bin it first)"
             used_features.append(encode_feature_skipped(column, why))
             continue
-        table = _counted_values(session, column, joined)
+        table = listed[column]
         frame = _typed_values(session, table, [column], na_values)
         weights = table.column(WEIGHT).to_numpy().astype(np.int64)
         feature, codes = encode_feature(frame[column], weights=weights, attribute=spec.attribute(column))
@@ -1424,7 +1467,7 @@ def slice_data_duckdb(
     for attr in spec.protected:
         if attr.column not in session.columns:
             continue
-        table = _counted_values(session, attr.column, joined)
+        table = listed[attr.column]
         frame = _typed_values(session, table, [attr.column], na_values)
         weights = table.column(WEIGHT).to_numpy().astype(np.int64)
         groups = encode_groups(frame[attr.column], bins=attr.bins, quantiles=attr.quantiles, weights=weights)
