@@ -25,6 +25,7 @@ from analysis.audit import AttributeAudit
 from analysis.metrics import MetricValue
 from analysis.options import CONFIDENCE, FOUR_FIFTHS
 from analysis.slices import SliceSearch
+from analysis.tables import SLICE_STATES
 from analysis.words import DecisionWords
 
 __all__ = [
@@ -442,7 +443,6 @@ def decision_distribution_chart(
 # --- slices ----------------------------------------------------------------------------------
 
 
-SLICE_STATES = ("significant", "not conclusive")
 SLICE_COLORS = ("#c0504d", "#b0b0b0")
 
 

@@ -55,6 +55,7 @@ SLICE_BINS = 4  # numeric features with many values are cut into quartiles
 SLICE_MAX_VALUES = 10  # a numeric feature with more distinct values is binned
 MIN_SUPPORT_SHARE = 0.01  # default minimum support: 1 % of the rows the metric counts ...
 MAX_FEATURE_VALUES = 50  # a text feature with more values than this is left out (an ID, free text)
+STANDS_IN_FOR_LIFT = 0.10  # a group this much more common in a slice than overall is what the slice stands in for
 
 BAD_METRIC_LABEL = (
     "Slices by {metric} need a label column: it compares decisions with true outcomes. Set the label "
@@ -119,6 +120,11 @@ class Composition:
         """Index of the group with the largest share in the slice relative to its share overall."""
         lift = [s - o for s, o in zip(self.shares, self.overall, strict=True)]
         return int(np.argmax(lift))
+
+    @property
+    def lift(self) -> float:
+        """The top group's share in the slice minus its share overall."""
+        return self.shares[self.top] - self.overall[self.top]
 
     def sentence(self) -> str:
         """``"82% of this slice is ethnicity = B, against 25% overall"``."""
@@ -206,12 +212,17 @@ class Slice:
 
     @property
     def stands_in_for(self) -> Composition | None:
-        """The protected attribute most over-represented in the slice (not one of its terms), or None."""
+        """The protected attribute most over-represented in the slice (not one of its terms), or None.
+
+        A group counts as over-represented when its share in the slice is at least
+        ``STANDS_IN_FOR_LIFT`` (10 points) above its share overall: a slice a point or two off the
+        whole data's mix stands in for nobody.
+        """
         named = {t.column for t in self.terms}
-        shown = [c for c in self.composition if c.attribute not in named]
+        shown = [c for c in self.composition if c.attribute not in named and c.lift >= STANDS_IN_FOR_LIFT]
         if not shown:
             return None
-        return max(shown, key=lambda c: c.shares[c.top] - c.overall[c.top])
+        return max(shown, key=lambda c: c.lift)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -301,7 +312,8 @@ class SliceSearch:
     def summary(self) -> str:
         """One plain sentence on what was searched and found."""
         found = len(self.significant)
-        what = f"{self.family:,} slices of up to {self.max_depth} terms with at least {self.min_support:,} rows"
+        terms = "1 term" if self.max_depth == 1 else f"up to {self.max_depth} terms"
+        what = f"{self.family:,} slices of {terms} with at least {self.min_support:,} rows"
         tail = (
             f"{found} of the top {len(self.slices)} {'is' if found == 1 else 'are'} significantly worse than the rest "
             f"(q < {self.alpha:g}, Benjamini–Hochberg over all {self.family:,})"

@@ -16,21 +16,25 @@ import pandas as pd
 
 from analysis.audit import AttributeAudit
 from analysis.metrics import COMPARISONS, METRIC_NAMES, RATES, MetricValue, rate_denominator
+from analysis.slices import SliceSearch
 
 __all__ = [
     "GROUP_RATES",
+    "SLICE_STATES",
     "comparison_cell",
     "comparison_table",
     "group_table",
     "interval",
     "q_text",
     "rate_cell",
+    "slice_table",
     "status_text",
     "text_rows",
 ]
 
 GROUP_RATES = ("favorable_rate", "selection_rate", "base_rate", "tpr", "fpr", "precision", "auc")
 # Comparisons with a significance test of their own (statistical parity shares disparate impact's).
+SLICE_STATES = ("significant", "not conclusive")
 TESTED = ("disparate_impact", "equal_opportunity_difference", "fpr_difference")
 
 
@@ -172,3 +176,45 @@ def text_rows(table: pd.DataFrame) -> list[list[str]]:
         return str(value)
 
     return [[text(c, v) for c, v in zip(table.columns, row, strict=True)] for row in table.itertuples(index=False)]
+
+
+def _slice_interval(value: float | None, low: float | None, high: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "undefined"
+    if signed:
+        text = f"{value:+.3f}"
+        return text if low is None or high is None else f"{text} ({low:+.3f} to {high:+.3f})"
+    text = f"{value:.3f}"
+    return text if low is None or high is None else f"{text} ({low:.3f}–{high:.3f})"
+
+
+def slice_table(search: SliceSearch) -> pd.DataFrame:
+    """One row per slice of the top-k, worst first, as the Slices page, the report and the CLI show them.
+
+    Columns: ``rank``, ``slice``, ``n`` (a number), the metric in the slice and in the rest (with Wilson
+    intervals), the difference (Newcombe) and ratio (Katz), ``q-value``, ``state`` (``significant`` or
+    ``not conclusive``), ``folded`` (children folded into it) and ``stands in for`` (the protected group
+    over-represented in a significant slice, or empty).
+    """
+    what = search.title
+    rows = []
+    for rank, s in enumerate(search.slices, start=1):
+        stand = s.stands_in_for
+        rows.append(
+            {
+                "rank": rank,
+                "slice": s.key,
+                "n": s.n,
+                f"{what} in the slice": _slice_interval(s.value, s.low, s.high),
+                "rest of the data": _slice_interval(s.rest_value, None, None),
+                "difference": _slice_interval(s.difference, s.difference_low, s.difference_high, signed=True),
+                "ratio": _slice_interval(s.ratio, s.ratio_low, s.ratio_high),
+                "q-value": q_text(s.q_value),
+                "state": SLICE_STATES[0] if s.significant else SLICE_STATES[1],
+                "folded": s.folded,
+                "stands in for": "" if stand is None or not s.significant else stand.sentence(),
+            }
+        )
+    columns = ["rank", "slice", "n", f"{what} in the slice", "rest of the data", "difference", "ratio", "q-value",
+               "state", "folded", "stands in for"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
