@@ -136,3 +136,27 @@ def test_outcome_values_refuse_text_and_negative_durations():
     assert np.isnan(outcome_values(df, "amount")[3])
     with pytest.raises(OptionError, match="'missing_col' is not in the table"):
         outcome_values(df, "missing_col")
+
+
+@pytest.mark.parametrize(
+    "n1, n2, rounding", [(5, 40, None), (9, 12, 0), (300, 500, None), (2000, 3000, 0), (50, 60, -3)]
+)
+def test_mann_whitney_from_sorted_values_is_scipys(n1, n2, rounding):
+    """The sorted-sample U test equals scipy's, with and without ties (rounded values), small and large."""
+    from analysis.continuous import mann_whitney_sorted
+
+    rng = np.random.default_rng(n1 + n2)
+    x, y = rng.exponential(5, n1), rng.exponential(6, n2)
+    if rounding is not None:
+        x, y = np.round(x, rounding), np.round(y, rounding)
+    expected = stats.mannwhitneyu(x, y, alternative="two-sided").pvalue
+    assert mann_whitney_sorted(np.sort(x), np.sort(y)) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_mann_whitney_of_identical_constant_samples_is_one():
+    from analysis.continuous import mann_whitney_sorted
+
+    assert (
+        mann_whitney_sorted(np.full(20, 3.0), np.full(30, 3.0))
+        == stats.mannwhitneyu(np.full(20, 3.0), np.full(30, 3.0)).pvalue
+    )
