@@ -717,6 +717,7 @@ def find_slices(
     include_protected: bool = True,
     confidence: float = CONFIDENCE,
     engine: str | None = None,
+    na_values: Any = None,
 ) -> SliceSearch:
     """Find the slices (conjunctions of feature values) treated worst, each with its test and q-value.
 
@@ -747,6 +748,8 @@ def find_slices(
         Coverage of every interval.
     engine
         ``"pandas"`` or ``"duckdb"``; None: pandas for a DataFrame, DuckDB for anything else.
+    na_values
+        Extra spellings of a missing cell for a path (the loader's reading option); a DataFrame is read already.
 
     Returns
     -------
@@ -772,7 +775,7 @@ def find_slices(
     if engine == "pandas" and not isinstance(data, pd.DataFrame):
         from analysis.loading import load_table
 
-        data = load_table(data).data
+        data = load_table(data, na_values=na_values).data
     if isinstance(data, pd.DataFrame) and engine in (None, "pandas"):
         from analysis.validation import checked_table
 
@@ -782,7 +785,9 @@ def find_slices(
     else:
         from analysis.duckdb_engine import slice_data_duckdb
 
-        prepared = slice_data_duckdb(data, spec, info, features=features, include_protected=include_protected)
+        prepared = slice_data_duckdb(
+            data, spec, info, features=features, include_protected=include_protected, na_values=na_values
+        )
         engine_name = "duckdb"
     support = default_min_support(prepared.n, spec) if min_support is None else int(min_support)
     found, pruned, combinations, counted = _search(

@@ -119,3 +119,17 @@ def test_unknown_engine_and_counted_tables_are_refused(files):
     counted = count_table(str(files["parquet"]), SPEC, engine="duckdb")
     with pytest.raises(OptionError, match="counted table"):
         find_slices(counted, SPEC)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_spellings_of_missing_apply_to_a_path(tmp_path, engine):
+    """A reading option's spelling of missing ("not given") makes the same "(missing)" term on both engines."""
+    df = _table(3000, seed=5)
+    df["channel"] = df["channel"].fillna("not given")
+    path = tmp_path / "t.csv"
+    df.to_csv(path, index=False)
+    search = find_slices(str(path), SPEC, engine=engine, max_depth=1, na_values=["not given"], top_k=50)
+    channel = next(f for f in search.features if f.column == "channel")
+    assert "(missing)" in channel.values and "not given" not in channel.values
+    plain = find_slices(str(path), SPEC, engine=engine, max_depth=1, top_k=50)
+    assert "not given" in next(f for f in plain.features if f.column == "channel").values
