@@ -107,6 +107,7 @@ from analysis.words import DecisionWords, decision_words
 if TYPE_CHECKING:
     from analysis.engine import CountedTable, ScoreResolution
     from analysis.loading import LoadReport
+    from analysis.slices import SliceSearch
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -558,6 +559,9 @@ class AuditResult:
     engine
         What counted the rows (``"pandas"``, ``"duckdb"``, ``"spark"``); ``"pandas"`` in results saved
         before it was recorded. Every engine gives the same numbers.
+    slices
+        The slice search run with the audit (:func:`analysis.find_slices`, e.g. ``audit --slices``), so that
+        ``compare`` can track its slices; None when none was run (the JSON then has no ``"slices"`` key).
     """
 
     dataset: DatasetInfo
@@ -573,6 +577,7 @@ class AuditResult:
     versions: dict[str, str] = field(default_factory=dict)
     load: LoadReport | None = None
     engine: str = "pandas"
+    slices: SliceSearch | None = None
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -595,7 +600,7 @@ class AuditResult:
             "skipped": [dict(s) for s in self.skipped],
             "left_out": [dict(r) for r in self.left_out],
             "warnings": list(self.warnings),
-        }
+        } | ({} if self.slices is None else {"slices": self.slices.to_dict()})
 
     def to_json(self) -> str:
         """The result as indented JSON text."""
@@ -625,6 +630,7 @@ class AuditResult:
     @classmethod
     def _read(cls, data: Mapping[str, Any]) -> AuditResult:
         from analysis.loading import LoadReport  # pyarrow is imported by the loader only
+        from analysis.slices import SliceSearch
 
         versions = data.get("versions") or {}
         spec = _recorded("spec", AuditSpec.from_dict, data["spec"])
@@ -642,6 +648,7 @@ class AuditResult:
             versions={str(k): str(v) for k, v in dict(versions).items()},
             load=None if data.get("load") is None else LoadReport.from_dict(data["load"]),
             engine=str(data.get("engine") or "pandas"),
+            slices=None if data.get("slices") is None else SliceSearch.from_dict(data["slices"]),
         )
 
     @classmethod

@@ -1,6 +1,7 @@
 """Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``,
 ``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``,
-``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths`` and ``python -m analysis suggest DATA``.
+``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths``, ``python -m analysis slices DATA
+--spec SPEC.json`` and ``python -m analysis suggest DATA``.
 
 Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``): pandas reads
 the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
@@ -209,7 +210,7 @@ class _Parser(argparse.ArgumentParser):
         raise SpecError(f"{message}. See 'python -m analysis{f' {name}' if name else ''} --help'.")
 
 
-_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "suggest")
+_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "slices", "suggest")
 
 
 def _parser() -> _Parser:
@@ -223,6 +224,7 @@ def _parser() -> _Parser:
     _compare_parser(commands)
     _mitigate_parser(commands)
     _tables_parser(commands)
+    _slices_parser(commands)
     suggest = commands.add_parser(
         "suggest",
         help="suggest column roles for a file and print the spec as JSON",
@@ -1699,6 +1701,273 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     return EXIT_OK
 
 
+SLICES_EPILOG = """\
+examples:
+  python -m analysis slices loans.csv --spec loans-spec.json
+  python -m analysis slices loans.csv --spec loans-spec.json --metric fnr --max-depth 2 --top-k 10
+  python -m analysis slices tickets.csv --spec tickets-spec.json --features language,plan,channel --json slices.json
+  python -m analysis slices big.parquet --spec loans-spec.json --engine duckdb --max-depth 2 --json -
+
+A slice is a conjunction of feature values ("region = East and income = <40100"): numbers with many values are
+cut into quartiles (protected attributes as the spec bins them), a missing cell is a value of its own, and the
+protected attributes are terms too unless --no-protected. Every slice of up to --max-depth terms with at least
+--min-support rows is tested against the rest of the data; the q-values are Benjamini-Hochberg over every slice
+of the search (the count is said), and only q < --alpha is called significant. A significant slice that holds
+far more of one protected group than the data does is said to stand in for it.
+exit codes: 0 ok, 2 bad input or usage.
+"""
+SLICE_ENGINES = ("pandas", "duckdb")
+DEEP_SEARCH = (
+    "note: --max-depth {depth}: a search of more than 3 terms can take much longer (each term multiplies it).\n"
+)
+SLICE_NEEDS_LABEL = (
+    "{flag} {metric} ({title}) compares decisions with true outcomes, but the spec names no label column. Add "
+    '"label" and "label_positive" to {spec}, or leave out {flag} to search by the favourable rate.'
+)
+UNKNOWN_FEATURE = (
+    "--features names {column!r}, which is not a column of {name}. Name columns of the data separated by commas, "
+    "e.g. --features {example}. Columns: {columns}."
+)
+NO_FEATURES_GIVEN = "--features expects column names separated by commas, e.g. --features region,channel; got {got!r}."
+FEATURES_AND_NO_PROTECTED = (
+    "--no-protected leaves the protected attributes out of the spec's features, but --features names the terms "
+    "itself; leave out --no-protected (and the protected columns from --features, to leave them out)."
+)
+SLICES_ON_SPARK = (
+    "{flag} runs on the pandas or DuckDB engine, not on Spark; pass --engine duckdb for data beyond memory."
+)
+NA_VALUES_DUCKDB = (
+    "--na-values is not passed on to the DuckDB slice search; pass --engine pandas to read the file with it, or "
+    "leave out --na-values."
+)
+SLICES_KIND = "paritylab slices"
+SLICES_SCHEMA_VERSION = 1
+SLICE_TEXT_COLUMNS = ("rank", "n", "{what} in the slice", "rest of the data", "difference", "q-value", "folded",
+                      "state", "slice")  # fmt: skip
+SHOWN_COLUMNS = 12
+
+
+def _slices_parser(commands: Any) -> None:
+    from analysis.metrics import SLICE_METRICS
+
+    slices = commands.add_parser(
+        "slices",
+        help="find the worst-treated slices nobody named (conjunctions of feature values), with q-values",
+        description=(
+            "Find the slices of the data (conjunctions of feature values) where the decisions are least "
+            "favourable, or with a label where they err most, each tested against the rest of the data."
+        ),
+        epilog=SLICES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    slices.add_argument("data", metavar="DATA", help=DATA_HELP)
+    slices.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    slices.add_argument(
+        "--metric",
+        choices=list(SLICE_METRICS),
+        default="favorable_rate",
+        help="what makes a slice worse: favorable_rate (lower), or with a label fpr, fnr, error_rate (higher); "
+        "default favorable_rate",
+    )
+    _slice_search_options(slices)
+    slices.add_argument(
+        "--features",
+        metavar="COL,COL",
+        help="the columns to use as terms, separated by commas (default: the spec's features and protected attributes)",
+    )
+    slices.add_argument("--no-protected", action="store_true", help="leave the protected attributes out of the terms")
+    slices.add_argument(
+        "--confidence",
+        type=_number(f"{CONFIDENCE:g}", low=0, high=1, open_range=True),
+        default=CONFIDENCE,
+        help=f"interval coverage (default {CONFIDENCE:g})",
+    )
+    slices.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
+    slices.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
+    _reading_options(slices)
+    engine = slices.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=SLICE_ENGINES,
+        help="what reads the rows: pandas (into memory, as the app does) or duckdb (out of core: large files, "
+        "folders, globs, DuckDB tables); default: pandas for a single file that fits in memory, else duckdb (the "
+        "choice and why is said on stderr)",
+    )
+
+
+def _count_type(example: str):
+    """An argparse type: a whole number of at least 1 (the message gives ``example``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expects a whole number of at least 1 such as {example}, got {text!r}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _slice_search_options(parser: Any, prefix: str = "") -> None:
+    """--max-depth, --min-support, --top-k, --alpha (``audit --slices`` takes the depth as --slice-depth)."""
+    from analysis.options import ALPHA as LEVEL
+
+    if not prefix:
+        parser.add_argument(
+            "--max-depth", type=_count_type("2"), default=3, metavar="N", help="most terms per slice (default 3)"
+        )
+    parser.add_argument(
+        f"--{prefix}min-support",
+        type=_count_type("100"),
+        metavar="ROWS",
+        help="fewest rows a slice needs (default: 1%% of the rows the metric counts, at least the spec's "
+        "min_group_size)",
+    )
+    parser.add_argument(
+        f"--{prefix}top-k", type=_count_type("20"), default=20, metavar="K", help="slices reported (default 20)"
+    )
+    parser.add_argument(
+        f"--{prefix}alpha",
+        type=_number(f"{LEVEL:g}", low=0, high=1, open_range=True),
+        default=LEVEL,
+        metavar="A",
+        help=f"a slice is significant when its Benjamini-Hochberg q-value is below A (default {LEVEL:g})",
+    )
+
+
+def _slice_metric_check(spec: Any, metric: str, flag: str, spec_name: str) -> None:
+    """An error metric needs the label: said before any row is read."""
+    from analysis.metrics import SLICE_METRICS
+
+    info = SLICE_METRICS[metric][0]
+    if info.needs_label and spec.label is None:
+        raise SpecError(
+            SLICE_NEEDS_LABEL.format(flag=flag, metric=metric, title=info.title, spec=_printable(spec_name))
+        )
+
+
+def _features(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    if not columns:
+        raise SpecError(NO_FEATURES_GIVEN.format(got=text))
+    return columns
+
+
+def _check_features(features: Sequence[str] | None, columns: Sequence[str], name: str, spec: Any) -> None:
+    """Every --features column is a column of DATA (the message lists the columns there are)."""
+    present = [str(c) for c in columns]
+    suggested = list(spec.feature_columns(present)) or present
+    for column in features or ():
+        if column not in present:
+            shown = ", ".join(_printable(c) for c in present[:SHOWN_COLUMNS])
+            shown += f" and {len(present) - SHOWN_COLUMNS:,} more" if len(present) > SHOWN_COLUMNS else ""
+            example = ",".join(_printable(c) for c in suggested[:2]) or "region,channel"
+            raise SpecError(
+                UNKNOWN_FEATURE.format(column=column, name=_printable(name), example=example, columns=shown)
+            )
+
+
+def _slices_text(search: Any, name: str, rows: int) -> str:
+    """The search as text: what was searched, how columns became terms, the slices, what each stands in for."""
+    from analysis.tables import slice_table, text_rows
+
+    overall = "undefined" if search.overall is None else f"{search.overall:.3f}"
+    lines = [
+        f"ParityLab slices of {_printable(name)} ({rows:,} rows; {search.title} over the {search.rows:,} rows it "
+        f"counts: {overall})",
+        _printable(search.summary()),
+        _printable(search.terms_note()),
+    ]
+    if search.slices:
+        table = slice_table(search)
+        columns = [c.format(what=search.title) for c in SLICE_TEXT_COLUMNS]
+        cells = [columns] + [[_printable(c) for c in row] for row in text_rows(table[columns])]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns) - 1)]
+        numeric = range(0, 7)  # rank to folded: right-aligned; the slice last, as long as it is
+        lines.append("")
+        for row in cells:
+            pairs = enumerate(zip(row[:-1], widths, strict=True))
+            parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in pairs]
+            lines.append("  ".join([*parts, row[-1]]))
+    standing = [(rank, s) for rank, s in enumerate(search.slices, start=1) if s.significant and s.stands_in_for]
+    if standing:
+        lines.append("")
+        lines.append("Significant slices that stand in for a protected group:")
+        lines += [f"  {rank}. {_printable(s.key)}: {_printable(s.stands_in_for.sentence())}." for rank, s in standing]
+    lines.append("")
+    lines.append("Each slice's ratio to the rest and its protected groups' shares are in the --json output.")
+    return "\n".join(lines) + "\n"
+
+
+def _slices_json(search: Any, spec: Any, name: str, rows: int, sha256: str, load: Any) -> str:
+    """The search's JSON in the audit's envelope: when, which ParityLab, which data (name, rows, hash), the spec."""
+    import json
+
+    from analysis.audit import _now, library_versions
+
+    data = {
+        "schema_version": SLICES_SCHEMA_VERSION,
+        "kind": SLICES_KIND,
+        "created_at": _now(),
+        "versions": library_versions(),
+        "dataset": {"name": name, "rows": int(rows), "sha256": sha256},
+        "load": None if load is None else load.to_dict(),
+        "spec": spec.to_dict(),
+    } | search.to_dict()
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from analysis.slices import find_slices
+    from analysis.spec import AuditSpec
+
+    spec = _with_merge_variants(AuditSpec.load(args.spec), args)
+    _slice_metric_check(spec, args.metric, "--metric", args.spec)
+    features = _features(args.features)
+    if features is not None and args.no_protected:
+        raise SpecError(FEATURES_AND_NO_PROTECTED)
+    args.spark_master = None
+    engine = _engine(args, stderr)
+    if engine == "duckdb" and args.na_values:
+        raise SpecError(NA_VALUES_DUCKDB)
+    if args.max_depth > 3:
+        stderr.write(DEEP_SEARCH.format(depth=args.max_depth))
+    if engine == "pandas":
+        table = _load(args, stderr)
+        source, name, sha256, load, rows = table.data, table.report.name, table.report.sha256, table.report, None
+        columns = table.data.columns
+    else:
+        counted = _counted(args, engine, spec, stderr)  # every row counted: the name, hash and reading notes
+        source, name, sha256, load = args.data, counted.name or _source_name(args.data), counted.sha256, counted.load
+        columns, rows = counted.columns, counted.rows
+    _warn_other_data(spec, sha256, name, args.spec, stderr)
+    _check_features(features, columns, name, spec)
+    search = find_slices(
+        source,
+        spec,
+        metric=args.metric,
+        max_depth=args.max_depth,
+        min_support=args.min_support,
+        top_k=args.top_k,
+        alpha=args.alpha,
+        features=features,
+        include_protected=not args.no_protected,
+        confidence=args.confidence,
+        engine=engine,
+    )
+    rows = len(source) if rows is None else rows
+    if args.json:
+        _write(_slices_json(search, spec, name, rows, sha256, load), args.json, stdout)
+    if args.json != "-":
+        stdout.write(_slices_text(search, name, rows))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -1726,6 +1995,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _run_mitigate(args, stdout, stderr)
         if args.command == "tables":
             return _run_tables(args, stdout, stderr)
+        if args.command == "slices":
+            return _run_slices(args, stdout, stderr)
         return _run_suggest(args, stdout, stderr)
     except ParityLabError as exc:
         stderr.write(f"error: {_cli_text(exc)}\n")
