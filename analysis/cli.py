@@ -321,8 +321,31 @@ def _audit_parser(commands: Any) -> None:
         metavar="Y",
         help="exit 1 if any attribute's equalized odds difference is above Y, e.g. 0.1 (needs --label)",
     )
+    _audit_slice_options(audit)
     _reading_options(audit)
     _engine_options(audit)
+
+
+def _audit_slice_options(audit: Any) -> None:
+    """--slices and its options: the slice search run with the audit, kept in its JSON and drawn in its report."""
+    from analysis.metrics import SLICE_METRICS
+
+    group = audit.add_argument_group("slices nobody named (see 'slices --help')")
+    group.add_argument(
+        "--slices",
+        action="store_true",
+        help="also search the worst-treated slices (conjunctions of feature values): in the text, the JSON "
+        "(under \"slices\", so that 'compare' tracks them) and the HTML report",
+    )
+    group.add_argument(
+        "--slice-metric",
+        choices=list(SLICE_METRICS),
+        default="favorable_rate",
+        help="what makes a slice worse (default favorable_rate; fpr, fnr, error_rate need a label)",
+    )
+    group.add_argument(
+        "--slice-depth", type=_count_type("2"), default=3, metavar="N", help="most terms per slice (default 3)"
+    )
 
 
 def _explain_parser(commands: Any) -> None:
@@ -628,7 +651,32 @@ def _summary_text(result: Any, counted: Any = None) -> str:
             lines.append(f"  … and {len(audit.findings) - len(shown)} more findings (see --json).")
     for skipped in result.skipped:
         lines.append(f"Skipped {skipped['metric']}: {skipped['reason']}")
+    if result.slices is not None:
+        lines += _slices_lines(result.slices)
     return "\n".join(lines) + "\n"
+
+
+def _spec_with_label(spec: Any, args: argparse.Namespace) -> Any:
+    """The saved spec with --label applied (enough to tell whether an error metric can be searched)."""
+    from dataclasses import replace
+
+    return replace(spec, label=args.label) if args.label else spec
+
+
+def _slices_lines(search: Any) -> list[str]:
+    """The audit text's lines on its slice search: the summary and the worst significant slice."""
+    lines = ["", f"Worst-treated slices: {_printable(search.summary())}"]
+    worst = next(iter(search.significant), None)
+    if worst is not None:
+        rest = "undefined" if worst.rest_value is None else f"{worst.rest_value:.3f}"
+        lines.append(
+            f"  Worst: {_printable(worst.key)} ({worst.n:,} rows): {search.title} {worst.value:.3f} against {rest} "
+            "in the rest of the data."
+        )
+        if worst.stands_in_for is not None:
+            lines.append(f"  {_printable(worst.stands_in_for.sentence())}.")
+    lines.append("  Every slice: 'slices' or --json.")
+    return lines
 
 
 def _check_gates(args: argparse.Namespace, spec: Any) -> None:
@@ -787,16 +835,26 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise SpecError(ONE_STDOUT)
     saved = AuditSpec.load(args.spec) if args.spec else None  # a bad spec file fails before the data is read
     engine = _engine(args, stderr)
+    if args.slices and engine == "spark":
+        raise SpecError(SLICES_ON_SPARK.format(flag="--slices"))
+    if args.slices and engine == "duckdb" and args.na_values:
+        raise SpecError(NA_VALUES_DUCKDB)
+    if saved is not None and args.slices:  # said before any row is read when the spec file is known
+        _slice_metric_check(_spec_with_label(saved, args), args.slice_metric, "--slice-metric", args.spec)
     if engine == "pandas":
         table = _load(args, stderr)
         spec = _spec_from_args(args, table.report.name, lambda: table.data, saved)
         _check_gates(args, spec)
+        if args.slices:
+            _slice_metric_check(spec, args.slice_metric, "--slice-metric", args.spec)
         source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
     else:
         # The spec says which columns to count; only a missing one needs rows (a sample) to suggest from.
         sample = lambda: _sample(args, engine, stderr, rows=SAMPLE_ROWS)  # noqa: E731
         spec = _spec_from_args(args, _source_name(args.data), sample, saved)
         _check_gates(args, spec)
+        if args.slices:
+            _slice_metric_check(spec, args.slice_metric, "--slice-metric", args.spec)
         source = _counted(args, engine, spec, stderr)
         name, sha256, report = source.name or _source_name(args.data), source.sha256, source.load
     other_data = _warn_other_data(spec, sha256, name, args.spec, stderr)
@@ -813,6 +871,20 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for warning in result.warnings:
         if str(warning) not in said:
             stderr.write(WARNING_LINE.format(name=_printable(name), text=_printable(_cli_text(warning))))
+    if args.slices:
+        from dataclasses import replace
+
+        from analysis.slices import find_slices
+
+        searched = find_slices(
+            source if engine == "pandas" else args.data,
+            spec,
+            metric=args.slice_metric,
+            max_depth=args.slice_depth,
+            confidence=args.confidence,
+            engine=engine,
+        )
+        result = replace(result, slices=searched)
     if args.json:
         _write(_audit_json(result), args.json, stdout)
     if args.html:
@@ -1154,7 +1226,50 @@ def _comparison_text(comparison: Any, *, show_all: bool) -> str:
             f"({len(c.rows) - len(shown)} more rows without a significant change; --all prints them, "
             "--json and --html write every row.)"
         )
+    if c.slices is not None:
+        lines += _tracked_slices_text(c.slices)
     return "\n".join(lines) + "\n"
+
+
+def _tracked_slices_text(tracking: Any) -> list[str]:
+    """The slices of both audits' searches: those in both top-k lists as a table, the others listed."""
+    from analysis.compare import NEW_IN_TOP, NO_LONGER_IN_TOP, NOT_PROOF
+
+    lines = ["", _printable(tracking.summary)]
+    lines += [f"warning: {_printable(w)}" for w in tracking.warnings if w != tracking.summary]
+    compared = tracking.compared
+    if compared:
+
+        def number(v: float | None, signed: bool = False) -> str:
+            return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
+
+        def called(flag: bool | None) -> str:
+            return "-" if flag is None else "yes" if flag else "no"
+
+        header = ("before", "after", "change", "n before", "n after", "q", "signif. then/now", "", "slice")
+        table = [header]
+        for r in compared:
+            q = "-" if r.q_value is None else "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}"
+            flag = (r.direction or "") + (", significant" if r.significant else "")
+            table.append((number(r.before), number(r.after), number(r.change, signed=True), f"{r.n_before:,}",
+                          f"{r.n_after:,}", q, f"{called(r.significant_before)}/{called(r.significant_after)}", flag,
+                          _printable(r.slice)))  # fmt: skip
+        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+        lines.append("")
+        for row in table:
+            cells = [c.rjust(w) if i < 7 else c.ljust(w) for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))]
+            lines.append("  ".join([*cells, row[-1]]))
+    for status, title in ((NEW_IN_TOP, "New in the top-k"), (NO_LONGER_IN_TOP, "No longer in the top-k")):
+        listed = [r for r in tracking.rows if r.status == status]
+        if listed:
+            lines.append(f"{title}:")
+            for r in listed:
+                value, n = (r.after, r.n_after) if status == NEW_IN_TOP else (r.before, r.n_before)
+                note = "" if r.note is None else f"; {r.note}"
+                lines.append(f"  {_printable(r.slice)} ({tracking.title} {value:.3f}, n={n:,}{_printable(note)})")
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        lines.append(NOT_PROOF)
+    return lines
 
 
 def _comparison_cells(r: Any) -> tuple[str, ...]:
@@ -1721,9 +1836,11 @@ DEEP_SEARCH = (
     "note: --max-depth {depth}: a search of more than 3 terms can take much longer (each term multiplies it).\n"
 )
 SLICE_NEEDS_LABEL = (
-    "{flag} {metric} ({title}) compares decisions with true outcomes, but the spec names no label column. Add "
-    '"label" and "label_positive" to {spec}, or leave out {flag} to search by the favourable rate.'
+    "{flag} {metric} ({title}) compares decisions with true outcomes, but the spec names no label column. {add}, "
+    "or leave out {flag} to search by the favourable rate."
 )
+ADD_LABEL_TO_SPEC = 'Add "label" and "label_positive" to {spec}'
+ADD_LABEL_FLAGS = "Add --label COLUMN --label-positive VALUE"
 UNKNOWN_FEATURE = (
     "--features names {column!r}, which is not a column of {name}. Name columns of the data separated by commas, "
     "e.g. --features {example}. Columns: {columns}."
@@ -1838,15 +1955,14 @@ def _slice_search_options(parser: Any, prefix: str = "") -> None:
     )
 
 
-def _slice_metric_check(spec: Any, metric: str, flag: str, spec_name: str) -> None:
-    """An error metric needs the label: said before any row is read."""
+def _slice_metric_check(spec: Any, metric: str, flag: str, spec_path: str | None) -> None:
+    """An error metric needs the label: said before any row is read (the fix names the spec file, or the flags)."""
     from analysis.metrics import SLICE_METRICS
 
     info = SLICE_METRICS[metric][0]
     if info.needs_label and spec.label is None:
-        raise SpecError(
-            SLICE_NEEDS_LABEL.format(flag=flag, metric=metric, title=info.title, spec=_printable(spec_name))
-        )
+        add = ADD_LABEL_FLAGS if spec_path is None else ADD_LABEL_TO_SPEC.format(spec=_printable(spec_path))
+        raise SpecError(SLICE_NEEDS_LABEL.format(flag=flag, metric=metric, title=info.title, add=add))
 
 
 def _features(text: str | None) -> list[str] | None:

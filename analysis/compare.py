@@ -137,6 +137,12 @@ NOT_PROOF = (
     "minimum support. Absence from the top-k is not proof that it improved."
 )
 SLICE_SETTINGS = ("max_depth", "min_support", "top_k", "alpha")
+BINS_DIFFER = (
+    "The searches cut {columns} into other bins (each search bins a number at its own data's quartiles), so a "
+    "slice with such a term has another name in each search and is listed as new in, or no longer in, the top-k "
+    "rather than compared. Bin the column in the data (or in the spec, for a protected attribute) to track it."
+)
+OTHER_BINS = "{columns} binned at other cuts in the {side} search: the same rows may be there under another name"
 UNTESTABLE_WORSE = (
     "{count} metric(s) got worse beyond tolerance but could not be tested (rates of 0 or 1, or counts "
     "that do not reproduce the value); they are not counted as regressions. See the rows marked worse."
@@ -267,6 +273,9 @@ class SliceChange:
     direction
         ``"worse"``, ``"better"`` or ``"same"`` for the metric (a lower favourable rate, a higher error rate
         is worse); None when not compared.
+    note
+        Why a slice in one top-k only may still exist in the other search (its number terms were binned at other
+        cuts), or None.
     """
 
     slice: str
@@ -283,6 +292,7 @@ class SliceChange:
     test: str | None
     significant: bool | None
     direction: str | None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict with every field."""
@@ -983,8 +993,11 @@ def track_slices(before: SliceSearch | None, after: SliceSearch | None, *, alpha
     if used[0] != used[1]:
         warnings.append(SLICE_SETTINGS_DIFFER.format(field="the columns used as terms", before=", ".join(used[0]),
                                                      after=", ".join(used[1])))  # fmt: skip
-    rows = [_slice_change(s, after.slice(s.key), before.better) for s in before.slices]
-    rows += [_slice_change(None, s, before.better) for s in after.slices if before.slice(s.key) is None]
+    rebinned = _rebinned(before, after)
+    if rebinned:
+        warnings.append(BINS_DIFFER.format(columns=_names(sorted(rebinned))))
+    rows = [_slice_change(s, after.slice(s.key), before.better, rebinned) for s in before.slices]
+    rows += [_slice_change(None, s, before.better, rebinned) for s in after.slices if before.slice(s.key) is None]
     tested = [i for i, r in enumerate(rows) if r.p_value is not None]
     if tested:
         q = benjamini_hochberg(np.array([rows[i].p_value for i in tested]))
@@ -995,9 +1008,33 @@ def track_slices(before: SliceSearch | None, after: SliceSearch | None, *, alpha
     return SliceTracking(metric_before, metric_after, after.title, tuple(rows), tuple(warnings))
 
 
-def _slice_change(before: Slice | None, after: Slice | None, better: str) -> SliceChange:
+def _rebinned(before: SliceSearch, after: SliceSearch) -> dict[str, tuple[set[str], set[str]]]:
+    """Number columns both searches binned at other cuts: column → (its terms before, its terms after)."""
+    cuts = {f.column: f.values for f in before.features if f.binned and f.skipped is None}
+    return {
+        f.column: (set(cuts[f.column]), set(f.values))
+        for f in after.features
+        if f.binned and f.skipped is None and f.column in cuts and cuts[f.column] != f.values
+    }
+
+
+def _names(columns: Sequence[str]) -> str:
+    quoted = [f"'{c}'" for c in columns]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _slice_change(
+    before: Slice | None, after: Slice | None, better: str, rebinned: Mapping[str, tuple[set[str], set[str]]]
+) -> SliceChange:
     status = SLICES_COMPARED if before and after else NEW_IN_TOP if after else NO_LONGER_IN_TOP
-    change = p = test = direction = None
+    change = p = test = direction = note = None
+    one = after or before
+    other = 0 if status == NEW_IN_TOP else 1  # the search the slice is not in: does it have its terms?
+    terms = one.terms  # type: ignore[union-attr]
+    moved = sorted({t.column for t in terms if t.column in rebinned and t.value not in rebinned[t.column][other]})
+    if status != SLICES_COMPARED and moved:
+        side = "before" if status == NEW_IN_TOP else "after"
+        note = OTHER_BINS.format(columns=_names(moved), side=side)
     if before is not None and after is not None:
         change = after.value - before.value
         p_value, method = two_proportion_test(after.events, after.n, before.events, before.n)
@@ -1020,6 +1057,7 @@ def _slice_change(before: Slice | None, after: Slice | None, better: str) -> Sli
         test=test,
         significant=None,
         direction=direction,
+        note=note,
     )
 
 
