@@ -1144,6 +1144,49 @@ def _html_stamp(label: str, audit: ComparedAudit) -> str:
     )
 
 
+SLICE_HTML_COLUMNS = (
+    "Slice",
+    "Status",
+    "Before",
+    "After",
+    "Change",
+    "n before",
+    "n after",
+    "Significant then",
+    "Significant now",
+    "q (change)",
+    "Note",
+)
+
+
+def _slices_html(tracking: SliceTracking) -> str:
+    """The tracked slices: the summary and warnings, then one row per slice of either top-k."""
+
+    def called(flag: bool | None) -> str:
+        return "—" if flag is None else "yes" if flag else "no"
+
+    parts = [f"<h2>Slices</h2><p>{_e(tracking.summary)}</p>"]
+    warnings = [w for w in tracking.warnings if w != tracking.summary]
+    if warnings:
+        parts.append('<ul class="warnings">' + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>")
+    if not tracking.rows:
+        return "\n".join(parts)
+    head = "".join(f"<th>{_e(c)}</th>" for c in SLICE_HTML_COLUMNS)
+    body = []
+    for r in tracking.rows:
+        status = r.status + ("" if r.direction is None else f" · {r.direction}")
+        cells = [(r.slice, ""), (status, ""), (_num(r.before), "num"), (_num(r.after), "num"),
+                 (_num(r.change, signed=True), "num"), ("—" if r.n_before is None else f"{r.n_before:,}", "num"),
+                 ("—" if r.n_after is None else f"{r.n_after:,}", "num"), (called(r.significant_before), ""),
+                 (called(r.significant_after), ""), (_p(r.q_value), "num"), (r.note or "", "")]  # fmt: skip
+        body.append("<tr>" + "".join(f'<td class="{c}">{_e(v)}</td>' if c else f"<td>{_e(v)}</td>" for v, c in cells)
+                    + "</tr>")  # fmt: skip
+    parts.append(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>")
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        parts.append(f"<p>{_e(NOT_PROOF)}</p>")
+    return "\n".join(parts)
+
+
 def render_comparison_html(comparison: AuditComparison) -> str:
     """A self-contained HTML page of a comparison: summary, warnings, regressions, then every row.
 
@@ -1177,6 +1220,10 @@ def render_comparison_html(comparison: AuditComparison) -> str:
         "<p>Rates are tested with a two-proportion test on the recorded counts; disparities with a Wald z-test "
         "of the change. q-values are Benjamini–Hochberg adjusted, separately for rates and disparities.</p>",
         _html_table(c.rows),
+    ]
+    if c.slices is not None:
+        parts.append(_slices_html(c.slices))
+    parts += [
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
