@@ -1857,6 +1857,10 @@ NA_VALUES_DUCKDB = (
     "--na-values is not passed on to the DuckDB slice search; pass --engine pandas to read the file with it, or "
     "leave out --na-values."
 )
+SLICES_FOOTNOTE = (
+    "Intervals: Wilson for the slice, Newcombe for the difference. folded: slices with one more term that are no "
+    "worse than this one (they say nothing it does not), left out of the list."
+)
 SLICES_KIND = "paritylab slices"
 SLICES_SCHEMA_VERSION = 1
 SLICE_TEXT_COLUMNS = ("rank", "n", "{what} in the slice", "rest of the data", "difference", "q-value", "folded",
@@ -2016,6 +2020,8 @@ def _slices_text(search: Any, name: str, rows: int) -> str:
         lines.append("Significant slices that stand in for a protected group:")
         lines += [f"  {rank}. {_printable(s.key)}: {_printable(s.stands_in_for.sentence())}." for rank, s in standing]
     lines.append("")
+    if search.slices:
+        lines.append(SLICES_FOOTNOTE)
     lines.append("Each slice's ratio to the rest and its protected groups' shares are in the --json output.")
     return "\n".join(lines) + "\n"
 
