@@ -126,6 +126,7 @@ __all__ = [
     "audit",
     "dataset_sha256",
     "library_versions",
+    "utc_timestamp",
 ]
 
 AUDIT_SCHEMA_VERSION = 1
@@ -1321,7 +1322,7 @@ def library_versions(libraries: Sequence[str] = AUDIT_LIBRARIES) -> dict[str, st
     return out
 
 
-def _now() -> str:
+def utc_timestamp() -> str:
     """The current UTC time, ISO 8601 to the second: ``2026-11-27T04:49:50Z``."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -1442,7 +1443,7 @@ def audit(
         min_group_size=spec.min_group_size,
         min_cell_size=min_cell_size,
     )
-    created_at = _now()
+    created_at = utc_timestamp()
     table = _counted(source, spec, engine, dataset_name)
     df = source if table is None else table.frame
     weights = None if table is None else table.weights

@@ -2030,12 +2030,12 @@ def _slices_json(search: Any, spec: Any, name: str, rows: int, sha256: str, load
     """The search's JSON in the audit's envelope: when, which ParityLab, which data (name, rows, hash), the spec."""
     import json
 
-    from analysis.audit import _now, library_versions
+    from analysis.audit import library_versions, utc_timestamp
 
     data = {
         "schema_version": SLICES_SCHEMA_VERSION,
         "kind": SLICES_KIND,
-        "created_at": _now(),
+        "created_at": utc_timestamp(),
         "versions": library_versions(),
         "dataset": {"name": name, "rows": int(rows), "sha256": sha256},
         "load": None if load is None else load.to_dict(),
