@@ -1861,6 +1861,14 @@ SLICES_FOOTNOTE = (
     "Intervals: Wilson for the slice, Newcombe for the difference. folded: slices with one more term that are no "
     "worse than this one (they say nothing it does not), left out of the list."
 )
+SUPPORT_TOO_HIGH = (
+    "note: --min-support {support:,} is more than the {rows:,} rows the {title} counts, so no slice can have it; "
+    "lower --min-support (the default here is {default:,}).\n"
+)
+NO_TERMS = (
+    "No column can be a slice term: {why}. Pass --features COL,COL (e.g. --features {example}), or name features "
+    "in {spec}."
+)
 SLICES_KIND = "paritylab slices"
 SLICES_SCHEMA_VERSION = 1
 SLICE_TEXT_COLUMNS = ("rank", "n", "{what} in the slice", "rest of the data", "difference", "q-value", "folded",
@@ -2044,8 +2052,21 @@ def _slices_json(search: Any, spec: Any, name: str, rows: int, sha256: str, load
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _check_terms(spec: Any, columns: Sequence[str], features: Sequence[str] | None, args: argparse.Namespace) -> None:
+    """A search with no column to use as a term is refused with the flags that give it some."""
+    from analysis.slices import feature_columns
+
+    if features is not None or feature_columns(columns, spec, None, not args.no_protected):
+        return
+    why = "the spec names no feature column"
+    why += ", and --no-protected leaves out the protected attributes" if args.no_protected else ""
+    taken = set(spec.role_columns())
+    example = ",".join(_printable(c) for c in [str(c) for c in columns if str(c) not in taken][:2]) or "COL,COL"
+    raise SpecError(NO_TERMS.format(why=why, example=example, spec=_printable(args.spec)))
+
+
 def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from analysis.slices import find_slices
+    from analysis.slices import default_min_support, find_slices
     from analysis.spec import AuditSpec
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
@@ -2069,6 +2090,7 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         columns, rows = counted.columns, counted.rows
     _warn_other_data(spec, sha256, name, args.spec, stderr)
     _check_features(features, columns, name, spec)
+    _check_terms(spec, columns, features, args)
     search = find_slices(
         source,
         spec,
@@ -2083,6 +2105,10 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         engine=engine,
     )
     rows = len(source) if rows is None else rows
+    if args.min_support is not None and args.min_support > search.rows:
+        default = default_min_support(search.rows, spec)
+        stderr.write(SUPPORT_TOO_HIGH.format(support=args.min_support, rows=search.rows, title=search.title,
+                                             default=default))  # fmt: skip
     if args.json:
         _write(_slices_json(search, spec, name, rows, sha256, load), args.json, stdout)
     if args.json != "-":

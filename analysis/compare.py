@@ -110,6 +110,11 @@ NOT_AN_AUDIT_FILE = (
     "'{path}' is not a ParityLab audit result: expected a JSON object with 'schema_version', 'dataset' and "
     "'attributes' (written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got {got}."
 )
+SLICES_NOT_AUDIT = (
+    "'{path}' is a slice search ('python -m analysis slices ... --json'), not an audit result. compare tracks "
+    "slices through audit results: run 'python -m analysis audit DATA --spec SPEC.json --slices --json OUT' for "
+    "each period and compare those."
+)
 CANNOT_READ = "Cannot read '{path}': {reason}. Check the path; it should be a JSON result from 'audit --json'."
 NOT_A_COMPARISON = "Expected a ParityLab comparison (a JSON object with 'rows' and 'settings'), got {kind}."
 SPEC_DIFFERS = (
@@ -490,6 +495,8 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
         data = _NOT_JSON  # AuditResult.from_json below says what is wrong with it
+    if isinstance(data, dict) and data.get("kind") == "paritylab slices" and "attributes" not in data:
+        raise ParityLabError(SLICES_NOT_AUDIT.format(path=path))
     if data is not _NOT_JSON and not (isinstance(data, dict) and "schema_version" in data and "attributes" in data):
         raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=json_kind(data)))
     try:

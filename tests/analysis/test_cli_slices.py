@@ -290,3 +290,30 @@ def test_audit_slices_on_duckdb_equals_memory(files, loaded):
     expected = find_slices(loaded, SPEC, max_depth=2).to_dict()
     assert found.pop("engine") == "duckdb" and expected.pop("engine") == "pandas"
     assert found == expected
+
+
+def test_a_support_above_every_row_is_said(files):
+    code, out, err = run(["slices", files["csv"], "--spec", files["spec"], "--min-support", "100000"])
+    assert code == 0 and "none is worse than the rest of the data." in out
+    assert "note: --min-support 100,000 is more than the 6,000 rows the favourable rate counts, so no slice can" in err
+
+
+def test_no_column_to_use_as_a_term_names_the_flags(files, tmp_path):
+    path = tmp_path / "no-features.json"
+    AuditSpec.from_dict(SPEC.to_dict() | {"features": []}).save(path)
+    code, out, err = run(["slices", files["csv"], "--spec", path, "--no-protected"])
+    assert code == 2 and out == ""
+    assert (
+        "error: No column can be a slice term: the spec names no feature column, and --no-protected leaves out the "
+        "protected attributes. Pass --features COL,COL (e.g. --features channel,plan), or name features in "
+    ) in err
+    assert run(["slices", files["csv"], "--spec", path, "--features", "channel", "--max-depth", "1"])[0] == 0
+
+
+def test_compare_says_a_slices_json_is_not_an_audit(files, tmp_path):
+    path = tmp_path / "slices.json"
+    assert run(["slices", files["csv"], "--spec", files["spec"], "--max-depth", "1", "--json", path])[0] == 0
+    code, out, err = run(["compare", path, path])
+    assert code == 2 and out == ""
+    assert "is a slice search ('python -m analysis slices ... --json'), not an audit result" in err
+    assert "--slices --json OUT' for each period" in err
