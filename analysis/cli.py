@@ -675,7 +675,7 @@ def _slices_lines(search: Any) -> list[str]:
         )
         if worst.stands_in_for is not None:
             lines.append(f"  {_printable(worst.stands_in_for.sentence())}.")
-    lines.append("  Every slice: 'slices' or --json.")
+    lines.append("  Every slice of the top-k: --json (under \"slices\"), --html, or 'python -m analysis slices'.")
     return lines
 
 

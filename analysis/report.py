@@ -711,6 +711,34 @@ def _comparison_section(comparison: AuditComparison, dropped: set[str]) -> str:
     )
     if len(rows) > len(shown):
         out.append(f'<p class="note">{len(rows) - len(shown):,} more rows not shown.</p>')
+    if comparison.slices is not None:
+        out.append(_tracked_slices(comparison.slices))
+    return "".join(out)
+
+
+def _tracked_slices(tracking: Any) -> str:
+    """The slices of both audits' searches (compare's :class:`~analysis.compare.SliceTracking`), as a table."""
+    from analysis.compare import NO_LONGER_IN_TOP, NOT_PROOF
+
+    out = [f"<h4>Slices</h4><p>{_esc(tracking.summary)}</p>"]
+    out.append(_list([w for w in tracking.warnings if w != tracking.summary]))
+    header = ["slice", "status", "before", "after", "change", "n before", "n after", "significant then / now",
+              "q (change)", "note"]  # fmt: skip
+
+    def called(flag: bool | None) -> str:
+        return "—" if flag is None else "yes" if flag else "no"
+
+    rows = [
+        [r.slice, r.status + ("" if r.direction is None else f" ({r.direction})"), _fmt(r.before), _fmt(r.after),
+         "—" if r.change is None else format(r.change, "+.3f"), "—" if r.n_before is None else f"{r.n_before:,}",
+         "—" if r.n_after is None else f"{r.n_after:,}",
+         f"{called(r.significant_before)} / {called(r.significant_after)}", q_text(r.q_value), r.note or ""]
+        for r in tracking.rows
+    ]  # fmt: skip
+    if rows:
+        out.append(_table(header, rows, numeric=(2, 3, 4, 5, 6, 8)))
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        out.append(f'<p class="note">{_esc(NOT_PROOF)}</p>')
     return "".join(out)
 
 

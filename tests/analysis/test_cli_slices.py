@@ -317,3 +317,11 @@ def test_compare_says_a_slices_json_is_not_an_audit(files, tmp_path):
     assert code == 2 and out == ""
     assert "is a slice search ('python -m analysis slices ... --json'), not an audit result" in err
     assert "--slices --json OUT' for each period" in err
+
+
+def test_the_slices_json_reads_back_as_the_search(files, loaded):
+    from analysis.slices import SliceSearch
+
+    code, out, _ = run(["slices", files["csv"], "--spec", files["spec"], "--max-depth", "2", "--json", "-"])
+    assert code == 0
+    assert SliceSearch.from_dict(json.loads(out)) == find_slices(loaded, SPEC, max_depth=2)

@@ -174,3 +174,21 @@ def test_the_compare_command_prints_the_tracked_slices(periods, tmp_path):
     assert "No longer in the top-k:" in out and NOT_PROOF in out
     code, out, _ = run(["compare", *paths, "--json", "-"])
     assert json.loads(out)["slices"] == tracking.to_dict()
+
+
+def test_the_audit_report_lists_the_tracked_slices(periods):
+    from html import unescape
+
+    from analysis.report import render_html
+
+    *_, (a, b) = periods
+    comparison = compare_audits(a, b)
+    page = unescape(render_html(b, comparison=comparison, charts=False))
+    monitoring = page[page.index('id="monitoring"') :]
+    assert f"<h4>Slices</h4><p>{comparison.slices.summary}</p>" in monitoring
+    planted = next(r for r in comparison.slices.compared if r.slice == "channel = phone and plan = free")
+    assert (
+        f'<td>channel = phone and plan = free</td><td>compared (better)</td><td class="num">{planted.before:.3f}'
+        f'</td><td class="num">{planted.after:.3f}</td>'
+    ) in monitoring
+    assert NOT_PROOF in monitoring
