@@ -3,8 +3,8 @@
 ``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths``, ``python -m analysis slices DATA
 --spec SPEC.json`` and ``python -m analysis suggest DATA``.
 
-Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``): pandas reads
-the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
+Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``; ``slices``
+takes pandas or duckdb): pandas reads the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
 (:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or ``file.duckdb:table`` is audited
 the same way. Without ``--engine``, :func:`analysis.engine.choose_engine` chooses, and a choice other than
 pandas is said on stderr. What needs rows rather than counts (role suggestions, the surrogate model, a model
