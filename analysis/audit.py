@@ -107,6 +107,7 @@ from analysis.words import DecisionWords, decision_words
 if TYPE_CHECKING:
     from analysis.engine import CountedTable, ScoreResolution
     from analysis.loading import LoadReport
+    from analysis.slices import SliceSearch
 
 __all__ = [
     "AUDIT_SCHEMA_VERSION",
@@ -125,6 +126,7 @@ __all__ = [
     "audit",
     "dataset_sha256",
     "library_versions",
+    "utc_timestamp",
 ]
 
 AUDIT_SCHEMA_VERSION = 1
@@ -558,6 +560,9 @@ class AuditResult:
     engine
         What counted the rows (``"pandas"``, ``"duckdb"``, ``"spark"``); ``"pandas"`` in results saved
         before it was recorded. Every engine gives the same numbers.
+    slices
+        The slice search run with the audit (:func:`analysis.find_slices`, e.g. ``audit --slices``), so that
+        ``compare`` can track its slices; None when none was run (the JSON then has no ``"slices"`` key).
     """
 
     dataset: DatasetInfo
@@ -573,6 +578,7 @@ class AuditResult:
     versions: dict[str, str] = field(default_factory=dict)
     load: LoadReport | None = None
     engine: str = "pandas"
+    slices: SliceSearch | None = None
 
     def findings(self) -> list[Finding]:
         """Every finding, attributes first, then intersections."""
@@ -595,7 +601,7 @@ class AuditResult:
             "skipped": [dict(s) for s in self.skipped],
             "left_out": [dict(r) for r in self.left_out],
             "warnings": list(self.warnings),
-        }
+        } | ({} if self.slices is None else {"slices": self.slices.to_dict()})
 
     def to_json(self) -> str:
         """The result as indented JSON text."""
@@ -625,6 +631,7 @@ class AuditResult:
     @classmethod
     def _read(cls, data: Mapping[str, Any]) -> AuditResult:
         from analysis.loading import LoadReport  # pyarrow is imported by the loader only
+        from analysis.slices import SliceSearch
 
         versions = data.get("versions") or {}
         spec = _recorded("spec", AuditSpec.from_dict, data["spec"])
@@ -642,6 +649,7 @@ class AuditResult:
             versions={str(k): str(v) for k, v in dict(versions).items()},
             load=None if data.get("load") is None else LoadReport.from_dict(data["load"]),
             engine=str(data.get("engine") or "pandas"),
+            slices=None if data.get("slices") is None else SliceSearch.from_dict(data["slices"]),
         )
 
     @classmethod
@@ -1314,7 +1322,7 @@ def library_versions(libraries: Sequence[str] = AUDIT_LIBRARIES) -> dict[str, st
     return out
 
 
-def _now() -> str:
+def utc_timestamp() -> str:
     """The current UTC time, ISO 8601 to the second: ``2026-11-27T04:49:50Z``."""
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -1435,7 +1443,7 @@ def audit(
         min_group_size=spec.min_group_size,
         min_cell_size=min_cell_size,
     )
-    created_at = _now()
+    created_at = utc_timestamp()
     table = _counted(source, spec, engine, dataset_name)
     df = source if table is None else table.frame
     weights = None if table is None else table.weights

@@ -205,6 +205,37 @@ def _check_result(root: _Walker) -> None:
         for part in ("changes", "warnings"):
             for item in load.field(part).elements():
                 item.object() if part == "changes" else item.text()
+    slices = root.field("slices", required=False)  # results saved without a slice search have none
+    if slices is not None and slices.data is not None:
+        _check_slices(slices)
+
+
+def _check_slices(search: _Walker) -> None:
+    """A recorded slice search: the numbers ``compare`` tests (counts, rates, q-values) typed and consistent."""
+    for name in ("metric", "title", "better", "engine"):
+        search.field(name).text()
+    for name in ("rows", "events", "max_depth", "min_support", "top_k", "tested", "pruned"):
+        search.field(name).count()
+    search.field("overall").number(optional=True, low=0, high=1)
+    search.field("alpha").number(low=0, high=1)
+    for feature in search.field("features").elements():
+        feature.field("column").text()
+    for one in search.field("slices").elements():
+        for term in one.field("terms").elements():
+            term.field("column").text()
+            term.field("value").text()
+        for n, events in (("n", "events"), ("rest_n", "rest_events")):
+            total, part = one.field(n).count(), one.field(events)
+            if part.count() > total:
+                part.fail(f"is {part.data:,}, more than the slice's {n} ({total:,})")
+        for name in ("value", "low", "high", "p_value", "q_value"):
+            one.field(name).number(low=0, high=1)
+        for name in ("rest_value", "difference", "difference_low", "difference_high", "ratio", "ratio_low",
+                     "ratio_high"):  # fmt: skip
+            one.field(name).number(optional=True)
+        one.field("harm").number()
+        one.field("significant").flag()
+        one.field("folded").count()
 
 
 def _check_audit(audit: _Walker, rows: int) -> None:

@@ -1,9 +1,10 @@
 """Command line: ``python -m analysis audit DATA [options]``, ``python -m analysis explain DATA --spec SPEC.json``,
 ``python -m analysis compare BEFORE.json AFTER.json``, ``python -m analysis mitigate DATA --spec SPEC.json``,
-``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths`` and ``python -m analysis suggest DATA``.
+``python -m analysis tables DATA --spec SPEC.json --format ll144|four-fifths``, ``python -m analysis slices DATA
+--spec SPEC.json`` and ``python -m analysis suggest DATA``.
 
-Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``): pandas reads
-the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
+Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``; ``slices``
+takes pandas or duckdb): pandas reads the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
 (:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or ``file.duckdb:table`` is audited
 the same way. Without ``--engine``, :func:`analysis.engine.choose_engine` chooses, and a choice other than
 pandas is said on stderr. What needs rows rather than counts (role suggestions, the surrogate model, a model
@@ -209,7 +210,7 @@ class _Parser(argparse.ArgumentParser):
         raise SpecError(f"{message}. See 'python -m analysis{f' {name}' if name else ''} --help'.")
 
 
-_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "suggest")
+_COMMANDS = ("audit", "explain", "compare", "mitigate", "tables", "slices", "suggest")
 
 
 def _parser() -> _Parser:
@@ -223,6 +224,7 @@ def _parser() -> _Parser:
     _compare_parser(commands)
     _mitigate_parser(commands)
     _tables_parser(commands)
+    _slices_parser(commands)
     suggest = commands.add_parser(
         "suggest",
         help="suggest column roles for a file and print the spec as JSON",
@@ -319,8 +321,31 @@ def _audit_parser(commands: Any) -> None:
         metavar="Y",
         help="exit 1 if any attribute's equalized odds difference is above Y, e.g. 0.1 (needs --label)",
     )
+    _audit_slice_options(audit)
     _reading_options(audit)
     _engine_options(audit)
+
+
+def _audit_slice_options(audit: Any) -> None:
+    """--slices and its options: the slice search run with the audit, kept in its JSON and drawn in its report."""
+    from analysis.metrics import SLICE_METRICS
+
+    group = audit.add_argument_group("slices nobody named (see 'slices --help')")
+    group.add_argument(
+        "--slices",
+        action="store_true",
+        help="also search the worst-treated slices (conjunctions of feature values): in the text, the JSON "
+        "(under \"slices\", so that 'compare' tracks them) and the HTML report",
+    )
+    group.add_argument(
+        "--slice-metric",
+        choices=list(SLICE_METRICS),
+        default="favorable_rate",
+        help="what makes a slice worse (default favorable_rate; fpr, fnr, error_rate need a label)",
+    )
+    group.add_argument(
+        "--slice-depth", type=_count_type("2"), default=3, metavar="N", help="most terms per slice (default 3)"
+    )
 
 
 def _explain_parser(commands: Any) -> None:
@@ -626,7 +651,32 @@ def _summary_text(result: Any, counted: Any = None) -> str:
             lines.append(f"  … and {len(audit.findings) - len(shown)} more findings (see --json).")
     for skipped in result.skipped:
         lines.append(f"Skipped {skipped['metric']}: {skipped['reason']}")
+    if result.slices is not None:
+        lines += _slices_lines(result.slices)
     return "\n".join(lines) + "\n"
+
+
+def _spec_with_label(spec: Any, args: argparse.Namespace) -> Any:
+    """The saved spec with --label applied (enough to tell whether an error metric can be searched)."""
+    from dataclasses import replace
+
+    return replace(spec, label=args.label) if args.label else spec
+
+
+def _slices_lines(search: Any) -> list[str]:
+    """The audit text's lines on its slice search: the summary and the worst significant slice."""
+    lines = ["", f"Worst-treated slices: {_printable(search.summary())}"]
+    worst = next(iter(search.significant), None)
+    if worst is not None:
+        rest = "undefined" if worst.rest_value is None else f"{worst.rest_value:.3f}"
+        lines.append(
+            f"  Worst: {_printable(worst.key)} ({worst.n:,} rows): {search.title} {worst.value:.3f} against {rest} "
+            "in the rest of the data."
+        )
+        if worst.stands_in_for is not None:
+            lines.append(f"  {_printable(worst.stands_in_for.sentence())}.")
+    lines.append("  Every slice of the top-k: --json (under \"slices\"), --html, or 'python -m analysis slices'.")
+    return lines
 
 
 def _check_gates(args: argparse.Namespace, spec: Any) -> None:
@@ -785,16 +835,26 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         raise SpecError(ONE_STDOUT)
     saved = AuditSpec.load(args.spec) if args.spec else None  # a bad spec file fails before the data is read
     engine = _engine(args, stderr)
+    if args.slices and engine == "spark":
+        raise SpecError(SLICES_ON_SPARK.format(flag="--slices"))
+    if args.slices and engine == "duckdb" and args.na_values:
+        raise SpecError(NA_VALUES_DUCKDB)
+    if saved is not None and args.slices:  # said before any row is read when the spec file is known
+        _slice_metric_check(_spec_with_label(saved, args), args.slice_metric, "--slice-metric", args.spec)
     if engine == "pandas":
         table = _load(args, stderr)
         spec = _spec_from_args(args, table.report.name, lambda: table.data, saved)
         _check_gates(args, spec)
+        if args.slices:
+            _slice_metric_check(spec, args.slice_metric, "--slice-metric", args.spec)
         source, name, sha256, report = table.data, table.report.name, table.report.sha256, table.report
     else:
         # The spec says which columns to count; only a missing one needs rows (a sample) to suggest from.
         sample = lambda: _sample(args, engine, stderr, rows=SAMPLE_ROWS)  # noqa: E731
         spec = _spec_from_args(args, _source_name(args.data), sample, saved)
         _check_gates(args, spec)
+        if args.slices:
+            _slice_metric_check(spec, args.slice_metric, "--slice-metric", args.spec)
         source = _counted(args, engine, spec, stderr)
         name, sha256, report = source.name or _source_name(args.data), source.sha256, source.load
     other_data = _warn_other_data(spec, sha256, name, args.spec, stderr)
@@ -811,6 +871,20 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     for warning in result.warnings:
         if str(warning) not in said:
             stderr.write(WARNING_LINE.format(name=_printable(name), text=_printable(_cli_text(warning))))
+    if args.slices:
+        from dataclasses import replace
+
+        from analysis.slices import find_slices
+
+        searched = find_slices(
+            source if engine == "pandas" else args.data,
+            spec,
+            metric=args.slice_metric,
+            max_depth=args.slice_depth,
+            confidence=args.confidence,
+            engine=engine,
+        )
+        result = replace(result, slices=searched)
     if args.json:
         _write(_audit_json(result), args.json, stdout)
     if args.html:
@@ -1152,7 +1226,50 @@ def _comparison_text(comparison: Any, *, show_all: bool) -> str:
             f"({len(c.rows) - len(shown)} more rows without a significant change; --all prints them, "
             "--json and --html write every row.)"
         )
+    if c.slices is not None:
+        lines += _tracked_slices_text(c.slices)
     return "\n".join(lines) + "\n"
+
+
+def _tracked_slices_text(tracking: Any) -> list[str]:
+    """The slices of both audits' searches: those in both top-k lists as a table, the others listed."""
+    from analysis.compare import NEW_IN_TOP, NO_LONGER_IN_TOP, NOT_PROOF
+
+    lines = ["", _printable(tracking.summary)]
+    lines += [f"warning: {_printable(w)}" for w in tracking.warnings if w != tracking.summary]
+    compared = tracking.compared
+    if compared:
+
+        def number(v: float | None, signed: bool = False) -> str:
+            return "-" if v is None else f"{v:+.3f}" if signed else f"{v:.3f}"
+
+        def called(flag: bool | None) -> str:
+            return "-" if flag is None else "yes" if flag else "no"
+
+        header = ("before", "after", "change", "n before", "n after", "q", "signif. then/now", "", "slice")
+        table = [header]
+        for r in compared:
+            q = "-" if r.q_value is None else "<0.001" if r.q_value < 0.001 else f"{r.q_value:.3f}"
+            flag = (r.direction or "") + (", significant" if r.significant else "")
+            table.append((number(r.before), number(r.after), number(r.change, signed=True), f"{r.n_before:,}",
+                          f"{r.n_after:,}", q, f"{called(r.significant_before)}/{called(r.significant_after)}", flag,
+                          _printable(r.slice)))  # fmt: skip
+        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
+        lines.append("")
+        for row in table:
+            cells = [c.rjust(w) if i < 7 else c.ljust(w) for i, (c, w) in enumerate(zip(row[:-1], widths, strict=True))]
+            lines.append("  ".join([*cells, row[-1]]))
+    for status, title in ((NEW_IN_TOP, "New in the top-k"), (NO_LONGER_IN_TOP, "No longer in the top-k")):
+        listed = [r for r in tracking.rows if r.status == status]
+        if listed:
+            lines.append(f"{title}:")
+            for r in listed:
+                value, n = (r.after, r.n_after) if status == NEW_IN_TOP else (r.before, r.n_before)
+                note = "" if r.note is None else f"; {r.note}"
+                lines.append(f"  {_printable(r.slice)} ({tracking.title} {value:.3f}, n={n:,}{_printable(note)})")
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        lines.append(NOT_PROOF)
+    return lines
 
 
 def _comparison_cells(r: Any) -> tuple[str, ...]:
@@ -1699,6 +1816,306 @@ def _run_tables(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     return EXIT_OK
 
 
+SLICES_EPILOG = """\
+examples:
+  python -m analysis slices loans.csv --spec loans-spec.json
+  python -m analysis slices loans.csv --spec loans-spec.json --metric fnr --max-depth 2 --top-k 10
+  python -m analysis slices tickets.csv --spec tickets-spec.json --features language,plan,channel --json slices.json
+  python -m analysis slices big.parquet --spec loans-spec.json --engine duckdb --max-depth 2 --json -
+
+A slice is a conjunction of feature values ("region = East and income = <40100"): numbers with many values are
+cut into quartiles (protected attributes as the spec bins them), a missing cell is a value of its own, and the
+protected attributes are terms too unless --no-protected. Every slice of up to --max-depth terms with at least
+--min-support rows is tested against the rest of the data; the q-values are Benjamini-Hochberg over every slice
+of the search (the count is said), and only q < --alpha is called significant. A significant slice that holds
+far more of one protected group than the data does is said to stand in for it.
+exit codes: 0 ok, 2 bad input or usage.
+"""
+SLICE_ENGINES = ("pandas", "duckdb")
+DEEP_SEARCH = (
+    "note: --max-depth {depth}: a search of more than 3 terms can take much longer (each term multiplies it).\n"
+)
+SLICE_NEEDS_LABEL = (
+    "{flag} {metric} ({title}) compares decisions with true outcomes, but the spec names no label column. {add}, "
+    "or leave out {flag} to search by the favourable rate."
+)
+ADD_LABEL_TO_SPEC = 'Add "label" and "label_positive" to {spec}'
+ADD_LABEL_FLAGS = "Add --label COLUMN --label-positive VALUE"
+UNKNOWN_FEATURE = (
+    "--features names {column!r}, which is not a column of {name}. Name columns of the data separated by commas, "
+    "e.g. --features {example}. Columns: {columns}."
+)
+NO_FEATURES_GIVEN = "--features expects column names separated by commas, e.g. --features region,channel; got {got!r}."
+FEATURES_AND_NO_PROTECTED = (
+    "--no-protected leaves the protected attributes out of the spec's features, but --features names the terms "
+    "itself; leave out --no-protected (and the protected columns from --features, to leave them out)."
+)
+SLICES_ON_SPARK = (
+    "{flag} runs on the pandas or DuckDB engine, not on Spark; pass --engine duckdb for data beyond memory."
+)
+NA_VALUES_DUCKDB = (
+    "--na-values is not passed on to the DuckDB slice search; pass --engine pandas to read the file with it, or "
+    "leave out --na-values."
+)
+SLICES_FOOTNOTE = (
+    "Intervals: Wilson for the slice, Newcombe for the difference. folded: slices with one more term that are no "
+    "worse than this one (they say nothing it does not), left out of the list."
+)
+SUPPORT_TOO_HIGH = (
+    "note: --min-support {support:,} is more than the {rows:,} rows the {title} counts, so no slice can have it; "
+    "lower --min-support (the default here is {default:,}).\n"
+)
+NO_TERMS = (
+    "No column can be a slice term: {why}. Pass --features COL,COL (e.g. --features {example}), or name features "
+    "in {spec}."
+)
+SLICES_KIND = "paritylab slices"
+SLICES_SCHEMA_VERSION = 1
+SLICE_TEXT_COLUMNS = ("rank", "n", "{what} in the slice", "rest of the data", "difference", "q-value", "folded",
+                      "state", "slice")  # fmt: skip
+SHOWN_COLUMNS = 12
+
+
+def _slices_parser(commands: Any) -> None:
+    from analysis.metrics import SLICE_METRICS
+
+    slices = commands.add_parser(
+        "slices",
+        help="find the worst-treated slices nobody named (conjunctions of feature values), with q-values",
+        description=(
+            "Find the slices of the data (conjunctions of feature values) where the decisions are least "
+            "favourable, or with a label where they err most, each tested against the rest of the data."
+        ),
+        epilog=SLICES_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    slices.add_argument("data", metavar="DATA", help=DATA_HELP)
+    slices.add_argument("--spec", metavar="SPEC.json", required=True, help="a saved spec (from the app or 'suggest')")
+    slices.add_argument(
+        "--metric",
+        choices=list(SLICE_METRICS),
+        default="favorable_rate",
+        help="what makes a slice worse: favorable_rate (lower), or with a label fpr, fnr, error_rate (higher); "
+        "default favorable_rate",
+    )
+    _slice_search_options(slices)
+    slices.add_argument(
+        "--features",
+        metavar="COL,COL",
+        help="the columns to use as terms, separated by commas (default: the spec's features and protected attributes)",
+    )
+    slices.add_argument("--no-protected", action="store_true", help="leave the protected attributes out of the terms")
+    slices.add_argument(
+        "--confidence",
+        type=_number(f"{CONFIDENCE:g}", low=0, high=1, open_range=True),
+        default=CONFIDENCE,
+        help=f"interval coverage (default {CONFIDENCE:g})",
+    )
+    slices.add_argument("--merge-variants", action="store_true", help=MERGE_VARIANTS_HELP)
+    slices.add_argument("--json", metavar="PATH", help="write the JSON result to PATH, or - for standard output")
+    _reading_options(slices)
+    engine = slices.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        choices=SLICE_ENGINES,
+        help="what reads the rows: pandas (into memory, as the app does) or duckdb (out of core: large files, "
+        "folders, globs, DuckDB tables); default: pandas for a single file that fits in memory, else duckdb (the "
+        "choice and why is said on stderr)",
+    )
+
+
+def _count_type(example: str):
+    """An argparse type: a whole number of at least 1 (the message gives ``example``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expects a whole number of at least 1 such as {example}, got {text!r}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _slice_search_options(parser: Any, prefix: str = "") -> None:
+    """--max-depth, --min-support, --top-k, --alpha (``audit --slices`` takes the depth as --slice-depth)."""
+    from analysis.options import ALPHA as LEVEL
+
+    if not prefix:
+        parser.add_argument(
+            "--max-depth", type=_count_type("2"), default=3, metavar="N", help="most terms per slice (default 3)"
+        )
+    parser.add_argument(
+        f"--{prefix}min-support",
+        type=_count_type("100"),
+        metavar="ROWS",
+        help="fewest rows a slice needs (default: 1%% of the rows the metric counts, at least the spec's "
+        "min_group_size)",
+    )
+    parser.add_argument(
+        f"--{prefix}top-k", type=_count_type("20"), default=20, metavar="K", help="slices reported (default 20)"
+    )
+    parser.add_argument(
+        f"--{prefix}alpha",
+        type=_number(f"{LEVEL:g}", low=0, high=1, open_range=True),
+        default=LEVEL,
+        metavar="A",
+        help=f"a slice is significant when its Benjamini-Hochberg q-value is below A (default {LEVEL:g})",
+    )
+
+
+def _slice_metric_check(spec: Any, metric: str, flag: str, spec_path: str | None) -> None:
+    """An error metric needs the label: said before any row is read (the fix names the spec file, or the flags)."""
+    from analysis.metrics import SLICE_METRICS
+
+    info = SLICE_METRICS[metric][0]
+    if info.needs_label and spec.label is None:
+        add = ADD_LABEL_FLAGS if spec_path is None else ADD_LABEL_TO_SPEC.format(spec=_printable(spec_path))
+        raise SpecError(SLICE_NEEDS_LABEL.format(flag=flag, metric=metric, title=info.title, add=add))
+
+
+def _features(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    if not columns:
+        raise SpecError(NO_FEATURES_GIVEN.format(got=text))
+    return columns
+
+
+def _check_features(features: Sequence[str] | None, columns: Sequence[str], name: str, spec: Any) -> None:
+    """Every --features column is a column of DATA (the message lists the columns there are)."""
+    present = [str(c) for c in columns]
+    suggested = list(spec.feature_columns(present)) or present
+    for column in features or ():
+        if column not in present:
+            shown = ", ".join(_printable(c) for c in present[:SHOWN_COLUMNS])
+            shown += f" and {len(present) - SHOWN_COLUMNS:,} more" if len(present) > SHOWN_COLUMNS else ""
+            example = ",".join(_printable(c) for c in suggested[:2]) or "region,channel"
+            raise SpecError(
+                UNKNOWN_FEATURE.format(column=column, name=_printable(name), example=example, columns=shown)
+            )
+
+
+def _slices_text(search: Any, name: str, rows: int) -> str:
+    """The search as text: what was searched, how columns became terms, the slices, what each stands in for."""
+    from analysis.tables import slice_table, text_rows
+
+    overall = "undefined" if search.overall is None else f"{search.overall:.3f}"
+    lines = [
+        f"ParityLab slices of {_printable(name)} ({rows:,} rows; {search.title} over the {search.rows:,} rows it "
+        f"counts: {overall})",
+        _printable(search.summary()),
+        _printable(search.terms_note()),
+    ]
+    if search.slices:
+        table = slice_table(search)
+        columns = [c.format(what=search.title) for c in SLICE_TEXT_COLUMNS]
+        cells = [columns] + [[_printable(c) for c in row] for row in text_rows(table[columns])]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns) - 1)]
+        numeric = range(0, 7)  # rank to folded: right-aligned; the slice last, as long as it is
+        lines.append("")
+        for row in cells:
+            pairs = enumerate(zip(row[:-1], widths, strict=True))
+            parts = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in pairs]
+            lines.append("  ".join([*parts, row[-1]]))
+    standing = [(rank, s) for rank, s in enumerate(search.slices, start=1) if s.significant and s.stands_in_for]
+    if standing:
+        lines.append("")
+        lines.append("Significant slices that stand in for a protected group:")
+        lines += [f"  {rank}. {_printable(s.key)}: {_printable(s.stands_in_for.sentence())}." for rank, s in standing]
+    lines.append("")
+    if search.slices:
+        lines.append(SLICES_FOOTNOTE)
+    lines.append("Each slice's ratio to the rest and its protected groups' shares are in the --json output.")
+    return "\n".join(lines) + "\n"
+
+
+def _slices_json(search: Any, spec: Any, name: str, rows: int, sha256: str, load: Any) -> str:
+    """The search's JSON in the audit's envelope: when, which ParityLab, which data (name, rows, hash), the spec."""
+    import json
+
+    from analysis.audit import library_versions, utc_timestamp
+
+    data = {
+        "schema_version": SLICES_SCHEMA_VERSION,
+        "kind": SLICES_KIND,
+        "created_at": utc_timestamp(),
+        "versions": library_versions(),
+        "dataset": {"name": name, "rows": int(rows), "sha256": sha256},
+        "load": None if load is None else load.to_dict(),
+        "spec": spec.to_dict(),
+    } | search.to_dict()
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _check_terms(spec: Any, columns: Sequence[str], features: Sequence[str] | None, args: argparse.Namespace) -> None:
+    """A search with no column to use as a term is refused with the flags that give it some."""
+    from analysis.slices import feature_columns
+
+    if features is not None or feature_columns(columns, spec, None, not args.no_protected):
+        return
+    why = "the spec names no feature column"
+    why += ", and --no-protected leaves out the protected attributes" if args.no_protected else ""
+    taken = set(spec.role_columns())
+    example = ",".join(_printable(c) for c in [str(c) for c in columns if str(c) not in taken][:2]) or "COL,COL"
+    raise SpecError(NO_TERMS.format(why=why, example=example, spec=_printable(args.spec)))
+
+
+def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from analysis.slices import default_min_support, find_slices
+    from analysis.spec import AuditSpec
+
+    spec = _with_merge_variants(AuditSpec.load(args.spec), args)
+    _slice_metric_check(spec, args.metric, "--metric", args.spec)
+    features = _features(args.features)
+    if features is not None and args.no_protected:
+        raise SpecError(FEATURES_AND_NO_PROTECTED)
+    args.spark_master = None
+    engine = _engine(args, stderr)
+    if engine == "duckdb" and args.na_values:
+        raise SpecError(NA_VALUES_DUCKDB)
+    if args.max_depth > 3:
+        stderr.write(DEEP_SEARCH.format(depth=args.max_depth))
+    if engine == "pandas":
+        table = _load(args, stderr)
+        source, name, sha256, load, rows = table.data, table.report.name, table.report.sha256, table.report, None
+        columns = table.data.columns
+    else:
+        counted = _counted(args, engine, spec, stderr)  # every row counted: the name, hash and reading notes
+        source, name, sha256, load = args.data, counted.name or _source_name(args.data), counted.sha256, counted.load
+        columns, rows = counted.columns, counted.rows
+    _warn_other_data(spec, sha256, name, args.spec, stderr)
+    _check_features(features, columns, name, spec)
+    _check_terms(spec, columns, features, args)
+    search = find_slices(
+        source,
+        spec,
+        metric=args.metric,
+        max_depth=args.max_depth,
+        min_support=args.min_support,
+        top_k=args.top_k,
+        alpha=args.alpha,
+        features=features,
+        include_protected=not args.no_protected,
+        confidence=args.confidence,
+        engine=engine,
+    )
+    rows = len(source) if rows is None else rows
+    if args.min_support is not None and args.min_support > search.rows:
+        default = default_min_support(search.rows, spec)
+        stderr.write(SUPPORT_TOO_HIGH.format(support=args.min_support, rows=search.rows, title=search.title,
+                                             default=default))  # fmt: skip
+    if args.json:
+        _write(_slices_json(search, spec, name, rows, sha256, load), args.json, stdout)
+    if args.json != "-":
+        stdout.write(_slices_text(search, name, rows))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -1726,6 +2143,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
             return _run_mitigate(args, stdout, stderr)
         if args.command == "tables":
             return _run_tables(args, stdout, stderr)
+        if args.command == "slices":
+            return _run_slices(args, stdout, stderr)
         return _run_suggest(args, stdout, stderr)
     except ParityLabError as exc:
         stderr.write(f"error: {_cli_text(exc)}\n")

@@ -20,6 +20,11 @@ The tests use only what the audit JSON records: every group's counts (``n``, ``f
 
 p-values are adjusted by Benjamini–Hochberg, separately for the rates and for the disparities;
 ``significant`` is q < ``alpha``.
+
+Slices: when both audits recorded a slice search (``audit --slices``) by the same metric, every slice in both
+top-k lists is compared as a group's rate is (two-proportion test on its counts then and now, its own
+Benjamini–Hochberg family); a slice in one top-k only is listed as new in, or no longer in, the top-k,
+which is not proof that it improved (:class:`SliceTracking`).
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,14 +46,20 @@ from analysis.metrics import COMPARISONS, METRICS, rate_counts
 from analysis.options import ALPHA, COMPARE_TOLERANCE, check_fraction, check_number
 from analysis.stats import benjamini_hochberg, two_proportion_test
 
+if TYPE_CHECKING:
+    from analysis.slices import Slice, SliceSearch
+
 __all__ = [
     "COMPARISON_SCHEMA_VERSION",
     "AuditComparison",
     "ComparedAudit",
     "ComparisonRow",
+    "SliceChange",
+    "SliceTracking",
     "compare_audits",
     "load_audit",
     "render_comparison_html",
+    "track_slices",
 ]
 
 COMPARISON_SCHEMA_VERSION = 1
@@ -99,6 +110,11 @@ NOT_AN_AUDIT_FILE = (
     "'{path}' is not a ParityLab audit result: expected a JSON object with 'schema_version', 'dataset' and "
     "'attributes' (written by `python -m analysis audit DATA --spec SPEC.json --json OUT`), got {got}."
 )
+SLICES_NOT_AUDIT = (
+    "'{path}' is a slice search ('python -m analysis slices ... --json'), not an audit result. compare tracks "
+    "slices through audit results: run 'python -m analysis audit DATA --spec SPEC.json --slices --json OUT' for "
+    "each period and compare those."
+)
 CANNOT_READ = "Cannot read '{path}': {reason}. Check the path; it should be a JSON result from 'audit --json'."
 NOT_A_COMPARISON = "Expected a ParityLab comparison (a JSON object with 'rows' and 'settings'), got {kind}."
 SPEC_DIFFERS = (
@@ -112,6 +128,26 @@ REFERENCE_CHANGED = (
     "are not like for like."
 )
 SAME_DATA = "Both audits are of the same data file (SHA-256 {sha}…)."
+SLICES_COMPARED, NEW_IN_TOP, NO_LONGER_IN_TOP = "compared", "new in the top-k", "no longer in the top-k"
+METRICS_DIFFER = (
+    "The slice searches are by different metrics ({before} before, {after} after): their slices are not compared. "
+    "Run both audits with the same --slice-metric."
+)
+SLICES_ONE_SIDE = (
+    "Only the {side} audit has a slice search: no slice is tracked. Run both audits with --slices to track them."
+)
+SLICE_SETTINGS_DIFFER = "The slice searches differ in {field} (before {before}, after {after})."
+NOT_PROOF = (
+    "A slice no longer in the top-k may be as bad as before: other slices outranked it, or it fell below the "
+    "minimum support. Absence from the top-k is not proof that it improved."
+)
+SLICE_SETTINGS = ("max_depth", "min_support", "top_k", "alpha")
+BINS_DIFFER = (
+    "The searches cut {columns} into other bins (each search bins a number at its own data's quartiles), so a "
+    "slice with such a term has another name in each search and is listed as new in, or no longer in, the top-k "
+    "rather than compared. Bin the column in the data (or in the spec, for a protected attribute) to track it."
+)
+OTHER_BINS = "{columns} binned at other cuts in the {side} search: the same rows may be there under another name"
 UNTESTABLE_WORSE = (
     "{count} metric(s) got worse beyond tolerance but could not be tested (rates of 0 or 1, or counts "
     "that do not reproduce the value); they are not counted as regressions. See the rows marked worse."
@@ -221,6 +257,116 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
+class SliceChange:
+    """One slice of the slice searches, before and after.
+
+    Attributes
+    ----------
+    slice
+        Its key (``"region = East and channel = phone"``).
+    status
+        ``"compared"`` (in both top-k lists), ``"new in the top-k"`` or ``"no longer in the top-k"``.
+    before, after, change
+        The metric in the slice then and now, and ``after − before`` (None on the side it is missing).
+    n_before, n_after
+        Rows the metric counts in the slice then and now.
+    significant_before, significant_after
+        Whether each search called it significantly worse than the rest (q < its alpha).
+    p_value, q_value, test, significant
+        The test of the change, as a group's rate is tested (two proportions on the counts); q is
+        Benjamini–Hochberg over the slices compared; None when not tested.
+    direction
+        ``"worse"``, ``"better"`` or ``"same"`` for the metric (a lower favourable rate, a higher error rate
+        is worse); None when not compared.
+    note
+        Why a slice in one top-k only may still exist in the other search (its number terms were binned at other
+        cuts), or None.
+    """
+
+    slice: str
+    status: str
+    before: float | None
+    after: float | None
+    change: float | None
+    n_before: int | None
+    n_after: int | None
+    significant_before: bool | None
+    significant_after: bool | None
+    p_value: float | None
+    q_value: float | None
+    test: str | None
+    significant: bool | None
+    direction: str | None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict with every field."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SliceChange:
+        """Read :meth:`to_dict` output."""
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class SliceTracking:
+    """The slices of two audits' slice searches, tracked: those in both top-k lists compared, the others listed.
+
+    ``metric_before``/``metric_after`` are the searches' metrics (None for an audit without a search);
+    ``rows`` is empty when only one audit has a search or the metrics differ (``warnings`` says so).
+    """
+
+    metric_before: str | None
+    metric_after: str | None
+    title: str | None
+    rows: tuple[SliceChange, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def compared(self) -> tuple[SliceChange, ...]:
+        """Slices in both top-k lists."""
+        return tuple(r for r in self.rows if r.status == SLICES_COMPARED)
+
+    @property
+    def summary(self) -> str:
+        """One plain sentence: how many slices were compared, how many changed significantly, how many moved."""
+        if not self.rows:
+            return self.warnings[0] if self.warnings else "No slice to track."
+        compared = self.compared
+        changed = sum(1 for r in compared if r.significant)
+        new = sum(1 for r in self.rows if r.status == NEW_IN_TOP)
+        gone = sum(1 for r in self.rows if r.status == NO_LONGER_IN_TOP)
+        return (
+            f"Slices by {self.title}: {len(compared)} in both top-k lists, {changed} of them changed significantly; "
+            f"{new} new in the top-k, {gone} no longer in it."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "metric_before": self.metric_before,
+            "metric_after": self.metric_after,
+            "title": self.title,
+            "summary": self.summary,
+            "note": NOT_PROOF if any(r.status == NO_LONGER_IN_TOP for r in self.rows) else None,
+            "warnings": list(self.warnings),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SliceTracking:
+        """Read :meth:`to_dict` output."""
+        return cls(
+            metric_before=data.get("metric_before"),
+            metric_after=data.get("metric_after"),
+            title=data.get("title"),
+            rows=tuple(SliceChange.from_dict(r) for r in data.get("rows", ())),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+
+@dataclass(frozen=True)
 class AuditComparison:
     """Two audits side by side: every row, the regressions, warnings and a summary sentence.
 
@@ -234,6 +380,8 @@ class AuditComparison:
         Every compared metric, attributes first, then intersections (see :class:`ComparisonRow`).
     warnings
         Differences between the audits that make the comparison less than like for like.
+    slices
+        The audits' slice searches tracked (:class:`SliceTracking`); None when neither audit has one.
     """
 
     before: ComparedAudit
@@ -244,6 +392,7 @@ class AuditComparison:
     require_significance: bool
     rows: tuple[ComparisonRow, ...]
     warnings: tuple[str, ...] = ()
+    slices: SliceTracking | None = None
 
     @property
     def regressions(self) -> tuple[ComparisonRow, ...]:
@@ -298,7 +447,7 @@ class AuditComparison:
             "regression_count": len(self.regressions),
             "warnings": list(self.warnings),
             "rows": [r.to_dict() for r in self.rows],
-        }
+        } | ({} if self.slices is None else {"slices": self.slices.to_dict()})
 
     def to_json(self) -> str:
         """The comparison as indented JSON text."""
@@ -319,6 +468,7 @@ class AuditComparison:
             require_significance=settings["require_significance"],
             rows=tuple(ComparisonRow.from_dict(r) for r in data["rows"]),
             warnings=tuple(data.get("warnings", ())),
+            slices=None if data.get("slices") is None else SliceTracking.from_dict(data["slices"]),
         )
 
 
@@ -345,6 +495,8 @@ def load_audit(path: str | os.PathLike[str]) -> AuditResult:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
         data = _NOT_JSON  # AuditResult.from_json below says what is wrong with it
+    if isinstance(data, dict) and data.get("kind") == "paritylab slices" and "attributes" not in data:
+        raise ParityLabError(SLICES_NOT_AUDIT.format(path=path))
     if data is not _NOT_JSON and not (isinstance(data, dict) and "schema_version" in data and "attributes" in data):
         raise ParityLabError(NOT_AN_AUDIT_FILE.format(path=path, got=json_kind(data)))
     try:
@@ -776,6 +928,9 @@ def compare_audits(
         warnings.append(UNTESTABLE_WORSE.format(count=untestable))
     if before.dataset.sha256 == after.dataset.sha256:
         warnings.append(SAME_DATA.format(sha=before.dataset.sha256[:12]))
+    slices = None
+    if before.slices is not None or after.slices is not None:
+        slices = track_slices(before.slices, after.slices, alpha=alpha)
     return AuditComparison(
         before=ComparedAudit.of(before),
         after=ComparedAudit.of(after),
@@ -785,6 +940,7 @@ def compare_audits(
         require_significance=require_significance,
         rows=tuple(finished),
         warnings=tuple(warnings),
+        slices=slices,
     )
 
 
@@ -814,6 +970,101 @@ def _finish(
         regression=regression,
         status=row.status,
         note="; ".join(row.notes) if row.notes else None,
+    )
+
+
+# --- slices ------------------------------------------------------------------------------------
+
+
+def track_slices(before: SliceSearch | None, after: SliceSearch | None, *, alpha: float = ALPHA) -> SliceTracking:
+    """The slices of two slice searches: those in both top-k lists compared, those in one listed.
+
+    A slice's metric is compared as a group's rate is: a two-proportion test on its counts then and now;
+    the q-values are Benjamini–Hochberg over the slices compared.
+    """
+    metric_before = None if before is None else before.metric
+    metric_after = None if after is None else after.metric
+    title = (after or before).title if (after or before) is not None else None
+    if before is None or after is None:
+        side = "before" if after is None else "after"
+        return SliceTracking(metric_before, metric_after, title, warnings=(SLICES_ONE_SIDE.format(side=side),))
+    if before.metric != after.metric:
+        warning = METRICS_DIFFER.format(before=before.title, after=after.title)
+        return SliceTracking(metric_before, metric_after, None, warnings=(warning,))
+    warnings = [
+        SLICE_SETTINGS_DIFFER.format(field=name, before=getattr(before, name), after=getattr(after, name))
+        for name in SLICE_SETTINGS
+        if getattr(before, name) != getattr(after, name)
+    ]
+    used = [sorted(f.column for f in search.features if f.skipped is None) for search in (before, after)]
+    if used[0] != used[1]:
+        warnings.append(SLICE_SETTINGS_DIFFER.format(field="the columns used as terms", before=", ".join(used[0]),
+                                                     after=", ".join(used[1])))  # fmt: skip
+    rebinned = _rebinned(before, after)
+    if rebinned:
+        warnings.append(BINS_DIFFER.format(columns=_names(sorted(rebinned))))
+    rows = [_slice_change(s, after.slice(s.key), before.better, rebinned) for s in before.slices]
+    rows += [_slice_change(None, s, before.better, rebinned) for s in after.slices if before.slice(s.key) is None]
+    tested = [i for i, r in enumerate(rows) if r.p_value is not None]
+    if tested:
+        q = benjamini_hochberg(np.array([rows[i].p_value for i in tested]))
+        for i, value in zip(tested, q, strict=True):
+            rows[i] = replace(rows[i], q_value=float(value), significant=bool(value < alpha))
+    order = {SLICES_COMPARED: 0, NEW_IN_TOP: 1, NO_LONGER_IN_TOP: 2}
+    rows.sort(key=lambda r: order[r.status])  # stable: each search's own order within a status
+    return SliceTracking(metric_before, metric_after, after.title, tuple(rows), tuple(warnings))
+
+
+def _rebinned(before: SliceSearch, after: SliceSearch) -> dict[str, tuple[set[str], set[str]]]:
+    """Number columns both searches binned at other cuts: column → (its terms before, its terms after)."""
+    cuts = {f.column: f.values for f in before.features if f.binned and f.skipped is None}
+    return {
+        f.column: (set(cuts[f.column]), set(f.values))
+        for f in after.features
+        if f.binned and f.skipped is None and f.column in cuts and cuts[f.column] != f.values
+    }
+
+
+def _names(columns: Sequence[str]) -> str:
+    quoted = [f"'{c}'" for c in columns]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+
+
+def _slice_change(
+    before: Slice | None, after: Slice | None, better: str, rebinned: Mapping[str, tuple[set[str], set[str]]]
+) -> SliceChange:
+    status = SLICES_COMPARED if before and after else NEW_IN_TOP if after else NO_LONGER_IN_TOP
+    change = p = test = direction = note = None
+    one = after or before
+    other = 0 if status == NEW_IN_TOP else 1  # the search the slice is not in: does it have its terms?
+    terms = one.terms  # type: ignore[union-attr]
+    moved = sorted({t.column for t in terms if t.column in rebinned and t.value not in rebinned[t.column][other]})
+    if status != SLICES_COMPARED and moved:
+        side = "before" if status == NEW_IN_TOP else "after"
+        note = OTHER_BINS.format(columns=_names(moved), side=side)
+    if before is not None and after is not None:
+        change = after.value - before.value
+        p_value, method = two_proportion_test(after.events, after.n, before.events, before.n)
+        p, test = float(p_value), str(method)
+        worse = change < 0 if better == "higher" else change > 0
+        direction = "same" if abs(change) <= SAME else "worse" if worse else "better"
+    key = (after or before).key  # type: ignore[union-attr]
+    return SliceChange(
+        slice=key,
+        status=status,
+        before=None if before is None else before.value,
+        after=None if after is None else after.value,
+        change=change,
+        n_before=None if before is None else before.n,
+        n_after=None if after is None else after.n,
+        significant_before=None if before is None else before.significant,
+        significant_after=None if after is None else after.significant,
+        p_value=p,
+        q_value=None,
+        test=test,
+        significant=None,
+        direction=direction,
+        note=note,
     )
 
 
@@ -900,6 +1151,49 @@ def _html_stamp(label: str, audit: ComparedAudit) -> str:
     )
 
 
+SLICE_HTML_COLUMNS = (
+    "Slice",
+    "Status",
+    "Before",
+    "After",
+    "Change",
+    "n before",
+    "n after",
+    "Significant then",
+    "Significant now",
+    "q (change)",
+    "Note",
+)
+
+
+def _slices_html(tracking: SliceTracking) -> str:
+    """The tracked slices: the summary and warnings, then one row per slice of either top-k."""
+
+    def called(flag: bool | None) -> str:
+        return "—" if flag is None else "yes" if flag else "no"
+
+    parts = [f"<h2>Slices</h2><p>{_e(tracking.summary)}</p>"]
+    warnings = [w for w in tracking.warnings if w != tracking.summary]
+    if warnings:
+        parts.append('<ul class="warnings">' + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>")
+    if not tracking.rows:
+        return "\n".join(parts)
+    head = "".join(f"<th>{_e(c)}</th>" for c in SLICE_HTML_COLUMNS)
+    body = []
+    for r in tracking.rows:
+        status = r.status + ("" if r.direction is None else f" · {r.direction}")
+        cells = [(r.slice, ""), (status, ""), (_num(r.before), "num"), (_num(r.after), "num"),
+                 (_num(r.change, signed=True), "num"), ("—" if r.n_before is None else f"{r.n_before:,}", "num"),
+                 ("—" if r.n_after is None else f"{r.n_after:,}", "num"), (called(r.significant_before), ""),
+                 (called(r.significant_after), ""), (_p(r.q_value), "num"), (r.note or "", "")]  # fmt: skip
+        body.append("<tr>" + "".join(f'<td class="{c}">{_e(v)}</td>' if c else f"<td>{_e(v)}</td>" for v, c in cells)
+                    + "</tr>")  # fmt: skip
+    parts.append(f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{chr(10).join(body)}\n</tbody>\n</table>")
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        parts.append(f"<p>{_e(NOT_PROOF)}</p>")
+    return "\n".join(parts)
+
+
 def render_comparison_html(comparison: AuditComparison) -> str:
     """A self-contained HTML page of a comparison: summary, warnings, regressions, then every row.
 
@@ -933,6 +1227,10 @@ def render_comparison_html(comparison: AuditComparison) -> str:
         "<p>Rates are tested with a two-proportion test on the recorded counts; disparities with a Wald z-test "
         "of the change. q-values are Benjamini–Hochberg adjusted, separately for rates and disparities.</p>",
         _html_table(c.rows),
+    ]
+    if c.slices is not None:
+        parts.append(_slices_html(c.slices))
+    parts += [
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from analysis.compare import AuditComparison
     from analysis.explain import Explanation
     from analysis.mitigation import MitigationComparison
+    from analysis.slices import SliceSearch
 
 __all__ = [
     "CSP",
@@ -710,6 +711,34 @@ def _comparison_section(comparison: AuditComparison, dropped: set[str]) -> str:
     )
     if len(rows) > len(shown):
         out.append(f'<p class="note">{len(rows) - len(shown):,} more rows not shown.</p>')
+    if comparison.slices is not None:
+        out.append(_tracked_slices(comparison.slices))
+    return "".join(out)
+
+
+def _tracked_slices(tracking: Any) -> str:
+    """The slices of both audits' searches (compare's :class:`~analysis.compare.SliceTracking`), as a table."""
+    from analysis.compare import NO_LONGER_IN_TOP, NOT_PROOF
+
+    out = [f"<h4>Slices</h4><p>{_esc(tracking.summary)}</p>"]
+    out.append(_list([w for w in tracking.warnings if w != tracking.summary]))
+    header = ["slice", "status", "before", "after", "change", "n before", "n after", "significant then / now",
+              "q (change)", "note"]  # fmt: skip
+
+    def called(flag: bool | None) -> str:
+        return "—" if flag is None else "yes" if flag else "no"
+
+    rows = [
+        [r.slice, r.status + ("" if r.direction is None else f" ({r.direction})"), _fmt(r.before), _fmt(r.after),
+         "—" if r.change is None else format(r.change, "+.3f"), "—" if r.n_before is None else f"{r.n_before:,}",
+         "—" if r.n_after is None else f"{r.n_after:,}",
+         f"{called(r.significant_before)} / {called(r.significant_after)}", q_text(r.q_value), r.note or ""]
+        for r in tracking.rows
+    ]  # fmt: skip
+    if rows:
+        out.append(_table(header, rows, numeric=(2, 3, 4, 5, 6, 8)))
+    if any(r.status == NO_LONGER_IN_TOP for r in tracking.rows):
+        out.append(f'<p class="note">{_esc(NOT_PROOF)}</p>')
     return "".join(out)
 
 
@@ -766,13 +795,14 @@ def _timestamp(result: AuditResult, generated_at: datetime | None) -> tuple[str,
     return made, None if created is None else str(created)
 
 
-def _contents(mitigation: bool, comparison: bool, tables: bool = False) -> str:
+def _contents(mitigation: bool, comparison: bool, tables: bool = False, slices: bool = False) -> str:
     """Links to the sections (fixed anchors: no data reaches an href)."""
     entries = [
         ("verdict", "Verdict"),
         ("dataset", "Dataset"),
         ("spec", "Spec"),
         ("groups", "Groups"),
+        ("slices", "Slices") if slices else None,
         ("drivers", "Drivers"),
         ("mitigation", "Mitigation") if mitigation else None,
         ("monitoring", "Monitoring") if comparison else None,
@@ -821,6 +851,66 @@ def _tables_section(tables: BiasTables, pii: set[str], include_pii: bool) -> str
     return "\n".join(parts)
 
 
+SLICES_PII = (
+    "{count} slice{s} of the top {top} left out: {verb} a term of a personal-data column ({columns}). Include "
+    "personal-data attributes to show {them}."
+)
+SLICES_FAMILY = (
+    "q-values are Benjamini–Hochberg over all {family:,} slices of the search ({tested:,} tested, {pruned:,} never "
+    "counted because no slice of their combination could enter the top {top}: counted with p = 1), so the "
+    "correction is never smaller than over every slice; a slice is significant when q < {alpha:g}. Intervals: "
+    "Wilson for the slice's {title}, Newcombe for the difference, Katz for the ratio. A folded slice is a child "
+    "no worse than this one (it says nothing this one does not)."
+)
+
+
+def _slices_section(
+    search: SliceSearch, pii: set[str], include_pii: bool, charts: bool, confidence: float
+) -> tuple[str, int]:
+    """The slice search: its summary and terms note, the chart and table of the top-k, what each stands in for."""
+    from analysis.tables import slice_table
+
+    out = [f"<p>{_esc(search.summary())}</p>", f'<p class="note">{_esc(search.terms_note())}</p>']
+    shown, hidden = search, ()
+    if not include_pii:
+        hidden = tuple(s for s in search.slices if any(t.column in pii for t in s.terms))
+        kept = tuple(
+            replace(s, composition=tuple(c for c in s.composition if c.attribute not in pii))
+            for s in search.slices
+            if s not in hidden
+        )
+        shown = replace(search, slices=kept)
+    if hidden:
+        columns = ", ".join(sorted({t.column for s in hidden for t in s.terms if t.column in pii}))
+        one = len(hidden) == 1
+        words = {"s": "" if one else "s", "verb": "it has" if one else "they have", "them": "it" if one else "them"}
+        text = SLICES_PII.format(count=len(hidden), top=len(search.slices), columns=columns, **words)
+        out.append(f"<p>{_esc(text)}</p>")
+    count = 0
+    if charts and shown.slices:
+        import analysis.charts as chart_module
+
+        spec = chart_module.slices_chart(shown, confidence=confidence).to_dict(validate=False)
+        title = f"{search.title.capitalize()} in each slice of the top {len(shown.slices)}, with its interval"
+        out.append(f'<div class="chart"><p class="title">{_esc(title)}</p>{_svg(spec)}</div>')
+        out.append(
+            '<p class="note">Red: significantly worse than the rest (q &lt; '
+            f"{_esc(f'{search.alpha:g}')}); grey: not conclusive. Dashed line: all rows.</p>"
+        )
+        count = 1
+    if shown.slices:
+        table = slice_table(shown)
+        out.append(_table(list(table.columns), text_rows(table), numeric=(0, 2, 9)))
+    standing = [(rank, s) for rank, s in enumerate(shown.slices, start=1) if s.significant and s.stands_in_for]
+    if standing:
+        out.append("<h4>Slices that stand in for a protected group</h4>")
+        out.append(_list([f"{rank}. {s.key}: {s.stands_in_for.sentence()}." for rank, s in standing]))
+    family = {"family": search.family, "tested": search.tested, "pruned": search.pruned, "top": search.top_k}
+    text = SLICES_FAMILY.format(**family, alpha=search.alpha, title=search.title)
+    out.append(f'<p class="note">{_esc(text)}</p>')
+    return "".join(out), count
+
+
 # What render_html takes for each optional part: the record, and the call that makes it (for the message).
 RECORDS = {
     "load_report": ("analysis.loading", "LoadReport", "load_table(...).report"),
@@ -828,6 +918,7 @@ RECORDS = {
     "mitigation": ("analysis.mitigation", "MitigationComparison", "compare_mitigations(df, spec)"),
     "comparison": ("analysis.compare", "AuditComparison", "compare_audits(before, after)"),
     "tables": ("analysis.bias_tables", "BiasTables", "bias_tables(df, spec)"),
+    "slices": ("analysis.slices", "SliceSearch", "find_slices(df, spec)"),
 }
 
 
@@ -856,6 +947,7 @@ def render_html(
     charts: bool = True,
     generated_at: datetime | None = None,
     tables: BiasTables | None = None,
+    slices: SliceSearch | None = None,
 ) -> str:
     """The audit as one self-contained HTML page that opens offline and requests nothing.
 
@@ -876,6 +968,9 @@ def render_html(
     tables
         Audit tables in a rule's format (NYC Local Law 144, EEOC four-fifths):
         :func:`analysis.bias_tables.bias_tables`'s :class:`~analysis.bias_tables.BiasTables` (optional).
+    slices
+        The worst-treated slices: :func:`analysis.find_slices`'s :class:`~analysis.slices.SliceSearch`
+        (optional; default the one the result carries, from ``audit --slices``).
     title
         The page title; default names the dataset.
     include_pii
@@ -894,8 +989,14 @@ def render_html(
     pii = set(result.spec.pii_columns)
     shown, notes = (result, ()) if include_pii else without_pii(result)
     _check_records(
-        load_report=load_report, explanation=explanation, mitigation=mitigation, comparison=comparison, tables=tables
+        load_report=load_report,
+        explanation=explanation,
+        mitigation=mitigation,
+        comparison=comparison,
+        tables=tables,
+        slices=slices,
     )
+    slices = result.slices if slices is None else slices
     title = title or f"ParityLab audit report — {result.dataset.name or 'dataset'}"
     made, created = _timestamp(result, generated_at)
     gaps = rank_gaps(result)  # of the full result: the q-values do not depend on what the report leaves out
@@ -904,7 +1005,7 @@ def render_html(
         f'<p class="meta">Made {_esc(made)}'
         + (f" from an audit recorded {_esc(created)}" if created else "")
         + f" by ParityLab. Dataset SHA-256 <code>{_esc(result.dataset.sha256)}</code>.</p>",
-        _contents(mitigation is not None, comparison is not None, tables is not None),
+        _contents(mitigation is not None, comparison is not None, tables is not None, slices is not None),
         f'<h2 id="verdict">Verdict</h2><p class="verdict">{_esc(verdict(shown, gaps))}</p>',
     ]
     if notes:
@@ -916,6 +1017,10 @@ def render_html(
     for index, (scope, audit) in enumerate(_scope_audits(shown)):
         section, count = _audit_section(scope, audit, shown, index, charts, gaps)
         sections.append(section)
+        total_charts += count
+    if slices is not None:
+        section, count = _slices_section(slices, pii, include_pii, charts, result.options.confidence)
+        sections.append('<h2 id="slices">Worst-treated slices: the ones nobody named</h2>' + section)
         total_charts += count
     sections.append('<h2 id="drivers">Drivers</h2>' + _drivers_section(explanation, pii, include_pii))
     if mitigation is not None:
