@@ -4,11 +4,11 @@
 --spec SPEC.json`` and ``python -m analysis suggest DATA``.
 
 Every command that reads DATA takes ``--engine pandas|duckdb|spark`` (and ``--spark-master URL``; ``slices``
-takes pandas or duckdb): pandas reads the file into memory, as the app does; DuckDB and Spark count the spec's columns where the data is
-(:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or ``file.duckdb:table`` is audited
-the same way. Without ``--engine``, :func:`analysis.engine.choose_engine` chooses, and a choice other than
-pandas is said on stderr. What needs rows rather than counts (role suggestions, the surrogate model, a model
-score) uses a sample the engine draws, and says so.
+takes pandas or duckdb): pandas reads the file into memory, as the app does; DuckDB and Spark count the spec's
+columns where the data is (:mod:`analysis.engine`), so a file too large for memory, a folder, a glob or
+``file.duckdb:table`` is audited the same way. Without ``--engine``, :func:`analysis.engine.choose_engine`
+chooses, and a choice other than pandas is said on stderr. What needs rows rather than counts (role
+suggestions, the surrogate model, a model score) uses a sample the engine draws, and says so.
 
 Exit codes: 0 ok; 1 a ``--fail-*`` gate was breached (which one is said on stderr); 2 bad
 input or usage, with the message on stderr and nothing on stdout.
@@ -837,8 +837,6 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     engine = _engine(args, stderr)
     if args.slices and engine == "spark":
         raise SpecError(SLICES_ON_SPARK.format(flag="--slices"))
-    if args.slices and engine == "duckdb" and args.na_values:
-        raise SpecError(NA_VALUES_DUCKDB)
     if saved is not None and args.slices:  # said before any row is read when the spec file is known
         _slice_metric_check(_spec_with_label(saved, args), args.slice_metric, "--slice-metric", args.spec)
     if engine == "pandas":
@@ -883,6 +881,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             max_depth=args.slice_depth,
             confidence=args.confidence,
             engine=engine,
+            na_values=None if engine == "pandas" else args.na_values,
         )
         result = replace(result, slices=searched)
     if args.json:
@@ -1853,10 +1852,6 @@ FEATURES_AND_NO_PROTECTED = (
 SLICES_ON_SPARK = (
     "{flag} runs on the pandas or DuckDB engine, not on Spark; pass --engine duckdb for data beyond memory."
 )
-NA_VALUES_DUCKDB = (
-    "--na-values is not passed on to the DuckDB slice search; pass --engine pandas to read the file with it, or "
-    "leave out --na-values."
-)
 SLICES_FOOTNOTE = (
     "Intervals: Wilson for the slice, Newcombe for the difference. folded: slices with one more term that are no "
     "worse than this one (they say nothing it does not), left out of the list."
@@ -2076,8 +2071,6 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         raise SpecError(FEATURES_AND_NO_PROTECTED)
     args.spark_master = None
     engine = _engine(args, stderr)
-    if engine == "duckdb" and args.na_values:
-        raise SpecError(NA_VALUES_DUCKDB)
     if args.max_depth > 3:
         stderr.write(DEEP_SEARCH.format(depth=args.max_depth))
     if engine == "pandas":
@@ -2103,6 +2096,7 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         include_protected=not args.no_protected,
         confidence=args.confidence,
         engine=engine,
+        na_values=None if engine == "pandas" else args.na_values,
     )
     rows = len(source) if rows is None else rows
     if args.min_support is not None and args.min_support > search.rows:

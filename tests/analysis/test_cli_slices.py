@@ -244,9 +244,17 @@ def test_duckdb_on_parquet_gives_the_same_json_but_the_engine(files, loaded):
 
 
 @needs_duckdb
-def test_duckdb_refuses_na_values_and_an_unknown_feature(files):
-    code, _, err = run(["slices", files["parquet"], "--spec", files["spec"], "--engine", "duckdb", "--na-values", "?"])
-    assert code == 2 and "error: --na-values is not passed on to the DuckDB slice search; pass --engine pandas" in err
+def test_duckdb_reads_na_values_and_refuses_an_unknown_feature(files):
+    """--na-values reaches the DuckDB search: the same slices as the pandas engine reading the file with it."""
+    found = {}
+    for engine in ("duckdb", "pandas"):
+        code, out, err = run(["slices", files["csv"], "--spec", files["spec"], "--engine", engine,
+                              "--na-values", "phone", "--json", "-"])  # fmt: skip
+        assert code == 0, err
+        found[engine] = json.loads(out)
+    channel = next(f for f in found["duckdb"]["features"] if f["column"] == "channel")
+    assert "phone" not in channel["values"] and "(missing)" in channel["values"]
+    assert _search_part(found["duckdb"]) | {"engine": None} == _search_part(found["pandas"]) | {"engine": None}
     code, _, err = run(["slices", files["parquet"], "--spec", files["spec"], "--engine", "duckdb", "--features", "zip"])
     assert code == 2 and "error: --features names 'zip', which is not a column of decisions.parquet" in err
 
