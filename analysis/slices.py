@@ -49,6 +49,7 @@ __all__ = [
     "SliceTerm",
     "default_min_support",
     "find_slices",
+    "slice_mask",
 ]
 
 SLICE_BINS = 4  # numeric features with many values are cut into quartiles
@@ -71,6 +72,10 @@ COUNTED_SLICES = (
     "its file with engine='duckdb'."
 )
 NOT_A_COLUMN = "Feature {column!r} is not a column of the table. Columns: {columns}."
+NOT_A_TERM = (
+    "The slice term {term!r} names no value of column {column!r} in this table (its terms: {values}). Search the "
+    "slices of this table again and pick one of its slices."
+)
 
 
 @dataclass(frozen=True)
@@ -717,6 +722,7 @@ def find_slices(
     include_protected: bool = True,
     confidence: float = CONFIDENCE,
     engine: str | None = None,
+    na_values: Sequence[str] | None = None,
 ) -> SliceSearch:
     """Find the slices (conjunctions of feature values) treated worst, each with its test and q-value.
 
@@ -747,6 +753,9 @@ def find_slices(
         Coverage of every interval.
     engine
         ``"pandas"`` or ``"duckdb"``; None: pandas for a DataFrame, DuckDB for anything else.
+    na_values
+        For a path: the spellings read as missing (as :func:`analysis.load_table` takes them). A DataFrame is
+        already read: its missing cells are searched as they are.
 
     Returns
     -------
@@ -772,7 +781,7 @@ def find_slices(
     if engine == "pandas" and not isinstance(data, pd.DataFrame):
         from analysis.loading import load_table
 
-        data = load_table(data).data
+        data = load_table(data, na_values=list(na_values) if na_values else None).data
     if isinstance(data, pd.DataFrame) and engine in (None, "pandas"):
         from analysis.validation import checked_table
 
@@ -782,7 +791,9 @@ def find_slices(
     else:
         from analysis.duckdb_engine import slice_data_duckdb
 
-        prepared = slice_data_duckdb(data, spec, info, features=features, include_protected=include_protected)
+        prepared = slice_data_duckdb(
+            data, spec, info, features=features, include_protected=include_protected, na_values=na_values or None
+        )
         engine_name = "duckdb"
     support = default_min_support(prepared.n, spec) if min_support is None else int(min_support)
     found, pruned, combinations, counted = _search(
@@ -897,3 +908,73 @@ def _slice(data: SliceData, f: _Found, j: int, better: str, q: float, alpha: flo
 def _shares(counts: np.ndarray) -> list[float]:
     total = float(np.sum(counts))
     return [float(c) / total if total else 0.0 for c in counts]
+
+
+# --- a slice's rows ----------------------------------------------------------------------------------------
+
+
+def slice_mask(
+    data: pd.DataFrame, spec: AuditSpec, item: Slice | Sequence[SliceTerm], *, metric: str = "favorable_rate"
+) -> np.ndarray:
+    """Which rows of ``data`` are in a slice: one bool per row.
+
+    Each term's column is encoded as :func:`find_slices` encoded it on these data (numbers cut into the same
+    bins, over the rows ``metric`` counts; a missing cell is ``"(missing)"``), so that among the rows the metric
+    counts the mask holds exactly the slice's ``n`` rows. Rows the metric does not count (no decision; for an
+    error rate, no label or the other label) are in the mask when their values fall in the slice's terms.
+
+    Parameters
+    ----------
+    data
+        The table the slices were searched in.
+    spec
+        The spec of the search.
+    item
+        A :class:`Slice` of the search, or its terms.
+    metric
+        The search's metric (:attr:`SliceSearch.metric`): its rows decide the bins.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans aligned with the rows of ``data``.
+
+    Raises
+    ------
+    SpecError
+        When a term names a column that is not in ``data`` or a value the column does not have.
+    """
+    from analysis.validation import checked_table
+
+    info, _ = _metric(metric, spec)
+    df, spec = checked_table(data, spec)
+    counted, _ = row_states(df, spec, info)
+    inside = np.ones(len(df), dtype=bool)
+    for term in item.terms if isinstance(item, Slice) else tuple(item):
+        if term.column not in df.columns:
+            columns = ", ".join(map(str, list(df.columns)[:20]))
+            raise SpecError(NOT_A_COLUMN.format(column=term.column, columns=columns))
+        labels, codes = _term_codes(df[term.column].rename(term.column), counted, spec.attribute(term.column))
+        if term.value not in labels:
+            values = ", ".join(labels[:20])
+            raise SpecError(NOT_A_TERM.format(term=term.describe(), column=term.column, values=values))
+        inside &= codes == labels.index(term.value)
+    return inside
+
+
+def _term_codes(
+    series: pd.Series, counted: np.ndarray, attribute: ProtectedAttribute | None
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Every row's term of one column, binned as :func:`encode_feature` bins the rows the metric counts."""
+    part = series[counted]
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    edges = None
+    if attribute is not None and attribute.binned:
+        edges = encode_groups(part, bins=attribute.bins, quantiles=attribute.quantiles).edges
+    elif numeric and int(part.nunique(dropna=True)) > SLICE_MAX_VALUES:
+        groups = encode_groups(part, quantiles=SLICE_BINS)
+        if len([g for g in groups.labels if g != MISSING_GROUP]) < 2:
+            groups = encode_groups(part, bins=(float(np.unique(part.dropna().to_numpy(dtype=float))[1]),))
+        edges = groups.edges
+    every = encode_groups(series) if edges is None else encode_groups(series, bins=edges)
+    return every.labels, np.asarray(every.codes)
