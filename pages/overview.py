@@ -22,9 +22,6 @@ NOTHING_YET = (
     "Nothing to rank yet. Confirm which columns hold the decision and the protected attributes on the Data page "
     "first: this page then ranks every gap and names the worst one."
 )
-# In memory, the slice search of a table this size takes about a second; beyond it the overview leaves it to the
-# Slices page (a source opened by path is searched by DuckDB, in the database, whatever its size).
-SLICES_IN_MEMORY_ROWS = 250_000
 VERDICT_ICONS = {
     "fails": ":material/error:",
     "fails_inconclusive": ":material/help:",
@@ -184,10 +181,10 @@ def show_ranking(gaps: tuple[Gap, ...], focus: Gap | None, confidence: float) ->
 def show_beyond_groups(dataset: state.Dataset, spec, result: AuditResult, confidence: float) -> None:
     """A significant slice worse than every group the roles name, when the search is cheap enough to run here."""
     link = {"label": "Every slice → Slices", "icon": ":material/filter_alt:"}
-    if not dataset.sampled and dataset.rows > SLICES_IN_MEMORY_ROWS:
+    if not dataset.sampled and dataset.rows > cached.SLICES_IN_MEMORY_ROWS:
         st.caption(
             f"The search for subgroups nobody named was not run here ({dataset.rows:,} rows in memory, more than "
-            f"{SLICES_IN_MEMORY_ROWS:,}): the Slices page runs it."
+            f"{cached.SLICES_IN_MEMORY_ROWS:,}): the Slices page runs it."
         )
         st.page_link("pages/slices.py", **link)
         return

@@ -60,6 +60,7 @@ __all__ = [
     "MODEL_PER_GROUP",
     "PREVIEW_ROWS",
     "SAMPLES",
+    "SLICES_IN_MEMORY_ROWS",
     "ThresholdRows",
     "audit_result",
     "audited",
@@ -83,6 +84,7 @@ __all__ = [
     "preload_model_libraries",
     "profiles",
     "proxy_stage",
+    "search_slices",
     "shap_stage",
     "slice_stage",
     "slices",
@@ -553,6 +555,11 @@ def gaps(data_key: str, spec_json: str, confidence: float, _result: AuditResult)
 
 
 # --- slices -------------------------------------------------------------------------------------------------
+
+
+# The most rows the overview searches for slices in memory (about a second for 20,000 rows at depth 3); beyond it
+# the Slices page runs the search on demand. A source opened by path is searched by DuckDB whatever its size.
+SLICES_IN_MEMORY_ROWS = 250_000
 
 
 @st.cache_data(**(SESSION | {"show_spinner": "Searching the slices…"}))
