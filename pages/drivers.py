@@ -289,7 +289,8 @@ def show_slice(stages: Stages, surrogate: SurrogateStage, explanation: Explanati
         return
     left, right = st.columns([1, 3])
     with left:
-        st.metric(f"Gap in mean output ({unit(explanation)})", f"{gap.total:+.3f}", border=True)
+        # The unit in the help: in the label it would be cut in a narrow column.
+        st.metric("Gap in mean output", f"{gap.total:+.3f}", help=f"In {unit(explanation)}.", border=True)
         if gap.total_probability is not None:
             st.metric("Gap in mean probability", f"{gap.total_probability:+.3f}", border=True)
     with right:

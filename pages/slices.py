@@ -29,6 +29,7 @@ INTRO = (
 METRIC = "Metric"
 FEATURES = "Features used as terms"
 LABEL_LIMIT = 560  # pixels: a slice of three terms reads whole at 1280 px
+SLICE_COLUMN = 520  # pixels: the table's pinned slice names, whole; the other columns scroll beside them
 STANDS_IN_SHOWN = 5
 DEPTHS = (1, 2, 3)
 DEFAULT_TOP_K = 20
@@ -69,14 +70,14 @@ def show_controls(spec: AuditSpec, columns: list[str]) -> dict:
         value=None,
         step=50,
         key=W.SLICES_SUPPORT,
-        placeholder="default: 1% of the rows",
+        placeholder="1% of rows",
         help="Fewest rows (counted by the metric) a slice needs. Empty: 1% of the rows the metric counts, and at "
         "least the minimum group size of the roles.",
     )
     top_k = top_col.number_input(
         "Slices shown (top k)", min_value=1, max_value=200, value=DEFAULT_TOP_K, step=5, key=W.SLICES_TOP_K
     )
-    terms_col, protected_col = st.columns([7, 2], vertical_alignment="bottom")
+    terms_col, protected_col = st.columns([6, 3], vertical_alignment="bottom")
     chosen = terms_col.multiselect(
         FEATURES,
         candidates,
@@ -223,7 +224,7 @@ else:
         hide_index=True,
         key=W.SLICES_TABLE,
         column_config={
-            "slice": st.column_config.TextColumn("slice", width="large", pinned=True),
+            "slice": st.column_config.TextColumn("slice", width=SLICE_COLUMN, pinned=True),
             "stands in for": st.column_config.TextColumn("stands in for", width="large"),
         },
     )
