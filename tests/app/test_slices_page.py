@@ -210,3 +210,26 @@ def test_a_path_is_searched_by_duckdb_over_every_row_with_the_reading_options(lo
     run(at.selectbox(key=W.SLICES_PICK).set_value(binned))
     assert at.button(key=W.SLICES_EXPLAIN).disabled
     assert any("cannot be matched to those bins exactly" in c.value for c in at.caption)
+
+
+def test_a_slice_of_values_from_a_path_is_explained_on_the_drivers_page_s_sample(local_run, tmp_path):
+    loans = load_table(LOANS).data
+    csv = tmp_path / "loans.csv"
+    loans.to_csv(csv, index=False)
+    at = new_app()
+    run(at.radio(key=W.SOURCE).set_value("Open a file or folder on this computer"))
+    run(at.text_input(key=W.PATH).set_value(str(csv)))
+    run(at.button(key=W.CONFIRM).click())
+    at.switch_page(SLICES)
+    run(at)
+    run(at.multiselect(key=W.SLICES_FEATURES).set_value(["region"]))
+    shown = shown_table(at)
+    values_only = next(k for k in shown["slice"] if not any(c in k for c in "<≥–"))
+    assert values_only.startswith("region = ")
+    run(at.selectbox(key=W.SLICES_PICK).set_value(values_only))
+    assert not at.button(key=W.SLICES_EXPLAIN).disabled
+    run(at.button(key=W.SLICES_EXPLAIN).click())
+    assert [t.value for t in at.title] == ["Drivers"]
+    assert not at.error
+    assert any(md(f"between the slice {values_only} and the rest") in m.value for m in at.markdown)
+    assert any("of the stratified sample drawn at random in the slice" in c.value for c in at.caption)
