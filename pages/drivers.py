@@ -281,7 +281,7 @@ def show_slice(stages: Stages, surrogate: SurrogateStage, explanation: Explanati
     )
     try:
         gap = cached.slice_stage(
-            surrogate_key(stages), surrogate, item, focus.metric, stages.options.sample_size,
+            stages.data, surrogate_key(stages), surrogate, item, focus.metric, stages.options.sample_size,
             stages.options.random_state,
         )  # fmt: skip
     except ParityLabError as exc:
@@ -298,9 +298,10 @@ def show_slice(stages: Stages, surrogate: SurrogateStage, explanation: Explanati
         chart(figure, "slice_waterfall", "Waterfall of the gap between the slice and the rest, by feature.")
     st.markdown(md(gap.sentence))
     drawn = " of the stratified sample" if stages.drawn is not None else ""
+    bins = " (its numbers cut where the search cut them, over every row of the source)" if stages.drawn else ""
     st.caption(
-        f"SHAP values of {gap.n_group:,} rows{drawn} drawn at random in the slice and {gap.n_reference:,} in the "
-        "rest; each bar is one feature's share of the gap between their mean outputs, and the bars add up to it."
+        f"SHAP values of {gap.n_group:,} rows{drawn} drawn at random in the slice{bins} and {gap.n_reference:,} in "
+        "the rest; each bar is one feature's share of the gap between their mean outputs, and the bars add up to it."
     )
     left, right = st.columns(2)
     left.page_link("pages/slices.py", label="Back to the slices", icon=":material/filter_alt:")

@@ -154,27 +154,13 @@ def show_explain(data: state.Dataset, spec: AuditSpec, search: SliceSearch) -> N
     pick, button = st.columns([7, 2], vertical_alignment="bottom")
     key = pick.selectbox("Slice", keys, key=W.SLICES_PICK)
     item = search.slice(key)
-    binned = {f.column for f in search.features if f.binned}
-    blocked = data.sampled and any(t.column in binned for t in item.terms)
     clicked = button.button(
-        "Explain this slice",
-        key=W.SLICES_EXPLAIN,
-        icon=":material/manage_search:",
-        type="primary",
-        disabled=blocked,
-        width="stretch",
+        "Explain this slice", key=W.SLICES_EXPLAIN, icon=":material/manage_search:", type="primary", width="stretch"
     )
-    if blocked:
-        st.caption(
-            "This slice cuts a number into bins computed over every row of the file; the Drivers page explains a "
-            "stratified sample of it, whose rows cannot be matched to those bins exactly. Pick a slice of "
-            "non-number terms to explain it."
-        )
-    else:
-        st.caption(
-            "Opens the Drivers page on this slice: the surrogate model's SHAP values split the gap between the "
-            "slice's decisions and the rest's, feature by feature."
-        )
+    st.caption(
+        "Opens the Drivers page on this slice: the surrogate model's SHAP values split the gap between the "
+        "slice's decisions and the rest's, feature by feature."
+    )
     if clicked:
         state.set_slice_focus(state.SliceFocus(data.data_key, spec.to_json(), item, search.metric, search.title))
         st.switch_page("pages/drivers.py")

@@ -1,12 +1,17 @@
-"""A path searched by DuckDB with the reading options' missing spellings finds the slices of the table read so."""
+"""A path searched by DuckDB with the reading options' missing spellings finds the slices of the table read so; the
+bins it cut over every row mark a slice's rows in a sample of them."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import AuditSpec, find_slices, load_table
+from analysis import AuditSpec, SpecError, find_slices, load_table, suggest_roles
+from analysis.metrics import SLICE_METRICS
+from analysis.slices import row_states, slice_mask, source_term_edges, term_edges
 
 pytest.importorskip("duckdb")
 
@@ -43,3 +48,28 @@ def test_the_missing_spellings_reach_the_duckdb_search(path):
 def test_a_path_read_in_memory_takes_them_too(path):
     read = find_slices(str(path), SPEC, engine="pandas", na_values=["?"])
     assert read.slices[0].key == "channel = (missing)"
+
+
+LOANS = Path(__file__).resolve().parents[2] / "sample_data" / "loan_approvals.csv"
+
+
+@pytest.mark.parametrize("metric", ["favorable_rate", "fpr"])
+def test_the_source_s_bins_mark_a_slice_s_rows_in_a_sample_as_in_the_whole_table(metric):
+    df = load_table(LOANS).data
+    spec = suggest_roles(df).spec
+    search = find_slices(LOANS, spec, engine="duckdb", metric=metric)
+    columns = sorted({t.column for s in search.slices for t in s.terms})
+    edges = source_term_edges(LOANS, spec, columns, metric=metric)
+    assert edges["region"] is None and edges["age"] == (25.0, 40.0, 60.0)  # values; the spec's own bins
+    assert edges["income"] == term_edges(df, spec, "income", metric=metric)  # every row, as in memory
+    counted = row_states(df, spec, SLICE_METRICS[metric][0])[0]
+    rows = np.random.default_rng(0).choice(len(df), 2000, replace=False)
+    sample = df.iloc[rows].reset_index(drop=True)
+    # The sample's own quartiles are not the source's: cut on its own rows, the terms are other bins.
+    with pytest.raises(SpecError, match="names no value of column 'income'"):
+        slice_mask(sample, spec, next(s for s in search.slices if s.terms[0].column == "income"), metric=metric)
+    for item in search.slices:
+        whole = slice_mask(df, spec, item, metric=metric, edges=edges)
+        assert int((whole & counted).sum()) == item.n, item.key
+        # In a sample: the same rows as the whole table's mask (its own rows would cut other bins).
+        assert slice_mask(sample, spec, item, metric=metric, edges=edges).tolist() == whole[rows].tolist()

@@ -205,11 +205,14 @@ def test_a_path_is_searched_by_duckdb_over_every_row_with_the_reading_options(lo
     shown = shown_table(at).reset_index(drop=True)
     pd.testing.assert_frame_equal(shown, slice_table(expected))
     assert any("(DuckDB)" in c.value for c in at.caption)
-    # A slice of number bins cannot be matched in the Drivers page's sample: the button says why it is off.
-    binned = next(s.key for s in expected.slices if any("<" in t.value or "≥" in t.value for t in s.terms))
-    run(at.selectbox(key=W.SLICES_PICK).set_value(binned))
-    assert at.button(key=W.SLICES_EXPLAIN).disabled
-    assert any("cannot be matched to those bins exactly" in c.value for c in at.caption)
+    # A slice of number bins is explained on the Drivers page's stratified sample, cut where the search cut it.
+    binned = next(s for s in expected.slices if any("<" in t.value or "≥" in t.value for t in s.terms))
+    run(at.selectbox(key=W.SLICES_PICK).set_value(binned.key))
+    run(at.button(key=W.SLICES_EXPLAIN).click())
+    assert [t.value for t in at.title] == ["Drivers"]
+    assert not at.error
+    assert any(md(f"between the slice {binned.key} and the rest") in m.value for m in at.markdown)
+    assert any("cut where the search cut them, over every row of the source" in c.value for c in at.caption)
 
 
 def test_a_slice_of_values_from_a_path_is_explained_on_the_drivers_page_s_sample(local_run, tmp_path):
@@ -227,7 +230,6 @@ def test_a_slice_of_values_from_a_path_is_explained_on_the_drivers_page_s_sample
     values_only = next(k for k in shown["slice"] if not any(c in k for c in "<≥–"))
     assert values_only.startswith("region = ")
     run(at.selectbox(key=W.SLICES_PICK).set_value(values_only))
-    assert not at.button(key=W.SLICES_EXPLAIN).disabled
     run(at.button(key=W.SLICES_EXPLAIN).click())
     assert [t.value for t in at.title] == ["Drivers"]
     assert not at.error
