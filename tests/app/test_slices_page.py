@@ -235,3 +235,17 @@ def test_a_slice_of_values_from_a_path_is_explained_on_the_drivers_page_s_sample
     assert not at.error
     assert any(md(f"between the slice {values_only} and the rest") in m.value for m in at.markdown)
     assert any("of the stratified sample drawn at random in the slice" in c.value for c in at.caption)
+
+
+def test_the_intervals_follow_the_app_s_one_confidence_level():
+    at = slices_page()
+    at.switch_page("pages/fairness.py")
+    run(at)
+    run(at.radio(key=W.CONFIDENCE).set_value(0.99))
+    at.switch_page(SLICES)
+    run(at)
+    data = at.session_state[DATASET]
+    expected = find_slices(data.table.data, at.session_state[SPEC], confidence=0.99)
+    assert slice_table(expected).iloc[0, 3] != slice_table(engine(at)).iloc[0, 3]  # the level changes the interval
+    pd.testing.assert_frame_equal(shown_table(at).reset_index(drop=True), slice_table(expected))
+    assert any("with its 99% interval (Wilson)" in c.value for c in at.caption)
