@@ -74,6 +74,7 @@ pages = [
     st.Page("pages/data.py", title="Data", icon=":material/table_view:", default=True),
     st.Page("pages/overview.py", title="Overview", icon=":material/leaderboard:"),
     st.Page("pages/fairness.py", title="Fairness", icon=":material/balance:"),
+    st.Page("pages/slices.py", title="Slices", icon=":material/filter_alt:"),
     st.Page("pages/drivers.py", title="Drivers", icon=":material/manage_search:"),
     st.Page("pages/mitigation.py", title="Mitigation", icon=":material/tune:"),
     st.Page("pages/audit_tables.py", title="Audit tables", icon=":material/table_chart:"),

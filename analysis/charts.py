@@ -465,16 +465,17 @@ def slices_data(search: SliceSearch) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def slices_chart(search: SliceSearch, *, confidence: float = CONFIDENCE) -> Any:
+def slices_chart(search: SliceSearch, *, confidence: float = CONFIDENCE, label_limit: int = LABEL_LIMIT) -> Any:
     """The metric in each slice of the top-k with its interval, against the whole data's value (the dashed line).
 
-    Significant slices (q below the search's alpha) are red, the others grey ("not conclusive").
+    Significant slices (q below the search's alpha) are red, the others grey ("not conclusive"). ``label_limit``:
+    the widest slice name in pixels (a slice of three terms needs about 500; longer names end in "…").
     """
     data = slices_data(search)
     level = f"{confidence:.0%} CI"
     what = search.title
     order = list(data["slice"])
-    y = alt.Y("slice:N", sort=order, title=None, axis=alt.Axis(labelLimit=LABEL_LIMIT))
+    y = alt.Y("slice:N", sort=order, title=None, axis=alt.Axis(labelLimit=label_limit))
     color = alt.Color(
         "state:N",
         scale=alt.Scale(domain=list(SLICE_STATES), range=list(SLICE_COLORS)),

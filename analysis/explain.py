@@ -80,6 +80,7 @@ __all__ = [
     "explain_proxies",
     "explain_row",
     "explain_shap",
+    "explain_slice",
     "explain_surrogate",
     "explanation_from",
     "proxy_units",
@@ -120,6 +121,14 @@ BAD_ROW = "explain_row() expects a row position between 0 and {last}, got {got!r
 MISSING_COLUMNS = (
     "explain_row() expects the table the explanation was made from; it lacks the feature column(s) {columns}. "
     "Pass the same table to explain() and explain_row()."
+)
+SLICE_MASK_SIZE = (
+    "The slice's row mask has {got:,} entries, but the table explained has {rows:,} rows. Compute the mask on the "
+    "table the surrogate was trained on."
+)
+SLICE_EMPTY = (
+    "No row with a decision is {where} the slice {name}: there is nothing to compare. Pick a slice with rows on "
+    "both sides."
 )
 GAP_NOT_ADDITIVE = "Internal check failed: the gap parts sum to {parts!r}, not the gap {total!r} ({attr} = {group})."
 
@@ -1233,4 +1242,81 @@ def explain_row(explanation: Explanation, df: pd.DataFrame, row: int) -> LocalEx
         base_value=base,
         contributions=contributions,
         sentence=_local_sentence(explanation, output, probability, contributions),
+    )
+
+
+# --- a slice against the rest -------------------------------------------------------------------------------
+
+
+def explain_slice(
+    stage: SurrogateStage,
+    mask: np.ndarray,
+    *,
+    name: str,
+    sample_size: int = SAMPLE_SIZE,
+    random_state: int = SEED,
+) -> GapDecomposition:
+    """Why decisions in a slice differ from the rest: the gap in mean surrogate output, split by feature.
+
+    SHAP values are computed for a uniform random sample of the slice's rows and, apart, of the rest's (each at
+    most half of ``sample_size``), so a small slice is explained from as many of its rows as the budget allows
+    and neither side is weighted by the protected groups' top-ups of the SHAP sample.
+
+    Parameters
+    ----------
+    stage
+        From :func:`explain_surrogate`.
+    mask
+        One bool per row of the table explained (:func:`analysis.slices.slice_mask` on it).
+    name
+        The slice's name, for the sentence (``"region = South and income = <40100"``).
+    sample_size, random_state
+        Rows explained in all, and the seed of their draw.
+
+    Returns
+    -------
+    GapDecomposition
+        Against ``reference="the rest"``; ``n_group`` and ``n_reference`` are the rows explained on each side.
+
+    Raises
+    ------
+    ExplainError
+        When the mask does not fit the table, or one side has no row with a decision.
+    """
+    check_whole("explain_slice()", "sample_size", sample_size, 2, f"Use e.g. sample_size={SAMPLE_SIZE}.")
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (len(stage.df),):
+        raise ExplainError(SLICE_MASK_SIZE.format(got=mask.size, rows=len(stage.df)))
+    inside = mask[stage.positions]
+    rng = np.random.default_rng(random_state)
+    sides = []
+    for where, members in (("in", np.flatnonzero(inside)), ("outside", np.flatnonzero(~inside))):
+        if members.size == 0:
+            raise ExplainError(SLICE_EMPTY.format(where=where, name=name))
+        take = min(members.size, sample_size // 2)
+        sides.append(np.sort(rng.choice(members, take, replace=False)))
+    units = stage.model.units
+    means = []
+    for rows in sides:
+        contrib = stage.surrogate.contributions(stage.table().iloc[rows])
+        shap, raw = contrib[:, :-1], contrib[:, :-1].sum(axis=1) + contrib[0, -1]
+        prob = 1 / (1 + np.exp(-raw)) if units == "log-odds" else None
+        means.append((shap.mean(axis=0), float(raw.mean()), None if prob is None else float(prob.mean())))
+    (slice_shap, slice_raw, slice_prob), (rest_shap, rest_raw, rest_prob) = means
+    parts, total = slice_shap - rest_shap, slice_raw - rest_raw
+    features = stage.model.features
+    order = np.argsort(-np.abs(parts), kind="stable")
+    contributions = tuple((features[j], float(parts[j])) for j in order)
+    top = contributions[0] if contributions and contributions[0][1] != 0 else None
+    what = "log-odds gap" if units == "log-odds" else "gap in predicted score"
+    sentence = f"Of the {_signed(total, units)} {what} between the slice {name} and the rest of the data"
+    sentence += ", no feature contributes." if top is None else f", {_signed(top[1], units)} comes from {top[0]}."
+    return GapDecomposition(
+        reference="the rest",
+        total=float(total),
+        total_probability=None if slice_prob is None else slice_prob - rest_prob,
+        contributions=contributions,
+        sentence=sentence,
+        n_group=int(sides[0].size),
+        n_reference=int(sides[1].size),
     )

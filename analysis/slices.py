@@ -49,6 +49,8 @@ __all__ = [
     "SliceTerm",
     "default_min_support",
     "find_slices",
+    "slice_mask",
+    "term_edges",
 ]
 
 SLICE_BINS = 4  # numeric features with many values are cut into quartiles
@@ -71,6 +73,10 @@ COUNTED_SLICES = (
     "its file with engine='duckdb'."
 )
 NOT_A_COLUMN = "Feature {column!r} is not a column of the table. Columns: {columns}."
+NOT_A_TERM = (
+    "The slice term {term!r} names no value of column {column!r} in this table (its terms: {values}). Search the "
+    "slices of this table again and pick one of its slices."
+)
 
 
 @dataclass(frozen=True)
@@ -902,3 +908,135 @@ def _slice(data: SliceData, f: _Found, j: int, better: str, q: float, alpha: flo
 def _shares(counts: np.ndarray) -> list[float]:
     total = float(np.sum(counts))
     return [float(c) / total if total else 0.0 for c in counts]
+
+
+# --- a slice's rows ----------------------------------------------------------------------------------------
+
+
+def slice_mask(
+    data: pd.DataFrame,
+    spec: AuditSpec,
+    item: Slice | Sequence[SliceTerm],
+    *,
+    metric: str = "favorable_rate",
+    edges: Mapping[str, tuple[float, ...] | None] | None = None,
+) -> np.ndarray:
+    """Which rows of ``data`` are in a slice: one bool per row.
+
+    Each term's column is encoded as :func:`find_slices` encoded it on these data (numbers cut into the same
+    bins, over the rows ``metric`` counts; a missing cell is ``"(missing)"``), so that among the rows the metric
+    counts the mask holds exactly the slice's ``n`` rows. Rows the metric does not count (no decision; for an
+    error rate, no label or the other label) are in the mask when their values fall in the slice's terms.
+
+    Parameters
+    ----------
+    data
+        The table the slices were searched in (or, with ``edges``, any rows of it, e.g. a sample).
+    spec
+        The spec of the search.
+    item
+        A :class:`Slice` of the search, or its terms.
+    metric
+        The search's metric (:attr:`SliceSearch.metric`): its rows decide the bins.
+    edges
+        Per column, the bins the search cut it into (:func:`term_edges` over the rows it searched; None: the
+        column's values are its terms), used instead of cutting ``data``'s own rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Booleans aligned with the rows of ``data``.
+
+    Raises
+    ------
+    SpecError
+        When a term names a column that is not in ``data`` or a value the column does not have.
+    """
+    from analysis.validation import checked_table
+
+    info, _ = _metric(metric, spec)
+    df, spec = checked_table(data, spec)
+    counted = None
+    inside = np.ones(len(df), dtype=bool)
+    for term in item.terms if isinstance(item, Slice) else tuple(item):
+        if term.column not in df.columns:
+            columns = ", ".join(map(str, list(df.columns)[:20]))
+            raise SpecError(NOT_A_COLUMN.format(column=term.column, columns=columns))
+        series = df[term.column].rename(term.column)
+        if edges is not None and term.column in edges:
+            cut = edges[term.column]
+        else:
+            counted = row_states(df, spec, info)[0] if counted is None else counted
+            cut = _term_edges(series[counted], spec.attribute(term.column))
+        every = encode_groups(series) if cut is None else encode_groups(series, bins=cut)
+        if term.value not in every.labels:
+            values = ", ".join(every.labels[:20])
+            raise SpecError(NOT_A_TERM.format(term=term.describe(), column=term.column, values=values))
+        inside &= np.asarray(every.codes) == every.labels.index(term.value)
+    return inside
+
+
+def term_edges(
+    data: pd.DataFrame,
+    spec: AuditSpec,
+    column: str,
+    *,
+    metric: str = "favorable_rate",
+    weights: np.ndarray | None = None,
+) -> tuple[float, ...] | None:
+    """The inner edges at which :func:`find_slices` cuts ``column`` into terms on ``data``; None when its values
+    are its terms.
+
+    With ``weights`` (the source rows each row of ``data`` stands for: an engine's counted table of the
+    roles' columns and ``column``), the edges over every source row, as the DuckDB engine cuts them.
+    """
+    info, _ = _metric(metric, spec)
+    counted = row_states(data, spec, info)[0]
+    w = None if weights is None else np.asarray(weights, dtype=np.int64)[counted]
+    return _term_edges(data[column].rename(column)[counted], spec.attribute(column), w)
+
+
+def source_term_edges(
+    source: Any,
+    spec: AuditSpec,
+    columns: Sequence[str],
+    *,
+    metric: str = "favorable_rate",
+    na_values: Sequence[str] | None = None,
+) -> dict[str, tuple[float, ...] | None]:
+    """Per column, the bins the DuckDB engine's slice search cuts it into over every row of ``source`` (a path).
+
+    For :func:`slice_mask` on a sample of the source: its own rows would cut other bins. One count per column
+    (the roles' columns and that one, every distinct value kept).
+    """
+    from dataclasses import replace
+
+    from analysis.engine import count_table
+
+    out: dict[str, tuple[float, ...] | None] = {}
+    roles = replace(spec, score=spec.score if spec.decision is None else None, features=None, intersections=None)
+    for column in columns:
+        attribute = spec.attribute(column)
+        if attribute is not None and attribute.bins is not None:
+            out[column] = tuple(float(e) for e in attribute.bins)
+            continue
+        counting = replace(roles, protected=(ProtectedAttribute(column),), max_levels=2**62)
+        table = count_table(source, counting, engine="duckdb", na_values=list(na_values) if na_values else None)
+        out[column] = term_edges(table.frame, spec, column, metric=metric, weights=table.weights)
+    return out
+
+
+def _term_edges(
+    part: pd.Series, attribute: ProtectedAttribute | None, weights: np.ndarray | None = None
+) -> tuple[float, ...] | None:
+    """The bins :func:`encode_feature` cuts the rows the metric counts into (None: the values are the terms)."""
+    if attribute is not None and attribute.binned:
+        return encode_groups(part, bins=attribute.bins, quantiles=attribute.quantiles, weights=weights).edges
+    numeric = pd.api.types.is_numeric_dtype(part.dtype) and not pd.api.types.is_bool_dtype(part.dtype)
+    if not numeric or int(part.nunique(dropna=True)) <= SLICE_MAX_VALUES:
+        return None
+    groups = encode_groups(part, quantiles=SLICE_BINS, weights=weights)
+    if len([g for g in groups.labels if g != MISSING_GROUP]) < 2:
+        present = part.dropna() if weights is None else part[(np.asarray(weights) > 0) & part.notna()]
+        groups = encode_groups(part, bins=(float(np.unique(present.to_numpy(dtype=float))[1]),), weights=weights)
+    return groups.edges

@@ -40,8 +40,19 @@ from analysis.words import decision_words
 
 if TYPE_CHECKING:
     from analysis.audit import AttributeAudit, AuditResult
+    from analysis.slices import Slice, SliceSearch
 
-__all__ = ["VERDICTS", "Gap", "Verdict", "gap_for", "headline", "rank_gaps", "verdict_for", "worst_gap"]
+__all__ = [
+    "VERDICTS",
+    "Gap",
+    "Verdict",
+    "gap_for",
+    "headline",
+    "rank_gaps",
+    "slice_beyond_groups",
+    "verdict_for",
+    "worst_gap",
+]
 
 FAILS = "fails"
 FAILS_INCONCLUSIVE = "fails_inconclusive"
@@ -440,3 +451,73 @@ def headline(result: AuditResult, gaps: Sequence[Gap] | None = None) -> str:
         f"significant; the closest is {worst.attribute} ({worst.group} vs {worst.reference}, four-fifths ratio "
         f"{worst.ratio:.2f}): {worst.verdict.text}."
     )
+
+
+# --- beyond the groups named -----------------------------------------------------------------------------
+
+
+def _group_value(metrics: Any, metric: str) -> float | None:
+    """A group's value of a slice metric, read from the audit (the error rate is one minus the accuracy)."""
+    if metric == "error_rate":
+        accuracy = metrics.get("accuracy")
+        return None if accuracy is None or accuracy.value is None else 1 - accuracy.value
+    found = metrics.get(metric)
+    return None if found is None else found.value
+
+
+def worst_named_group(search: SliceSearch, result: AuditResult) -> tuple[str, str, float] | None:
+    """The worst value of the search's metric over every group the audit compares, of every attribute and
+    intersection: ``(attribute, group, value)``; None when no group has one."""
+    worst = None
+    for audit in (*result.attributes.values(), *result.intersections.values()):
+        for group in audit.summary.groups_compared:
+            value = _group_value(audit.groups[group].metrics, search.metric)
+            if value is None:
+                continue
+            worse = worst is None or (value < worst[2] if search.better == "higher" else value > worst[2])
+            if worse:
+                worst = (audit.name, group, value)
+    return worst
+
+
+def _beyond(item: Slice, search: SliceSearch, worst: float) -> bool:
+    named = set(search.protected)
+    if not item.significant or all(t.column in named for t in item.terms):
+        return False  # a slice of protected terms only is a group the user named (or a cell of their intersection)
+    return item.value < worst if search.better == "higher" else item.value > worst
+
+
+def slice_beyond_groups(search: SliceSearch, result: AuditResult) -> str | None:
+    """A sentence on the worst significant slice whose metric is worse than every group the audit names, or None.
+
+    Every attribute's and intersection's groups compared by the audit count (groups too small to conclude do
+    not); a slice whose terms are all protected attributes is a named group, not beyond them. Example: "Beyond
+    the groups you named: those with region = South and income = <40100 are approved 1% of the time (n=246),
+    worse than any group you named (worst: ethnicity = B, 41%); 57% of this slice is ethnicity = B."
+    """
+    worst = worst_named_group(search, result)
+    if worst is None:
+        return None
+    found = next((s for s in search.slices if _beyond(s, search, worst[2])), None)
+    if found is None:
+        return None
+    attribute, group, value = worst
+    words = decision_words(result.spec)
+    if search.metric != "favorable_rate":
+        article = "an" if search.title[:1] in "aeiouAEFHILMNORSX" else "a"  # "an FPR", "an error rate"
+        how = f"have {article} {search.title} of {_pct(found.value)}"
+        theirs = _pct(value)
+    elif words.harmful:  # said as the share given the harmful decision, as the overview's verdicts say it
+        how, theirs = f"{words.are} {_pct(1 - found.value)} of the time", _pct(1 - value)
+    else:
+        how, theirs = f"{words.are} {_pct(found.value)} of the time", _pct(value)
+    text = (
+        f"Beyond the groups you named: those with {found.key} {how} (n={found.n:,}), worse than any group you named "
+        f"(worst: {attribute} = {group}, {theirs})"
+    )
+    stand = found.stands_in_for
+    return text + (f"; {stand.sentence()}." if stand is not None else ".")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"

@@ -264,6 +264,56 @@ def show_scope(explanation: Explanation) -> None:
         st.markdown("**Features the surrogate sees:** " + ", ".join(md(f) for f in model.features))
 
 
+# ---------------------------------------------------------------- a slice sent by the Slices page
+
+
+def show_slice(stages: Stages, surrogate: SurrogateStage, explanation: Explanation) -> None:
+    """The slice in focus against the rest: the gap in mean output, feature by feature."""
+    focus = state.slice_focus(stages.data.data_key, stages.spec)
+    if focus is None:
+        return
+    item = focus.item
+    st.subheader("Why decisions in this slice differ")
+    rest = "undefined (n=0)" if item.rest_value is None else f"{item.rest_value:.1%}"
+    st.markdown(
+        f"**{md(item.key)}** — {md(focus.title)} {item.value:.1%} in the slice (n={item.n:,}), against {rest} in the "
+        "rest of the data."
+    )
+    try:
+        gap = cached.slice_stage(
+            stages.data, surrogate_key(stages), surrogate, item, focus.metric, stages.options.sample_size,
+            stages.options.random_state,
+        )  # fmt: skip
+    except ParityLabError as exc:
+        st.error(say(exc))
+        return
+    left, right = st.columns([1, 3])
+    with left:
+        # The unit in the help: in the label it would be cut in a narrow column.
+        st.metric("Gap in mean output", f"{gap.total:+.3f}", help=f"In {unit(explanation)}.", border=True)
+        if gap.total_probability is not None:
+            st.metric("Gap in mean probability", f"{gap.total_probability:+.3f}", border=True)
+    with right:
+        figure = charts.gap_waterfall_chart(gap, attribute="slice", group="this slice", unit=unit(explanation))
+        chart(figure, "slice_waterfall", "Waterfall of the gap between the slice and the rest, by feature.")
+    st.markdown(md(gap.sentence))
+    drawn = " of the stratified sample" if stages.drawn is not None else ""
+    bins = " (its numbers cut where the search cut them, over every row of the source)" if stages.drawn else ""
+    st.caption(
+        f"SHAP values of {gap.n_group:,} rows{drawn} drawn at random in the slice{bins} and {gap.n_reference:,} in "
+        "the rest; each bar is one feature's share of the gap between their mean outputs, and the bars add up to it."
+    )
+    left, right = st.columns(2)
+    left.page_link("pages/slices.py", label="Back to the slices", icon=":material/filter_alt:")
+    right.button(
+        "Back to the groups (clear the slice)",
+        key=W.DRIVERS_SLICE_CLEAR,
+        icon=":material/close:",
+        on_click=state.clear_slice_focus,
+    )
+    st.divider()
+
+
 # ---------------------------------------------------------------- sections
 
 
@@ -622,6 +672,7 @@ shap_values = run_shap(stages, surrogate)
 explanation = replace(explanation_from(surrogate, shap_values), training_sample=stages.drawn)
 show_scope(explanation)
 show_fidelity(explanation)
+show_slice(stages, surrogate, explanation)
 show_global(explanation, list(explanation.sample.groups))
 st.divider()
 attribute = pick_attribute(explanation)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analysis import ParityLabError
 from analysis.audit import AuditResult
-from analysis.options import CONFIDENCE
-from analysis.story import Gap
+from analysis.story import Gap, slice_beyond_groups
 from analysis.words import decision_words
 from ui import cached, charts, samples, state
-from ui.frame import audit_of, focus_gap, leading_gap, require_spec, run_audit, sample_story
+from ui.frame import audit_of, confidence_level, focus_gap, leading_gap, require_spec, run_audit, sample_story
 from ui.state import W
 from ui.text import md
 
@@ -22,7 +22,6 @@ NOTHING_YET = (
     "Nothing to rank yet. Confirm which columns hold the decision and the protected attributes on the Data page "
     "first: this page then ranks every gap and names the worst one."
 )
-CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)
 VERDICT_ICONS = {
     "fails": ":material/error:",
     "fails_inconclusive": ":material/help:",
@@ -61,12 +60,6 @@ def verdict_line(gap: Gap) -> str:
 
 
 # ---------------------------------------------------------------- which gap leads
-
-
-def confidence_level() -> float:
-    """The Fairness page's confidence level (kept for the session), so both pages show the same intervals."""
-    chosen = state.get(W.CONFIDENCE)
-    return chosen if chosen in CONFIDENCE_LEVELS else CONFIDENCE
 
 
 # ---------------------------------------------------------------- sections
@@ -185,6 +178,29 @@ def show_ranking(gaps: tuple[Gap, ...], focus: Gap | None, confidence: float) ->
             gap_row(index, gap, focus, confidence)
 
 
+def show_beyond_groups(dataset: state.Dataset, spec, result: AuditResult, confidence: float) -> None:
+    """A significant slice worse than every group the roles name, when the search is cheap enough to run here."""
+    link = {"label": "Every slice → Slices", "icon": ":material/filter_alt:"}
+    if not dataset.sampled and dataset.rows > cached.SLICES_IN_MEMORY_ROWS:
+        st.caption(
+            f"The search for subgroups nobody named was not run here ({dataset.rows:,} rows in memory, more than "
+            f"{cached.SLICES_IN_MEMORY_ROWS:,}): the Slices page runs it."
+        )
+        st.page_link("pages/slices.py", **link)
+        return
+    try:
+        search = cached.search_slices(
+            dataset, spec, metric="favorable_rate", max_depth=3, min_support=None, top_k=20,
+            alpha=result.options.alpha, confidence=confidence, features=None, include_protected=True,
+        )  # fmt: skip
+    except ParityLabError:
+        return  # no column can be a term: the Slices page says why
+    sentence = slice_beyond_groups(search, result)
+    if sentence is not None:
+        st.warning(md(sentence), icon=":material/filter_alt:")
+        st.page_link("pages/slices.py", **link)
+
+
 # ---------------------------------------------------------------- page
 
 
@@ -196,6 +212,7 @@ gaps = cached.gaps(dataset.data_key, spec.to_json(), confidence, result)
 story = sample_story(dataset)
 lead = leading_gap(gaps, story)
 show_headline(result, gaps, lead, story)
+show_beyond_groups(dataset, spec, result, confidence)
 focus = focus_gap(gaps, lead)
 if focus is not None:
     show_focus(result, focus, confidence)

@@ -48,6 +48,7 @@ from analysis.mitigation import ModelScores
 from analysis.optimizer import Frontier, Optimization, frontier, optimize
 from analysis.options import SEED
 from analysis.profile import ColumnProfile
+from analysis.slices import SliceSearch, find_slices
 from analysis.story import Gap, rank_gaps
 from analysis.stratified import StratifiedSample
 from analysis.thresholds import ThresholdCurves, threshold_curves
@@ -59,6 +60,7 @@ __all__ = [
     "MODEL_PER_GROUP",
     "PREVIEW_ROWS",
     "SAMPLES",
+    "SLICES_IN_MEMORY_ROWS",
     "ThresholdRows",
     "audit_result",
     "audited",
@@ -82,7 +84,11 @@ __all__ = [
     "preload_model_libraries",
     "profiles",
     "proxy_stage",
+    "search_slices",
     "shap_stage",
+    "slice_stage",
+    "slices",
+    "source_edges",
     "source_profiles",
     "staged_frontier",
     "stratified_sample",
@@ -547,3 +553,96 @@ def mitigation_comparison(
 def gaps(data_key: str, spec_json: str, confidence: float, _result: AuditResult) -> tuple[Gap, ...]:
     """Every attribute's and intersection's gap of the audit of (data as read, spec, confidence), most unequal first."""
     return rank_gaps(_result)
+
+
+# --- slices -------------------------------------------------------------------------------------------------
+
+
+# The most rows the overview searches for slices in memory (about a second for 20,000 rows at depth 3); beyond it
+# the Slices page runs the search on demand. A source opened by path is searched by DuckDB whatever its size.
+SLICES_IN_MEMORY_ROWS = 250_000
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Searching the slices…"}))
+def slices(
+    data_key: str,
+    spec_json: str,
+    metric: str,
+    max_depth: int,
+    min_support: int | None,
+    top_k: int,
+    alpha: float,
+    confidence: float,
+    features: tuple[str, ...] | None,
+    include_protected: bool,
+    location: str | None,
+    na_values: tuple[str, ...] = (),
+    *,
+    _df: pd.DataFrame | None = None,
+) -> SliceSearch:
+    """The slice search of these data (as read) under a spec (given as JSON) with these options.
+
+    In memory: ``_df``, the table. With ``location`` (a file or folder opened by path): DuckDB counts every row of
+    the source, read with ``na_values`` as missing, as the Data page read it.
+    """
+    options = {
+        "metric": metric,
+        "max_depth": max_depth,
+        "min_support": min_support,
+        "top_k": top_k,
+        "alpha": alpha,
+        "confidence": confidence,
+        "features": None if features is None else list(features),
+        "include_protected": include_protected,
+    }
+    spec = AuditSpec.from_json(spec_json)
+    if location is not None:
+        return find_slices(location, spec, engine="duckdb", na_values=list(na_values) or None, **options)
+    return find_slices(_df, spec, engine="pandas", **options)
+
+
+def search_slices(data: Dataset, spec: AuditSpec, **options) -> SliceSearch:
+    """:func:`slices` of ``data``: in memory, or by DuckDB over every row of a source opened by path."""
+    if data.sampled:
+        return slices(
+            data.data_key, spec.to_json(), location=data.location, na_values=data.reading.na_values, **options
+        )
+    return slices(data.data_key, spec.to_json(), location=None, _df=data.table.data, **options)
+
+
+@st.cache_data(**(SESSION | {"show_spinner": "Cutting the slice's numbers into bins over every row with DuckDB…"}))
+def source_edges(
+    data_key: str, spec_json: str, columns: tuple[str, ...], metric: str, location: str, na_values: tuple[str, ...]
+) -> dict[str, tuple[float, ...] | None]:
+    """Per column, the bins the DuckDB slice search cut it into over every row of the source at ``location``."""
+    from analysis.slices import source_term_edges
+
+    spec = AuditSpec.from_json(spec_json)
+    return source_term_edges(location, spec, columns, metric=metric, na_values=list(na_values) or None)
+
+
+def slice_stage(
+    data: Dataset, context: tuple, stage: SurrogateStage, item, metric: str, sample_size: int, random_state: int
+):
+    """Why a slice's decisions differ from the rest (``context``: the key of ``stage``, as
+    :func:`surrogate_stage` took it), remembered for the session like the other stages.
+
+    A source opened by path is explained on a stratified sample: the slice's numbers are cut where the search cut
+    them, over every row of the source, not over the sample's rows.
+    """
+    from analysis.explain import explain_slice
+    from analysis.slices import slice_mask
+
+    key = (*context, item.key, metric, sample_size)
+    found = state.recall("drivers_slice", key)
+    if found is None:
+        edges = None
+        if data.sampled:
+            columns = tuple(t.column for t in item.terms)
+            edges = source_edges(
+                data.data_key, stage.spec.to_json(), columns, metric, data.location, data.reading.na_values
+            )
+        mask = slice_mask(stage.df, stage.spec, item, metric=metric, edges=edges)
+        found = explain_slice(stage, mask, name=item.key, sample_size=sample_size, random_state=random_state)
+        state.remember("drivers_slice", key, found)
+    return found

@@ -6,11 +6,30 @@ import streamlit as st
 
 from analysis import AuditSpec, ParityLabError
 from analysis.audit import AttributeAudit, AuditResult
+from analysis.options import CONFIDENCE
 from analysis.story import Gap
 from ui import cached, samples, state
 from ui.text import say
 
-__all__ = ["audit_of", "audit_warnings", "focus_gap", "leading_gap", "require_spec", "run_audit", "sample_story"]
+__all__ = [
+    "CONFIDENCE_LEVELS",
+    "audit_of",
+    "audit_warnings",
+    "confidence_level",
+    "focus_gap",
+    "leading_gap",
+    "require_spec",
+    "run_audit",
+    "sample_story",
+]
+
+CONFIDENCE_LEVELS = (0.90, 0.95, 0.99)  # the Fairness page's choice of level
+
+
+def confidence_level() -> float:
+    """The app's one confidence level: the Fairness page's choice (kept for the session), else the default."""
+    chosen = state.get(state.W.CONFIDENCE)
+    return chosen if chosen in CONFIDENCE_LEVELS else CONFIDENCE
 
 
 def require_spec(nothing_yet: str) -> tuple[state.Dataset, AuditSpec]:

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from analysis import AuditSpec, LoadedTable, validate_spec
+from analysis.slices import Slice
 from ui.roles import roles_that_apply
 
 __all__ = [
@@ -23,10 +24,12 @@ __all__ = [
     "Dataset",
     "Focus",
     "Reading",
+    "SliceFocus",
     "Upload",
     "W",
     "add_reread_note",
     "apply_queued_widgets",
+    "clear_slice_focus",
     "clear_spec",
     "dataset",
     "focus",
@@ -54,9 +57,11 @@ __all__ = [
     "revealed_steps",
     "set_dataset",
     "set_focus",
+    "set_slice_focus",
     "set_spec",
     "set_widgets",
     "set_workshop_step",
+    "slice_focus",
     "spec",
     "take_read_path_again",
     "upload",
@@ -78,6 +83,7 @@ FAILED_READ = "paritylab.failed_read"
 READ_PATH_AGAIN = "paritylab.read_path_again"
 LOADED_SPEC = "paritylab.loaded_spec"
 FOCUS = "paritylab.focus"
+SLICE_FOCUS = "paritylab.slice_focus"
 FOLLOWED = "paritylab.followed_focus"
 WORKSHOP_STEP = "paritylab.workshop_step"
 WORKSHOP_REVEALED = "paritylab.workshop_revealed"
@@ -137,6 +143,18 @@ class W:
     DRIVERS_FEATURE = "drivers_dependence_feature"
     DRIVERS_ROW_PICK = "drivers_row_pick"
     DRIVERS_ROW = "drivers_row"
+    SLICES_METRIC = "slices_metric"
+    SLICES_DEPTH = "slices_max_depth"
+    SLICES_SUPPORT = "slices_min_support"
+    SLICES_TOP_K = "slices_top_k"
+    SLICES_FEATURES = "slices_features"
+    SLICES_PROTECTED = "slices_include_protected"
+    SLICES_CHART = "slices_chart"
+    SLICES_TABLE = "slices_table"
+    SLICES_PICK = "slices_pick"
+    SLICES_EXPLAIN = "slices_explain"
+    SLICES_JSON = "slices_download_json"
+    DRIVERS_SLICE_CLEAR = "drivers_slice_clear"
     MITIGATION_ATTRIBUTE = "mitigation_attribute"
     MITIGATION_MODE = "mitigation_mode"
     MITIGATION_COST_FP = "mitigation_cost_fp"
@@ -378,7 +396,7 @@ def forget_file(file_id: str) -> None:
 
     The app then opens its default sample. The uploader may still show the file: it is not read again.
     """
-    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR, LOADED_SPEC, FOCUS):
+    for key in (DATASET, SPEC, UPLOAD, REREAD, LOAD_ERROR, ROLES_FOR, LOADED_SPEC, FOCUS, SLICE_FOCUS):
         st.session_state.pop(key, None)
     _forget_results()
     st.session_state[FORGOTTEN] = file_id
@@ -435,7 +453,7 @@ def spec() -> AuditSpec | None:
 def set_spec(value: AuditSpec) -> None:
     """Confirm ``value`` as the spec for the current dataset (other roles forget the focus)."""
     if spec() != value:
-        for key in (FOCUS, WORKSHOP_STEP, WORKSHOP_REVEALED):
+        for key in (FOCUS, SLICE_FOCUS, WORKSHOP_STEP, WORKSHOP_REVEALED):
             st.session_state.pop(key, None)
     st.session_state[SPEC] = value
 
@@ -444,6 +462,7 @@ def clear_spec() -> None:
     """Forget the confirmed spec (and the focus, which was chosen among its attributes)."""
     st.session_state.pop(SPEC, None)
     st.session_state.pop(FOCUS, None)
+    st.session_state.pop(SLICE_FOCUS, None)
 
 
 @dataclass(frozen=True)
@@ -466,6 +485,39 @@ def focus() -> Focus | None:
 def set_focus(attribute: str, group: str | None = None) -> None:
     """Make ``attribute`` (and ``group``) the focus every page opens on."""
     st.session_state[FOCUS] = Focus(attribute, group)
+
+
+@dataclass(frozen=True)
+class SliceFocus:
+    """A slice the Slices page sent to the Drivers page: why do decisions in it differ from the rest?
+
+    ``data_key`` and ``spec_json`` name the data as read and the spec it was found in (another reading or spec
+    ignores it); ``metric`` is the search's, whose rows cut the slice's number bins.
+    """
+
+    data_key: str
+    spec_json: str
+    item: Slice
+    metric: str
+    title: str
+
+
+def slice_focus(data_key: str, spec: AuditSpec) -> SliceFocus | None:
+    """The slice in focus, if one was sent for these data as read and this spec."""
+    found = st.session_state.get(SLICE_FOCUS)
+    if found is None or found.data_key != data_key or found.spec_json != spec.to_json():
+        return None
+    return found
+
+
+def set_slice_focus(value: SliceFocus) -> None:
+    """Put a slice in focus (the Drivers page explains it)."""
+    st.session_state[SLICE_FOCUS] = value
+
+
+def clear_slice_focus() -> None:
+    """Back to the groups: no slice in focus."""
+    st.session_state.pop(SLICE_FOCUS, None)
 
 
 def follow_focus(key: str, options: Sequence[str], *, part: str = "attribute", default: str | None = None) -> None:

@@ -152,7 +152,9 @@ def test_personal_data_is_flagged_with_a_warning(app):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["pages/fairness.py", "pages/drivers.py", "pages/mitigation.py", "pages/report.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/fairness.py", "pages/slices.py", "pages/drivers.py", "pages/mitigation.py", "pages/report.py"]
+)
 def test_the_sidebar_is_shown_on_a_page_that_stops_early(app, page):
     """Without confirmed roles these pages stop early (st.stop); the sidebar still names the data and says why."""
     app.switch_page(page).run()

@@ -109,7 +109,7 @@ def test_payloads_never_run_and_nothing_leaves_the_machine(app_page, guard, tmp_
     # The sidebar shows the payload header as text.
     expect(page.get_by_test_id("stSidebar")).to_contain_text(GENDER)
 
-    for title in ("Overview", "Fairness", "Drivers", "Mitigation", "Audit tables", "Workshop", "Report"):
+    for title in ("Overview", "Fairness", "Slices", "Drivers", "Mitigation", "Audit tables", "Workshop", "Report"):
         if not (PAGES_DIR / f"{title.lower().replace(' ', '_')}.py").exists():
             continue
         go_to(page, title)
