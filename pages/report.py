@@ -17,6 +17,7 @@ from analysis.explain import Explanation
 from analysis.mitigation import MitigationComparison
 from analysis.options import ALPHA, COMPARE_TOLERANCE, CONFIDENCE
 from analysis.report import metrics_csv, render_html, verdict, without_pii
+from analysis.slices import SliceSearch
 from ui import cached, state
 from ui.frame import require_spec, run_audit
 from ui.state import W
@@ -81,6 +82,7 @@ def show_parts(
     mitigation: MitigationComparison | None,
     comparison: AuditComparison | None,
     tables: BiasTables | None = None,
+    slices: SliceSearch | None = None,
 ) -> None:
     st.markdown("**In the report**")
     lines = ["- The verdict, the dataset card, the spec, every group table with intervals, the charts and findings"]
@@ -98,6 +100,11 @@ def show_parts(
         f"- Audit tables: the {tables.title} (from the Audit tables page)"
         if tables is not None
         else "- Audit tables: not made — open the Audit tables page to include them"
+    )
+    lines.append(
+        f"- Slices: the top {len(slices.slices)} by {slices.title} (from the Slices page)"
+        if slices is not None
+        else "- Slices: not searched — open the Slices page to include the worst-treated slices"
     )
     lines.append(
         "- Monitoring: the comparison with the earlier result uploaded below"
@@ -325,12 +332,14 @@ show_resume(dataset, spec)
 explanation = state.for_report("explanation", dataset.data_key, spec)
 mitigation = state.for_report("mitigation", dataset.data_key, spec)
 tables = state.for_report("tables", dataset.data_key, spec)
+slices = state.for_report("slices", dataset.data_key, spec)
 parts = {
     "explanation": explanation,
     "mitigation": mitigation,
     "comparison": comparison,
     "tables": tables,
+    "slices": slices,
 }
 with downloads:
-    show_parts(explanation, mitigation, comparison, tables)
+    show_parts(explanation, mitigation, comparison, tables, slices)
     show_downloads(dataset, spec, result, {k: v for k, v in parts.items() if v is not None}, include_pii)

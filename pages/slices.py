@@ -187,6 +187,8 @@ try:
 except ParityLabError as exc:
     st.error(say(exc))
     st.stop()
+# The report includes the search last shown here (for these data as read and this spec).
+state.remember("slices", (dataset.data_key, spec.to_json(), json.dumps(options, sort_keys=True, default=str)), search)
 st.markdown(md(search.summary()))
 st.caption(md(search.terms_note()))
 show_counts(search)

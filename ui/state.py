@@ -674,13 +674,18 @@ def recall(kind: str, context: Any) -> Any:
 
 # What the Report page adds to the report when another page computed it: "explanation" (the Drivers
 # page's Explanation), "mitigation" (the Mitigation page's MitigationComparison) and "tables" (the Audit tables
-# page's BiasTables), as records.
-REPORT_PARTS = ("explanation", "mitigation", "tables")
+# page's BiasTables) and "slices" (the Slices page's SliceSearch), as records.
+REPORT_PARTS = ("explanation", "mitigation", "tables", "slices")
 
 
 # The kind another page remembers (``remember``) a report part under, with a context that starts with
 # (Dataset.data_key, spec JSON).
-PAGE_KINDS = {"explanation": "explanation", "mitigation": "mitigation_comparison", "tables": "bias_tables"}
+PAGE_KINDS = {
+    "explanation": "explanation",
+    "mitigation": "mitigation_comparison",
+    "tables": "bias_tables",
+    "slices": "slices",
+}
 
 
 def for_report(kind: str, data_key: str, spec: AuditSpec) -> Any | None:

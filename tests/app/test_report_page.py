@@ -331,3 +331,25 @@ def test_visiting_the_drivers_page_puts_its_explanation_into_the_report(download
     assert html_escape(explanation.fidelity.message) in html
     assert f"<td>{html_escape(explanation.global_importance[0].feature)}</td>" in html
     assert "were not computed for this report" not in html
+
+
+@pytest.mark.slow
+def test_visiting_the_slices_page_puts_its_search_into_the_report(downloads):
+    at = new_app()
+    run(at.button(key=W.CONFIRM).click())
+    assert "Slices: not searched" in "\n".join(m.value for m in run_report(at).markdown)
+    at.switch_page("pages/slices.py")
+    run(at)
+    assert not at.exception
+    search = at.session_state["paritylab.results"]["slices"][1]
+    run_report(at)
+    assert f"Slices: the top {len(search.slices)} by {search.title}" in "\n".join(m.value for m in at.markdown)
+    html = data_of(at, W.REPORT_HTML, downloads).decode()
+    assert 'id="slices"' in html
+    assert html_escape(search.summary()) in html
+    assert html_escape(search.slices[0].key) in html
+
+
+def run_report(at: AppTest) -> AppTest:
+    at.switch_page(REPORT)
+    return run(at)
