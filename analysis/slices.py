@@ -698,9 +698,8 @@ def _search(data: SliceData, *, max_depth: int, min_support: int, top_k: int, al
         kept = kept[np.isfinite(kept)]
         if kept.size >= top_k:
             threshold = max(threshold, float(np.partition(kept, kept.size - top_k)[kept.size - top_k]))
+        # No break when a whole level was pruned: the deeper levels' slices still belong to the family.
         previous, kept_harm = current, level_kept
-        if not current.counted:
-            break
     return found, pruned, combinations, counted_combinations
 
 
