@@ -621,3 +621,16 @@ def test_adult_slices():
     never = search.slice("marital-status = Never-married")
     assert never is not None and never.n == 10683 and never.significant
     assert never.stands_in_for.sentence() == "46% of this slice is age = <25, against 17% overall"
+
+
+def test_duckdb_engine_counts_depth_three_as_memory_does(tmp_path, lattice):
+    pytest.importorskip("duckdb")
+    df, _ = lattice
+    path = tmp_path / "lattice.parquet"
+    df.to_parquet(path)
+    options = {"features": FEATURES, "max_depth": 3, "min_support": 40, "top_k": 50}
+    memory = find_slices(df, SPEC, **options).to_dict()
+    duck = find_slices(str(path), SPEC, engine="duckdb", **options).to_dict()
+    assert duck.pop("engine") == "duckdb" and memory.pop("engine") == "pandas"
+    assert duck == memory and len(memory["slices"]) == 12 and memory["max_depth"] == 3
+    assert any(s["depth"] == 3 for s in memory["slices"])
