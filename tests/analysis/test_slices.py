@@ -55,7 +55,8 @@ def brute_force(df: pd.DataFrame, features: list[str], harmful: np.ndarray, *, m
 
     Each gets its harm (slice minus rest), its test against the rest, and whether the documented rule folds
     it: a child is folded when, for some parent, it is not significantly worse than the rest of that parent
-    (Bonferroni over the parent's possible extensions: alpha / the number of values of the features not in it).
+    (Bonferroni over the parent's possible extensions: alpha / the number of values of the features not in it),
+    and is counted by the worst of those parents (``into``; the first of them on a tie).
     """
     frame = df[features].astype(object).where(df[features].notna(), "(missing)").astype(str)
     frame["_h"] = np.asarray(harmful, dtype=int)
@@ -76,15 +77,19 @@ def brute_force(df: pd.DataFrame, features: list[str], harmful: np.ndarray, *, m
                 continue
             rest_n, rest_h = total_n - n, total_h - h
             harm = h / n - rest_h / rest_n if rest_n else math.nan
-            folded = False
+            folded, into, worst = False, None, -math.inf
             for drop in range(len(cols)) if len(cols) > 1 else ():
-                parent = cols[:drop] + cols[drop + 1 :]
-                pn, ph = counts[parent][values[:drop] + values[drop + 1 :]]
+                parent, parent_values = cols[:drop] + cols[drop + 1 :], values[:drop] + values[drop + 1 :]
+                pn, ph = counts[parent][parent_values]
                 other_n, other_h = pn - n, ph - h
                 worse = other_n > 0 and h / n > other_h / other_n
                 limit = alpha / sum(levels[f] for f in features if f not in parent)
                 if not (worse and _p_value(h, n, other_h, other_n) < limit):
                     folded = True
+                    parent_harm = ph / pn - (total_h - ph) / (total_n - pn)
+                    if parent_harm > worst:
+                        worst = parent_harm
+                        into = " and ".join(f"{c} = {v}" for c, v in zip(parent, parent_values, strict=True))
             out.append(
                 {
                     "key": " and ".join(f"{c} = {v}" for c, v in zip(cols, values, strict=True)),
@@ -94,6 +99,7 @@ def brute_force(df: pd.DataFrame, features: list[str], harmful: np.ndarray, *, m
                     "harm": harm,
                     "p": _p_value(h, n, rest_h, rest_n),
                     "folded": folded,
+                    "into": into,
                 }
             )
     return out
@@ -153,6 +159,11 @@ def test_brute_force_top_k_equals_the_search_over_every_kept_slice(lattice):
         assert (s.n, s.n - s.events) == (w["n"], w["h"])
         assert s.harm == pytest.approx(w["harm"], abs=1e-12)
         assert s.p_value == pytest.approx(w["p"], rel=1e-9, abs=1e-300)
+    folds = {}
+    for w in every:
+        if w["folded"]:
+            folds[w["into"]] = folds.get(w["into"], 0) + 1
+    assert [s.folded for s in got] == [folds.get(w["key"], 0) for w in want]
     # Some slices folded and some children kept: the rule is exercised both ways.
     assert any(w["folded"] for w in every) and any(w["depth"] > 1 and not w["folded"] for w in want)
     # No pruning with a top-k this large: the family is exactly every slice with enough rows.
