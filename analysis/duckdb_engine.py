@@ -1369,16 +1369,21 @@ class _DuckSlices:
             parts.append(
                 f"SELECT {k} AS s, {select}, sum(w) AS n, sum(w * h) AS h FROM paritylab_coded GROUP BY {grouped}"
             )
-        found = self.session.sql(" UNION ALL ".join(parts)).to_pydict()
+        found = self.session.sql(" UNION ALL ".join(parts))
+        # Each column to numpy once, rows grouped by subset once: converting the whole result per subset was
+        # quadratic (1,140 subsets at depth 3 over 20 features: minutes for 20,000 rows).
+        columns = {name: found.column(name).fill_null(-1).to_numpy() for name in found.column_names}
+        which = columns["s"].astype(np.int64)
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(subsets) + 1))
         out = []
-        which = np.asarray(found["s"], dtype=np.int64)
         for k, subset in enumerate(subsets):
             shape = tuple(self.levels[f] for f in subset)
-            rows = np.flatnonzero(which == k)
-            index = tuple(np.asarray(found[f"x{i}"], dtype=np.int64)[rows] for i in range(len(subset)))
+            rows = order[bounds[k] : bounds[k + 1]]
+            index = tuple(columns[f"x{i}"][rows].astype(np.int64) for i in range(len(subset)))
             n, h = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
-            n[index] = np.asarray(found["n"], dtype=np.int64)[rows]
-            h[index] = np.asarray(found["h"], dtype=np.int64)[rows]
+            n[index] = columns["n"][rows].astype(np.int64)
+            h[index] = columns["h"][rows].astype(np.int64)
             out.append((n, h))
         return out
 

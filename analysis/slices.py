@@ -404,28 +404,40 @@ class _ArrayCounter:
                  protected: Mapping[str, tuple[np.ndarray, tuple[str, ...]]]) -> None:  # fmt: skip
         self.codes, self.levels, self.weights, self.protected = codes, levels, weights, protected
         self.harm = harm.astype(np.int64)
-        self._pairs: dict[tuple[int, int], np.ndarray] = {}
+        self._pair: tuple[tuple[int, int], np.ndarray] | None = None
+        self._buffer: np.ndarray | None = None
 
-    def _code(self, subset: tuple[int, ...]) -> np.ndarray:
-        if len(subset) >= 2:
-            head = subset[:2]
-            pair = self._pairs.get(head)
-            if pair is None:
-                pair = self.codes[head[0]] * self.levels[head[1]] + self.codes[head[1]]
-                if len(self._pairs) > 64:  # bounded: one first feature's pairs at a time, in search order
-                    self._pairs.clear()
-                self._pairs[head] = pair
-            code = pair
-            for f in subset[2:]:
-                code = code * self.levels[f] + self.codes[f]
-            return code
-        return self.codes[subset[0]]
+    def _head(self, subset: tuple[int, ...]) -> np.ndarray:
+        """The first two features' combined code, kept for the next combination: the search visits the
+        combinations in lexicographic order, so every triple sharing a pair comes in a row."""
+        head = subset[:2]
+        if self._pair is None or self._pair[0] != head:
+            self._pair = None  # free the last pair before making the next
+            self._pair = (head, self.codes[head[0]] * self.levels[head[1]] + self.codes[head[1]])
+        return self._pair[1]
+
+    def _index(self, subset: tuple[int, ...]) -> np.ndarray:
+        """Each row's cell of the combination, times 2, plus its harm bit: in one buffer reused for every
+        combination (fresh arrays of a million rows cost more to allocate than to fill)."""
+        if self._buffer is None:
+            self._buffer = np.empty(self.harm.size, dtype=np.int64)
+        out = self._buffer
+        base, rest = (self._head(subset), subset[2:]) if len(subset) >= 2 else (self.codes[subset[0]], ())
+        if rest:
+            np.multiply(base, self.levels[rest[0]], out=out)
+            np.add(out, self.codes[rest[0]], out=out)
+            for f in rest[1:]:
+                np.multiply(out, self.levels[f], out=out)
+                np.add(out, self.codes[f], out=out)
+            np.multiply(out, 2, out=out)
+        else:
+            np.multiply(base, 2, out=out)
+        return np.add(out, self.harm, out=out)
 
     def count(self, subset: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         shape = tuple(self.levels[f] for f in subset)
         size = math.prod(shape)
-        index = self._code(subset) * 2 + self.harm
-        cells = np.bincount(index, weights=self.weights, minlength=2 * size)
+        cells = np.bincount(self._index(subset), weights=self.weights, minlength=2 * size)
         cells = np.rint(cells).astype(np.int64) if self.weights is not None else cells.astype(np.int64)
         cells = cells.reshape(size, 2)
         return (cells[:, 0] + cells[:, 1]).reshape(shape), cells[:, 1].reshape(shape)
@@ -704,9 +716,8 @@ def _search(data: SliceData, *, max_depth: int, min_support: int, top_k: int, al
         kept = kept[np.isfinite(kept)]
         if kept.size >= top_k:
             threshold = max(threshold, float(np.partition(kept, kept.size - top_k)[kept.size - top_k]))
+        # No break when a whole level was pruned: the deeper levels' slices still belong to the family.
         previous, kept_harm = current, level_kept
-        if not current.counted:
-            break
     return found, pruned, combinations, counted_combinations
 
 
