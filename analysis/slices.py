@@ -57,6 +57,7 @@ SLICE_BINS = 4  # numeric features with many values are cut into quartiles
 SLICE_MAX_VALUES = 10  # a numeric feature with more distinct values is binned
 MIN_SUPPORT_SHARE = 0.01  # default minimum support: 1 % of the rows the metric counts ...
 MAX_FEATURE_VALUES = 50  # a text feature with more values than this is left out (an ID, free text)
+MAX_SLICE_SHARE = 0.5  # a slice of more rows is not listed: its gap is the advantage of its small complement
 STANDS_IN_FOR_LIFT = 0.10  # a group this much more common in a slice than overall is what the slice stands in for
 
 BAD_METRIC_LABEL = (
@@ -339,6 +340,10 @@ class SliceSearch:
                 f"or at their second-smallest value when most rows share one): {', '.join(binned)}."
             )
         parts.append('A missing cell is a value of its own, "(missing)".')
+        parts.append(
+            f"Slices of more than {MAX_SLICE_SHARE:.0%} of the rows are tested but not listed: their gap is the "
+            "advantage of the smaller rest."
+        )
         if left:
             parts.append(f"Left out: {'; '.join(left)}.")
         return " ".join(parts)
@@ -712,7 +717,8 @@ def _search(data: SliceData, *, max_depth: int, min_support: int, top_k: int, al
             harm[f.cells] = f.harm
             level_kept[f.subset] = harm.reshape(tuple(levels[i] for i in f.subset))
         found += level_found
-        kept = np.concatenate([f.harm[f.folded_into < 0] for f in found] or [np.zeros(0)])
+        listed = [f.harm[(f.folded_into < 0) & (f.n <= MAX_SLICE_SHARE * N)] for f in found]
+        kept = np.concatenate(listed or [np.zeros(0)])
         kept = kept[np.isfinite(kept)]
         if kept.size >= top_k:
             threshold = max(threshold, float(np.partition(kept, kept.size - top_k)[kept.size - top_k]))
@@ -846,7 +852,7 @@ def _report(data: SliceData, found: list[_Found], pruned: int, better: str, *, t
     # The top-k by harm among kept slices; ties: larger first, then fewer terms, then the search order.
     rows = []
     for i, f in enumerate(found):
-        for j in np.flatnonzero((f.folded_into < 0) & (f.harm > 0)):
+        for j in np.flatnonzero((f.folded_into < 0) & (f.harm > 0) & (f.n <= MAX_SLICE_SHARE * data.n)):
             rows.append((-float(f.harm[j]), -int(f.n[j]), len(f.subset), i, int(j)))
     rows.sort()
     starts = np.cumsum([0] + [f.cells.size for f in found])

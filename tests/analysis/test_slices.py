@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import AuditSpec, OptionError, SpecError, find_slices, load_table
+from analysis import AuditSpec, OptionError, ProtectedAttribute, SpecError, find_slices, load_table
 from analysis.slices import Composition, Slice, SliceSearch, SliceTerm
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
@@ -100,13 +100,15 @@ def brute_force(df: pd.DataFrame, features: list[str], harmful: np.ndarray, *, m
                     "p": _p_value(h, n, rest_h, rest_n),
                     "folded": folded,
                     "into": into,
+                    "most": n > total_n / 2,
                 }
             )
     return out
 
 
 def _ranked(slices: list[dict]) -> list[dict]:
-    kept = [s for s in slices if not s["folded"] and s["harm"] > 0]
+    # Listed: not folded, worse than the rest, and not more than half the rows (the rest's advantage).
+    kept = [s for s in slices if not s["folded"] and s["harm"] > 0 and not s["most"]]
     return sorted(kept, key=lambda s: (-round(s["harm"], 12), -s["n"], s["depth"], s["key"]))
 
 
@@ -173,6 +175,27 @@ def test_brute_force_top_k_equals_the_search_over_every_kept_slice(lattice):
     for s in search.slices:
         assert s.q_value == pytest.approx(q[s.key], rel=1e-9, abs=1e-300)
         assert s.significant == (q[s.key] < 0.05)
+
+
+def test_a_slice_of_most_rows_is_tested_but_not_listed():
+    """Like Adult's "capital-gain = <114" (92 % of the rows, approved less than the few with gains): the gap of
+    a slice holding most rows is the advantage of its small rest. It is tested (in the family), not listed, and
+    does not raise the cut-off that prunes the smaller slices."""
+    rng = np.random.default_rng(8)
+    n = 6000
+    gain = rng.choice(["none", "some"], n, p=[0.85, 0.15])
+    region = rng.choice(["N", "S", "E"], n)
+    rate = np.where(gain == "some", 0.9, 0.5) - np.where((region == "E") & (gain == "none"), 0.2, 0.0)
+    df = pd.DataFrame({"gain": gain, "region": region, "group": "A"})
+    df["decision"] = np.where(rng.random(n) < rate, "yes", "no")
+    spec = AuditSpec(decision="decision", positive=("yes",), protected=(ProtectedAttribute("group"),))
+    search = find_slices(df, spec, features=["gain", "region"], max_depth=2, top_k=1)
+    every = brute_force(df, ["gain", "region"], (df["decision"] != "yes").to_numpy(), min_support=60, max_depth=2)
+    none = next(w for w in every if w["key"] == "gain = none")
+    assert none["most"] and none["harm"] > 0.25 and not none["folded"], "worse than the rest, most of the rows"
+    assert search.slice("gain = none") is None
+    assert [s.key for s in search.slices] == [_ranked(every)[0]["key"]] == ["gain = none and region = E"]
+    assert search.family >= len(every)
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 5])
@@ -397,7 +420,8 @@ def test_feature_encoding_states_how_each_column_became_terms():
     assert search.terms_note() == (
         "Numbers cut into bins (protected attributes as the spec bins them; other numbers into quartiles, or at "
         "their second-smallest value when most rows share one): score, visits, age. A missing cell is a value of "
-        'its own, "(missing)". Left out: city (60 distinct values: too many to be terms (at most 50; bin or '
+        'its own, "(missing)". Slices of more than 50% of the rows are tested but not listed: their gap is the '
+        "advantage of the smaller rest. Left out: city (60 distinct values: too many to be terms (at most 50; bin or "
         "group it))."
     )
     # Quartile bins hold a quarter of the rows each; the missing cells are a slice of their own.
@@ -589,7 +613,9 @@ def test_sliceline_top_slices_equal_ours_ranked_by_its_score():
     first = search.slices[0]
     assert first.key == "a = a1 and b = b2" and first.significant and first.folded == 5
     assert search.slice("a = a1 and b = b2 and c = c1") is None and search.slice("a = a1 and c = c1") is None
-    assert [s.key for s in search.significant] == ["a = a1 and b = b2", "b = b2", "a = a1", "c = c1"]
+    assert [s.key for s in search.significant] == ["a = a1 and b = b2", "b = b2", "a = a1"]
+    # c = c1 errs more too, but holds more than half the rows: its gap is the advantage of the rest, not listed.
+    assert (df.c == "c1").sum() > len(df) / 2 and search.slice("c = c1") is None
 
 
 # ---------------------------------------------------------------- public datasets (PARITYLAB_DATASETS)
@@ -626,9 +652,13 @@ def test_adult_slices():
     search = find_slices(table, spec)
     assert search.rows == 32561 and search.min_support == 326
     # A number that is mostly 0 is split at its second-smallest value: the 92% without capital gains are a
-    # slice of their own, and it ranks first (its rest, those with gains, is far better off).
+    # slice of their own, worst by its gap, but the gap is the advantage of the few with gains: not listed.
+    assert next(f for f in search.features if f.column == "capital-gain").values[0] == "<114"
+    assert search.slice("capital-gain = <114") is None
+    assert all(s.n <= search.rows / 2 for s in search.slices)
     first = search.slices[0]
-    assert first.key == "capital-gain = <114" and first.n == 29849 and first.significant
+    assert first.key == "capital-gain = <114 and capital-loss = <155 and marital-status = Never-married"
+    assert first.n == 9914 and first.significant
     never = search.slice("marital-status = Never-married")
     assert never is not None and never.n == 10683 and never.significant
     assert never.stands_in_for.sentence() == "46% of this slice is age = <25, against 17% overall"
