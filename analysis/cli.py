@@ -17,6 +17,7 @@ input or usage, with the message on stderr and nothing on stdout.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -345,6 +346,12 @@ def _audit_slice_options(audit: Any) -> None:
     )
     group.add_argument(
         "--slice-depth", type=_count_type("2"), default=3, metavar="N", help="most terms per slice (default 3)"
+    )
+    group.add_argument(
+        "--slice-bins-from",
+        metavar="EARLIER.json",
+        help="cut number columns where an earlier audit's (or slices command's) search cut them, so that "
+        "'compare' finds the same slices in both",
     )
 
 
@@ -837,6 +844,9 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     engine = _engine(args, stderr)
     if args.slices and engine == "spark":
         raise SpecError(SLICES_ON_SPARK.format(flag="--slices"))
+    if args.slice_bins_from and not args.slices:
+        raise SpecError(BINS_WITHOUT_SLICES)
+    slice_bins = _bins_from(args.slice_bins_from, "--slice-bins-from")  # a bad file fails before the data is read
     if saved is not None and args.slices:  # said before any row is read when the spec file is known
         _slice_metric_check(_spec_with_label(saved, args), args.slice_metric, "--slice-metric", args.spec)
     if engine == "pandas":
@@ -881,6 +891,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             max_depth=args.slice_depth,
             confidence=args.confidence,
             engine=engine,
+            bins=slice_bins,
             na_values=None if engine == "pandas" else args.na_values,
         )
         result = replace(result, slices=searched)
@@ -1849,6 +1860,11 @@ FEATURES_AND_NO_PROTECTED = (
     "--no-protected leaves the protected attributes out of the spec's features, but --features names the terms "
     "itself; leave out --no-protected (and the protected columns from --features, to leave them out)."
 )
+BINS_WITHOUT_SLICES = "--slice-bins-from cuts the slice search's numbers: add --slices, or leave it out."
+BINS_FROM_UNREADABLE = "{flag} {path}: the file cannot be read as JSON ({why}). Give the JSON a search wrote."
+BINS_FROM_NO_SEARCH = (
+    "{flag} {path}: the file holds no slice search. Give the JSON of 'slices --json' or of 'audit --slices --json'."
+)
 SLICES_ON_SPARK = (
     "{flag} runs on the pandas or DuckDB engine, not on Spark; pass --engine duckdb for data beyond memory."
 )
@@ -1951,6 +1967,12 @@ def _slice_search_options(parser: Any, prefix: str = "") -> None:
         "min_group_size)",
     )
     parser.add_argument(
+        "--bins-from",
+        metavar="EARLIER.json",
+        help="cut number columns where an earlier search cut them (the JSON of 'slices' or of 'audit --slices'), "
+        "so that the slices of both can be compared",
+    )
+    parser.add_argument(
         f"--{prefix}top-k", type=_count_type("20"), default=20, metavar="K", help="slices reported (default 20)"
     )
     parser.add_argument(
@@ -1960,6 +1982,23 @@ def _slice_search_options(parser: Any, prefix: str = "") -> None:
         metavar="A",
         help=f"a slice is significant when its Benjamini-Hochberg q-value is below A (default {LEVEL:g})",
     )
+
+
+def _bins_from(path: str | None, flag: str) -> dict[str, tuple[float, ...]] | None:
+    """The bins of the slice search in a JSON file written by ``slices --json`` or ``audit --slices --json``."""
+    if path is None:
+        return None
+    from analysis.slices import SliceSearch
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SpecError(BINS_FROM_UNREADABLE.format(flag=flag, path=_printable(path), why=exc)) from None
+    search = data.get("slices") if isinstance(data, dict) and isinstance(data.get("slices"), dict) else data
+    try:
+        return SliceSearch.from_dict(search).bins
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise SpecError(BINS_FROM_NO_SEARCH.format(flag=flag, path=_printable(path))) from None
 
 
 def _slice_metric_check(spec: Any, metric: str, flag: str, spec_path: str | None) -> None:
@@ -2066,6 +2105,7 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 
     spec = _with_merge_variants(AuditSpec.load(args.spec), args)
     _slice_metric_check(spec, args.metric, "--metric", args.spec)
+    bins = _bins_from(args.bins_from, "--bins-from")  # a bad file fails before the data is read
     features = _features(args.features)
     if features is not None and args.no_protected:
         raise SpecError(FEATURES_AND_NO_PROTECTED)
@@ -2097,6 +2137,7 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         confidence=args.confidence,
         engine=engine,
         na_values=None if engine == "pandas" else args.na_values,
+        bins=bins,
     )
     rows = len(source) if rows is None else rows
     if args.min_support is not None and args.min_support > search.rows:

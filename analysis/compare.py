@@ -145,7 +145,8 @@ SLICE_SETTINGS = ("max_depth", "min_support", "top_k", "alpha")
 BINS_DIFFER = (
     "The searches cut {columns} into other bins (each search bins a number at its own data's quartiles), so a "
     "slice with such a term has another name in each search and is listed as new in, or no longer in, the top-k "
-    "rather than compared. Bin the column in the data (or in the spec, for a protected attribute) to track it."
+    "rather than compared. Cut the later search where the earlier one cut (audit --slices --slice-bins-from "
+    "EARLIER.json; find_slices(..., bins=earlier.bins)) to track it."
 )
 OTHER_BINS = "{columns} binned at other cuts in the {side} search: the same rows may be there under another name"
 UNTESTABLE_WORSE = (

@@ -1411,6 +1411,7 @@ def slice_data_duckdb(
     include_protected: bool = True,
     connection: Any = None,
     na_values: Any = None,
+    bins: Any = None,
 ):
     """What :func:`analysis.find_slices` searches, counted by DuckDB (the levels' grouped counts run there).
 
@@ -1458,7 +1459,9 @@ def slice_data_duckdb(
         table = listed[column]
         frame = _typed_values(session, table, [column], na_values)
         weights = table.column(WEIGHT).to_numpy().astype(np.int64)
-        feature, codes = encode_feature(frame[column], weights=weights, attribute=spec.attribute(column))
+        feature, codes = encode_feature(
+            frame[column], weights=weights, attribute=spec.attribute(column), edges=(bins or {}).get(column)
+        )
         used_features.append(feature)
         if codes is None:
             continue

@@ -73,6 +73,10 @@ COUNTED_SLICES = (
     "A slice search needs every row's features, which a counted table no longer has: pass the table itself, or "
     "its file with engine='duckdb'."
 )
+NOT_NUMBER_BINS = (
+    "Bins were given for {column!r}, but it holds text ({dtype}), not numbers: leave it out of the bins (an "
+    "earlier search of other data may have read it as numbers)."
+)
 NOT_A_COLUMN = "Feature {column!r} is not a column of the table. Columns: {columns}."
 NOT_A_TERM = (
     "The slice term {term!r} names no value of column {column!r} in this table (its terms: {values}). Search the "
@@ -104,10 +108,13 @@ class SliceFeature:
     values: tuple[str, ...] = ()
     binned: bool = False
     skipped: str | None = None
+    edges: tuple[float, ...] | None = None  # a binned number's inner cut points
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {"column": self.column, "values": list(self.values), "binned": self.binned, "skipped": self.skipped}
+        edges = None if self.edges is None else list(self.edges)
+        return {"column": self.column, "values": list(self.values), "binned": self.binned, "skipped": self.skipped,
+                "edges": edges}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -312,6 +319,12 @@ class SliceSearch:
         """The slices of the top-k with q below alpha."""
         return tuple(s for s in self.slices if s.significant)
 
+    @property
+    def bins(self) -> dict[str, tuple[float, ...]]:
+        """Where each binned number was cut: give it to another search (``find_slices(bins=...)``) to cut the
+        same way, so that its slices can be compared with these."""
+        return {f.column: f.edges for f in self.features if f.edges is not None and f.skipped is None}
+
     def slice(self, key: str) -> Slice | None:
         """The slice named ``key`` (:attr:`Slice.key`), or None when it is not in the top-k."""
         return next((s for s in self.slices if s.key == key), None)
@@ -366,7 +379,14 @@ class SliceSearch:
         """Read :meth:`to_dict` output."""
         names = [k for k in cls.__dataclass_fields__ if k not in ("features", "slices", "protected")]
         features = tuple(
-            SliceFeature(f["column"], tuple(f["values"]), f["binned"], f["skipped"]) for f in data["features"]
+            SliceFeature(
+                f["column"],
+                tuple(f["values"]),
+                f["binned"],
+                f["skipped"],
+                None if f.get("edges") is None else tuple(float(e) for e in f["edges"]),
+            )
+            for f in data["features"]
         )
         slices = tuple(Slice.from_dict(s) for s in data["slices"])
         return cls(
@@ -499,20 +519,29 @@ def encode_feature(
     max_values: int = SLICE_MAX_VALUES,
     bins: int = SLICE_BINS,
     attribute: ProtectedAttribute | None = None,
+    edges: Sequence[float] | None = None,
 ) -> tuple[SliceFeature, np.ndarray | None]:
     """A column as slice terms: its values (numbers with many values cut into quantile bins), missing as a value.
 
     With ``weights`` (rows each entry stands for: an engine's distinct values), the same terms as the repeated
     rows give. A protected ``attribute`` binned in the spec keeps the spec's bins, so its terms are the audit's
-    groups. Returns the feature and each entry's code, or the feature with the reason it is left out and None.
+    groups. A number with ``edges`` (an earlier search's :attr:`SliceSearch.bins`) is cut there.
+    Returns the feature and each entry's code, or the feature with the reason it is left out and None.
     """
     column = str(series.name)
+    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
     if attribute is not None and attribute.binned:
         groups = encode_groups(series, bins=attribute.bins, quantiles=attribute.quantiles, weights=weights)
         if len(groups.labels) < 2:
             return SliceFeature(column, values=groups.labels, skipped="one group only: it cannot split the data"), None
-        return SliceFeature(column, values=groups.labels, binned=True), np.asarray(groups.codes, dtype=np.int64)
-    numeric = pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+        feature = SliceFeature(column, values=groups.labels, binned=True, edges=tuple(map(float, groups.edges)))
+        return feature, np.asarray(groups.codes, dtype=np.int64)
+    if edges is not None:
+        if not numeric:
+            raise SpecError(NOT_NUMBER_BINS.format(column=column, dtype=series.dtype))
+        groups = encode_groups(series, bins=tuple(float(e) for e in edges), weights=weights)
+        feature = SliceFeature(column, values=groups.labels, binned=True, edges=tuple(map(float, groups.edges)))
+        return feature, np.asarray(groups.codes, dtype=np.int64)
     distinct = int(series.nunique(dropna=True))
     if distinct == 0:
         return SliceFeature(column, skipped="every cell is missing"), None
@@ -533,7 +562,10 @@ def encode_feature(
         binned = False
     if len(groups.labels) < 2:
         return SliceFeature(column, values=groups.labels, skipped="one value only: it cannot split the data"), None
-    return SliceFeature(column, values=groups.labels, binned=binned), np.asarray(groups.codes, dtype=np.int64)
+    cut = tuple(map(float, groups.edges)) if binned else None
+    return SliceFeature(column, values=groups.labels, binned=binned, edges=cut), np.asarray(
+        groups.codes, dtype=np.int64
+    )
 
 
 def feature_columns(
@@ -552,13 +584,16 @@ def feature_columns(
     return chosen
 
 
-def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: Sequence[str]) -> SliceData:
+def _memory_data(df: pd.DataFrame, spec: AuditSpec, info: MetricInfo, columns: Sequence[str],
+                 bins: Mapping[str, Sequence[float]] | None = None) -> SliceData:  # fmt: skip
     counted, numerator = row_states(df, spec, info)
     rows = np.flatnonzero(counted)
     part = df.iloc[rows]
     features, codes = [], []
     for column in columns:
-        feature, code = encode_feature(part[column].rename(column), attribute=spec.attribute(column))
+        feature, code = encode_feature(
+            part[column].rename(column), attribute=spec.attribute(column), edges=(bins or {}).get(column)
+        )
         features.append(feature)
         if code is not None:
             codes.append(code)
@@ -741,6 +776,7 @@ def find_slices(
     confidence: float = CONFIDENCE,
     engine: str | None = None,
     na_values: Any = None,
+    bins: Mapping[str, Sequence[float]] | None = None,
 ) -> SliceSearch:
     """Find the slices (conjunctions of feature values) treated worst, each with its test and q-value.
 
@@ -773,6 +809,10 @@ def find_slices(
         ``"pandas"`` or ``"duckdb"``; None: pandas for a DataFrame, DuckDB for anything else.
     na_values
         Extra spellings of a missing cell for a path (the loader's reading option); a DataFrame is read already.
+    bins
+        Per number column, the inner edges to cut it at instead of its quartiles: an earlier search's
+        :attr:`SliceSearch.bins`, so that this search's slices are the same slices (``compare`` tracks them).
+        A protected attribute binned in the spec keeps the spec's bins.
 
     Returns
     -------
@@ -804,12 +844,12 @@ def find_slices(
 
         df, spec = checked_table(data, spec)
         columns = feature_columns(df.columns, spec, features, include_protected)
-        prepared, engine_name = _memory_data(df, spec, info, columns), "pandas"
+        prepared, engine_name = _memory_data(df, spec, info, columns, bins), "pandas"
     else:
         from analysis.duckdb_engine import slice_data_duckdb
 
         prepared = slice_data_duckdb(
-            data, spec, info, features=features, include_protected=include_protected, na_values=na_values
+            data, spec, info, features=features, include_protected=include_protected, na_values=na_values, bins=bins
         )
         engine_name = "duckdb"
     support = default_min_support(prepared.n, spec) if min_support is None else int(min_support)

@@ -192,3 +192,46 @@ def test_the_audit_report_lists_the_tracked_slices(periods):
         f'</td><td class="num">{planted.after:.3f}</td>'
     ) in monitoring
     assert NOT_PROOF in monitoring
+
+
+def test_numbers_cut_at_the_earlier_searchs_bins_are_tracked(periods):
+    before, after, *_ = periods
+    old = find_slices(before, SPEC, max_depth=1, top_k=20)
+    new = find_slices(after, SPEC, max_depth=1, top_k=20, bins=old.bins)
+    tracking = track_slices(old, new)
+    assert not any("other bins" in w for w in tracking.warnings)
+    terms = lambda search: {f.column: f.values for f in search.features}  # noqa: E731
+    assert terms(new)["income"] == terms(old)["income"] != terms(find_slices(after, SPEC, max_depth=1))["income"]
+    income = [r for r in tracking.rows if r.slice.startswith("income = ")]
+    assert income and all(r.note is None for r in tracking.rows)
+
+
+def test_the_cli_cuts_this_quarter_where_last_quarter_was_cut(periods, tmp_path):
+    before, after, *_ = periods
+    spec = tmp_path / "spec.json"
+    spec.write_text(SPEC.to_json(), encoding="utf-8")
+    paths = {}
+    for name, df in (("q1", before), ("q2", after)):
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    q1, q2 = tmp_path / "q1.json", tmp_path / "q2.json"
+    common = ["--spec", spec, "--slices", "--slice-depth", "1"]
+    assert run(["audit", paths["q1"], *common, "--json", q1])[0] == 0
+    code, _, err = run(["audit", paths["q2"], *common, "--slice-bins-from", q1, "--json", q2])
+    assert code == 0, err
+    old, new = load_audit(q1).slices, load_audit(q2).slices
+    assert new.bins == old.bins and "income" in new.bins
+    code, out, _ = run(["compare", q1, q2, "--json", "-"])
+    tracked = json.loads(out)["slices"]
+    assert not any("other bins" in w for w in tracked["warnings"])
+    assert any(r["slice"].startswith("income = ") for r in tracked["rows"])
+    assert all(r["note"] is None for r in tracked["rows"])
+    # The slices command reads the same file, and a file without a search is refused before any row is read.
+    code, out, err = run(["slices", paths["q2"], "--spec", spec, "--max-depth", "1", "--bins-from", q1,
+                          "--json", "-"])  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["features"] == new.to_dict()["features"]
+    code, _, err = run(["slices", paths["q2"], "--spec", spec, "--bins-from", spec])
+    assert code == 2 and "error: --bins-from " in err and "holds no slice search" in err
+    code, _, err = run(["audit", paths["q2"], "--spec", spec, "--slice-bins-from", q1])
+    assert code == 2 and "--slice-bins-from cuts the slice search's numbers: add --slices" in err

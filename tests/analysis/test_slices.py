@@ -675,3 +675,40 @@ def test_duckdb_engine_counts_depth_three_as_memory_does(tmp_path, lattice):
     assert duck.pop("engine") == "duckdb" and memory.pop("engine") == "pandas"
     assert duck == memory and len(memory["slices"]) == 12 and memory["max_depth"] == 3
     assert any(s["depth"] == 3 for s in memory["slices"])
+
+
+def test_an_earlier_searchs_bins_cut_another_search_the_same_way(tmp_path):
+    """Two halves of the loan sample cut their numbers at their own quartiles (other terms); with the first
+    half's bins the second half's terms are the first half's, on both engines, and the bins survive JSON."""
+    df = load_table("sample_data/loan_approvals.csv").data
+    from analysis import suggest_spec
+
+    spec = suggest_spec(df)
+    first, second = df.iloc[::2].reset_index(drop=True), df.iloc[1::2].reset_index(drop=True)
+    earlier = find_slices(first, spec, max_depth=1)
+    assert set(earlier.bins) >= {"income", "loan_amount", "debt_to_income"} and "region" not in earlier.bins
+    assert earlier.bins["age"] == (25.0, 40.0, 60.0), "a protected attribute keeps the spec's bins"
+    own = find_slices(second, spec, max_depth=1)
+    values = lambda s: {f.column: f.values for f in s.features}  # noqa: E731
+    assert values(own)["income"] != values(earlier)["income"]
+    bins = SliceSearch.from_dict(json.loads(json.dumps(earlier.to_dict()))).bins
+    assert bins == earlier.bins
+    again = find_slices(second, spec, max_depth=1, bins=bins)
+    assert values(again) == values(earlier) and again.bins == earlier.bins
+    income = pd.cut(second["income"], [-np.inf, *bins["income"], np.inf], right=False)
+    cut = again.slice(f"income = {values(earlier)['income'][0]}")  # the lowest incomes: approved least
+    assert cut is not None and cut.n == int(((income.cat.codes == 0) & second["approved"].notna()).sum())
+    path = tmp_path / "second.parquet"
+    second.to_parquet(path)
+    duck = find_slices(str(path), spec, max_depth=1, bins=bins, engine="duckdb").to_dict()
+    memory = again.to_dict()
+    assert duck.pop("engine") == "duckdb" and memory.pop("engine") == "pandas"
+    assert duck == memory
+
+
+def test_bins_for_a_text_column_are_refused_naming_it():
+    df = load_table("sample_data/loan_approvals.csv").data
+    from analysis import suggest_spec
+
+    with pytest.raises(SpecError, match="Bins were given for 'region', but it holds text"):
+        find_slices(df, suggest_spec(df), max_depth=1, bins={"region": (1.0,)})
