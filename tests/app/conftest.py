@@ -1,4 +1,8 @@
+from collections.abc import Callable
+
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.runtime.pages_manager import PagesManager
 
 
@@ -18,3 +22,24 @@ def navigation_pages_not_legacy(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes | Callable[[], bytes]]:
+    """Every file the app hands to a download button in this test (or its deferred maker), by file id."""
+    files: dict[str, bytes | Callable[[], bytes]] = {}
+    stored, deferred = MemoryMediaFileStorage.load_and_get_id, MediaFileManager.add_deferred
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        file_id = stored(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data if isinstance(path_or_data, bytes) else bytes(path_or_data, "utf-8")
+        return file_id
+
+    def keep_deferred(self, data_callable, *args, **kwargs):
+        file_id = deferred(self, data_callable, *args, **kwargs)
+        files[file_id] = data_callable
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", keep_deferred)
+    return files

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from streamlit import dataframe_util
-from streamlit.runtime.media_file_manager import MediaFileManager
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from analysis import find_slices, load_table
@@ -30,27 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LOANS = ROOT / "sample_data" / "loan_approvals.csv"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, bytes | Callable[[], bytes]]:
-    """Every file the app hands to a download button in this test (or its deferred maker), by file id."""
-    files: dict[str, bytes | Callable[[], bytes]] = {}
-    stored, deferred = MemoryMediaFileStorage.load_and_get_id, MediaFileManager.add_deferred
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        file_id = stored(self, path_or_data, mimetype, kind, filename)
-        files[file_id] = path_or_data if isinstance(path_or_data, bytes) else bytes(path_or_data, "utf-8")
-        return file_id
-
-    def keep_deferred(self, data_callable, *args, **kwargs):
-        file_id = deferred(self, data_callable, *args, **kwargs)
-        files[file_id] = data_callable
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
-    monkeypatch.setattr(MediaFileManager, "add_deferred", keep_deferred)
-    return files
 
 
 def slices_page(*, label: bool = True) -> AppTest:
