@@ -27,7 +27,7 @@ def test_ci_runs_readme_test_command_verbatim():
     commands = re.findall(r"```\n(pip install -r requirements[^\n]*)\n```", readme)
     assert commands == [
         "pip install -r requirements.txt && streamlit run app.py",
-        "pip install -r requirements-dev.txt && pytest",
+        "pip install -r requirements-dev.txt && pytest -n 2 --dist loadfile",
     ]
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.rstrip().splitlines()[-1] == commands[1]
