@@ -11,7 +11,7 @@ import pytest
 from analysis.bias_tables import bias_tables
 from analysis.exports import csv_bytes
 from tests.app.apptest import new_app, run
-from tests.app.test_report_page import REPORT, data_of, downloads  # noqa: F401 - the fixture
+from tests.app.test_report_page import REPORT, data_of
 from ui.state import DATASET, SPEC, W
 
 PAGE = "pages/audit_tables.py"
@@ -43,7 +43,7 @@ def test_without_confirmed_roles_the_page_sends_you_to_the_data_page():
     assert not at.get("download_button")
 
 
-def test_the_ll144_tables_their_notes_and_downloads(downloads):  # noqa: F811
+def test_the_ll144_tables_their_notes_and_downloads(downloads):
     at = tables_page()
     assert at.selectbox(key=W.TABLES_SEX).value == "gender"
     assert at.selectbox(key=W.TABLES_RACE).value == "ethnicity"
@@ -80,7 +80,7 @@ def test_four_fifths_scoring_and_the_pickers():
     assert "Race/ethnicity column" in at.error[0].value  # the fix names the page's control
 
 
-def test_the_report_includes_the_tables(downloads):  # noqa: F811
+def test_the_report_includes_the_tables(downloads):
     at = tables_page()
     run(at.selectbox(key=W.TABLES_FORMAT).set_value("four-fifths"))
     at.switch_page(REPORT)
