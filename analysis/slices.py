@@ -50,7 +50,6 @@ __all__ = [
     "default_min_support",
     "find_slices",
     "slice_mask",
-    "term_edges",
 ]
 
 SLICE_BINS = 4  # numeric features with many values are cut into quartiles
@@ -996,8 +995,9 @@ def slice_mask(
     metric
         The search's metric (:attr:`SliceSearch.metric`): its rows decide the bins.
     edges
-        Per column, the bins the search cut it into (:func:`term_edges` over the rows it searched; None: the
-        column's values are its terms), used instead of cutting ``data``'s own rows.
+        Per column, where the search cut it (:attr:`SliceSearch.bins`; a column absent or None: its values are
+        its terms), used instead of cutting ``data``'s own rows: a sample of the searched rows (the Drivers
+        page's, of a file searched by DuckDB) would cut other bins.
 
     Returns
     -------
@@ -1020,8 +1020,8 @@ def slice_mask(
             columns = ", ".join(map(str, list(df.columns)[:20]))
             raise SpecError(NOT_A_COLUMN.format(column=term.column, columns=columns))
         series = df[term.column].rename(term.column)
-        if edges is not None and term.column in edges:
-            cut = edges[term.column]
+        if edges is not None:
+            cut = edges.get(term.column)
         else:
             counted = row_states(df, spec, info)[0] if counted is None else counted
             cut = _term_edges(series[counted], spec.attribute(term.column))
@@ -1033,67 +1033,7 @@ def slice_mask(
     return inside
 
 
-def term_edges(
-    data: pd.DataFrame,
-    spec: AuditSpec,
-    column: str,
-    *,
-    metric: str = "favorable_rate",
-    weights: np.ndarray | None = None,
-) -> tuple[float, ...] | None:
-    """The inner edges at which :func:`find_slices` cuts ``column`` into terms on ``data``; None when its values
-    are its terms.
-
-    With ``weights`` (the source rows each row of ``data`` stands for: an engine's counted table of the
-    roles' columns and ``column``), the edges over every source row, as the DuckDB engine cuts them.
-    """
-    info, _ = _metric(metric, spec)
-    counted = row_states(data, spec, info)[0]
-    w = None if weights is None else np.asarray(weights, dtype=np.int64)[counted]
-    return _term_edges(data[column].rename(column)[counted], spec.attribute(column), w)
-
-
-def source_term_edges(
-    source: Any,
-    spec: AuditSpec,
-    columns: Sequence[str],
-    *,
-    metric: str = "favorable_rate",
-    na_values: Sequence[str] | None = None,
-) -> dict[str, tuple[float, ...] | None]:
-    """Per column, the bins the DuckDB engine's slice search cuts it into over every row of ``source`` (a path).
-
-    For :func:`slice_mask` on a sample of the source: its own rows would cut other bins. One count per column
-    (the roles' columns and that one, every distinct value kept).
-    """
-    from dataclasses import replace
-
-    from analysis.engine import count_table
-
-    out: dict[str, tuple[float, ...] | None] = {}
-    roles = replace(spec, score=spec.score if spec.decision is None else None, features=None, intersections=None)
-    for column in columns:
-        attribute = spec.attribute(column)
-        if attribute is not None and attribute.bins is not None:
-            out[column] = tuple(float(e) for e in attribute.bins)
-            continue
-        counting = replace(roles, protected=(ProtectedAttribute(column),), max_levels=2**62)
-        table = count_table(source, counting, engine="duckdb", na_values=list(na_values) if na_values else None)
-        out[column] = term_edges(table.frame, spec, column, metric=metric, weights=table.weights)
-    return out
-
-
-def _term_edges(
-    part: pd.Series, attribute: ProtectedAttribute | None, weights: np.ndarray | None = None
-) -> tuple[float, ...] | None:
-    """The bins :func:`encode_feature` cuts the rows the metric counts into (None: the values are the terms)."""
-    if attribute is not None and attribute.binned:
-        return encode_groups(part, bins=attribute.bins, quantiles=attribute.quantiles, weights=weights).edges
-    numeric = pd.api.types.is_numeric_dtype(part.dtype) and not pd.api.types.is_bool_dtype(part.dtype)
-    if not numeric or int(part.nunique(dropna=True)) <= SLICE_MAX_VALUES:
-        return None
-    groups = encode_groups(part, quantiles=SLICE_BINS, weights=weights)
-    if len([g for g in groups.labels if g != MISSING_GROUP]) < 2:
-        present = part.dropna() if weights is None else part[(np.asarray(weights) > 0) & part.notna()]
-        groups = encode_groups(part, bins=(float(np.unique(present.to_numpy(dtype=float))[1]),), weights=weights)
-    return groups.edges
+def _term_edges(part: pd.Series, attribute: ProtectedAttribute | None) -> tuple[float, ...] | None:
+    """The cut points :func:`encode_feature` chooses for the rows the metric counts (None: values are terms)."""
+    feature, _ = encode_feature(part, attribute=attribute)
+    return feature.edges

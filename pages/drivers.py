@@ -281,8 +281,8 @@ def show_slice(stages: Stages, surrogate: SurrogateStage, explanation: Explanati
     )
     try:
         gap = cached.slice_stage(
-            stages.data, surrogate_key(stages), surrogate, item, focus.metric, stages.options.sample_size,
-            stages.options.random_state,
+            stages.data, surrogate_key(stages), surrogate, item, focus.metric, dict(focus.bins),
+            stages.options.sample_size, stages.options.random_state,
         )  # fmt: skip
     except ParityLabError as exc:
         st.error(say(exc))

@@ -162,7 +162,11 @@ def show_explain(data: state.Dataset, spec: AuditSpec, search: SliceSearch) -> N
         "slice's decisions and the rest's, feature by feature."
     )
     if clicked:
-        state.set_slice_focus(state.SliceFocus(data.data_key, spec.to_json(), item, search.metric, search.title))
+        state.set_slice_focus(
+            state.SliceFocus(
+                data.data_key, spec.to_json(), item, search.metric, search.title, tuple(search.bins.items())
+            )
+        )
         st.switch_page("pages/drivers.py")
 
 

@@ -88,7 +88,6 @@ __all__ = [
     "shap_stage",
     "slice_stage",
     "slices",
-    "source_edges",
     "source_profiles",
     "staged_frontier",
     "stratified_sample",
@@ -610,25 +609,21 @@ def search_slices(data: Dataset, spec: AuditSpec, **options) -> SliceSearch:
     return slices(data.data_key, spec.to_json(), location=None, _df=data.table.data, **options)
 
 
-@st.cache_data(**(SESSION | {"show_spinner": "Cutting the slice's numbers into bins over every row with DuckDB…"}))
-def source_edges(
-    data_key: str, spec_json: str, columns: tuple[str, ...], metric: str, location: str, na_values: tuple[str, ...]
-) -> dict[str, tuple[float, ...] | None]:
-    """Per column, the bins the DuckDB slice search cut it into over every row of the source at ``location``."""
-    from analysis.slices import source_term_edges
-
-    spec = AuditSpec.from_json(spec_json)
-    return source_term_edges(location, spec, columns, metric=metric, na_values=list(na_values) or None)
-
-
 def slice_stage(
-    data: Dataset, context: tuple, stage: SurrogateStage, item, metric: str, sample_size: int, random_state: int
+    data: Dataset,
+    context: tuple,
+    stage: SurrogateStage,
+    item,
+    metric: str,
+    bins: dict[str, tuple[float, ...]],
+    sample_size: int,
+    random_state: int,
 ):
     """Why a slice's decisions differ from the rest (``context``: the key of ``stage``, as
     :func:`surrogate_stage` took it), remembered for the session like the other stages.
 
-    A source opened by path is explained on a stratified sample: the slice's numbers are cut where the search cut
-    them, over every row of the source, not over the sample's rows.
+    The slice's numbers are cut where the search cut them (``bins``): a source opened by path is explained on a
+    stratified sample, whose own rows would cut other bins.
     """
     from analysis.explain import explain_slice
     from analysis.slices import slice_mask
@@ -636,13 +631,7 @@ def slice_stage(
     key = (*context, item.key, metric, sample_size)
     found = state.recall("drivers_slice", key)
     if found is None:
-        edges = None
-        if data.sampled:
-            columns = tuple(t.column for t in item.terms)
-            edges = source_edges(
-                data.data_key, stage.spec.to_json(), columns, metric, data.location, data.reading.na_values
-            )
-        mask = slice_mask(stage.df, stage.spec, item, metric=metric, edges=edges)
+        mask = slice_mask(stage.df, stage.spec, item, metric=metric, edges=bins)
         found = explain_slice(stage, mask, name=item.key, sample_size=sample_size, random_state=random_state)
         state.remember("drivers_slice", key, found)
     return found

@@ -492,7 +492,8 @@ class SliceFocus:
     """A slice the Slices page sent to the Drivers page: why do decisions in it differ from the rest?
 
     ``data_key`` and ``spec_json`` name the data as read and the spec it was found in (another reading or spec
-    ignores it); ``metric`` is the search's, whose rows cut the slice's number bins.
+    ignores it); ``metric`` is the search's; ``bins`` where the search cut the numbers (:attr:`SliceSearch.bins`,
+    as pairs), so that the slice's rows are marked with the search's own bins in any sample of the data.
     """
 
     data_key: str
@@ -500,6 +501,7 @@ class SliceFocus:
     item: Slice
     metric: str
     title: str
+    bins: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 def slice_focus(data_key: str, spec: AuditSpec) -> SliceFocus | None:

@@ -11,7 +11,7 @@ import pytest
 
 from analysis import AuditSpec, SpecError, find_slices, load_table, suggest_roles
 from analysis.metrics import SLICE_METRICS
-from analysis.slices import row_states, slice_mask, source_term_edges, term_edges
+from analysis.slices import row_states, slice_mask
 
 pytest.importorskip("duckdb")
 
@@ -54,14 +54,13 @@ LOANS = Path(__file__).resolve().parents[2] / "sample_data" / "loan_approvals.cs
 
 
 @pytest.mark.parametrize("metric", ["favorable_rate", "fpr"])
-def test_the_source_s_bins_mark_a_slice_s_rows_in_a_sample_as_in_the_whole_table(metric):
+def test_the_searchs_bins_mark_a_slice_s_rows_in_a_sample_as_in_the_whole_table(metric):
     df = load_table(LOANS).data
     spec = suggest_roles(df).spec
     search = find_slices(LOANS, spec, engine="duckdb", metric=metric)
-    columns = sorted({t.column for s in search.slices for t in s.terms})
-    edges = source_term_edges(LOANS, spec, columns, metric=metric)
-    assert edges["region"] is None and edges["age"] == (25.0, 40.0, 60.0)  # values; the spec's own bins
-    assert edges["income"] == term_edges(df, spec, "income", metric=metric)  # every row, as in memory
+    edges = search.bins
+    assert "region" not in edges and edges["age"] == (25.0, 40.0, 60.0)  # values; the spec's own bins
+    assert edges == find_slices(df, spec, metric=metric).bins  # over every row, as in memory
     counted = row_states(df, spec, SLICE_METRICS[metric][0])[0]
     rows = np.random.default_rng(0).choice(len(df), 2000, replace=False)
     sample = df.iloc[rows].reset_index(drop=True)
@@ -71,5 +70,6 @@ def test_the_source_s_bins_mark_a_slice_s_rows_in_a_sample_as_in_the_whole_table
     for item in search.slices:
         whole = slice_mask(df, spec, item, metric=metric, edges=edges)
         assert int((whole & counted).sum()) == item.n, item.key
+        assert whole.tolist() == slice_mask(df, spec, item, metric=metric).tolist(), "the same cut as its own rows"
         # In a sample: the same rows as the whole table's mask (its own rows would cut other bins).
         assert slice_mask(sample, spec, item, metric=metric, edges=edges).tolist() == whole[rows].tolist()
