@@ -892,6 +892,7 @@ def _run_audit(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             confidence=args.confidence,
             engine=engine,
             bins=slice_bins,
+            counted=None if engine == "pandas" else source,
             na_values=None if engine == "pandas" else args.na_values,
         )
         result = replace(result, slices=searched)
@@ -2138,6 +2139,7 @@ def _run_slices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         engine=engine,
         na_values=None if engine == "pandas" else args.na_values,
         bins=bins,
+        counted=None if engine == "pandas" else counted,
     )
     rows = len(source) if rows is None else rows
     if args.min_support is not None and args.min_support > search.rows:

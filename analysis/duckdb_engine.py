@@ -1412,6 +1412,7 @@ def slice_data_duckdb(
     connection: Any = None,
     na_values: Any = None,
     bins: Any = None,
+    counted: Any = None,
 ):
     """What :func:`analysis.find_slices` searches, counted by DuckDB (the levels' grouped counts run there).
 
@@ -1424,7 +1425,8 @@ def slice_data_duckdb(
     resolved = _resolve(source)
     if resolved.kind == "relation":
         raise OptionError(RELATION_SLICES, option="data")
-    counted = count_duckdb(source, spec, connection=connection, na_values=na_values)
+    if counted is None:  # the caller may have counted the source already (the CLI, for its name and notes)
+        counted = count_duckdb(source, spec, connection=connection, na_values=na_values)
     checked = run_checks(counted, spec)
     checked.validation.raise_for_errors()
     spec = checked.spec

@@ -776,6 +776,7 @@ def find_slices(
     engine: str | None = None,
     na_values: Any = None,
     bins: Mapping[str, Sequence[float]] | None = None,
+    counted: Any = None,
 ) -> SliceSearch:
     """Find the slices (conjunctions of feature values) treated worst, each with its test and q-value.
 
@@ -812,6 +813,9 @@ def find_slices(
         Per number column, the inner edges to cut it at instead of its quartiles: an earlier search's
         :attr:`SliceSearch.bins`, so that this search's slices are the same slices (``compare`` tracks them).
         A protected attribute binned in the spec keeps the spec's bins.
+    counted
+        On the DuckDB engine: the source already counted under ``spec`` (:func:`analysis.engine.count_table`), to
+        validate the spec on instead of counting the source again.
 
     Returns
     -------
@@ -848,7 +852,14 @@ def find_slices(
         from analysis.duckdb_engine import slice_data_duckdb
 
         prepared = slice_data_duckdb(
-            data, spec, info, features=features, include_protected=include_protected, na_values=na_values, bins=bins
+            data,
+            spec,
+            info,
+            features=features,
+            include_protected=include_protected,
+            na_values=na_values,
+            bins=bins,
+            counted=counted,
         )
         engine_name = "duckdb"
     support = default_min_support(prepared.n, spec) if min_support is None else int(min_support)

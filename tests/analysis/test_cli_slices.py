@@ -333,3 +333,26 @@ def test_the_slices_json_reads_back_as_the_search(files, loaded):
     code, out, _ = run(["slices", files["csv"], "--spec", files["spec"], "--max-depth", "2", "--json", "-"])
     assert code == 0
     assert SliceSearch.from_dict(json.loads(out)) == find_slices(loaded, SPEC, max_depth=2)
+
+
+@needs_duckdb
+@pytest.mark.parametrize("command", ["slices", "audit"])
+def test_the_duckdb_path_counts_the_source_once(files, monkeypatch, command):
+    """The command's own count (name, hash, reading notes) is the one the search validates on."""
+    import analysis.duckdb_engine as duckdb_engine
+
+    calls = []
+    original = duckdb_engine.count_duckdb
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb_engine, "count_duckdb", counting)
+    extra = ["--slices"] if command == "audit" else []
+    code, out, err = run([command, files["parquet"], "--spec", files["spec"], "--engine", "duckdb", *extra,
+                          "--json", "-"])  # fmt: skip
+    assert code == 0, err
+    found = json.loads(out)
+    assert (found["slices"] if command == "audit" else found)["slices"][0]["slice"] == "channel = phone and plan = free"
+    assert len(calls) == 1
