@@ -12,10 +12,8 @@ that both give the same counts.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import timed
 
 from analysis import AuditSpec, load_table
 from analysis.duckdb_engine import count_duckdb
@@ -57,15 +57,6 @@ def write(rows: int, path: Path) -> None:
         }
     )
     pq.write_table(table, path)
-
-
-def timed(function, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:

@@ -21,7 +21,6 @@ import functools
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import timed
 
 from analysis import AuditSpec, find_slices
 
@@ -56,15 +57,6 @@ def table(rows: int, seed: int = 0) -> pd.DataFrame:
     rate = np.where(planted, 0.35, 0.6)
     df["decision"] = np.where(rng.random(rows) < rate, "yes", "no")
     return df
-
-
-def timed(function, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def ours(df: pd.DataFrame):
